@@ -1,0 +1,65 @@
+//! Command-line interface: one module per subcommand, parsing and printing only.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod ping;
+mod pipe;
+mod serve;
+
+/// sockit: a client/server socket toolkit for TCP, UDP and Unix sockets.
+///
+/// Addresses take one form everywhere: tcp://HOST:PORT, udp://HOST:PORT,
+/// unix:///abs/path or unix://relative/path; a bare HOST:PORT means TCP.
+/// IPv6 hosts go in brackets: tcp://[::1]:8888.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sockit",
+    version,
+    propagate_version = true,
+    after_help = "Examples:
+  sockit serve                                   echo on tcp+udp 127.0.0.1:8888
+  sockit serve --echo tcp://0.0.0.0:8888 --echo udp://0.0.0.0:8888 --upper tcp://127.0.0.1:9999
+  sockit ping -c 5 udp://127.0.0.1:8888          round trips with loss and percentiles
+  sockit bench --conns 100 --duration 10 tcp://127.0.0.1:8888
+  echo hi | sockit connect tcp://127.0.0.1:8888  nc-style pipe
+  sockit listen -k tcp://127.0.0.1:9000          accept clients, print what they send
+
+Logging: -v for debug, or RUST_LOG=sockit=trace. Run `sockit <command> --help` for details."
+)]
+pub struct Cli {
+    /// More log output on stderr (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run services: echo, upper (and more to come) on any mix of addresses.
+    Serve(serve::ServeArgs),
+    /// Measure round trips to an echo service, like ping(8).
+    Ping(ping::PingArgs),
+    /// Load-test an echo service: messages/s, MB/s, latency percentiles.
+    Bench(bench::BenchArgs),
+    /// Connect to an address and pipe stdin/stdout through it, like `ncat HOST PORT`.
+    Connect(pipe::ConnectArgs),
+    /// Listen on an address and pipe stdin/stdout to clients, like `ncat -l`.
+    Listen(pipe::ListenArgs),
+}
+
+/// Runs the chosen subcommand; the exit code is the command's verdict.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(a) => serve::run(a).await,
+        Command::Ping(a) => ping::run(a).await,
+        Command::Bench(a) => bench::run(a).await,
+        Command::Connect(a) => pipe::connect(a).await,
+        Command::Listen(a) => pipe::listen(a).await,
+    }
+}

@@ -1,0 +1,111 @@
+//! `sockit serve`: bind every listener, print the bound addresses, serve until
+//! SIGINT/SIGTERM, then drain within the grace period.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use sockit::net::Endpoint;
+use sockit::server::{self, ServerOpts, Service};
+use tokio_util::sync::CancellationToken;
+
+/// Where `serve` listens when no service flag is given.
+const DEFAULT_ECHO: [&str; 2] = ["tcp://127.0.0.1:8888", "udp://127.0.0.1:8888"];
+
+/// Arguments of `sockit serve`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  sockit serve
+      the defaults: echo on tcp://127.0.0.1:8888 and udp://127.0.0.1:8888
+  sockit serve --echo tcp://0.0.0.0:8888 --echo udp://0.0.0.0:8888
+      the classic ping/pong exercise: TCP and UDP on one port number
+  sockit serve --upper tcp://127.0.0.1:9999 --echo unix://echo.sock
+      the socketserver upper-case example, and echo on a Unix socket
+  sockit serve --echo tcp://[::]:0
+      IPv6 (and IPv4) on a free port; the real port is printed
+
+On start, one line per listener goes to stdout, e.g.
+  echo listening on tcp://127.0.0.1:8888
+followed by a line starting with `ready`. Ctrl-C or SIGTERM stops accepting,
+lets busy connections finish for --grace seconds, and exits 0.")]
+pub struct ServeArgs {
+    /// Run the echo service (bytes back as they came) on ADDR; repeatable.
+    #[arg(long, value_name = "ADDR")]
+    echo: Vec<Endpoint>,
+    /// Run the upper service (each line back upper-cased) on ADDR; repeatable.
+    #[arg(long, value_name = "ADDR")]
+    upper: Vec<Endpoint>,
+    /// Directory for the server's state; created on first start.
+    #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
+    data: PathBuf,
+    /// Close a stream connection after this many seconds without input.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    idle_timeout: f64,
+    /// Longest line the upper service accepts, in bytes; longer lines are refused.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    max_line: usize,
+    /// Most stream connections open at once; further peers wait in the backlog.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    max_conns: usize,
+    /// Seconds that busy connections may take to finish after a stop signal.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    grace: f64,
+}
+
+fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(v)
+        .with_context(|| format!("--{flag} {v}: give a non-negative number of seconds"))
+}
+
+/// Runs `sockit serve`.
+pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let opts = ServerOpts {
+        idle_timeout: seconds("idle-timeout", a.idle_timeout)?,
+        max_line: a.max_line,
+        max_conns: a.max_conns,
+        grace: seconds("grace", a.grace)?,
+    };
+    let mut specs: Vec<(Service, Endpoint)> = Vec::new();
+    specs.extend(a.echo.into_iter().map(|e| (Service::Echo, e)));
+    specs.extend(a.upper.into_iter().map(|e| (Service::Upper, e)));
+    if specs.is_empty() {
+        for s in DEFAULT_ECHO {
+            specs.push((Service::Echo, s.parse()?));
+        }
+    }
+    std::fs::create_dir_all(&a.data).with_context(|| {
+        format!(
+            "creating data directory {}; choose another with --data DIR",
+            a.data.display()
+        )
+    })?;
+
+    // Bind everything before serving anything: a taken port fails the start.
+    let listeners = server::bind_all(&specs).await?;
+    for l in &listeners {
+        println!("{} listening on {}", l.service.name(), l.local_endpoint()?);
+    }
+    println!("data directory {}", a.data.display());
+    println!("ready (pid {}); Ctrl-C stops", std::process::id());
+
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        if let Err(e) = sockit::net::serve::stop_signal().await {
+            tracing::error!(error = %e, "cannot watch for signals");
+            return;
+        }
+        tracing::info!("stop signal: no new connections; finishing open ones");
+        stop.cancel();
+    });
+    let summary = server::run(listeners, opts, shutdown).await;
+    if summary.cut_off > 0 {
+        tracing::warn!(
+            connections = summary.cut_off,
+            "grace period over; closing the rest"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

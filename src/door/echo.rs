@@ -1,0 +1,214 @@
+//! Stream and datagram doors of the echo and upper services.
+//!
+//! Stream handlers wait for readiness and only then read into a buffer on the
+//! stack of a plain function, so an idle connection owns no read buffer at all:
+//! 10,000 idle peers cost a few hundred bytes each, not 64 KiB each.
+
+use std::io;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::net::{Conn, IdleTimer};
+use crate::service::{UpperLines, upper_case};
+
+/// Bytes read per system call; matches the C reference server, large enough
+/// that bulk transfers take few syscalls.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads taken from one connection before letting other tasks run, so a peer
+/// that floods us cannot monopolise a worker thread.
+const READS_PER_TURN: usize = 16;
+
+/// Settings of a stream connection.
+#[derive(Debug, Clone)]
+pub struct StreamOpts {
+    /// Close a connection after this long without input.
+    pub idle: Duration,
+    /// Longest line the upper service buffers (excluding the newline).
+    pub max_line: usize,
+    /// Cancelled at shutdown: idle connections close, busy ones finish.
+    pub shutdown: CancellationToken,
+}
+
+/// What waiting for input ended with.
+enum Wake {
+    Readable,
+    Idle,
+    Shutdown,
+}
+
+async fn wait_input(
+    conn: &Conn,
+    idle: &mut IdleTimer,
+    shutdown: &CancellationToken,
+) -> io::Result<Wake> {
+    tokio::select! {
+        r = conn.readable() => r.map(|()| Wake::Readable),
+        _ = idle.expired() => Ok(Wake::Idle),
+        _ = shutdown.cancelled() => Ok(Wake::Shutdown),
+    }
+}
+
+/// The outcome of one burst of non-blocking reads.
+enum Burst {
+    /// Everything read was handled; wait for more.
+    Done,
+    /// The peer half-closed; `out` holds what is left to send.
+    Eof(Vec<u8>),
+    /// Output that did not fit in the socket buffer; send it, then go on.
+    Pending(Vec<u8>),
+    /// The service refused the input; send `out` then close.
+    Refused(Vec<u8>),
+}
+
+/// A byte-stream service rule: input bytes in, output bytes out.
+trait StreamRule {
+    /// Turns received bytes into output, or refuses them with a message
+    /// (which is sent, after which the connection closes).
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String>;
+    /// Runs when the peer half-closes.
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
+}
+
+/// Echo: bytes back as they came.
+struct Echo;
+
+impl StreamRule for Echo {
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        out.extend_from_slice(input);
+        Ok(())
+    }
+}
+
+impl StreamRule for UpperLines {
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        self.feed(input, out).map_err(|e| e.to_string())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        UpperLines::finish(self, out)
+    }
+}
+
+/// How long a refused peer may go on sending before we drop it: a lingering
+/// close lets our error line reach it instead of being wiped out by a reset.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Runs `rule` over the connection until EOF, idle timeout or shutdown.
+async fn run_stream<R: StreamRule>(conn: Conn, opts: &StreamOpts, mut rule: R) -> io::Result<()> {
+    // NODELAY: a reply is one small write that must leave now, not wait for
+    // the ack of the previous one.
+    let _ = conn.set_nodelay();
+    let mut idle = IdleTimer::new(opts.idle);
+    loop {
+        match wait_input(&conn, &mut idle, &opts.shutdown).await? {
+            Wake::Readable => {}
+            Wake::Idle => {
+                tracing::debug!("idle timeout");
+                return Ok(());
+            }
+            Wake::Shutdown => return Ok(()),
+        }
+        idle.touch();
+        match burst(&conn, &mut rule)? {
+            Burst::Done => {}
+            Burst::Pending(rest) => conn.write_all_ready(&rest).await?,
+            Burst::Eof(rest) => {
+                conn.write_all_ready(&rest).await?;
+                return conn.shutdown_write();
+            }
+            Burst::Refused(rest) => {
+                conn.write_all_ready(&rest).await?;
+                conn.shutdown_write()?;
+                // Boxed: the drain buffer must not enlarge every connection's future.
+                let _ = tokio::time::timeout(LINGER, Box::pin(drain(&conn))).await;
+                return Ok(());
+            }
+        }
+        if opts.shutdown.is_cancelled() {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads until the socket is drained (or the turn ends) and writes the answers
+/// directly while the socket accepts them. Synchronous on purpose: the 64 KiB
+/// buffer lives on this call's stack, never in the connection's future.
+fn burst<R: StreamRule>(conn: &Conn, rule: &mut R) -> io::Result<Burst> {
+    let mut buf = [0u8; READ_CHUNK];
+    let mut out = Vec::new();
+    for _ in 0..READS_PER_TURN {
+        let n = match conn.try_read(&mut buf) {
+            Ok(0) => {
+                rule.finish(&mut out);
+                return Ok(Burst::Eof(out));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Burst::Done),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.clear();
+        let refused = rule.step(&buf[..n], &mut out);
+        if let Err(msg) = refused {
+            tracing::debug!(%msg, "refused input");
+            out.extend_from_slice(format!("ERROR: {msg}\n").as_bytes());
+            return Ok(Burst::Refused(out));
+        }
+        let mut sent = 0;
+        while sent < out.len() {
+            match conn.try_write(&out[sent..]) {
+                Ok(w) => sent += w,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Burst::Pending(out.split_off(sent)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if n < buf.len() {
+            // A short read means the socket is drained: skip a futile read.
+            return Ok(Burst::Done);
+        }
+    }
+    Ok(Burst::Done)
+}
+
+/// Echo over a stream: every byte back as it came; EOF is answered with EOF.
+pub async fn echo_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
+    run_stream(conn, &opts, Echo).await
+}
+
+/// Upper over a stream: each line back upper-cased; over-long lines refused.
+pub async fn upper_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
+    let rule = UpperLines::new(opts.max_line);
+    run_stream(conn, &opts, rule).await
+}
+
+/// Reads and discards until EOF (used after refusing a peer).
+async fn drain(conn: &Conn) {
+    let mut buf = [0u8; 4096];
+    loop {
+        if conn.readable().await.is_err() {
+            return;
+        }
+        match conn.try_read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Echo over UDP: the datagram back, the empty one included.
+pub fn echo_datagram(input: &[u8], out: &mut Vec<u8>) -> bool {
+    out.extend_from_slice(input);
+    true
+}
+
+/// Upper over UDP: each datagram back upper-cased.
+pub fn upper_datagram(input: &[u8], out: &mut Vec<u8>) -> bool {
+    out.extend_from_slice(&upper_case(input));
+    true
+}

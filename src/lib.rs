@@ -1,0 +1,18 @@
+//! sockit: a client/server socket toolkit.
+//!
+//! The library carries what the `sockit` binary is made of, layer by layer:
+//! [`wire`] (the frame protocol, pure), [`net`] (endpoints, listeners, serving
+//! loops), [`service`] (the rules, no sockets), [`door`] (the ways in), and
+//! [`server`] (assembling `sockit serve`). [`stats`] and [`tools`] hold the
+//! client side: latency statistics, ping, bench and nc-style pipes.
+//!
+//! ```
+//! let ep: sockit::net::Endpoint = "udp://[::1]:8888".parse().unwrap();
+//! assert_eq!(ep.transport(), sockit::net::Transport::Udp);
+//! ```
+
+pub mod door;
+pub mod net;
+pub mod server;
+pub mod service;
+pub mod wire;

@@ -1,0 +1,15 @@
+//! Endpoints, listeners, connections and the loops that serve them.
+
+pub mod addr;
+pub mod conn;
+pub mod idle;
+pub mod limits;
+pub mod listen;
+pub mod serve;
+
+pub use addr::{AddrError, Endpoint, HostPort, Transport};
+pub use conn::Conn;
+pub use idle::IdleTimer;
+pub use limits::raise_fd_limit;
+pub use listen::{BindError, Bound, bind};
+pub use serve::{Shared, StreamListener, serve_datagrams, serve_stream};

@@ -1,0 +1,5 @@
+//! The rules of each service, with no sockets: doors feed them bytes.
+
+pub mod upper;
+
+pub use upper::{LineTooLong, UpperLines, upper_case};

@@ -1,0 +1,174 @@
+//! Test support: start the real `sockit` binary on port 0 and read the
+//! addresses it prints; no fixed ports, no sleeps.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a server may take to print `ready`; a bound on a hang, not a sleep.
+const START_LIMIT: Duration = Duration::from_secs(30);
+
+/// The path of the binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sockit")
+}
+
+/// A running `sockit serve`, killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    /// `(service, address)` pairs as printed, in order.
+    pub listeners: Vec<(String, String)>,
+    /// Everything printed on stdout up to `ready`.
+    pub banner: Vec<String>,
+    /// The temporary directory holding `--data` and any unix sockets.
+    pub dir: tempfile::TempDir,
+    rest: Option<BufReader<ChildStdout>>,
+}
+
+impl Server {
+    /// Starts `sockit serve ARGS --data TMP/data` in a fresh temporary
+    /// directory (relative unix paths land there) and waits for `ready`.
+    pub fn start(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, args)
+    }
+
+    /// Like [`Server::start`] in a given directory (to restart over old state).
+    pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Server {
+        let data = dir.path().join("data");
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut lines = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    let _ = tx.send((lines, None));
+                    return;
+                }
+                let line = line.trim_end().to_string();
+                let ready = line.starts_with("ready");
+                lines.push(line);
+                if ready {
+                    let _ = tx.send((lines, Some(reader)));
+                    return;
+                }
+            }
+        });
+        let (banner, rest) = rx
+            .recv_timeout(START_LIMIT)
+            .expect("server did not print ready");
+        if rest.is_none() {
+            let status = child.wait().unwrap();
+            panic!("server exited before ready ({status}); stdout: {banner:?}");
+        }
+        let listeners = banner
+            .iter()
+            .filter_map(|l| l.split_once(" listening on "))
+            .map(|(s, a)| (s.to_string(), a.to_string()))
+            .collect();
+        Server {
+            child: Some(child),
+            listeners,
+            banner,
+            dir,
+            rest,
+        }
+    }
+
+    /// The address of the `n`th listener of `service` whose address starts with `scheme`.
+    pub fn addr(&self, service: &str, scheme: &str) -> String {
+        self.listeners
+            .iter()
+            .find(|(s, a)| s == service && a.starts_with(scheme))
+            .map(|(_, a)| a.clone())
+            .unwrap_or_else(|| panic!("no {service} {scheme} listener in {:?}", self.listeners))
+    }
+
+    /// The `HOST:PORT` part of a tcp:// or udp:// listener, for std sockets.
+    pub fn sock(&self, service: &str, scheme: &str) -> String {
+        strip_scheme(&self.addr(service, scheme)).to_string()
+    }
+
+    /// The port of a listener.
+    pub fn port(&self, service: &str, scheme: &str) -> u16 {
+        let a = self.addr(service, scheme);
+        a.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// The absolute path of a unix listener.
+    pub fn unix_path(&self, service: &str) -> PathBuf {
+        let a = self.addr(service, "unix://");
+        let p = Path::new(strip_scheme(&a));
+        self.dir.path().join(p)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        child.wait().unwrap()
+    }
+
+    /// Stops the server and hands back its directory, to start again over it.
+    pub fn stop_keep_dir(mut self) -> tempfile::TempDir {
+        assert!(self.stop().success());
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        drop(self.rest.take());
+    }
+}
+
+/// `tcp://h:p` -> `h:p`, with IPv6 brackets kept (std parses them).
+pub fn strip_scheme(a: &str) -> &str {
+    a.split_once("://").map(|(_, r)| r).unwrap_or(a)
+}
+
+/// Runs `sockit ARGS` to completion with `stdin` as input.
+pub fn run(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
