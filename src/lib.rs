@@ -11,8 +11,11 @@
 //! assert_eq!(ep.transport(), sockit::net::Transport::Udp);
 //! ```
 
+pub mod client;
 pub mod door;
 pub mod net;
 pub mod server;
 pub mod service;
+pub mod stats;
+pub mod tools;
 pub mod wire;

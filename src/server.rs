@@ -2,6 +2,7 @@
 //! at start), then runs each with its door until shutdown.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -11,6 +12,7 @@ use crate::door;
 use crate::net::{
     BindError, Bound, Endpoint, Shared, StreamListener, serve_datagrams, serve_stream,
 };
+use crate::wire::{Limits, ServerInfo};
 
 /// The services `sockit serve` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub enum Service {
     Echo,
     /// Each line (or datagram) back upper-cased.
     Upper,
+    /// The sockit frame protocol (TCP, Unix).
+    Framed,
 }
 
 impl Service {
@@ -27,6 +31,7 @@ impl Service {
         match self {
             Service::Echo => "echo",
             Service::Upper => "upper",
+            Service::Framed => "framed",
         }
     }
 }
@@ -42,6 +47,8 @@ pub struct ServerOpts {
     pub max_conns: usize,
     /// How long in-flight connections may finish after a stop signal.
     pub grace: Duration,
+    /// Frame size limits of the framed protocol.
+    pub frame_limits: Limits,
 }
 
 impl Default for ServerOpts {
@@ -58,6 +65,7 @@ impl Default for ServerOpts {
             max_conns: 20_000,
             // Enough for an in-flight request to complete on a loaded machine.
             grace: Duration::from_secs(5),
+            frame_limits: Limits::default(),
         }
     }
 }
@@ -82,6 +90,12 @@ impl Listener {
 pub async fn bind_all(specs: &[(Service, Endpoint)]) -> Result<Vec<Listener>, BindError> {
     let mut out = Vec::with_capacity(specs.len());
     for (service, ep) in specs {
+        if *service == Service::Framed && ep.transport() == crate::net::Transport::Udp {
+            return Err(BindError::NeedsStream {
+                addr: ep.to_string(),
+                service: service.name(),
+            });
+        }
         out.push(Listener {
             service: *service,
             bound: crate::net::bind(ep).await?,
@@ -110,12 +124,17 @@ pub async fn run(
         max_line: opts.max_line,
         shutdown: shutdown.clone(),
     };
+    let framed_opts = door::FramedOpts {
+        info: Arc::new(ServerInfo::new(opts.frame_limits)),
+        idle: opts.idle_timeout,
+        shutdown: shutdown.clone(),
+    };
     let mut loops = JoinSet::new();
     for l in listeners {
         let (service, shared) = (l.service, shared.clone());
         match StreamListener::from_bound(l.bound) {
             Ok(listener) => {
-                let so = stream_opts.clone();
+                let (so, fo) = (stream_opts.clone(), framed_opts.clone());
                 match service {
                     Service::Echo => {
                         loops.spawn(serve_stream(listener, "echo", shared, move |c| {
@@ -127,12 +146,19 @@ pub async fn run(
                             door::upper_stream(c, so.clone())
                         }))
                     }
+                    Service::Framed => {
+                        loops.spawn(serve_stream(listener, "framed", shared, move |c| {
+                            door::framed_stream(c, fo.clone())
+                        }))
+                    }
                 };
             }
             Err(Bound::Udp(sock)) => {
                 let rule = match service {
                     Service::Echo => door::echo_datagram,
                     Service::Upper => door::upper_datagram,
+                    // bind_all refuses framed UDP listeners.
+                    Service::Framed => continue,
                 };
                 loops.spawn(serve_datagrams(
                     sock,

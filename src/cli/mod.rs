@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod call;
+mod lab;
 mod ping;
 mod pipe;
 mod serve;
@@ -51,6 +53,10 @@ pub enum Command {
     Connect(pipe::ConnectArgs),
     /// Listen on an address and pipe stdin/stdout to clients, like `ncat -l`.
     Listen(pipe::ListenArgs),
+    /// Send frames of the sockit protocol and print the replies as JSON lines.
+    Call(call::CallArgs),
+    /// Experiments that show how sockets behave (sticky packets).
+    Lab(lab::LabArgs),
 }
 
 /// Runs the chosen subcommand; the exit code is the command's verdict.
@@ -61,5 +67,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench::run(a).await,
         Command::Connect(a) => pipe::connect(a).await,
         Command::Listen(a) => pipe::listen(a).await,
+        Command::Call(a) => call::run(a).await,
+        Command::Lab(a) => lab::run(a).await,
     }
 }

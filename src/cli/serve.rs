@@ -10,14 +10,20 @@ use sockit::net::Endpoint;
 use sockit::server::{self, ServerOpts, Service};
 use tokio_util::sync::CancellationToken;
 
-/// Where `serve` listens when no service flag is given.
-const DEFAULT_ECHO: [&str; 2] = ["tcp://127.0.0.1:8888", "udp://127.0.0.1:8888"];
+/// What `serve` runs when no service flag is given: everything on loopback.
+const DEFAULTS: [(Service, &str); 3] = [
+    (Service::Echo, "tcp://127.0.0.1:8888"),
+    (Service::Echo, "udp://127.0.0.1:8888"),
+    (Service::Framed, "tcp://127.0.0.1:7878"),
+];
 
 /// Arguments of `sockit serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   sockit serve
-      the defaults: echo on tcp://127.0.0.1:8888 and udp://127.0.0.1:8888
+      the defaults: echo on tcp+udp 127.0.0.1:8888, the framed protocol on tcp://127.0.0.1:7878
+  sockit serve --listen tcp://0.0.0.0:7878 --listen unix://sockit.sock
+      the framed protocol (docs/PROTOCOL.md) for `sockit call` and the Python client
   sockit serve --echo tcp://0.0.0.0:8888 --echo udp://0.0.0.0:8888
       the classic ping/pong exercise: TCP and UDP on one port number
   sockit serve --upper tcp://127.0.0.1:9999 --echo unix://echo.sock
@@ -36,6 +42,12 @@ pub struct ServeArgs {
     /// Run the upper service (each line back upper-cased) on ADDR; repeatable.
     #[arg(long, value_name = "ADDR")]
     upper: Vec<Endpoint>,
+    /// Serve the sockit frame protocol on ADDR (tcp:// or unix://); repeatable.
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<Endpoint>,
+    /// Largest frame body accepted, in bytes (the header is capped at 64 KiB).
+    #[arg(long, value_name = "BYTES", default_value_t = sockit::wire::DEFAULT_MAX_BODY)]
+    max_body: usize,
     /// Directory for the server's state; created on first start.
     #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
     data: PathBuf,
@@ -65,13 +77,18 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         max_line: a.max_line,
         max_conns: a.max_conns,
         grace: seconds("grace", a.grace)?,
+        frame_limits: sockit::wire::Limits {
+            max_body: a.max_body,
+            ..Default::default()
+        },
     };
     let mut specs: Vec<(Service, Endpoint)> = Vec::new();
     specs.extend(a.echo.into_iter().map(|e| (Service::Echo, e)));
     specs.extend(a.upper.into_iter().map(|e| (Service::Upper, e)));
+    specs.extend(a.listen.into_iter().map(|e| (Service::Framed, e)));
     if specs.is_empty() {
-        for s in DEFAULT_ECHO {
-            specs.push((Service::Echo, s.parse()?));
+        for (service, addr) in DEFAULTS {
+            specs.push((service, addr.parse()?));
         }
     }
     std::fs::create_dir_all(&a.data).with_context(|| {

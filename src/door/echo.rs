@@ -91,10 +91,6 @@ impl StreamRule for UpperLines {
     }
 }
 
-/// How long a refused peer may go on sending before we drop it: a lingering
-/// close lets our error line reach it instead of being wiped out by a reset.
-const LINGER: Duration = Duration::from_secs(1);
-
 /// Runs `rule` over the connection until EOF, idle timeout or shutdown.
 async fn run_stream<R: StreamRule>(conn: Conn, opts: &StreamOpts, mut rule: R) -> io::Result<()> {
     // NODELAY: a reply is one small write that must leave now, not wait for
@@ -120,10 +116,7 @@ async fn run_stream<R: StreamRule>(conn: Conn, opts: &StreamOpts, mut rule: R) -
             }
             Burst::Refused(rest) => {
                 conn.write_all_ready(&rest).await?;
-                conn.shutdown_write()?;
-                // Boxed: the drain buffer must not enlarge every connection's future.
-                let _ = tokio::time::timeout(LINGER, Box::pin(drain(&conn))).await;
-                return Ok(());
+                return conn.linger_close(super::REFUSE_LINGER).await;
             }
         }
         if opts.shutdown.is_cancelled() {
@@ -183,22 +176,6 @@ pub async fn echo_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
 pub async fn upper_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
     let rule = UpperLines::new(opts.max_line);
     run_stream(conn, &opts, rule).await
-}
-
-/// Reads and discards until EOF (used after refusing a peer).
-async fn drain(conn: &Conn) {
-    let mut buf = [0u8; 4096];
-    loop {
-        if conn.readable().await.is_err() {
-            return;
-        }
-        match conn.try_read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
-        }
-    }
 }
 
 /// Echo over UDP: the datagram back, the empty one included.

@@ -49,6 +49,11 @@ impl Conn {
         both!(self, s => s.try_write(buf))
     }
 
+    /// Reads what is there into the spare capacity of `buf`, without waiting.
+    pub fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+        both!(self, s => s.try_read_buf(buf))
+    }
+
     /// Writes all of `buf`, waiting for the socket as needed (sendall).
     pub async fn write_all_ready(&self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
@@ -64,6 +69,31 @@ impl Conn {
     /// Half-closes our side: the peer reads EOF, we can still read.
     pub fn shutdown_write(&self) -> io::Result<()> {
         both!(self, s => super::listen::shutdown_write(s))
+    }
+
+    /// A lingering close: half-close, then discard input until the peer
+    /// closes or `linger` passes. Used after refusing a peer, so the error we
+    /// just wrote is read instead of wiped out by the reset that closing
+    /// with unread input would send.
+    pub async fn linger_close(&self, linger: std::time::Duration) -> io::Result<()> {
+        self.shutdown_write()?;
+        let drain = async {
+            let mut scratch = [0u8; 4096];
+            loop {
+                if self.readable().await.is_err() {
+                    return;
+                }
+                match self.try_read(&mut scratch) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        };
+        // Boxed: the scratch buffer must not enlarge every caller's future.
+        let _ = tokio::time::timeout(linger, Box::pin(drain)).await;
+        Ok(())
     }
 
     /// Turns off Nagle's algorithm on TCP, so small replies leave at once.

@@ -49,6 +49,16 @@ pub enum BindError {
         /// The path in the way.
         path: PathBuf,
     },
+    /// The service cannot run on this transport (framing over UDP).
+    #[error(
+        "cannot serve {service} on {addr}: {service} needs a stream socket; use tcp:// or unix://"
+    )]
+    NeedsStream {
+        /// The endpoint as the user wrote it.
+        addr: String,
+        /// The service asked for.
+        service: &'static str,
+    },
     /// Any other failure (resolution, permissions, bad interface address).
     #[error("cannot listen on {addr}: {source}")]
     Io {

@@ -2,6 +2,7 @@
 
 pub mod addr;
 pub mod conn;
+pub mod dial;
 pub mod idle;
 pub mod limits;
 pub mod listen;
@@ -9,6 +10,7 @@ pub mod serve;
 
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
 pub use conn::Conn;
+pub use dial::{DialError, dial};
 pub use idle::IdleTimer;
 pub use limits::raise_fd_limit;
 pub use listen::{BindError, Bound, bind};

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test suite, as CI runs it (.ci/run calls this; the README shows it).
+# Installs what it needs itself, idempotently, so a fresh machine passes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "set-up (idempotent)"
+python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet 'pytest>=7'
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (warnings denied, all targets)"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "rust tests"
+cargo test --locked
+
+step "docs (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
+
+step "python tests (stdlib clients against the real server)"
+cargo build --locked --quiet
+SOCKIT_BIN="$PWD/target/debug/sockit" python3 -m pytest -q tests/python
+
+printf '\nall tests passed\n'

@@ -1,0 +1,135 @@
+//! The typed client of the frame protocol, used by `sockit call`, the framed
+//! modes of `ping` and `bench`, and the tests.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_util::codec::Framed;
+
+use crate::net::{Conn, DialError, Endpoint, dial};
+use crate::wire::{Frame, FrameCodec, FrameError, PROTOCOL_VERSION};
+
+/// Why a framed exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The connection could not be made.
+    #[error(transparent)]
+    Dial(#[from] DialError),
+    /// The byte stream broke the protocol, or the socket failed.
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    /// The server closed the connection before answering.
+    #[error("the server closed the connection before answering")]
+    Closed,
+    /// The server answered with an error frame.
+    #[error("server error {code}: {message}")]
+    Server {
+        /// The snake_case error code.
+        code: String,
+        /// The server's explanation.
+        message: String,
+    },
+}
+
+/// A connection speaking the frame protocol.
+#[derive(Debug)]
+pub struct Client {
+    framed: Framed<Conn, FrameCodec>,
+    next_id: u64,
+}
+
+impl Client {
+    /// Connects to a `tcp://` or `unix://` endpoint within `timeout`.
+    pub async fn connect(ep: &Endpoint, timeout: Duration) -> Result<Client, ClientError> {
+        let conn = dial(ep, timeout).await?;
+        let _ = conn.set_nodelay();
+        Ok(Client::from_conn(conn))
+    }
+
+    /// Wraps an already connected stream.
+    pub fn from_conn(conn: Conn) -> Client {
+        Client {
+            framed: Framed::new(conn, FrameCodec::new()),
+            next_id: 1,
+        }
+    }
+
+    /// Queues a frame without flushing (pipelining: flush once for many).
+    pub async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
+        Ok(self.framed.feed(frame).await?)
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        Ok(SinkExt::<Frame>::flush(&mut self.framed).await?)
+    }
+
+    /// Sends one frame now.
+    pub async fn send(&mut self, frame: Frame) -> Result<(), ClientError> {
+        Ok(self.framed.send(frame).await?)
+    }
+
+    /// The next frame from the server; `None` on a clean close between frames.
+    pub async fn recv(&mut self) -> Result<Option<Frame>, ClientError> {
+        self.framed
+            .next()
+            .await
+            .transpose()
+            .map_err(ClientError::from)
+    }
+
+    /// Half-closes the sending side (the server then sees a clean EOF).
+    pub fn shutdown_write(&self) -> std::io::Result<()> {
+        self.framed.get_ref().shutdown_write()
+    }
+
+    /// A fresh request id.
+    pub fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Sends `frame` with a fresh id and waits for the reply carrying it.
+    /// An `error` reply becomes [`ClientError::Server`].
+    pub async fn request(&mut self, frame: Frame) -> Result<Frame, ClientError> {
+        let id = self.next_id();
+        self.send(frame.with_id(id)).await?;
+        loop {
+            let reply = self.recv().await?.ok_or(ClientError::Closed)?;
+            // An error without an id answers a frame the server could not
+            // even read: it concerns us too.
+            if reply.kind() == Some("error") && reply.id().is_none_or(|r| r == id) {
+                return Err(server_error(&reply));
+            }
+            if reply.id() == Some(id) {
+                return Ok(reply);
+            }
+        }
+    }
+
+    /// Says hello; the reply names the server, its limits and features.
+    pub async fn hello(&mut self) -> Result<Frame, ClientError> {
+        self.request(
+            Frame::new("hello")
+                .set("version", PROTOCOL_VERSION)
+                .set("client", format!("sockit/{}", env!("CARGO_PKG_VERSION"))),
+        )
+        .await
+    }
+}
+
+/// Turns an `error` frame into a [`ClientError::Server`].
+pub fn server_error(reply: &Frame) -> ClientError {
+    let text = |k: &str| {
+        reply
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    ClientError::Server {
+        code: text("code"),
+        message: text("message"),
+    }
+}

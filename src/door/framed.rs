@@ -1,0 +1,118 @@
+//! The framed door: the sockit frame protocol (docs/PROTOCOL.md) over a
+//! stream socket.
+//!
+//! One loop per connection: read what is there, decode every complete frame,
+//! answer each in order into one write buffer, write it with one call. A
+//! pipelining client therefore costs one read and one write per batch, not
+//! per frame. Buffers are released whenever the connection falls idle, so
+//! idle peers hold no buffer memory.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::sync::CancellationToken;
+
+use crate::net::{Conn, IdleTimer};
+use crate::wire::{FrameCodec, FrameError, ServerInfo, respond};
+
+/// Smallest read reservation: most request frames (a ping is ~40 bytes)
+/// arrive whole in one read of this size.
+const READ_RESERVE: usize = 8 * 1024;
+
+/// Settings of the framed door.
+#[derive(Debug, Clone)]
+pub struct FramedOpts {
+    /// What `hello` answers, including the limits the codec enforces.
+    pub info: Arc<ServerInfo>,
+    /// Close a connection after this long without input.
+    pub idle: Duration,
+    /// Cancelled at shutdown: idle connections close, busy ones finish.
+    pub shutdown: CancellationToken,
+}
+
+/// Serves the frame protocol on one connection until EOF, error, idle
+/// timeout or shutdown.
+pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
+    let _ = conn.set_nodelay();
+    let mut codec = FrameCodec::with_limits(opts.info.limits);
+    let mut rbuf = BytesMut::new();
+    let mut wbuf = BytesMut::new();
+    let mut idle = IdleTimer::new(opts.idle);
+    loop {
+        let failed = answer_all(&mut codec, &mut rbuf, &mut wbuf, &opts.info);
+        if !wbuf.is_empty() {
+            conn.write_all_ready(&wbuf).await?;
+            wbuf.clear();
+        }
+        if let Some(e) = failed {
+            tracing::debug!(code = e.code(), error = %e, "closing after a protocol error");
+            return conn.linger_close(super::REFUSE_LINGER).await;
+        }
+        if rbuf.is_empty() {
+            // Nothing half-read: give the memory back while we wait.
+            rbuf = BytesMut::new();
+            wbuf = BytesMut::new();
+        }
+        tokio::select! {
+            r = conn.readable() => r?,
+            _ = idle.expired() => {
+                tracing::debug!("idle timeout");
+                return Ok(());
+            }
+            _ = opts.shutdown.cancelled(), if codec.is_idle() && rbuf.is_empty() => return Ok(()),
+        }
+        idle.touch();
+        rbuf.reserve(READ_RESERVE);
+        match conn.try_read_buf(&mut rbuf) {
+            Ok(0) => return eof(&mut codec, &mut rbuf, &conn).await,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Decodes and answers every complete frame in `rbuf`. Returns the decode
+/// error, already answered in `wbuf`, when the stream became unusable.
+fn answer_all(
+    codec: &mut FrameCodec,
+    rbuf: &mut BytesMut,
+    wbuf: &mut BytesMut,
+    info: &ServerInfo,
+) -> Option<FrameError> {
+    loop {
+        match codec.decode(rbuf) {
+            Ok(Some(req)) => {
+                let reply = respond(&req, info);
+                if let Err(e) = codec.encode(reply, wbuf) {
+                    // Our own reply broke a limit (an echo of a maximal
+                    // frame plus fields): tell the peer instead.
+                    let _ = codec.encode(e.to_frame(), wbuf);
+                }
+            }
+            Ok(None) => return None,
+            Err(e) => {
+                let _ = codec.encode(e.to_frame(), wbuf);
+                return Some(e);
+            }
+        }
+    }
+}
+
+/// EOF from the peer: clean between frames, an error inside one.
+async fn eof(codec: &mut FrameCodec, rbuf: &mut BytesMut, conn: &Conn) -> io::Result<()> {
+    match codec.decode_eof(rbuf) {
+        Ok(_) => conn.shutdown_write(),
+        Err(e) => {
+            tracing::debug!(code = e.code(), "peer closed inside a frame");
+            let mut wbuf = BytesMut::new();
+            let _ = codec.encode(e.to_frame(), &mut wbuf);
+            // The peer may have closed both ways; a failed write is expected.
+            let _ = conn.write_all_ready(&wbuf).await;
+            conn.shutdown_write()
+        }
+    }
+}

@@ -1,0 +1,85 @@
+"""The classic exercises' Python programs against the real sockit server.
+
+Stdlib only: run with `python3 -m pytest tests/python` or
+`python3 -m unittest discover -s tests/python`.
+"""
+import pathlib
+import socket
+import subprocess
+import sys
+import unittest
+
+from sockit_server import ROOT, Server
+
+EXAMPLES = ROOT / "examples" / "python"
+
+
+def run_example(name, *args):
+    out = subprocess.run([sys.executable, str(EXAMPLES / name), *map(str, args)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def free_port_for_tcp_and_udp():
+    """A port number free for both TCP and UDP right now (the OS picks it)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                    u.bind(("127.0.0.1", port))
+                    return port
+            except OSError:
+                continue
+
+
+class Exercises(unittest.TestCase):
+    def test_tcp_client(self):
+        with Server("--echo", "tcp://127.0.0.1:0") as srv:
+            out = run_example("tcp_client.py", *srv.addr("echo", "tcp"))
+        self.assertEqual(out, "received: hello, sockit\n")
+
+    def test_udp_client(self):
+        with Server("--echo", "udp://127.0.0.1:0") as srv:
+            out = run_example("udp_client.py", *srv.addr("echo", "udp"))
+        self.assertEqual(out, "received 5 bytes: 'hello'\nreceived 0 bytes: ''\n")
+
+    def test_socketserver_upper_client(self):
+        with Server("--upper", "tcp://127.0.0.1:0") as srv:
+            out = run_example("upper_client.py", *srv.addr("upper", "tcp"), "hello", "world")
+        self.assertIn("Received: HELLO WORLD\n", out)
+
+    def test_classic_udp_upper(self):
+        with Server("--upper", "udp://127.0.0.1:0") as srv:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(5)
+                s.sendto(b"hello", srv.addr("upper", "udp"))
+                self.assertEqual(s.recvfrom(1024)[0], b"HELLO")
+
+    def test_ping_pong_tcp_and_udp_on_one_port(self):
+        port = free_port_for_tcp_and_udp()
+        with Server("--echo", f"tcp://127.0.0.1:{port}", "--echo", f"udp://127.0.0.1:{port}") as srv:
+            self.assertEqual(srv.addr("echo", "udp")[1], port)
+            out = run_example("pingpong_client.py", "127.0.0.1", port)
+        self.assertRegex(out, r"^tcp ping in \d+ us\nudp ping in \d+ us\n$")
+
+    def test_address_reuse_server_restarts_at_once(self):
+        port = free_port_for_tcp_and_udp()
+        for _ in range(2):  # the second run binds while the first left TIME_WAIT behind
+            server = subprocess.Popen([sys.executable, str(EXAMPLES / "reuse_server.py"), "127.0.0.1", str(port)],
+                                      stdout=subprocess.PIPE, text=True)
+            self.assertIn(f"listening on 127.0.0.1:{port}", server.stdout.readline())
+            self.assertEqual(run_example("tcp_client.py", "127.0.0.1", port), "received: hello, sockit\n")
+            self.assertEqual(server.wait(timeout=10), 0)
+            server.stdout.close()
+
+    def test_exercises_doc_shows_every_client_verbatim(self):
+        doc = (ROOT / "docs" / "EXERCISES.md").read_text()
+        for script in sorted(EXAMPLES.glob("*.py")):
+            self.assertIn(script.read_text().strip(), doc, f"{script.name} differs from docs/EXERCISES.md")
+
+
+if __name__ == "__main__":
+    unittest.main()
