@@ -106,6 +106,21 @@ fn echo_and_upper_on_every_transport() {
 }
 
 #[test]
+fn a_full_read_buffer_followed_by_eof_is_echoed_once() {
+    // Regression: a read that filled the 64 KiB buffer, then EOF, sent the
+    // last chunk twice.
+    let srv = Server::start(&["--echo", "tcp://127.0.0.1:0", "--upper", "tcp://127.0.0.1:0"]);
+    for service in ["echo", "upper"] {
+        for _ in 0..20 {
+            let mut s = tcp(&srv.sock(service, "tcp://"));
+            s.write_all(&[b'A'; 65_536]).unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(read_to_end(&mut s).len(), 65_536, "{service}");
+        }
+    }
+}
+
+#[test]
 fn tcp_and_udp_share_a_port_number() {
     // The classic ping/pong exercise: both transports on one port in one process.
     let srv = Server::start(&["--echo", "tcp://127.0.0.1:0"]);

@@ -134,6 +134,8 @@ fn burst<R: StreamRule>(conn: &Conn, rule: &mut R) -> io::Result<Burst> {
     for _ in 0..READS_PER_TURN {
         let n = match conn.try_read(&mut buf) {
             Ok(0) => {
+                // `out` may still hold the previous read's answer, already sent.
+                out.clear();
                 rule.finish(&mut out);
                 return Ok(Burst::Eof(out));
             }

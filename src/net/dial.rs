@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpStream, UnixStream};
 
-use super::addr::Endpoint;
+use super::addr::{Endpoint, Transport};
 use super::conn::Conn;
 
 /// Why a connection could not be made: one line naming the address, the
@@ -23,17 +23,28 @@ pub struct DialError {
     pub io: io::Error,
 }
 
-/// Words for a failed connect: the cause, then what to check.
-pub fn dial_hint(e: &io::Error, timeout: Duration) -> String {
+/// Describes a failed connect in words that suggest the fix.
+pub fn dial_hint(e: &io::Error, transport: Transport, timeout: Duration) -> String {
+    use io::ErrorKind as K;
+    let unix = transport == Transport::Unix;
     match e.kind() {
-        io::ErrorKind::ConnectionRefused => {
-            "connection refused; is a server listening there?".into()
+        K::ConnectionRefused if unix => {
+            "nothing accepts connections on this socket file (left by a stopped server?); start the server".into()
         }
-        io::ErrorKind::TimedOut => format!(
-            "no answer within {timeout:?}; check the host, the port and any firewall (or raise -w)"
+        K::ConnectionRefused => "connection refused; is a server listening there?".into(),
+        K::NotFound if unix => {
+            "no such socket file; is the server running, and is the path right?".into()
+        }
+        K::PermissionDenied if unix => {
+            "permission denied; check the socket file's and directory's permissions".into()
+        }
+        K::TimedOut => format!(
+            "no answer within {timeout:?}; is the host up and the port open (firewall)? -w sets how long to wait"
         ),
-        io::ErrorKind::NotFound => "no such socket file; is the server running there?".into(),
-        io::ErrorKind::PermissionDenied => "permission denied on the socket file".into(),
+        K::HostUnreachable | K::NetworkUnreachable => {
+            "no route to the host; check the address and your network".into()
+        }
+        K::AddrNotAvailable => "the address is not available from this machine; check it".into(),
         _ => e.to_string(),
     }
 }
@@ -43,18 +54,30 @@ pub fn dial_hint(e: &io::Error, timeout: Duration) -> String {
 pub async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Conn, DialError> {
     let fail = |io: io::Error| DialError {
         addr: ep.to_string(),
-        hint: dial_hint(&io, timeout),
+        hint: dial_hint(&io, ep.transport(), timeout),
         io,
     };
     let attempt = async {
         match ep {
             Endpoint::Unix(path) => UnixStream::connect(path).await.map(Conn::Unix),
             Endpoint::Tcp(_) => {
+                let addrs = ep.resolve().await.map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot resolve the host ({e}); check the name"),
+                    )
+                })?;
                 let mut last = None;
-                for addr in ep.resolve().await? {
+                for addr in addrs {
                     match TcpStream::connect(addr).await {
-                        Ok(s) => return Ok(Conn::Tcp(s)),
-                        Err(e) => last = Some(e),
+                        Ok(s) => {
+                            tracing::debug!(%addr, "connected");
+                            return Ok(Conn::Tcp(s));
+                        }
+                        Err(e) => {
+                            tracing::debug!(%addr, error = %e, "connect failed");
+                            last = Some(e);
+                        }
                     }
                 }
                 Err(last.unwrap_or_else(|| io::Error::other("no address")))

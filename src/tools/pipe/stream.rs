@@ -1,0 +1,198 @@
+//! One stream connection (TCP or Unix) piped both ways: dialing, accepting,
+//! and the session that copies input to the socket and the socket to output.
+
+use std::io;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::time::Instant;
+
+use super::{CHUNK, PipeError, PipeOpts, emit, peer_error};
+use crate::net::{Bound, Conn, Endpoint};
+
+/// Connects to a TCP or Unix endpoint within `timeout` (see [`crate::net::dial`]).
+pub(super) async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Conn, PipeError> {
+    let conn = crate::net::dial(ep, timeout)
+        .await
+        .map_err(|e| PipeError::Connect {
+            addr: e.addr,
+            hint: e.hint,
+            io: e.io,
+        })?;
+    // We write whole chunks, so Nagle would only delay the last, small
+    // piece of an interactive line.
+    let _ = conn.set_nodelay();
+    Ok(conn)
+}
+
+/// Accepts one stream client and names it for messages.
+pub(super) async fn accept(bound: &Bound) -> Result<(Conn, String), PipeError> {
+    let fail = |e: io::Error| {
+        let addr = bound
+            .local_endpoint()
+            .map_or_else(|_| "listener".to_string(), |ep| ep.to_string());
+        peer_error(&addr, e)
+    };
+    match bound {
+        Bound::Tcp(l) => {
+            let (s, peer) = l.accept().await.map_err(fail)?;
+            let _ = s.set_nodelay(true);
+            Ok((Conn::Tcp(s), format!("tcp://{peer}")))
+        }
+        Bound::Unix(l, _) => {
+            let (s, _) = l.accept().await.map_err(fail)?;
+            Ok((Conn::Unix(s), "unix client".to_string()))
+        }
+        Bound::Udp(_) => Err(fail(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "UDP has no connections to accept",
+        ))),
+    }
+}
+
+/// Pipes `input` to `conn` and `conn` to `output` until the session ends.
+///
+/// The session ends when the peer has closed its side and we are done
+/// sending (or at once on the peer's close with
+/// [`PipeOpts::end_on_peer_eof`]); with `--send-only`, when input ends.
+pub(super) async fn session<R, W>(
+    conn: &Conn,
+    addr: &str,
+    opts: &PipeOpts,
+    mut input: R,
+    mut output: W,
+) -> Result<(), PipeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let clock = Clock::new();
+    let mut up = pin!(send_input(conn, addr, opts.no_shutdown, &mut input, &clock));
+    let mut down = pin!(recv_output(conn, addr, opts.send_only, &mut output, &clock));
+    let mut up_done = opts.recv_only;
+    let mut down_done = false;
+    loop {
+        if (opts.send_only && up_done) || (down_done && (up_done || opts.end_on_peer_eof)) {
+            return Ok(());
+        }
+        tokio::select! {
+            r = &mut down, if !down_done => {
+                r?;
+                tracing::debug!(peer = addr, "peer closed its side");
+                down_done = true;
+            }
+            r = &mut up, if !up_done => {
+                r?;
+                up_done = true;
+            }
+            () = clock.idle(opts.idle) => {
+                return Err(PipeError::Idle(opts.idle.unwrap_or_default()));
+            }
+        }
+    }
+}
+
+/// Copies input to the socket; at its end, half-closes the socket so the
+/// peer sees EOF and can still answer.
+async fn send_input<R: AsyncRead + Unpin>(
+    conn: &Conn,
+    addr: &str,
+    no_shutdown: bool,
+    input: &mut R,
+    clock: &Clock,
+) -> Result<(), PipeError> {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = input.read(&mut buf).await.map_err(PipeError::Input)?;
+        if n == 0 {
+            if !no_shutdown {
+                conn.shutdown_write().map_err(|e| peer_error(addr, e))?;
+            }
+            return Ok(());
+        }
+        clock.touch();
+        match conn.write_all_ready(&buf[..n]).await {
+            Ok(()) => clock.touch(),
+            // The peer closed and stopped reading: nothing more can be sent,
+            // which ends this direction, not the session.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                tracing::debug!(peer = addr, error = %e, "peer no longer reads");
+                return Ok(());
+            }
+            Err(e) => return Err(peer_error(addr, e)),
+        }
+    }
+}
+
+/// Copies what the socket receives to the output until the peer's EOF;
+/// `discard` (--send-only) still reads, so the peer never stalls on a full
+/// window waiting for us.
+async fn recv_output<W: AsyncWrite + Unpin>(
+    conn: &Conn,
+    addr: &str,
+    discard: bool,
+    output: &mut W,
+    clock: &Clock,
+) -> Result<(), PipeError> {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        conn.readable().await.map_err(|e| peer_error(addr, e))?;
+        let n = match conn.try_read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(peer_error(addr, e)),
+        };
+        clock.touch();
+        if !discard {
+            emit(output, &buf[..n]).await?;
+        }
+    }
+}
+
+/// Last activity in either direction, shared by the two copy loops of a
+/// session without a lock (they may run on different threads when spawned).
+pub(super) struct Clock {
+    start: Instant,
+    /// Milliseconds from `start` to the last activity.
+    last_ms: AtomicU64,
+}
+
+impl Clock {
+    /// A clock whose last activity is now.
+    pub(super) fn new() -> Clock {
+        Clock {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Records activity now.
+    pub(super) fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing happened for `dur`; never, for `None`.
+    /// Cancel-safe: it only reads the clock.
+    pub(super) async fn idle(&self, dur: Option<Duration>) {
+        let Some(dur) = dur else {
+            return std::future::pending().await;
+        };
+        loop {
+            let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let due = last + dur;
+            if due <= Instant::now() {
+                return;
+            }
+            tokio::time::sleep_until(due).await;
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! `sockit connect` and `sockit listen` end to end: the real binary against
+//! a real `sockit serve`, on port 0, with readiness read from printed
+//! addresses.
+// Helpers outside #[test] fns unwrap too: a failure here is a test failure.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use common::{Server, bin, run, strip_scheme};
+
+/// Bounds a read that should succeed at once; a hang becomes a failure.
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn echo_server() -> Server {
+    Server::start(&[
+        "--echo",
+        "tcp://127.0.0.1:0",
+        "--echo",
+        "udp://127.0.0.1:0",
+        "--echo",
+        "unix://echo.sock",
+        "--upper",
+        "tcp://127.0.0.1:0",
+    ])
+}
+
+fn ok_stdout(out: &std::process::Output) -> &[u8] {
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    &out.stdout
+}
+
+#[test]
+fn tcp_echo_line() {
+    let s = echo_server();
+    let out = run(&["connect", &s.addr("echo", "tcp://")], b"hi\n");
+    assert_eq!(ok_stdout(&out), b"hi\n");
+}
+
+#[test]
+fn tcp_upper_line() {
+    let s = echo_server();
+    let out = run(&["connect", &s.addr("upper", "tcp://")], b"hi\n");
+    assert_eq!(ok_stdout(&out), b"HI\n");
+}
+
+#[test]
+fn udp_echo_one_datagram_per_line() {
+    let s = echo_server();
+    let out = run(&["connect", &s.addr("echo", "udp://")], b"hi\nthere\n");
+    assert_eq!(ok_stdout(&out), b"hi\nthere\n");
+}
+
+#[test]
+fn udp_dash_u_with_host_and_port() {
+    let s = echo_server();
+    let port = s.port("echo", "udp://").to_string();
+    let out = run(&["connect", "-u", "-w", "0.5", "127.0.0.1", &port], b"x\n");
+    assert_eq!(ok_stdout(&out), b"x\n");
+}
+
+#[test]
+fn udp_line_over_65507_bytes_is_a_clear_error() {
+    let s = echo_server();
+    let out = run(&["connect", &s.addr("echo", "udp://")], &vec![b'a'; 70_000]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("65507") && err.contains("datagram"), "{err}");
+}
+
+#[test]
+fn unix_echo() {
+    let s = echo_server();
+    let addr = format!("unix://{}", s.unix_path("echo").display());
+    let out = run(&["connect", &addr], b"over unix\n");
+    assert_eq!(ok_stdout(&out), b"over unix\n");
+}
+
+#[test]
+fn one_mebibyte_of_binary_round_trips_exactly() {
+    let s = echo_server();
+    // Every byte value, no line structure, deterministic.
+    let mut x: u32 = 0x9e37_79b9;
+    let data: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    let out = run(&["connect", &s.addr("echo", "tcp://")], &data);
+    let got = ok_stdout(&out);
+    assert_eq!(got.len(), data.len());
+    assert!(got == data.as_slice(), "bytes differ");
+}
+
+#[test]
+fn closed_port_is_a_one_line_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = run(&["connect", &format!("tcp://127.0.0.1:{port}")], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("sockit: error: connecting to tcp://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("connection refused; is a server listening there?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn idle_timeout_ends_a_silent_session_with_an_error() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("tcp://{}", l.local_addr().unwrap());
+    let child = Command::new(bin())
+        .args(["connect", "-i", "0.3", &addr])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Accepted and held open, but never a byte back.
+    let _silent = l.accept().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("idle timeout"), "{err}");
+}
+
+#[test]
+fn stdout_closed_early_is_a_clean_exit() {
+    let s = echo_server();
+    let mut child = Command::new(bin())
+        .args(["connect", &s.addr("echo", "tcp://")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before anything arrives, like `| head -c0`.
+    drop(child.stdout.take());
+    let mut input = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        // Fails with EPIPE once sockit has exited; that is expected.
+        let _ = input.write_all(&vec![b'z'; 4 << 20]);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A running `sockit listen`, killed on drop.
+struct Listener {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+    /// The address from the `listening on` line.
+    addr: String,
+}
+
+impl Listener {
+    fn start(args: &[&str]) -> Listener {
+        let mut child = Command::new(bin())
+            .arg("listen")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let addr = line
+            .trim_end()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first stderr line {line:?}"))
+            .to_string();
+        // Keep draining stderr so a chatty child never blocks on it.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Listener {
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take().unwrap(),
+            child,
+            addr,
+        }
+    }
+
+    fn send(&mut self, data: &[u8]) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(data).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn expect_stdout(&mut self, want: &[u8]) {
+        let mut got = vec![0; want.len()];
+        self.stdout.read_exact(&mut got).unwrap();
+        assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&got));
+    }
+
+    fn sigterm(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tcp_client(addr: &str) -> TcpStream {
+    let c = TcpStream::connect(strip_scheme(addr)).unwrap();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    c
+}
+
+#[test]
+fn listen_serves_one_client_both_ways_then_exits() {
+    let mut l = Listener::start(&["tcp://127.0.0.1:0"]);
+    assert!(l.addr.starts_with("tcp://127.0.0.1:") && !l.addr.ends_with(":0"));
+    l.send(b"from listen\n");
+    drop(l.stdin.take());
+
+    let mut c = tcp_client(&l.addr);
+    c.write_all(b"from client\n").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    c.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"from listen\n");
+
+    let mut got = Vec::new();
+    l.stdout.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"from client\n");
+    assert!(l.child.wait().unwrap().success());
+}
+
+#[test]
+fn listen_keep_open_serves_clients_in_sequence() {
+    let mut l = Listener::start(&["-k", "tcp://127.0.0.1:0"]);
+    for name in ["one", "two"] {
+        let mut c = tcp_client(&l.addr);
+        c.write_all(format!("{name}\n").as_bytes()).unwrap();
+        // Its data on stdout proves the client is registered, so what goes
+        // into stdin now reaches it.
+        l.expect_stdout(format!("{name}\n").as_bytes());
+        l.send(format!("to {name}\n").as_bytes());
+        let mut got = vec![0; 4 + name.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(got, format!("to {name}\n").as_bytes());
+    }
+    assert!(l.sigterm().success());
+}
+
+#[test]
+fn listen_keep_open_sends_stdin_to_every_client() {
+    let mut l = Listener::start(&["--keep-open", "tcp://127.0.0.1:0"]);
+    let mut a = tcp_client(&l.addr);
+    a.write_all(b"a").unwrap();
+    l.expect_stdout(b"a");
+    let mut b = tcp_client(&l.addr);
+    b.write_all(b"b").unwrap();
+    l.expect_stdout(b"b");
+    l.send(b"all\n");
+    drop(l.stdin.take());
+    for c in [&mut a, &mut b] {
+        // stdin's end half-closes every client after the broadcast.
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"all\n");
+    }
+}
+
+#[test]
+fn listen_unix_removes_its_socket_file_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sock");
+    let mut l = Listener::start(&[&format!("unix://{}", path.display())]);
+    let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    c.write_all(b"over unix").unwrap();
+    l.expect_stdout(b"over unix");
+    assert!(l.sigterm().success());
+    assert!(!path.exists());
+}
+
+#[test]
+fn listen_udp_answers_the_last_peer() {
+    let mut l = Listener::start(&["-i", "10", "udp://127.0.0.1:0"]);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    sock.send_to(b"ping\n", strip_scheme(&l.addr)).unwrap();
+    l.expect_stdout(b"ping\n");
+    l.send(b"pong\n");
+    let mut buf = [0; 64];
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong\n");
+}
