@@ -22,8 +22,8 @@ cargo test --locked
 step "docs (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 
-step "python tests (stdlib clients against the real server)"
+step "python tests (exercise clients and the stdlib frame client, against the real server)"
 cargo build --locked --quiet
-SOCKIT_BIN="$PWD/target/debug/sockit" python3 -m pytest -q tests/python
+SOCKIT_BIN="$PWD/target/debug/sockit" python3 -m pytest -q tests/python clients/python/tests
 
 printf '\nall tests passed\n'

@@ -184,3 +184,26 @@ fn framed_over_udp_is_refused_at_start() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a stream socket"));
 }
+
+#[test]
+fn a_reply_over_the_limit_becomes_an_error_with_the_request_id() {
+    // `1e5` re-serialises as `100000.0`: the echo of this 60 KB header would
+    // be 135 KB, over the 64 KiB header limit.
+    let srv = framed_server();
+    let numbers = vec!["1e5"; 15_000].join(",");
+    let header = format!(r#"{{"type":"echo","id":5,"n":[{numbers}]}}"#);
+    let mut raw = (header.len() as u32).to_be_bytes().to_vec();
+    raw.extend_from_slice(header.as_bytes());
+    let mut s = TcpStream::connect(srv.sock("framed", "tcp://")).unwrap();
+    s.set_read_timeout(Some(IO_LIMIT)).unwrap();
+    s.write_all(&raw).unwrap();
+    s.write_all(&encode_to_vec(&Frame::new("ping").with_id(6)).unwrap()).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    let (err, used) = decode_from_slice(&got, &Default::default()).unwrap().unwrap();
+    assert_eq!(err.get("code").unwrap(), "header_too_large");
+    assert_eq!(err.id(), Some(5));
+    let (pong, _) = decode_from_slice(&got[used..], &Default::default()).unwrap().unwrap();
+    assert_eq!(pong.id(), Some(6));
+}

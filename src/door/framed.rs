@@ -16,7 +16,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{Conn, IdleTimer};
-use crate::wire::{FrameCodec, FrameError, ServerInfo, respond};
+use crate::wire::{FrameCodec, FrameError, ServerInfo, error_frame, respond};
 
 /// Smallest read reservation: most request frames (a ping is ~40 bytes)
 /// arrive whole in one read of this size.
@@ -88,9 +88,11 @@ fn answer_all(
             Ok(Some(req)) => {
                 let reply = respond(&req, info);
                 if let Err(e) = codec.encode(reply, wbuf) {
-                    // Our own reply broke a limit (an echo of a maximal
-                    // frame plus fields): tell the peer instead.
-                    let _ = codec.encode(e.to_frame(), wbuf);
+                    // Our own reply broke a limit (an echo whose fields grow
+                    // when re-serialised): answer with an error that still
+                    // carries the request's id, so a pipelining client can
+                    // match it.
+                    let _ = codec.encode(error_frame(e.code(), &e.to_string(), req.id()), wbuf);
                 }
             }
             Ok(None) => return None,

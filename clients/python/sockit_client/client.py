@@ -1,0 +1,232 @@
+"""A blocking sockit client: one socket, numbered requests, replies by id.
+
+Every request gets a fresh ``"id"``; the server copies it into the reply, so
+many requests can be in flight at once (pipelining) and replies are matched
+by id, not by order. New message types need no new machinery: ``request``
+sends any type, and the typed helpers (``hello``, ``ping``, ``echo``) are a
+few lines each, the pattern for ``login`` and friends to follow.
+"""
+
+import itertools
+import socket
+import time
+from collections import deque
+from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
+from urllib.parse import urlsplit
+
+from .frame import (MAX_BODY, MAX_HEADER, FrameDecoder, Header, ProtocolError, SockitError,
+                    encode_frame)
+
+#: Where ``sockit serve`` listens for the frame protocol by default.
+DEFAULT_ADDRESS = "tcp://127.0.0.1:7878"
+#: Port used when an address names none.
+DEFAULT_PORT = 7878
+#: Protocol version this client speaks.
+PROTOCOL_VERSION = 1
+#: Sent in ``hello`` so server logs can tell clients apart.
+CLIENT_NAME = "sockit-client-python/0.1.0"
+#: Bytes asked of each ``recv``: a few socket buffers' worth.
+RECV_SIZE = 256 * 1024
+#: ``pipeline`` reads replies after sending this many bytes of requests.
+#: Otherwise both sides could block writing to each other with full buffers
+#: (the server writes replies while we still write requests); 32 KiB of
+#: requests stays well inside default socket buffers.
+PIPELINE_WINDOW = 32 * 1024
+
+
+class Reply(NamedTuple):
+    """One frame from the server: ``header, body = client.request(...)``."""
+
+    #: Header fields as sent, including ``"type"``, ``"id"`` and ``"size"``.
+    header: Header
+    #: The body bytes (empty when the reply has none).
+    body: bytes
+
+
+class ServerError(SockitError):
+    """The server answered with ``{"type":"error","code":..,"message":..}``.
+
+    Codes of decode errors (``bad_header``, ``header_too_large``, ...) mean
+    the server closes the connection after this reply; message-level codes
+    (``unknown_type``, ``bad_request``, ...) leave it open.
+    """
+
+    def __init__(self, header: Header) -> None:
+        super().__init__(str(header.get("code", "unknown")), str(header.get("message", "")))
+        #: The whole error header, for any field beyond code and message.
+        self.header = header
+        #: The id of the request this answers, or None if it could not be matched.
+        self.id: Optional[int] = header.get("id")
+
+
+#: An item of ``pipeline``: ``"ping"``, ``("echo", {"n": 1})`` or ``("echo", {}, b"body")``.
+RequestSpec = Union[str, Sequence[Any]]
+
+
+class Client:
+    """A connection to a sockit server speaking the frame protocol.
+
+    Use ``Client.connect(address)`` as a context manager. Methods block,
+    for at most ``timeout`` seconds per socket operation (``TimeoutError``,
+    ``socket.timeout`` before Python 3.10). Not thread-safe.
+    """
+
+    def __init__(self, sock: socket.socket, timeout: Optional[float] = 10.0) -> None:
+        """Wraps an already connected stream socket (see ``connect``)."""
+        self._sock = sock
+        self._sock.settimeout(timeout)
+        self._ids = itertools.count(1)
+        self._decoder = FrameDecoder()
+        self._replies: Dict[int, Reply] = {}
+        #: Limits for what we send; ``hello`` replaces them with the server's.
+        self.limits = {"max_header": MAX_HEADER, "max_body": MAX_BODY}
+        #: Frames that arrived without an id (server pushes, e.g. chat
+        #: messages in later protocol versions), oldest first.
+        self.events: Deque[Reply] = deque()
+
+    @classmethod
+    def connect(cls, address: str = DEFAULT_ADDRESS, timeout: Optional[float] = 10.0) -> "Client":
+        """Connects to ``tcp://HOST:PORT``, ``unix:///abs/path``,
+        ``unix://rel/path`` or bare ``HOST:PORT``; IPv6 hosts in brackets
+        (``tcp://[::1]:7878``)."""
+        scheme, sep, rest = address.partition("://")
+        if not sep:
+            scheme, rest = "tcp", address
+        if scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(rest)
+            except OSError:
+                sock.close()
+                raise
+        elif scheme == "tcp":
+            url = urlsplit("tcp://" + rest)
+            if not url.hostname:
+                raise ValueError(f"{address!r}: expected tcp://HOST:PORT, unix://PATH or HOST:PORT")
+            sock = socket.create_connection((url.hostname, url.port or DEFAULT_PORT), timeout)
+            # Requests are small and each goes out in one write: send now.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            raise ValueError(f"{address!r}: the frame protocol runs over tcp:// or unix://")
+        return cls(sock, timeout)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the connection; safe to call twice."""
+        self._sock.close()
+
+    # -- typed helpers: one per message type, each a thin wrapper ----------
+
+    def hello(self, **fields: Any) -> Header:
+        """Says hello; returns the reply (``version``, ``server``, ``limits``,
+        ``features``) and adopts the server's limits for what we send."""
+        fields.setdefault("version", PROTOCOL_VERSION)
+        fields.setdefault("client", CLIENT_NAME)
+        header = self.request("hello", **fields).header
+        limits = header.get("limits") or {}
+        self.limits = {k: int(limits.get(k, v)) for k, v in self.limits.items()}
+        # The server may echo back bodies as large as it accepts.
+        self._decoder.max_body = max(self._decoder.max_body, self.limits["max_body"])
+        return header
+
+    def ping(self, ts: Any = None) -> float:
+        """Sends a ping (with ``ts`` if given) and returns the round-trip time
+        in seconds; the pong must carry the same ``ts``."""
+        fields = {} if ts is None else {"ts": ts}
+        start = time.perf_counter()
+        header = self.request("ping", **fields).header
+        rtt = time.perf_counter() - start
+        if header.get("type") != "pong" or header.get("ts") != ts:
+            raise ProtocolError("unexpected_reply", f"ping answered with {header}")
+        return rtt
+
+    def echo(self, body: bytes = b"", **fields: Any) -> Reply:
+        """Sends an echo; the server returns every field and the body unchanged."""
+        return self.request("echo", body, **fields)
+
+    # -- the generic layer ------------------------------------------------
+
+    def request(self, type: str, body: bytes = b"", **fields: Any) -> Reply:
+        """Sends one request of any ``type`` and waits for its reply.
+
+        Raises ServerError if the reply is an error frame.
+        """
+        return self.receive(self.send(type, body, **fields))
+
+    def send(self, type: str, body: bytes = b"", **fields: Any) -> int:
+        """Sends one request without waiting; returns its id for ``receive``."""
+        request_id = next(self._ids)
+        self._sock.sendall(self._encode(request_id, type, body, fields))
+        return request_id
+
+    def receive(self, request_id: int, check: bool = True) -> Reply:
+        """Waits for the reply to ``request_id``; other replies that arrive
+        meanwhile are kept for their own ``receive``. With ``check``, an
+        error reply raises ServerError."""
+        while request_id not in self._replies:
+            self._read()
+        reply = self._replies.pop(request_id)
+        if check and reply.header.get("type") == "error":
+            raise ServerError(reply.header)
+        return reply
+
+    def pipeline(self, requests: Iterable[RequestSpec], check: bool = True) -> List[Reply]:
+        """Sends many requests before reading their replies; returns the
+        replies in request order. Items: ``"ping"``, ``(type, fields)`` or
+        ``(type, fields, body)``. Requests go out in one write per
+        PIPELINE_WINDOW bytes. With ``check``, the first error reply is
+        raised as ServerError once every reply has been read."""
+        replies: List[Reply] = []
+        batch, ids = bytearray(), []
+        for spec in requests:
+            parts = (spec,) if isinstance(spec, str) else tuple(spec)
+            type_, fields, body = parts + ({}, b"")[len(parts) - 1:]
+            ids.append(next(self._ids))
+            batch += self._encode(ids[-1], type_, body, fields)
+            if len(batch) >= PIPELINE_WINDOW:
+                self._flush(batch, ids, replies)
+        self._flush(batch, ids, replies)
+        errors = [r for r in replies if r.header.get("type") == "error"]
+        if check and errors:
+            raise ServerError(errors[0].header)
+        return replies
+
+    # -- internals --------------------------------------------------------
+
+    def _encode(self, request_id: int, type: str, body: bytes, fields: Dict[str, Any]) -> bytes:
+        """One request frame; ``id`` and ``size`` belong to the client."""
+        if "id" in fields or "size" in fields:
+            raise ValueError('"id" and "size" are set by the client; leave them out')
+        header = {"type": type, "id": request_id, **fields}
+        return encode_frame(header, body, **self.limits)
+
+    def _flush(self, batch: bytearray, ids: List[int], replies: List[Reply]) -> None:
+        """Sends ``batch`` in one write, then reads the replies to ``ids``."""
+        self._sock.sendall(batch)
+        replies.extend(self.receive(i, check=False) for i in ids)
+        batch.clear()
+        ids.clear()
+
+    def _read(self) -> None:
+        """Reads once from the socket and files every frame that completes."""
+        data = self._sock.recv(RECV_SIZE)
+        if not data:
+            self._decoder.eof()
+            raise ConnectionError("the server closed the connection")
+        unmatched: Optional[ServerError] = None
+        for header, body in self._decoder.feed(data):
+            if isinstance(header.get("id"), int):
+                self._replies[header["id"]] = Reply(header, body)
+            elif header.get("type") == "error":
+                # No id to match (e.g. a decode error): it concerns us now.
+                unmatched = unmatched or ServerError(header)
+            else:
+                self.events.append(Reply(header, body))
+        if unmatched:
+            raise unmatched
