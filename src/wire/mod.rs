@@ -1,0 +1,45 @@
+//! Frame codec and message types of the sockit wire protocol (see docs/PROTOCOL.md).
+//!
+//! Layers, bottom up, each in its own file: [`Limits`] -> bytes <-> [`Frame`]
+//! ([`FrameCodec`], [`encode_to_vec`], [`decode_from_slice`]) -> typed
+//! [`Request`] / [`Reply`] -> [`respond`]. Nothing here does I/O or reads a
+//! clock, so all of it is tested in memory and fuzzed.
+//!
+//! ```
+//! use sockit::wire::{Frame, FrameCodec, ServerInfo, respond};
+//! use tokio_util::codec::{Decoder, Encoder};
+//! use bytes::BytesMut;
+//!
+//! let mut codec = FrameCodec::new();
+//! let mut buf = BytesMut::new();
+//! codec.encode(Frame::new("ping").with_id(7).set("ts", 1), &mut buf).unwrap();
+//! let request = codec.decode(&mut buf).unwrap().unwrap();
+//! let reply = respond(&request, &ServerInfo::default());
+//! assert_eq!(reply.kind(), Some("pong"));
+//! assert_eq!(reply.id(), Some(7));
+//! ```
+
+mod codec;
+mod decode;
+mod encode;
+mod error;
+mod frame;
+mod limits;
+mod message;
+mod respond;
+
+#[cfg(test)]
+mod codec_tests;
+#[cfg(test)]
+mod message_tests;
+
+pub use codec::FrameCodec;
+pub use decode::{PREFIX_LEN, decode_from_slice};
+pub use encode::encode_to_vec;
+pub use error::{FrameError, error_frame};
+pub use frame::{Frame, ID, SIZE, TYPE};
+pub use limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER, Limits};
+pub use message::{
+    ErrorReply, Hello, HelloReply, MessageError, PROTOCOL_VERSION, Ping, Reply, Request,
+};
+pub use respond::{MIN_PROTOCOL_VERSION, ServerInfo, respond};
