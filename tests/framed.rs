@@ -20,7 +20,9 @@ fn framed_server() -> Server {
 }
 
 async fn client(addr: &str) -> Client {
-    Client::connect(&addr.parse::<Endpoint>().unwrap(), IO_LIMIT).await.unwrap()
+    Client::connect(&addr.parse::<Endpoint>().unwrap(), IO_LIMIT)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -33,12 +35,18 @@ async fn hello_ping_echo_over_tcp_and_unix() {
         assert_eq!(hello.get("version").unwrap(), 1);
         assert_eq!(hello.get("limits").unwrap()["max_header"], 65536);
 
-        let pong = c.request(Frame::new("ping").set("ts", serde_json::json!({"t": 5}))).await.unwrap();
+        let pong = c
+            .request(Frame::new("ping").set("ts", serde_json::json!({"t": 5})))
+            .await
+            .unwrap();
         assert_eq!(pong.kind(), Some("pong"));
         assert_eq!(pong.get("ts").unwrap()["t"], 5);
 
         let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
-        let echo = c.request(Frame::new("echo").set("note", "x").with_body(body.clone())).await.unwrap();
+        let echo = c
+            .request(Frame::new("echo").set("note", "x").with_body(body.clone()))
+            .await
+            .unwrap();
         assert_eq!(echo.get("note").unwrap(), "x");
         assert_eq!(echo.body, body);
     }
@@ -66,7 +74,10 @@ async fn unknown_type_is_an_error_but_the_connection_stays() {
         Err(ClientError::Server { code, .. }) => assert_eq!(code, "unknown_type"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(c.request(Frame::new("ping")).await.unwrap().kind(), Some("pong"));
+    assert_eq!(
+        c.request(Frame::new("ping")).await.unwrap().kind(),
+        Some("pong")
+    );
 }
 
 /// Sends raw bytes and returns every frame read back before the server closed.
@@ -81,7 +92,9 @@ fn raw_exchange(addr: &str, bytes: &[u8]) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut rest = &got[..];
     while !rest.is_empty() {
-        let (f, used) = decode_from_slice(rest, &Default::default()).unwrap().unwrap();
+        let (f, used) = decode_from_slice(rest, &Default::default())
+            .unwrap()
+            .unwrap();
         frames.push(f);
         rest = &rest[used..];
     }
@@ -122,10 +135,14 @@ fn hostile_frames_get_an_error_frame_then_close() {
     assert_eq!(frames[0].get("code").unwrap(), "truncated_frame");
 
     // Nobody else noticed.
-    bystander.write_all(&encode_to_vec(&Frame::new("ping").with_id(9)).unwrap()).unwrap();
+    bystander
+        .write_all(&encode_to_vec(&Frame::new("ping").with_id(9)).unwrap())
+        .unwrap();
     let mut buf = [0u8; 256];
     let n = bystander.read(&mut buf).unwrap();
-    let (pong, _) = decode_from_slice(&buf[..n], &Default::default()).unwrap().unwrap();
+    let (pong, _) = decode_from_slice(&buf[..n], &Default::default())
+        .unwrap()
+        .unwrap();
     assert_eq!(pong.id(), Some(9));
 }
 
@@ -133,7 +150,10 @@ fn hostile_frames_get_an_error_frame_then_close() {
 fn call_prints_replies_as_json_lines() {
     let srv = framed_server();
     let addr = srv.addr("framed", "tcp://");
-    let out = run(&["call", &addr, r#"{"type":"ping","id":7,"ts":"now"}"#], b"");
+    let out = run(
+        &["call", &addr, r#"{"type":"ping","id":7,"ts":"now"}"#],
+        b"",
+    );
     assert!(out.status.success(), "{out:?}");
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line, serde_json::json!({"type":"pong","id":7,"ts":"now"}));
@@ -144,7 +164,11 @@ fn call_prints_replies_as_json_lines() {
     let ids: Vec<u64> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(ids, [1, 2, 3]);
 
@@ -152,13 +176,33 @@ fn call_prints_replies_as_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("body.bin");
     std::fs::write(&file, b"abc").unwrap();
-    let out = run(&["call", &addr, r#"{"type":"echo"}"#, "--body", file.to_str().unwrap()], b"");
+    let out = run(
+        &[
+            "call",
+            &addr,
+            r#"{"type":"echo"}"#,
+            "--body",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["size"], 3);
-    assert_eq!(line["sha256"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_eq!(
+        line["sha256"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
     let copy = dir.path().join("copy.bin");
     let out = run(
-        &["call", &addr, r#"{"type":"echo"}"#, "--body", "-", "--out", copy.to_str().unwrap()],
+        &[
+            "call",
+            &addr,
+            r#"{"type":"echo"}"#,
+            "--body",
+            "-",
+            "--out",
+            copy.to_str().unwrap(),
+        ],
         b"from stdin",
     );
     assert!(out.status.success());
@@ -197,13 +241,78 @@ fn a_reply_over_the_limit_becomes_an_error_with_the_request_id() {
     let mut s = TcpStream::connect(srv.sock("framed", "tcp://")).unwrap();
     s.set_read_timeout(Some(IO_LIMIT)).unwrap();
     s.write_all(&raw).unwrap();
-    s.write_all(&encode_to_vec(&Frame::new("ping").with_id(6)).unwrap()).unwrap();
+    s.write_all(&encode_to_vec(&Frame::new("ping").with_id(6)).unwrap())
+        .unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();
     let mut got = Vec::new();
     s.read_to_end(&mut got).unwrap();
-    let (err, used) = decode_from_slice(&got, &Default::default()).unwrap().unwrap();
+    let (err, used) = decode_from_slice(&got, &Default::default())
+        .unwrap()
+        .unwrap();
     assert_eq!(err.get("code").unwrap(), "header_too_large");
     assert_eq!(err.id(), Some(5));
-    let (pong, _) = decode_from_slice(&got[used..], &Default::default()).unwrap().unwrap();
+    let (pong, _) = decode_from_slice(&got[used..], &Default::default())
+        .unwrap()
+        .unwrap();
     assert_eq!(pong.id(), Some(6));
+}
+
+#[test]
+fn ping_and_bench_speak_the_frame_protocol() {
+    let srv = framed_server();
+    let addr = srv.addr("framed", "tcp://");
+    let out = run(
+        &[
+            "ping", "-c", "3", "-i", "0.01", "--proto", "frame", "--json", &addr,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let last = String::from_utf8(out.stdout).unwrap();
+    let j: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (j["received"].as_u64(), j["mismatched"].as_u64()),
+        (Some(3), Some(0))
+    );
+
+    for proto in ["frame-ping", "frame"] {
+        let out = run(
+            &[
+                "bench",
+                "--proto",
+                proto,
+                "--conns",
+                "2",
+                "--pipeline",
+                "16",
+                "--duration",
+                "0.5",
+                "--warmup",
+                "0.1",
+                "--json",
+                &addr,
+            ],
+            b"",
+        );
+        assert!(out.status.success(), "{proto}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let j: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert!(j["messages"].as_u64().unwrap() > 0, "{proto}: {j}");
+        assert_eq!(j["errors"], 0, "{proto}: {j}");
+        assert_eq!(j["proto"], proto);
+    }
+    // Frames need a stream: a clear refusal over UDP.
+    let out = run(
+        &[
+            "bench",
+            "--proto",
+            "frame-ping",
+            "--duration",
+            "0.1",
+            "udp://127.0.0.1:9",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a TCP or Unix address"));
 }

@@ -109,7 +109,12 @@ fn echo_and_upper_on_every_transport() {
 fn a_full_read_buffer_followed_by_eof_is_echoed_once() {
     // Regression: a read that filled the 64 KiB buffer, then EOF, sent the
     // last chunk twice.
-    let srv = Server::start(&["--echo", "tcp://127.0.0.1:0", "--upper", "tcp://127.0.0.1:0"]);
+    let srv = Server::start(&[
+        "--echo",
+        "tcp://127.0.0.1:0",
+        "--upper",
+        "tcp://127.0.0.1:0",
+    ]);
     for service in ["echo", "upper"] {
         for _ in 0..20 {
             let mut s = tcp(&srv.sock(service, "tcp://"));

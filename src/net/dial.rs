@@ -4,7 +4,9 @@
 use std::io;
 use std::time::Duration;
 
-use tokio::net::{TcpStream, UnixStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use tokio::net::{TcpStream, UdpSocket, UnixStream};
 
 use super::addr::{Endpoint, Transport};
 use super::conn::Conn;
@@ -92,4 +94,39 @@ pub async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Conn, DialError> {
         Ok(r) => r.map_err(fail),
         Err(_) => Err(fail(io::ErrorKind::TimedOut.into())),
     }
+}
+
+/// A UDP socket connected to `ep`: the kernel then drops datagrams from
+/// anyone else, and reports an ICMP "port unreachable" as
+/// `ConnectionRefused` on the next receive.
+pub async fn dial_udp(ep: &Endpoint) -> Result<UdpSocket, DialError> {
+    let fail = |io: io::Error| DialError {
+        addr: ep.to_string(),
+        hint: dial_hint(&io, ep.transport(), Duration::ZERO),
+        io,
+    };
+    let target = *ep
+        .resolve()
+        .await
+        .map_err(|e| {
+            fail(io::Error::new(
+                e.kind(),
+                format!("cannot resolve the host ({e}); check the name"),
+            ))
+        })?
+        .first()
+        .ok_or_else(|| {
+            fail(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host has no addresses",
+            ))
+        })?;
+    let local: SocketAddr = if target.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local).await.map_err(fail)?;
+    socket.connect(target).await.map_err(fail)?;
+    Ok(socket)
 }

@@ -10,7 +10,7 @@ pub mod serve;
 
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
 pub use conn::Conn;
-pub use dial::{DialError, dial};
+pub use dial::{DialError, dial, dial_udp};
 pub use idle::IdleTimer;
 pub use limits::raise_fd_limit;
 pub use listen::{BindError, Bound, bind};

@@ -186,11 +186,6 @@ where
     }
 }
 
-/// Describes a failed connect in words that suggest the fix.
-fn connect_hint(e: &io::Error, transport: Transport) -> String {
-    crate::net::dial::dial_hint(e, transport, DEFAULT_CONNECT_TIMEOUT)
-}
-
 /// Describes an error on an established connection.
 fn peer_error(addr: &str, e: io::Error) -> PipeError {
     use io::ErrorKind as K;

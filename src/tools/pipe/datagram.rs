@@ -6,14 +6,14 @@
 //! UDP exercises (and their servers) expect.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UdpSocket;
 
 use super::lines::Lines;
 use super::stream::Clock;
-use super::{DEFAULT_UDP_WAIT, MAX_DATAGRAM, PipeError, PipeOpts, connect_hint, emit, peer_error};
+use super::{DEFAULT_UDP_WAIT, MAX_DATAGRAM, PipeError, PipeOpts, emit, peer_error};
 use crate::net::Endpoint;
 
 /// Receive buffer: the largest payload any UDP datagram can carry (IPv6
@@ -38,31 +38,9 @@ where
         hint,
         io,
     };
-    let target = *ep
-        .resolve()
+    let socket = crate::net::dial_udp(ep)
         .await
-        .map_err(|e| fail(format!("cannot resolve the host ({e}); check the name"), e))?
-        .first()
-        .ok_or_else(|| {
-            fail(
-                "the host has no addresses".into(),
-                io::ErrorKind::NotFound.into(),
-            )
-        })?;
-    let local: SocketAddr = if target.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(local)
-        .await
-        .map_err(|e| fail(e.to_string(), e))?;
-    // A connected socket filters out strangers' datagrams and reports the
-    // ICMP "port unreachable" of a closed port as ECONNREFUSED.
-    socket
-        .connect(target)
-        .await
-        .map_err(|e| fail(connect_hint(&e, ep.transport()), e))?;
+        .map_err(|e| fail(e.hint, e.io))?;
 
     let mut lines = Lines::new();
     let mut buf = vec![0u8; RECV_BUF];

@@ -1,0 +1,177 @@
+//! `sockit bench`: parse the flags, run the load, print the figures.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use sockit::net::Endpoint;
+use sockit::stats::fmt_us;
+use sockit::tools::bench::{BenchConfig, BenchReport, Mode, bench};
+
+/// Arguments of `sockit bench`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  sockit bench tcp://127.0.0.1:8888
+      one connection, one 64-byte message at a time, for 10 s (after 1 s warm-up)
+  sockit bench --conns 100 --duration 5 tcp://127.0.0.1:8888
+  sockit bench --conns 4 --pipeline 16 udp://127.0.0.1:8888
+      16 datagrams in flight per socket; losses counted after --timeout
+  sockit bench --rate 20000 --conns 10 tcp://127.0.0.1:8888
+      open loop: 20000 msg/s in total, latency from the intended send time
+  sockit bench --stream --size 65536 tcp://127.0.0.1:8888
+      bulk MB/s through one connection with 64 KiB writes
+  sockit bench --proto frame-ping --conns 50 --pipeline 16 tcp://127.0.0.1:7878
+      framed ping/pong through `sockit serve --listen` (the frame protocol)
+  sockit bench --proto redis --conns 50 --pipeline 16 tcp://127.0.0.1:6379
+      the same load against Redis's PING, for a side-by-side comparison
+
+--proto picks the wire format: echo (raw bytes, default), frame (sockit echo
+frames carrying a --size body), frame-ping (sockit ping -> pong frames),
+redis (PING -> +PONG), nats (PING -> PONG after the CONNECT handshake).
+
+Works against any echo service (sockit serve, socat, ncat, a C echo), so all
+are measured by the same client. Closed loop (default): each connection keeps
+--pipeline messages in flight and sends the next when a reply is complete.
+Open loop (--rate): messages leave on schedule whatever the replies do; a
+server that stalls shows up as latency (no coordinated omission). Stream
+(--stream, TCP/Unix): a writer streams continuously, a reader counts echoed
+bytes; no latency. Replies are checked byte for byte; corrupt ones are errors.
+MB/s counts payload bytes echoed, each once, in 10^6 bytes.
+
+With --json the last line of stdout is one JSON object:
+  {\"conns\":N,\"size\":N,\"duration_s\":..,\"messages\":N,\"msgs_per_s\":..,\"mb_per_s\":..,
+   \"latency_us\":{\"min\":..,\"mean\":..,\"p50\":..,\"p90\":..,\"p99\":..,\"p999\":..,\"max\":..,
+   \"stddev\":..},\"errors\":N,\"timeouts\":N,\"mismatched\":N,\"bytes\":N,\"mode\":..,
+   \"pipeline\":..,\"rate\":..,\"warmup_s\":..,\"target\":..,\"transport\":..,\"first_error\":..}
+latency_us fields are null in stream mode.
+
+Exit status: 0 when messages were echoed, 1 when none were, 2 on errors
+(bad flags, a connection that could not be opened).")]
+pub struct BenchArgs {
+    /// The echo service: tcp://HOST:PORT, udp://HOST:PORT, unix://PATH, or HOST:PORT (TCP).
+    #[arg(value_name = "ADDR")]
+    target: Endpoint,
+    /// Concurrent connections (UDP: connected sockets).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    conns: usize,
+    /// Message size in bytes (UDP: 8 to 65507, the first 8 carry a sequence number).
+    #[arg(long, value_name = "BYTES", default_value_t = 64)]
+    size: usize,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of load before measuring starts (excluded from the figures).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    warmup: f64,
+    /// Messages in flight per connection (closed loop).
+    #[arg(long, value_name = "DEPTH", default_value_t = 1, conflicts_with_all = ["rate", "stream"])]
+    pipeline: usize,
+    /// Open loop: messages per second across all connections, sent on schedule.
+    #[arg(long, value_name = "R", conflicts_with = "stream")]
+    rate: Option<f64>,
+    /// Bulk mode (TCP/Unix): write continuously and count echoed bytes.
+    #[arg(long)]
+    stream: bool,
+    /// Seconds after which an unanswered message counts as a timeout (UDP: lost).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    timeout: f64,
+    /// Seconds a TCP or Unix connect may take.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    connect_timeout: f64,
+    /// End with one JSON object on the last line of stdout (instead of the text).
+    #[arg(long)]
+    json: bool,
+    /// Wire format: echo, frame, frame-ping, redis or nats (see below).
+    #[arg(long, value_name = "PROTO", default_value = "echo")]
+    proto: sockit::tools::proto::Proto,
+}
+
+fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(v)
+        .with_context(|| format!("{flag} {v}: give a non-negative number of seconds"))
+}
+
+/// Runs `sockit bench`.
+pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mode = match (a.rate, a.stream) {
+        (Some(rate), _) => Mode::Open { rate },
+        (None, true) => Mode::Stream,
+        (None, false) => Mode::Closed { depth: a.pipeline },
+    };
+    let cfg = BenchConfig {
+        target: a.target,
+        conns: a.conns,
+        size: a.size,
+        duration: seconds("--duration", a.duration)?,
+        warmup: seconds("--warmup", a.warmup)?,
+        mode,
+        timeout: seconds("--timeout", a.timeout)?,
+        connect_timeout: seconds("--connect-timeout", a.connect_timeout)?,
+        proto: a.proto,
+    };
+    eprintln!(
+        "bench {} ({}): {} conns, {} messages, {}; {} s warm-up, {} s measured",
+        cfg.target,
+        cfg.proto,
+        cfg.conns,
+        if cfg.proto.carries_payload() {
+            format!("{}-byte", cfg.size)
+        } else {
+            "fixed".to_string()
+        },
+        mode_text(cfg.mode),
+        a.warmup,
+        a.duration
+    );
+    let report = bench(&cfg).await?;
+    let mut out = io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        print_report(&mut out, &report)?;
+    }
+    if let Some(e) = &report.first_error {
+        eprintln!("sockit: bench {}: first error: {e}", report.target);
+    }
+    Ok(if report.messages > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn mode_text(m: Mode) -> String {
+    match m {
+        Mode::Closed { depth } => format!("closed loop, {depth} in flight per connection"),
+        Mode::Open { rate } => format!("open loop at {rate} msg/s"),
+        Mode::Stream => "streaming".to_string(),
+    }
+}
+
+fn print_report(out: &mut impl Write, r: &BenchReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "messages    {} in {} s ({:.0} msg/s)",
+        r.messages, r.duration_s, r.msgs_per_s
+    )?;
+    writeln!(out, "throughput  {:.2} MB/s of payload echoed", r.mb_per_s)?;
+    if let Some(l) = &r.latency_us {
+        writeln!(
+            out,
+            "latency     p50 {}, p90 {}, p99 {}, p99.9 {}, max {}, mean {} (stddev {})",
+            fmt_us(l.p50),
+            fmt_us(l.p90),
+            fmt_us(l.p99),
+            fmt_us(l.p999),
+            fmt_us(l.max),
+            fmt_us(l.mean),
+            fmt_us(l.stddev)
+        )?;
+    }
+    writeln!(
+        out,
+        "errors      {} ({} mismatched), timeouts {}",
+        r.errors, r.mismatched, r.timeouts
+    )
+}

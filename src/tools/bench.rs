@@ -1,0 +1,310 @@
+//! `bench`: a load generator for echo services, cheap enough per message
+//! that on a shared 2-core machine the server, not the client, is measured.
+//!
+//! Every connection is one task that owns its socket, its buffers (filled
+//! once, reused for every message) and its own
+//! [`crate::stats::LatencyStats`]; the statistics are merged when the run
+//! ends, so the hot path takes no lock and allocates nothing. Replies
+//! completing during the warm-up are not counted; those completing in the
+//! measured window are.
+
+mod pace;
+mod plan;
+mod stream;
+mod udp;
+
+use std::io;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use self::plan::{ConnMode, Plan, Schedule, Tally};
+use super::probe::{self, SizeError};
+use super::proto::{Proto, nats_handshake};
+use crate::net::DialError as ConnectError;
+use crate::net::{Endpoint, Transport};
+use crate::stats::{Summary, summary_or_nulls};
+
+/// How messages are issued.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Each connection keeps `depth` messages in flight; a reply releases the next.
+    Closed {
+        /// Messages in flight per connection (pipelining).
+        depth: usize,
+    },
+    /// `rate` messages/s across all connections, sent on schedule whatever
+    /// the replies do; latency counts from the intended send time, so a
+    /// stalled server shows up as queueing instead of being hidden
+    /// (coordinated omission).
+    Open {
+        /// Messages per second, in total.
+        rate: f64,
+    },
+    /// TCP or Unix only: write continuously, count echoed bytes; no latency.
+    Stream,
+}
+
+/// What to load and how.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// The echo service.
+    pub target: Endpoint,
+    /// Connections (UDP: connected sockets).
+    pub conns: usize,
+    /// Message size in bytes (UDP: at least 8, the sequence number).
+    pub size: usize,
+    /// Measured time, after the warm-up.
+    pub duration: Duration,
+    /// Time before measuring starts (connections busy, nothing counted).
+    pub warmup: Duration,
+    /// How messages are issued.
+    pub mode: Mode,
+    /// A message unanswered this long is counted as a timeout (UDP: lost).
+    pub timeout: Duration,
+    /// How long a TCP or Unix connect may take.
+    pub connect_timeout: Duration,
+    /// What a message looks like on the wire.
+    pub proto: Proto,
+}
+
+/// The outcome of a run; serialised as `sockit bench --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Connections.
+    pub conns: usize,
+    /// Message size in bytes.
+    pub size: usize,
+    /// Measured seconds (warm-up excluded).
+    pub duration_s: f64,
+    /// Messages echoed completely within the measured window.
+    pub messages: u64,
+    /// `messages / duration_s`.
+    pub msgs_per_s: f64,
+    /// Payload bytes echoed per second, each byte counted once, in MB (10^6).
+    pub mb_per_s: f64,
+    /// Latency in microseconds (fields `null` in stream mode or with no reply).
+    #[serde(serialize_with = "summary_or_nulls")]
+    pub latency_us: Option<Summary>,
+    /// Connection failures, send failures and corrupt replies.
+    pub errors: u64,
+    /// Messages unanswered after the timeout (UDP: lost datagrams).
+    pub timeouts: u64,
+    /// Replies whose bytes differ from what was sent (also in `errors`).
+    pub mismatched: u64,
+    /// Payload bytes echoed within the measured window.
+    pub bytes: u64,
+    /// `closed`, `open` or `stream`.
+    pub mode: &'static str,
+    /// Messages in flight per connection (closed loop).
+    pub pipeline: Option<usize>,
+    /// Target rate in messages/s (open loop).
+    pub rate: Option<f64>,
+    /// Warm-up seconds.
+    pub warmup_s: f64,
+    /// The address loaded.
+    pub target: String,
+    /// `tcp`, `udp` or `unix`.
+    pub transport: &'static str,
+    /// The wire format: `echo`, `frame`, `frame-ping`, `redis` or `nats`.
+    pub proto: String,
+    /// The first error seen, for the one-line diagnosis.
+    pub first_error: Option<String>,
+}
+
+/// Why a bench could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A flag value that cannot work.
+    #[error("{0}")]
+    Config(String),
+    /// The message size does not fit the transport.
+    #[error(transparent)]
+    Size(#[from] SizeError),
+    /// Not every connection could be opened.
+    #[error("{connected} of {wanted} connections opened; {first}")]
+    Connect {
+        /// Connections that succeeded.
+        connected: usize,
+        /// Connections asked for.
+        wanted: usize,
+        /// The first failure.
+        first: ConnectError,
+    },
+    /// The pacer could not be set up.
+    #[error("setting up the open-loop pacer")]
+    Pacer(#[source] io::Error),
+}
+
+/// A connected client socket.
+enum Sock {
+    Stream(crate::net::Conn),
+    Udp(tokio::net::UdpSocket),
+}
+
+fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
+    let udp = cfg.target.transport() == Transport::Udp;
+    let bad = |m: &str| Err(BenchError::Config(m.to_string()));
+    if cfg.conns == 0 {
+        return bad("--conns must be at least 1");
+    }
+    match cfg.mode {
+        Mode::Closed { depth: 0 } => return bad("--pipeline must be at least 1"),
+        Mode::Open { rate } if !(rate.is_finite() && rate > 0.0) => {
+            return bad("--rate must be a positive number");
+        }
+        Mode::Stream if udp => {
+            return bad("--stream needs a TCP or Unix address; UDP has no byte stream");
+        }
+        _ => {}
+    }
+    if udp && cfg.proto.needs_stream() {
+        return bad(&format!(
+            "--proto {} needs a TCP or Unix address; over UDP only raw echo runs",
+            cfg.proto
+        ));
+    }
+    if !cfg.proto.carries_payload() {
+        return Ok(());
+    }
+    if cfg.duration.is_zero() {
+        return bad("--duration must be more than 0 seconds");
+    }
+    if udp {
+        probe::check_size(cfg.size, true)?;
+    } else if cfg.size == 0 || cfg.size > probe::MAX_STREAM_PROBE {
+        return bad(&format!(
+            "--size must be 1 to {} bytes",
+            probe::MAX_STREAM_PROBE
+        ));
+    }
+    Ok(())
+}
+
+/// Opens every connection (all of them, or fails), then loads the target
+/// for `warmup + duration` and reports the measured window.
+pub async fn bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
+    check(cfg)?;
+    let socks = connect_all(cfg).await?;
+    let t0 = Instant::now();
+    let from = t0 + cfg.warmup;
+    let until = from + cfg.duration;
+    let mut tasks = JoinSet::new();
+    for (i, sock) in socks.into_iter().enumerate() {
+        let mode = match cfg.mode {
+            Mode::Closed { depth } => ConnMode::Closed { depth },
+            Mode::Stream => ConnMode::Stream,
+            Mode::Open { rate } => {
+                let interval_ns = cfg.conns as f64 * 1e9 / rate;
+                // Staggered starts, so connections do not all send at once.
+                let offset =
+                    Duration::from_nanos((interval_ns * i as f64 / cfg.conns as f64) as u64);
+                ConnMode::Open(Schedule {
+                    first: t0 + offset,
+                    interval_ns,
+                })
+            }
+        };
+        let plan = Plan {
+            size: cfg.size,
+            proto: cfg.proto,
+            mode,
+            timeout: cfg.timeout,
+            from,
+            until,
+        };
+        match sock {
+            Sock::Stream(c) => tasks.spawn(stream::run(c, plan)),
+            Sock::Udp(s) => tasks.spawn(udp::run(s, plan)),
+        };
+    }
+    let mut total = Tally::default();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Ok(t)) => total.merge(t),
+            Ok(Err(e)) => return Err(BenchError::Pacer(e)),
+            Err(e) => total.fail(format!("connection task failed: {e}")),
+        }
+    }
+    Ok(report(cfg, total))
+}
+
+async fn connect_all(cfg: &BenchConfig) -> Result<Vec<Sock>, BenchError> {
+    let mut set = JoinSet::new();
+    for _ in 0..cfg.conns {
+        let (ep, t, proto) = (cfg.target.clone(), cfg.connect_timeout, cfg.proto);
+        set.spawn(async move {
+            match ep {
+                Endpoint::Udp(_) => crate::net::dial_udp(&ep).await.map(Sock::Udp),
+                _ => {
+                    let conn = crate::net::dial(&ep, t).await?;
+                    let _ = conn.set_nodelay();
+                    if proto == Proto::Nats {
+                        nats_handshake(&conn).await.map_err(|io| ConnectError {
+                            addr: ep.to_string(),
+                            hint: format!("NATS handshake failed: {io}"),
+                            io,
+                        })?;
+                    }
+                    Ok(Sock::Stream(conn))
+                }
+            }
+        });
+    }
+    let (mut socks, mut first_err) = (Vec::with_capacity(cfg.conns), None);
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok(s)) => socks.push(s),
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(ConnectError {
+                    addr: cfg.target.to_string(),
+                    hint: e.to_string(),
+                    io: io::Error::other(e.to_string()),
+                });
+            }
+        }
+    }
+    match first_err {
+        None => Ok(socks),
+        Some(first) => Err(BenchError::Connect {
+            connected: socks.len(),
+            wanted: cfg.conns,
+            first,
+        }),
+    }
+}
+
+fn report(cfg: &BenchConfig, t: Tally) -> BenchReport {
+    let secs = cfg.duration.as_secs_f64();
+    let (mode, pipeline, rate) = match cfg.mode {
+        Mode::Closed { depth } => ("closed", Some(depth), None),
+        Mode::Open { rate } => ("open", None, Some(rate)),
+        Mode::Stream => ("stream", None, None),
+    };
+    BenchReport {
+        conns: cfg.conns,
+        size: cfg.size,
+        duration_s: secs,
+        messages: t.messages,
+        msgs_per_s: t.messages as f64 / secs,
+        mb_per_s: t.bytes as f64 / secs / 1e6,
+        latency_us: t.latency.summary(),
+        errors: t.errors + t.mismatched,
+        timeouts: t.timeouts,
+        mismatched: t.mismatched,
+        bytes: t.bytes,
+        mode,
+        pipeline,
+        rate,
+        warmup_s: cfg.warmup.as_secs_f64(),
+        target: cfg.target.to_string(),
+        transport: cfg.target.transport().scheme(),
+        proto: cfg.proto.to_string(),
+        first_error: t.first_error,
+    }
+}

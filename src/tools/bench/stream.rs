@@ -1,0 +1,287 @@
+//! The TCP and Unix engine of `bench`: one task per connection that reads,
+//! issues and writes in turn, never blocking one direction on the other (a
+//! deep pipeline or a bulk stream would otherwise deadlock against a server
+//! whose replies fill our receive buffer while we wait to write).
+//!
+//! A stream keeps order and every reply has a known length (see
+//! [`crate::tools::proto`]), so the `k`th reply-sized piece that comes back
+//! answers the `k`th message sent: send times sit in a ring of
+//! `depth` entries (closed loop) or are computed from the schedule (open
+//! loop); nothing is allocated per message.
+
+use std::io;
+
+use tokio::io::Interest;
+use tokio::time::Instant;
+
+use super::pace::{self, Pacer};
+use super::plan::{ConnMode, Plan, Tally};
+use crate::net::Conn;
+use crate::tools::probe;
+
+/// Bytes per read: a 64 KiB bulk message or a thousand pipelined small ones
+/// in one system call.
+const READ_BUF: usize = 64 * 1024;
+
+/// At least this many bytes are offered per write call.
+const WRITE_SPAN: usize = 64 * 1024;
+
+/// Reads (or writes) per turn before turning to the other direction, so a
+/// flood one way cannot starve the other.
+const CALLS_PER_TURN: usize = 8;
+
+/// Where writing stands after a turn.
+#[derive(PartialEq)]
+enum Out {
+    /// Nothing owed to the server.
+    Idle,
+    /// Bytes owed and the socket said "would block".
+    Blocked,
+    /// Bytes owed and the socket still accepting; the turn just ended.
+    More,
+}
+
+/// Runs one connection until the plan's end; returns what it measured.
+pub(super) async fn run(conn: Conn, plan: Plan) -> io::Result<Tally> {
+    let mut pacer = match plan.mode {
+        ConnMode::Open(s) => Some(Pacer::new(
+            s.first.saturating_duration_since(Instant::now()),
+            pace::period(s.interval()),
+        )?),
+        _ => None,
+    };
+    let mut flow = Flow::new(conn, plan);
+    let mut inbuf = vec![0u8; READ_BUF];
+    if let Err(e) = flow.drive(&mut inbuf, pacer.as_mut()).await {
+        flow.tally.fail(e);
+    }
+    Ok(flow.finish())
+}
+
+struct Flow {
+    conn: Conn,
+    plan: Plan,
+    /// The request repeated, so a write may start anywhere inside one
+    /// request and carry many.
+    out: Vec<u8>,
+    /// Bytes of one request.
+    req_len: usize,
+    /// The reply each request must get.
+    expect: Vec<u8>,
+    /// Messages handed to the writer.
+    issued: u64,
+    /// Bytes the socket accepted.
+    written: u64,
+    /// Replies completely received.
+    completed: u64,
+    /// Bytes of the current reply received so far.
+    pos: usize,
+    /// The current reply differs from the message somewhere.
+    bad: bool,
+    /// Closed loop: when message `k` was issued, at `k % depth`.
+    issued_at: Vec<Instant>,
+    tally: Tally,
+}
+
+impl Flow {
+    fn new(conn: Conn, plan: Plan) -> Flow {
+        let mut payload = vec![0u8; plan.size];
+        probe::fill(0, &mut payload);
+        let (msg, expect) = plan.proto.message(&payload);
+        let copies = WRITE_SPAN.div_ceil(msg.len()) + 1;
+        let depth = match plan.mode {
+            ConnMode::Closed { depth } => depth,
+            _ => 0,
+        };
+        Flow {
+            conn,
+            plan,
+            out: msg.repeat(copies),
+            req_len: msg.len(),
+            expect,
+            issued: 0,
+            written: 0,
+            completed: 0,
+            pos: 0,
+            bad: false,
+            issued_at: vec![plan.from; depth],
+            tally: Tally::default(),
+        }
+    }
+
+    async fn drive(&mut self, inbuf: &mut [u8], mut pacer: Option<&mut Pacer>) -> io::Result<()> {
+        let end = tokio::time::sleep_until(self.plan.until);
+        tokio::pin!(end);
+        loop {
+            self.read(inbuf)?;
+            let now = Instant::now();
+            if now >= self.plan.until {
+                return Ok(());
+            }
+            self.issue(now);
+            let out = self.write()?;
+            // Each wait below costs tokio's cooperative budget when ready at
+            // once, so a connection that always has work still yields.
+            tokio::select! {
+                biased;
+                _ = &mut end => return Ok(()),
+                r = self.conn.readable() => r?,
+                r = self.conn.writable(), if out != Out::Idle => r?,
+                r = tick(&mut pacer) => r?,
+            }
+        }
+    }
+
+    /// Hands the writer every message the mode allows now.
+    fn issue(&mut self, now: Instant) {
+        match self.plan.mode {
+            ConnMode::Closed { depth } => {
+                while self.issued - self.completed < depth as u64 {
+                    self.issued_at[(self.issued % depth as u64) as usize] = now;
+                    self.issued += 1;
+                }
+            }
+            ConnMode::Open(s) => self.issued = self.issued.max(s.due(now)),
+            ConnMode::Stream => {}
+        }
+    }
+
+    /// Writes what is owed until the socket would block or the turn ends.
+    fn write(&mut self) -> io::Result<Out> {
+        let size = self.req_len as u64;
+        for _ in 0..CALLS_PER_TURN {
+            let owed = match self.plan.mode {
+                ConnMode::Stream => u64::MAX,
+                _ => self.issued * size - self.written,
+            };
+            if owed == 0 {
+                return Ok(Out::Idle);
+            }
+            let off = (self.written % size) as usize;
+            let n = (self.out.len() - off).min(usize::try_from(owed).unwrap_or(usize::MAX));
+            match self.conn.try_write(&self.out[off..off + n]) {
+                Ok(w) => self.written += w as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Out::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Out::More)
+    }
+
+    /// Reads what has arrived (a bounded number of times).
+    fn read(&mut self, inbuf: &mut [u8]) -> io::Result<()> {
+        for _ in 0..CALLS_PER_TURN {
+            match read_drained(&self.conn, inbuf) {
+                Ok((0, _)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed by the server",
+                    ));
+                }
+                Ok((n, drained)) => {
+                    self.absorb(&inbuf[..n], Instant::now());
+                    if drained {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks received bytes against the message and completes replies.
+    fn absorb(&mut self, mut chunk: &[u8], now: Instant) {
+        let size = self.expect.len();
+        let counted = now >= self.plan.from;
+        // Streaming counts every byte as it lands; the other modes count
+        // whole replies, so that bytes = messages * size.
+        if counted && matches!(self.plan.mode, ConnMode::Stream) {
+            self.tally.bytes += chunk.len() as u64;
+        }
+        while !chunk.is_empty() {
+            let n = chunk.len().min(size - self.pos);
+            self.bad |= chunk[..n] != self.expect[self.pos..self.pos + n];
+            self.pos += n;
+            chunk = &chunk[n..];
+            if self.pos == size {
+                self.pos = 0;
+                self.complete(now, counted);
+            }
+        }
+    }
+
+    fn complete(&mut self, now: Instant, counted: bool) {
+        let k = self.completed;
+        self.completed += 1;
+        if std::mem::take(&mut self.bad) {
+            self.tally.mismatched += 1;
+        }
+        if !counted {
+            return;
+        }
+        self.tally.messages += 1;
+        let sent = match self.plan.mode {
+            ConnMode::Closed { depth } => self.issued_at[(k % depth as u64) as usize],
+            ConnMode::Open(s) => s.at(k),
+            ConnMode::Stream => return,
+        };
+        if self.plan.proto.carries_payload() {
+            self.tally.bytes += self.plan.size as u64;
+        }
+        self.tally
+            .latency
+            .record(now.saturating_duration_since(sent));
+    }
+
+    /// Counts as timeouts the messages still unanswered `timeout` after they
+    /// were issued (or due) when the run ended.
+    fn finish(mut self) -> Tally {
+        let stale = self.plan.until.checked_sub(self.plan.timeout);
+        for k in self.completed..self.issued {
+            let sent = match self.plan.mode {
+                ConnMode::Closed { depth } => self.issued_at[(k % depth as u64) as usize],
+                ConnMode::Open(s) => s.at(k),
+                ConnMode::Stream => break,
+            };
+            self.tally.timeouts += u64::from(stale.is_some_and(|s| sent <= s));
+        }
+        self.tally
+    }
+}
+
+/// Waits for the pacer, or forever without one.
+async fn tick(pacer: &mut Option<&mut Pacer>) -> io::Result<()> {
+    match pacer {
+        Some(p) => p.tick().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads once; `true` beside the count when the read came up short, which
+/// means the socket is drained: tokio is told so (through `try_io`), which
+/// saves the extra read that would otherwise only return "would block".
+/// Data arriving meanwhile raises a fresh readiness event, so none is missed.
+fn read_drained(conn: &Conn, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let len = buf.len();
+    let mut got = 0;
+    let mut short = |r: io::Result<usize>| match r {
+        Ok(n) if n > 0 && n < len => {
+            got = n;
+            Err(io::Error::from(io::ErrorKind::WouldBlock))
+        }
+        other => other,
+    };
+    let r = match conn {
+        Conn::Tcp(s) => s.try_io(Interest::READABLE, || short(s.try_read(buf))),
+        Conn::Unix(s) => s.try_io(Interest::READABLE, || short(s.try_read(buf))),
+    };
+    match r {
+        Ok(n) => Ok((n, false)),
+        Err(_) if got > 0 => Ok((got, true)),
+        Err(e) => Err(e),
+    }
+}
