@@ -9,7 +9,9 @@
 //! - after an error the codec stays failed;
 //! - every decoded frame re-encodes (unless its re-serialized header grew
 //!   past `max_header`) into bytes that decode again;
-//! - `respond` answers every frame with a typed reply that copies its id.
+//! - `respond` answers every frame with a typed reply that copies its id;
+//! - the ping fast path (`answer_ping`) never panics, and whenever it
+//!   answers, the general path decodes the same frame and gives the same pong.
 
 #![no_main]
 
@@ -23,7 +25,7 @@ mod wire;
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::{Decoder, Encoder};
-use wire::{Frame, FrameCodec, Limits, PREFIX_LEN, SIZE, ServerInfo, respond};
+use wire::{Frame, FrameCodec, Limits, PREFIX_LEN, SIZE, ServerInfo, answer_ping, respond};
 
 /// Limits small enough that the fuzzer reaches them with short inputs.
 const SMALL: Limits = Limits {
@@ -45,7 +47,26 @@ fuzz_target!(|data: &[u8]| {
     for frame in &whole.0 {
         check_frame(frame, limits);
     }
+    check_fast_ping(stream, limits);
 });
+
+/// The fast path must agree with decode + respond whenever it answers.
+fn check_fast_ping(stream: &[u8], limits: Limits) {
+    let mut out = BytesMut::new();
+    let Some(used) = answer_ping(stream, &limits, &mut out) else {
+        assert!(out.is_empty(), "fast path wrote without answering");
+        return;
+    };
+    let mut codec = FrameCodec::with_limits(limits);
+    let mut input = BytesMut::from(&stream[..used]);
+    let req = codec.decode(&mut input).ok().flatten().expect("fast path took a frame the codec rejects");
+    let slow = respond(&req, &ServerInfo::new(limits));
+    let mut big = FrameCodec::new();
+    let fast = big.decode(&mut out).ok().flatten().expect("fast pong does not decode");
+    assert_eq!(fast.kind(), Some("pong"));
+    assert_eq!(fast.id(), slow.id(), "fast path changed the id");
+    assert_eq!(fast.header.get("ts"), slow.header.get("ts"), "fast path changed ts");
+}
 
 /// Chunk sizes from 1 to 64 bytes covering `len`, from a xorshift seed.
 fn chunk_sizes(seed: u8, len: usize) -> Vec<usize> {

@@ -132,14 +132,14 @@ fn burst<R: StreamRule>(conn: &Conn, rule: &mut R) -> io::Result<Burst> {
     let mut buf = [0u8; READ_CHUNK];
     let mut out = Vec::new();
     for _ in 0..READS_PER_TURN {
-        let n = match conn.try_read(&mut buf) {
-            Ok(0) => {
+        let (n, drained) = match conn.read_drained(&mut buf) {
+            Ok((0, _)) => {
                 // `out` may still hold the previous read's answer, already sent.
                 out.clear();
                 rule.finish(&mut out);
                 return Ok(Burst::Eof(out));
             }
-            Ok(n) => n,
+            Ok(read) => read,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Burst::Done),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -161,7 +161,7 @@ fn burst<R: StreamRule>(conn: &Conn, rule: &mut R) -> io::Result<Burst> {
                 Err(e) => return Err(e),
             }
         }
-        if n < buf.len() {
+        if drained {
             // A short read means the socket is drained: skip a futile read.
             return Ok(Burst::Done);
         }

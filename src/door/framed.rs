@@ -11,12 +11,12 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{Conn, IdleTimer};
-use crate::wire::{FrameCodec, FrameError, ServerInfo, error_frame, respond};
+use crate::wire::{FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
 
 /// Smallest read reservation: most request frames (a ping is ~40 bytes)
 /// arrive whole in one read of this size.
@@ -66,8 +66,8 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
         }
         idle.touch();
         rbuf.reserve(READ_RESERVE);
-        match conn.try_read_buf(&mut rbuf) {
-            Ok(0) => return eof(&mut codec, &mut rbuf, &conn).await,
+        match conn.read_buf_drained(&mut rbuf) {
+            Ok((0, _)) => return eof(&mut codec, &mut rbuf, &conn).await,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
@@ -84,6 +84,13 @@ fn answer_all(
     info: &ServerInfo,
 ) -> Option<FrameError> {
     loop {
+        // Between frames, try the zero-allocation ping path first.
+        if codec.is_idle() {
+            if let Some(used) = answer_ping(rbuf, &info.limits, wbuf) {
+                rbuf.advance(used);
+                continue;
+            }
+        }
         match codec.decode(rbuf) {
             Ok(Some(req)) => {
                 let reply = respond(&req, info);

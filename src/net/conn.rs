@@ -7,7 +7,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
 /// A connected stream socket.
@@ -52,6 +52,49 @@ impl Conn {
     /// Reads what is there into the spare capacity of `buf`, without waiting.
     pub fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
         both!(self, s => s.try_read_buf(buf))
+    }
+
+    /// Reads once without waiting, like [`Conn::try_read`], and also says
+    /// whether the socket is now drained (`true` beside the count when the
+    /// read came up short). A short read tells tokio the socket is no longer
+    /// readable, which saves the futile read that would otherwise only
+    /// return "would block" before every wait; data arriving meanwhile
+    /// raises a fresh readiness event, so nothing is missed.
+    pub fn read_drained(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+        let len = buf.len();
+        let mut got = 0;
+        let mut short = |r: io::Result<usize>| match r {
+            Ok(n) if n > 0 && n < len => {
+                got = n;
+                Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+            other => other,
+        };
+        let r = both!(self, s => s.try_io(Interest::READABLE, || short(s.try_read(buf))));
+        match r {
+            Ok(n) => Ok((n, false)),
+            Err(_) if got > 0 => Ok((got, true)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Conn::read_drained`] into the spare capacity of a `BytesMut`.
+    pub fn read_buf_drained(&self, buf: &mut bytes::BytesMut) -> io::Result<(usize, bool)> {
+        let spare = buf.capacity() - buf.len();
+        let mut got = 0;
+        let mut short = |r: io::Result<usize>| match r {
+            Ok(n) if n > 0 && n < spare => {
+                got = n;
+                Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+            other => other,
+        };
+        let r = both!(self, s => s.try_io(Interest::READABLE, || short(s.try_read_buf(buf))));
+        match r {
+            Ok(n) => Ok((n, false)),
+            Err(_) if got > 0 => Ok((got, true)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Writes all of `buf`, waiting for the socket as needed (sendall).

@@ -15,6 +15,10 @@ use super::addr::{Endpoint, Transport};
 /// of thousands of connects wait for accept instead of being dropped.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
+/// Socket buffer asked for on UDP listeners: about 4,000 full-size replies,
+/// so a client burst is queued rather than dropped.
+pub const UDP_BUFFER: usize = 4 << 20;
+
 /// Why a listener could not be set up. Each message is one line that names the
 /// address, the cause and what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +168,10 @@ pub fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
 /// bind the same UDP port silently and steal half the datagrams.
 pub fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = ip_socket(addr, Type::DGRAM, Protocol::UDP)?;
+    // A burst from many clients must queue in the kernel, not be dropped
+    // while the serving task is busy; the kernel caps this at rmem_max.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
     socket.bind(&addr.into())?;
     UdpSocket::from_std(socket.into())
 }

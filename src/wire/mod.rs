@@ -23,6 +23,7 @@ mod codec;
 mod decode;
 mod encode;
 mod error;
+mod fast;
 mod frame;
 mod limits;
 mod message;
@@ -37,6 +38,7 @@ pub use codec::FrameCodec;
 pub use decode::{PREFIX_LEN, decode_from_slice};
 pub use encode::encode_to_vec;
 pub use error::{FrameError, error_frame};
+pub use fast::answer_ping;
 pub use frame::{Frame, ID, SIZE, TYPE};
 pub use limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER, Limits};
 pub use message::{

@@ -65,6 +65,11 @@ class Exercises(unittest.TestCase):
             out = run_example("pingpong_client.py", "127.0.0.1", port)
         self.assertRegex(out, r"^tcp ping in \d+ us\nudp ping in \d+ us\n$")
 
+    def test_sticky_packets_frame_client(self):
+        with Server("--listen", "tcp://127.0.0.1:0") as srv:
+            out = run_example("frame_client.py", *srv.addr("framed", "tcp"))
+        self.assertEqual(out, "0 message 0\n1 message 1\n2 message 2\n")
+
     def test_address_reuse_server_restarts_at_once(self):
         port = free_port_for_tcp_and_udp()
         for _ in range(2):  # the second run binds while the first left TIME_WAIT behind

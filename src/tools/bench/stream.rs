@@ -11,7 +11,6 @@
 
 use std::io;
 
-use tokio::io::Interest;
 use tokio::time::Instant;
 
 use super::pace::{self, Pacer};
@@ -172,7 +171,7 @@ impl Flow {
     /// Reads what has arrived (a bounded number of times).
     fn read(&mut self, inbuf: &mut [u8]) -> io::Result<()> {
         for _ in 0..CALLS_PER_TURN {
-            match read_drained(&self.conn, inbuf) {
+            match self.conn.read_drained(inbuf) {
                 Ok((0, _)) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -258,30 +257,5 @@ async fn tick(pacer: &mut Option<&mut Pacer>) -> io::Result<()> {
     match pacer {
         Some(p) => p.tick().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Reads once; `true` beside the count when the read came up short, which
-/// means the socket is drained: tokio is told so (through `try_io`), which
-/// saves the extra read that would otherwise only return "would block".
-/// Data arriving meanwhile raises a fresh readiness event, so none is missed.
-fn read_drained(conn: &Conn, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    let len = buf.len();
-    let mut got = 0;
-    let mut short = |r: io::Result<usize>| match r {
-        Ok(n) if n > 0 && n < len => {
-            got = n;
-            Err(io::Error::from(io::ErrorKind::WouldBlock))
-        }
-        other => other,
-    };
-    let r = match conn {
-        Conn::Tcp(s) => s.try_io(Interest::READABLE, || short(s.try_read(buf))),
-        Conn::Unix(s) => s.try_io(Interest::READABLE, || short(s.try_read(buf))),
-    };
-    match r {
-        Ok(n) => Ok((n, false)),
-        Err(_) if got > 0 => Ok((got, true)),
-        Err(e) => Err(e),
     }
 }

@@ -1,0 +1,143 @@
+//! The hot path for `ping`: answer a bodiless ping frame straight from its
+//! bytes, without building a JSON tree for the request or the reply.
+//!
+//! Pings are what monitoring and load tools send most, and the general path
+//! (parse into a map, build a reply map, serialize it) costs ~10x more than
+//! the socket work. This path accepts only the exact shape
+//! `{"type":"ping"[,"id":N][,"ts":ANY]}` (any key order, no other key, no
+//! body); anything else falls through to [`super::FrameCodec`] and
+//! [`super::respond`], which give the same answer more slowly (or the error).
+
+use bytes::{BufMut, BytesMut};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+use super::decode::PREFIX_LEN;
+use super::limits::Limits;
+
+/// The only header shape the fast path takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PingHead<'a> {
+    /// Must be "ping"; borrowed, so an escaped string falls back.
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    /// The request id, copied into the pong.
+    id: Option<u64>,
+    /// Copied verbatim; present-but-null stays present (`Some("null")`).
+    #[serde(default, borrow, deserialize_with = "present")]
+    ts: Option<&'a RawValue>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// If `buf` starts with a complete bodiless ping frame within `limits`,
+/// appends its pong frame to `out` and returns the bytes the ping took.
+/// Returns `None` (and leaves `out` alone) for anything else.
+pub fn answer_ping(buf: &[u8], limits: &Limits, out: &mut BytesMut) -> Option<usize> {
+    let prefix: [u8; PREFIX_LEN] = buf.get(..PREFIX_LEN)?.try_into().ok()?;
+    let len = usize::try_from(u32::from_be_bytes(prefix)).ok()?;
+    if len == 0 || len > limits.max_header {
+        return None;
+    }
+    let header = buf.get(PREFIX_LEN..PREFIX_LEN + len)?;
+    let head: PingHead<'_> = serde_json::from_slice(header).ok()?;
+    if head.kind != "ping" {
+        return None;
+    }
+    // Keys in sorted order, as the general encoder writes them.
+    let start = out.len();
+    out.reserve(PREFIX_LEN + len + 8);
+    out.put_u32(0);
+    out.put_u8(b'{');
+    if let Some(id) = head.id {
+        out.put_slice(b"\"id\":");
+        out.put_slice(itoa_u64(id, &mut [0u8; 20]));
+        out.put_u8(b',');
+    }
+    if let Some(ts) = head.ts {
+        out.put_slice(b"\"ts\":");
+        out.put_slice(ts.get().as_bytes());
+        out.put_u8(b',');
+    }
+    out.put_slice(b"\"type\":\"pong\"}");
+    // The pong is no longer than the ping (same keys, "pong" for "ping"),
+    // so it is within the header limit too.
+    let reply_len = u32::try_from(out.len() - start - PREFIX_LEN).ok()?;
+    out[start..start + PREFIX_LEN].copy_from_slice(&reply_len.to_be_bytes());
+    Some(PREFIX_LEN + len)
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+fn itoa_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Frame, ServerInfo, decode_from_slice, encode_to_vec, respond};
+
+    fn fast(frame: &Frame) -> Option<Frame> {
+        let bytes = encode_to_vec(frame).unwrap();
+        let mut out = BytesMut::new();
+        let used = answer_ping(&bytes, &Limits::default(), &mut out)?;
+        assert_eq!(used, bytes.len());
+        Some(
+            decode_from_slice(&out, &Limits::default())
+                .unwrap()
+                .unwrap()
+                .0,
+        )
+    }
+
+    #[test]
+    fn agrees_with_the_general_path() {
+        let info = ServerInfo::default();
+        for req in [
+            Frame::new("ping"),
+            Frame::new("ping").with_id(0),
+            Frame::new("ping").with_id(u64::MAX).set("ts", 12.5),
+            Frame::new("ping").set("ts", serde_json::Value::Null),
+            Frame::new("ping").set("ts", serde_json::json!({"b": [1, "x"], "a": null})),
+        ] {
+            assert_eq!(fast(&req), Some(respond(&req, &info)), "{req:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_falls_through() {
+        for req in [
+            Frame::new("echo"),
+            Frame::new("ping").set("extra", 1),
+            Frame::new("ping").with_body(&b"x"[..]),
+            Frame::new("ping").set("id", -1),
+            Frame::new("pi\u{6e}g\u{0}"),
+        ] {
+            assert!(fast(&req).is_none(), "{req:?}");
+        }
+        let mut out = BytesMut::new();
+        // Incomplete, empty and over-limit headers are the codec's business.
+        assert!(answer_ping(&[0, 0, 0, 20, b'{'], &Limits::default(), &mut out).is_none());
+        assert!(answer_ping(&[0, 0, 0, 0], &Limits::default(), &mut out).is_none());
+        assert!(answer_ping(&[0xff; 8], &Limits::default(), &mut out).is_none());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn itoa() {
+        for n in [0, 7, 10, 12345, u64::MAX] {
+            assert_eq!(itoa_u64(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
+}
