@@ -9,7 +9,8 @@
 #   classic  the classic Python ThreadingTCPServer / UDP loop (../shared/bench)
 # Measured: messages/s and p50/p99 latency with 64-byte messages at 1, 10, 100
 # TCP connections and 1, 10 UDP clients; MB/s through 1 and 8 TCP connections
-# with 64 KiB writes. Then memory per idle TCP connection at 10,000 connections,
+# with 64 KiB writes, both streaming continuously (--stream) and one 64 KiB
+# message at a time (closed loop). Then memory per idle TCP connection at 10,000 connections,
 # sockit beside Redis, with ../shared/bench/07_idle_conns.sh.
 #
 # Needs: socat, redis-server, python3, cc (apt-get install -y socat redis-server gcc).
@@ -65,6 +66,7 @@ for s in $SERVERS; do
   for c in 1 10 100; do bench "$s" "tcp_c$c" --conns "$c" --size 64 "tcp://127.0.0.1:$PORT_TCP"; done
   for c in 1 10; do bench "$s" "udp_c$c" --conns "$c" --size 64 "udp://127.0.0.1:$PORT_UDP"; done
   for c in 1 8; do bench "$s" "mbs_c$c" --conns "$c" --size 65536 "tcp://127.0.0.1:$PORT_TCP"; done
+  for c in 1 8; do bench "$s" "stream_c$c" --conns "$c" --size 65536 --stream "tcp://127.0.0.1:$PORT_TCP"; done
   cleanup
 done
 
@@ -84,14 +86,15 @@ def val(n, l, key):
 print("| test | " + " | ".join(names) + " | sockit/cepoll | sockit/socat |")
 print("|---" * (len(names) + 3) + "|")
 for l in labels:
-    key = "mb_per_s" if l.startswith("mbs") else "msgs_per_s"
+    bulk = l.startswith(("mbs", "stream"))
+    key = "mb_per_s" if bulk else "msgs_per_s"
     cells, base = [], {}
     for n in names:
         v = val(n, l, key); base[n] = v
         p50, p99 = val(n, l, "p50"), val(n, l, "p99")
-        cells.append("-" if v is None else (f"{v:,.0f}" + ("" if l.startswith("mbs") else f" ({p50:.0f}/{p99:.0f} us)")))
+        cells.append("-" if v is None else (f"{v:,.0f}" + ("" if bulk else f" ({p50:.0f}/{p99:.0f} us)")))
     ratio = lambda a, b: f"{base[a] / base[b]:.2f}x" if base.get(a) and base.get(b) else "-"
-    unit = "MB/s" if l.startswith("mbs") else "msg/s (p50/p99)"
+    unit = ("MB/s, continuous" if l.startswith("stream") else "MB/s, one 64 KiB message at a time") if bulk else "msg/s (p50/p99)"
     print(f"| {l} {unit} | " + " | ".join(cells) + f" | {ratio('sockit', 'cepoll')} | {ratio('sockit', 'socat')} |")
 EOF
 

@@ -7,8 +7,14 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 step "set-up (idempotent)"
-python3 -c 'import pytest' 2>/dev/null || python3 -m pip install --quiet 'pytest>=7'
-rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+# pytest for the Python suites; distros that forbid system-wide pip (PEP 668)
+# get it from apt instead.
+python3 -c 'import pytest' 2>/dev/null ||
+  python3 -m pip install --quiet 'pytest>=7' 2>/dev/null ||
+  { apt-get update -qq && apt-get install -y -qq python3-pytest; }
+for c in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+done
 
 step "format"
 cargo fmt --all -- --check

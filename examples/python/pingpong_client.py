@@ -11,7 +11,12 @@ host, port = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1", int(sys.argv[2])
 with socket.create_connection((host, port), timeout=5) as tcp:
     start = time.perf_counter()
     tcp.sendall(b"ping")
-    reply = tcp.recv(4)
+    reply = b""
+    while len(reply) < 4:  # a stream: the 4 bytes may come in pieces
+        chunk = tcp.recv(4 - len(reply))
+        if not chunk:
+            break
+        reply += chunk
     print(f"tcp {reply.decode()} in {(time.perf_counter() - start) * 1e6:.0f} us")
 
 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:

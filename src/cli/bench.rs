@@ -2,9 +2,7 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context;
 use sockit::net::Endpoint;
 use sockit::stats::fmt_us;
 use sockit::tools::bench::{BenchConfig, BenchReport, Mode, bench};
@@ -87,11 +85,6 @@ pub struct BenchArgs {
     proto: sockit::tools::proto::Proto,
 }
 
-fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(v)
-        .with_context(|| format!("{flag} {v}: give a non-negative number of seconds"))
-}
-
 /// Runs `sockit bench`.
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mode = match (a.rate, a.stream) {
@@ -103,11 +96,11 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         target: a.target,
         conns: a.conns,
         size: a.size,
-        duration: seconds("--duration", a.duration)?,
-        warmup: seconds("--warmup", a.warmup)?,
+        duration: super::seconds("--duration", a.duration, true)?,
+        warmup: super::seconds("--warmup", a.warmup, false)?,
         mode,
-        timeout: seconds("--timeout", a.timeout)?,
-        connect_timeout: seconds("--connect-timeout", a.connect_timeout)?,
+        timeout: super::seconds("--timeout", a.timeout, true)?,
+        connect_timeout: super::seconds("--connect-timeout", a.connect_timeout, true)?,
         proto: a.proto,
     };
     eprintln!(

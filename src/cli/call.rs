@@ -4,15 +4,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use sockit::client::Client;
-use sockit::net::Endpoint;
-use sockit::wire::{DEFAULT_MAX_BODY, Frame};
+use sockit::net::{Endpoint, dial};
+use sockit::wire::{DEFAULT_MAX_BODY, Frame, FrameCodec, Limits};
 use tokio::io::AsyncBufReadExt;
+use tokio_util::codec::{FramedRead, FramedWrite};
 
 /// Arguments of `sockit call`.
 #[derive(Debug, clap::Args)]
@@ -42,7 +42,10 @@ pub struct CallArgs {
     /// Write reply bodies to FILE instead of summarising them.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Give up when nothing arrives for this many seconds.
+    /// Largest body sent or accepted, in bytes; match the server's --max-body.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
+    max_body: usize,
+    /// Give up when nothing arrives for this many seconds after sending.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     timeout: f64,
 }
@@ -59,19 +62,29 @@ fn parse_header(text: &str) -> anyhow::Result<Map<String, Value>> {
     }
 }
 
-fn read_body(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+fn read_body(path: &PathBuf, max: usize) -> anyhow::Result<Vec<u8>> {
     let data = if path.as_os_str() == "-" {
         let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut v)
-            .context("reading the body from stdin")?;
+        // One byte over the limit is enough to know it is too much.
+        let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::io::stdin().lock(), limit),
+            &mut v,
+        )
+        .context("reading the body from stdin")?;
+        if v.len() > max {
+            bail!(
+                "the body on stdin is over the {max}-byte frame limit (--max-body); large data travels as many frames"
+            );
+        }
         v
     } else {
         let len = std::fs::metadata(path)
             .with_context(|| format!("reading body file {}", path.display()))?
             .len();
-        if len > DEFAULT_MAX_BODY as u64 {
+        if len > max as u64 {
             bail!(
-                "body file {} has {len} bytes, over the {DEFAULT_MAX_BODY}-byte frame limit; large data travels as many frames",
+                "body file {} has {len} bytes, over the {max}-byte frame limit (--max-body); large data travels as many frames",
                 path.display()
             );
         }
@@ -82,73 +95,102 @@ fn read_body(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
 
 /// Runs `sockit call`.
 pub async fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
-    let timeout = Duration::try_from_secs_f64(a.timeout).context("--timeout takes seconds")?;
-    let mut client = Client::connect(&a.addr, timeout).await?;
+    let timeout = super::seconds("--timeout", a.timeout, true)?;
+    let limits = Limits {
+        max_body: a.max_body,
+        ..Limits::default()
+    };
+    let first = match &a.header {
+        Some(text) => {
+            let body = match &a.body {
+                Some(p) => read_body(p, a.max_body)?,
+                None => Vec::new(),
+            };
+            Some(Frame::from_parts(parse_header(text)?, body.into()))
+        }
+        None => None,
+    };
     let mut out_file = match &a.out {
         Some(p) => {
             Some(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
         }
         None => None,
     };
-    if let Some(text) = &a.header {
-        let body = match &a.body {
-            Some(p) => read_body(p)?,
-            None => Vec::new(),
-        };
-        client
-            .send(Frame::from_parts(parse_header(text)?, body.into()))
-            .await?;
-    }
-    if a.stdin {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Some(line) = lines.next_line().await.context("reading stdin")? {
-            if line.trim().is_empty() {
-                continue;
-            }
-            client
-                .feed(Frame::from_parts(parse_header(&line)?, Default::default()))
-                .await?;
+    let conn = dial(&a.addr, timeout).await?;
+    let _ = conn.set_nodelay();
+    let (rx, tx) = tokio::io::split(conn);
+    let mut sink = FramedWrite::new(tx, FrameCodec::with_limits(limits));
+    let mut replies = FramedRead::new(rx, FrameCodec::with_limits(limits));
+    let (done_tx, mut done) = tokio::sync::watch::channel(false);
+
+    // Writer and reader run together: a long --stdin pipeline must not fill
+    // the socket buffers with replies nobody reads yet.
+    let writer = async {
+        if let Some(f) = first {
+            sink.feed(f).await?;
         }
-        client.flush().await?;
-    }
-    // Half-close: the server answers what it got, then closes cleanly.
-    client
-        .shutdown_write()
-        .context("half-closing the connection")?;
-    let mut errors = 0;
-    let stdout = std::io::stdout();
-    loop {
-        let reply = match tokio::time::timeout(timeout, client.recv()).await {
-            Ok(r) => r?,
-            Err(_) => bail!(
-                "no reply from {} within {timeout:?}; raise --timeout",
-                a.addr
-            ),
-        };
-        let Some(reply) = reply else { break };
-        if reply.kind() == Some("error") {
-            errors += 1;
-        }
-        let mut header = reply.header.clone();
-        if !reply.body.is_empty() {
-            header.insert("size".into(), reply.body.len().into());
-            match out_file.as_mut() {
-                Some(f) => f.write_all(&reply.body).context("writing --out")?,
-                None => {
-                    header.insert(
-                        "sha256".into(),
-                        hex::encode(Sha256::digest(&reply.body)).into(),
-                    );
+        if a.stdin {
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Some(line) = lines.next_line().await.context("reading stdin")? {
+                if !line.trim().is_empty() {
+                    sink.feed(Frame::from_parts(parse_header(&line)?, Default::default()))
+                        .await?;
                 }
             }
         }
-        let mut lock = stdout.lock();
-        writeln!(lock, "{}", Value::Object(header))?;
-        lock.flush()?;
-    }
+        // Flush, then half-close: the server answers what it got and closes.
+        SinkExt::<Frame>::close(&mut sink)
+            .await
+            .context("half-closing the connection")?;
+        let _ = done_tx.send(true);
+        anyhow::Ok(())
+    };
+    let reader = async {
+        let mut errors = 0;
+        loop {
+            // --timeout counts once everything is sent (stdin may be slow).
+            let quiet = async {
+                if !*done.borrow() {
+                    let _ = done.wait_for(|d| *d).await;
+                }
+                tokio::time::sleep(timeout).await;
+            };
+            let reply = tokio::select! {
+                r = replies.next() => r,
+                _ = quiet => bail!("no reply from {} within {timeout:?}; raise --timeout", a.addr),
+            };
+            let Some(reply) = reply.transpose()? else {
+                break;
+            };
+            errors += usize::from(reply.kind() == Some("error"));
+            print_reply(&reply, out_file.as_mut())?;
+        }
+        anyhow::Ok(errors)
+    };
+    let ((), errors) = tokio::try_join!(writer, reader)?;
     Ok(if errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One reply as one JSON line: the header, plus the body's size and SHA-256
+/// (or the body written to `out`).
+fn print_reply(reply: &Frame, out: Option<&mut std::fs::File>) -> anyhow::Result<()> {
+    let mut header = reply.header.clone();
+    if !reply.body.is_empty() {
+        header.insert("size".into(), reply.body.len().into());
+        match out {
+            Some(f) => f.write_all(&reply.body).context("writing --out")?,
+            None => {
+                let digest = hex::encode(Sha256::digest(&reply.body));
+                header.insert("sha256".into(), digest.into());
+            }
+        }
+    }
+    let mut lock = std::io::stdout().lock();
+    writeln!(lock, "{}", Value::Object(header))?;
+    lock.flush()?;
+    Ok(())
 }

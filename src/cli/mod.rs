@@ -22,12 +22,14 @@ mod serve;
     version,
     propagate_version = true,
     after_help = "Examples:
-  sockit serve                                   echo on tcp+udp 127.0.0.1:8888
+  sockit serve                                   echo on tcp+udp 127.0.0.1:8888, frames on :7878
   sockit serve --echo tcp://0.0.0.0:8888 --echo udp://0.0.0.0:8888 --upper tcp://127.0.0.1:9999
   sockit ping -c 5 udp://127.0.0.1:8888          round trips with loss and percentiles
   sockit bench --conns 100 --duration 10 tcp://127.0.0.1:8888
   echo hi | sockit connect tcp://127.0.0.1:8888  nc-style pipe
   sockit listen -k tcp://127.0.0.1:9000          accept clients, print what they send
+  sockit call tcp://127.0.0.1:7878 '{\"type\":\"ping\"}'   one frame, replies as JSON lines
+  sockit lab sticky                              see TCP merge and split messages
 
 Logging: -v for debug, or RUST_LOG=sockit=trace. Run `sockit <command> --help` for details."
 )]
@@ -43,7 +45,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run services: echo, upper (and more to come) on any mix of addresses.
+    /// Run services: echo, upper and the frame protocol on any mix of addresses.
     Serve(serve::ServeArgs),
     /// Measure round trips to an echo service, like ping(8).
     Ping(ping::PingArgs),
@@ -57,6 +59,28 @@ pub enum Command {
     Call(call::CallArgs),
     /// Experiments that show how sockets behave (sticky packets).
     Lab(lab::LabArgs),
+}
+
+/// The longest duration any flag takes: far beyond any real timeout, and
+/// small enough that adding it to "now" can never overflow a clock.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// Turns a seconds flag into a duration: finite, not negative, at most a
+/// year, and above zero when `positive` (a zero timeout would close
+/// everything at once).
+pub fn seconds(flag: &str, v: f64, positive: bool) -> anyhow::Result<std::time::Duration> {
+    let ok = (0.0..=MAX_SECONDS).contains(&v) && (!positive || v > 0.0);
+    if !ok {
+        let what = if positive {
+            "a positive"
+        } else {
+            "a non-negative"
+        };
+        anyhow::bail!(
+            "{flag} {v}: give {what} number of seconds, at most {MAX_SECONDS:.0} (a year)"
+        );
+    }
+    Ok(std::time::Duration::from_secs_f64(v))
 }
 
 /// Runs the chosen subcommand; the exit code is the command's verdict.

@@ -4,7 +4,6 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use sockit::net::Endpoint;
 use sockit::stats::fmt_us;
 use sockit::tools::ping::{PingConfig, PingReport, Progress, ping};
@@ -67,20 +66,15 @@ pub struct PingArgs {
     proto: sockit::tools::proto::Proto,
 }
 
-fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(v)
-        .with_context(|| format!("{flag} {v}: give a non-negative number of seconds"))
-}
-
 /// Runs `sockit ping`.
 pub async fn run(a: PingArgs) -> anyhow::Result<ExitCode> {
     let cfg = PingConfig {
         target: a.target.clone(),
         count: a.count,
-        interval: seconds("-i", a.interval)?,
+        interval: super::seconds("-i", a.interval, false)?,
         size: a.size,
-        timeout: seconds("-W", a.timeout)?,
-        connect_timeout: seconds("--connect-timeout", a.connect_timeout)?,
+        timeout: super::seconds("-W", a.timeout, true)?,
+        connect_timeout: super::seconds("--connect-timeout", a.connect_timeout, true)?,
         proto: a.proto,
     };
     let stop = CancellationToken::new();

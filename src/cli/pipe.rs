@@ -195,11 +195,5 @@ fn endpoint(addr: &str, port: Option<u16>, udp: bool) -> anyhow::Result<Endpoint
 
 /// Reads an optional seconds flag.
 fn seconds(flag: &str, v: Option<f64>) -> anyhow::Result<Option<Duration>> {
-    v.map(|s| {
-        Duration::try_from_secs_f64(s)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .with_context(|| format!("{flag} {s}: give a positive number of seconds"))
-    })
-    .transpose()
+    v.map(|s| super::seconds(flag, s, true)).transpose()
 }

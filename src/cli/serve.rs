@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use sockit::net::Endpoint;
@@ -65,18 +64,13 @@ pub struct ServeArgs {
     grace: f64,
 }
 
-fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(v)
-        .with_context(|| format!("--{flag} {v}: give a non-negative number of seconds"))
-}
-
 /// Runs `sockit serve`.
 pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let opts = ServerOpts {
-        idle_timeout: seconds("idle-timeout", a.idle_timeout)?,
+        idle_timeout: super::seconds("--idle-timeout", a.idle_timeout, true)?,
         max_line: a.max_line,
         max_conns: a.max_conns,
-        grace: seconds("grace", a.grace)?,
+        grace: super::seconds("--grace", a.grace, false)?,
         frame_limits: sockit::wire::Limits {
             max_body: a.max_body,
             ..Default::default()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, IdleTimer};
+use crate::net::{Conn, IdleTimer, Wake, wait_input};
 use crate::service::{UpperLines, upper_case};
 
 /// Bytes read per system call; matches the C reference server, large enough
@@ -29,25 +29,6 @@ pub struct StreamOpts {
     pub max_line: usize,
     /// Cancelled at shutdown: idle connections close, busy ones finish.
     pub shutdown: CancellationToken,
-}
-
-/// What waiting for input ended with.
-enum Wake {
-    Readable,
-    Idle,
-    Shutdown,
-}
-
-async fn wait_input(
-    conn: &Conn,
-    idle: &mut IdleTimer,
-    shutdown: &CancellationToken,
-) -> io::Result<Wake> {
-    tokio::select! {
-        r = conn.readable() => r.map(|()| Wake::Readable),
-        _ = idle.expired() => Ok(Wake::Idle),
-        _ = shutdown.cancelled() => Ok(Wake::Shutdown),
-    }
 }
 
 /// The outcome of one burst of non-blocking reads.
@@ -104,23 +85,20 @@ async fn run_stream<R: StreamRule>(conn: Conn, opts: &StreamOpts, mut rule: R) -
                 tracing::debug!("idle timeout");
                 return Ok(());
             }
-            Wake::Shutdown => return Ok(()),
+            Wake::Shutdown => return conn.linger_close(super::REFUSE_LINGER).await,
         }
         idle.touch();
         match burst(&conn, &mut rule)? {
             Burst::Done => {}
-            Burst::Pending(rest) => conn.write_all_ready(&rest).await?,
+            Burst::Pending(rest) => conn.write_all_within(&rest, opts.idle).await?,
             Burst::Eof(rest) => {
-                conn.write_all_ready(&rest).await?;
+                conn.write_all_within(&rest, opts.idle).await?;
                 return conn.shutdown_write();
             }
             Burst::Refused(rest) => {
-                conn.write_all_ready(&rest).await?;
+                conn.write_all_within(&rest, opts.idle).await?;
                 return conn.linger_close(super::REFUSE_LINGER).await;
             }
-        }
-        if opts.shutdown.is_cancelled() {
-            return Ok(());
         }
     }
 }

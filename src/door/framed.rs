@@ -15,7 +15,7 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, IdleTimer};
+use crate::net::{Conn, IdleTimer, Wake, wait_input};
 use crate::wire::{FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
 
 /// Smallest read reservation: most request frames (a ping is ~40 bytes)
@@ -44,7 +44,7 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
     loop {
         let failed = answer_all(&mut codec, &mut rbuf, &mut wbuf, &opts.info);
         if !wbuf.is_empty() {
-            conn.write_all_ready(&wbuf).await?;
+            conn.write_all_within(&wbuf, opts.idle).await?;
             wbuf.clear();
         }
         if let Some(e) = failed {
@@ -56,13 +56,15 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
             rbuf = BytesMut::new();
             wbuf = BytesMut::new();
         }
-        tokio::select! {
-            r = conn.readable() => r?,
-            _ = idle.expired() => {
+        // After a stop signal, requests keep being answered; the connection
+        // closes once it falls quiet (or the grace period ends).
+        match wait_input(&conn, &mut idle, &opts.shutdown).await? {
+            Wake::Readable => {}
+            Wake::Idle => {
                 tracing::debug!("idle timeout");
                 return Ok(());
             }
-            _ = opts.shutdown.cancelled(), if codec.is_idle() && rbuf.is_empty() => return Ok(()),
+            Wake::Shutdown => return conn.linger_close(super::REFUSE_LINGER).await,
         }
         idle.touch();
         rbuf.reserve(READ_RESERVE);
@@ -120,7 +122,7 @@ async fn eof(codec: &mut FrameCodec, rbuf: &mut BytesMut, conn: &Conn) -> io::Re
             let mut wbuf = BytesMut::new();
             let _ = codec.encode(e.to_frame(), &mut wbuf);
             // The peer may have closed both ways; a failed write is expected.
-            let _ = conn.write_all_ready(&wbuf).await;
+            let _ = conn.write_all_within(&wbuf, super::REFUSE_LINGER).await;
             conn.shutdown_write()
         }
     }

@@ -61,35 +61,30 @@ impl Conn {
     /// return "would block" before every wait; data arriving meanwhile
     /// raises a fresh readiness event, so nothing is missed.
     pub fn read_drained(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-        let len = buf.len();
-        let mut got = 0;
-        let mut short = |r: io::Result<usize>| match r {
-            Ok(n) if n > 0 && n < len => {
-                got = n;
-                Err(io::Error::from(io::ErrorKind::WouldBlock))
-            }
-            other => other,
-        };
-        let r = both!(self, s => s.try_io(Interest::READABLE, || short(s.try_read(buf))));
-        match r {
-            Ok(n) => Ok((n, false)),
-            Err(_) if got > 0 => Ok((got, true)),
-            Err(e) => Err(e),
-        }
+        let want = buf.len();
+        self.read_once_drained(want, || both!(self, s => s.try_read(buf)))
     }
 
     /// [`Conn::read_drained`] into the spare capacity of a `BytesMut`.
     pub fn read_buf_drained(&self, buf: &mut bytes::BytesMut) -> io::Result<(usize, bool)> {
-        let spare = buf.capacity() - buf.len();
+        let want = buf.capacity() - buf.len();
+        self.read_once_drained(want, || both!(self, s => s.try_read_buf(buf)))
+    }
+
+    fn read_once_drained(
+        &self,
+        want: usize,
+        mut read: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<(usize, bool)> {
         let mut got = 0;
-        let mut short = |r: io::Result<usize>| match r {
-            Ok(n) if n > 0 && n < spare => {
+        let mut short = || match read() {
+            Ok(n) if n > 0 && n < want => {
                 got = n;
                 Err(io::Error::from(io::ErrorKind::WouldBlock))
             }
             other => other,
         };
-        let r = both!(self, s => s.try_io(Interest::READABLE, || short(s.try_read_buf(buf))));
+        let r = both!(self, s => s.try_io(Interest::READABLE, &mut short));
         match r {
             Ok(n) => Ok((n, false)),
             Err(_) if got > 0 => Ok((got, true)),
@@ -103,6 +98,30 @@ impl Conn {
             match self.try_write(buf) {
                 Ok(n) => buf = &buf[n..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes all of `buf` like [`Conn::write_all_ready`], but gives up with
+    /// `TimedOut` when the socket stays full for `stall`: a peer that stops
+    /// reading must not hold a connection and its buffers forever.
+    pub async fn write_all_within(
+        &self,
+        mut buf: &[u8],
+        stall: std::time::Duration,
+    ) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.try_write(buf) {
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tokio::time::timeout(stall, self.writable())
+                        .await
+                        .map_err(|_| {
+                            io::Error::new(io::ErrorKind::TimedOut, "the peer stopped reading")
+                        })??;
+                }
                 Err(e) => return Err(e),
             }
         }

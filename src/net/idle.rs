@@ -28,6 +28,15 @@ impl IdleTimer {
         }
     }
 
+    /// Lowers the allowed idle time to `dur` (never raises it), counting
+    /// from the last activity.
+    pub fn shorten(&mut self, dur: Duration) {
+        if dur < self.dur {
+            self.dur = dur;
+            self.sleep.as_mut().reset(self.last + dur);
+        }
+    }
+
     /// Records activity now.
     pub fn touch(&mut self) {
         self.last = Instant::now();
@@ -43,6 +52,47 @@ impl IdleTimer {
                 return;
             }
             self.sleep.as_mut().reset(due);
+        }
+    }
+}
+
+/// How long a connection may stay quiet after a stop signal before it is
+/// closed: a peer in the middle of a transfer keeps going (until the grace
+/// period ends), an idle one is let go at once.
+pub const SHUTDOWN_QUIET: Duration = Duration::from_millis(300);
+
+/// What waiting for input ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Input (or EOF) is there to read.
+    Readable,
+    /// Nothing arrived for the idle time.
+    Idle,
+    /// The server is stopping and the peer has been quiet.
+    Shutdown,
+}
+
+/// Waits for input on `conn`, the idle timeout, or (after `shutdown`) a
+/// short quiet spell. Once `shutdown` fires, the idle timer shrinks to
+/// [`SHUTDOWN_QUIET`], so busy peers are served on and quiet ones closed.
+pub async fn wait_input(
+    conn: &super::Conn,
+    idle: &mut IdleTimer,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> std::io::Result<Wake> {
+    let mut stopping = shutdown.is_cancelled();
+    if stopping {
+        idle.shorten(SHUTDOWN_QUIET);
+    }
+    loop {
+        tokio::select! {
+            biased;
+            r = conn.readable() => return r.map(|()| Wake::Readable),
+            _ = idle.expired() => return Ok(if stopping { Wake::Shutdown } else { Wake::Idle }),
+            _ = shutdown.cancelled(), if !stopping => {
+                stopping = true;
+                idle.shorten(SHUTDOWN_QUIET);
+            }
         }
     }
 }

@@ -64,13 +64,27 @@ pub enum BindError {
         service: &'static str,
     },
     /// Any other failure (resolution, permissions, bad interface address).
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}{hint}", hint = bind_hint(source))]
     Io {
         /// The endpoint as the user wrote it.
         addr: String,
         /// The underlying error.
         source: io::Error,
     },
+}
+
+/// The fix for the common bind failures, appended to the message.
+fn bind_hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            "; ports below 1024 need root (or CAP_NET_BIND_SERVICE); choose a port above 1023"
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            "; that address is not on this machine; use 127.0.0.1, 0.0.0.0 or one of `ip addr`"
+        }
+        io::ErrorKind::NotFound => "; check the host name",
+        _ => "",
+    }
 }
 
 /// A bound socket, ready to serve.

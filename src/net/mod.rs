@@ -11,7 +11,7 @@ pub mod serve;
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
 pub use conn::Conn;
 pub use dial::{DialError, dial, dial_udp};
-pub use idle::IdleTimer;
+pub use idle::{IdleTimer, Wake, wait_input};
 pub use limits::raise_fd_limit;
 pub use listen::{BindError, Bound, bind};
 pub use serve::{Shared, StreamListener, serve_datagrams, serve_stream};

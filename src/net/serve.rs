@@ -132,19 +132,26 @@ pub async fn serve_stream<F, Fut>(
 }
 
 async fn accept_error(door: &str, e: io::Error) {
-    // EMFILE/ENFILE/ENOBUFS: out of descriptors or memory. Back off instead of
-    // spinning; the condition clears as connections close.
-    let raw = e.raw_os_error();
-    if matches!(
-        raw,
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    ) {
-        tracing::warn!(door, error = %e, "accept failed; pausing (raise `ulimit -n`?)");
-        tokio::time::sleep(ACCEPT_BACKOFF).await;
-    } else {
+    if !pause_if_exhausted(&e).await {
         // ECONNABORTED and friends concern one peer only.
         tracing::debug!(door, error = %e, "accept failed");
     }
+}
+
+/// After a failed accept: when descriptors or memory ran out (EMFILE,
+/// ENFILE, ENOBUFS, ENOMEM), warns and pauses instead of spinning (the
+/// condition clears as connections close) and returns true; otherwise
+/// returns false at once, since the failure concerns one peer.
+pub async fn pause_if_exhausted(e: &io::Error) -> bool {
+    let exhausted = matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    );
+    if exhausted {
+        tracing::warn!(error = %e, "accept failed; pausing (raise `ulimit -n`?)");
+        tokio::time::sleep(ACCEPT_BACKOFF).await;
+    }
+    exhausted
 }
 
 /// Serves a UDP socket: each datagram in, at most one datagram back.

@@ -55,7 +55,9 @@ impl UpperLines {
                 self.answer(&whole, out)?;
             }
         }
-        if self.partial.len() + input.len() > self.max_line {
+        // One byte of slack: a line of exactly max_line may wait for the
+        // "\n" of its "\r\n" terminator.
+        if self.partial.len() + input.len() > self.max_line + 1 {
             return Err(LineTooLong { max: self.max_line });
         }
         self.partial.extend_from_slice(input);
@@ -126,8 +128,11 @@ mod tests {
         let mut u = UpperLines::new(4);
         let mut out = Vec::new();
         assert!(u.feed(b"abcd", &mut out).is_ok());
-        assert_eq!(u.feed(b"e", &mut out), Err(LineTooLong { max: 4 }));
+        assert_eq!(u.feed(b"ef", &mut out), Err(LineTooLong { max: 4 }));
         assert_eq!(run(4, &[b"abcde\n"]).1, Err(LineTooLong { max: 4 }));
         assert_eq!(run(4, &[b"abcd\r\n"]).0, b"ABCD\r\n");
+        // However TCP splits it.
+        assert_eq!(run(4, &[b"abcd\r", b"\n"]).0, b"ABCD\r\n");
+        assert_eq!(run(4, &[b"abcde", b"\n"]).1, Err(LineTooLong { max: 4 }));
     }
 }

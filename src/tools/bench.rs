@@ -150,6 +150,9 @@ fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
     if cfg.conns == 0 {
         return bad("--conns must be at least 1");
     }
+    if cfg.duration.is_zero() {
+        return bad("--duration must be more than 0 seconds");
+    }
     match cfg.mode {
         Mode::Closed { depth: 0 } => return bad("--pipeline must be at least 1"),
         Mode::Open { rate } if !(rate.is_finite() && rate > 0.0) => {
@@ -167,10 +170,13 @@ fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
         ));
     }
     if !cfg.proto.carries_payload() {
+        if cfg.mode == Mode::Stream {
+            return bad(&format!(
+                "--stream needs a payload to stream; use --proto echo or frame, not {}",
+                cfg.proto
+            ));
+        }
         return Ok(());
-    }
-    if cfg.duration.is_zero() {
-        return bad("--duration must be more than 0 seconds");
     }
     if udp {
         probe::check_size(cfg.size, true)?;

@@ -85,15 +85,8 @@ impl Default for PipeOpts {
 #[derive(Debug, thiserror::Error)]
 pub enum PipeError {
     /// The connection could not be made.
-    #[error("connecting to {addr}: {hint}")]
-    Connect {
-        /// The endpoint as written.
-        addr: String,
-        /// What went wrong and what to do, in words.
-        hint: String,
-        /// The underlying error, for callers that branch on its kind.
-        io: io::Error,
-    },
+    #[error(transparent)]
+    Connect(#[from] crate::net::DialError),
     /// The listener could not be set up.
     #[error(transparent)]
     Bind(#[from] BindError),

@@ -12,7 +12,7 @@ pub const SEQ_LEN: usize = 8;
 
 /// Largest UDP payload over IPv4 (65535 - 20 IP - 8 UDP); one probe must
 /// fit in one datagram.
-pub const MAX_DATAGRAM: usize = 65_507;
+pub const MAX_DATAGRAM: usize = crate::net::serve::MAX_DATAGRAM;
 
 /// Largest probe over a stream: a bound on the buffers a typo can allocate.
 pub const MAX_STREAM_PROBE: usize = 16 * 1024 * 1024;

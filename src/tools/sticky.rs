@@ -125,10 +125,15 @@ pub async fn run(opts: &StickyOpts) -> io::Result<StickyReport> {
 
     // Naive: raw bytes, one write per message, read with recv(recv_size).
     let (mut tx, mut rx) = connected(&listener, addr).await?;
-    for m in &messages {
-        tx.write_all(m).await?;
-    }
-    tx.shutdown().await?;
+    // The writer runs beside the reader: a burst larger than the socket
+    // buffers must flow, not stall.
+    let burst_copy = messages.clone();
+    let writer = tokio::spawn(async move {
+        for m in &burst_copy {
+            tx.write_all(m).await?;
+        }
+        tx.shutdown().await
+    });
     let mut reads = Vec::new();
     let mut buf = vec![0u8; opts.recv_size.max(1)];
     loop {
@@ -138,22 +143,23 @@ pub async fn run(opts: &StickyOpts) -> io::Result<StickyReport> {
         }
         reads.push(n);
     }
+    writer.await.map_err(io::Error::other)??;
     let naive = score_naive(&messages, &reads);
 
     // Framed: the same payloads as frame bodies, one write per frame.
     let (mut tx, mut rx) = connected(&listener, addr).await?;
+    let burst_copy = messages.clone();
+    let writer = tokio::spawn(async move {
+        let mut codec = FrameCodec::new();
+        for (i, m) in burst_copy.into_iter().enumerate() {
+            let mut out = BytesMut::new();
+            let frame = Frame::new("msg").with_id(i as u64).with_body(m);
+            codec.encode(frame, &mut out).map_err(io::Error::other)?;
+            tx.write_all(&out).await?;
+        }
+        tx.shutdown().await
+    });
     let mut codec = FrameCodec::new();
-    for (i, m) in messages.iter().enumerate() {
-        let mut out = BytesMut::new();
-        codec
-            .encode(
-                Frame::new("msg").with_id(i as u64).with_body(m.clone()),
-                &mut out,
-            )
-            .map_err(io::Error::other)?;
-        tx.write_all(&out).await?;
-    }
-    tx.shutdown().await?;
     let mut framed = ReaderReport::default();
     let mut inbuf = BytesMut::new();
     loop {
@@ -169,6 +175,7 @@ pub async fn run(opts: &StickyOpts) -> io::Result<StickyReport> {
             break;
         }
     }
+    writer.await.map_err(io::Error::other)??;
     Ok(StickyReport {
         sent: messages.len(),
         naive,

@@ -12,6 +12,11 @@ use super::error::FrameError;
 use super::frame::Frame;
 use super::limits::Limits;
 
+/// Most buffer space reserved ahead of the bytes received while a body
+/// arrives: large enough that a big body needs few reallocations, small
+/// enough that a claimed-but-unsent body costs the server next to nothing.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// Where the decoder is within the current frame.
 #[derive(Debug, Default)]
 enum State {
@@ -100,8 +105,10 @@ impl FrameCodec {
             },
         };
         if src.len() < size {
-            // `size` was checked against max_body by read_head.
-            src.reserve(size - src.len());
+            // `size` was checked against max_body by read_head; still, grow
+            // toward it only as bytes arrive, so a peer that claims 8 MiB
+            // and trickles costs what it sent, not what it claimed.
+            src.reserve((size - src.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         let State::Body { header, .. } = mem::replace(&mut self.state, State::Head) else {

@@ -22,11 +22,17 @@ struct PingHead<'a> {
     /// Must be "ping"; borrowed, so an escaped string falls back.
     #[serde(rename = "type", borrow)]
     kind: &'a str,
-    /// The request id, copied into the pong.
+    /// The request id, copied into the pong; `null` or a non-integer is
+    /// not this shape (the general path answers `bad_request`).
+    #[serde(default, deserialize_with = "present_u64")]
     id: Option<u64>,
     /// Copied verbatim; present-but-null stays present (`Some("null")`).
     #[serde(default, borrow, deserialize_with = "present")]
     ts: Option<&'a RawValue>,
+}
+
+fn present_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    u64::deserialize(d).map(Some)
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
@@ -122,6 +128,7 @@ mod tests {
             Frame::new("ping").set("extra", 1),
             Frame::new("ping").with_body(&b"x"[..]),
             Frame::new("ping").set("id", -1),
+            Frame::new("ping").set("id", serde_json::Value::Null),
             Frame::new("pi\u{6e}g\u{0}"),
         ] {
             assert!(fast(&req).is_none(), "{req:?}");

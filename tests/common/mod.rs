@@ -11,6 +11,9 @@ use std::time::Duration;
 /// How long a server may take to print `ready`; a bound on a hang, not a sleep.
 const START_LIMIT: Duration = Duration::from_secs(30);
 
+/// How long one CLI run may take before it counts as hung.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
 /// The path of the binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_sockit")
@@ -130,6 +133,11 @@ impl Server {
         child.wait().unwrap()
     }
 
+    /// Waits for a server already sent a signal to exit.
+    pub fn stop_after_signal(&mut self) -> ExitStatus {
+        self.child.take().unwrap().wait().unwrap()
+    }
+
     /// Stops the server and hands back its directory, to start again over it.
     pub fn stop_keep_dir(mut self) -> tempfile::TempDir {
         assert!(self.stop().success());
@@ -168,7 +176,22 @@ pub fn run(args: &[&str], stdin: &[u8]) -> std::process::Output {
     let feeder = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });
+    // A hung command fails its test instead of hanging the suite.
+    let pid = child.id() as i32;
+    let (done, finished) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if finished.recv_timeout(RUN_LIMIT).is_err() {
+            // SAFETY: kill(2) on our own child, which has not been reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
     let out = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    watchdog.join().unwrap();
     feeder.join().unwrap();
+    assert!(
+        out.status.code().is_some(),
+        "sockit {args:?} was killed after {RUN_LIMIT:?}: {out:?}"
+    );
     out
 }

@@ -127,6 +127,14 @@ pub fn period(interval: Duration) -> Duration {
     interval.max(MIN_PERIOD)
 }
 
+/// Waits for the pacer, or forever without one (closed loop).
+pub(super) async fn tick(pacer: &mut Option<&mut Pacer>) -> std::io::Result<()> {
+    match pacer {
+        Some(p) => p.tick().await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

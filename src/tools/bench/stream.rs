@@ -126,7 +126,7 @@ impl Flow {
                 _ = &mut end => return Ok(()),
                 r = self.conn.readable() => r?,
                 r = self.conn.writable(), if out != Out::Idle => r?,
-                r = tick(&mut pacer) => r?,
+                r = pace::tick(&mut pacer) => r?,
             }
         }
     }
@@ -249,13 +249,5 @@ impl Flow {
             self.tally.timeouts += u64::from(stale.is_some_and(|s| sent <= s));
         }
         self.tally
-    }
-}
-
-/// Waits for the pacer, or forever without one.
-async fn tick(pacer: &mut Option<&mut Pacer>) -> io::Result<()> {
-    match pacer {
-        Some(p) => p.tick().await,
-        None => std::future::pending().await,
     }
 }

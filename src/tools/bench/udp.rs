@@ -118,7 +118,7 @@ impl Dgram {
                 r = self.sock.readable() => r?,
                 r = self.sock.writable(), if blocked => r?,
                 _ = &mut self.timer, if self.armed => {}
-                r = tick(&mut pacer) => r?,
+                r = pace::tick(&mut pacer) => r?,
             }
         }
     }
@@ -278,13 +278,5 @@ impl Dgram {
                 u64::from(slot.seq == seq && stale.is_some_and(|s| slot.at <= s));
         }
         self.tally
-    }
-}
-
-/// Waits for the pacer, or forever without one.
-async fn tick(pacer: &mut Option<&mut Pacer>) -> io::Result<()> {
-    match pacer {
-        Some(p) => p.tick().await,
-        None => std::future::pending().await,
     }
 }

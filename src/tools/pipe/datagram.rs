@@ -33,14 +33,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let addr = ep.to_string();
-    let fail = |hint: String, io: io::Error| PipeError::Connect {
-        addr: addr.clone(),
-        hint,
-        io,
-    };
-    let socket = crate::net::dial_udp(ep)
-        .await
-        .map_err(|e| fail(e.hint, e.io))?;
+    let socket = crate::net::dial_udp(ep).await?;
 
     let mut lines = Lines::new();
     let mut buf = vec![0u8; RECV_BUF];

@@ -10,7 +10,6 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -28,10 +27,6 @@ const QUEUE: usize = 8;
 
 /// Chunks queued for the output across all clients.
 const OUT_QUEUE: usize = 32;
-
-/// How long a full descriptor table pauses accepting: connections close and
-/// free descriptors meanwhile, and the loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Accepts clients until dropped or until the output fails.
 pub(super) async fn serve<R, W>(
@@ -128,17 +123,13 @@ async fn write_output<W: AsyncWrite + Unpin>(
 }
 
 /// A failed accept concerns one client, except when descriptors or memory
-/// run out; then pause instead of spinning.
+/// run out; then pause instead of spinning (see [`crate::net::serve::pause_if_exhausted`]).
 async fn accept_failed(e: PipeError) {
-    let exhausted = matches!(
-        &e,
-        PipeError::Peer { io, .. }
-            if matches!(io.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
-    );
-    if exhausted {
-        tracing::warn!("{e}; pausing (raise `ulimit -n`?)");
-        tokio::time::sleep(ACCEPT_BACKOFF).await;
-    } else {
+    let paused = match &e {
+        PipeError::Peer { io, .. } => crate::net::serve::pause_if_exhausted(io).await,
+        _ => false,
+    };
+    if !paused {
         tracing::debug!("{e}");
     }
 }

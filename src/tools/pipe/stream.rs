@@ -14,13 +14,7 @@ use crate::net::{Bound, Conn, Endpoint};
 
 /// Connects to a TCP or Unix endpoint within `timeout` (see [`crate::net::dial`]).
 pub(super) async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Conn, PipeError> {
-    let conn = crate::net::dial(ep, timeout)
-        .await
-        .map_err(|e| PipeError::Connect {
-            addr: e.addr,
-            hint: e.hint,
-            io: e.io,
-        })?;
+    let conn = crate::net::dial(ep, timeout).await?;
     // We write whole chunks, so Nagle would only delay the last, small
     // piece of an interactive line.
     let _ = conn.set_nodelay();
