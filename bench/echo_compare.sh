@@ -14,13 +14,15 @@
 # sockit beside Redis, with ../shared/bench/07_idle_conns.sh.
 #
 # Needs: socat, redis-server, python3, cc (apt-get install -y socat redis-server gcc).
-# Usage: [DUR=5] [SERVERS="sockit cepoll socat classic"] [IDLE=1] bench/echo_compare.sh
+# Each cell is the median of REPS runs (the machine is noisy: compare within
+# one run, as ratios).
+# Usage: [DUR=5] [REPS=3] [SERVERS="sockit cepoll socat classic"] [IDLE=1] bench/echo_compare.sh
 # Loopback only; ports 39301-39309; prints a markdown table and writes bench/out/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/bench/out"; mkdir -p "$OUT"
 SHARED="${SHARED:-$ROOT/../shared/bench}"
-DUR="${DUR:-5}"; SERVERS="${SERVERS:-sockit cepoll socat classic}"; IDLE="${IDLE:-1}"
+DUR="${DUR:-5}"; REPS="${REPS:-3}"; SERVERS="${SERVERS:-sockit cepoll socat classic}"; IDLE="${IDLE:-1}"
 PORT_TCP=39301; PORT_UDP=39302
 ulimit -n 65536 2>/dev/null || true
 
@@ -29,7 +31,12 @@ SOCKIT="$ROOT/target/release/sockit"
 cc -O2 -o "$OUT/c_epoll_echo" "$ROOT/bench/c_epoll_echo.c"
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=(); }
+# Servers run in their own process groups (setsid), so socat's forked
+# children go down with their parent.
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
 trap cleanup EXIT
 
 wait_tcp() { # port: wait up to 10 s for a listener
@@ -39,14 +46,14 @@ wait_tcp() { # port: wait up to 10 s for a listener
 
 start() { # name: start TCP and UDP echo of that server
   case "$1" in
-    sockit) "$SOCKIT" serve --echo "tcp://127.0.0.1:$PORT_TCP" --echo "udp://127.0.0.1:$PORT_UDP" \
+    sockit) setsid "$SOCKIT" serve --echo "tcp://127.0.0.1:$PORT_TCP" --echo "udp://127.0.0.1:$PORT_UDP" \
               --data "$OUT/sockit-data" >"$OUT/sockit.log" 2>&1 & PIDS+=($!) ;;
-    cepoll) "$OUT/c_epoll_echo" tcp "$PORT_TCP" & PIDS+=($!)
-            "$OUT/c_epoll_echo" udp "$PORT_UDP" & PIDS+=($!) ;;
-    socat)  socat "TCP-LISTEN:$PORT_TCP,fork,reuseaddr,bind=127.0.0.1" EXEC:cat & PIDS+=($!)
-            socat "UDP-LISTEN:$PORT_UDP,fork,reuseaddr,bind=127.0.0.1" PIPE & PIDS+=($!) ;;
-    classic) python3 "$SHARED/classic_echo_server.py" --proto tcp --port "$PORT_TCP" --no-upper >/dev/null & PIDS+=($!)
-             python3 "$SHARED/classic_echo_server.py" --proto udp --port "$PORT_UDP" --no-upper >/dev/null & PIDS+=($!) ;;
+    cepoll) setsid "$OUT/c_epoll_echo" tcp "$PORT_TCP" & PIDS+=($!)
+            setsid "$OUT/c_epoll_echo" udp "$PORT_UDP" & PIDS+=($!) ;;
+    socat)  setsid socat "TCP-LISTEN:$PORT_TCP,fork,reuseaddr,bind=127.0.0.1" EXEC:cat & PIDS+=($!)
+            setsid socat "UDP-LISTEN:$PORT_UDP,fork,reuseaddr,bind=127.0.0.1" PIPE & PIDS+=($!) ;;
+    classic) setsid python3 "$SHARED/classic_echo_server.py" --proto tcp --port "$PORT_TCP" --no-upper >/dev/null & PIDS+=($!)
+             setsid python3 "$SHARED/classic_echo_server.py" --proto udp --port "$PORT_UDP" --no-upper >/dev/null & PIDS+=($!) ;;
   esac
   wait_tcp "$PORT_TCP"
 }
@@ -54,11 +61,12 @@ start() { # name: start TCP and UDP echo of that server
 # bench NAME LABEL ARGS...: one `sockit bench --json` run; appends "NAME LABEL json" to results
 RESULTS="$OUT/echo_compare.results"; : >"$RESULTS"
 bench() {
-  local name="$1" label="$2"; shift 2
-  local json
-  json=$("$SOCKIT" bench --json --duration "$DUR" "$@" 2>>"$OUT/bench.err" | tail -1) || json='{}'
-  echo "$name $label $json" >>"$RESULTS"
-  echo "$name $label $json" >&2
+  local name="$1" label="$2" json r; shift 2
+  for r in $(seq "$REPS"); do
+    json=$("$SOCKIT" bench --json --duration "$DUR" "$@" 2>>"$OUT/bench.err" | tail -1) || json='{}'
+    echo "$name $label $json" >>"$RESULTS"
+    echo "$name $label $json" >&2
+  done
 }
 
 for s in $SERVERS; do
@@ -71,12 +79,20 @@ for s in $SERVERS; do
 done
 
 python3 - "$RESULTS" <<'EOF'
-import json, sys
-rows = {}
+import json, statistics, sys
+runs = {}
 for line in open(sys.argv[1]):
     name, label, js = line.split(" ", 2)
-    try: rows[(name, label)] = json.loads(js)
-    except ValueError: rows[(name, label)] = {}
+    try: runs.setdefault((name, label), []).append(json.loads(js))
+    except ValueError: runs.setdefault((name, label), [])
+def med(rs, get):
+    v = [x for x in (get(r) for r in rs) if x is not None]
+    return statistics.median(v) if v else None
+rows = {}
+for k, rs in runs.items():
+    rows[k] = {"msgs_per_s": med(rs, lambda r: r.get("msgs_per_s")),
+               "mb_per_s": med(rs, lambda r: r.get("mb_per_s")),
+               "latency_us": {q: med(rs, lambda r, q=q: (r.get("latency_us") or {}).get(q)) for q in ("p50", "p99")}}
 names = list(dict.fromkeys(n for n, _ in rows))
 labels = list(dict.fromkeys(l for _, l in rows))
 def val(n, l, key):
@@ -92,14 +108,15 @@ for l in labels:
     for n in names:
         v = val(n, l, key); base[n] = v
         p50, p99 = val(n, l, "p50"), val(n, l, "p99")
-        cells.append("-" if v is None else (f"{v:,.0f}" + ("" if bulk else f" ({p50:.0f}/{p99:.0f} us)")))
+        lat = "" if bulk or p50 is None else f" ({p50:.0f}/{p99:.0f} us)"
+        cells.append("-" if v is None else f"{v:,.0f}{lat}")
     ratio = lambda a, b: f"{base[a] / base[b]:.2f}x" if base.get(a) and base.get(b) else "-"
     unit = ("MB/s, continuous" if l.startswith("stream") else "MB/s, one 64 KiB message at a time") if bulk else "msg/s (p50/p99)"
     print(f"| {l} {unit} | " + " | ".join(cells) + f" | {ratio('sockit', 'cepoll')} | {ratio('sockit', 'socat')} |")
 EOF
 
 if [ "$IDLE" = 1 ] && [ -x "$SHARED/07_idle_conns.sh" ]; then
-  "$SOCKIT" serve --echo "tcp://127.0.0.1:$PORT_TCP" --data "$OUT/sockit-data" >"$OUT/sockit-idle.log" 2>&1 & SP=$!; PIDS+=($SP)
+  setsid "$SOCKIT" serve --echo "tcp://127.0.0.1:$PORT_TCP" --data "$OUT/sockit-data" >"$OUT/sockit-idle.log" 2>&1 & SP=$!; PIDS+=($SP)
   wait_tcp "$PORT_TCP"
-  SERVERS=redis REPS="${REPS:-1}" EXT="sockit:echo:127.0.0.1:$PORT_TCP:$SP" "$SHARED/07_idle_conns.sh" 2>&1 | grep -E 'SUMMARY idle_.*server_bytes_per_conn'
+  SERVERS=redis REPS=1 EXT="sockit:echo:127.0.0.1:$PORT_TCP:$SP" "$SHARED/07_idle_conns.sh" 2>&1 | grep -E 'SUMMARY idle_.*server_bytes_per_conn'
 fi

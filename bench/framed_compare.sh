@@ -24,13 +24,13 @@ ulimit -n 65536 2>/dev/null || true
 SOCKIT="$ROOT/target/release/sockit"
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 wait_tcp() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
-"$SOCKIT" serve --listen "tcp://127.0.0.1:$P_SOCKIT" --data "$OUT/sockit-data" >"$OUT/framed-sockit.log" 2>&1 & PIDS+=($!)
-redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no >"$OUT/framed-redis.log" 2>&1 & PIDS+=($!)
-nats-server -a 127.0.0.1 -p "$P_NATS" >"$OUT/framed-nats.log" 2>&1 & PIDS+=($!)
+setsid "$SOCKIT" serve --listen "tcp://127.0.0.1:$P_SOCKIT" --data "$OUT/sockit-data" >"$OUT/framed-sockit.log" 2>&1 & PIDS+=($!)
+setsid redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no >"$OUT/framed-redis.log" 2>&1 & PIDS+=($!)
+setsid nats-server -a 127.0.0.1 -p "$P_NATS" >"$OUT/framed-nats.log" 2>&1 & PIDS+=($!)
 for p in $P_SOCKIT $P_REDIS $P_NATS; do wait_tcp "$p"; done
 
 median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:] if x]; print(round(statistics.median(v)) if v else 0)' "$@"; }

@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     init_logging(args.verbose);
     sockit::net::raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.worker_threads())
         .enable_all()
         .build()
     {

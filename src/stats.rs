@@ -161,7 +161,7 @@ impl LatencyStats {
 /// with every field `null`, so readers of the JSON find the same keys always.
 pub fn summary_or_nulls<S: Serializer>(s: &Option<Summary>, ser: S) -> Result<S::Ok, S::Error> {
     /// `()` serialises as `null`.
-    #[derive(Serialize)]
+    #[derive(Serialize, Default)]
     struct Nulls {
         min: (),
         mean: (),
@@ -174,17 +174,7 @@ pub fn summary_or_nulls<S: Serializer>(s: &Option<Summary>, ser: S) -> Result<S:
     }
     match s {
         Some(s) => s.serialize(ser),
-        None => Nulls {
-            min: (),
-            mean: (),
-            p50: (),
-            p90: (),
-            p99: (),
-            p999: (),
-            max: (),
-            stddev: (),
-        }
-        .serialize(ser),
+        None => Nulls::default().serialize(ser),
     }
 }
 

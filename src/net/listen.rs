@@ -202,8 +202,8 @@ fn bind_unix(ep: &Endpoint, path: &Path) -> Result<Bound, BindError> {
                 });
             }
             // A socket file: live if something accepts on it, stale if refused.
-            match std::os::unix::net::UnixStream::connect(path) {
-                Ok(_) => {
+            match probe_unix(path) {
+                Ok(()) => {
                     return Err(BindError::UnixLive {
                         addr,
                         path: path.into(),
@@ -232,6 +232,18 @@ fn bind_unix(ep: &Endpoint, path: &Path) -> Result<Bound, BindError> {
             path: path.to_path_buf(),
         },
     ))
+}
+
+/// Connects to a Unix socket without blocking: Ok when something listens
+/// there (a full backlog, EAGAIN, counts too: a busy server is alive),
+/// `ConnectionRefused` when the file is stale.
+fn probe_unix(path: &Path) -> io::Result<()> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&socket2::SockAddr::unix(path)?) {
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(()),
+        other => other,
+    }
 }
 
 /// Half-closes the write side of a stream socket (TCP or Unix): the peer reads
