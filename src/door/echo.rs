@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, IdleTimer, Wake, wait_input};
+use crate::net::{Conn, IdleTimer};
 use crate::service::{UpperLines, upper_case};
 
 /// Bytes read per system call; matches the C reference server, large enough
@@ -79,15 +79,9 @@ async fn run_stream<R: StreamRule>(conn: Conn, opts: &StreamOpts, mut rule: R) -
     let _ = conn.set_nodelay();
     let mut idle = IdleTimer::new(opts.idle);
     loop {
-        match wait_input(&conn, &mut idle, &opts.shutdown).await? {
-            Wake::Readable => {}
-            Wake::Idle => {
-                tracing::debug!("idle timeout");
-                return Ok(());
-            }
-            Wake::Shutdown => return conn.linger_close(super::REFUSE_LINGER).await,
+        if !super::next_input(&conn, &mut idle, &opts.shutdown).await? {
+            return Ok(());
         }
-        idle.touch();
         match burst(&conn, &mut rule)? {
             Burst::Done => {}
             Burst::Pending(rest) => conn.write_all_within(&rest, opts.idle).await?,

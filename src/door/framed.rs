@@ -15,7 +15,7 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, IdleTimer, Wake, wait_input};
+use crate::net::{Conn, IdleTimer};
 use crate::wire::{FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
 
 /// Smallest read reservation: most request frames (a ping is ~40 bytes)
@@ -58,15 +58,9 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
         }
         // After a stop signal, requests keep being answered; the connection
         // closes once it falls quiet (or the grace period ends).
-        match wait_input(&conn, &mut idle, &opts.shutdown).await? {
-            Wake::Readable => {}
-            Wake::Idle => {
-                tracing::debug!("idle timeout");
-                return Ok(());
-            }
-            Wake::Shutdown => return conn.linger_close(super::REFUSE_LINGER).await,
+        if !super::next_input(&conn, &mut idle, &opts.shutdown).await? {
+            return Ok(());
         }
-        idle.touch();
         rbuf.reserve(READ_RESERVE);
         match conn.read_buf_drained(&mut rbuf) {
             Ok((0, _)) => return eof(&mut codec, &mut rbuf, &conn).await,

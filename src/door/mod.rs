@@ -6,6 +6,29 @@
 /// instead of being wiped out by a reset.
 const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Waits for input; `false` when the connection should end: idle for the
+/// timeout, or quiet after a stop signal (then closed with a linger, so
+/// the peer sees a clean end rather than a reset). Every stream door
+/// calls this between reads.
+async fn next_input(
+    conn: &crate::net::Conn,
+    idle: &mut crate::net::IdleTimer,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> std::io::Result<bool> {
+    use crate::net::Wake;
+    match crate::net::wait_input(conn, idle, shutdown).await? {
+        Wake::Readable => {
+            idle.touch();
+            Ok(true)
+        }
+        Wake::Idle => {
+            tracing::debug!("idle timeout");
+            Ok(false)
+        }
+        Wake::Shutdown => conn.linger_close(REFUSE_LINGER).await.map(|()| false),
+    }
+}
+
 pub mod echo;
 pub mod framed;
 

@@ -124,16 +124,8 @@ pub async fn run(opts: &StickyOpts) -> io::Result<StickyReport> {
     let messages = burst(opts);
 
     // Naive: raw bytes, one write per message, read with recv(recv_size).
-    let (mut tx, mut rx) = connected(&listener, addr).await?;
-    // The writer runs beside the reader: a burst larger than the socket
-    // buffers must flow, not stall.
-    let burst_copy = messages.clone();
-    let writer = tokio::spawn(async move {
-        for m in &burst_copy {
-            tx.write_all(m).await?;
-        }
-        tx.shutdown().await
-    });
+    let (tx, mut rx) = connected(&listener, addr).await?;
+    let writer = send_each(tx, messages.clone());
     let mut reads = Vec::new();
     let mut buf = vec![0u8; opts.recv_size.max(1)];
     loop {
@@ -147,18 +139,16 @@ pub async fn run(opts: &StickyOpts) -> io::Result<StickyReport> {
     let naive = score_naive(&messages, &reads);
 
     // Framed: the same payloads as frame bodies, one write per frame.
-    let (mut tx, mut rx) = connected(&listener, addr).await?;
-    let burst_copy = messages.clone();
-    let writer = tokio::spawn(async move {
-        let mut codec = FrameCodec::new();
-        for (i, m) in burst_copy.into_iter().enumerate() {
-            let mut out = BytesMut::new();
-            let frame = Frame::new("msg").with_id(i as u64).with_body(m);
-            codec.encode(frame, &mut out).map_err(io::Error::other)?;
-            tx.write_all(&out).await?;
-        }
-        tx.shutdown().await
-    });
+    let (tx, mut rx) = connected(&listener, addr).await?;
+    let mut codec = FrameCodec::new();
+    let mut frames = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        let mut out = BytesMut::new();
+        let frame = Frame::new("msg").with_id(i as u64).with_body(m.clone());
+        codec.encode(frame, &mut out).map_err(io::Error::other)?;
+        frames.push(out.to_vec());
+    }
+    let writer = send_each(tx, frames);
     let mut codec = FrameCodec::new();
     let mut framed = ReaderReport::default();
     let mut inbuf = BytesMut::new();
@@ -180,6 +170,17 @@ pub async fn run(opts: &StickyOpts) -> io::Result<StickyReport> {
         sent: messages.len(),
         naive,
         framed,
+    })
+}
+
+/// Sends each message with its own write, then half-closes; runs beside
+/// the reader, so a burst larger than the socket buffers flows, not stalls.
+fn send_each(mut tx: TcpStream, messages: Vec<Vec<u8>>) -> tokio::task::JoinHandle<io::Result<()>> {
+    tokio::spawn(async move {
+        for m in &messages {
+            tx.write_all(m).await?;
+        }
+        tx.shutdown().await
     })
 }
 
