@@ -17,5 +17,6 @@ pub mod net;
 pub mod server;
 pub mod service;
 pub mod stats;
+pub mod store;
 pub mod tools;
 pub mod wire;

@@ -1,0 +1,191 @@
+//! Storage: SQLite databases (embedded, WAL) and blob files on disk.
+//!
+//! Each service owns one database file in the data directory (accounts in
+//! `sockit.db`, chat history in its own file) so that one service's writes
+//! never wait on another's: SQLite allows one writer per file. Every
+//! database carries its schema as an ordered list of [`Migration`]s; the
+//! version applied last is kept in `PRAGMA user_version`, so a newer sockit
+//! opens an older file and upgrades it in place, and an older sockit refuses
+//! a newer file instead of corrupting it.
+//!
+//! Everything here is blocking: callers run it on a dedicated thread or in
+//! `spawn_blocking`, never on the async workers.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// How long a writer waits for another process's write lock (`sockit user`
+/// while the server runs) before giving up with "database is locked".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One step of a schema: applied once, in order, inside a transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The schema version this step produces (1, 2, 3, ...).
+    pub version: u32,
+    /// What it does, for the log.
+    pub name: &'static str,
+    /// The SQL, possibly several statements.
+    pub sql: &'static str,
+}
+
+/// How hard a commit tries to survive a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a committed transaction survives power loss.
+    Full,
+    /// `synchronous=NORMAL`: survives a process crash (kill -9); the last
+    /// transactions may be lost on power loss. Cheaper per commit.
+    Normal,
+}
+
+/// Why a database could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed; the path says which file.
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer sockit.
+    #[error(
+        "database {path} has schema version {found}, newer than this sockit knows ({known}); \
+         upgrade sockit or use another --data directory"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Version found in the file.
+        found: u32,
+        /// Highest version this build knows.
+        known: u32,
+    },
+}
+
+/// Opens (creating if needed) the database at `path`, sets WAL mode and the
+/// pragmas every sockit database uses, and applies pending migrations.
+pub fn open(
+    path: &Path,
+    migrations: &[Migration],
+    durability: Durability,
+) -> Result<Connection, StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON;"
+    ))
+    .map_err(err)?;
+    migrate(&mut conn, migrations).map_err(|e| match e {
+        MigrateError::Sqlite(source) => err(source),
+        MigrateError::TooNew { found, known } => StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        },
+    })?;
+    Ok(conn)
+}
+
+/// Schema version recorded in the database.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+enum MigrateError {
+    Sqlite(rusqlite::Error),
+    TooNew { found: u32, known: u32 },
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+/// Applies every migration newer than the recorded version, each in its own
+/// immediate transaction (so two processes opening the same old file at
+/// once do not both apply a step).
+fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), MigrateError> {
+    let known = migrations.last().map_or(0, |m| m.version);
+    for m in migrations {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found = schema_version(&tx)?;
+        if found > known {
+            return Err(MigrateError::TooNew { found, known });
+        }
+        if m.version <= found {
+            continue;
+        }
+        tx.execute_batch(m.sql)?;
+        tx.pragma_update(None, "user_version", m.version)?;
+        tx.commit()?;
+        tracing::info!(version = m.version, step = m.name, "database schema upgraded");
+    }
+    let found = schema_version(conn)?;
+    if found > known {
+        return Err(MigrateError::TooNew { found, known });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: Migration = Migration {
+        version: 1,
+        name: "t",
+        sql: "CREATE TABLE t (a INTEGER);",
+    };
+    const V2: Migration = Migration {
+        version: 2,
+        name: "t.b",
+        sql: "ALTER TABLE t ADD COLUMN b TEXT NOT NULL DEFAULT 'x';",
+    };
+
+    #[test]
+    fn upgrades_an_older_file_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let c = open(&path, &[V1], Durability::Normal).unwrap();
+        c.execute("INSERT INTO t (a) VALUES (7)", []).unwrap();
+        drop(c);
+        let c = open(&path, &[V1, V2], Durability::Full).unwrap();
+        assert_eq!(schema_version(&c).unwrap(), 2);
+        let (a, b): (i64, String) = c
+            .query_row("SELECT a, b FROM t", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((a, b.as_str()), (7, "x"));
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn refuses_a_newer_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        drop(open(&path, &[V1, V2], Durability::Normal).unwrap());
+        let e = open(&path, &[V1], Durability::Normal).unwrap_err();
+        assert!(matches!(e, StoreError::TooNew { found: 2, known: 1, .. }), "{e}");
+        assert!(e.to_string().contains("upgrade sockit"));
+    }
+}
