@@ -1,0 +1,112 @@
+//! The blocking admin API behind `sockit user`: add, passwd, del, list,
+//! lock, unlock. Safe to use while a server has the same database open.
+
+use super::password::check_new_password;
+use super::token::unix_now;
+use super::{Accounts, AccountsError, UserInfo, db, name_key, validate_name};
+
+impl Accounts {
+    /// Creates an account. Blocking (hashes the password here).
+    pub fn add_user(&self, name: &str, password: &str) -> Result<UserInfo, AccountsError> {
+        let (name, key) = checked_name(name)?;
+        check_new_password(password).map_err(AccountsError::BadPassword)?;
+        // Checked first so a taken name costs no hash; the insert re-checks.
+        if let Some(existing) = self.inner.with_conn(|c| db::name_of(c, &key))? {
+            return Err(AccountsError::NameTaken(existing));
+        }
+        let phc = self
+            .inner
+            .hasher
+            .hash(password)
+            .map_err(AccountsError::Internal)?;
+        let now = unix_now();
+        let inserted = self
+            .inner
+            .with_conn(|c| db::insert_user(c, &name, &key, &phc, now))?;
+        if !inserted {
+            let existing = self.inner.with_conn(|c| db::name_of(c, &key))?;
+            return Err(AccountsError::NameTaken(existing.unwrap_or(name)));
+        }
+        tracing::info!(name, "user added");
+        Ok(UserInfo {
+            name,
+            created: now,
+            last_login: None,
+            locked: false,
+            locked_until: None,
+        })
+    }
+
+    /// Sets a new password and ends every session of the account. Blocking.
+    pub fn set_password(&self, name: &str, password: &str) -> Result<(), AccountsError> {
+        let (name, key) = checked_name(name)?;
+        check_new_password(password).map_err(AccountsError::BadPassword)?;
+        if !self.inner.with_conn(|c| db::exists(c, &key))? {
+            return Err(AccountsError::NoSuchUser(name));
+        }
+        let phc = self
+            .inner
+            .hasher
+            .hash(password)
+            .map_err(AccountsError::Internal)?;
+        if !self.inner.with_conn(|c| db::set_phc(c, &key, &phc))? {
+            return Err(AccountsError::NoSuchUser(name));
+        }
+        tracing::info!(name, "password changed; sessions revoked");
+        Ok(())
+    }
+
+    /// Deletes an account and its sessions.
+    pub fn delete_user(&self, name: &str) -> Result<(), AccountsError> {
+        let (name, key) = checked_name(name)?;
+        if !self.inner.with_conn(|c| db::delete_user(c, &key))? {
+            return Err(AccountsError::NoSuchUser(name));
+        }
+        self.inner.throttle().clear_account(&key);
+        tracing::info!(name, "user deleted");
+        Ok(())
+    }
+
+    /// Every account, ordered by name.
+    pub fn list_users(&self) -> Result<Vec<UserInfo>, AccountsError> {
+        let now = unix_now();
+        Ok(self.inner.with_conn(|c| db::list_users(c, now))?)
+    }
+
+    /// Operator lock: logins are refused (with [`super::AuthError::AccountLocked`]
+    /// once the password is right) and every session ends.
+    pub fn lock_user(&self, name: &str) -> Result<(), AccountsError> {
+        let (name, key) = checked_name(name)?;
+        if !self
+            .inner
+            .with_conn(|c| db::set_locked(c, &key, true, unix_now()))?
+        {
+            return Err(AccountsError::NoSuchUser(name));
+        }
+        tracing::info!(name, "user locked; sessions revoked");
+        Ok(())
+    }
+
+    /// Lifts the operator lock and any temporary lockout of the name: here
+    /// at once, and in a server in another process at its next login
+    /// attempt (it reads the recorded unlock time).
+    pub fn unlock_user(&self, name: &str) -> Result<(), AccountsError> {
+        let (name, key) = checked_name(name)?;
+        if !self
+            .inner
+            .with_conn(|c| db::set_locked(c, &key, false, unix_now()))?
+        {
+            return Err(AccountsError::NoSuchUser(name));
+        }
+        self.inner.throttle().clear_account(&key);
+        tracing::info!(name, "user unlocked");
+        Ok(())
+    }
+}
+
+/// The canonical name and its key, or why the name is not valid.
+fn checked_name(name: &str) -> Result<(String, String), AccountsError> {
+    let name = validate_name(name).map_err(|e| AccountsError::BadName(e.to_string()))?;
+    let key = name_key(&name);
+    Ok((name, key))
+}

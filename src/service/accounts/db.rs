@@ -1,0 +1,238 @@
+//! The SQL of the accounts service: small blocking functions over one
+//! connection, called from the hashing pool, `spawn_blocking` or the admin
+//! API, never from an async worker.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::UserInfo;
+
+/// Sessions kept per user. Each login adds one; past this the oldest go, so
+/// a script that logs in in a loop cannot grow the table without bound,
+/// while a person with many devices stays signed in on all of them.
+pub const MAX_SESSIONS_PER_USER: i64 = 64;
+
+/// An account as a login needs it.
+#[derive(Debug)]
+pub struct UserRow {
+    /// Row id.
+    pub id: i64,
+    /// Name as registered.
+    pub name: String,
+    /// argon2id PHC string.
+    pub phc: String,
+    /// Operator lock.
+    pub locked: bool,
+}
+
+/// A session found by its token hash.
+#[derive(Debug)]
+pub struct SessionRow {
+    /// The account.
+    pub user_id: i64,
+    /// Its name.
+    pub name: String,
+    /// Expiry, unix seconds.
+    pub expires: u64,
+}
+
+/// Unix seconds as SQLite stores them; far-future values saturate.
+pub fn to_sql(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+/// Unix seconds read back; a negative value (hand-edited file) reads as 0.
+pub fn from_sql(t: i64) -> u64 {
+    u64::try_from(t).unwrap_or(0)
+}
+
+/// The account whose key is `key`.
+pub fn find_user(c: &Connection, key: &str) -> rusqlite::Result<Option<UserRow>> {
+    c.query_row(
+        "SELECT id, name, phc, locked FROM users WHERE name_key = ?1",
+        [key],
+        |r| {
+            Ok(UserRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                phc: r.get(2)?,
+                locked: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Inserts an account; `Ok(false)` when the key is taken.
+pub fn insert_user(
+    c: &Connection,
+    name: &str,
+    key: &str,
+    phc: &str,
+    now: u64,
+) -> rusqlite::Result<bool> {
+    let n = c.execute(
+        "INSERT INTO users (name, name_key, phc, created) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (name_key) DO NOTHING",
+        params![name, key, phc, to_sql(now)],
+    )?;
+    Ok(n == 1)
+}
+
+/// Replaces the hash and ends every session of the account; `Ok(false)` if
+/// there is no such account.
+pub fn set_phc(c: &mut Connection, key: &str, phc: &str) -> rusqlite::Result<bool> {
+    let tx = c.transaction()?;
+    let n = tx.execute(
+        "UPDATE users SET phc = ?2 WHERE name_key = ?1",
+        params![key, phc],
+    )?;
+    revoke_all(&tx, key)?;
+    tx.commit()?;
+    Ok(n == 1)
+}
+
+/// Sets or clears the operator lock; locking ends every session, unlocking
+/// lifts any temporary lockout. `Ok(false)` if there is no such account.
+pub fn set_locked(c: &mut Connection, key: &str, locked: bool, now: u64) -> rusqlite::Result<bool> {
+    let tx = c.transaction()?;
+    let n = if locked {
+        let n = tx.execute("UPDATE users SET locked = 1 WHERE name_key = ?1", [key])?;
+        revoke_all(&tx, key)?;
+        n
+    } else {
+        tx.execute(
+            "UPDATE users SET locked = 0, locked_until = NULL, unlocked_at = ?2 WHERE name_key = ?1",
+            params![key, to_sql(now)],
+        )?
+    };
+    tx.commit()?;
+    Ok(n == 1)
+}
+
+/// Deletes an account and (by cascade) its sessions; `Ok(false)` if absent.
+pub fn delete_user(c: &Connection, key: &str) -> rusqlite::Result<bool> {
+    Ok(c.execute("DELETE FROM users WHERE name_key = ?1", [key])? == 1)
+}
+
+fn revoke_all(c: &Connection, key: &str) -> rusqlite::Result<usize> {
+    c.execute(
+        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name_key = ?1)",
+        [key],
+    )
+}
+
+/// Every account, by name; `locked_until` only while it lies ahead.
+pub fn list_users(c: &Connection, now: u64) -> rusqlite::Result<Vec<UserInfo>> {
+    let mut st = c.prepare(
+        "SELECT name, created, last_login, locked, locked_until FROM users ORDER BY name_key",
+    )?;
+    let rows = st.query_map([], |r| {
+        let until: Option<i64> = r.get(4)?;
+        Ok(UserInfo {
+            name: r.get(0)?,
+            created: from_sql(r.get(1)?),
+            last_login: r.get::<_, Option<i64>>(2)?.map(from_sql),
+            locked: r.get(3)?,
+            locked_until: until.map(from_sql).filter(|&t| t > now),
+        })
+    })?;
+    rows.collect()
+}
+
+/// A successful login, in one transaction: the new session, `last_login`,
+/// a rehash if due, the lockout column cleared, and the account's expired
+/// and surplus sessions dropped.
+pub fn record_login(
+    c: &mut Connection,
+    user_id: i64,
+    token_hash: &[u8; 32],
+    now: u64,
+    expires: u64,
+    new_phc: Option<&str>,
+) -> rusqlite::Result<()> {
+    let tx = c.transaction()?;
+    tx.execute(
+        "INSERT INTO sessions (token_hash, user_id, created, expires) VALUES (?1, ?2, ?3, ?4)",
+        params![&token_hash[..], user_id, to_sql(now), to_sql(expires)],
+    )?;
+    tx.execute(
+        "UPDATE users SET last_login = ?2, locked_until = NULL, phc = coalesce(?3, phc) WHERE id = ?1",
+        params![user_id, to_sql(now), new_phc],
+    )?;
+    tx.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND (expires <= ?2 OR token_hash IN (
+             SELECT token_hash FROM sessions WHERE user_id = ?1
+             ORDER BY created DESC LIMIT -1 OFFSET ?3))",
+        params![user_id, to_sql(now), MAX_SESSIONS_PER_USER],
+    )?;
+    tx.commit()
+}
+
+/// The session of a token hash, if any (expired or not), with its account
+/// unless that account is locked.
+pub fn find_session(c: &Connection, token_hash: &[u8; 32]) -> rusqlite::Result<Option<SessionRow>> {
+    c.query_row(
+        "SELECT s.user_id, u.name, s.expires FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ?1 AND u.locked = 0",
+        [&token_hash[..]],
+        |r| {
+            Ok(SessionRow {
+                user_id: r.get(0)?,
+                name: r.get(1)?,
+                expires: from_sql(r.get(2)?),
+            })
+        },
+    )
+    .optional()
+}
+
+/// Ends one session; `Ok(false)` if it did not exist.
+pub fn delete_session(c: &Connection, token_hash: &[u8; 32]) -> rusqlite::Result<bool> {
+    Ok(c.execute(
+        "DELETE FROM sessions WHERE token_hash = ?1",
+        [&token_hash[..]],
+    )? == 1)
+}
+
+/// Drops every expired session (at open).
+pub fn purge_expired(c: &Connection, now: u64) -> rusqlite::Result<usize> {
+    c.execute("DELETE FROM sessions WHERE expires <= ?1", [to_sql(now)])
+}
+
+/// Shows a temporary lockout in `sockit user list` (no-op for unknown names).
+pub fn note_lockout(c: &Connection, key: &str, until: u64) -> rusqlite::Result<()> {
+    c.execute(
+        "UPDATE users SET locked_until = ?2 WHERE name_key = ?1",
+        params![key, to_sql(until)],
+    )
+    .map(drop)
+}
+
+/// When the operator last unlocked the account, if ever.
+pub fn unlocked_at(c: &Connection, key: &str) -> rusqlite::Result<Option<u64>> {
+    let v: Option<Option<i64>> = c
+        .query_row(
+            "SELECT unlocked_at FROM users WHERE name_key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(v.flatten().map(from_sql))
+}
+
+/// Whether an account with this key exists.
+pub fn exists(c: &Connection, key: &str) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE name_key = ?1)",
+        [key],
+        |r| r.get(0),
+    )
+}
+
+/// The registered spelling of the account holding `key`.
+pub fn name_of(c: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    c.query_row("SELECT name FROM users WHERE name_key = ?1", [key], |r| {
+        r.get(0)
+    })
+    .optional()
+}

@@ -1,0 +1,221 @@
+//! The async API the doors call: login, resume, logout, is_registered.
+//!
+//! None of it blocks the calling worker: the throttle is a short in-memory
+//! check, store work goes to `spawn_blocking`, hashing to the pool.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+use super::password::MAX_PASSWORD_BYTES;
+use super::throttle::Blocked;
+use super::token::{new_token, token_hash, unix_now, well_formed};
+use super::{Accounts, AuthError, Identity, Inner, Login, db, name_key, validate_name};
+
+impl Accounts {
+    /// Checks a name and password and opens a session. `peer` is the
+    /// client's address, for the per-address throttle (`None` for Unix
+    /// sockets: only the per-name count applies).
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Login, AuthError> {
+        // Refused before hashing: a long password would cost us, not them.
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(AuthError::BadInput(format!(
+                "password longer than {MAX_PASSWORD_BYTES} bytes; no account has one that long"
+            )));
+        }
+        let name = validate_name(name)
+            .map_err(|e| AuthError::BadInput(format!("invalid username: {e}")))?;
+        let key = name_key(&name);
+        self.admit(&key, peer).await?;
+        let inner = self.inner.clone();
+        let password = password.to_owned();
+        let reply = self
+            .inner
+            .pool
+            .submit(move || login_job(&inner, &name, &key, &password, peer))
+            .map_err(|_| AuthError::Busy)?;
+        reply
+            .await
+            .map_err(|e| AuthError::internal("login job lost", &e))?
+    }
+
+    /// The identity behind a session token, if the session is still valid
+    /// (also used to re-check a session). An expired session is deleted.
+    pub async fn resume(&self, token: &str) -> Result<Identity, AuthError> {
+        if !well_formed(token) {
+            return Err(AuthError::InvalidToken);
+        }
+        let hash = token_hash(token);
+        let now = unix_now();
+        let found = self
+            .blocking(move |c| match db::find_session(c, &hash)? {
+                Some(s) if s.expires > now => Ok(Some(Identity {
+                    user_id: s.user_id,
+                    name: s.name,
+                    expires: s.expires,
+                })),
+                Some(_) => db::delete_session(c, &hash).map(|_| None),
+                None => Ok(None),
+            })
+            .await?;
+        found.ok_or(AuthError::InvalidToken)
+    }
+
+    /// Ends the session of `token`; an unknown token is [`AuthError::InvalidToken`].
+    pub async fn logout(&self, token: &str) -> Result<(), AuthError> {
+        if !well_formed(token) {
+            return Err(AuthError::InvalidToken);
+        }
+        let hash = token_hash(token);
+        match self.blocking(move |c| db::delete_session(c, &hash)).await? {
+            true => Ok(()),
+            false => Err(AuthError::InvalidToken),
+        }
+    }
+
+    /// Whether an account holds this name (after NFC, ignoring case), so
+    /// chat can keep guests off registered names. Invalid names are never
+    /// registered.
+    pub async fn is_registered(&self, name: &str) -> Result<bool, AuthError> {
+        let Ok(name) = validate_name(name) else {
+            return Ok(false);
+        };
+        let key = name_key(&name);
+        self.blocking(move |c| db::exists(c, &key)).await
+    }
+
+    /// The throttle's verdict, before any hashing. A name locked out here may
+    /// have been unlocked by `sockit user unlock` in another process since;
+    /// only then is the store asked (so an address lockout costs no I/O).
+    async fn admit(&self, key: &str, peer: Option<IpAddr>) -> Result<(), AuthError> {
+        let verdict = self.inner.throttle().check(key, peer, Instant::now());
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(Blocked::Ip { retry_after }) => Err(AuthError::TooManyAttempts { retry_after }),
+            Err(Blocked::Account {
+                retry_after,
+                since_unix,
+            }) => {
+                let k = key.to_owned();
+                let unlocked = self.blocking(move |c| db::unlocked_at(c, &k)).await?;
+                if unlocked.is_some_and(|t| t >= since_unix) {
+                    self.inner.throttle().clear_account(key);
+                    Ok(())
+                } else {
+                    Err(AuthError::TooManyAttempts { retry_after })
+                }
+            }
+        }
+    }
+
+    /// Runs store work in `spawn_blocking`.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, AuthError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.with_conn(f))
+            .await
+            .map_err(|e| AuthError::internal("store task failed", &e))?
+            .map_err(|e| AuthError::internal("account store failed", &e))
+    }
+}
+
+/// The blocking half of a login, on a hashing thread: look up, verify
+/// (against the dummy hash for unknown names, so both cost the same),
+/// count failures, and on success rehash if due and record the session.
+fn login_job(
+    inner: &Inner,
+    name: &str,
+    key: &str,
+    password: &str,
+    peer: Option<IpAddr>,
+) -> Result<Login, AuthError> {
+    let store_err = |e: crate::store::StoreError| AuthError::internal("account store failed", &e);
+    let user = inner
+        .with_conn(|c| db::find_user(c, key))
+        .map_err(store_err)?;
+    let phc = user
+        .as_ref()
+        .map_or(inner.dummy_phc.as_str(), |u| u.phc.as_str());
+    let matches = inner.hasher.verify(phc, password);
+    let Some(user) = user.filter(|_| matches) else {
+        failed(inner, name, key, peer);
+        return Err(AuthError::InvalidCredentials);
+    };
+    if user.locked {
+        return Err(AuthError::AccountLocked);
+    }
+    inner.throttle().success(key);
+    let new_phc = if inner.hasher.needs_rehash(&user.phc) {
+        // A failed rehash only delays the upgrade to the next login.
+        inner
+            .hasher
+            .hash(password)
+            .inspect_err(|e| tracing::warn!(error = %e, "password rehash failed"))
+            .ok()
+    } else {
+        None
+    };
+    let token = new_token().map_err(|e| AuthError::internal("OS random generator failed", &e))?;
+    let now = unix_now();
+    let expires = now.saturating_add(inner.cfg.session_ttl.as_secs());
+    inner
+        .with_conn(|c| {
+            db::record_login(
+                c,
+                user.id,
+                &token_hash(&token),
+                now,
+                expires,
+                new_phc.as_deref(),
+            )
+        })
+        .map_err(store_err)?;
+    if new_phc.is_some() {
+        tracing::info!(name = %user.name, "password hash upgraded to the configured parameters");
+    }
+    Ok(Login {
+        identity: Identity {
+            user_id: user.id,
+            name: user.name,
+            expires,
+        },
+        token,
+    })
+}
+
+/// Counts a failure; logs any lockout it starts for the operator and shows
+/// an account lockout in `sockit user list` (a no-op for unknown names).
+fn failed(inner: &Inner, name: &str, key: &str, peer: Option<IpAddr>) {
+    let now_unix = unix_now();
+    let started = inner
+        .throttle()
+        .failure(key, peer, Instant::now(), now_unix);
+    for l in started {
+        let what = if l.account {
+            "account name"
+        } else {
+            "client address"
+        };
+        tracing::warn!(
+            name,
+            ip = ?peer,
+            retry_after_secs = l.retry_after.as_secs(),
+            "login lockout of the {what} after repeated failures"
+        );
+        if l.account {
+            let until = now_unix.saturating_add(l.retry_after.as_secs());
+            if let Err(e) = inner.with_conn(|c| db::note_lockout(c, key, until)) {
+                tracing::warn!(error = %e, "cannot record a lockout for `sockit user list`");
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The accounts database schema, as ordered migrations (see [`crate::store`]).
+//!
+//! Steps are never edited once released: a change is a new step, so every
+//! older `sockit.db` upgrades in place.
+
+use crate::store::Migration;
+
+/// Step 1: accounts. `name` keeps the spelling given at creation (NFC);
+/// `name_key` (NFC + lowercase) makes names unique ignoring case. `phc` is
+/// the argon2id PHC string. `locked` is the operator's lock.
+pub const V1_USERS: Migration = Migration {
+    version: 1,
+    name: "users",
+    sql: "CREATE TABLE users (
+            id       INTEGER PRIMARY KEY,
+            name     TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            phc      TEXT NOT NULL,
+            created  INTEGER NOT NULL,
+            locked   INTEGER NOT NULL DEFAULT 0
+          );",
+};
+
+/// Step 2: sessions, keyed by the SHA-256 of the token (the token itself is
+/// never stored). Deleting a user deletes its sessions.
+pub const V2_SESSIONS: Migration = Migration {
+    version: 2,
+    name: "sessions",
+    sql: "CREATE TABLE sessions (
+            token_hash BLOB PRIMARY KEY,
+            user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created    INTEGER NOT NULL,
+            expires    INTEGER NOT NULL
+          ) WITHOUT ROWID;
+          CREATE INDEX sessions_by_user ON sessions(user_id, created);
+          CREATE INDEX sessions_by_expiry ON sessions(expires);",
+};
+
+/// Step 3: what the operator sees in `sockit user list`: the last login,
+/// and a temporary lockout (`locked_until`, written by the server when it
+/// locks a name out, informational). `unlocked_at` is when the operator
+/// last ran `unlock`, which a server in another process reads to lift a
+/// lockout it holds in memory.
+pub const V3_LOGIN_TRACKING: Migration = Migration {
+    version: 3,
+    name: "users.last_login, lockout columns",
+    sql: "ALTER TABLE users ADD COLUMN last_login INTEGER;
+          ALTER TABLE users ADD COLUMN locked_until INTEGER;
+          ALTER TABLE users ADD COLUMN unlocked_at INTEGER;",
+};
+
+/// Every step, in order.
+pub const MIGRATIONS: &[Migration] = &[V1_USERS, V2_SESSIONS, V3_LOGIN_TRACKING];
