@@ -10,6 +10,7 @@ mod lab;
 mod ping;
 mod pipe;
 mod serve;
+mod user;
 
 /// sockit: a client/server socket toolkit for TCP, UDP and Unix sockets.
 ///
@@ -30,6 +31,7 @@ mod serve;
   sockit listen -k tcp://127.0.0.1:9000          accept clients, print what they send
   sockit call tcp://127.0.0.1:7878 '{\"type\":\"ping\"}'   one frame, replies as JSON lines
   sockit lab sticky                              see TCP merge and split messages
+  sockit user add alice                          create an account (password prompted)
 
 Logging: -v for debug, or RUST_LOG=sockit=trace. Run `sockit <command> --help` for details."
 )]
@@ -59,6 +61,8 @@ pub enum Command {
     Call(call::CallArgs),
     /// Experiments that show how sockets behave (sticky packets).
     Lab(lab::LabArgs),
+    /// Manage accounts: add, passwd, del, list, lock, unlock.
+    User(user::UserArgs),
 }
 
 impl Cli {
@@ -109,5 +113,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Listen(a) => pipe::listen(a).await,
         Command::Call(a) => call::run(a).await,
         Command::Lab(a) => lab::run(a).await,
+        Command::User(a) => user::run(a).await,
     }
 }

@@ -27,7 +27,7 @@ impl Accounts {
             let existing = self.inner.with_conn(|c| db::name_of(c, &key))?;
             return Err(AccountsError::NameTaken(existing.unwrap_or(name)));
         }
-        tracing::info!(name, "user added");
+        tracing::debug!(name, "user added");
         Ok(UserInfo {
             name,
             created: now,
@@ -52,7 +52,7 @@ impl Accounts {
         if !self.inner.with_conn(|c| db::set_phc(c, &key, &phc))? {
             return Err(AccountsError::NoSuchUser(name));
         }
-        tracing::info!(name, "password changed; sessions revoked");
+        tracing::debug!(name, "password changed; sessions revoked");
         Ok(())
     }
 
@@ -63,8 +63,16 @@ impl Accounts {
             return Err(AccountsError::NoSuchUser(name));
         }
         self.inner.throttle().clear_account(&key);
-        tracing::info!(name, "user deleted");
+        tracing::debug!(name, "user deleted");
         Ok(())
+    }
+
+    /// The registered spelling of the account holding this name (ignoring
+    /// case), if any: lets a CLI say "taken" or "no such user" before it
+    /// asks for a password.
+    pub fn registered_name(&self, name: &str) -> Result<Option<String>, AccountsError> {
+        let (_, key) = checked_name(name)?;
+        Ok(self.inner.with_conn(|c| db::name_of(c, &key))?)
     }
 
     /// Every account, ordered by name.
@@ -83,7 +91,7 @@ impl Accounts {
         {
             return Err(AccountsError::NoSuchUser(name));
         }
-        tracing::info!(name, "user locked; sessions revoked");
+        tracing::debug!(name, "user locked; sessions revoked");
         Ok(())
     }
 
@@ -99,7 +107,7 @@ impl Accounts {
             return Err(AccountsError::NoSuchUser(name));
         }
         self.inner.throttle().clear_account(&key);
-        tracing::info!(name, "user unlocked");
+        tracing::debug!(name, "user unlocked");
         Ok(())
     }
 }
