@@ -104,7 +104,7 @@ impl Accounts {
             }) => {
                 let k = key.to_owned();
                 let unlocked = self.blocking(move |c| db::unlocked_at(c, &k)).await?;
-                if unlocked.is_some_and(|t| t >= since_unix) {
+                if lifted(unlocked, since_unix) {
                     self.inner.throttle().clear_account(key);
                     Ok(())
                 } else {
@@ -139,6 +139,25 @@ fn login_job(
     peer: Option<IpAddr>,
 ) -> Result<Login, AuthError> {
     let store_err = |e: crate::store::StoreError| AuthError::internal("account store failed", &e);
+    // Again, now that it is our turn: failures of attempts queued ahead of
+    // this one may have started a lockout since the caller's check, and
+    // without this a burst of queued guesses would all be hashed.
+    match inner.throttle().check(key, peer, Instant::now()) {
+        Ok(()) => {}
+        Err(Blocked::Ip { retry_after }) => return Err(AuthError::TooManyAttempts { retry_after }),
+        Err(Blocked::Account {
+            retry_after,
+            since_unix,
+        }) => {
+            let unlocked = inner
+                .with_conn(|c| db::unlocked_at(c, key))
+                .map_err(store_err)?;
+            if !lifted(unlocked, since_unix) {
+                return Err(AuthError::TooManyAttempts { retry_after });
+            }
+            inner.throttle().clear_account(key);
+        }
+    }
     let user = inner
         .with_conn(|c| db::find_user(c, key))
         .map_err(store_err)?;
@@ -218,4 +237,10 @@ fn failed(inner: &Inner, name: &str, key: &str, peer: Option<IpAddr>) {
             }
         }
     }
+}
+
+/// Whether an operator unlock (recorded at `unlocked_at`, possibly by
+/// another process) came after a lockout that began at `since_unix`.
+fn lifted(unlocked_at: Option<u64>, since_unix: u64) -> bool {
+    unlocked_at.is_some_and(|t| t >= since_unix)
 }

@@ -172,51 +172,6 @@ async fn names_collide_ignoring_case_and_normal_form() {
 }
 
 #[tokio::test]
-async fn repeated_failures_lock_out_known_and_unknown_names_alike() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = open(&dir);
-    a.add_user("alice", "correct horse").unwrap();
-    for name in ["alice", "nobody"] {
-        for _ in 0..5 {
-            assert_eq!(
-                a.login(name, "bad guess", None).await.unwrap_err(),
-                AuthError::InvalidCredentials
-            );
-        }
-        match a.login(name, "correct horse", None).await.unwrap_err() {
-            AuthError::TooManyAttempts { retry_after } => {
-                assert!(
-                    retry_after <= Duration::from_secs(60) && retry_after > Duration::from_secs(50)
-                );
-            }
-            e => panic!("{name}: {e:?}"),
-        }
-    }
-    let listed = a.list_users().unwrap();
-    assert!(listed[0].locked_until.is_some(), "list shows the lockout");
-    a.unlock_user("alice").unwrap();
-    a.login("alice", "correct horse", None).await.unwrap();
-    assert_eq!(a.list_users().unwrap()[0].locked_until, None);
-}
-
-#[tokio::test]
-async fn an_unlock_from_another_process_lifts_a_lockout() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = open(&dir);
-    server.add_user("alice", "correct horse").unwrap();
-    for _ in 0..5 {
-        let _ = server.login("alice", "bad guess", None).await;
-    }
-    assert!(matches!(
-        server.login("alice", "correct horse", None).await,
-        Err(AuthError::TooManyAttempts { .. })
-    ));
-    // `sockit user unlock alice` opens its own Accounts on the same file.
-    open(&dir).unlock_user("alice").unwrap();
-    server.login("alice", "correct horse", None).await.unwrap();
-}
-
-#[tokio::test]
 async fn a_login_upgrades_an_old_hash_to_the_configured_params() {
     let dir = tempfile::tempdir().unwrap();
     let phc = |dir: &tempfile::TempDir| -> String {
@@ -282,3 +237,19 @@ async fn neither_password_nor_token_reaches_the_database_files() {
     assert!(!has(l.token.as_bytes()));
     assert!(!has(&hex::decode(&l.token).unwrap()));
 }
+
+#[test]
+fn the_service_and_its_futures_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(&dir);
+    send_sync(&a);
+    send(&a.login("a", "b", None));
+    send(&a.resume("t"));
+    send(&a.logout("t"));
+    send(&a.is_registered("a"));
+}
+
+#[path = "tests_lockout.rs"]
+mod lockout;
