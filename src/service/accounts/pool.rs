@@ -26,10 +26,11 @@ pub struct HashPool {
 }
 
 impl HashPool {
-    /// Starts `threads` threads (at least one) behind a queue of `queue` jobs.
+    /// Starts `threads` threads (at least one) behind a queue of `queue` jobs
+    /// (at least one: a zero-length queue would refuse nearly everything).
     /// The threads end once the pool is dropped and the queue drains.
     pub fn new(threads: usize, queue: usize) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<Job>(queue);
+        let (tx, rx) = mpsc::sync_channel::<Job>(queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = Arc::clone(&rx);

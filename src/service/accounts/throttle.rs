@@ -23,6 +23,10 @@ pub const MAX_TRACKED: usize = 65_536;
 /// linear, so it must not run on every failure during a flood.
 const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
+/// The longest lockout any configuration gets: `Instant + Duration` panics
+/// on overflow, so a configured `Duration::MAX` must not reach it.
+pub const MAX_LOCKOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Longest lockout doubling goes to before the cap applies (2^20 x base).
 const MAX_DOUBLINGS: u32 = 20;
 
@@ -78,8 +82,10 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    /// An empty throttle.
-    pub fn new(cfg: ThrottleConfig) -> Self {
+    /// An empty throttle; lockouts are clamped to [`MAX_LOCKOUT`].
+    pub fn new(mut cfg: ThrottleConfig) -> Self {
+        cfg.lockout_cap = cfg.lockout_cap.min(MAX_LOCKOUT);
+        cfg.lockout = cfg.lockout.min(cfg.lockout_cap);
         Self {
             cfg,
             accounts: Table::new(cfg.account_max_failures),

@@ -185,3 +185,14 @@ fn a_full_table_stops_tracking_new_keys_until_old_ones_expire() {
     let later = now + MIN + 60 * MIN;
     assert_eq!(t.failure("late", None, later, 0).len(), 1);
 }
+
+#[test]
+fn absurd_durations_are_clamped_not_a_panic() {
+    let mut t = Throttle::new(ThrottleConfig {
+        lockout: Duration::MAX,
+        lockout_cap: Duration::MAX,
+        ..cfg()
+    });
+    let (_, locks) = fail_n(&mut t, "alice", None, Instant::now(), 5);
+    assert_eq!(locks[0].retry_after, MAX_LOCKOUT);
+}
