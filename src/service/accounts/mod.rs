@@ -37,7 +37,7 @@ pub use error::{AccountsError, AuthError};
 pub use names::{MAX_NAME_CHARS, NameError, name_key, validate_name};
 pub use password::{HashParams, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, check_new_password};
 pub use schema::MIGRATIONS;
-pub use throttle::{Blocked, Lockout, Throttle, ThrottleConfig};
+pub use throttle::{Blocked, Lockout, MAX_LOCKOUT, MAX_TRACKED, Throttle, ThrottleConfig};
 pub use token::TOKEN_HEX_LEN;
 
 use crate::store::{self, Durability, StoreError};
