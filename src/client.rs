@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::Framed;
 
 use crate::net::{Conn, DialError, Endpoint, dial};
-use crate::wire::{Frame, FrameCodec, FrameError, PROTOCOL_VERSION};
+use crate::wire::{AuthReply, AuthRequest, Frame, FrameCodec, FrameError, PROTOCOL_VERSION};
 
 /// Why a framed exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,9 @@ pub enum ClientError {
     /// The byte stream broke the protocol, or the socket failed.
     #[error("{0}")]
     Frame(#[from] FrameError),
+    /// The server's reply had an unexpected shape.
+    #[error("unexpected reply from the server: {0}")]
+    Unexpected(String),
     /// The server closed the connection before answering.
     #[error("the server closed the connection before answering")]
     Closed,
@@ -116,6 +119,41 @@ impl Client {
                 .set("client", format!("sockit/{}", env!("CARGO_PKG_VERSION"))),
         )
         .await
+    }
+}
+
+impl Client {
+    /// Sends one request of the `login` family and reads its typed reply.
+    pub async fn auth(&mut self, req: AuthRequest) -> Result<AuthReply, ClientError> {
+        let reply = self.request(req.to_frame(None)).await?;
+        AuthReply::from_frame(&reply).map_err(|e| ClientError::Unexpected(e.to_string()))
+    }
+
+    /// Logs in; the reply carries the session token and its expiry.
+    pub async fn login(&mut self, name: &str, password: &str) -> Result<AuthReply, ClientError> {
+        self.auth(AuthRequest::Login {
+            name: name.to_owned(),
+            password: password.to_owned(),
+        })
+        .await
+    }
+
+    /// Adopts an existing session on this connection.
+    pub async fn resume(&mut self, token: &str) -> Result<AuthReply, ClientError> {
+        self.auth(AuthRequest::Resume {
+            token: token.to_owned(),
+        })
+        .await
+    }
+}
+
+impl ClientError {
+    /// The server's error code, when the server answered with an error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Server { code, .. } => Some(code),
+            _ => None,
+        }
     }
 }
 

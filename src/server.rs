@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::door;
 use crate::net::{
-    BindError, Bound, Endpoint, Shared, StreamListener, serve_datagrams, serve_stream,
+    BindError, Bound, Endpoint, Shards, Shared, StreamListener, serve_datagrams, serve_stream,
 };
+use crate::service::Services;
 use crate::wire::{Limits, ServerInfo};
 
 /// The services `sockit serve` offers.
@@ -23,6 +24,8 @@ pub enum Service {
     Upper,
     /// The sockit frame protocol (TCP, Unix).
     Framed,
+    /// The web page, its JSON API and the frame protocol over WebSocket (TCP).
+    Web,
 }
 
 impl Service {
@@ -32,6 +35,7 @@ impl Service {
             Service::Echo => "echo",
             Service::Upper => "upper",
             Service::Framed => "framed",
+            Service::Web => "web",
         }
     }
 }
@@ -49,6 +53,9 @@ pub struct ServerOpts {
     pub grace: Duration,
     /// Frame size limits of the framed protocol.
     pub frame_limits: Limits,
+    /// Connection shards (single-threaded runtimes, see `net::shard`);
+    /// 0 runs connections on the caller's runtime.
+    pub shards: usize,
 }
 
 impl Default for ServerOpts {
@@ -66,6 +73,7 @@ impl Default for ServerOpts {
             // Enough for an in-flight request to complete on a loaded machine.
             grace: Duration::from_secs(5),
             frame_limits: Limits::default(),
+            shards: 0,
         }
     }
 }
@@ -90,7 +98,9 @@ impl Listener {
 pub async fn bind_all(specs: &[(Service, Endpoint)]) -> Result<Vec<Listener>, BindError> {
     let mut out = Vec::with_capacity(specs.len());
     for (service, ep) in specs {
-        if *service == Service::Framed && ep.transport() == crate::net::Transport::Udp {
+        if matches!(service, Service::Framed | Service::Web)
+            && ep.transport() == crate::net::Transport::Udp
+        {
             return Err(BindError::NeedsStream {
                 addr: ep.to_string(),
                 service: service.name(),
@@ -116,22 +126,51 @@ pub struct RunSummary {
 pub async fn run(
     listeners: Vec<Listener>,
     opts: ServerOpts,
+    services: Services,
     shutdown: CancellationToken,
 ) -> RunSummary {
-    let shared = Shared::new(shutdown.clone(), opts.max_conns);
+    let mut shared = Shared::new(shutdown.clone(), opts.max_conns);
+    // Kept alive until every connection is done: dropping it stops the shards.
+    let mut _shards = None;
+    if opts.shards > 0 {
+        match Shards::start(opts.shards) {
+            Ok(s) => {
+                let s = Arc::new(s);
+                shared = shared.with_shards(s.clone());
+                _shards = Some(s);
+            }
+            // Threads are a resource like any other; serving on the main
+            // runtime is slower for a lone peer but correct.
+            Err(e) => tracing::warn!(error = %e, "cannot start connection shards; serving without"),
+        }
+    }
     let stream_opts = door::StreamOpts {
         idle: opts.idle_timeout,
         max_line: opts.max_line,
         shutdown: shutdown.clone(),
     };
+    let mut info = ServerInfo::new(opts.frame_limits);
+    if services.accounts.is_some() {
+        info.features.push("login".to_owned());
+    }
     let framed_opts = door::FramedOpts {
-        info: Arc::new(ServerInfo::new(opts.frame_limits)),
+        info: Arc::new(info),
         idle: opts.idle_timeout,
         shutdown: shutdown.clone(),
+        services,
+    };
+    let web = door::web::WebState {
+        services: framed_opts.services.clone(),
+        info: framed_opts.info.clone(),
+        secure: false,
     };
     let mut loops = JoinSet::new();
     for l in listeners {
         let (service, shared) = (l.service, shared.clone());
+        if service == Service::Web {
+            loops.spawn(serve_web(l.bound, web.clone(), shutdown.clone()));
+            continue;
+        }
         match StreamListener::from_bound(l.bound) {
             Ok(listener) => {
                 let (so, fo) = (stream_opts.clone(), framed_opts.clone());
@@ -151,14 +190,15 @@ pub async fn run(
                             door::framed_stream(c, fo.clone())
                         }))
                     }
+                    Service::Web => continue,
                 };
             }
             Err(Bound::Udp(sock)) => {
                 let rule = match service {
                     Service::Echo => door::echo_datagram,
                     Service::Upper => door::upper_datagram,
-                    // bind_all refuses framed UDP listeners.
-                    Service::Framed => continue,
+                    // bind_all refuses framed and web UDP listeners.
+                    Service::Framed | Service::Web => continue,
                 };
                 loops.spawn(serve_datagrams(
                     sock,
@@ -183,4 +223,25 @@ pub async fn run(
         Err(_) => shared.tracker.len(),
     };
     RunSummary { cut_off }
+}
+
+/// Serves the web door on a bound TCP socket until shutdown (a Unix socket
+/// works too, for a reverse proxy in front).
+async fn serve_web(bound: Bound, state: door::web::WebState, shutdown: CancellationToken) {
+    use std::net::SocketAddr;
+    let app = door::web::router(state);
+    let stop = shutdown.cancelled_owned();
+    let result = match bound {
+        Bound::Tcp(l) => {
+            let svc = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(l, svc).with_graceful_shutdown(stop).await
+        }
+        other => {
+            tracing::error!(?other, "the web door needs a TCP listener");
+            return;
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, "web door failed");
+    }
 }

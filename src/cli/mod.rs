@@ -4,9 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod accounts;
 mod bench;
 mod call;
 mod lab;
+mod login;
+mod password;
 mod ping;
 mod pipe;
 mod serve;
@@ -63,22 +66,30 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Manage accounts: add, passwd, del, list, lock, unlock.
     User(user::UserArgs),
+    /// Log in to a framed server; later commands against it use the session.
+    Login(login::LoginArgs),
+    /// End the session stored for a server, on the server and locally.
+    Logout(login::SessionArgs),
+    /// Show which account the stored session for a server speaks for.
+    Whoami(login::SessionArgs),
 }
 
 impl Cli {
     /// Worker threads for the async runtime: `serve` decides (see its
     /// `--threads`); clients use one per CPU.
     pub fn worker_threads(&self) -> usize {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         match &self.command {
-            // Measured on a 2-CPU machine, echo with 64-byte messages: one
-            // worker answers a lone connection ~1.4x faster than two (no
-            // cross-thread wake-ups), two carry ~1.6x more at 100
-            // connections. Throughput under load is the default's job.
-            Command::Serve(a) => a.threads.unwrap_or(cpus).max(1),
-            _ => cpus,
+            // Stream connections run on serve's own shards (--threads); the
+            // main runtime only accepts, answers datagrams and runs services.
+            Command::Serve(a) => a.threads.unwrap_or_else(cpus).max(1),
+            _ => cpus(),
         }
     }
+}
+
+/// CPUs this process may use.
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The longest duration any flag takes: far beyond any real timeout, and
@@ -114,5 +125,39 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(a) => call::run(a).await,
         Command::Lab(a) => lab::run(a).await,
         Command::User(a) => user::run(a).await,
+        Command::Login(a) => login::login(a).await,
+        Command::Logout(a) => login::logout(a).await,
+        Command::Whoami(a) => login::whoami(a).await,
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MMZ` (UTC), without a date crate:
+/// Howard Hinnant's days-to-civil algorithm.
+fn utc(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00Z");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00Z");
+        assert_eq!(super::utc(1_700_000_000), "2023-11-14 22:13Z");
     }
 }

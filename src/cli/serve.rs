@@ -10,17 +10,19 @@ use sockit::server::{self, ServerOpts, Service};
 use tokio_util::sync::CancellationToken;
 
 /// What `serve` runs when no service flag is given: everything on loopback.
-const DEFAULTS: [(Service, &str); 3] = [
+const DEFAULTS: [(Service, &str); 4] = [
     (Service::Echo, "tcp://127.0.0.1:8888"),
     (Service::Echo, "udp://127.0.0.1:8888"),
     (Service::Framed, "tcp://127.0.0.1:7878"),
+    (Service::Web, "tcp://127.0.0.1:8080"),
 ];
 
 /// Arguments of `sockit serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   sockit serve
-      the defaults: echo on tcp+udp 127.0.0.1:8888, the framed protocol on tcp://127.0.0.1:7878
+      the defaults: echo on tcp+udp 127.0.0.1:8888, the framed protocol on
+      tcp://127.0.0.1:7878, the web page on http://127.0.0.1:8080
   sockit serve --listen tcp://0.0.0.0:7878 --listen unix://sockit.sock
       the framed protocol (docs/PROTOCOL.md) for `sockit call` and the Python client
   sockit serve --echo tcp://0.0.0.0:8888 --echo udp://0.0.0.0:8888
@@ -44,6 +46,10 @@ pub struct ServeArgs {
     /// Serve the sockit frame protocol on ADDR (tcp:// or unix://); repeatable.
     #[arg(long, value_name = "ADDR")]
     listen: Vec<Endpoint>,
+    /// Serve the web page (login, and the frame protocol over WebSocket)
+    /// on HOST:PORT; repeatable.
+    #[arg(long, value_name = "ADDR")]
+    web: Vec<Endpoint>,
     /// Largest frame body accepted, in bytes (the header is capped at 64 KiB).
     #[arg(long, value_name = "BYTES", default_value_t = sockit::wire::DEFAULT_MAX_BODY)]
     max_body: usize,
@@ -59,15 +65,16 @@ pub struct ServeArgs {
     /// Most stream connections open at once; further peers wait in the backlog.
     #[arg(long, value_name = "N", default_value_t = 20_000)]
     max_conns: usize,
-    /// Worker threads serving connections [default: one per CPU]. On a
-    /// machine with two CPUs, `--threads 1` answers a lone connection
-    /// faster (no cross-thread wake-ups) at the cost of throughput under
-    /// many connections.
+    /// Threads serving stream connections [default: one per CPU]. Each
+    /// connection stays on one thread for its whole life (no cross-thread
+    /// wake-ups); connections are dealt to the threads in turn.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Seconds that busy connections may take to finish after a stop signal.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     grace: f64,
+    #[command(flatten)]
+    accounts: super::accounts::AccountsArgs,
 }
 
 /// Runs `sockit serve`.
@@ -81,11 +88,13 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             max_body: a.max_body,
             ..Default::default()
         },
+        shards: a.threads.unwrap_or_else(super::cpus).max(1),
     };
     let mut specs: Vec<(Service, Endpoint)> = Vec::new();
     specs.extend(a.echo.into_iter().map(|e| (Service::Echo, e)));
     specs.extend(a.upper.into_iter().map(|e| (Service::Upper, e)));
     specs.extend(a.listen.into_iter().map(|e| (Service::Framed, e)));
+    specs.extend(a.web.into_iter().map(|e| (Service::Web, e)));
     if specs.is_empty() {
         for (service, addr) in DEFAULTS {
             specs.push((service, addr.parse()?));
@@ -97,6 +106,11 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             a.data.display()
         )
     })?;
+
+    let accounts = a.accounts.open(&a.data).await?;
+    let services = sockit::service::Services {
+        accounts: Some(accounts),
+    };
 
     // Bind everything before serving anything: a taken port fails the start.
     let listeners = server::bind_all(&specs).await?;
@@ -116,7 +130,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stop signal: no new connections; finishing open ones");
         stop.cancel();
     });
-    let summary = server::run(listeners, opts, shutdown).await;
+    let summary = server::run(listeners, opts, services, shutdown).await;
     if summary.cut_off > 0 {
         tracing::warn!(
             connections = summary.cut_off,

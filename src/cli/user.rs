@@ -4,14 +4,16 @@
 //! Passwords never come from the command line (it shows in `ps` and shell
 //! history): they are prompted without echo, or read from stdin.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use sockit::service::accounts::{
-    self, Accounts, AccountsConfig, AccountsError, MAX_PASSWORD_BYTES, UserInfo,
+    self, Accounts, AccountsConfig, AccountsError, HashParams, UserInfo,
 };
+
+use super::password::{self, Source};
+use super::utc;
 
 /// Arguments of `sockit user`.
 #[derive(Debug, clap::Args)]
@@ -83,13 +85,29 @@ enum Action {
     },
 }
 
-/// Where the password comes from.
+/// Where the new password comes from, and how it is hashed.
 #[derive(Debug, clap::Args)]
 struct PasswordSource {
     /// Read the password from the first line of stdin (for scripts)
     /// instead of prompting; the trailing newline is dropped.
     #[arg(long)]
     password_stdin: bool,
+    /// argon2id cost of the new hash, as `sockit serve --argon2` takes it
+    /// [default: m=19456,t=2,p=1]; the server rehashes at the next login
+    /// if its own setting differs.
+    #[arg(long, value_name = "PARAMS", value_parser = super::accounts::parse_hash_params)]
+    argon2: Option<HashParams>,
+}
+
+impl PasswordSource {
+    fn read(&self, name: &str) -> anyhow::Result<String> {
+        let source = if self.password_stdin {
+            Source::Stdin
+        } else {
+            Source::Prompt
+        };
+        password::read(source, &format!("password for {name}: "), true)
+    }
 }
 
 /// Runs `sockit user`: all of it is blocking (SQLite, argon2, prompts).
@@ -113,14 +131,18 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
             db.display()
         );
     }
-    let accounts = open(&a.data)?;
+    let hash = match &a.action {
+        Action::Add { password, .. } | Action::Passwd { password, .. } => password.argon2,
+        _ => None,
+    };
+    let accounts = open(&a.data, hash)?;
     match a.action {
         Action::Add { name, password } => {
             // Refuse a bad or taken name before asking for a password.
             if let Some(existing) = accounts.registered_name(&name)? {
                 bail!(AccountsError::NameTaken(existing));
             }
-            let pw = read_password(&name, &password)?;
+            let pw = password.read(&name)?;
             let u = accounts.add_user(&name, &pw)?;
             println!("user {} added", u.name);
         }
@@ -128,7 +150,7 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
             if accounts.registered_name(&name)?.is_none() {
                 bail!(AccountsError::NoSuchUser(name));
             }
-            let pw = read_password(&name, &password)?;
+            let pw = password.read(&name)?;
             accounts.set_password(&name, &pw)?;
             println!("password of {name} changed; their sessions have ended");
         }
@@ -150,59 +172,15 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Opens the store with the server's default parameters (so new hashes
-/// match what the server would write) and a single hashing thread.
-fn open(data: &Path) -> anyhow::Result<Accounts> {
+/// match what the server would write) unless `--argon2` says otherwise,
+/// and a single hashing thread.
+fn open(data: &Path, hash: Option<HashParams>) -> anyhow::Result<Accounts> {
     let cfg = AccountsConfig {
         hash_threads: 1,
+        hash: hash.unwrap_or_default(),
         ..AccountsConfig::default()
     };
     Ok(Accounts::open(data, cfg)?)
-}
-
-/// The new password: from stdin with `--password-stdin`, else prompted
-/// twice without echo on a terminal.
-fn read_password(name: &str, src: &PasswordSource) -> anyhow::Result<String> {
-    if src.password_stdin {
-        return password_line(std::io::stdin().lock());
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "stdin is not a terminal, so the password cannot be prompted; \
-             pipe it in with --password-stdin"
-        );
-    }
-    let first = rpassword::prompt_password(format!("password for {name}: "))
-        .context("reading the password from the terminal")?;
-    let again = rpassword::prompt_password("repeat the password: ")
-        .context("reading the password from the terminal")?;
-    if first != again {
-        bail!("the two passwords differ; run the command again");
-    }
-    Ok(first)
-}
-
-/// One line of `input`, without its `\n` (or `\r\n`). Reads at most a
-/// little more than the longest password, so a huge stdin costs nothing.
-fn password_line(input: impl BufRead) -> anyhow::Result<String> {
-    let limit = u64::try_from(MAX_PASSWORD_BYTES + 2).unwrap_or(u64::MAX);
-    let mut buf = Vec::new();
-    input
-        .take(limit)
-        .read_until(b'\n', &mut buf)
-        .context("reading the password from stdin")?;
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-    } else if buf.len() > MAX_PASSWORD_BYTES {
-        bail!("the password on stdin is longer than {MAX_PASSWORD_BYTES} bytes; use a shorter one");
-    }
-    String::from_utf8(buf).map_err(|_| {
-        anyhow::anyhow!(
-            "the password on stdin is not valid UTF-8; check the terminal's or file's encoding"
-        )
-    })
 }
 
 fn print_list(users: &[UserInfo], json: bool) -> anyhow::Result<()> {
@@ -239,64 +217,4 @@ fn print_list(users: &[UserInfo], json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MMZ` (UTC), without a date crate:
-/// Howard Hinnant's days-to-civil algorithm.
-fn utc(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00Z");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00Z");
-        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13Z");
-    }
-
-    #[test]
-    fn password_line_strips_one_newline_and_checks_utf8() {
-        assert_eq!(password_line(&b"secret pw\n"[..]).unwrap(), "secret pw");
-        assert_eq!(
-            password_line(&b"secret pw\r\nmore\n"[..]).unwrap(),
-            "secret pw"
-        );
-        assert_eq!(password_line(&b"no newline"[..]).unwrap(), "no newline");
-        assert_eq!(
-            password_line(&b" spaces kept \n"[..]).unwrap(),
-            " spaces kept "
-        );
-        assert!(
-            password_line(&b"\xff\xfe bad\n"[..])
-                .unwrap_err()
-                .to_string()
-                .contains("UTF-8")
-        );
-        let long = vec![b'x'; MAX_PASSWORD_BYTES + 10];
-        assert!(
-            password_line(&long[..])
-                .unwrap_err()
-                .to_string()
-                .contains("longer")
-        );
-    }
 }

@@ -31,6 +31,7 @@ async fn next_input(
 
 pub mod echo;
 pub mod framed;
+pub mod web;
 
 pub use echo::{StreamOpts, echo_datagram, echo_stream, upper_datagram, upper_stream};
 pub use framed::{FramedOpts, framed_stream};

@@ -28,7 +28,41 @@ macro_rules! both {
     };
 }
 
+/// A connected stream socket detached from any runtime, to move a
+/// connection to another thread's reactor (see `net::shard`).
+#[derive(Debug)]
+pub enum StdConn {
+    /// A TCP connection.
+    Tcp(std::net::TcpStream),
+    /// A Unix-domain stream connection.
+    Unix(std::os::unix::net::UnixStream),
+}
+
 impl Conn {
+    /// Detaches the socket from this runtime's reactor (it stays non-blocking).
+    pub fn into_std(self) -> io::Result<StdConn> {
+        Ok(match self {
+            Conn::Tcp(s) => StdConn::Tcp(s.into_std()?),
+            Conn::Unix(s) => StdConn::Unix(s.into_std()?),
+        })
+    }
+
+    /// Registers a detached socket with the current runtime's reactor.
+    pub fn from_std(s: StdConn) -> io::Result<Conn> {
+        Ok(match s {
+            StdConn::Tcp(s) => Conn::Tcp(TcpStream::from_std(s)?),
+            StdConn::Unix(s) => Conn::Unix(UnixStream::from_std(s)?),
+        })
+    }
+
+    /// The peer's IP address (TCP only): what per-IP limits count by.
+    pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Conn::Tcp(s) => s.peer_addr().ok().map(|a| a.ip()),
+            Conn::Unix(_) => None,
+        }
+    }
+
     /// Waits until a read would not block (data, EOF or error).
     pub async fn readable(&self) -> io::Result<()> {
         both!(self, s => s.readable().await)

@@ -7,11 +7,13 @@ pub mod idle;
 pub mod limits;
 pub mod listen;
 pub mod serve;
+pub mod shard;
 
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
-pub use conn::Conn;
+pub use conn::{Conn, StdConn};
 pub use dial::{DialError, dial, dial_udp};
 pub use idle::{IdleTimer, Wake, wait_input};
 pub use limits::raise_fd_limit;
 pub use listen::{BindError, Bound, bind};
 pub use serve::{Shared, StreamListener, serve_datagrams, serve_stream};
+pub use shard::Shards;

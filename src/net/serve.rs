@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use super::conn::Conn;
 use super::listen::{Bound, UnixPathGuard};
+use super::shard::Shards;
 
 /// Largest UDP payload over IPv4 (65535 - 8 UDP - 20 IP header bytes); IPv6
 /// jumbograms aside, nothing larger can arrive, so this buffer never truncates.
@@ -38,16 +39,26 @@ pub struct Shared {
     pub tracker: TaskTracker,
     /// One permit per open stream connection, across all listeners.
     slots: Arc<Semaphore>,
+    /// Where connections run; `None` runs them on the caller's runtime.
+    shards: Option<Arc<Shards>>,
 }
 
 impl Shared {
-    /// Shared state allowing at most `max_conns` open stream connections.
+    /// Shared state allowing at most `max_conns` open stream connections,
+    /// run on the caller's runtime.
     pub fn new(shutdown: CancellationToken, max_conns: usize) -> Shared {
         Shared {
             shutdown,
             tracker: TaskTracker::new(),
             slots: Arc::new(Semaphore::new(max_conns.max(1))),
+            shards: None,
         }
+    }
+
+    /// Runs every accepted connection on one of `shards` (see `net::shard`).
+    pub fn with_shards(mut self, shards: Arc<Shards>) -> Shared {
+        self.shards = Some(shards);
+        self
     }
 }
 
@@ -95,6 +106,7 @@ pub async fn serve_stream<F, Fut>(
     F: Fn(Conn) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = io::Result<()>> + Send + 'static,
 {
+    let handler = Arc::new(handler);
     loop {
         // Take a slot before accepting: at the limit, new peers wait in the
         // kernel's backlog instead of costing us memory.
@@ -117,17 +129,38 @@ pub async fn serve_stream<F, Fut>(
             }
         };
         let span = tracing::debug_span!("conn", door, peer = %peer);
-        let fut = handler(conn);
-        shared.tracker.spawn(
-            async move {
-                let _permit = permit;
-                match fut.await {
-                    Ok(()) => tracing::debug!("closed"),
-                    Err(e) => tracing::debug!(error = %e, "closed with error"),
-                }
+        let Some(shards) = shared.shards.as_ref() else {
+            let fut = handler(conn);
+            shared.tracker.spawn(run_conn(permit, fut).instrument(span));
+            continue;
+        };
+        let std_conn = match conn.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(door, error = %e, "cannot hand the connection to a shard");
+                continue;
             }
-            .instrument(span),
+        };
+        let handler = handler.clone();
+        // Registered with the shard's reactor on the shard's thread.
+        let task = run_conn(
+            permit,
+            async move { handler(Conn::from_std(std_conn)?).await },
         );
+        shards.spawn(shared.tracker.track_future(task.instrument(span)));
+    }
+}
+
+/// One connection's task: holds its slot until the door is done, and logs
+/// how it ended.
+async fn run_conn(
+    permit: tokio::sync::OwnedSemaphorePermit,
+    fut: impl Future<Output = io::Result<()>>,
+) {
+    let _permit = permit;
+    match fut.await {
+        Ok(()) => tracing::debug!("closed"),
+        Err(e) => tracing::debug!(error = %e, "closed with error"),
     }
 }
 

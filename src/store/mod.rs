@@ -124,6 +124,7 @@ impl From<rusqlite::Error> for MigrateError {
 /// once do not both apply a step).
 fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), MigrateError> {
     let known = migrations.last().map_or(0, |m| m.version);
+    let initial = schema_version(conn)?;
     for m in migrations {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let found = schema_version(&tx)?;
@@ -136,11 +137,20 @@ fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), Migrat
         tx.execute_batch(m.sql)?;
         tx.pragma_update(None, "user_version", m.version)?;
         tx.commit()?;
-        tracing::info!(
-            version = m.version,
-            step = m.name,
-            "database schema upgraded"
-        );
+        if initial == 0 {
+            // A new file: creating it is not news to the operator.
+            tracing::debug!(
+                version = m.version,
+                step = m.name,
+                "database schema created"
+            );
+        } else {
+            tracing::info!(
+                version = m.version,
+                step = m.name,
+                "database schema upgraded"
+            );
+        }
     }
     let found = schema_version(conn)?;
     if found > known {

@@ -169,7 +169,8 @@ impl Reply {
 ///
 /// The type is checked against `kinds` first so that an unknown type is
 /// reported as `unknown_type` rather than as a serde "unknown variant".
-fn from_header<T: DeserializeOwned>(frame: &Frame, kinds: &[&str]) -> Result<T, MessageError> {
+/// Every message family reads its requests through this one function.
+pub fn from_header<T: DeserializeOwned>(frame: &Frame, kinds: &[&str]) -> Result<T, MessageError> {
     let kind = frame.kind().ok_or(MessageError::MissingType)?;
     if frame.header.get(ID).is_some_and(|id| !id.is_u64()) {
         return Err(MessageError::BadId);
@@ -183,8 +184,9 @@ fn from_header<T: DeserializeOwned>(frame: &Frame, kinds: &[&str]) -> Result<T, 
     })
 }
 
-/// Serializes a message into a frame header and sets `"id"`.
-fn to_frame<T: Serialize>(message: &T, id: Option<u64>) -> Frame {
+/// Serializes a message into a frame header and sets `"id"`; every message
+/// family builds its frames through this one function.
+pub fn to_frame<T: Serialize>(message: &T, id: Option<u64>) -> Frame {
     // Our message types always serialize to an object with string keys;
     // the fallback only keeps this function total.
     let header = match serde_json::to_value(message) {

@@ -19,6 +19,7 @@
 //! assert_eq!(reply.id(), Some(7));
 //! ```
 
+mod auth;
 mod codec;
 mod decode;
 mod encode;
@@ -34,6 +35,7 @@ mod codec_tests;
 #[cfg(test)]
 mod message_tests;
 
+pub use auth::{AuthReply, AuthRequest, UNAUTHENTICATED};
 pub use codec::FrameCodec;
 pub use decode::{PREFIX_LEN, decode_from_slice};
 pub use encode::encode_to_vec;
@@ -43,5 +45,6 @@ pub use frame::{Frame, ID, SIZE, TYPE};
 pub use limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER, Limits};
 pub use message::{
     ErrorReply, Hello, HelloReply, MessageError, PROTOCOL_VERSION, Ping, Reply, Request,
+    from_header, to_frame,
 };
 pub use respond::{MIN_PROTOCOL_VERSION, ServerInfo, respond};

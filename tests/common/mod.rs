@@ -32,6 +32,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// The `--data` directory the server was started with.
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// Starts `sockit serve ARGS --data TMP/data` in a fresh temporary
     /// directory (relative unix paths land there) and waits for `ready`.
     pub fn start(args: &[&str]) -> Server {
@@ -163,9 +168,15 @@ pub fn strip_scheme(a: &str) -> &str {
 
 /// Runs `sockit ARGS` to completion with `stdin` as input.
 pub fn run(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    run_env(args, stdin, &[])
+}
+
+/// Like [`run`] with extra environment variables.
+pub fn run_env(args: &[&str], stdin: &[u8], env: &[(&str, &Path)]) -> std::process::Output {
     use std::io::Write;
     let mut child = Command::new(bin())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

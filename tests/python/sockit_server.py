@@ -18,8 +18,10 @@ class Server:
 
     def __init__(self, *args):
         self.tmp = tempfile.TemporaryDirectory()
+        #: The server's --data directory (accounts, chat, files).
+        self.data = os.path.join(self.tmp.name, "data")
         self.proc = subprocess.Popen(
-            [BIN, "serve", *args, "--data", os.path.join(self.tmp.name, "data")],
+            [BIN, "serve", *args, "--data", self.data],
             stdout=subprocess.PIPE, text=True, cwd=self.tmp.name)
         self.listeners = []
         for line in self.proc.stdout:
@@ -38,6 +40,11 @@ class Server:
                 host, port = a.split("://", 1)[1].rsplit(":", 1)
                 return host.strip("[]"), int(port)
         raise KeyError((service, scheme, self.listeners))
+
+    def add_user(self, name, password, *args):
+        """Creates an account with `sockit user add` in this server's store."""
+        subprocess.run([BIN, "user", "add", name, "--password-stdin", *args, "--data", self.data],
+                       input=password + "\n", text=True, check=True, capture_output=True)
 
     def __enter__(self):
         return self

@@ -3,6 +3,7 @@
 Stdlib only: run with `python3 -m pytest tests/python` or
 `python3 -m unittest discover -s tests/python`.
 """
+import os
 import pathlib
 import socket
 import subprocess
@@ -14,10 +15,12 @@ from sockit_server import ROOT, Server
 EXAMPLES = ROOT / "examples" / "python"
 
 
-def run_example(name, *args):
+def run_example(name, *args, stdin=None, status=0):
+    # The examples that use sockit's Python client find it in the checkout.
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "clients" / "python"))
     out = subprocess.run([sys.executable, str(EXAMPLES / name), *map(str, args)],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
+                         capture_output=True, text=True, timeout=30, input=stdin, env=env)
+    assert out.returncode == status, (out.returncode, out.stdout, out.stderr)
     return out.stdout
 
 
@@ -69,6 +72,17 @@ class Exercises(unittest.TestCase):
         with Server("--listen", "tcp://127.0.0.1:0") as srv:
             out = run_example("frame_client.py", *srv.addr("framed", "tcp"))
         self.assertEqual(out, "0 message 0\n1 message 1\n2 message 2\n")
+
+    def test_login_client(self):
+        cheap = ("--argon2", "m=256,t=1,p=1")  # fast hashing for tests
+        with Server("--listen", "tcp://127.0.0.1:0", *cheap) as srv:
+            srv.add_user("alice", "open sesame 42", *cheap)
+            addr = "tcp://%s:%d" % srv.addr("framed", "tcp")
+            out = run_example("login_client.py", addr, stdin="alice\nopen sesame 42\n")
+            self.assertIn("login successful\nlogged in as alice until ", out)
+            for who, password in [("alice", "wrong"), ("mallory", "open sesame 42")]:
+                out = run_example("login_client.py", addr, stdin=f"{who}\n{password}\n", status=1)
+                self.assertEqual(out, "username: password: invalid username or password\n")
 
     def test_address_reuse_server_restarts_at_once(self):
         port = free_port_for_tcp_and_udp()

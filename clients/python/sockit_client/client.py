@@ -150,6 +150,33 @@ class Client:
         """Sends an echo; the server returns every field and the body unchanged."""
         return self.request("echo", body, **fields)
 
+    # -- the login family (feature "login") -------------------------------
+
+    def login(self, name: str, password: str) -> Header:
+        """Logs in; returns the reply (``user``, ``token``, ``expires``).
+
+        The connection then speaks for ``user``; keep ``token`` to
+        ``resume`` the session on a later connection. A refusal raises
+        ServerError with ``code`` "invalid_credentials" (the same for an
+        unknown name and a wrong password), "too_many_attempts" or
+        "account_locked".
+        """
+        return self.request("login", name=name, password=password).header
+
+    def resume(self, token: str) -> Header:
+        """Adopts the session of a previous ``login``; returns ``user`` and
+        ``expires``, or raises ServerError "invalid_token"."""
+        return self.request("resume", token=token).header
+
+    def whoami(self) -> Header:
+        """Which account this connection speaks for (``user``, ``expires``);
+        raises ServerError "unauthenticated" before a login."""
+        return self.request("whoami").header
+
+    def logout(self) -> None:
+        """Revokes this connection's session token on the server."""
+        self.request("logout")
+
     # -- the generic layer ------------------------------------------------
 
     def request(self, type: str, body: bytes = b"", **fields: Any) -> Reply:

@@ -28,11 +28,23 @@ sys.path.insert(0, str(CLIENT_DIR))  # test the checkout, installed or not
 
 
 class Addrs(NamedTuple):
-    """Where the test server's framed door listens."""
+    """Where the test server's framed door listens, and its data directory."""
 
     tcp: str
     unix: str
     ipv6: Optional[str]
+    data: str
+
+
+#: Cheap argon2id cost for tests (the production cost is benchmarked).
+CHEAP_HASH = "m=256,t=1,p=1"
+
+
+def add_user(data: str, name: str, password: str) -> None:
+    """Creates an account in a server's store with `sockit user add`."""
+    subprocess.run([BIN, "user", "add", name, "--password-stdin", "--argon2", CHEAP_HASH,
+                    "--data", data], input=password + "\n", text=True, check=True,
+                   capture_output=True)
 
 
 def ipv6_loopback_works() -> bool:
@@ -81,7 +93,8 @@ def server() -> Iterator[Addrs]:
         args = [BIN, "serve", "--listen", "tcp://127.0.0.1:0", "--listen", "unix://sockit.sock"]
         if ipv6_loopback_works():
             args += ["--listen", "tcp://[::1]:0"]
-        args += ["--data", os.path.join(tmp, "data")]
+        data = os.path.join(tmp, "data")
+        args += ["--data", data, "--argon2", CHEAP_HASH]
         proc = subprocess.Popen(args, cwd=tmp, stdout=subprocess.PIPE, text=True)
         try:
             lines = read_until_ready(proc)
@@ -90,7 +103,7 @@ def server() -> Iterator[Addrs]:
             tcp = next(a for a in framed if a.startswith("tcp://127."))
             ipv6 = next((a for a in framed if a.startswith("tcp://[")), None)
             # The server prints the relative path it was given; it ran in tmp.
-            yield Addrs(tcp, f"unix://{tmp}/sockit.sock", ipv6)
+            yield Addrs(tcp, f"unix://{tmp}/sockit.sock", ipv6, data)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

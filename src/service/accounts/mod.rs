@@ -68,8 +68,10 @@ pub struct AccountsConfig {
     /// take that share of the machine and no more.
     pub hash_threads: usize,
     /// Logins waiting for a hashing thread before new ones get
-    /// [`AuthError::Busy`] (default 64: about 3 s of work for one thread at
-    /// ~50 ms per hash, within any client's patience).
+    /// [`AuthError::Busy`] (default 1,024: a burst of a thousand logins
+    /// (a team's clients reconnecting after a restart) waits its turn
+    /// rather than failing; a queued login costs a few hundred bytes, and
+    /// the hashing itself stays capped by `hash_threads`).
     pub hash_queue: usize,
 }
 
@@ -85,7 +87,7 @@ impl Default for AccountsConfig {
             lockout: Duration::from_secs(60),
             lockout_cap: Duration::from_secs(3600),
             hash_threads: (cpus / 2).max(1),
-            hash_queue: 64,
+            hash_queue: 1024,
         }
     }
 }

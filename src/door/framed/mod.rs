@@ -6,6 +6,14 @@
 //! pipelining client therefore costs one read and one write per batch, not
 //! per frame. Buffers are released whenever the connection falls idle, so
 //! idle peers hold no buffer memory.
+//!
+//! Core requests are answered synchronously; a request that needs a service
+//! (login, ...) pauses the batch while [`Session`] awaits the service, so
+//! replies still leave in request order.
+
+mod session;
+
+pub use session::Session;
 
 use std::io;
 use std::sync::Arc;
@@ -16,7 +24,8 @@ use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{Conn, IdleTimer};
-use crate::wire::{FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
+use crate::service::Services;
+use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
 
 /// Smallest read reservation: most request frames (a ping is ~40 bytes)
 /// arrive whole in one read of this size.
@@ -31,6 +40,8 @@ pub struct FramedOpts {
     pub idle: Duration,
     /// Cancelled at shutdown: idle connections close, busy ones finish.
     pub shutdown: CancellationToken,
+    /// The services stateful requests go to.
+    pub services: Services,
 }
 
 /// Serves the frame protocol on one connection until EOF, error, idle
@@ -41,8 +52,18 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
     let mut rbuf = BytesMut::new();
     let mut wbuf = BytesMut::new();
     let mut idle = IdleTimer::new(opts.idle);
+    let mut session = Session::new(conn.peer_ip(), opts.services.clone());
     loop {
-        let failed = answer_all(&mut codec, &mut rbuf, &mut wbuf, &opts.info);
+        let failed = loop {
+            match answer_all(&mut codec, &mut rbuf, &mut wbuf, &opts.info, &session) {
+                Step::NeedMore => break None,
+                Step::Failed(e) => break Some(e),
+                Step::Stateful(req) => {
+                    let reply = session.handle(&req).await;
+                    encode_reply(&mut codec, reply, &req, &mut wbuf);
+                }
+            }
+        };
         if !wbuf.is_empty() {
             conn.write_all_within(&wbuf, opts.idle).await?;
             wbuf.clear();
@@ -71,14 +92,26 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
     }
 }
 
-/// Decodes and answers every complete frame in `rbuf`. Returns the decode
-/// error, already answered in `wbuf`, when the stream became unusable.
+/// Where [`answer_all`] stopped.
+enum Step {
+    /// Every complete frame is answered; read more.
+    NeedMore,
+    /// The stream is unusable; the error is already answered in `wbuf`.
+    Failed(FrameError),
+    /// This request needs the session (and maybe a service): answer it,
+    /// then call `answer_all` again for the rest of the batch.
+    Stateful(Frame),
+}
+
+/// Decodes and answers every complete core request in `rbuf`, stopping at
+/// the first request the session must answer.
 fn answer_all(
     codec: &mut FrameCodec,
     rbuf: &mut BytesMut,
     wbuf: &mut BytesMut,
     info: &ServerInfo,
-) -> Option<FrameError> {
+    session: &Session,
+) -> Step {
     loop {
         // Between frames, try the zero-allocation ping path first.
         if codec.is_idle() {
@@ -88,22 +121,23 @@ fn answer_all(
             }
         }
         match codec.decode(rbuf) {
-            Ok(Some(req)) => {
-                let reply = respond(&req, info);
-                if let Err(e) = codec.encode(reply, wbuf) {
-                    // Our own reply broke a limit (an echo whose fields grow
-                    // when re-serialised): answer with an error that still
-                    // carries the request's id, so a pipelining client can
-                    // match it.
-                    let _ = codec.encode(error_frame(e.code(), &e.to_string(), req.id()), wbuf);
-                }
-            }
-            Ok(None) => return None,
+            Ok(Some(req)) if session.serves(req.kind()) => return Step::Stateful(req),
+            Ok(Some(req)) => encode_reply(codec, respond(&req, info), &req, wbuf),
+            Ok(None) => return Step::NeedMore,
             Err(e) => {
                 let _ = codec.encode(e.to_frame(), wbuf);
-                return Some(e);
+                return Step::Failed(e);
             }
         }
+    }
+}
+
+/// Encodes `reply` to `req`. When our own reply breaks a limit (an echo
+/// whose fields grow when re-serialised), answers with an error that still
+/// carries the request's id, so a pipelining client can match it.
+fn encode_reply(codec: &mut FrameCodec, reply: Frame, req: &Frame, wbuf: &mut BytesMut) {
+    if let Err(e) = codec.encode(reply, wbuf) {
+        let _ = codec.encode(error_frame(e.code(), &e.to_string(), req.id()), wbuf);
     }
 }
 

@@ -1,0 +1,192 @@
+//! `sockit login`, `logout`, `whoami`: sessions of the frame protocol, kept
+//! in the user's config directory so later commands run as that account.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use sockit::client::{Client, ClientError};
+use sockit::net::Endpoint;
+use sockit::tools::credentials::{Credentials, CredentialsError, Saved, connect_logged_in};
+use sockit::wire::{AuthReply, AuthRequest};
+
+use super::password::{self, Source};
+
+/// The framed listener `sockit serve` opens by default.
+const DEFAULT_SERVER: &str = "tcp://127.0.0.1:7878";
+
+/// Flags every session command shares.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// The framed server (tcp:// or unix://).
+    #[arg(default_value = DEFAULT_SERVER)]
+    addr: Endpoint,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    json: bool,
+    /// Give up on the server after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    timeout: f64,
+}
+
+/// Arguments of `sockit login`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The password is asked for without echo, or read from SOCKIT_PASSWORD, or
+with --password-stdin from one line of stdin; never from the command line.
+The session token is stored for this server in ~/.config/sockit/sessions.json
+(mode 0600; SOCKIT_CONFIG_DIR or XDG_CONFIG_HOME move it), and later commands
+against the same server use it.
+Exit status: 0 logged in, 1 refused (wrong name or password, locked, throttled), 2 other errors.
+
+Examples:
+  sockit login --user alice
+  sockit login tcp://10.0.0.5:7878 --user alice
+  printf '%s\\n' \"$PASS\" | sockit login --user alice --password-stdin"
+)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The account name.
+    #[arg(long, short)]
+    user: String,
+    /// Read the password from one line of stdin.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// Arguments of `sockit logout` and `sockit whoami`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  sockit whoami
+  sockit logout tcp://10.0.0.5:7878")]
+pub struct SessionArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+fn timeout(c: &Common) -> anyhow::Result<Duration> {
+    super::seconds("--timeout", c.timeout, true)
+}
+
+/// Prints a refusal from the server and returns exit status 1, or passes
+/// other errors up.
+fn refused(e: ClientError, what: &str) -> anyhow::Result<ExitCode> {
+    match e {
+        ClientError::Server { message, .. } => {
+            eprintln!("sockit: {what} refused: {message}");
+            Ok(ExitCode::from(1))
+        }
+        e => Err(e.into()),
+    }
+}
+
+/// Runs `sockit login`.
+pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
+    let source = if a.password_stdin {
+        Source::Stdin
+    } else {
+        Source::EnvOrPrompt
+    };
+    let prompt = format!("password for {} at {}: ", a.user, a.common.addr);
+    let pass = tokio::task::spawn_blocking(move || password::read(source, &prompt, false))
+        .await
+        .context("reading the password")??;
+    let creds = Credentials::from_env()?;
+    let mut client = Client::connect(&a.common.addr, timeout(&a.common)?).await?;
+    let (user, token, expires) = match client.login(&a.user, &pass).await {
+        Ok(AuthReply::Login {
+            user,
+            token,
+            expires,
+        }) => (user, token, expires),
+        Ok(other) => anyhow::bail!("unexpected reply to login: {other:?}"),
+        Err(e) => return refused(e, "login"),
+    };
+    creds.put(
+        &a.common.addr,
+        Saved {
+            user: user.clone(),
+            token,
+            expires,
+        },
+    )?;
+    if a.common.json {
+        println!(
+            "{}",
+            serde_json::json!({"server": a.common.addr.to_string(), "user": user, "expires": expires})
+        );
+    } else {
+        println!("login successful: {user} at {}", a.common.addr);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `sockit whoami`.
+pub async fn whoami(a: SessionArgs) -> anyhow::Result<ExitCode> {
+    let c = &a.common;
+    let creds = Credentials::from_env()?;
+    let (mut client, _) = match connect_logged_in(&creds, &c.addr, timeout(c)?).await {
+        Ok(x) => x,
+        Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
+            eprintln!("sockit: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match client.auth(AuthRequest::Whoami {}).await {
+        Ok(AuthReply::Whoami { user, expires }) => {
+            if c.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"server": c.addr.to_string(), "user": user, "expires": expires})
+                );
+            } else {
+                println!(
+                    "{user} at {} (session ends {})",
+                    c.addr,
+                    super::utc(expires)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(other) => anyhow::bail!("unexpected reply to whoami: {other:?}"),
+        Err(e) => refused(e, "whoami"),
+    }
+}
+
+/// Runs `sockit logout`: revokes the token on the server and forgets it.
+pub async fn logout(a: SessionArgs) -> anyhow::Result<ExitCode> {
+    let c = &a.common;
+    let creds = Credentials::from_env()?;
+    // Revoke on the server first; forget locally in every case, so a dead
+    // server or an already-revoked token never leaves a usable secret here.
+    let revoked = match connect_logged_in(&creds, &c.addr, timeout(c)?).await {
+        Ok((mut client, _)) => client
+            .auth(AuthRequest::Logout {})
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::from),
+        Err(CredentialsError::NotLoggedIn(addr)) => {
+            eprintln!("sockit: not logged in to {addr}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(CredentialsError::Refused { .. }) => Ok(()),
+        Err(e) => Err(anyhow::Error::from(e)),
+    };
+    let saved = creds.remove(&c.addr)?;
+    if let Err(e) = revoked {
+        eprintln!("sockit: forgot the local session, but the server could not revoke it: {e:#}");
+        return Ok(ExitCode::from(2));
+    }
+    let user = saved.map(|s| s.user).unwrap_or_default();
+    if c.json {
+        println!(
+            "{}",
+            serde_json::json!({"server": c.addr.to_string(), "user": user, "logged_out": true})
+        );
+    } else {
+        println!("logged out: {user} at {}", c.addr);
+    }
+    Ok(ExitCode::SUCCESS)
+}

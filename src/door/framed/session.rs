@@ -1,0 +1,184 @@
+//! Per-connection state of the framed door, and the requests that use it.
+//!
+//! Core requests (`hello`, `ping`, `echo`) are answered by the pure
+//! `wire::respond`; everything else (the `login` family now, chat and files
+//! later) needs a service and who the connection speaks for, and comes here.
+
+use std::net::IpAddr;
+
+use crate::service::Services;
+use crate::service::accounts::{AuthError, Identity};
+use crate::wire::{
+    AuthReply, AuthRequest, Frame, MessageError, ServerInfo, UNAUTHENTICATED, error_frame,
+};
+
+/// Who the connection speaks for, once logged in or resumed.
+struct Authed {
+    /// The account, as the store knows it.
+    identity: Identity,
+    /// The session token, kept to re-check it and to revoke it on logout.
+    token: String,
+}
+
+/// What one framed connection remembers between requests.
+pub struct Session {
+    /// The peer's address, for per-IP login throttling.
+    peer: Option<IpAddr>,
+    /// `None` until a `login` or `resume` succeeds.
+    authed: Option<Authed>,
+    /// The services every door shares.
+    services: Services,
+}
+
+impl Session {
+    /// A fresh, anonymous session.
+    pub fn new(peer: Option<IpAddr>, services: Services) -> Self {
+        Self {
+            peer,
+            authed: None,
+            services,
+        }
+    }
+
+    /// A session that already speaks for `identity` (the web door, whose
+    /// cookie carries the token).
+    pub fn logged_in(
+        peer: Option<IpAddr>,
+        services: Services,
+        identity: Identity,
+        token: String,
+    ) -> Self {
+        Self {
+            peer,
+            authed: Some(Authed { identity, token }),
+            services,
+        }
+    }
+
+    /// Answers any request, core or stateful: what a door without the
+    /// framed door's batching (the WebSocket door) calls per message.
+    pub async fn answer(&mut self, req: &Frame, info: &ServerInfo) -> Frame {
+        if self.serves(req.kind()) {
+            self.handle(req).await
+        } else {
+            crate::wire::respond(req, info)
+        }
+    }
+
+    /// True when `kind` is served here rather than by `wire::respond`.
+    pub fn serves(&self, kind: Option<&str>) -> bool {
+        kind.is_some_and(|k| self.services.accounts.is_some() && AuthRequest::KINDS.contains(&k))
+    }
+
+    /// Answers one stateful request; the reply carries the request's id.
+    pub async fn handle(&mut self, req: &Frame) -> Frame {
+        let id = req.id();
+        match AuthRequest::from_frame(req) {
+            Ok(r) => match self.auth(r).await {
+                Ok(reply) => reply.to_frame(id),
+                Err(e) => {
+                    let mut frame = error_frame(e.code(), &e.to_string(), id);
+                    if let Failure::Auth(AuthError::TooManyAttempts { retry_after }) = e {
+                        // Whole seconds, rounded up: retrying at the given
+                        // second never lands inside the lockout.
+                        let secs =
+                            retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                        frame.insert("retry_after", secs);
+                    }
+                    frame
+                }
+            },
+            Err(e) => e.to_frame(id),
+        }
+    }
+
+    async fn auth(&mut self, req: AuthRequest) -> Result<AuthReply, Failure> {
+        let accounts = self.services.accounts.as_ref().ok_or(Failure::NoAccounts)?;
+        match req {
+            AuthRequest::Login { name, password } => {
+                let login = accounts.login(&name, &password, self.peer).await?;
+                tracing::info!(user = %login.identity.name, "logged in");
+                let reply = AuthReply::Login {
+                    user: login.identity.name.clone(),
+                    token: login.token.clone(),
+                    expires: login.identity.expires,
+                };
+                self.authed = Some(Authed {
+                    identity: login.identity,
+                    token: login.token,
+                });
+                Ok(reply)
+            }
+            AuthRequest::Resume { token } => {
+                let identity = accounts.resume(&token).await?;
+                let reply = AuthReply::Resume {
+                    user: identity.name.clone(),
+                    expires: identity.expires,
+                };
+                self.authed = Some(Authed { identity, token });
+                Ok(reply)
+            }
+            AuthRequest::Logout {} => {
+                let authed = self.authed.take().ok_or(Failure::Unauthenticated)?;
+                accounts.logout(&authed.token).await?;
+                tracing::info!(user = %authed.identity.name, "logged out");
+                Ok(AuthReply::Logout {})
+            }
+            AuthRequest::Whoami {} => {
+                let identity = self.identity().await?;
+                Ok(AuthReply::Whoami {
+                    user: identity.name.clone(),
+                    expires: identity.expires,
+                })
+            }
+        }
+    }
+
+    /// The account this connection speaks for, re-checked against the store
+    /// so that a session revoked elsewhere (logout on another connection,
+    /// `sockit user passwd/lock/del`) stops working here too.
+    async fn identity(&mut self) -> Result<&Identity, Failure> {
+        let accounts = self.services.accounts.as_ref().ok_or(Failure::NoAccounts)?;
+        let token = self
+            .authed
+            .as_ref()
+            .ok_or(Failure::Unauthenticated)?
+            .token
+            .clone();
+        match accounts.resume(&token).await {
+            Ok(identity) => Ok(&self.authed.insert(Authed { identity, token }).identity),
+            Err(AuthError::InvalidToken) => {
+                self.authed = None;
+                Err(Failure::Revoked)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Why a stateful request failed; each maps to one error code.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The accounts service said no.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The request needs a login first.
+    #[error("this connection is not logged in; send login (or resume with a token) first")]
+    Unauthenticated,
+    /// The session ended since this connection logged in.
+    #[error("the session has expired or was revoked; log in again")]
+    Revoked,
+    /// This server runs without accounts.
+    #[error("{}", MessageError::UnknownType("login".to_owned()))]
+    NoAccounts,
+}
+
+impl Failure {
+    fn code(&self) -> &'static str {
+        match self {
+            Failure::Auth(e) => e.code(),
+            Failure::Unauthenticated | Failure::Revoked => UNAUTHENTICATED,
+            Failure::NoAccounts => "unknown_type",
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The JSON API: log in (sets the session cookie), log out, who am I.
+//! Errors are `{"code","message"}` with the frame protocol's codes.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{COOKIE, WebState, check_origin, session_token};
+use crate::service::accounts::{Accounts, AuthError};
+
+/// The body of `POST /api/login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    name: String,
+    password: String,
+}
+
+/// An API failure: a status and the protocol's error code.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            crate::wire::UNAUTHENTICATED,
+            "not logged in; log in first",
+        )
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        // One match from the service's errors to HTTP statuses.
+        let status = match &e {
+            AuthError::InvalidCredentials | AuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+            AuthError::AccountLocked => StatusCode::FORBIDDEN,
+            AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::BadInput(_) => StatusCode::BAD_REQUEST,
+            AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let retry_after = match &e {
+            AuthError::TooManyAttempts { retry_after } => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
+            _ => None,
+        };
+        Self {
+            status,
+            code: e.code(),
+            message: e.to_string(),
+            retry_after,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"code": self.code, "message": self.message});
+        let mut res = match self.retry_after {
+            Some(secs) => {
+                body["retry_after"] = secs.into();
+                (
+                    self.status,
+                    [(header::RETRY_AFTER, secs.to_string())],
+                    Json(body),
+                )
+                    .into_response()
+            }
+            None => (self.status, Json(body)).into_response(),
+        };
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}
+
+fn accounts(state: &WebState) -> Result<&Accounts, ApiError> {
+    state.services.accounts.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_type",
+            "this server runs without accounts",
+        )
+    })
+}
+
+fn forbidden((status, message): (StatusCode, &'static str)) -> ApiError {
+    ApiError::new(status, "forbidden", message)
+}
+
+/// The `Set-Cookie` value for `token`, valid for `max_age` seconds (0 clears).
+fn cookie(token: &str, max_age: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// `POST /api/login` with `{"name","password"}`: sets the session cookie.
+pub async fn login(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(form): Json<LoginForm>,
+) -> Result<Response, ApiError> {
+    check_origin(&headers).map_err(forbidden)?;
+    let login = accounts(&state)?
+        .login(&form.name, &form.password, Some(peer.ip()))
+        .await?;
+    tracing::info!(user = %login.identity.name, %peer, door = "web", "logged in");
+    let max_age = login
+        .identity
+        .expires
+        .saturating_sub(crate::service::unix_now());
+    let set = cookie(&login.token, max_age, state.secure);
+    let body = json!({"user": login.identity.name, "expires": login.identity.expires});
+    Ok(([(header::SET_COOKIE, set)], Json(body)).into_response())
+}
+
+/// `POST /api/logout`: revokes the session and clears the cookie.
+pub async fn logout(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_origin(&headers).map_err(forbidden)?;
+    if let Some(token) = session_token(&headers) {
+        // Already revoked or expired is as good as logged out.
+        match accounts(&state)?.logout(token).await {
+            Ok(()) | Err(AuthError::InvalidToken) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let clear = cookie("", 0, state.secure);
+    Ok((
+        [(header::SET_COOKIE, clear)],
+        Json(json!({"logged_out": true})),
+    )
+        .into_response())
+}
+
+/// `GET /api/whoami`: the account the cookie speaks for.
+pub async fn whoami(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = session_token(&headers).ok_or_else(ApiError::unauthenticated)?;
+    let identity = match accounts(&state)?.resume(token).await {
+        Ok(i) => i,
+        Err(AuthError::InvalidToken) => return Err(ApiError::unauthenticated()),
+        Err(e) => return Err(e.into()),
+    };
+    let body = json!({"user": identity.name, "expires": identity.expires});
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}

@@ -1,0 +1,54 @@
+//! The page and its assets, embedded in the binary at build time: a
+//! machine without Node (or without the source tree) serves the same page.
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// `(name, content type, bytes)` of every asset under `/assets/`.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/app.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../web/style.css"),
+    ),
+];
+
+/// The page's security headers: no framing (clickjacking), no sniffing,
+/// scripts and styles from this origin only.
+const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
+                   frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// `GET /`.
+pub async fn index() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        include_str!("../../../web/index.html"),
+    )
+        .into_response()
+}
+
+/// `GET /assets/NAME`.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, kind, body)) => (
+            [
+                (header::CONTENT_TYPE, *kind),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}

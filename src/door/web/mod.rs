@@ -1,0 +1,95 @@
+//! The web door (B/S): a page embedded in the binary, a small JSON API for
+//! logging in with a cookie, and a WebSocket that carries the frame
+//! protocol's messages, so the browser speaks the same catalogue, through
+//! the same [`Session`](super::framed::Session), as every other client.
+//!
+//! [`router`] is separate from binding, so handlers are tested with
+//! `oneshot` requests; `sockit serve --web` binds it.
+//!
+//! CSRF: the session cookie is `HttpOnly; SameSite=Strict` (and `Secure`
+//! under TLS), every state-changing request must be `application/json`
+//! (which a cross-site form cannot send without a CORS preflight we never
+//! grant), and any `Origin` header must match `Host`, on the API and on the
+//! WebSocket upgrade alike (cross-site WebSocket hijacking).
+
+mod api;
+mod assets;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+
+use crate::service::Services;
+use crate::wire::ServerInfo;
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "sockit_session";
+
+/// Largest JSON request body the API reads: a login is a few hundred bytes;
+/// 64 KiB matches the frame protocol's header limit.
+const MAX_API_BODY: usize = 64 * 1024;
+
+/// What every web handler shares.
+#[derive(Debug, Clone)]
+pub struct WebState {
+    /// The services every door shares.
+    pub services: Services,
+    /// What `hello` answers (limits and features), as on the framed door.
+    pub info: Arc<ServerInfo>,
+    /// Served over TLS: cookies get `Secure`.
+    pub secure: bool,
+}
+
+/// The web door's routes.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/assets/{name}", get(assets::asset))
+        .route("/api/login", post(api::login))
+        .route("/api/logout", post(api::logout))
+        .route("/api/whoami", get(api::whoami))
+        .route("/ws", get(ws::upgrade))
+        .layer(DefaultBodyLimit::max(MAX_API_BODY))
+        .with_state(state)
+}
+
+/// The session token from the request's cookie, if any.
+fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v)
+}
+
+/// Refuses a request whose `Origin` is another site's. Browsers send
+/// `Origin` on every cross-site POST and WebSocket upgrade, so a mismatch
+/// is a forged request; same-origin requests and non-browser clients pass.
+fn check_origin(headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    match (origin_host, host) {
+        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
+        _ => Err((
+            StatusCode::FORBIDDEN,
+            "cross-site request refused: Origin does not match Host",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,247 @@
+//! Session tokens the CLI keeps between runs, one per server, in the user's
+//! config directory: `sockit login` writes one, later commands resume it.
+//!
+//! The file is `sessions.json` in `$SOCKIT_CONFIG_DIR`, else
+//! `$XDG_CONFIG_HOME/sockit`, else `~/.config/sockit`. The directory is made
+//! 0700 and the file 0600, written to a temporary file, synced and renamed,
+//! so a crash never leaves a half-written file and no other local user can
+//! read a token.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, ClientError};
+use crate::net::Endpoint;
+use crate::wire::AuthReply;
+
+/// Environment variable that overrides the config directory (tests, and
+/// users who keep several identities apart).
+pub const CONFIG_DIR_ENV: &str = "SOCKIT_CONFIG_DIR";
+
+/// One stored session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saved {
+    /// The account the token belongs to.
+    pub user: String,
+    /// The session token (secret).
+    pub token: String,
+    /// When it ends, in Unix seconds.
+    pub expires: u64,
+}
+
+/// The sessions file: server address -> session.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SessionsFile {
+    servers: BTreeMap<String, Saved>,
+}
+
+/// Why the sessions file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// No config directory could be found.
+    #[error("no config directory: set {CONFIG_DIR_ENV}, XDG_CONFIG_HOME or HOME")]
+    NoConfigDir,
+    /// Reading or writing the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not what we write.
+    #[error("{path} is damaged ({reason}); delete it and log in again")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+    /// No session is stored for this server.
+    #[error("not logged in to {0}; run `sockit login {0} --user NAME`")]
+    NotLoggedIn(String),
+    /// The stored session was refused by the server.
+    #[error(
+        "the saved session for {addr} no longer works ({source}); run `sockit login {addr} --user NAME`"
+    )]
+    Refused {
+        /// The server.
+        addr: String,
+        /// What the server said.
+        #[source]
+        source: ClientError,
+    },
+    /// The server could not be reached or broke the protocol.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// The sessions file of this user.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    path: PathBuf,
+}
+
+impl Credentials {
+    /// The file in the default config directory (see the module docs).
+    pub fn from_env() -> Result<Self, CredentialsError> {
+        let dir = if let Some(d) = std::env::var_os(CONFIG_DIR_ENV) {
+            PathBuf::from(d)
+        } else if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+            PathBuf::from(d).join("sockit")
+        } else if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            PathBuf::from(h).join(".config").join("sockit")
+        } else {
+            return Err(CredentialsError::NoConfigDir);
+        };
+        Ok(Self::in_dir(&dir))
+    }
+
+    /// The file `sessions.json` in `dir`.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            path: dir.join("sessions.json"),
+        }
+    }
+
+    /// Where the file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The session stored for `server`, if any.
+    pub fn get(&self, server: &Endpoint) -> Result<Option<Saved>, CredentialsError> {
+        Ok(self.load()?.servers.remove(&server.to_string()))
+    }
+
+    /// Stores (or replaces) the session for `server`.
+    pub fn put(&self, server: &Endpoint, saved: Saved) -> Result<(), CredentialsError> {
+        let mut file = self.load()?;
+        file.servers.insert(server.to_string(), saved);
+        self.store(&file)
+    }
+
+    /// Forgets the session for `server`; returns what was stored.
+    pub fn remove(&self, server: &Endpoint) -> Result<Option<Saved>, CredentialsError> {
+        let mut file = self.load()?;
+        let old = file.servers.remove(&server.to_string());
+        if old.is_some() {
+            self.store(&file)?;
+        }
+        Ok(old)
+    }
+
+    fn io_err(&self, source: io::Error) -> CredentialsError {
+        CredentialsError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn load(&self) -> Result<SessionsFile, CredentialsError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| CredentialsError::Damaged {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(SessionsFile::default()),
+            Err(e) => Err(self.io_err(e)),
+        }
+    }
+
+    fn store(&self, file: &SessionsFile) -> Result<(), CredentialsError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| self.io_err(e))?;
+        let tmp = self.path.with_extension("json.tmp");
+        let write = || -> io::Result<()> {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            // An older file made with a looser umask is tightened too.
+            f.set_permissions(fs::Permissions::from_mode(0o600))?;
+            let text = serde_json::to_vec_pretty(file).map_err(io::Error::other)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            self.io_err(e)
+        })
+    }
+}
+
+/// Connects to `server` and resumes the session `sockit login` stored for
+/// it. Returns the client and the account name.
+pub async fn connect_logged_in(
+    creds: &Credentials,
+    server: &Endpoint,
+    timeout: Duration,
+) -> Result<(Client, String), CredentialsError> {
+    let saved = creds
+        .get(server)?
+        .ok_or_else(|| CredentialsError::NotLoggedIn(server.to_string()))?;
+    let mut client = Client::connect(server, timeout).await?;
+    match client.resume(&saved.token).await {
+        Ok(AuthReply::Resume { user, .. }) => Ok((client, user)),
+        Ok(other) => Err(ClientError::Unexpected(format!("{other:?}")).into()),
+        Err(e @ ClientError::Server { .. }) => Err(CredentialsError::Refused {
+            addr: server.to_string(),
+            source: e,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_with_private_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = Credentials::in_dir(&dir.path().join("cfg"));
+        let ep: Endpoint = "tcp://127.0.0.1:7878".parse().unwrap();
+        assert_eq!(creds.get(&ep).unwrap(), None);
+        let saved = Saved {
+            user: "alice".into(),
+            token: "ab".repeat(32),
+            expires: 9,
+        };
+        creds.put(&ep, saved.clone()).unwrap();
+        assert_eq!(creds.get(&ep).unwrap(), Some(saved.clone()));
+        let mode = fs::metadata(creds.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let dmode = fs::metadata(dir.path().join("cfg"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dmode & 0o777, 0o700);
+        assert_eq!(creds.remove(&ep).unwrap(), Some(saved));
+        assert_eq!(creds.get(&ep).unwrap(), None);
+    }
+
+    #[test]
+    fn a_damaged_file_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = Credentials::in_dir(dir.path());
+        fs::write(creds.path(), b"{not json").unwrap();
+        let ep: Endpoint = "tcp://127.0.0.1:1".parse().unwrap();
+        let e = creds.get(&ep).unwrap_err().to_string();
+        assert!(e.contains("delete it and log in again"), "{e}");
+    }
+}

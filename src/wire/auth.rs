@@ -1,0 +1,96 @@
+//! The `login` family: log in, resume a session, log out, ask who you are.
+//!
+//! The messages only; the rules (hashing, throttling, tokens) live in
+//! `service::accounts` and the per-connection state in the framed door.
+
+use serde::{Deserialize, Serialize};
+
+use super::frame::Frame;
+use super::message::{MessageError, from_header, to_frame};
+
+/// Error code for a request that needs a logged-in connection.
+pub const UNAUTHENTICATED: &str = "unauthenticated";
+
+/// A request of the `login` family; the frame's `"type"` names the variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthRequest {
+    /// `login`: a name and password for a session token.
+    Login {
+        /// The account name (compared after Unicode NFC, ignoring case).
+        name: String,
+        /// The password, in the header: protect it with TLS off loopback.
+        password: String,
+    },
+    /// `resume`: adopt an existing session on this connection.
+    Resume {
+        /// The token a previous `login` returned.
+        token: String,
+    },
+    /// `logout`: revoke this connection's session token.
+    Logout {},
+    /// `whoami`: which account this connection speaks for.
+    Whoami {},
+}
+
+impl AuthRequest {
+    /// Every request type of the family.
+    pub const KINDS: &'static [&'static str] = &["login", "resume", "logout", "whoami"];
+
+    /// Reads a request of this family out of a frame.
+    pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
+        from_header(frame, Self::KINDS)
+    }
+
+    /// A frame carrying this request.
+    pub fn to_frame(&self, id: Option<u64>) -> Frame {
+        to_frame(self, id)
+    }
+}
+
+/// A successful reply of the `login` family; failures are `error` frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthReply {
+    /// `login`: the session now belongs to `user`.
+    Login {
+        /// The account name as registered.
+        user: String,
+        /// The session token (64 hex digits): present it with `resume` on
+        /// later connections. Shown once; the server keeps only its hash.
+        token: String,
+        /// When the session ends, in Unix seconds.
+        expires: u64,
+    },
+    /// `resume`: the connection now speaks for `user`.
+    Resume {
+        /// The account name as registered.
+        user: String,
+        /// When the session ends, in Unix seconds.
+        expires: u64,
+    },
+    /// `logout`: the token is revoked and the connection is anonymous again.
+    Logout {},
+    /// `whoami`: the account this connection speaks for.
+    Whoami {
+        /// The account name as registered.
+        user: String,
+        /// When the session ends, in Unix seconds.
+        expires: u64,
+    },
+}
+
+impl AuthReply {
+    /// Every reply type of the family (besides `error`).
+    pub const KINDS: &'static [&'static str] = &["login", "resume", "logout", "whoami"];
+
+    /// Reads a reply of this family out of a frame.
+    pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
+        from_header(frame, Self::KINDS)
+    }
+
+    /// A frame carrying this reply.
+    pub fn to_frame(&self, id: Option<u64>) -> Frame {
+        to_frame(self, id)
+    }
+}

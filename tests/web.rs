@@ -1,0 +1,220 @@
+//! The web door over real sockets: log in over HTTP, then speak the frame
+//! protocol over a WebSocket with the session cookie.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, run, strip_scheme};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const CHEAP: &str = "m=256,t=1,p=1";
+const IO_LIMIT: Duration = Duration::from_secs(30);
+
+fn web_server() -> Server {
+    let srv = Server::start(&["--web", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
+    let data = srv.data();
+    let out = run(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+            "--argon2",
+            CHEAP,
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        b"correct horse battery\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    srv
+}
+
+/// One HTTP/1.1 request over a fresh connection; returns (status, headers, body).
+async fn http(
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(IO_LIMIT, s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+async fn login_cookie(host: &str) -> String {
+    let (status, head, body) = http(
+        host,
+        "POST",
+        "/api/login",
+        &[("Content-Type", "application/json")],
+        r#"{"name":"alice","password":"correct horse battery"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{head}\n{body}");
+    let line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap();
+    line.split_once(':')
+        .unwrap()
+        .1
+        .trim()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn browser_session_speaks_the_frame_protocol_over_websocket() {
+    let srv = web_server();
+    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
+    let (status, _, page) = http(&host, "GET", "/", &[], "").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>sockit</title>"));
+
+    let cookie = login_cookie(&host).await;
+    let mut req = format!("ws://{host}/ws").into_client_request().unwrap();
+    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+
+    let mut ask = async |v: Value| -> Value {
+        ws.send(Message::Text(v.to_string().into())).await.unwrap();
+        let msg = tokio::time::timeout(IO_LIMIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(msg.to_text().unwrap()).unwrap()
+    };
+    let who = ask(json!({"type": "whoami", "id": 1})).await;
+    assert_eq!(
+        (
+            who["type"].as_str(),
+            who["user"].as_str(),
+            who["id"].as_u64()
+        ),
+        (Some("whoami"), Some("alice"), Some(1))
+    );
+    let hello = ask(json!({"type": "hello", "version": 1, "id": 2})).await;
+    assert!(
+        hello["features"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("login"))
+    );
+    let pong = ask(json!({"type": "ping", "id": 3, "ts": 7})).await;
+    assert_eq!(
+        (pong["type"].as_str(), pong["ts"].as_u64()),
+        (Some("pong"), Some(7))
+    );
+    // Garbage gets an error and the socket stays usable.
+    ws.send(Message::Text("not json".into())).await.unwrap();
+    let err: Value =
+        serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(err["code"], "bad_header");
+    let mut ask = async |v: Value| -> Value {
+        ws.send(Message::Text(v.to_string().into())).await.unwrap();
+        let msg = tokio::time::timeout(IO_LIMIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(msg.to_text().unwrap()).unwrap()
+    };
+    let who = ask(json!({"type": "whoami", "id": 4})).await;
+    assert_eq!(who["user"], "alice");
+    // Logging out over the socket ends the cookie's session too.
+    assert_eq!(
+        ask(json!({"type": "logout", "id": 5})).await["type"],
+        "logout"
+    );
+    let (status, _, _) = http(&host, "GET", "/api/whoami", &[("Cookie", &cookie)], "").await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn websocket_without_a_session_or_from_another_site_is_refused() {
+    let srv = web_server();
+    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
+    let e = tokio_tungstenite::connect_async(format!("ws://{host}/ws"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("401"), "{e}");
+    let cookie = login_cookie(&host).await;
+    let mut req = format!("ws://{host}/ws").into_client_request().unwrap();
+    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
+    req.headers_mut()
+        .insert("Origin", "https://evil.example".parse().unwrap());
+    let e = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert!(e.to_string().contains("403"), "{e}");
+}
+
+#[tokio::test]
+async fn a_websocket_flood_is_answered_in_order_and_others_are_unaffected() {
+    let srv = web_server();
+    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
+    let cookie = login_cookie(&host).await;
+    let mut req = format!("ws://{host}/ws").into_client_request().unwrap();
+    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(req.clone()).await.unwrap();
+    let (mut tx, mut rx) = ws.split();
+    const N: u64 = 5_000;
+    let flood = tokio::spawn(async move {
+        for id in 0..N {
+            tx.send(Message::Text(
+                json!({"type": "ping", "id": id}).to_string().into(),
+            ))
+            .await
+            .unwrap();
+        }
+        tx
+    });
+    // A second browser tab keeps getting answers meanwhile.
+    let (mut other, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    other
+        .send(Message::Text(r#"{"type":"whoami","id":1}"#.into()))
+        .await
+        .unwrap();
+    let who = tokio::time::timeout(IO_LIMIT, other.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(who.to_text().unwrap().contains("alice"));
+    for id in 0..N {
+        let msg = tokio::time::timeout(IO_LIMIT, rx.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        assert_eq!(v["id"].as_u64(), Some(id));
+    }
+    drop(flood.await.unwrap());
+}
