@@ -64,7 +64,17 @@ impl Upload {
                 hashes,
                 replaced,
             }),
-            Err(e) => Err(self.fail(e)),
+            Err(e) => {
+                if matches!(e, FileError::Exists { .. } | FileError::WrongKind { .. }) {
+                    // Record the verified bytes as durable, so a retry
+                    // (with force, or after the user moved things) resumes
+                    // at the end instead of resending.
+                    if let Err(err) = self.sync() {
+                        tracing::warn!(error = %err, "could not keep a verified upload");
+                    }
+                }
+                Err(self.fail(e))
+            }
         }
     }
 
