@@ -76,6 +76,7 @@ mod store;
 mod sweep;
 mod tree;
 mod upload;
+mod write;
 
 #[cfg(test)]
 mod tests;
