@@ -203,19 +203,37 @@ pub(crate) fn not_found(path: &RelPath) -> FileError {
     }
 }
 
-/// Names in a directory (without `.` and `..`), as raw bytes: names not
-/// made by sockit may be anything.
-pub(crate) fn read_names(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
-    let mut names = Vec::new();
+/// Calls `f` with each name in a directory (without `.` and `..`), as raw
+/// bytes (names not made by sockit may be anything), streaming: memory
+/// does not grow with the directory. `f` returns `false` to stop early.
+pub(crate) fn for_each_name(
+    dir: BorrowedFd<'_>,
+    mut f: impl FnMut(&[u8]) -> io::Result<bool>,
+) -> io::Result<()> {
     let mut d = rustix::fs::Dir::read_from(dir)?;
     while let Some(entry) = d.read() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
-        if name != b"." && name != b".." {
-            names.push(name.to_vec());
+        if name != b"." && name != b".." && !f(name)? {
+            break;
         }
     }
-    Ok(names)
+    Ok(())
+}
+
+/// Up to `limit` names of a directory, and whether there were more.
+pub(crate) fn read_names(dir: BorrowedFd<'_>, limit: usize) -> io::Result<(Vec<Vec<u8>>, bool)> {
+    let mut names = Vec::new();
+    let mut more = false;
+    for_each_name(dir, |name| {
+        if names.len() == limit {
+            more = true;
+            return Ok(false);
+        }
+        names.push(name.to_vec());
+        Ok(true)
+    })?;
+    Ok((names, more))
 }
 
 /// Removes a file or link `name` in `dir`.

@@ -14,6 +14,7 @@ use std::os::fd::BorrowedFd;
 use rustix::fs::OFlags;
 use serde::{Deserialize, Serialize};
 
+use super::config::MAX_PARTIALS_PER_USER;
 use super::fsx;
 use super::paths::RelPath;
 
@@ -118,7 +119,9 @@ pub(crate) fn discard(dir: BorrowedFd<'_>, key: &str) -> io::Result<()> {
 /// meta files), with their metas.
 pub(crate) fn list(dir: BorrowedFd<'_>) -> io::Result<Vec<(String, Option<PartialMeta>)>> {
     let mut out = Vec::new();
-    for name in fsx::read_names(dir)? {
+    // Bounded by the partials cap (plus slack for planted names).
+    let (names, _) = fsx::read_names(dir, 4 * MAX_PARTIALS_PER_USER)?;
+    for name in names {
         let Ok(name) = String::from_utf8(name) else {
             continue;
         };

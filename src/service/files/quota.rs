@@ -105,15 +105,16 @@ pub(crate) fn tree_bytes(dir: BorrowedFd<'_>, depth: usize) -> io::Result<u64> {
         ));
     }
     let mut total = 0u64;
-    for name in fsx::read_names(dir)? {
-        match fsx::stat_at(dir, name.as_slice())? {
+    fsx::for_each_name(dir, |name| {
+        match fsx::stat_at(dir, name)? {
             Some(m) if m.kind == Kind::File => total = total.saturating_add(m.size),
             Some(m) if m.kind == Kind::Dir => {
-                let sub = fsx::open_dir_at(dir, name.as_slice())?;
+                let sub = fsx::open_dir_at(dir, name)?;
                 total = total.saturating_add(tree_bytes(sub.as_fd(), depth + 1)?);
             }
             _ => {}
         }
-    }
+        Ok(true)
+    })?;
     Ok(total)
 }

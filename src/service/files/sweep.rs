@@ -15,6 +15,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, SystemTime};
 
 use super::FileStore;
+use super::config::MAX_PARTIALS_PER_USER;
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
 use super::partial::{self, META, META_TMP, PART};
@@ -42,7 +43,9 @@ impl FileStore {
         let mut report = SweepReport::default();
         let now = SystemTime::now();
         let staging = self.inner.staging.as_fd();
-        let users = fsx::read_names(staging).map_err(|e| FileError::io("sweeping", e))?;
+        // One name per user who ever uploaded: bounded by the accounts.
+        let (users, _) =
+            fsx::read_names(staging, usize::MAX).map_err(|e| FileError::io("sweeping", e))?;
         for name in users {
             let user = std::str::from_utf8(&name)
                 .ok()
@@ -74,8 +77,10 @@ impl FileStore {
         now: SystemTime,
         report: &mut SweepReport,
     ) -> io::Result<()> {
-        let names = fsx::read_names(dir)?;
-        let has = |n: &str| names.iter().any(|x| x.as_slice() == n.as_bytes());
+        let (names, _) = fsx::read_names(dir, 4 * MAX_PARTIALS_PER_USER)?;
+        // Asked of the directory itself, so a capped name list never
+        // makes half of a pair look orphaned.
+        let has = |n: &str| fsx::stat_at(dir, n).map(|m| m.is_some());
         let retention = self.inner.config.partial_retention;
         for raw in &names {
             let Ok(name) = std::str::from_utf8(raw) else {
@@ -100,11 +105,11 @@ impl FileStore {
                     remove(dir, name)?;
                     report.temporaries += 1;
                 }
-                PART if !has(&format!("{key}{META}")) => {
+                PART if !has(&format!("{key}{META}"))? => {
                     remove(dir, name)?;
                     report.orphans += 1;
                 }
-                META if !has(&format!("{key}{PART}")) => {
+                META if !has(&format!("{key}{PART}"))? => {
                     remove(dir, name)?;
                     report.orphans += 1;
                 }

@@ -38,7 +38,8 @@ pub struct Entry {
 pub struct Listing {
     /// The entries, at most [`MAX_LIST_ENTRIES`].
     pub entries: Vec<Entry>,
-    /// True when there were more entries than returned.
+    /// True when the directory has more than [`MAX_LIST_ENTRIES`] names:
+    /// the entries are then the first ones read, sorted.
     pub truncated: bool,
     /// Entries not shown: links, special files, and names that break the
     /// path rules (placed by an operator; they could not be fetched).
@@ -73,7 +74,10 @@ impl FileStore {
     fn list_fd(&self, user: i64, base: Option<&str>, dir: BorrowedFd<'_>) -> FileResult<Listing> {
         let io = |e| FileError::io("listing a directory", e);
         let mut out = Listing::default();
-        let mut names = fsx::read_names(dir).map_err(io)?;
+        // Bounded read: a directory of millions of (empty, quota-free)
+        // files costs one listing's worth of memory, not millions.
+        let (mut names, more) = fsx::read_names(dir, MAX_LIST_ENTRIES).map_err(io)?;
+        out.truncated = more;
         names.sort();
         for raw in names {
             let name = match String::from_utf8(raw) {
@@ -91,10 +95,6 @@ impl FileStore {
                 out.skipped += 1;
                 continue;
             };
-            if out.entries.len() == MAX_LIST_ENTRIES {
-                out.truncated = true;
-                break;
-            }
             out.entries.push(entry);
         }
         Ok(out)
@@ -201,13 +201,13 @@ fn remove_tree(
         ));
     }
     let sub = fsx::open_dir_at(dir, name)?;
-    for child in fsx::read_names(sub.as_fd())? {
-        match fsx::stat_at(sub.as_fd(), child.as_slice())? {
-            Some(m) if m.kind == Kind::Dir => {
-                remove_tree(sub.as_fd(), &child, depth + 1, out)?;
-            }
+    // Unlinking entries already returned while reading on is well defined
+    // (POSIX only leaves open whether *removed* entries still show up).
+    fsx::for_each_name(sub.as_fd(), |child| {
+        match fsx::stat_at(sub.as_fd(), child)? {
+            Some(m) if m.kind == Kind::Dir => remove_tree(sub.as_fd(), child, depth + 1, out)?,
             Some(m) => {
-                fsx::unlink_at(sub.as_fd(), child.as_slice())?;
+                fsx::unlink_at(sub.as_fd(), child)?;
                 out.files += 1;
                 if m.kind == Kind::File {
                     out.bytes += m.size;
@@ -215,7 +215,8 @@ fn remove_tree(
             }
             None => {}
         }
-    }
+        Ok(true)
+    })?;
     fsx::rmdir_at(dir, name)?;
     out.dirs += 1;
     Ok(())

@@ -4,7 +4,6 @@
 //! finishes it).
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -226,7 +225,6 @@ impl Upload {
             }
             pos += want as u64;
         }
-        self.file.seek(SeekFrom::Start(held))?;
         self.offset = held;
         self.resumed_from = held;
         Ok(())

@@ -2,8 +2,8 @@
 //! as they arrive, fsynced every `sync_every` bytes together with the
 //! offset they make durable.
 
-use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 
 use md5::Digest;
 
@@ -63,7 +63,9 @@ impl Upload {
             }
             self.fail_after = Some(left - bytes.len() as u64);
         }
-        self.file.write_all(bytes)
+        // Positioned write: a failed write never leaves the cursor
+        // somewhere else for the retry.
+        self.file.write_all_at(bytes, self.offset)
     }
 
     /// Makes every byte received durable and records the offset.

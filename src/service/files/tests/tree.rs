@@ -148,3 +148,24 @@ fn sweep_removes_stale_temporaries_and_keeps_fresh_partials() {
     );
     drop(running);
 }
+
+#[test]
+fn a_huge_directory_lists_a_bounded_number_of_entries() {
+    let (dir, s) = store();
+    put_new(&s, ALICE, "many/first", b"");
+    let many = user_dir(&dir, ALICE).join("many");
+    for i in 0..MAX_LIST_ENTRIES {
+        std::fs::File::create(many.join(format!("f{i:05}"))).unwrap();
+    }
+    let l = s.list(ALICE, "many").unwrap();
+    assert!(l.truncated);
+    assert_eq!(l.entries.len(), MAX_LIST_ENTRIES);
+    assert!(
+        l.entries.windows(2).all(|w| w[0].name < w[1].name),
+        "sorted"
+    );
+    let r = s.remove(ALICE, "many", true).unwrap();
+    assert_eq!((r.files, r.dirs), (MAX_LIST_ENTRIES as u64 + 1, 1));
+    let d = s.stat(ALICE, "x").unwrap_err();
+    assert_eq!(d.code(), "not_found");
+}
