@@ -38,9 +38,10 @@
 //!
 //! # Blocking API
 //! Every method blocks (file I/O, fsync, hashing, SQLite). Doors call them
-//! in `tokio::task::spawn_blocking`, moving the [`Upload`] or [`Download`]
-//! into the closure and back for each chunk; memory per transfer is one
-//! chunk (at most the frame body limit) plus a hasher.
+//! through [`run_blocking`] (tokio's `spawn_blocking`), moving the
+//! [`Upload`] or [`Download`] into the closure and back for each chunk;
+//! memory per transfer is one chunk (at most the frame body limit) plus a
+//! hasher.
 //!
 //! # Message flow for doors (file.put, file.get, file.ls, file.rm)
 //! ```text
@@ -61,6 +62,7 @@
 //! errors: {code: FileError::code(), message: Display}
 //! ```
 
+mod blocking;
 mod config;
 mod download;
 mod error;
@@ -81,6 +83,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use blocking::run_blocking;
 pub use config::{
     DEFAULT_MAX_FILE, DEFAULT_PARTIAL_RETENTION, DEFAULT_QUOTA, DEFAULT_SYNC_EVERY, FilesConfig,
     MAX_ACTIVE_PER_USER, MAX_LIST_ENTRIES, MAX_PARTIALS_PER_USER, READ_BUF,

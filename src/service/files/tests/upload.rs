@@ -257,3 +257,29 @@ fn a_missing_hash_is_computed_once_and_recorded() {
     let d = s.download(ALICE, "placed", 0).unwrap();
     assert_eq!(d.recorded_hashes(), Some(h));
 }
+
+/// The pattern a door uses: the Upload moves into the blocking pool and
+/// back for each chunk; the async side only holds it between chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_door_streams_through_the_blocking_pool() {
+    let (_dir, s) = store();
+    let content = data(3 * 4096 + 5);
+    let s2 = s.clone();
+    let r = req("via/door", content.len());
+    let mut up = run_blocking(move || s2.begin_upload(ALICE, &r))
+        .await
+        .unwrap();
+    for chunk in content.chunks(4096) {
+        let chunk = chunk.to_vec();
+        up = run_blocking(move || {
+            let at = up.offset();
+            up.write(at, &chunk).map(|_| up)
+        })
+        .await
+        .unwrap();
+    }
+    let hash = blake3::hash(&content);
+    let p = run_blocking(move || up.finish(&hash)).await.unwrap();
+    assert_eq!(p.size, content.len() as u64);
+    assert_eq!(get(&s, ALICE, "via/door"), content);
+}
