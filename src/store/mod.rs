@@ -136,7 +136,11 @@ fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), Migrat
         tx.execute_batch(m.sql)?;
         tx.pragma_update(None, "user_version", m.version)?;
         tx.commit()?;
-        tracing::info!(version = m.version, step = m.name, "database schema upgraded");
+        tracing::info!(
+            version = m.version,
+            step = m.name,
+            "database schema upgraded"
+        );
     }
     let found = schema_version(conn)?;
     if found > known {
@@ -185,7 +189,17 @@ mod tests {
         let path = dir.path().join("db");
         drop(open(&path, &[V1, V2], Durability::Normal).unwrap());
         let e = open(&path, &[V1], Durability::Normal).unwrap_err();
-        assert!(matches!(e, StoreError::TooNew { found: 2, known: 1, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                StoreError::TooNew {
+                    found: 2,
+                    known: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains("upgrade sockit"));
     }
 }
