@@ -1,0 +1,141 @@
+//! Finishing an upload: verify, fsync, record the hash, rename into place,
+//! fsync the directory. Until the rename the file exists only in the
+//! staging area; the rename is atomic, so a crash at any moment leaves
+//! either no file (and a resumable partial) or the complete, verified one.
+
+use std::os::fd::AsFd;
+
+use md5::Digest;
+
+use super::error::{FileError, FileResult};
+use super::fsx::{self, Kind};
+use super::index::Hashes;
+use super::partial::{self, PART};
+use super::paths::RelPath;
+use super::upload::Upload;
+
+/// A published file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Where it is, relative to the user's root.
+    pub path: RelPath,
+    /// Its size.
+    pub size: u64,
+    /// Its hashes (MD5 when the upload asked for it).
+    pub hashes: Hashes,
+    /// True when it replaced an existing file (`force`).
+    pub replaced: bool,
+}
+
+impl Upload {
+    /// Completes the upload: every byte must have arrived, and the content
+    /// must hash to `expected` (BLAKE3, computed by the sender while
+    /// reading). On a mismatch nothing is published and the partial is
+    /// removed ([`FileError::VerifyFailed`]). A destination that appeared
+    /// meanwhile is a conflict unless `force` (the partial is kept, so a
+    /// retry with `force` publishes it at once).
+    pub fn finish(mut self, expected: &blake3::Hash) -> FileResult<Published> {
+        self.alive()?;
+        if self.offset != self.meta.size {
+            return Err(FileError::BadOffset {
+                expected: self.offset,
+                got: self.meta.size,
+            });
+        }
+        let actual = self.blake3.finalize();
+        if actual != *expected {
+            self.dead = true;
+            partial::discard(self.staging.as_fd(), &self.key)
+                .map_err(|e| FileError::io("discarding a failed upload", e))?;
+            return Err(FileError::VerifyFailed {
+                expected: expected.to_hex().to_string(),
+                actual: actual.to_hex().to_string(),
+            });
+        }
+        let md5 = self.md5.take().map(|m| <[u8; 16]>::from(m.finalize()));
+        let hashes = Hashes {
+            blake3: actual,
+            md5,
+        };
+        match self.publish(&hashes) {
+            Ok(replaced) => Ok(Published {
+                path: self.path.clone(),
+                size: self.meta.size,
+                hashes,
+                replaced,
+            }),
+            Err(e) => {
+                if matches!(e, FileError::Exists { .. } | FileError::WrongKind { .. }) {
+                    // Record the verified bytes as durable, so a retry
+                    // (with force, or after the user moved things) resumes
+                    // at the end instead of resending.
+                    if let Err(err) = self.sync() {
+                        tracing::warn!(error = %err, "could not keep a verified upload");
+                    }
+                }
+                Err(self.fail(e))
+            }
+        }
+    }
+
+    /// Steps after verification; returns whether a file was replaced.
+    fn publish(&mut self, hashes: &Hashes) -> FileResult<bool> {
+        let io = |doing| move |e| FileError::io(doing, e);
+        self.file.sync_all().map_err(io("syncing an upload"))?;
+        let root = self.inner.user_root(self.user)?;
+        let parent = fsx::walk_parent(root.as_fd(), &self.path, true)?;
+        let name = self.path.file_name();
+        let existing =
+            fsx::stat_at(parent.as_fd(), name).map_err(io("checking the destination"))?;
+        let replaced = match existing {
+            Some(m) if m.kind == Kind::Dir => {
+                return Err(FileError::WrongKind {
+                    path: self.path.to_string(),
+                    wanted: "a file",
+                    found: "a directory",
+                });
+            }
+            Some(_) if !self.force => {
+                return Err(FileError::Exists {
+                    path: self.path.to_string(),
+                });
+            }
+            Some(m) if m.kind == Kind::File => Some(m.size),
+            Some(_) => Some(0),
+            None => None,
+        };
+        // Recorded before the rename, which keeps inode and mtime: after a
+        // crash the row either matches the published file or no file.
+        let meta = fsx::stat_fd(self.file.as_fd()).map_err(io("checking an upload"))?;
+        self.inner
+            .index()
+            .record(self.user, self.path.as_str(), &meta, hashes)?;
+        let part = format!("{}{PART}", self.key);
+        match fsx::rename_at(
+            self.staging.as_fd(),
+            &part,
+            parent.as_fd(),
+            name,
+            self.force,
+        ) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                return Err(FileError::Exists {
+                    path: self.path.to_string(),
+                });
+            }
+            Err(e) => return Err(FileError::io("publishing an upload", e)),
+        }
+        self.dead = true;
+        fsx::fsync_dir(parent.as_fd()).map_err(io("syncing a directory"))?;
+        fsx::fsync_dir(self.staging.as_fd()).map_err(io("syncing the staging area"))?;
+        // The data file is gone from staging; drop its meta too. A failure
+        // here only leaves a meta the next sweep removes.
+        if let Err(e) = partial::discard(self.staging.as_fd(), &self.key) {
+            tracing::warn!(error = %e, "could not remove an upload's meta file");
+        }
+        self.inner
+            .published_changed(self.user, self.meta.size, replaced.unwrap_or(0));
+        Ok(replaced.is_some())
+    }
+}

@@ -1,0 +1,171 @@
+//! Listing, removal and the staging sweep.
+
+use std::time::{Duration, SystemTime};
+
+use super::*;
+
+#[test]
+fn list_shows_files_and_directories_with_hashes() {
+    let (_dir, s) = store();
+    put_new(&s, ALICE, "b.txt", b"bee");
+    put_new(&s, ALICE, "a/x", b"x");
+    put_new(&s, ALICE, "a/y/z", b"zz");
+    assert_eq!(
+        s.list(BOB, "").unwrap(),
+        Listing::default(),
+        "users do not see each other"
+    );
+    let root = s.list(ALICE, "").unwrap();
+    let summary: Vec<_> = root
+        .entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.kind, e.size))
+        .collect();
+    assert_eq!(
+        summary,
+        [("a", EntryKind::Dir, 0), ("b.txt", EntryKind::File, 3)]
+    );
+    assert_eq!(root.entries[1].blake3, Some(blake3::hash(b"bee")));
+    assert!(root.entries[1].mtime > 1_600_000_000);
+    let a = s.list(ALICE, "a").unwrap();
+    assert_eq!(a.entries.len(), 2);
+    assert_eq!(
+        a.entries[0].blake3,
+        Some(blake3::hash(b"x")),
+        "hash looked up by full path"
+    );
+    assert_eq!(s.list(ALICE, "nope").unwrap_err().code(), "not_found");
+    assert_eq!(s.list(ALICE, "b.txt").unwrap_err().code(), "conflict");
+    assert_eq!(s.download(ALICE, "a", 0).unwrap_err().code(), "conflict");
+    assert_eq!(
+        s.begin_upload(ALICE, &req("a", 1)).unwrap_err().code(),
+        "conflict"
+    );
+    assert_eq!(
+        s.begin_upload(ALICE, &req("b.txt/under", 1))
+            .unwrap_err()
+            .code(),
+        "conflict"
+    );
+}
+
+#[test]
+fn remove_files_and_directories() {
+    let (_dir, s) = store();
+    put_new(&s, ALICE, "f", b"ff");
+    put_new(&s, ALICE, "d/e/g", b"ggg");
+    put_new(&s, ALICE, "d/h", b"h");
+    let e = s.remove(ALICE, "d", false).unwrap_err();
+    assert_eq!(e.code(), "conflict");
+    assert!(e.to_string().contains("-r"), "{e}");
+    assert_eq!(
+        s.remove(ALICE, "f", false).unwrap(),
+        Removed {
+            files: 1,
+            dirs: 0,
+            bytes: 2
+        }
+    );
+    assert_eq!(s.remove(ALICE, "f", false).unwrap_err().code(), "not_found");
+    assert_eq!(
+        s.remove(ALICE, "d", true).unwrap(),
+        Removed {
+            files: 2,
+            dirs: 2,
+            bytes: 4
+        }
+    );
+    assert_eq!(s.list(ALICE, "").unwrap().entries, []);
+    assert_eq!(s.usage(ALICE).unwrap().published, 0);
+    // An empty directory goes without -r; a re-upload has no stale hash.
+    put_new(&s, ALICE, "e/x", b"1");
+    s.remove(ALICE, "e/x", false).unwrap();
+    s.remove(ALICE, "e", false).unwrap();
+    put_new(&s, ALICE, "e/x", b"2");
+    assert_eq!(
+        s.stat(ALICE, "e/x").unwrap().blake3,
+        Some(blake3::hash(b"2"))
+    );
+}
+
+#[test]
+fn sweep_removes_stale_temporaries_and_keeps_fresh_partials() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging = staging_dir(&dir, ALICE);
+    {
+        let (s, _) = FileStore::open(dir.path(), FilesConfig::default()).unwrap();
+        for path in ["fresh", "stale"] {
+            let mut up = s.begin_upload(ALICE, &req(path, 100)).unwrap();
+            up.write(0, &data(40)).unwrap();
+            up.pause().unwrap();
+        }
+    }
+    let stale = partial::key_of(&RelPath::parse("stale").unwrap());
+    let old = SystemTime::now() - Duration::from_secs(8 * 24 * 3600);
+    for suffix in [".part", ".meta"] {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(staging.join(format!("{stale}{suffix}")))
+            .unwrap();
+        f.set_modified(old).unwrap();
+    }
+    std::fs::write(staging.join("0123.meta.tmp"), b"{").unwrap();
+    std::fs::write(staging.join("4567.part"), b"orphan").unwrap();
+    std::fs::write(staging.join("notes.txt"), b"not ours").unwrap();
+
+    let (s, report) = FileStore::open(dir.path(), FilesConfig::default()).unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            temporaries: 1,
+            orphans: 1,
+            expired: 1,
+            expired_bytes: 40,
+            kept: 1,
+            unknown: 1,
+        }
+    );
+    assert_eq!(
+        names(&staging).len(),
+        3,
+        "fresh pair and the unknown file remain"
+    );
+    assert_eq!(
+        s.begin_upload(ALICE, &req("fresh", 100)).unwrap().offset(),
+        40
+    );
+    assert_eq!(
+        s.begin_upload(ALICE, &req("stale", 100)).unwrap().offset(),
+        0
+    );
+    // A running upload is never swept.
+    let running = s.begin_upload(ALICE, &req("run", 10)).unwrap();
+    let again = s.sweep().unwrap();
+    assert_eq!(
+        again.orphans + again.expired + again.temporaries,
+        0,
+        "{again:?}"
+    );
+    drop(running);
+}
+
+#[test]
+fn a_huge_directory_lists_a_bounded_number_of_entries() {
+    let (dir, s) = store();
+    put_new(&s, ALICE, "many/first", b"");
+    let many = user_dir(&dir, ALICE).join("many");
+    for i in 0..MAX_LIST_ENTRIES {
+        std::fs::File::create(many.join(format!("f{i:05}"))).unwrap();
+    }
+    let l = s.list(ALICE, "many").unwrap();
+    assert!(l.truncated);
+    assert_eq!(l.entries.len(), MAX_LIST_ENTRIES);
+    assert!(
+        l.entries.windows(2).all(|w| w[0].name < w[1].name),
+        "sorted"
+    );
+    let r = s.remove(ALICE, "many", true).unwrap();
+    assert_eq!((r.files, r.dirs), (MAX_LIST_ENTRIES as u64 + 1, 1));
+    let d = s.stat(ALICE, "x").unwrap_err();
+    assert_eq!(d.code(), "not_found");
+}

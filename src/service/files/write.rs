@@ -1,0 +1,122 @@
+//! Streaming into an upload: chunks at exactly the expected offset, hashed
+//! as they arrive, fsynced every `sync_every` bytes together with the
+//! offset they make durable.
+
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+
+use md5::Digest;
+
+use super::error::{FileError, FileResult};
+use super::partial;
+use super::upload::Upload;
+
+impl Upload {
+    /// Appends `bytes` at `offset`, which must be [`Upload::offset`];
+    /// returns the new offset. Chunks over the chunk limit and bytes beyond
+    /// the declared size are refused. A full disk discards the partial and
+    /// answers [`FileError::DiskFull`].
+    pub fn write(&mut self, offset: u64, bytes: &[u8]) -> FileResult<u64> {
+        self.alive()?;
+        let max = self.inner.config.max_chunk;
+        if bytes.len() > max {
+            return Err(FileError::TooLarge {
+                what: "the chunk",
+                size: bytes.len() as u64,
+                max: max as u64,
+            });
+        }
+        if offset != self.offset {
+            return Err(FileError::BadOffset {
+                expected: self.offset,
+                got: offset,
+            });
+        }
+        let end = offset.saturating_add(bytes.len() as u64);
+        if end > self.meta.size {
+            return Err(FileError::TooLarge {
+                what: "the upload",
+                size: end,
+                max: self.meta.size,
+            });
+        }
+        if let Err(e) = self.write_file(bytes) {
+            return Err(self.fail(FileError::io("writing an upload", e)));
+        }
+        self.blake3.update(bytes);
+        if let Some(m) = self.md5.as_mut() {
+            m.update(bytes);
+        }
+        self.offset = end;
+        self.unsynced += bytes.len() as u64;
+        if self.unsynced >= self.inner.config.sync_every {
+            self.sync()?;
+        }
+        Ok(self.offset)
+    }
+
+    fn write_file(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(left) = self.fail_after {
+            if (bytes.len() as u64) > left {
+                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            self.fail_after = Some(left - bytes.len() as u64);
+        }
+        // Positioned write: a failed write never leaves the cursor
+        // somewhere else for the retry.
+        self.file.write_all_at(bytes, self.offset)
+    }
+
+    /// Makes every byte received durable and records the offset.
+    pub(crate) fn sync(&mut self) -> FileResult<()> {
+        self.alive()?;
+        let r = self.file.sync_data().and_then(|()| {
+            self.meta.synced = self.offset;
+            partial::write_meta(self.staging.as_fd(), &self.key, &self.meta)
+        });
+        match r {
+            Ok(()) => {
+                self.unsynced = 0;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(FileError::io("syncing an upload", e))),
+        }
+    }
+
+    /// Stops for now: everything received becomes durable and is what a
+    /// later `begin_upload` resumes from. Returns that offset.
+    pub fn pause(mut self) -> FileResult<u64> {
+        self.sync()?;
+        Ok(self.offset)
+    }
+
+    /// Gives up: the partial is removed.
+    pub fn abort(mut self) -> FileResult<()> {
+        self.dead = true;
+        partial::discard(self.staging.as_fd(), &self.key)
+            .map_err(|e| FileError::io("discarding a partial", e))
+    }
+
+    pub(crate) fn alive(&self) -> FileResult<()> {
+        if self.dead {
+            return Err(FileError::io(
+                "using an upload",
+                std::io::Error::other("this upload already failed and was discarded"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// On a full disk, nothing is kept (the partial would only hold quota
+    /// and space); other errors keep it for a resume.
+    pub(crate) fn fail(&mut self, e: FileError) -> FileError {
+        if matches!(e, FileError::DiskFull) {
+            self.dead = true;
+            if let Err(err) = partial::discard(self.staging.as_fd(), &self.key) {
+                tracing::warn!(error = %err, "could not remove a partial upload after a full disk");
+            }
+        }
+        e
+    }
+}
