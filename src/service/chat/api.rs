@@ -60,8 +60,12 @@ pub trait ChatHub: Send + Sync {
     /// Sanitises, limits, filters and commits a message to a room the
     /// member is in. Resolves only once it is committed; it is then fanned
     /// out to the room (the sender included: compare [`Message::origin`]).
-    fn publish<'a>(&'a self, id: SessionId, room: &'a str, text: &'a str)
-    -> HubFuture<'a, Arc<Message>>;
+    fn publish<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        text: &'a str,
+    ) -> HubFuture<'a, Arc<Message>>;
     /// Changes the member's identity: `/nick` (a guest name) or a login
     /// (an authenticated account name). Returns the new display name; its
     /// rooms see a rename event.

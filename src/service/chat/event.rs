@@ -8,8 +8,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::render::RenderCache;
 pub use super::render::Format;
+use super::render::RenderCache;
 
 /// Identifies one connected member inside a hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -172,8 +172,14 @@ mod tests {
     #[test]
     fn replaces_whole_words_case_insensitively() {
         let f = filter(&["darn=****"]);
-        assert_eq!(f.apply("Darn, it! DARN darn.").unwrap(), "****, it! **** ****.");
-        assert_eq!(f.apply("darning undarn darn_it").unwrap(), "darning undarn ****_it");
+        assert_eq!(
+            f.apply("Darn, it! DARN darn.").unwrap(),
+            "****, it! **** ****."
+        );
+        assert_eq!(
+            f.apply("darning undarn darn_it").unwrap(),
+            "darning undarn ****_it"
+        );
         assert!(matches!(f.apply("nothing here").unwrap(), Cow::Borrowed(_)));
     }
 
@@ -189,7 +195,10 @@ mod tests {
     #[test]
     fn block_refuses_naming_the_word() {
         let f = filter(&["darn=****", "spam=!block"]);
-        assert_eq!(f.apply("buy SPAM now"), Err(ChatError::Blocked("SPAM".into())));
+        assert_eq!(
+            f.apply("buy SPAM now"),
+            Err(ChatError::Blocked("SPAM".into()))
+        );
         assert_eq!(f.apply("spammer").unwrap(), "spammer");
     }
 

@@ -84,7 +84,14 @@ pub(super) fn insert_batch(conn: &mut Connection, batch: &[Arc<Message>]) -> rus
              ON CONFLICT (name) DO UPDATE SET last_id = max(last_id, excluded.last_id)",
         )?;
         for (i, m) in batch.iter().enumerate() {
-            ins.execute(params![&*m.room, sql_int(m.id), sql_int(m.ts), &*m.name, m.guest, m.text])?;
+            ins.execute(params![
+                &*m.room,
+                sql_int(m.id),
+                sql_int(m.ts),
+                &*m.name,
+                m.guest,
+                m.text
+            ])?;
             // One rooms row per room per batch: at its last message here.
             if !batch[i + 1..].iter().any(|n| n.room == m.room) {
                 last.execute(params![&*m.room, sql_int(m.id)])?;

@@ -57,7 +57,9 @@ pub use config::{
     MAX_ROOMS_PER_MEMBER, ROOM_LIST_MAX, WRITE_QUEUE_CAPACITY,
 };
 pub use error::ChatError;
-pub use event::{Change, DoorKind, Event, Format, MemberInfo, Message, Presence, RoomInfo, SessionId};
+pub use event::{
+    Change, DoorKind, Event, Format, MemberInfo, Message, Presence, RoomInfo, SessionId,
+};
 pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
 pub use flood::TokenBucket;
 pub use history::{DB_FILE, HistoryPage, HistoryQuery};

@@ -146,7 +146,10 @@ mod tests {
         assert_eq!(room_name("#Lobby").unwrap(), "lobby");
         assert_eq!(room_name(" dev-ops_2.0 ").unwrap(), "dev-ops_2.0");
         for bad in ["", "#", "a b", "café", "x/y", &"r".repeat(33)] {
-            assert!(matches!(room_name(bad), Err(ChatError::BadRoom { .. })), "{bad:?}");
+            assert!(
+                matches!(room_name(bad), Err(ChatError::BadRoom { .. })),
+                "{bad:?}"
+            );
         }
         assert_eq!(room_name(&"r".repeat(32)).unwrap().len(), 32);
     }
@@ -158,7 +161,10 @@ mod tests {
         // Escapes are stripped before the rule applies.
         assert_eq!(guest_name("\x1b[31mred").unwrap(), "red");
         for bad in ["", "~", "~~x", "a b", ".x", "a<b>", &"n".repeat(25)] {
-            assert!(matches!(guest_name(bad), Err(ChatError::BadName { .. })), "{bad:?}");
+            assert!(
+                matches!(guest_name(bad), Err(ChatError::BadName { .. })),
+                "{bad:?}"
+            );
         }
         let long = guest_name(&"é".repeat(1000)).unwrap_err().to_string();
         assert!(long.len() < 200, "{long}");

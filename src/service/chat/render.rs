@@ -126,7 +126,9 @@ impl Presence {
 
     /// The line door's form: `* alice joined lobby\r\n`.
     pub fn line(&self) -> Bytes {
-        self.render(Format::Line, |p| Bytes::from(format!("* {}\r\n", p.notice())))
+        self.render(Format::Line, |p| {
+            Bytes::from(format!("* {}\r\n", p.notice()))
+        })
     }
 
     /// The datagram door's form: a JSON object with `event`, `name`, `room`,
@@ -160,12 +162,23 @@ mod tests {
 
     #[test]
     fn message_forms_are_rendered_once() {
-        let m = Message::new("lobby".into(), 7, 1_700_000_000_000, "~bob".into(), true, "hi \"x\"".into(), None);
+        let m = Message::new(
+            "lobby".into(),
+            7,
+            1_700_000_000_000,
+            "~bob".into(),
+            true,
+            "hi \"x\"".into(),
+            None,
+        );
         assert_eq!(&m.line()[..], b"<~bob> hi \"x\"\r\n");
         let v: serde_json::Value = serde_json::from_slice(&m.json()).unwrap();
         assert_eq!(v["name"], "~bob");
         assert_eq!(v["msg"], "hi \"x\"");
-        assert_eq!((v["room"].as_str(), v["id"].as_u64(), v["ts"].as_u64()), (Some("lobby"), Some(7), Some(1_700_000_000_000)));
+        assert_eq!(
+            (v["room"].as_str(), v["id"].as_u64(), v["ts"].as_u64()),
+            (Some("lobby"), Some(7), Some(1_700_000_000_000))
+        );
         let a = m.render(Format::Frame, |_| Bytes::from_static(b"frame"));
         let b = m.render(Format::Frame, |_| panic!("rendered twice"));
         assert_eq!(a, b);
@@ -174,9 +187,18 @@ mod tests {
 
     #[test]
     fn presence_forms() {
-        let p = Presence::new("dev".into(), "alice".into(), false, DoorKind::Line, Change::Renamed(Arc::from("~al")));
+        let p = Presence::new(
+            "dev".into(),
+            "alice".into(),
+            false,
+            DoorKind::Line,
+            Change::Renamed(Arc::from("~al")),
+        );
         assert_eq!(&p.line()[..], b"* ~al is now known as alice\r\n");
         let v: serde_json::Value = serde_json::from_slice(&p.json()).unwrap();
-        assert_eq!((v["event"].as_str(), v["from"].as_str()), (Some("rename"), Some("~al")));
+        assert_eq!(
+            (v["event"].as_str(), v["from"].as_str()),
+            (Some("rename"), Some("~al"))
+        );
     }
 }

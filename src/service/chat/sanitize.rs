@@ -100,7 +100,10 @@ mod tests {
     fn ansi_sequences_are_removed_whole() {
         assert_eq!(sanitize("\x1b[31;1mred\x1b[0m text"), "red text");
         assert_eq!(sanitize("a\x1b]0;pwned title\x07b"), "ab");
-        assert_eq!(sanitize("a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\b"), "alinkb");
+        assert_eq!(
+            sanitize("a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\b"),
+            "alinkb"
+        );
         assert_eq!(sanitize("\x1bcreset"), "reset");
         assert_eq!(sanitize("x\x1b(By"), "xy");
         assert_eq!(sanitize("x\u{9b}2Jy"), "xy");

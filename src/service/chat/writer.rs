@@ -82,7 +82,15 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, ts: u64, c: &Counters
                 }
             };
             let text = std::mem::take(&mut p.text);
-            let m = Message::new(p.room.name.clone(), id, ts, p.name.clone(), p.guest, text, Some(p.origin));
+            let m = Message::new(
+                p.room.name.clone(),
+                id,
+                ts,
+                p.name.clone(),
+                p.guest,
+                text,
+                Some(p.origin),
+            );
             Arc::new(m)
         })
         .collect();

@@ -18,7 +18,10 @@ type Resolved = (Arc<str>, bool, Option<String>);
 impl LocalHub {
     /// The member with this id, unless it is gone or was cut off.
     pub(super) fn member(&self, id: SessionId) -> Result<Arc<Member>, ChatError> {
-        let m = lock(&self.members).get(&id).cloned().ok_or(ChatError::Gone)?;
+        let m = lock(&self.members)
+            .get(&id)
+            .cloned()
+            .ok_or(ChatError::Gone)?;
         if m.outbox.is_cut_off() {
             return Err(ChatError::Gone);
         }
@@ -85,7 +88,8 @@ impl LocalHub {
                 let mut st = lock(&room.state);
                 if st.members.iter().any(|m| m.id == id) {
                     let change = Change::Renamed(old.clone());
-                    let p = Presence::new(room.name.clone(), name.clone(), guest, member.door, change);
+                    let p =
+                        Presence::new(room.name.clone(), name.clone(), guest, member.door, change);
                     st.deliver(&room.name, Event::Presence(Arc::new(p)), &self.counters);
                 }
             }
@@ -117,9 +121,10 @@ impl LocalHub {
                 let registry = self.registry.clone();
                 let probe = n.clone();
                 // The registry may query SQLite: keep it off the workers.
-                let registered = tokio::task::spawn_blocking(move || registry.is_registered(&probe))
-                    .await
-                    .map_err(|_| ChatError::Store(Arc::from("the account registry failed")))?;
+                let registered =
+                    tokio::task::spawn_blocking(move || registry.is_registered(&probe))
+                        .await
+                        .map_err(|_| ChatError::Store(Arc::from("the account registry failed")))?;
                 if registered {
                     return Err(ChatError::NameRegistered(n));
                 }

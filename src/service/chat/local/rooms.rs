@@ -90,7 +90,8 @@ impl LocalHub {
         let Some(room) = lock(&self.rooms).get(name.as_str()).cloned() else {
             return Ok(Vec::new());
         };
-        let mut list: Vec<MemberInfo> = lock(&room.state).members.iter().map(|m| m.info()).collect();
+        let mut list: Vec<MemberInfo> =
+            lock(&room.state).members.iter().map(|m| m.info()).collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(list)
     }
@@ -128,7 +129,13 @@ impl LocalHub {
 
     fn presence(&self, room: &Room, member: &Member, change: Change) -> Event {
         let info = member.info();
-        let p = Presence::new(room.name.clone(), info.name, info.guest, member.door, change);
+        let p = Presence::new(
+            room.name.clone(),
+            info.name,
+            info.guest,
+            member.door,
+            change,
+        );
         Event::Presence(Arc::new(p))
     }
 }
