@@ -58,8 +58,9 @@ pub trait ChatHub: Send + Sync {
     /// Takes the member out of `room`; its members see a leave event.
     fn leave<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, ()>;
     /// Sanitises, limits, filters and commits a message to a room the
-    /// member is in. Resolves only once it is committed; it is then fanned
-    /// out to the room (the sender included: compare [`Message::origin`]).
+    /// member is in. Resolves only once it is committed and queued for every
+    /// member of the room (the sender included: compare
+    /// [`Message::origin`]); nobody sees it before the commit.
     fn publish<'a>(
         &'a self,
         id: SessionId,

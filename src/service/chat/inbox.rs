@@ -78,6 +78,12 @@ impl Outbox {
     pub fn is_cut_off(&self) -> bool {
         self.cut.load(Ordering::Relaxed)
     }
+
+    /// True once the member was cut off or its door dropped the inbox:
+    /// nothing offered will ever be read.
+    pub fn is_dead(&self) -> bool {
+        self.is_cut_off() || self.tx.is_closed()
+    }
 }
 
 impl Inbox {

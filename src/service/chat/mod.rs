@@ -7,8 +7,8 @@
 //! membership and the member's [flood limit](TokenBucket), [sanitises] the
 //! text, applies the [word filter](WordFilter) and the length limit, and
 //! queues it for the writer thread, which commits a whole batch in one
-//! transaction, then acks each sender and fans each message out to the
-//! room's members' bounded queues. Invariant: a message acknowledged to its
+//! transaction, then fans each message out to the room's members' bounded
+//! queues and acks its sender. Invariant: a message acknowledged to its
 //! sender, or seen by anyone, is committed.
 //!
 //! ```no_run

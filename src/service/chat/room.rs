@@ -118,15 +118,20 @@ impl RoomState {
         let mut queue = VecDeque::from([event]);
         while let Some(ev) = queue.pop_front() {
             let mut cut = Vec::new();
+            let mut dead = false;
             for m in &self.members {
-                if m.outbox.offer(ev.clone()) == Offer::CutOff {
-                    cut.push(m.clone());
+                match m.outbox.offer(ev.clone()) {
+                    Offer::Queued => {}
+                    Offer::CutOff => cut.push(m.clone()),
+                    Offer::Gone => dead = true,
                 }
             }
-            if cut.is_empty() {
+            if cut.is_empty() && !dead {
                 continue;
             }
-            self.members.retain(|m| !m.outbox.is_cut_off());
+            // Cut-off members, and members whose door let go of the inbox
+            // without disconnecting, leave the room here.
+            self.members.retain(|m| !m.outbox.is_dead());
             for m in cut {
                 let info = m.info();
                 counters.cut_off.fetch_add(1, Ordering::Relaxed);

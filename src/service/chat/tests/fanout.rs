@@ -115,3 +115,15 @@ async fn concurrent_publishes_share_commits() {
         stats.commits
     );
 }
+
+#[tokio::test]
+async fn a_member_whose_door_dropped_its_inbox_leaves_the_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = open(dir.path(), unlimited());
+    let (ann, _ann_inbox) = guest_in(&hub, "ann", "lobby").await;
+    let (_ghost, ghost_inbox) = guest_in(&hub, "ghost", "lobby").await;
+    drop(ghost_inbox);
+    ann.publish("lobby", "anyone?").await.unwrap();
+    let who = hub.who("lobby").await.unwrap();
+    assert_eq!(who.iter().map(|m| &*m.name).collect::<Vec<_>>(), ["~ann"]);
+}
