@@ -1,6 +1,7 @@
 //! The rules of each service, with no sockets: doors feed them bytes.
 
 pub mod accounts;
+pub mod chat;
 pub mod files;
 pub mod upper;
 

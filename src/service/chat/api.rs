@@ -1,0 +1,161 @@
+//! The hub's interface: what every door calls, and nothing else.
+//!
+//! [`ChatHub`] is object-safe (its async methods return boxed futures), so
+//! the server holds one `Arc<dyn ChatHub>` and every door takes it without
+//! a type parameter; a multi-node hub (a NATS subject per room, history in
+//! PostgreSQL) can replace [`LocalHub`](super::LocalHub) by implementing
+//! the same nine methods. One box per call is noise next to a commit, and
+//! the hot path, delivery, does not go through the trait at all: members
+//! read their [`Inbox`] directly.
+//!
+//! Doors normally use [`Session`], which carries the hub and the member's
+//! id and disconnects the member when dropped.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::error::ChatError;
+use super::event::{DoorKind, MemberInfo, Message, RoomInfo, SessionId};
+use super::history::{HistoryPage, HistoryQuery};
+use super::inbox::Inbox;
+use super::names::Identity;
+
+/// What the hub's async methods return.
+pub type HubFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChatError>> + Send + 'a>>;
+
+/// A newly connected member.
+#[derive(Debug)]
+pub struct Connected {
+    /// Its id, for every later call.
+    pub id: SessionId,
+    /// Its display name (`~name` for a guest).
+    pub name: Arc<str>,
+    /// The events for it: messages and presence in its rooms.
+    pub inbox: Inbox,
+}
+
+/// The answer to a join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// The room's normalised name.
+    pub room: Arc<str>,
+    /// The id of the last message committed before the join took effect:
+    /// every message after it arrives in the inbox, every one up to it is
+    /// in history. A reconnecting client that saw up to id `k` asks for
+    /// [`HistoryQuery::After`]`(k)` until it reaches `last_id`, and misses
+    /// nothing and sees nothing twice.
+    pub last_id: u64,
+}
+
+/// A room hub: rooms, members, presence, publish and history.
+pub trait ChatHub: Send + Sync {
+    /// Admits a member under `who`'s name, with its own bounded queue.
+    fn connect(&self, who: Identity, door: DoorKind) -> HubFuture<'_, Connected>;
+    /// Puts the member in `room` (created on first join); joining a room
+    /// it is already in is not an error. Its members see a join event.
+    fn join<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, Joined>;
+    /// Takes the member out of `room`; its members see a leave event.
+    fn leave<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, ()>;
+    /// Sanitises, limits, filters and commits a message to a room the
+    /// member is in. Resolves only once it is committed and queued for every
+    /// member of the room (the sender included: compare
+    /// [`Message::origin`]); nobody sees it before the commit.
+    fn publish<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        text: &'a str,
+    ) -> HubFuture<'a, Arc<Message>>;
+    /// Changes the member's identity: `/nick` (a guest name) or a login
+    /// (an authenticated account name). Returns the new display name; its
+    /// rooms see a rename event.
+    fn rename(&self, id: SessionId, who: Identity) -> HubFuture<'_, Arc<str>>;
+    /// One page of a room's history.
+    fn history<'a>(&'a self, room: &'a str, query: HistoryQuery) -> HubFuture<'a, HistoryPage>;
+    /// The members of `room` now, across all doors, sorted by name.
+    fn who<'a>(&'a self, room: &'a str) -> HubFuture<'a, Vec<MemberInfo>>;
+    /// Rooms with members or history, sorted by name (at most
+    /// [`ROOM_LIST_MAX`](super::ROOM_LIST_MAX)).
+    fn rooms(&self) -> HubFuture<'_, Vec<RoomInfo>>;
+    /// Lets the member go: it leaves every room and frees its name. Not
+    /// async, so that it can run from `Drop`.
+    fn disconnect(&self, id: SessionId);
+}
+
+/// A member's handle: the hub plus its id. Dropping it disconnects.
+pub struct Session {
+    hub: Arc<dyn ChatHub>,
+    id: SessionId,
+    name: Arc<str>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Session {
+    /// Connects to `hub` as `who` through `door`: the handle, and the
+    /// inbox its door drains.
+    pub async fn open(
+        hub: Arc<dyn ChatHub>,
+        who: Identity,
+        door: DoorKind,
+    ) -> Result<(Session, Inbox), ChatError> {
+        let c = hub.connect(who, door).await?;
+        let s = Session {
+            hub,
+            id: c.id,
+            name: c.name,
+        };
+        Ok((s, c.inbox))
+    }
+
+    /// The member's id.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// The member's display name now.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The hub, for calls that need no member (history, who, rooms).
+    pub fn hub(&self) -> &Arc<dyn ChatHub> {
+        &self.hub
+    }
+
+    /// See [`ChatHub::join`].
+    pub async fn join(&self, room: &str) -> Result<Joined, ChatError> {
+        self.hub.join(self.id, room).await
+    }
+
+    /// See [`ChatHub::leave`].
+    pub async fn leave(&self, room: &str) -> Result<(), ChatError> {
+        self.hub.leave(self.id, room).await
+    }
+
+    /// See [`ChatHub::publish`].
+    pub async fn publish(&self, room: &str, text: &str) -> Result<Arc<Message>, ChatError> {
+        self.hub.publish(self.id, room, text).await
+    }
+
+    /// See [`ChatHub::rename`]; the handle's name follows.
+    pub async fn rename(&mut self, who: Identity) -> Result<Arc<str>, ChatError> {
+        let name = self.hub.rename(self.id, who).await?;
+        self.name = name.clone();
+        Ok(name)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.hub.disconnect(self.id);
+    }
+}

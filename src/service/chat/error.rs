@@ -1,0 +1,88 @@
+//! Why the hub refused a request: one line naming the cause and the fix,
+//! which every door shows as a notice, plus a stable code for the wire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A refused chat request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChatError {
+    /// The room name breaks the room rule.
+    #[error("bad room name {name:?}: {why}")]
+    BadRoom {
+        /// The name as given (sanitised for display).
+        name: String,
+        /// Which part of the rule it breaks.
+        why: &'static str,
+    },
+    /// The member name breaks the name rule.
+    #[error("bad name {name:?}: {why}")]
+    BadName {
+        /// The name as given (sanitised for display).
+        name: String,
+        /// Which part of the rule it breaks.
+        why: &'static str,
+    },
+    /// An online guest already uses the name.
+    #[error("the name {0} is in use by someone online; pick another")]
+    NameTaken(String),
+    /// The name belongs to a registered account.
+    #[error("{0} is a registered account; log in as {0} or pick another name")]
+    NameRegistered(String),
+    /// The member is not in the room it addressed.
+    #[error("you are not in room {0}; join it first")]
+    NotInRoom(String),
+    /// The member is in as many rooms as allowed.
+    #[error("you are in {0} rooms already, the most allowed; leave one first")]
+    TooManyRooms(usize),
+    /// Nothing left to say after sanitising.
+    #[error("empty message; type some text")]
+    Empty,
+    /// The message is longer than the limit.
+    #[error("message of {len} bytes is over the {max}-byte limit; send a shorter one")]
+    TooLong {
+        /// Its length in UTF-8 bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The word filter blocks a word in the message.
+    #[error("message refused: the word {0:?} is not allowed here")]
+    Blocked(String),
+    /// The member sends faster than the flood limit.
+    #[error("slow down: too many messages; try again in {:.1} s", .retry_after.as_secs_f64())]
+    RateLimited {
+        /// When the next message would be accepted.
+        retry_after: Duration,
+    },
+    /// The member was cut off (its queue filled) or has disconnected.
+    #[error("you are no longer connected to the chat; reconnect")]
+    Gone,
+    /// The history database failed; the message was not stored.
+    #[error("chat history database: {0}; the message was not stored, try again")]
+    Store(Arc<str>),
+    /// The hub is shutting down.
+    #[error("chat is shutting down; reconnect in a moment")]
+    ShuttingDown,
+}
+
+impl ChatError {
+    /// A stable machine-readable code for wire replies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChatError::BadRoom { .. } => "bad_room",
+            ChatError::BadName { .. } => "bad_name",
+            ChatError::NameTaken(_) => "name_taken",
+            ChatError::NameRegistered(_) => "name_registered",
+            ChatError::NotInRoom(_) => "not_in_room",
+            ChatError::TooManyRooms(_) => "too_many_rooms",
+            ChatError::Empty => "empty",
+            ChatError::TooLong { .. } => "too_long",
+            ChatError::Blocked(_) => "blocked",
+            ChatError::RateLimited { .. } => "rate_limited",
+            ChatError::Gone => "gone",
+            ChatError::Store(_) => "store",
+            ChatError::ShuttingDown => "shutting_down",
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! What the hub delivers to members: messages, presence changes, and the
+//! final notice that a member was cut off.
+//!
+//! Events hold `Arc`s: one message fanned out to 1,000 members is one
+//! allocation and 1,000 pointer copies. Each carries a render cache (see
+//! [`Format`]), so every door kind encodes it once, not once per member.
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use super::render::Format;
+use super::render::RenderCache;
+
+/// Identifies one connected member inside a hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// The way a member came in, shown by `who`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DoorKind {
+    /// The sockit frame protocol (CLI, Python client).
+    Frame,
+    /// The nc/telnet line door.
+    Line,
+    /// The UDP JSON datagram door.
+    Datagram,
+    /// The web door (browser).
+    Web,
+}
+
+impl DoorKind {
+    /// Its name on the wire and in listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DoorKind::Frame => "frame",
+            DoorKind::Line => "line",
+            DoorKind::Datagram => "udp",
+            DoorKind::Web => "web",
+        }
+    }
+}
+
+impl fmt::Display for DoorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event in a member's queue.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A message committed to history in a room the member is in.
+    Message(Arc<Message>),
+    /// Someone joined, left or renamed in a room the member is in.
+    Presence(Arc<Presence>),
+    /// The member fell too far behind and was cut off: nothing more comes.
+    /// The door tells the client why and disconnects it.
+    Dropped,
+}
+
+/// A committed chat message.
+#[derive(Debug)]
+pub struct Message {
+    /// The room it was said in.
+    pub room: Arc<str>,
+    /// Its id, monotonic per room, starting at 1.
+    pub id: u64,
+    /// When it was committed, in milliseconds since the Unix epoch.
+    pub ts: u64,
+    /// Sender's display name (`~name` for guests).
+    pub name: Arc<str>,
+    /// True when the sender was a guest.
+    pub guest: bool,
+    /// The text, sanitised and filtered.
+    pub text: String,
+    /// The session that sent it, when it was sent live on this hub (`None`
+    /// for history), so a door can skip echoing a member's own message.
+    pub origin: Option<SessionId>,
+    pub(super) cache: RenderCache,
+}
+
+impl Message {
+    /// Builds a message (for hub implementations and history).
+    pub fn new(
+        room: Arc<str>,
+        id: u64,
+        ts: u64,
+        name: Arc<str>,
+        guest: bool,
+        text: String,
+        origin: Option<SessionId>,
+    ) -> Message {
+        Message {
+            room,
+            id,
+            ts,
+            name,
+            guest,
+            text,
+            origin,
+            cache: RenderCache::default(),
+        }
+    }
+}
+
+/// A change in who is in a room.
+#[derive(Debug)]
+pub struct Presence {
+    /// The room.
+    pub room: Arc<str>,
+    /// The member's display name (after the change, for a rename).
+    pub name: Arc<str>,
+    /// True for a guest.
+    pub guest: bool,
+    /// The door the member uses.
+    pub door: DoorKind,
+    /// What happened.
+    pub change: Change,
+    pub(super) cache: RenderCache,
+}
+
+impl Presence {
+    /// Builds a presence event (for hub implementations).
+    pub fn new(
+        room: Arc<str>,
+        name: Arc<str>,
+        guest: bool,
+        door: DoorKind,
+        change: Change,
+    ) -> Presence {
+        Presence {
+            room,
+            name,
+            guest,
+            door,
+            change,
+            cache: RenderCache::default(),
+        }
+    }
+}
+
+/// The kinds of presence change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The member joined the room.
+    Joined,
+    /// The member left the room (or disconnected).
+    Left,
+    /// The member was cut off for falling behind.
+    CutOff,
+    /// The member changed name; this was the old one.
+    Renamed(Arc<str>),
+}
+
+/// One member as `who` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Display name (`~name` for guests).
+    pub name: Arc<str>,
+    /// The door it uses.
+    pub door: DoorKind,
+    /// True for a guest.
+    pub guest: bool,
+}
+
+/// One room as `rooms` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    /// The room's name.
+    pub name: Arc<str>,
+    /// Members in it now.
+    pub members: usize,
+    /// Id of its last committed message (0 when it has none).
+    pub last_id: u64,
+}

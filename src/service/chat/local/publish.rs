@@ -1,0 +1,105 @@
+//! Publishing (check, filter, hand to the writer, wait for the commit) and
+//! reading history.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::LocalHub;
+use crate::service::chat::error::ChatError;
+use crate::service::chat::event::{Message, SessionId};
+use crate::service::chat::history::{self, HistoryPage, HistoryQuery};
+use crate::service::chat::names::room_name;
+use crate::service::chat::room::lock;
+use crate::service::chat::sanitize::sanitize;
+use crate::service::chat::writer::Pending;
+
+/// How much longer than the limit raw input may be before it is refused
+/// unread: escapes that sanitising removes may pad a message, but a text
+/// this much over the limit cannot come out under it.
+const RAW_SLACK: usize = 4;
+
+impl LocalHub {
+    pub(super) async fn publish_message(
+        &self,
+        id: SessionId,
+        room: &str,
+        text: &str,
+    ) -> Result<Arc<Message>, ChatError> {
+        let max = self.config.max_message_bytes;
+        let member = self.member(id)?;
+        let room = room_name(room)?;
+        let (room, name, guest) = {
+            let mut p = lock(&member.profile);
+            let r = p.rooms.iter().find(|r| *r.name == *room).cloned();
+            let r = r.ok_or(ChatError::NotInRoom(room))?;
+            // Every attempt costs a token, refused ones too: a flood of
+            // garbage is a flood.
+            p.bucket
+                .take()
+                .map_err(|retry_after| ChatError::RateLimited { retry_after })?;
+            (r, p.name.clone(), p.guest)
+        };
+        if text.len() > max.saturating_mul(RAW_SLACK) {
+            return Err(ChatError::TooLong {
+                len: text.len(),
+                max,
+            });
+        }
+        let clean = sanitize(text);
+        if clean.is_empty() {
+            return Err(ChatError::Empty);
+        }
+        let text = self.filter.apply(&clean)?.into_owned();
+        if text.trim().is_empty() {
+            return Err(ChatError::Empty);
+        }
+        if text.len() > max {
+            return Err(ChatError::TooLong {
+                len: text.len(),
+                max,
+            });
+        }
+        {
+            // Membership is checked where the writer will look, and the
+            // pending count keeps the room (and its ids) alive until commit.
+            let mut st = lock(&room.state);
+            if st.closed || !st.members.iter().any(|m| m.id == id) {
+                return Err(ChatError::NotInRoom(room.name.to_string()));
+            }
+            st.pending += 1;
+        }
+        let (ack, done) = oneshot::channel();
+        let pending = Pending {
+            room: room.clone(),
+            name,
+            guest,
+            text,
+            origin: id,
+            ack,
+        };
+        if self.writer.send(pending).await.is_err() {
+            let mut st = lock(&room.state);
+            st.pending = st.pending.saturating_sub(1);
+            return Err(ChatError::ShuttingDown);
+        }
+        done.await.map_err(|_| ChatError::ShuttingDown)?
+    }
+
+    pub(super) async fn read_history(
+        &self,
+        room: &str,
+        query: HistoryQuery,
+    ) -> Result<HistoryPage, ChatError> {
+        let room: Arc<str> = Arc::from(room_name(room)?);
+        let reader = self.reader.clone();
+        let page_max = self.config.history_page_max;
+        tokio::task::spawn_blocking(move || {
+            let conn = lock(&reader);
+            history::query(&conn, &room, query, page_max)
+        })
+        .await
+        .map_err(|_| ChatError::Store(Arc::from("history reader failed")))?
+        .map_err(|e| ChatError::Store(Arc::from(e.to_string())))
+    }
+}

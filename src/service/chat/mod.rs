@@ -1,0 +1,73 @@
+//! The chat hub: rooms, members, presence, history, filter and flood
+//! control, with no sockets. Every door (frame protocol, nc/telnet lines,
+//! UDP JSON datagrams, web) calls the same [`ChatHub`], so all meet in the
+//! same rooms under the same rules.
+//!
+//! A message's path: a door calls [`Session::publish`]; the hub checks
+//! membership and the member's [flood limit](TokenBucket), [sanitises] the
+//! text, applies the [word filter](WordFilter) and the length limit, and
+//! queues it for the writer thread, which commits a whole batch in one
+//! transaction, then fans each message out to the room's members' bounded
+//! queues and acks its sender. Invariant: a message acknowledged to its
+//! sender, or seen by anyone, is committed.
+//!
+//! ```no_run
+//! # async fn demo(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use sockit::service::chat::*;
+//!
+//! let hub: Arc<dyn ChatHub> = LocalHub::open(dir, ChatConfig::default(), Arc::new(NoAccounts))?;
+//! let (me, mut inbox) = Session::open(hub, Identity::Guest("ann".into()), DoorKind::Line).await?;
+//! me.join(DEFAULT_ROOM).await?;
+//! me.publish(DEFAULT_ROOM, "hello").await?;
+//! while let Some(ev) = inbox.recv().await {
+//!     match ev {
+//!         Event::Message(m) => print!("{}", String::from_utf8_lossy(&m.line())),
+//!         Event::Presence(p) => print!("{}", String::from_utf8_lossy(&p.line())),
+//!         Event::Dropped => break, // cut off: tell the client and hang up
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! [sanitises]: sanitize
+
+mod api;
+mod config;
+mod error;
+mod event;
+mod filter;
+mod flood;
+mod history;
+mod inbox;
+mod local;
+mod names;
+mod render;
+mod room;
+mod sanitize;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use api::{ChatHub, Connected, HubFuture, Joined, Session};
+pub use config::{
+    ChatConfig, DEFAULT_BURST, DEFAULT_HISTORY_PAGE_MAX, DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_RATE_PER_SEC, DEFAULT_ROOM,
+    MAX_ROOMS_PER_MEMBER, ROOM_LIST_MAX, WRITE_QUEUE_CAPACITY,
+};
+pub use error::ChatError;
+pub use event::{
+    Change, DoorKind, Event, Format, MemberInfo, Message, Presence, RoomInfo, SessionId,
+};
+pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
+pub use flood::TokenBucket;
+pub use history::{DB_FILE, HistoryPage, HistoryQuery};
+pub use inbox::{Inbox, Offer, Outbox, channel};
+pub use local::{LocalHub, OpenError};
+pub use names::{
+    GUEST_MARK, Identity, NAME_MAX_CHARS, NameRegistry, NoAccounts, ROOM_MAX_CHARS, account_name,
+    guest_name, name_key, room_name,
+};
+pub use room::HubStats;
+pub use sanitize::sanitize;

@@ -1,0 +1,153 @@
+//! A room's live state (members, last id) and a member's shared state, with
+//! the fan-out loop that applies the cut-off policy.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::event::{Change, DoorKind, Event, MemberInfo, Presence, SessionId};
+use super::flood::TokenBucket;
+use super::inbox::{Offer, Outbox};
+
+/// Counters the hub exposes (see [`HubStats`]).
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub commits: AtomicU64,
+    pub messages: AtomicU64,
+    pub cut_off: AtomicU64,
+}
+
+/// A snapshot of the hub's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HubStats {
+    /// Transactions committed by the writer (one per group commit).
+    pub commits: u64,
+    /// Messages committed.
+    pub messages: u64,
+    /// Members cut off because their outgoing queue was full.
+    pub cut_off: u64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> HubStats {
+        HubStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            messages: self.messages.load(Ordering::Relaxed),
+            cut_off: self.cut_off.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Locks `m`, carrying on after a panic elsewhere: every critical section
+/// leaves the state consistent, so a poisoned lock holds nothing broken.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One connected member, shared by every room it is in.
+#[derive(Debug)]
+pub(super) struct Member {
+    pub id: SessionId,
+    pub door: DoorKind,
+    pub outbox: Outbox,
+    pub profile: Mutex<Profile>,
+}
+
+/// The mutable part of a member. Lock order: a room's state, then a
+/// member's profile; never the other way round.
+#[derive(Debug)]
+pub(super) struct Profile {
+    pub name: Arc<str>,
+    pub guest: bool,
+    /// Key of the guest name it holds in the hub's name table.
+    pub guest_key: Option<String>,
+    pub rooms: Vec<Arc<Room>>,
+    pub bucket: TokenBucket,
+}
+
+impl Member {
+    pub fn info(&self) -> MemberInfo {
+        let p = lock(&self.profile);
+        MemberInfo {
+            name: p.name.clone(),
+            door: self.door,
+            guest: p.guest,
+        }
+    }
+}
+
+/// A room: its members now and its last committed id.
+#[derive(Debug)]
+pub(super) struct Room {
+    pub name: Arc<str>,
+    pub state: Mutex<RoomState>,
+}
+
+/// What a room's lock protects.
+#[derive(Debug, Default)]
+pub(super) struct RoomState {
+    pub members: Vec<Arc<Member>>,
+    /// Last id fanned out; every later message reaches current members.
+    /// Only the writer thread raises it, after the commit.
+    pub last_id: u64,
+    /// Publishes queued for the writer: the room may not be forgotten while
+    /// there are any, or its ids would restart.
+    pub pending: usize,
+    /// Set when the hub forgot this (empty, historyless) room; a join that
+    /// raced with that retries with a fresh room.
+    pub closed: bool,
+}
+
+impl Room {
+    pub fn new(name: Arc<str>, last_id: u64) -> Room {
+        Room {
+            name,
+            state: Mutex::new(RoomState {
+                last_id,
+                ..RoomState::default()
+            }),
+        }
+    }
+}
+
+impl RoomState {
+    /// Offers `event` to every member. Members whose queue is full are cut
+    /// off, removed from the room, logged and counted, and the others are
+    /// told (which may cut off more; each member is cut at most once).
+    pub fn deliver(&mut self, room: &Arc<str>, event: Event, counters: &Counters) {
+        let mut queue = VecDeque::from([event]);
+        while let Some(ev) = queue.pop_front() {
+            let mut cut = Vec::new();
+            let mut dead = false;
+            for m in &self.members {
+                match m.outbox.offer(ev.clone()) {
+                    Offer::Queued => {}
+                    Offer::CutOff => cut.push(m.clone()),
+                    Offer::Gone => dead = true,
+                }
+            }
+            if cut.is_empty() && !dead {
+                continue;
+            }
+            // Cut-off members, and members whose door let go of the inbox
+            // without disconnecting, leave the room here.
+            self.members.retain(|m| !m.outbox.is_dead());
+            for m in cut {
+                let info = m.info();
+                counters.cut_off.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    room = %room, member = %info.name, session = %m.id, door = %m.door,
+                    "chat member cut off: outgoing queue full"
+                );
+                let p = Presence::new(room.clone(), info.name, info.guest, m.door, Change::CutOff);
+                queue.push_back(Event::Presence(Arc::new(p)));
+            }
+        }
+    }
+
+    /// True when the room can be forgotten: nobody in it, nothing queued,
+    /// no history (a room with history stays, so its ids continue).
+    pub fn forgettable(&self) -> bool {
+        self.members.is_empty() && self.pending == 0 && self.last_id == 0
+    }
+}
