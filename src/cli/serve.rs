@@ -75,6 +75,8 @@ pub struct ServeArgs {
     grace: f64,
     #[command(flatten)]
     accounts: super::accounts::AccountsArgs,
+    #[command(flatten)]
+    chat: super::chat_opts::ChatArgs,
 }
 
 /// Runs `sockit serve`.
@@ -108,8 +110,10 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
 
     let accounts = a.accounts.open(&a.data).await?;
+    let chat = a.chat.open(&a.data, accounts.clone()).await?;
     let services = sockit::service::Services {
         accounts: Some(accounts),
+        chat: Some(chat),
     };
 
     // Bind everything before serving anything: a taken port fails the start.
