@@ -20,6 +20,7 @@
 //! ```
 
 mod auth;
+mod chat;
 mod codec;
 mod decode;
 mod encode;
@@ -36,6 +37,10 @@ mod codec_tests;
 mod message_tests;
 
 pub use auth::{AuthReply, AuthRequest, UNAUTHENTICATED};
+pub use chat::{
+    CHAT_MESSAGE, CHAT_PRESENCE, ChatEvent, ChatMember, ChatMessage, ChatReply, ChatRequest,
+    ChatRoom, SLOW_CONSUMER,
+};
 pub use codec::FrameCodec;
 pub use decode::{PREFIX_LEN, decode_from_slice};
 pub use encode::encode_to_vec;

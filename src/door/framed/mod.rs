@@ -11,8 +11,10 @@
 //! (login, ...) pauses the batch while [`Session`] awaits the service, so
 //! replies still leave in request order.
 
+mod chat;
 mod session;
 
+pub use chat::{ChatState, Pushed, wire_message, wire_presence};
 pub use session::Session;
 
 use std::io;
@@ -78,9 +80,23 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
             wbuf = BytesMut::new();
         }
         // After a stop signal, requests keep being answered; the connection
-        // closes once it falls quiet (or the grace period ends).
-        if !super::next_input(&conn, &mut idle, &opts.shutdown).await? {
-            return Ok(());
+        // closes once it falls quiet (or the grace period ends). Chat
+        // members also wake for events pushed to them.
+        let event = tokio::select! {
+            more = super::next_input(&conn, &mut idle, &opts.shutdown) => {
+                if !more? {
+                    return Ok(());
+                }
+                None
+            }
+            ev = session.next_event(), if session.listens() => Some(ev),
+        };
+        if let Some(ev) = event {
+            if push_events(&mut session, ev, &mut wbuf) == Pushed::Close {
+                conn.write_all_within(&wbuf, opts.idle).await?;
+                return conn.linger_close(super::REFUSE_LINGER).await;
+            }
+            continue;
         }
         rbuf.reserve(READ_RESERVE);
         match conn.read_buf_drained(&mut rbuf) {
@@ -90,6 +106,30 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Most events written in one batch: a busy room's backlog goes out in a
+/// few large writes, while requests from the same peer still get a turn.
+const EVENT_BATCH: usize = 256;
+
+/// Encodes `first` and whatever else is already queued (up to a batch).
+fn push_events(
+    session: &mut Session,
+    first: Option<crate::service::chat::Event>,
+    wbuf: &mut BytesMut,
+) -> Pushed {
+    if session.push_event(first, wbuf) == Pushed::Close {
+        return Pushed::Close;
+    }
+    for _ in 1..EVENT_BATCH {
+        let Some(ev) = session.try_next_event() else {
+            break;
+        };
+        if session.push_event(Some(ev), wbuf) == Pushed::Close {
+            return Pushed::Close;
+        }
+    }
+    Pushed::Continue
 }
 
 /// Where [`answer_all`] stopped.

@@ -1,21 +1,25 @@
 //! Per-connection state of the framed door, and the requests that use it.
 //!
 //! Core requests (`hello`, `ping`, `echo`) are answered by the pure
-//! `wire::respond`; everything else (the `login` family now, chat and files
-//! later) needs a service and who the connection speaks for, and comes here.
+//! `wire::respond`; everything else (the `login` and `chat` families) needs
+//! a service and who the connection speaks for, and comes here. Chat's side
+//! (membership, pushed events) is in the sibling `chat` module.
 
 use std::net::IpAddr;
 
+use super::chat::ChatState;
 use crate::service::Services;
 use crate::service::accounts::{AuthError, Identity};
+use crate::service::chat::{ChatError, DoorKind};
 use crate::wire::{
-    AuthReply, AuthRequest, Frame, MessageError, ServerInfo, UNAUTHENTICATED, error_frame,
+    AuthReply, AuthRequest, ChatRequest, Frame, MessageError, ServerInfo, UNAUTHENTICATED,
+    error_frame,
 };
 
 /// Who the connection speaks for, once logged in or resumed.
-struct Authed {
+pub(super) struct Authed {
     /// The account, as the store knows it.
-    identity: Identity,
+    pub(super) identity: Identity,
     /// The session token, kept to re-check it and to revoke it on logout.
     token: String,
 }
@@ -25,23 +29,29 @@ pub struct Session {
     /// The peer's address, for per-IP login throttling.
     peer: Option<IpAddr>,
     /// `None` until a `login` or `resume` succeeds.
-    authed: Option<Authed>,
+    pub(super) authed: Option<Authed>,
     /// The services every door shares.
-    services: Services,
+    pub(super) services: Services,
+    /// Which door this is, for chat's `who` lists.
+    pub(super) door: DoorKind,
+    /// Chat membership and its event queue, from the first chat request.
+    pub(super) chat: Option<ChatState>,
 }
 
 impl Session {
-    /// A fresh, anonymous session.
+    /// A fresh, anonymous session of the framed door.
     pub fn new(peer: Option<IpAddr>, services: Services) -> Self {
         Self {
             peer,
             authed: None,
             services,
+            door: DoorKind::Frame,
+            chat: None,
         }
     }
 
-    /// A session that already speaks for `identity` (the web door, whose
-    /// cookie carries the token).
+    /// A session of the web door, already speaking for `identity` (whose
+    /// token the browser's cookie carries).
     pub fn logged_in(
         peer: Option<IpAddr>,
         services: Services,
@@ -52,6 +62,8 @@ impl Session {
             peer,
             authed: Some(Authed { identity, token }),
             services,
+            door: DoorKind::Web,
+            chat: None,
         }
     }
 
@@ -67,28 +79,38 @@ impl Session {
 
     /// True when `kind` is served here rather than by `wire::respond`.
     pub fn serves(&self, kind: Option<&str>) -> bool {
-        kind.is_some_and(|k| self.services.accounts.is_some() && AuthRequest::KINDS.contains(&k))
+        kind.is_some_and(|k| {
+            (self.services.accounts.is_some() && AuthRequest::KINDS.contains(&k))
+                || (self.services.chat.is_some() && ChatRequest::KINDS.contains(&k))
+        })
     }
 
     /// Answers one stateful request; the reply carries the request's id.
     pub async fn handle(&mut self, req: &Frame) -> Frame {
         let id = req.id();
-        match AuthRequest::from_frame(req) {
-            Ok(r) => match self.auth(r).await {
-                Ok(reply) => reply.to_frame(id),
-                Err(e) => {
-                    let mut frame = error_frame(e.code(), &e.to_string(), id);
-                    if let Failure::Auth(AuthError::TooManyAttempts { retry_after }) = e {
-                        // Whole seconds, rounded up: retrying at the given
-                        // second never lands inside the lockout.
-                        let secs =
-                            retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                        frame.insert("retry_after", secs);
-                    }
-                    frame
+        let reply = if req.kind().is_some_and(|k| ChatRequest::KINDS.contains(&k)) {
+            match ChatRequest::from_frame(req) {
+                Ok(r) => self.chat(r).await.map(|reply| reply.to_frame(id)),
+                Err(e) => return e.to_frame(id),
+            }
+        } else {
+            match AuthRequest::from_frame(req) {
+                Ok(r) => self.auth(r).await.map(|reply| reply.to_frame(id)),
+                Err(e) => return e.to_frame(id),
+            }
+        };
+        match reply {
+            Ok(frame) => frame,
+            Err(e) => {
+                let mut frame = error_frame(e.code(), &e.to_string(), id);
+                if let Failure::Auth(AuthError::TooManyAttempts { retry_after }) = e {
+                    // Whole seconds, rounded up: retrying at the given
+                    // second never lands inside the lockout.
+                    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                    frame.insert("retry_after", secs);
                 }
-            },
-            Err(e) => e.to_frame(id),
+                frame
+            }
         }
     }
 
@@ -98,6 +120,8 @@ impl Session {
             AuthRequest::Login { name, password } => {
                 let login = accounts.login(&name, &password, self.peer).await?;
                 tracing::info!(user = %login.identity.name, "logged in");
+                // Chat membership belongs to the identity it was made with.
+                self.chat = None;
                 let reply = AuthReply::Login {
                     user: login.identity.name.clone(),
                     token: login.token.clone(),
@@ -111,6 +135,7 @@ impl Session {
             }
             AuthRequest::Resume { token } => {
                 let identity = accounts.resume(&token).await?;
+                self.chat = None;
                 let reply = AuthReply::Resume {
                     user: identity.name.clone(),
                     expires: identity.expires,
@@ -120,6 +145,7 @@ impl Session {
             }
             AuthRequest::Logout {} => {
                 let authed = self.authed.take().ok_or(Failure::Unauthenticated)?;
+                self.chat = None;
                 accounts.logout(&authed.token).await?;
                 tracing::info!(user = %authed.identity.name, "logged out");
                 Ok(AuthReply::Logout {})
@@ -137,7 +163,7 @@ impl Session {
     /// The account this connection speaks for, re-checked against the store
     /// so that a session revoked elsewhere (logout on another connection,
     /// `sockit user passwd/lock/del`) stops working here too.
-    async fn identity(&mut self) -> Result<&Identity, Failure> {
+    pub(super) async fn identity(&mut self) -> Result<&Identity, Failure> {
         let accounts = self.services.accounts.as_ref().ok_or(Failure::NoAccounts)?;
         let token = self
             .authed
@@ -149,6 +175,7 @@ impl Session {
             Ok(identity) => Ok(&self.authed.insert(Authed { identity, token }).identity),
             Err(AuthError::InvalidToken) => {
                 self.authed = None;
+                self.chat = None;
                 Err(Failure::Revoked)
             }
             Err(e) => Err(e.into()),
@@ -158,10 +185,13 @@ impl Session {
 
 /// Why a stateful request failed; each maps to one error code.
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+pub(super) enum Failure {
     /// The accounts service said no.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The chat hub said no.
+    #[error(transparent)]
+    Chat(#[from] ChatError),
     /// The request needs a login first.
     #[error("this connection is not logged in; send login (or resume with a token) first")]
     Unauthenticated,
@@ -171,14 +201,18 @@ enum Failure {
     /// This server runs without accounts.
     #[error("{}", MessageError::UnknownType("login".to_owned()))]
     NoAccounts,
+    /// This server runs without chat.
+    #[error("{}", MessageError::UnknownType("chat".to_owned()))]
+    NoChat,
 }
 
 impl Failure {
     fn code(&self) -> &'static str {
         match self {
             Failure::Auth(e) => e.code(),
+            Failure::Chat(e) => e.code(),
             Failure::Unauthenticated | Failure::Revoked => UNAUTHENTICATED,
-            Failure::NoAccounts => "unknown_type",
+            Failure::NoAccounts | Failure::NoChat => "unknown_type",
         }
     }
 }

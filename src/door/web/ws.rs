@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::{WebState, check_origin, session_token};
-use crate::door::framed::Session;
+use crate::door::framed::{Pushed, Session};
 use crate::wire::{Frame, error_frame};
 
 /// Largest WebSocket message read: the frame protocol's header limit.
@@ -51,27 +51,62 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve(socket, session, state))
 }
 
-/// Answers messages in order until the browser closes.
+/// Answers messages in order until the browser closes, and pushes chat
+/// events as they come.
 async fn serve(mut socket: WebSocket, mut session: Session, state: WebState) {
-    while let Some(Ok(msg)) = socket.recv().await {
-        let reply = match msg {
-            Message::Text(text) => match parse(text.as_str()) {
-                Ok(req) => session.answer(&req, &state.info).await,
-                Err(e) => e,
+    loop {
+        let reply = tokio::select! {
+            msg = socket.recv() => match msg {
+                Some(Ok(msg)) => match answer(&mut session, msg, &state).await {
+                    Some(reply) => reply,
+                    None => continue,
+                },
+                // Closed, or a protocol error (e.g. an oversized message).
+                _ => break,
             },
-            Message::Binary(_) => error_frame(
-                "bad_header",
-                "send each frame header as a JSON text message",
-                None,
-            ),
-            Message::Close(_) => break,
-            // Pings are answered by the library; pongs need nothing.
-            Message::Ping(_) | Message::Pong(_) => continue,
+            ev = session.next_event(), if session.listens() => {
+                let (text, next) = session.web_event(ev);
+                if let Some(text) = text {
+                    if send_text(&mut socket, text).await.is_err() {
+                        break;
+                    }
+                }
+                if next == Pushed::Close {
+                    break;
+                }
+                continue;
+            }
         };
-        let text = Value::Object(reply.header).to_string();
-        if socket.send(Message::Text(text.into())).await.is_err() {
+        let text = Bytes::from(Value::Object(reply.header).to_string());
+        if send_text(&mut socket, text).await.is_err() {
             break;
         }
+    }
+}
+
+/// The reply to one WebSocket message; `None` for control messages.
+async fn answer(session: &mut Session, msg: Message, state: &WebState) -> Option<Frame> {
+    Some(match msg {
+        Message::Text(text) => match parse(text.as_str()) {
+            Ok(req) => session.answer(&req, &state.info).await,
+            Err(e) => e,
+        },
+        Message::Binary(_) => error_frame(
+            "bad_header",
+            "send each frame header as a JSON text message",
+            None,
+        ),
+        // Close is handled by recv() returning None next; pings are
+        // answered by the library; pongs need nothing.
+        Message::Close(_) | Message::Ping(_) | Message::Pong(_) => return None,
+    })
+}
+
+async fn send_text(socket: &mut WebSocket, text: Bytes) -> Result<(), axum::Error> {
+    // Our own JSON: always UTF-8.
+    match axum::extract::ws::Utf8Bytes::try_from(text) {
+        Ok(t) => socket.send(Message::Text(t)).await,
+        Err(_) => Ok(()),
     }
 }
 

@@ -1,0 +1,245 @@
+//! The `chat` family: join, leave, send, history, who, rooms, and the
+//! events the server pushes (`chat.message`, `chat.presence`).
+//!
+//! The messages only; the rules live in `service::chat` and the
+//! per-connection state in the framed door.
+
+use serde::{Deserialize, Serialize};
+
+use super::frame::Frame;
+use super::message::{MessageError, from_header, to_frame};
+
+/// Type of the event carrying a chat message.
+pub const CHAT_MESSAGE: &str = "chat.message";
+/// Type of the event carrying a presence change.
+pub const CHAT_PRESENCE: &str = "chat.presence";
+/// Error code sent (without an id) to a member cut off for falling behind,
+/// just before the server closes the connection.
+pub const SLOW_CONSUMER: &str = "slow_consumer";
+
+/// A request of the `chat` family; the frame's `"type"` names the variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ChatRequest {
+    /// `chat.join`: become a member of `room` (created on first join).
+    #[serde(rename = "chat.join")]
+    Join {
+        /// The room.
+        room: String,
+    },
+    /// `chat.leave`: stop being a member of `room`.
+    #[serde(rename = "chat.leave")]
+    Leave {
+        /// The room.
+        room: String,
+    },
+    /// `chat.send`: say `text` in `room` (a room this connection joined).
+    #[serde(rename = "chat.send")]
+    Send {
+        /// The room.
+        room: String,
+        /// The message.
+        text: String,
+    },
+    /// `chat.history`: the last `last` messages, or those after the
+    /// message numbered `after` (a reconnecting client's last `seq`).
+    #[serde(rename = "chat.history")]
+    History {
+        /// The room.
+        room: String,
+        /// The last N messages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last: Option<usize>,
+        /// Messages numbered above this one, oldest first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+    },
+    /// `chat.who`: the members of `room`, across every door.
+    #[serde(rename = "chat.who")]
+    Who {
+        /// The room.
+        room: String,
+    },
+    /// `chat.rooms`: every room, with its member count and last id.
+    #[serde(rename = "chat.rooms")]
+    Rooms {},
+}
+
+impl ChatRequest {
+    /// Every request type of the family.
+    pub const KINDS: &'static [&'static str] = &[
+        "chat.join",
+        "chat.leave",
+        "chat.send",
+        "chat.history",
+        "chat.who",
+        "chat.rooms",
+    ];
+
+    /// Reads a request of this family out of a frame.
+    pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
+        from_header(frame, Self::KINDS)
+    }
+
+    /// A frame carrying this request.
+    pub fn to_frame(&self, id: Option<u64>) -> Frame {
+        to_frame(self, id)
+    }
+}
+
+/// One chat message, as `chat.message` events and `chat.history` carry it.
+///
+/// Its number in the room is `seq`, not `id`: in a frame header `id` is
+/// the request id the frame layer copies into replies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// The room it was said in.
+    pub room: String,
+    /// Its number, monotonic per room from 1.
+    pub seq: u64,
+    /// When it was committed, in Unix milliseconds.
+    pub ts: u64,
+    /// The sender's name; guests' names start with `~`.
+    pub name: String,
+    /// True when the sender is a guest (no account).
+    pub guest: bool,
+    /// The text, sanitised and filtered.
+    pub text: String,
+}
+
+/// One member, as `chat.who` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMember {
+    /// Display name (`~name` for guests).
+    pub name: String,
+    /// The door they use: `frame`, `line`, `udp` or `web`.
+    pub door: String,
+    /// True for a guest.
+    pub guest: bool,
+}
+
+/// One room, as `chat.rooms` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRoom {
+    /// The room's name.
+    pub name: String,
+    /// Members in it now.
+    pub members: usize,
+    /// Number of its last message (0 when none).
+    pub last_seq: u64,
+}
+
+/// A successful reply of the `chat` family; failures are `error` frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ChatReply {
+    /// `chat.join`: joined; messages after `last_seq` arrive as events,
+    /// those up to it are in history (so nothing is missed or doubled).
+    #[serde(rename = "chat.join")]
+    Join {
+        /// The room's canonical name.
+        room: String,
+        /// Number of the room's last message at the moment of joining.
+        last_seq: u64,
+    },
+    /// `chat.leave`: left.
+    #[serde(rename = "chat.leave")]
+    Leave {
+        /// The room.
+        room: String,
+    },
+    /// `chat.send`: committed to history, then delivered to the room.
+    #[serde(rename = "chat.send")]
+    Send {
+        /// The room.
+        room: String,
+        /// The message's number in the room.
+        seq: u64,
+        /// Its commit time, Unix milliseconds.
+        ts: u64,
+        /// The text as stored (sanitised and filtered).
+        text: String,
+    },
+    /// `chat.history`: one page, oldest first.
+    #[serde(rename = "chat.history")]
+    History {
+        /// The room.
+        room: String,
+        /// The messages.
+        messages: Vec<ChatMessage>,
+        /// True when more exist beyond this page.
+        more: bool,
+    },
+    /// `chat.who`: the room's members.
+    #[serde(rename = "chat.who")]
+    Who {
+        /// The room.
+        room: String,
+        /// Its members.
+        members: Vec<ChatMember>,
+    },
+    /// `chat.rooms`: the rooms.
+    #[serde(rename = "chat.rooms")]
+    Rooms {
+        /// The rooms.
+        rooms: Vec<ChatRoom>,
+    },
+}
+
+impl ChatReply {
+    /// Every reply type of the family (besides `error`).
+    pub const KINDS: &'static [&'static str] = ChatRequest::KINDS;
+
+    /// Reads a reply of this family out of a frame.
+    pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
+        from_header(frame, Self::KINDS)
+    }
+
+    /// A frame carrying this reply.
+    pub fn to_frame(&self, id: Option<u64>) -> Frame {
+        to_frame(self, id)
+    }
+}
+
+/// An event the server pushes (never carries an `id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ChatEvent {
+    /// `chat.message`: someone said something in a room you are in.
+    #[serde(rename = "chat.message")]
+    Message(ChatMessage),
+    /// `chat.presence`: someone joined, left, was cut off or renamed.
+    #[serde(rename = "chat.presence")]
+    Presence {
+        /// The room.
+        room: String,
+        /// The member's name (the new one, for a rename).
+        name: String,
+        /// True for a guest.
+        guest: bool,
+        /// The door they use.
+        door: String,
+        /// `join`, `leave`, `cutoff` or `rename`.
+        event: String,
+        /// The old name, for a rename.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// The change as a sentence: "alice joined lobby".
+        notice: String,
+    },
+}
+
+impl ChatEvent {
+    /// Every event type of the family.
+    pub const KINDS: &'static [&'static str] = &[CHAT_MESSAGE, CHAT_PRESENCE];
+
+    /// Reads an event out of a frame.
+    pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
+        from_header(frame, Self::KINDS)
+    }
+
+    /// A frame carrying this event (events have no id).
+    pub fn to_frame(&self) -> Frame {
+        to_frame(self, None)
+    }
+}

@@ -1,0 +1,382 @@
+//! The chat family of the frame protocol over real sockets: rooms, pushed
+//! events, history and catch-up, the filter, slow consumers, restarts.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, run};
+use sockit::client::{Client, ClientError};
+use sockit::net::Endpoint;
+use sockit::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest, Frame};
+
+const IO_LIMIT: Duration = Duration::from_secs(30);
+const CHEAP: &str = "m=256,t=1,p=1";
+const PASS: &str = "correct horse battery";
+
+fn chat_server(extra: &[&str]) -> Server {
+    let mut args = vec!["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP];
+    args.extend_from_slice(extra);
+    let srv = Server::start(&args);
+    for name in ["ann", "bob", "cid"] {
+        add_user(&srv, name);
+    }
+    srv
+}
+
+fn add_user(srv: &Server, name: &str) {
+    let data = srv.data();
+    let args = [
+        "user",
+        "add",
+        name,
+        "--password-stdin",
+        "--argon2",
+        CHEAP,
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    let out = run(&args, format!("{PASS}\n").as_bytes());
+    assert!(out.status.success(), "{out:?}");
+}
+
+async fn member(srv: &Server, name: &str) -> Client {
+    let ep: Endpoint = srv.addr("framed", "tcp://").parse().unwrap();
+    let mut c = Client::connect(&ep, IO_LIMIT).await.unwrap();
+    c.login(name, PASS).await.unwrap();
+    c
+}
+
+async fn ask(c: &mut Client, req: ChatRequest) -> Result<ChatReply, ClientError> {
+    let reply = c.request(req.to_frame(None)).await?;
+    Ok(ChatReply::from_frame(&reply).unwrap())
+}
+
+async fn join(c: &mut Client, room: &str) -> u64 {
+    match ask(c, ChatRequest::Join { room: room.into() })
+        .await
+        .unwrap()
+    {
+        ChatReply::Join { last_seq, .. } => last_seq,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn send(c: &mut Client, room: &str, text: &str) -> (u64, String) {
+    match ask(
+        c,
+        ChatRequest::Send {
+            room: room.into(),
+            text: text.into(),
+        },
+    )
+    .await
+    .unwrap()
+    {
+        ChatReply::Send { seq, text, .. } => (seq, text),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The next pushed chat message, skipping presence events.
+async fn next_message(c: &mut Client) -> ChatMessage {
+    loop {
+        let f = tokio::time::timeout(IO_LIMIT, c.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.id(), None, "events carry no id: {f:?}");
+        match ChatEvent::from_frame(&f).unwrap() {
+            ChatEvent::Message(m) => return m,
+            ChatEvent::Presence { .. } => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn members_see_each_other_and_not_their_own_echo() {
+    let srv = chat_server(&[]);
+    let mut ann = member(&srv, "ann").await;
+    let mut bob = member(&srv, "bob").await;
+    join(&mut ann, "lobby").await;
+    join(&mut bob, "Lobby").await; // room names are case-insensitive
+
+    // ann sees bob arrive (after her own arrival).
+    loop {
+        let f = tokio::time::timeout(IO_LIMIT, ann.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let ChatEvent::Presence {
+            name, event, door, ..
+        } = ChatEvent::from_frame(&f).unwrap()
+        else {
+            panic!("{f:?}")
+        };
+        if name == "bob" {
+            assert_eq!((event.as_str(), door.as_str()), ("join", "frame"));
+            break;
+        }
+    }
+
+    let (id, _) = send(&mut ann, "lobby", "hello bob").await;
+    let m = next_message(&mut bob).await;
+    assert_eq!(
+        (m.seq, m.name.as_str(), m.text.as_str(), m.guest),
+        (id, "ann", "hello bob", false)
+    );
+    let (id2, _) = send(&mut bob, "lobby", "hi ann").await;
+    assert_eq!(id2, id + 1);
+    // ann's next event is bob's message, not her own.
+    assert_eq!(next_message(&mut ann).await.text, "hi ann");
+
+    let ChatReply::Who { members, .. } = ask(
+        &mut ann,
+        ChatRequest::Who {
+            room: "lobby".into(),
+        },
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    let mut names: Vec<_> = members.iter().map(|m| m.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["ann", "bob"]);
+    let ChatReply::Rooms { rooms } = ask(&mut ann, ChatRequest::Rooms {}).await.unwrap() else {
+        panic!()
+    };
+    let lobby = rooms.iter().find(|r| r.name == "lobby").unwrap();
+    assert_eq!((lobby.members, lobby.last_seq), (2, id2));
+}
+
+#[tokio::test]
+async fn chat_needs_a_login() {
+    let srv = chat_server(&[]);
+    let ep: Endpoint = srv.addr("framed", "tcp://").parse().unwrap();
+    let mut anon = Client::connect(&ep, IO_LIMIT).await.unwrap();
+    let e = ask(
+        &mut anon,
+        ChatRequest::Join {
+            room: "lobby".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Some("unauthenticated"));
+    let hello = anon.hello().await.unwrap();
+    assert!(
+        hello
+            .get("features")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .contains(&"chat".into())
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_and_the_connection_survives() {
+    let srv = chat_server(&[]);
+    let mut ann = member(&srv, "ann").await;
+    for (req, code) in [
+        (
+            ChatRequest::Join {
+                room: "no spaces allowed".into(),
+            },
+            "bad_room",
+        ),
+        (
+            ChatRequest::Send {
+                room: "lobby".into(),
+                text: "not joined".into(),
+            },
+            "not_in_room",
+        ),
+    ] {
+        assert_eq!(ask(&mut ann, req).await.unwrap_err().code(), Some(code));
+    }
+    join(&mut ann, "lobby").await;
+    let e = ask(
+        &mut ann,
+        ChatRequest::Send {
+            room: "lobby".into(),
+            text: "x".repeat(10_000),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Some("too_long"));
+    let e = ask(
+        &mut ann,
+        ChatRequest::Send {
+            room: "lobby".into(),
+            text: " \u{1b}[31m ".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Some("empty"));
+    let e = ann
+        .request(Frame::new("chat.send").set("room", "lobby"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("bad_request"));
+    // ANSI escapes are gone from what others (and history) see.
+    let (_, stored) = send(&mut ann, "lobby", "\u{1b}[2Jred\u{1b}]0;title\u{7} alert").await;
+    assert!(
+        !stored.contains('\u{1b}') && !stored.contains('\u{7}'),
+        "{stored:?}"
+    );
+    ann.request(Frame::new("ping")).await.unwrap();
+}
+
+#[tokio::test]
+async fn filter_replaces_and_blocks() {
+    let srv = chat_server(&["--chat-filter", "darn=****", "--chat-filter", "spam=!block"]);
+    let mut ann = member(&srv, "ann").await;
+    join(&mut ann, "lobby").await;
+    let (_, text) = send(&mut ann, "lobby", "Darn it, darning is fine").await;
+    assert_eq!(text, "**** it, darning is fine");
+    let e = ask(
+        &mut ann,
+        ChatRequest::Send {
+            room: "lobby".into(),
+            text: "buy SPAM now".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Some("blocked"));
+}
+
+#[tokio::test]
+async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
+    let srv = chat_server(&["--chat-rate", "1000", "--chat-burst", "1000"]);
+    let mut ann = member(&srv, "ann").await;
+    join(&mut ann, "ops").await;
+    for i in 0..20 {
+        send(&mut ann, "ops", &format!("m{i}")).await;
+    }
+    let mut bob = member(&srv, "bob").await;
+    let ChatReply::History { messages, more, .. } = ask(
+        &mut bob,
+        ChatRequest::History {
+            room: "ops".into(),
+            last: Some(5),
+            after: None,
+        },
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert!(more);
+    let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["m15", "m16", "m17", "m18", "m19"]);
+    let seen = messages.last().unwrap().seq - 3; // bob saw up to m16, then dropped
+
+    // Meanwhile more is said; bob rejoins and catches up from what he saw.
+    for i in 20..25 {
+        send(&mut ann, "ops", &format!("m{i}")).await;
+    }
+    let last_id = join(&mut bob, "ops").await;
+    let ChatReply::History { messages, .. } = ask(
+        &mut bob,
+        ChatRequest::History {
+            room: "ops".into(),
+            last: None,
+            after: Some(seen),
+        },
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(messages.first().unwrap().text, "m17");
+    assert_eq!(messages.last().unwrap().seq, last_id);
+    send(&mut ann, "ops", "m25").await;
+    assert_eq!(next_message(&mut bob).await.seq, last_id + 1);
+}
+
+#[tokio::test]
+async fn history_survives_a_restart() {
+    let srv = chat_server(&[]);
+    let mut ann = member(&srv, "ann").await;
+    join(&mut ann, "lobby").await;
+    let (id, _) = send(&mut ann, "lobby", "before the restart").await;
+    drop(ann);
+    let dir = srv.stop_keep_dir();
+    let srv = Server::start_in(dir, &["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
+    let mut ann = member(&srv, "ann").await;
+    assert_eq!(join(&mut ann, "lobby").await, id);
+    let ChatReply::History { messages, .. } = ask(
+        &mut ann,
+        ChatRequest::History {
+            room: "lobby".into(),
+            last: Some(1),
+            after: None,
+        },
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(messages[0].text, "before the restart");
+    assert_eq!(send(&mut ann, "lobby", "after").await.0, id + 1);
+}
+
+#[tokio::test]
+async fn a_member_that_never_reads_is_cut_off_while_others_get_everything() {
+    let srv = chat_server(&["--chat-rate", "100000", "--chat-burst", "100000"]);
+    let mut ann = member(&srv, "ann").await;
+    let mut bob = member(&srv, "bob").await;
+    let mut cid = member(&srv, "cid").await;
+    for c in [&mut ann, &mut bob, &mut cid] {
+        join(c, "lobby").await;
+    }
+    // cid never reads again. ann floods; bob reads everything.
+    const N: usize = 3_000;
+    let text = "x".repeat(3_500);
+    let reader = tokio::spawn(async move {
+        let mut got = 0;
+        while got < N {
+            let m = next_message(&mut bob).await;
+            assert_eq!(m.name, "ann");
+            got += 1;
+        }
+        bob
+    });
+    let mut ids = Vec::with_capacity(N);
+    for _ in 0..N {
+        ids.push(send(&mut ann, "lobby", &text).await.0);
+    }
+    let mut bob = reader.await.unwrap();
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1));
+    // cid was cut off: bob (and ann) saw the notice, and cid is gone.
+    let ChatReply::Who { members, .. } = ask(
+        &mut bob,
+        ChatRequest::Who {
+            room: "lobby".into(),
+        },
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert!(members.iter().all(|m| m.name != "cid"), "{members:?}");
+    // cid's connection ends with the slow_consumer error after its backlog.
+    let mut last = None;
+    while let Ok(Some(f)) = tokio::time::timeout(IO_LIMIT, cid.recv()).await.unwrap() {
+        last = Some(f);
+    }
+    let last = last.unwrap();
+    assert_eq!(
+        last.get("code").and_then(|c| c.as_str()),
+        Some("slow_consumer"),
+        "{last:?}"
+    );
+}
