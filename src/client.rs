@@ -81,6 +81,12 @@ impl Client {
             .map_err(ClientError::from)
     }
 
+    /// The framed connection itself, e.g. to split it into a sink and a
+    /// stream that run concurrently.
+    pub fn into_framed(self) -> Framed<Conn, FrameCodec> {
+        self.framed
+    }
+
     /// Half-closes the sending side (the server then sees a clean EOF).
     pub fn shutdown_write(&self) -> std::io::Result<()> {
         self.framed.get_ref().shutdown_write()

@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 mod accounts;
 mod bench;
 mod call;
+mod chat;
 mod chat_opts;
+mod chat_term;
 mod lab;
 mod login;
 mod password;
@@ -67,6 +69,12 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Manage accounts: add, passwd, del, list, lock, unlock.
     User(user::UserArgs),
+    /// Chat in rooms shared with nc, UDP and browser users (interactive or scripted).
+    Chat(chat::ChatArgs),
+    /// Send one chat message to a room.
+    Say(chat::SayArgs),
+    /// Print a room's recent chat messages.
+    History(chat::HistoryArgs),
     /// Log in to a framed server; later commands against it use the session.
     Login(login::LoginArgs),
     /// End the session stored for a server, on the server and locally.
@@ -126,6 +134,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(a) => call::run(a).await,
         Command::Lab(a) => lab::run(a).await,
         Command::User(a) => user::run(a).await,
+        Command::Chat(a) => chat::chat(a).await,
+        Command::Say(a) => chat::say(a).await,
+        Command::History(a) => chat::history(a).await,
         Command::Login(a) => login::login(a).await,
         Command::Logout(a) => login::logout(a).await,
         Command::Whoami(a) => login::whoami(a).await,

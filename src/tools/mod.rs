@@ -8,6 +8,7 @@
 //! clock, so its rules are unit-tested with made-up times.
 
 pub mod bench;
+pub mod chat;
 pub mod credentials;
 pub mod ping;
 pub mod pipe;

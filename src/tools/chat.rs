@@ -1,0 +1,242 @@
+//! The client side of chat over the frame protocol: a connection that
+//! sends requests without waiting, reads replies and pushed events as they
+//! come, remembers the last message number seen per room, and after a
+//! reconnect rejoins every room and fetches what it missed, with no gap
+//! and no duplicate.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio_util::codec::Framed;
+
+use super::credentials::{Credentials, CredentialsError, connect_logged_in};
+use crate::client::ClientError;
+use crate::net::{Conn, Endpoint};
+use crate::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest, Frame, FrameCodec};
+
+/// What arrives on a chat connection.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// Someone else's message, pushed.
+    Message(ChatMessage),
+    /// A presence change, pushed: the sentence to show, and the room.
+    Presence {
+        /// The room.
+        room: String,
+        /// "bob joined lobby".
+        notice: String,
+    },
+    /// The reply to one of our requests, with its id.
+    Reply(u64, ChatReply),
+    /// An error reply (to a request of ours, or without id: the server's
+    /// last words before it closes, e.g. `slow_consumer`).
+    Error {
+        /// The request it answers, if any.
+        id: Option<u64>,
+        /// The stable code.
+        code: String,
+        /// The server's sentence.
+        message: String,
+    },
+}
+
+/// A logged-in chat connection.
+#[derive(Debug)]
+pub struct ChatConn {
+    server: Endpoint,
+    creds: Credentials,
+    timeout: Duration,
+    user: String,
+    sink: SplitSink<Framed<Conn, FrameCodec>, Frame>,
+    stream: SplitStream<Framed<Conn, FrameCodec>>,
+    next_id: u64,
+    /// Rooms joined, with the number of the last message seen in each.
+    joined: BTreeMap<String, u64>,
+    /// Events that arrived while a reconnect waited for its replies.
+    backlog: VecDeque<Incoming>,
+}
+
+impl ChatConn {
+    /// Connects and resumes the session `sockit login` stored for `server`.
+    pub async fn connect(
+        creds: &Credentials,
+        server: &Endpoint,
+        timeout: Duration,
+    ) -> Result<Self, CredentialsError> {
+        let (client, user) = connect_logged_in(creds, server, timeout).await?;
+        let (sink, stream) = client.into_framed().split();
+        Ok(Self {
+            server: server.clone(),
+            creds: creds.clone(),
+            timeout,
+            user,
+            sink,
+            stream,
+            next_id: 1,
+            joined: BTreeMap::new(),
+            backlog: VecDeque::new(),
+        })
+    }
+
+    /// The account this connection speaks for.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Rooms joined, with the last message number seen in each.
+    pub fn joined(&self) -> &BTreeMap<String, u64> {
+        &self.joined
+    }
+
+    /// Sends a request without waiting for its reply; returns its id.
+    pub async fn send(&mut self, req: &ChatRequest) -> Result<u64, ClientError> {
+        self.send_frame(req.to_frame(None)).await
+    }
+
+    /// Sends any frame with a fresh id (a keepalive `ping`, say).
+    pub async fn send_frame(&mut self, frame: Frame) -> Result<u64, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.sink.send(frame.with_id(id)).await?;
+        Ok(id)
+    }
+
+    /// The next reply or event; `Ok(None)` when the server closed.
+    pub async fn next(&mut self) -> Result<Option<Incoming>, ClientError> {
+        if let Some(held) = self.backlog.pop_front() {
+            return Ok(Some(held));
+        }
+        loop {
+            let Some(frame) = self.stream.next().await.transpose()? else {
+                return Ok(None);
+            };
+            if let Some(incoming) = self.classify(&frame) {
+                return Ok(Some(incoming));
+            }
+        }
+    }
+
+    /// Sorts a frame and keeps the last-seen numbers current. `None` for
+    /// frames a chat client does not show (a keepalive's `pong`).
+    fn classify(&mut self, f: &Frame) -> Option<Incoming> {
+        match f.kind() {
+            Some("error") => Some(Incoming::Error {
+                id: f.id(),
+                code: text(f, "code"),
+                message: text(f, "message"),
+            }),
+            Some("pong") => None,
+            Some(k) if ChatEvent::KINDS.contains(&k) => match ChatEvent::from_frame(f).ok()? {
+                ChatEvent::Message(m) => {
+                    self.saw(&m.room, m.seq);
+                    Some(Incoming::Message(m))
+                }
+                ChatEvent::Presence { room, notice, .. } => {
+                    Some(Incoming::Presence { room, notice })
+                }
+            },
+            _ => {
+                let reply = ChatReply::from_frame(f).ok()?;
+                self.track(&reply);
+                Some(Incoming::Reply(f.id().unwrap_or(0), reply))
+            }
+        }
+    }
+
+    /// Keeps the rooms joined and the last numbers seen current.
+    fn track(&mut self, reply: &ChatReply) {
+        match reply {
+            ChatReply::Join { room, last_seq } => {
+                self.joined.entry(room.clone()).or_insert(*last_seq);
+            }
+            ChatReply::Leave { room } => {
+                self.joined.remove(room);
+            }
+            ChatReply::Send { room, seq, .. } => self.saw(room, *seq),
+            _ => {}
+        }
+    }
+
+    fn saw(&mut self, room: &str, seq: u64) {
+        if let Some(last) = self.joined.get_mut(room) {
+            *last = (*last).max(seq);
+        }
+    }
+
+    /// Reconnects (after a dropped connection or a server restart), rejoins
+    /// every room and returns the messages said meanwhile, oldest first.
+    pub async fn reconnect(&mut self) -> Result<Vec<ChatMessage>, CredentialsError> {
+        let (client, user) = connect_logged_in(&self.creds, &self.server, self.timeout).await?;
+        let (sink, stream) = client.into_framed().split();
+        (self.sink, self.stream, self.user) = (sink, stream, user);
+        self.backlog.clear();
+        let mut missed = Vec::new();
+        for (room, seen) in self.joined.clone() {
+            let last_seq = match self
+                .request(ChatRequest::Join { room: room.clone() })
+                .await?
+            {
+                ChatReply::Join { last_seq, .. } => last_seq,
+                _ => continue,
+            };
+            // Page through history from what we saw up to the join point;
+            // everything after it arrives as events.
+            let mut after = seen;
+            while after < last_seq {
+                let req = ChatRequest::History {
+                    room: room.clone(),
+                    last: None,
+                    after: Some(after),
+                };
+                let ChatReply::History { messages, .. } = self.request(req).await? else {
+                    break;
+                };
+                let Some(last) = messages.last().map(|m| m.seq) else {
+                    break;
+                };
+                missed.extend(messages.into_iter().filter(|m| m.seq <= last_seq));
+                after = last;
+            }
+            self.joined.insert(room, last_seq.max(seen));
+        }
+        Ok(missed)
+    }
+
+    /// Sends a request and waits for its reply; events that arrive
+    /// meanwhile (in rooms already rejoined) are held for [`Self::next`].
+    pub async fn request(&mut self, req: ChatRequest) -> Result<ChatReply, ClientError> {
+        let id = self.send(&req).await?;
+        loop {
+            let f = self
+                .stream
+                .next()
+                .await
+                .transpose()?
+                .ok_or(ClientError::Closed)?;
+            if f.id() != Some(id) {
+                if f.id().is_none() {
+                    if let Some(event) = self.classify(&f) {
+                        self.backlog.push_back(event);
+                    }
+                }
+                continue;
+            }
+            if f.kind() == Some("error") {
+                return Err(crate::client::server_error(&f));
+            }
+            let reply =
+                ChatReply::from_frame(&f).map_err(|e| ClientError::Unexpected(e.to_string()))?;
+            self.track(&reply);
+            return Ok(reply);
+        }
+    }
+}
+
+fn text(f: &Frame, key: &str) -> String {
+    f.get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
