@@ -30,10 +30,12 @@ const link = {
       $("link").textContent = "connected";
       const hello = await this.request({ type: "hello", version: 1, client: "sockit-web" });
       $("server").textContent = hello.server;
+      chat.connected();
       this.measure();
     };
     ws.onmessage = (ev) => {
       const frame = JSON.parse(ev.data);
+      if (frame.id === undefined) return chat.event(frame); // pushed events carry no id
       const waiter = this.pending.get(frame.id);
       if (waiter) {
         this.pending.delete(frame.id);
@@ -81,6 +83,167 @@ const link = {
   },
 };
 
+// Chat: rooms joined (with the last message number seen in each), the
+// current room's messages, and who is there. After a reconnect every room
+// is rejoined and what was said meanwhile is fetched from history, so
+// nothing is missed and nothing shows twice.
+const chat = {
+  rooms: new Map(), // name -> { seen, lines: [], unread }
+  current: "lobby",
+  me: "",
+
+  async connected() {
+    const names = this.rooms.size ? [...this.rooms.keys()] : ["lobby"];
+    for (const room of names) await this.join(room, false);
+    this.show(this.current);
+  },
+
+  async join(room, switchTo = true) {
+    try {
+      const joined = await link.request({ type: "chat.join", room });
+      const r = this.rooms.get(joined.room) || { seen: null, lines: [], unread: false };
+      this.rooms.set(joined.room, r);
+      // First visit: the last 50 messages; a rejoin: everything after what we saw.
+      let after = r.seen;
+      if (after === null) {
+        const page = await link.request({ type: "chat.history", room: joined.room, last: 50 });
+        page.messages.forEach((m) => this.add(m));
+      } else {
+        while (after < joined.last_seq) {
+          const page = await link.request({ type: "chat.history", room: joined.room, after });
+          if (!page.messages.length) break;
+          page.messages.filter((m) => m.seq <= joined.last_seq).forEach((m) => this.add(m));
+          after = page.messages[page.messages.length - 1].seq;
+        }
+      }
+      r.seen = Math.max(r.seen || 0, joined.last_seq);
+      if (switchTo) this.show(joined.room);
+      else this.tabs();
+    } catch (e) {
+      $("chat-error").textContent = e.message;
+    }
+  },
+
+  add(m) {
+    const r = this.rooms.get(m.room);
+    if (!r || r.lines.some((l) => l.seq === m.seq)) return;
+    r.seen = Math.max(r.seen || 0, m.seq);
+    r.lines.push({ seq: m.seq, m });
+    if (r.lines.length > 500) r.lines.shift();
+    if (m.room === this.current) this.render(m);
+    else { r.unread = true; this.tabs(); }
+  },
+
+  note(room, text) {
+    const r = this.rooms.get(room);
+    if (!r) return;
+    r.lines.push({ notice: text });
+    if (room === this.current) this.renderNotice(text);
+  },
+
+  event(f) {
+    if (f.type === "chat.message") this.add(f);
+    else if (f.type === "chat.presence") {
+      this.note(f.room, f.notice);
+      if (f.room === this.current) this.who();
+    } else if (f.type === "error") $("chat-error").textContent = f.message;
+  },
+
+  show(room) {
+    this.current = room;
+    const r = this.rooms.get(room);
+    if (r) r.unread = false;
+    $("room-name").textContent = `#${room}`;
+    $("messages").replaceChildren();
+    (r ? r.lines : []).forEach((l) => (l.m ? this.render(l.m) : this.renderNotice(l.notice)));
+    this.tabs();
+    this.who();
+  },
+
+  tabs() {
+    const tabs = [...this.rooms.entries()].map(([name, r]) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.role = "tab";
+      b.textContent = `#${name}`;
+      b.setAttribute("aria-selected", String(name === this.current));
+      if (r.unread) b.classList.add("unread");
+      b.onclick = () => this.show(name);
+      return b;
+    });
+    $("rooms").replaceChildren(...tabs);
+  },
+
+  render(m) {
+    const li = document.createElement("li");
+    if (m.name === this.me) li.classList.add("mine");
+    const time = document.createElement("span");
+    time.className = "time";
+    time.textContent = new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const name = document.createElement("span");
+    name.className = m.guest ? "name guest" : "name";
+    name.textContent = m.name;
+    const text = document.createElement("span");
+    text.textContent = m.text; // textContent: never parsed as HTML
+    li.append(time, name, text);
+    this.append(li);
+  },
+
+  renderNotice(text) {
+    const li = document.createElement("li");
+    li.className = "notice";
+    li.textContent = `* ${text}`;
+    this.append(li);
+  },
+
+  append(li) {
+    const box = $("messages");
+    const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 8;
+    box.append(li);
+    if (atEnd) box.scrollTop = box.scrollHeight;
+  },
+
+  async who() {
+    try {
+      const who = await link.request({ type: "chat.who", room: this.current });
+      $("who").replaceChildren(...who.members.map((m) => {
+        const li = document.createElement("li");
+        li.textContent = m.name;
+        const door = document.createElement("span");
+        door.className = "door";
+        door.textContent = m.door;
+        li.append(door);
+        return li;
+      }));
+    } catch { /* shown when the link comes back */ }
+  },
+
+  async send(text) {
+    $("chat-error").textContent = "";
+    try {
+      const sent = await link.request({ type: "chat.send", room: this.current, text });
+      this.add({ room: sent.room, seq: sent.seq, ts: sent.ts, name: this.me, guest: false, text: sent.text });
+      return true;
+    } catch (e) {
+      $("chat-error").textContent = e.message;
+      return false;
+    }
+  },
+};
+
+$("send-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = $("text").value;
+  if (!text.trim()) return;
+  if (await chat.send(text)) $("text").value = "";
+});
+
+$("join-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const room = $("join-room").value.trim();
+  if (room) chat.join(room).then(() => ($("join-room").value = ""));
+});
+
 function showLogin() {
   link.close();
   $("account").hidden = true;
@@ -90,7 +253,8 @@ function showLogin() {
 }
 
 function showHome(user) {
-  $("who").textContent = user;
+  chat.me = user;
+  $("whoami").textContent = user;
   $("account").hidden = false;
   $("login-view").hidden = true;
   $("home-view").hidden = false;
