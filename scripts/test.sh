@@ -13,6 +13,8 @@ python3 -c 'import pytest' 2>/dev/null ||
   python3 -m pip install --quiet 'pytest>=7' 2>/dev/null ||
   { apt-get update -qq && apt-get install -y -qq python3-pytest; }
 # The web page's end-to-end test drives Debian's Chromium with playwright-core.
+command -v npm >/dev/null ||
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 command -v chromium >/dev/null ||
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 [ -d tests/e2e/node_modules/playwright-core ] ||
