@@ -56,22 +56,49 @@ pub fn parse(datagram: &[u8]) -> Result<Request, Refusal> {
             ),
         });
     }
-    serde_json::from_slice(datagram).map_err(|e| {
-        let (code, hint) = match e.classify() {
-            serde_json::error::Category::Data => (
-                "bad_request",
-                "send {\"name\": NAME, \"msg\": TEXT, \"room\": ROOM}",
+    // Through a `Value` first: serde would also read a struct from an
+    // array (`["bob", "hi"]`), and only an object is the documented shape.
+    let value: serde_json::Value = serde_json::from_slice(datagram).map_err(bad)?;
+    if !value.is_object() {
+        return Err(Refusal {
+            code: "bad_request",
+            error: format!(
+                "expected a JSON object, got {}; send {{\"name\": NAME, \"msg\": TEXT, \"room\": ROOM}}",
+                kind(&value)
             ),
-            _ => (
-                "bad_json",
-                "send one UTF-8 JSON object {\"name\": NAME, \"msg\": TEXT}",
-            ),
-        };
-        Refusal {
-            code,
-            error: format!("{}; {hint}", shorten(&e.to_string())),
-        }
-    })
+        });
+    }
+    Request::deserialize(value).map_err(bad)
+}
+
+/// What a JSON value is, for an error message.
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The refusal for a parse error: bad JSON, or JSON of the wrong shape.
+fn bad(e: serde_json::Error) -> Refusal {
+    let (code, hint) = match e.classify() {
+        serde_json::error::Category::Data => (
+            "bad_request",
+            "send {\"name\": NAME, \"msg\": TEXT, \"room\": ROOM}",
+        ),
+        _ => (
+            "bad_json",
+            "send one UTF-8 JSON object {\"name\": NAME, \"msg\": TEXT}",
+        ),
+    };
+    Refusal {
+        code,
+        error: format!("{}; {hint}", shorten(&e.to_string())),
+    }
 }
 
 /// The error reply: `{"error": TEXT, "code": CODE}`.
