@@ -223,6 +223,8 @@ async fn commands_join_rooms_who_history_nick_help_quit() {
     ann.until(|l| l == "* ~ann joined dev").await;
     ann.send("first in dev").await;
     ann.send("second in dev").await;
+    ann.send("/history").await;
+    ann.until(|l| l == "<~ann> second in dev").await;
     cy.send("/join dev").await;
     ann.until(|l| l == "* ~cy joined dev").await;
 
@@ -386,8 +388,18 @@ async fn udp_rename_and_lease_expiry() {
 async fn a_line_member_that_never_reads_is_cut_off_and_the_room_goes_on() {
     let srv = server(&["--chat-rate", "1000000", "--chat-burst", "1000000"]);
     let mut watcher = Line::join(&srv, "watcher").await;
-    // Connected, named, then never read from again.
-    let mut slow = Line::join(&srv, "slow").await;
+    // Connected, named, then never read from again; a small receive
+    // buffer so that the kernel holds little of what it is sent.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let s = sock
+        .connect(srv.sock("chat-lines", "tcp://").parse().unwrap())
+        .await
+        .unwrap();
+    let (r, w) = s.into_split();
+    let mut slow = Line::from_parts(Box::new(r), Box::new(w)).await;
+    slow.send("slow").await;
+    slow.until(|l| l.starts_with("* you are")).await;
     watcher.until(|l| l == "* ~slow joined lobby").await;
     let talker = Line::join(&srv, "talker").await;
     watcher.until(|l| l == "* ~talker joined lobby").await;
@@ -574,4 +586,27 @@ async fn a_thousand_line_members_all_receive_one_message() {
         open.push(conn);
     }
     assert_eq!(open.len(), MEMBERS);
+}
+
+#[tokio::test]
+async fn new_udp_addresses_past_the_per_ip_bound_are_refused() {
+    let srv = server(&[]);
+    let mut ann = Line::join(&srv, "ann").await;
+    let mut members = Vec::new();
+    // One host cycling source ports: 64 members from one IP at most.
+    for i in 0..64 {
+        let u = Udp::new(&srv).await;
+        u.send(json!({"name": format!("p{i}")})).await;
+        members.push(u);
+    }
+    ann.until(|l| l == "* ~p63 joined lobby").await;
+    let extra = Udp::new(&srv).await;
+    extra.send(json!({"name": "p64", "msg": "let me in"})).await;
+    let e = extra.recv().await;
+    assert_eq!(e["code"], "full", "{e}");
+    // The members already in are not pushed out.
+    members[0]
+        .send(json!({"name": "p0", "msg": "still in"}))
+        .await;
+    assert_eq!(ann.until(|l| l.starts_with('<')).await, "<~p0> still in");
 }
