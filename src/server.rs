@@ -26,6 +26,10 @@ pub enum Service {
     Framed,
     /// The web page, its JSON API and the frame protocol over WebSocket (TCP).
     Web,
+    /// Line chat for nc and telnet users (TCP, Unix).
+    ChatLines,
+    /// JSON datagram chat (UDP).
+    ChatUdp,
 }
 
 impl Service {
@@ -36,6 +40,8 @@ impl Service {
             Service::Upper => "upper",
             Service::Framed => "framed",
             Service::Web => "web",
+            Service::ChatLines => "chat-lines",
+            Service::ChatUdp => "chat-udp",
         }
     }
 }
@@ -56,6 +62,10 @@ pub struct ServerOpts {
     /// Connection shards (single-threaded runtimes, see `net::shard`);
     /// 0 runs connections on the caller's runtime.
     pub shards: usize,
+    /// Idle timeout of the chat doors (no input and no output).
+    pub chat_idle: Duration,
+    /// How long a datagram chat member stays after its last datagram.
+    pub chat_lease: Duration,
 }
 
 impl Default for ServerOpts {
@@ -74,6 +84,8 @@ impl Default for ServerOpts {
             grace: Duration::from_secs(5),
             frame_limits: Limits::default(),
             shards: 0,
+            chat_idle: door::CHAT_IDLE_TIMEOUT,
+            chat_lease: door::DEFAULT_LEASE,
         }
     }
 }
@@ -98,10 +110,15 @@ impl Listener {
 pub async fn bind_all(specs: &[(Service, Endpoint)]) -> Result<Vec<Listener>, BindError> {
     let mut out = Vec::with_capacity(specs.len());
     for (service, ep) in specs {
-        if matches!(service, Service::Framed | Service::Web)
-            && ep.transport() == crate::net::Transport::Udp
-        {
+        let udp = ep.transport() == crate::net::Transport::Udp;
+        if matches!(service, Service::Framed | Service::Web | Service::ChatLines) && udp {
             return Err(BindError::NeedsStream {
+                addr: ep.to_string(),
+                service: service.name(),
+            });
+        }
+        if *service == Service::ChatUdp && !udp {
+            return Err(BindError::NeedsDatagram {
                 addr: ep.to_string(),
                 service: service.name(),
             });
@@ -162,6 +179,12 @@ pub async fn run(
         shutdown: shutdown.clone(),
         services,
     };
+    let chat_lines = door::ChatLineOpts {
+        services: framed_opts.services.clone(),
+        idle: opts.chat_idle,
+        max_line: opts.max_line,
+        shutdown: shutdown.clone(),
+    };
     let web = door::web::WebState {
         services: framed_opts.services.clone(),
         info: framed_opts.info.clone(),
@@ -176,7 +199,7 @@ pub async fn run(
         }
         match StreamListener::from_bound(l.bound) {
             Ok(listener) => {
-                let (so, fo) = (stream_opts.clone(), framed_opts.clone());
+                let (so, fo, co) = (stream_opts.clone(), framed_opts.clone(), chat_lines.clone());
                 match service {
                     Service::Echo => {
                         loops.spawn(serve_stream(listener, "echo", shared, move |c| {
@@ -193,15 +216,35 @@ pub async fn run(
                             door::framed_stream(c, fo.clone())
                         }))
                     }
-                    Service::Web => continue,
+                    Service::ChatLines => {
+                        loops.spawn(serve_stream(listener, "chat-lines", shared, move |c| {
+                            door::chat_lines_stream(c, co.clone())
+                        }))
+                    }
+                    // bind_all gives these datagram sockets only.
+                    Service::Web | Service::ChatUdp => continue,
                 };
             }
             Err(Bound::Udp(sock)) => {
                 let rule = match service {
                     Service::Echo => door::echo_datagram,
                     Service::Upper => door::upper_datagram,
-                    // bind_all refuses framed and web UDP listeners.
-                    Service::Framed | Service::Web => continue,
+                    Service::ChatUdp => {
+                        let Some(hub) = chat_lines.services.chat.clone() else {
+                            tracing::error!("chat-udp needs the chat hub; not serving it");
+                            continue;
+                        };
+                        let co = door::ChatUdpOpts {
+                            hub,
+                            lease: opts.chat_lease,
+                            shutdown: shutdown.clone(),
+                            tracker: shared.tracker.clone(),
+                        };
+                        loops.spawn(door::serve_chat_udp(sock, co));
+                        continue;
+                    }
+                    // bind_all refuses framed, web and line-chat UDP listeners.
+                    Service::Framed | Service::Web | Service::ChatLines => continue,
                 };
                 loops.spawn(serve_datagrams(
                     sock,

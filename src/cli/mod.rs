@@ -53,8 +53,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run services: echo, upper and the frame protocol on any mix of addresses.
-    Serve(serve::ServeArgs),
+    /// Run services: echo, upper, the frame protocol, web and chat on any mix of addresses.
+    // Boxed: the serve flags outweigh every other command's many times over.
+    Serve(Box<serve::ServeArgs>),
     /// Measure round trips to an echo service, like ping(8).
     Ping(ping::PingArgs),
     /// Load-test an echo service: messages/s, MB/s, latency percentiles.
@@ -126,7 +127,7 @@ pub fn seconds(flag: &str, v: f64, positive: bool) -> anyhow::Result<std::time::
 /// Runs the chosen subcommand; the exit code is the command's verdict.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(a) => serve::run(a).await,
+        Command::Serve(a) => serve::run(*a).await,
         Command::Ping(a) => ping::run(a).await,
         Command::Bench(a) => bench::run(a).await,
         Command::Connect(a) => pipe::connect(a).await,

@@ -31,6 +31,10 @@ const DEFAULTS: [(Service, &str); 4] = [
       the socketserver upper-case example, and echo on a Unix socket
   sockit serve --echo tcp://[::]:0
       IPv6 (and IPv4) on a free port; the real port is printed
+  sockit serve --chat-lines tcp://0.0.0.0:2323 --chat-udp udp://0.0.0.0:9999 \\
+        --chat-filter darn=**** --chat-filter spam=!block
+      chat for `nc HOST 2323` users and for JSON datagrams {\"name\",\"msg\"},
+      in the same rooms, with the classic keyword rule
 
 On start, one line per listener goes to stdout, e.g.
   echo listening on tcp://127.0.0.1:8888
@@ -50,6 +54,22 @@ pub struct ServeArgs {
     /// on HOST:PORT; repeatable.
     #[arg(long, value_name = "ADDR")]
     web: Vec<Endpoint>,
+    /// Serve line chat for nc/telnet users on ADDR (tcp:// or unix://);
+    /// repeatable.
+    #[arg(long, value_name = "ADDR")]
+    chat_lines: Vec<Endpoint>,
+    /// Serve JSON datagram chat ({"name","msg","room"}) on ADDR (udp://);
+    /// repeatable.
+    #[arg(long, value_name = "ADDR")]
+    chat_udp: Vec<Endpoint>,
+    /// Seconds a datagram chat member stays in a room after its last
+    /// datagram to it.
+    #[arg(long, value_name = "SECS", default_value_t = 600.0)]
+    chat_lease: f64,
+    /// Close a line chat connection after this many seconds with no input
+    /// and no output (chat users sit quietly for long).
+    #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+    chat_idle: f64,
     /// Largest frame body accepted, in bytes (the header is capped at 64 KiB).
     #[arg(long, value_name = "BYTES", default_value_t = sockit::wire::DEFAULT_MAX_BODY)]
     max_body: usize,
@@ -91,12 +111,16 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
         shards: a.threads.unwrap_or_else(super::cpus).max(1),
+        chat_idle: super::seconds("--chat-idle", a.chat_idle, true)?,
+        chat_lease: super::seconds("--chat-lease", a.chat_lease, true)?,
     };
     let mut specs: Vec<(Service, Endpoint)> = Vec::new();
     specs.extend(a.echo.into_iter().map(|e| (Service::Echo, e)));
     specs.extend(a.upper.into_iter().map(|e| (Service::Upper, e)));
     specs.extend(a.listen.into_iter().map(|e| (Service::Framed, e)));
     specs.extend(a.web.into_iter().map(|e| (Service::Web, e)));
+    specs.extend(a.chat_lines.into_iter().map(|e| (Service::ChatLines, e)));
+    specs.extend(a.chat_udp.into_iter().map(|e| (Service::ChatUdp, e)));
     if specs.is_empty() {
         for (service, addr) in DEFAULTS {
             specs.push((service, addr.parse()?));

@@ -29,9 +29,13 @@ async fn next_input(
     }
 }
 
+pub mod chat_lines;
+pub mod chat_udp;
 pub mod echo;
 pub mod framed;
 pub mod web;
 
+pub use chat_lines::{CHAT_IDLE_TIMEOUT, ChatLineOpts, chat_lines_stream};
+pub use chat_udp::{ChatUdpOpts, DEFAULT_LEASE, serve_chat_udp};
 pub use echo::{StreamOpts, echo_datagram, echo_stream, upper_datagram, upper_stream};
 pub use framed::{FramedOpts, framed_stream};

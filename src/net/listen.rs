@@ -63,6 +63,14 @@ pub enum BindError {
         /// The service asked for.
         service: &'static str,
     },
+    /// The service cannot run on this transport (a datagram door on a stream).
+    #[error("cannot serve {service} on {addr}: {service} needs a datagram socket; use udp://")]
+    NeedsDatagram {
+        /// The endpoint as the user wrote it.
+        addr: String,
+        /// The service asked for.
+        service: &'static str,
+    },
     /// Any other failure (resolution, permissions, bad interface address).
     #[error("cannot listen on {addr}: {source}{hint}", hint = bind_hint(source))]
     Io {

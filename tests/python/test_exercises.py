@@ -84,6 +84,33 @@ class Exercises(unittest.TestCase):
                 out = run_example("login_client.py", addr, stdin=f"{who}\n{password}\n", status=1)
                 self.assertEqual(out, "username: password: invalid username or password\n")
 
+    def test_udp_chat_client_meets_an_nc_user_under_the_keyword_rule(self):
+        args = ("--chat-udp", "udp://127.0.0.1:0", "--chat-lines", "tcp://127.0.0.1:0",
+                "--chat-filter", "darn=****")
+        with Server(*args) as srv, socket.create_connection(srv.addr("chat-lines", "tcp"), timeout=10) as nc:
+            ann = nc.makefile("rb")
+            nc.sendall(b"ann\r\n")
+            self.assertTrue(ann.readline().startswith(b"* welcome"))
+            self.assertTrue(ann.readline().startswith(b"* you are ~ann in lobby"))
+            host, port = srv.addr("chat-udp", "udp")
+            client = subprocess.Popen([sys.executable, str(EXAMPLES / "udp_chat_client.py"), "bob", host, str(port)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            try:
+                self.assertEqual(client.stdout.readline(), "* ~bob joined lobby\n")
+                client.stdin.write("hello, darn it\n")
+                client.stdin.flush()
+                lines = [ann.readline() for _ in range(3)]
+                self.assertEqual(lines[1:], [b"* ~bob joined lobby\r\n", b"<~bob> hello, **** it\r\n"])
+                nc.sendall(b"hi bob\r\n")
+                self.assertEqual(client.stdout.readline(), "<~ann> hi bob\n")
+                client.stdin.write("{not json, but sent as a message}\n")
+                client.stdin.flush()
+                self.assertEqual(ann.readline(), b"<~bob> {not json, but sent as a message}\r\n")
+            finally:
+                client.stdin.close()
+                self.assertEqual(client.wait(timeout=10), 0)
+                client.stdout.close()
+
     def test_address_reuse_server_restarts_at_once(self):
         port = free_port_for_tcp_and_udp()
         for _ in range(2):  # the second run binds while the first left TIME_WAIT behind

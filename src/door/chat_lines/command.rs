@@ -1,0 +1,155 @@
+//! What a line typed into the line chat door means: a message, or one of
+//! the `/commands`. Pure parsing; the door carries them out.
+
+/// Messages `/history` shows when no count is given: a screenful.
+pub const HISTORY_DEFAULT: usize = 20;
+
+/// One typed line, understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// Text for the current room (`//text` sends `/text` literally).
+    Say(&'a str),
+    /// Nothing but spaces: ignored.
+    Blank,
+    /// `/join ROOM`: move to ROOM.
+    Join(&'a str),
+    /// `/rooms`: list rooms.
+    Rooms,
+    /// `/who`: list the current room's members.
+    Who,
+    /// `/history [N]`: the last N messages of the current room.
+    History(usize),
+    /// `/nick NAME`: take a guest name.
+    Nick(&'a str),
+    /// `/login NAME PASSWORD`: speak as a registered user.
+    Login {
+        /// The account's name.
+        name: &'a str,
+        /// Its password (the rest of the line, so it may hold spaces).
+        password: &'a str,
+    },
+    /// `/quit`: leave.
+    Quit,
+    /// `/help`: list the commands.
+    Help,
+}
+
+/// The `/help` text, one notice per line.
+pub const HELP: &[&str] = &[
+    "commands:",
+    "  /join ROOM            move to ROOM (created on first join)",
+    "  /rooms                list rooms",
+    "  /who                  who is in this room, on every door",
+    "  /history [N]          the last N messages here (default 20)",
+    "  /nick NAME            change your guest name (shown ~NAME)",
+    "  /login NAME PASSWORD  speak as a registered user (sent in clear: use a trusted network)",
+    "  /quit                 leave",
+    "  //text                send a line that starts with /",
+    "any other line is a message to the room you are in",
+];
+
+/// Understands one line; `Err` holds the notice explaining the mistake.
+pub fn parse(line: &str) -> Result<Command<'_>, String> {
+    let Some(rest) = line.strip_prefix('/') else {
+        return Ok(if line.trim().is_empty() {
+            Command::Blank
+        } else {
+            Command::Say(line)
+        });
+    };
+    if rest.starts_with('/') {
+        return Ok(Command::Say(rest));
+    }
+    let (word, args) = match rest.split_once(char::is_whitespace) {
+        Some((w, a)) => (w, a.trim_start()),
+        None => (rest, ""),
+    };
+    let one_arg = |usage: &str| -> Result<&str, String> {
+        let arg = args.trim_end();
+        if arg.is_empty() || arg.contains(char::is_whitespace) {
+            Err(format!("usage: {usage}"))
+        } else {
+            Ok(arg)
+        }
+    };
+    match word.to_ascii_lowercase().as_str() {
+        "join" | "j" => one_arg("/join ROOM").map(Command::Join),
+        "rooms" | "list" => Ok(Command::Rooms),
+        "who" | "names" => Ok(Command::Who),
+        "history" => match args.trim() {
+            "" => Ok(Command::History(HISTORY_DEFAULT)),
+            n => n
+                .parse()
+                .map(Command::History)
+                .map_err(|_| "usage: /history [N], N a number of messages".to_owned()),
+        },
+        "nick" => one_arg("/nick NAME").map(Command::Nick),
+        "login" => match args.split_once(char::is_whitespace) {
+            Some((name, password)) if !password.trim_start().is_empty() => Ok(Command::Login {
+                name,
+                password: password.trim_start(),
+            }),
+            _ => Err("usage: /login NAME PASSWORD".to_owned()),
+        },
+        "quit" | "exit" | "bye" => Ok(Command::Quit),
+        "help" | "?" => Ok(Command::Help),
+        _ => Err(format!(
+            "unknown command /{}; /help lists the commands (//text sends a line starting with /)",
+            shorten(word)
+        )),
+    }
+}
+
+/// The start of a word, so an unknown 4 KiB "command" is not echoed whole.
+fn shorten(word: &str) -> String {
+    const SHOWN: usize = 20;
+    let clean = crate::service::chat::sanitize(word);
+    match clean.char_indices().nth(SHOWN) {
+        Some((i, _)) => format!("{}...", &clean[..i]),
+        None => clean,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_commands() {
+        assert_eq!(parse("hello /join x"), Ok(Command::Say("hello /join x")));
+        assert_eq!(parse("//join x"), Ok(Command::Say("/join x")));
+        assert_eq!(parse("   "), Ok(Command::Blank));
+        assert_eq!(parse("/join #dev "), Ok(Command::Join("#dev")));
+        assert_eq!(parse("/JOIN dev"), Ok(Command::Join("dev")));
+        assert_eq!(parse("/history"), Ok(Command::History(HISTORY_DEFAULT)));
+        assert_eq!(parse("/history 5"), Ok(Command::History(5)));
+        assert_eq!(parse("/nick zoë"), Ok(Command::Nick("zoë")));
+        assert_eq!(
+            parse("/login alice open sesame"),
+            Ok(Command::Login {
+                name: "alice",
+                password: "open sesame"
+            })
+        );
+        for q in ["/quit", "/rooms", "/who", "/help"] {
+            assert!(parse(q).is_ok(), "{q}");
+        }
+    }
+
+    #[test]
+    fn mistakes_get_a_usage_line() {
+        for bad in [
+            "/join",
+            "/join a b",
+            "/nick",
+            "/history x",
+            "/login alice",
+            "/frob",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.starts_with("usage") || e.starts_with("unknown"), "{e}");
+        }
+        let e = parse(&format!("/{}", "x".repeat(5000))).unwrap_err();
+        assert!(e.len() < 200, "{e}");
+    }
+}

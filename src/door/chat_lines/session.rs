@@ -1,0 +1,267 @@
+//! A named member of the line door: carrying out commands, sending
+//! messages, and writing what the hub delivers.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use super::command::{Command, HELP, parse};
+use super::io::{LineIo, Wake, notice};
+use super::reader::Input;
+use crate::service::accounts::Accounts;
+use crate::service::chat::{
+    ChatError, DEFAULT_ROOM, Event, HistoryQuery, Identity, Inbox, Session,
+};
+
+/// Events written in one write when several are queued: amortises the
+/// system call in a busy room while bounding what one write holds (at
+/// most this many messages of at most 4 KiB each).
+const EVENT_BATCH: usize = 64;
+
+/// What handling one thing decided about the connection.
+enum Flow {
+    /// Keep going.
+    On,
+    /// The connection is over (already closed or to be dropped).
+    End,
+}
+
+/// A member's conversation.
+pub struct Chat {
+    io: LineIo,
+    session: Session,
+    accounts: Option<Accounts>,
+    /// Where plain lines go.
+    room: Arc<str>,
+}
+
+impl Chat {
+    /// A member who has just connected to the hub.
+    pub fn new(io: LineIo, session: Session, accounts: Option<Accounts>) -> Chat {
+        Chat {
+            io,
+            session,
+            accounts,
+            room: Arc::from(DEFAULT_ROOM),
+        }
+    }
+
+    /// Puts the member in the lobby, then serves it until it is done.
+    pub async fn run(mut self, mut inbox: Inbox) -> io::Result<()> {
+        let name = self.session.name().clone();
+        match self.session.join(DEFAULT_ROOM).await {
+            Ok(j) => self.room = j.room,
+            Err(e) => return self.io.close_with(&e.to_string()).await,
+        }
+        self.io
+            .notice(&format!(
+                "you are {name} in {}; /help lists the commands",
+                self.room
+            ))
+            .await?;
+        loop {
+            let flow = match self.io.next(Some(&mut inbox)).await? {
+                Wake::Input(input) => self.input(input).await?,
+                Wake::Event(ev) => self.events(ev, &mut inbox).await?,
+                Wake::Eof => Flow::End,
+                Wake::Idle => {
+                    self.io.close_with("idle for too long; bye").await?;
+                    Flow::End
+                }
+                Wake::Shutdown => {
+                    self.io
+                        .close_with("the server is shutting down; bye")
+                        .await?;
+                    Flow::End
+                }
+            };
+            if let Flow::End = flow {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes `first` and whatever else is queued (up to a batch), in one
+    /// write. A cut-off writes its notice and ends the connection.
+    async fn events(&mut self, first: Option<Event>, inbox: &mut Inbox) -> io::Result<Flow> {
+        let Some(first) = first else {
+            // The hub let go of the member (it is shutting down).
+            self.io.close_with("the chat closed; bye").await?;
+            return Ok(Flow::End);
+        };
+        let mut out = BytesMut::new();
+        let mut next = Some(first);
+        for _ in 0..EVENT_BATCH {
+            let Some(ev) = next else { break };
+            match ev {
+                Event::Message(m) => {
+                    // The sender typed it already: no echo.
+                    if m.origin != Some(self.session.id()) {
+                        out.extend_from_slice(&m.line());
+                    }
+                }
+                Event::Presence(p) => out.extend_from_slice(&p.line()),
+                Event::Dropped => {
+                    tracing::info!(name = %self.session.name(), "line chat member cut off");
+                    self.io.write(&out).await?;
+                    self.io
+                        .close_with("you were cut off: you fell too far behind the room; reconnect")
+                        .await?;
+                    return Ok(Flow::End);
+                }
+            }
+            next = inbox.try_recv();
+        }
+        if !out.is_empty() {
+            self.io.write(&out).await?;
+        }
+        Ok(Flow::On)
+    }
+
+    /// Handles one unit of input.
+    async fn input(&mut self, input: Input) -> io::Result<Flow> {
+        let line = match input {
+            Input::Line(l) => l,
+            other => {
+                let why = super::refusal(&other, self.io.max_line());
+                self.io.notice(&why).await?;
+                return Ok(Flow::On);
+            }
+        };
+        let cmd = match parse(&line) {
+            Ok(c) => c,
+            Err(why) => {
+                self.io.notice(&why).await?;
+                return Ok(Flow::On);
+            }
+        };
+        let result = match cmd {
+            Command::Blank => Ok(None),
+            Command::Say(text) => self.session.publish(&self.room, text).await.map(|_| None),
+            Command::Quit => {
+                self.io.close_with("bye").await?;
+                return Ok(Flow::End);
+            }
+            Command::Help => Ok(Some(notices(HELP))),
+            Command::Join(room) => self.join(room).await.map(|()| None),
+            Command::Rooms => self.rooms().await.map(Some),
+            Command::Who => self.who().await.map(Some),
+            Command::History(n) => self.history(n).await.map(Some),
+            Command::Nick(name) => self
+                .session
+                .rename(Identity::Guest(name.to_owned()))
+                .await
+                .map(|_| None),
+            Command::Login { name, password } => {
+                match login(self.accounts.as_ref(), self.io.peer_ip(), name, password).await {
+                    Ok(account) => self
+                        .session
+                        .rename(Identity::Registered(account))
+                        .await
+                        .map(|_| None),
+                    Err(why) => Ok(Some(notices(&[why]))),
+                }
+            }
+        };
+        match result {
+            Ok(Some(reply)) => self.io.write(&reply).await?,
+            Ok(None) => {}
+            // Cut off meanwhile: the inbox says so next.
+            Err(ChatError::Gone) => {}
+            Err(e) => self.io.notice(&e.to_string()).await?,
+        }
+        Ok(Flow::On)
+    }
+
+    /// Moves to `room`: joins it, then leaves the one it was in, so plain
+    /// lines have one obvious destination.
+    async fn join(&mut self, room: &str) -> Result<(), ChatError> {
+        let joined = self.session.join(room).await?;
+        if joined.room != self.room {
+            let old = std::mem::replace(&mut self.room, joined.room);
+            self.session.leave(&old).await?;
+        }
+        Ok(())
+    }
+
+    async fn rooms(&self) -> Result<BytesMut, ChatError> {
+        let rooms = self.session.hub().rooms().await?;
+        let mut lines = vec![format!("{} rooms:", rooms.len())];
+        lines.extend(rooms.iter().map(|r| {
+            let here = if *r.name == *self.room {
+                " (you are here)"
+            } else {
+                ""
+            };
+            format!(
+                "  {}: {} online, {} messages{here}",
+                r.name, r.members, r.last_id
+            )
+        }));
+        Ok(notices(&lines))
+    }
+
+    async fn who(&self) -> Result<BytesMut, ChatError> {
+        let members = self.session.hub().who(&self.room).await?;
+        let names: Vec<String> = members
+            .iter()
+            .map(|m| format!("{} ({})", m.name, m.door))
+            .collect();
+        let line = format!("{} in {}: {}", members.len(), self.room, names.join(", "));
+        Ok(notices(&[line]))
+    }
+
+    async fn history(&self, n: usize) -> Result<BytesMut, ChatError> {
+        let page = self
+            .session
+            .hub()
+            .history(&self.room, HistoryQuery::Last(n))
+            .await?;
+        let head = format!(
+            "last {} messages in {}{}:",
+            page.messages.len(),
+            self.room,
+            if page.more { " (older ones exist)" } else { "" }
+        );
+        let mut out = notices(&[head]);
+        for m in &page.messages {
+            out.extend_from_slice(&m.line());
+        }
+        out.extend_from_slice(notice("end of history").as_bytes());
+        Ok(out)
+    }
+}
+
+/// Notice lines, ready to write.
+fn notices<S: AsRef<str>>(lines: &[S]) -> BytesMut {
+    let mut out = BytesMut::new();
+    for l in lines {
+        out.extend_from_slice(notice(l.as_ref()).as_bytes());
+    }
+    out
+}
+
+/// Authenticates `name` with the accounts service; the account's name as
+/// registered, or the notice explaining why not. The session token the
+/// login creates is revoked at once: the line door has no use for it, and
+/// it should not sit in the store for a week.
+pub async fn login(
+    accounts: Option<&Accounts>,
+    peer: Option<std::net::IpAddr>,
+    name: &str,
+    password: &str,
+) -> Result<String, String> {
+    let Some(accounts) = accounts else {
+        return Err("logins are not available on this server".to_owned());
+    };
+    let login = accounts
+        .login(name, password, peer)
+        .await
+        .map_err(|e| format!("login failed: {e}"))?;
+    if let Err(e) = accounts.logout(&login.token).await {
+        tracing::debug!(error = %e, "revoking the line door's session token");
+    }
+    tracing::info!(user = %login.identity.name, "line chat login");
+    Ok(login.identity.name)
+}

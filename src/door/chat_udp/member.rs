@@ -1,0 +1,206 @@
+//! One datagram member: a task per source address that owns the chat
+//! session, takes the member's parsed datagrams from a small queue, and
+//! sends it what the hub delivers.
+//!
+//! The receive loop never waits on a member: it hands datagrams over with
+//! `try_send`, and everything that can wait (naming, commits, sends) waits
+//! here, for this member only. The task ends when the receive loop drops
+//! its queue (the lease ran out, or the server stops), when the hub cuts
+//! the member off, or when sending to it fails; dropping the session then
+//! takes the member out of its rooms.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::request::{Request, error_reply};
+use crate::service::chat::{
+    ChatError, ChatHub, DEFAULT_ROOM, DoorKind, Event, Identity, Session, room_name,
+};
+
+/// Datagrams waiting for one member's task. A person sends a few a
+/// minute; a full queue means a script outpacing the hub's flood limit,
+/// and its extra datagrams are refused with an error instead of queued.
+pub const MEMBER_QUEUE: usize = 16;
+
+/// How long one send may wait for room in the socket's send buffer
+/// before that datagram is skipped (UDP promises no delivery; the member
+/// stays). Only this member's task waits.
+const SEND_STALL: Duration = Duration::from_secs(1);
+
+/// Starts a member's task; the sender is its queue.
+pub fn spawn(
+    hub: Arc<dyn ChatHub>,
+    socket: Arc<UdpSocket>,
+    peer: SocketAddr,
+    lease: Duration,
+    tracker: &tokio_util::task::TaskTracker,
+) -> mpsc::Sender<Request> {
+    let (tx, rx) = mpsc::channel(MEMBER_QUEUE);
+    let span = tracing::debug_span!("udp member", door = "chat-udp", %peer);
+    let out = Out { socket, peer };
+    tracker.spawn(tracing::Instrument::instrument(
+        run(hub, out, lease, rx),
+        span,
+    ));
+    tx
+}
+
+/// The way back to the member.
+struct Out {
+    socket: Arc<UdpSocket>,
+    peer: SocketAddr,
+}
+
+/// The member's socket failed: drop the member.
+struct SendFailed;
+
+impl Out {
+    async fn send(&self, bytes: &[u8]) -> Result<(), SendFailed> {
+        match tokio::time::timeout(SEND_STALL, self.socket.send_to(bytes, self.peer)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "send failed; dropping the member");
+                Err(SendFailed)
+            }
+            Err(_) => {
+                tracing::debug!("send buffer full; one datagram skipped");
+                Ok(())
+            }
+        }
+    }
+
+    async fn error(&self, e: &ChatError) -> Result<(), SendFailed> {
+        self.send(&error_reply(e.code(), &e.to_string())).await
+    }
+}
+
+/// A connected member's state.
+struct Member {
+    session: Session,
+    out: Out,
+    /// The name as last asked for (without `~`), to notice a new one.
+    asked: String,
+    /// Rooms the member is in, with the time of its last datagram to each:
+    /// a room's lease runs out on its own.
+    rooms: HashMap<Arc<str>, Instant>,
+    lease: Duration,
+}
+
+async fn run(hub: Arc<dyn ChatHub>, out: Out, lease: Duration, mut rx: mpsc::Receiver<Request>) {
+    let Some(first) = rx.recv().await else { return };
+    let who = Identity::Guest(first.name.clone());
+    let (session, mut inbox) = match Session::open(hub, who, DoorKind::Datagram).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = out.error(&e).await;
+            return;
+        }
+    };
+    tracing::debug!(name = %session.name(), "udp chat member in");
+    let mut m = Member {
+        session,
+        out,
+        asked: first.name.clone(),
+        rooms: HashMap::new(),
+        lease,
+    };
+    if m.handle(first).await.is_err() {
+        return;
+    }
+    let mut sweep = tokio::time::interval(super::sweep_period(lease));
+    loop {
+        let step = tokio::select! {
+            req = rx.recv() => match req {
+                Some(r) => m.handle(r).await,
+                None => return, // lease over, or the server stops
+            },
+            ev = inbox.recv() => match ev {
+                Some(ev) => m.deliver(ev).await,
+                None => return,
+            },
+            _ = sweep.tick() => {
+                m.expire_rooms().await;
+                Ok(())
+            }
+        };
+        if step.is_err() {
+            return;
+        }
+    }
+}
+
+impl Member {
+    /// Carries out one datagram: rename if the name changed, join or renew
+    /// the room, publish the message. Refusals go back as error replies.
+    async fn handle(&mut self, req: Request) -> Result<(), SendFailed> {
+        if let Err(e) = self.apply(req).await {
+            self.out.error(&e).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, req: Request) -> Result<(), ChatError> {
+        if req.name != self.asked {
+            self.session
+                .rename(Identity::Guest(req.name.clone()))
+                .await?;
+            self.asked = req.name;
+        }
+        let room = room_name(req.room.as_deref().unwrap_or(DEFAULT_ROOM))?;
+        let now = Instant::now();
+        let room = match self.rooms.get_key_value(room.as_str()) {
+            Some((name, _)) => name.clone(),
+            None => self.session.join(&room).await?.room,
+        };
+        self.rooms.insert(room.clone(), now);
+        if let Some(msg) = req.msg {
+            self.session.publish(&room, &msg).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one event. Own messages are not echoed; a cut-off is
+    /// reported and ends the member.
+    async fn deliver(&mut self, ev: Event) -> Result<(), SendFailed> {
+        let bytes: Bytes = match ev {
+            Event::Message(m) if m.origin == Some(self.session.id()) => return Ok(()),
+            Event::Message(m) => m.json(),
+            Event::Presence(p) => p.json(),
+            Event::Dropped => {
+                tracing::info!(name = %self.session.name(), "udp chat member cut off");
+                let reply = error_reply(
+                    "cut_off",
+                    "you were cut off: too many messages for you were waiting; send again to rejoin",
+                );
+                let _ = self.out.send(&reply).await;
+                return Err(SendFailed);
+            }
+        };
+        self.out.send(&bytes).await
+    }
+
+    /// Leaves the rooms whose lease ran out.
+    async fn expire_rooms(&mut self) {
+        let now = Instant::now();
+        let lease = self.lease;
+        let expired: Vec<Arc<str>> = self
+            .rooms
+            .iter()
+            .filter(|(_, last)| now.saturating_duration_since(**last) >= lease)
+            .map(|(r, _)| r.clone())
+            .collect();
+        for room in expired {
+            self.rooms.remove(&room);
+            if let Err(e) = self.session.leave(&room).await {
+                tracing::debug!(error = %e, %room, "leaving an expired room");
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The test clients: an nc user ([`Line`]) and a QQ-style UDP client
+//! ([`Udp`]), and the server they talk to.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::UdpSocket;
+
+use crate::common::{Server, run};
+
+/// A bound on every wait: a hang fails the test instead of stalling it.
+pub const IO_LIMIT: Duration = Duration::from_secs(30);
+/// Cheap hashing so the suite stays fast.
+const CHEAP: &str = "m=256,t=1,p=1";
+
+pub type Reader = BufReader<Box<dyn AsyncRead + Unpin + Send>>;
+pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// An nc user: lines in, lines out.
+pub struct Line {
+    pub r: Reader,
+    pub w: Writer,
+}
+
+impl Line {
+    pub async fn tcp(srv: &Server) -> Line {
+        let s = tokio::net::TcpStream::connect(srv.sock("chat-lines", "tcp://"))
+            .await
+            .unwrap();
+        let (r, w) = s.into_split();
+        Line::from_parts(Box::new(r), Box::new(w)).await
+    }
+
+    pub async fn from_parts(r: Box<dyn AsyncRead + Unpin + Send>, w: Writer) -> Line {
+        let mut l = Line {
+            r: BufReader::new(r),
+            w,
+        };
+        let greeting = l.line().await;
+        assert!(greeting.starts_with("* welcome"), "{greeting}");
+        l
+    }
+
+    /// Connects and takes `name`; returns once in the lobby.
+    pub async fn join(srv: &Server, name: &str) -> Line {
+        let mut l = Line::tcp(srv).await;
+        l.send(name).await;
+        l.until(|s| s.starts_with("* you are")).await;
+        l
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.send_bytes(format!("{line}\r\n").as_bytes()).await;
+    }
+
+    pub async fn send_bytes(&mut self, b: &[u8]) {
+        self.w.write_all(b).await.unwrap();
+    }
+
+    /// The next line, without its CRLF; "" at EOF.
+    pub async fn line(&mut self) -> String {
+        let mut buf = Vec::new();
+        tokio::time::timeout(IO_LIMIT, self.r.read_until(b'\n', &mut buf))
+            .await
+            .expect("no line in time")
+            .unwrap();
+        assert!(buf.is_empty() || buf.ends_with(b"\r\n"), "{buf:?}");
+        String::from_utf8(buf).unwrap().trim_end().to_owned()
+    }
+
+    /// Reads lines until one matches; fails at EOF.
+    pub async fn until(&mut self, want: impl Fn(&str) -> bool) -> String {
+        loop {
+            let l = self.line().await;
+            assert!(!l.is_empty(), "connection closed while waiting");
+            if want(&l) {
+                return l;
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns everything it said.
+    pub async fn until_eof(&mut self) -> Vec<String> {
+        let mut all = Vec::new();
+        loop {
+            let l = self.line().await;
+            if l.is_empty() {
+                return all;
+            }
+            all.push(l);
+        }
+    }
+}
+
+/// A QQ-style UDP chat client.
+pub struct Udp {
+    s: UdpSocket,
+}
+
+impl Udp {
+    pub async fn new(srv: &Server) -> Udp {
+        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        s.connect(srv.sock("chat-udp", "udp://")).await.unwrap();
+        Udp { s }
+    }
+
+    pub async fn send(&self, v: Value) {
+        self.raw(v.to_string().as_bytes()).await;
+    }
+
+    pub async fn raw(&self, b: &[u8]) {
+        self.s.send(b).await.unwrap();
+    }
+
+    pub async fn recv(&self) -> Value {
+        let mut buf = vec![0u8; 65_536];
+        let n = tokio::time::timeout(IO_LIMIT, self.s.recv(&mut buf))
+            .await
+            .expect("no datagram in time")
+            .unwrap();
+        serde_json::from_slice(&buf[..n]).unwrap()
+    }
+
+    pub async fn until(&self, want: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let v = self.recv().await;
+            if want(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+pub fn server(extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--chat-lines",
+        "tcp://127.0.0.1:0",
+        "--chat-udp",
+        "udp://127.0.0.1:0",
+        "--argon2",
+        CHEAP,
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+pub fn add_user(data: &Path, name: &str, pass: &str) {
+    let out = run(
+        &[
+            "user",
+            "add",
+            name,
+            "--password-stdin",
+            "--argon2",
+            CHEAP,
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        format!("{pass}\n").as_bytes(),
+    );
+    assert!(out.status.success(), "user add: {out:?}");
+}

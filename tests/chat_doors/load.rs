@@ -1,0 +1,132 @@
+//! Pressure: a member that never reads, and a thousand members at once.
+
+use tokio::io::AsyncWriteExt;
+
+use crate::clients::{Line, server};
+
+#[tokio::test]
+async fn a_line_member_that_never_reads_is_cut_off_and_the_room_goes_on() {
+    let srv = server(&["--chat-rate", "1000000", "--chat-burst", "1000000"]);
+    let mut watcher = Line::join(&srv, "watcher").await;
+    // Connected, named, then never read from again; a small receive
+    // buffer so that the kernel holds little of what it is sent.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let s = sock
+        .connect(srv.sock("chat-lines", "tcp://").parse().unwrap())
+        .await
+        .unwrap();
+    let (r, w) = s.into_split();
+    let mut slow = Line::from_parts(Box::new(r), Box::new(w)).await;
+    slow.send("slow").await;
+    slow.until(|l| l.starts_with("* you are")).await;
+    watcher.until(|l| l == "* ~slow joined lobby").await;
+    let talker = Line::join(&srv, "talker").await;
+    watcher.until(|l| l == "* ~talker joined lobby").await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let mut talker_w = talker.w;
+    let pump = tokio::spawn(async move {
+        let text = "z".repeat(4000);
+        let mut sent = 0u32;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) && sent < 50_000 {
+            talker_w
+                .write_all(format!("{sent} {text}\n").as_bytes())
+                .await
+                .unwrap();
+            sent += 1;
+        }
+        (talker_w, sent)
+    });
+    // The watcher reads everything, and sees the slow one go.
+    let mut seen = 0;
+    let cut = loop {
+        let l = watcher.line().await;
+        assert!(!l.is_empty());
+        if l.starts_with("<~talker>") {
+            seen += 1;
+        } else if l.contains("~slow") {
+            break l;
+        }
+    };
+    assert_eq!(cut, "* ~slow was cut off from lobby (too slow)");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut talker_w, sent) = pump.await.unwrap();
+    assert!(seen > 0 && sent > 256, "seen {seen}, sent {sent}");
+    talker_w.write_all(b"after the cut\n").await.unwrap();
+    watcher.until(|l| l == "<~talker> after the cut").await;
+    // Reading at last, the slow one finds what the kernel had buffered,
+    // then the cut-off notice, then the end.
+    slow.w.shutdown().await.unwrap();
+    let mut last = String::new();
+    loop {
+        let l = slow.line().await;
+        if l.is_empty() {
+            break;
+        }
+        last = l;
+    }
+    assert_eq!(
+        last,
+        "* you were cut off: you fell too far behind the room; reconnect"
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_line_members_all_receive_one_message() {
+    sockit::net::raise_fd_limit();
+    const MEMBERS: usize = 1000;
+    const WAVE: usize = 100;
+    let srv = server(&[]);
+    let addr = srv.sock("chat-lines", "tcp://");
+    let mut tasks = tokio::task::JoinSet::new();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(MEMBERS);
+    let mut ready = 0;
+    for i in 0..MEMBERS {
+        // In waves: each join is a notice to everyone already in, and a
+        // wave stays below the 256-event queue of a member whose reader
+        // the test machine has not scheduled yet.
+        if i % WAVE == 0 {
+            while ready < i {
+                ready_rx.recv().await.unwrap();
+                ready += 1;
+            }
+        }
+        let (addr, ready_tx) = (addr.clone(), ready_tx.clone());
+        tasks.spawn(async move {
+            let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (r, w) = s.into_split();
+            let mut l = Line::from_parts(Box::new(r), Box::new(w)).await;
+            l.send(&format!("m{i}")).await;
+            l.until(|s| s.starts_with("* you are")).await;
+            ready_tx.send(()).await.unwrap();
+            let mut last = String::new();
+            let mut n = 0;
+            loop {
+                let s = l.line().await;
+                n += 1;
+                assert!(!s.is_empty(), "m{i} closed after {n} lines, last {last:?}");
+                if s.starts_with('<') {
+                    // Kept open until all have it: a thousand leaves at
+                    // once would flood the others' queues (and the host's).
+                    return (s, l);
+                }
+                last = s;
+            }
+        });
+    }
+    while ready < MEMBERS {
+        ready_rx.recv().await.unwrap();
+        ready += 1;
+    }
+    let mut host = Line::join(&srv, "host").await;
+    host.send("hello, all of you").await;
+    let mut open = Vec::with_capacity(MEMBERS);
+    while let Some(r) = tasks.join_next().await {
+        let (line, conn) = r.unwrap();
+        assert_eq!(line, "<~host> hello, all of you");
+        open.push(conn);
+    }
+    assert_eq!(open.len(), MEMBERS);
+}

@@ -1,0 +1,12 @@
+//! The line chat door (nc/telnet) and the UDP JSON datagram chat door over
+//! real sockets, as nc and a QQ-style UDP client would use them.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod clients;
+mod lifecycle;
+mod load;
+mod rooms;
+mod udp;
