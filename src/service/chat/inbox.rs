@@ -24,6 +24,10 @@ pub enum Offer {
     CutOff,
     /// The member was already cut off or has gone away.
     Gone,
+    /// A presence event was left out because the queue is three-quarters
+    /// full: joins and leaves are news, not history, and a burst of them
+    /// (a thousand members leaving at once) must never cut anyone off.
+    Skipped,
 }
 
 /// The hub's end of a member's queue.
@@ -63,6 +67,11 @@ impl Outbox {
     pub fn offer(&self, event: Event) -> Offer {
         if self.cut.load(Ordering::Relaxed) {
             return Offer::Gone;
+        }
+        // Presence only while a quarter of the queue is free, so messages
+        // always have room and a presence storm never cuts anyone off.
+        if matches!(event, Event::Presence(_)) && self.tx.capacity() * 4 <= self.tx.max_capacity() {
+            return Offer::Skipped;
         }
         match self.tx.try_send(event) {
             Ok(()) => Offer::Queued,
@@ -130,6 +139,28 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn presence_never_fills_the_last_quarter() {
+        use super::super::event::{Change, DoorKind, Presence};
+        let (out, _inbox) = channel(4);
+        let p = || {
+            let p = Presence::new(
+                "r".into(),
+                "n".into(),
+                false,
+                DoorKind::Line,
+                Change::Joined,
+            );
+            Event::Presence(Arc::new(p))
+        };
+        for _ in 0..3 {
+            assert_eq!(out.offer(p()), Offer::Queued);
+        }
+        assert_eq!(out.offer(p()), Offer::Skipped);
+        assert!(!out.is_cut_off());
+        assert_eq!(out.offer(Event::Dropped), Offer::Queued);
+    }
 
     #[tokio::test]
     async fn full_queue_cuts_off_and_says_so_once() {

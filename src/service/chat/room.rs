@@ -15,6 +15,8 @@ pub(super) struct Counters {
     pub commits: AtomicU64,
     pub messages: AtomicU64,
     pub cut_off: AtomicU64,
+    /// Presence events left out of nearly full queues.
+    pub presence_skipped: AtomicU64,
 }
 
 /// A snapshot of the hub's counters.
@@ -26,6 +28,8 @@ pub struct HubStats {
     pub messages: u64,
     /// Members cut off because their outgoing queue was full.
     pub cut_off: u64,
+    /// Presence events left out of nearly full queues.
+    pub presence_skipped: u64,
 }
 
 impl Counters {
@@ -34,6 +38,7 @@ impl Counters {
             commits: self.commits.load(Ordering::Relaxed),
             messages: self.messages.load(Ordering::Relaxed),
             cut_off: self.cut_off.load(Ordering::Relaxed),
+            presence_skipped: self.presence_skipped.load(Ordering::Relaxed),
         }
     }
 }
@@ -122,6 +127,9 @@ impl RoomState {
             for m in &self.members {
                 match m.outbox.offer(ev.clone()) {
                     Offer::Queued => {}
+                    Offer::Skipped => {
+                        counters.presence_skipped.fetch_add(1, Ordering::Relaxed);
+                    }
                     Offer::CutOff => cut.push(m.clone()),
                     Offer::Gone => dead = true,
                 }
