@@ -153,6 +153,9 @@ pub async fn run(
     if services.accounts.is_some() {
         info.features.push("login".to_owned());
     }
+    if services.files.is_some() && services.accounts.is_some() {
+        info.features.push("file".to_owned());
+    }
     let framed_opts = door::FramedOpts {
         info: Arc::new(info),
         idle: opts.idle_timeout,

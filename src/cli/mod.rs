@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod accounts;
 mod bench;
 mod call;
+mod filestore;
 mod lab;
 mod login;
 mod password;

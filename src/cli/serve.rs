@@ -75,6 +75,8 @@ pub struct ServeArgs {
     grace: f64,
     #[command(flatten)]
     accounts: super::accounts::AccountsArgs,
+    #[command(flatten)]
+    files: super::filestore::FilesArgs,
 }
 
 /// Runs `sockit serve`.
@@ -108,8 +110,10 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
 
     let accounts = a.accounts.open(&a.data).await?;
+    let files = a.files.open(&a.data, a.max_body).await?;
     let services = sockit::service::Services {
         accounts: Some(accounts),
+        files,
     };
 
     // Bind everything before serving anything: a taken port fails the start.

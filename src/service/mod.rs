@@ -13,6 +13,9 @@ pub use upper::{LineTooLong, UpperLines, upper_case};
 pub struct Services {
     /// Accounts and sessions; `None` serves anonymous protocols only.
     pub accounts: Option<accounts::Accounts>,
+    /// The file store; `None` serves no `file` family (its requests then
+    /// answer `unknown_type`, and `hello` does not list the feature).
+    pub files: Option<files::FileStore>,
 }
 
 /// Seconds since the Unix epoch: the time unit of every expiry and

@@ -6,10 +6,12 @@
 
 use std::net::IpAddr;
 
+use super::files::FilesState;
 use crate::service::Services;
 use crate::service::accounts::{AuthError, Identity};
 use crate::wire::{
-    AuthReply, AuthRequest, Frame, MessageError, ServerInfo, UNAUTHENTICATED, error_frame,
+    AuthReply, AuthRequest, FileRequest, Frame, MessageError, ServerInfo, UNAUTHENTICATED,
+    error_frame,
 };
 
 /// Who the connection speaks for, once logged in or resumed.
@@ -28,6 +30,8 @@ pub struct Session {
     authed: Option<Authed>,
     /// The services every door shares.
     services: Services,
+    /// Open transfers of the `file` family, when the server has a store.
+    files: Option<FilesState>,
 }
 
 impl Session {
@@ -36,6 +40,7 @@ impl Session {
         Self {
             peer,
             authed: None,
+            files: files_state(&services),
             services,
         }
     }
@@ -51,6 +56,7 @@ impl Session {
         Self {
             peer,
             authed: Some(Authed { identity, token }),
+            files: files_state(&services),
             services,
         }
     }
@@ -67,12 +73,27 @@ impl Session {
 
     /// True when `kind` is served here rather than by `wire::respond`.
     pub fn serves(&self, kind: Option<&str>) -> bool {
-        kind.is_some_and(|k| self.services.accounts.is_some() && AuthRequest::KINDS.contains(&k))
+        kind.is_some_and(|k| {
+            self.services.accounts.is_some()
+                && (AuthRequest::KINDS.contains(&k)
+                    || (self.files.is_some() && FileRequest::KINDS.contains(&k)))
+        })
+    }
+
+    /// The connection is ending: unfinished uploads are paused (fsynced)
+    /// so that they resume next time. Doors call this once, last.
+    pub async fn close(&mut self) {
+        if let Some(files) = self.files.as_mut() {
+            files.close().await;
+        }
     }
 
     /// Answers one stateful request; the reply carries the request's id.
     pub async fn handle(&mut self, req: &Frame) -> Frame {
         let id = req.id();
+        if req.kind().is_some_and(|k| FileRequest::KINDS.contains(&k)) {
+            return self.file(req).await;
+        }
         match AuthRequest::from_frame(req) {
             Ok(r) => match self.auth(r).await {
                 Ok(reply) => reply.to_frame(id),
@@ -89,6 +110,30 @@ impl Session {
                 }
             },
             Err(e) => e.to_frame(id),
+        }
+    }
+
+    /// A `file` request. Opening ones re-check the session (one revoked
+    /// elsewhere stops here); the chunks of an open transfer only need the
+    /// connection to be logged in, so they cost no database query.
+    async fn file(&mut self, req: &Frame) -> Frame {
+        let id = req.id();
+        let r = match FileRequest::from_frame(req) {
+            Ok(r) => r,
+            Err(e) => return e.to_frame(id),
+        };
+        let user = if matches!(r, FileRequest::Write { .. } | FileRequest::Read { .. }) {
+            self.authed
+                .as_ref()
+                .map(|a| a.identity.user_id)
+                .ok_or(Failure::Unauthenticated)
+        } else {
+            self.identity().await.map(|i| i.user_id)
+        };
+        match (user, self.files.as_mut()) {
+            (Ok(user), Some(files)) => files.handle(user, r, req.body.clone(), id).await,
+            (Err(e), _) => error_frame(e.code(), &e.to_string(), id),
+            (_, None) => MessageError::UnknownType("file".to_owned()).to_frame(id),
         }
     }
 
@@ -153,6 +198,15 @@ impl Session {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The file state of a new connection: only with both a store and
+/// accounts, since every file belongs to an account.
+fn files_state(services: &Services) -> Option<FilesState> {
+    match (&services.files, &services.accounts) {
+        (Some(store), Some(_)) => Some(FilesState::new(store.clone())),
+        _ => None,
     }
 }
 

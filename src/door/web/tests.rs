@@ -26,6 +26,7 @@ fn state(dir: &std::path::Path) -> WebState {
     WebState {
         services: Services {
             accounts: Some(accounts),
+            files: None,
         },
         info: Arc::new(ServerInfo::default()),
         secure: false,

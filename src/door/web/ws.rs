@@ -73,6 +73,7 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState) {
             break;
         }
     }
+    session.close().await;
 }
 
 /// One message as a body-less frame, or the error frame to answer.
