@@ -15,3 +15,4 @@ pub mod probe;
 pub mod proto;
 pub mod sticky;
 pub mod track;
+pub mod transfer;

@@ -5,6 +5,9 @@
 //! opened once (`file.put`, `file.get`), then move as many `file.write` /
 //! `file.read` frames, each carrying one chunk in its body, which a client
 //! pipelines (docs/PROTOCOL.md, section 4).
+//!
+//! A file's size travels as `file_size` (the classic exercise's name):
+//! `size` belongs to the frame layer, where it is the body's length.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +27,7 @@ pub enum FileRequest {
         /// Destination, relative to the user's root (`a/b.txt`).
         path: String,
         /// Size of the whole file.
+        #[serde(rename = "file_size")]
         size: u64,
         /// Identifies the source version; an unfinished upload with another
         /// fingerprint is discarded, so a changed source starts over.
@@ -142,6 +146,7 @@ pub struct EntryInfo {
     /// `"file"` or `"dir"`.
     pub kind: String,
     /// Bytes (0 for a directory).
+    #[serde(rename = "file_size")]
     pub size: u64,
     /// Modification time, Unix seconds.
     pub mtime: i64,
@@ -176,6 +181,7 @@ pub enum FileReply {
         /// Where the file now is.
         path: String,
         /// Its size.
+        #[serde(rename = "file_size")]
         size: u64,
         /// Its BLAKE3 (hex).
         blake3: String,
@@ -193,6 +199,7 @@ pub enum FileReply {
         /// The file's path, as asked.
         path: String,
         /// Its whole size.
+        #[serde(rename = "file_size")]
         size: u64,
         /// Where reading starts (the request's offset).
         offset: u64,
@@ -282,7 +289,7 @@ mod tests {
 
     #[test]
     fn defaults_keep_requests_short() {
-        let f = Frame::new("file.put").set("path", "a").set("size", 1);
+        let f = Frame::new("file.put").set("path", "a").set("file_size", 1);
         let r = FileRequest::from_frame(&f).unwrap();
         assert!(
             matches!(r, FileRequest::Put { force: false, md5: false, ref fingerprint, .. } if fingerprint.is_empty())
