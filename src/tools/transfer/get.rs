@@ -318,11 +318,9 @@ pub fn local_target(
 ) -> TransferResult<PathBuf> {
     let rel: Vec<&str> = match base {
         Some(b) => {
-            let below = crate::service::files::check_received_below(b, path.as_str())?;
-            let skip = b.components().count();
+            crate::service::files::check_received_below(b, path.as_str())?;
             // Keep the base directory's own name, like `cp -r`.
-            let keep = skip.saturating_sub(1);
-            let _ = below;
+            let keep = b.components().count().saturating_sub(1);
             path.components().skip(keep).collect()
         }
         None => path.components().collect(),

@@ -124,5 +124,5 @@ pub fn chunk_for(max_body: Option<u64>) -> usize {
     let server = max_body
         .and_then(|m| usize::try_from(m).ok())
         .unwrap_or(crate::wire::DEFAULT_MAX_BODY);
-    CHUNK.min(server).min(crate::wire::DEFAULT_MAX_BODY).max(1)
+    CHUNK.min(server).clamp(1, crate::wire::DEFAULT_MAX_BODY)
 }

@@ -82,7 +82,7 @@ pub async fn put_file(
         force: opts.force,
         md5: opts.md5,
     };
-    let (handle, offset) = match file_call(client, begin).await? {
+    let (handle, offset) = match begin_retrying(client, begin).await? {
         FileReply::Put { handle, offset } if offset <= size => (handle, offset),
         r => return Err(unexpected("file.put", &r)),
     };
@@ -107,6 +107,29 @@ pub async fn put_file(
         }
     };
     finish(client, handle, digests, offset, progress).await
+}
+
+/// How long a put waits for the server to let go of the same path: after
+/// a client is killed, the server may still be draining that connection's
+/// last chunks for a moment before it pauses the upload; a real concurrent
+/// upload of the same path still fails after this.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Pause between two tries while the path is busy.
+const BUSY_STEP: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// `file.put`, tried again while the server answers `busy` for up to
+/// [`BUSY_WAIT`].
+async fn begin_retrying(client: &mut Client, begin: FileRequest) -> TransferResult<FileReply> {
+    let start = std::time::Instant::now();
+    loop {
+        match file_call(client, begin.clone()).await {
+            Err(e) if e.server_code() == Some("busy") && start.elapsed() < BUSY_WAIT => {
+                tokio::time::sleep(BUSY_STEP).await;
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Sends the chunks from `rx`, keeping up to [`WINDOW`] writes
