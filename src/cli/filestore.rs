@@ -40,6 +40,12 @@ impl FilesArgs {
             .await
             .context("opening the file store")?
             .with_context(|| format!("opening the file store in {}", data.display()))?;
+        let quiet = report == sockit::service::files::SweepReport::default();
+        // An empty sweep is not news; anything found or removed is.
+        if quiet {
+            tracing::debug!("file store swept: nothing to do");
+            return Ok(Some(store));
+        }
         tracing::info!(
             kept = report.kept,
             expired = report.expired,
