@@ -27,7 +27,9 @@ export SOCKIT_CONFIG_DIR="$OUT/cfg" SOCKIT_SERVER="tcp://127.0.0.1:$P_SOCKIT"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-wait_tcp() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# Listening yet? Asked of the kernel (ss), not by connecting: nc and the
+# classic server accept exactly one connection, which a probe would take.
+wait_tcp() { for _ in $(seq 400); do [ -n "$(ss -Hltn "sport = :$1")" ] && return 0; sleep 0.05; done; return 1; }
 now() { date +%s.%N; }
 rss() { cat "$1" 2>/dev/null | tail -1; } # KiB
 
@@ -61,14 +63,16 @@ run_pair python-classic $P_PY "python3 $ROOT/bench/classic_upload.py serve $P_PY
 # each peak RSS belongs to one direction.
 DATA="$OUT/data"
 printf '%s\n' "$PASS" | "$SOCKIT" user add bench --password-stdin --data "$DATA" >/dev/null
-serve() { /usr/bin/time -f %M -o "$OUT/$1.srss" "$SOCKIT" serve --listen "tcp://127.0.0.1:$P_SOCKIT" \
+serve() { "$SOCKIT" serve --listen "tcp://127.0.0.1:$P_SOCKIT" \
   --data "$DATA" --quota 1T --max-file 1T >"$OUT/$1.log" 2>&1 & SP=$!; PIDS+=($SP); wait_tcp $P_SOCKIT; }
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; } # peak RSS, KiB
 sockit_run() { # name args...
   local name=$1; shift; serve "$name"
-  printf '%s\n' "$PASS" | "$SOCKIT" login --user bench --password-stdin >/dev/null
+  printf '%s\n' "$PASS" | "$SOCKIT" login "$SOCKIT_SERVER" --user bench --password-stdin >/dev/null
   local t0 t1; t0=$(now)
   /usr/bin/time -f %M -o "$OUT/$name.crss" "$SOCKIT" "$@" >"$OUT/$name.out"
   t1=$(now)
+  hwm "$SP" > "$OUT/$name.srss"
   kill "$SP"; wait "$SP" || true
   SECS[$name]=$(python3 -c "print($t1-$t0)")
   RSS_S[$name]=$(rss "$OUT/$name.srss"); RSS_C[$name]=$(rss "$OUT/$name.crss")

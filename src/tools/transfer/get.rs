@@ -31,6 +31,9 @@ pub const PART_SUFFIX: &str = ".sockit-part";
 /// Suffix of the note saying what the partial belongs to.
 pub const PART_META_SUFFIX: &str = ".sockit-part.json";
 
+/// Chunks waiting for the local writer (see `get_file`).
+const WRITE_QUEUE: usize = 1;
+
 /// How a get behaves.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GetOptions {
@@ -138,7 +141,10 @@ pub async fn get_file(
     })
     .await?;
     progress.begin(&remote.to_string(), size, offset);
-    let (tx, rx) = mpsc::channel(WINDOW);
+    // One chunk queued for the writer: each received body shares the
+    // codec's read buffer, so every queued chunk pins a buffer; the reads
+    // in flight (WINDOW) already cover the network's latency.
+    let (tx, rx) = mpsc::channel(WRITE_QUEUE);
     let writer = spawn_writer(file, part.clone(), offset, opts.md5, rx);
     let chunk = opts.chunk.max(1) as u64;
     let streamed = if offset < size {
