@@ -173,6 +173,9 @@ pub async fn run(
     if services.chat.is_some() {
         info.features.push("chat".to_owned());
     }
+    if services.files.is_some() && services.accounts.is_some() {
+        info.features.push("file".to_owned());
+    }
     let framed_opts = door::FramedOpts {
         info: Arc::new(info),
         idle: opts.idle_timeout,

@@ -10,6 +10,8 @@ mod call;
 mod chat;
 mod chat_opts;
 mod chat_term;
+mod files;
+mod filestore;
 mod lab;
 mod login;
 mod password;
@@ -38,6 +40,7 @@ mod user;
   sockit call tcp://127.0.0.1:7878 '{\"type\":\"ping\"}'   one frame, replies as JSON lines
   sockit lab sticky                              see TCP merge and split messages
   sockit user add alice                          create an account (password prompted)
+  sockit login --user alice; sockit put a.txt :docs; sockit ls :docs; sockit get :docs/a.txt
 
 Logging: -v for debug, or RUST_LOG=sockit=trace. Run `sockit <command> --help` for details."
 )]
@@ -82,6 +85,14 @@ pub enum Command {
     Logout(login::SessionArgs),
     /// Show which account the stored session for a server speaks for.
     Whoami(login::SessionArgs),
+    /// Upload files (directories with -r): resumable, verified, atomic.
+    Put(files::PutArgs),
+    /// Download a file (a directory with -r): resumable, verified.
+    Get(files::GetArgs),
+    /// List your files on a server.
+    Ls(files::LsArgs),
+    /// Remove your files on a server (directories with -r).
+    Rm(files::RmArgs),
 }
 
 impl Cli {
@@ -141,6 +152,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(a) => login::login(a).await,
         Command::Logout(a) => login::logout(a).await,
         Command::Whoami(a) => login::whoami(a).await,
+        Command::Put(a) => files::put(a).await,
+        Command::Get(a) => files::get(a).await,
+        Command::Ls(a) => files::ls(a).await,
+        Command::Rm(a) => files::rm(a).await,
     }
 }
 

@@ -97,6 +97,8 @@ pub struct ServeArgs {
     accounts: super::accounts::AccountsArgs,
     #[command(flatten)]
     chat: super::chat_opts::ChatArgs,
+    #[command(flatten)]
+    files: super::filestore::FilesArgs,
 }
 
 /// Runs `sockit serve`.
@@ -135,9 +137,11 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let accounts = a.accounts.open(&a.data).await?;
     let chat = a.chat.open(&a.data, accounts.clone()).await?;
+    let files = a.files.open(&a.data, a.max_body).await?;
     let services = sockit::service::Services {
         accounts: Some(accounts),
         chat: Some(chat),
+        files,
     };
 
     // Bind everything before serving anything: a taken port fails the start.

@@ -16,6 +16,9 @@ pub struct Services {
     pub accounts: Option<accounts::Accounts>,
     /// The chat rooms every chat door meets in.
     pub chat: Option<std::sync::Arc<dyn chat::ChatHub>>,
+    /// The file store; `None` serves no `file` family (its requests then
+    /// answer `unknown_type`, and `hello` does not list the feature).
+    pub files: Option<files::FileStore>,
 }
 
 impl std::fmt::Debug for Services {
@@ -23,6 +26,7 @@ impl std::fmt::Debug for Services {
         f.debug_struct("Services")
             .field("accounts", &self.accounts.is_some())
             .field("chat", &self.chat.is_some())
+            .field("files", &self.files.is_some())
             .finish()
     }
 }

@@ -16,3 +16,4 @@ pub mod probe;
 pub mod proto;
 pub mod sticky;
 pub mod track;
+pub mod transfer;

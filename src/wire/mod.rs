@@ -26,6 +26,7 @@ mod decode;
 mod encode;
 mod error;
 mod fast;
+mod files;
 mod frame;
 mod limits;
 mod message;
@@ -46,6 +47,7 @@ pub use decode::{PREFIX_LEN, decode_from_slice};
 pub use encode::encode_to_vec;
 pub use error::{FrameError, error_frame};
 pub use fast::answer_ping;
+pub use files::{BAD_HANDLE, EntryInfo, FileReply, FileRequest};
 pub use frame::{Frame, ID, SIZE, TYPE};
 pub use limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER, Limits};
 pub use message::{

@@ -151,6 +151,18 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the server with SIGKILL (no chance to clean up, like a crash
+    /// or a power cut for the process) and hands back its directory.
+    pub fn kill_keep_dir(mut self) -> tempfile::TempDir {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -3,6 +3,7 @@
 Stdlib only: run with `python3 -m pytest tests/python` or
 `python3 -m unittest discover -s tests/python`.
 """
+import hashlib
 import os
 import pathlib
 import socket
@@ -110,6 +111,22 @@ class Exercises(unittest.TestCase):
                 client.stdin.close()
                 self.assertEqual(client.wait(timeout=10), 0)
                 client.stdout.close()
+    def test_upload_client(self):
+        cheap = ("--argon2", "m=256,t=1,p=1")
+        with Server("--listen", "tcp://127.0.0.1:0", *cheap) as srv:
+            srv.add_user("alice", "open sesame 42", *cheap)
+            addr = "tcp://%s:%d" % srv.addr("framed", "tcp")
+            src = pathlib.Path(srv.tmp.name) / "notes.txt"
+            data = os.urandom(3 * (1 << 20) + 5)
+            src.write_bytes(data)
+            out = run_example("upload_client.py", addr, src, stdin="alice\nopen sesame 42\n")
+            md5 = hashlib.md5(data).hexdigest()
+            self.assertEqual(out, f"username: password: uploaded notes.txt: {len(data)} bytes, md5 {md5}\n")
+            stored = list(pathlib.Path(srv.data, "files", "u").glob("*/notes.txt"))
+            self.assertEqual([p.read_bytes() == data for p in stored], [True])
+            # A second upload of the same name is a conflict: nothing is overwritten.
+            out = run_example("upload_client.py", addr, src, stdin="alice\nopen sesame 42\n", status=1)
+            self.assertIn("already exists", out)
 
     def test_address_reuse_server_restarts_at_once(self):
         port = free_port_for_tcp_and_udp()

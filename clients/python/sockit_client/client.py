@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
+from . import files
 from .frame import (MAX_BODY, MAX_HEADER, FrameDecoder, Header, ProtocolError, SockitError,
                     encode_frame)
 
@@ -176,6 +177,18 @@ class Client:
     def logout(self) -> None:
         """Revokes this connection's session token on the server."""
         self.request("logout")
+
+    # -- the file family (feature "file"), in files.py --------------------
+
+    def put(self, local: str, remote: str, force: bool = False) -> Header:
+        """Uploads a local file (streamed, pipelined, resumable, verified
+        with MD5); returns the ``file.put.end`` reply. Log in first."""
+        return files.put(self, local, remote, force)
+
+    def get(self, remote: str, local: str, force: bool = False) -> Header:
+        """Downloads a file, verified with MD5 before it appears at
+        ``local``; returns the ``file.get`` reply. Log in first."""
+        return files.get(self, remote, local, force)
 
     # -- the generic layer ------------------------------------------------
 

@@ -12,9 +12,11 @@
 //! replies still leave in request order.
 
 mod chat;
+mod files;
 mod session;
 
 pub use chat::{ChatState, Pushed, wire_message, wire_presence};
+pub use files::{FilesState, MAX_OPEN_PER_CONN};
 pub use session::Session;
 
 use std::io;
@@ -28,6 +30,11 @@ use tokio_util::sync::CancellationToken;
 use crate::net::{Conn, IdleTimer};
 use crate::service::Services;
 use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
+
+/// Replies buffered past this many bytes are written at once rather than
+/// at the end of the batch: a pipelined download's chunks then leave one by
+/// one, so the write buffer holds about one chunk, not a whole window.
+const FLUSH_AT: usize = 256 * 1024;
 
 /// Smallest read reservation: most request frames (a ping is ~40 bytes)
 /// arrive whole in one read of this size.
@@ -49,20 +56,33 @@ pub struct FramedOpts {
 /// Serves the frame protocol on one connection until EOF, error, idle
 /// timeout or shutdown.
 pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
+    let mut session = Session::new(conn.peer_ip(), opts.services.clone());
+    let result = serve(&conn, &opts, &mut session).await;
+    // However the connection ended (EOF, error, timeout, shutdown), an
+    // unfinished upload is made durable so the next put resumes it.
+    session.close().await;
+    result
+}
+
+/// The connection's loop; returns when it should close.
+async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Result<()> {
     let _ = conn.set_nodelay();
     let mut codec = FrameCodec::with_limits(opts.info.limits);
     let mut rbuf = BytesMut::new();
     let mut wbuf = BytesMut::new();
     let mut idle = IdleTimer::new(opts.idle);
-    let mut session = Session::new(conn.peer_ip(), opts.services.clone());
     loop {
         let failed = loop {
-            match answer_all(&mut codec, &mut rbuf, &mut wbuf, &opts.info, &session) {
+            match answer_all(&mut codec, &mut rbuf, &mut wbuf, &opts.info, session) {
                 Step::NeedMore => break None,
                 Step::Failed(e) => break Some(e),
                 Step::Stateful(req) => {
                     let reply = session.handle(&req).await;
                     encode_reply(&mut codec, reply, &req, &mut wbuf);
+                    if wbuf.len() >= FLUSH_AT {
+                        conn.write_all_within(&wbuf, opts.idle).await?;
+                        wbuf.clear();
+                    }
                 }
             }
         };
@@ -83,7 +103,7 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
         // closes once it falls quiet (or the grace period ends). Chat
         // members also wake for events pushed to them.
         let event = tokio::select! {
-            more = super::next_input(&conn, &mut idle, &opts.shutdown) => {
+            more = super::next_input(conn, &mut idle, &opts.shutdown) => {
                 if !more? {
                     return Ok(());
                 }
@@ -92,7 +112,7 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
             ev = session.next_event(), if session.listens() => Some(ev),
         };
         if let Some(ev) = event {
-            if push_events(&mut session, ev, &mut wbuf) == Pushed::Close {
+            if push_events(session, ev, &mut wbuf) == Pushed::Close {
                 conn.write_all_within(&wbuf, opts.idle).await?;
                 return conn.linger_close(super::REFUSE_LINGER).await;
             }
@@ -100,7 +120,7 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
         }
         rbuf.reserve(READ_RESERVE);
         match conn.read_buf_drained(&mut rbuf) {
-            Ok((0, _)) => return eof(&mut codec, &mut rbuf, &conn).await,
+            Ok((0, _)) => return eof(&mut codec, &mut rbuf, conn).await,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),

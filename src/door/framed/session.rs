@@ -8,12 +8,13 @@
 use std::net::IpAddr;
 
 use super::chat::ChatState;
+use super::files::FilesState;
 use crate::service::Services;
 use crate::service::accounts::{AuthError, Identity};
 use crate::service::chat::{ChatError, DoorKind};
 use crate::wire::{
-    AuthReply, AuthRequest, ChatRequest, Frame, MessageError, ServerInfo, UNAUTHENTICATED,
-    error_frame,
+    AuthReply, AuthRequest, ChatRequest, FileRequest, Frame, MessageError, ServerInfo,
+    UNAUTHENTICATED, error_frame,
 };
 
 /// Who the connection speaks for, once logged in or resumed.
@@ -36,6 +37,8 @@ pub struct Session {
     pub(super) door: DoorKind,
     /// Chat membership and its event queue, from the first chat request.
     pub(super) chat: Option<ChatState>,
+    /// Open transfers of the `file` family, when the server has a store.
+    files: Option<FilesState>,
 }
 
 impl Session {
@@ -44,6 +47,7 @@ impl Session {
         Self {
             peer,
             authed: None,
+            files: files_state(&services),
             services,
             door: DoorKind::Frame,
             chat: None,
@@ -61,6 +65,7 @@ impl Session {
         Self {
             peer,
             authed: Some(Authed { identity, token }),
+            files: files_state(&services),
             services,
             door: DoorKind::Web,
             chat: None,
@@ -80,14 +85,27 @@ impl Session {
     /// True when `kind` is served here rather than by `wire::respond`.
     pub fn serves(&self, kind: Option<&str>) -> bool {
         kind.is_some_and(|k| {
-            (self.services.accounts.is_some() && AuthRequest::KINDS.contains(&k))
+            (self.services.accounts.is_some()
+                && (AuthRequest::KINDS.contains(&k)
+                    || (self.files.is_some() && FileRequest::KINDS.contains(&k))))
                 || (self.services.chat.is_some() && ChatRequest::KINDS.contains(&k))
         })
+    }
+
+    /// The connection is ending: unfinished uploads are paused (fsynced)
+    /// so that they resume next time. Doors call this once, last.
+    pub async fn close(&mut self) {
+        if let Some(files) = self.files.as_mut() {
+            files.close().await;
+        }
     }
 
     /// Answers one stateful request; the reply carries the request's id.
     pub async fn handle(&mut self, req: &Frame) -> Frame {
         let id = req.id();
+        if req.kind().is_some_and(|k| FileRequest::KINDS.contains(&k)) {
+            return self.file(req).await;
+        }
         let reply = if req.kind().is_some_and(|k| ChatRequest::KINDS.contains(&k)) {
             match ChatRequest::from_frame(req) {
                 Ok(r) => self.chat(r).await.map(|reply| reply.to_frame(id)),
@@ -111,6 +129,30 @@ impl Session {
                 }
                 frame
             }
+        }
+    }
+
+    /// A `file` request. Opening ones re-check the session (one revoked
+    /// elsewhere stops here); the chunks of an open transfer only need the
+    /// connection to be logged in, so they cost no database query.
+    async fn file(&mut self, req: &Frame) -> Frame {
+        let id = req.id();
+        let r = match FileRequest::from_frame(req) {
+            Ok(r) => r,
+            Err(e) => return e.to_frame(id),
+        };
+        let user = if matches!(r, FileRequest::Write { .. } | FileRequest::Read { .. }) {
+            self.authed
+                .as_ref()
+                .map(|a| a.identity.user_id)
+                .ok_or(Failure::Unauthenticated)
+        } else {
+            self.identity().await.map(|i| i.user_id)
+        };
+        match (user, self.files.as_mut()) {
+            (Ok(user), Some(files)) => files.handle(user, r, req.body.clone(), id).await,
+            (Err(e), _) => error_frame(e.code(), &e.to_string(), id),
+            (_, None) => MessageError::UnknownType("file".to_owned()).to_frame(id),
         }
     }
 
@@ -180,6 +222,15 @@ impl Session {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The file state of a new connection: only with both a store and
+/// accounts, since every file belongs to an account.
+fn files_state(services: &Services) -> Option<FilesState> {
+    match (&services.files, &services.accounts) {
+        (Some(store), Some(_)) => Some(FilesState::new(store.clone())),
+        _ => None,
     }
 }
 

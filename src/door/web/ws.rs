@@ -82,6 +82,7 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState) {
             break;
         }
     }
+    session.close().await;
 }
 
 /// The reply to one WebSocket message; `None` for control messages.

@@ -34,7 +34,20 @@ impl Upload {
     /// removed ([`FileError::VerifyFailed`]). A destination that appeared
     /// meanwhile is a conflict unless `force` (the partial is kept, so a
     /// retry with `force` publishes it at once).
-    pub fn finish(mut self, expected: &blake3::Hash) -> FileResult<Published> {
+    pub fn finish(self, expected: &blake3::Hash) -> FileResult<Published> {
+        self.finish_with(Some(expected), None)
+    }
+
+    /// Like [`Upload::finish`], verifying against the BLAKE3 and/or the MD5
+    /// the sender computed: a client without BLAKE3 (the stdlib Python
+    /// client) verifies with the MD5 of an upload begun with `md5`. At least
+    /// one hash must be given, and an MD5 only for such an upload; either
+    /// mismatch fails the upload like a BLAKE3 mismatch.
+    pub fn finish_with(
+        mut self,
+        blake3: Option<&blake3::Hash>,
+        md5: Option<&[u8; 16]>,
+    ) -> FileResult<Published> {
         self.alive()?;
         if self.offset != self.meta.size {
             return Err(FileError::BadOffset {
@@ -42,20 +55,31 @@ impl Upload {
                 got: self.meta.size,
             });
         }
+        if blake3.is_none() && (md5.is_none() || self.md5.is_none()) {
+            return Err(FileError::VerifyFailed {
+                expected: "a BLAKE3 (or the MD5 of an upload begun with md5)".into(),
+                actual: "nothing to compare".into(),
+            });
+        }
         let actual = self.blake3.finalize();
-        if actual != *expected {
+        let actual_md5 = self.md5.take().map(|m| <[u8; 16]>::from(m.finalize()));
+        let mismatch = match (blake3, md5, actual_md5) {
+            (Some(e), _, _) if *e != actual => {
+                Some((e.to_hex().to_string(), actual.to_hex().to_string()))
+            }
+            (_, Some(e), Some(a)) if *e != a => Some((hex::encode(e), hex::encode(a))),
+            (_, Some(e), None) => Some((hex::encode(e), "no MD5 (not asked at begin)".into())),
+            _ => None,
+        };
+        if let Some((expected, actual)) = mismatch {
             self.dead = true;
             partial::discard(self.staging.as_fd(), &self.key)
                 .map_err(|e| FileError::io("discarding a failed upload", e))?;
-            return Err(FileError::VerifyFailed {
-                expected: expected.to_hex().to_string(),
-                actual: actual.to_hex().to_string(),
-            });
+            return Err(FileError::VerifyFailed { expected, actual });
         }
-        let md5 = self.md5.take().map(|m| <[u8; 16]>::from(m.finalize()));
         let hashes = Hashes {
             blake3: actual,
-            md5,
+            md5: actual_md5,
         };
         match self.publish(&hashes) {
             Ok(replaced) => Ok(Published {

@@ -1,0 +1,164 @@
+//! `sockit ls` and `sockit rm`: what a user holds, and removing it.
+
+use std::process::ExitCode;
+
+use sockit::service::files::escape_name;
+use sockit::tools::transfer::{list, remove, stat, walk};
+use sockit::wire::EntryInfo;
+
+use super::{Common, Failures, connect};
+
+/// Arguments of `sockit ls`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = format!("Lines are `KIND SIZE MODIFIED NAME` (d for directories, whose names end in
+/); names are escaped (\\n, \\x1b, \\u{{202e}}) so none can drive the terminal.
+--json prints {{\"path\", \"entries\": [{{name, kind, size, mtime, blake3}}], \"truncated\"}}.
+
+{}
+
+Examples:
+  sockit ls
+  sockit ls :docs --json
+  sockit ls -r tcp://10.0.0.5:7878:", super::EXIT_HELP))]
+pub struct LsArgs {
+    /// The remote directory (or file) [default: your root].
+    #[arg(value_name = "[[ADDR]:]DIR", default_value = ":")]
+    path: String,
+    /// List everything below, with paths relative to DIR's parent.
+    #[arg(short, long)]
+    recursive: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Arguments of `sockit rm`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = format!("{}
+
+Examples:
+  sockit rm :old.iso
+  sockit rm -r :photos/2019", super::EXIT_HELP))]
+pub struct RmArgs {
+    /// Remote files or directories.
+    #[arg(required = true, value_name = "[[ADDR]:]PATH")]
+    paths: Vec<String>,
+    /// Remove directories with everything in them.
+    #[arg(short, long)]
+    recursive: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn line(e: &EntryInfo, name: &str) -> String {
+    let dir = e.kind == "dir";
+    format!(
+        "{} {:>14} {} {}{}",
+        if dir { "d" } else { "-" },
+        e.size,
+        super::super::utc(u64::try_from(e.mtime).unwrap_or(0)),
+        escape_name(name),
+        if dir { "/" } else { "" }
+    )
+}
+
+/// Runs `sockit ls`.
+pub async fn ls(a: LsArgs) -> anyhow::Result<ExitCode> {
+    let c = &a.common;
+    let remote = c.remote(&a.path)?;
+    let mut failures = Failures::default();
+    let mut s = match connect(c, &remote.server).await {
+        Ok(s) => s,
+        Err(f) => {
+            failures.add(&remote.server.to_string(), f, c.json);
+            return Ok(failures.exit());
+        }
+    };
+    let mut rows: Vec<(String, EntryInfo)> = Vec::new();
+    let mut truncated = false;
+    let result = async {
+        if let Some(p) = &remote.path {
+            let e = stat(&mut s.client, p).await?;
+            if e.kind == "file" {
+                rows.push((p.as_str().to_owned(), e));
+                return Ok(());
+            }
+        }
+        if a.recursive {
+            truncated = walk(&mut s.client, remote.path.as_ref(), |p, e| {
+                rows.push((p.as_str().to_owned(), e.clone()));
+                Ok(())
+            })
+            .await?;
+        } else {
+            let (entries, cut) = list(&mut s.client, remote.path.as_ref()).await?;
+            truncated = cut;
+            rows.extend(entries.into_iter().map(|e| (e.name.clone(), e)));
+        }
+        Ok::<_, sockit::tools::transfer::TransferError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        failures.add(&a.path, e.into(), c.json);
+        return Ok(failures.exit());
+    }
+    if c.json {
+        let entries: Vec<_> = rows
+            .iter()
+            .map(|(n, e)| {
+                serde_json::json!({"name": n, "kind": e.kind, "size": e.size,
+                                   "mtime": e.mtime, "blake3": e.blake3})
+            })
+            .collect();
+        let path = remote.path.as_ref().map_or("", |p| p.as_str());
+        println!(
+            "{}",
+            serde_json::json!({"server": remote.server.to_string(), "path": path,
+                               "entries": entries, "truncated": truncated})
+        );
+    } else {
+        for (n, e) in &rows {
+            println!("{}", line(e, n));
+        }
+        if truncated {
+            eprintln!("sockit: the listing was cut short (too many entries in one directory)");
+        }
+    }
+    Ok(failures.exit())
+}
+
+/// Runs `sockit rm`.
+pub async fn rm(a: RmArgs) -> anyhow::Result<ExitCode> {
+    let c = &a.common;
+    let mut failures = Failures::default();
+    let mut done = Vec::new();
+    for op in &a.paths {
+        let remote = c.remote(op)?;
+        let Some(path) = remote.path else {
+            anyhow::bail!("{op:?}: name a file or directory; your root itself cannot be removed");
+        };
+        let mut s = match connect(c, &remote.server).await {
+            Ok(s) => s,
+            Err(f) => {
+                failures.add(&remote.server.to_string(), f, c.json);
+                continue;
+            }
+        };
+        match remove(&mut s.client, &path, a.recursive).await {
+            Ok((files, dirs, bytes)) => {
+                if !c.json {
+                    println!("removed {path} ({files} files, {dirs} directories, {bytes} bytes)");
+                }
+                done.push(serde_json::json!({"path": path.as_str(), "files": files,
+                                             "dirs": dirs, "bytes": bytes}));
+            }
+            Err(e) => failures.add(&path.to_string(), e.into(), c.json),
+        }
+    }
+    if c.json {
+        println!(
+            "{}",
+            serde_json::json!({"command": "rm", "removed": done, "failures": failures.list})
+        );
+    }
+    Ok(failures.exit())
+}

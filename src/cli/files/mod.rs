@@ -1,0 +1,282 @@
+//! `sockit put`, `get`, `ls`, `rm`: the user's files on a framed server.
+//!
+//! Remote operands are written like scp's, with a colon: `:PATH` on the
+//! default server, `tcp://HOST:PORT:PATH` or `unix:///SOCK:PATH` on
+//! another. Paths on the server never contain `:` (the store refuses it),
+//! so the last colon always separates the server from the path. `get`,
+//! `ls` and `rm` only take remote operands, so there the colon is optional;
+//! `put`'s last operand is the destination only when it has the colon,
+//! which keeps `sockit put a b` meaning "upload a and b".
+
+mod get;
+mod ls;
+mod progress;
+mod put;
+
+pub use get::{GetArgs, run as get};
+pub use ls::{LsArgs, RmArgs, ls, rm};
+pub use put::{PutArgs, run as put};
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sockit::client::Client;
+use sockit::net::Endpoint;
+use sockit::service::files::RelPath;
+use sockit::tools::credentials::{Credentials, CredentialsError, connect_logged_in};
+use sockit::tools::transfer::{TransferError, chunk_for};
+
+/// The server when none is named: where `sockit serve` listens.
+const DEFAULT_SERVER: &str = "tcp://127.0.0.1:7878";
+
+/// Environment variable naming the default server.
+const SERVER_ENV: &str = "SOCKIT_SERVER";
+
+/// Exit statuses, documented in every command's --help.
+pub const EXIT_HELP: &str =
+    "Exit status: 0 success; 1 refused by the server for another reason (quota,
+size, busy, bad path, disk full) or an unsafe reply; 2 usage or local error;
+3 not logged in or session refused; 4 not found; 5 conflict (exists, use
+--force; wrong kind; directory not empty); 6 verification failed (nothing kept).
+With several operands the first failure's status is returned.";
+
+/// Flags every file command shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// The server for operands that name none [default: $SOCKIT_SERVER or
+    /// tcp://127.0.0.1:7878].
+    #[arg(long, value_name = "ADDR")]
+    server: Option<Endpoint>,
+    /// Print one JSON object (a summary) instead of lines, and no progress.
+    #[arg(long)]
+    json: bool,
+    /// Give up on an unresponsive server after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    timeout: f64,
+}
+
+/// A remote operand: which server, and which path (`None` is the root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// The server.
+    pub server: Endpoint,
+    /// The path below the user's root.
+    pub path: Option<RelPath>,
+}
+
+/// True when `arg` is written as a remote operand (`:PATH` or `SCHEME://...`).
+pub fn is_remote(arg: &str) -> bool {
+    arg.starts_with(':') || arg.contains("://")
+}
+
+impl Common {
+    fn default_server(&self) -> anyhow::Result<Endpoint> {
+        if let Some(s) = &self.server {
+            return Ok(s.clone());
+        }
+        match std::env::var(SERVER_ENV) {
+            Ok(s) if !s.is_empty() => s
+                .parse()
+                .map_err(|e| anyhow::anyhow!("${SERVER_ENV}={s:?}: {e}")),
+            _ => Ok(DEFAULT_SERVER.parse()?),
+        }
+    }
+
+    /// Parses a remote operand (see the module docs).
+    pub fn remote(&self, arg: &str) -> anyhow::Result<Remote> {
+        let (server, path) = if arg.contains("://") {
+            let (addr, path) = arg.rsplit_once(':').unwrap_or((arg, ""));
+            let server: Endpoint = addr.parse().map_err(|e| {
+                anyhow::anyhow!(
+                    "{arg:?}: {e}; write the server and the path as tcp://HOST:PORT:PATH \
+                     (tcp://HOST:PORT: for your root)"
+                )
+            })?;
+            (server, path)
+        } else {
+            (self.default_server()?, arg.strip_prefix(':').unwrap_or(arg))
+        };
+        let trimmed = path.trim_end_matches('/');
+        let path = if trimmed.is_empty() {
+            None
+        } else {
+            Some(RelPath::parse(trimmed).map_err(|e| {
+                anyhow::anyhow!(
+                    "bad remote path {}: {e}",
+                    sockit::service::files::escape_name(trimmed)
+                )
+            })?)
+        };
+        Ok(Remote { server, path })
+    }
+
+    fn timeout(&self) -> anyhow::Result<Duration> {
+        super::seconds("--timeout", self.timeout, true)
+    }
+}
+
+/// A logged-in connection and the chunk size its server allows.
+pub struct Session {
+    /// The connection.
+    pub client: Client,
+    /// Bytes per chunk.
+    pub chunk: usize,
+}
+
+/// Connects to `server` as the account `sockit login` stored, and checks
+/// that it serves files. Not logged in or refused: exit status 3.
+pub async fn connect(c: &Common, server: &Endpoint) -> Result<Session, Failure> {
+    let creds = Credentials::from_env().map_err(|e| Failure::other(e.into()))?;
+    let (mut client, _) =
+        match connect_logged_in(&creds, server, c.timeout().map_err(Failure::usage)?).await {
+            Ok(x) => x,
+            Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
+                return Err(Failure {
+                    code: 3,
+                    message: e.to_string(),
+                });
+            }
+            Err(e) => return Err(Failure::other(e.into())),
+        };
+    let hello = client.hello().await.map_err(|e| Failure::other(e.into()))?;
+    let has_files = hello
+        .get("features")
+        .and_then(|f| f.as_array())
+        .is_some_and(|f| f.iter().any(|v| v.as_str() == Some("file")));
+    if !has_files {
+        return Err(Failure {
+            code: 1,
+            message: format!("{server} serves no files (started with --no-files?)"),
+        });
+    }
+    let max_body = hello
+        .get("limits")
+        .and_then(|l| l.get("max_body"))
+        .and_then(|m| m.as_u64());
+    Ok(Session {
+        client,
+        chunk: chunk_for(max_body),
+    })
+}
+
+/// One failure, with its exit status and the line to print.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit status (see [`EXIT_HELP`]).
+    pub code: u8,
+    /// What went wrong, one line.
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(e: anyhow::Error) -> Self {
+        Failure {
+            code: 2,
+            message: format!("{e:#}"),
+        }
+    }
+
+    fn other(e: anyhow::Error) -> Self {
+        Failure {
+            code: 2,
+            message: format!("{e:#}"),
+        }
+    }
+}
+
+impl From<TransferError> for Failure {
+    fn from(e: TransferError) -> Self {
+        let code = match &e {
+            TransferError::Client(c) => match c.code() {
+                Some("unauthenticated" | "invalid_token") => 3,
+                Some("not_found") => 4,
+                Some("conflict") => 5,
+                Some("verify_failed") => 6,
+                Some(_) => 1,
+                None => 2,
+            },
+            TransferError::Local { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                4
+            }
+            TransferError::Local { .. } => 2,
+            TransferError::LocalExists { .. } => 5,
+            TransferError::Verify { .. } => 6,
+            TransferError::Unsafe(_) | TransferError::Protocol(_) => 1,
+        };
+        let message = match &e {
+            // The server's own line names cause and fix; drop our prefix.
+            TransferError::Client(sockit::client::ClientError::Server { message, .. }) => {
+                message.clone()
+            }
+            _ => e.to_string(),
+        };
+        Failure { code, message }
+    }
+}
+
+/// Collects per-operand failures: each is printed as it happens, and the
+/// first one's status becomes the command's.
+#[derive(Debug, Default)]
+pub struct Failures {
+    first: Option<u8>,
+    /// Every failure, for the JSON summary.
+    pub list: Vec<serde_json::Value>,
+}
+
+impl Failures {
+    /// Records and prints (unless `json`) a failure about `what`.
+    pub fn add(&mut self, what: &str, f: Failure, json: bool) {
+        if !json {
+            eprintln!("sockit: {what}: {}", f.message);
+        }
+        self.first.get_or_insert(f.code);
+        self.list.push(serde_json::json!({
+            "operand": what, "status": f.code, "error": f.message,
+        }));
+    }
+
+    /// The exit status.
+    pub fn exit(&self) -> ExitCode {
+        ExitCode::from(self.first.unwrap_or(0))
+    }
+}
+
+/// Rate as text: `123.4 MB/s`.
+fn rate(bytes: u64, secs: f64) -> String {
+    if secs <= 0.0 {
+        return "-".into();
+    }
+    format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common() -> Common {
+        Common {
+            server: None,
+            json: false,
+            timeout: 1.0,
+        }
+    }
+
+    #[test]
+    fn remote_operands() {
+        let c = common();
+        let r = c.remote("tcp://10.0.0.5:7000:docs/a.txt").unwrap();
+        assert_eq!(r.server.to_string(), "tcp://10.0.0.5:7000");
+        assert_eq!(r.path.unwrap().as_str(), "docs/a.txt");
+        let r = c.remote("tcp://[::1]:7000:").unwrap();
+        assert_eq!(r.path, None);
+        assert_eq!(c.remote(":docs/").unwrap().path.unwrap().as_str(), "docs");
+        assert_eq!(c.remote("docs/x").unwrap().path.unwrap().as_str(), "docs/x");
+        assert_eq!(c.remote(":").unwrap().path, None);
+        // A forgotten trailing colon is a clear error, not port-as-path.
+        assert!(c.remote("tcp://h:7878").is_err());
+        assert!(c.remote(":../etc/passwd").is_err());
+        assert!(is_remote(":x") && is_remote("unix:///s.sock:") && !is_remote("a.txt"));
+    }
+}

@@ -1,0 +1,102 @@
+//! File-store flags of `sockit serve`: per-user quota and largest file,
+//! with sizes written the way people write them (`20G`, `512MiB`).
+
+use std::path::Path;
+
+use anyhow::Context;
+use sockit::service::files::{DEFAULT_MAX_FILE, DEFAULT_QUOTA, FileStore, FilesConfig};
+
+/// Flags that configure the file store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FilesArgs {
+    /// Bytes each user may hold, published files plus unfinished uploads
+    /// (suffixes K, M, G, T are binary: 20G = 20 GiB) [default: 20G].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    quota: Option<u64>,
+    /// Largest file accepted [default: 16G].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_file: Option<u64>,
+    /// Serve no files (no `file` family, nothing under DATA/files).
+    #[arg(long)]
+    no_files: bool,
+}
+
+impl FilesArgs {
+    /// Opens the store in `DATA/files` (unless --no-files), sweeping stale
+    /// temporaries and logging what the sweep found. `max_chunk` is the
+    /// frame body limit: one chunk travels in one frame.
+    pub async fn open(&self, data: &Path, max_chunk: usize) -> anyhow::Result<Option<FileStore>> {
+        if self.no_files {
+            return Ok(None);
+        }
+        let cfg = FilesConfig {
+            quota: self.quota.unwrap_or(DEFAULT_QUOTA),
+            max_file: self.max_file.unwrap_or(DEFAULT_MAX_FILE),
+            max_chunk,
+            ..FilesConfig::default()
+        };
+        let dir = data.to_path_buf();
+        let (store, report) = tokio::task::spawn_blocking(move || FileStore::open(&dir, cfg))
+            .await
+            .context("opening the file store")?
+            .with_context(|| format!("opening the file store in {}", data.display()))?;
+        let quiet = report == sockit::service::files::SweepReport::default();
+        // An empty sweep is not news; anything found or removed is.
+        if quiet {
+            tracing::debug!("file store swept: nothing to do");
+            return Ok(Some(store));
+        }
+        tracing::info!(
+            kept = report.kept,
+            expired = report.expired,
+            expired_bytes = report.expired_bytes,
+            orphans = report.orphans,
+            temporaries = report.temporaries,
+            unknown = report.unknown,
+            "file store swept"
+        );
+        Ok(Some(store))
+    }
+}
+
+/// Parses `123`, `4K`, `512MiB`, `20G`, `1.5T` (binary units, case
+/// ignored) into bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("{s:?}: unknown unit; use e.g. 500M, 20G or bytes")),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a size such as 20G or 1048576"))?;
+    let bytes = n * (1u64 << shift) as f64;
+    if !(0.0..=u64::MAX as f64).contains(&bytes) {
+        return Err(format!("{s:?}: out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_people_write() {
+        assert_eq!(parse_size("123"), Ok(123));
+        assert_eq!(parse_size("4K"), Ok(4096));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("20g"), Ok(20 << 30));
+        assert_eq!(parse_size("1.5T"), Ok(3 << 39));
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("").is_err());
+    }
+}
