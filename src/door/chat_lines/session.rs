@@ -1,6 +1,7 @@
 //! A named member of the line door: carrying out commands, sending
 //! messages, and writing what the hub delivers.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use super::io::{LineIo, Wake, notice};
 use super::reader::Input;
 use crate::service::accounts::Accounts;
 use crate::service::chat::{
-    ChatError, DEFAULT_ROOM, Event, HistoryQuery, Identity, Inbox, Session,
+    ChatError, DEFAULT_ROOM, Event, HistoryQuery, Identity, Inbox, Session, Ticket,
 };
 
 /// Events written in one write when several are queued: amortises the
@@ -34,7 +35,15 @@ pub struct Chat {
     accounts: Option<Accounts>,
     /// Where plain lines go.
     room: Arc<str>,
+    /// Messages queued for commit and not yet confirmed, oldest first.
+    in_flight: VecDeque<Ticket>,
 }
+
+/// Most messages one line member may have queued for commit before it
+/// waits for the oldest: a fast typist or a pasted block flows at the
+/// hub's group-commit speed instead of one commit per line, and the order
+/// is kept (the hub commits in submission order).
+const MAX_IN_FLIGHT: usize = 64;
 
 impl Chat {
     /// A member who has just connected to the hub.
@@ -44,6 +53,7 @@ impl Chat {
             session,
             accounts,
             room: Arc::from(DEFAULT_ROOM),
+            in_flight: VecDeque::new(),
         }
     }
 
@@ -138,7 +148,7 @@ impl Chat {
         };
         let result = match cmd {
             Command::Blank => Ok(None),
-            Command::Say(text) => self.session.publish(&self.room, text).await.map(|_| None),
+            Command::Say(text) => self.say(text).await,
             Command::Quit => {
                 self.io.close_with("bye").await?;
                 return Ok(Flow::End);
@@ -172,6 +182,29 @@ impl Chat {
             Err(e) => self.io.notice(&e.to_string()).await?,
         }
         Ok(Flow::On)
+    }
+
+    /// Queues a message without waiting for its commit; reports what
+    /// earlier ones came to, and waits for the oldest only when too many
+    /// are in flight.
+    async fn say(&mut self, text: &str) -> Result<Option<BytesMut>, ChatError> {
+        let ticket = self.session.submit(&self.room, text).await?;
+        self.in_flight.push_back(ticket);
+        while let Some(t) = self.in_flight.pop_front() {
+            let outcome = if self.in_flight.len() + 1 > MAX_IN_FLIGHT {
+                t.ack().await
+            } else {
+                match t.try_ack() {
+                    Ok(outcome) => outcome,
+                    Err(t) => {
+                        self.in_flight.push_front(t);
+                        break;
+                    }
+                }
+            };
+            outcome?;
+        }
+        Ok(None)
     }
 
     /// Moves to `room`: joins it, then leaves the one it was in, so plain

@@ -161,7 +161,12 @@ impl Member {
         };
         self.rooms.insert(room.clone(), now);
         if let Some(msg) = req.msg {
-            self.session.publish(&room, &msg).await?;
+            // Refusals (rate, filter, length) come back from submit; the
+            // commit itself is not waited for: a datagram sender gets no
+            // acknowledgement anyway, and a fast sender flows at the hub's
+            // group-commit speed instead of one commit per datagram. The
+            // hub commits in submission order.
+            drop(self.session.submit(&room, &msg).await?);
         }
         Ok(())
     }

@@ -57,16 +57,12 @@ pub trait ChatHub: Send + Sync {
     fn join<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, Joined>;
     /// Takes the member out of `room`; its members see a leave event.
     fn leave<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, ()>;
-    /// Sanitises, limits, filters and commits a message to a room the
-    /// member is in. Resolves only once it is committed and queued for every
-    /// member of the room (the sender included: compare
+    /// Sanitises, limits and filters a message to a room the member is in,
+    /// and queues it for commit; refusals (rate, filter, length) come back
+    /// here. The [`Ticket`] resolves only once the message is committed and
+    /// queued for every member of the room (the sender included: compare
     /// [`Message::origin`]); nobody sees it before the commit.
-    fn publish<'a>(
-        &'a self,
-        id: SessionId,
-        room: &'a str,
-        text: &'a str,
-    ) -> HubFuture<'a, Arc<Message>>;
+    fn submit<'a>(&'a self, id: SessionId, room: &'a str, text: &'a str) -> HubFuture<'a, Ticket>;
     /// Changes the member's identity: `/nick` (a guest name) or a login
     /// (an authenticated account name). Returns the new display name; its
     /// rooms see a rename event.
@@ -81,6 +77,34 @@ pub trait ChatHub: Send + Sync {
     /// Lets the member go: it leaves every room and frees its name. Not
     /// async, so that it can run from `Drop`.
     fn disconnect(&self, id: SessionId);
+}
+
+/// A message accepted by [`ChatHub::submit`]: checked, cleaned and queued
+/// for commit. Awaiting [`Ticket::ack`] gives the committed message (with
+/// its number), once it is in history and in every member's queue.
+///
+/// Tickets let one door keep several messages in flight (a pasted block of
+/// lines, a fast publisher) while their order is kept: messages are
+/// committed in the order they were submitted.
+#[derive(Debug)]
+pub struct Ticket(pub tokio::sync::oneshot::Receiver<Result<Arc<Message>, ChatError>>);
+
+impl Ticket {
+    /// Waits for the commit.
+    pub async fn ack(self) -> Result<Arc<Message>, ChatError> {
+        self.0.await.map_err(|_| ChatError::ShuttingDown)?
+    }
+
+    /// The outcome if already known, without waiting; `Err(self)` if not.
+    pub fn try_ack(mut self) -> Result<Result<Arc<Message>, ChatError>, Ticket> {
+        match self.0.try_recv() {
+            Ok(r) => Ok(r),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => Err(self),
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                Ok(Err(ChatError::ShuttingDown))
+            }
+        }
+    }
 }
 
 /// A member's handle: the hub plus its id. Dropping it disconnects.
@@ -141,9 +165,14 @@ impl Session {
         self.hub.leave(self.id, room).await
     }
 
-    /// See [`ChatHub::publish`].
+    /// Submits a message and waits for its commit (see [`ChatHub::submit`]).
     pub async fn publish(&self, room: &str, text: &str) -> Result<Arc<Message>, ChatError> {
-        self.hub.publish(self.id, room, text).await
+        self.hub.submit(self.id, room, text).await?.ack().await
+    }
+
+    /// Queues a message for commit without waiting for it (see [`Ticket`]).
+    pub async fn submit(&self, room: &str, text: &str) -> Result<Ticket, ChatError> {
+        self.hub.submit(self.id, room, text).await
     }
 
     /// See [`ChatHub::rename`]; the handle's name follows.

@@ -50,7 +50,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use api::{ChatHub, Connected, HubFuture, Joined, Session};
+pub use api::{ChatHub, Connected, HubFuture, Joined, Session, Ticket};
 pub use config::{
     ChatConfig, DEFAULT_BURST, DEFAULT_HISTORY_PAGE_MAX, DEFAULT_MAX_BATCH,
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_RATE_PER_SEC, DEFAULT_ROOM,

@@ -18,9 +18,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
+use super::api::Ticket;
 use super::api::{ChatHub, Connected, HubFuture, Joined};
 use super::config::{ChatConfig, WRITE_QUEUE_CAPACITY};
-use super::event::{DoorKind, MemberInfo, Message, RoomInfo, SessionId};
+use super::event::{DoorKind, MemberInfo, RoomInfo, SessionId};
 use super::filter::WordFilter;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::names::{Identity, NameRegistry};
@@ -128,13 +129,8 @@ impl ChatHub for LocalHub {
     fn leave<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, ()> {
         Box::pin(std::future::ready(self.leave_room(id, room)))
     }
-    fn publish<'a>(
-        &'a self,
-        id: SessionId,
-        room: &'a str,
-        text: &'a str,
-    ) -> HubFuture<'a, Arc<Message>> {
-        Box::pin(self.publish_message(id, room, text))
+    fn submit<'a>(&'a self, id: SessionId, room: &'a str, text: &'a str) -> HubFuture<'a, Ticket> {
+        Box::pin(self.submit_message(id, room, text))
     }
     fn rename(&self, id: SessionId, who: Identity) -> HubFuture<'_, Arc<str>> {
         Box::pin(self.rename_member(id, who))

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::LocalHub;
+use crate::service::chat::api::Ticket;
 use crate::service::chat::error::ChatError;
-use crate::service::chat::event::{Message, SessionId};
+use crate::service::chat::event::SessionId;
 use crate::service::chat::history::{self, HistoryPage, HistoryQuery};
 use crate::service::chat::names::room_name;
 use crate::service::chat::room::lock;
@@ -20,12 +21,14 @@ use crate::service::chat::writer::Pending;
 const RAW_SLACK: usize = 4;
 
 impl LocalHub {
-    pub(super) async fn publish_message(
+    /// Checks, cleans and queues a message for the writer; the ticket
+    /// resolves once it is committed and fanned out.
+    pub(super) async fn submit_message(
         &self,
         id: SessionId,
         room: &str,
         text: &str,
-    ) -> Result<Arc<Message>, ChatError> {
+    ) -> Result<Ticket, ChatError> {
         let max = self.config.max_message_bytes;
         let member = self.member(id)?;
         let room = room_name(room)?;
@@ -83,7 +86,7 @@ impl LocalHub {
             st.pending = st.pending.saturating_sub(1);
             return Err(ChatError::ShuttingDown);
         }
-        done.await.map_err(|_| ChatError::ShuttingDown)?
+        Ok(Ticket(done))
     }
 
     pub(super) async fn read_history(
