@@ -26,11 +26,16 @@ async fn a_line_member_that_never_reads_is_cut_off_and_the_room_goes_on() {
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
+    // The talker stays at most 100 messages ahead of the watcher: a reader
+    // that keeps up is never cut off (one that falls 256 behind would be).
+    let window = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
+    let credit = window.clone();
     let mut talker_w = talker.w;
     let pump = tokio::spawn(async move {
         let text = "z".repeat(4000);
         let mut sent = 0u32;
         while !flag.load(std::sync::atomic::Ordering::Relaxed) && sent < 50_000 {
+            credit.acquire().await.unwrap().forget();
             talker_w
                 .write_all(format!("{sent} {text}\n").as_bytes())
                 .await
@@ -46,12 +51,14 @@ async fn a_line_member_that_never_reads_is_cut_off_and_the_room_goes_on() {
         assert!(!l.is_empty());
         if l.starts_with("<~talker>") {
             seen += 1;
+            window.add_permits(1);
         } else if l.contains("~slow") {
             break l;
         }
     };
     assert_eq!(cut, "* ~slow was cut off from lobby (too slow)");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    window.add_permits(1_000);
     let (mut talker_w, sent) = pump.await.unwrap();
     assert!(seen > 0 && sent > 256, "seen {seen}, sent {sent}");
     talker_w.write_all(b"after the cut\n").await.unwrap();

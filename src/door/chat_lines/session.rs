@@ -70,10 +70,20 @@ impl Chat {
                 self.room
             ))
             .await?;
+        let result = self.serve(&mut inbox).await;
+        // However it ended, what the member said is committed before the
+        // connection task finishes (a graceful shutdown waits for it).
+        if let Err(e) = self.settle().await {
+            tracing::warn!(error = %e, "a line member's last messages were not committed");
+        }
+        result
+    }
+
+    async fn serve(&mut self, inbox: &mut Inbox) -> io::Result<()> {
         loop {
-            let flow = match self.io.next(Some(&mut inbox)).await? {
+            let flow = match self.io.next(Some(&mut *inbox)).await? {
                 Wake::Input(input) => self.input(input).await?,
-                Wake::Event(ev) => self.events(ev, &mut inbox).await?,
+                Wake::Event(ev) => self.events(ev, inbox).await?,
                 Wake::Eof => Flow::End,
                 Wake::Idle => {
                     self.io.close_with("idle for too long; bye").await?;
@@ -146,6 +156,13 @@ impl Chat {
                 return Ok(Flow::On);
             }
         };
+        if !matches!(cmd, Command::Say(_) | Command::Blank) {
+            // Commands see what was said before them: /history shows the
+            // member's own last lines, /quit leaves after they are kept.
+            if let Err(e) = self.settle().await {
+                self.io.notice(&e.to_string()).await?;
+            }
+        }
         let result = match cmd {
             Command::Blank => Ok(None),
             Command::Say(text) => self.say(text).await,
@@ -205,6 +222,18 @@ impl Chat {
             outcome?;
         }
         Ok(None)
+    }
+
+    /// Waits until every message in flight is committed; the first
+    /// failure, if any, is returned.
+    async fn settle(&mut self) -> Result<(), ChatError> {
+        let mut first = Ok(());
+        while let Some(t) = self.in_flight.pop_front() {
+            if let (Err(e), Ok(())) = (t.ack().await, &first) {
+                first = Err(e);
+            }
+        }
+        first
     }
 
     /// Moves to `room`: joins it, then leaves the one it was in, so plain
