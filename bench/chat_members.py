@@ -35,7 +35,7 @@ def join(proto, host, port, i):
     if proto == "line":
         read_until(s, b"name?")
         s.sendall(b"m%d\n" % i)
-        read_until(s, b"joined lobby")
+        read_until(s, b"/help lists the commands")
     else:
         s.sendall(b'CONNECT {"verbose":false}\r\nSUB lobby 1\r\nPING\r\n')
         read_until(s, b"PONG\r\n")

@@ -331,7 +331,14 @@ async fn history_survives_a_restart() {
 
 #[tokio::test]
 async fn a_member_that_never_reads_is_cut_off_while_others_get_everything() {
-    let srv = chat_server(&["--chat-rate", "100000", "--chat-burst", "100000"]);
+    let srv = chat_server(&[
+        "--chat-rate",
+        "100000",
+        "--chat-burst",
+        "100000",
+        "--chat-queue",
+        "256",
+    ]);
     let mut ann = member(&srv, "ann").await;
     let mut bob = member(&srv, "bob").await;
     let mut cid = member(&srv, "cid").await;

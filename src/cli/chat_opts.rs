@@ -21,6 +21,10 @@ pub struct ChatArgs {
     /// Messages a chat member may send in one burst [default: 10].
     #[arg(long, value_name = "N")]
     chat_burst: Option<u32>,
+    /// Undelivered events a chat member may fall behind before it is cut
+    /// off, as NATS does with slow consumers [default: 4096].
+    #[arg(long, value_name = "N")]
+    chat_queue: Option<usize>,
 }
 
 fn parse_rule(s: &str) -> Result<FilterRule, String> {
@@ -40,6 +44,10 @@ impl ChatArgs {
                 "--chat-rate must be a positive number of messages per second"
             );
             cfg.rate_per_sec = r;
+        }
+        if let Some(q) = self.chat_queue {
+            anyhow::ensure!(q >= 16, "--chat-queue must be at least 16 events");
+            cfg.queue_capacity = q;
         }
         if let Some(b) = self.chat_burst {
             anyhow::ensure!(b > 0, "--chat-burst must be at least 1");

@@ -6,7 +6,14 @@ use crate::clients::{Line, server};
 
 #[tokio::test]
 async fn a_line_member_that_never_reads_is_cut_off_and_the_room_goes_on() {
-    let srv = server(&["--chat-rate", "1000000", "--chat-burst", "1000000"]);
+    let srv = server(&[
+        "--chat-rate",
+        "1000000",
+        "--chat-burst",
+        "1000000",
+        "--chat-queue",
+        "256",
+    ]);
     let mut watcher = Line::join(&srv, "watcher").await;
     // Connected, named, then never read from again; a small receive
     // buffer so that the kernel holds little of what it is sent.

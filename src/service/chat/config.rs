@@ -9,9 +9,11 @@ pub const DEFAULT_ROOM: &str = "lobby";
 
 /// Default capacity of a member's outgoing queue, in events. A member that
 /// falls this far behind is cut off (see [`ChatConfig::queue_capacity`]).
-/// 256 events absorbs a burst of joins or a few seconds of a busy room on a
-/// slow link, while an idle member costs only a few pointers per event.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 256;
+/// 4,096 events (under 1 MiB of shared messages; NATS allows a slow
+/// consumer 64 MiB) absorbs a busy room's bursts while a reader's thread
+/// is descheduled, and the queue grows only while its member lags: an idle
+/// member holds none of it.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 
 /// Default largest history page: enough to fill a terminal several times,
 /// small enough that one request cannot make the server build megabytes.

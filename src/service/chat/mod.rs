@@ -69,5 +69,5 @@ pub use names::{
     GUEST_MARK, Identity, NAME_MAX_CHARS, NameRegistry, NoAccounts, ROOM_MAX_CHARS, account_name,
     guest_name, name_key, room_name,
 };
-pub use room::HubStats;
+pub use room::{HubStats, PRESENCE_ROOM_MAX};
 pub use sanitize::sanitize;

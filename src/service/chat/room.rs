@@ -9,6 +9,12 @@ use super::event::{Change, DoorKind, Event, MemberInfo, Presence, SessionId};
 use super::flood::TokenBucket;
 use super::inbox::{Offer, Outbox};
 
+/// Rooms with more members than this do not announce joins, leaves and
+/// renames, as large IRC channels and chat platforms do: with N members,
+/// announcing every arrival costs N² deliveries (50 million for a room of
+/// 10,000 filling up). `who` still lists everyone.
+pub const PRESENCE_ROOM_MAX: usize = 500;
+
 /// Counters the hub exposes (see [`HubStats`]).
 #[derive(Debug, Default)]
 pub(super) struct Counters {
@@ -122,6 +128,10 @@ impl RoomState {
     pub fn deliver(&mut self, room: &Arc<str>, event: Event, counters: &Counters) {
         let mut queue = VecDeque::from([event]);
         while let Some(ev) = queue.pop_front() {
+            if matches!(ev, Event::Presence(_)) && self.members.len() > PRESENCE_ROOM_MAX {
+                counters.presence_skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             let mut cut = Vec::new();
             let mut dead = false;
             for m in &self.members {
