@@ -30,7 +30,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -39,7 +39,7 @@ impl ApiError {
         }
     }
 
-    fn unauthenticated() -> Self {
+    pub(super) fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             crate::wire::UNAUTHENTICATED,
@@ -95,7 +95,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn accounts(state: &WebState) -> Result<&Accounts, ApiError> {
+pub(super) fn accounts(state: &WebState) -> Result<&Accounts, ApiError> {
     state.services.accounts.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -105,7 +105,7 @@ fn accounts(state: &WebState) -> Result<&Accounts, ApiError> {
     })
 }
 
-fn forbidden((status, message): (StatusCode, &'static str)) -> ApiError {
+pub(super) fn forbidden((status, message): (StatusCode, &'static str)) -> ApiError {
     ApiError::new(status, "forbidden", message)
 }
 

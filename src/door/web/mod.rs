@@ -14,14 +14,16 @@
 
 mod api;
 mod assets;
+mod files;
 mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::service::Services;
 use crate::wire::ServerInfo;
@@ -53,6 +55,15 @@ pub fn router(state: WebState) -> Router {
         .route("/api/logout", post(api::logout))
         .route("/api/whoami", get(api::whoami))
         .route("/ws", get(ws::upgrade))
+        .route("/api/files", get(files::list))
+        .route(
+            "/api/files/{*path}",
+            get(files::download)
+                .delete(files::remove)
+                // Uploads are streamed to disk with their own size checks
+                // (`--max-file`, quota); the JSON body limit must not cap them.
+                .merge(put(files::upload.layer(DefaultBodyLimit::disable()))),
+        )
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .with_state(state)
 }
