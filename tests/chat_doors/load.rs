@@ -144,3 +144,44 @@ async fn a_thousand_line_members_all_receive_one_message() {
     }
     assert_eq!(open.len(), MEMBERS);
 }
+
+#[tokio::test]
+async fn a_reader_that_falls_behind_and_catches_up_misses_nothing() {
+    let srv = server(&["--chat-rate", "1000000", "--chat-burst", "1000000"]);
+    // A small receive buffer, and no reading until everything is said:
+    // the member's queue holds the backlog, drained in batches later.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let s = sock
+        .connect(srv.sock("chat-lines", "tcp://").parse().unwrap())
+        .await
+        .unwrap();
+    let (r, w) = s.into_split();
+    let mut late = Line::from_parts(Box::new(r), Box::new(w)).await;
+    late.send("late").await;
+    late.until(|l| l.starts_with("* you are")).await;
+    let mut talker = Line::join(&srv, "talker").await;
+    const N: usize = 2_000;
+    let mut burst = String::new();
+    for i in 0..N {
+        burst.push_str(&format!("{i} {}\n", "y".repeat(150)));
+    }
+    talker.send_bytes(burst.as_bytes()).await;
+    // /history waits for the talker's lines to be committed (and so queued
+    // for every member) before it answers.
+    talker.send("/history 1").await;
+    talker
+        .until(|l| l.starts_with(&format!("<~talker> {}", N - 1)))
+        .await;
+    let mut next = 0;
+    while next < N {
+        let l = late.line().await;
+        if let Some(text) = l.strip_prefix("<~talker> ") {
+            assert!(
+                text.starts_with(&format!("{next} ")),
+                "expected message {next}, got {l:?}"
+            );
+            next += 1;
+        }
+    }
+}

@@ -112,8 +112,8 @@ impl Chat {
         };
         let mut out = BytesMut::new();
         let mut next = Some(first);
-        for _ in 0..EVENT_BATCH {
-            let Some(ev) = next else { break };
+        let mut batched = 0;
+        while let Some(ev) = next.take() {
             match ev {
                 Event::Message(m) => {
                     // The sender typed it already: no echo.
@@ -131,7 +131,12 @@ impl Chat {
                     return Ok(Flow::End);
                 }
             }
-            next = inbox.try_recv();
+            batched += 1;
+            // Take another event only if it will be written in this batch:
+            // one taken and left behind would be lost.
+            if batched < EVENT_BATCH {
+                next = inbox.try_recv();
+            }
         }
         if !out.is_empty() {
             self.io.write(&out).await?;
