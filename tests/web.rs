@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, run, strip_scheme};
+use common::{Server, run, run_env, strip_scheme};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -217,4 +217,92 @@ async fn a_websocket_flood_is_answered_in_order_and_others_are_unaffected() {
         assert_eq!(v["id"].as_u64(), Some(id));
     }
     drop(flood.await.unwrap());
+}
+
+/// A raw HTTP/1.1 request with a binary body; returns (status, head, body).
+async fn http_bytes(host: &str, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!(
+        "{head}\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(IO_LIMIT, s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, out[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn a_browser_upload_is_what_the_cli_gets_and_a_cli_put_is_what_the_browser_gets() {
+    let srv = Server::start(&[
+        "--web",
+        "tcp://127.0.0.1:0",
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        CHEAP,
+    ]);
+    let data_dir = srv.data();
+    let out = run(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+            "--argon2",
+            CHEAP,
+            "--data",
+            data_dir.to_str().unwrap(),
+        ],
+        b"correct horse battery\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
+    let framed = srv.addr("framed", "tcp://");
+    let cookie = login_cookie(&host).await;
+
+    // Bigger than the JSON body limit and than one store chunk.
+    let mut bytes = vec![0u8; 3 * 1024 * 1024 + 5];
+    getrandom::fill(&mut bytes).unwrap();
+    let head = format!("PUT /api/files/up/web.bin HTTP/1.1\r\nCookie: {cookie}\r\nX-Sockit: 1");
+    let (status, _, body) = http_bytes(&host, &head, &bytes).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+
+    let cfg = tempfile::tempdir().unwrap();
+    let env = [("SOCKIT_CONFIG_DIR", cfg.path())];
+    let login = ["login", &framed, "--user", "alice", "--password-stdin"];
+    let out = run_env(&login, b"correct horse battery\n", &env);
+    assert!(out.status.success(), "{out:?}");
+    let got = cfg.path().join("got.bin");
+    let remote = format!("{framed}:up/web.bin");
+    let out = run_env(&["get", &remote, got.to_str().unwrap()], b"", &env);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        std::fs::read(&got).unwrap() == bytes,
+        "sockit get: other bytes"
+    );
+
+    // The other way: `sockit put`, then a browser download.
+    let local = cfg.path().join("cli.txt");
+    std::fs::write(&local, "from the terminal\n").unwrap();
+    let dest = format!("{framed}:up/");
+    let out = run_env(&["put", local.to_str().unwrap(), &dest], b"", &env);
+    assert!(out.status.success(), "{out:?}");
+    let head = format!("GET /api/files/up/cli.txt HTTP/1.1\r\nCookie: {cookie}");
+    let (status, head, body) = http_bytes(&host, &head, b"").await;
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(body, b"from the terminal\n");
+    let b3 = blake3::hash(b"from the terminal\n").to_hex().to_string();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("x-sockit-blake3: {b3}")),
+        "{head}"
+    );
 }

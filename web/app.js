@@ -246,6 +246,7 @@ $("join-form").addEventListener("submit", (ev) => {
 
 function showLogin() {
   link.close();
+  files.close();
   $("account").hidden = true;
   $("home-view").hidden = true;
   $("login-view").hidden = false;
@@ -259,6 +260,7 @@ function showHome(user) {
   $("login-view").hidden = true;
   $("home-view").hidden = false;
   link.open();
+  files.open();
 }
 
 $("login-form").addEventListener("submit", async (ev) => {

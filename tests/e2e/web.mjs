@@ -5,7 +5,7 @@
 //
 // On failure a screenshot and the page's HTML go to tests/e2e/artifacts/.
 import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -27,9 +27,12 @@ const data = join(tmp, "data");
 const cfg = join(tmp, "cfg");
 const env = { ...process.env, SOCKIT_CONFIG_DIR: cfg };
 
+// Alice's CLI keeps its session apart from bob's.
+const aliceEnv = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg-alice") };
+
 /** Runs the CLI to completion; throws on a non-zero exit. */
-function sockit(args, input = "") {
-  const r = spawnSync(BIN, args, { input, env, encoding: "utf8", timeout: 60_000 });
+function sockit(args, input = "", runEnv = env) {
+  const r = spawnSync(BIN, args, { input, env: runEnv, encoding: "utf8", timeout: 60_000 });
   if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
@@ -128,13 +131,44 @@ try {
   await page.waitForSelector("#messages li:has-text('<img src=x onerror=alert(1)>')");
   if (await page.$("#messages img")) throw new Error("a message was rendered as HTML");
 
+  // Files: upload from the browser (the file input, as a picker would),
+  // fetch with `sockit get` as the same user, compare SHA-256.
+  sockit(["login", framed, "--user", "alice", "--password-stdin"], PASS + "\n", aliceEnv);
+  const bytes = randomBytes(300 * 1024 + 123);
+  const sha256 = (b) => createHash("sha256").update(b).digest("hex");
+  const name = "from browser (1).bin";
+  page.on("dialog", (d) => d.accept());
+  await page.setInputFiles("#file-input", { name, mimeType: "application/octet-stream", buffer: bytes });
+  await page.waitForSelector("#uploads li[data-state='done']");
+  await page.waitForSelector(`#file-rows a:text-is("${name}")`);
+  const got = join(tmp, "got.bin");
+  sockit(["get", `${framed}:${name}`, got], "", aliceEnv);
+  if (sha256(readFileSync(got)) !== sha256(bytes)) throw new Error("`sockit get` fetched other bytes than the browser uploaded");
+
+  // The browser's download link gives the same bytes back.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click(`#file-rows a:text-is("${name}")`)]);
+  if (download.suggestedFilename() !== name) throw new Error(`download named ${download.suggestedFilename()}`);
+  const saved = join(tmp, "saved.bin");
+  await download.saveAs(saved);
+  if (sha256(readFileSync(saved)) !== sha256(bytes)) throw new Error("the browser downloaded other bytes");
+
+  // Uploading the same name again without "Replace existing" is refused.
+  await page.setInputFiles("#file-input", { name, mimeType: "application/octet-stream", buffer: bytes.subarray(0, 10) });
+  await page.waitForSelector("#uploads li[data-state='failed']:has-text('already exists')");
+
+  // Delete in the browser (confirm accepted): `sockit ls` no longer lists it.
+  await page.click(`#file-rows tr:has(a:text-is("${name}")) button.danger`);
+  await page.waitForSelector(`#file-rows a:text-is("${name}")`, { state: "detached" });
+  const listed = JSON.parse(sockit(["ls", `${framed}:`, "--json"], "", aliceEnv));
+  if (listed.entries.some((e) => e.name === name)) throw new Error(`sockit ls still lists ${name}`);
+
   // Log out: the cookie's session is revoked.
   await page.click("#logout");
   await page.waitForSelector("#login-view:not([hidden])");
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, logout)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, logout)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);

@@ -13,6 +13,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/app.js"),
     ),
     (
+        "files.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/files.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../../../web/style.css"),

@@ -242,6 +242,7 @@ async fn page_and_assets_are_embedded_with_safe_headers() {
     );
     for (path, kind) in [
         ("/assets/app.js", "text/javascript"),
+        ("/assets/files.js", "text/javascript"),
         ("/assets/style.css", "text/css"),
     ] {
         let res = app
