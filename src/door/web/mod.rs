@@ -7,10 +7,12 @@
 //! `oneshot` requests; `sockit serve --web` binds it.
 //!
 //! CSRF: the session cookie is `HttpOnly; SameSite=Strict` (and `Secure`
-//! under TLS), every state-changing request must be `application/json`
-//! (which a cross-site form cannot send without a CORS preflight we never
-//! grant), and any `Origin` header must match `Host`, on the API and on the
-//! WebSocket upgrade alike (cross-site WebSocket hijacking).
+//! under TLS), every state-changing request must be `application/json` or
+//! (file uploads and deletes, whose bodies are raw bytes) carry
+//! `X-Sockit: 1` — neither of which a cross-site form can send, nor a
+//! cross-site script without a CORS preflight we never grant — and any
+//! `Origin` header must match `Host`, on the API and on the WebSocket
+//! upgrade alike (cross-site WebSocket hijacking).
 
 mod api;
 mod assets;
