@@ -387,3 +387,146 @@ async fn a_member_that_never_reads_is_cut_off_while_others_get_everything() {
         "{last:?}"
     );
 }
+
+/// Reads lines from an nc-style line-door client until one matches.
+async fn line_until(
+    r: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    want: &str,
+) -> String {
+    loop {
+        let l = tokio::time::timeout(IO_LIMIT, r.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if l.contains(want) {
+            return l;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_three_doors_meet_in_one_room_under_one_filter() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let srv = chat_server(&[
+        "--chat-lines",
+        "tcp://127.0.0.1:0",
+        "--chat-udp",
+        "udp://127.0.0.1:0",
+        "--chat-filter",
+        "darn=****",
+    ]);
+    // A framed member (an account), an nc user and a UDP user, all in lobby.
+    let mut ann = member(&srv, "ann").await;
+    join(&mut ann, "lobby").await;
+    let tcp = tokio::net::TcpStream::connect(srv.sock("chat-lines", "tcp://"))
+        .await
+        .unwrap();
+    let (r, mut w) = tcp.into_split();
+    let mut nc = tokio::io::BufReader::new(r).lines();
+    w.write_all(b"nick\n").await.unwrap();
+    line_until(&mut nc, "/help lists the commands").await;
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp.connect(srv.sock("chat-udp", "udp://")).await.unwrap();
+    udp.send(br#"{"name":"qq","room":"lobby"}"#).await.unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let who = || ChatRequest::Who {
+        room: "lobby".into(),
+    };
+    // Wait until the UDP member is in (its join carries no reply).
+    loop {
+        let ChatReply::Who { members, .. } = ask(&mut ann, who()).await.unwrap() else {
+            panic!()
+        };
+        if members.iter().any(|m| m.name == "~qq") {
+            let mut doors: Vec<_> = members.iter().map(|m| m.door.as_str()).collect();
+            doors.sort();
+            assert_eq!(doors, ["frame", "line", "udp"]);
+            break;
+        }
+    }
+
+    // framed -> line and UDP, filtered the same way.
+    send(&mut ann, "lobby", "darn, hello from the frame door").await;
+    assert_eq!(
+        line_until(&mut nc, "hello from the frame door").await,
+        "<ann> ****, hello from the frame door"
+    );
+    let v = loop {
+        let n = tokio::time::timeout(IO_LIMIT, udp.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        if v["msg"].as_str().is_some_and(|m| m.contains("frame door")) {
+            break v;
+        }
+    };
+    assert_eq!(
+        (v["name"].as_str(), v["msg"].as_str()),
+        (Some("ann"), Some("****, hello from the frame door"))
+    );
+
+    // line -> framed; UDP -> framed.
+    w.write_all(b"darn from nc\n").await.unwrap();
+    let m = next_message(&mut ann).await;
+    assert_eq!(
+        (m.name.as_str(), m.text.as_str(), m.guest),
+        ("~nick", "**** from nc", true)
+    );
+    udp.send(br#"{"name":"qq","msg":"hi from udp"}"#)
+        .await
+        .unwrap();
+    let m = next_message(&mut ann).await;
+    assert_eq!((m.name.as_str(), m.text.as_str()), ("~qq", "hi from udp"));
+}
+
+#[tokio::test]
+async fn every_acknowledged_message_survives_kill_9() {
+    let srv = chat_server(&["--chat-rate", "100000", "--chat-burst", "100000"]);
+    let mut ann = member(&srv, "ann").await;
+    join(&mut ann, "ops").await;
+    // Pipelined sends; each reply is the acknowledgement.
+    const N: u64 = 500;
+    for i in 0..N {
+        ann.feed(
+            ChatRequest::Send {
+                room: "ops".into(),
+                text: format!("m{i}"),
+            }
+            .to_frame(Some(i + 1)),
+        )
+        .await
+        .unwrap();
+    }
+    ann.flush().await.unwrap();
+    let mut acked = Vec::new();
+    while (acked.len() as u64) < N {
+        let f = tokio::time::timeout(IO_LIMIT, ann.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Ok(ChatReply::Send { seq, .. }) = ChatReply::from_frame(&f) {
+            acked.push(seq);
+        }
+    }
+    let dir = srv.kill_keep_dir(); // SIGKILL: no shutdown, no flush
+    let srv = Server::start_in(dir, &["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
+    let mut ann = member(&srv, "ann").await;
+    let ChatReply::History { messages, .. } = ask(
+        &mut ann,
+        ChatRequest::History {
+            room: "ops".into(),
+            last: Some(N as usize),
+            after: None,
+        },
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    let stored: Vec<u64> = messages.iter().map(|m| m.seq).collect();
+    assert_eq!(stored, acked, "every acknowledged message, in order");
+    assert_eq!(messages.last().unwrap().text, format!("m{}", N - 1));
+}
