@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Server, bin, run, run_env};
+use common::{Server, add_user, bin, run_env};
 use serde_json::Value;
 
 const CHEAP: &str = "m=256,t=1,p=1";
@@ -26,21 +26,7 @@ struct Setup {
 fn setup(srv: Server, addr: String) -> Setup {
     let cfg = tempfile::tempdir().unwrap();
     for name in ["ann", "bob"] {
-        let data = srv.data();
-        let out = run(
-            &[
-                "user",
-                "add",
-                name,
-                "--password-stdin",
-                "--argon2",
-                CHEAP,
-                "--data",
-                data.to_str().unwrap(),
-            ],
-            format!("{PASS}\n").as_bytes(),
-        );
-        assert!(out.status.success(), "{out:?}");
+        add_user(&srv.data(), name, PASS);
     }
     let s = Setup { srv, cfg, addr };
     s.login("ann", s.cfg.path());

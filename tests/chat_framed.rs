@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, run};
+use common::{Server, add_user};
 use sockit::client::{Client, ClientError};
 use sockit::net::Endpoint;
 use sockit::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest, Frame};
@@ -20,25 +20,9 @@ fn chat_server(extra: &[&str]) -> Server {
     args.extend_from_slice(extra);
     let srv = Server::start(&args);
     for name in ["ann", "bob", "cid"] {
-        add_user(&srv, name);
+        add_user(&srv.data(), name, PASS);
     }
     srv
-}
-
-fn add_user(srv: &Server, name: &str) {
-    let data = srv.data();
-    let args = [
-        "user",
-        "add",
-        name,
-        "--password-stdin",
-        "--argon2",
-        CHEAP,
-        "--data",
-        data.to_str().unwrap(),
-    ];
-    let out = run(&args, format!("{PASS}\n").as_bytes());
-    assert!(out.status.success(), "{out:?}");
 }
 
 async fn member(srv: &Server, name: &str) -> Client {

@@ -51,24 +51,7 @@ impl Env {
     }
 
     fn add_user(&self, name: &str) {
-        let data = self.srv.data();
-        let out = run(
-            &[
-                "user",
-                "add",
-                name,
-                "--password-stdin",
-                "--argon2",
-                CHEAP,
-                "--data",
-            ]
-            .iter()
-            .copied()
-            .chain([data.to_str().unwrap()])
-            .collect::<Vec<_>>(),
-            format!("{PASS}\n").as_bytes(),
-        );
-        assert!(out.status.success(), "user add: {out:?}");
+        common::add_user(&self.srv.data(), name, PASS);
     }
 
     fn cfg(&self, user: &str) -> PathBuf {

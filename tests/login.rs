@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Server, run, run_env};
+use common::{Server, add_user, run, run_env};
 use sockit::client::{Client, ClientError};
 use sockit::net::Endpoint;
 use sockit::wire::{AuthReply, AuthRequest, Frame};
@@ -28,23 +28,6 @@ fn server(extra: &[&str]) -> Server {
     args.extend_from_slice(&["--argon2", CHEAP]);
     args.extend_from_slice(extra);
     Server::start(&args)
-}
-
-fn add_user(data: &Path, name: &str, pass: &str) {
-    let out = run(
-        &[
-            "user",
-            "add",
-            name,
-            "--password-stdin",
-            "--argon2",
-            CHEAP,
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        format!("{pass}\n").as_bytes(),
-    );
-    assert!(out.status.success(), "user add: {out:?}");
 }
 
 async fn client(srv: &Server) -> Client {

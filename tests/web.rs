@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, run, run_env, strip_scheme};
+use common::{Server, add_user, run_env, strip_scheme};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,20 +19,7 @@ const IO_LIMIT: Duration = Duration::from_secs(30);
 fn web_server() -> Server {
     let srv = Server::start(&["--web", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
     let data = srv.data();
-    let out = run(
-        &[
-            "user",
-            "add",
-            "alice",
-            "--password-stdin",
-            "--argon2",
-            CHEAP,
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        b"correct horse battery\n",
-    );
-    assert!(out.status.success(), "{out:?}");
+    add_user(&data, "alice", "correct horse battery");
     srv
 }
 
@@ -250,20 +237,7 @@ async fn a_browser_upload_is_what_the_cli_gets_and_a_cli_put_is_what_the_browser
         CHEAP,
     ]);
     let data_dir = srv.data();
-    let out = run(
-        &[
-            "user",
-            "add",
-            "alice",
-            "--password-stdin",
-            "--argon2",
-            CHEAP,
-            "--data",
-            data_dir.to_str().unwrap(),
-        ],
-        b"correct horse battery\n",
-    );
-    assert!(out.status.success(), "{out:?}");
+    add_user(&data_dir, "alice", "correct horse battery");
     let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
     let framed = srv.addr("framed", "tcp://");
     let cookie = login_cookie(&host).await;

@@ -1,14 +1,13 @@
 //! The test clients: an nc user ([`Line`]) and a QQ-style UDP client
 //! ([`Udp`]), and the server they talk to.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UdpSocket;
 
-use crate::common::{Server, run};
+use crate::common::Server;
 
 /// A bound on every wait: a hang fails the test instead of stalling it.
 pub const IO_LIMIT: Duration = Duration::from_secs(30);
@@ -144,21 +143,4 @@ pub fn server(extra: &[&str]) -> Server {
     ];
     args.extend_from_slice(extra);
     Server::start(&args)
-}
-
-pub fn add_user(data: &Path, name: &str, pass: &str) {
-    let out = run(
-        &[
-            "user",
-            "add",
-            name,
-            "--password-stdin",
-            "--argon2",
-            CHEAP,
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        format!("{pass}\n").as_bytes(),
-    );
-    assert!(out.status.success(), "user add: {out:?}");
 }

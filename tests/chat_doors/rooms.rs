@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use crate::clients::{Line, Udp, add_user, server};
+use crate::clients::{Line, Udp, server};
+use crate::common::add_user;
 
 #[tokio::test]
 async fn line_and_udp_users_share_a_room_under_one_filter() {

@@ -178,6 +178,28 @@ pub fn strip_scheme(a: &str) -> &str {
     a.split_once("://").map(|(_, r)| r).unwrap_or(a)
 }
 
+/// argon2id cost for tests: hashing speed is benchmarked, not tested, so
+/// the suite hashes cheaply.
+pub const CHEAP_ARGON2: &str = "m=256,t=1,p=1";
+
+/// Creates the account `name` in the data directory `data` with
+/// `sockit user add --password-stdin`, as an operator would.
+pub fn add_user(data: &Path, name: &str, pass: &str) {
+    let data = data.to_str().unwrap();
+    let args = [
+        "user",
+        "add",
+        name,
+        "--password-stdin",
+        "--argon2",
+        CHEAP_ARGON2,
+        "--data",
+        data,
+    ];
+    let out = run(&args, format!("{pass}\n").as_bytes());
+    assert!(out.status.success(), "user add {name}: {out:?}");
+}
+
 /// Runs `sockit ARGS` to completion with `stdin` as input.
 pub fn run(args: &[&str], stdin: &[u8]) -> std::process::Output {
     run_env(args, stdin, &[])
