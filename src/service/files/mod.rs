@@ -90,6 +90,7 @@ pub use config::{
 };
 pub use download::Download;
 pub use error::{FileError, FileResult};
+pub use fsx::start_writeback;
 pub use hostile::{HOSTILE_BYTES, HOSTILE_NAMES, Hostile};
 pub use index::Hashes;
 pub use paths::{

@@ -65,7 +65,9 @@ impl Upload {
         }
         // Positioned write: a failed write never leaves the cursor
         // somewhere else for the retry.
-        self.file.write_all_at(bytes, self.offset)
+        self.file.write_all_at(bytes, self.offset)?;
+        super::fsx::start_writeback(&self.file, self.offset, bytes.len());
+        Ok(())
     }
 
     /// Makes every byte received durable and records the offset.

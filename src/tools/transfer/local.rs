@@ -146,6 +146,7 @@ pub(crate) fn spawn_writer(
         let mut pos = offset;
         while let Some(chunk) = rx.blocking_recv() {
             file.write_all_at(&chunk, pos).map_err(err)?;
+            crate::service::files::start_writeback(&file, pos, chunk.len());
             h.update(&chunk);
             pos += chunk.len() as u64;
         }
