@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::local::{ensure_dirs, spawn_writer, sync_dir};
-use super::remote::file_call;
+use super::remote::{file_call, next_reply};
 use super::{Progress, TransferError, TransferResult, WINDOW};
-use crate::client::{Client, server_error};
+use crate::client::Client;
 use crate::service::files::{RelPath, check_received, escape_name};
 use crate::wire::{FileReply, FileRequest};
 
@@ -289,15 +289,9 @@ async fn stream(
         let Some((id, at, len)) = pending.pop_front() else {
             break;
         };
-        let reply = client
-            .recv()
-            .await?
-            .ok_or(crate::client::ClientError::Closed)?;
-        if reply.kind() == Some("error") {
-            return Err(server_error(&reply).into());
-        }
-        match FileReply::from_frame(&reply) {
-            Ok(FileReply::Read { offset: o, .. })
+        let (reply, typed) = next_reply(client).await?;
+        match typed {
+            FileReply::Read { offset: o, .. }
                 if reply.id() == Some(id) && o == at && reply.body.len() as u64 == len =>
             {
                 got += len;
@@ -307,8 +301,7 @@ async fn stream(
                     return Ok(());
                 }
             }
-            Ok(r) => return Err(TransferError::Protocol(format!("file.read: {r:?}"))),
-            Err(e) => return Err(TransferError::Protocol(e.to_string())),
+            r => return Err(TransferError::Protocol(format!("file.read: {r:?}"))),
         }
     }
     Ok(())

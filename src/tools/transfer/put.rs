@@ -14,9 +14,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::local::{Digests, fingerprint, spawn_reader};
-use super::remote::file_call;
+use super::remote::{file_call, next_reply};
 use super::{Progress, TransferError, TransferResult, WINDOW};
-use crate::client::{Client, server_error};
+use crate::client::Client;
 use crate::service::files::RelPath;
 use crate::wire::{FileReply, FileRequest};
 
@@ -171,20 +171,13 @@ async fn stream(
             }
             continue;
         };
-        let reply = client
-            .recv()
-            .await?
-            .ok_or(crate::client::ClientError::Closed)?;
-        if reply.kind() == Some("error") {
-            return Err(server_error(&reply).into());
-        }
-        match FileReply::from_frame(&reply) {
-            Ok(FileReply::Write { offset: o, .. }) if reply.id() == Some(id) && o == end => {
+        let (reply, typed) = next_reply(client).await?;
+        match typed {
+            FileReply::Write { offset: o, .. } if reply.id() == Some(id) && o == end => {
                 progress.advance(o - offset);
                 offset = o;
             }
-            Ok(r) => return Err(unexpected("file.write", &r)),
-            Err(e) => return Err(TransferError::Protocol(e.to_string())),
+            r => return Err(unexpected("file.write", &r)),
         }
     }
     Ok(())

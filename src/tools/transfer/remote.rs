@@ -4,14 +4,26 @@
 use std::collections::VecDeque;
 
 use super::{MAX_WALK, TransferError, TransferResult};
-use crate::client::Client;
+use crate::client::{Client, ClientError, server_error};
 use crate::service::files::{RelPath, check_entry_name, check_received};
-use crate::wire::{EntryInfo, FileReply, FileRequest};
+use crate::wire::{EntryInfo, FileReply, FileRequest, Frame};
 
 /// Sends one request of the family and reads its typed reply.
 pub async fn file_call(client: &mut Client, req: FileRequest) -> TransferResult<FileReply> {
     let reply = client.request(req.to_frame(None)).await?;
     FileReply::from_frame(&reply).map_err(|e| TransferError::Protocol(e.to_string()))
+}
+
+/// The next reply of a pipelined transfer, as a frame (its body is the
+/// data) and its typed header; an `error` reply becomes the error.
+pub async fn next_reply(client: &mut Client) -> TransferResult<(Frame, FileReply)> {
+    let reply = client.recv().await?.ok_or(ClientError::Closed)?;
+    if reply.kind() == Some("error") {
+        return Err(server_error(&reply).into());
+    }
+    let typed =
+        FileReply::from_frame(&reply).map_err(|e| TransferError::Protocol(e.to_string()))?;
+    Ok((reply, typed))
 }
 
 /// What is at `path`; the server must answer for that very path.
