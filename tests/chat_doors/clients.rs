@@ -42,6 +42,23 @@ impl Line {
         l
     }
 
+    /// Like [`Line::join`], with a 4 KiB receive buffer: the kernel holds
+    /// little of what the member is sent while it does not read, so its
+    /// queue on the server fills instead.
+    pub async fn join_small_buffer(srv: &Server, name: &str) -> Line {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let s = sock
+            .connect(srv.sock("chat-lines", "tcp://").parse().unwrap())
+            .await
+            .unwrap();
+        let (r, w) = s.into_split();
+        let mut l = Line::from_parts(Box::new(r), Box::new(w)).await;
+        l.send(name).await;
+        l.until(|s| s.starts_with("* you are")).await;
+        l
+    }
+
     /// Connects and takes `name`; returns once in the lobby.
     pub async fn join(srv: &Server, name: &str) -> Line {
         let mut l = Line::tcp(srv).await;

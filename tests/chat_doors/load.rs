@@ -15,18 +15,8 @@ async fn a_line_member_that_never_reads_is_cut_off_and_the_room_goes_on() {
         "256",
     ]);
     let mut watcher = Line::join(&srv, "watcher").await;
-    // Connected, named, then never read from again; a small receive
-    // buffer so that the kernel holds little of what it is sent.
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    let s = sock
-        .connect(srv.sock("chat-lines", "tcp://").parse().unwrap())
-        .await
-        .unwrap();
-    let (r, w) = s.into_split();
-    let mut slow = Line::from_parts(Box::new(r), Box::new(w)).await;
-    slow.send("slow").await;
-    slow.until(|l| l.starts_with("* you are")).await;
+    // Connected, named, then never read from again.
+    let mut slow = Line::join_small_buffer(&srv, "slow").await;
     watcher.until(|l| l == "* ~slow joined lobby").await;
     let talker = Line::join(&srv, "talker").await;
     watcher.until(|l| l == "* ~talker joined lobby").await;
@@ -148,18 +138,9 @@ async fn a_thousand_line_members_all_receive_one_message() {
 #[tokio::test]
 async fn a_reader_that_falls_behind_and_catches_up_misses_nothing() {
     let srv = server(&["--chat-rate", "1000000", "--chat-burst", "1000000"]);
-    // A small receive buffer, and no reading until everything is said:
-    // the member's queue holds the backlog, drained in batches later.
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    let s = sock
-        .connect(srv.sock("chat-lines", "tcp://").parse().unwrap())
-        .await
-        .unwrap();
-    let (r, w) = s.into_split();
-    let mut late = Line::from_parts(Box::new(r), Box::new(w)).await;
-    late.send("late").await;
-    late.until(|l| l.starts_with("* you are")).await;
+    // No reading until everything is said: the member's queue holds the
+    // backlog, drained in batches later.
+    let mut late = Line::join_small_buffer(&srv, "late").await;
     let mut talker = Line::join(&srv, "talker").await;
     const N: usize = 2_000;
     let mut burst = String::new();
