@@ -12,7 +12,9 @@ use tower::ServiceExt;
 use super::*;
 use crate::service::accounts::{Accounts, AccountsConfig, HashParams};
 
-fn state(dir: &std::path::Path) -> WebState {
+/// An account store in `dir` with cheap hashing and the given users, all
+/// with the password "correct horse battery".
+pub(in crate::door::web) fn accounts_with(dir: &std::path::Path, users: &[&str]) -> Accounts {
     let cfg = AccountsConfig {
         hash: HashParams {
             m_kib: 256,
@@ -22,7 +24,14 @@ fn state(dir: &std::path::Path) -> WebState {
         ..AccountsConfig::default()
     };
     let accounts = Accounts::open(dir, cfg).unwrap();
-    accounts.add_user("alice", "correct horse battery").unwrap();
+    for user in users {
+        accounts.add_user(user, "correct horse battery").unwrap();
+    }
+    accounts
+}
+
+fn state(dir: &std::path::Path) -> WebState {
+    let accounts = accounts_with(dir, &["alice"]);
     WebState {
         services: Services {
             accounts: Some(accounts),

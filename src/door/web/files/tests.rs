@@ -14,7 +14,6 @@ use tower::ServiceExt;
 
 use super::super::{WebState, router};
 use crate::service::Services;
-use crate::service::accounts::{Accounts, AccountsConfig, HashParams};
 use crate::service::files::{FileStore, FilesConfig};
 use crate::wire::ServerInfo;
 
@@ -23,17 +22,7 @@ const MAX_FILE: u64 = 300 * 1024;
 const QUOTA: u64 = 400 * 1024;
 
 fn app(dir: &std::path::Path) -> Router {
-    let cfg = AccountsConfig {
-        hash: HashParams {
-            m_kib: 256,
-            t: 1,
-            p: 1,
-        },
-        ..AccountsConfig::default()
-    };
-    let accounts = Accounts::open(dir, cfg).unwrap();
-    accounts.add_user("alice", "correct horse battery").unwrap();
-    accounts.add_user("bob", "correct horse battery").unwrap();
+    let accounts = super::super::tests::accounts_with(dir, &["alice", "bob"]);
     let files = FilesConfig {
         max_file: MAX_FILE,
         quota: QUOTA,
