@@ -29,6 +29,8 @@ pub struct Download {
     meta: Meta,
     offset: u64,
     hashes: Option<Hashes>,
+    /// The aligned buffer of reads past the page cache (see `direct`).
+    read: super::direct::ReadState,
 }
 
 impl std::fmt::Debug for Download {
@@ -76,6 +78,7 @@ impl FileStore {
             meta,
             offset,
             hashes,
+            read: Default::default(),
         })
     }
 }
@@ -185,7 +188,8 @@ impl Download {
             let Some(rest) = slice.get_mut(filled..) else {
                 break;
             };
-            match self.file.read_at(rest, self.offset + filled as u64) {
+            let at = self.offset + filled as u64;
+            match super::direct::read_at(&self.file, rest, at, &mut self.read) {
                 Ok(0) => {
                     return Err(FileError::io(
                         "reading a file",

@@ -64,6 +64,7 @@
 
 mod blocking;
 mod config;
+mod direct;
 mod download;
 mod error;
 mod fsx;
@@ -88,6 +89,7 @@ pub use config::{
     DEFAULT_MAX_FILE, DEFAULT_PARTIAL_RETENTION, DEFAULT_QUOTA, DEFAULT_SYNC_EVERY, FilesConfig,
     MAX_ACTIVE_PER_USER, MAX_LIST_ENTRIES, MAX_PARTIALS_PER_USER, READ_BUF,
 };
+pub use direct::{ALIGN, DIRECT_BUF, ReadState, SeqWriter, read_at};
 pub use download::Download;
 pub use error::{FileError, FileResult};
 pub use fsx::start_writeback;

@@ -105,7 +105,10 @@ impl Upload {
     /// Steps after verification; returns whether a file was replaced.
     fn publish(&mut self, hashes: &Hashes) -> FileResult<bool> {
         let io = |doing| move |e| FileError::io(doing, e);
-        self.file.sync_all().map_err(io("syncing an upload"))?;
+        self.out
+            .make_durable()
+            .and_then(|()| self.out.file().sync_all())
+            .map_err(io("syncing an upload"))?;
         let root = self.inner.user_root(self.user)?;
         let parent = fsx::walk_parent(root.as_fd(), &self.path, true)?;
         let name = self.path.file_name();
@@ -130,7 +133,7 @@ impl Upload {
         };
         // Recorded before the rename, which keeps inode and mtime: after a
         // crash the row either matches the published file or no file.
-        let meta = fsx::stat_fd(self.file.as_fd()).map_err(io("checking an upload"))?;
+        let meta = fsx::stat_fd(self.out.file().as_fd()).map_err(io("checking an upload"))?;
         self.inner
             .index()
             .record(self.user, self.path.as_str(), &meta, hashes)?;

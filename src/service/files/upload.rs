@@ -3,9 +3,7 @@
 //! the store holds durably (`write.rs` streams into it, `publish.rs`
 //! finishes it).
 
-use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use md5::Digest;
@@ -46,7 +44,7 @@ pub struct Upload {
     pub(crate) path: RelPath,
     pub(crate) key: String,
     pub(crate) staging: OwnedFd,
-    pub(crate) file: File,
+    pub(crate) out: super::direct::SeqWriter,
     pub(crate) meta: PartialMeta,
     pub(crate) offset: u64,
     pub(crate) resumed_from: u64,
@@ -137,7 +135,7 @@ impl FileStore {
             path,
             key,
             staging,
-            file,
+            out: super::direct::SeqWriter::new(file, 0).map_err(io("opening a partial"))?,
             meta,
             offset: 0,
             resumed_from: 0,
@@ -208,9 +206,9 @@ impl Upload {
     /// Cuts the partial back to its durable prefix, re-hashes that prefix
     /// (the hasher state cannot be saved) and positions at its end.
     fn resume(&mut self) -> std::io::Result<()> {
-        let on_disk = self.file.metadata()?.len();
+        let on_disk = self.out.file().metadata()?.len();
         let held = self.meta.synced.min(on_disk).min(self.meta.size);
-        self.file.set_len(held)?;
+        self.out.file().set_len(held)?;
         let mut buf = vec![0u8; READ_BUF.min(usize::try_from(held).unwrap_or(READ_BUF))];
         let mut pos = 0u64;
         while pos < held {
@@ -218,13 +216,14 @@ impl Upload {
                 .len()
                 .min(usize::try_from(held - pos).unwrap_or(buf.len()));
             let slice = buf.get_mut(..want).unwrap_or_default();
-            self.file.read_exact_at(slice, pos)?;
+            self.out.read_exact_at(slice, pos)?;
             self.blake3.update(slice);
             if let Some(m) = self.md5.as_mut() {
                 m.update(&*slice);
             }
             pos += want as u64;
         }
+        self.out.position(held)?;
         self.offset = held;
         self.resumed_from = held;
         Ok(())

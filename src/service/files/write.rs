@@ -3,7 +3,6 @@
 //! offset they make durable.
 
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileExt;
 
 use md5::Digest;
 
@@ -63,17 +62,13 @@ impl Upload {
             }
             self.fail_after = Some(left - bytes.len() as u64);
         }
-        // Positioned write: a failed write never leaves the cursor
-        // somewhere else for the retry.
-        self.file.write_all_at(bytes, self.offset)?;
-        super::fsx::start_writeback(&self.file, self.offset, bytes.len());
-        Ok(())
+        self.out.write(bytes)
     }
 
     /// Makes every byte received durable and records the offset.
     pub(crate) fn sync(&mut self) -> FileResult<()> {
         self.alive()?;
-        let r = self.file.sync_data().and_then(|()| {
+        let r = self.out.make_durable().and_then(|()| {
             self.meta.synced = self.offset;
             partial::write_meta(self.staging.as_fd(), &self.key, &self.meta)
         });

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{TransferError, TransferResult};
-use crate::service::files::READ_BUF;
+use crate::service::files::{self, READ_BUF};
 
 /// Identifies one version of a local file: device, inode, size, and
 /// modification and change times in nanoseconds. Any write changes the
@@ -103,17 +103,15 @@ pub(crate) fn spawn_reader(
         };
         let mut h = Hashing::new(md5);
         h.prefix(&file, offset).map_err(err)?;
+        let mut st = files::ReadState::default();
         let mut pos = offset;
         while pos < size {
             let want = usize::try_from(size - pos).map_or(chunk, |l| l.min(chunk));
             let mut buf = vec![0u8; want];
-            file.read_exact_at(&mut buf, pos).map_err(|e| {
-                if e.kind() == io::ErrorKind::UnexpectedEof {
-                    err(io::Error::other("the file shrank while being sent"))
-                } else {
-                    err(e)
-                }
-            })?;
+            let n = files::read_at(&file, &mut buf, pos, &mut st).map_err(err)?;
+            if n < want {
+                return Err(err(io::Error::other("the file shrank while being sent")));
+            }
             h.update(&buf);
             pos += want as u64;
             if tx.blocking_send(Bytes::from(buf)).is_err() {
@@ -143,14 +141,14 @@ pub(crate) fn spawn_writer(
         let mut h = Hashing::new(md5);
         file.set_len(offset).map_err(err)?;
         h.prefix(&file, offset).map_err(err)?;
-        let mut pos = offset;
+        let mut out = files::SeqWriter::new(file, offset).map_err(err)?;
         while let Some(chunk) = rx.blocking_recv() {
-            file.write_all_at(&chunk, pos).map_err(err)?;
-            crate::service::files::start_writeback(&file, pos, chunk.len());
+            out.write(&chunk).map_err(err)?;
             h.update(&chunk);
-            pos += chunk.len() as u64;
         }
-        file.sync_all().map_err(err)?;
+        out.make_durable()
+            .and_then(|()| out.file().sync_all())
+            .map_err(err)?;
         Ok(h.finish())
     })
 }
