@@ -67,6 +67,23 @@ impl Client {
         Ok(SinkExt::<Frame>::flush(&mut self.framed).await?)
     }
 
+    /// Sends a frame with a large body (a file chunk) now, without copying
+    /// the body into the write buffer: what is queued goes first, then the
+    /// header and the body in one vectored write.
+    pub async fn send_large(&mut self, frame: Frame) -> Result<(), ClientError> {
+        use bytes::Buf;
+        use tokio::io::AsyncWriteExt;
+        SinkExt::<Frame>::flush(&mut self.framed).await?;
+        let mut head = bytes::BytesMut::new();
+        self.framed.codec().encode_head(&frame, &mut head)?;
+        let mut out = head.freeze().chain(frame.body);
+        self.framed
+            .get_mut()
+            .write_all_buf(&mut out)
+            .await
+            .map_err(|e| ClientError::from(crate::wire::FrameError::Io(e)))
+    }
+
     /// Sends one frame now.
     pub async fn send(&mut self, frame: Frame) -> Result<(), ClientError> {
         Ok(self.framed.send(frame).await?)

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::decode::{Head, PREFIX_LEN, read_head};
-use super::encode::encode_into;
+use super::encode::{encode_head_into, encode_into};
 use super::error::FrameError;
 use super::frame::Frame;
 use super::limits::Limits;
@@ -168,6 +168,15 @@ impl Decoder for FrameCodec {
         let err = self.truncated(src);
         self.state = State::Failed;
         Err(err)
+    }
+}
+
+impl FrameCodec {
+    /// Encodes the prefix and header of `frame` (its `size` included) but
+    /// not its body: the caller writes the body after it, from its own
+    /// buffer. Large bodies (file chunks) skip a copy that way.
+    pub fn encode_head(&self, frame: &Frame, dst: &mut BytesMut) -> Result<(), FrameError> {
+        encode_head_into(frame, &self.limits, dst)
     }
 }
 

@@ -54,6 +54,20 @@ pub(crate) fn encode_into(
     limits: &Limits,
     dst: &mut BytesMut,
 ) -> Result<(), FrameError> {
+    dst.reserve(PREFIX_LEN + HEADER_GUESS + frame.body.len());
+    encode_head_into(frame, limits, dst)?;
+    dst.extend_from_slice(&frame.body);
+    Ok(())
+}
+
+/// Encodes everything of `frame` but its body (prefix and header, with
+/// `size` set to the body's length), so a large body can go to the socket
+/// straight from its own buffer instead of being copied behind the header.
+pub(crate) fn encode_head_into(
+    frame: &Frame,
+    limits: &Limits,
+    dst: &mut BytesMut,
+) -> Result<(), FrameError> {
     let size = frame.body.len();
     if size > limits.max_body {
         return Err(FrameError::BodyTooLarge {
@@ -63,7 +77,7 @@ pub(crate) fn encode_into(
         });
     }
     let start = dst.len();
-    dst.reserve(PREFIX_LEN + HEADER_GUESS + size);
+    dst.reserve(PREFIX_LEN + HEADER_GUESS);
     // Placeholder for header_len, patched once the header is written.
     dst.put_u32(0);
     let view = WireHeader {
@@ -86,7 +100,6 @@ pub(crate) fn encode_into(
         });
     };
     dst[start..start + PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
-    dst.extend_from_slice(&frame.body);
     Ok(())
 }
 

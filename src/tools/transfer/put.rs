@@ -159,7 +159,7 @@ async fn stream(
             }
             .to_frame(Some(id))
             .with_body(chunk);
-            client.feed(frame).await?;
+            client.send_large(frame).await?;
             sent += len;
             pending.push_back((id, sent));
         }
