@@ -287,12 +287,7 @@ fn setting(arg: &Arg, m: &ArgMatches) -> Option<Value> {
 
 /// The effective settings as a config file, each key under its help.
 pub fn to_toml(cmd: &Command, m: &ArgMatches) -> String {
-    let mut out = format!(
-        "# sockit {} configuration: `sockit {} --config FILE`.\n\
-         # Keys are the long flags; flags on the command line win.\n\n",
-        cmd.get_name(),
-        cmd.get_name()
-    );
+    let mut out = String::new();
     for (key, arg, value) in settings(cmd, m) {
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
         for l in wrap(&help, 76) {

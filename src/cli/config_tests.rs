@@ -81,10 +81,19 @@ fn type_mismatches_name_key_and_type() {
     let cases = [
         ("max-conns = \"many\"", "`max-conns`: expected an integer"),
         ("max-conns = 1.5", "`max-conns`: expected an integer"),
-        ("grace = true", "`grace`: expected a number, found a boolean"),
+        (
+            "grace = true",
+            "`grace`: expected a number, found a boolean",
+        ),
         ("no-files = \"yes\"", "`no-files`: expected true or false"),
-        ("data = [\"a\"]", "`data`: expected a string, found an array"),
-        ("listen = [true]", "`listen`: expected a string, found a boolean"),
+        (
+            "data = [\"a\"]",
+            "`data`: expected a string, found an array",
+        ),
+        (
+            "listen = [true]",
+            "`listen`: expected a string, found a boolean",
+        ),
     ];
     for (text, want) in cases {
         let e = argv(text).unwrap_err();
@@ -125,10 +134,16 @@ fn the_command_line_wins_and_replaces_lists() {
 
 #[test]
 fn printed_settings_load_back_the_same() {
-    let m = merged("listen = [\"a\"]\nno-files = true\ngrace = 2.5\n", &["--data", "/x"]);
+    let m = merged(
+        "listen = [\"a\"]\nno-files = true\ngrace = 2.5\n",
+        &["--data", "/x"],
+    );
     let text = to_toml(&cmd(), &m);
     assert!(text.contains("\nlisten = [\"a\"]\n"), "{text}");
-    assert!(text.contains("\nmax-conns = 10\n"), "defaults are printed: {text}");
+    assert!(
+        text.contains("\nmax-conns = 10\n"),
+        "defaults are printed: {text}"
+    );
     assert!(text.contains("\ngrace = 2.5\n"), "{text}");
     assert!(!text.contains("\nconfig ="), "{text}");
     let again = merged(&text, &[]);
@@ -146,5 +161,8 @@ fn unset_options_are_commented_out() {
 fn edit_distance() {
     assert_eq!(distance("kitten", "sitting"), 3);
     assert_eq!(distance("", "abc"), 3);
-    assert_eq!(nearest("lisen", ["listen", "echo"].into_iter()), Some("listen"));
+    assert_eq!(
+        nearest("lisen", ["listen", "echo"].into_iter()),
+        Some("listen")
+    );
 }

@@ -20,6 +20,21 @@ const DEFAULTS: [(&str, &str); 4] = [
     ("web", "tcp://127.0.0.1:8080"),
 ];
 
+/// What `--print-config` prints above the settings.
+const CONFIG_HEADER: &str = "\
+# sockit serve configuration; use it with `sockit serve --config FILE`.
+# Regenerate with `sockit serve --print-config`: it prints every key with
+# its effective value (unset ones commented out) under the flag's help.
+#
+# Each key is a long flag of `sockit serve` (kebab-case; snake_case works
+# too). Flags given on the command line win; a repeatable flag given there
+# replaces the list here. Unknown keys are errors. SIGHUP re-reads this file
+# and the allow/deny files: the access lists, max-conns-per-ip and
+# first-frame-timeout apply to new peers at once (open connections stay);
+# other keys need a restart.
+
+";
+
 /// Arguments of `sockit serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -195,7 +210,10 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
         .await??
     };
     let Some(rules) = rules else {
-        print!("{}", super::config::to_toml(&command(), &matches));
+        print!(
+            "{CONFIG_HEADER}{}",
+            super::config::to_toml(&command(), &matches)
+        );
         return Ok(ExitCode::SUCCESS);
     };
     let gate = Arc::new(Gate::new(rules, a.limits.max_datagram()?));
