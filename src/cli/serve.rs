@@ -53,6 +53,11 @@ const CONFIG_HEADER: &str = "\
         --chat-filter darn=**** --chat-filter spam=!block
       chat for `nc HOST 2323` users and for JSON datagrams {\"name\",\"msg\"},
       in the same rooms, with the classic keyword rule
+  sockit serve --print-config > sockit.toml; sockit serve --config sockit.toml
+      every setting in a TOML file (flags given on the command line win);
+      `kill -HUP PID` re-reads it and applies the access lists at once
+  sockit serve --listen tcp://0.0.0.0:7878 --allow 10.0.0.0/8 --deny 10.6.6.6
+      only the 10.x network, except one host
 
 On start, one line per listener goes to stdout, e.g.
   echo listening on tcp://127.0.0.1:8888

@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::conn::Conn;
-use super::limits::{Gate, PeerSlot, Refused};
+use super::gate::{Gate, PeerSlot, Refused};
 use super::listen::{Bound, UnixPathGuard};
 use super::shard::Shards;
 

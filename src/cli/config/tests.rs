@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use clap::{Args, Command};
 
 use super::*;
+use clap::ArgMatches;
 
 #[derive(Debug, Args)]
 struct Demo {
