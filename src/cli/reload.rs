@@ -42,8 +42,14 @@ pub async fn watch(mut hangups: Signal, cli: ArgMatches, running: ArgMatches, ga
                     );
                 }
                 let (allow, deny) = (rules.acl.allow_len(), rules.acl.deny_len());
+                let per_ip = rules.max_conns_per_ip;
+                let first_frame = rules.first_frame_timeout;
                 gate.set_rules(rules);
-                tracing::info!("reloaded: {allow} allow, {deny} deny rules");
+                tracing::info!(
+                    max_conns_per_ip = per_ip,
+                    ?first_frame,
+                    "reloaded: {allow} allow, {deny} deny rules"
+                );
             }
             Ok(Err(e)) => tracing::error!("reload failed, keeping the old rules: {e:#}"),
             Err(e) => tracing::error!("reload failed, keeping the old rules: {e}"),
