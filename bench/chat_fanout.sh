@@ -30,7 +30,7 @@ wait_tcp() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/nu
 start_sockit() {
   rm -rf "$OUT/chat-data"
   "$SOCKIT" serve --chat-lines "tcp://127.0.0.1:$P_CHAT" --chat-rate 1000000 --chat-burst 1000000 \
-    --max-conns 30000 --data "$OUT/chat-data" >"$OUT/chat-sockit.log" 2>&1 &
+    --max-conns 30000 --max-conns-per-ip 0 --data "$OUT/chat-data" >"$OUT/chat-sockit.log" 2>&1 &
   SOCKIT_PID=$!; PIDS+=("$SOCKIT_PID"); wait_tcp $P_CHAT
 }
 

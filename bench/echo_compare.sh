@@ -116,7 +116,7 @@ for l in labels:
 EOF
 
 if [ "$IDLE" = 1 ] && [ -x "$SHARED/07_idle_conns.sh" ]; then
-  setsid "$SOCKIT" serve --echo "tcp://127.0.0.1:$PORT_TCP" --data "$OUT/sockit-data" >"$OUT/sockit-idle.log" 2>&1 & SP=$!; PIDS+=($SP)
+  setsid "$SOCKIT" serve --echo "tcp://127.0.0.1:$PORT_TCP" --max-conns-per-ip 0 --data "$OUT/sockit-data" >"$OUT/sockit-idle.log" 2>&1 & SP=$!; PIDS+=($SP)
   wait_tcp "$PORT_TCP"
   SERVERS=redis REPS=1 EXT="sockit:echo:127.0.0.1:$PORT_TCP:$SP" "$SHARED/07_idle_conns.sh" 2>&1 | grep -E 'SUMMARY idle_.*server_bytes_per_conn'
 fi

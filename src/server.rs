@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::door;
 use crate::net::{
-    BindError, Bound, Endpoint, Shards, Shared, StreamListener, serve_datagrams, serve_stream,
+    BindError, Bound, Endpoint, Gate, Shards, Shared, StreamListener, serve_datagrams,
+    serve_stream, serve_stream_with,
 };
 use crate::service::Services;
 use crate::wire::{Limits, ServerInfo};
@@ -66,6 +67,10 @@ pub struct ServerOpts {
     pub chat_idle: Duration,
     /// How long a datagram chat member stays after its last datagram.
     pub chat_lease: Duration,
+    /// Access lists, the per-IP cap, the first-frame timeout and the
+    /// datagram size limit, shared by every door; the caller keeps a
+    /// clone to swap the rules on reload.
+    pub gate: Arc<Gate>,
 }
 
 impl Default for ServerOpts {
@@ -86,6 +91,7 @@ impl Default for ServerOpts {
             shards: 0,
             chat_idle: door::CHAT_IDLE_TIMEOUT,
             chat_lease: door::DEFAULT_LEASE,
+            gate: Arc::new(Gate::default()),
         }
     }
 }
@@ -146,7 +152,7 @@ pub async fn run(
     services: Services,
     shutdown: CancellationToken,
 ) -> RunSummary {
-    let mut shared = Shared::new(shutdown.clone(), opts.max_conns);
+    let mut shared = Shared::new(shutdown.clone(), opts.max_conns).with_gate(opts.gate.clone());
     // Kept alive until every connection is done: dropping it stops the shards.
     let mut _shards = None;
     if opts.shards > 0 {
@@ -181,6 +187,7 @@ pub async fn run(
         idle: opts.idle_timeout,
         shutdown: shutdown.clone(),
         services,
+        gate: opts.gate.clone(),
     };
     let chat_lines = door::ChatLineOpts {
         services: framed_opts.services.clone(),
@@ -210,17 +217,29 @@ pub async fn run(
                         }))
                     }
                     Service::Upper => {
-                        loops.spawn(serve_stream(listener, "upper", shared, move |c| {
-                            door::upper_stream(c, so.clone())
-                        }))
+                        let busy = door::UPPER_BUSY.into();
+                        loops.spawn(serve_stream_with(
+                            listener,
+                            "upper",
+                            busy,
+                            shared,
+                            move |c| door::upper_stream(c, so.clone()),
+                        ))
                     }
                     Service::Framed => {
-                        loops.spawn(serve_stream(listener, "framed", shared, move |c| {
-                            door::framed_stream(c, fo.clone())
-                        }))
+                        let busy = door::busy_frame();
+                        loops.spawn(serve_stream_with(
+                            listener,
+                            "framed",
+                            busy,
+                            shared,
+                            move |c| door::framed_stream(c, fo.clone()),
+                        ))
                     }
                     Service::ChatLines => {
-                        loops.spawn(serve_stream(listener, "chat-lines", shared, move |c| {
+                        let busy = door::BUSY_LINE.into();
+                        let name = "chat-lines";
+                        loops.spawn(serve_stream_with(listener, name, busy, shared, move |c| {
                             door::chat_lines_stream(c, co.clone())
                         }))
                     }
@@ -242,6 +261,7 @@ pub async fn run(
                             lease: opts.chat_lease,
                             shutdown: shutdown.clone(),
                             tracker: shared.tracker.clone(),
+                            gate: opts.gate.clone(),
                         };
                         loops.spawn(door::serve_chat_udp(sock, co));
                         continue;

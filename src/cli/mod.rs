@@ -10,13 +10,16 @@ mod call;
 mod chat;
 mod chat_opts;
 mod chat_term;
+mod config;
 mod files;
 mod filestore;
 mod lab;
+mod limits;
 mod login;
 mod password;
 mod ping;
 mod pipe;
+mod reload;
 mod serve;
 mod user;
 

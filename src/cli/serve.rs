@@ -3,19 +3,37 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
-use sockit::net::Endpoint;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use sockit::net::{Endpoint, Gate};
 use sockit::server::{self, ServerOpts, Service};
 use tokio_util::sync::CancellationToken;
 
-/// What `serve` runs when no service flag is given: everything on loopback.
-const DEFAULTS: [(Service, &str); 4] = [
-    (Service::Echo, "tcp://127.0.0.1:8888"),
-    (Service::Echo, "udp://127.0.0.1:8888"),
-    (Service::Framed, "tcp://127.0.0.1:7878"),
-    (Service::Web, "tcp://127.0.0.1:8080"),
+/// What `serve` runs when no service flag is given (on the command line
+/// or in the config file): everything on loopback, as (flag, address).
+const DEFAULTS: [(&str, &str); 4] = [
+    ("echo", "tcp://127.0.0.1:8888"),
+    ("echo", "udp://127.0.0.1:8888"),
+    ("listen", "tcp://127.0.0.1:7878"),
+    ("web", "tcp://127.0.0.1:8080"),
 ];
+
+/// What `--print-config` prints above the settings.
+const CONFIG_HEADER: &str = "\
+# sockit serve configuration; use it with `sockit serve --config FILE`.
+# Regenerate with `sockit serve --print-config`: it prints every key with
+# its effective value (unset ones commented out) under the flag's help.
+#
+# Each key is a long flag of `sockit serve` (kebab-case; snake_case works
+# too). Flags given on the command line win; a repeatable flag given there
+# replaces the list here. Unknown keys are errors. SIGHUP re-reads this file
+# and the allow/deny files: the access lists, max-conns-per-ip and
+# first-frame-timeout apply to new peers at once (open connections stay);
+# other keys need a restart.
+
+";
 
 /// Arguments of `sockit serve`.
 #[derive(Debug, clap::Args)]
@@ -35,6 +53,11 @@ const DEFAULTS: [(Service, &str); 4] = [
         --chat-filter darn=**** --chat-filter spam=!block
       chat for `nc HOST 2323` users and for JSON datagrams {\"name\",\"msg\"},
       in the same rooms, with the classic keyword rule
+  sockit serve --print-config > sockit.toml; sockit serve --config sockit.toml
+      every setting in a TOML file (flags given on the command line win);
+      `kill -HUP PID` re-reads it and applies the access lists at once
+  sockit serve --listen tcp://0.0.0.0:7878 --allow 10.0.0.0/8 --deny 10.6.6.6
+      only the 10.x network, except one host
 
 On start, one line per listener goes to stdout, e.g.
   echo listening on tcp://127.0.0.1:8888
@@ -70,7 +93,7 @@ pub struct ServeArgs {
     /// and no output (chat users sit quietly for long).
     #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
     chat_idle: f64,
-    /// Largest frame body accepted, in bytes (the header is capped at 64 KiB).
+    /// Largest frame body accepted, in bytes (the header: --max-header).
     #[arg(long, value_name = "BYTES", default_value_t = sockit::wire::DEFAULT_MAX_BODY)]
     max_body: usize,
     /// Directory for the server's state; created on first start.
@@ -93,16 +116,112 @@ pub struct ServeArgs {
     /// Seconds that busy connections may take to finish after a stop signal.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     grace: f64,
+    /// Read settings from a TOML file: each flag of `serve` is a key named
+    /// like the flag (max-conns = 100, listen = ["tcp://0.0.0.0:7878"]).
+    /// Flags given on the command line win; a repeatable flag given there
+    /// replaces the file's list. SIGHUP re-reads the file and the rule
+    /// files and applies the access lists, --max-conns-per-ip and
+    /// --first-frame-timeout to new connections (open ones stay).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective settings as a config file and exit.
+    #[arg(long)]
+    print_config: bool,
     #[command(flatten)]
     accounts: super::accounts::AccountsArgs,
     #[command(flatten)]
     chat: super::chat_opts::ChatArgs,
     #[command(flatten)]
     files: super::filestore::FilesArgs,
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
 }
 
-/// Runs `sockit serve`.
-pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
+/// The `serve` command alone, as the config file sees it.
+pub fn command() -> clap::Command {
+    <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"))
+}
+
+/// The effective arguments: the command line `cli` over the config file it
+/// names (read again on every call), with the default listeners when none
+/// is given anywhere. Also the matches, which `--print-config` prints and
+/// a reload compares. Blocking (reads files).
+pub fn resolve(cli: &ArgMatches) -> anyhow::Result<(ServeArgs, ArgMatches)> {
+    let cmd = command();
+    let file = match cli.get_one::<PathBuf>("config") {
+        Some(path) => super::config::read(path, &cmd)?,
+        None => Vec::new(),
+    };
+    let mut argv = super::config::merge(&cmd, &file, cli);
+    let mut m = cmd.clone().try_get_matches_from(&argv)?;
+    let mut a = ServeArgs::from_arg_matches(&m)?;
+    if a.listeners().is_empty() {
+        for (flag, addr) in DEFAULTS {
+            argv.push(format!("--{flag}={addr}").into());
+        }
+        m = cmd.try_get_matches_from(&argv)?;
+        a = ServeArgs::from_arg_matches(&m)?;
+    }
+    Ok((a, m))
+}
+
+/// The `serve` matches of this process's command line. Parsed again here
+/// (main keeps only the typed arguments) because merging with a config
+/// file needs to know which flags the user gave.
+fn command_line() -> anyhow::Result<ArgMatches> {
+    let m = super::Cli::command().try_get_matches_from(std::env::args_os())?;
+    m.subcommand_matches("serve")
+        .cloned()
+        .context("the command line has no `serve`")
+}
+
+impl ServeArgs {
+    /// Every listener asked for, with its service.
+    fn listeners(&self) -> Vec<(Service, Endpoint)> {
+        let mut specs: Vec<(Service, Endpoint)> = Vec::new();
+        let each =
+            |s: Service, v: &[Endpoint]| v.iter().map(|e| (s, e.clone())).collect::<Vec<_>>();
+        specs.extend(each(Service::Echo, &self.echo));
+        specs.extend(each(Service::Upper, &self.upper));
+        specs.extend(each(Service::Framed, &self.listen));
+        specs.extend(each(Service::Web, &self.web));
+        specs.extend(each(Service::ChatLines, &self.chat_lines));
+        specs.extend(each(Service::ChatUdp, &self.chat_udp));
+        specs
+    }
+
+    /// The rules a reload swaps in (reads the rule files; blocking).
+    pub fn gate_rules(&self) -> anyhow::Result<sockit::net::GateRules> {
+        self.limits.rules()
+    }
+}
+
+/// Runs `sockit serve`. The typed arguments main parsed are resolved again
+/// against the config file (see [`resolve`]).
+pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
+    let cli = command_line()?;
+    let (a, matches, rules) = {
+        let cli = cli.clone();
+        // Reads the config and rule files.
+        tokio::task::spawn_blocking(move || {
+            let (a, m) = resolve(&cli)?;
+            let rules = if a.print_config {
+                None
+            } else {
+                Some(a.gate_rules()?)
+            };
+            anyhow::Ok((a, m, rules))
+        })
+        .await??
+    };
+    let Some(rules) = rules else {
+        print!(
+            "{CONFIG_HEADER}{}",
+            super::config::to_toml(&command(), &matches)
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let gate = Arc::new(Gate::new(rules, a.limits.max_datagram()?));
     let opts = ServerOpts {
         idle_timeout: super::seconds("--idle-timeout", a.idle_timeout, true)?,
         max_line: a.max_line,
@@ -110,24 +229,14 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         grace: super::seconds("--grace", a.grace, false)?,
         frame_limits: sockit::wire::Limits {
             max_body: a.max_body,
-            ..Default::default()
+            max_header: a.limits.max_header()?,
         },
         shards: a.threads.unwrap_or_else(super::cpus).max(1),
         chat_idle: super::seconds("--chat-idle", a.chat_idle, true)?,
         chat_lease: super::seconds("--chat-lease", a.chat_lease, true)?,
+        gate: gate.clone(),
     };
-    let mut specs: Vec<(Service, Endpoint)> = Vec::new();
-    specs.extend(a.echo.into_iter().map(|e| (Service::Echo, e)));
-    specs.extend(a.upper.into_iter().map(|e| (Service::Upper, e)));
-    specs.extend(a.listen.into_iter().map(|e| (Service::Framed, e)));
-    specs.extend(a.web.into_iter().map(|e| (Service::Web, e)));
-    specs.extend(a.chat_lines.into_iter().map(|e| (Service::ChatLines, e)));
-    specs.extend(a.chat_udp.into_iter().map(|e| (Service::ChatUdp, e)));
-    if specs.is_empty() {
-        for (service, addr) in DEFAULTS {
-            specs.push((service, addr.parse()?));
-        }
-    }
+    let specs = a.listeners();
     std::fs::create_dir_all(&a.data).with_context(|| {
         format!(
             "creating data directory {}; choose another with --data DIR",
@@ -149,6 +258,10 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     for l in &listeners {
         println!("{} listening on {}", l.service.name(), l.local_endpoint()?);
     }
+    // Registered before `ready`: SIGHUP's default action would kill us.
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("watching for SIGHUP")?;
+    tokio::spawn(super::reload::watch(hangups, cli, matches, gate));
     println!("data directory {}", a.data.display());
     println!("ready (pid {}); Ctrl-C stops", std::process::id());
 

@@ -20,6 +20,11 @@ const READ_CHUNK: usize = 64 * 1024;
 /// that floods us cannot monopolise a worker thread.
 const READS_PER_TURN: usize = 16;
 
+/// What a peer of the upper service over the per-IP connection cap reads
+/// before the server closes: the service's own `ERROR:` line.
+pub const UPPER_BUSY: &[u8] =
+    b"ERROR: too many connections from your address; close some and try again\n";
+
 /// Settings of a stream connection.
 #[derive(Debug, Clone)]
 pub struct StreamOpts {

@@ -35,7 +35,7 @@ pub mod echo;
 pub mod framed;
 pub mod web;
 
-pub use chat_lines::{CHAT_IDLE_TIMEOUT, ChatLineOpts, chat_lines_stream};
+pub use chat_lines::{BUSY_LINE, CHAT_IDLE_TIMEOUT, ChatLineOpts, chat_lines_stream};
 pub use chat_udp::{ChatUdpOpts, DEFAULT_LEASE, serve_chat_udp};
-pub use echo::{StreamOpts, echo_datagram, echo_stream, upper_datagram, upper_stream};
-pub use framed::{FramedOpts, framed_stream};
+pub use echo::{StreamOpts, UPPER_BUSY, echo_datagram, echo_stream, upper_datagram, upper_stream};
+pub use framed::{FramedOpts, TOO_MANY_CONNECTIONS, busy_frame, framed_stream};

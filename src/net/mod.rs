@@ -1,19 +1,24 @@
 //! Endpoints, listeners, connections and the loops that serve them.
 
+pub mod acl;
 pub mod addr;
 pub mod conn;
 pub mod dial;
+pub mod gate;
 pub mod idle;
 pub mod limits;
 pub mod listen;
+pub mod refusals;
 pub mod serve;
 pub mod shard;
 
+pub use acl::{Acl, AclError, Cidr};
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
 pub use conn::{Conn, StdConn};
 pub use dial::{DialError, dial, dial_udp};
+pub use gate::{Gate, GateRules, PeerSlot, Refused};
 pub use idle::{IdleTimer, Wake, wait_input};
-pub use limits::raise_fd_limit;
+pub use limits::{PeerKey, raise_fd_limit};
 pub use listen::{BindError, Bound, bind};
-pub use serve::{Shared, StreamListener, serve_datagrams, serve_stream};
+pub use serve::{Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_with};
 pub use shard::Shards;

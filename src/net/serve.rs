@@ -1,5 +1,5 @@
 //! Accept loops and datagram loops shared by every door: connection limits,
-//! a tracing span per connection, and graceful shutdown.
+//! access lists, a tracing span per connection, and graceful shutdown.
 //!
 //! Doors hand in a handler; the loops here never change when a service is
 //! added. Every loop selects on the shutdown token, and every connection task
@@ -7,10 +7,11 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::net::{TcpListener, UdpSocket, UnixListener};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::conn::Conn;
+use super::gate::{Gate, PeerSlot, Refused};
 use super::listen::{Bound, UnixPathGuard};
 use super::shard::Shards;
 
@@ -29,28 +31,43 @@ pub const MAX_DATAGRAM: usize = 65_507;
 /// connections to close and free descriptors, short enough to go unnoticed.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Everything the loops share: the shutdown token, the task tracker and the
-/// connection slots.
+/// Refused peers that may linger at once while their one-line refusal is
+/// read (see [`Conn::linger_close`]); past this, refused peers are closed
+/// at once, so a flood of them holds few descriptors.
+const REFUSALS_LINGERING: usize = 64;
+
+/// How long a refused peer may take to read its refusal and close.
+const REFUSAL_LINGER: Duration = Duration::from_millis(500);
+
+/// Everything the loops share: the shutdown token, the task tracker, the
+/// connection slots and the gate.
 #[derive(Clone, Debug)]
 pub struct Shared {
     /// Cancelled on SIGINT/SIGTERM: loops stop accepting, idle peers close.
     pub shutdown: CancellationToken,
     /// Tracks every connection task, so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// Access lists, per-IP counts and live limits, for every listener.
+    pub gate: Arc<Gate>,
     /// One permit per open stream connection, across all listeners.
     slots: Arc<Semaphore>,
+    /// Refused peers lingering to read their refusal.
+    lingering: Arc<Semaphore>,
     /// Where connections run; `None` runs them on the caller's runtime.
     shards: Option<Arc<Shards>>,
 }
 
 impl Shared {
     /// Shared state allowing at most `max_conns` open stream connections,
-    /// run on the caller's runtime.
+    /// run on the caller's runtime, with the default gate (no access lists,
+    /// the default per-IP cap).
     pub fn new(shutdown: CancellationToken, max_conns: usize) -> Shared {
         Shared {
             shutdown,
             tracker: TaskTracker::new(),
+            gate: Arc::new(Gate::default()),
             slots: Arc::new(Semaphore::new(max_conns.max(1))),
+            lingering: Arc::new(Semaphore::new(REFUSALS_LINGERING)),
             shards: None,
         }
     }
@@ -58,6 +75,12 @@ impl Shared {
     /// Runs every accepted connection on one of `shards` (see `net::shard`).
     pub fn with_shards(mut self, shards: Arc<Shards>) -> Shared {
         self.shards = Some(shards);
+        self
+    }
+
+    /// Puts every listener behind `gate`.
+    pub fn with_gate(mut self, gate: Arc<Gate>) -> Shared {
+        self.gate = gate;
         self
     }
 }
@@ -81,25 +104,44 @@ impl StreamListener {
         }
     }
 
-    async fn accept(&self) -> io::Result<(Conn, String)> {
+    /// The connection, the peer as logged, and its IP (None for Unix).
+    async fn accept(&self) -> io::Result<(Conn, String, Option<IpAddr>)> {
         match self {
             StreamListener::Tcp(l) => {
                 let (s, peer) = l.accept().await?;
-                Ok((Conn::Tcp(s), peer.to_string()))
+                Ok((Conn::Tcp(s), peer.to_string(), Some(peer.ip())))
             }
             StreamListener::Unix(l, _) => {
                 let (s, _) = l.accept().await?;
-                Ok((Conn::Unix(s), "unix".to_string()))
+                Ok((Conn::Unix(s), "unix".to_string(), None))
             }
         }
     }
 }
 
 /// Accepts connections until shutdown and runs `handler` on each in its own
-/// task. `door` names the service in logs.
+/// task. `door` names the service in logs. Peers over the per-IP cap are
+/// closed at once, without a word; see [`serve_stream_with`].
 pub async fn serve_stream<F, Fut>(
     listener: StreamListener,
     door: &'static str,
+    shared: Shared,
+    handler: F,
+) where
+    F: Fn(Conn) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    serve_stream_with(listener, door, Bytes::new(), shared, handler).await
+}
+
+/// Like [`serve_stream`], telling a peer over the per-IP cap `busy` (the
+/// door's own way of saying it: an error frame, a line) before closing.
+/// Peers the access lists deny are closed before any byte is read or
+/// written. Refusals are logged at most once per address per few seconds.
+pub async fn serve_stream_with<F, Fut>(
+    listener: StreamListener,
+    door: &'static str,
+    busy: Bytes,
     shared: Shared,
     handler: F,
 ) where
@@ -121,17 +163,30 @@ pub async fn serve_stream<F, Fut>(
             r = listener.accept() => r,
             _ = shared.shutdown.cancelled() => return,
         };
-        let (conn, peer) = match accepted {
+        let (conn, peer, ip) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 accept_error(door, e).await;
                 continue;
             }
         };
+        let place = match shared.gate.admit(ip) {
+            Ok(place) => place,
+            Err(why) => {
+                if let Some(ip) = ip {
+                    shared.gate.log_refusal(door, ip, why);
+                }
+                if why == Refused::Busy {
+                    refuse(conn, &busy, &shared);
+                }
+                continue;
+            }
+        };
         let span = tracing::debug_span!("conn", door, peer = %peer);
+        let held = (permit, place);
         let Some(shards) = shared.shards.as_ref() else {
             let fut = handler(conn);
-            shared.tracker.spawn(run_conn(permit, fut).instrument(span));
+            shared.tracker.spawn(run_conn(held, fut).instrument(span));
             continue;
         };
         let std_conn = match conn.into_std() {
@@ -144,20 +199,36 @@ pub async fn serve_stream<F, Fut>(
         let handler = handler.clone();
         // Registered with the shard's reactor on the shard's thread.
         let task = run_conn(
-            permit,
+            held,
             async move { handler(Conn::from_std(std_conn)?).await },
         );
         shards.spawn(shared.tracker.track_future(task.instrument(span)));
     }
 }
 
-/// One connection's task: holds its slot until the door is done, and logs
-/// how it ended.
+/// Tells a refused peer `msg` (if the socket takes it at once) and closes,
+/// lingering briefly so the message is read rather than lost to a reset,
+/// unless too many refused peers linger already. Holds no connection slot.
+fn refuse(conn: Conn, msg: &[u8], shared: &Shared) {
+    if msg.is_empty() || conn.try_write(msg).is_err() {
+        return;
+    }
+    let Ok(turn) = shared.lingering.clone().try_acquire_owned() else {
+        return;
+    };
+    shared.tracker.spawn(async move {
+        let _turn = turn;
+        let _ = conn.linger_close(REFUSAL_LINGER).await;
+    });
+}
+
+/// One connection's task: holds its slot and its place in the per-IP
+/// count until the door is done, and logs how it ended.
 async fn run_conn(
-    permit: tokio::sync::OwnedSemaphorePermit,
+    held: (tokio::sync::OwnedSemaphorePermit, PeerSlot),
     fut: impl Future<Output = io::Result<()>>,
 ) {
-    let _permit = permit;
+    let _held = held;
     match fut.await {
         Ok(()) => tracing::debug!("closed"),
         Err(e) => tracing::debug!(error = %e, "closed with error"),
@@ -187,6 +258,29 @@ pub async fn pause_if_exhausted(e: &io::Error) -> bool {
     exhausted
 }
 
+/// Whether a received datagram of `n` bytes from `peer` is served: it
+/// must come from a permitted address and be at most
+/// [`Gate::max_datagram`] bytes (the receive buffer holds one byte more,
+/// so a larger one shows as too long instead of truncated; see
+/// [`datagram_buffer`]). Others are dropped unanswered, logged at the
+/// refusal log's pace, and counted.
+pub fn admit_datagram(gate: &Gate, door: &'static str, n: usize, peer: SocketAddr) -> bool {
+    if !gate.permits(peer.ip()) {
+        gate.log_refusal(door, peer.ip(), Refused::Denied);
+        return false;
+    }
+    if n > gate.max_datagram() {
+        gate.note_oversize(door, peer.ip());
+        return false;
+    }
+    true
+}
+
+/// The receive buffer a datagram door needs under `gate`.
+pub fn datagram_buffer(gate: &Gate) -> Vec<u8> {
+    vec![0u8; gate.max_datagram().saturating_add(1)]
+}
+
 /// Serves a UDP socket: each datagram in, at most one datagram back.
 ///
 /// `respond(payload, out)` fills `out` and returns whether to reply (an empty
@@ -199,7 +293,7 @@ pub async fn serve_datagrams<F>(
 ) where
     F: FnMut(&[u8], SocketAddr, &mut Vec<u8>) -> bool + Send + 'static,
 {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut buf = datagram_buffer(&shared.gate);
     let mut out = Vec::with_capacity(MAX_DATAGRAM);
     loop {
         let (n, peer) = tokio::select! {
@@ -214,6 +308,9 @@ pub async fn serve_datagrams<F>(
             },
             _ = shared.shutdown.cancelled() => return,
         };
+        if !admit_datagram(&shared.gate, door, n, peer) {
+            continue;
+        }
         out.clear();
         if respond(&buf[..n], peer, &mut out) {
             if let Err(e) = socket.send_to(&out, peer).await {

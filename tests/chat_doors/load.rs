@@ -82,7 +82,9 @@ async fn a_thousand_line_members_all_receive_one_message() {
     sockit::net::raise_fd_limit();
     const MEMBERS: usize = 1000;
     const WAVE: usize = 100;
-    let srv = server(&[]);
+    // A thousand members and a sender, all from loopback: past the
+    // default per-address cap of 1,000.
+    let srv = server(&["--max-conns-per-ip", "0"]);
     let addr = srv.sock("chat-lines", "tcp://");
     let mut tasks = tokio::task::JoinSet::new();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(MEMBERS);

@@ -54,6 +54,11 @@ pub const LINE_MAX: usize = DEFAULT_MAX_MESSAGE_BYTES + 512;
 /// still lets abandoned connections go the same day.
 pub const CHAT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// What a peer over the per-IP connection cap reads before the server
+/// closes: one notice line, as the door speaks.
+pub const BUSY_LINE: &[u8] =
+    b"* too many connections from your address; close some and try again\r\n";
+
 /// Names a peer may try before we hang up: plenty for typos, few enough
 /// that a script cannot use the prompt to probe which names are accounts.
 const NAME_TRIES: usize = 10;

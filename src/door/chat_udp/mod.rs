@@ -18,20 +18,22 @@
 //!   oversized datagram, or a refused message (blocked word, flood limit).
 //!
 //! Bounds: at most [`MAX_MEMBERS`] addresses at once, and
-//! [`MAX_MEMBERS_PER_IP`] per IP address; past either, new addresses are
+//! [`MAX_MEMBERS_PER_IP`] per IPv4 address or IPv6 /64 (or
+//! `--max-conns-per-ip`, when lower); past either, new addresses are
 //! refused (not the oldest evicted: otherwise a flood of spoofed sources
 //! would push every real member out). Each member has a queue of
 //! [`MEMBER_QUEUE`] datagrams; the receive loop only ever `try_send`s, so
 //! no member slows it. Error replies are rate-limited as a whole
 //! ([`ERROR_REPLIES_PER_SEC`]) so the door cannot be used to reflect
-//! traffic at a spoofed victim.
+//! traffic at a spoofed victim. Datagrams from addresses the access lists
+//! deny, or larger than `--max-datagram`, are dropped before parsing.
 
 mod member;
 mod request;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +43,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::net::serve::MAX_DATAGRAM;
+use crate::net::serve::{admit_datagram, datagram_buffer};
+use crate::net::{Gate, PeerKey};
 use crate::service::chat::{ChatHub, TokenBucket};
 
 pub use member::MEMBER_QUEUE;
@@ -76,6 +79,9 @@ pub struct ChatUdpOpts {
     pub shutdown: CancellationToken,
     /// Tracks member tasks, so shutdown waits for them to leave.
     pub tracker: TaskTracker,
+    /// Access lists, the datagram size limit, and the per-IP cap (members
+    /// per address are capped at the lower of it and [`MAX_MEMBERS_PER_IP`]).
+    pub gate: Arc<Gate>,
 }
 
 impl std::fmt::Debug for ChatUdpOpts {
@@ -103,13 +109,16 @@ pub async fn serve_chat_udp(socket: UdpSocket, opts: ChatUdpOpts) {
         opts: opts.clone(),
     };
     let mut sweep = tokio::time::interval(sweep_period(opts.lease));
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut buf = datagram_buffer(&opts.gate);
     loop {
         tokio::select! {
             _ = opts.shutdown.cancelled() => return, // dropping queues ends members
             _ = sweep.tick() => door.sweep(),
             r = socket.recv_from(&mut buf) => match r {
-                Ok((n, peer)) => door.datagram(&buf[..n], peer),
+                Ok((n, peer)) if admit_datagram(&opts.gate, "chat-udp", n, peer) => {
+                    door.datagram(&buf[..n], peer)
+                }
+                Ok(_) => {}
                 // Errors concern one earlier peer; keep serving.
                 Err(e) => tracing::debug!(door = "chat-udp", error = %e, "recv failed"),
             },
@@ -120,7 +129,7 @@ pub async fn serve_chat_udp(socket: UdpSocket, opts: ChatUdpOpts) {
 /// The receive loop's state: who is a member, and the error budget.
 struct Door {
     members: HashMap<SocketAddr, Slot>,
-    per_ip: HashMap<IpAddr, usize>,
+    per_ip: HashMap<PeerKey, usize>,
     errors: TokenBucket,
     socket: Arc<UdpSocket>,
     opts: ChatUdpOpts,
@@ -177,8 +186,8 @@ impl Door {
         if self.members.len() >= MAX_MEMBERS {
             return Err(full("too many members"));
         }
-        let from_ip = self.per_ip.entry(peer.ip()).or_default();
-        if *from_ip >= MAX_MEMBERS_PER_IP {
+        let from_ip = self.per_ip.entry(PeerKey::of(peer.ip())).or_default();
+        if *from_ip >= self.opts.gate.member_cap(MAX_MEMBERS_PER_IP) {
             return Err(full("too many members from your address"));
         }
         *from_ip += 1;
@@ -201,7 +210,7 @@ impl Door {
         if self.members.remove(&peer).is_none() {
             return;
         }
-        if let Entry::Occupied(mut e) = self.per_ip.entry(peer.ip()) {
+        if let Entry::Occupied(mut e) = self.per_ip.entry(PeerKey::of(peer.ip())) {
             *e.get_mut() -= 1;
             if *e.get() == 0 {
                 e.remove();

@@ -27,7 +27,7 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, IdleTimer};
+use crate::net::{Conn, Gate, IdleTimer};
 use crate::service::Services;
 use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
 
@@ -56,6 +56,26 @@ pub struct FramedOpts {
     pub shutdown: CancellationToken,
     /// The services stateful requests go to.
     pub services: Services,
+    /// The gate: its first-frame timeout is read as each connection opens,
+    /// so a reload applies to new connections.
+    pub gate: Arc<Gate>,
+}
+
+/// The error code a peer over the per-IP connection cap gets.
+pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
+
+/// The error frame a peer over the per-IP connection cap reads before the
+/// server closes (see `net::serve::serve_stream_with`).
+pub fn busy_frame() -> bytes::Bytes {
+    let frame = error_frame(
+        TOO_MANY_CONNECTIONS,
+        "too many connections from your address; close some and try again",
+        None,
+    );
+    let mut out = BytesMut::new();
+    // A fixed, small frame: it always fits the default limits.
+    let _ = FrameCodec::new().encode(frame, &mut out);
+    out.freeze()
 }
 
 /// Serves the frame protocol on one connection until EOF, error, idle
@@ -76,9 +96,18 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
     let mut rbuf = BytesMut::new();
     let mut wbuf = BytesMut::new();
     let mut idle = IdleTimer::new(opts.idle);
+    // A deadline from connect, not from the last byte: a slowloris peer
+    // trickling one byte at a time never completes a frame, so it goes
+    // when this fires. Dropped (with its timer) at the first whole frame.
+    let mut first_frame = Some(Box::pin(tokio::time::sleep(
+        opts.gate.first_frame_timeout(),
+    )));
     loop {
+        let mut took = false;
         let failed = loop {
-            match answer_all(&mut codec, &mut rbuf, &mut wbuf, &opts.info, session) {
+            match answer_all(
+                &mut codec, &mut rbuf, &mut wbuf, &opts.info, session, &mut took,
+            ) {
                 Step::NeedMore => break None,
                 Step::Failed(e) => break Some(e),
                 Step::Stateful(req) => {
@@ -101,6 +130,9 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                 }
             }
         };
+        if took {
+            first_frame = None;
+        }
         if !wbuf.is_empty() {
             conn.write_all_within(&wbuf, opts.idle).await?;
             wbuf.clear();
@@ -124,6 +156,10 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                 }
                 None
             }
+            () = until(&mut first_frame) => {
+                tracing::debug!("no whole frame within the first-frame timeout; closing");
+                return Ok(());
+            }
             ev = session.next_event(), if session.listens() => Some(ev),
         };
         if let Some(ev) = event {
@@ -140,6 +176,14 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Waits for `deadline`, or forever when there is none.
+async fn until(deadline: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
+    match deadline {
+        Some(s) => s.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -179,23 +223,28 @@ enum Step {
 }
 
 /// Decodes and answers every complete core request in `rbuf`, stopping at
-/// the first request the session must answer.
+/// the first request the session must answer. Sets `took` when a whole
+/// frame was decoded.
 fn answer_all(
     codec: &mut FrameCodec,
     rbuf: &mut BytesMut,
     wbuf: &mut BytesMut,
     info: &ServerInfo,
     session: &Session,
+    took: &mut bool,
 ) -> Step {
     loop {
         // Between frames, try the zero-allocation ping path first.
         if codec.is_idle() {
             if let Some(used) = answer_ping(rbuf, &info.limits, wbuf) {
                 rbuf.advance(used);
+                *took = true;
                 continue;
             }
         }
-        match codec.decode(rbuf) {
+        let decoded = codec.decode(rbuf);
+        *took |= matches!(decoded, Ok(Some(_)));
+        match decoded {
             Ok(Some(req)) if session.serves(req.kind()) => return Step::Stateful(req),
             Ok(Some(req)) => encode_reply(codec, respond(&req, info), &req, wbuf),
             Ok(None) => return Step::NeedMore,
