@@ -35,10 +35,17 @@ const DEFAULTS: [(Service, &str); 4] = [
         --chat-filter darn=**** --chat-filter spam=!block
       chat for `nc HOST 2323` users and for JSON datagrams {\"name\",\"msg\"},
       in the same rooms, with the classic keyword rule
+  sockit serve --listen tls://0.0.0.0:7879 --web tls://0.0.0.0:8443
+      the frame protocol and the web page (HTTPS) over TLS; without
+      --tls-cert a self-signed certificate is made in DATA/tls on first start
+      and its fingerprint printed, for clients to pin (see `sockit cert`)
+  sockit serve --listen tls://0.0.0.0:7879 --tls-cert cert.pem --tls-key key.pem
+      TLS with your own certificate (from a CA, or `sockit cert new`)
 
 On start, one line per listener goes to stdout, e.g.
   echo listening on tcp://127.0.0.1:8888
-followed by a line starting with `ready`. Ctrl-C or SIGTERM stops accepting,
+then, with tls:// listeners, `tls certificate sha256:HEX (PATH)`, and a line
+starting with `ready`. Ctrl-C or SIGTERM stops accepting,
 lets busy connections finish for --grace seconds, and exits 0.")]
 pub struct ServeArgs {
     /// Run the echo service (bytes back as they came) on ADDR; repeatable.
@@ -47,15 +54,16 @@ pub struct ServeArgs {
     /// Run the upper service (each line back upper-cased) on ADDR; repeatable.
     #[arg(long, value_name = "ADDR")]
     upper: Vec<Endpoint>,
-    /// Serve the sockit frame protocol on ADDR (tcp:// or unix://); repeatable.
+    /// Serve the sockit frame protocol on ADDR (tcp://, tls:// or unix://);
+    /// repeatable.
     #[arg(long, value_name = "ADDR")]
     listen: Vec<Endpoint>,
     /// Serve the web page (login, and the frame protocol over WebSocket)
-    /// on HOST:PORT; repeatable.
+    /// on HOST:PORT (tls://HOST:PORT for HTTPS); repeatable.
     #[arg(long, value_name = "ADDR")]
     web: Vec<Endpoint>,
-    /// Serve line chat for nc/telnet users on ADDR (tcp:// or unix://);
-    /// repeatable.
+    /// Serve line chat for nc/telnet users on ADDR (tcp://, tls:// or
+    /// unix://); repeatable.
     #[arg(long, value_name = "ADDR")]
     chat_lines: Vec<Endpoint>,
     /// Serve JSON datagram chat ({"name","msg","room"}) on ADDR (udp://);
@@ -99,6 +107,8 @@ pub struct ServeArgs {
     chat: super::chat_opts::ChatArgs,
     #[command(flatten)]
     files: super::filestore::FilesArgs,
+    #[command(flatten)]
+    tls: super::tls_opts::TlsArgs,
 }
 
 /// Runs `sockit serve`.
@@ -115,6 +125,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         shards: a.threads.unwrap_or_else(super::cpus).max(1),
         chat_idle: super::seconds("--chat-idle", a.chat_idle, true)?,
         chat_lease: super::seconds("--chat-lease", a.chat_lease, true)?,
+        tls: None,
+        handshake_timeout: a.tls.handshake_timeout()?,
     };
     let mut specs: Vec<(Service, Endpoint)> = Vec::new();
     specs.extend(a.echo.into_iter().map(|e| (Service::Echo, e)));
@@ -148,6 +160,17 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listeners = server::bind_all(&specs).await?;
     for l in &listeners {
         println!("{} listening on {}", l.service.name(), l.local_endpoint()?);
+    }
+    let tls_hosts: Vec<String> = specs
+        .iter()
+        .filter_map(|(_, ep)| match ep {
+            Endpoint::Tls(hp) => Some(hp.host.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut opts = opts;
+    if !tls_hosts.is_empty() {
+        opts.tls = Some(a.tls.identity(&a.data, &tls_hosts).await?);
     }
     println!("data directory {}", a.data.display());
     println!("ready (pid {}); Ctrl-C stops", std::process::id());

@@ -1,4 +1,4 @@
-//! Endpoints, listeners, connections and the loops that serve them.
+//! Endpoints, listeners, connections (TLS included) and the loops that serve them.
 
 pub mod addr;
 pub mod conn;
@@ -8,10 +8,11 @@ pub mod limits;
 pub mod listen;
 pub mod serve;
 pub mod shard;
+pub mod tls;
 
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
-pub use conn::{Conn, StdConn};
-pub use dial::{DialError, dial, dial_udp};
+pub use conn::{Conn, Relayed, StdConn};
+pub use dial::{DialError, dial, dial_udp, dial_with};
 pub use idle::{IdleTimer, Wake, wait_input};
 pub use limits::raise_fd_limit;
 pub use listen::{BindError, Bound, bind};
