@@ -5,24 +5,27 @@
 //! idle connection holds no buffer, and tools such as ping and bench do the
 //! same; a TLS stream offers neither. Through the pair every door works
 //! unchanged. The cost is one extra copy and two extra syscalls per chunk
-//! each way (the figures are in the TLS section of README.md).
+//! each way (measured by `bench/tls_compare.sh`; see README.md, TLS).
 //!
-//! Buffers are taken only while data flows: a direction that finds nothing
-//! to read gives its buffer back, so a quiet TLS connection holds none here
-//! (rustls keeps its own record buffers).
+//! The relay owns no buffer: what the peer sends is written to the pair
+//! straight from rustls' plaintext buffer (`poll_fill_buf`), and what the
+//! door writes is read into a stack buffer and handed to rustls at once.
+//! Only when rustls cannot take all of it (the peer stopped reading) is the
+//! rest kept, at most one chunk, until it can.
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-/// Bytes read per step: the plaintext of one full TLS record (16 KiB), so
-/// each step fills one record on the way out.
+/// Bytes read from the door per step: the plaintext of one full TLS record
+/// (16 KiB), so each step fills one record on the way out.
 pub const RELAY_CHUNK: usize = 16 * 1024;
 
 /// How long the relay keeps going once the plaintext end is dropped: enough
@@ -30,75 +33,90 @@ pub const RELAY_CHUNK: usize = 16 * 1024;
 /// enough that a peer which never reads does not keep the task alive.
 pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
-/// One direction of the copy.
+/// Door -> TLS: the state kept between polls.
 #[derive(Debug, Default)]
-struct Pump {
-    /// Present only while data flows.
-    buf: Option<Box<[u8]>>,
-    /// Bytes of `buf` already written.
-    pos: usize,
-    /// Bytes of `buf` filled by the last read.
-    cap: usize,
-    /// The reader reached EOF.
+struct Out {
+    /// Bytes read from the door that rustls has not taken yet.
+    rest: Option<Vec<u8>>,
+    /// The door half-closed (or closed).
     eof: bool,
     /// Written since the last flush.
     dirty: bool,
 }
 
-impl Pump {
-    /// Copies until `r` has nothing more for now (Pending) or ends (Ready:
-    /// then `w` has been shut down, passing the EOF on).
-    fn poll_copy<R, W>(
+impl Out {
+    /// Copies until the door has nothing more for now (Pending) or ended
+    /// (Ready: then the TLS side has been shut down, sending close_notify).
+    fn poll_copy<T>(
         &mut self,
         cx: &mut Context<'_>,
-        r: &mut R,
-        w: &mut W,
+        plain: &mut UnixStream,
+        tls: &mut T,
     ) -> Poll<io::Result<()>>
     where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
+        T: AsyncWrite + Unpin,
     {
         loop {
-            if self.pos == self.cap && !self.eof {
-                let buf = self
-                    .buf
-                    .get_or_insert_with(|| vec![0; RELAY_CHUNK].into_boxed_slice());
-                let mut rb = ReadBuf::new(buf);
-                match Pin::new(&mut *r).poll_read(cx, &mut rb) {
-                    Poll::Ready(Ok(())) => {
-                        let n = rb.filled().len();
-                        (self.pos, self.cap) = (0, n);
-                        self.eof = n == 0;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => {
-                        // Idle: hand the buffer back until data comes again.
-                        self.buf = None;
-                        if self.dirty {
-                            ready!(Pin::new(&mut *w).poll_flush(cx))?;
-                            self.dirty = false;
-                        }
-                        return Poll::Pending;
-                    }
-                }
-            }
-            if let Some(buf) = self.buf.as_deref() {
-                while self.pos < self.cap {
-                    let chunk = buf.get(self.pos..self.cap).unwrap_or_default();
-                    let n = ready!(Pin::new(&mut *w).poll_write(cx, chunk))?;
+            if let Some(rest) = self.rest.as_mut() {
+                while !rest.is_empty() {
+                    let n = ready!(Pin::new(&mut *tls).poll_write(cx, rest))?;
                     if n == 0 {
                         return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                     }
-                    self.pos += n;
+                    rest.drain(..n);
                     self.dirty = true;
                 }
+                self.rest = None;
             }
             if self.eof {
-                self.buf = None;
-                ready!(Pin::new(&mut *w).poll_shutdown(cx))?;
+                ready!(Pin::new(&mut *tls).poll_shutdown(cx))?;
                 return Poll::Ready(Ok(()));
             }
+            let mut stack = [MaybeUninit::<u8>::uninit(); RELAY_CHUNK];
+            let mut rb = ReadBuf::uninit(&mut stack);
+            match Pin::new(&mut *plain).poll_read(cx, &mut rb) {
+                Poll::Pending => {
+                    if self.dirty {
+                        ready!(Pin::new(&mut *tls).poll_flush(cx))?;
+                        self.dirty = false;
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => self.eof = true,
+                Poll::Ready(Ok(())) => {
+                    let data = rb.filled();
+                    let taken = match Pin::new(&mut *tls).poll_write(cx, data) {
+                        Poll::Ready(r) => r?,
+                        Poll::Pending => 0,
+                    };
+                    self.dirty |= taken > 0;
+                    if let Some(left) = data.get(taken..).filter(|l| !l.is_empty()) {
+                        self.rest = Some(left.to_vec());
+                    }
+                }
+            }
         }
+    }
+}
+
+/// TLS -> door, straight from rustls' plaintext buffer. Ready once the
+/// peer's end of stream has been passed on (the door's end half-closed).
+fn poll_in<T>(cx: &mut Context<'_>, tls: &mut T, plain: &mut UnixStream) -> Poll<io::Result<()>>
+where
+    T: AsyncBufRead + Unpin,
+{
+    loop {
+        let data = ready!(Pin::new(&mut *tls).poll_fill_buf(cx))?;
+        if data.is_empty() {
+            ready!(Pin::new(&mut *plain).poll_shutdown(cx))?;
+            return Poll::Ready(Ok(()));
+        }
+        let n = ready!(Pin::new(&mut *plain).poll_write(cx, data))?;
+        if n == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        }
+        Pin::new(&mut *tls).consume(n);
     }
 }
 
@@ -108,11 +126,10 @@ impl Pump {
 pub struct Relay<T> {
     tls: T,
     plain: UnixStream,
-    /// Plaintext end -> TLS (what the door writes).
-    out: Pump,
-    /// TLS -> plaintext end (what the peer sends).
-    inn: Pump,
+    /// Door -> TLS (what the door writes).
+    out: Out,
     out_done: bool,
+    /// TLS -> door (what the peer sends) has ended.
     in_done: bool,
 }
 
@@ -120,21 +137,20 @@ pub struct Relay<T> {
 /// the relay to run beside it.
 pub fn split<T>(tls: T) -> io::Result<(UnixStream, Relay<T>)>
 where
-    T: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncBufRead + AsyncWrite + Unpin,
 {
     let (door, plain) = UnixStream::pair()?;
     let relay = Relay {
         tls,
         plain,
-        out: Pump::default(),
-        inn: Pump::default(),
+        out: Out::default(),
         out_done: false,
         in_done: false,
     };
     Ok((door, relay))
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Future for Relay<T> {
+impl<T: AsyncBufRead + AsyncWrite + Unpin> Future for Relay<T> {
     type Output = io::Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -146,7 +162,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Relay<T> {
             }
         }
         if !this.in_done {
-            if let Poll::Ready(r) = this.inn.poll_copy(cx, &mut this.tls, &mut this.plain) {
+            if let Poll::Ready(r) = poll_in(cx, &mut this.tls, &mut this.plain) {
                 r?;
                 this.in_done = true;
             }
@@ -163,7 +179,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Relay<T> {
 /// plaintext end was dropped: only the last bytes and the close remain).
 pub async fn run<T>(relay: Relay<T>, gone: CancellationToken, linger: Duration)
 where
-    T: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncBufRead + AsyncWrite + Unpin,
 {
     let mut relay = relay;
     let r = tokio::select! {
@@ -185,9 +201,9 @@ mod tests {
 
     #[tokio::test]
     async fn copies_both_ways_and_passes_eof_on() {
-        // A duplex pipe stands in for the TLS stream.
+        // A duplex pipe stands in for the TLS stream (buffered, as rustls is).
         let (mut peer, tls) = tokio::io::duplex(64);
-        let (mut door, relay) = split(tls).unwrap();
+        let (mut door, relay) = split(tokio::io::BufReader::new(tls)).unwrap();
         let task = tokio::spawn(run(relay, CancellationToken::new(), CLOSE_LINGER));
         let big = vec![7u8; RELAY_CHUNK * 3 + 5];
         let writer = {
@@ -203,16 +219,19 @@ mod tests {
         let mut got = Vec::new();
         door.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, big);
-        door.write_all(b"reply").await.unwrap();
+        // Back through a 64-byte pipe: the TLS side takes little at a time,
+        // so the relay keeps what it could not pass on yet.
+        let reply: Vec<u8> = (0..RELAY_CHUNK * 2 + 3).map(|i| i as u8).collect();
+        door.write_all(&reply).await.unwrap();
         door.shutdown().await.unwrap();
-        assert_eq!(writer.await.unwrap(), b"reply");
+        assert_eq!(writer.await.unwrap(), reply);
         task.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_dropped_door_ends_the_relay_within_the_linger() {
         let (_peer, tls) = tokio::io::duplex(64);
-        let (door, relay) = split(tls).unwrap();
+        let (door, relay) = split(tokio::io::BufReader::new(tls)).unwrap();
         let gone = CancellationToken::new();
         let task = tokio::spawn(run(relay, gone.clone(), CLOSE_LINGER));
         drop(door);
