@@ -173,6 +173,11 @@ fn ca_file_and_pinned_fingerprint() {
     let out = me.run(&["cert", "show", &addr, "--json"], b"");
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["fingerprint"], fp.as_str());
+    assert_eq!(shown["known_hosts"], "not in known_hosts");
+    let out = me.run(&["cert", "show", &cert], b"");
+    assert!(text(&out.stdout).starts_with(&fp), "{out:?}");
+    let out = me.run(&["cert", "forget", "127.0.0.1:1"], b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
 
 #[test]
