@@ -6,7 +6,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::Framed;
 
-use crate::net::{Conn, DialError, Endpoint, dial};
+use crate::net::tls::Trust;
+use crate::net::{Conn, DialError, Endpoint, dial_with};
 use crate::wire::{AuthReply, AuthRequest, Frame, FrameCodec, FrameError, PROTOCOL_VERSION};
 
 /// Why a framed exchange failed.
@@ -44,7 +45,17 @@ pub struct Client {
 impl Client {
     /// Connects to a `tcp://` or `unix://` endpoint within `timeout`.
     pub async fn connect(ep: &Endpoint, timeout: Duration) -> Result<Client, ClientError> {
-        let conn = dial(ep, timeout).await?;
+        Client::connect_with(ep, timeout, &Trust::Unset).await
+    }
+
+    /// Connects to a `tcp://`, `unix://` or `tls://` endpoint within
+    /// `timeout`, checking a TLS server's certificate as `trust` says.
+    pub async fn connect_with(
+        ep: &Endpoint,
+        timeout: Duration,
+        trust: &Trust,
+    ) -> Result<Client, ClientError> {
+        let conn = dial_with(ep, timeout, trust).await?;
         let _ = conn.set_nodelay();
         Ok(Client::from_conn(conn))
     }

@@ -1,5 +1,9 @@
 //! Assembles `sockit serve`: binds every listener first (so a taken port fails
-//! at start), then runs each with its door until shutdown.
+//! at start), then runs each with its door until shutdown, over TLS where the
+//! address says tls://.
+
+mod tls_door;
+mod web;
 
 use std::io;
 use std::sync::Arc;
@@ -8,9 +12,11 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use self::tls_door::{server_tls, with_tls};
 use crate::door;
+use crate::net::tls::{self, Identity};
 use crate::net::{
-    BindError, Bound, Endpoint, Gate, Shards, Shared, StreamListener, serve_datagrams,
+    BindError, Bound, Endpoint, Gate, Shards, Shared, StreamListener, Transport, serve_datagrams,
     serve_stream, serve_stream_with,
 };
 use crate::service::Services;
@@ -71,6 +77,11 @@ pub struct ServerOpts {
     /// datagram size limit, shared by every door; the caller keeps a
     /// clone to swap the rules on reload.
     pub gate: Arc<Gate>,
+    /// The certificate and key tls:// listeners present; a tls:// listener
+    /// without one is not served (the CLI always provides one).
+    pub tls: Option<Identity>,
+    /// How long a TLS handshake may take before the connection is closed.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for ServerOpts {
@@ -92,6 +103,8 @@ impl Default for ServerOpts {
             chat_idle: door::CHAT_IDLE_TIMEOUT,
             chat_lease: door::DEFAULT_LEASE,
             gate: Arc::new(Gate::default()),
+            tls: None,
+            handshake_timeout: tls::HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -103,12 +116,17 @@ pub struct Listener {
     pub service: Service,
     /// The socket, already bound.
     pub bound: Bound,
+    /// Whether connections speak TLS (the address was tls://).
+    pub tls: bool,
 }
 
 impl Listener {
     /// The actual address (with the real port when 0 was asked).
     pub fn local_endpoint(&self) -> io::Result<Endpoint> {
-        self.bound.local_endpoint()
+        Ok(match self.bound.local_endpoint()? {
+            Endpoint::Tcp(hp) if self.tls => Endpoint::Tls(hp),
+            ep => ep,
+        })
     }
 }
 
@@ -116,7 +134,7 @@ impl Listener {
 pub async fn bind_all(specs: &[(Service, Endpoint)]) -> Result<Vec<Listener>, BindError> {
     let mut out = Vec::with_capacity(specs.len());
     for (service, ep) in specs {
-        let udp = ep.transport() == crate::net::Transport::Udp;
+        let udp = ep.transport() == Transport::Udp;
         if matches!(service, Service::Framed | Service::Web | Service::ChatLines) && udp {
             return Err(BindError::NeedsStream {
                 addr: ep.to_string(),
@@ -132,6 +150,7 @@ pub async fn bind_all(specs: &[(Service, Endpoint)]) -> Result<Vec<Listener>, Bi
         out.push(Listener {
             service: *service,
             bound: crate::net::bind(ep).await?,
+            tls: ep.transport() == Transport::Tls,
         });
     }
     Ok(out)
@@ -203,17 +222,30 @@ pub async fn run(
     let mut loops = JoinSet::new();
     for l in listeners {
         let (service, shared) = (l.service, shared.clone());
-        if service == Service::Web {
-            loops.spawn(serve_web(l.bound, web.clone(), shutdown.clone()));
-            continue;
-        }
+        let tls = match (l.tls, server_tls(service, &opts)) {
+            (false, _) => None,
+            (true, Ok(t)) => Some(t),
+            (true, Err(e)) => {
+                tracing::error!(service = service.name(), error = %e, "not serving a tls:// listener");
+                continue;
+            }
+        };
         match StreamListener::from_bound(l.bound) {
+            Ok(listener) if service == Service::Web => {
+                // Cookies of an HTTPS page are marked Secure.
+                let state = door::web::WebState {
+                    secure: tls.is_some(),
+                    ..web.clone()
+                };
+                loops.spawn(web::serve(listener, state, tls, shared));
+            }
             Ok(listener) => {
                 let (so, fo, co) = (stream_opts.clone(), framed_opts.clone(), chat_lines.clone());
                 match service {
                     Service::Echo => {
                         loops.spawn(serve_stream(listener, "echo", shared, move |c| {
-                            door::echo_stream(c, so.clone())
+                            let so = so.clone();
+                            with_tls(c, tls.clone(), move |c| door::echo_stream(c, so))
                         }))
                     }
                     Service::Upper => {
@@ -223,7 +255,10 @@ pub async fn run(
                             "upper",
                             busy,
                             shared,
-                            move |c| door::upper_stream(c, so.clone()),
+                            move |c| {
+                                let so = so.clone();
+                                with_tls(c, tls.clone(), move |c| door::upper_stream(c, so))
+                            },
                         ))
                     }
                     Service::Framed => {
@@ -233,14 +268,18 @@ pub async fn run(
                             "framed",
                             busy,
                             shared,
-                            move |c| door::framed_stream(c, fo.clone()),
+                            move |c| {
+                                let fo = fo.clone();
+                                with_tls(c, tls.clone(), move |c| door::framed_stream(c, fo))
+                            },
                         ))
                     }
                     Service::ChatLines => {
                         let busy = door::BUSY_LINE.into();
                         let name = "chat-lines";
                         loops.spawn(serve_stream_with(listener, name, busy, shared, move |c| {
-                            door::chat_lines_stream(c, co.clone())
+                            let co = co.clone();
+                            with_tls(c, tls.clone(), move |c| door::chat_lines_stream(c, co))
                         }))
                     }
                     // bind_all gives these datagram sockets only.
@@ -292,25 +331,4 @@ pub async fn run(
         Err(_) => shared.tracker.len(),
     };
     RunSummary { cut_off }
-}
-
-/// Serves the web door on a bound TCP socket until shutdown (a Unix socket
-/// works too, for a reverse proxy in front).
-async fn serve_web(bound: Bound, state: door::web::WebState, shutdown: CancellationToken) {
-    use std::net::SocketAddr;
-    let app = door::web::router(state);
-    let stop = shutdown.cancelled_owned();
-    let result = match bound {
-        Bound::Tcp(l) => {
-            let svc = app.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(l, svc).with_graceful_shutdown(stop).await
-        }
-        other => {
-            tracing::error!(?other, "the web door needs a TCP listener");
-            return;
-        }
-    };
-    if let Err(e) = result {
-        tracing::error!(error = %e, "web door failed");
-    }
 }

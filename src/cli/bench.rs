@@ -83,6 +83,8 @@ pub struct BenchArgs {
     /// Wire format: echo, frame, frame-ping, redis or nats (see below).
     #[arg(long, value_name = "PROTO", default_value = "echo")]
     proto: sockit::tools::proto::Proto,
+    #[command(flatten)]
+    tls: super::tls_opts::ClientTlsArgs,
 }
 
 /// Runs `sockit bench`.
@@ -93,6 +95,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         (None, false) => Mode::Closed { depth: a.pipeline },
     };
     let cfg = BenchConfig {
+        trust: a.tls.trust_for(&a.target).await?,
         target: a.target,
         conns: a.conns,
         size: a.size,

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use sockit::net::{Endpoint, dial};
+use sockit::net::{Endpoint, dial_with};
 use sockit::wire::{DEFAULT_MAX_BODY, Frame, FrameCodec, Limits};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -24,11 +24,12 @@ Exit status: 0 when no reply was an error, 1 when one was, 2 on failure.
 Examples:
   sockit call tcp://127.0.0.1:7878 '{"type":"ping","id":1,"ts":123}'
   sockit call tcp://127.0.0.1:7878 '{"type":"hello","version":1}'
+  sockit call tls://example.org:7879 '{"type":"ping"}' --fingerprint sha256:...
   sockit call tcp://127.0.0.1:7878 '{"type":"echo"}' --body photo.jpg --out copy.jpg
   printf '%s\n' '{"type":"ping","id":1}' '{"type":"ping","id":2}' | sockit call tcp://127.0.0.1:7878 --stdin"#
 )]
 pub struct CallArgs {
-    /// Server address (tcp:// or unix://).
+    /// Server address (tcp://, tls:// or unix://).
     addr: Endpoint,
     /// The frame header, a JSON object such as '{"type":"ping"}'.
     #[arg(required_unless_present = "stdin")]
@@ -48,6 +49,8 @@ pub struct CallArgs {
     /// Give up when nothing arrives for this many seconds after sending.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     timeout: f64,
+    #[command(flatten)]
+    tls: super::tls_opts::ClientTlsArgs,
 }
 
 fn parse_header(text: &str) -> anyhow::Result<Map<String, Value>> {
@@ -116,7 +119,8 @@ pub async fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let conn = dial(&a.addr, timeout).await?;
+    let trust = a.tls.trust_for(&a.addr).await?;
+    let conn = dial_with(&a.addr, timeout, &trust).await?;
     let _ = conn.set_nodelay();
     let (rx, tx) = tokio::io::split(conn);
     let mut sink = FramedWrite::new(tx, FrameCodec::with_limits(limits));

@@ -43,7 +43,7 @@ Examples:
   echo 'deploy done' | sockit chat --room ops
   sockit chat --room ops --json --stay < /dev/null      a bot's feed")]
 pub struct ChatArgs {
-    /// The framed server (tcp:// or unix://).
+    /// The framed server (tcp://, tls:// or unix://).
     #[arg(default_value = DEFAULT_SERVER)]
     addr: Endpoint,
     /// The room to join first.
@@ -58,6 +58,8 @@ pub struct ChatArgs {
     /// Give up connecting after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     timeout: f64,
+    #[command(flatten)]
+    tls: super::tls_opts::ClientTlsArgs,
 }
 
 /// Arguments of `sockit say`.
@@ -66,7 +68,7 @@ pub struct ChatArgs {
   sockit say --room ops 'backup finished'
   sockit say tcp://10.0.0.5:7878 --room lobby hello --json")]
 pub struct SayArgs {
-    /// The framed server (tcp:// or unix://).
+    /// The framed server (tcp://, tls:// or unix://).
     #[arg(long, default_value = DEFAULT_SERVER)]
     server: Endpoint,
     /// The room.
@@ -78,6 +80,8 @@ pub struct SayArgs {
     /// The message (several words are joined with spaces).
     #[arg(required = true)]
     text: Vec<String>,
+    #[command(flatten)]
+    tls: super::tls_opts::ClientTlsArgs,
 }
 
 /// Arguments of `sockit history`.
@@ -86,7 +90,7 @@ pub struct SayArgs {
   sockit history --room ops -n 50
   sockit history --room lobby --after 120 --json     everything after message 120")]
 pub struct HistoryArgs {
-    /// The framed server (tcp:// or unix://).
+    /// The framed server (tcp://, tls:// or unix://).
     #[arg(default_value = DEFAULT_SERVER)]
     addr: Endpoint,
     /// The room.
@@ -101,6 +105,8 @@ pub struct HistoryArgs {
     /// One JSON object per message.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tls: super::tls_opts::ClientTlsArgs,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -118,7 +124,8 @@ fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit say`.
 pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
-    let mut conn = ChatConn::connect(&Credentials::from_env()?, &a.server, TIMEOUT).await?;
+    let trust = a.tls.trust_for(&a.server).await?;
+    let mut conn = ChatConn::connect(&Credentials::from_env()?, &a.server, TIMEOUT, &trust).await?;
     let text = a.text.join(" ");
     let sent = async {
         conn.request(ChatRequest::Join {
@@ -152,7 +159,8 @@ pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit history`.
 pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let mut conn = ChatConn::connect(&Credentials::from_env()?, &a.addr, TIMEOUT).await?;
+    let trust = a.tls.trust_for(&a.addr).await?;
+    let mut conn = ChatConn::connect(&Credentials::from_env()?, &a.addr, TIMEOUT, &trust).await?;
     let req = ChatRequest::History {
         room: a.room.clone(),
         last: a.after.is_none().then_some(a.last),
@@ -186,7 +194,8 @@ fn line(m: &ChatMessage, current: Option<&str>) -> String {
 pub async fn chat(a: ChatArgs) -> anyhow::Result<ExitCode> {
     let timeout = super::seconds("--timeout", a.timeout, true)?;
     let creds = Credentials::from_env()?;
-    let mut conn = ChatConn::connect(&creds, &a.addr, timeout).await?;
+    let trust = a.tls.trust_for(&a.addr).await?;
+    let mut conn = ChatConn::connect(&creds, &a.addr, timeout, &trust).await?;
     let tty = std::io::stdin().is_terminal() && !a.json;
     let (tx, mut input) = mpsc::channel(64);
     let mut out = if tty {

@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sockit::client::{Client, ClientError};
 use sockit::net::Endpoint;
-use sockit::tools::credentials::{Credentials, CredentialsError, Saved, connect_logged_in};
+use sockit::tools::credentials::{
+    Credentials, CredentialsError, Saved, check_password_path, connect_logged_in,
+};
 use sockit::wire::{AuthReply, AuthRequest};
 
 use super::password::{self, Source};
@@ -18,7 +20,7 @@ const DEFAULT_SERVER: &str = "tcp://127.0.0.1:7878";
 /// Flags every session command shares.
 #[derive(Debug, clap::Args)]
 pub struct Common {
-    /// The framed server (tcp:// or unix://).
+    /// The framed server (tcp://, tls:// or unix://).
     #[arg(default_value = DEFAULT_SERVER)]
     addr: Endpoint,
     /// Print one JSON object instead of a sentence.
@@ -27,6 +29,8 @@ pub struct Common {
     /// Give up on the server after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     timeout: f64,
+    #[command(flatten)]
+    tls: super::tls_opts::ClientTlsArgs,
 }
 
 /// Arguments of `sockit login`.
@@ -37,11 +41,14 @@ with --password-stdin from one line of stdin; never from the command line.
 The session token is stored for this server in ~/.config/sockit/sessions.json
 (mode 0600; SOCKIT_CONFIG_DIR or XDG_CONFIG_HOME move it), and later commands
 against the same server use it.
+Over plain tcp:// the password is sent only to this machine (loopback);
+use tls:// for other hosts, or --insecure on a network you trust.
 Exit status: 0 logged in, 1 refused (wrong name or password, locked, throttled), 2 other errors.
 
 Examples:
   sockit login --user alice
-  sockit login tcp://10.0.0.5:7878 --user alice
+  sockit login tls://10.0.0.5:7879 --user alice
+  sockit login tls://chat.example.org:7879 --user alice --ca company-ca.pem
   printf '%s\\n' \"$PASS\" | sockit login --user alice --password-stdin"
 )]
 pub struct LoginArgs {
@@ -53,6 +60,10 @@ pub struct LoginArgs {
     /// Read the password from one line of stdin.
     #[arg(long)]
     password_stdin: bool,
+    /// Send the password over plain TCP to a host that is not this machine
+    /// (refused by default: anyone on the path could read it; use tls://).
+    #[arg(long)]
+    insecure: bool,
 }
 
 /// Arguments of `sockit logout` and `sockit whoami`.
@@ -83,6 +94,8 @@ fn refused(e: ClientError, what: &str) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit login`.
 pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
+    // Before the prompt: a refusal must not cost the user their typing.
+    check_password_path(&a.common.addr, a.insecure).await?;
     let source = if a.password_stdin {
         Source::Stdin
     } else {
@@ -93,7 +106,8 @@ pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("reading the password")??;
     let creds = Credentials::from_env()?;
-    let mut client = Client::connect(&a.common.addr, timeout(&a.common)?).await?;
+    let trust = a.common.tls.trust_for(&a.common.addr).await?;
+    let mut client = Client::connect_with(&a.common.addr, timeout(&a.common)?, &trust).await?;
     let (user, token, expires) = match client.login(&a.user, &pass).await {
         Ok(AuthReply::Login {
             user,
@@ -126,7 +140,8 @@ pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
 pub async fn whoami(a: SessionArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
     let creds = Credentials::from_env()?;
-    let (mut client, _) = match connect_logged_in(&creds, &c.addr, timeout(c)?).await {
+    let trust = c.tls.trust_for(&c.addr).await?;
+    let (mut client, _) = match connect_logged_in(&creds, &c.addr, timeout(c)?, &trust).await {
         Ok(x) => x,
         Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
             eprintln!("sockit: {e}");
@@ -161,7 +176,8 @@ pub async fn logout(a: SessionArgs) -> anyhow::Result<ExitCode> {
     let creds = Credentials::from_env()?;
     // Revoke on the server first; forget locally in every case, so a dead
     // server or an already-revoked token never leaves a usable secret here.
-    let revoked = match connect_logged_in(&creds, &c.addr, timeout(c)?).await {
+    let trust = c.tls.trust_for(&c.addr).await?;
+    let revoked = match connect_logged_in(&creds, &c.addr, timeout(c)?, &trust).await {
         Ok((mut client, _)) => client
             .auth(AuthRequest::Logout {})
             .await

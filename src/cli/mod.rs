@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod accounts;
 mod bench;
 mod call;
+mod cert;
 mod chat;
 mod chat_opts;
 mod chat_term;
@@ -21,12 +22,14 @@ mod ping;
 mod pipe;
 mod reload;
 mod serve;
+mod tls_opts;
 mod user;
 
 /// sockit: a client/server socket toolkit for TCP, UDP and Unix sockets.
 ///
 /// Addresses take one form everywhere: tcp://HOST:PORT, udp://HOST:PORT,
-/// unix:///abs/path or unix://relative/path; a bare HOST:PORT means TCP.
+/// tls://HOST:PORT, unix:///abs/path or unix://relative/path; a bare
+/// HOST:PORT means TCP.
 /// IPv6 hosts go in brackets: tcp://[::1]:8888.
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +47,8 @@ mod user;
   sockit lab sticky                              see TCP merge and split messages
   sockit user add alice                          create an account (password prompted)
   sockit login --user alice; sockit put a.txt :docs; sockit ls :docs; sockit get :docs/a.txt
+  sockit serve --listen tls://0.0.0.0:7879       the frame protocol over TLS (self-signed cert)
+  sockit login tls://host:7879 --user alice      first use trusts and remembers the certificate
 
 Logging: -v for debug, or RUST_LOG=sockit=trace. Run `sockit <command> --help` for details."
 )]
@@ -96,6 +101,8 @@ pub enum Command {
     Ls(files::LsArgs),
     /// Remove your files on a server (directories with -r).
     Rm(files::RmArgs),
+    /// TLS certificates: make one, show a fingerprint, forget a known host.
+    Cert(cert::CertArgs),
 }
 
 impl Cli {
@@ -159,6 +166,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Get(a) => files::get(a).await,
         Command::Ls(a) => files::ls(a).await,
         Command::Rm(a) => files::rm(a).await,
+        Command::Cert(a) => cert::run(a).await,
     }
 }
 

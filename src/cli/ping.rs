@@ -64,6 +64,8 @@ pub struct PingArgs {
     /// inside a sockit echo frame, to `sockit serve --listen`).
     #[arg(long, value_name = "PROTO", default_value = "echo")]
     proto: sockit::tools::proto::Proto,
+    #[command(flatten)]
+    tls: super::tls_opts::ClientTlsArgs,
 }
 
 /// Runs `sockit ping`.
@@ -76,6 +78,7 @@ pub async fn run(a: PingArgs) -> anyhow::Result<ExitCode> {
         timeout: super::seconds("-W", a.timeout, true)?,
         connect_timeout: super::seconds("--connect-timeout", a.connect_timeout, true)?,
         proto: a.proto,
+        trust: a.tls.trust_for(&a.target).await?,
     };
     let stop = CancellationToken::new();
     let on_signal = stop.clone();

@@ -21,6 +21,9 @@ use sockit::tools::pipe::{self, PipeOpts};
   sockit connect -u localhost:8888            the same as udp://localhost:8888
   sockit connect unix:///tmp/echo.sock < request.bin > reply.bin
   sockit connect --send-only tcp://host:9000 < backup.tar
+  sockit connect tls://127.0.0.1:2324
+      line chat over TLS (`serve --chat-lines tls://...`); the certificate
+      is checked by --ca, --fingerprint, or known_hosts on first use
 
 TCP and Unix: bytes pass unchanged both ways. When stdin ends, our sending
 side is half-closed (the server reads EOF; --no-shutdown keeps it open) and
@@ -34,8 +37,8 @@ print until none came for -i, else -w, else 2 seconds.
 Exit status: 0 when the pipe ends normally or stdout's reader goes away
 (`| head`); 2 with a one-line error otherwise.")]
 pub struct ConnectArgs {
-    /// Where to connect: tcp://HOST:PORT, udp://HOST:PORT, unix://PATH or
-    /// HOST:PORT (TCP); with PORT, ADDR is just the host.
+    /// Where to connect: tcp://HOST:PORT, udp://HOST:PORT, tls://HOST:PORT,
+    /// unix://PATH or HOST:PORT (TCP); with PORT, ADDR is just the host.
     #[arg(value_name = "ADDR")]
     addr: String,
     /// The port, ncat style: `sockit connect HOST PORT`.
@@ -47,6 +50,8 @@ pub struct ConnectArgs {
     wait: Option<f64>,
     #[command(flatten)]
     flags: PipeFlags,
+    #[command(flatten)]
+    tls: super::tls_opts::ClientTlsArgs,
 }
 
 /// Arguments of `sockit listen`.
@@ -127,6 +132,7 @@ pub async fn connect(a: ConnectArgs) -> anyhow::Result<ExitCode> {
     let ep = endpoint(&a.addr, a.port, a.flags.udp)?;
     let opts = PipeOpts {
         wait: seconds("-w", a.wait)?,
+        trust: a.tls.trust_for(&ep).await?,
         ..a.flags.opts()?
     };
     pipe::connect(&ep, &opts, tokio::io::stdin(), tokio::io::stdout()).await?;
@@ -136,6 +142,11 @@ pub async fn connect(a: ConnectArgs) -> anyhow::Result<ExitCode> {
 /// Runs `sockit listen`.
 pub async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
     let ep = endpoint(&a.addr, a.port, a.flags.udp)?;
+    if ep.transport() == sockit::net::Transport::Tls {
+        bail!(
+            "sockit listen does not serve TLS; use tcp://, or `sockit serve --echo tls://...` for a TLS endpoint"
+        );
+    }
     let opts = PipeOpts {
         keep_open: a.keep_open,
         max_conns: a.max_conns,
@@ -149,11 +160,12 @@ pub async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
         .local_endpoint()
         .with_context(|| format!("reading the address bound for {ep}"))?;
     // stderr, because stdout is the data; tests and scripts read the port here.
+    let stop = stop_signal().context("installing the Ctrl-C handler")?;
     eprintln!("listening on {local}");
     tokio::select! {
         r = pipe::listen(bound, &opts, tokio::io::stdin(), tokio::io::stdout()) => r?,
         // Dropping the listener removes a unix socket file.
-        r = stop_signal() => r.context("installing the Ctrl-C handler")?,
+        () = stop => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -58,10 +58,17 @@ const CONFIG_HEADER: &str = "\
       `kill -HUP PID` re-reads it and applies the access lists at once
   sockit serve --listen tcp://0.0.0.0:7878 --allow 10.0.0.0/8 --deny 10.6.6.6
       only the 10.x network, except one host
+  sockit serve --listen tls://0.0.0.0:7879 --web tls://0.0.0.0:8443
+      the frame protocol and the web page (HTTPS) over TLS; without
+      --tls-cert a self-signed certificate is made in DATA/tls on first start
+      and its fingerprint printed, for clients to pin (see `sockit cert`)
+  sockit serve --listen tls://0.0.0.0:7879 --tls-cert cert.pem --tls-key key.pem
+      TLS with your own certificate (from a CA, or `sockit cert new`)
 
 On start, one line per listener goes to stdout, e.g.
   echo listening on tcp://127.0.0.1:8888
-followed by a line starting with `ready`. Ctrl-C or SIGTERM stops accepting,
+then, with tls:// listeners, `tls certificate sha256:HEX (PATH)`, and a line
+starting with `ready`. Ctrl-C or SIGTERM stops accepting,
 lets busy connections finish for --grace seconds, and exits 0.")]
 pub struct ServeArgs {
     /// Run the echo service (bytes back as they came) on ADDR; repeatable.
@@ -70,15 +77,16 @@ pub struct ServeArgs {
     /// Run the upper service (each line back upper-cased) on ADDR; repeatable.
     #[arg(long, value_name = "ADDR")]
     upper: Vec<Endpoint>,
-    /// Serve the sockit frame protocol on ADDR (tcp:// or unix://); repeatable.
+    /// Serve the sockit frame protocol on ADDR (tcp://, tls:// or unix://);
+    /// repeatable.
     #[arg(long, value_name = "ADDR")]
     listen: Vec<Endpoint>,
     /// Serve the web page (login, and the frame protocol over WebSocket)
-    /// on HOST:PORT; repeatable.
+    /// on HOST:PORT (tls://HOST:PORT for HTTPS); repeatable.
     #[arg(long, value_name = "ADDR")]
     web: Vec<Endpoint>,
-    /// Serve line chat for nc/telnet users on ADDR (tcp:// or unix://);
-    /// repeatable.
+    /// Serve line chat for nc/telnet users on ADDR (tcp://, tls:// or
+    /// unix://); repeatable.
     #[arg(long, value_name = "ADDR")]
     chat_lines: Vec<Endpoint>,
     /// Serve JSON datagram chat ({"name","msg","room"}) on ADDR (udp://);
@@ -135,6 +143,8 @@ pub struct ServeArgs {
     files: super::filestore::FilesArgs,
     #[command(flatten)]
     limits: super::limits::LimitArgs,
+    #[command(flatten)]
+    tls: super::tls_opts::TlsArgs,
 }
 
 /// The `serve` command alone, as the config file sees it.
@@ -235,6 +245,8 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
         chat_idle: super::seconds("--chat-idle", a.chat_idle, true)?,
         chat_lease: super::seconds("--chat-lease", a.chat_lease, true)?,
         gate: gate.clone(),
+        tls: None,
+        handshake_timeout: a.tls.handshake_timeout()?,
     };
     let specs = a.listeners();
     std::fs::create_dir_all(&a.data).with_context(|| {
@@ -258,20 +270,31 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
     for l in &listeners {
         println!("{} listening on {}", l.service.name(), l.local_endpoint()?);
     }
+    let tls_hosts: Vec<String> = specs
+        .iter()
+        .filter_map(|(_, ep)| match ep {
+            Endpoint::Tls(hp) => Some(hp.host.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut opts = opts;
+    if !tls_hosts.is_empty() {
+        opts.tls = Some(a.tls.identity(&a.data, &tls_hosts).await?);
+    }
     // Registered before `ready`: SIGHUP's default action would kill us.
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("watching for SIGHUP")?;
     tokio::spawn(super::reload::watch(hangups, cli, matches, gate));
+    // Handlers in place before `ready`: an early SIGTERM must stop us
+    // gracefully, not kill us by its default action.
+    let signalled = sockit::net::serve::stop_signal().context("watching for SIGINT/SIGTERM")?;
     println!("data directory {}", a.data.display());
     println!("ready (pid {}); Ctrl-C stops", std::process::id());
 
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        if let Err(e) = sockit::net::serve::stop_signal().await {
-            tracing::error!(error = %e, "cannot watch for signals");
-            return;
-        }
+        signalled.await;
         tracing::info!("stop signal: no new connections; finishing open ones");
         stop.cancel();
     });

@@ -1,4 +1,5 @@
-//! One address syntax for every command: `tcp://`, `udp://` and `unix://`.
+//! One address syntax for every command: `tcp://`, `udp://`, `unix://` and
+//! `tls://` (TCP carrying TLS).
 //!
 //! A bare `HOST:PORT` means TCP, because that is what nc, telnet and every
 //! course's first client mean by an address.
@@ -9,8 +10,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 /// The accepted forms, shown in every parse error so the fix is on screen.
-pub const ACCEPTED_FORMS: &str = "tcp://HOST:PORT, udp://HOST:PORT, unix:///abs/path, \
-unix://relative/path, or HOST:PORT (TCP); IPv6 hosts go in brackets: tcp://[::1]:8888";
+pub const ACCEPTED_FORMS: &str = "tcp://HOST:PORT, udp://HOST:PORT, tls://HOST:PORT, \
+unix:///abs/path, unix://relative/path, or HOST:PORT (TCP); IPv6 hosts go in brackets: tcp://[::1]:8888";
 
 /// The transport an endpoint speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +22,8 @@ pub enum Transport {
     Udp,
     /// Unix-domain stream socket (AF_UNIX, SOCK_STREAM).
     Unix,
+    /// TLS over a TCP stream.
+    Tls,
 }
 
 impl Transport {
@@ -30,6 +33,7 @@ impl Transport {
             Transport::Tcp => "tcp",
             Transport::Udp => "udp",
             Transport::Unix => "unix",
+            Transport::Tls => "tls",
         }
     }
 }
@@ -43,6 +47,8 @@ pub enum Endpoint {
     Udp(HostPort),
     /// `unix://PATH`; `unix:///abs` is absolute, `unix://rel` relative.
     Unix(PathBuf),
+    /// `tls://HOST:PORT`: TCP, with TLS on top.
+    Tls(HostPort),
 }
 
 /// A host (name or literal IP, without brackets) and a port.
@@ -69,6 +75,15 @@ impl Endpoint {
             Endpoint::Tcp(_) => Transport::Tcp,
             Endpoint::Udp(_) => Transport::Udp,
             Endpoint::Unix(_) => Transport::Unix,
+            Endpoint::Tls(_) => Transport::Tls,
+        }
+    }
+
+    /// The host and port of an IP endpoint (`None` for Unix paths).
+    pub fn host_port(&self) -> Option<&HostPort> {
+        match self {
+            Endpoint::Tcp(hp) | Endpoint::Udp(hp) | Endpoint::Tls(hp) => Some(hp),
+            Endpoint::Unix(_) => None,
         }
     }
 
@@ -80,7 +95,8 @@ impl Endpoint {
         };
         match transport {
             Transport::Udp => Endpoint::Udp(hp),
-            _ => Endpoint::Tcp(hp),
+            Transport::Tls => Endpoint::Tls(hp),
+            Transport::Tcp | Transport::Unix => Endpoint::Tcp(hp),
         }
     }
 
@@ -89,7 +105,7 @@ impl Endpoint {
     /// Fails for Unix endpoints, which have no IP address.
     pub async fn resolve(&self) -> std::io::Result<Vec<SocketAddr>> {
         let hp = match self {
-            Endpoint::Tcp(hp) | Endpoint::Udp(hp) => hp,
+            Endpoint::Tcp(hp) | Endpoint::Udp(hp) | Endpoint::Tls(hp) => hp,
             Endpoint::Unix(p) => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
@@ -125,6 +141,7 @@ impl FromStr for Endpoint {
         match scheme.as_str() {
             "tcp" => parse_host_port(rest).map(Endpoint::Tcp).map_err(err),
             "udp" => parse_host_port(rest).map(Endpoint::Udp).map_err(err),
+            "tls" => parse_host_port(rest).map(Endpoint::Tls).map_err(err),
             "unix" => {
                 if rest.is_empty() {
                     return Err(err("a unix address needs a path"));
@@ -183,6 +200,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Tcp(hp) => write!(f, "tcp://{hp}"),
             Endpoint::Udp(hp) => write!(f, "udp://{hp}"),
             Endpoint::Unix(p) => write!(f, "unix://{}", p.display()),
+            Endpoint::Tls(hp) => write!(f, "tls://{hp}"),
         }
     }
 }
@@ -205,6 +223,8 @@ mod tests {
             "tcp://localhost:80",
             "unix:///tmp/echo.sock",
             "unix://echo.sock",
+            "tls://127.0.0.1:7443",
+            "tls://[::1]:0",
         ] {
             assert_eq!(ep(s).to_string(), s);
         }
@@ -236,11 +256,14 @@ mod tests {
             "sctp://h:1",
             "tcp://h:99999",
             "unix://",
+            "tls://nohost",
+            "tls://[::1]",
             "",
         ] {
             let e = s.parse::<Endpoint>().unwrap_err().to_string();
             assert!(e.contains("accepted forms"), "{s}: {e}");
             assert!(e.contains("unix:///abs/path"), "{s}: {e}");
+            assert!(e.contains("tls://HOST:PORT"), "{s}: {e}");
         }
     }
 

@@ -1,14 +1,18 @@
-//! An accepted stream connection, TCP or Unix, behind one type.
+//! An accepted or dialed stream connection, TCP, Unix or TLS, behind one type.
 //!
 //! Doors get both the readiness API (`readable` + `try_read`, so an idle
 //! connection holds no buffer) and `AsyncRead`/`AsyncWrite` (for codecs).
+//! A TLS connection is seen through the plaintext end of its relay (see
+//! `net::tls::relay`), a Unix socket, so the same API holds for it.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// A connected stream socket.
 #[derive(Debug)]
@@ -17,6 +21,35 @@ pub enum Conn {
     Tcp(TcpStream),
     /// A Unix-domain stream connection.
     Unix(UnixStream),
+    /// A TLS connection: the plaintext end of its relay.
+    Tls(Relayed),
+}
+
+/// The plaintext end of a TLS connection's relay, with the TLS peer's
+/// address (doors throttle logins by IP).
+#[derive(Debug)]
+pub struct Relayed {
+    stream: UnixStream,
+    peer: Option<SocketAddr>,
+    /// Tells the relay, when this end is dropped, that only the last bytes
+    /// and the close remain to pass on.
+    _gone: DropGuard,
+}
+
+impl Relayed {
+    /// Wraps the door's end of a relay; dropping it cancels `gone`.
+    pub fn new(stream: UnixStream, peer: Option<SocketAddr>, gone: CancellationToken) -> Relayed {
+        Relayed {
+            stream,
+            peer,
+            _gone: gone.drop_guard(),
+        }
+    }
+
+    /// The TLS peer's address.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
 }
 
 macro_rules! both {
@@ -24,6 +57,7 @@ macro_rules! both {
         match $self {
             Conn::Tcp($s) => $e,
             Conn::Unix($s) => $e,
+            Conn::Tls(Relayed { stream: $s, .. }) => $e,
         }
     };
 }
@@ -36,6 +70,12 @@ pub enum StdConn {
     Tcp(std::net::TcpStream),
     /// A Unix-domain stream connection.
     Unix(std::os::unix::net::UnixStream),
+    /// The plaintext end of a TLS relay, its peer, and the relay's guard.
+    Tls(
+        std::os::unix::net::UnixStream,
+        Option<SocketAddr>,
+        DropGuard,
+    ),
 }
 
 impl Conn {
@@ -44,6 +84,7 @@ impl Conn {
         Ok(match self {
             Conn::Tcp(s) => StdConn::Tcp(s.into_std()?),
             Conn::Unix(s) => StdConn::Unix(s.into_std()?),
+            Conn::Tls(r) => StdConn::Tls(r.stream.into_std()?, r.peer, r._gone),
         })
     }
 
@@ -52,14 +93,20 @@ impl Conn {
         Ok(match s {
             StdConn::Tcp(s) => Conn::Tcp(TcpStream::from_std(s)?),
             StdConn::Unix(s) => Conn::Unix(UnixStream::from_std(s)?),
+            StdConn::Tls(s, peer, gone) => Conn::Tls(Relayed {
+                stream: UnixStream::from_std(s)?,
+                peer,
+                _gone: gone,
+            }),
         })
     }
 
-    /// The peer's IP address (TCP only): what per-IP limits count by.
+    /// The peer's IP address (TCP and TLS): what per-IP limits count by.
     pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
         match self {
             Conn::Tcp(s) => s.peer_addr().ok().map(|a| a.ip()),
             Conn::Unix(_) => None,
+            Conn::Tls(r) => r.peer.map(|a| a.ip()),
         }
     }
 
@@ -192,11 +239,12 @@ impl Conn {
         Ok(())
     }
 
-    /// Turns off Nagle's algorithm on TCP, so small replies leave at once.
+    /// Turns off Nagle's algorithm on TCP, so small replies leave at once
+    /// (a TLS relay sets it on its own TCP socket).
     pub fn set_nodelay(&self) -> io::Result<()> {
         match self {
             Conn::Tcp(s) => s.set_nodelay(true),
-            Conn::Unix(_) => Ok(()),
+            Conn::Unix(_) | Conn::Tls(_) => Ok(()),
         }
     }
 }

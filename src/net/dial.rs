@@ -1,5 +1,5 @@
-//! Connecting to a stream endpoint (TCP or Unix), with a timeout and errors
-//! that say what to check.
+//! Connecting to a stream endpoint (TCP, Unix or TLS), with a timeout and
+//! errors that say what to check.
 
 use std::io;
 use std::time::Duration;
@@ -9,7 +9,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::net::{TcpStream, UdpSocket, UnixStream};
 
 use super::addr::{Endpoint, Transport};
-use super::conn::Conn;
+use super::conn::{Conn, Relayed};
+use super::tls::{self, Trust};
 
 /// Why a connection could not be made: one line naming the address, the
 /// cause and what to check.
@@ -53,7 +54,16 @@ pub fn dial_hint(e: &io::Error, transport: Transport, timeout: Duration) -> Stri
 
 /// Connects to a TCP or Unix endpoint within `timeout`. For a name with
 /// several addresses (localhost: ::1 and 127.0.0.1), each is tried in turn.
+/// A tls:// endpoint is refused here: it needs a [`Trust`] ([`dial_with`]).
 pub async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Conn, DialError> {
+    dial_with(ep, timeout, &Trust::Unset).await
+}
+
+/// Like [`dial`], and for tls:// endpoints runs the handshake (within the
+/// same `timeout`), checks the certificate as `trust` says, and returns the
+/// plaintext end of a relay task ([`Conn::Tls`]). Nothing is written to the
+/// connection unless the certificate passed.
+pub async fn dial_with(ep: &Endpoint, timeout: Duration, trust: &Trust) -> Result<Conn, DialError> {
     let fail = |io: io::Error| DialError {
         addr: ep.to_string(),
         hint: dial_hint(&io, ep.transport(), timeout),
@@ -61,39 +71,65 @@ pub async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Conn, DialError> {
     };
     let attempt = async {
         match ep {
-            Endpoint::Unix(path) => UnixStream::connect(path).await.map(Conn::Unix),
-            Endpoint::Tcp(_) => {
-                let addrs = ep.resolve().await.map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("cannot resolve the host ({e}); check the name"),
-                    )
-                })?;
-                let mut last = None;
-                for addr in addrs {
-                    match TcpStream::connect(addr).await {
-                        Ok(s) => {
-                            tracing::debug!(%addr, "connected");
-                            return Ok(Conn::Tcp(s));
-                        }
-                        Err(e) => {
-                            tracing::debug!(%addr, error = %e, "connect failed");
-                            last = Some(e);
-                        }
-                    }
-                }
-                Err(last.unwrap_or_else(|| io::Error::other("no address")))
+            Endpoint::Unix(path) => UnixStream::connect(path)
+                .await
+                .map(Conn::Unix)
+                .map_err(fail),
+            Endpoint::Tcp(_) => connect_tcp(ep).await.map(Conn::Tcp).map_err(fail),
+            Endpoint::Tls(hp) => {
+                let tcp = connect_tcp(ep).await.map_err(fail)?;
+                let _ = tcp.set_nodelay(true);
+                let peer = tcp.peer_addr().ok();
+                let (stream, _) = tls::handshake(tcp, hp, trust)
+                    .await
+                    .map_err(|e| DialError {
+                        addr: ep.to_string(),
+                        hint: e.hint,
+                        io: e.io,
+                    })?;
+                let (plain, relay) = tls::relay::split(stream).map_err(fail)?;
+                let gone = tokio_util::sync::CancellationToken::new();
+                tokio::spawn(tls::relay::run(
+                    relay,
+                    gone.clone(),
+                    tls::relay::CLOSE_LINGER,
+                ));
+                Ok(Conn::Tls(Relayed::new(plain, peer, gone)))
             }
-            Endpoint::Udp(_) => Err(io::Error::new(
+            Endpoint::Udp(_) => Err(fail(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "this needs a stream address (tcp:// or unix://), not udp://",
-            )),
+                "this needs a stream address (tcp://, tls:// or unix://), not udp://",
+            ))),
         }
     };
     match tokio::time::timeout(timeout, attempt).await {
-        Ok(r) => r.map_err(fail),
+        Ok(r) => r,
         Err(_) => Err(fail(io::ErrorKind::TimedOut.into())),
     }
+}
+
+/// TCP to the first of the endpoint's addresses that accepts.
+async fn connect_tcp(ep: &Endpoint) -> io::Result<TcpStream> {
+    let addrs = ep.resolve().await.map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot resolve the host ({e}); check the name"),
+        )
+    })?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                tracing::debug!(%addr, "connected");
+                return Ok(s);
+            }
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "connect failed");
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no address")))
 }
 
 /// A UDP socket connected to `ep`: the kernel then drops datagrams from

@@ -138,7 +138,8 @@ pub async fn bind(ep: &Endpoint) -> Result<Bound, BindError> {
     };
     match ep {
         Endpoint::Unix(path) => bind_unix(ep, path),
-        Endpoint::Tcp(hp) | Endpoint::Udp(hp) => {
+        // tls:// binds TCP; the server puts TLS on the accepted connections.
+        Endpoint::Tcp(hp) | Endpoint::Udp(hp) | Endpoint::Tls(hp) => {
             let addrs = ep.resolve().await.map_err(io_err)?;
             // A name may resolve to several addresses (localhost -> ::1 and
             // 127.0.0.1); bind the first that works, as most servers do.

@@ -1,4 +1,4 @@
-//! Endpoints, listeners, connections and the loops that serve them.
+//! Endpoints, listeners, connections (TLS included) and the loops that serve them.
 
 pub mod acl;
 pub mod addr;
@@ -11,11 +11,12 @@ pub mod listen;
 pub mod refusals;
 pub mod serve;
 pub mod shard;
+pub mod tls;
 
 pub use acl::{Acl, AclError, Cidr};
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
-pub use conn::{Conn, StdConn};
-pub use dial::{DialError, dial, dial_udp};
+pub use conn::{Conn, Relayed, StdConn};
+pub use dial::{DialError, dial, dial_udp, dial_with};
 pub use gate::{Gate, GateRules, PeerSlot, Refused};
 pub use idle::{IdleTimer, Wake, wait_input};
 pub use limits::{PeerKey, raise_fd_limit};

@@ -320,14 +320,17 @@ pub async fn serve_datagrams<F>(
     }
 }
 
-/// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.
-pub async fn stop_signal() -> io::Result<()> {
+/// Watches for SIGINT (Ctrl-C) and SIGTERM: the handlers are in place when
+/// this returns (so a server may say `ready` right after), and the future
+/// resolves on the first of them.
+pub fn stop_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+    })
 }

@@ -68,6 +68,8 @@ pub struct BenchConfig {
     pub connect_timeout: Duration,
     /// What a message looks like on the wire.
     pub proto: Proto,
+    /// How a tls:// target's certificate is checked.
+    pub trust: crate::net::tls::Trust,
 }
 
 /// The outcome of a run; serialised as `sockit bench --json`.
@@ -241,11 +243,12 @@ async fn connect_all(cfg: &BenchConfig) -> Result<Vec<Sock>, BenchError> {
     let mut set = JoinSet::new();
     for _ in 0..cfg.conns {
         let (ep, t, proto) = (cfg.target.clone(), cfg.connect_timeout, cfg.proto);
+        let trust = cfg.trust.clone();
         set.spawn(async move {
             match ep {
                 Endpoint::Udp(_) => crate::net::dial_udp(&ep).await.map(Sock::Udp),
                 _ => {
-                    let conn = crate::net::dial(&ep, t).await?;
+                    let conn = crate::net::dial_with(&ep, t, &trust).await?;
                     let _ = conn.set_nodelay();
                     if proto == Proto::Nats {
                         nats_handshake(&conn).await.map_err(|io| ConnectError {

@@ -13,6 +13,7 @@ use tokio_util::codec::Framed;
 
 use super::credentials::{Credentials, CredentialsError, connect_logged_in};
 use crate::client::ClientError;
+use crate::net::tls::Trust;
 use crate::net::{Conn, Endpoint};
 use crate::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest, Frame, FrameCodec};
 
@@ -48,6 +49,7 @@ pub struct ChatConn {
     server: Endpoint,
     creds: Credentials,
     timeout: Duration,
+    trust: Trust,
     user: String,
     sink: SplitSink<Framed<Conn, FrameCodec>, Frame>,
     stream: SplitStream<Framed<Conn, FrameCodec>>,
@@ -59,18 +61,21 @@ pub struct ChatConn {
 }
 
 impl ChatConn {
-    /// Connects and resumes the session `sockit login` stored for `server`.
+    /// Connects and resumes the session `sockit login` stored for `server`;
+    /// a tls:// server's certificate is checked as `trust` says.
     pub async fn connect(
         creds: &Credentials,
         server: &Endpoint,
         timeout: Duration,
+        trust: &Trust,
     ) -> Result<Self, CredentialsError> {
-        let (client, user) = connect_logged_in(creds, server, timeout).await?;
+        let (client, user) = connect_logged_in(creds, server, timeout, trust).await?;
         let (sink, stream) = client.into_framed().split();
         Ok(Self {
             server: server.clone(),
             creds: creds.clone(),
             timeout,
+            trust: trust.clone(),
             user,
             sink,
             stream,
@@ -168,7 +173,8 @@ impl ChatConn {
     /// Reconnects (after a dropped connection or a server restart), rejoins
     /// every room and returns the messages said meanwhile, oldest first.
     pub async fn reconnect(&mut self) -> Result<Vec<ChatMessage>, CredentialsError> {
-        let (client, user) = connect_logged_in(&self.creds, &self.server, self.timeout).await?;
+        let (client, user) =
+            connect_logged_in(&self.creds, &self.server, self.timeout, &self.trust).await?;
         let (sink, stream) = client.into_framed().split();
         (self.sink, self.stream, self.user) = (sink, stream, user);
         self.backlog.clear();

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, ClientError};
 use crate::net::Endpoint;
+use crate::net::tls::Trust;
 use crate::wire::AuthReply;
 
 /// Environment variable that overrides the config directory (tests, and
@@ -81,6 +82,63 @@ pub enum CredentialsError {
     /// The server could not be reached or broke the protocol.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// A password would cross the network in the clear.
+    #[error(
+        "refusing to send a password to {addr} over plain TCP: anyone on the network path \
+         could read it; connect with tls://{host} (the server listens with --listen tls://...), \
+         or pass --insecure if you trust the network"
+    )]
+    Insecure {
+        /// The server as given.
+        addr: String,
+        /// Its HOST:PORT, for the tls:// fix.
+        host: String,
+    },
+}
+
+/// The config directory: `$SOCKIT_CONFIG_DIR`, else `$XDG_CONFIG_HOME/sockit`,
+/// else `~/.config/sockit`. Sessions and known_hosts live there.
+pub fn config_dir() -> Result<PathBuf, CredentialsError> {
+    if let Some(d) = std::env::var_os(CONFIG_DIR_ENV) {
+        Ok(PathBuf::from(d))
+    } else if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        Ok(PathBuf::from(d).join("sockit"))
+    } else if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Ok(PathBuf::from(h).join(".config").join("sockit"))
+    } else {
+        Err(CredentialsError::NoConfigDir)
+    }
+}
+
+/// The rule for sending a password: fine over TLS and Unix sockets, and
+/// over plain TCP only when every address the host resolves to is loopback
+/// (the bytes never leave the machine), or when the user said `insecure`.
+pub fn password_path_ok(ep: &Endpoint, resolved: &[std::net::IpAddr], insecure: bool) -> bool {
+    match ep {
+        Endpoint::Tcp(_) => insecure || resolved.iter().all(|ip| ip.is_loopback()),
+        Endpoint::Tls(_) | Endpoint::Unix(_) | Endpoint::Udp(_) => true,
+    }
+}
+
+/// Checks [`password_path_ok`] before anything is dialed, resolving the
+/// host. A host that does not resolve passes: the connect then fails with
+/// its own message.
+pub async fn check_password_path(ep: &Endpoint, insecure: bool) -> Result<(), CredentialsError> {
+    let (Endpoint::Tcp(hp), false) = (ep, insecure) else {
+        return Ok(());
+    };
+    let Ok(addrs) = ep.resolve().await else {
+        return Ok(());
+    };
+    let ips: Vec<_> = addrs.iter().map(|a| a.ip()).collect();
+    if password_path_ok(ep, &ips, insecure) {
+        Ok(())
+    } else {
+        Err(CredentialsError::Insecure {
+            addr: ep.to_string(),
+            host: hp.to_string(),
+        })
+    }
 }
 
 /// The sessions file of this user.
@@ -92,16 +150,7 @@ pub struct Credentials {
 impl Credentials {
     /// The file in the default config directory (see the module docs).
     pub fn from_env() -> Result<Self, CredentialsError> {
-        let dir = if let Some(d) = std::env::var_os(CONFIG_DIR_ENV) {
-            PathBuf::from(d)
-        } else if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-            PathBuf::from(d).join("sockit")
-        } else if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-            PathBuf::from(h).join(".config").join("sockit")
-        } else {
-            return Err(CredentialsError::NoConfigDir);
-        };
-        Ok(Self::in_dir(&dir))
+        Ok(Self::in_dir(&config_dir()?))
     }
 
     /// The file `sessions.json` in `dir`.
@@ -185,17 +234,19 @@ impl Credentials {
     }
 }
 
-/// Connects to `server` and resumes the session `sockit login` stored for
-/// it. Returns the client and the account name.
+/// Connects to `server` (checking a tls:// server's certificate as `trust`
+/// says) and resumes the session `sockit login` stored for it. Returns the
+/// client and the account name.
 pub async fn connect_logged_in(
     creds: &Credentials,
     server: &Endpoint,
     timeout: Duration,
+    trust: &Trust,
 ) -> Result<(Client, String), CredentialsError> {
     let saved = creds
         .get(server)?
         .ok_or_else(|| CredentialsError::NotLoggedIn(server.to_string()))?;
-    let mut client = Client::connect(server, timeout).await?;
+    let mut client = Client::connect_with(server, timeout, trust).await?;
     match client.resume(&saved.token).await {
         Ok(AuthReply::Resume { user, .. }) => Ok((client, user)),
         Ok(other) => Err(ClientError::Unexpected(format!("{other:?}")).into()),
@@ -233,6 +284,33 @@ mod tests {
         assert_eq!(dmode & 0o777, 0o700);
         assert_eq!(creds.remove(&ep).unwrap(), Some(saved));
         assert_eq!(creds.get(&ep).unwrap(), None);
+    }
+
+    #[test]
+    fn passwords_cross_the_network_only_inside_tls() {
+        let ep = |s: &str| s.parse::<Endpoint>().unwrap();
+        let (lo, lan) = ("127.0.0.1".parse().unwrap(), "192.0.2.7".parse().unwrap());
+        assert!(password_path_ok(&ep("tcp://localhost:1"), &[lo], false));
+        assert!(!password_path_ok(&ep("tcp://h:1"), &[lan], false));
+        assert!(!password_path_ok(&ep("tcp://h:1"), &[lo, lan], false));
+        assert!(password_path_ok(&ep("tcp://h:1"), &[lan], true));
+        assert!(password_path_ok(&ep("tls://h:1"), &[lan], false));
+        assert!(password_path_ok(&ep("unix://x.sock"), &[], false));
+    }
+
+    #[tokio::test]
+    async fn the_refusal_names_both_fixes_before_dialing() {
+        // A documentation address (TEST-NET-3): resolved, never dialed.
+        let ep: Endpoint = "tcp://203.0.113.9:7878".parse().unwrap();
+        let e = check_password_path(&ep, false)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tls://203.0.113.9:7878"), "{e}");
+        assert!(e.contains("--insecure"), "{e}");
+        check_password_path(&ep, true).await.unwrap();
+        let lo: Endpoint = "tcp://127.0.0.1:7878".parse().unwrap();
+        check_password_path(&lo, false).await.unwrap();
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod chat;
 pub mod credentials;
+pub mod known_hosts;
 pub mod ping;
 pub mod pipe;
 pub mod probe;

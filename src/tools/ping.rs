@@ -41,6 +41,8 @@ pub struct PingConfig {
     pub connect_timeout: Duration,
     /// Raw echo, or probes inside sockit `echo` frames (`Proto::Frame`).
     pub proto: Proto,
+    /// How a tls:// target's certificate is checked.
+    pub trust: crate::net::tls::Trust,
 }
 
 /// Something worth a line of output, reported as it happens.
@@ -150,7 +152,7 @@ pub async fn ping(
         Ok::<_, PingError>(if udp {
             (Link::udp(crate::net::dial_udp(&cfg.target).await?), None)
         } else {
-            let conn = crate::net::dial(&cfg.target, cfg.connect_timeout).await?;
+            let conn = crate::net::dial_with(&cfg.target, cfg.connect_timeout, &cfg.trust).await?;
             let prefix = cfg.proto.prefix(cfg.size);
             (Link::stream(conn, cfg.size, prefix), Some(t.elapsed()))
         })

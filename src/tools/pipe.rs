@@ -63,6 +63,8 @@ pub struct PipeOpts {
     /// `-m`: most `-k` clients connected at once; later ones wait in the
     /// kernel's backlog, so a flood of connections cannot exhaust memory.
     pub max_conns: usize,
+    /// How `connect` checks a tls:// server's certificate.
+    pub trust: crate::net::tls::Trust,
 }
 
 impl Default for PipeOpts {
@@ -76,6 +78,7 @@ impl Default for PipeOpts {
             end_on_peer_eof: true,
             keep_open: false,
             max_conns: DEFAULT_MAX_CONNS,
+            trust: crate::net::tls::Trust::Unset,
         }
     }
 }
@@ -140,9 +143,9 @@ where
 {
     match ep.transport() {
         Transport::Udp => datagram::connect(ep, opts, input, output).await,
-        Transport::Tcp | Transport::Unix => {
+        Transport::Tcp | Transport::Unix | Transport::Tls => {
             let timeout = opts.wait.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-            let conn = stream::dial(ep, timeout).await?;
+            let conn = stream::dial(ep, timeout, &opts.trust).await?;
             let addr = ep.to_string();
             stream::session(&conn, &addr, opts, input, output).await
         }

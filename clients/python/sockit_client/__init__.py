@@ -12,10 +12,11 @@ b'hello'
 
 from .client import DEFAULT_ADDRESS, PROTOCOL_VERSION, Client, Reply, ServerError
 from .frame import MAX_BODY, MAX_HEADER, FrameDecoder, ProtocolError, SockitError, encode_frame
+from .tls import TlsError
 
 __all__ = [
     "DEFAULT_ADDRESS", "MAX_BODY", "MAX_HEADER", "PROTOCOL_VERSION",
     "Client", "FrameDecoder", "ProtocolError", "Reply", "ServerError", "SockitError",
-    "encode_frame",
+    "TlsError", "encode_frame",
 ]
 __version__ = "0.1.0"

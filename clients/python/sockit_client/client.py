@@ -14,7 +14,7 @@ from collections import deque
 from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
-from . import files
+from . import files, tls
 from .frame import (MAX_BODY, MAX_HEADER, FrameDecoder, Header, ProtocolError, SockitError,
                     encode_frame)
 
@@ -72,10 +72,13 @@ class Client:
     ``socket.timeout`` before Python 3.10). Not thread-safe.
     """
 
-    def __init__(self, sock: socket.socket, timeout: Optional[float] = 10.0) -> None:
+    def __init__(self, sock: socket.socket, timeout: Optional[float] = 10.0,
+                 insecure: bool = False) -> None:
         """Wraps an already connected stream socket (see ``connect``)."""
         self._sock = sock
         self._sock.settimeout(timeout)
+        #: Send passwords over plain TCP to another host anyway (``login``).
+        self.insecure = insecure
         self._ids = itertools.count(1)
         self._decoder = FrameDecoder()
         self._replies: Dict[int, Reply] = {}
@@ -86,10 +89,17 @@ class Client:
         self.events: Deque[Reply] = deque()
 
     @classmethod
-    def connect(cls, address: str = DEFAULT_ADDRESS, timeout: Optional[float] = 10.0) -> "Client":
-        """Connects to ``tcp://HOST:PORT``, ``unix:///abs/path``,
-        ``unix://rel/path`` or bare ``HOST:PORT``; IPv6 hosts in brackets
-        (``tcp://[::1]:7878``)."""
+    def connect(cls, address: str = DEFAULT_ADDRESS, timeout: Optional[float] = 10.0,
+                cafile: Optional[str] = None, fingerprint: Optional[str] = None,
+                insecure: bool = False) -> "Client":
+        """Connects to ``tcp://HOST:PORT``, ``tls://HOST:PORT``,
+        ``unix:///abs/path``, ``unix://rel/path`` or bare ``HOST:PORT``; IPv6
+        hosts in brackets (``tcp://[::1]:7878``).
+
+        ``tls://`` checks the server by ``cafile`` (PEM CA certificates) or
+        ``fingerprint`` (``"sha256:HEX"``, as `sockit cert show` prints it);
+        see ``tls.py``. ``insecure`` lets ``login`` send a password over
+        plain TCP to another host (refused by default)."""
         scheme, sep, rest = address.partition("://")
         if not sep:
             scheme, rest = "tcp", address
@@ -101,16 +111,19 @@ class Client:
             except OSError:
                 sock.close()
                 raise
-        elif scheme == "tcp":
+        elif scheme in ("tcp", "tls"):
             url = urlsplit("tcp://" + rest)
             if not url.hostname:
-                raise ValueError(f"{address!r}: expected tcp://HOST:PORT, unix://PATH or HOST:PORT")
+                raise ValueError(f"{address!r}: expected tcp://HOST:PORT, tls://HOST:PORT, "
+                                 "unix://PATH or HOST:PORT")
             sock = socket.create_connection((url.hostname, url.port or DEFAULT_PORT), timeout)
             # Requests are small and each goes out in one write: send now.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "tls":
+                sock = tls.wrap(sock, url.hostname, cafile, fingerprint)
         else:
-            raise ValueError(f"{address!r}: the frame protocol runs over tcp:// or unix://")
-        return cls(sock, timeout)
+            raise ValueError(f"{address!r}: the frame protocol runs over tcp://, tls:// or unix://")
+        return cls(sock, timeout, insecure)
 
     def __enter__(self) -> "Client":
         return self
@@ -160,8 +173,14 @@ class Client:
         ``resume`` the session on a later connection. A refusal raises
         ServerError with ``code`` "invalid_credentials" (the same for an
         unknown name and a wrong password), "too_many_attempts" or
-        "account_locked".
+        "account_locked". Over plain TCP to another host it raises
+        TlsError "insecure" before sending anything, unless the client was
+        made with ``insecure=True``: use ``tls://``.
         """
+        if not self.insecure and tls.plain_remote(self._sock):
+            raise tls.TlsError("insecure", "refusing to send a password over plain TCP to "
+                               "another host: anyone on the path could read it; connect with "
+                               "tls://HOST:PORT, or pass insecure=True if you trust the network")
         return self.request("login", name=name, password=password).header
 
     def resume(self, token: str) -> Header:

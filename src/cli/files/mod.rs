@@ -53,6 +53,8 @@ pub struct Common {
     /// Give up on an unresponsive server after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     timeout: f64,
+    #[command(flatten)]
+    tls: crate::cli::tls_opts::ClientTlsArgs,
 }
 
 /// A remote operand: which server, and which path (`None` is the root).
@@ -127,17 +129,18 @@ pub struct Session {
 /// that it serves files. Not logged in or refused: exit status 3.
 pub async fn connect(c: &Common, server: &Endpoint) -> Result<Session, Failure> {
     let creds = Credentials::from_env().map_err(|e| Failure::other(e.into()))?;
-    let (mut client, _) =
-        match connect_logged_in(&creds, server, c.timeout().map_err(Failure::usage)?).await {
-            Ok(x) => x,
-            Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
-                return Err(Failure {
-                    code: 3,
-                    message: e.to_string(),
-                });
-            }
-            Err(e) => return Err(Failure::other(e.into())),
-        };
+    let trust = c.tls.trust_for(server).await.map_err(Failure::other)?;
+    let timeout = c.timeout().map_err(Failure::usage)?;
+    let (mut client, _) = match connect_logged_in(&creds, server, timeout, &trust).await {
+        Ok(x) => x,
+        Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
+            return Err(Failure {
+                code: 3,
+                message: e.to_string(),
+            });
+        }
+        Err(e) => return Err(Failure::other(e.into())),
+    };
     let hello = client.hello().await.map_err(|e| Failure::other(e.into()))?;
     let has_files = hello
         .get("features")
@@ -260,6 +263,7 @@ mod tests {
             server: None,
             json: false,
             timeout: 1.0,
+            tls: Default::default(),
         }
     }
 
@@ -269,6 +273,8 @@ mod tests {
         let r = c.remote("tcp://10.0.0.5:7000:docs/a.txt").unwrap();
         assert_eq!(r.server.to_string(), "tcp://10.0.0.5:7000");
         assert_eq!(r.path.unwrap().as_str(), "docs/a.txt");
+        let r = c.remote("tls://h.example:7001:a").unwrap();
+        assert_eq!(r.server.to_string(), "tls://h.example:7001");
         let r = c.remote("tcp://[::1]:7000:").unwrap();
         assert_eq!(r.path, None);
         assert_eq!(c.remote(":docs/").unwrap().path.unwrap().as_str(), "docs");

@@ -12,9 +12,14 @@ use tokio::time::Instant;
 use super::{CHUNK, PipeError, PipeOpts, emit, peer_error};
 use crate::net::{Bound, Conn, Endpoint};
 
-/// Connects to a TCP or Unix endpoint within `timeout` (see [`crate::net::dial`]).
-pub(super) async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Conn, PipeError> {
-    let conn = crate::net::dial(ep, timeout).await?;
+/// Connects to a TCP, Unix or TLS endpoint within `timeout` (see
+/// [`crate::net::dial_with`]).
+pub(super) async fn dial(
+    ep: &Endpoint,
+    timeout: Duration,
+    trust: &crate::net::tls::Trust,
+) -> Result<Conn, PipeError> {
+    let conn = crate::net::dial_with(ep, timeout, trust).await?;
     // We write whole chunks, so Nagle would only delay the last, small
     // piece of an interactive line.
     let _ = conn.set_nodelay();

@@ -1,0 +1,96 @@
+//! TLS for stream endpoints (`tls://HOST:PORT`), with rustls and its `ring`
+//! provider (pure Rust and C without cmake: light to build, CI-friendly).
+//!
+//! Servers present a certificate ([`Identity`]): loaded from PEM files, or
+//! generated self-signed on first start. Clients check it by CA roots, by a
+//! pinned fingerprint, or by trust on first use ([`Trust`]).
+//!
+//! TLS is terminated in a relay ([`relay`]): the door or client gets the
+//! plaintext end of a Unix socket pair ([`crate::net::Conn::Tls`]), so every
+//! door and tool works unchanged, with readiness and `try_read` as on any
+//! socket. The web door hands the TLS stream to hyper directly instead.
+
+mod client;
+mod fingerprint;
+mod identity;
+pub mod relay;
+mod server;
+mod verify;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use rustls::crypto::CryptoProvider;
+
+pub use client::{HandshakeError, Known, KnownHosts, Trust, handshake};
+pub use fingerprint::{Fingerprint, FingerprintError};
+pub use identity::{
+    CERT_FILE, Generated, Identity, KEY_FILE, LOCAL_NAMES, load_or_create, names_with, read_certs,
+    self_signed, write_pair,
+};
+pub use server::ServerTls;
+
+/// How long a TLS handshake may take before the server closes the
+/// connection: ten round trips on the slowest link still fit, while a
+/// slowloris peer that opens connections and never speaks holds each slot
+/// for no longer than this.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The ALPN protocol id of the sockit frame protocol. Servers advertise it on
+/// framed tls:// listeners; clients may offer it (none has to).
+pub const ALPN_FRAMES: &[u8] = b"sockit/1";
+
+/// The ALPN protocol id the web door advertises (hyper speaks HTTP/1.1).
+pub const ALPN_HTTP1: &[u8] = b"http/1.1";
+
+/// Why a certificate, key or TLS setting could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: io::Error,
+    },
+    /// A PEM file held nothing usable.
+    #[error("{path}: cannot read {what} ({reason}); give a PEM file")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What was looked for.
+        what: &'static str,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A file that would be replaced already exists.
+    #[error("{0} already exists; remove it, or let `sockit cert new --force` replace it")]
+    Exists(PathBuf),
+    /// Key or certificate generation failed.
+    #[error("cannot generate a certificate: {0}")]
+    Generate(String),
+    /// rustls refused the certificate, key or roots.
+    #[error("the TLS certificate, key or CA cannot be used: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+impl TlsError {
+    fn io(path: &Path, source: io::Error) -> TlsError {
+        TlsError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// The crypto provider of every config: ring, built once.
+fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
