@@ -271,6 +271,8 @@ fn deny_refuses_tcp_and_udp_and_allow_lists_exclude_the_rest() {
             "tcp://127.0.0.1:0",
             "--echo",
             "udp://127.0.0.1:0",
+            "--web",
+            "tcp://127.0.0.1:0",
         ];
         v.extend_from_slice(acl);
         v
@@ -280,6 +282,10 @@ fn deny_refuses_tcp_and_udp_and_allow_lists_exclude_the_rest() {
         let mut s = connect(&srv.sock("framed", "tcp://"));
         assert!(closed_silently(&mut s), "{acl:?}");
         srv.wait_log("refused: denied by the access list");
+        // The web page is behind the same lists: no HTTP answer at all.
+        let mut w = connect(&srv.sock("web", "tcp://"));
+        let _ = w.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(closed_silently(&mut w), "{acl:?}: web");
         let u = UdpSocket::bind("127.0.0.1:0").unwrap();
         u.set_read_timeout(Some(SILENCE)).unwrap();
         u.send_to(b"hello?", srv.sock("echo", "udp://")).unwrap();
