@@ -9,14 +9,24 @@
 # The same-client figures are the fair comparison (same client cost on the
 # shared 2 cores); redis-benchmark is shown as Redis's own view.
 #
+# Two placements, each a table (MODES picks them):
+#   spread  nothing pinned, sockit on its default --threads (one per CPU).
+#           Lone connections here mostly measure the ~35 us it costs to wake
+#           a thread on the other vCPU (../shared/bench/README.md), which is
+#           the same for every server and swings 3-4x from run to run.
+#   onecpu  every server and the client pinned to CPU 0, sockit --threads 1:
+#           the work per request of each server, with the wake-up noise gone.
+# Runs are interleaved (sockit, redis, nats, then again) so a slow spell of
+# the machine hits all three alike; each figure is the median of REPS runs
+# and each ratio the median of the per-round ratios.
+#
 # Needs: redis-server, redis-tools, nats-server (apt-get install -y redis-server redis-tools nats-server).
-# Each figure is the median of REPS runs (the machine is noisy; compare
-# within one run, as ratios).
-# Usage: [DUR=5] [REPS=3] bench/framed_compare.sh     (loopback only; ports 39311-39313)
+# Usage: [DUR=4] [REPS=3] [MODES="spread onecpu"] bench/framed_compare.sh
+#        (loopback only; ports 39311-39313)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/bench/out"; mkdir -p "$OUT"
-DUR="${DUR:-5}"; REPS="${REPS:-3}"
+DUR="${DUR:-4}"; REPS="${REPS:-3}"; MODES="${MODES:-spread onecpu}"
 P_SOCKIT=39311; P_REDIS=39312; P_NATS=39313
 ulimit -n 65536 2>/dev/null || true
 
@@ -24,47 +34,63 @@ ulimit -n 65536 2>/dev/null || true
 SOCKIT="$ROOT/target/release/sockit"
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
+stop_all() { for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=(); }
+trap stop_all EXIT
 wait_tcp() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
-setsid "$SOCKIT" serve --listen "tcp://127.0.0.1:$P_SOCKIT" --data "$OUT/sockit-data" >"$OUT/framed-sockit.log" 2>&1 & PIDS+=($!)
-setsid redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no >"$OUT/framed-redis.log" 2>&1 & PIDS+=($!)
-setsid nats-server -a 127.0.0.1 -p "$P_NATS" >"$OUT/framed-nats.log" 2>&1 & PIDS+=($!)
-for p in $P_SOCKIT $P_REDIS $P_NATS; do wait_tcp "$p"; done
+start_all() { # PIN-prefix sockit-threads
+  local pin=$1 threads=$2
+  setsid $pin "$SOCKIT" serve --threads "$threads" --listen "tcp://127.0.0.1:$P_SOCKIT" \
+    --max-conns-per-ip 0 --data "$OUT/sockit-data" >"$OUT/framed-sockit.log" 2>&1 & PIDS+=($!)
+  setsid $pin redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no >"$OUT/framed-redis.log" 2>&1 & PIDS+=($!)
+  setsid $pin nats-server -a 127.0.0.1 -p "$P_NATS" >"$OUT/framed-nats.log" 2>&1 & PIDS+=($!)
+  for p in $P_SOCKIT $P_REDIS $P_NATS; do wait_tcp "$p"; done
+}
 
-median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:] if x]; print(round(statistics.median(v)) if v else 0)' "$@"; }
-rate() { # proto port conns depth -> median msgs/s over REPS runs
-  local v=() r; for r in $(seq "$REPS"); do v+=("$(rate1 "$@")"); done; median "${v[@]}"
-}
-redis_own() { # conns depth -> median requests/s from redis-benchmark
-  local v=() r; for r in $(seq "$REPS"); do v+=("$(redis_own1 "$@")"); done; median "${v[@]}"
-}
-rate1() { # proto port conns depth -> msgs/s
-  "$SOCKIT" bench --json --proto "$1" --conns "$3" --pipeline "$4" --duration "$DUR" \
-    "tcp://127.0.0.1:$2" 2>>"$OUT/framed-bench.err" | tail -1 |
+rate1() { # pin proto port conns depth -> msgs/s
+  $1 "$SOCKIT" bench --json --proto "$2" --conns "$4" --pipeline "$5" --duration "$DUR" \
+    "tcp://127.0.0.1:$3" 2>>"$OUT/framed-bench.err" | tail -1 |
     python3 -c 'import json,sys; print(round(json.load(sys.stdin)["msgs_per_s"]))'
 }
-redis_own1() { # conns depth -> requests/s from redis-benchmark
-  local n=$(( $1 * $2 * 20000 )); [ "$n" -gt 3000000 ] && n=3000000
-  redis-benchmark -p "$P_REDIS" -c "$1" -P "$2" -n "$n" -t ping_mbulk --csv 2>/dev/null |
+redis_own1() { # pin conns depth -> requests/s from redis-benchmark
+  local n=$(( $2 * $3 * 20000 )); [ "$n" -gt 3000000 ] && n=3000000
+  $1 redis-benchmark -p "$P_REDIS" -c "$2" -P "$3" -n "$n" -t ping_mbulk --csv 2>/dev/null |
     tail -1 | tr -d '"' | cut -d, -f2 | cut -d. -f1
 }
 
-echo "| conns | pipeline | sockit framed ping/s | redis (same client) | redis-benchmark | nats (same client) | sockit/redis | sockit/redis-benchmark | sockit/nats |"
-echo "|---|---|---|---|---|---|---|---|---|"
-for c in 1 50; do
-  for d in 1 16; do
-    s=$(rate frame-ping $P_SOCKIT "$c" "$d")
-    r=$(rate redis $P_REDIS "$c" "$d")
-    rb=$(redis_own "$c" "$d")
-    n=$(rate nats $P_NATS "$c" "$d")
-    python3 - "$c" "$d" "$s" "$r" "$rb" "$n" <<'EOF'
-import sys
-c, d, s, r, rb, n = sys.argv[1:]
-s, r, rb, n = (float(x or 0) for x in (s, r, rb, n))
-q = lambda a, b: f"{a / b:.2f}x" if b else "-"
-print(f"| {c} | {d} | {s:,.0f} | {r:,.0f} | {rb:,.0f} | {n:,.0f} | {q(s, r)} | {q(s, rb)} | {q(s, n)} |")
+for mode in $MODES; do
+  case $mode in
+    spread) pin=""; threads=$(nproc) ;;
+    onecpu) pin="taskset -c 0"; threads=1 ;;
+    *) echo "unknown mode $mode (spread, onecpu)" >&2; exit 2 ;;
+  esac
+  start_all "$pin" "$threads"
+  echo
+  echo "### $mode: $( [ -n "$pin" ] && echo "servers and client on CPU 0, sockit --threads 1" || echo "unpinned, sockit --threads $threads" )"
+  echo
+  echo "| conns | pipeline | sockit framed ping/s | redis (same client) | redis-benchmark | nats (same client) | sockit/redis | sockit/redis-benchmark | sockit/nats |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for c in 1 50; do
+    for d in 1 16; do
+      rounds=()
+      for _ in $(seq "$REPS"); do
+        s=$(rate1 "$pin" frame-ping $P_SOCKIT "$c" "$d")
+        r=$(rate1 "$pin" redis $P_REDIS "$c" "$d")
+        rb=$(redis_own1 "$pin" "$c" "$d")
+        n=$(rate1 "$pin" nats $P_NATS "$c" "$d")
+        rounds+=("$s,$r,$rb,$n")
+      done
+      python3 - "$c" "$d" "${rounds[@]}" <<'EOF'
+import statistics as st, sys
+c, d, *rounds = sys.argv[1:]
+rows = [[float(x or 0) for x in r.split(",")] for r in rounds]
+med = lambda i: st.median(r[i] for r in rows)
+def q(i):
+    v = [r[0] / r[i] for r in rows if r[i]]
+    return f"{st.median(v):.2f}x" if v else "-"
+print(f"| {c} | {d} | {med(0):,.0f} | {med(1):,.0f} | {med(2):,.0f} | {med(3):,.0f} | {q(1)} | {q(2)} | {q(3)} |")
 EOF
+    done
   done
+  stop_all
 done

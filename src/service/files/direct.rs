@@ -29,6 +29,35 @@ pub const ALIGN: usize = 4096;
 /// per open transfer it stays well inside the 64 MiB budget per side.
 pub const DIRECT_BUF: usize = 2 << 20;
 
+/// Chunks from this size on are hashed on a second thread while they are
+/// written: the write mostly waits for the disk, so the hash comes free,
+/// while below this size a thread costs more than the hash.
+pub const HASH_ALONGSIDE_FROM: usize = 1 << 20;
+
+/// Runs `hash` and `write` over the same chunk of `len` bytes: at once on
+/// two threads for large chunks (see [`HASH_ALONGSIDE_FROM`]), one after
+/// the other for small ones. Both always run to the end, so on a write
+/// error the hash has seen bytes that were not written: callers then
+/// treat their hasher as spoiled.
+pub fn hash_alongside<H, W>(len: usize, hash: H, write: W) -> io::Result<()>
+where
+    H: FnOnce() + Send,
+    W: FnOnce() -> io::Result<()>,
+{
+    if len < HASH_ALONGSIDE_FROM {
+        hash();
+        return write();
+    }
+    std::thread::scope(|s| {
+        let hashing = s.spawn(hash);
+        let written = write();
+        match hashing.join() {
+            Ok(()) => written,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 /// A heap buffer whose usable part starts on an [`ALIGN`] boundary.
 struct Aligned {
     raw: Vec<u8>,

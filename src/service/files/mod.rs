@@ -89,7 +89,9 @@ pub use config::{
     DEFAULT_MAX_FILE, DEFAULT_PARTIAL_RETENTION, DEFAULT_QUOTA, DEFAULT_SYNC_EVERY, FilesConfig,
     MAX_ACTIVE_PER_USER, MAX_LIST_ENTRIES, MAX_PARTIALS_PER_USER, READ_BUF,
 };
-pub use direct::{ALIGN, DIRECT_BUF, ReadState, SeqWriter, read_at};
+pub use direct::{
+    ALIGN, DIRECT_BUF, HASH_ALONGSIDE_FROM, ReadState, SeqWriter, hash_alongside, read_at,
+};
 pub use download::Download;
 pub use error::{FileError, FileResult};
 pub use fsx::start_writeback;

@@ -40,11 +40,10 @@ impl Upload {
             });
         }
         if let Err(e) = self.write_file(bytes) {
+            // The hashers saw these bytes; the upload cannot go on, but its
+            // durable prefix stays for a resume (which re-hashes it).
+            self.dead = true;
             return Err(self.fail(FileError::io("writing an upload", e)));
-        }
-        self.blake3.update(bytes);
-        if let Some(m) = self.md5.as_mut() {
-            m.update(bytes);
         }
         self.offset = end;
         self.unsynced += bytes.len() as u64;
@@ -62,7 +61,14 @@ impl Upload {
             }
             self.fail_after = Some(left - bytes.len() as u64);
         }
-        self.out.write(bytes)
+        let (out, b3, md5) = (&mut self.out, &mut self.blake3, &mut self.md5);
+        let hash = move || {
+            b3.update(bytes);
+            if let Some(m) = md5.as_mut() {
+                m.update(bytes);
+            }
+        };
+        super::direct::hash_alongside(bytes.len(), hash, || out.write(bytes))
     }
 
     /// Makes every byte received durable and records the offset.

@@ -143,8 +143,8 @@ pub(crate) fn spawn_writer(
         h.prefix(&file, offset).map_err(err)?;
         let mut out = files::SeqWriter::new(file, offset).map_err(err)?;
         while let Some(chunk) = rx.blocking_recv() {
-            out.write(&chunk).map_err(err)?;
-            h.update(&chunk);
+            let hash = || h.update(&chunk);
+            files::hash_alongside(chunk.len(), hash, || out.write(&chunk)).map_err(err)?;
         }
         out.make_durable()
             .and_then(|()| out.file().sync_all())
