@@ -53,12 +53,13 @@ class Server:
     """A release `sockit serve ARGS --data DIR` on port-0 listeners."""
 
     def __init__(self, args, data=None, env=None):
+        binary = sockit_bin()  # before the temporary directory: it may exit
         self.tmp = tempfile.mkdtemp(prefix="sockit-abuse-")
         self.data = data or os.path.join(self.tmp, "data")
         self.log_path = os.path.join(self.tmp, "server.log")
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sockit_bin(), "serve", *args, "--data", self.data],
+            [binary, "serve", *args, "--data", self.data],
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
         self.listeners = []
         ready = threading.Event()
