@@ -59,13 +59,29 @@ fn check_fast_ping(stream: &[u8], limits: Limits) {
     };
     let mut codec = FrameCodec::with_limits(limits);
     let mut input = BytesMut::from(&stream[..used]);
-    let req = codec.decode(&mut input).ok().flatten().expect("fast path took a frame the codec rejects");
+    let req = codec
+        .decode(&mut input)
+        .ok()
+        .flatten()
+        .expect("fast path took a frame the codec rejects");
     let slow = respond(&req, &ServerInfo::new(limits));
     let mut big = FrameCodec::new();
-    let fast = big.decode(&mut out).ok().flatten().expect("fast pong does not decode");
-    assert_eq!(fast.kind(), slow.kind(), "fast path answered what the general path refuses");
+    let fast = big
+        .decode(&mut out)
+        .ok()
+        .flatten()
+        .expect("fast pong does not decode");
+    assert_eq!(
+        fast.kind(),
+        slow.kind(),
+        "fast path answered what the general path refuses"
+    );
     assert_eq!(fast.id(), slow.id(), "fast path changed the id");
-    assert_eq!(fast.header.get("ts"), slow.header.get("ts"), "fast path changed ts");
+    assert_eq!(
+        fast.header.get("ts"),
+        slow.header.get("ts"),
+        "fast path changed ts"
+    );
 }
 
 /// Chunk sizes from 1 to 64 bytes covering `len`, from a xorshift seed.

@@ -33,6 +33,8 @@ pub mod chat_lines;
 pub mod chat_udp;
 pub mod echo;
 pub mod framed;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod web;
 
 pub use chat_lines::{BUSY_LINE, CHAT_IDLE_TIMEOUT, ChatLineOpts, chat_lines_stream};

@@ -49,6 +49,11 @@ pub fn answer_ping(buf: &[u8], limits: &Limits, out: &mut BytesMut) -> Option<us
         return None;
     }
     let header = buf.get(PREFIX_LEN..PREFIX_LEN + len)?;
+    // serde reads a struct from a JSON array too (`["ping"]`), but only an
+    // object is a header: the codec refuses the rest (`bad_header`).
+    if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
     let head: PingHead<'_> = serde_json::from_slice(header).ok()?;
     if head.kind != "ping" {
         return None;
@@ -138,6 +143,11 @@ mod tests {
         assert!(answer_ping(&[0, 0, 0, 20, b'{'], &Limits::default(), &mut out).is_none());
         assert!(answer_ping(&[0, 0, 0, 0], &Limits::default(), &mut out).is_none());
         assert!(answer_ping(&[0xff; 8], &Limits::default(), &mut out).is_none());
+        // Not an object (found by fuzzing: serde takes a struct as an array).
+        for header in [&br#"["ping"]"#[..], br#" ["ping",7,null]"#] {
+            let frame = [&(header.len() as u32).to_be_bytes()[..], header].concat();
+            assert!(answer_ping(&frame, &Limits::default(), &mut out).is_none());
+        }
         assert!(out.is_empty());
     }
 

@@ -38,6 +38,7 @@ use crate::service::Services;
 use crate::service::chat::{DEFAULT_MAX_MESSAGE_BYTES, DoorKind, Identity, Session};
 
 pub use command::{Command, HELP, HISTORY_DEFAULT, parse};
+pub(crate) use io::notice;
 pub use io::{FINAL_WRITE_STALL, WRITE_STALL};
 pub use reader::{Input, LineSplitter};
 
@@ -185,7 +186,7 @@ async fn name_line(
 }
 
 /// The notice for input that is not a usable line.
-fn refusal(input: &Input, max: usize) -> String {
+pub(crate) fn refusal(input: &Input, max: usize) -> String {
     match input {
         Input::TooLong => {
             format!("line refused: longer than {max} bytes; its rest is discarded")

@@ -64,6 +64,7 @@ pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
 pub use flood::TokenBucket;
 pub use history::{DB_FILE, HistoryPage, HistoryQuery};
 pub use inbox::{Inbox, Offer, Outbox, channel};
+pub(crate) use local::message_text;
 pub use local::{LocalHub, OpenError};
 pub use names::{
     GUEST_MARK, Identity, NAME_MAX_CHARS, NameRegistry, NoAccounts, ROOM_MAX_CHARS, account_name,

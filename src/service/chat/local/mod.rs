@@ -10,6 +10,8 @@ mod members;
 mod publish;
 mod rooms;
 
+pub(crate) use publish::message_text;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;

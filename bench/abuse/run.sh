@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The fault and abuse suite: the three floods and the kill -9 rounds, one
+# after the other (never at once: each measures the server alone), then one
+# summary table. Loopback only, bounded in time (about 5 minutes with the
+# defaults on a 2-CPU machine). Each script also writes its own JSON to
+# bench/out/abuse-*.json; the exit status is non-zero if any check failed.
+#
+# usage: bench/abuse/run.sh [--quick]
+#   --quick  a tenth of the load (1,000 connections, 100,000 datagrams,
+#            200 slowloris connections, 1 kill round with small files)
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/../.."
+cargo build --release --quiet || exit 1
+export SOCKIT="${SOCKIT:-${CARGO_TARGET_DIR:-target}/release/sockit}"
+
+if [ "${1:-}" = "--quick" ]; then
+    conn=(--conns 1000 --pace 1000); dgram=(--count 100000 --pace 20000)
+    loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48)
+else
+    conn=(); dgram=(); loris=(); kill=()
+fi
+
+status=0
+python3 "$here/conn_flood.py" "${conn[@]}" || status=1
+python3 "$here/datagram_flood.py" "${dgram[@]}" || status=1
+python3 "$here/slowloris.py" "${loris[@]}" || status=1
+"$here/kill9.sh" "${kill[@]}" || status=1
+
+python3 - <<'PY'
+import json, pathlib
+out = pathlib.Path("bench/out")
+def load(name):
+    try:
+        return json.loads((out / f"abuse-{name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+def p99(d):
+    return f"{d.get('p99_us')} us" if d and d.get("p99_us") is not None else "?"
+def mib(k):
+    return f"{k / 1024:.0f} MiB" if k else "?"
+rows = []
+c = load("conn_flood")
+for p in (c or {}).get("passes", []):
+    rows.append((f"conn_flood {p['pass']}", f"held {p['held_at_end']}/{p['attempted']}, "
+                 f"refused {p['outcomes']['refused'] + p['outcomes']['closed']}",
+                 f"{p99(p['ping_idle'])} -> {p99(p['ping_under_flood'])} (x{p['p99_ratio']})",
+                 f"{mib(p['rss_kib']['before'])} -> {mib(p['rss_kib']['peak_during'])}, "
+                 f"{p['bytes_per_conn']} B/conn"))
+d = load("datagram_flood")
+if d:
+    rows.append(("datagram_flood", f"{d['sent']} sent at {d['sent_per_s']}/s; echo "
+                 f"{'ok' if d['echo_answers_after'] else 'FAILED'}, chat "
+                 f"{'ok' if d['chat_delivers_after'] else 'FAILED'}",
+                 f"{p99(d['ping_idle'])} -> {p99(d['ping_under_flood'])} (x{d['p99_ratio']})",
+                 f"{mib(d['rss_kib']['before'])} -> {mib(d['rss_kib']['peak_during'])}"))
+s = load("slowloris")
+if s:
+    rows.append(("slowloris", f"{s['held_after_timeout']}/{s['conns']} held "
+                 f"{s['checked_after_s']} s in (timeout {s['first_frame_timeout_s']})",
+                 f"{p99(s['ping_idle'])} -> {p99(s['ping_under_attack'])} (x{s['p99_ratio']})",
+                 f"{mib(s['rss_kib']['before'])} -> {mib(s['rss_kib']['peak_during'])}"))
+k = load("kill9")
+if k:
+    m = k["summary"]
+    rows.append(("kill9", f"{m['rounds']} rounds: chat acked {m['acknowledged']}, lost "
+                 f"{m['lost']}; puts intact {m['puts_intact']}/{m['puts']} "
+                 f"(resumed {m['puts_resumed']}); gets intact {m['gets_intact']}/{m['gets']} "
+                 f"(resumed {m['gets_resumed']}); temporaries {m['temporaries_after_sweep']}; "
+                 f"problems {len(m['problems'])}", "", ""))
+head = ("test", "outcome", "ping p99 idle -> attack", "server RSS")
+w = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
+print("\nfault and abuse suite")
+for r in [head] + rows:
+    print("  " + "  ".join(str(x).ljust(w[i]) for i, x in enumerate(r)).rstrip())
+PY
+exit $status
