@@ -185,7 +185,9 @@ pub async fn serve_stream_with<F, Fut>(
         let span = tracing::debug_span!("conn", door, peer = %peer);
         let held = (permit, place);
         let Some(shards) = shared.shards.as_ref() else {
-            let fut = handler(conn);
+            // Boxed: the door's state lives in its own allocation, not
+            // copied into every layer of wrapping future around it.
+            let fut = Box::pin(handler(conn));
             shared.tracker.spawn(run_conn(held, fut).instrument(span));
             continue;
         };
@@ -198,10 +200,9 @@ pub async fn serve_stream_with<F, Fut>(
         };
         let handler = handler.clone();
         // Registered with the shard's reactor on the shard's thread.
-        let task = run_conn(
-            held,
-            async move { handler(Conn::from_std(std_conn)?).await },
-        );
+        let task = run_conn(held, async move {
+            Box::pin(handler(Conn::from_std(std_conn)?)).await
+        });
         shards.spawn(shared.tracker.track_future(task.instrument(span)));
     }
 }

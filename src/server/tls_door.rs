@@ -32,7 +32,7 @@ where
     Fut: Future<Output = io::Result<()>>,
 {
     match tls {
-        Some(t) => t.serve_relayed(conn, door).await,
-        None => door(conn).await,
+        Some(t) => t.serve_relayed(conn, |c| Box::pin(door(c))).await,
+        None => Box::pin(door(conn)).await,
     }
 }

@@ -90,8 +90,10 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
     let mut session = Session::new(conn.peer_ip(), opts.services.clone());
     let result = serve(&conn, &opts, &mut session).await;
     // However the connection ended (EOF, error, timeout, shutdown), an
-    // unfinished upload is made durable so the next put resumes it.
-    session.close().await;
+    // unfinished upload is made durable so the next put resumes it. Boxed,
+    // like `handle` below: the file calls' futures are kilobytes, and an
+    // idle connection should not carry them.
+    Box::pin(session.close()).await;
     result
 }
 
@@ -118,7 +120,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                 Step::NeedMore => break None,
                 Step::Failed(e) => break Some(e),
                 Step::Stateful(req) => {
-                    let reply = session.handle(&req).await;
+                    let reply = Box::pin(session.handle(&req)).await;
                     if reply.body.len() >= DIRECT_BODY
                         && codec.encode_head(&reply, &mut wbuf).is_ok()
                     {
