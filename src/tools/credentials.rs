@@ -206,32 +206,39 @@ impl Credentials {
     }
 
     fn store(&self, file: &SessionsFile) -> Result<(), CredentialsError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| self.io_err(e))?;
-        let tmp = self.path.with_extension("json.tmp");
-        let write = || -> io::Result<()> {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            // An older file made with a looser umask is tightened too.
-            f.set_permissions(fs::Permissions::from_mode(0o600))?;
-            let text = serde_json::to_vec_pretty(file).map_err(io::Error::other)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            self.io_err(e)
-        })
+        let text = serde_json::to_vec_pretty(file).map_err(|e| self.io_err(io::Error::other(e)))?;
+        write_private(&self.path, &text).map_err(|e| self.io_err(e))
     }
+}
+
+/// Replaces `path` with `bytes` atomically (a temporary file, fsynced,
+/// renamed over it), readable by the owner only, in a directory made
+/// private when missing: what the config dir's secrets and trust records
+/// (sessions.json, known_hosts) are written with.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    // Per process: two commands saving at once never share a temporary.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let write = || -> io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // An older file made with a looser umask is tightened too.
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
 }
 
 /// Connects to `server` (checking a tls:// server's certificate as `trust`

@@ -7,14 +7,13 @@
 //! at once (`sockit bench --conns 50`) store it once.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::net::tls::{Fingerprint, Known, KnownHosts};
 
-use super::credentials::{CredentialsError, config_dir};
+use super::credentials::{CredentialsError, config_dir, write_private};
 
 /// The file's name in the config directory.
 pub const FILE_NAME: &str = "known_hosts";
@@ -96,32 +95,11 @@ impl KnownHostsFile {
     }
 
     fn write(&self, lines: &[&str]) -> io::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-        let tmp = self
-            .path
-            .with_extension(format!("tmp{}", std::process::id()));
-        let write = || -> io::Result<()> {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            let mut text = lines.join("\n");
-            if !text.is_empty() {
-                text.push('\n');
-            }
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        };
-        write().inspect_err(|_| {
-            let _ = fs::remove_file(&tmp);
-        })
+        let mut text = lines.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        write_private(&self.path, text.as_bytes())
     }
 }
 
