@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,6 +19,8 @@ use crate::client::{Client, ClientError};
 use crate::net::Endpoint;
 use crate::net::tls::Trust;
 use crate::wire::AuthReply;
+
+pub use super::config_dir::{config_dir, write_private};
 
 /// Environment variable that overrides the config directory (tests, and
 /// users who keep several identities apart).
@@ -94,20 +95,6 @@ pub enum CredentialsError {
         /// Its HOST:PORT, for the tls:// fix.
         host: String,
     },
-}
-
-/// The config directory: `$SOCKIT_CONFIG_DIR`, else `$XDG_CONFIG_HOME/sockit`,
-/// else `~/.config/sockit`. Sessions and known_hosts live there.
-pub fn config_dir() -> Result<PathBuf, CredentialsError> {
-    if let Some(d) = std::env::var_os(CONFIG_DIR_ENV) {
-        Ok(PathBuf::from(d))
-    } else if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        Ok(PathBuf::from(d).join("sockit"))
-    } else if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        Ok(PathBuf::from(h).join(".config").join("sockit"))
-    } else {
-        Err(CredentialsError::NoConfigDir)
-    }
 }
 
 /// The rule for sending a password: fine over TLS and Unix sockets, and
@@ -211,36 +198,6 @@ impl Credentials {
     }
 }
 
-/// Replaces `path` with `bytes` atomically (a temporary file, fsynced,
-/// renamed over it), readable by the owner only, in a directory made
-/// private when missing: what the config dir's secrets and trust records
-/// (sessions.json, known_hosts) are written with.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    // Per process: two commands saving at once never share a temporary.
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let write = || -> io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // An older file made with a looser umask is tightened too.
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
-}
-
 /// Connects to `server` (checking a tls:// server's certificate as `trust`
 /// says) and resumes the session `sockit login` stored for it. Returns the
 /// client and the account name.
@@ -271,6 +228,7 @@ mod tests {
 
     #[test]
     fn round_trip_with_private_permissions() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let creds = Credentials::in_dir(&dir.path().join("cfg"));
         let ep: Endpoint = "tcp://127.0.0.1:7878".parse().unwrap();

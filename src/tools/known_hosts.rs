@@ -1,5 +1,5 @@
 //! The CLI's trust-on-first-use store, as ssh's known_hosts: `known_hosts`
-//! in the config directory (see [`super::credentials::config_dir`]), one
+//! in the config directory (see [`super::config_dir::config_dir`]), one
 //! `HOST:PORT sha256:<hex>` per line; `#` comments and blank lines are kept.
 //!
 //! Written atomically (temporary file, fsync, rename) and serialised within
@@ -13,7 +13,8 @@ use std::sync::Mutex;
 
 use crate::net::tls::{Fingerprint, Known, KnownHosts};
 
-use super::credentials::{CredentialsError, config_dir, write_private};
+use super::config_dir::{config_dir, write_private};
+use super::credentials::CredentialsError;
 
 /// The file's name in the config directory.
 pub const FILE_NAME: &str = "known_hosts";

@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod config_dir;
 pub mod credentials;
 pub mod known_hosts;
 pub mod ping;
