@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod door;
+pub mod fsutil;
 pub mod net;
 pub mod server;
 pub mod service;

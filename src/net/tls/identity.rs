@@ -5,8 +5,6 @@
 //! thread (`spawn_blocking`), never on an async worker.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -134,24 +132,7 @@ pub fn write_pair(dir: &Path, g: &Generated, overwrite: bool) -> Result<(), TlsE
 }
 
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let write = || -> io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; a key must not be wider.
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        TlsError::io(path, e)
-    })
+    crate::fsutil::write_atomic(path, bytes, mode).map_err(|e| TlsError::io(path, e))
 }
 
 /// The identity in `dir` (`cert.pem`, `key.pem`), generated for `names`
@@ -169,6 +150,7 @@ pub fn load_or_create(dir: &Path, names: &[String]) -> Result<(Identity, PathBuf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn generated_pair_loads_with_a_private_key_file() {
