@@ -49,6 +49,15 @@ pub fn answer_ping(buf: &[u8], limits: &Limits, out: &mut BytesMut) -> Option<us
         return None;
     }
     let header = buf.get(PREFIX_LEN..PREFIX_LEN + len)?;
+    if let Some(pong) = literal_pong(header) {
+        // The pong is as long as the ping, so it is within the limit too.
+        out.reserve(PREFIX_LEN + len);
+        out.put_u32(len as u32);
+        out.put_slice(&pong.prefix[..pong.prefix_len]);
+        out.put_slice(pong.digits);
+        out.put_slice(pong.suffix);
+        return Some(PREFIX_LEN + len);
+    }
     // serde reads a struct from a JSON array too (`["ping"]`), but only an
     // object is a header: the codec refuses the rest (`bad_header`).
     if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -79,6 +88,53 @@ pub fn answer_ping(buf: &[u8], limits: &Limits, out: &mut BytesMut) -> Option<us
     let reply_len = u32::try_from(out.len() - start - PREFIX_LEN).ok()?;
     out[start..start + PREFIX_LEN].copy_from_slice(&reply_len.to_be_bytes());
     Some(PREFIX_LEN + len)
+}
+
+/// The pong for a ping header in one of the two exact forms our encoders
+/// write (compact, keys sorted): `{"type":"ping"}` and
+/// `{"id":N,"type":"ping"}`. Matching the bytes costs a few comparisons;
+/// parsing them as JSON costs more than the rest of a ping's user-space
+/// work. Any other spelling (spaces, `ts`, keys in another order) takes the
+/// JSON path below.
+fn literal_pong(header: &[u8]) -> Option<LiteralPong<'_>> {
+    const BARE: &[u8] = br#"{"type":"ping"}"#;
+    const ID_OPEN: &[u8] = br#"{"id":"#;
+    const ID_CLOSE: &[u8] = br#","type":"ping"}"#;
+    if header == BARE {
+        return Some(LiteralPong {
+            prefix: *br#"{"type":"pong"}"#,
+            prefix_len: BARE.len(),
+            digits: &[],
+            suffix: &[],
+        });
+    }
+    let digits = header.strip_prefix(ID_OPEN)?.strip_suffix(ID_CLOSE)?;
+    // A JSON integer in u64's range without a leading zero: the same id
+    // the general path would read and write back, digit for digit.
+    if digits.is_empty()
+        || !digits.iter().all(u8::is_ascii_digit)
+        || (digits.len() > 1 && digits[0] == b'0')
+        || std::str::from_utf8(digits).ok()?.parse::<u64>().is_err()
+    {
+        return None;
+    }
+    let mut prefix = [0u8; 15];
+    prefix[..ID_OPEN.len()].copy_from_slice(ID_OPEN);
+    Some(LiteralPong {
+        prefix,
+        prefix_len: ID_OPEN.len(),
+        digits,
+        suffix: br#","type":"pong"}"#,
+    })
+}
+
+/// A pong header in three pieces: `prefix[..prefix_len]`, the request's id
+/// digits, `suffix`.
+struct LiteralPong<'a> {
+    prefix: [u8; 15],
+    prefix_len: usize,
+    digits: &'a [u8],
+    suffix: &'static [u8],
 }
 
 /// Formats `n` in decimal into `buf`, returning the digits.
@@ -149,6 +205,47 @@ mod tests {
             assert!(answer_ping(&frame, &Limits::default(), &mut out).is_none());
         }
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn literal_forms_answer_like_the_general_path() {
+        let info = ServerInfo::default();
+        for header in [
+            &br#"{"type":"ping"}"#[..],
+            br#"{"id":0,"type":"ping"}"#,
+            br#"{"id":42,"type":"ping"}"#,
+            br#"{"id":18446744073709551615,"type":"ping"}"#,
+        ] {
+            assert!(literal_pong(header).is_some(), "{header:?}");
+            let frame = [&(header.len() as u32).to_be_bytes()[..], header].concat();
+            let mut out = BytesMut::new();
+            assert_eq!(
+                answer_ping(&frame, &Limits::default(), &mut out),
+                Some(frame.len())
+            );
+            let (pong, used) = decode_from_slice(&out, &Limits::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(used, out.len());
+            let (req, _) = decode_from_slice(&frame, &Limits::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(pong, respond(&req, &info));
+        }
+        // Not the literal forms: these go to the JSON path (or the codec).
+        for header in [
+            &br#"{"id":01,"type":"ping"}"#[..],
+            br#"{"id":+1,"type":"ping"}"#,
+            br#"{"id":,"type":"ping"}"#,
+            br#"{"id":18446744073709551616,"type":"ping"}"#,
+            br#"{"id":-1,"type":"ping"}"#,
+            br#"{"id":1.0,"type":"ping"}"#,
+            br#"{"type":"ping","id":1}"#,
+            br#"{ "type":"ping"}"#,
+            br#"{"type":"pong"}"#,
+        ] {
+            assert!(literal_pong(header).is_none(), "{header:?}");
+        }
     }
 
     #[test]
