@@ -110,6 +110,14 @@ impl Conn {
         }
     }
 
+    /// Polls for read readiness without a waiter of its own: the socket's
+    /// one reader slot holds the waker. For a connection's single reading
+    /// task this is cheaper than [`Conn::readable`], which enqueues and
+    /// dequeues a waiter on every wait.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        both!(self, s => s.poll_read_ready(cx))
+    }
+
     /// Waits until a read would not block (data, EOF or error).
     pub async fn readable(&self) -> io::Result<()> {
         both!(self, s => s.readable().await)

@@ -4,10 +4,13 @@
 //! wheel; here activity only stores the current instant, and the single timer
 //! re-arms itself lazily when it fires early.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
+use tokio_util::sync::WaitForCancellationFuture;
 
 /// Fires once `dur` has passed with no call to [`IdleTimer::touch`].
 #[derive(Debug)]
@@ -45,11 +48,18 @@ impl IdleTimer {
     /// Resolves when the connection has been idle for the whole duration.
     /// Cancel-safe: dropping it loses nothing.
     pub async fn expired(&mut self) {
+        std::future::poll_fn(|cx| self.poll_expired(cx)).await
+    }
+
+    /// [`IdleTimer::expired`] as a poll function, for hand-written waits.
+    pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            self.sleep.as_mut().await;
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
             let due = self.last + self.dur;
             if due <= Instant::now() {
-                return;
+                return Poll::Ready(());
             }
             self.sleep.as_mut().reset(due);
         }
@@ -80,21 +90,43 @@ pub async fn wait_input(
     idle: &mut IdleTimer,
     shutdown: &tokio_util::sync::CancellationToken,
 ) -> std::io::Result<Wake> {
-    let mut stopping = shutdown.is_cancelled();
-    if stopping {
+    let mut stopping = false;
+    let mut cancelled = std::pin::pin!(shutdown.cancelled());
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = conn.poll_read_ready(cx) {
+            return Poll::Ready(r.map(|()| Wake::Readable));
+        }
+        poll_quiet(cx, idle, cancelled.as_mut(), &mut stopping).map(Ok)
+    })
+    .await
+}
+
+/// The quiet half of waiting for input: resolves when `idle` expires, as
+/// [`Wake::Idle`], or after `shutdown` as [`Wake::Shutdown`] once the peer
+/// has been quiet for [`SHUTDOWN_QUIET`]. `stopping` records that the
+/// shutdown fired (it starts `false`; a token cancelled before the first
+/// poll fires at once).
+///
+/// A connection loop keeps one pinned `shutdown` future for its whole life
+/// and polls it here on every wait: the registration with the token is made
+/// once, not made and undone per message.
+pub fn poll_quiet(
+    cx: &mut Context<'_>,
+    idle: &mut IdleTimer,
+    shutdown: Pin<&mut WaitForCancellationFuture<'_>>,
+    stopping: &mut bool,
+) -> Poll<Wake> {
+    if !*stopping && shutdown.poll(cx).is_ready() {
+        *stopping = true;
         idle.shorten(SHUTDOWN_QUIET);
     }
-    loop {
-        tokio::select! {
-            biased;
-            r = conn.readable() => return r.map(|()| Wake::Readable),
-            _ = idle.expired() => return Ok(if stopping { Wake::Shutdown } else { Wake::Idle }),
-            _ = shutdown.cancelled(), if !stopping => {
-                stopping = true;
-                idle.shorten(SHUTDOWN_QUIET);
-            }
+    idle.poll_expired(cx).map(|()| {
+        if *stopping {
+            Wake::Shutdown
+        } else {
+            Wake::Idle
         }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -19,15 +19,17 @@ pub use chat::{ChatState, Pushed, wire_message, wire_presence};
 pub use files::{FilesState, MAX_OPEN_PER_CONN};
 pub use session::Session;
 
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, Gate, IdleTimer};
+use crate::net::{Conn, Gate, IdleTimer, Wake, bufpool, poll_quiet};
 use crate::service::Services;
 use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
 
@@ -105,6 +107,12 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
     let mut wbuf = BytesMut::new();
     let mut idle = IdleTimer::new(opts.idle);
     let mut read_size = READ_FIRST;
+    // Registered with the shutdown token once, for the connection's life.
+    let mut shutdown = std::pin::pin!(opts.shutdown.cancelled());
+    let mut stopping = false;
+    // Chat members wait for input and for events; the two take turns at
+    // being looked at first, so neither starves the other.
+    let mut events_first = false;
     // A deadline from connect, not from the last byte: a slowloris peer
     // trickling one byte at a time never completes a frame, so it goes
     // when this fires. Dropped (with its timer) at the first whole frame.
@@ -151,34 +159,75 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             return conn.linger_close(super::REFUSE_LINGER).await;
         }
         if rbuf.is_empty() {
-            // Nothing half-read: give the memory back while we wait.
-            rbuf = BytesMut::new();
-            wbuf = BytesMut::new();
+            // Nothing half-read: the buffers go back to the thread while
+            // we wait, so an idle peer holds none.
+            bufpool::give(&mut rbuf);
+            bufpool::give(&mut wbuf);
         }
         // After a stop signal, requests keep being answered; the connection
         // closes once it falls quiet (or the grace period ends). Chat
-        // members also wake for events pushed to them.
-        let event = tokio::select! {
-            more = super::next_input(conn, &mut idle, &opts.shutdown) => {
-                if !more? {
-                    return Ok(());
+        // members also wake for events pushed to them. A hand-written poll
+        // rather than `select!`: a busy connection finds its input ready
+        // at the first look and touches nothing else.
+        let woke = {
+            let listens = session.listens();
+            events_first = listens && !events_first;
+            let mut event = std::pin::pin!(session.next_event());
+            std::future::poll_fn(|cx| {
+                if events_first {
+                    if let Poll::Ready(ev) = event.as_mut().poll(cx) {
+                        return Poll::Ready(Woke::Event(ev));
+                    }
                 }
-                None
+                if let Poll::Ready(r) = conn.poll_read_ready(cx) {
+                    return Poll::Ready(Woke::Input(r));
+                }
+                if listens && !events_first {
+                    if let Poll::Ready(ev) = event.as_mut().poll(cx) {
+                        return Poll::Ready(Woke::Event(ev));
+                    }
+                }
+                if let Some(deadline) = first_frame.as_mut() {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Woke::FirstFrameTimeout);
+                    }
+                }
+                poll_quiet(cx, &mut idle, shutdown.as_mut(), &mut stopping).map(Woke::Quiet)
+            })
+            .await
+        };
+        match woke {
+            Woke::Input(r) => {
+                r?;
+                idle.touch();
             }
-            () = until(&mut first_frame) => {
+            Woke::Event(ev) => {
+                if push_events(session, ev, &mut wbuf) == Pushed::Close {
+                    conn.write_all_within(&wbuf, opts.idle).await?;
+                    return conn.linger_close(super::REFUSE_LINGER).await;
+                }
+                continue;
+            }
+            Woke::FirstFrameTimeout => {
                 tracing::debug!("no whole frame within the first-frame timeout; closing");
                 return Ok(());
             }
-            ev = session.next_event(), if session.listens() => Some(ev),
-        };
-        if let Some(ev) = event {
-            if push_events(session, ev, &mut wbuf) == Pushed::Close {
-                conn.write_all_within(&wbuf, opts.idle).await?;
+            Woke::Quiet(Wake::Shutdown) => {
                 return conn.linger_close(super::REFUSE_LINGER).await;
             }
-            continue;
+            Woke::Quiet(_) => {
+                tracing::debug!("idle timeout");
+                return Ok(());
+            }
         }
-        rbuf.reserve(read_size);
+        if rbuf.capacity() == 0 {
+            rbuf = bufpool::take(read_size);
+        } else {
+            rbuf.reserve(read_size);
+        }
+        if wbuf.capacity() == 0 {
+            wbuf = bufpool::take(0);
+        }
         match conn.read_buf_drained(&mut rbuf) {
             Ok((0, _)) => return eof(&mut codec, &mut rbuf, conn).await,
             Ok((_, true)) => read_size = READ_FIRST,
@@ -189,12 +238,16 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
     }
 }
 
-/// Waits for `deadline`, or forever when there is none.
-async fn until(deadline: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
-    match deadline {
-        Some(s) => s.as_mut().await,
-        None => std::future::pending().await,
-    }
+/// What a connection waiting between batches woke for.
+enum Woke {
+    /// Input (or EOF, or an error) is there to read.
+    Input(io::Result<()>),
+    /// A chat event for this member (`None`: its queue was closed).
+    Event(Option<crate::service::chat::Event>),
+    /// No whole frame arrived within the first-frame timeout.
+    FirstFrameTimeout,
+    /// Idle for the timeout, or quiet after a stop signal.
+    Quiet(Wake),
 }
 
 /// Most events written in one batch: a busy room's backlog goes out in a
@@ -246,6 +299,10 @@ fn answer_all(
     loop {
         // Between frames, try the zero-allocation ping path first.
         if codec.is_idle() {
+            if rbuf.is_empty() {
+                // Every frame read is answered: nothing for the codec.
+                return Step::NeedMore;
+            }
             if let Some(used) = answer_ping(rbuf, &info.limits, wbuf) {
                 rbuf.advance(used);
                 *took = true;
