@@ -7,9 +7,10 @@
 use std::io;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, IdleTimer};
+use crate::net::{Conn, IdleTimer, bufpool};
 use crate::service::{UpperLines, upper_case};
 
 /// Bytes read per system call; matches the C reference server, large enough
@@ -103,13 +104,22 @@ async fn run_stream<R: StreamRule>(conn: Conn, opts: &StreamOpts, mut rule: R) -
 }
 
 /// Reads until the socket is drained (or the turn ends) and writes the answers
-/// directly while the socket accepts them. Synchronous on purpose: the 64 KiB
-/// buffer lives on this call's stack, never in the connection's future.
+/// directly while the socket accepts them. Synchronous on purpose: the read
+/// buffer is the thread's spare (see `net::bufpool`), never held in the
+/// connection's future, and never zeroed (a 64 KiB array on the stack was:
+/// that memset was a tenth of a small echo's cost).
 fn burst<R: StreamRule>(conn: &Conn, rule: &mut R) -> io::Result<Burst> {
-    let mut buf = [0u8; READ_CHUNK];
+    let mut buf = bufpool::take(READ_CHUNK);
+    let result = burst_into(conn, rule, &mut buf);
+    bufpool::give(&mut buf);
+    result
+}
+
+fn burst_into<R: StreamRule>(conn: &Conn, rule: &mut R, buf: &mut BytesMut) -> io::Result<Burst> {
     let mut out = Vec::new();
     for _ in 0..READS_PER_TURN {
-        let (n, drained) = match conn.read_drained(&mut buf) {
+        buf.clear();
+        let (n, drained) = match conn.read_buf_drained(buf) {
             Ok((0, _)) => {
                 // `out` may still hold the previous read's answer, already sent.
                 out.clear();
