@@ -7,26 +7,32 @@
 const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Waits for input; `false` when the connection should end: idle for the
-/// timeout, or quiet after a stop signal (then closed with a linger, so
-/// the peer sees a clean end rather than a reset). Every stream door
-/// calls this between reads.
+/// timeout, or quiet after a stop signal (see [`end_quiet`]). The echo and
+/// upper doors call this between reads; the framed door, which also waits
+/// for chat events and its first-frame deadline, polls the same parts.
 async fn next_input(
     conn: &crate::net::Conn,
     idle: &mut crate::net::IdleTimer,
     shutdown: &tokio_util::sync::CancellationToken,
 ) -> std::io::Result<bool> {
-    use crate::net::Wake;
     match crate::net::wait_input(conn, idle, shutdown).await? {
-        Wake::Readable => {
+        crate::net::Wake::Readable => {
             idle.touch();
             Ok(true)
         }
-        Wake::Idle => {
-            tracing::debug!("idle timeout");
-            Ok(false)
-        }
-        Wake::Shutdown => conn.linger_close(REFUSE_LINGER).await.map(|()| false),
+        quiet => end_quiet(conn, quiet).await.map(|()| false),
     }
+}
+
+/// Ends a connection that fell quiet: after a stop signal with a linger,
+/// so the peer sees a clean end rather than a reset; after the idle
+/// timeout at once.
+async fn end_quiet(conn: &crate::net::Conn, why: crate::net::Wake) -> std::io::Result<()> {
+    if why == crate::net::Wake::Shutdown {
+        return conn.linger_close(REFUSE_LINGER).await;
+    }
+    tracing::debug!("idle timeout");
+    Ok(())
 }
 
 pub mod chat_lines;

@@ -44,9 +44,9 @@ const FLUSH_AT: usize = 256 * 1024;
 const DIRECT_BODY: usize = 64 * 1024;
 
 /// Read reservation of a connection that just woke: a request frame (a
-/// ping is ~40 bytes) arrives whole in one read of this size, and the
-/// allocation stays within glibc's per-thread cache (up to 1,032 bytes),
-/// so a ping-pong peer costs no trip into the allocator's bins.
+/// ping is ~40 bytes) arrives whole in one read of this size. The buffer
+/// usually comes from the thread's spares (`net::bufpool`); a new one this
+/// small stays within glibc's per-thread cache (up to 1,032 bytes).
 const READ_FIRST: usize = 1008;
 
 /// Largest read reservation: while reads keep filling the buffer (a burst
@@ -212,13 +212,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                 tracing::debug!("no whole frame within the first-frame timeout; closing");
                 return Ok(());
             }
-            Woke::Quiet(Wake::Shutdown) => {
-                return conn.linger_close(super::REFUSE_LINGER).await;
-            }
-            Woke::Quiet(_) => {
-                tracing::debug!("idle timeout");
-                return Ok(());
-            }
+            Woke::Quiet(why) => return super::end_quiet(conn, why).await,
         }
         if rbuf.capacity() == 0 {
             rbuf = bufpool::take(read_size);
