@@ -53,6 +53,13 @@ impl Service {
     }
 }
 
+/// How long a shard polls its quiet connections before it sleeps, by
+/// default: longer than a peer on this machine takes to answer when its
+/// own thread must be woken (~70 us on a VM without halt polling), short
+/// enough that a spin which catches nothing costs little (see `net::spin`,
+/// which also backs off when spins do not pay).
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(100);
+
 /// Server-wide limits and timings.
 #[derive(Debug, Clone)]
 pub struct ServerOpts {
@@ -69,6 +76,9 @@ pub struct ServerOpts {
     /// Connection shards (single-threaded runtimes, see `net::shard`);
     /// 0 runs connections on the caller's runtime.
     pub shards: usize,
+    /// How long a shard polls its quiet connections before it sleeps
+    /// (`net::spin`); zero sleeps at once.
+    pub busy_poll: Duration,
     /// Idle timeout of the chat doors (no input and no output).
     pub chat_idle: Duration,
     /// How long a datagram chat member stays after its last datagram.
@@ -100,6 +110,7 @@ impl Default for ServerOpts {
             grace: Duration::from_secs(5),
             frame_limits: Limits::default(),
             shards: 0,
+            busy_poll: DEFAULT_BUSY_POLL,
             chat_idle: door::CHAT_IDLE_TIMEOUT,
             chat_lease: door::DEFAULT_LEASE,
             gate: Arc::new(Gate::default()),
@@ -175,7 +186,7 @@ pub async fn run(
     // Kept alive until every connection is done: dropping it stops the shards.
     let mut _shards = None;
     if opts.shards > 0 {
-        match Shards::start(opts.shards) {
+        match Shards::start(opts.shards, opts.busy_poll) {
             Ok(s) => {
                 let s = Arc::new(s);
                 shared = shared.with_shards(s.clone());

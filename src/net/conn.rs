@@ -7,6 +7,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -114,8 +115,15 @@ impl Conn {
     /// one reader slot holds the waker. For a connection's single reading
     /// task this is cheaper than [`Conn::readable`], which enqueues and
     /// dequeues a waiter on every wait.
+    ///
+    /// A connection that goes to wait here is also noted for the thread's
+    /// busy polling (see `net::spin`), which is off outside shard threads.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        both!(self, s => s.poll_read_ready(cx))
+        let r = both!(self, s => s.poll_read_ready(cx));
+        if r.is_pending() {
+            super::spin::waiting(both!(self, s => s.as_raw_fd()));
+        }
+        r
     }
 
     /// Waits until a read would not block (data, EOF or error).

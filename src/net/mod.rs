@@ -12,6 +12,7 @@ pub mod listen;
 pub mod refusals;
 pub mod serve;
 pub mod shard;
+pub mod spin;
 pub mod tls;
 
 pub use acl::{Acl, AclError, Cidr};

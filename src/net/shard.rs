@@ -13,9 +13,12 @@
 use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::runtime::{Builder, Handle};
 use tokio_util::sync::CancellationToken;
+
+use super::spin;
 
 /// A set of single-threaded runtimes, each on its own OS thread.
 #[derive(Debug)]
@@ -27,17 +30,23 @@ pub struct Shards {
 }
 
 impl Shards {
-    /// Starts `n` shard threads (at least one), named `sockit-shard-I`.
-    pub fn start(n: usize) -> io::Result<Shards> {
+    /// Starts `n` shard threads (at least one), named `sockit-shard-I`,
+    /// each polling its quiet connections for up to `busy_poll` before it
+    /// sleeps (see `net::spin`; zero never polls).
+    pub fn start(n: usize, busy_poll: Duration) -> io::Result<Shards> {
         let stop = CancellationToken::new();
         let mut handles = Vec::with_capacity(n.max(1));
         for i in 0..n.max(1) {
-            let rt = Builder::new_current_thread().enable_all().build()?;
+            let rt = Builder::new_current_thread()
+                .enable_all()
+                .on_thread_park(spin::before_park)
+                .build()?;
             handles.push(rt.handle().clone());
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name(format!("sockit-shard-{i}"))
                 .spawn(move || {
+                    spin::enable(busy_poll);
                     // Tasks run only while the thread blocks on the runtime.
                     rt.block_on(stop.cancelled());
                     // Tasks still parked on sockets must not delay the exit.
@@ -88,7 +97,7 @@ mod tests {
 
     #[tokio::test]
     async fn spreads_tasks_over_distinct_threads() {
-        let shards = Shards::start(2).unwrap();
+        let shards = Shards::start(2, Duration::ZERO).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         for _ in 0..4 {
             let tx = tx.clone();
