@@ -15,9 +15,12 @@
 #
 # Two placements, each a table (MODES picks them):
 #   spread  nothing pinned, sockit on its default --threads (one per CPU).
-#           Lone connections here mostly measure the ~35 us it costs to wake
-#           a thread on the other vCPU (../shared/bench/README.md), which is
-#           the same for every server and swings 3-4x from run to run.
+#           Lone connections here mostly measure the 35-70 us it costs to
+#           wake a thread on the other vCPU (../shared/bench/README.md),
+#           which swings 3-4x from run to run. sockit's shards poll their
+#           quiet connections before sleeping (serve --busy-poll, on by
+#           default), so sockit's side skips that wake-up; the floor, Redis
+#           and NATS sleep at once.
 #   onecpu  every server and the client pinned to CPU 0, sockit --threads 1:
 #           the work per request of each server, with the wake-up noise gone.
 #   split   every server on CPU 1 (sockit --threads 1), the client on CPU 0,
