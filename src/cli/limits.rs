@@ -29,9 +29,11 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNS_PER_IP)]
     max_conns_per_ip: usize,
     /// Seconds a framed connection has, from connecting, to send one whole
-    /// frame; then it is closed (against slowloris). The line doors (echo,
-    /// upper, chat-lines) have no such deadline, since people type slowly:
-    /// --idle-timeout and --chat-idle apply there.
+    /// frame; then it is closed (against slowloris). On the web door it is
+    /// the time each request head may take and the longest a keep-alive
+    /// connection may sit quiet. The line doors (echo, upper, chat-lines)
+    /// have no such deadline, since people type slowly: --idle-timeout and
+    /// --chat-idle apply there.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_FIRST_FRAME_TIMEOUT.as_secs_f64())]
     first_frame_timeout: f64,
     /// Admit only peers in this network (CIDR, or a bare address for one

@@ -14,6 +14,7 @@ pub mod serve;
 pub mod shard;
 pub mod spin;
 pub mod tls;
+pub mod watched;
 
 pub use acl::{Acl, AclError, Cidr};
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
@@ -25,3 +26,4 @@ pub use limits::{PeerKey, raise_fd_limit};
 pub use listen::{BindError, Bound, bind};
 pub use serve::{Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_with};
 pub use shard::Shards;
+pub use watched::{Activity, Watched, watch};

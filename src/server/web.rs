@@ -5,21 +5,33 @@
 //! Each connection is served by hyper (HTTP/1.1 with upgrades, for the
 //! WebSocket); hyper reads the TLS stream directly, no relay. The peer's
 //! address reaches handlers as axum's `ConnectInfo<SocketAddr>`.
+//!
+//! Two things keep a web connection inside the same limits as the others:
+//! - every request head must arrive within the first-frame timeout (hyper's
+//!   header-read timeout), and a connection on which no byte has moved
+//!   for that long is closed at its next quiet point, so a silent,
+//!   trickling or idle keep-alive peer is let go (slowloris);
+//! - an upgraded WebSocket keeps the connection's task, and with it its
+//!   connection slot and per-IP place, until the socket closes, through the
+//!   [`Lease`](door::web::Lease) its handler holds.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 use crate::door;
 use crate::net::tls::ServerTls;
-use crate::net::{Conn, Shared, StreamListener, serve_stream};
+use crate::net::{Conn, Shared, StreamListener, serve_stream, watch};
 
 /// Serves the web page, its API and WebSocket on `listener` until shutdown.
 pub(super) async fn serve(
@@ -30,8 +42,17 @@ pub(super) async fn serve(
 ) {
     let app = door::web::router(state);
     let shutdown = shared.shutdown.clone();
+    let gate = shared.gate.clone();
     serve_stream(listener, "web", shared, move |conn| {
-        connection(conn, app.clone(), tls.clone(), shutdown.clone())
+        // Read as the connection opens, so a reload applies to new ones.
+        let head_timeout = gate.first_frame_timeout();
+        connection(
+            conn,
+            app.clone(),
+            tls.clone(),
+            shutdown.clone(),
+            head_timeout,
+        )
     })
     .await;
 }
@@ -42,6 +63,7 @@ async fn connection(
     app: Router,
     tls: Option<ServerTls>,
     shutdown: CancellationToken,
+    head_timeout: Duration,
 ) -> io::Result<()> {
     let peer = match &conn {
         Conn::Tcp(s) => s.peer_addr()?,
@@ -49,37 +71,82 @@ async fn connection(
         Conn::Unix(_) | Conn::Tls(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
     };
     match tls {
-        Some(t) => http(TokioIo::new(t.accept(conn).await?), app, peer, shutdown).await,
-        None => http(TokioIo::new(conn), app, peer, shutdown).await,
+        Some(t) => http(t.accept(conn).await?, app, peer, shutdown, head_timeout).await,
+        None => http(conn, app, peer, shutdown, head_timeout).await,
     }
 }
 
-/// Serves requests on `io` until the peer closes, or until shutdown lets
-/// the request in flight finish (graceful, as `axum::serve` does).
+/// Serves requests on `io` until the peer closes, a request head is late
+/// or the connection has been quiet for `head_timeout`, or shutdown; the
+/// last two let the request in flight finish (graceful, as `axum::serve`
+/// does). Then waits for a WebSocket upgraded from this connection to end.
 async fn http<I>(
     io: I,
     app: Router,
     peer: SocketAddr,
     shutdown: CancellationToken,
+    head_timeout: Duration,
 ) -> io::Result<()>
 where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let (io, activity) = watch(io);
+    let (lease, mut released) = door::web::Lease::new(shutdown.clone());
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut().insert(lease.clone());
         // The router is always ready (no poll_ready needed), and cheap to clone.
         let mut app = app.clone();
         async move { app.call(req).await }
     });
-    let builder = Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection_with_upgrades(io, svc);
-    tokio::pin!(conn);
-    let r = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let mut builder = Builder::new(TokioExecutor::new());
+    // hyper runs this timer from the first byte of each request head (and
+    // from connecting): a trickled head is cut off. It does not run while
+    // a keep-alive connection waits for its next request; `activity` does.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout);
+    let r = {
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+        tokio::pin!(conn);
+        // Once asked to end (stop signal or quiet), hyper closes an idle
+        // connection at once and a busy one after its current response.
+        let mut ending = false;
+        loop {
+            let quiet_at = Instant::now() + head_timeout.saturating_sub(activity.quiet_for());
+            tokio::select! {
+                r = conn.as_mut() => break r,
+                () = shutdown.cancelled(), if !ending => {
+                    ending = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                () = tokio::time::sleep_until(quiet_at), if !ending => {
+                    if activity.quiet_for() >= head_timeout {
+                        tracing::debug!("quiet for the first-frame timeout; closing");
+                        ending = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
         }
+        // The connection, its service and the service's lease end here.
     };
-    r.map_err(io::Error::other)
+    // Every lease is gone once no WebSocket holds one (it never sends).
+    let _ = released.recv().await;
+    match r {
+        // A late request head: the peer is told nothing more, as for a
+        // framed peer past its first-frame timeout.
+        Err(e) if is_header_timeout(e.as_ref()) => {
+            tracing::debug!("no whole request head within the first-frame timeout; closing");
+            Ok(())
+        }
+        r => r.map_err(io::Error::other),
+    }
+}
+
+/// Whether hyper gave up waiting for a request head.
+fn is_header_timeout(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    e.downcast_ref::<hyper::Error>()
+        .is_some_and(|e| e.is_timeout())
 }

@@ -8,6 +8,8 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod web;
+
 /// How long a server may take to print `ready`; a bound on a hang, not a sleep.
 const START_LIMIT: Duration = Duration::from_secs(30);
 

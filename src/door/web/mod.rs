@@ -27,6 +27,9 @@ use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post, put};
 
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
 use crate::service::Services;
 use crate::wire::ServerInfo;
 
@@ -46,6 +49,35 @@ pub struct WebState {
     pub info: Arc<ServerInfo>,
     /// Served over TLS: cookies get `Secure`.
     pub secure: bool,
+}
+
+/// A share in the HTTP connection a request came on, put in each request's
+/// extensions by the server. A WebSocket handler keeps it for the socket's
+/// life: the connection's task waits until every share is dropped, so an
+/// upgraded socket keeps its connection slot and per-IP place (axum runs
+/// the socket in a task of its own, outside the connection's). It also
+/// carries the shutdown token, so the socket can say goodbye at a stop.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// Never sent on; dropped with the last share, which the receiver sees.
+    _hold: mpsc::Sender<()>,
+    /// Cancelled when the server stops.
+    pub shutdown: CancellationToken,
+}
+
+impl Lease {
+    /// A lease, and the receiver that yields `None` once every copy of it
+    /// is dropped.
+    pub fn new(shutdown: CancellationToken) -> (Lease, mpsc::Receiver<()>) {
+        let (hold, released) = mpsc::channel(1);
+        (
+            Lease {
+                _hold: hold,
+                shutdown,
+            },
+            released,
+        )
+    }
 }
 
 /// The web door's routes.

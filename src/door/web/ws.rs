@@ -6,14 +6,15 @@
 use std::net::SocketAddr;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
-use super::{WebState, check_origin, session_token};
+use super::{Lease, WebState, check_origin, session_token};
 use crate::door::framed::{Pushed, Session};
 use crate::wire::{Frame, error_frame};
 
@@ -24,6 +25,7 @@ const MAX_MESSAGE: usize = 64 * 1024;
 pub async fn upgrade(
     State(state): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    lease: Option<Extension<Lease>>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -47,15 +49,34 @@ pub async fn upgrade(
         identity,
         token.to_owned(),
     );
+    // Served outside a server (router tests), there is no connection to
+    // hold and no stop to watch.
+    let lease = lease.map_or_else(|| Lease::new(CancellationToken::new()).0, |l| l.0);
     ws.max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| serve(socket, session, state))
+        .on_upgrade(move |socket| serve(socket, session, state, lease))
 }
 
-/// Answers messages in order until the browser closes, and pushes chat
-/// events as they come.
-async fn serve(mut socket: WebSocket, mut session: Session, state: WebState) {
+/// The close frame a browser gets when the server stops: 1001, "going
+/// away", which the page shows and browsers treat as a normal close.
+fn going_away() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: close_code::AWAY,
+        reason: "server shutting down".into(),
+    }))
+}
+
+/// Answers messages in order until the browser closes or the server stops,
+/// and pushes chat events as they come. Holds `lease` (and so the
+/// connection's slot) until it returns.
+async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lease: Lease) {
     loop {
         let reply = tokio::select! {
+            () = lease.shutdown.cancelled() => {
+                // A request in flight was answered before this turn; the
+                // browser is told to go, then the session is closed below.
+                let _ = socket.send(going_away()).await;
+                break;
+            }
             msg = socket.recv() => match msg {
                 Some(Ok(msg)) => match answer(&mut session, msg, &state).await {
                     Some(reply) => reply,
