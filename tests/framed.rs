@@ -172,6 +172,26 @@ fn call_prints_replies_as_json_lines() {
         .collect();
     assert_eq!(ids, [1, 2, 3]);
 
+    // A bad line is named and skipped; the lines around it still get answers.
+    let input = b"{\"type\":\"ping\",\"id\":1}\nnot json\n[1]\n{\"type\":\"ping\",\"id\":4}\n";
+    let out = run(&["call", &addr, "--stdin"], input);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<u64> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [1, 4]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("stdin line 2: ") && stderr.contains("stdin line 3: "),
+        "{stderr}"
+    );
+
     // A body: summarised by size and SHA-256, or written out with --out.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("body.bin");

@@ -20,6 +20,9 @@ use tokio_util::codec::{FramedRead, FramedWrite};
     after_help = r#"Each reply is printed as its header on one JSON line; a reply with a body
 also shows "size" and "sha256" of the body (or writes the body to --out).
 Exit status: 0 when no reply was an error, 1 when one was, 2 on failure.
+With --stdin, a line that is not a JSON object is reported with its line
+number and skipped; the others are still sent and answered, then the exit
+status is 2.
 
 Examples:
   sockit call tcp://127.0.0.1:7878 '{"type":"ping","id":1,"ts":123}'
@@ -133,12 +136,26 @@ pub async fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
         if let Some(f) = first {
             sink.feed(f).await?;
         }
+        // Lines that are not headers: reported and skipped, so one typo in
+        // a long script does not lose the answers to every other line.
+        let mut skipped = 0usize;
         if a.stdin {
             let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            let mut number = 0usize;
             while let Some(line) = lines.next_line().await.context("reading stdin")? {
-                if !line.trim().is_empty() {
-                    sink.feed(Frame::from_parts(parse_header(&line)?, Default::default()))
-                        .await?;
+                number += 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match parse_header(&line) {
+                    Ok(header) => {
+                        sink.feed(Frame::from_parts(header, Default::default()))
+                            .await?
+                    }
+                    Err(e) => {
+                        skipped += 1;
+                        eprintln!("sockit: stdin line {number}: {e}; skipped");
+                    }
                 }
             }
         }
@@ -147,7 +164,7 @@ pub async fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("half-closing the connection")?;
         let _ = done_tx.send(true);
-        anyhow::Ok(())
+        anyhow::Ok(skipped)
     };
     let reader = async {
         let mut errors = 0;
@@ -171,8 +188,10 @@ pub async fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(errors)
     };
-    let ((), errors) = tokio::try_join!(writer, reader)?;
-    Ok(if errors > 0 {
+    let (skipped, errors) = tokio::try_join!(writer, reader)?;
+    Ok(if skipped > 0 {
+        ExitCode::from(2)
+    } else if errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
