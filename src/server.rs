@@ -83,6 +83,8 @@ pub struct ServerOpts {
     pub chat_idle: Duration,
     /// How long a datagram chat member stays after its last datagram.
     pub chat_lease: Duration,
+    /// How often a quiet WebSocket is pinged; zero never pings.
+    pub web_ping: Duration,
     /// Access lists, the per-IP cap, the first-frame timeout and the
     /// datagram size limit, shared by every door; the caller keeps a
     /// clone to swap the rules on reload.
@@ -113,6 +115,7 @@ impl Default for ServerOpts {
             busy_poll: DEFAULT_BUSY_POLL,
             chat_idle: door::CHAT_IDLE_TIMEOUT,
             chat_lease: door::DEFAULT_LEASE,
+            web_ping: door::web::DEFAULT_PING,
             gate: Arc::new(Gate::default()),
             tls: None,
             handshake_timeout: tls::HANDSHAKE_TIMEOUT,
@@ -229,6 +232,7 @@ pub async fn run(
         services: framed_opts.services.clone(),
         info: framed_opts.info.clone(),
         secure: false,
+        ping: opts.web_ping,
     };
     let mut loops = JoinSet::new();
     for l in listeners {

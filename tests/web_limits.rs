@@ -1,6 +1,7 @@
 //! The web door inside the server's limits, over real sockets: late or idle
-//! HTTP peers are closed, an open WebSocket keeps its connection's place,
-//! and a stopping server says goodbye to its WebSockets.
+//! HTTP peers are closed, an open WebSocket keeps its connection's place
+//! until it closes or stops answering pings, and a stopping server says
+//! goodbye to its WebSockets.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use common::strip_scheme;
 use common::web::{IO_LIMIT, login_cookie, web_server_with};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -123,4 +124,60 @@ async fn a_stopping_server_closes_its_websockets_with_going_away() {
     assert_eq!(frame.reason.as_str(), "server shutting down");
     // The server then exits cleanly.
     assert!(srv.stop_after_signal().success());
+}
+
+#[tokio::test]
+async fn a_websocket_peer_that_stops_answering_pings_is_closed() {
+    let srv = web_server_with(&["--web-ping", "0.2"]);
+    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
+    let cookie = login_cookie(&host).await;
+    // A peer that upgrades and then never answers (a laptop gone to
+    // sleep): the handshake by hand, then only reading, never writing.
+    let mut s = TcpStream::connect(&host).await.unwrap();
+    let upgrade = format!(
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    s.write_all(upgrade.as_bytes()).await.unwrap();
+    let seen = read_until_closed(&mut s).await;
+    assert!(seen.starts_with("HTTP/1.1 101"), "{seen}");
+    assert!(
+        seen.contains("no answer to pings"),
+        "no close frame: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_live_websocket_answers_pings_and_stays_open() {
+    let srv = web_server_with(&["--web-ping", "0.2"]);
+    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
+    let cookie = login_cookie(&host).await;
+    let mut ws = open_ws(&host, &cookie).await;
+    // Reading answers each ping (as a browser does); five pings span more
+    // than the three a silent peer is allowed.
+    let mut pings = 0;
+    while pings < 5 {
+        let msg = tokio::time::timeout(IO_LIMIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(matches!(msg, Message::Ping(_)), "{msg:?}");
+        pings += 1;
+    }
+    ws.send(Message::Text(r#"{"type":"whoami","id":1}"#.into()))
+        .await
+        .unwrap();
+    loop {
+        let msg = tokio::time::timeout(IO_LIMIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            assert!(t.contains("alice"), "{t}");
+            break;
+        }
+    }
 }

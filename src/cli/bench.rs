@@ -151,7 +151,11 @@ fn print_report(out: &mut impl Write, r: &BenchReport) -> io::Result<()> {
         "messages    {} in {} s ({:.0} msg/s)",
         r.messages, r.duration_s, r.msgs_per_s
     )?;
-    writeln!(out, "throughput  {:.2} MB/s of payload echoed", r.mb_per_s)?;
+    // Ping protocols carry no payload: a throughput of 0 MB/s would only
+    // puzzle the reader.
+    if r.bytes > 0 {
+        writeln!(out, "throughput  {:.2} MB/s of payload echoed", r.mb_per_s)?;
+    }
     if let Some(l) = &r.latency_us {
         writeln!(
             out,

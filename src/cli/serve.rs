@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// and no output (chat users sit quietly for long).
     #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
     chat_idle: f64,
+    /// Seconds between pings to a quiet WebSocket (browsers answer them by
+    /// themselves); one silent through three pings is closed (a sleeping
+    /// laptop, a lost network) and frees its connection slot. 0: no pings.
+    #[arg(long, value_name = "SECS", default_value_t = sockit::door::web::DEFAULT_PING.as_secs_f64())]
+    web_ping: f64,
     /// Largest frame body accepted, in bytes (the header: --max-header).
     #[arg(long, value_name = "BYTES", default_value_t = sockit::wire::DEFAULT_MAX_BODY)]
     max_body: usize,
@@ -252,6 +257,7 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
         busy_poll: std::time::Duration::from_micros(a.busy_poll),
         chat_idle: super::seconds("--chat-idle", a.chat_idle, true)?,
         chat_lease: super::seconds("--chat-lease", a.chat_lease, true)?,
+        web_ping: super::seconds("--web-ping", a.web_ping, false)?,
         gate: gate.clone(),
         tls: None,
         handshake_timeout: a.tls.handshake_timeout()?,

@@ -49,7 +49,13 @@ pub struct WebState {
     pub info: Arc<ServerInfo>,
     /// Served over TLS: cookies get `Secure`.
     pub secure: bool,
+    /// How often a quiet WebSocket is pinged (zero: never); see `ws`.
+    pub ping: std::time::Duration,
 }
+
+/// Default of `serve --web-ping`: a dead peer is found within about a
+/// minute and a half, for one small control frame per half minute.
+pub const DEFAULT_PING: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A share in the HTTP connection a request came on, put in each request's
 /// extensions by the server. A WebSocket handler keeps it for the socket's

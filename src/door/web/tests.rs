@@ -39,6 +39,7 @@ fn state(dir: &std::path::Path) -> WebState {
         },
         info: Arc::new(ServerInfo::default()),
         secure: false,
+        ping: crate::door::web::DEFAULT_PING,
     }
 }
 

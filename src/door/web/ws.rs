@@ -4,6 +4,7 @@
 //! are answered by the same [`Session`] as on the framed door.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
@@ -12,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::{Lease, WebState, check_origin, session_token};
@@ -20,6 +22,11 @@ use crate::wire::{Frame, error_frame};
 
 /// Largest WebSocket message read: the frame protocol's header limit.
 const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Pings a socket may leave unanswered (with nothing else heard either)
+/// before it counts as gone. Browsers answer pings on their own (RFC 6455),
+/// so a live tab, even a background one, never reaches this.
+const MISSED_PINGS: u32 = 3;
 
 /// Checks origin and cookie, then upgrades.
 pub async fn upgrade(
@@ -65,26 +72,64 @@ fn going_away() -> Message {
     }))
 }
 
-/// Answers messages in order until the browser closes or the server stops,
-/// and pushes chat events as they come. Holds `lease` (and so the
-/// connection's slot) until it returns.
+/// The close frame a peer that stopped answering pings gets (if it can
+/// still read at all).
+fn gone_silent() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: close_code::POLICY,
+        reason: "no answer to pings; reconnect".into(),
+    }))
+}
+
+/// Answers messages in order until the browser closes, falls silent
+/// through [`MISSED_PINGS`] pings, or the server stops, and pushes chat
+/// events as they come. Holds `lease` (and so the connection's slot) until
+/// it returns.
 async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lease: Lease) {
+    // With pings off, the timer is parked far away and never fires.
+    let every = if state.ping.is_zero() {
+        Duration::from_secs(86_400 * 365)
+    } else {
+        state.ping
+    };
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + every, every);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Pings sent since the peer last sent anything (a pong included).
+    let mut unanswered = 0u32;
     loop {
         let reply = tokio::select! {
+            _ = heartbeat.tick() => {
+                if unanswered >= MISSED_PINGS {
+                    tracing::debug!("WebSocket silent through {MISSED_PINGS} pings; closing");
+                    // A half-open peer may never read this; don't wait on it.
+                    let _ = tokio::time::timeout(every, socket.send(gone_silent())).await;
+                    break;
+                }
+                unanswered += 1;
+                match tokio::time::timeout(every, socket.send(Message::Ping(Bytes::new()))).await {
+                    Ok(Ok(())) => continue,
+                    // Closed, or so stuck that a tiny ping could not leave.
+                    _ => break,
+                }
+            }
             () = lease.shutdown.cancelled() => {
                 // A request in flight was answered before this turn; the
                 // browser is told to go, then the session is closed below.
                 let _ = socket.send(going_away()).await;
                 break;
             }
-            msg = socket.recv() => match msg {
-                Some(Ok(msg)) => match answer(&mut session, msg, &state).await {
-                    Some(reply) => reply,
-                    None => continue,
-                },
-                // Closed, or a protocol error (e.g. an oversized message).
-                _ => break,
-            },
+            msg = socket.recv() => {
+                // Anything heard, a pong included, shows the peer is there.
+                unanswered = 0;
+                match msg {
+                    Some(Ok(msg)) => match answer(&mut session, msg, &state).await {
+                        Some(reply) => reply,
+                        None => continue,
+                    },
+                    // Closed, or a protocol error (e.g. an oversized message).
+                    _ => break,
+                }
+            }
             ev = session.next_event(), if session.listens() => {
                 let (text, next) = session.web_event(ev);
                 if let Some(text) = text {

@@ -39,6 +39,7 @@ fn app(dir: &std::path::Path) -> Router {
         },
         info: Arc::new(ServerInfo::default()),
         secure: false,
+        ping: crate::door::web::DEFAULT_PING,
     })
 }
 
