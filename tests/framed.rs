@@ -146,6 +146,18 @@ fn hostile_frames_get_an_error_frame_then_close() {
     assert_eq!(pong.id(), Some(9));
 }
 
+/// The "id" of each JSON line `sockit call` printed.
+fn reply_ids(stdout: &[u8]) -> Vec<u64> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn call_prints_replies_as_json_lines() {
     let srv = framed_server();
@@ -161,31 +173,13 @@ fn call_prints_replies_as_json_lines() {
     let input = b"{\"type\":\"ping\",\"id\":1}\n{\"type\":\"ping\",\"id\":2}\n{\"type\":\"ping\",\"id\":3}\n";
     let out = run(&["call", &addr, "--stdin"], input);
     assert!(out.status.success());
-    let ids: Vec<u64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(reply_ids(&out.stdout), [1, 2, 3]);
 
     // A bad line is named and skipped; the lines around it still get answers.
     let input = b"{\"type\":\"ping\",\"id\":1}\nnot json\n[1]\n{\"type\":\"ping\",\"id\":4}\n";
     let out = run(&["call", &addr, "--stdin"], input);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let ids: Vec<u64> = stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(ids, [1, 4]);
+    assert_eq!(reply_ids(&out.stdout), [1, 4]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
         stderr.contains("stdin line 2: ") && stderr.contains("stdin line 3: "),

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::strip_scheme;
 use common::web::{IO_LIMIT, login_cookie, web_server_with};
+use common::{Server, strip_scheme};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,6 +18,24 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// A web server started with `extra` flags, its host:port, and alice's
+/// session cookie.
+async fn logged_in(extra: &[&str]) -> (Server, String, String) {
+    let srv = web_server_with(extra);
+    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
+    let cookie = login_cookie(&host).await;
+    (srv, host, cookie)
+}
+
+/// The next message on `ws`; fails the test on a hang, an error or a close.
+async fn next_msg(ws: &mut Ws) -> Message {
+    tokio::time::timeout(IO_LIMIT, ws.next())
+        .await
+        .expect("nothing arrived on the WebSocket")
+        .unwrap()
+        .unwrap()
+}
 
 /// Everything the server sends on `s` until it closes (or resets: a
 /// refused peer's unread request makes the close a reset); fails the test
@@ -81,9 +99,7 @@ async fn silent_and_idle_keep_alive_http_peers_are_closed_at_the_first_frame_tim
 
 #[tokio::test]
 async fn an_open_websocket_keeps_its_place_under_the_per_ip_cap() {
-    let srv = web_server_with(&["--max-conns-per-ip", "1"]);
-    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
-    let cookie = login_cookie(&host).await;
+    let (srv, host, cookie) = logged_in(&["--max-conns-per-ip", "1"]).await;
     let mut ws = open_ws(&host, &cookie).await;
     // The socket is this address's one connection: a second is refused.
     assert_eq!(
@@ -106,17 +122,11 @@ async fn an_open_websocket_keeps_its_place_under_the_per_ip_cap() {
 
 #[tokio::test]
 async fn a_stopping_server_closes_its_websockets_with_going_away() {
-    let mut srv = web_server_with(&["--grace", "30"]);
-    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
-    let cookie = login_cookie(&host).await;
+    let (mut srv, host, cookie) = logged_in(&["--grace", "30"]).await;
     let mut ws = open_ws(&host, &cookie).await;
     // SAFETY: kill(2) on the test's own child process.
     unsafe { libc::kill(srv.pid(), libc::SIGTERM) };
-    let msg = tokio::time::timeout(IO_LIMIT, ws.next())
-        .await
-        .expect("no close frame after SIGTERM")
-        .unwrap()
-        .unwrap();
+    let msg = next_msg(&mut ws).await;
     let Message::Close(Some(frame)) = msg else {
         panic!("expected a close frame, got {msg:?}");
     };
@@ -128,9 +138,7 @@ async fn a_stopping_server_closes_its_websockets_with_going_away() {
 
 #[tokio::test]
 async fn a_websocket_peer_that_stops_answering_pings_is_closed() {
-    let srv = web_server_with(&["--web-ping", "0.2"]);
-    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
-    let cookie = login_cookie(&host).await;
+    let (srv, host, cookie) = logged_in(&["--web-ping", "0.2"]).await;
     // A peer that upgrades and then never answers (a laptop gone to
     // sleep): the handshake by hand, then only reading, never writing.
     let mut s = TcpStream::connect(&host).await.unwrap();
@@ -150,19 +158,13 @@ async fn a_websocket_peer_that_stops_answering_pings_is_closed() {
 
 #[tokio::test]
 async fn a_live_websocket_answers_pings_and_stays_open() {
-    let srv = web_server_with(&["--web-ping", "0.2"]);
-    let host = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
-    let cookie = login_cookie(&host).await;
+    let (srv, host, cookie) = logged_in(&["--web-ping", "0.2"]).await;
     let mut ws = open_ws(&host, &cookie).await;
     // Reading answers each ping (as a browser does); five pings span more
     // than the three a silent peer is allowed.
     let mut pings = 0;
     while pings < 5 {
-        let msg = tokio::time::timeout(IO_LIMIT, ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let msg = next_msg(&mut ws).await;
         assert!(matches!(msg, Message::Ping(_)), "{msg:?}");
         pings += 1;
     }
@@ -170,11 +172,7 @@ async fn a_live_websocket_answers_pings_and_stays_open() {
         .await
         .unwrap();
     loop {
-        let msg = tokio::time::timeout(IO_LIMIT, ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let msg = next_msg(&mut ws).await;
         if let Message::Text(t) = msg {
             assert!(t.contains("alice"), "{t}");
             break;
