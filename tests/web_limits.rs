@@ -99,7 +99,7 @@ async fn silent_and_idle_keep_alive_http_peers_are_closed_at_the_first_frame_tim
 
 #[tokio::test]
 async fn an_open_websocket_keeps_its_place_under_the_per_ip_cap() {
-    let (srv, host, cookie) = logged_in(&["--max-conns-per-ip", "1"]).await;
+    let (_srv, host, cookie) = logged_in(&["--max-conns-per-ip", "1"]).await;
     let mut ws = open_ws(&host, &cookie).await;
     // The socket is this address's one connection: a second is refused.
     assert_eq!(
@@ -138,7 +138,7 @@ async fn a_stopping_server_closes_its_websockets_with_going_away() {
 
 #[tokio::test]
 async fn a_websocket_peer_that_stops_answering_pings_is_closed() {
-    let (srv, host, cookie) = logged_in(&["--web-ping", "0.2"]).await;
+    let (_srv, host, cookie) = logged_in(&["--web-ping", "0.2"]).await;
     // A peer that upgrades and then never answers (a laptop gone to
     // sleep): the handshake by hand, then only reading, never writing.
     let mut s = TcpStream::connect(&host).await.unwrap();
@@ -158,7 +158,7 @@ async fn a_websocket_peer_that_stops_answering_pings_is_closed() {
 
 #[tokio::test]
 async fn a_live_websocket_answers_pings_and_stays_open() {
-    let (srv, host, cookie) = logged_in(&["--web-ping", "0.2"]).await;
+    let (_srv, host, cookie) = logged_in(&["--web-ping", "0.2"]).await;
     let mut ws = open_ws(&host, &cookie).await;
     // Reading answers each ping (as a browser does); five pings span more
     // than the three a silent peer is allowed.
