@@ -67,6 +67,16 @@ pub fn answer_ping(buf: &[u8], limits: &Limits, out: &mut BytesMut) -> Option<us
     if head.kind != "ping" {
         return None;
     }
+    // `ts` is copied verbatim, so it must be a value the codec accepts:
+    // RawValue checks only the syntax, and a number beyond f64's range
+    // (`1e999`, nested or not) is a `bad_header` to the codec. Found by
+    // the frame_decoder fuzzer: the fast path answered such a ping with a
+    // pong no strict decoder reads.
+    if let Some(ts) = head.ts {
+        if serde_json::from_str::<serde_json::Value>(ts.get()).is_err() {
+            return None;
+        }
+    }
     // Keys in sorted order, as the general encoder writes them.
     let start = out.len();
     out.reserve(PREFIX_LEN + len + 8);
@@ -202,6 +212,16 @@ mod tests {
         // Not an object (found by fuzzing: serde takes a struct as an array).
         for header in [&br#"["ping"]"#[..], br#" ["ping",7,null]"#] {
             let frame = [&(header.len() as u32).to_be_bytes()[..], header].concat();
+            assert!(answer_ping(&frame, &Limits::default(), &mut out).is_none());
+        }
+        // A ts the codec refuses (a number beyond f64's range, found by
+        // fuzzing) is the codec's business too.
+        for header in [
+            &br#"{"id":4255555,"ts":5555515E55555,"type":"ping"}"#[..],
+            br#"{"ts":[1,{"a":-1e400}],"type":"ping"}"#,
+        ] {
+            let frame = [&(header.len() as u32).to_be_bytes()[..], header].concat();
+            assert!(decode_from_slice(&frame, &Limits::default()).is_err());
             assert!(answer_ping(&frame, &Limits::default(), &mut out).is_none());
         }
         assert!(out.is_empty());
