@@ -19,13 +19,12 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
@@ -91,7 +90,7 @@ where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (io, activity) = watch(io);
-    let (lease, mut released) = door::web::Lease::new(shutdown.clone());
+    let (lease, shares) = door::web::Lease::new(shutdown.clone());
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         req.extensions_mut().insert(lease.clone());
@@ -132,8 +131,8 @@ where
         }
         // The connection, its service and the service's lease end here.
     };
-    // Every lease is gone once no WebSocket holds one (it never sends).
-    let _ = released.recv().await;
+    // Then only a WebSocket upgraded from this connection may hold a share.
+    shares.wait().await;
     match r {
         // A late request head: the peer is told nothing more, as for a
         // framed peer past its first-frame timeout.

@@ -27,8 +27,9 @@ use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post, put};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::service::Services;
 use crate::wire::ServerInfo;
@@ -65,24 +66,23 @@ pub const DEFAULT_PING: std::time::Duration = std::time::Duration::from_secs(30)
 /// carries the shutdown token, so the socket can say goodbye at a stop.
 #[derive(Debug, Clone)]
 pub struct Lease {
-    /// Never sent on; dropped with the last share, which the receiver sees.
-    _hold: mpsc::Sender<()>,
+    /// Counted by the connection's tracker until the last share drops.
+    _share: TaskTrackerToken,
     /// Cancelled when the server stops.
     pub shutdown: CancellationToken,
 }
 
 impl Lease {
-    /// A lease, and the receiver that yields `None` once every copy of it
-    /// is dropped.
-    pub fn new(shutdown: CancellationToken) -> (Lease, mpsc::Receiver<()>) {
-        let (hold, released) = mpsc::channel(1);
-        (
-            Lease {
-                _hold: hold,
-                shutdown,
-            },
-            released,
-        )
+    /// A lease, and the (closed) tracker whose `wait()` ends once every
+    /// copy of it is dropped.
+    pub fn new(shutdown: CancellationToken) -> (Lease, TaskTracker) {
+        let shares = TaskTracker::new();
+        shares.close();
+        let lease = Lease {
+            _share: shares.token(),
+            shutdown,
+        };
+        (lease, shares)
     }
 }
 
