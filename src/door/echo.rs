@@ -173,8 +173,45 @@ pub fn echo_datagram(input: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// Upper over UDP: each datagram back upper-cased.
+/// Upper over UDP: each datagram back upper-cased, never longer than it
+/// came. Unicode upper-casing can make text longer (`ß` is `SS`, and some
+/// characters triple), which would let a forged source use the service as
+/// an amplifier; the answer is cut at the last whole character that fits
+/// in the input's length, so UDP upper is at most a x1 reflector, as echo
+/// is. (Streams are connected, so their lines are not cut.)
 pub fn upper_datagram(input: &[u8], out: &mut Vec<u8>) -> bool {
-    out.extend_from_slice(&upper_case(input));
+    let upper = upper_case(input);
+    let mut keep = upper.len().min(input.len());
+    if keep < upper.len() {
+        // Upper-casing only grows valid UTF-8, so the answer is UTF-8:
+        // step back to a character boundary.
+        while keep > 0 && (upper[keep] & 0xC0) == 0x80 {
+            keep -= 1;
+        }
+    }
+    out.extend_from_slice(&upper[..keep]);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_upper_never_answers_more_than_it_got() {
+        let up = |s: &str| {
+            let mut out = Vec::new();
+            upper_datagram(s.as_bytes(), &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(up("hello"), "HELLO");
+        assert_eq!(up("zoë"), "ZOË");
+        assert_eq!(up("straße"), "STRASSE"); // ß (2 bytes) -> SS: no growth
+        let grows = "\u{1f0}".repeat(100); // ǰ (2 bytes) -> J̌ (3 bytes)
+        let out = up(&grows);
+        assert!(out.len() <= grows.len(), "{} > {}", out.len(), grows.len());
+        assert!(out.starts_with("J\u{30c}"));
+        let ligature = "\u{fb03}".repeat(50); // ﬃ (3 bytes) -> FFI
+        assert_eq!(up(&ligature), "FFI".repeat(50));
+    }
 }

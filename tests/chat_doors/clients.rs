@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UdpSocket;
 
@@ -112,14 +112,38 @@ impl Line {
 
 /// A QQ-style UDP chat client.
 pub struct Udp {
-    s: UdpSocket,
+    pub s: UdpSocket,
 }
 
 impl Udp {
+    /// An unverified client: it never echoes a cookie.
     pub async fn new(srv: &Server) -> Udp {
-        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        Udp::bind(srv, "127.0.0.1:0").await
+    }
+
+    pub async fn bind(srv: &Server, local: &str) -> Udp {
+        let s = UdpSocket::bind(local).await.unwrap();
         s.connect(srv.sock("chat-udp", "udp://")).await.unwrap();
         Udp { s }
+    }
+
+    /// A verified member of the lobby as `name`: asks for a cookie, echoes
+    /// it, and returns once its own join notice came back.
+    pub async fn verified(srv: &Server, name: &str) -> Udp {
+        let u = Udp::new(srv).await;
+        u.verify(name).await;
+        u
+    }
+
+    /// The cookie exchange, then waits for this member's own join notice.
+    pub async fn verify(&self, name: &str) {
+        self.send(json!({"name": name})).await;
+        let c = self.until(|v| v.get("cookie").is_some()).await;
+        self.send(json!({"name": name, "cookie": c["cookie"]}))
+            .await;
+        let me = format!("~{name}");
+        self.until(|v| v["event"] == "join" && v["name"] == me.as_str())
+            .await;
     }
 
     pub async fn send(&self, v: Value) {

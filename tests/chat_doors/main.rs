@@ -8,5 +8,6 @@ mod common;
 mod clients;
 mod lifecycle;
 mod load;
+mod reflect;
 mod rooms;
 mod udp;

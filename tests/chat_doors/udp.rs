@@ -8,8 +8,7 @@ use crate::clients::{Line, Udp, server};
 async fn udp_rename_and_lease_expiry() {
     let srv = server(&["--chat-lease", "1.5"]);
     let mut ann = Line::join(&srv, "ann").await;
-    let u = Udp::new(&srv).await;
-    u.send(json!({"name": "bob", "room": "lobby"})).await;
+    let u = Udp::verified(&srv, "bob").await;
     ann.until(|l| l == "* ~bob joined lobby").await;
     u.send(json!({"name": "bobby", "msg": "new name"})).await;
     ann.until(|l| l == "* ~bob is now known as ~bobby").await;
@@ -25,13 +24,15 @@ async fn new_udp_addresses_past_the_per_ip_bound_are_refused() {
     let mut members = Vec::new();
     // One host cycling source ports: 64 members from one IP at most.
     for i in 0..64 {
-        let u = Udp::new(&srv).await;
-        u.send(json!({"name": format!("p{i}")})).await;
-        members.push(u);
+        members.push(Udp::verified(&srv, &format!("p{i}")).await);
     }
     ann.until(|l| l == "* ~p63 joined lobby").await;
     let extra = Udp::new(&srv).await;
-    extra.send(json!({"name": "p64", "msg": "let me in"})).await;
+    extra.send(json!({"name": "p64"})).await;
+    let c = extra.recv().await;
+    extra
+        .send(json!({"name": "p64", "cookie": c["cookie"]}))
+        .await;
     let e = extra.recv().await;
     assert_eq!(e["code"], "full", "{e}");
     // The members already in are not pushed out.

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::request::{Request, error_reply};
 use crate::service::chat::{
@@ -34,22 +35,48 @@ pub const MEMBER_QUEUE: usize = 16;
 /// stays). Only this member's task waits.
 const SEND_STALL: Duration = Duration::from_secs(1);
 
-/// Starts a member's task; the sender is its queue.
+/// How long a member reclaiming its name from its own earlier address
+/// waits for that member to let go of it: the old task only has to drop
+/// its session, so this is a bound, not a delay.
+const RECLAIM_WAIT: Duration = Duration::from_secs(2);
+
+/// A started member: its queue, and a token cancelled once its task has
+/// ended and its session (name, rooms) is let go.
+pub struct Started {
+    /// The member's queue.
+    pub tx: mpsc::Sender<Request>,
+    /// Cancelled when the member is gone.
+    pub gone: CancellationToken,
+}
+
+/// Starts a member's task. With `prior`, the task first waits (at most
+/// [`RECLAIM_WAIT`]) for that earlier member to be gone, so that its name
+/// is free to take.
 pub fn spawn(
     hub: Arc<dyn ChatHub>,
     socket: Arc<UdpSocket>,
     peer: SocketAddr,
     lease: Duration,
     tracker: &tokio_util::task::TaskTracker,
-) -> mpsc::Sender<Request> {
+    prior: Option<CancellationToken>,
+) -> Started {
     let (tx, rx) = mpsc::channel(MEMBER_QUEUE);
+    let gone = CancellationToken::new();
+    let guard = gone.clone().drop_guard();
     let span = tracing::debug_span!("udp member", door = "chat-udp", %peer);
     let out = Out { socket, peer };
     tracker.spawn(tracing::Instrument::instrument(
-        run(hub, out, lease, rx),
+        async move {
+            if let Some(p) = prior {
+                let _ = tokio::time::timeout(RECLAIM_WAIT, p.cancelled()).await;
+            }
+            run(hub, out, lease, rx).await;
+            // The session is dropped by now: the name is free.
+            drop(guard);
+        },
         span,
     ));
-    tx
+    Started { tx, gone }
 }
 
 /// The way back to the member.

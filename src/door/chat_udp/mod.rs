@@ -1,51 +1,74 @@
 //! The datagram chat door, the QQ-style UDP chat: `sockit serve --chat-udp`.
 //!
 //! In: one JSON object per datagram, `{"name": .., "msg": .., "room": ..}`
-//! (see [`request`](Request) for the options). The source address is the
-//! member: its first datagram connects it under `~name`, each datagram
-//! renews its lease on the room it names (default [`DEFAULT_LEASE`]), and a
-//! datagram with another name renames it. When a room's lease runs out the
-//! member leaves that room; when its last datagram is a lease old, it is
-//! gone.
+//! (see [`request`](Request) for the options). UDP source addresses can be
+//! forged, so the door never lets an address it has not verified turn it
+//! into a reflector (docs/PROTOCOL.md, "The datagram chat door"):
+//!
+//! - **Unverified** (any source): each datagram earns the source three
+//!   times its length in credit ([`budget`]); nothing is ever sent to it
+//!   beyond that. A datagram with a `msg` posts it to the room without
+//!   joining ([`visitor`]): no member entry, no presence, no name held,
+//!   and the reply is what others said since, or the message itself. A
+//!   datagram without `msg` (a join) or with a stale `cookie` is answered
+//!   with `{"cookie": C}` ([`cookie`]), no more.
+//! - **Verified**: a datagram that echoes a valid cookie makes its source
+//!   a member: its first datagram connects it under `~name`, each datagram
+//!   renews its lease on the room it names (default [`DEFAULT_LEASE`]),
+//!   another name renames it, `{"leave": true}` ends it; it gets every
+//!   message and presence of its rooms. A verified client that comes back
+//!   from the same IP address on a new port takes its name back from its
+//!   earlier self.
 //!
 //! Out, one JSON object per datagram:
 //! - a message from someone else: `{"name","msg","room","id","ts","guest"}`
 //!   (`ts` in Unix milliseconds; the member's own messages are not echoed);
-//! - a presence change: `{"event":"join"|"leave"|"rename"|"cutoff",
-//!   "notice":"~bob joined lobby","name","room","door","guest"}` (and
-//!   `"from"`, the old name, for a rename);
+//!   unverified sources get the short `{"name","msg"}`;
+//! - a presence change (members only): `{"event":"join"|"leave"|"rename"|
+//!   "cutoff", "notice":"~bob joined lobby","name","room","door","guest"}`
+//!   (and `"from"`, the old name, for a rename);
+//! - `{"cookie": C}`: echo C in your next datagrams to become a member;
 //! - a refusal: `{"error": TEXT, "code": CODE}`, for a malformed or
 //!   oversized datagram, or a refused message (blocked word, flood limit).
 //!
-//! Bounds: at most [`MAX_MEMBERS`] addresses at once, and
+//! Bounds: at most [`MAX_MEMBERS`] members at once, and
 //! [`MAX_MEMBERS_PER_IP`] per IPv4 address or IPv6 /64 (or
 //! `--max-conns-per-ip`, when lower); past either, new addresses are
-//! refused (not the oldest evicted: otherwise a flood of spoofed sources
-//! would push every real member out). Each member has a queue of
+//! refused (not the oldest evicted). Only verified sources become members,
+//! so forged joins cannot fill the table. Unverified sources cost an entry
+//! in a bounded budget table ([`budget::MAX_SOURCES`]) and at most
+//! [`visitor::VISITOR_TASKS`] posts in flight. Each member has a queue of
 //! [`MEMBER_QUEUE`] datagrams; the receive loop only ever `try_send`s, so
 //! no member slows it. Error replies are rate-limited as a whole
-//! ([`ERROR_REPLIES_PER_SEC`]) so the door cannot be used to reflect
-//! traffic at a spoofed victim. Datagrams from addresses the access lists
-//! deny, or larger than `--max-datagram`, are dropped before parsing.
+//! ([`ERROR_REPLIES_PER_SEC`]) and, to unverified sources, paid from their
+//! budget. Datagrams from addresses the access lists deny, or larger than
+//! `--max-datagram`, are dropped before parsing.
 
+pub mod budget;
+pub mod cookie;
 mod member;
 mod request;
+pub mod visitor;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::net::serve::{admit_datagram, datagram_buffer};
 use crate::net::{Gate, PeerKey};
-use crate::service::chat::{ChatHub, TokenBucket};
+use crate::service::chat::{ChatHub, TokenBucket, guest_name, name_key};
+
+use budget::Budgets;
+use cookie::Cookies;
+use visitor::VISITOR_TASKS;
 
 pub use member::MEMBER_QUEUE;
 pub use request::{DATAGRAM_MAX, Refusal, Request, error_reply, parse};
@@ -100,11 +123,24 @@ fn sweep_period(lease: Duration) -> Duration {
 
 /// Serves the datagram chat door on `socket` until shutdown.
 pub async fn serve_chat_udp(socket: UdpSocket, opts: ChatUdpOpts) {
+    let cookies = match Cookies::new() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "chat-udp: no OS randomness for cookies; not serving it");
+            return;
+        }
+    };
     let socket = Arc::new(socket);
     let mut door = Door {
         members: HashMap::new(),
         per_ip: HashMap::new(),
         errors: TokenBucket::new(ERROR_REPLIES_PER_SEC, ERROR_REPLIES_PER_SEC as u32),
+        out: Arc::new(visitor::Out {
+            socket: socket.clone(),
+            budgets: Arc::new(Mutex::new(Budgets::default())),
+        }),
+        cookies,
+        visitors: Arc::new(Semaphore::new(VISITOR_TASKS)),
         socket: socket.clone(),
         opts: opts.clone(),
     };
@@ -131,6 +167,11 @@ struct Door {
     members: HashMap<SocketAddr, Slot>,
     per_ip: HashMap<PeerKey, usize>,
     errors: TokenBucket,
+    /// Replies to unverified sources, paid from their budget.
+    out: Arc<visitor::Out>,
+    cookies: Cookies,
+    /// Permits for unverified posts in flight.
+    visitors: Arc<Semaphore>,
     socket: Arc<UdpSocket>,
     opts: ChatUdpOpts,
 }
@@ -139,46 +180,136 @@ struct Door {
 struct Slot {
     tx: mpsc::Sender<Request>,
     last: Instant,
+    /// The key of the name it last asked for, to let its owner reclaim it.
+    key: String,
+    /// Cancelled once the member's task has let go of its session.
+    gone: CancellationToken,
+}
+
+/// The key a requested guest name collides on ("" if it is no valid name).
+fn key_of(name: &str) -> String {
+    guest_name(name).map(|n| name_key(&n)).unwrap_or_default()
 }
 
 impl Door {
     /// Handles one datagram without waiting on anything.
     fn datagram(&mut self, data: &[u8], peer: SocketAddr) {
-        let refusal = match parse(data) {
-            Ok(req) => self.route(peer, req).err(),
-            Err(r) => Some(r),
-        };
-        if let Some(r) = refusal {
-            tracing::debug!(%peer, code = r.code, "datagram refused");
-            self.reply_error(peer, &r);
+        if let Some(slot) = self.members.get(&peer) {
+            if !slot.tx.is_closed() {
+                let refusal = match parse(data) {
+                    Ok(req) => self.route(peer, req).err(),
+                    Err(r) => Some(r),
+                };
+                if let Some(r) = refusal {
+                    tracing::debug!(%peer, code = r.code, "datagram refused");
+                    self.reply_error(peer, &r);
+                }
+                return;
+            }
+            // The member ended (cut off, refused name): verify afresh.
+            self.remove(peer);
         }
+        self.unverified(data, peer);
     }
 
-    /// Hands a request to its member's task, starting one for a new address.
+    /// A datagram from a source that is not a member.
+    fn unverified(&mut self, data: &[u8], peer: SocketAddr) {
+        visitor::lock(&self.out.budgets).earn(peer, data.len());
+        let req = match parse(data) {
+            Ok(req) => req,
+            Err(r) => {
+                tracing::debug!(%peer, code = r.code, "datagram refused");
+                return self.reply_error(peer, &r);
+            }
+        };
+        if req.leave {
+            return; // not a member: nothing to leave
+        }
+        match req.cookie.as_deref() {
+            Some(c) if self.cookies.check(peer, c) => {
+                match self.admit(peer, req) {
+                    Ok(()) => visitor::lock(&self.out.budgets).forget(peer),
+                    Err(r) => self.reply_error(peer, &r),
+                }
+                return;
+            }
+            // A stale cookie, or a join: the answer is a cookie.
+            Some(_) => return self.offer_cookie(peer),
+            None if req.msg.is_none() => return self.offer_cookie(peer),
+            None => {}
+        }
+        let paced = match visitor::lock(&self.out.budgets).get_mut(peer) {
+            Some(s) => s.posts.take(),
+            None => return,
+        };
+        if let Err(retry_after) = paced {
+            let e = crate::service::chat::ChatError::RateLimited { retry_after };
+            let r = Refusal {
+                code: e.code(),
+                error: e.to_string(),
+            };
+            return self.reply_error(peer, &r);
+        }
+        let Ok(permit) = self.visitors.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "too many unverified posts in flight; dropped");
+            return;
+        };
+        let (hub, out) = (self.opts.hub.clone(), self.out.clone());
+        self.opts.tracker.spawn(async move {
+            visitor::post(hub, out, peer, req).await;
+            drop(permit);
+        });
+    }
+
+    /// Sends `{"cookie": C}` if the source's budget pays for it.
+    fn offer_cookie(&mut self, peer: SocketAddr) {
+        let reply = serde_json::json!({ "cookie": self.cookies.issue(peer) }).to_string();
+        self.out.send(peer, reply.as_bytes());
+    }
+
+    /// Hands a request to its member's task (a leave ends the member).
     fn route(&mut self, peer: SocketAddr, req: Request) -> Result<(), Refusal> {
-        if let Some(slot) = self.members.get_mut(&peer) {
-            match slot.tx.try_send(req) {
-                Ok(()) => {
-                    slot.last = Instant::now();
-                    return Ok(());
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    return Err(Refusal {
-                        code: "rate_limited",
-                        error: "slow down: too many datagrams waiting; send fewer".to_owned(),
-                    });
-                }
-                // The member ended (cut off, refused name): start afresh.
-                Err(mpsc::error::TrySendError::Closed(r)) => {
-                    self.remove(peer);
-                    return self.admit(peer, r);
-                }
+        if req.leave {
+            self.remove(peer); // the task drains its queue, then leaves
+            return Ok(());
+        }
+        let Some(slot) = self.members.get_mut(&peer) else {
+            return Ok(());
+        };
+        let key = key_of(&req.name);
+        match slot.tx.try_send(req) {
+            Ok(()) => {
+                slot.last = Instant::now();
+                slot.key = key;
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Err(Refusal {
+                code: "rate_limited",
+                error: "slow down: too many datagrams waiting; send fewer".to_owned(),
+            }),
+            // Ended meanwhile; the next datagram verifies afresh.
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.remove(peer);
+                Ok(())
             }
         }
-        self.admit(peer, req)
     }
 
+    /// Makes a verified source a member. A member from the same IP address
+    /// that last asked for the same name is taken out first: that is the
+    /// same client back on a new port, reclaiming its name.
     fn admit(&mut self, peer: SocketAddr, req: Request) -> Result<(), Refusal> {
+        let key = key_of(&req.name);
+        let prior = self
+            .members
+            .iter()
+            .find(|(p, s)| p.ip() == peer.ip() && !key.is_empty() && s.key == key)
+            .map(|(p, s)| (*p, s.gone.clone()));
+        let prior = prior.map(|(p, gone)| {
+            tracing::debug!(%peer, old = %p, "name reclaimed by its address");
+            self.remove(p);
+            gone
+        });
         let full = |what: &str| Refusal {
             code: "full",
             error: format!("the datagram chat is full ({what}); try again later"),
@@ -192,17 +323,23 @@ impl Door {
         }
         *from_ip += 1;
         let o = &self.opts;
-        let tx = member::spawn(
+        let started = member::spawn(
             o.hub.clone(),
             self.socket.clone(),
             peer,
             o.lease,
             &o.tracker,
+            prior,
         );
         // A fresh queue has room.
-        let _ = tx.try_send(req);
-        let last = Instant::now();
-        self.members.insert(peer, Slot { tx, last });
+        let _ = started.tx.try_send(req);
+        let slot = Slot {
+            tx: started.tx,
+            last: Instant::now(),
+            key,
+            gone: started.gone,
+        };
+        self.members.insert(peer, slot);
         Ok(())
     }
 
@@ -218,7 +355,8 @@ impl Door {
         }
     }
 
-    /// Lets go of members whose lease ran out or whose task ended.
+    /// Lets go of members whose lease ran out or whose task ended, and of
+    /// unverified sources silent for a lease.
     fn sweep(&mut self) {
         let now = Instant::now();
         let lease = self.opts.lease;
@@ -231,14 +369,20 @@ impl Door {
         for peer in gone {
             self.remove(peer);
         }
+        visitor::lock(&self.out.budgets).sweep(lease);
     }
 
-    /// Sends an error reply if the budget allows, without waiting.
+    /// Sends an error reply if the global budget allows and, for a source
+    /// that is not a member, if its own budget pays for it.
     fn reply_error(&mut self, peer: SocketAddr, r: &Refusal) {
         if self.errors.take().is_err() {
             return;
         }
         let reply = error_reply(r.code, &r.error);
+        if !self.members.contains_key(&peer) {
+            self.out.send(peer, &reply);
+            return;
+        }
         if let Err(e) = self.socket.try_send_to(&reply, peer) {
             tracing::debug!(%peer, error = %e, "error reply not sent");
         }

@@ -5,10 +5,12 @@
 //! ```json
 //! {"name": "bob", "msg": "hello", "room": "lobby"}
 //! ```
-//! `name` is required; `room` is optional (default `lobby`); `msg` is
-//! optional: without it the datagram only joins the room or renews the
-//! lease. Other fields are ignored, so clients written for the classic
-//! exercise (which may add a `time` or `type`) work unchanged.
+//! `name` is required (except in a leave); `room` is optional (default
+//! `lobby`); `msg` is optional: without it the datagram asks to join the
+//! room or renews the lease. `cookie` carries the return-routability
+//! cookie (see [`cookie`](super::cookie)); `{"leave": true}` ends the
+//! membership at once. Other fields are ignored, so clients written for
+//! the classic exercise (which may add a `time` or `type`) work unchanged.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -26,7 +28,8 @@ const ERROR_TEXT_MAX: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(expecting = "a JSON object {\"name\": .., \"msg\": .., \"room\": ..}")]
 pub struct Request {
-    /// The sender's guest name (shown `~name`).
+    /// The sender's guest name (shown `~name`); empty only in a leave.
+    #[serde(default)]
     pub name: String,
     /// The message, if any.
     #[serde(default)]
@@ -34,6 +37,12 @@ pub struct Request {
     /// The room, if not the lobby.
     #[serde(default)]
     pub room: Option<String>,
+    /// The cookie the server sent this address, echoed.
+    #[serde(default)]
+    pub cookie: Option<String>,
+    /// True to leave: the member leaves every room and frees its name.
+    #[serde(default)]
+    pub leave: bool,
 }
 
 /// Why a datagram was refused: the text and code of the error reply.
@@ -68,7 +77,15 @@ pub fn parse(datagram: &[u8]) -> Result<Request, Refusal> {
             ),
         });
     }
-    Request::deserialize(value).map_err(bad)
+    let req = Request::deserialize(value).map_err(bad)?;
+    if req.name.is_empty() && !req.leave {
+        return Err(Refusal {
+            code: "bad_request",
+            error: "missing field `name`; send {\"name\": NAME, \"msg\": TEXT, \"room\": ROOM}"
+                .to_owned(),
+        });
+    }
+    Ok(req)
 }
 
 /// What a JSON value is, for an error message.
@@ -136,6 +153,10 @@ mod tests {
         );
         let r = parse(br#"{"name":"bob","room":"dev"}"#).unwrap();
         assert_eq!((r.msg, r.room.as_deref()), (None, Some("dev")));
+        let r = parse(br#"{"name":"bob","cookie":"00ff"}"#).unwrap();
+        assert_eq!((r.cookie.as_deref(), r.leave), (Some("00ff"), false));
+        let r = parse(br#"{"leave":true}"#).unwrap();
+        assert!(r.leave && r.name.is_empty());
     }
 
     #[test]
@@ -145,6 +166,7 @@ mod tests {
         assert_eq!(code(b"\xff\xfe{"), "bad_json");
         assert_eq!(code(b""), "bad_json");
         assert_eq!(code(br#"{"msg":"no name"}"#), "bad_request");
+        assert_eq!(code(br#"{"name":"","msg":"x"}"#), "bad_request");
         assert_eq!(code(br#"{"name":5,"msg":"x"}"#), "bad_request");
         assert_eq!(code(b"[1,2]"), "bad_request");
         assert_eq!(code(&vec![b' '; DATAGRAM_MAX + 1]), "too_large");

@@ -63,6 +63,18 @@ pub trait ChatHub: Send + Sync {
     /// queued for every member of the room (the sender included: compare
     /// [`Message::origin`]); nobody sees it before the commit.
     fn submit<'a>(&'a self, id: SessionId, room: &'a str, text: &'a str) -> HubFuture<'a, Ticket>;
+    /// Posts a message from a guest who is not a member: an unverified
+    /// datagram source, which must never join, hold a name or cause
+    /// presence. The name follows the guest rules and may be neither an
+    /// account's nor an online guest's; the room must exist (have members
+    /// or history), except the default room. The caller paces the poster:
+    /// there is no member whose flood bucket this could take from.
+    fn post_unjoined<'a>(
+        &'a self,
+        name: &'a str,
+        room: &'a str,
+        text: &'a str,
+    ) -> HubFuture<'a, Ticket>;
     /// Changes the member's identity: `/nick` (a guest name) or a login
     /// (an authenticated account name). Returns the new display name; its
     /// rooms see a rename event.

@@ -24,10 +24,12 @@ pub enum ChatError {
         why: &'static str,
     },
     /// An online guest already uses the name.
-    #[error("the name {0} is in use by someone online; pick another")]
+    #[error("the name {0} is taken; pick another")]
     NameTaken(String),
-    /// The name belongs to a registered account.
-    #[error("{0} is a registered account; log in as {0} or pick another name")]
+    /// The name belongs to a registered account. A guest is told exactly
+    /// what [`ChatError::NameTaken`] tells it (same text, same code), so
+    /// trying names reveals no accounts; the variant stays apart for logs.
+    #[error("the name {0} is taken; pick another")]
     NameRegistered(String),
     /// The member is not in the room it addressed.
     #[error("you are not in room {0}; join it first")]
@@ -73,7 +75,8 @@ impl ChatError {
             ChatError::BadRoom { .. } => "bad_room",
             ChatError::BadName { .. } => "bad_name",
             ChatError::NameTaken(_) => "name_taken",
-            ChatError::NameRegistered(_) => "name_registered",
+            // Not "name_registered": that would tell guests who has an account.
+            ChatError::NameRegistered(_) => "name_taken",
             ChatError::NotInRoom(_) => "not_in_room",
             ChatError::TooManyRooms(_) => "too_many_rooms",
             ChatError::Empty => "empty",

@@ -113,7 +113,7 @@ impl LocalHub {
     }
 
     /// Checks an identity against the name rules and the account registry.
-    async fn resolve(&self, who: Identity) -> Result<Resolved, ChatError> {
+    pub(super) async fn resolve(&self, who: Identity) -> Result<Resolved, ChatError> {
         match who {
             Identity::Registered(n) => Ok((Arc::from(account_name(&n)?), false, None)),
             Identity::Guest(n) => {
@@ -126,7 +126,8 @@ impl LocalHub {
                         .await
                         .map_err(|_| ChatError::Store(Arc::from("the account registry failed")))?;
                 if registered {
-                    return Err(ChatError::NameRegistered(n));
+                    // Shown as a guest name, as a taken guest name is.
+                    return Err(ChatError::NameRegistered(format!("{GUEST_MARK}{n}")));
                 }
                 let key = name_key(&n);
                 Ok((Arc::from(format!("{GUEST_MARK}{n}")), true, Some(key)))

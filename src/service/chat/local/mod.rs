@@ -134,6 +134,14 @@ impl ChatHub for LocalHub {
     fn submit<'a>(&'a self, id: SessionId, room: &'a str, text: &'a str) -> HubFuture<'a, Ticket> {
         Box::pin(self.submit_message(id, room, text))
     }
+    fn post_unjoined<'a>(
+        &'a self,
+        name: &'a str,
+        room: &'a str,
+        text: &'a str,
+    ) -> HubFuture<'a, Ticket> {
+        Box::pin(self.post_unjoined_message(name, room, text))
+    }
     fn rename(&self, id: SessionId, who: Identity) -> HubFuture<'_, Arc<str>> {
         Box::pin(self.rename_member(id, who))
     }

@@ -2,16 +2,18 @@
 //! reading history.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::oneshot;
 
 use super::LocalHub;
 use crate::service::chat::api::Ticket;
+use crate::service::chat::config::DEFAULT_ROOM;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
 use crate::service::chat::history::{self, HistoryPage, HistoryQuery};
-use crate::service::chat::names::room_name;
+use crate::service::chat::names::{Identity, room_name};
 use crate::service::chat::room::lock;
 use crate::service::chat::sanitize::sanitize;
 use crate::service::chat::writer::Pending;
@@ -92,6 +94,55 @@ impl LocalHub {
             guest,
             text,
             origin: id,
+            ack,
+        };
+        if self.writer.send(pending).await.is_err() {
+            let mut st = lock(&room.state);
+            st.pending = st.pending.saturating_sub(1);
+            return Err(ChatError::ShuttingDown);
+        }
+        Ok(Ticket(done))
+    }
+
+    /// See [`ChatHub::post_unjoined`](crate::service::chat::ChatHub::post_unjoined).
+    pub(super) async fn post_unjoined_message(
+        &self,
+        name: &str,
+        room: &str,
+        text: &str,
+    ) -> Result<Ticket, ChatError> {
+        let max = self.config.max_message_bytes;
+        let room = room_name(room)?;
+        let (name, guest, key) = self.resolve(Identity::Guest(name.to_owned())).await?;
+        if key.is_some_and(|k| lock(&self.guests).contains_key(&k)) {
+            return Err(ChatError::NameTaken(name.to_string()));
+        }
+        let text = message_text(text, max, &self.filter)?;
+        let live = lock(&self.rooms).get(room.as_str()).cloned();
+        let room = match live {
+            Some(r) => r,
+            // Only the default room is made for a poster: anything else
+            // would let forged datagrams create rooms without end.
+            None if room == DEFAULT_ROOM => self.room(&room),
+            None => return Err(ChatError::NotInRoom(room)),
+        };
+        {
+            let mut st = lock(&room.state);
+            if st.closed {
+                return Err(ChatError::NotInRoom(room.name.to_string()));
+            }
+            st.pending += 1;
+        }
+        // An id no member has: every member, the poster's namesakes
+        // included, is sent the message.
+        let origin = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
+        let (ack, done) = oneshot::channel();
+        let pending = Pending {
+            room: room.clone(),
+            name,
+            guest,
+            text,
+            origin,
             ack,
         };
         if self.writer.send(pending).await.is_err() {

@@ -116,7 +116,7 @@ impl LocalHub {
     }
 
     /// The live room called `name`, created if needed.
-    fn room(&self, name: &str) -> Arc<Room> {
+    pub(super) fn room(&self, name: &str) -> Arc<Room> {
         let mut rooms = lock(&self.rooms);
         if let Some(r) = rooms.get(name) {
             return r.clone();
