@@ -104,16 +104,21 @@ def echo_answers(target):
 
 
 def chat_delivers(target):
-    """A watcher joins the lobby; a probe's message must reach it."""
+    """A watcher joins the lobby (echoing the cookie, if the server sends
+    one, to become a member); a probe's message must reach it."""
     w = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     w.settimeout(1.0)
+    join = {"name": "watcher"}
     for _ in range(20):
-        w.sendto(b'{"name":"watcher"}', target)
+        w.sendto(json.dumps(join).encode(), target)
         p.sendto(b'{"name":"probe","msg":"still here"}', target)
         try:
             while True:
                 m = json.loads(w.recv(65_536))
+                if "cookie" in m:
+                    join["cookie"] = m["cookie"]
+                    w.sendto(json.dumps(join).encode(), target)
                 if m.get("msg") == "still here":
                     return True
         except (socket.timeout, ValueError):

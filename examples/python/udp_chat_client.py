@@ -12,13 +12,17 @@ import threading
 name = sys.argv[1] if len(sys.argv) > 1 else "guest"
 server = (sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1", int(sys.argv[3]) if len(sys.argv) > 3 else 9999)
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+cookie = None  # the server's proof that we receive at this address: echoed, it makes us a member
 
 
 def send(**fields):
+    if cookie:
+        fields["cookie"] = cookie
     sock.sendto(json.dumps({"name": name, **fields}).encode(), server)  # one datagram, one JSON object
 
 
 def receive():
+    global cookie
     sock.settimeout(240)  # quiet for 4 minutes? renew the 10-minute membership lease
     while True:
         try:
@@ -27,7 +31,10 @@ def receive():
             send()
             continue
         obj = json.loads(data)
-        if "error" in obj:  # our datagram was refused (bad JSON, blocked word, too fast...)
+        if "cookie" in obj:  # echo it to become a member: every message and notice of the room
+            cookie = obj["cookie"]
+            send()
+        elif "error" in obj:  # our datagram was refused (bad JSON, blocked word, too fast...)
             print("!", obj["error"], flush=True)
         elif "notice" in obj:  # someone joined, left or changed name
             print("*", obj["notice"], flush=True)

@@ -4,6 +4,7 @@ Stdlib only: run with `python3 -m pytest tests/python` or
 `python3 -m unittest discover -s tests/python`.
 """
 import hashlib
+import json
 import os
 import pathlib
 import socket
@@ -111,6 +112,38 @@ class Exercises(unittest.TestCase):
                 client.stdin.close()
                 self.assertEqual(client.wait(timeout=10), 0)
                 client.stdout.close()
+    def test_classic_udp_chat_client_without_a_cookie(self):
+        """The course's own client: one {"name","msg"} datagram, one reply with
+        name and msg, repeat; it never echoes a cookie, and still chats."""
+        with Server("--chat-udp", "udp://127.0.0.1:0", "--chat-lines", "tcp://127.0.0.1:0") as srv, \
+                socket.create_connection(srv.addr("chat-lines", "tcp"), timeout=10) as nc, \
+                socket.create_connection(srv.addr("chat-lines", "tcp"), timeout=10) as nc2, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            ann, cy = nc.makefile("rb"), nc2.makefile("rb")
+            nc.sendall(b"ann\r\n")
+            while not ann.readline().startswith(b"* ~ann joined lobby"):
+                pass
+            nc2.sendall(b"cy\r\n")
+            self.assertEqual(ann.readline(), b"* ~cy joined lobby\r\n")
+            udp.settimeout(10)
+            sent = received = 0
+            for text in ["hello", "are you there?"]:
+                datagram = json.dumps({"name": "bob", "msg": text}).encode()
+                udp.sendto(datagram, srv.addr("chat-udp", "udp"))
+                reply, _ = udp.recvfrom(65507)
+                sent, received = sent + len(datagram), received + len(reply)
+                obj = json.loads(reply)
+                self.assertEqual(set(obj), {"name", "msg"})
+                self.assertEqual(ann.readline(), f"<~bob> {text}\r\n".encode())
+                if text == "hello":
+                    self.assertEqual(obj, {"name": "~bob", "msg": "hello"})
+                    nc.sendall(b"hi bob\r\n")
+                    while cy.readline() != b"<~ann> hi bob\r\n":  # committed
+                        pass
+                else:
+                    self.assertEqual(obj, {"name": "~ann", "msg": "hi bob"})
+            self.assertLessEqual(received, 3 * sent)
+
     def test_upload_client(self):
         cheap = ("--argon2", "m=256,t=1,p=1")
         with Server("--listen", "tcp://127.0.0.1:0", *cheap) as srv:
