@@ -15,6 +15,12 @@ socket is what a victim would receive. Per service:
   attack: --fill forged joins from distinct 127.x.y.z addresses, then a
   real client tries to join.
 
+Two factors per attack: bytes sent back to the forged source per byte it
+sent (what the victim of a forged address receives: at most 3, echo 1), and
+bytes the room's verified members were sent per byte (the fan-out a forger
+triggers: joins and renames should cause none; a message reaches every
+member, as any message does, paced per source).
+
 Works against any sockit build (set SOCKIT=PATH): a server that sends no
 cookie just admits every source, as the old door did.
 
@@ -101,27 +107,40 @@ def udp(bind=("127.0.0.1", 0)):
     return s
 
 
-def measure(target, datagrams, sockets=None):
-    """Sends `datagrams` (one socket each if `sockets`, else one socket)
-    and counts what comes back; returns (sent, received)."""
-    c = Counter()
+def addr(block, i):
+    """The i-th loopback address of a block (127.BLOCK.x.y): forged sources
+    and members each get their own address, as on the internet, so the
+    per-address member cap does not hide the attack."""
+    return (f"127.{block}.{i // 250 % 250}.{1 + i % 250}", 0)
+
+
+def measure(target, datagrams, block, room=(), one_source=False):
+    """Sends `datagrams` from forged sources (a new address each, or one
+    for all) and counts what comes back to them and to the room's
+    members; returns (sent, to_sources, to_room)."""
+    src, rm = Counter(), Counter()
+    for s in room:
+        rm.add(s)
     sent = 0
-    one = None if sockets else udp()
+    one = udp(addr(block, 0)) if one_source else None
     if one:
-        c.add(one)
+        src.add(one)
     try:
         for i, d in enumerate(datagrams):
             s = one
-            if sockets:
-                s = udp()
-                c.add(s)
+            if s is None:
+                s = udp(addr(block, i))
+                src.add(s)
             s.sendto(d, target)
             sent += len(d)
             if i % 64 == 63:
-                time.sleep(0.005)  # let the server and the counter breathe
-        return sent, c.settle()
+                time.sleep(0.005)  # let the server and the counters breathe
+        to_src = src.settle()
+        return sent, to_src, rm.settle()
     finally:
-        c.close()
+        src.close()
+        rm.stop = True
+        rm.thread.join()
 
 
 def member(target, name, bind=("127.0.0.1", 0)):
@@ -144,9 +163,13 @@ def member(target, name, bind=("127.0.0.1", 0)):
     return s, None
 
 
-def row(name, sent, got):
-    return {"attack": name, "sent": sent, "received": got,
-            "factor": round(got / sent, 2) if sent else None}
+def row(name, sent, got, room=0):
+    """`factor`: bytes sent to the forged source per byte it sent (what a
+    victim of the forgery receives; the x3 rule). `room_factor`: bytes the
+    room's verified members were sent per byte, the fan-out."""
+    return {"attack": name, "sent": sent, "received": got, "to_room": room,
+            "factor": round(got / sent, 2) if sent else None,
+            "room_factor": round(room / sent, 2) if sent else None}
 
 
 def main():
@@ -166,23 +189,27 @@ def main():
         echo, upper = srv.hostport("echo", "udp://"), srv.hostport("upper", "udp://")
         chat = srv.hostport("chat-udp", "udp://")
         sizes = [0, 1, 12, 100, 1000, 1400, 8000]
-        results.append(row("echo: mixed sizes", *measure(echo, [b"e" * n for n in sizes * 20])))
+        data = [b"e" * n for n in sizes * 20]
+        results.append(row("echo: mixed sizes", *measure(echo, data, 2, one_source=True)))
         grow = ["hello", "\u01f0" * 700, "stra\u00dfe", "\ufb03" * 400, "\u0390" * 300]
-        results.append(row("upper: growing text", *measure(upper, [t.encode() for t in grow * 20])))
+        data = [t.encode() for t in grow * 20]
+        results.append(row("upper: growing text", *measure(upper, data, 2, one_source=True)))
 
         room = []
         for i in range(a.members):
-            s, why = member(chat, f"m{i}")
+            s, why = member(chat, f"m{i}", addr(3, i))
             if s is None:
                 raise SystemExit(f"member m{i} could not join: {why}")
             room.append(s)
         joins = [json.dumps({"name": f"j{i}"}).encode() for i in range(a.joins)]
         results.append(row(f"chat: {a.joins} forged joins, {a.members} members",
-                           *measure(chat, joins, sockets=True)))
+                           *measure(chat, joins, 4, room)))
         renames = [json.dumps({"name": f"r{i}"}).encode() for i in range(a.renames)]
-        results.append(row(f"chat: {a.renames} renames, one source", *measure(chat, renames)))
+        results.append(row(f"chat: {a.renames} renames, one source",
+                           *measure(chat, renames, 5, room, one_source=True)))
         msgs = [json.dumps({"name": "spoof", "msg": f"m{i}"}).encode() for i in range(a.messages)]
-        results.append(row(f"chat: {a.messages} messages, one source", *measure(chat, msgs)))
+        results.append(row(f"chat: {a.messages} messages, one source",
+                           *measure(chat, msgs, 6, room, one_source=True)))
         for s in room:
             s.close()
     finally:
@@ -198,7 +225,7 @@ def main():
         c = Counter()
         sent = 0
         for i in range(a.fill):
-            s = udp((f"127.{1 + i // 65536}.{i // 256 % 256}.{i % 256 or 1}", 0))
+            s = udp(addr(7 + i // 62500, i))
             c.add(s)
             d = json.dumps({"name": f"f{i}", "room": f"r{i}"}).encode()
             s.sendto(d, chat)
@@ -216,7 +243,8 @@ def main():
         srv.stop()
         srv.cleanup()
 
-    rows = [(r["attack"], f"sent {r['sent']} B, received {r['received']} B: x{r['factor']}")
+    rows = [(r["attack"], f"sent {r['sent']} B, back to the source {r['received']} B: "
+                          f"x{r['factor']}; to the room {r['to_room']} B: x{r['room_factor']}")
             for r in results]
     rows.append(("member table after the fill", f"a real client: {fill['real_client']}"))
     lib.table("udp_reflect (bytes sent to an unverified source per byte it sent)", rows)

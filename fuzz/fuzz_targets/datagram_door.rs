@@ -10,7 +10,8 @@
 //!   or a message `{"name","msg","room",..}` whose text is sanitised, within
 //!   the message limit, in a valid room;
 //! - echo sends back the datagram unchanged; upper keeps the length of
-//!   ASCII and of non-UTF-8 input, and sends valid UTF-8 for valid UTF-8.
+//!   ASCII and of non-UTF-8 input, sends valid UTF-8 for valid UTF-8, and
+//!   never sends more bytes than it got (no amplification).
 
 #![no_main]
 
@@ -30,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
     let (echo, upper) = echo_upper_datagram(data);
     assert_eq!(echo.as_deref(), Some(data), "echo changed the datagram");
     let upper = upper.expect("upper answers every datagram");
+    assert!(upper.len() <= data.len(), "upper answered more than it got");
     match std::str::from_utf8(data) {
         Ok(s) if !s.is_ascii() => {
             assert!(std::str::from_utf8(&upper).is_ok(), "upper broke UTF-8");
