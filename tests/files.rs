@@ -274,14 +274,7 @@ fn put_get_ls_rm_round_trip_with_bounded_server_memory() {
 async fn unauthenticated_refused_and_users_are_apart() {
     let env = Env::start(&["alice", "bob"]);
     let mut anon = env.raw(None).await;
-    let r = anon
-        .request(
-            FileRequest::Ls {
-                path: String::new(),
-            }
-            .to_frame(None),
-        )
-        .await;
+    let r = anon.request(FileRequest::ls("").to_frame(None)).await;
     assert_eq!(r.unwrap_err().code(), Some("unauthenticated"));
     // The CLI without a session: exit status 3.
     let out = env.as_user("nobody", &["ls"], b"");
@@ -370,7 +363,7 @@ async fn hostile_names_are_refused_on_every_verb() {
             },
         ];
         if !name.is_empty() {
-            reqs.push(FileRequest::Ls { path: name.clone() });
+            reqs.push(FileRequest::ls(name.clone()));
         }
         for r in reqs {
             let e = c.request(r.to_frame(None)).await.unwrap_err();
@@ -380,15 +373,7 @@ async fn hostile_names_are_refused_on_every_verb() {
     }
     assert!(tried > 200);
     // Nothing was created anywhere in the user's tree.
-    let l = c
-        .request(
-            FileRequest::Ls {
-                path: String::new(),
-            }
-            .to_frame(None),
-        )
-        .await
-        .unwrap();
+    let l = c.request(FileRequest::ls("").to_frame(None)).await.unwrap();
     assert_eq!(l.get("entries").unwrap().as_array().unwrap().len(), 0);
 }
 
