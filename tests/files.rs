@@ -582,3 +582,86 @@ fn the_cli_refuses_unusable_remote_operands() {
     let out = run(&["ls", ":../up"], b"");
     assert_eq!(status(&out), 2, "{out:?}");
 }
+
+/// Issue 17 item 2: scp's rule for `put`'s destination. On a fresh
+/// account, `:docs/` is a directory (created), an existing directory keeps
+/// the file's name inside it, and only a new name without `/` names the
+/// file; a get through a file names that file in its error.
+#[test]
+fn put_follows_scps_destination_rule() {
+    let env = Env::start(&["alice"]);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.pdf");
+    std::fs::write(&report, b"%PDF-1.7 tiny").unwrap();
+    let r = report.to_str().unwrap();
+    ok(&env.as_user("alice", &["put", r, ":docs/"], b""));
+    let j = json(&env.as_user("alice", &["ls", ":docs", "--json"], b""));
+    assert_eq!(j["entries"][0]["name"], "report.pdf", "{j}");
+    // docs is now a directory: without the slash the file goes inside too.
+    let out = env.as_user("alice", &["put", "--md5", "--force", r, ":docs"], b"");
+    assert!(ok(&out).contains("-> docs/report.pdf"), "{out:?}");
+    let copy = dir.path().join("copy.pdf");
+    ok(&env.as_user(
+        "alice",
+        &["get", ":docs/report.pdf", copy.to_str().unwrap()],
+        b"",
+    ));
+    assert_eq!(std::fs::read(&copy).unwrap(), b"%PDF-1.7 tiny");
+    // A new name without a slash is the file's name, as in scp.
+    ok(&env.as_user("alice", &["put", r, ":notes"], b""));
+    let out = env.as_user(
+        "alice",
+        &[
+            "get",
+            ":notes/report.pdf",
+            dir.path().join("x").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(status(&out), 5, "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes is a file, not a directory"), "{err}");
+}
+
+/// Issue 16 item 4: an interrupted upload is visible with `ls --partial`
+/// and `rm --partial` cancels it, freeing its quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_and_rm_partial_show_and_cancel_unfinished_uploads() {
+    let env = Env::start(&["alice"]);
+    let mut c = env.raw(Some("alice")).await;
+    let begin = FileRequest::Put {
+        path: "isos/big.iso".into(),
+        size: 100,
+        fingerprint: "v1".into(),
+        force: false,
+        md5: false,
+    };
+    let FileReply::Put { handle, .. } =
+        FileReply::from_frame(&c.request(begin.to_frame(None)).await.unwrap()).unwrap()
+    else {
+        panic!()
+    };
+    let w = FileRequest::Write { handle, offset: 0 }
+        .to_frame(None)
+        .with_body(&[7u8; 40][..]);
+    c.request(w).await.unwrap();
+    c.request(FileRequest::Close { handle }.to_frame(None))
+        .await
+        .unwrap();
+    let out = ok(&env.as_user("alice", &["ls", "--partial"], b""));
+    assert!(out.contains("isos/big.iso (40 bytes held)"), "{out}");
+    assert_eq!(
+        json(&env.as_user("alice", &["ls", "--json"], b""))["entries"],
+        serde_json::json!([])
+    );
+    let out = ok(&env.as_user("alice", &["rm", "--partial", ":isos/big.iso"], b""));
+    assert!(
+        out.contains("cancelled the unfinished upload of isos/big.iso"),
+        "{out}"
+    );
+    let j = json(&env.as_user("alice", &["ls", "--partial", "--json"], b""));
+    assert_eq!(j["partial"], serde_json::json!([]), "{j}");
+    assert_eq!(env.staging_part_len(), 0);
+    let out = env.as_user("alice", &["rm", "--partial", ":isos/big.iso"], b"");
+    assert_eq!(status(&out), 4, "{out:?}");
+}
