@@ -274,14 +274,7 @@ fn put_get_ls_rm_round_trip_with_bounded_server_memory() {
 async fn unauthenticated_refused_and_users_are_apart() {
     let env = Env::start(&["alice", "bob"]);
     let mut anon = env.raw(None).await;
-    let r = anon
-        .request(
-            FileRequest::Ls {
-                path: String::new(),
-            }
-            .to_frame(None),
-        )
-        .await;
+    let r = anon.request(FileRequest::ls("").to_frame(None)).await;
     assert_eq!(r.unwrap_err().code(), Some("unauthenticated"));
     // The CLI without a session: exit status 3.
     let out = env.as_user("nobody", &["ls"], b"");
@@ -363,14 +356,15 @@ async fn hostile_names_are_refused_on_every_verb() {
                 offset: 0,
                 md5: false,
             },
-            FileRequest::Stat { path: name.clone() },
             FileRequest::Rm {
                 path: name.clone(),
                 recursive: true,
             },
         ];
+        // `""` is the root for stat and ls (PROTOCOL.md), valid there.
         if !name.is_empty() {
-            reqs.push(FileRequest::Ls { path: name.clone() });
+            reqs.push(FileRequest::Stat { path: name.clone() });
+            reqs.push(FileRequest::ls(name.clone()));
         }
         for r in reqs {
             let e = c.request(r.to_frame(None)).await.unwrap_err();
@@ -380,15 +374,7 @@ async fn hostile_names_are_refused_on_every_verb() {
     }
     assert!(tried > 200);
     // Nothing was created anywhere in the user's tree.
-    let l = c
-        .request(
-            FileRequest::Ls {
-                path: String::new(),
-            }
-            .to_frame(None),
-        )
-        .await
-        .unwrap();
+    let l = c.request(FileRequest::ls("").to_frame(None)).await.unwrap();
     assert_eq!(l.get("entries").unwrap().as_array().unwrap().len(), 0);
 }
 
@@ -596,4 +582,87 @@ fn the_cli_refuses_unusable_remote_operands() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tcp://HOST:PORT:PATH"));
     let out = run(&["ls", ":../up"], b"");
     assert_eq!(status(&out), 2, "{out:?}");
+}
+
+/// Issue 17 item 2: scp's rule for `put`'s destination. On a fresh
+/// account, `:docs/` is a directory (created), an existing directory keeps
+/// the file's name inside it, and only a new name without `/` names the
+/// file; a get through a file names that file in its error.
+#[test]
+fn put_follows_scps_destination_rule() {
+    let env = Env::start(&["alice"]);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.pdf");
+    std::fs::write(&report, b"%PDF-1.7 tiny").unwrap();
+    let r = report.to_str().unwrap();
+    ok(&env.as_user("alice", &["put", r, ":docs/"], b""));
+    let j = json(&env.as_user("alice", &["ls", ":docs", "--json"], b""));
+    assert_eq!(j["entries"][0]["name"], "report.pdf", "{j}");
+    // docs is now a directory: without the slash the file goes inside too.
+    let out = env.as_user("alice", &["put", "--md5", "--force", r, ":docs"], b"");
+    assert!(ok(&out).contains("-> docs/report.pdf"), "{out:?}");
+    let copy = dir.path().join("copy.pdf");
+    ok(&env.as_user(
+        "alice",
+        &["get", ":docs/report.pdf", copy.to_str().unwrap()],
+        b"",
+    ));
+    assert_eq!(std::fs::read(&copy).unwrap(), b"%PDF-1.7 tiny");
+    // A new name without a slash is the file's name, as in scp.
+    ok(&env.as_user("alice", &["put", r, ":notes"], b""));
+    let out = env.as_user(
+        "alice",
+        &[
+            "get",
+            ":notes/report.pdf",
+            dir.path().join("x").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(status(&out), 5, "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes is a file, not a directory"), "{err}");
+}
+
+/// Issue 16 item 4: an interrupted upload is visible with `ls --partial`
+/// and `rm --partial` cancels it, freeing its quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_and_rm_partial_show_and_cancel_unfinished_uploads() {
+    let env = Env::start(&["alice"]);
+    let mut c = env.raw(Some("alice")).await;
+    let begin = FileRequest::Put {
+        path: "isos/big.iso".into(),
+        size: 100,
+        fingerprint: "v1".into(),
+        force: false,
+        md5: false,
+    };
+    let FileReply::Put { handle, .. } =
+        FileReply::from_frame(&c.request(begin.to_frame(None)).await.unwrap()).unwrap()
+    else {
+        panic!()
+    };
+    let w = FileRequest::Write { handle, offset: 0 }
+        .to_frame(None)
+        .with_body(&[7u8; 40][..]);
+    c.request(w).await.unwrap();
+    c.request(FileRequest::Close { handle }.to_frame(None))
+        .await
+        .unwrap();
+    let out = ok(&env.as_user("alice", &["ls", "--partial"], b""));
+    assert!(out.contains("isos/big.iso (40 bytes held)"), "{out}");
+    assert_eq!(
+        json(&env.as_user("alice", &["ls", "--json"], b""))["entries"],
+        serde_json::json!([])
+    );
+    let out = ok(&env.as_user("alice", &["rm", "--partial", ":isos/big.iso"], b""));
+    assert!(
+        out.contains("cancelled the unfinished upload of isos/big.iso"),
+        "{out}"
+    );
+    let j = json(&env.as_user("alice", &["ls", "--partial", "--json"], b""));
+    assert_eq!(j["partial"], serde_json::json!([]), "{j}");
+    assert_eq!(env.staging_part_len(), 0);
+    let out = env.as_user("alice", &["rm", "--partial", ":isos/big.iso"], b"");
+    assert_eq!(status(&out), 4, "{out:?}");
 }

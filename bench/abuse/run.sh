@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The fault and abuse suite: the three floods, the UDP reflection factors
-# and the kill -9 rounds, one
+# The fault and abuse suite: the floods, the UDP reflection factors, the
+# memory, login, quota and guest-storage attacks and the kill -9 rounds, one
 # after the other (never at once: each measures the server alone), then one
 # summary table. Loopback only, bounded in time (about 5 minutes with the
 # defaults on a 2-CPU machine). Each script also writes its own JSON to
@@ -29,6 +29,7 @@ python3 "$here/datagram_flood.py" "${dgram[@]}" || status=1
 python3 "$here/udp_reflect.py" "${reflect[@]}" || status=1
 python3 "$here/slowloris.py" "${loris[@]}" || status=1
 "$here/kill9.sh" "${kill[@]}" || status=1
+python3 "$here/quota_race.py" || status=1
 
 python3 - <<'PY'
 import json, pathlib
@@ -76,6 +77,12 @@ if k:
                  f"(resumed {m['puts_resumed']}); gets intact {m['gets_intact']}/{m['gets']} "
                  f"(resumed {m['gets_resumed']}); temporaries {m['temporaries_after_sweep']}; "
                  f"problems {len(m['problems'])}", "", ""))
+q = load("quota_race")
+if q:
+    r, e = q["race"], q["entries"]
+    rows.append(("quota_race", f"{r['uploads']} concurrent puts of {r['size']} B under "
+                 f"--quota {r['quota']}: {r['published']} published, {r['stored_bytes']} B "
+                 f"stored; {e['published']}/{e['files']} empty files under 1K", "", ""))
 head = ("test", "outcome", "ping p99 idle -> attack", "server RSS")
 w = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
 print("\nfault and abuse suite")

@@ -9,7 +9,8 @@ use sockit::service::files::{DEFAULT_MAX_FILE, DEFAULT_QUOTA, FileStore, FilesCo
 /// Flags that configure the file store.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FilesArgs {
-    /// Bytes each user may hold, published files plus unfinished uploads
+    /// Bytes each user may hold, published files plus unfinished uploads,
+    /// each file counting at least 4 KiB and each directory 4 KiB
     /// (suffixes K, M, G, T are binary: 20G = 20 GiB) [default: 20G].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     quota: Option<u64>,

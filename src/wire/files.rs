@@ -94,12 +94,32 @@ pub enum FileRequest {
         /// The path, relative to the user's root.
         path: String,
     },
-    /// `file.ls`: the entries of a directory.
+    /// `file.ls`: the entries of a directory, one page at a time; or, with
+    /// `partial`, the unfinished uploads below it.
     #[serde(rename = "file.ls")]
     Ls {
         /// The directory; `""` (the default) is the user's root.
         #[serde(default)]
         path: String,
+        /// List unfinished uploads below `path` instead of its entries.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        partial: bool,
+        /// Only names sorting after this one (the `next` of the previous
+        /// page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+    },
+    /// `file.put.cancel`: give up an unfinished upload, deleting what the
+    /// server holds of it and freeing its quota.
+    #[serde(rename = "file.put.cancel")]
+    PutCancel {
+        /// An upload open on this connection.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handle: Option<u64>,
+        /// Or the destination of an unfinished upload not running
+        /// elsewhere.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
     },
     /// `file.rm`: remove a file or a directory.
     #[serde(rename = "file.rm")]
@@ -124,7 +144,17 @@ impl FileRequest {
         "file.stat",
         "file.ls",
         "file.rm",
+        "file.put.cancel",
     ];
+
+    /// `file.ls` of `path`'s first page (`""`: the root).
+    pub fn ls(path: impl Into<String>) -> Self {
+        FileRequest::Ls {
+            path: path.into(),
+            partial: false,
+            after: None,
+        }
+    }
 
     /// Reads a request of this family out of a frame (the body is left to
     /// the caller: it is the chunk of a `file.write`).
@@ -148,11 +178,18 @@ pub struct EntryInfo {
     /// Bytes (0 for a directory).
     #[serde(rename = "file_size")]
     pub size: u64,
-    /// Modification time, Unix seconds.
+    /// Modification time, Unix seconds (for a partial: its last write).
     pub mtime: i64,
     /// BLAKE3 (hex) when the server has it recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blake3: Option<String>,
+    /// A partial only (`kind` `"partial"`): bytes the server holds
+    /// durably, where a resume continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// A partial only: true while a connection is uploading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<bool>,
 }
 
 /// A successful reply of the `file` family; failures are `error` frames.
@@ -237,10 +274,26 @@ pub enum FileReply {
         path: String,
         /// Its entries.
         entries: Vec<EntryInfo>,
-        /// True when the directory had more entries than one listing holds.
+        /// True when more entries follow: ask again with `after` = `next`.
         truncated: bool,
-        /// Entries not shown (links, special files, unsafe names).
+        /// Names in the directory no page lists (links, special files,
+        /// unsafe names); the same on every page.
         skipped: usize,
+        /// The cursor for the next page, when `truncated`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+        /// True when `entries` are unfinished uploads (asked with
+        /// `partial`): each `name` is then a whole path.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        partial: bool,
+    },
+    /// `file.put.cancel`: the unfinished upload is gone.
+    #[serde(rename = "file.put.cancel")]
+    PutCancel {
+        /// Its destination.
+        path: String,
+        /// Bytes of quota freed.
+        bytes: u64,
     },
     /// `file.rm`: what was removed.
     #[serde(rename = "file.rm")]
@@ -298,7 +351,9 @@ mod tests {
         assert_eq!(
             FileRequest::from_frame(&f).unwrap(),
             FileRequest::Ls {
-                path: String::new()
+                path: String::new(),
+                partial: false,
+                after: None,
             }
         );
     }
@@ -318,6 +373,8 @@ mod tests {
             size: 3,
             mtime: 1,
             blake3: None,
+            offset: None,
+            running: None,
         });
         let f = r.to_frame(Some(1));
         assert_eq!(f.get("kind").and_then(|v| v.as_str()), Some("file"));

@@ -209,6 +209,20 @@ class Client:
         ``local``; returns the ``file.get`` reply. Log in first."""
         return files.get(self, remote, local, force)
 
+    def ls(self, remote: str = "") -> List[Header]:
+        """A directory's entries (``""``: your root), every page of it."""
+        return files.ls(self, remote)
+
+    def partials(self, remote: str = "") -> List[Header]:
+        """Your unfinished uploads at or below ``remote`` (interrupted puts,
+        which hold quota until resumed or cancelled)."""
+        return files.partials(self, remote)
+
+    def cancel(self, remote: str) -> int:
+        """Cancels the unfinished upload of ``remote``, deleting what the
+        server holds of it; returns the bytes of quota freed."""
+        return files.cancel(self, remote)
+
     # -- the generic layer ------------------------------------------------
 
     def request(self, type: str, body: bytes = b"", **fields: Any) -> Reply:

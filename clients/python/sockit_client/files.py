@@ -13,7 +13,7 @@ written) one at a time while WINDOW requests are in flight.
 import hashlib
 import os
 from collections import deque
-from typing import Any, Deque, Dict, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 #: Bytes per chunk (capped by the server's max_body): large enough that the
 #: per-request cost vanishes, small enough that WINDOW of them stay small.
@@ -107,3 +107,41 @@ def get(client: Any, remote: str, local: str, force: bool = False) -> Dict[str, 
             os.remove(part)
         raise
     return info
+
+
+#: Most entries ``ls`` collects over all pages: bounds memory on a huge or
+#: hostile directory.
+MAX_ENTRIES = 1_000_000
+
+
+def ls(client: Any, path: str = "") -> List[Dict[str, Any]]:
+    """The entries of the directory ``path`` (``""``: the root), following
+    the server's pages (``after`` = ``next``) until the last one."""
+    entries: List[Dict[str, Any]] = []
+    after: Optional[str] = None
+    while True:
+        fields: Dict[str, Any] = {"path": path}
+        if after is not None:
+            fields["after"] = after
+        page = client.request("file.ls", **fields).header
+        for e in page["entries"]:
+            if "/" in e["name"] or (after is not None and e["name"] <= after):
+                raise ConnectionError(f"bad entry name {e['name']!r} in a listing")
+        entries.extend(page["entries"])
+        nxt = page.get("next")
+        if not page.get("truncated") or nxt is None:
+            return entries
+        if len(entries) >= MAX_ENTRIES or (after is not None and nxt <= after):
+            raise ConnectionError("listing too long or not advancing")
+        after = nxt
+
+
+def partials(client: Any, path: str = "") -> List[Dict[str, Any]]:
+    """Unfinished uploads at or below ``path``: entries with ``name`` (the
+    whole destination), ``file_size``, ``offset`` (bytes held), ``running``."""
+    return client.request("file.ls", path=path, partial=True).header["entries"]
+
+
+def cancel(client: Any, remote: str) -> int:
+    """Cancels the unfinished upload of ``remote``; returns the quota freed."""
+    return client.request("file.put.cancel", path=remote).header["bytes"]

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use sockit::service::files::escape_name;
-use sockit::tools::transfer::{list, remove, stat, walk};
+use sockit::tools::transfer::{cancel, list, partials, remove, stat, walk};
 use sockit::wire::EntryInfo;
 
 use super::{Common, Failures, connect};
@@ -13,13 +13,19 @@ use super::{Common, Failures, connect};
 #[command(after_help = format!("Lines are `KIND SIZE MODIFIED NAME` (d for directories, whose names end in
 /); names are escaped (\\n, \\x1b, \\u{{202e}}) so none can drive the terminal.
 --json prints {{\"path\", \"entries\": [{{name, kind, size, mtime, blake3}}], \"truncated\"}}.
+Long directories are fetched page by page (the server sends 10,000 names a page).
+
+--partial lists your unfinished uploads instead (interrupted puts, which hold
+quota until they are resumed, cancelled with `sockit rm --partial`, or swept
+after 7 days): `p SIZE MODIFIED PATH (HELD bytes held)`, with whole paths.
 
 {}
 
 Examples:
   sockit ls
   sockit ls :docs --json
-  sockit ls -r tcp://10.0.0.5:7878:", super::EXIT_HELP))]
+  sockit ls -r tcp://10.0.0.5:7878:
+  sockit ls --partial", super::EXIT_HELP))]
 pub struct LsArgs {
     /// The remote directory (or file) [default: your root].
     #[arg(value_name = "[[ADDR]:]DIR", default_value = ":")]
@@ -27,6 +33,9 @@ pub struct LsArgs {
     /// List everything below, with paths relative to DIR's parent.
     #[arg(short, long)]
     recursive: bool,
+    /// List unfinished uploads at or below DIR (whole paths) instead.
+    #[arg(long, conflicts_with = "recursive")]
+    partial: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -35,9 +44,14 @@ pub struct LsArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = format!("{}
 
+--partial cancels the unfinished upload of each PATH instead (see `sockit ls
+--partial`): what the server holds of it is deleted and its quota freed; a
+published file of that name is untouched.
+
 Examples:
   sockit rm :old.iso
-  sockit rm -r :photos/2019", super::EXIT_HELP))]
+  sockit rm -r :photos/2019
+  sockit rm --partial :big.iso", super::EXIT_HELP))]
 pub struct RmArgs {
     /// Remote files or directories.
     #[arg(required = true, value_name = "[[ADDR]:]PATH")]
@@ -45,6 +59,9 @@ pub struct RmArgs {
     /// Remove directories with everything in them.
     #[arg(short, long)]
     recursive: bool,
+    /// Cancel the unfinished upload of each PATH (not the published file).
+    #[arg(long, conflicts_with = "recursive")]
+    partial: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -73,6 +90,9 @@ pub async fn ls(a: LsArgs) -> anyhow::Result<ExitCode> {
             return Ok(failures.exit());
         }
     };
+    if a.partial {
+        return ls_partial(&mut s.client, &remote, c, failures, &a.path).await;
+    }
     let mut rows: Vec<(String, EntryInfo)> = Vec::new();
     let mut truncated = false;
     let result = async {
@@ -126,6 +146,54 @@ pub async fn ls(a: LsArgs) -> anyhow::Result<ExitCode> {
     Ok(failures.exit())
 }
 
+/// `sockit ls --partial`.
+async fn ls_partial(
+    client: &mut sockit::client::Client,
+    remote: &super::Remote,
+    c: &Common,
+    mut failures: Failures,
+    shown: &str,
+) -> anyhow::Result<ExitCode> {
+    let entries = match partials(client, remote.path.as_ref()).await {
+        Ok(e) => e,
+        Err(e) => {
+            failures.add(shown, e.into(), c.json);
+            return Ok(failures.exit());
+        }
+    };
+    if c.json {
+        let path = remote.path.as_ref().map_or("", |p| p.as_str());
+        let list: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({"path": e.name, "size": e.size, "held": e.offset,
+                                   "mtime": e.mtime, "running": e.running})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"server": remote.server.to_string(), "path": path,
+                               "partial": list})
+        );
+    } else {
+        for e in &entries {
+            println!(
+                "p {:>14} {} {} ({} bytes held{})",
+                e.size,
+                super::super::utc(u64::try_from(e.mtime).unwrap_or(0)),
+                escape_name(&e.name),
+                e.offset.unwrap_or(0),
+                if e.running == Some(true) {
+                    ", uploading now"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(failures.exit())
+}
+
 /// Runs `sockit rm`.
 pub async fn rm(a: RmArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
@@ -143,6 +211,21 @@ pub async fn rm(a: RmArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
+        if a.partial {
+            match cancel(&mut s.client, &path).await {
+                Ok(bytes) => {
+                    if !c.json {
+                        println!(
+                            "cancelled the unfinished upload of {path} ({bytes} bytes of quota freed)"
+                        );
+                    }
+                    done.push(serde_json::json!({"path": path.as_str(), "partial": true,
+                                                 "bytes": bytes}));
+                }
+                Err(e) => failures.add(&path.to_string(), e.into(), c.json),
+            }
+            continue;
+        }
         match remove(&mut s.client, &path, a.recursive).await {
             Ok((files, dirs, bytes)) => {
                 if !c.json {

@@ -15,9 +15,11 @@ use super::{Common, Failure, Failures, Remote, connect, is_remote, rate};
 #[derive(Debug, clap::Args)]
 #[command(after_help = format!("The destination is written with a colon, like scp: `:DIR` on the default
 server, `tcp://HOST:PORT:DIR` on another (`tcp://HOST:PORT:` for your root).
-Without one, files go to your root on the default server. With one FILE and a
-destination that is not an existing directory (and has no trailing /), the
-destination is the new file's name.
+Without one, files go to your root on the default server. As with scp, a
+destination ending in / (created if missing) or naming an existing directory
+is a directory, and each file keeps its name inside it; with one FILE, any
+other destination is the new file's name (`:docs` on a fresh account makes a
+file named docs; write `:docs/` for the directory).
 
 An interrupted put (Ctrl-C, dropped connection, either side killed) resumes on
 the next run from what the server holds durably; a source changed meanwhile
@@ -28,7 +30,8 @@ streaming and the server publishes only a verified file, atomically.
 
 Examples:
   sockit put report.pdf                       to your root on tcp://127.0.0.1:7878
-  sockit put a.txt b.txt :docs                into docs/
+  sockit put a.txt b.txt :docs/               into docs/ (created if missing)
+  sockit put report.pdf :docs/report-v2.pdf   under another name
   sockit put -r photos tcp://10.0.0.5:7878:   the directory photos/ into your root
   sockit put --force --md5 big.iso :isos/big.iso", super::EXIT_HELP))]
 pub struct PutArgs {

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::service::files::{
-    Download, Entry, EntryKind, FileError, FileStore, Upload, UploadRequest, run_blocking,
+    Download, Entry, EntryKind, FileError, FileStore, PartialInfo, Upload, UploadRequest,
+    run_blocking,
 };
 use crate::wire::{BAD_HANDLE, EntryInfo, FileReply, FileRequest, Frame, error_frame};
 
@@ -55,6 +56,15 @@ enum Fail {
     BadRequest(String),
     /// [`MAX_OPEN_PER_CONN`] transfers are open already.
     TooMany,
+    /// `file.put.end` before every byte arrived; the upload stays open.
+    EarlyEnd {
+        /// The upload.
+        handle: u64,
+        /// Bytes received: where the client continues.
+        offset: u64,
+        /// The declared size.
+        size: u64,
+    },
 }
 
 impl From<FileError> for Fail {
@@ -75,7 +85,26 @@ impl Fail {
                     id,
                 )
             }
+            // Where to continue travels as a field too, so a client need
+            // not parse the message.
+            Fail::Store(e @ FileError::BadOffset { expected, .. }) => {
+                error_frame(e.code(), &e.to_string(), id).set("offset", *expected)
+            }
             Fail::Store(e) => error_frame(e.code(), &e.to_string(), id),
+            Fail::EarlyEnd {
+                handle,
+                offset,
+                size,
+            } => error_frame(
+                "bad_offset",
+                &format!(
+                    "file.put.end before all bytes: {offset} of {size} received and kept; \
+                     send the rest with file.write from offset {offset} on handle {handle}, \
+                     then file.put.end again"
+                ),
+                id,
+            )
+            .set("offset", *offset),
             Fail::BadHandle(h) => error_frame(
                 BAD_HANDLE,
                 &format!(
@@ -114,6 +143,20 @@ fn info(e: Entry, name: String) -> EntryInfo {
         size: e.size,
         mtime: e.mtime,
         blake3: e.blake3.map(|h| h.to_hex().to_string()),
+        offset: None,
+        running: None,
+    }
+}
+
+fn partial_info(p: PartialInfo) -> EntryInfo {
+    EntryInfo {
+        name: p.path,
+        kind: "partial".to_owned(),
+        size: p.size,
+        mtime: p.mtime,
+        blake3: None,
+        offset: Some(p.held),
+        running: Some(p.running),
     }
 }
 
@@ -202,6 +245,16 @@ impl FilesState {
                 blake3,
                 md5,
             } => {
+                // Everything that can be refused is refused before the
+                // upload is touched: it stays open, holding what arrived.
+                if blake3.is_none() && md5.is_none() {
+                    return Err(Fail::BadRequest(
+                        "file.put.end needs blake3 (64 hex digits) or md5 (32 hex digits, \
+                         uploads begun with \"md5\":true); nothing was discarded, the upload \
+                         is still open"
+                            .into(),
+                    ));
+                }
                 let b3 = blake3.map(|h| digest::<32>("blake3", &h)).transpose()?;
                 let m5 = md5.map(|h| digest::<16>("md5", &h)).transpose()?;
                 let open = self.take_upload(user, handle)?;
@@ -210,6 +263,15 @@ impl FilesState {
                     return Err(Fail::BadRequest(
                         "md5 given, but the upload was begun without \"md5\":true".into(),
                     ));
+                }
+                if open.upload.offset() < open.upload.size() {
+                    let (offset, size) = (open.upload.offset(), open.upload.size());
+                    self.uploads.insert(handle, open);
+                    return Err(Fail::EarlyEnd {
+                        handle,
+                        offset,
+                        size,
+                    });
                 }
                 let upload = open.upload;
                 let p = run_blocking(move || {
@@ -267,9 +329,25 @@ impl FilesState {
                 let e = run_blocking(move || store.stat(user, &p)).await?;
                 FileReply::Stat(info(e, path))
             }
-            FileRequest::Ls { path } => {
+            FileRequest::Ls {
+                path,
+                partial: true,
+                ..
+            } => {
                 let p = path.clone();
-                let l = run_blocking(move || store.list(user, &p)).await?;
+                let list = run_blocking(move || store.partials(user, &p)).await?;
+                FileReply::Ls {
+                    path,
+                    entries: list.into_iter().map(partial_info).collect(),
+                    truncated: false,
+                    skipped: 0,
+                    next: None,
+                    partial: true,
+                }
+            }
+            FileRequest::Ls { path, after, .. } => {
+                let p = path.clone();
+                let l = run_blocking(move || store.list_page(user, &p, after.as_deref())).await?;
                 FileReply::Ls {
                     path,
                     entries: l
@@ -282,8 +360,11 @@ impl FilesState {
                         .collect(),
                     truncated: l.truncated,
                     skipped: l.skipped,
+                    next: l.next,
+                    partial: false,
                 }
             }
+            FileRequest::PutCancel { handle, path } => self.cancel(user, handle, path).await?,
             FileRequest::Rm { path, recursive } => {
                 let p = path.clone();
                 let r = run_blocking(move || store.remove(user, &p, recursive)).await?;
@@ -297,6 +378,38 @@ impl FilesState {
             }
         };
         Ok((reply, Bytes::new()))
+    }
+
+    /// `file.put.cancel`: by handle (an upload open here) or by path (one
+    /// not running anywhere).
+    async fn cancel(
+        &mut self,
+        user: i64,
+        handle: Option<u64>,
+        path: Option<String>,
+    ) -> Result<FileReply, Fail> {
+        let store = self.store.clone();
+        match (handle, path) {
+            (Some(h), None) => {
+                let open = self.take_upload(user, h)?;
+                let path = open.upload.path().to_string();
+                let bytes = open.upload.reserved();
+                run_blocking(move || open.upload.abort()).await?;
+                tracing::info!(%path, "unfinished upload cancelled");
+                Ok(FileReply::PutCancel { path, bytes })
+            }
+            (None, Some(path)) => {
+                let p = path.clone();
+                let bytes = run_blocking(move || store.cancel_upload(user, &p)).await?;
+                tracing::info!(path = %crate::service::files::escape_name(&path), "unfinished upload cancelled");
+                Ok(FileReply::PutCancel { path, bytes })
+            }
+            _ => Err(Fail::BadRequest(
+                "file.put.cancel takes either handle (an upload open on this connection) \
+                 or path (an unfinished upload), not both or neither"
+                    .into(),
+            )),
+        }
     }
 
     fn take_upload(&mut self, user: i64, handle: u64) -> Result<OpenUpload, Fail> {

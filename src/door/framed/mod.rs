@@ -96,7 +96,12 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
     // like `handle` below: the file calls' futures are kilobytes, and an
     // idle connection should not carry them.
     Box::pin(session.close()).await;
-    result
+    // Only now the peer sees our EOF: a client that half-closes and waits
+    // for it can resume its uploads at once (they are no longer busy).
+    match result {
+        Ok(()) => conn.shutdown_write(),
+        Err(e) => Err(e),
+    }
 }
 
 /// The connection's loop; returns when it should close.
@@ -328,15 +333,16 @@ fn encode_reply(codec: &mut FrameCodec, reply: Frame, req: &Frame, wbuf: &mut By
 
 /// EOF from the peer: clean between frames, an error inside one.
 async fn eof(codec: &mut FrameCodec, rbuf: &mut BytesMut, conn: &Conn) -> io::Result<()> {
+    // The write side is shut by `framed_stream`, after the session closed.
     match codec.decode_eof(rbuf) {
-        Ok(_) => conn.shutdown_write(),
+        Ok(_) => Ok(()),
         Err(e) => {
             tracing::debug!(code = e.code(), "peer closed inside a frame");
             let mut wbuf = BytesMut::new();
             let _ = codec.encode(e.to_frame(), &mut wbuf);
             // The peer may have closed both ways; a failed write is expected.
             let _ = conn.write_all_within(&wbuf, super::REFUSE_LINGER).await;
-            conn.shutdown_write()
+            Ok(())
         }
     }
 }

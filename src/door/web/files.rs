@@ -68,7 +68,7 @@ fn bad_request(e: impl std::fmt::Display) -> ApiError {
 /// The store's error as an HTTP answer, in one match.
 pub(super) fn file_error(e: FileError) -> ApiError {
     let status = match &e {
-        FileError::NotFound { .. } => StatusCode::NOT_FOUND,
+        FileError::NotFound { .. } | FileError::NoPartial { .. } => StatusCode::NOT_FOUND,
         FileError::Exists { .. }
         | FileError::WrongKind { .. }
         | FileError::NotEmpty { .. }

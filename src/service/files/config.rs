@@ -35,6 +35,20 @@ pub const MAX_ACTIVE_PER_USER: usize = 16;
 /// says when it was cut.
 pub const MAX_LIST_ENTRIES: usize = 10_000;
 
+/// The least one entry counts against the quota: a file counts its size
+/// but at least this much, a directory (or anything else in a user's tree)
+/// exactly this much. 4 KiB is one filesystem block, what an empty file or
+/// a directory really costs the disk; without it, empty files and
+/// directories would be free and one user could fill the disk's inodes
+/// (3,000 empty files passed a 1 KiB quota).
+pub const ENTRY_CHARGE: u64 = 4096;
+
+/// What a file of `size` bytes counts against the quota (see
+/// [`ENTRY_CHARGE`]).
+pub fn charge(size: u64) -> u64 {
+    size.max(ENTRY_CHARGE)
+}
+
 /// Buffer used when the store reads a file itself (re-hashing a resumed
 /// prefix or a file with no recorded hash): 1 MiB amortises system calls,
 /// and it is the only memory such a pass needs whatever the file size.
@@ -43,8 +57,9 @@ pub const READ_BUF: usize = 1 << 20;
 /// The store's tunables; [`Default`] gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilesConfig {
-    /// Bytes each user may hold, published files plus declared sizes of
-    /// unfinished uploads.
+    /// Bytes each user may hold: published files and directories plus the
+    /// declared sizes of unfinished uploads, each entry counting at least
+    /// [`ENTRY_CHARGE`].
     pub quota: u64,
     /// Largest file accepted, checked against the declared size at begin.
     pub max_file: u64,

@@ -51,7 +51,13 @@ impl FileStore {
         let rel = RelPath::parse(path).map_err(|e| FileError::bad_path(path, e))?;
         let root = self.inner.user_root(user)?;
         let parent = fsx::walk_parent(root.as_fd(), &rel, false)?;
-        let file = match fsx::open_file_at(parent.as_fd(), rel.file_name(), OFlags::RDONLY) {
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for
+        // a writer forever, pinning a blocking thread; with it the open
+        // returns at once and the fstat below refuses anything that is not
+        // a regular file before a byte is read (devices included). On a
+        // regular file the flag changes nothing.
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK;
+        let file = match fsx::open_file_at(parent.as_fd(), rel.file_name(), flags) {
             Ok(f) => f,
             Err(e) => return Err(open_error(parent.as_fd(), &rel, e)),
         };

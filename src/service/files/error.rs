@@ -54,7 +54,7 @@ pub enum FileError {
     },
     /// The user's quota cannot hold this upload.
     #[error(
-        "quota exceeded: {needed} more bytes needed, {used} of {quota} in use; remove files first"
+        "quota exceeded: {needed} more bytes needed, {used} of {quota} in use; remove files or cancel unfinished uploads (sockit ls --partial) first"
     )]
     QuotaExceeded {
         /// Bytes in use (published and reserved by unfinished uploads).
@@ -64,8 +64,16 @@ pub enum FileError {
         /// Bytes this upload needs.
         needed: u64,
     },
+    /// No unfinished upload of this path to cancel.
+    #[error("{path}: no unfinished upload of this path; sockit ls --partial lists them")]
+    NoPartial {
+        /// The path (escaped).
+        path: String,
+    },
     /// Too many unfinished uploads for one user.
-    #[error("{count} unfinished uploads; finish or remove some first")]
+    #[error(
+        "{count} unfinished uploads; finish or cancel some first (sockit ls --partial, sockit rm --partial)"
+    )]
     TooManyPartials {
         /// How many are kept.
         count: usize,
@@ -118,7 +126,7 @@ impl FileError {
     /// The stable code sent on the wire; clients map these to exit codes.
     pub fn code(&self) -> &'static str {
         match self {
-            FileError::NotFound { .. } => "not_found",
+            FileError::NotFound { .. } | FileError::NoPartial { .. } => "not_found",
             FileError::Exists { .. } | FileError::WrongKind { .. } | FileError::NotEmpty { .. } => {
                 "conflict"
             }

@@ -108,17 +108,25 @@ pub(crate) fn open_dir_at<P: Arg>(dir: BorrowedFd<'_>, name: P) -> io::Result<Ow
 /// Opens `name` in `dir` as a directory, creating it (and making its entry
 /// durable with an fsync of `dir`) when missing.
 pub(crate) fn ensure_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+    ensure_dir_at_counting(dir, name).map(|(fd, _)| fd)
+}
+
+/// Like [`ensure_dir_at`], also saying whether this call created it.
+fn ensure_dir_at_counting(dir: BorrowedFd<'_>, name: &str) -> io::Result<(OwnedFd, bool)> {
     match open_dir_at(dir, name) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-            match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(DIR_MODE as _)) {
-                Ok(()) => fsync_dir(dir)?,
+            let made = match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(DIR_MODE as _)) {
+                Ok(()) => {
+                    fsync_dir(dir)?;
+                    true
+                }
                 // Another upload created it meanwhile: fine.
-                Err(Errno::EXIST) => {}
+                Err(Errno::EXIST) => false,
                 Err(e) => return Err(e.into()),
-            }
-            open_dir_at(dir, name)
+            };
+            open_dir_at(dir, name).map(|fd| (fd, made))
         }
-        other => other,
+        other => other.map(|fd| (fd, false)),
     }
 }
 
@@ -161,23 +169,74 @@ fn walk<'a>(
     path: &RelPath,
     create: bool,
 ) -> FileResult<OwnedFd> {
+    walk_counting(root, comps, path, create).map(|(fd, _)| fd)
+}
+
+/// Like [`walk_parent`] with `create`, also returning how many directories
+/// it created (each is charged against the quota).
+pub(crate) fn walk_parent_creating(
+    root: BorrowedFd<'_>,
+    path: &RelPath,
+) -> FileResult<(OwnedFd, u64)> {
+    walk_counting(root, path.parent_components(), path, true)
+}
+
+/// How many of the directories above `path`'s last name do not exist yet
+/// (what a publish would create). A link or file on the way is the error a
+/// walk gives.
+pub(crate) fn missing_parents(root: BorrowedFd<'_>, path: &RelPath) -> FileResult<u64> {
+    let comps: Vec<&str> = path.parent_components().collect();
     let mut cur = rustix::io::dup(root).map_err(|e| FileError::io("opening the root", e.into()))?;
-    for c in comps {
+    for (i, c) in comps.iter().enumerate() {
+        cur = match open_dir_at(cur.as_fd(), *c) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok((comps.len() - i) as u64),
+            Err(e) => return Err(walk_error(cur.as_fd(), c, &prefix(path, i), path, e)),
+        };
+    }
+    Ok(0)
+}
+
+fn walk_counting<'a>(
+    root: BorrowedFd<'_>,
+    comps: impl Iterator<Item = &'a str>,
+    path: &RelPath,
+    create: bool,
+) -> FileResult<(OwnedFd, u64)> {
+    let mut cur = rustix::io::dup(root).map_err(|e| FileError::io("opening the root", e.into()))?;
+    let mut created = 0;
+    for (i, c) in comps.enumerate() {
         let next = if create {
-            ensure_dir_at(cur.as_fd(), c)
+            ensure_dir_at_counting(cur.as_fd(), c).map(|(fd, made)| {
+                created += u64::from(made);
+                fd
+            })
         } else {
             open_dir_at(cur.as_fd(), c)
         };
         cur = match next {
             Ok(fd) => fd,
-            Err(e) => return Err(walk_error(cur.as_fd(), c, path, e)),
+            Err(e) => return Err(walk_error(cur.as_fd(), c, &prefix(path, i), path, e)),
         };
     }
-    Ok(cur)
+    Ok((cur, created))
 }
 
-/// Turns a failed step of a walk into the error the user should see.
-fn walk_error(dir: BorrowedFd<'_>, name: &str, path: &RelPath, e: io::Error) -> FileError {
+/// The first `i + 1` components of `path`: the one a walk stopped at.
+fn prefix(path: &RelPath, i: usize) -> String {
+    path.components().take(i + 1).collect::<Vec<_>>().join("/")
+}
+
+/// Turns a failed step of a walk into the error the user should see,
+/// naming the component that is in the way (`docs` is a file), not the
+/// whole path asked for.
+fn walk_error(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    at: &str,
+    path: &RelPath,
+    e: io::Error,
+) -> FileError {
     match e.raw_os_error() {
         Some(libc::ENOENT) => not_found(path),
         Some(libc::ELOOP) | Some(libc::ENOTDIR) | Some(libc::EMLINK) => match stat_at(dir, name) {
@@ -185,7 +244,7 @@ fn walk_error(dir: BorrowedFd<'_>, name: &str, path: &RelPath, e: io::Error) -> 
                 FileError::bad_path(path.as_str(), PathError::Symlink)
             }
             Ok(Some(m)) => FileError::WrongKind {
-                path: path.to_string(),
+                path: super::escape_name(at).into_owned(),
                 wanted: "a directory",
                 found: m.kind.describe(),
             },
@@ -215,6 +274,33 @@ pub(crate) fn for_each_name(
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if name != b"." && name != b".." && !f(name)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Like [`for_each_name`], with what each entry is as the directory says
+/// (`d_type`); `None` when the filesystem does not say (then `stat`).
+pub(crate) fn for_each_entry(
+    dir: BorrowedFd<'_>,
+    mut f: impl FnMut(&[u8], Option<Kind>) -> io::Result<bool>,
+) -> io::Result<()> {
+    let mut d = rustix::fs::Dir::read_from(dir)?;
+    while let Some(entry) = d.read() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let kind = match entry.file_type() {
+            FileType::RegularFile => Some(Kind::File),
+            FileType::Directory => Some(Kind::Dir),
+            FileType::Symlink => Some(Kind::Symlink),
+            FileType::Unknown => None,
+            _ => Some(Kind::Other),
+        };
+        if !f(name, kind)? {
             break;
         }
     }

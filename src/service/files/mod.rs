@@ -30,8 +30,13 @@
 //! - Durability of a partial: fsync every [`FilesConfig::sync_every`]
 //!   bytes (64 MiB by default) and at [`Upload::pause`]; the offset
 //!   reported on resume is what was fsynced.
-//! - Quotas: published bytes plus declared sizes of unfinished uploads;
-//!   checked at begin, and no upload grows past its declared size.
+//! - Quotas: published bytes plus declared sizes of unfinished uploads,
+//!   every file counting at least [`ENTRY_CHARGE`] and every directory
+//!   exactly that. The check and the reservation (the partial's meta file,
+//!   which holds the declared size until the upload is published,
+//!   cancelled or swept) happen under one per-user lock, so concurrent
+//!   uploads cannot all pass the same check. No upload grows past its
+//!   declared size.
 //! - Concurrency: any number of uploads across users, up to
 //!   [`MAX_ACTIVE_PER_USER`] per user; a second upload of the same path
 //!   while one runs is refused with `busy` (not queued).
@@ -86,8 +91,8 @@ mod tests;
 
 pub use blocking::run_blocking;
 pub use config::{
-    DEFAULT_MAX_FILE, DEFAULT_PARTIAL_RETENTION, DEFAULT_QUOTA, DEFAULT_SYNC_EVERY, FilesConfig,
-    MAX_ACTIVE_PER_USER, MAX_LIST_ENTRIES, MAX_PARTIALS_PER_USER, READ_BUF,
+    DEFAULT_MAX_FILE, DEFAULT_PARTIAL_RETENTION, DEFAULT_QUOTA, DEFAULT_SYNC_EVERY, ENTRY_CHARGE,
+    FilesConfig, MAX_ACTIVE_PER_USER, MAX_LIST_ENTRIES, MAX_PARTIALS_PER_USER, READ_BUF, charge,
 };
 pub use direct::{
     ALIGN, DIRECT_BUF, HASH_ALONGSIDE_FROM, ReadState, SeqWriter, hash_alongside, read_at,
@@ -108,4 +113,5 @@ pub use received::{
 pub use store::{FILES_DIR, FileStore, INDEX_DB, LOCK_FILE, STAGING_DIR, USERS_DIR};
 pub use sweep::SweepReport;
 pub use tree::{Entry, EntryKind, Listing, Removed};
+pub use upload::PartialInfo;
 pub use upload::{Upload, UploadRequest};

@@ -47,6 +47,10 @@ pub(crate) struct PartialMeta {
     pub fingerprint: String,
     /// Bytes fsynced: what a resumed upload continues from.
     pub synced: u64,
+    /// Directories the publish will create (missing at begin): reserved
+    /// against the quota with the file. Absent in older meta files.
+    #[serde(default)]
+    pub dirs: u64,
 }
 
 impl PartialMeta {
@@ -58,12 +62,24 @@ impl PartialMeta {
             size,
             fingerprint: fingerprint_key(fingerprint),
             synced: 0,
+            dirs: 0,
         }
     }
 
+    /// What this partial holds of the quota: its file and the directories
+    /// its publish creates.
+    pub(crate) fn reserved(&self) -> u64 {
+        super::config::charge(self.size)
+            .saturating_add(self.dirs.saturating_mul(super::config::ENTRY_CHARGE))
+    }
+
     /// True when this partial is for the same destination, size and source.
+    /// An empty fingerprint names no source, so it never matches: a client
+    /// that sends none always starts over rather than resuming another
+    /// file of the same size.
     pub(crate) fn matches(&self, path: &RelPath, size: u64, fingerprint: &str) -> bool {
-        self.v == META_VERSION
+        !fingerprint.is_empty()
+            && self.v == META_VERSION
             && self.path == path.as_str()
             && self.size == size
             && self.fingerprint == fingerprint_key(fingerprint)

@@ -32,11 +32,11 @@ pub const RESERVED_PREFIX: &str = ".sockit";
 /// Characters Windows refuses in names (`:` would also open an NTFS
 /// alternate data stream); refused here so a stored file can be fetched
 /// to any client under the same name.
-const WINDOWS_FORBIDDEN: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
+pub(crate) const WINDOWS_FORBIDDEN: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
 
 /// Device names Windows resolves in every directory, with or without an
 /// extension (`CON.txt` is the console too).
-const WINDOWS_DEVICES: &[&str] = &[
+pub(crate) const WINDOWS_DEVICES: &[&str] = &[
     "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$", "COM1", "COM2", "COM3", "COM4",
     "COM5", "COM6", "COM7", "COM8", "COM9", "COM¹", "COM²", "COM³", "LPT1", "LPT2", "LPT3", "LPT4",
     "LPT5", "LPT6", "LPT7", "LPT8", "LPT9", "LPT¹", "LPT²", "LPT³",

@@ -7,6 +7,7 @@ use std::os::fd::AsFd;
 
 use md5::Digest;
 
+use super::config::{ENTRY_CHARGE, charge};
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
 use super::index::Hashes;
@@ -110,7 +111,12 @@ impl Upload {
             .and_then(|()| self.out.file().sync_all())
             .map_err(io("syncing an upload"))?;
         let root = self.inner.user_root(self.user)?;
-        let parent = fsx::walk_parent(root.as_fd(), &self.path, true)?;
+        let (parent, created) = fsx::walk_parent_creating(root.as_fd(), &self.path)?;
+        // The directories exist from now on, whatever happens next.
+        if created > 0 {
+            self.inner
+                .published_changed(self.user, created.saturating_mul(ENTRY_CHARGE), 0);
+        }
         let name = self.path.file_name();
         let existing =
             fsx::stat_at(parent.as_fd(), name).map_err(io("checking the destination"))?;
@@ -154,6 +160,13 @@ impl Upload {
             Err(e) => return Err(FileError::io("publishing an upload", e)),
         }
         self.dead = true;
+        // Counted before the reservation (the meta) goes, so a concurrent
+        // quota check sees the bytes twice for a moment, never not at all.
+        self.inner.published_changed(
+            self.user,
+            charge(self.meta.size),
+            replaced.map_or(0, charge),
+        );
         fsx::fsync_dir(parent.as_fd()).map_err(io("syncing a directory"))?;
         fsx::fsync_dir(self.staging.as_fd()).map_err(io("syncing the staging area"))?;
         // The data file is gone from staging; drop its meta too. A failure
@@ -161,8 +174,6 @@ impl Upload {
         if let Err(e) = partial::discard(self.staging.as_fd(), &self.key) {
             tracing::warn!(error = %e, "could not remove an upload's meta file");
         }
-        self.inner
-            .published_changed(self.user, self.meta.size, replaced.unwrap_or(0));
         Ok(replaced.is_some())
     }
 }

@@ -1,6 +1,13 @@
 //! Quota accounting: a user's usage is the bytes of their published files
 //! plus the declared sizes of their unfinished uploads (a partial will grow
-//! to its declared size, so it holds that much of the quota from the start).
+//! to its declared size, so it holds that much of the quota from the start),
+//! every file counting at least [`ENTRY_CHARGE`] and every directory (and
+//! anything else in the tree) exactly that.
+//!
+//! The check and the reservation are one step: `begin_upload` holds the
+//! user's [`Inner::quota_lock`] from reading the usage until the partial's
+//! meta file (the reservation) is written, so two uploads can never both
+//! fit into the same free space.
 //!
 //! Published bytes are computed once per user by walking their tree (so
 //! files placed by an operator count too), cached, and adjusted on each
@@ -8,8 +15,10 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::{Arc, Mutex};
 
 use super::FileStore;
+use super::config::{ENTRY_CHARGE, charge};
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
 use super::partial::{self, PartialMeta};
@@ -23,9 +32,10 @@ const WALK_RETRIES: usize = 3;
 /// What a user holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
-    /// Bytes of published files.
+    /// Bytes charged for published files and directories.
     pub published: u64,
-    /// Declared bytes of unfinished uploads.
+    /// Bytes charged for unfinished uploads (declared sizes, and the
+    /// directories their publish will create).
     pub staged: u64,
     /// The user's quota.
     pub quota: u64,
@@ -80,6 +90,12 @@ impl Inner {
         *st.epoch.entry(user).or_default() += 1;
     }
 
+    /// The lock that makes a user's quota check and reservation one step.
+    pub(crate) fn quota_lock(&self, user: i64) -> Arc<Mutex<()>> {
+        let mut st = self.state();
+        Arc::clone(st.quota_locks.entry(user).or_default())
+    }
+
     /// Drops the cached usage (after a removal): the next check walks.
     pub(crate) fn published_forget(&self, user: i64) {
         let mut st = self.state();
@@ -88,16 +104,18 @@ impl Inner {
     }
 }
 
-/// Declared bytes of the partials other than `except` (a staging key).
+/// Bytes reserved by the partials other than `except` (a staging key).
 pub(crate) fn staged_bytes(partials: &[(String, Option<PartialMeta>)], except: &str) -> u64 {
     partials
         .iter()
         .filter(|(k, _)| k != except)
-        .filter_map(|(_, m)| m.as_ref().map(|m| m.size))
+        .filter_map(|(_, m)| m.as_ref().map(PartialMeta::reserved))
         .fold(0u64, u64::saturating_add)
 }
 
-/// Sum of regular file sizes below `dir`, never following links.
+/// What the entries below `dir` are charged (file sizes, at least
+/// [`ENTRY_CHARGE`] each; each directory and other entry
+/// [`ENTRY_CHARGE`]), never following links.
 pub(crate) fn tree_bytes(dir: BorrowedFd<'_>, depth: usize) -> io::Result<u64> {
     if depth > MAX_DEPTH {
         return Err(io::Error::other(
@@ -107,12 +125,14 @@ pub(crate) fn tree_bytes(dir: BorrowedFd<'_>, depth: usize) -> io::Result<u64> {
     let mut total = 0u64;
     fsx::for_each_name(dir, |name| {
         match fsx::stat_at(dir, name)? {
-            Some(m) if m.kind == Kind::File => total = total.saturating_add(m.size),
+            Some(m) if m.kind == Kind::File => total = total.saturating_add(charge(m.size)),
             Some(m) if m.kind == Kind::Dir => {
                 let sub = fsx::open_dir_at(dir, name)?;
-                total = total.saturating_add(tree_bytes(sub.as_fd(), depth + 1)?);
+                let below = tree_bytes(sub.as_fd(), depth + 1)?;
+                total = total.saturating_add(ENTRY_CHARGE).saturating_add(below);
             }
-            _ => {}
+            Some(_) => total = total.saturating_add(ENTRY_CHARGE),
+            None => {}
         }
         Ok(true)
     })?;

@@ -63,6 +63,9 @@ pub(crate) struct State {
     pub active_count: HashMap<i64, usize>,
     /// Bytes of published files per user, once computed.
     pub published: HashMap<i64, u64>,
+    /// One lock per user who uploaded since start, held from a quota check
+    /// to the reservation it allows (see `quota.rs`); bounded by accounts.
+    pub quota_locks: HashMap<i64, Arc<Mutex<()>>>,
     /// Bumped on every change of a user's published bytes, so a usage walk
     /// that raced with a change is not cached.
     pub epoch: HashMap<i64, u64>,

@@ -1,5 +1,6 @@
 //! Listing, inspecting and removing what a user holds, never through links.
 
+use std::collections::BinaryHeap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
@@ -36,13 +37,17 @@ pub struct Entry {
 /// A directory's entries, sorted by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
-    /// The entries, at most [`MAX_LIST_ENTRIES`].
+    /// The entries, at most [`MAX_LIST_ENTRIES`], sorted by name (bytes).
     pub entries: Vec<Entry>,
-    /// True when the directory has more than [`MAX_LIST_ENTRIES`] names:
-    /// the entries are then the first ones read, sorted.
+    /// True when more entries follow this page: ask again with
+    /// [`Listing::next`] as `after`.
     pub truncated: bool,
-    /// Entries not shown: links, special files, and names that break the
-    /// path rules (placed by an operator; they could not be fetched).
+    /// The cursor for the next page (the last name of this one), when
+    /// `truncated`.
+    pub next: Option<String>,
+    /// Names in the whole directory that no page lists: links, special
+    /// files, and names that break the path rules (placed by an operator;
+    /// they could not be fetched). The same count on every page.
     pub skipped: usize,
 }
 
@@ -58,8 +63,18 @@ pub struct Removed {
 }
 
 impl FileStore {
-    /// Lists a directory; `""` is the user's root.
+    /// Lists a directory; `""` is the user's root. The first page of
+    /// [`FileStore::list_page`].
     pub fn list(&self, user: i64, dir: &str) -> FileResult<Listing> {
+        self.list_page(user, dir, None)
+    }
+
+    /// One page of a directory: its entries whose names sort (by bytes)
+    /// after `after`, at most [`MAX_LIST_ENTRIES`]. Pass the last name of
+    /// a truncated page as `after` to get the next one. The whole
+    /// directory is read each time (memory stays one page), so pages are
+    /// consistent with the order whatever the filesystem returns.
+    pub fn list_page(&self, user: i64, dir: &str, after: Option<&str>) -> FileResult<Listing> {
         let root = self.inner.user_root(user)?;
         let fd = if dir.is_empty() {
             root
@@ -68,34 +83,70 @@ impl FileStore {
             fsx::walk_dir(root.as_fd(), &rel)?
         };
         let base = (!dir.is_empty()).then_some(dir);
-        self.list_fd(user, base, fd.as_fd())
+        self.list_fd(
+            user,
+            base,
+            fd.as_fd(),
+            after.unwrap_or(""),
+            MAX_LIST_ENTRIES,
+        )
     }
 
-    fn list_fd(&self, user: i64, base: Option<&str>, dir: BorrowedFd<'_>) -> FileResult<Listing> {
+    fn list_fd(
+        &self,
+        user: i64,
+        base: Option<&str>,
+        dir: BorrowedFd<'_>,
+        after: &str,
+        limit: usize,
+    ) -> FileResult<Listing> {
         let io = |e| FileError::io("listing a directory", e);
         let mut out = Listing::default();
-        // Bounded read: a directory of millions of (empty, quota-free)
-        // files costs one listing's worth of memory, not millions.
-        let (mut names, more) = fsx::read_names(dir, MAX_LIST_ENTRIES).map_err(io)?;
-        out.truncated = more;
-        names.sort();
-        for raw in names {
-            let name = match String::from_utf8(raw) {
-                Ok(n) if check_name(&n).is_ok() => n,
+        // The `limit` smallest listable names after `after`, in a max-heap
+        // of at most limit + 1: memory is one page whatever the directory.
+        let mut page: BinaryHeap<String> = BinaryHeap::with_capacity(limit.min(1024) + 1);
+        fsx::for_each_entry(dir, |raw, kind| {
+            let kind = match kind {
+                Some(k) => Some(k),
+                None => fsx::stat_at(dir, raw)?.map(|m| m.kind),
+            };
+            let name = match std::str::from_utf8(raw) {
+                Ok(n) if check_name(n).is_ok() => n,
                 _ => {
                     out.skipped += 1;
-                    continue;
+                    return Ok(true);
                 }
             };
+            match kind {
+                Some(Kind::File | Kind::Dir) => {}
+                Some(_) => {
+                    out.skipped += 1;
+                    return Ok(true);
+                }
+                None => return Ok(true), // removed meanwhile
+            }
+            if name.as_bytes() > after.as_bytes() {
+                page.push(name.to_owned());
+                if page.len() > limit {
+                    page.pop();
+                    out.truncated = true;
+                }
+            }
+            Ok(true)
+        })
+        .map_err(io)?;
+        for name in page.into_sorted_vec() {
             let Some(meta) = fsx::stat_at(dir, name.as_str()).map_err(io)? else {
                 continue; // removed meanwhile
             };
             let path = base.map_or_else(|| name.clone(), |b| format!("{b}/{name}"));
             let Some(entry) = self.entry(user, &path, name, &meta)? else {
-                out.skipped += 1;
-                continue;
+                continue; // replaced by a link or special file meanwhile
             };
             out.entries.push(entry);
+        }
+        if out.truncated {
+            out.next = out.entries.last().map(|e| e.name.clone());
         }
         Ok(out)
     }
@@ -128,8 +179,21 @@ impl FileStore {
     }
 
     /// Describes one path (a `get` uses it to tell a file from a
-    /// directory). A link is reported as a bad path, never followed.
+    /// directory). A link is reported as a bad path, never followed. `""`
+    /// is the user's root, a directory named `""`, as in [`FileStore::list`].
     pub fn stat(&self, user: i64, path: &str) -> FileResult<Entry> {
+        if path.is_empty() {
+            let root = self.inner.user_root(user)?;
+            let meta =
+                fsx::stat_fd(root.as_fd()).map_err(|e| FileError::io("inspecting a path", e))?;
+            return Ok(Entry {
+                name: String::new(),
+                kind: EntryKind::Dir,
+                size: 0,
+                mtime: meta.mtime_ns.div_euclid(1_000_000_000),
+                blake3: None,
+            });
+        }
         let rel = RelPath::parse(path).map_err(|e| FileError::bad_path(path, e))?;
         let root = self.inner.user_root(user)?;
         let parent = fsx::walk_parent(root.as_fd(), &rel, false)?;

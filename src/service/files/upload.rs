@@ -10,7 +10,7 @@ use md5::Digest;
 use rustix::fs::OFlags;
 
 use super::FileStore;
-use super::config::{MAX_PARTIALS_PER_USER, READ_BUF};
+use super::config::{ENTRY_CHARGE, MAX_PARTIALS_PER_USER, READ_BUF, charge};
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
 use super::partial::{self, PART, PartialMeta};
@@ -26,7 +26,8 @@ pub struct UploadRequest {
     /// Size of the whole file, in bytes.
     pub size: u64,
     /// Identifies the source version (the CLI sends size and mtime of the
-    /// local file); a different one discards an earlier partial.
+    /// local file); a different one discards an earlier partial, and an
+    /// empty one never resumes.
     pub fingerprint: String,
     /// Replace an existing file.
     pub force: bool,
@@ -90,10 +91,14 @@ impl FileStore {
         let key = partial::key_of(&path);
         let claim = Claim::take(inner, user, &key, path.as_str())?;
         let root = inner.user_root(user)?;
-        let replaced = check_destination(root.as_fd(), &path, req.force)?;
+        let (replaced, dirs) = check_destination(root.as_fd(), &path, req.force)?;
 
         let staging = inner.user_staging(user)?;
         let io = |doing| move |e| FileError::io(doing, e);
+        // From reading the usage to writing the reservation (the meta file),
+        // no other upload of this user may check: see `quota.rs`.
+        let lock = inner.quota_lock(user);
+        let _reserving = lock.lock().unwrap_or_else(|p| p.into_inner());
         let partials = partial::list(staging.as_fd()).map_err(io("listing unfinished uploads"))?;
         let prior = partials
             .iter()
@@ -107,7 +112,9 @@ impl FileStore {
         let used = inner
             .published_bytes(user)?
             .saturating_add(staged_bytes(&partials, &key));
-        let needed = req.size.saturating_sub(replaced);
+        let needed = charge(req.size)
+            .saturating_add(dirs.saturating_mul(ENTRY_CHARGE))
+            .saturating_sub(replaced.map_or(0, charge));
         if used.saturating_add(needed) > inner.config.quota {
             return Err(FileError::QuotaExceeded {
                 used,
@@ -117,14 +124,23 @@ impl FileStore {
         }
 
         let meta = match prior {
-            Some(m) if m.matches(&path, req.size, &req.fingerprint) => m,
+            Some(mut m) if m.matches(&path, req.size, &req.fingerprint) => {
+                if m.dirs != dirs {
+                    m.dirs = dirs;
+                    partial::write_meta(staging.as_fd(), &key, &m)
+                        .map_err(io("resuming an upload"))?;
+                }
+                m
+            }
             _ => {
                 partial::discard(staging.as_fd(), &key).map_err(io("discarding a partial"))?;
-                let m = PartialMeta::new(&path, req.size, &req.fingerprint);
+                let mut m = PartialMeta::new(&path, req.size, &req.fingerprint);
+                m.dirs = dirs;
                 partial::write_meta(staging.as_fd(), &key, &m).map_err(io("starting an upload"))?;
                 m
             }
         };
+        drop(_reserving);
         let flags = OFlags::RDWR | OFlags::CREATE;
         let file = fsx::open_file_at(staging.as_fd(), &format!("{key}{PART}"), flags)
             .map_err(io("opening a partial"))?;
@@ -153,32 +169,116 @@ impl FileStore {
 }
 
 /// Refuses a destination that is a directory, a link on the way, or an
-/// existing file without `force`; returns the size being replaced.
+/// existing file without `force`; returns what is being replaced (its
+/// size; 0 for a special file) and how many directories the publish will
+/// create.
 fn check_destination(
     root: std::os::fd::BorrowedFd<'_>,
     path: &RelPath,
     force: bool,
-) -> FileResult<u64> {
-    let parent = match fsx::walk_parent(root, path, false) {
-        Ok(fd) => fd,
+) -> FileResult<(Option<u64>, u64)> {
+    let missing = fsx::missing_parents(root, path)?;
+    if missing > 0 {
         // Missing directories are created at publish.
-        Err(FileError::NotFound { .. }) => return Ok(0),
-        Err(e) => return Err(e),
-    };
+        return Ok((None, missing));
+    }
+    let parent = fsx::walk_parent(root, path, false)?;
     let existing = fsx::stat_at(parent.as_fd(), path.file_name())
         .map_err(|e| FileError::io("checking the destination", e))?;
-    match existing {
-        None => Ok(0),
-        Some(m) if m.kind == Kind::Dir => Err(FileError::WrongKind {
-            path: path.to_string(),
-            wanted: "a file",
-            found: "a directory",
-        }),
-        Some(_) if !force => Err(FileError::Exists {
-            path: path.to_string(),
-        }),
-        Some(m) if m.kind == Kind::File => Ok(m.size),
-        Some(_) => Ok(0),
+    let replaced = match existing {
+        None => None,
+        Some(m) if m.kind == Kind::Dir => {
+            return Err(FileError::WrongKind {
+                path: path.to_string(),
+                wanted: "a file",
+                found: "a directory",
+            });
+        }
+        Some(_) if !force => {
+            return Err(FileError::Exists {
+                path: path.to_string(),
+            });
+        }
+        Some(m) if m.kind == Kind::File => Some(m.size),
+        Some(_) => Some(0),
+    };
+    Ok((replaced, 0))
+}
+
+/// An unfinished upload, as `ls --partial` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialInfo {
+    /// Its destination, relative to the user's root.
+    pub path: String,
+    /// The declared size of the whole file.
+    pub size: u64,
+    /// Bytes held durably: where a resume continues.
+    pub held: u64,
+    /// Bytes it holds of the quota (see [`PartialMeta::reserved`]).
+    pub reserved: u64,
+    /// Last write, seconds since the epoch.
+    pub mtime: i64,
+    /// True while a connection is uploading it.
+    pub running: bool,
+}
+
+impl FileStore {
+    /// The user's unfinished uploads whose destination is `under` or below
+    /// it (`""`: all), sorted by path. At most
+    /// [`MAX_PARTIALS_PER_USER`] exist.
+    pub fn partials(&self, user: i64, under: &str) -> FileResult<Vec<PartialInfo>> {
+        let dir = if under.is_empty() {
+            None
+        } else {
+            Some(RelPath::parse(under).map_err(|e| FileError::bad_path(under, e))?)
+        };
+        let staging = self.inner.user_staging(user)?;
+        let io = |e| FileError::io("listing unfinished uploads", e);
+        let list = partial::list(staging.as_fd()).map_err(io)?;
+        let mut out = Vec::new();
+        for (key, meta) in list {
+            let Some(m) = meta else { continue };
+            let Ok(p) = RelPath::parse(&m.path) else {
+                continue;
+            };
+            if dir.as_ref().is_some_and(|d| !p.starts_with(d)) {
+                continue;
+            }
+            let mtime = fsx::stat_at(staging.as_fd(), format!("{key}{PART}").as_str())
+                .map_err(io)?
+                .map_or(0, |s| s.mtime_ns.div_euclid(1_000_000_000));
+            let running = self.inner.state().active.contains(&(user, key.clone()));
+            out.push(PartialInfo {
+                path: m.path.clone(),
+                size: m.size,
+                held: m.synced.min(m.size),
+                reserved: m.reserved(),
+                mtime,
+                running,
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Cancels the unfinished upload of `path`: its bytes are deleted and
+    /// its reservation freed (returned, in bytes). `busy` while a
+    /// connection is uploading it (that connection cancels by handle).
+    pub fn cancel_upload(&self, user: i64, path: &str) -> FileResult<u64> {
+        let rel = RelPath::parse(path).map_err(|e| FileError::bad_path(path, e))?;
+        let key = partial::key_of(&rel);
+        let _claim = Claim::take(&self.inner, user, &key, rel.as_str())?;
+        let staging = self.inner.user_staging(user)?;
+        let io = |doing| move |e| FileError::io(doing, e);
+        let meta = partial::read_meta(staging.as_fd(), &key).map_err(io("reading a partial"))?;
+        let Some(meta) = meta.filter(|m| m.path == rel.as_str()) else {
+            return Err(FileError::NoPartial {
+                path: rel.to_string(),
+            });
+        };
+        partial::discard(staging.as_fd(), &key).map_err(io("discarding a partial"))?;
+        fsx::fsync_dir(staging.as_fd()).map_err(io("syncing the staging area"))?;
+        Ok(meta.reserved())
     }
 }
 

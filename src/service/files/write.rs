@@ -94,11 +94,16 @@ impl Upload {
         Ok(self.offset)
     }
 
-    /// Gives up: the partial is removed.
+    /// Gives up: the partial is removed, and with it its reservation.
     pub fn abort(mut self) -> FileResult<()> {
         self.dead = true;
         partial::discard(self.staging.as_fd(), &self.key)
             .map_err(|e| FileError::io("discarding a partial", e))
+    }
+
+    /// Bytes this upload holds of the quota.
+    pub fn reserved(&self) -> u64 {
+        self.meta.reserved()
     }
 
     pub(crate) fn alive(&self) -> FileResult<()> {

@@ -45,32 +45,111 @@ pub async fn stat(client: &mut Client, path: &RelPath) -> TransferResult<EntryIn
 }
 
 /// A directory's entries (`None` is the root), each name checked to be one
-/// safe component; with whether the server cut the listing short.
+/// safe component, following the server's pages (`next`) to the end; with
+/// whether the listing was cut short ([`MAX_WALK`] entries).
 pub async fn list(
     client: &mut Client,
     dir: Option<&RelPath>,
 ) -> TransferResult<(Vec<EntryInfo>, bool)> {
     let path = dir.map_or_else(String::new, |d| d.as_str().to_owned());
-    match file_call(client, FileRequest::Ls { path: path.clone() }).await? {
-        FileReply::Ls {
-            path: got,
-            entries,
-            truncated,
-            ..
-        } => {
-            if got != path {
+    let mut all: Vec<EntryInfo> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let req = FileRequest::Ls {
+            path: path.clone(),
+            partial: false,
+            after: after.clone(),
+        };
+        let (entries, next) = match file_call(client, req).await? {
+            FileReply::Ls {
+                path: got,
+                entries,
+                next,
+                truncated,
+                ..
+            } => {
+                if got != path {
+                    return Err(TransferError::Protocol(format!(
+                        "listed {got:?} when {path:?} was asked"
+                    )));
+                }
+                (entries, next.filter(|_| truncated))
+            }
+            other => return Err(TransferError::Protocol(format!("{other:?}"))),
+        };
+        for e in &entries {
+            check_entry_name(&e.name)?;
+            if e.kind != "file" && e.kind != "dir" {
+                return Err(TransferError::Protocol(format!("entry kind {:?}", e.kind)));
+            }
+            // Pages must move forward, or a hostile server could loop us.
+            if after.as_deref().is_some_and(|a| e.name.as_str() <= a) {
                 return Err(TransferError::Protocol(format!(
-                    "listed {got:?} when {path:?} was asked"
+                    "page after {after:?} repeated {:?}",
+                    e.name
                 )));
             }
+        }
+        all.extend(entries);
+        match next {
+            Some(n) if all.len() < MAX_WALK => {
+                if after.as_deref().is_some_and(|a| n.as_str() <= a) {
+                    return Err(TransferError::Protocol(format!(
+                        "listing cursor {n:?} does not advance"
+                    )));
+                }
+                after = Some(n);
+            }
+            Some(_) => return Ok((all, true)),
+            None => return Ok((all, false)),
+        }
+    }
+}
+
+/// The unfinished uploads at or below `dir` (`None`: all), each path
+/// checked to be valid and below `dir`.
+pub async fn partials(
+    client: &mut Client,
+    dir: Option<&RelPath>,
+) -> TransferResult<Vec<EntryInfo>> {
+    let path = dir.map_or_else(String::new, |d| d.as_str().to_owned());
+    let req = FileRequest::Ls {
+        path: path.clone(),
+        partial: true,
+        after: None,
+    };
+    match file_call(client, req).await? {
+        FileReply::Ls {
+            entries,
+            partial: true,
+            ..
+        } => {
             for e in &entries {
-                check_entry_name(&e.name)?;
-                if e.kind != "file" && e.kind != "dir" {
-                    return Err(TransferError::Protocol(format!("entry kind {:?}", e.kind)));
+                let p = RelPath::parse(&e.name)?;
+                if let Some(d) = dir {
+                    if !p.starts_with(d) {
+                        return Err(TransferError::Protocol(format!(
+                            "partial {:?} is not below {d}",
+                            e.name
+                        )));
+                    }
                 }
             }
-            Ok((entries, truncated))
+            Ok(entries)
         }
+        other => Err(TransferError::Protocol(format!("{other:?}"))),
+    }
+}
+
+/// Cancels the unfinished upload of `path`; returns the bytes of quota
+/// freed.
+pub async fn cancel(client: &mut Client, path: &RelPath) -> TransferResult<u64> {
+    let req = FileRequest::PutCancel {
+        handle: None,
+        path: Some(path.as_str().to_owned()),
+    };
+    match file_call(client, req).await? {
+        FileReply::PutCancel { bytes, .. } => Ok(bytes),
         other => Err(TransferError::Protocol(format!("{other:?}"))),
     }
 }

@@ -14,6 +14,7 @@ use tower::ServiceExt;
 
 use super::super::{WebState, router};
 use crate::service::Services;
+use crate::service::files::ENTRY_CHARGE;
 use crate::service::files::{FileStore, FilesConfig};
 use crate::wire::ServerInfo;
 
@@ -158,7 +159,9 @@ async fn upload_list_download_delete_round_trip() {
     let list = send(&app, get("/api/files?dir=docs", &cookie)).await.json();
     assert_eq!(names(&list), ["résumé (1) & co.bin"]);
     assert_eq!(list["entries"][0]["size"], data.len());
-    assert_eq!(list["used"], data.len());
+    // Each file counts at least 4 KiB, each directory 4 KiB (docs/).
+    let charged = data.len().max(ENTRY_CHARGE as usize) + ENTRY_CHARGE as usize;
+    assert_eq!(list["used"], charged);
 
     let res = send(
         &app,

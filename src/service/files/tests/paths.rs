@@ -138,3 +138,40 @@ fn s_err(name: &str) -> String {
     let (_dir, s) = store();
     s.download(ALICE, name, 0).unwrap_err().to_string()
 }
+
+/// Issue 17 item 11: PROTOCOL.md lists the refused names exactly, so a
+/// client written from it alone refuses what the server refuses: every
+/// device name, every forbidden character, the reserved prefix and the
+/// limits appear in its file-family section.
+#[test]
+fn protocol_md_lists_every_refused_name() {
+    let doc = include_str!("../../../../docs/PROTOCOL.md");
+    let start = doc
+        .find("**Refused paths**")
+        .expect("the refused-paths list");
+    let section = &doc[start..start + doc[start..].find("HOSTILE_NAMES").unwrap()];
+    for d in super::super::paths::WINDOWS_DEVICES {
+        let listed = section.contains(&format!("`{d}`"))
+            || d.strip_prefix("COM")
+                .or_else(|| d.strip_prefix("LPT"))
+                .is_some_and(|n| {
+                    n.len() == 1 && section.contains(&format!("`{}1`–`{}9`", &d[..3], &d[..3]))
+                });
+        assert!(listed, "{d} missing from PROTOCOL.md");
+    }
+    for c in super::super::paths::WINDOWS_FORBIDDEN {
+        assert!(section.contains(&format!("`{c}`")), "{c} missing");
+    }
+    for needle in [
+        RESERVED_PREFIX,
+        &MAX_PATH_BYTES.to_string(),
+        &MAX_COMPONENT_BYTES.to_string(),
+        &MAX_DEPTH.to_string(),
+        "U+202A–U+202E",
+        "U+2066–U+2069",
+        "NFC",
+        "`\\`",
+    ] {
+        assert!(section.contains(needle), "{needle} missing");
+    }
+}

@@ -157,15 +157,78 @@ fn a_huge_directory_lists_a_bounded_number_of_entries() {
     for i in 0..MAX_LIST_ENTRIES {
         std::fs::File::create(many.join(format!("f{i:05}"))).unwrap();
     }
+    std::os::unix::fs::symlink("/etc/passwd", many.join("link")).unwrap();
     let l = s.list(ALICE, "many").unwrap();
     assert!(l.truncated);
     assert_eq!(l.entries.len(), MAX_LIST_ENTRIES);
+    assert_eq!(l.skipped, 1, "the link, counted on every page");
     assert!(
         l.entries.windows(2).all(|w| w[0].name < w[1].name),
         "sorted"
     );
+    // Issue 17 item 11: the listing is pageable: the next page starts
+    // after the cursor and holds exactly the rest.
+    assert_eq!(l.entries[0].name, "f00000");
+    let next = l.next.clone().unwrap();
+    assert_eq!(next, l.entries.last().unwrap().name);
+    let rest = s.list_page(ALICE, "many", Some(&next)).unwrap();
+    assert!(!rest.truncated && rest.next.is_none());
+    assert_eq!(rest.skipped, 1);
+    let names: Vec<_> = rest.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["first"]);
     let r = s.remove(ALICE, "many", true).unwrap();
-    assert_eq!((r.files, r.dirs), (MAX_LIST_ENTRIES as u64 + 1, 1));
+    assert_eq!(
+        (r.files, r.dirs),
+        (MAX_LIST_ENTRIES as u64 + 2, 1),
+        "with the link"
+    );
     let d = s.stat(ALICE, "x").unwrap_err();
     assert_eq!(d.code(), "not_found");
+}
+
+/// Issue 16 item 13: a FIFO (or device) in a user's tree is refused at
+/// once instead of hanging the thread that opens it.
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let (dir, s) = store();
+    put_new(&s, ALICE, "a.txt", b"a");
+    let fifo = user_dir(&dir, ALICE).join("pipe");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s2 = s.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            s2.download(ALICE, "pipe", 0)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        );
+    });
+    let r = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("opening a FIFO must not block");
+    let e = r.unwrap_err();
+    assert!(e.contains("pipe is a special file, not a file"), "{e}");
+    // Listings skip it; the quota counts it as one entry.
+    let l = s.list(ALICE, "").unwrap();
+    assert_eq!((l.entries.len(), l.skipped), (1, 1));
+}
+
+/// Issue 17 items 2 and 11: a path through a file names the file that is
+/// in the way, and `""` is the root for stat as for ls.
+#[test]
+fn errors_name_the_component_in_the_way_and_stat_root_is_a_directory() {
+    let (_dir, s) = store();
+    put_new(&s, ALICE, "docs", b"not a directory");
+    let e = s.download(ALICE, "docs/report.pdf", 0).unwrap_err();
+    assert_eq!(e.code(), "conflict");
+    assert_eq!(e.to_string(), "docs is a file, not a directory");
+    let e = s.begin_upload(ALICE, &req("docs/a/b.txt", 1)).unwrap_err();
+    assert_eq!(e.to_string(), "docs is a file, not a directory");
+    let root = s.stat(ALICE, "").unwrap();
+    assert_eq!((root.name.as_str(), root.kind), ("", EntryKind::Dir));
 }
