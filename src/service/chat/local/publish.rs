@@ -70,9 +70,7 @@ impl LocalHub {
             let r = r.ok_or(ChatError::NotInRoom(room))?;
             // Every attempt costs a token, refused ones too: a flood of
             // garbage is a flood.
-            p.bucket
-                .take()
-                .map_err(|retry_after| ChatError::RateLimited { retry_after })?;
+            self.charge_message(&member, &mut p)?;
             (r, p.name.clone(), p.guest)
         };
         let text = message_text(text, max, &self.filter)?;
@@ -108,14 +106,8 @@ impl LocalHub {
         query: HistoryQuery,
     ) -> Result<HistoryPage, ChatError> {
         let room: Arc<str> = Arc::from(room_name(room)?);
-        let reader = self.reader.clone();
         let page_max = self.config.history_page_max;
-        tokio::task::spawn_blocking(move || {
-            let conn = lock(&reader);
-            history::query(&conn, &room, query, page_max)
-        })
-        .await
-        .map_err(|_| ChatError::Store(Arc::from("history reader failed")))?
-        .map_err(|e| ChatError::Store(Arc::from(e.to_string())))
+        self.read(move |conn| history::query(conn, &room, query, page_max))
+            .await
     }
 }
