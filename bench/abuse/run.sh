@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The fault and abuse suite: the three floods and the kill -9 rounds, one
+# The fault and abuse suite: the three floods, the guest storage attack
+# and the kill -9 rounds, one
 # after the other (never at once: each measures the server alone), then one
 # summary table. Loopback only, bounded in time (about 5 minutes with the
 # defaults on a 2-CPU machine). Each script also writes its own JSON to
@@ -7,7 +8,8 @@
 #
 # usage: bench/abuse/run.sh [--quick]
 #   --quick  a tenth of the load (1,000 connections, 100,000 datagrams,
-#            200 slowloris connections, 1 kill round with small files)
+#            200 slowloris connections, 30 guests for 10 s, 1 kill round
+#            with small files)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../.."
@@ -16,15 +18,17 @@ export SOCKIT="${SOCKIT:-${CARGO_TARGET_DIR:-target}/release/sockit}"
 
 if [ "${1:-}" = "--quick" ]; then
     conn=(--conns 1000 --pace 1000); dgram=(--count 100000 --pace 20000)
-    loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48)
+    loris=(--conns 200); guests=(--guests 30 --seconds 10)
+    kill=(1 --min-mib 16 --max-mib 48)
 else
-    conn=(); dgram=(); loris=(); kill=()
+    conn=(); dgram=(); loris=(); guests=(); kill=()
 fi
 
 status=0
 python3 "$here/conn_flood.py" "${conn[@]}" || status=1
 python3 "$here/datagram_flood.py" "${dgram[@]}" || status=1
 python3 "$here/slowloris.py" "${loris[@]}" || status=1
+python3 "$here/guest_rooms.py" "${guests[@]}" || status=1
 "$here/kill9.sh" "${kill[@]}" || status=1
 
 python3 - <<'PY'
@@ -60,6 +64,13 @@ if s:
                  f"{s['checked_after_s']} s in (timeout {s['first_frame_timeout_s']})",
                  f"{p99(s['ping_idle'])} -> {p99(s['ping_under_attack'])} (x{s['p99_ratio']})",
                  f"{mib(s['rss_kib']['before'])} -> {mib(s['rss_kib']['peak_during'])}"))
+g = load("guest_rooms")
+if g:
+    h = g["history"]
+    rows.append(("guest_rooms", f"{g['guests']} guests, one address, {g['seconds']} s: "
+                 f"{h.get('rooms')} rooms, {h.get('messages')} messages, "
+                 f"{(h.get('bytes_on_disk') or 0) / 2**20:.1f} MiB on disk", "",
+                 f"{mib(g['rss_kib']['before'])} -> {mib(g['rss_kib']['peak_during'])}"))
 k = load("kill9")
 if k:
     m = k["summary"]
