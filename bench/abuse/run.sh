@@ -8,7 +8,8 @@
 #
 # usage: bench/abuse/run.sh [--quick]
 #   --quick  a tenth of the load (1,000 connections, 100,000 datagrams,
-#            200 slowloris connections, 1 kill round with small files)
+#            200 slowloris connections, 30 guests for 10 s, 1 kill round
+#            with small files)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../.."
@@ -19,8 +20,9 @@ if [ "${1:-}" = "--quick" ]; then
     conn=(--conns 1000 --pace 1000); dgram=(--count 100000 --pace 20000)
     loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48)
     reflect=(--members 16 --joins 64 --renames 50 --messages 50 --fill 4200)
+    guests=(--guests 30 --seconds 10)
 else
-    conn=(); dgram=(); loris=(); kill=(); reflect=()
+    conn=(); dgram=(); loris=(); kill=(); reflect=(); guests=()
 fi
 
 status=0
@@ -28,6 +30,7 @@ python3 "$here/conn_flood.py" "${conn[@]}" || status=1
 python3 "$here/datagram_flood.py" "${dgram[@]}" || status=1
 python3 "$here/udp_reflect.py" "${reflect[@]}" || status=1
 python3 "$here/slowloris.py" "${loris[@]}" || status=1
+python3 "$here/guest_rooms.py" "${guests[@]}" || status=1
 "$here/kill9.sh" "${kill[@]}" || status=1
 python3 "$here/quota_race.py" || status=1
 
@@ -69,6 +72,13 @@ if r:
     rows.append(("udp_reflect", "; ".join(f"{x['attack'].split(':')[0]} x{x['factor']}"
                                           for x in r["results"]) +
                  f"; after the fill a real client {r['fill']['real_client']}", "", ""))
+g = load("guest_rooms")
+if g:
+    h = g["history"]
+    rows.append(("guest_rooms", f"{g['guests']} guests, one address, {g['seconds']} s: "
+                 f"{h.get('rooms')} rooms, {h.get('messages')} messages, "
+                 f"{(h.get('bytes_on_disk') or 0) / 2**20:.1f} MiB on disk", "",
+                 f"{mib(g['rss_kib']['before'])} -> {mib(g['rss_kib']['peak_during'])}"))
 k = load("kill9")
 if k:
     m = k["summary"]

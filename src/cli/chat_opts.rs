@@ -25,6 +25,43 @@ pub struct ChatArgs {
     /// off, as NATS does with slow consumers [default: 4096].
     #[arg(long, value_name = "N")]
     chat_queue: Option<usize>,
+    /// Messages per second shared by all guests from one address (IPv4
+    /// address or IPv6 /64), on top of each member's limit; never below
+    /// --chat-rate [default: 20].
+    #[arg(long, value_name = "N")]
+    chat_guest_ip_rate: Option<f64>,
+    /// Burst of the per-address guest budget; never below --chat-burst
+    /// [default: 60].
+    #[arg(long, value_name = "N")]
+    chat_guest_ip_burst: Option<u32>,
+    /// Most rooms the server holds (with history or members); a join
+    /// creating one more gets `rooms_full`; 0: no limit [default: 10000].
+    #[arg(long, value_name = "N")]
+    chat_rooms_max: Option<usize>,
+    /// New rooms one address may create per hour (and at once); past it a
+    /// join creating a room gets `room_quota`; 0: no limit [default: 30].
+    #[arg(long, value_name = "N")]
+    chat_room_creates: Option<u32>,
+    /// Seconds a room with no members stays in memory before it is
+    /// evicted (its history stays on disk) [default: 300].
+    #[arg(long, value_name = "SECS")]
+    chat_room_idle: Option<f64>,
+    /// Days of chat history kept; older messages are deleted; 0 keeps
+    /// them forever [default: 30].
+    #[arg(long, value_name = "DAYS")]
+    chat_history_days: Option<f64>,
+    /// Most messages kept per room (the oldest go first); 0: no limit
+    /// [default: 10000].
+    #[arg(long, value_name = "N")]
+    chat_history_room_max: Option<u64>,
+    /// Most disk the chat history may use, e.g. 256M or 2G (the oldest
+    /// messages go first); 0: no limit [default: 256M].
+    #[arg(long, value_name = "SIZE", value_parser = super::filestore::parse_size)]
+    chat_history_max: Option<u64>,
+    /// Seconds between two retention passes (history limits and idle
+    /// rooms), run in the background [default: 60].
+    #[arg(long, value_name = "SECS")]
+    chat_prune_every: Option<f64>,
 }
 
 fn parse_rule(s: &str) -> Result<FilterRule, String> {
@@ -53,7 +90,50 @@ impl ChatArgs {
             anyhow::ensure!(b > 0, "--chat-burst must be at least 1");
             cfg.burst = b;
         }
+        self.retention(&mut cfg)?;
         Ok(cfg)
+    }
+
+    /// The per-address budgets, room limits and history retention.
+    fn retention(&self, cfg: &mut ChatConfig) -> anyhow::Result<()> {
+        if let Some(r) = self.chat_guest_ip_rate {
+            anyhow::ensure!(
+                r.is_finite() && r > 0.0,
+                "--chat-guest-ip-rate must be a positive number of messages per second"
+            );
+            cfg.guest_ip_rate = r;
+        }
+        if let Some(b) = self.chat_guest_ip_burst {
+            anyhow::ensure!(b > 0, "--chat-guest-ip-burst must be at least 1");
+            cfg.guest_ip_burst = b;
+        }
+        if let Some(n) = self.chat_rooms_max {
+            cfg.rooms_max = n;
+        }
+        if let Some(n) = self.chat_room_creates {
+            cfg.room_creates_per_hour = n;
+        }
+        if let Some(s) = self.chat_room_idle {
+            cfg.room_idle = super::seconds("--chat-room-idle", s, false)?;
+        }
+        if let Some(days) = self.chat_history_days {
+            anyhow::ensure!(
+                days.is_finite() && (0.0..=36_500.0).contains(&days),
+                "--chat-history-days {days}: give a number of days from 0 (keep forever) to 36500"
+            );
+            cfg.history_max_age =
+                (days > 0.0).then(|| std::time::Duration::from_secs_f64(days * 86_400.0));
+        }
+        if let Some(n) = self.chat_history_room_max {
+            cfg.history_room_max = n;
+        }
+        if let Some(n) = self.chat_history_max {
+            cfg.history_max_bytes = n;
+        }
+        if let Some(s) = self.chat_prune_every {
+            cfg.prune_every = super::seconds("--chat-prune-every", s, true)?;
+        }
+        Ok(())
     }
 
     /// Opens the hub (history in DATA/chat.db); guests may not take the

@@ -104,7 +104,7 @@ pub async fn chat_lines_stream(conn: Conn, opts: ChatLineOpts) -> std::io::Resul
             Wake::Idle => return io.close_with("idle for too long; bye").await,
             Wake::Shutdown => return io.close_with("the server is shutting down; bye").await,
         };
-        match Session::open(hub.clone(), who, DoorKind::Line).await {
+        match Session::open_from(hub.clone(), who, DoorKind::Line, io.peer_ip()).await {
             Ok(opened) => break opened,
             Err(e) => {
                 tries += 1;

@@ -123,7 +123,8 @@ struct Member {
 async fn run(hub: Arc<dyn ChatHub>, out: Out, lease: Duration, mut rx: mpsc::Receiver<Request>) {
     let Some(first) = rx.recv().await else { return };
     let who = Identity::Guest(first.name.clone());
-    let (session, mut inbox) = match Session::open(hub, who, DoorKind::Datagram).await {
+    let peer = Some(out.peer.ip());
+    let (session, mut inbox) = match Session::open_from(hub, who, DoorKind::Datagram, peer).await {
         Ok(s) => s,
         Err(e) => {
             let _ = out.error(&e).await;

@@ -39,8 +39,13 @@ impl Session {
         if self.chat.is_none() {
             // Re-checks the token: a revoked session never enters a room.
             let name = self.identity().await?.name.clone();
-            let (session, inbox) =
-                chat::Session::open(hub.clone(), Identity::Registered(name), self.door).await?;
+            let (session, inbox) = chat::Session::open_from(
+                hub.clone(),
+                Identity::Registered(name),
+                self.door,
+                self.peer,
+            )
+            .await?;
             self.chat = Some(ChatState { session, inbox });
         }
         let state = self.chat.as_ref().ok_or(Failure::NoChat)?;

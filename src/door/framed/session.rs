@@ -27,8 +27,9 @@ pub(super) struct Authed {
 
 /// What one framed connection remembers between requests.
 pub struct Session {
-    /// The peer's address, for per-IP login throttling.
-    peer: Option<IpAddr>,
+    /// The peer's address, for per-IP login throttling and the chat
+    /// hub's per-address budgets.
+    pub(super) peer: Option<IpAddr>,
     /// `None` until a `login` or `resume` succeeds.
     pub(super) authed: Option<Authed>,
     /// The services every door shares.

@@ -12,6 +12,7 @@
 //! id and disconnects the member when dropped.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -51,11 +52,23 @@ pub struct Joined {
 /// A room hub: rooms, members, presence, publish and history.
 pub trait ChatHub: Send + Sync {
     /// Admits a member under `who`'s name, with its own bounded queue.
-    fn connect(&self, who: Identity, door: DoorKind) -> HubFuture<'_, Connected>;
-    /// Puts the member in `room` (created on first join); joining a room
-    /// it is already in is not an error. Its members see a join event.
+    /// `peer` is the address it connects from (`None` for Unix sockets
+    /// and in-process members): members from one address share its
+    /// budgets for guest messages and room creation.
+    fn connect(
+        &self,
+        who: Identity,
+        door: DoorKind,
+        peer: Option<IpAddr>,
+    ) -> HubFuture<'_, Connected>;
+    /// Puts the member in `room` (created on first join, within the
+    /// room limits); joining a room it is already in is not an error. Its
+    /// members see a join event. A join costs a token of the member's
+    /// flood allowance, as a message does.
     fn join<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, Joined>;
-    /// Takes the member out of `room`; its members see a leave event.
+    /// Takes the member out of `room`; its members see a leave event,
+    /// unless the member is over its flood allowance (the leave happens,
+    /// its announcement is dropped).
     fn leave<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, ()>;
     /// Sanitises, limits and filters a message to a room the member is in,
     /// and queues it for commit; refusals (rate, filter, length) come back
@@ -77,14 +90,15 @@ pub trait ChatHub: Send + Sync {
     ) -> HubFuture<'a, Ticket>;
     /// Changes the member's identity: `/nick` (a guest name) or a login
     /// (an authenticated account name). Returns the new display name; its
-    /// rooms see a rename event.
+    /// rooms see a rename event. Each attempt costs a flood token.
     fn rename(&self, id: SessionId, who: Identity) -> HubFuture<'_, Arc<str>>;
     /// One page of a room's history.
     fn history<'a>(&'a self, room: &'a str, query: HistoryQuery) -> HubFuture<'a, HistoryPage>;
     /// The members of `room` now, across all doors, sorted by name.
     fn who<'a>(&'a self, room: &'a str) -> HubFuture<'a, Vec<MemberInfo>>;
     /// Rooms with members or history, sorted by name (at most
-    /// [`ROOM_LIST_MAX`](super::ROOM_LIST_MAX)).
+    /// [`ROOM_LIST_MAX`](super::ROOM_LIST_MAX)), read from history for the
+    /// rooms not in memory.
     fn rooms(&self) -> HubFuture<'_, Vec<RoomInfo>>;
     /// Lets the member go: it leaves every room and frees its name. Not
     /// async, so that it can run from `Drop`.
@@ -136,14 +150,25 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Connects to `hub` as `who` through `door`: the handle, and the
-    /// inbox its door drains.
+    /// Connects to `hub` as `who` through `door`, from no address (Unix
+    /// sockets, in-process): the handle, and the inbox its door drains.
     pub async fn open(
         hub: Arc<dyn ChatHub>,
         who: Identity,
         door: DoorKind,
     ) -> Result<(Session, Inbox), ChatError> {
-        let c = hub.connect(who, door).await?;
+        Session::open_from(hub, who, door, None).await
+    }
+
+    /// Connects to `hub` as `who` through `door` from `peer`, whose
+    /// per-address budgets the member then shares (see [`ChatHub::connect`]).
+    pub async fn open_from(
+        hub: Arc<dyn ChatHub>,
+        who: Identity,
+        door: DoorKind,
+        peer: Option<IpAddr>,
+    ) -> Result<(Session, Inbox), ChatError> {
+        let c = hub.connect(who, door, peer).await?;
         let s = Session {
             hub,
             id: c.id,

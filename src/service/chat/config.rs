@@ -1,5 +1,7 @@
 //! Settings of the chat hub, with the defaults `sockit serve` starts from.
 
+use std::time::Duration;
+
 use crate::store::Durability;
 
 use super::filter::FilterRule;
@@ -47,6 +49,60 @@ pub const MAX_ROOMS_PER_MEMBER: usize = 32;
 /// one frame or datagram however many rooms history holds.
 pub const ROOM_LIST_MAX: usize = 1000;
 
+/// Default sustained message rate shared by all guests from one address
+/// (an IPv4 address or an IPv6 /64), per second: four guests typing fast,
+/// while 300 scripted guests from one host get 20 messages a second in
+/// all instead of 1,500. Never below one member's own allowance.
+pub const DEFAULT_GUEST_IP_RATE: f64 = 20.0;
+
+/// Default burst of the per-address guest budget.
+pub const DEFAULT_GUEST_IP_BURST: u32 = 60;
+
+/// Default most rooms the server holds (with history or members): far
+/// more than a team uses, few enough that the room list and the per-room
+/// rows stay small. A join that would create one more is refused
+/// (`rooms_full`).
+pub const DEFAULT_ROOMS_MAX: usize = 10_000;
+
+/// Default new rooms one address may create per hour (and at once): a
+/// person opens a handful; a script creating thousands is refused
+/// (`room_quota`) and must join existing rooms.
+pub const DEFAULT_ROOM_CREATES_PER_HOUR: u32 = 30;
+
+/// Default time a room with no members stays in memory before it is
+/// evicted (it is loaded again from history on the next join): long
+/// enough that a reconnect does not reload it, short enough that memory
+/// follows the rooms in use, not every room ever used.
+pub const DEFAULT_ROOM_IDLE: Duration = Duration::from_secs(5 * 60);
+
+/// Default age after which messages are deleted from history: a month
+/// of scrollback, as chat services keep on their free tiers; longer
+/// needs an operator's choice, not a guest's.
+pub const DEFAULT_HISTORY_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Default most messages kept per room: a long scrollback (at most
+/// 40 MiB of 4 KiB messages), so no single room can take the whole
+/// global budget.
+pub const DEFAULT_HISTORY_ROOM_MAX: u64 = 10_000;
+
+/// Default most bytes the history database may use; past it the oldest
+/// messages, in any room, go first. 256 MiB holds about a million typical
+/// messages and fits a small VPS's disk.
+pub const DEFAULT_HISTORY_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Default time between two pruning passes (retention and idle rooms).
+/// Limits are enforced to within this period.
+pub const DEFAULT_PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Most rows one pruning step deletes in one transaction: short enough
+/// that the writer thread never waits long for the database lock.
+pub const PRUNE_CHUNK: usize = 1000;
+
+/// Most addresses the hub tracks budgets for: far more than the
+/// connection limits let connect at once; when full, addresses with no
+/// member online and a full budget are forgotten first.
+pub const ADDRESSES_MAX: usize = 65_536;
+
 /// How the hub behaves; `Default` gives the values above.
 #[derive(Debug, Clone)]
 pub struct ChatConfig {
@@ -77,6 +133,29 @@ pub struct ChatConfig {
     /// lose the last commits, and skipping the fsync per commit is what lets
     /// one writer keep up with hundreds of thousands of messages a second.
     pub durability: Durability,
+    /// Messages per second shared by all guests from one address (an IPv4
+    /// address or IPv6 /64), on top of each member's own limit; not
+    /// positive turns it off.
+    pub guest_ip_rate: f64,
+    /// Burst of the per-address guest budget.
+    pub guest_ip_burst: u32,
+    /// Most rooms the hub holds, in memory and in history; 0: no limit.
+    pub rooms_max: usize,
+    /// New rooms one address may create per hour (and at once); 0: no
+    /// limit. Members with no address (Unix sockets, in-process) are not
+    /// counted per address.
+    pub room_creates_per_hour: u32,
+    /// A room with no members is evicted from memory after this long.
+    pub room_idle: Duration,
+    /// Messages older than this are deleted; `None` keeps them forever.
+    pub history_max_age: Option<Duration>,
+    /// Most messages kept per room (oldest go first); 0: no limit.
+    pub history_room_max: u64,
+    /// Most bytes the history database may use (oldest messages go
+    /// first); 0: no limit.
+    pub history_max_bytes: u64,
+    /// Time between pruning passes, run on a thread of their own.
+    pub prune_every: Duration,
 }
 
 impl Default for ChatConfig {
@@ -90,6 +169,15 @@ impl Default for ChatConfig {
             filter: Vec::new(),
             max_batch: DEFAULT_MAX_BATCH,
             durability: Durability::Normal,
+            guest_ip_rate: DEFAULT_GUEST_IP_RATE,
+            guest_ip_burst: DEFAULT_GUEST_IP_BURST,
+            rooms_max: DEFAULT_ROOMS_MAX,
+            room_creates_per_hour: DEFAULT_ROOM_CREATES_PER_HOUR,
+            room_idle: DEFAULT_ROOM_IDLE,
+            history_max_age: Some(DEFAULT_HISTORY_MAX_AGE),
+            history_room_max: DEFAULT_HISTORY_ROOM_MAX,
+            history_max_bytes: DEFAULT_HISTORY_MAX_BYTES,
+            prune_every: DEFAULT_PRUNE_EVERY,
         }
     }
 }

@@ -37,6 +37,15 @@ pub enum ChatError {
     /// The member is in as many rooms as allowed.
     #[error("you are in {0} rooms already, the most allowed; leave one first")]
     TooManyRooms(usize),
+    /// The server holds as many rooms as allowed.
+    #[error("the server holds {0} rooms, its limit; join an existing room (/rooms lists them)")]
+    RoomsFull(usize),
+    /// This address created as many new rooms as allowed for now.
+    #[error("too many new rooms from your address; join an existing room or try again in {:.0} s", .retry_after.as_secs_f64().ceil())]
+    RoomQuota {
+        /// When the next creation would be accepted.
+        retry_after: Duration,
+    },
     /// Nothing left to say after sanitising.
     #[error("empty message; type some text")]
     Empty,
@@ -79,6 +88,8 @@ impl ChatError {
             ChatError::NameRegistered(_) => "name_taken",
             ChatError::NotInRoom(_) => "not_in_room",
             ChatError::TooManyRooms(_) => "too_many_rooms",
+            ChatError::RoomsFull(_) => "rooms_full",
+            ChatError::RoomQuota { .. } => "room_quota",
             ChatError::Empty => "empty",
             ChatError::TooLong { .. } => "too_long",
             ChatError::Blocked(_) => "blocked",

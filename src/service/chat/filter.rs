@@ -7,10 +7,14 @@
 //!   for actions, and `!block` is the only one);
 //! - `FROM=` (empty `TO`) deletes the word.
 //!
-//! Words are maximal runs of Unicode alphanumeric characters, so "darn"
+//! Words are maximal runs of Unicode alphanumeric characters (invisible
+//! default-ignorable characters inside a run do not split it), so "darn"
 //! matches in "Darn, it!" but not in "darning"; `FROM` must itself be one
-//! such word. Matching is case-insensitive (Unicode lowercase) on
-//! NFC-normalised text. When several rules name the same word, the last one
+//! such word. Words are compared [folded](super::fold): NFKC, without
+//! invisible characters, Cyrillic and Greek look-alikes read as Latin,
+//! lowercased; so "ＤＡＲＮ", "d\u{200B}arn", "d\u{AD}arn" and "dаrn" (a
+//! Cyrillic `а`) all match a rule for "darn", and the whole run as written
+//! is what gets replaced. When several rules name the same word, the last one
 //! wins, so flags given after the config file override it.
 
 use std::borrow::Cow;
@@ -20,6 +24,7 @@ use std::str::FromStr;
 use unicode_normalization::UnicodeNormalization;
 
 use super::error::ChatError;
+use super::fold::{fold_char_into, is_default_ignorable};
 use super::sanitize::sanitize;
 
 /// The action word that turns a rule into a block.
@@ -135,22 +140,29 @@ impl WordFilter {
     }
 }
 
-/// Writes the Unicode lowercase of `word` into `key` (cleared first).
+/// Writes the folded form of `word` into `key` (cleared first): the form
+/// rules and words are compared in.
 fn lower_into(word: &str, key: &mut String) {
     key.clear();
     for c in word.chars() {
-        key.extend(c.to_lowercase());
+        fold_char_into(c, key);
     }
 }
 
-/// Byte ranges of the maximal alphanumeric runs in `text`.
+/// True for a character that continues a word: a letter or digit, or an
+/// invisible one (which must not let a word be split unseen).
+fn in_word(c: char) -> bool {
+    c.is_alphanumeric() || is_default_ignorable(c)
+}
+
+/// Byte ranges of the maximal word runs in `text` (see [`in_word`]).
 fn words(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut it = text.char_indices().peekable();
     std::iter::from_fn(move || {
         let (start, _) = it.find(|(_, c)| c.is_alphanumeric())?;
         let mut end = text.len();
         while let Some(&(i, c)) = it.peek() {
-            if !c.is_alphanumeric() {
+            if !in_word(c) {
                 end = i;
                 break;
             }
@@ -206,6 +218,29 @@ mod tests {
     fn last_rule_wins_and_empty_to_deletes() {
         let f = filter(&["x=y", "x=", "z=!block", "z=zz"]);
         assert_eq!(f.apply("a x z").unwrap(), "a  zz");
+    }
+
+    #[test]
+    fn look_alikes_do_not_get_past() {
+        let f = filter(&["darn=!block", "admin=****"]);
+        for sneaky in [
+            "d\u{200B}arn",
+            "d\u{AD}arn",
+            "da\u{2060}rn!",
+            "ＤＡＲＮ",
+            "dаrn", // Cyrillic а
+            "DΑRN", // Greek Alpha
+            "dar\u{FE0F}n",
+        ] {
+            assert!(
+                matches!(f.apply(sneaky), Err(ChatError::Blocked(_))),
+                "{sneaky:?} got through"
+            );
+        }
+        // The whole run as written is replaced.
+        assert_eq!(f.apply("hi аdmin\u{200B}!").unwrap(), "hi ****!");
+        // Words that merely share letters are left alone.
+        assert_eq!(f.apply("darning dam").unwrap(), "darning dam");
     }
 
     #[test]

@@ -30,15 +30,35 @@ impl TokenBucket {
         }
     }
 
-    /// Takes a token, or says how long until one is available.
-    pub fn take(&mut self) -> Result<(), Duration> {
-        if !(self.rate.is_finite() && self.rate > 0.0) {
-            return Ok(());
-        }
+    /// True when the limit is on (a positive, finite rate).
+    fn limited(&self) -> bool {
+        self.rate.is_finite() && self.rate > 0.0
+    }
+
+    /// Adds the tokens earned since the last look.
+    fn refill(&mut self) {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+    }
+
+    /// True when the bucket is back to a full burst: forgetting it now
+    /// gives its owner nothing a new bucket would not.
+    pub fn is_full(&mut self) -> bool {
+        if !self.limited() {
+            return true;
+        }
+        self.refill();
+        self.tokens >= self.burst
+    }
+
+    /// Takes a token, or says how long until one is available.
+    pub fn take(&mut self) -> Result<(), Duration> {
+        if !self.limited() {
+            return Ok(());
+        }
+        self.refill();
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             Ok(())

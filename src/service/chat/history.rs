@@ -21,10 +21,11 @@ use super::event::Message;
 pub const DB_FILE: &str = "chat.db";
 
 /// The schema, one step per version.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "chat rooms and messages",
-    sql: "CREATE TABLE rooms (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "chat rooms and messages",
+        sql: "CREATE TABLE rooms (
               name TEXT PRIMARY KEY,
               last_id INTEGER NOT NULL
           ) WITHOUT ROWID;
@@ -37,7 +38,13 @@ const MIGRATIONS: &[Migration] = &[Migration {
               text TEXT NOT NULL,
               PRIMARY KEY (room, id)
           ) WITHOUT ROWID;",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "chat messages by age, for retention",
+        sql: "CREATE INDEX messages_ts ON messages (ts);",
+    },
+];
 
 /// Which part of a room's history to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,11 +72,105 @@ pub(super) fn open(dir: &Path, durability: Durability) -> Result<Connection, Sto
     store::open(&dir.join(DB_FILE), MIGRATIONS, durability)
 }
 
-/// Every room with history, and its last message id.
-pub(super) fn load_rooms(conn: &Connection) -> rusqlite::Result<Vec<(String, u64)>> {
-    let mut st = conn.prepare("SELECT name, last_id FROM rooms")?;
-    let rows = st.query_map([], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?;
+/// How many rooms have history.
+pub(super) fn count_rooms(conn: &Connection) -> rusqlite::Result<usize> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM rooms", [], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// The last message id of `room`, if it has history.
+pub(super) fn stored_last_id(conn: &Connection, room: &str) -> rusqlite::Result<Option<u64>> {
+    let mut st = conn.prepare_cached("SELECT last_id FROM rooms WHERE name = ?1")?;
+    let mut rows = st.query_map([room], |r| get_u64(r, 0))?;
+    rows.next().transpose()
+}
+
+/// The first `max` rooms with history by name, with their last ids.
+pub(super) fn list_rooms(conn: &Connection, max: usize) -> rusqlite::Result<Vec<(String, u64)>> {
+    let mut st = conn.prepare_cached("SELECT name, last_id FROM rooms ORDER BY name LIMIT ?1")?;
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let rows = st.query_map([limit], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?;
     rows.collect()
+}
+
+/// Bytes the database's live pages take (its file, less free pages).
+pub(super) fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(u64::try_from(pages.saturating_sub(free).saturating_mul(size)).unwrap_or(0))
+}
+
+/// Deletes up to `chunk` messages older than `cutoff` (unix millis),
+/// oldest first; how many went.
+pub(super) fn delete_older(
+    conn: &Connection,
+    cutoff: u64,
+    chunk: usize,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM messages WHERE (room, id) IN
+         (SELECT room, id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
+    )?
+    .execute(params![sql_int(cutoff), sql_int(chunk as u64)])
+}
+
+/// Deletes up to `chunk` of the oldest messages, in any room.
+pub(super) fn delete_oldest(conn: &Connection, chunk: usize) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM messages WHERE (room, id) IN
+         (SELECT room, id FROM messages ORDER BY ts LIMIT ?1)",
+    )?
+    .execute(params![sql_int(chunk as u64)])
+}
+
+/// Rooms whose ids run past `keep` messages, with their last ids: their
+/// messages up to `last_id - keep` may have to go.
+pub(super) fn rooms_over(conn: &Connection, keep: u64) -> rusqlite::Result<Vec<(String, u64)>> {
+    let mut st = conn.prepare_cached("SELECT name, last_id FROM rooms WHERE last_id > ?1")?;
+    let rows = st.query_map([sql_int(keep)], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?;
+    rows.collect()
+}
+
+/// Deletes up to `chunk` of `room`'s messages with ids up to `upto`.
+pub(super) fn delete_room_upto(
+    conn: &Connection,
+    room: &str,
+    upto: u64,
+    chunk: usize,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM messages WHERE room = ?1 AND id IN
+         (SELECT id FROM messages WHERE room = ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
+    )?
+    .execute(params![room, sql_int(upto), sql_int(chunk as u64)])
+}
+
+/// Up to `chunk` rooms left with no messages at all.
+pub(super) fn empty_rooms(conn: &Connection, chunk: usize) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT name FROM rooms WHERE NOT EXISTS
+         (SELECT 1 FROM messages WHERE messages.room = rooms.name) LIMIT ?1",
+    )?;
+    let rows = st.query_map([sql_int(chunk as u64)], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Forgets the rooms named in `names`, if they still have no messages.
+pub(super) fn delete_rooms(conn: &mut Connection, names: &[String]) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let mut n = 0;
+    {
+        let mut del = tx.prepare_cached(
+            "DELETE FROM rooms WHERE name = ?1 AND NOT EXISTS
+             (SELECT 1 FROM messages WHERE messages.room = ?1)",
+        )?;
+        for name in names {
+            n += del.execute([name])?;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
 }
 
 /// Commits `batch` in one transaction, with each room's new last id.

@@ -38,6 +38,7 @@ mod error;
 mod event;
 mod filter;
 mod flood;
+mod fold;
 mod history;
 mod inbox;
 mod local;
@@ -52,9 +53,12 @@ mod tests;
 
 pub use api::{ChatHub, Connected, HubFuture, Joined, Session, Ticket};
 pub use config::{
-    ChatConfig, DEFAULT_BURST, DEFAULT_HISTORY_PAGE_MAX, DEFAULT_MAX_BATCH,
-    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_RATE_PER_SEC, DEFAULT_ROOM,
-    MAX_ROOMS_PER_MEMBER, ROOM_LIST_MAX, WRITE_QUEUE_CAPACITY,
+    ADDRESSES_MAX, ChatConfig, DEFAULT_BURST, DEFAULT_GUEST_IP_BURST, DEFAULT_GUEST_IP_RATE,
+    DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_PAGE_MAX,
+    DEFAULT_HISTORY_ROOM_MAX, DEFAULT_MAX_BATCH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PRUNE_EVERY,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_RATE_PER_SEC, DEFAULT_ROOM, DEFAULT_ROOM_CREATES_PER_HOUR,
+    DEFAULT_ROOM_IDLE, DEFAULT_ROOMS_MAX, MAX_ROOMS_PER_MEMBER, PRUNE_CHUNK, ROOM_LIST_MAX,
+    WRITE_QUEUE_CAPACITY,
 };
 pub use error::ChatError;
 pub use event::{
@@ -65,7 +69,7 @@ pub use flood::TokenBucket;
 pub use history::{DB_FILE, HistoryPage, HistoryQuery};
 pub use inbox::{Inbox, Offer, Outbox, channel};
 pub(crate) use local::message_text;
-pub use local::{LocalHub, OpenError};
+pub use local::{LocalHub, OpenError, PruneReport};
 pub use names::{
     GUEST_MARK, Identity, NAME_MAX_CHARS, NameRegistry, NoAccounts, ROOM_MAX_CHARS, account_name,
     guest_name, name_key, room_name,

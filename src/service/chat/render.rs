@@ -12,6 +12,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::event::{Change, Message, Presence};
+use super::fold::collapse_blanks;
 
 /// The encodings an event may be cached in, one slot each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +75,14 @@ impl Message {
         self.cache.get_or(format, || render(self))
     }
 
-    /// The line door's form: `<name> text\r\n`.
+    /// The line door's form: `<name> text\r\n`, with runs of blanks shown
+    /// as one space (see [`collapse_blanks`]): on a terminal, a message
+    /// padded to the screen's width would otherwise look like a second
+    /// line, `<admin> ...` included.
     pub fn line(&self) -> Bytes {
         self.render(Format::Line, |m| {
-            Bytes::from(format!("<{}> {}\r\n", m.name, m.text))
+            let (name, text) = (collapse_blanks(&m.name), collapse_blanks(&m.text));
+            Bytes::from(format!("<{name}> {text}\r\n"))
         })
     }
 
@@ -124,10 +129,11 @@ impl Presence {
         }
     }
 
-    /// The line door's form: `* alice joined lobby\r\n`.
+    /// The line door's form: `* alice joined lobby\r\n` (blank runs in
+    /// names shown as one space, as in messages).
     pub fn line(&self) -> Bytes {
         self.render(Format::Line, |p| {
-            Bytes::from(format!("* {}\r\n", p.notice()))
+            Bytes::from(format!("* {}\r\n", collapse_blanks(&p.notice())))
         })
     }
 
@@ -183,6 +189,19 @@ mod tests {
         let b = m.render(Format::Frame, |_| panic!("rendered twice"));
         assert_eq!(a, b);
         assert_eq!(a.as_ptr(), b.as_ptr());
+    }
+
+    #[test]
+    fn padding_cannot_fake_a_line() {
+        let text = format!("hello{}<admin> give me your password", " ".repeat(75));
+        let m = Message::new("lobby".into(), 1, 0, "~eve".into(), true, text, None);
+        assert_eq!(
+            &m.line()[..],
+            b"<~eve> hello <admin> give me your password\r\n"
+        );
+        // Other doors get the text as stored.
+        let v: serde_json::Value = serde_json::from_slice(&m.json()).unwrap();
+        assert!(v["msg"].as_str().unwrap().contains(&" ".repeat(75)));
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(super) struct Member {
     pub id: SessionId,
     pub door: DoorKind,
+    /// The address it connected from, for the per-address budgets; `None`
+    /// for Unix sockets and in-process members.
+    pub peer: Option<std::net::IpAddr>,
     pub outbox: Outbox,
     pub profile: Mutex<Profile>,
 }
@@ -104,9 +107,12 @@ pub(super) struct RoomState {
     /// Publishes queued for the writer: the room may not be forgotten while
     /// there are any, or its ids would restart.
     pub pending: usize,
-    /// Set when the hub forgot this (empty, historyless) room; a join that
-    /// raced with that retries with a fresh room.
+    /// Set when the hub forgot this room (evicted from memory); a join
+    /// that raced with that retries with a fresh room.
     pub closed: bool,
+    /// Since when the room has had no members (`None` while it has some):
+    /// rooms idle longer than the configured time are evicted.
+    pub idle_since: Option<tokio::time::Instant>,
 }
 
 impl Room {
@@ -115,6 +121,7 @@ impl Room {
             name,
             state: Mutex::new(RoomState {
                 last_id,
+                idle_since: Some(tokio::time::Instant::now()),
                 ..RoomState::default()
             }),
         }
@@ -167,5 +174,16 @@ impl RoomState {
     /// no history (a room with history stays, so its ids continue).
     pub fn forgettable(&self) -> bool {
         self.members.is_empty() && self.pending == 0 && self.last_id == 0
+    }
+
+    /// True when the room may be evicted from memory now: nobody in it,
+    /// nothing queued, and idle for at least `idle`. Its history stays on
+    /// disk; the next join loads it again.
+    pub fn evictable(&self, now: tokio::time::Instant, idle: std::time::Duration) -> bool {
+        self.members.is_empty()
+            && self.pending == 0
+            && self
+                .idle_since
+                .is_some_and(|t| now.saturating_duration_since(t) >= idle)
     }
 }

@@ -124,7 +124,7 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, ts: u64, c: &Counters
     }
 }
 
-fn now_millis() -> u64 {
+pub(super) fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -1,5 +1,6 @@
 //! Members coming, renaming and going; who may hold which name.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -32,6 +33,7 @@ impl LocalHub {
         &self,
         who: Identity,
         door: DoorKind,
+        peer: Option<IpAddr>,
     ) -> Result<Connected, ChatError> {
         let id = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
         let (name, guest, key) = self.resolve(who).await?;
@@ -50,9 +52,13 @@ impl LocalHub {
         let member = Member {
             id,
             door,
+            peer,
             outbox,
             profile: Mutex::new(profile),
         };
+        if let Some(ip) = peer {
+            self.addresses.attach(ip);
+        }
         lock(&self.members).insert(id, Arc::new(member));
         tracing::debug!(session = %id, name = %name, door = %door, "chat member connected");
         Ok(Connected { id, name, inbox })
@@ -64,6 +70,9 @@ impl LocalHub {
         who: Identity,
     ) -> Result<Arc<str>, ChatError> {
         let member = self.member(id)?;
+        // Every attempt costs a token, refused ones too: a rename is
+        // announced to whole rooms, and probing names is a flood too.
+        Self::charge(&mut lock(&member.profile))?;
         let (name, guest, key) = self.resolve(who).await?;
         if let Some(k) = &key {
             self.claim(k, id, &name)?;
@@ -101,15 +110,42 @@ impl LocalHub {
         let Some(m) = lock(&self.members).remove(&id) else {
             return;
         };
-        let (key, rooms) = {
+        let (key, rooms, announce) = {
             let mut p = lock(&m.profile);
-            (p.guest_key.take(), std::mem::take(&mut p.rooms))
+            // Leaving always works; over the flood limit it is not told.
+            let announce = Self::charge(&mut p).is_ok();
+            (p.guest_key.take(), std::mem::take(&mut p.rooms), announce)
         };
         self.release(key, id);
+        if let Some(ip) = m.peer {
+            self.addresses.detach(ip);
+        }
         for room in rooms {
-            self.remove_from_room(&room, &m, false);
+            self.remove_from_room(&room, &m, false, announce);
         }
         tracing::debug!(session = %id, "chat member disconnected");
+    }
+
+    /// Takes one token of a member's flood allowance (its profile locked
+    /// as `p`) for a presence change: joins, leaves and renames are
+    /// announced to whole rooms, so they count as messages do.
+    pub(super) fn charge(p: &mut Profile) -> Result<(), ChatError> {
+        p.bucket
+            .take()
+            .map_err(|retry_after| ChatError::RateLimited { retry_after })
+    }
+
+    /// Takes one token for a message: the member's own allowance and, for
+    /// a guest with an address, the budget all guests from that address
+    /// share.
+    pub(super) fn charge_message(&self, member: &Member, p: &mut Profile) -> Result<(), ChatError> {
+        Self::charge(p)?;
+        if let (true, Some(ip)) = (p.guest, member.peer) {
+            self.addresses
+                .take_guest_message(ip)
+                .map_err(|retry_after| ChatError::RateLimited { retry_after })?;
+        }
+        Ok(())
     }
 
     /// Checks an identity against the name rules and the account registry.

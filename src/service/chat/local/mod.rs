@@ -6,15 +6,20 @@
 //! acks and fans out; history reads use their own connection on the
 //! blocking pool, which WAL lets run beside the writer.
 
+mod addresses;
 mod members;
+mod prune;
 mod publish;
 mod rooms;
+
+pub use prune::PruneReport;
 
 pub(crate) use publish::message_text;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -23,11 +28,12 @@ use tokio::sync::mpsc;
 use super::api::Ticket;
 use super::api::{ChatHub, Connected, HubFuture, Joined};
 use super::config::{ChatConfig, WRITE_QUEUE_CAPACITY};
+use super::error::ChatError;
 use super::event::{DoorKind, MemberInfo, RoomInfo, SessionId};
 use super::filter::WordFilter;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::names::{Identity, NameRegistry};
-use super::room::{Counters, HubStats, Member, Room};
+use super::room::{Counters, HubStats, Member, Room, lock};
 use super::writer::{self, Pending};
 use crate::store::StoreError;
 
@@ -42,8 +48,21 @@ pub struct LocalHub {
     guests: Mutex<HashMap<String, SessionId>>,
     writer: mpsc::Sender<Pending>,
     reader: Arc<Mutex<Connection>>,
+    /// The pruning pass's own connection (see `prune`).
+    pruner: Mutex<Connection>,
     counters: Arc<Counters>,
     next_session: AtomicU64,
+    /// Guest-message and room-creation budgets per address.
+    addresses: addresses::Addresses,
+    /// Rooms with history or members: checked against the room limit.
+    /// Raised by each creation, lowered when a historyless room goes;
+    /// recounted by each pruning pass.
+    room_total: AtomicUsize,
+    /// Rooms evicted so far: a join that read a room's last id from
+    /// history reads again if an eviction happened meanwhile.
+    evictions: AtomicU64,
+    /// Dropped with the hub, which wakes the pruning thread to end.
+    _stop_pruner: std::sync::mpsc::SyncSender<()>,
 }
 
 /// Why the hub could not start.
@@ -83,31 +102,57 @@ impl LocalHub {
     ) -> Result<Arc<LocalHub>, OpenError> {
         let conn = history::open(dir, config.durability)?;
         let reader = history::open(dir, config.durability)?;
-        let loaded = history::load_rooms(&conn).map_err(|source| OpenError::Load { source })?;
-        let rooms = loaded
-            .into_iter()
-            .map(|(name, last_id)| {
-                let name: Arc<str> = Arc::from(name);
-                (name.clone(), Arc::new(Room::new(name, last_id)))
-            })
-            .collect();
+        let pruner = history::open(dir, config.durability)?;
+        // Rooms are loaded when joined, not here: only their number.
+        let total = history::count_rooms(&conn).map_err(|source| OpenError::Load { source })?;
         let counters = Arc::new(Counters::default());
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_CAPACITY);
         // Detached: the thread ends when the hub (the last sender) is
         // dropped, after committing whatever was still queued.
         writer::spawn(conn, rx, config.max_batch, counters.clone())?;
-        Ok(Arc::new(LocalHub {
+        let (stop, stopped) = std::sync::mpsc::sync_channel(1);
+        let hub = Arc::new(LocalHub {
             filter: WordFilter::new(&config.filter),
+            addresses: addresses::Addresses::new(&config),
             config,
             registry,
-            rooms: Mutex::new(rooms),
+            rooms: Mutex::new(HashMap::new()),
             members: Mutex::new(HashMap::new()),
             guests: Mutex::new(HashMap::new()),
             writer: tx,
             reader: Arc::new(Mutex::new(reader)),
+            pruner: Mutex::new(pruner),
             counters,
             next_session: AtomicU64::new(1),
-        }))
+            room_total: AtomicUsize::new(total),
+            evictions: AtomicU64::new(0),
+            _stop_pruner: stop,
+        });
+        prune::spawn(Arc::downgrade(&hub), stopped)?;
+        Ok(hub)
+    }
+
+    /// Runs `f` on the history reader, on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, ChatError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || f(&lock(&reader)))
+            .await
+            .map_err(|_| ChatError::Store(Arc::from("history reader failed")))?
+            .map_err(|e| ChatError::Store(Arc::from(e.to_string())))
+    }
+
+    /// Rooms in memory now (in use, or idle for less than the idle time).
+    pub fn live_rooms(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
+    /// Addresses whose budgets are tracked now.
+    pub fn tracked_addresses(&self) -> usize {
+        self.addresses.len()
     }
 
     /// Counters: commits, messages, members cut off.
@@ -122,11 +167,16 @@ impl LocalHub {
 }
 
 impl ChatHub for LocalHub {
-    fn connect(&self, who: Identity, door: DoorKind) -> HubFuture<'_, Connected> {
-        Box::pin(self.connect_member(who, door))
+    fn connect(
+        &self,
+        who: Identity,
+        door: DoorKind,
+        peer: Option<IpAddr>,
+    ) -> HubFuture<'_, Connected> {
+        Box::pin(self.connect_member(who, door, peer))
     }
     fn join<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, Joined> {
-        Box::pin(std::future::ready(self.join_room(id, room)))
+        Box::pin(self.join_room(id, room))
     }
     fn leave<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, ()> {
         Box::pin(std::future::ready(self.leave_room(id, room)))
@@ -152,7 +202,7 @@ impl ChatHub for LocalHub {
         Box::pin(std::future::ready(self.list_members(room)))
     }
     fn rooms(&self) -> HubFuture<'_, Vec<RoomInfo>> {
-        Box::pin(std::future::ready(Ok(self.list_rooms())))
+        Box::pin(self.list_rooms())
     }
     fn disconnect(&self, id: SessionId) {
         self.disconnect_member(id);

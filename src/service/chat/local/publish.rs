@@ -72,9 +72,7 @@ impl LocalHub {
             let r = r.ok_or(ChatError::NotInRoom(room))?;
             // Every attempt costs a token, refused ones too: a flood of
             // garbage is a flood.
-            p.bucket
-                .take()
-                .map_err(|retry_after| ChatError::RateLimited { retry_after })?;
+            self.charge_message(&member, &mut p)?;
             (r, p.name.clone(), p.guest)
         };
         let text = message_text(text, max, &self.filter)?;
@@ -121,10 +119,19 @@ impl LocalHub {
         let live = lock(&self.rooms).get(room.as_str()).cloned();
         let room = match live {
             Some(r) => r,
-            // Only the default room is made for a poster: anything else
-            // would let forged datagrams create rooms without end.
-            None if room == DEFAULT_ROOM => self.room(&room),
-            None => return Err(ChatError::NotInRoom(room)),
+            None => {
+                // A room with history is loaded; only the default room is
+                // made for a poster: anything else would let forged
+                // datagrams create rooms without end.
+                let key = room.clone();
+                let stored = self
+                    .read(move |conn| history::stored_last_id(conn, &key))
+                    .await?;
+                if stored.is_none() && room != DEFAULT_ROOM {
+                    return Err(ChatError::NotInRoom(room));
+                }
+                self.room(&room, None).await?
+            }
         };
         {
             let mut st = lock(&room.state);
@@ -159,14 +166,8 @@ impl LocalHub {
         query: HistoryQuery,
     ) -> Result<HistoryPage, ChatError> {
         let room: Arc<str> = Arc::from(room_name(room)?);
-        let reader = self.reader.clone();
         let page_max = self.config.history_page_max;
-        tokio::task::spawn_blocking(move || {
-            let conn = lock(&reader);
-            history::query(&conn, &room, query, page_max)
-        })
-        .await
-        .map_err(|_| ChatError::Store(Arc::from("history reader failed")))?
-        .map_err(|e| ChatError::Store(Arc::from(e.to_string())))
+        self.read(move |conn| history::query(conn, &room, query, page_max))
+            .await
     }
 }

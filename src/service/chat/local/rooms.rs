@@ -1,24 +1,57 @@
 //! Joining and leaving rooms, and listing who is where.
+//!
+//! Rooms are in memory only while in use: a join loads a room's last id
+//! from history (or creates the room, within the global room limit and
+//! the joining address's creation budget), and a room with no members is
+//! evicted after the configured idle time (see `prune`).
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::LocalHub;
 use crate::service::chat::api::Joined;
-use crate::service::chat::config::{MAX_ROOMS_PER_MEMBER, ROOM_LIST_MAX};
+use crate::service::chat::config::{DEFAULT_ROOM, MAX_ROOMS_PER_MEMBER, ROOM_LIST_MAX};
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::{Change, Event, MemberInfo, Presence, RoomInfo, SessionId};
+use crate::service::chat::history;
 use crate::service::chat::names::room_name;
 use crate::service::chat::room::{Member, Room, lock};
 
+/// Times a join retries when the room it found was evicted under it: each
+/// retry means another task evicted or loaded the room meanwhile, which
+/// cannot go on for long.
+const JOIN_TRIES: usize = 16;
+
 impl LocalHub {
-    pub(super) fn join_room(&self, id: SessionId, room: &str) -> Result<Joined, ChatError> {
+    pub(super) async fn join_room(&self, id: SessionId, room: &str) -> Result<Joined, ChatError> {
         let name = room_name(room)?;
         let member = self.member(id)?;
-        loop {
-            let room = self.room(&name);
+        let already = {
+            let mut p = lock(&member.profile);
+            let found = p.rooms.iter().find(|r| *r.name == *name).cloned();
+            if found.is_none() {
+                if p.rooms.len() >= MAX_ROOMS_PER_MEMBER {
+                    return Err(ChatError::TooManyRooms(MAX_ROOMS_PER_MEMBER));
+                }
+                // A join is announced to the whole room: it costs a token.
+                Self::charge(&mut p)?;
+            }
+            found
+        };
+        if let Some(r) = already {
+            // The room's lock after the profile's is released (lock order).
+            let last_id = lock(&r.state).last_id;
+            return Ok(Joined {
+                room: r.name.clone(),
+                last_id,
+            });
+        }
+        for _ in 0..JOIN_TRIES {
+            let room = self.room(&name, member.peer).await?;
             let mut st = lock(&room.state);
             if st.closed {
-                continue; // forgotten between the lookup and the lock
+                continue; // evicted between the lookup and the lock
             }
             let joined = Joined {
                 room: room.name.clone(),
@@ -35,28 +68,42 @@ impl LocalHub {
                 p.rooms.push(room.clone());
             }
             st.members.push(member.clone());
+            st.idle_since = None;
             let ev = self.presence(&room, &member, Change::Joined);
             st.deliver(&room.name, ev, &self.counters);
             return Ok(joined);
         }
+        Err(ChatError::Store(Arc::from(
+            "the room kept being evicted while joining",
+        )))
     }
 
     pub(super) fn leave_room(&self, id: SessionId, room: &str) -> Result<(), ChatError> {
         let name = room_name(room)?;
         let member = self.member(id)?;
-        let room = {
+        let (room, announce) = {
             let mut p = lock(&member.profile);
             let pos = p.rooms.iter().position(|r| *r.name == *name);
-            pos.map(|i| p.rooms.swap_remove(i))
+            let room = pos.map(|i| p.rooms.swap_remove(i));
+            // Leaving always works; over the flood limit it is not told.
+            let announce = room.is_some() && Self::charge(&mut p).is_ok();
+            (room, announce)
         };
         let room = room.ok_or(ChatError::NotInRoom(name))?;
-        self.remove_from_room(&room, &member, true);
+        self.remove_from_room(&room, &member, true, announce);
         Ok(())
     }
 
-    /// Takes `member` out of `room`, tells the room (and the member itself
-    /// when `tell_self`), and forgets the room if nothing keeps it.
-    pub(super) fn remove_from_room(&self, room: &Arc<Room>, member: &Arc<Member>, tell_self: bool) {
+    /// Takes `member` out of `room`, tells the room when `announce` (and
+    /// the member itself when `tell_self`), and forgets the room at once
+    /// if nothing keeps it (no members, nothing queued, no history).
+    pub(super) fn remove_from_room(
+        &self,
+        room: &Arc<Room>,
+        member: &Arc<Member>,
+        tell_self: bool,
+        announce: bool,
+    ) {
         let forget = {
             let mut st = lock(&room.state);
             let Some(pos) = st.members.iter().position(|m| Arc::ptr_eq(m, member)) else {
@@ -64,13 +111,20 @@ impl LocalHub {
             };
             let ev = self.presence(room, member, Change::Left);
             if tell_self {
-                st.deliver(&room.name, ev, &self.counters);
+                if announce {
+                    st.deliver(&room.name, ev, &self.counters);
+                }
                 if let Some(pos) = st.members.iter().position(|m| Arc::ptr_eq(m, member)) {
                     st.members.swap_remove(pos);
                 }
             } else {
                 st.members.swap_remove(pos);
-                st.deliver(&room.name, ev, &self.counters);
+                if announce {
+                    st.deliver(&room.name, ev, &self.counters);
+                }
+            }
+            if st.members.is_empty() {
+                st.idle_since = Some(tokio::time::Instant::now());
             }
             st.forgettable()
         };
@@ -81,6 +135,7 @@ impl LocalHub {
             if st.forgettable() && !st.closed {
                 st.closed = true;
                 rooms.remove(&room.name);
+                self.room_total.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
@@ -96,35 +151,90 @@ impl LocalHub {
         Ok(list)
     }
 
-    pub(super) fn list_rooms(&self) -> Vec<RoomInfo> {
-        let rooms: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
-        let mut list: Vec<RoomInfo> = rooms
-            .iter()
-            .filter_map(|r| {
-                let st = lock(&r.state);
-                let info = RoomInfo {
-                    name: r.name.clone(),
-                    members: st.members.len(),
-                    last_id: st.last_id,
-                };
-                (info.members > 0 || info.last_id > 0).then_some(info)
+    /// Rooms in history and in memory, merged: members from memory, the
+    /// newer last id of the two.
+    pub(super) async fn list_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
+        let stored = self
+            .read(|conn| history::list_rooms(conn, ROOM_LIST_MAX))
+            .await?;
+        let live: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
+        let mut list: Vec<RoomInfo> = stored
+            .into_iter()
+            .map(|(name, last_id)| RoomInfo {
+                name: Arc::from(name),
+                members: 0,
+                last_id,
             })
             .collect();
+        for r in live {
+            let (members, last_id) = {
+                let st = lock(&r.state);
+                (st.members.len(), st.last_id)
+            };
+            match list.iter_mut().find(|i| i.name == r.name) {
+                Some(i) => {
+                    i.members = members;
+                    i.last_id = i.last_id.max(last_id);
+                }
+                None if members > 0 || last_id > 0 => list.push(RoomInfo {
+                    name: r.name.clone(),
+                    members,
+                    last_id,
+                }),
+                None => {}
+            }
+        }
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list.truncate(ROOM_LIST_MAX);
-        list
+        Ok(list)
     }
 
-    /// The live room called `name`, created if needed.
-    pub(super) fn room(&self, name: &str) -> Arc<Room> {
-        let mut rooms = lock(&self.rooms);
-        if let Some(r) = rooms.get(name) {
-            return r.clone();
+    /// The room in memory called `name`, or loaded from history, or
+    /// created: a new room must fit the global room limit and the budget
+    /// of the address `peer` it is created from.
+    pub(super) async fn room(&self, name: &str, peer: Option<IpAddr>) -> Result<Arc<Room>, ChatError> {
+        if let Some(r) = lock(&self.rooms).get(name) {
+            return Ok(r.clone());
         }
-        let name: Arc<str> = Arc::from(name);
-        let room = Arc::new(Room::new(name.clone(), 0));
-        rooms.insert(name, room.clone());
-        room
+        for _ in 0..JOIN_TRIES {
+            // An eviction during the read may have raised the stored last
+            // id past what was read: read again if one happened.
+            let evictions = self.evictions.load(Ordering::Acquire);
+            let key = name.to_owned();
+            let stored = self
+                .read(move |conn| history::stored_last_id(conn, &key))
+                .await?;
+            let mut rooms = lock(&self.rooms);
+            if let Some(r) = rooms.get(name) {
+                return Ok(r.clone());
+            }
+            if self.evictions.load(Ordering::Acquire) != evictions {
+                continue;
+            }
+            // The default room is where every door puts a newcomer: it
+            // is always there to join, whatever the limits.
+            if stored.is_none() && name != DEFAULT_ROOM {
+                let max = self.config.rooms_max;
+                if max > 0 && self.room_total.load(Ordering::Relaxed) >= max {
+                    return Err(ChatError::RoomsFull(max));
+                }
+                if let Some(ip) = peer {
+                    self.addresses
+                        .take_creation(ip)
+                        .map_err(|retry_after| ChatError::RoomQuota { retry_after })?;
+                }
+            }
+            if stored.is_none() {
+                self.room_total.fetch_add(1, Ordering::Relaxed);
+            }
+            let name: Arc<str> = Arc::from(name);
+            let room = Arc::new(Room::new(name.clone(), stored.unwrap_or(0)));
+            rooms.insert(name, room.clone());
+            return Ok(room);
+        }
+        Err(ChatError::Store(Arc::from(
+            "rooms kept being evicted while loading one",
+        )))
     }
 
     fn presence(&self, room: &Room, member: &Member, change: Change) -> Event {

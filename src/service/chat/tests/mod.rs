@@ -2,6 +2,7 @@
 
 mod durability;
 mod fanout;
+mod limits;
 mod members;
 mod rules;
 
