@@ -414,10 +414,18 @@ async fn the_three_doors_meet_in_one_room_under_one_filter() {
     udp.connect(srv.sock("chat-udp", "udp://")).await.unwrap();
     udp.send(br#"{"name":"qq","room":"lobby"}"#).await.unwrap();
     let mut buf = vec![0u8; 65_536];
+    // The join is answered with a cookie; echoing it makes qq a member.
+    let n = tokio::time::timeout(IO_LIMIT, udp.recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let c: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+    let verify = serde_json::json!({"name": "qq", "room": "lobby", "cookie": c["cookie"]});
+    udp.send(verify.to_string().as_bytes()).await.unwrap();
     let who = || ChatRequest::Who {
         room: "lobby".into(),
     };
-    // Wait until the UDP member is in (its join carries no reply).
+    // Wait until the UDP member is in.
     loop {
         let ChatReply::Who { members, .. } = ask(&mut ann, who()).await.unwrap() else {
             panic!()

@@ -121,6 +121,7 @@ def measure(target, datagrams, block, room=(), one_source=False):
     src, rm = Counter(), Counter()
     for s in room:
         rm.add(s)
+    base = rm.settle() if room else 0  # what was still coming from earlier steps
     sent = 0
     one = udp(addr(block, 0)) if one_source else None
     if one:
@@ -136,7 +137,7 @@ def measure(target, datagrams, block, room=(), one_source=False):
             if i % 64 == 63:
                 time.sleep(0.005)  # let the server and the counters breathe
         to_src = src.settle()
-        return sent, to_src, rm.settle()
+        return sent, to_src, rm.settle() - base
     finally:
         src.close()
         rm.stop = True

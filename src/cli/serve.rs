@@ -72,6 +72,7 @@ starting with `ready`. Ctrl-C or SIGTERM stops accepting,
 lets busy connections finish for --grace seconds, and exits 0.")]
 pub struct ServeArgs {
     /// Run the echo service (bytes back as they came) on ADDR; repeatable.
+    /// Over UDP it reflects to any forged sender: limit it with --allow.
     #[arg(long, value_name = "ADDR")]
     echo: Vec<Endpoint>,
     /// Run the upper service (each line back upper-cased) on ADDR; repeatable.
@@ -90,7 +91,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     chat_lines: Vec<Endpoint>,
     /// Serve JSON datagram chat ({"name","msg","room"}) on ADDR (udp://);
-    /// repeatable.
+    /// repeatable. An address that echoes the cookie it is sent becomes a
+    /// member; others get at most 3x the bytes they send (PROTOCOL.md §11).
     #[arg(long, value_name = "ADDR")]
     chat_udp: Vec<Endpoint>,
     /// Seconds a datagram chat member stays in a room after its last
