@@ -129,6 +129,15 @@ impl Index {
         }))
     }
 
+    /// Forgets every row of `user` (the account is being deleted).
+    pub(crate) fn forget_user(&self, user: i64) -> FileResult<()> {
+        self.conn
+            .prepare_cached("DELETE FROM files WHERE user_id = ?1")
+            .and_then(|mut st| st.execute(params![user]))
+            .map_err(db_err("forgetting a user's hashes"))?;
+        Ok(())
+    }
+
     /// Forgets `path` and everything below it (after a removal).
     pub(crate) fn forget(&self, user: i64, path: &str) -> FileResult<()> {
         // `path/` .. `path0` is exactly the range of names below `path/`,

@@ -232,3 +232,36 @@ fn errors_name_the_component_in_the_way_and_stat_root_is_a_directory() {
     let root = s.stat(ALICE, "").unwrap();
     assert_eq!((root.name.as_str(), root.kind), ("", EntryKind::Dir));
 }
+
+/// Issue 16 item 2 (the store's part): purging a user removes their tree,
+/// their unfinished uploads and their index rows, and nothing of another
+/// user's.
+#[test]
+fn purge_user_removes_everything_of_that_user_only() {
+    let (dir, s) = store();
+    put_new(&s, ALICE, "a/b.txt", b"alice");
+    put_new(&s, ALICE, "c.txt", b"alice too");
+    put_new(&s, BOB, "b.txt", b"bob");
+    let mut up = s.begin_upload(ALICE, &req("big", 10_000)).unwrap();
+    up.write(0, &data(100)).unwrap();
+    up.pause().unwrap();
+    let p = s.purge_user(ALICE).unwrap();
+    assert_eq!((p.files.files, p.files.dirs, p.partials), (2, 1, 1));
+    assert!(!user_dir(&dir, ALICE).exists());
+    assert!(!staging_dir(&dir, ALICE).exists());
+    assert!(s.list(ALICE, "").unwrap().entries.is_empty());
+    assert!(s.partials(ALICE, "").unwrap().is_empty());
+    assert_eq!(s.usage(ALICE).unwrap().published, 0);
+    let rows: i64 = rusqlite::Connection::open(dir.path().join(FILES_DIR).join(INDEX_DB))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM files WHERE user_id = ?1",
+            [ALICE],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 0);
+    assert_eq!(get(&s, BOB, "b.txt"), b"bob");
+    // Again: nothing left, nothing fails.
+    assert_eq!(s.purge_user(ALICE).unwrap(), Purged::default());
+}

@@ -1,0 +1,57 @@
+//! Removing everything a user holds, for `sockit user del`: their tree,
+//! their unfinished uploads and their rows in the hash index, so nothing of
+//! a deleted account outlives it (issue 16 item 2).
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use super::FileStore;
+use super::error::{FileError, FileResult};
+use super::fsx::{self, Kind};
+use super::tree::{Removed, remove_tree};
+
+/// What [`FileStore::purge_user`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// The user's published files and directories.
+    pub files: Removed,
+    /// Unfinished uploads (each a data and a meta file).
+    pub partials: u64,
+}
+
+impl FileStore {
+    /// Deletes every file, directory and unfinished upload of `user`, and
+    /// forgets their recorded hashes. Idempotent: a user with nothing
+    /// stored purges to zeros. End the account's sessions first: an upload
+    /// still running would publish into a fresh, empty tree of an id that
+    /// no account will ever have again (ids are never reused).
+    pub fn purge_user(&self, user: i64) -> FileResult<Purged> {
+        let name = user.to_string();
+        let inner = &self.inner;
+        let mut out = Purged::default();
+        remove_area(inner.users.as_fd(), &name, &mut out.files)?;
+        let mut staged = Removed::default();
+        remove_area(inner.staging.as_fd(), &name, &mut staged)?;
+        // Each partial is a `.part` and a `.meta` (a stray temporary at
+        // most adds one): count the metas' partners.
+        out.partials = staged.files / 2;
+        inner.index().forget_user(user)?;
+        inner.published_forget(user);
+        Ok(out)
+    }
+}
+
+/// Removes `name` (a user's directory) from `area`, whatever it holds,
+/// never following a link.
+fn remove_area(area: BorrowedFd<'_>, name: &str, out: &mut Removed) -> FileResult<()> {
+    let io = |e| FileError::io("removing a user's files", e);
+    match fsx::stat_at(area, name).map_err(io)? {
+        None => return Ok(()),
+        Some(m) if m.kind == Kind::Dir => {
+            remove_tree(area, name.as_bytes(), 0, out).map_err(io)?;
+            // The user's root itself is not one of their directories.
+            out.dirs = out.dirs.saturating_sub(1);
+        }
+        Some(_) => fsx::unlink_at(area, name).map_err(io)?,
+    }
+    fsx::fsync_dir(area).map_err(io)
+}
