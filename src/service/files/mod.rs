@@ -84,6 +84,7 @@ mod received;
 mod store;
 mod sweep;
 mod tree;
+mod unfinished;
 mod upload;
 mod write;
 
@@ -115,5 +116,5 @@ pub use received::{
 pub use store::{FILES_DIR, FileStore, INDEX_DB, LOCK_FILE, STAGING_DIR, USERS_DIR};
 pub use sweep::SweepReport;
 pub use tree::{Entry, EntryKind, Listing, Removed};
-pub use upload::PartialInfo;
+pub use unfinished::PartialInfo;
 pub use upload::{Upload, UploadRequest};
