@@ -129,6 +129,14 @@ impl Index {
         }))
     }
 
+    /// Forgets every file of `user` (a deleted account).
+    pub(crate) fn forget_user(&self, user: i64) -> FileResult<()> {
+        self.conn
+            .execute("DELETE FROM files WHERE user_id = ?1", [user])
+            .map_err(db_err("forgetting a deleted user's hashes"))?;
+        Ok(())
+    }
+
     /// Forgets `path` and everything below it (after a removal).
     pub(crate) fn forget(&self, user: i64, path: &str) -> FileResult<()> {
         // `path/` .. `path0` is exactly the range of names below `path/`,

@@ -73,6 +73,7 @@ mod index;
 mod partial;
 mod paths;
 mod publish;
+mod purge;
 mod quota;
 mod received;
 mod store;
@@ -101,6 +102,7 @@ pub use paths::{
     MAX_COMPONENT_BYTES, MAX_DEPTH, MAX_PATH_BYTES, PathError, RESERVED_PREFIX, RelPath, check_name,
 };
 pub use publish::Published;
+pub use purge::highest_user_id;
 pub use quota::Usage;
 pub use received::{
     check_entry_name, check_received, check_received_below, escape_bytes, escape_name,

@@ -189,7 +189,7 @@ impl FileStore {
 
 /// Removes the directory `name` in `dir` with everything below it, one
 /// handle per level, unlinking links instead of following them.
-fn remove_tree(
+pub(crate) fn remove_tree(
     dir: BorrowedFd<'_>,
     name: &[u8],
     depth: usize,
