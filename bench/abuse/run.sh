@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The fault and abuse suite: the three floods and the kill -9 rounds, one
+# The fault and abuse suite: the three floods, the login table fill and
+# the kill -9 rounds, one
 # after the other (never at once: each measures the server alone), then one
 # summary table. Loopback only, bounded in time (about 5 minutes with the
 # defaults on a 2-CPU machine). Each script also writes its own JSON to
@@ -17,14 +18,16 @@ export SOCKIT="${SOCKIT:-${CARGO_TARGET_DIR:-target}/release/sockit}"
 if [ "${1:-}" = "--quick" ]; then
     conn=(--conns 1000 --pace 1000); dgram=(--count 100000 --pace 20000)
     loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48)
+    fill=(--fill 6600 --fill-seconds 30)
 else
-    conn=(); dgram=(); loris=(); kill=()
+    conn=(); dgram=(); loris=(); kill=(); fill=()
 fi
 
 status=0
 python3 "$here/conn_flood.py" "${conn[@]}" || status=1
 python3 "$here/datagram_flood.py" "${dgram[@]}" || status=1
 python3 "$here/slowloris.py" "${loris[@]}" || status=1
+python3 "$here/login_table_fill.py" "${fill[@]}" || status=1
 "$here/kill9.sh" "${kill[@]}" || status=1
 
 python3 - <<'PY'
@@ -60,6 +63,12 @@ if s:
                  f"{s['checked_after_s']} s in (timeout {s['first_frame_timeout_s']})",
                  f"{p99(s['ping_idle'])} -> {p99(s['ping_under_attack'])} (x{s['p99_ratio']})",
                  f"{mib(s['rss_kib']['before'])} -> {mib(s['rss_kib']['peak_during'])}"))
+f = load("login_table_fill")
+if f:
+    rows.append(("login_table_fill", f"{f['fill_attempted']} failures ({f['fill_failures_per_s']}/s), "
+                 f"then {f['guesses_checked']}/{f['guesses']} guesses checked; right password "
+                 f"from a fresh address: {f['right_password_fresh_address']}, from the owner's: "
+                 f"{f['right_password_owner_address']}", "", f"{mib(f['rss_kib'])}"))
 k = load("kill9")
 if k:
     m = k["summary"]

@@ -51,7 +51,7 @@ pub async fn upgrade(
         Err(rejection) => return rejection.into_response(),
     };
     let session = Session::logged_in(
-        Some(peer.ip()),
+        super::client_ip(peer),
         state.services.clone(),
         identity,
         token.to_owned(),
