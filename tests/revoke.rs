@@ -216,6 +216,8 @@ fn chat_server() -> Server {
         "tcp://127.0.0.1:0",
         "--web",
         "tcp://127.0.0.1:0",
+        "--chat-lines",
+        "tcp://127.0.0.1:0",
         "--argon2",
         CHEAP_ARGON2,
     ]);
@@ -370,6 +372,64 @@ async fn lock_del_passwd_and_logout_close_live_websockets() {
         }
         if what == "del" {
             break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_and_passwd_close_a_logged_in_line_member() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let srv = chat_server();
+    let data = srv.data();
+    for (args, stdin) in [
+        (vec!["lock", "alice"], String::new()),
+        (
+            vec![
+                "passwd",
+                "alice",
+                "--password-stdin",
+                "--argon2",
+                CHEAP_ARGON2,
+            ],
+            format!("{PASS}\n"),
+        ),
+    ] {
+        let s = tokio::net::TcpStream::connect(srv.sock("chat-lines", "tcp://"))
+            .await
+            .unwrap();
+        let (r, mut w) = s.into_split();
+        let mut lines = BufReader::new(r).lines();
+        w.write_all(format!("/login alice {PASS}\n").as_bytes())
+            .await
+            .unwrap();
+        // Wait until in the lobby as alice.
+        loop {
+            let l = tokio::time::timeout(IO_LIMIT, lines.next_line())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if l.contains("you are alice") {
+                break;
+            }
+        }
+        ok(&user(&data, &args, stdin.as_bytes()));
+        let t0 = Instant::now();
+        let mut last = String::new();
+        while let Some(l) = tokio::time::timeout(CLOSE_LIMIT, lines.next_line())
+            .await
+            .expect("line member still connected after the revocation")
+            .unwrap()
+        {
+            last = l;
+        }
+        assert!(t0.elapsed() < CLOSE_LIMIT);
+        assert!(
+            last.contains("locked, deleted or its password changed"),
+            "{last}"
+        );
+        if args[0] == "lock" {
+            ok(&user(&data, &["unlock", "alice"], b""));
         }
     }
 }

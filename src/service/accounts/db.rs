@@ -189,6 +189,16 @@ pub fn revocations_since(c: &Connection, seq: i64) -> rusqlite::Result<Vec<(i64,
     rows.collect()
 }
 
+/// Whether the account is gone, locked, or was revoked at or after `since`.
+pub fn revoked_since(c: &Connection, user_id: i64, since: u64) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND locked = 0)
+             OR EXISTS (SELECT 1 FROM revocations WHERE user_id = ?1 AND at >= ?2)",
+        params![user_id, to_sql(since)],
+        |r| r.get(0),
+    )
+}
+
 /// Deleted accounts whose files are still to be removed.
 pub fn pending_purges(c: &Connection) -> rusqlite::Result<Vec<i64>> {
     let mut st = c.prepare_cached("SELECT user_id FROM purges ORDER BY user_id")?;

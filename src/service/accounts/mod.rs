@@ -37,7 +37,7 @@ use serde::Serialize;
 pub use error::{AccountsError, AuthError};
 pub use names::{MAX_NAME_CHARS, NameError, name_key, validate_name};
 pub use password::{HashParams, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, check_new_password};
-pub use revoke::{REVOCATION_POLL, RevokeWatch};
+pub use revoke::{REVOCATION_POLL, RevokeWatch, revoked};
 pub use schema::MIGRATIONS;
 pub use throttle::{
     Blocked, GLOBAL_FAILURE_BURST, GLOBAL_FAILURE_RATE, GOOD_ADDRS_PER_ACCOUNT, Lockout,

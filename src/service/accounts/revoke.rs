@@ -94,7 +94,36 @@ impl RevokeWatch {
     }
 }
 
+/// Waits for `watch` to fire; never resolves when there is none (so a
+/// door can select on it whether or not the connection is logged in).
+pub async fn revoked(watch: Option<&mut RevokeWatch>) {
+    match watch {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Accounts {
+    /// The id of the account holding `name`, for a door that logged in
+    /// without keeping a session token (the line door).
+    pub async fn account_id(&self, name: &str) -> Result<Option<i64>, super::AuthError> {
+        let key = super::name_key(name);
+        self.blocking(move |c| db::find_user(c, &key).map(|u| u.map(|u| u.id)))
+            .await
+    }
+
+    /// Whether account `user_id` was deleted, locked, or had its password
+    /// changed at or after `since_unix` (from the store's revocation log):
+    /// how a connection without a session token re-checks after a signal.
+    pub async fn revoked_since(
+        &self,
+        user_id: i64,
+        since_unix: u64,
+    ) -> Result<bool, super::AuthError> {
+        self.blocking(move |c| db::revoked_since(c, user_id, since_unix))
+            .await
+    }
+
     /// Subscribes a connection speaking for `user_id` to its revocations.
     pub fn subscribe(&self, user_id: i64) -> RevokeWatch {
         RevokeWatch {
