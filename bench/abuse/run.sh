@@ -20,9 +20,9 @@ if [ "${1:-}" = "--quick" ]; then
     conn=(--conns 1000 --pace 1000); dgram=(--count 100000 --pace 20000)
     loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48)
     reflect=(--members 16 --joins 64 --renames 50 --messages 50 --fill 4200)
-    guests=(--guests 30 --seconds 10)
+    guests=(--guests 30 --seconds 10); fill=(--fill 6600 --fill-seconds 30)
 else
-    conn=(); dgram=(); loris=(); kill=(); reflect=(); guests=()
+    conn=(); dgram=(); loris=(); kill=(); reflect=(); guests=(); fill=()
 fi
 
 status=0
@@ -31,6 +31,7 @@ python3 "$here/datagram_flood.py" "${dgram[@]}" || status=1
 python3 "$here/udp_reflect.py" "${reflect[@]}" || status=1
 python3 "$here/slowloris.py" "${loris[@]}" || status=1
 python3 "$here/guest_rooms.py" "${guests[@]}" || status=1
+python3 "$here/login_table_fill.py" "${fill[@]}" || status=1
 "$here/kill9.sh" "${kill[@]}" || status=1
 python3 "$here/quota_race.py" || status=1
 
@@ -79,6 +80,12 @@ if g:
                  f"{h.get('rooms')} rooms, {h.get('messages')} messages, "
                  f"{(h.get('bytes_on_disk') or 0) / 2**20:.1f} MiB on disk", "",
                  f"{mib(g['rss_kib']['before'])} -> {mib(g['rss_kib']['peak_during'])}"))
+f = load("login_table_fill")
+if f:
+    rows.append(("login_table_fill", f"{f['fill_attempted']} failures ({f['fill_failures_per_s']}/s), "
+                 f"then {f['guesses_checked']}/{f['guesses']} guesses checked; right password "
+                 f"from a fresh address: {f['right_password_fresh_address']}, from the owner's: "
+                 f"{f['right_password_owner_address']}", "", f"{mib(f['rss_kib'])}"))
 k = load("kill9")
 if k:
     m = k["summary"]

@@ -54,6 +54,16 @@ pub struct LimitArgs {
     /// Read more deny rules from FILE (same format). Re-read on SIGHUP.
     #[arg(long, value_name = "FILE")]
     denyfile: Option<PathBuf>,
+    /// A reverse proxy in this network (CIDR or address) is trusted to say
+    /// who its client is; repeatable. The web door then takes the client's
+    /// address from `X-Forwarded-For` (the rightmost hop that is not a
+    /// trusted proxy) when the request comes from such a proxy, and login
+    /// throttling counts that address. A Unix-socket peer counts as
+    /// 127.0.0.1 here; without a trust for it, Unix-socket web clients
+    /// share no per-address login count (each name still has its own).
+    /// Example: --trusted-proxy 127.0.0.1 behind nginx on this machine.
+    #[arg(long, value_name = "CIDR")]
+    trusted_proxy: Vec<Cidr>,
     /// Largest frame header accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_HEADER)]
     max_header: usize,
@@ -79,6 +89,7 @@ impl LimitArgs {
         Ok(GateRules {
             acl: Acl::new(allow, deny),
             max_conns_per_ip: self.max_conns_per_ip,
+            trusted_proxies: self.trusted_proxy.clone(),
             first_frame_timeout: super::seconds(
                 "--first-frame-timeout",
                 self.first_frame_timeout,

@@ -15,7 +15,8 @@ use sockit::net::{Gate, GateRules};
 use tokio::signal::unix::Signal;
 
 /// Keys a reload applies while serving.
-const LIVE: [&str; 6] = [
+const LIVE: [&str; 7] = [
+    "trusted-proxy",
     "allow",
     "deny",
     "allowfile",

@@ -314,6 +314,10 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stop signal: no new connections; finishing open ones");
         stop.cancel();
     });
+    // Ends sessions revoked by `sockit user` and removes deleted accounts' files.
+    let keeper = services.clone();
+    let (data, stop) = (a.data.clone(), shutdown.clone());
+    tokio::spawn(async move { keeper.keep_accounts(data, stop).await });
     let summary = server::run(listeners, opts, services, shutdown).await;
     if summary.cut_off > 0 {
         tracing::warn!(

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use sockit::service::accounts::{
     self, Accounts, AccountsConfig, AccountsError, HashParams, UserInfo,
 };
+use sockit::service::files::{self, FileError, FileStore, FilesConfig};
 
 use super::password::{self, Source};
 use super::utc;
@@ -25,7 +26,8 @@ use super::utc;
   sockit user list --json                     the same as a JSON array
   sockit user lock alice                      refuse her logins, end her sessions
   sockit user unlock alice                    undo a lock or a lockout after failed logins
-  sockit user del alice --data /srv/sockit    in another data directory
+  sockit user del alice --data /srv/sockit    in another data directory;
+                                              also removes alice's files
 
 Names: 1 to 32 letters, digits, `_`, `-` or `.`, starting with a letter or a
 digit; no `~`; unique ignoring case. Passwords: 8 to 1024 bytes.
@@ -61,7 +63,9 @@ enum Action {
         #[command(flatten)]
         password: PasswordSource,
     },
-    /// Delete an account and its sessions.
+    /// Delete an account, end its sessions, and remove its files and
+    /// partial uploads (at once, or by the running server within a second).
+    /// Its id is never given to another account.
     Del {
         /// The account name.
         name: String,
@@ -143,6 +147,11 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
                 bail!(AccountsError::NameTaken(existing));
             }
             let pw = password.read(&name)?;
+            // A store from before ids were reserved may hold files under
+            // ids above the accounts'; the new account goes above them.
+            let high = files::highest_user_id(&a.data)
+                .with_context(|| format!("reading {}", a.data.join(files::FILES_DIR).display()))?;
+            accounts.reserve_ids_through(high)?;
             let u = accounts.add_user(&name, &pw)?;
             println!("user {} added", u.name);
         }
@@ -156,7 +165,8 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
         }
         Action::Del { name } => {
             accounts.delete_user(&name)?;
-            println!("user {name} deleted");
+            println!("user {name} deleted; their sessions have ended");
+            purge_files(&accounts, &a.data)?;
         }
         Action::List { json } => print_list(&accounts.list_users()?, json)?,
         Action::Lock { name } => {
@@ -169,6 +179,42 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes the files and partial uploads of deleted accounts: here when
+/// no server holds the file store, else the running server does it within
+/// a second (it polls the queue `del` wrote).
+fn purge_files(accounts: &Accounts, data: &Path) -> anyhow::Result<()> {
+    if !data.join(files::FILES_DIR).exists() {
+        // No file store ever: nothing to remove; the queue entry is dropped.
+        accounts.run_purges_blocking(|_| true)?;
+        return Ok(());
+    }
+    match FileStore::open(data, FilesConfig::default()) {
+        Ok((store, _)) => {
+            let failed = std::cell::Cell::new(None);
+            accounts.run_purges_blocking(|id| match store.purge_user(id) {
+                Ok(_) => true,
+                Err(e) => {
+                    failed.set(Some(e.to_string()));
+                    false
+                }
+            })?;
+            if let Some(e) = failed.into_inner() {
+                bail!(
+                    "the account is deleted but its files are not: {e}; run `sockit serve` on this --data to retry"
+                );
+            }
+            println!("their files and partial uploads are removed");
+        }
+        Err(FileError::Busy { .. }) => {
+            println!("their files and partial uploads are being removed by the running server");
+        }
+        Err(e) => bail!(
+            "the account is deleted but its files are not: {e}; the next `sockit serve` on this --data removes them"
+        ),
+    }
+    Ok(())
 }
 
 /// Opens the store with the server's default parameters (so new hashes

@@ -21,6 +21,9 @@ pub struct GateRules {
     pub max_conns_per_ip: usize,
     /// How long a framed connection may take to send its first frame.
     pub first_frame_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` the web door believes (see
+    /// `net::forwarded`); empty: the immediate peer is the client.
+    pub trusted_proxies: Vec<super::Cidr>,
 }
 
 impl Default for GateRules {
@@ -29,6 +32,7 @@ impl Default for GateRules {
             acl: Acl::default(),
             max_conns_per_ip: DEFAULT_MAX_CONNS_PER_IP,
             first_frame_timeout: DEFAULT_FIRST_FRAME_TIMEOUT,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod addr;
 pub mod bufpool;
 pub mod conn;
 pub mod dial;
+pub mod forwarded;
 pub mod gate;
 pub mod idle;
 pub mod limits;

@@ -17,6 +17,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -30,7 +31,7 @@ use tower_service::Service;
 
 use crate::door;
 use crate::net::tls::ServerTls;
-use crate::net::{Conn, Shared, StreamListener, serve_stream, watch};
+use crate::net::{Conn, Gate, Shared, StreamListener, forwarded, serve_stream, watch};
 
 /// Serves the web page, its API and WebSocket on `listener` until shutdown.
 pub(super) async fn serve(
@@ -51,6 +52,7 @@ pub(super) async fn serve(
             tls.clone(),
             shutdown.clone(),
             head_timeout,
+            gate.clone(),
         )
     })
     .await;
@@ -63,15 +65,48 @@ async fn connection(
     tls: Option<ServerTls>,
     shutdown: CancellationToken,
     head_timeout: Duration,
+    gate: Arc<Gate>,
 ) -> io::Result<()> {
+    // A Unix listener serves a reverse proxy on this machine: no address.
     let peer = match &conn {
-        Conn::Tcp(s) => s.peer_addr()?,
-        // A Unix listener serves a reverse proxy on this machine.
-        Conn::Unix(_) | Conn::Tls(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        Conn::Tcp(s) => Some(s.peer_addr()?),
+        Conn::Unix(_) => None,
+        Conn::Tls(_) => conn.peer_ip().map(|ip| SocketAddr::new(ip, 0)),
     };
+    let peer = Peer { addr: peer, gate };
     match tls {
         Some(t) => http(t.accept(conn).await?, app, peer, shutdown, head_timeout).await,
         None => http(conn, app, peer, shutdown, head_timeout).await,
+    }
+}
+
+/// Where a connection's requests come from, before `X-Forwarded-For`.
+struct Peer {
+    /// The immediate peer; `None` on a Unix socket.
+    addr: Option<SocketAddr>,
+    /// The trusted proxies are read from its current rules per request.
+    gate: Arc<Gate>,
+}
+
+impl Peer {
+    /// The client of one request, as handlers see it in `ConnectInfo`: the
+    /// forwarded address when a trusted proxy sent it, else the peer; the
+    /// unspecified address (0.0.0.0:0) when there is none (a Unix peer
+    /// without a trusted proxy), which the doors treat as "no address".
+    fn client(&self, headers: &hyper::HeaderMap) -> SocketAddr {
+        let xff = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let trusted = &self.gate.rules().trusted_proxies;
+        let ip = forwarded::client_ip(self.addr.map(|a| a.ip()), xff, trusted);
+        match ip {
+            Some(ip) if Some(ip) == self.addr.map(|a| a.ip()) => {
+                self.addr.unwrap_or_else(|| SocketAddr::new(ip, 0))
+            }
+            Some(ip) => SocketAddr::new(ip, 0),
+            None => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        }
     }
 }
 
@@ -82,7 +117,7 @@ async fn connection(
 async fn http<I>(
     io: I,
     app: Router,
-    peer: SocketAddr,
+    peer: Peer,
     shutdown: CancellationToken,
     head_timeout: Duration,
 ) -> io::Result<()>
@@ -92,7 +127,8 @@ where
     let (io, activity) = watch(io);
     let (lease, shares) = door::web::Lease::new(shutdown.clone());
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
+        let client = peer.client(req.headers());
+        req.extensions_mut().insert(ConnectInfo(client));
         req.extensions_mut().insert(lease.clone());
         // The router is always ready (no poll_ready needed), and cheap to clone.
         let mut app = app.clone();

@@ -31,6 +31,52 @@ impl std::fmt::Debug for Services {
     }
 }
 
+impl Services {
+    /// Keeps accounts and files in step until `shutdown`: first raises the
+    /// next account id above every id the file store holds (so no new
+    /// account inherits a deleted one's files), then polls the account
+    /// store's revocation log (ending live sessions revoked by `sockit
+    /// user` in another process) and removes the files of deleted accounts.
+    /// `data_dir` is the directory both live in. A no-op without accounts.
+    pub async fn keep_accounts(
+        &self,
+        data_dir: std::path::PathBuf,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let Some(accounts) = self.accounts.clone() else {
+            return;
+        };
+        let a = accounts.clone();
+        let reserved = tokio::task::spawn_blocking(move || {
+            let high = files::highest_user_id(&data_dir).map_err(|e| e.to_string())?;
+            a.reserve_ids_through(high).map_err(|e| e.to_string())
+        })
+        .await;
+        match reserved {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot reserve account ids above the file store's; a new account might see a deleted one's files")
+            }
+            Err(e) => tracing::error!(error = %e, "the id reservation task failed"),
+        }
+        let store = self.files.clone();
+        let purge = move |user: i64| match &store {
+            Some(store) => match store.purge_user(user) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(user_id = user, error = %e, "removing a deleted account's files; retrying");
+                    false
+                }
+            },
+            // Without a file store (--no-files) the files wait for a run
+            // that has one.
+            None => false,
+        };
+        accounts.run_purges(purge.clone()).await;
+        accounts.watch_store(shutdown, purge).await;
+    }
+}
+
 /// Chat asks the account store whether a guest's name belongs to an
 /// account (guests may not take it). Runs on the blocking pool.
 impl chat::NameRegistry for accounts::Accounts {

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use super::command::{Command, HELP, parse};
 use super::io::{LineIo, Wake, notice};
 use super::reader::Input;
-use crate::service::accounts::Accounts;
+use crate::service::accounts::{Accounts, RevokeWatch, revoked};
 use crate::service::chat::{
     ChatError, DEFAULT_ROOM, Event, HistoryQuery, Identity, Inbox, Session, Ticket,
 };
@@ -37,6 +37,15 @@ pub struct Chat {
     room: Arc<str>,
     /// Messages queued for commit and not yet confirmed, oldest first.
     in_flight: VecDeque<Ticket>,
+    /// While the member speaks for an account: its revocation signal.
+    revoke: Option<Revoke>,
+}
+
+/// A logged-in line member's link to its account's revocations.
+struct Revoke {
+    watch: RevokeWatch,
+    /// Unix second of the login: revocations from then on end the member.
+    since: u64,
 }
 
 /// Most messages one line member may have queued for commit before it
@@ -54,6 +63,7 @@ impl Chat {
             accounts,
             room: Arc::from(DEFAULT_ROOM),
             in_flight: VecDeque::new(),
+            revoke: None,
         }
     }
 
@@ -64,6 +74,7 @@ impl Chat {
             Ok(j) => self.room = j.room,
             Err(e) => return self.io.close_with(&e.to_string()).await,
         }
+        self.watch_account().await;
         self.io
             .notice(&format!(
                 "you are {name} in {}; /help lists the commands",
@@ -81,7 +92,20 @@ impl Chat {
 
     async fn serve(&mut self, inbox: &mut Inbox) -> io::Result<()> {
         loop {
-            let flow = match self.io.next(Some(&mut *inbox)).await? {
+            let wake = tokio::select! {
+                w = self.io.next(Some(&mut *inbox)) => w?,
+                () = revoked(self.revoke.as_mut().map(|r| &mut r.watch)) => {
+                    if self.still_holds().await {
+                        continue;
+                    }
+                    tracing::info!(name = %self.session.name(), "session revoked; closing the line member");
+                    self.io
+                        .close_with("your account was locked, deleted or its password changed; bye")
+                        .await?;
+                    return Ok(());
+                }
+            };
+            let flow = match wake {
                 Wake::Input(input) => self.input(input).await?,
                 Wake::Event(ev) => self.events(ev, inbox).await?,
                 Wake::Eof => Flow::End,
@@ -180,18 +204,30 @@ impl Chat {
             Command::Rooms => self.rooms().await.map(Some),
             Command::Who => self.who().await.map(Some),
             Command::History(n) => self.history(n).await.map(Some),
-            Command::Nick(name) => self
-                .session
-                .rename(Identity::Guest(name.to_owned()))
-                .await
-                .map(|_| None),
+            Command::Nick(name) => {
+                let r = self
+                    .session
+                    .rename(Identity::Guest(name.to_owned()))
+                    .await
+                    .map(|_| None);
+                if r.is_ok() {
+                    self.revoke = None;
+                }
+                r
+            }
             Command::Login { name, password } => {
                 match login(self.accounts.as_ref(), self.io.peer_ip(), name, password).await {
-                    Ok(account) => self
-                        .session
-                        .rename(Identity::Registered(account))
-                        .await
-                        .map(|_| None),
+                    Ok(account) => {
+                        let r = self
+                            .session
+                            .rename(Identity::Registered(account))
+                            .await
+                            .map(|_| None);
+                        if r.is_ok() {
+                            self.watch_account().await;
+                        }
+                        r
+                    }
                     Err(why) => Ok(Some(notices(&[why]))),
                 }
             }
@@ -204,6 +240,38 @@ impl Chat {
             Err(e) => self.io.notice(&e.to_string()).await?,
         }
         Ok(Flow::On)
+    }
+
+    /// Subscribes to the account's revocations when the member speaks for
+    /// one (registered names carry no `~`).
+    async fn watch_account(&mut self) {
+        self.revoke = None;
+        let name = self.session.name().clone();
+        let Some(accounts) = self.accounts.as_ref().filter(|_| !name.starts_with('~')) else {
+            return;
+        };
+        match accounts.account_id(&name).await {
+            Ok(Some(id)) => {
+                self.revoke = Some(Revoke {
+                    watch: accounts.subscribe(id),
+                    since: crate::service::unix_now(),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "looking up a line member's account"),
+        }
+    }
+
+    /// After a revocation signal: whether the member's account still holds.
+    async fn still_holds(&self) -> bool {
+        let (Some(accounts), Some(r)) = (self.accounts.as_ref(), self.revoke.as_ref()) else {
+            return true;
+        };
+        match accounts.revoked_since(r.watch.user_id(), r.since).await {
+            Ok(revoked) => !revoked,
+            // A store error: keep the member; the next signal re-checks.
+            Err(_) => true,
+        }
     }
 
     /// Queues a message without waiting for its commit; reports what

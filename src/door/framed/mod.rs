@@ -17,7 +17,7 @@ mod session;
 
 pub use chat::{ChatState, Pushed, wire_message, wire_presence};
 pub use files::{FilesState, MAX_OPEN_PER_CONN};
-pub use session::Session;
+pub use session::{REVOKED_MESSAGE, Session, revoked};
 
 use std::future::Future;
 use std::io;
@@ -174,7 +174,11 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
         // members also wake for events pushed to them. A hand-written poll
         // rather than `select!`: a busy connection finds its input ready
         // at the first look and touches nothing else.
+        // Out of the session while we wait, so it can be polled beside the
+        // session's event queue; given back right after.
+        let mut revoke = session.take_revoke();
         let woke = {
+            let mut revocation = std::pin::pin!(revoked(revoke.as_mut()));
             let listens = session.listens();
             events_first = listens && !events_first;
             let mut event = std::pin::pin!(session.next_event());
@@ -192,6 +196,9 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                         return Poll::Ready(Woke::Event(ev));
                     }
                 }
+                if revocation.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Woke::Revoked);
+                }
                 if let Some(deadline) = first_frame.as_mut() {
                     if deadline.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Woke::FirstFrameTimeout);
@@ -201,6 +208,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             })
             .await
         };
+        session.put_revoke(revoke);
         match woke {
             Woke::Input(r) => {
                 r?;
@@ -208,6 +216,16 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             }
             Woke::Event(ev) => {
                 if push_events(session, ev, &mut wbuf) == Pushed::Close {
+                    conn.write_all_within(&wbuf, opts.idle).await?;
+                    return conn.linger_close(super::REFUSE_LINGER).await;
+                }
+                continue;
+            }
+            Woke::Revoked => {
+                // Pushed, not left for the next request: the peer learns
+                // at once, and nothing more is sent under the account.
+                if let Some(frame) = Box::pin(session.recheck()).await {
+                    let _ = codec.encode(frame, &mut wbuf);
                     conn.write_all_within(&wbuf, opts.idle).await?;
                     return conn.linger_close(super::REFUSE_LINGER).await;
                 }
@@ -245,6 +263,8 @@ enum Woke {
     Event(Option<crate::service::chat::Event>),
     /// No whole frame arrived within the first-frame timeout.
     FirstFrameTimeout,
+    /// The account's revocation signal fired: re-check the session.
+    Revoked,
     /// Idle for the timeout, or quiet after a stop signal.
     Quiet(Wake),
 }

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use super::chat::ChatState;
 use super::files::FilesState;
 use crate::service::Services;
-use crate::service::accounts::{AuthError, Identity};
+use crate::service::accounts::{AuthError, Identity, RevokeWatch};
 use crate::service::chat::{ChatError, DoorKind};
 use crate::wire::{
     AuthReply, AuthRequest, ChatRequest, FileRequest, Frame, MessageError, ServerInfo,
@@ -32,6 +32,10 @@ pub struct Session {
     pub(super) peer: Option<IpAddr>,
     /// `None` until a `login` or `resume` succeeds.
     pub(super) authed: Option<Authed>,
+    /// Wakes when the account is revoked (lock, delete, password change,
+    /// logout elsewhere), so the door ends the connection without waiting
+    /// for its next request. Set with `authed`.
+    revoke: Option<RevokeWatch>,
     /// The services every door shares.
     pub(super) services: Services,
     /// Which door this is, for chat's `who` lists.
@@ -48,6 +52,7 @@ impl Session {
         Self {
             peer,
             authed: None,
+            revoke: None,
             files: files_state(&services),
             services,
             door: DoorKind::Frame,
@@ -63,9 +68,14 @@ impl Session {
         identity: Identity,
         token: String,
     ) -> Self {
+        let revoke = services
+            .accounts
+            .as_ref()
+            .map(|a| a.subscribe(identity.user_id));
         Self {
             peer,
             authed: Some(Authed { identity, token }),
+            revoke,
             files: files_state(&services),
             services,
             door: DoorKind::Web,
@@ -170,6 +180,7 @@ impl Session {
                     token: login.token.clone(),
                     expires: login.identity.expires,
                 };
+                self.revoke = Some(accounts.subscribe(login.identity.user_id));
                 self.authed = Some(Authed {
                     identity: login.identity,
                     token: login.token,
@@ -183,11 +194,13 @@ impl Session {
                     user: identity.name.clone(),
                     expires: identity.expires,
                 };
+                self.revoke = Some(accounts.subscribe(identity.user_id));
                 self.authed = Some(Authed { identity, token });
                 Ok(reply)
             }
             AuthRequest::Logout {} => {
                 let authed = self.authed.take().ok_or(Failure::Unauthenticated)?;
+                self.revoke = None;
                 self.chat = None;
                 accounts.logout(&authed.token).await?;
                 tracing::info!(user = %authed.identity.name, "logged out");
@@ -218,11 +231,58 @@ impl Session {
             Ok(identity) => Ok(&self.authed.insert(Authed { identity, token }).identity),
             Err(AuthError::InvalidToken) => {
                 self.authed = None;
+                self.revoke = None;
                 self.chat = None;
                 Err(Failure::Revoked)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Takes the revocation watch out while the door waits on it beside
+    /// the session's other futures; give it back with [`Session::put_revoke`].
+    pub fn take_revoke(&mut self) -> Option<RevokeWatch> {
+        self.revoke.take()
+    }
+
+    /// Gives back a watch taken by [`Session::take_revoke`], unless the
+    /// session has since logged out or in again (then its own watch holds).
+    pub fn put_revoke(&mut self, watch: Option<RevokeWatch>) {
+        let same = |w: &RevokeWatch| {
+            self.authed
+                .as_ref()
+                .is_some_and(|a| a.identity.user_id == w.user_id())
+        };
+        if self.revoke.is_none() && watch.as_ref().is_some_and(same) {
+            self.revoke = watch;
+        }
+    }
+
+    /// After the account's revocation signal: `None` while the session
+    /// still holds (the signal was for another session of the account),
+    /// else the error frame to push before the door closes the connection.
+    pub async fn recheck(&mut self) -> Option<Frame> {
+        self.authed.as_ref()?;
+        match self.identity().await {
+            Err(Failure::Revoked) => {
+                tracing::info!("session revoked; closing the connection");
+                Some(error_frame(UNAUTHENTICATED, REVOKED_MESSAGE, None))
+            }
+            // A store error: the next request re-checks again.
+            _ => None,
+        }
+    }
+}
+
+/// Message of the error frame pushed (with no `id`) just before a door
+/// closes a connection whose session was revoked.
+pub const REVOKED_MESSAGE: &str = "the session was revoked (logout, password change, lock or deletion of the account); log in again";
+
+/// Waits for `watch` to fire; never resolves when there is none.
+pub async fn revoked(watch: Option<&mut RevokeWatch>) {
+    match watch {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -124,7 +124,7 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     check_origin(&headers).map_err(forbidden)?;
     let login = accounts(&state)?
-        .login(&form.name, &form.password, Some(peer.ip()))
+        .login(&form.name, &form.password, super::client_ip(peer))
         .await?;
     tracing::info!(user = %login.identity.name, %peer, door = "web", "logged in");
     let max_age = login

@@ -54,6 +54,14 @@ pub struct WebState {
     pub ping: std::time::Duration,
 }
 
+/// The client address of a request for per-address limits: `None` for
+/// the unspecified address the server gives a Unix-socket peer that no
+/// trusted proxy speaks for (see `net::forwarded`), so such clients share
+/// no per-address login count.
+pub fn client_ip(peer: std::net::SocketAddr) -> Option<std::net::IpAddr> {
+    Some(peer.ip()).filter(|ip| !ip.is_unspecified())
+}
+
 /// Default of `serve --web-ping`: a dead peer is found within about a
 /// minute and a half, for one small control frame per half minute.
 pub const DEFAULT_PING: std::time::Duration = std::time::Duration::from_secs(30);

@@ -17,7 +17,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::{Lease, WebState, check_origin, session_token};
-use crate::door::framed::{Pushed, Session};
+use crate::door::framed::{Pushed, Session, revoked};
 use crate::wire::{Frame, error_frame};
 
 /// Largest WebSocket message read: the frame protocol's header limit.
@@ -51,7 +51,7 @@ pub async fn upgrade(
         Err(rejection) => return rejection.into_response(),
     };
     let session = Session::logged_in(
-        Some(peer.ip()),
+        super::client_ip(peer),
         state.services.clone(),
         identity,
         token.to_owned(),
@@ -81,6 +81,15 @@ fn gone_silent() -> Message {
     }))
 }
 
+/// The close frame of a socket whose session was revoked (logout, password
+/// change, lock or deletion of the account): 1008, policy.
+fn revoked_close() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: close_code::POLICY,
+        reason: "session revoked; log in again".into(),
+    }))
+}
+
 /// Answers messages in order until the browser closes, falls silent
 /// through [`MISSED_PINGS`] pings, or the server stops, and pushes chat
 /// events as they come. Holds `lease` (and so the connection's slot) until
@@ -96,8 +105,26 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lea
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Pings sent since the peer last sent anything (a pong included).
     let mut unanswered = 0u32;
+    // The account's revocation watch, out of the session so it can be
+    // polled beside the session's own futures; each turn first picks up a
+    // newer one (a login or resume over this socket) or drops it (logout).
+    let mut revoke = None;
     loop {
+        session.put_revoke(revoke.take());
+        revoke = session.take_revoke();
         let reply = tokio::select! {
+            () = revoked(revoke.as_mut()) => {
+                match session.recheck().await {
+                    Some(frame) => {
+                        // Pushed at once, then the close (1008).
+                        let text = Bytes::from(Value::Object(frame.header).to_string());
+                        let _ = tokio::time::timeout(every, send_text(&mut socket, text)).await;
+                        let _ = tokio::time::timeout(every, socket.send(revoked_close())).await;
+                        break;
+                    }
+                    None => continue,
+                }
+            }
             _ = heartbeat.tick() => {
                 if unanswered >= MISSED_PINGS {
                     tracing::debug!("WebSocket silent through {MISSED_PINGS} pings; closing");

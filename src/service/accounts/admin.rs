@@ -49,22 +49,48 @@ impl Accounts {
             .hasher
             .hash(password)
             .map_err(AccountsError::Internal)?;
-        if !self.inner.with_conn(|c| db::set_phc(c, &key, &phc))? {
+        if !self
+            .inner
+            .with_conn(|c| db::set_phc(c, &key, &phc, unix_now()))?
+        {
             return Err(AccountsError::NoSuchUser(name));
         }
+        self.notify_key(&key);
         tracing::debug!(name, "password changed; sessions revoked");
         Ok(())
     }
 
-    /// Deletes an account and its sessions.
-    pub fn delete_user(&self, name: &str) -> Result<(), AccountsError> {
+    /// Deletes an account and its sessions, and queues the removal of its
+    /// files (done by [`Accounts::run_purges`] in the process holding the
+    /// file store). Returns the deleted account's id.
+    pub fn delete_user(&self, name: &str) -> Result<i64, AccountsError> {
         let (name, key) = checked_name(name)?;
-        if !self.inner.with_conn(|c| db::delete_user(c, &key))? {
+        let Some(id) = self
+            .inner
+            .with_conn(|c| db::delete_user(c, &key, unix_now()))?
+        else {
             return Err(AccountsError::NoSuchUser(name));
-        }
-        self.inner.throttle().clear_account(&key);
+        };
+        self.inner.throttle().forget_account(&key);
+        self.inner.revocations.notify(id);
         tracing::debug!(name, "user deleted");
-        Ok(())
+        Ok(id)
+    }
+
+    /// Makes sure no new account gets an id up to `used` (the highest id
+    /// the file store holds anything under), so none inherits old files.
+    pub fn reserve_ids_through(&self, used: i64) -> Result<(), AccountsError> {
+        Ok(self.inner.with_conn(|c| db::reserve_ids_through(c, used))?)
+    }
+
+    /// Wakes this process's connections of the account holding `key`.
+    fn notify_key(&self, key: &str) {
+        match self.inner.with_conn(|c| db::find_user(c, key)) {
+            Ok(Some(u)) => self.inner.revocations.notify(u.id),
+            Ok(None) => {}
+            // The store's log still reaches them at the next poll.
+            Err(e) => tracing::warn!(error = %e, "looking up a revoked account"),
+        }
     }
 
     /// The registered spelling of the account holding this name (ignoring
@@ -91,6 +117,7 @@ impl Accounts {
         {
             return Err(AccountsError::NoSuchUser(name));
         }
+        self.notify_key(&key);
         tracing::debug!(name, "user locked; sessions revoked");
         Ok(())
     }

@@ -62,26 +62,50 @@ pub fn find_user(c: &Connection, key: &str) -> rusqlite::Result<Option<UserRow>>
     .optional()
 }
 
-/// Inserts an account; `Ok(false)` when the key is taken.
+/// Inserts an account under the next never-used id; `Ok(false)` when the
+/// key is taken.
 pub fn insert_user(
-    c: &Connection,
+    c: &mut Connection,
     name: &str,
     key: &str,
     phc: &str,
     now: u64,
 ) -> rusqlite::Result<bool> {
-    let n = c.execute(
-        "INSERT INTO users (name, name_key, phc, created) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (name_key) DO NOTHING",
-        params![name, key, phc, to_sql(now)],
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // `max(..)` as well: a row inserted by an older sockit (which knew no
+    // counter) must not be collided with.
+    let id: i64 = tx.query_row(
+        "SELECT max(next, coalesce((SELECT max(id) FROM users), 0) + 1) FROM user_ids",
+        [],
+        |r| r.get(0),
     )?;
+    let n = tx.execute(
+        "INSERT INTO users (id, name, name_key, phc, created) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (name_key) DO NOTHING",
+        params![id, name, key, phc, to_sql(now)],
+    )?;
+    if n == 1 {
+        tx.execute("UPDATE user_ids SET next = ?1", [id.saturating_add(1)])?;
+    }
+    tx.commit()?;
     Ok(n == 1)
+}
+
+/// Raises the next account id above `used` (an id the file store still
+/// holds files under), so no new account inherits them.
+pub fn reserve_ids_through(c: &Connection, used: i64) -> rusqlite::Result<()> {
+    c.execute(
+        "UPDATE user_ids SET next = max(next, ?1)",
+        [used.saturating_add(1)],
+    )
+    .map(drop)
 }
 
 /// Replaces the hash and ends every session of the account; `Ok(false)` if
 /// there is no such account.
-pub fn set_phc(c: &mut Connection, key: &str, phc: &str) -> rusqlite::Result<bool> {
+pub fn set_phc(c: &mut Connection, key: &str, phc: &str, now: u64) -> rusqlite::Result<bool> {
     let tx = c.transaction()?;
+    log_revocation(&tx, key, now)?;
     let n = tx.execute(
         "UPDATE users SET phc = ?2 WHERE name_key = ?1",
         params![key, phc],
@@ -98,6 +122,7 @@ pub fn set_locked(c: &mut Connection, key: &str, locked: bool, now: u64) -> rusq
     let n = if locked {
         let n = tx.execute("UPDATE users SET locked = 1 WHERE name_key = ?1", [key])?;
         revoke_all(&tx, key)?;
+        log_revocation(&tx, key, now)?;
         n
     } else {
         tx.execute(
@@ -109,9 +134,82 @@ pub fn set_locked(c: &mut Connection, key: &str, locked: bool, now: u64) -> rusq
     Ok(n == 1)
 }
 
-/// Deletes an account and (by cascade) its sessions; `Ok(false)` if absent.
-pub fn delete_user(c: &Connection, key: &str) -> rusqlite::Result<bool> {
-    Ok(c.execute("DELETE FROM users WHERE name_key = ?1", [key])? == 1)
+/// Deletes an account and (by cascade) its sessions, logs the revocation
+/// and queues the removal of its files; the account's id if it existed.
+pub fn delete_user(c: &mut Connection, key: &str, now: u64) -> rusqlite::Result<Option<i64>> {
+    let tx = c.transaction()?;
+    let id: Option<i64> = tx
+        .query_row("SELECT id FROM users WHERE name_key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(id) = id {
+        log_revocation(&tx, key, now)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO purges (user_id, at) VALUES (?1, ?2)",
+            params![id, to_sql(now)],
+        )?;
+        tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    }
+    tx.commit()?;
+    Ok(id)
+}
+
+/// How long a revocation stays in the log: far longer than any server's
+/// poll interval, so every running server sees it, and short enough that
+/// the log stays small.
+const REVOCATION_KEEP_SECS: u64 = 3600;
+
+/// Records that the account holding `key` was revoked (servers polling the
+/// log end its live sessions), and prunes old entries.
+fn log_revocation(c: &Connection, key: &str, now: u64) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO revocations (user_id, at) SELECT id, ?2 FROM users WHERE name_key = ?1",
+        params![key, to_sql(now)],
+    )?;
+    c.execute(
+        "DELETE FROM revocations WHERE at < ?1",
+        [to_sql(now.saturating_sub(REVOCATION_KEEP_SECS))],
+    )
+    .map(drop)
+}
+
+/// The newest revocation's sequence number (0 when none).
+pub fn last_revocation(c: &Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT coalesce(max(seq), 0) FROM revocations", [], |r| {
+        r.get(0)
+    })
+}
+
+/// Revocations after `seq`, oldest first, as (seq, user id).
+pub fn revocations_since(c: &Connection, seq: i64) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let mut st =
+        c.prepare_cached("SELECT seq, user_id FROM revocations WHERE seq > ?1 ORDER BY seq")?;
+    let rows = st.query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Whether the account is gone, locked, or was revoked at or after `since`.
+pub fn revoked_since(c: &Connection, user_id: i64, since: u64) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND locked = 0)
+             OR EXISTS (SELECT 1 FROM revocations WHERE user_id = ?1 AND at >= ?2)",
+        params![user_id, to_sql(since)],
+        |r| r.get(0),
+    )
+}
+
+/// Deleted accounts whose files are still to be removed.
+pub fn pending_purges(c: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let mut st = c.prepare_cached("SELECT user_id FROM purges ORDER BY user_id")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// The files of deleted account `id` are gone.
+pub fn purge_done(c: &Connection, id: i64) -> rusqlite::Result<()> {
+    c.execute("DELETE FROM purges WHERE user_id = ?1", [id])
+        .map(drop)
 }
 
 fn revoke_all(c: &Connection, key: &str) -> rusqlite::Result<usize> {
@@ -186,12 +284,14 @@ pub fn find_session(c: &Connection, token_hash: &[u8; 32]) -> rusqlite::Result<O
     .optional()
 }
 
-/// Ends one session; `Ok(false)` if it did not exist.
-pub fn delete_session(c: &Connection, token_hash: &[u8; 32]) -> rusqlite::Result<bool> {
-    Ok(c.execute(
-        "DELETE FROM sessions WHERE token_hash = ?1",
+/// Ends one session; its account's id, or `None` if it did not exist.
+pub fn delete_session(c: &Connection, token_hash: &[u8; 32]) -> rusqlite::Result<Option<i64>> {
+    c.query_row(
+        "DELETE FROM sessions WHERE token_hash = ?1 RETURNING user_id",
         [&token_hash[..]],
-    )? == 1)
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Drops every expired session (at open).

@@ -9,7 +9,7 @@ use std::time::Instant;
 use rusqlite::Connection;
 
 use super::password::MAX_PASSWORD_BYTES;
-use super::throttle::Blocked;
+use super::throttle::{Blocked, SPIKE_DELAY};
 use super::token::{new_token, token_hash, unix_now, well_formed};
 use super::{Accounts, AuthError, Identity, Inner, Login, db, name_key, validate_name};
 
@@ -33,6 +33,11 @@ impl Accounts {
             .map_err(|e| AuthError::BadInput(format!("invalid username: {e}")))?;
         let key = name_key(&name);
         self.admit(&key, peer).await?;
+        if self.inner.throttle().spiking(Instant::now()) {
+            // Failures are spiking across many names or addresses: every
+            // login waits, so a distributed flood crawls (see the throttle).
+            tokio::time::sleep(SPIKE_DELAY).await;
+        }
         let inner = self.inner.clone();
         let password = password.to_owned();
         let reply = self
@@ -74,8 +79,12 @@ impl Accounts {
         }
         let hash = token_hash(token);
         match self.blocking(move |c| db::delete_session(c, &hash)).await? {
-            true => Ok(()),
-            false => Err(AuthError::InvalidToken),
+            Some(user_id) => {
+                // The connections still using this token end now.
+                self.inner.revocations.notify(user_id);
+                Ok(())
+            }
+            None => Err(AuthError::InvalidToken),
         }
     }
 
@@ -115,7 +124,7 @@ impl Accounts {
     }
 
     /// Runs store work in `spawn_blocking`.
-    async fn blocking<T, F>(&self, f: F) -> Result<T, AuthError>
+    pub(super) async fn blocking<T, F>(&self, f: F) -> Result<T, AuthError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -165,14 +174,15 @@ fn login_job(
         .as_ref()
         .map_or(inner.dummy_phc.as_str(), |u| u.phc.as_str());
     let matches = inner.hasher.verify(phc, password);
+    let exists = user.is_some();
     let Some(user) = user.filter(|_| matches) else {
-        failed(inner, name, key, peer);
+        failed(inner, name, key, exists, peer);
         return Err(AuthError::InvalidCredentials);
     };
     if user.locked {
         return Err(AuthError::AccountLocked);
     }
-    inner.throttle().success(key);
+    inner.throttle().success(key, peer);
     let new_phc = if inner.hasher.needs_rehash(&user.phc) {
         // A failed rehash only delays the upgrade to the next login.
         inner
@@ -213,11 +223,11 @@ fn login_job(
 
 /// Counts a failure; logs any lockout it starts for the operator and shows
 /// an account lockout in `sockit user list` (a no-op for unknown names).
-fn failed(inner: &Inner, name: &str, key: &str, peer: Option<IpAddr>) {
+fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAddr>) {
     let now_unix = unix_now();
     let started = inner
         .throttle()
-        .failure(key, peer, Instant::now(), now_unix);
+        .failure(key, exists, peer, Instant::now(), now_unix);
     for l in started {
         let what = if l.account {
             "account name"

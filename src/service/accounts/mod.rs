@@ -19,6 +19,7 @@ mod login;
 mod names;
 mod password;
 mod pool;
+mod revoke;
 mod schema;
 mod throttle;
 mod token;
@@ -36,8 +37,12 @@ use serde::Serialize;
 pub use error::{AccountsError, AuthError};
 pub use names::{MAX_NAME_CHARS, NameError, name_key, validate_name};
 pub use password::{HashParams, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, check_new_password};
+pub use revoke::{REVOCATION_POLL, RevokeWatch, revoked};
 pub use schema::MIGRATIONS;
-pub use throttle::{Blocked, Lockout, MAX_LOCKOUT, MAX_TRACKED, Throttle, ThrottleConfig};
+pub use throttle::{
+    Blocked, GLOBAL_FAILURE_BURST, GLOBAL_FAILURE_RATE, GOOD_ADDRS_PER_ACCOUNT, Lockout,
+    MAX_LOCKOUT, MAX_TRACKED, SPIKE_DELAY, Throttle, ThrottleConfig,
+};
 pub use token::TOKEN_HEX_LEN;
 
 use crate::store::{self, Durability, StoreError};
@@ -165,6 +170,8 @@ struct Inner {
     dummy_phc: String,
     throttle: Mutex<Throttle>,
     pool: HashPool,
+    /// Per-account signals that end live sessions.
+    revocations: revoke::Revocations,
 }
 
 impl Accounts {
@@ -200,6 +207,7 @@ impl Accounts {
                 dummy_phc,
                 throttle: Mutex::new(throttle),
                 pool,
+                revocations: revoke::Revocations::default(),
             }),
         })
     }

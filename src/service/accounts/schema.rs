@@ -49,5 +49,41 @@ pub const V3_LOGIN_TRACKING: Migration = Migration {
           ALTER TABLE users ADD COLUMN unlocked_at INTEGER;",
 };
 
+/// Step 4: ids are never reused, and revocations reach live sessions.
+///
+/// `user_ids.next` is the id the next account gets; it only grows, so a
+/// new account never takes a deleted account's id (and with it the files,
+/// partial uploads or index rows still filed under that id). It starts
+/// above every id in use; the server raises it further at start above any
+/// id its file store still holds (a store deleted from before this step).
+///
+/// `revocations` is a log of revoked accounts (lock, delete, password
+/// change): a server polls it and ends the account's live sessions, also
+/// when `sockit user` ran in another process. Old rows are pruned.
+///
+/// `purges` lists deleted accounts whose files are still to be removed by
+/// the process that holds the file store (the server, or `sockit user
+/// del` itself when no server runs).
+pub const V4_IDS_AND_REVOCATIONS: Migration = Migration {
+    version: 4,
+    name: "user_ids, revocations, purges",
+    sql: "CREATE TABLE user_ids (next INTEGER NOT NULL);
+          INSERT INTO user_ids (next) SELECT coalesce(max(id), 0) + 1 FROM users;
+          CREATE TABLE revocations (
+            seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL,
+            at      INTEGER NOT NULL
+          );
+          CREATE TABLE purges (
+            user_id INTEGER PRIMARY KEY,
+            at      INTEGER NOT NULL
+          );",
+};
+
 /// Every step, in order.
-pub const MIGRATIONS: &[Migration] = &[V1_USERS, V2_SESSIONS, V3_LOGIN_TRACKING];
+pub const MIGRATIONS: &[Migration] = &[
+    V1_USERS,
+    V2_SESSIONS,
+    V3_LOGIN_TRACKING,
+    V4_IDS_AND_REVOCATIONS,
+];

@@ -218,7 +218,42 @@ async fn a_database_from_the_first_schema_step_upgrades_and_logs_in() {
     let u = &a.list_users().unwrap()[0];
     assert_eq!((u.created, u.locked), (1_700_000_000, false));
     assert!(u.last_login.is_some());
-    assert_eq!(crate::store::schema_version(&raw(&dir)).unwrap(), 3);
+    assert_eq!(crate::store::schema_version(&raw(&dir)).unwrap(), 4);
+    // The id counter starts above the rows already there.
+    a.add_user("bob", "correct horse").unwrap();
+    let bob = a.login("bob", "correct horse", None).await.unwrap();
+    assert_eq!(bob.identity.user_id, l.identity.user_id + 1);
+}
+
+#[tokio::test]
+async fn ids_are_never_reused_and_stay_above_reserved_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(&dir);
+    a.add_user("alice", "correct horse").unwrap();
+    a.add_user("bob", "correct horse").unwrap();
+    let bob = a.login("bob", "correct horse", None).await.unwrap();
+    // bob is the newest: deleting him must not free his id.
+    assert_eq!(a.delete_user("bob").unwrap(), bob.identity.user_id);
+    a.add_user("mallory", "correct horse").unwrap();
+    let m = a.login("mallory", "correct horse", None).await.unwrap();
+    assert!(m.identity.user_id > bob.identity.user_id, "{m:?} {bob:?}");
+    // Another process (a fresh open) continues the count, and a file
+    // store holding id 40 pushes new accounts past it.
+    let other = open(&dir);
+    other.reserve_ids_through(40).unwrap();
+    other.add_user("zed", "correct horse").unwrap();
+    let z = a.login("zed", "correct horse", None).await.unwrap();
+    assert_eq!(z.identity.user_id, 41);
+    // The deleted account's files are queued for removal, once.
+    let mut seen = Vec::new();
+    let done = a
+        .run_purges_blocking(|id| {
+            seen.push(id);
+            true
+        })
+        .unwrap();
+    assert_eq!((done, seen), (1, vec![bob.identity.user_id]));
+    assert_eq!(a.run_purges_blocking(|_| true).unwrap(), 0);
 }
 
 #[tokio::test]

@@ -87,3 +87,28 @@ async fn one_address_guessing_many_names_is_locked_out() {
     // Another address, or a Unix-socket client, is not affected.
     a.login("alice", "correct horse", None).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lockout_from_guessers_does_not_keep_the_owner_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(&dir);
+    a.add_user("alice", "correct horse").unwrap();
+    let home = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+        198, 51, 100, 7,
+    )));
+    a.login("alice", "correct horse", home).await.unwrap();
+    // Someone who learned the name guesses until the name is locked out.
+    for _ in 0..5 {
+        let _ = a.login("alice", "bad guess", IP).await;
+    }
+    assert!(matches!(
+        a.login("alice", "correct horse", IP).await,
+        Err(AuthError::TooManyAttempts { .. })
+    ));
+    assert!(matches!(
+        a.login("alice", "correct horse", None).await,
+        Err(AuthError::TooManyAttempts { .. })
+    ));
+    // The owner, from where she logged in before, still gets in.
+    a.login("alice", "correct horse", home).await.unwrap();
+}

@@ -5,19 +5,51 @@
 //! Pure: no clock, no I/O. Every call takes `now`, so tests drive time by
 //! hand. Names are counted whether or not the account exists, so the
 //! throttle's answers never reveal which names are registered.
+//!
+//! Under a flood it fails closed, never open:
+//! - Existing accounts are counted in their own table, which unknown
+//!   names (an attacker can invent any number) can never crowd out.
+//! - A full table evicts its least recently failed key instead of
+//!   refusing to track a new one.
+//! - A global failure budget ([`GLOBAL_FAILURE_BURST`],
+//!   [`GLOBAL_FAILURE_RATE`]) tells the caller to slow every login down
+//!   while failures spike ([`Throttle::spiking`]).
+//!
+//! A lockout cannot keep the real owner out: an address that logged in to
+//! the account successfully (one of its last [`GOOD_ADDRS_PER_ACCOUNT`],
+//! remembered while the server runs) is still admitted while the name is
+//! locked out; only its own per-address count can stop it.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-/// Most keys tracked per table (names, addresses). A failure costs at most
+/// Most keys tracked per table (unknown names, addresses; existing
+/// accounts are bounded by the operator). A failure costs at most
 /// `max_failures` instants of memory, so this caps the throttle at a few
-/// MiB however many names or addresses an attacker tries; when full,
-/// new keys go untracked until old ones expire (the other table still
-/// counts them).
+/// MiB however many names or addresses an attacker tries; when full, the
+/// least recently failed key is forgotten to make room.
 pub const MAX_TRACKED: usize = 65_536;
+
+/// Addresses remembered per account as having logged in successfully:
+/// enough for a person's devices and networks, few enough to cost nothing.
+pub const GOOD_ADDRS_PER_ACCOUNT: usize = 8;
+
+/// Failed logins, across every name and address, the server absorbs at
+/// full speed: a burst far above what a team's typos produce.
+pub const GLOBAL_FAILURE_BURST: u32 = 200;
+
+/// Failed logins per second the global budget regains: two a second
+/// (7,200 an hour) is more than any honest population of users fails.
+pub const GLOBAL_FAILURE_RATE: u32 = 2;
+
+/// How long each login waits before its password is checked while the
+/// global budget is spent: a flood from many addresses (which the per-key
+/// counts cannot see as one attacker) then runs at one guess per second per
+/// connection, while a real user only waits a second.
+pub const SPIKE_DELAY: Duration = Duration::from_secs(1);
 
 /// How often a full table may be swept for expired keys: sweeping is
 /// linear, so it must not run on every failure during a flood.
@@ -77,8 +109,15 @@ pub struct Lockout {
 #[derive(Debug)]
 pub struct Throttle {
     cfg: ThrottleConfig,
+    /// Names of existing accounts (never evicted by unknown names).
     accounts: Table<String>,
+    /// Names no account holds.
+    unknown: Table<String>,
     ips: Table<IpAddr>,
+    /// Per account: the address units that logged in successfully, newest last.
+    good: HashMap<String, VecDeque<IpAddr>>,
+    /// The global failure budget (a token bucket).
+    budget: Budget,
 }
 
 impl Throttle {
@@ -88,18 +127,37 @@ impl Throttle {
         cfg.lockout = cfg.lockout.min(cfg.lockout_cap);
         Self {
             cfg,
-            accounts: Table::new(cfg.account_max_failures),
-            ips: Table::new(cfg.ip_max_failures),
+            accounts: Table::new(cfg.account_max_failures, usize::MAX),
+            unknown: Table::new(cfg.account_max_failures, MAX_TRACKED),
+            ips: Table::new(cfg.ip_max_failures, MAX_TRACKED),
+            good: HashMap::new(),
+            budget: Budget::default(),
         }
+    }
+
+    /// Whether failures are spiking (the global budget is spent): the
+    /// caller then waits [`SPIKE_DELAY`] before checking a password.
+    pub fn spiking(&mut self, now: Instant) -> bool {
+        self.budget.refill(now);
+        self.budget.tokens < 1.0
     }
 
     /// Whether an attempt on `name_key` from `ip` may go ahead. The address
     /// is checked first, so a locked-out address is refused on memory alone.
+    /// An address that logged in to this account before passes the name's
+    /// lockout.
     pub fn check(&self, name_key: &str, ip: Option<IpAddr>, now: Instant) -> Result<(), Blocked> {
         if let Some((retry_after, _)) = ip.and_then(|ip| self.ips.blocked(&ip_key(ip), now)) {
             return Err(Blocked::Ip { retry_after });
         }
-        match self.accounts.blocked(name_key, now) {
+        if ip.is_some_and(|ip| self.is_good(name_key, ip)) {
+            return Ok(());
+        }
+        let blocked = self
+            .accounts
+            .blocked(name_key, now)
+            .or_else(|| self.unknown.blocked(name_key, now));
+        match blocked {
             Some((retry_after, since_unix)) => Err(Blocked::Account {
                 retry_after,
                 since_unix,
@@ -108,16 +166,33 @@ impl Throttle {
         }
     }
 
-    /// Records a failed attempt; returns the lockouts it started.
+    /// Whether `ip` logged in to the account successfully before.
+    fn is_good(&self, name_key: &str, ip: IpAddr) -> bool {
+        let unit = ip_key(ip);
+        self.good
+            .get(name_key)
+            .is_some_and(|addrs| addrs.contains(&unit))
+    }
+
+    /// Records a failed attempt on `name_key` (held by an account when
+    /// `exists`); returns the lockouts it started.
     pub fn failure(
         &mut self,
         name_key: &str,
+        exists: bool,
         ip: Option<IpAddr>,
         now: Instant,
         now_unix: u64,
     ) -> Vec<Lockout> {
+        self.budget.refill(now);
+        self.budget.tokens = (self.budget.tokens - 1.0).max(0.0);
         let mut started = Vec::new();
-        if let Some(retry_after) = self.accounts.fail(name_key, now, now_unix, &self.cfg) {
+        let names = if exists {
+            &mut self.accounts
+        } else {
+            &mut self.unknown
+        };
+        if let Some(retry_after) = names.fail(name_key, now, now_unix, &self.cfg) {
             started.push(Lockout {
                 account: true,
                 retry_after,
@@ -134,16 +209,66 @@ impl Throttle {
         started
     }
 
-    /// A successful login: the account's failures and lockout history are
-    /// forgotten. The address keeps its count, or one valid account would
+    /// A successful login from `ip`: the account's failures and lockout
+    /// history are forgotten, and the address is remembered as the
+    /// owner's. The address keeps its count, or one valid account would
     /// let its owner reset the counter while guessing others.
-    pub fn success(&mut self, name_key: &str) {
-        self.accounts.entries.remove(name_key);
+    pub fn success(&mut self, name_key: &str, ip: Option<IpAddr>) {
+        self.clear_account(name_key);
+        let Some(ip) = ip else { return };
+        let unit = ip_key(ip);
+        if !self.good.contains_key(name_key) && self.good.len() >= MAX_TRACKED {
+            // Only real accounts get here, so this is a server with more
+            // than MAX_TRACKED of them logging in: start over.
+            self.good.clear();
+        }
+        let addrs = self.good.entry(name_key.to_owned()).or_default();
+        addrs.retain(|a| *a != unit);
+        if addrs.len() >= GOOD_ADDRS_PER_ACCOUNT {
+            addrs.pop_front();
+        }
+        addrs.push_back(unit);
     }
 
-    /// Operator unlock: forget everything about the account name.
+    /// Operator unlock: forget the name's failures and lockouts.
     pub fn clear_account(&mut self, name_key: &str) {
-        self.accounts.entries.remove(name_key);
+        self.accounts.remove(name_key);
+        self.unknown.remove(name_key);
+    }
+
+    /// A deleted account: forget everything about the name, its good
+    /// addresses included (a new account of that name is someone else).
+    pub fn forget_account(&mut self, name_key: &str) {
+        self.clear_account(name_key);
+        self.good.remove(name_key);
+    }
+}
+
+/// A token bucket of failures: [`GLOBAL_FAILURE_BURST`] deep, refilled at
+/// [`GLOBAL_FAILURE_RATE`] per second.
+#[derive(Debug)]
+struct Budget {
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            tokens: f64::from(GLOBAL_FAILURE_BURST),
+            last: None,
+        }
+    }
+}
+
+impl Budget {
+    fn refill(&mut self, now: Instant) {
+        if let Some(last) = self.last {
+            let secs = now.saturating_duration_since(last).as_secs_f64();
+            self.tokens = (self.tokens + secs * f64::from(GLOBAL_FAILURE_RATE))
+                .min(f64::from(GLOBAL_FAILURE_BURST));
+        }
+        self.last = Some(self.last.map_or(now, |l| l.max(now)));
     }
 }
 
@@ -166,6 +291,8 @@ pub fn ip_key(ip: IpAddr) -> IpAddr {
 /// One key's history.
 #[derive(Debug, Default)]
 struct Entry {
+    /// Its place in the table's eviction order.
+    order: (Option<Instant>, u64),
     /// Failure times within the window, oldest first; never longer than the limit.
     failures: VecDeque<Instant>,
     /// When the current or last lockout ends.
@@ -193,17 +320,36 @@ impl Entry {
 #[derive(Debug)]
 struct Table<K> {
     entries: HashMap<K, Entry>,
+    /// Keys by last failure, oldest first: the eviction order when full.
+    order: BTreeMap<(Option<Instant>, u64), K>,
+    /// Tie-breaker of `order` (failures at the same instant).
+    next_seq: u64,
     max_failures: usize,
+    /// Most keys held; the least recently failed goes to make room.
+    capacity: usize,
     last_prune: Option<Instant>,
 }
 
-impl<K: Hash + Eq> Table<K> {
-    fn new(max_failures: u32) -> Self {
+impl<K: Hash + Eq + Clone> Table<K> {
+    fn new(max_failures: u32, capacity: usize) -> Self {
         Self {
             entries: HashMap::new(),
+            order: BTreeMap::new(),
+            next_seq: 0,
             // Zero would lock out before any attempt; one failure is the least.
             max_failures: usize::try_from(max_failures.max(1)).unwrap_or(usize::MAX),
+            capacity,
             last_prune: None,
+        }
+    }
+
+    fn remove<Q>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(e) = self.entries.remove(key) {
+            self.order.remove(&e.order);
         }
     }
 
@@ -230,10 +376,16 @@ impl<K: Hash + Eq> Table<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        if !self.entries.contains_key(key) && !self.make_room(now, cfg) {
-            return None;
+        if !self.entries.contains_key(key) {
+            self.make_room(now, cfg);
         }
+        let seq = self.next_seq;
+        self.next_seq += 1;
         let e = self.entries.entry(key.to_owned()).or_default();
+        // Moved to the back of the eviction order: it failed just now.
+        self.order.remove(&e.order);
+        e.order = (Some(now), seq);
+        self.order.insert(e.order, key.to_owned());
         if e.locked_until.is_some_and(|t| t > now) {
             // Raced past the check while already locked out: nothing to add.
             return None;
@@ -262,19 +414,34 @@ impl<K: Hash + Eq> Table<K> {
         Some(lockout)
     }
 
-    /// Whether a new key fits, sweeping expired keys if the table is full.
-    fn make_room(&mut self, now: Instant, cfg: &ThrottleConfig) -> bool {
-        if self.entries.len() < MAX_TRACKED {
-            return true;
+    /// Makes room for a new key when the table is full: sweeps expired
+    /// keys (at most every [`PRUNE_EVERY`]), then forgets the least
+    /// recently failed ones. Tracking never stops: an attacker filling the
+    /// table only pushes out its own oldest keys.
+    fn make_room(&mut self, now: Instant, cfg: &ThrottleConfig) {
+        if self.entries.len() < self.capacity {
+            return;
         }
         let due = self
             .last_prune
             .is_none_or(|t| now.saturating_duration_since(t) >= PRUNE_EVERY);
         if due {
             self.last_prune = Some(now);
-            self.entries.retain(|_, e| !e.expired(now, cfg));
+            let order = &mut self.order;
+            self.entries.retain(|_, e| {
+                let keep = !e.expired(now, cfg);
+                if !keep {
+                    order.remove(&e.order);
+                }
+                keep
+            });
         }
-        self.entries.len() < MAX_TRACKED
+        while self.entries.len() >= self.capacity {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            self.entries.remove(&oldest);
+        }
     }
 }
 

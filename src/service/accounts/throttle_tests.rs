@@ -31,7 +31,7 @@ fn fail_n(
     let mut all = Vec::new();
     for _ in 0..n {
         assert_eq!(t.check(name, from, now), Ok(()));
-        all.extend(t.failure(name, from, now, 1000));
+        all.extend(t.failure(name, true, from, now, 1000));
         now += Duration::from_secs(1);
     }
     (now, all)
@@ -77,7 +77,7 @@ fn failures_outside_the_window_do_not_count() {
     let mut now = Instant::now();
     for _ in 0..20 {
         assert_eq!(t.check("alice", None, now), Ok(()));
-        assert!(t.failure("alice", None, now, 0).is_empty());
+        assert!(t.failure("alice", true, None, now, 0).is_empty());
         now += 4 * MIN; // at most 4 failures inside any 15 minutes
     }
 }
@@ -105,7 +105,7 @@ fn success_and_unlock_clear_the_name_but_not_the_address() {
     let mut t = Throttle::new(cfg());
     let now = Instant::now();
     let (now, _) = fail_n(&mut t, "alice", ip("10.0.0.1"), now, 4);
-    t.success("alice");
+    t.success("alice", None);
     let (now, locks) = fail_n(&mut t, "alice", ip("10.0.0.1"), now, 4);
     assert!(locks.is_empty(), "the count restarted after the success");
     let (now, locks) = fail_n(&mut t, "alice", ip("10.0.0.1"), now, 1);
@@ -119,7 +119,7 @@ fn success_and_unlock_clear_the_name_but_not_the_address() {
     let mut now = now;
     for i in 0..7 {
         let name = format!("n{i}");
-        locks.extend(t.failure(&name, ip("10.0.0.1"), now, 0));
+        locks.extend(t.failure(&name, false, ip("10.0.0.1"), now, 0));
         now += Duration::from_secs(1);
     }
     assert_eq!(
@@ -141,7 +141,7 @@ fn twenty_names_from_one_address_lock_the_address() {
     let mut now = Instant::now();
     for i in 0..20 {
         assert_eq!(t.check(&format!("u{i}"), ip("192.0.2.7"), now), Ok(()));
-        let locks = t.failure(&format!("u{i}"), ip("192.0.2.7"), now, 0);
+        let locks = t.failure(&format!("u{i}"), false, ip("192.0.2.7"), now, 0);
         assert_eq!(locks.is_empty(), i < 19, "failure {i}");
         now += Duration::from_secs(1);
     }
@@ -167,23 +167,105 @@ fn ipv6_counts_per_64_and_mapped_v4_as_v4() {
 }
 
 #[test]
-fn a_full_table_stops_tracking_new_keys_until_old_ones_expire() {
+fn a_full_table_evicts_the_least_recently_failed_and_keeps_tracking() {
     let mut t = Throttle::new(ThrottleConfig {
-        account_max_failures: 1,
+        account_max_failures: 2,
         ..cfg()
     });
     let now = Instant::now();
+    t.failure("first", false, None, now, 0);
     for i in 0..MAX_TRACKED {
-        t.failure(&format!("k{i}"), None, now, 0);
+        t.failure(&format!("k{i}"), false, None, now, 0);
     }
+    // Full: a new name is still tracked (the oldest, "first", made room).
+    let later = now + Duration::from_secs(1);
+    assert!(t.failure("late", false, None, later, 0).is_empty());
+    assert_eq!(t.failure("late", false, None, later, 0).len(), 1);
+    assert!(matches!(
+        t.check("late", None, later),
+        Err(Blocked::Account { .. })
+    ));
     assert!(
-        t.failure("late", None, now, 0).is_empty(),
-        "untracked while full"
+        t.failure("first", false, None, later, 0).is_empty(),
+        "evicted"
     );
-    assert_eq!(t.check("late", None, now), Ok(()));
-    // Once the lockouts are over and forgiven, the sweep makes room.
-    let later = now + MIN + 60 * MIN;
-    assert_eq!(t.failure("late", None, later, 0).len(), 1);
+}
+
+#[test]
+fn unknown_names_never_crowd_out_an_existing_account() {
+    let mut t = Throttle::new(cfg());
+    let mut now = Instant::now();
+    for _ in 0..4 {
+        assert!(t.failure("alice", true, None, now, 0).is_empty());
+    }
+    // The attack: more distinct names (or addresses) than the
+    // tables hold, then guesses at the real account.
+    for i in 0..MAX_TRACKED + 1000 {
+        let from = Some(IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i as u32)));
+        t.failure(&format!("x{i}"), false, from, now, 0);
+    }
+    now += Duration::from_secs(1);
+    assert_eq!(t.failure("alice", true, None, now, 0).len(), 1);
+    assert!(matches!(
+        t.check("alice", ip("10.9.9.9"), now),
+        Err(Blocked::Account { .. })
+    ));
+}
+
+#[test]
+fn an_address_that_logged_in_before_passes_the_name_lockout() {
+    let mut t = Throttle::new(cfg());
+    let now = Instant::now();
+    t.success("alice", ip("198.51.100.7"));
+    let (now, locks) = fail_n(&mut t, "alice", ip("203.0.113.9"), now, 5);
+    assert_eq!(locks.len(), 1);
+    assert!(matches!(
+        t.check("alice", ip("203.0.113.9"), now),
+        Err(Blocked::Account { .. })
+    ));
+    assert!(matches!(
+        t.check("alice", None, now),
+        Err(Blocked::Account { .. })
+    ));
+    // The owner's address is let through; only for that account.
+    assert_eq!(t.check("alice", ip("198.51.100.7"), now), Ok(()));
+    let (now, _) = fail_n(&mut t, "bob", ip("203.0.113.10"), now, 5);
+    assert!(t.check("bob", ip("198.51.100.7"), now).is_err());
+    // At most GOOD_ADDRS_PER_ACCOUNT addresses; the oldest goes first.
+    for i in 0..GOOD_ADDRS_PER_ACCOUNT {
+        t.success(
+            "alice",
+            Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, i as u8))),
+        );
+    }
+    let (now, _) = fail_n(&mut t, "alice", ip("203.0.113.11"), now, 5);
+    assert!(t.check("alice", ip("198.51.100.7"), now).is_err());
+    assert_eq!(t.check("alice", ip("192.0.2.1"), now), Ok(()));
+    // A deleted account's addresses are forgotten.
+    t.forget_account("alice");
+    let (now, _) = fail_n(&mut t, "alice", ip("203.0.113.12"), now, 5);
+    assert!(t.check("alice", ip("192.0.2.1"), now).is_err());
+}
+
+#[test]
+fn a_spike_of_failures_spends_the_global_budget_until_it_refills() {
+    let mut t = Throttle::new(cfg());
+    let now = Instant::now();
+    assert!(!t.spiking(now));
+    for i in 0..GLOBAL_FAILURE_BURST {
+        assert!(!t.spiking(now), "spiking after {i}");
+        t.failure(
+            &format!("n{i}"),
+            false,
+            ip(&format!("10.1.{}.{}", i / 256, i % 256)),
+            now,
+            0,
+        );
+    }
+    assert!(t.spiking(now));
+    let secs = u64::from(GLOBAL_FAILURE_BURST / GLOBAL_FAILURE_RATE);
+    assert!(t.spiking(now + Duration::from_millis(100)));
+    assert!(!t.spiking(now + Duration::from_secs(secs)));
 }
 
 #[test]

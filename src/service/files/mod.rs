@@ -109,6 +109,7 @@ pub use paths::{
 };
 pub use publish::Published;
 pub use purge::Purged;
+pub use purge::highest_user_id;
 pub use quota::Usage;
 pub use received::{
     check_entry_name, check_received, check_received_below, escape_bytes, escape_name,

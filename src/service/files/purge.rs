@@ -2,11 +2,14 @@
 //! their unfinished uploads and their rows in the hash index, so nothing of
 //! a deleted account outlives it (issue 16 item 2).
 
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 
 use super::FileStore;
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
+use super::store::{FILES_DIR, STAGING_DIR, USERS_DIR};
 use super::tree::{Removed, remove_tree};
 
 /// What [`FileStore::purge_user`] removed.
@@ -54,4 +57,31 @@ fn remove_area(area: BorrowedFd<'_>, name: &str, out: &mut Removed) -> FileResul
         Some(_) => fsx::unlink_at(area, name).map_err(io)?,
     }
     fsx::fsync_dir(area).map_err(io)
+}
+
+/// The highest user id `DATA/files` holds a tree or partial uploads for (0
+/// if none), read without the store's lock (so also beside a running
+/// server): account ids must stay above it, or a new account would
+/// inherit files left by a deleted one (stores from before ids were
+/// reserved).
+pub fn highest_user_id(data_dir: &Path) -> io::Result<i64> {
+    let mut high = 0i64;
+    for area in [USERS_DIR, STAGING_DIR] {
+        let dir = data_dir.join(FILES_DIR).join(area);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            if let Some(id) = entry?
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i64>().ok())
+            {
+                high = high.max(id);
+            }
+        }
+    }
+    Ok(high)
 }
