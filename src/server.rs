@@ -16,8 +16,8 @@ use self::tls_door::{server_tls, with_tls};
 use crate::door;
 use crate::net::tls::{self, Identity};
 use crate::net::{
-    BindError, Bound, Endpoint, Gate, Shards, Shared, StreamListener, Transport, serve_datagrams,
-    serve_stream, serve_stream_with,
+    BindError, Bound, Endpoint, Gate, MemBudget, Shards, Shared, StreamListener, Transport,
+    serve_datagrams, serve_stream, serve_stream_with,
 };
 use crate::service::Services;
 use crate::wire::{Limits, ServerInfo};
@@ -94,6 +94,16 @@ pub struct ServerOpts {
     pub tls: Option<Identity>,
     /// How long a TLS handshake may take before the connection is closed.
     pub handshake_timeout: Duration,
+    /// Bytes of large frame bodies and replies held at once, in total and
+    /// per address.
+    pub memory: Arc<MemBudget>,
+    /// Once a frame's first byte has arrived, the rest must within this.
+    pub frame_timeout: Duration,
+    /// Largest frame body accepted before a login.
+    pub guest_max_body: usize,
+    /// Output a peer does not take must be written within this, or the
+    /// peer is cut off.
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerOpts {
@@ -119,6 +129,10 @@ impl Default for ServerOpts {
             gate: Arc::new(Gate::default()),
             tls: None,
             handshake_timeout: tls::HANDSHAKE_TIMEOUT,
+            memory: Arc::new(MemBudget::default()),
+            frame_timeout: door::framed::DEFAULT_FRAME_TIMEOUT,
+            guest_max_body: door::framed::DEFAULT_GUEST_MAX_BODY,
+            write_timeout: door::framed::DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -204,6 +218,7 @@ pub async fn run(
         idle: opts.idle_timeout,
         max_line: opts.max_line,
         shutdown: shutdown.clone(),
+        write_timeout: opts.write_timeout,
     };
     let mut info = ServerInfo::new(opts.frame_limits);
     if services.accounts.is_some() {
@@ -221,6 +236,10 @@ pub async fn run(
         shutdown: shutdown.clone(),
         services,
         gate: opts.gate.clone(),
+        memory: opts.memory.clone(),
+        frame_timeout: opts.frame_timeout,
+        guest_max_body: opts.guest_max_body,
+        write_timeout: opts.write_timeout,
     };
     let chat_lines = door::ChatLineOpts {
         services: framed_opts.services.clone(),

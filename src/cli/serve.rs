@@ -157,6 +157,8 @@ pub struct ServeArgs {
     limits: super::limits::LimitArgs,
     #[command(flatten)]
     tls: super::tls_opts::TlsArgs,
+    #[command(flatten)]
+    memory: super::guard_opts::MemoryArgs,
 }
 
 /// The `serve` command alone, as the config file sees it.
@@ -261,6 +263,10 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
         gate: gate.clone(),
         tls: None,
         handshake_timeout: a.tls.handshake_timeout()?,
+        memory: a.memory.budget()?,
+        frame_timeout: a.memory.frame_timeout()?,
+        guest_max_body: a.memory.guest_max_body(),
+        write_timeout: a.memory.write_timeout()?,
     };
     let specs = a.listeners();
     std::fs::create_dir_all(&a.data).with_context(|| {

@@ -2,6 +2,7 @@
 
 pub mod acl;
 pub mod addr;
+pub mod budget;
 pub mod bufpool;
 pub mod conn;
 pub mod dial;
@@ -18,6 +19,7 @@ pub mod watched;
 
 pub use acl::{Acl, AclError, Cidr};
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
+pub use budget::{Charge, MemBudget, Spent};
 pub use conn::{Conn, Relayed, StdConn};
 pub use dial::{DialError, dial, dial_udp, dial_with};
 pub use gate::{Gate, GateRules, PeerSlot, Refused};
