@@ -16,7 +16,7 @@ use self::tls_door::{server_tls, with_tls};
 use crate::door;
 use crate::net::tls::{self, Identity};
 use crate::net::{
-    BindError, Bound, Endpoint, Gate, MemBudget, Shards, Shared, StreamListener, Transport,
+    BindError, Bound, Busy, Endpoint, Gate, MemBudget, Shards, Shared, StreamListener, Transport,
     serve_datagrams, serve_stream, serve_stream_with,
 };
 use crate::service::Services;
@@ -104,6 +104,11 @@ pub struct ServerOpts {
     /// Output a peer does not take must be written within this, or the
     /// peer is cut off.
     pub write_timeout: Duration,
+    /// Host names the web door answers to besides its address and
+    /// `localhost` (`--web-host`).
+    pub web_hosts: Vec<String>,
+    /// A web session unused this long is refused (`--web-session-idle`).
+    pub web_session_idle: Duration,
 }
 
 impl Default for ServerOpts {
@@ -133,6 +138,8 @@ impl Default for ServerOpts {
             frame_timeout: door::framed::DEFAULT_FRAME_TIMEOUT,
             guest_max_body: door::framed::DEFAULT_GUEST_MAX_BODY,
             write_timeout: door::framed::DEFAULT_WRITE_TIMEOUT,
+            web_hosts: Vec::new(),
+            web_session_idle: door::web::DEFAULT_SESSION_IDLE,
         }
     }
 }
@@ -252,6 +259,8 @@ pub async fn run(
         info: framed_opts.info.clone(),
         secure: false,
         ping: opts.web_ping,
+        idle: Arc::new(door::web::SessionIdle::new(opts.web_session_idle)),
+        hosts: door::web::host::HostRule::names(&opts.web_hosts),
     };
     let mut loops = JoinSet::new();
     for l in listeners {
@@ -283,7 +292,7 @@ pub async fn run(
                         }))
                     }
                     Service::Upper => {
-                        let busy = door::UPPER_BUSY.into();
+                        let busy = Busy::new(door::UPPER_BUSY.into(), tls.clone());
                         loops.spawn(serve_stream_with(
                             listener,
                             "upper",
@@ -296,7 +305,7 @@ pub async fn run(
                         ))
                     }
                     Service::Framed => {
-                        let busy = door::busy_frame();
+                        let busy = Busy::new(door::busy_frame(), tls.clone());
                         loops.spawn(serve_stream_with(
                             listener,
                             "framed",
@@ -309,7 +318,7 @@ pub async fn run(
                         ))
                     }
                     Service::ChatLines => {
-                        let busy = door::BUSY_LINE.into();
+                        let busy = Busy::new(door::BUSY_LINE.into(), tls.clone());
                         let name = "chat-lines";
                         loops.spawn(serve_stream_with(listener, name, busy, shared, move |c| {
                             let co = co.clone();

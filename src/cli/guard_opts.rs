@@ -66,3 +66,33 @@ impl MemoryArgs {
         super::seconds("--write-timeout", self.write_timeout, true)
     }
 }
+
+/// Flags of the web door's hardening.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Web")]
+pub struct WebGuardArgs {
+    /// A host name the web page is served under (as browsers send it in
+    /// `Host`); repeatable. Besides these, only the listener's own IP
+    /// address and, on loopback, `localhost` are answered; any other name
+    /// gets 421 (a guard against DNS rebinding). Example: --web-host
+    /// chat.example.org
+    #[arg(long, value_name = "NAME")]
+    web_host: Vec<String>,
+    /// Seconds a web session may go unused (no page load, API call or open
+    /// WebSocket) before its cookie is refused and the page asks for a
+    /// login again.
+    #[arg(long, value_name = "SECS", default_value_t = sockit::door::web::DEFAULT_SESSION_IDLE.as_secs_f64())]
+    web_session_idle: f64,
+}
+
+impl WebGuardArgs {
+    /// `--web-host`.
+    pub fn hosts(&self) -> Vec<String> {
+        self.web_host.clone()
+    }
+
+    /// `--web-session-idle`.
+    pub fn session_idle(&self) -> anyhow::Result<std::time::Duration> {
+        super::seconds("--web-session-idle", self.web_session_idle, true)
+    }
+}

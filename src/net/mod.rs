@@ -26,6 +26,6 @@ pub use gate::{Gate, GateRules, PeerSlot, Refused};
 pub use idle::{IdleTimer, Wake, poll_quiet, wait_input};
 pub use limits::{PeerKey, raise_fd_limit};
 pub use listen::{BindError, Bound, bind};
-pub use serve::{Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_with};
+pub use serve::{Busy, Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_with};
 pub use shard::Shards;
 pub use watched::{Activity, Watched, watch};
