@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The fault and abuse suite: the three floods and the kill -9 rounds, one
+# The fault and abuse suite: the floods, the memory attacks (set
+# SOCKIT_BEFORE=PATH to run them against another binary too, for
+# before/after RSS) and the kill -9 rounds, one
 # after the other (never at once: each measures the server alone), then one
 # summary table. Loopback only, bounded in time (about 5 minutes with the
 # defaults on a 2-CPU machine). Each script also writes its own JSON to
@@ -16,15 +18,16 @@ export SOCKIT="${SOCKIT:-${CARGO_TARGET_DIR:-target}/release/sockit}"
 
 if [ "${1:-}" = "--quick" ]; then
     conn=(--conns 1000 --pace 1000); dgram=(--count 100000 --pace 20000)
-    loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48)
+    loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48); mem=(--hold 3)
 else
-    conn=(); dgram=(); loris=(); kill=()
+    conn=(); dgram=(); loris=(); kill=(); mem=()
 fi
 
 status=0
 python3 "$here/conn_flood.py" "${conn[@]}" || status=1
 python3 "$here/datagram_flood.py" "${dgram[@]}" || status=1
 python3 "$here/slowloris.py" "${loris[@]}" || status=1
+python3 "$here/memory_flood.py" "${mem[@]}" || status=1
 "$here/kill9.sh" "${kill[@]}" || status=1
 
 python3 - <<'PY'
@@ -60,6 +63,15 @@ if s:
                  f"{s['checked_after_s']} s in (timeout {s['first_frame_timeout_s']})",
                  f"{p99(s['ping_idle'])} -> {p99(s['ping_under_attack'])} (x{s['p99_ratio']})",
                  f"{mib(s['rss_kib']['before'])} -> {mib(s['rss_kib']['peak_during'])}"))
+m = load("memory_flood")
+for name, runs in ((m or {}).get("results") or {}).items():
+    for label, r in runs.items():
+        if r:
+            rows.append((f"memory {name} ({label})",
+                         f"sent {r['outcome']['sent']}, cut {r['outcome']['cut']}, "
+                         f"refused {r['outcome']['refused']}", "",
+                         f"{mib(r['rss_kib']['before'])} -> {mib(r['rss_kib']['peak'])}, "
+                         f"{mib(r['rss_kib']['end_of_hold'])} at the end"))
 k = load("kill9")
 if k:
     m = k["summary"]
