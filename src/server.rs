@@ -16,8 +16,8 @@ use self::tls_door::{server_tls, with_tls};
 use crate::door;
 use crate::net::tls::{self, Identity};
 use crate::net::{
-    BindError, Bound, Endpoint, Gate, Shards, Shared, StreamListener, Transport, serve_datagrams,
-    serve_stream, serve_stream_with,
+    BindError, Bound, Busy, Endpoint, Gate, MemBudget, Shards, Shared, StreamListener, Transport,
+    serve_datagrams, serve_stream, serve_stream_with,
 };
 use crate::service::Services;
 use crate::wire::{Limits, ServerInfo};
@@ -94,6 +94,21 @@ pub struct ServerOpts {
     pub tls: Option<Identity>,
     /// How long a TLS handshake may take before the connection is closed.
     pub handshake_timeout: Duration,
+    /// Bytes of large frame bodies and replies held at once, in total and
+    /// per address.
+    pub memory: Arc<MemBudget>,
+    /// Once a frame's first byte has arrived, the rest must within this.
+    pub frame_timeout: Duration,
+    /// Largest frame body accepted before a login.
+    pub guest_max_body: usize,
+    /// Output a peer does not take must be written within this, or the
+    /// peer is cut off.
+    pub write_timeout: Duration,
+    /// Host names the web door answers to besides its address and
+    /// `localhost` (`--web-host`).
+    pub web_hosts: Vec<String>,
+    /// A web session unused this long is refused (`--web-session-idle`).
+    pub web_session_idle: Duration,
 }
 
 impl Default for ServerOpts {
@@ -119,6 +134,12 @@ impl Default for ServerOpts {
             gate: Arc::new(Gate::default()),
             tls: None,
             handshake_timeout: tls::HANDSHAKE_TIMEOUT,
+            memory: Arc::new(MemBudget::default()),
+            frame_timeout: door::framed::DEFAULT_FRAME_TIMEOUT,
+            guest_max_body: door::framed::DEFAULT_GUEST_MAX_BODY,
+            write_timeout: door::framed::DEFAULT_WRITE_TIMEOUT,
+            web_hosts: Vec::new(),
+            web_session_idle: door::web::DEFAULT_SESSION_IDLE,
         }
     }
 }
@@ -204,6 +225,7 @@ pub async fn run(
         idle: opts.idle_timeout,
         max_line: opts.max_line,
         shutdown: shutdown.clone(),
+        write_timeout: opts.write_timeout,
     };
     let mut info = ServerInfo::new(opts.frame_limits);
     if services.accounts.is_some() {
@@ -221,6 +243,10 @@ pub async fn run(
         shutdown: shutdown.clone(),
         services,
         gate: opts.gate.clone(),
+        memory: opts.memory.clone(),
+        frame_timeout: opts.frame_timeout,
+        guest_max_body: opts.guest_max_body,
+        write_timeout: opts.write_timeout,
     };
     let chat_lines = door::ChatLineOpts {
         services: framed_opts.services.clone(),
@@ -233,6 +259,8 @@ pub async fn run(
         info: framed_opts.info.clone(),
         secure: false,
         ping: opts.web_ping,
+        idle: Arc::new(door::web::SessionIdle::new(opts.web_session_idle)),
+        hosts: door::web::host::HostRule::names(&opts.web_hosts),
     };
     let mut loops = JoinSet::new();
     for l in listeners {
@@ -264,7 +292,7 @@ pub async fn run(
                         }))
                     }
                     Service::Upper => {
-                        let busy = door::UPPER_BUSY.into();
+                        let busy = Busy::new(door::UPPER_BUSY.into(), tls.clone());
                         loops.spawn(serve_stream_with(
                             listener,
                             "upper",
@@ -277,7 +305,7 @@ pub async fn run(
                         ))
                     }
                     Service::Framed => {
-                        let busy = door::busy_frame();
+                        let busy = Busy::new(door::busy_frame(), tls.clone());
                         loops.spawn(serve_stream_with(
                             listener,
                             "framed",
@@ -290,7 +318,7 @@ pub async fn run(
                         ))
                     }
                     Service::ChatLines => {
-                        let busy = door::BUSY_LINE.into();
+                        let busy = Busy::new(door::BUSY_LINE.into(), tls.clone());
                         let name = "chat-lines";
                         loops.spawn(serve_stream_with(listener, name, busy, shared, move |c| {
                             let co = co.clone();

@@ -42,7 +42,8 @@ async fn hello_ping_echo_over_tcp_and_unix() {
         assert_eq!(pong.kind(), Some("pong"));
         assert_eq!(pong.get("ts").unwrap()["t"], 5);
 
-        let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+        // Up to 64 KiB before login (--max-body-guest).
+        let body: Vec<u8> = (0..65_536u32).map(|i| (i % 253) as u8).collect();
         let echo = c
             .request(Frame::new("echo").set("note", "x").with_body(body.clone()))
             .await

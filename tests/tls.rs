@@ -251,14 +251,14 @@ async fn https_page_and_a_secure_cookie() {
     let page = https(
         &hp,
         fp,
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("<html"), "{page}");
     let body = format!(r#"{{"name":"alice","password":"{PASS}"}}"#);
     let login = format!(
-        "POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let reply = https(&hp, fp, &login).await;
@@ -268,6 +268,53 @@ async fn https_page_and_a_secure_cookie() {
         .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
         .unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
+    // A name no plain-HTTP page or sibling domain can set or shadow, and
+    // browsers told to come back over HTTPS only.
+    assert!(cookie.contains("__Host-sockit_session="), "{cookie}");
+    assert!(cookie.contains("; Path=/"), "{cookie}");
+    for reply in [&page, &reply] {
+        assert!(
+            reply
+                .to_ascii_lowercase()
+                .contains("strict-transport-security: max-age=31536000"),
+            "{reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_peer_over_the_per_ip_cap_reads_its_refusal_inside_tls() {
+    let srv = tls_server(&["--max-conns-per-ip", "1"]);
+    let hp: HostPort = match srv.addr("framed", "tls://").parse().unwrap() {
+        sockit::net::Endpoint::Tls(hp) => hp,
+        other => panic!("{other}"),
+    };
+    let fp: Fingerprint = banner_fingerprint(&srv).parse().unwrap();
+    let first = tokio::net::TcpStream::connect((hp.host.as_str(), hp.port))
+        .await
+        .unwrap();
+    let (_held, _) = handshake(first, &hp, &Trust::Pin(fp)).await.unwrap();
+    // The second connection is over the cap: it must still complete a
+    // handshake and read the documented error frame, not plaintext.
+    let second = tokio::net::TcpStream::connect((hp.host.as_str(), hp.port))
+        .await
+        .unwrap();
+    let (mut tls, _) = tokio::time::timeout(IO_LIMIT, handshake(second, &hp, &Trust::Pin(fp)))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(IO_LIMIT, tls.read_to_end(&mut out))
+        .await
+        .unwrap();
+    let (frame, _) = sockit::wire::decode_from_slice(&out, &sockit::wire::Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        frame.get("code").and_then(|c| c.as_str()),
+        Some("too_many_connections"),
+        "{frame:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The fault and abuse suite: the floods, the UDP reflection factors, the
-# memory, login, quota and guest-storage attacks and the kill -9 rounds, one
+# memory, login, quota and guest-storage attacks (set SOCKIT_BEFORE=PATH to
+# run the memory attacks against another binary too, for before/after RSS)
+# and the kill -9 rounds, one
 # after the other (never at once: each measures the server alone), then one
 # summary table. Loopback only, bounded in time (about 5 minutes with the
 # defaults on a 2-CPU machine). Each script also writes its own JSON to
@@ -18,11 +20,11 @@ export SOCKIT="${SOCKIT:-${CARGO_TARGET_DIR:-target}/release/sockit}"
 
 if [ "${1:-}" = "--quick" ]; then
     conn=(--conns 1000 --pace 1000); dgram=(--count 100000 --pace 20000)
-    loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48)
+    loris=(--conns 200); kill=(1 --min-mib 16 --max-mib 48); mem=(--hold 3)
     reflect=(--members 16 --joins 64 --renames 50 --messages 50 --fill 4200)
     guests=(--guests 30 --seconds 10); fill=(--fill 6600 --fill-seconds 30)
 else
-    conn=(); dgram=(); loris=(); kill=(); reflect=(); guests=(); fill=()
+    conn=(); dgram=(); loris=(); kill=(); reflect=(); guests=(); fill=(); mem=()
 fi
 
 status=0
@@ -32,6 +34,7 @@ python3 "$here/udp_reflect.py" "${reflect[@]}" || status=1
 python3 "$here/slowloris.py" "${loris[@]}" || status=1
 python3 "$here/guest_rooms.py" "${guests[@]}" || status=1
 python3 "$here/login_table_fill.py" "${fill[@]}" || status=1
+python3 "$here/memory_flood.py" "${mem[@]}" || status=1
 "$here/kill9.sh" "${kill[@]}" || status=1
 python3 "$here/quota_race.py" || status=1
 
@@ -86,6 +89,15 @@ if f:
                  f"then {f['guesses_checked']}/{f['guesses']} guesses checked; right password "
                  f"from a fresh address: {f['right_password_fresh_address']}, from the owner's: "
                  f"{f['right_password_owner_address']}", "", f"{mib(f['rss_kib'])}"))
+m = load("memory_flood")
+for name, runs in ((m or {}).get("results") or {}).items():
+    for label, r in runs.items():
+        if r:
+            rows.append((f"memory {name} ({label})",
+                         f"sent {r['outcome']['sent']}, cut {r['outcome']['cut']}, "
+                         f"refused {r['outcome']['refused']}", "",
+                         f"{mib(r['rss_kib']['before'])} -> {mib(r['rss_kib']['peak'])}, "
+                         f"{mib(r['rss_kib']['end_of_hold'])} at the end"))
 k = load("kill9")
 if k:
     m = k["summary"]

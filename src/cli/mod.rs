@@ -14,6 +14,7 @@ mod chat_term;
 mod config;
 mod files;
 mod filestore;
+mod guard_opts;
 mod lab;
 mod limits;
 mod login;

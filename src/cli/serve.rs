@@ -159,6 +159,10 @@ pub struct ServeArgs {
     limits: super::limits::LimitArgs,
     #[command(flatten)]
     tls: super::tls_opts::TlsArgs,
+    #[command(flatten)]
+    memory: super::guard_opts::MemoryArgs,
+    #[command(flatten)]
+    web_guard: super::guard_opts::WebGuardArgs,
 }
 
 /// The `serve` command alone, as the config file sees it.
@@ -263,9 +267,18 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
         gate: gate.clone(),
         tls: None,
         handshake_timeout: a.tls.handshake_timeout()?,
+        memory: a.memory.budget()?,
+        frame_timeout: a.memory.frame_timeout()?,
+        guest_max_body: a.memory.guest_max_body(),
+        write_timeout: a.memory.write_timeout()?,
+        web_hosts: a.web_guard.hosts(),
+        web_session_idle: a.web_guard.session_idle()?,
     };
     let specs = a.listeners();
-    std::fs::create_dir_all(&a.data).with_context(|| {
+    if let Some(warning) = sockit::fsutil::loose_dir_warning(&a.data) {
+        tracing::warn!("{warning}");
+    }
+    sockit::fsutil::create_private_dir_all(&a.data).with_context(|| {
         format!(
             "creating data directory {}; choose another with --data DIR",
             a.data.display()

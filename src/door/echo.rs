@@ -35,6 +35,9 @@ pub struct StreamOpts {
     pub max_line: usize,
     /// Cancelled at shutdown: idle connections close, busy ones finish.
     pub shutdown: CancellationToken,
+    /// Output the socket did not take at once must be written within this
+    /// long, or the peer (which is not reading) is cut off.
+    pub write_timeout: Duration,
 }
 
 /// The outcome of one burst of non-blocking reads.
@@ -90,13 +93,13 @@ async fn run_stream<R: StreamRule>(conn: Conn, opts: &StreamOpts, mut rule: R) -
         }
         match burst(&conn, &mut rule)? {
             Burst::Done => {}
-            Burst::Pending(rest) => conn.write_all_within(&rest, opts.idle).await?,
+            Burst::Pending(rest) => conn.write_all_within(&rest, opts.write_timeout).await?,
             Burst::Eof(rest) => {
-                conn.write_all_within(&rest, opts.idle).await?;
+                conn.write_all_within(&rest, opts.write_timeout).await?;
                 return conn.shutdown_write();
             }
             Burst::Refused(rest) => {
-                conn.write_all_within(&rest, opts.idle).await?;
+                conn.write_all_within(&rest, opts.write_timeout).await?;
                 return conn.linger_close(super::REFUSE_LINGER).await;
             }
         }

@@ -202,21 +202,28 @@ impl Conn {
     }
 
     /// Writes all of `buf` like [`Conn::write_all_ready`], but gives up with
-    /// `TimedOut` when the socket stays full for `stall`: a peer that stops
-    /// reading must not hold a connection and its buffers forever.
+    /// `TimedOut` unless the whole of it is written within `within` of the
+    /// socket first being full: a peer that stops reading, or reads a byte
+    /// now and then, must not hold a connection and its buffers for long.
+    /// A write the socket takes at once reads no clock.
     pub async fn write_all_within(
         &self,
         mut buf: &[u8],
-        stall: std::time::Duration,
+        within: std::time::Duration,
     ) -> io::Result<()> {
+        let mut deadline = None;
         while !buf.is_empty() {
             match self.try_write(buf) {
                 Ok(n) => buf = &buf[n..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    tokio::time::timeout(stall, self.writable())
+                    let due = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + within);
+                    tokio::time::timeout_at(due, self.writable())
                         .await
                         .map_err(|_| {
-                            io::Error::new(io::ErrorKind::TimedOut, "the peer stopped reading")
+                            io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "the peer did not read what we sent in time",
+                            )
                         })??;
                 }
                 Err(e) => return Err(e),

@@ -2,6 +2,7 @@
 
 pub mod acl;
 pub mod addr;
+pub mod budget;
 pub mod bufpool;
 pub mod conn;
 pub mod dial;
@@ -19,12 +20,13 @@ pub mod watched;
 
 pub use acl::{Acl, AclError, Cidr};
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
+pub use budget::{Charge, MemBudget, Spent};
 pub use conn::{Conn, Relayed, StdConn};
 pub use dial::{DialError, dial, dial_udp, dial_with};
 pub use gate::{Gate, GateRules, PeerSlot, Refused};
 pub use idle::{IdleTimer, Wake, poll_quiet, wait_input};
 pub use limits::{PeerKey, raise_fd_limit};
 pub use listen::{BindError, Bound, bind};
-pub use serve::{Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_with};
+pub use serve::{Busy, Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_with};
 pub use shard::Shards;
 pub use watched::{Activity, Watched, watch};

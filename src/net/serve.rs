@@ -22,6 +22,7 @@ use super::conn::Conn;
 use super::gate::{Gate, PeerSlot, Refused};
 use super::listen::{Bound, UnixPathGuard};
 use super::shard::Shards;
+use super::tls::ServerTls;
 
 /// Largest UDP payload over IPv4 (65535 - 8 UDP - 20 IP header bytes); IPv6
 /// jumbograms aside, nothing larger can arrive, so this buffer never truncates.
@@ -38,6 +39,29 @@ const REFUSALS_LINGERING: usize = 64;
 
 /// How long a refused peer may take to read its refusal and close.
 const REFUSAL_LINGER: Duration = Duration::from_millis(500);
+
+/// How long a refused peer of a tls:// listener has for the handshake
+/// inside which it is told it was refused: short, since it holds no
+/// connection slot, only one of the few lingering turns.
+const REFUSAL_HANDSHAKE: Duration = Duration::from_secs(2);
+
+/// What a peer over the per-IP cap is told before the close: the door's
+/// own words, inside TLS on a tls:// listener (a TLS client reading
+/// plaintext would report a corrupt record, not the refusal).
+#[derive(Clone, Debug, Default)]
+pub struct Busy {
+    /// The door's refusal (an error frame, a line); empty: say nothing.
+    msg: Bytes,
+    /// The listener's TLS acceptor, when it speaks TLS.
+    tls: Option<ServerTls>,
+}
+
+impl Busy {
+    /// Says `msg`, inside TLS when `tls` is given.
+    pub fn new(msg: Bytes, tls: Option<ServerTls>) -> Busy {
+        Busy { msg, tls }
+    }
+}
 
 /// Everything the loops share: the shutdown token, the task tracker, the
 /// connection slots and the gate.
@@ -131,7 +155,7 @@ pub async fn serve_stream<F, Fut>(
     F: Fn(Conn) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = io::Result<()>> + Send + 'static,
 {
-    serve_stream_with(listener, door, Bytes::new(), shared, handler).await
+    serve_stream_with(listener, door, Busy::default(), shared, handler).await
 }
 
 /// Like [`serve_stream`], telling a peer over the per-IP cap `busy` (the
@@ -141,7 +165,7 @@ pub async fn serve_stream<F, Fut>(
 pub async fn serve_stream_with<F, Fut>(
     listener: StreamListener,
     door: &'static str,
-    busy: Bytes,
+    busy: Busy,
     shared: Shared,
     handler: F,
 ) where
@@ -207,11 +231,32 @@ pub async fn serve_stream_with<F, Fut>(
     }
 }
 
-/// Tells a refused peer `msg` (if the socket takes it at once) and closes,
-/// lingering briefly so the message is read rather than lost to a reset,
-/// unless too many refused peers linger already. Holds no connection slot.
-fn refuse(conn: Conn, msg: &[u8], shared: &Shared) {
-    if msg.is_empty() || conn.try_write(msg).is_err() {
+/// Tells a refused peer `busy` (if the socket takes it at once; over TLS
+/// after a short handshake) and closes, lingering briefly so the message
+/// is read rather than lost to a reset, unless too many refused peers
+/// linger already. Holds no connection slot.
+fn refuse(conn: Conn, busy: &Busy, shared: &Shared) {
+    if busy.msg.is_empty() {
+        return;
+    }
+    if let Some(tls) = busy.tls.clone() {
+        let Ok(turn) = shared.lingering.clone().try_acquire_owned() else {
+            return;
+        };
+        let msg = busy.msg.clone();
+        shared.tracker.spawn(async move {
+            let _turn = turn;
+            let told = async {
+                use tokio::io::AsyncWriteExt;
+                let mut s = tls.accept(conn).await?;
+                s.write_all(&msg).await?;
+                s.shutdown().await
+            };
+            let _ = tokio::time::timeout(REFUSAL_HANDSHAKE, told).await;
+        });
+        return;
+    }
+    if conn.try_write(&busy.msg).is_err() {
         return;
     }
     let Ok(turn) = shared.lingering.clone().try_acquire_owned() else {

@@ -17,19 +17,25 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 use crate::door;
+use crate::door::web::host::HostRule;
 use crate::net::tls::ServerTls;
 use crate::net::{Conn, Gate, Shared, StreamListener, forwarded, serve_stream, watch};
 
@@ -40,6 +46,7 @@ pub(super) async fn serve(
     tls: Option<ServerTls>,
     shared: Shared,
 ) {
+    let hosts = state.hosts.clone();
     let app = door::web::router(state);
     let shutdown = shared.shutdown.clone();
     let gate = shared.gate.clone();
@@ -53,9 +60,21 @@ pub(super) async fn serve(
             shutdown.clone(),
             head_timeout,
             gate.clone(),
+            hosts.clone(),
         )
     })
     .await;
+}
+
+/// What every request on one connection is checked and given.
+#[derive(Clone)]
+struct PerRequest {
+    /// The names the request may address.
+    hosts: HostRule,
+    /// Served over TLS: responses carry HSTS.
+    tls: bool,
+    /// The body deadline before its rate allowance (the first-frame timeout).
+    body_base: Duration,
 }
 
 /// One HTTP connection, after the TLS handshake when there is one.
@@ -66,17 +85,33 @@ async fn connection(
     shutdown: CancellationToken,
     head_timeout: Duration,
     gate: Arc<Gate>,
+    hosts: Arc<[String]>,
 ) -> io::Result<()> {
     // A Unix listener serves a reverse proxy on this machine: no address.
-    let peer = match &conn {
-        Conn::Tcp(s) => Some(s.peer_addr()?),
-        Conn::Unix(_) => None,
-        Conn::Tls(_) => conn.peer_ip().map(|ip| SocketAddr::new(ip, 0)),
+    let (peer, local) = match &conn {
+        Conn::Tcp(s) => (Some(s.peer_addr()?), Some(s.local_addr()?.ip())),
+        Conn::Unix(_) => (None, None),
+        Conn::Tls(_) => (conn.peer_ip().map(|ip| SocketAddr::new(ip, 0)), None),
+    };
+    let each = PerRequest {
+        hosts: HostRule::new(local, hosts),
+        tls: tls.is_some(),
+        body_base: head_timeout,
     };
     let peer = Peer { addr: peer, gate };
     match tls {
-        Some(t) => http(t.accept(conn).await?, app, peer, shutdown, head_timeout).await,
-        None => http(conn, app, peer, shutdown, head_timeout).await,
+        Some(t) => {
+            http(
+                t.accept(conn).await?,
+                app,
+                peer,
+                shutdown,
+                head_timeout,
+                each,
+            )
+            .await
+        }
+        None => http(conn, app, peer, shutdown, head_timeout, each).await,
     }
 }
 
@@ -120,19 +155,43 @@ async fn http<I>(
     peer: Peer,
     shutdown: CancellationToken,
     head_timeout: Duration,
+    each: PerRequest,
 ) -> io::Result<()>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (io, activity) = watch(io);
     let (lease, shares) = door::web::Lease::new(shutdown.clone());
-    let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+    let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let host = req.uri().authority().map(|a| a.as_str()).or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
+        let refused = each.hosts.check(host).err();
         let client = peer.client(req.headers());
+        let mut req = req.map(|b| TimedBody::new(b, each.body_base));
         req.extensions_mut().insert(ConnectInfo(client));
         req.extensions_mut().insert(lease.clone());
         // The router is always ready (no poll_ready needed), and cheap to clone.
         let mut app = app.clone();
-        async move { app.call(req).await }
+        let tls = each.tls;
+        async move {
+            let mut res = match refused {
+                Some(why) => {
+                    tracing::debug!(%why, "refusing a request for another host name");
+                    (StatusCode::MISDIRECTED_REQUEST, format!("{why}\n")).into_response()
+                }
+                None => app.call(req).await?,
+            };
+            if tls {
+                res.headers_mut().insert(
+                    header::STRICT_TRANSPORT_SECURITY,
+                    HeaderValue::from_static(door::web::HSTS),
+                );
+            }
+            Ok::<_, std::convert::Infallible>(res)
+        }
     });
     let mut builder = Builder::new(TokioExecutor::new());
     // hyper runs this timer from the first byte of each request head (and
@@ -184,4 +243,64 @@ where
 fn is_header_timeout(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
     e.downcast_ref::<hyper::Error>()
         .is_some_and(|e| e.is_timeout())
+}
+
+/// Bytes per second a request body must average, beyond its base
+/// deadline: 16 KiB/s (128 kbit/s) is a poor mobile link; a body trickled
+/// slower than that (slowloris on the body, not the head) is cut off.
+const BODY_MIN_RATE: u64 = 16 * 1024;
+
+/// A request body that must arrive by a deadline: the base (the
+/// first-frame timeout) from when its head was read, pushed back by one
+/// second per [`BODY_MIN_RATE`] bytes received, so an upload that keeps
+/// moving is never cut while a trickled login is cut after the base.
+struct TimedBody {
+    inner: Incoming,
+    due: Pin<Box<Sleep>>,
+}
+
+impl TimedBody {
+    fn new(inner: Incoming, base: Duration) -> TimedBody {
+        TimedBody {
+            inner,
+            due: Box::pin(tokio::time::sleep(base)),
+        }
+    }
+}
+
+impl Body for TimedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let more = Duration::from_secs_f64(data.len() as f64 / BODY_MIN_RATE as f64);
+                    let due = self.due.deadline() + more;
+                    self.due.as_mut().reset(due);
+                }
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            Poll::Ready(other) => return Poll::Ready(other.map(|r| r.map_err(Into::into))),
+            Poll::Pending => {}
+        }
+        match self.due.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(
+                "the request body did not arrive in time; send it at once".into(),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }

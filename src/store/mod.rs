@@ -44,6 +44,15 @@ pub enum Durability {
 /// Why a database could not be opened or used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database file could not be created.
+    #[error("creating database {path}: {source}; check the --data directory's permissions")]
+    Create {
+        /// The database file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// SQLite failed; the path says which file.
     #[error("database {path}: {source}")]
     Sqlite {
@@ -82,6 +91,12 @@ pub fn open(
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // Created private before SQLite opens it: SQLite would make it 0644
+    // (less the umask), and gives its -wal and -shm files the same mode.
+    crate::fsutil::touch_private(path).map_err(|e| StoreError::Create {
+        path: path.to_owned(),
+        source: e,
+    })?;
     let mut conn = Connection::open_with_flags(path, flags).map_err(err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
     let sync = match durability {

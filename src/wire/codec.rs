@@ -47,6 +47,10 @@ enum State {
 #[derive(Debug, Default)]
 pub struct FrameCodec {
     limits: Limits,
+    /// Largest body accepted from the peer when lower than
+    /// `limits.max_body` (see [`FrameCodec::set_max_body`]); replies are
+    /// held to `limits` alone.
+    recv_max_body: Option<usize>,
     state: State,
 }
 
@@ -60,6 +64,7 @@ impl FrameCodec {
     pub fn with_limits(limits: Limits) -> Self {
         Self {
             limits,
+            recv_max_body: None,
             state: State::Head,
         }
     }
@@ -74,6 +79,24 @@ impl FrameCodec {
         matches!(self.state, State::Failed)
     }
 
+    /// The body size announced by the frame being received, once its header
+    /// is in and until its body is: what a door charges to its memory
+    /// budget before the bytes arrive.
+    pub fn pending_body(&self) -> Option<usize> {
+        match &self.state {
+            State::Body { size, .. } => Some(*size),
+            _ => None,
+        }
+    }
+
+    /// Lowers the largest body accepted from the peer, from the next header
+    /// on, below the limits' `max_body` (`None`: back to it). The framed
+    /// door allows large bodies only after a login; replies keep the
+    /// limits' own maximum.
+    pub fn set_max_body(&mut self, max_body: Option<usize>) {
+        self.recv_max_body = max_body.filter(|m| *m < self.limits.max_body);
+    }
+
     /// True when the decoder sits between frames, where EOF is a clean close.
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::Head)
@@ -83,7 +106,7 @@ impl FrameCodec {
         let size = match &self.state {
             State::Failed => return Err(FrameError::Failed),
             State::Body { size, .. } => *size,
-            State::Head => match read_head(src, &self.limits)? {
+            State::Head => match read_head(src, &self.recv_limits())? {
                 Head::Incomplete { need } => {
                     // `need` was checked against max_header by read_head.
                     src.reserve(need.saturating_sub(src.len()));
@@ -121,6 +144,17 @@ impl FrameCodec {
             src.split_to(size).freeze()
         };
         Ok(Some(Frame { header, body }))
+    }
+
+    /// The limits incoming frames are held to.
+    fn recv_limits(&self) -> Limits {
+        match self.recv_max_body {
+            Some(max_body) => Limits {
+                max_body,
+                ..self.limits
+            },
+            None => self.limits,
+        }
     }
 
     /// The error for a stream that ended with `src` still unconsumed.

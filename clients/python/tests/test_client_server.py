@@ -29,13 +29,22 @@ def test_ping_copies_id_and_ts(server) -> None:
         assert 0 < c.ping(ts=123) < 5
 
 
-def test_echo_returns_a_1_mib_body_and_every_field(server) -> None:
-    body = os.urandom(1024 * 1024)
+def test_echo_returns_a_64_kib_body_and_every_field(server) -> None:
+    # 64 KiB is the most a peer may send before it logs in.
+    body = os.urandom(64 * 1024)
     with Client.connect(server.tcp) as c:
         header, got = c.echo(body, name="café ☕", nested={"a": [1, None]})
     assert got == body
     assert header == {"type": "echo", "id": 1, "size": len(body),
                       "name": "café ☕", "nested": {"a": [1, None]}}
+
+
+def test_a_guest_is_told_to_log_in_before_sending_a_large_body(server) -> None:
+    with Client.connect(server.tcp) as c:
+        with pytest.raises(ServerError) as e:
+            c.echo(os.urandom(1024 * 1024))
+    assert e.value.code == "body_too_large"
+    assert "log in first" in str(e.value)
 
 
 def test_empty_echo(server) -> None:
@@ -66,9 +75,10 @@ def test_send_many_then_receive_in_any_order(server) -> None:
 
 def test_pipeline_larger_than_socket_buffers(server) -> None:
     """Megabytes in flight: the client must read while it writes, or deadlock."""
-    body = os.urandom(256 * 1024)
+    # 64 KiB bodies: the most a peer may send before it logs in.
+    body = os.urandom(64 * 1024)
     with Client.connect(server.tcp, timeout=30) as c:
-        replies = c.pipeline([("echo", {}, body)] * 40)
+        replies = c.pipeline([("echo", {}, body)] * 160)
     assert all(r.body == body for r in replies)
 
 

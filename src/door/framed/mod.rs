@@ -21,15 +21,17 @@ pub use session::{REVOKED_MESSAGE, Session, revoked};
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
+use tokio::time::Sleep;
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, Gate, IdleTimer, Wake, bufpool, poll_quiet};
+use crate::net::{Charge, Conn, Gate, IdleTimer, MemBudget, Wake, bufpool, poll_quiet};
 use crate::service::Services;
 use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
 
@@ -67,7 +69,47 @@ pub struct FramedOpts {
     /// The gate: its first-frame timeout is read as each connection opens,
     /// so a reload applies to new connections.
     pub gate: Arc<Gate>,
+    /// Bytes of large bodies and their replies held at once, in total and
+    /// per address (see `net::budget`).
+    pub memory: Arc<MemBudget>,
+    /// Once a frame's first byte has arrived, the rest must arrive within
+    /// this long.
+    pub frame_timeout: Duration,
+    /// Largest body accepted before a login (the codec's `max_body`
+    /// applies after it).
+    pub guest_max_body: usize,
+    /// A reply must be written whole within this long, or the peer (which
+    /// is not reading) is cut off.
+    pub write_timeout: Duration,
 }
+
+/// Default of `serve --frame-timeout`: an 8 MiB body needs 280 KB/s to
+/// make it, a 1 MiB file chunk (the client's default) 35 KB/s, while a
+/// peer that stops one byte short of a frame holds its buffer for
+/// seconds, not for the five-minute idle timeout.
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default of `serve --write-timeout`: a peer that has not taken a whole
+/// reply (at most one 8 MiB body) in this long is not reading; it is cut
+/// and what we buffered for it is freed.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default of `serve --max-body-guest`: a request before login (hello,
+/// ping, login, an echo) needs a few hundred bytes; only file writes need
+/// megabytes, and they need a login.
+pub const DEFAULT_GUEST_MAX_BODY: usize = 64 * 1024;
+
+/// Bodies from this size on are charged to the memory budget when their
+/// header arrives; smaller ones (every request but file chunks and big
+/// echoes) cost at most a read buffer, bounded per connection.
+const CHARGE_FROM: usize = 16 * 1024;
+
+/// The error code of a frame refused because the memory budget is spent.
+pub const SERVER_BUSY: &str = "server_busy";
+
+/// The error code of a frame that did not arrive whole within the frame
+/// timeout.
+pub const FRAME_TIMEOUT: &str = "frame_timeout";
 
 /// The error code a peer over the per-IP connection cap gets.
 pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
@@ -124,9 +166,19 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
     let mut first_frame = Some(Box::pin(tokio::time::sleep(
         opts.gate.first_frame_timeout(),
     )));
+    // The same for every later frame, from its first byte: armed only
+    // while a frame is partly received, so a pipelining peer whose
+    // batches end between frames never pays for the timer.
+    let mut frame_due: Option<Pin<Box<Sleep>>> = None;
+    // The large body being received, charged to the memory budget from
+    // its header until its reply is written.
+    let mut charge: Option<Charge> = None;
     loop {
         let mut took = false;
         let failed = loop {
+            // Large bodies need a login (re-read per frame: a login or
+            // logout in this batch applies to the next frame).
+            codec.set_max_body(session.authed.is_none().then_some(opts.guest_max_body));
             match answer_all(
                 &mut codec, &mut rbuf, &mut wbuf, &opts.info, session, &mut took,
             ) {
@@ -134,21 +186,10 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                 Step::Failed(e) => break Some(e),
                 Step::Stateful(req) => {
                     let reply = Box::pin(session.handle(&req)).await;
-                    if reply.body.len() >= DIRECT_BODY
-                        && codec.encode_head(&reply, &mut wbuf).is_ok()
-                    {
-                        // A file chunk leaves from its own buffer, after
-                        // what is queued, instead of being copied into it.
-                        conn.write_all_within(&wbuf, opts.idle).await?;
-                        wbuf.clear();
-                        conn.write_all_within(&reply.body, opts.idle).await?;
-                        continue;
-                    }
-                    encode_reply(&mut codec, reply, &req, &mut wbuf);
-                    if wbuf.len() >= FLUSH_AT {
-                        conn.write_all_within(&wbuf, opts.idle).await?;
-                        wbuf.clear();
-                    }
+                    write_reply(conn, opts, &mut codec, reply, &req, &mut wbuf).await?;
+                }
+                Step::Large(reply, req) => {
+                    write_reply(conn, opts, &mut codec, reply, &req, &mut wbuf).await?;
                 }
             }
         };
@@ -156,12 +197,33 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             first_frame = None;
         }
         if !wbuf.is_empty() {
-            conn.write_all_within(&wbuf, opts.idle).await?;
+            send(conn, &wbuf, opts).await?;
             wbuf.clear();
         }
         if let Some(e) = failed {
             tracing::debug!(code = e.code(), error = %e, "closing after a protocol error");
             return conn.linger_close(super::REFUSE_LINGER).await;
+        }
+        if took {
+            // Every whole frame is answered and its reply written: a body
+            // charged until now is no longer held.
+            charge = None;
+        }
+        if let Err(refusal) = charge_pending(&codec, conn, opts, &mut charge) {
+            tracing::debug!(%refusal, "memory budget spent; refusing a large frame");
+            let _ = codec.encode(error_frame(SERVER_BUSY, &refusal, None), &mut wbuf);
+            let _ = send(conn, &wbuf, opts).await;
+            return conn.linger_close(super::REFUSE_LINGER).await;
+        }
+        if rbuf.is_empty() && codec.is_idle() {
+            frame_due = None;
+        } else if took || frame_due.is_none() {
+            // A new frame has begun: its whole must follow in time.
+            let due = tokio::time::Instant::now() + opts.frame_timeout;
+            match frame_due.as_mut() {
+                Some(d) => d.as_mut().reset(due),
+                None => frame_due = Some(Box::pin(tokio::time::sleep_until(due))),
+            }
         }
         if rbuf.is_empty() {
             // Nothing half-read: the buffers go back to the thread while
@@ -204,6 +266,11 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                         return Poll::Ready(Woke::FirstFrameTimeout);
                     }
                 }
+                if let Some(deadline) = frame_due.as_mut() {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Woke::FrameTimeout);
+                    }
+                }
                 poll_quiet(cx, &mut idle, shutdown.as_mut(), &mut stopping).map(Woke::Quiet)
             })
             .await
@@ -216,7 +283,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             }
             Woke::Event(ev) => {
                 if push_events(session, ev, &mut wbuf) == Pushed::Close {
-                    conn.write_all_within(&wbuf, opts.idle).await?;
+                    send(conn, &wbuf, opts).await?;
                     return conn.linger_close(super::REFUSE_LINGER).await;
                 }
                 continue;
@@ -234,6 +301,16 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             Woke::FirstFrameTimeout => {
                 tracing::debug!("no whole frame within the first-frame timeout; closing");
                 return Ok(());
+            }
+            Woke::FrameTimeout => {
+                tracing::debug!("a frame did not arrive whole within the frame timeout; closing");
+                let msg = format!(
+                    "a frame must arrive whole within {} s of its first byte; send whole frames, or smaller ones on a slow link",
+                    opts.frame_timeout.as_secs_f64()
+                );
+                let _ = codec.encode(error_frame(FRAME_TIMEOUT, &msg, None), &mut wbuf);
+                let _ = send(conn, &wbuf, opts).await;
+                return conn.linger_close(super::REFUSE_LINGER).await;
             }
             Woke::Quiet(why) => return super::end_quiet(conn, why).await,
         }
@@ -255,6 +332,57 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
     }
 }
 
+/// Charges the body of the frame being received to the memory budget, if
+/// it is large and not charged yet; the refusal's message when the budget
+/// (or this address's share) is spent.
+fn charge_pending(
+    codec: &FrameCodec,
+    conn: &Conn,
+    opts: &FramedOpts,
+    charge: &mut Option<Charge>,
+) -> Result<(), String> {
+    match codec.pending_body() {
+        Some(size) if size >= CHARGE_FROM && charge.is_none() => {
+            let c = opts
+                .memory
+                .try_charge(conn.peer_ip(), size)
+                .map_err(|e| e.to_string())?;
+            *charge = Some(c);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes `buf` whole within the write timeout: a peer that does not read
+/// its replies is cut off rather than holding them.
+async fn send(conn: &Conn, buf: &[u8], opts: &FramedOpts) -> io::Result<()> {
+    conn.write_all_within(buf, opts.write_timeout).await
+}
+
+/// Queues `reply` to `req`, or writes a large body straight from its own
+/// buffer (after what is queued) instead of copying it.
+async fn write_reply(
+    conn: &Conn,
+    opts: &FramedOpts,
+    codec: &mut FrameCodec,
+    reply: Frame,
+    req: &Frame,
+    wbuf: &mut BytesMut,
+) -> io::Result<()> {
+    if reply.body.len() >= DIRECT_BODY && codec.encode_head(&reply, wbuf).is_ok() {
+        send(conn, wbuf, opts).await?;
+        wbuf.clear();
+        return send(conn, &reply.body, opts).await;
+    }
+    encode_reply(codec, reply, req, wbuf);
+    if wbuf.len() >= FLUSH_AT {
+        send(conn, wbuf, opts).await?;
+        wbuf.clear();
+    }
+    Ok(())
+}
+
 /// What a connection waiting between batches woke for.
 enum Woke {
     /// Input (or EOF, or an error) is there to read.
@@ -265,6 +393,8 @@ enum Woke {
     FirstFrameTimeout,
     /// The account's revocation signal fired: re-check the session.
     Revoked,
+    /// A frame begun did not arrive whole within the frame timeout.
+    FrameTimeout,
     /// Idle for the timeout, or quiet after a stop signal.
     Quiet(Wake),
 }
@@ -302,6 +432,9 @@ enum Step {
     /// This request needs the session (and maybe a service): answer it,
     /// then call `answer_all` again for the rest of the batch.
     Stateful(Frame),
+    /// A core reply with a large body (an echo), to write from its own
+    /// buffer rather than copy, then call `answer_all` again.
+    Large(Frame, Frame),
 }
 
 /// Decodes and answers every complete core request in `rbuf`, stopping at
@@ -332,13 +465,36 @@ fn answer_all(
         *took |= matches!(decoded, Ok(Some(_)));
         match decoded {
             Ok(Some(req)) if session.serves(req.kind()) => return Step::Stateful(req),
-            Ok(Some(req)) => encode_reply(codec, respond(&req, info), &req, wbuf),
+            Ok(Some(req)) => {
+                let reply = respond(&req, info);
+                if reply.body.len() >= DIRECT_BODY {
+                    return Step::Large(reply, req);
+                }
+                encode_reply(codec, reply, &req, wbuf)
+            }
             Ok(None) => return Step::NeedMore,
             Err(e) => {
-                let _ = codec.encode(e.to_frame(), wbuf);
+                let _ = codec.encode(refusal(&e, info, session), wbuf);
                 return Step::Failed(e);
             }
         }
+    }
+}
+
+/// The error frame for a stream that failed to decode: a guest's large
+/// body is told to log in first.
+fn refusal(e: &FrameError, info: &ServerInfo, session: &Session) -> Frame {
+    match e {
+        FrameError::BodyTooLarge { size, max, id }
+            if session.authed.is_none() && *max < info.limits.max_body =>
+        {
+            let msg = format!(
+                "body of {size} bytes exceeds the limit of {max} bytes before login; log in first (up to {} bytes after)",
+                info.limits.max_body
+            );
+            error_frame(e.code(), &msg, *id)
+        }
+        _ => e.to_frame(),
     }
 }
 

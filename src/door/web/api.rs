@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{COOKIE, WebState, check_origin, session_token};
+use super::{WebState, check_origin, session_token};
 use crate::service::accounts::{Accounts, AuthError};
 
 /// The body of `POST /api/login`.
@@ -110,9 +110,10 @@ pub(super) fn forbidden((status, message): (StatusCode, &'static str)) -> ApiErr
 }
 
 /// The `Set-Cookie` value for `token`, valid for `max_age` seconds (0 clears).
-fn cookie(token: &str, max_age: u64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+fn cookie(token: &str, max_age: u64, state: &WebState) -> String {
+    let secure = if state.secure { "; Secure" } else { "" };
+    let name = state.cookie_name();
+    format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
 /// `POST /api/login` with `{"name","password"}`: sets the session cookie.
@@ -131,7 +132,8 @@ pub async fn login(
         .identity
         .expires
         .saturating_sub(crate::service::unix_now());
-    let set = cookie(&login.token, max_age, state.secure);
+    state.idle.touch(&login.token);
+    let set = cookie(&login.token, max_age, &state);
     let body = json!({"user": login.identity.name, "expires": login.identity.expires});
     Ok(([(header::SET_COOKIE, set)], Json(body)).into_response())
 }
@@ -142,14 +144,15 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_origin(&headers).map_err(forbidden)?;
-    if let Some(token) = session_token(&headers) {
+    if let Some(token) = session_token(&headers, state.cookie_name()) {
+        state.idle.forget(token);
         // Already revoked or expired is as good as logged out.
         match accounts(&state)?.logout(token).await {
             Ok(()) | Err(AuthError::InvalidToken) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let clear = cookie("", 0, state.secure);
+    let clear = cookie("", 0, &state);
     Ok((
         [(header::SET_COOKIE, clear)],
         Json(json!({"logged_out": true})),
@@ -162,12 +165,7 @@ pub async fn whoami(
     State(state): State<WebState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = session_token(&headers).ok_or_else(ApiError::unauthenticated)?;
-    let identity = match accounts(&state)?.resume(token).await {
-        Ok(i) => i,
-        Err(AuthError::InvalidToken) => return Err(ApiError::unauthenticated()),
-        Err(e) => return Err(e.into()),
-    };
+    let (identity, _) = super::resume(&state, &headers).await?;
     let body = json!({"user": identity.name, "expires": identity.expires});
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }

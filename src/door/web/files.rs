@@ -29,9 +29,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{ApiError, accounts, forbidden};
-use super::{WebState, check_origin, session_token};
-use crate::service::accounts::AuthError;
+use super::api::{ApiError, forbidden};
+use super::{WebState, check_origin};
 use crate::service::files::{Download, EntryKind, FileError, FileStore, run_blocking};
 
 /// The header every state-changing files request carries (`X-Sockit: 1`).
@@ -101,12 +100,7 @@ pub(super) fn file_error(e: FileError) -> ApiError {
 
 /// The file store and the user id the session cookie speaks for.
 async fn session(state: &WebState, headers: &HeaderMap) -> Result<(FileStore, i64), ApiError> {
-    let token = session_token(headers).ok_or_else(ApiError::unauthenticated)?;
-    let identity = match accounts(state)?.resume(token).await {
-        Ok(i) => i,
-        Err(AuthError::InvalidToken) => return Err(ApiError::unauthenticated()),
-        Err(e) => return Err(e.into()),
-    };
+    let (identity, _) = super::resume(state, headers).await?;
     let store = state.services.files.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -17,7 +17,11 @@
 mod api;
 mod assets;
 mod files;
+pub mod host;
+pub mod session_idle;
 mod ws;
+
+pub use session_idle::{DEFAULT_SESSION_IDLE, SessionIdle};
 
 use std::sync::Arc;
 
@@ -34,8 +38,19 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use crate::service::Services;
 use crate::wire::ServerInfo;
 
-/// Name of the session cookie.
+/// Name of the session cookie over plain HTTP.
 pub const COOKIE: &str = "sockit_session";
+
+/// Name of the session cookie over HTTPS: browsers accept a `__Host-`
+/// cookie only with `Secure`, `Path=/` and no `Domain`, so neither a
+/// plain-HTTP page on the same host nor a sibling subdomain can set or
+/// shadow it.
+pub const SECURE_COOKIE: &str = "__Host-sockit_session";
+
+/// `Strict-Transport-Security` of every HTTPS response: browsers that saw
+/// it use HTTPS for this host for a year, so a network attacker cannot
+/// downgrade a later visit to plain HTTP.
+pub const HSTS: &str = "max-age=31536000";
 
 /// Largest JSON request body the API reads: a login is a few hundred bytes;
 /// 64 KiB matches the frame protocol's header limit.
@@ -52,6 +67,18 @@ pub struct WebState {
     pub secure: bool,
     /// How often a quiet WebSocket is pinged (zero: never); see `ws`.
     pub ping: std::time::Duration,
+    /// When each session was last used, for `--web-session-idle`.
+    pub idle: Arc<SessionIdle>,
+    /// The `--web-host` names (normalised by [`host::HostRule::names`]),
+    /// besides the listener's own address and `localhost`.
+    pub hosts: Arc<[String]>,
+}
+
+impl WebState {
+    /// The session cookie's name: `__Host-` prefixed under TLS.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure { SECURE_COOKIE } else { COOKIE }
+    }
 }
 
 /// The client address of a request for per-address limits: `None` for
@@ -116,15 +143,48 @@ pub fn router(state: WebState) -> Router {
         .with_state(state)
 }
 
-/// The session token from the request's cookie, if any.
-fn session_token(headers: &HeaderMap) -> Option<&str> {
+/// The identity and token of the request's session cookie: refused when
+/// missing, unknown, revoked, or unused for longer than the idle limit
+/// (then also revoked, so it stays refused after a restart).
+async fn resume(
+    state: &WebState,
+    headers: &HeaderMap,
+) -> Result<(crate::service::accounts::Identity, String), api::ApiError> {
+    use crate::service::accounts::AuthError;
+    let token =
+        session_token(headers, state.cookie_name()).ok_or_else(api::ApiError::unauthenticated)?;
+    let accounts = api::accounts(state)?;
+    if state.idle.expired(token) {
+        state.idle.forget(token);
+        let _ = accounts.logout(token).await;
+        return Err(api::ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            crate::wire::UNAUTHENTICATED,
+            format!(
+                "session unused for more than {} s; log in again",
+                state.idle.limit().as_secs()
+            ),
+        ));
+    }
+    match accounts.resume(token).await {
+        Ok(identity) => {
+            state.idle.touch(token);
+            Ok((identity, token.to_owned()))
+        }
+        Err(AuthError::InvalidToken) => Err(api::ApiError::unauthenticated()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The session token from the request's cookie `name`, if any.
+fn session_token<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
 }
 

@@ -40,6 +40,8 @@ fn state(dir: &std::path::Path) -> WebState {
         info: Arc::new(ServerInfo::default()),
         secure: false,
         ping: crate::door::web::DEFAULT_PING,
+        idle: Default::default(),
+        hosts: Default::default(),
     }
 }
 

@@ -9,14 +9,14 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, Extension, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::{Lease, WebState, check_origin, session_token};
+use super::{Lease, WebState, check_origin};
 use crate::door::framed::{Pushed, Session, revoked};
 use crate::wire::{Frame, error_frame};
 
@@ -39,12 +39,9 @@ pub async fn upgrade(
     if let Err(refusal) = check_origin(&headers) {
         return refusal.into_response();
     }
-    let (Some(accounts), Some(token)) = (&state.services.accounts, session_token(&headers)) else {
-        return (StatusCode::UNAUTHORIZED, "log in first").into_response();
-    };
-    let identity = match accounts.resume(token).await {
-        Ok(i) => i,
-        Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+    let (identity, token) = match super::resume(&state, &headers).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
     };
     let ws = match ws {
         Ok(ws) => ws,
@@ -54,13 +51,24 @@ pub async fn upgrade(
         super::client_ip(peer),
         state.services.clone(),
         identity,
-        token.to_owned(),
+        token.clone(),
     );
+    let token_again = token;
     // Served outside a server (router tests), there is no connection to
     // hold and no stop to watch.
     let lease = lease.map_or_else(|| Lease::new(CancellationToken::new()).0, |l| l.0);
+    // Both limits: a message limit alone still lets a peer send one huge
+    // frame (the default frame limit is 16 MiB), buffered whole before
+    // the message limit is looked at.
     ws.max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| serve(socket, session, state, lease))
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            let idle = state.idle.clone();
+            serve(socket, session, state, lease).await;
+            // An open socket is a tab in use: its session's idle clock
+            // restarts when it closes (a reload resumes the session).
+            idle.touch(&token_again);
+        })
 }
 
 /// The close frame a browser gets when the server stops: 1001, "going

@@ -1,10 +1,9 @@
 //! The server's certificate and key: loaded from PEM files, or generated
-//! self-signed (rcgen) and written with the key readable by its owner only.
+//! self-signed (rcgen) and written readable by their owner only.
 //!
 //! Everything here does file I/O or key generation: call it from a blocking
 //! thread (`spawn_blocking`), never on an async worker.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -126,9 +125,9 @@ pub fn write_pair(dir: &Path, g: &Generated, overwrite: bool) -> Result<(), TlsE
             }
         }
     }
-    fs::create_dir_all(dir).map_err(|e| TlsError::io(dir, e))?;
-    write_atomic(&key, g.key_pem.as_bytes(), 0o600)?;
-    write_atomic(&cert, g.cert_pem.as_bytes(), 0o644)
+    crate::fsutil::create_private_dir_all(dir).map_err(|e| TlsError::io(dir, e))?;
+    write_atomic(&key, g.key_pem.as_bytes(), crate::fsutil::PRIVATE_FILE)?;
+    write_atomic(&cert, g.cert_pem.as_bytes(), crate::fsutil::PRIVATE_FILE)
 }
 
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
@@ -150,6 +149,7 @@ pub fn load_or_create(dir: &Path, names: &[String]) -> Result<(Identity, PathBuf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

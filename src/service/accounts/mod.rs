@@ -179,9 +179,11 @@ impl Accounts {
     /// drops expired sessions and starts the hashing threads. Blocking.
     pub fn open(data_dir: &Path, cfg: AccountsConfig) -> Result<Accounts, AccountsError> {
         let hasher = Hasher::new(cfg.hash).map_err(AccountsError::BadConfig)?;
-        std::fs::create_dir_all(data_dir).map_err(|source| AccountsError::DataDir {
-            path: data_dir.to_owned(),
-            source,
+        crate::fsutil::create_private_dir_all(data_dir).map_err(|source| {
+            AccountsError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            }
         })?;
         let path = data_dir.join(DB_FILE);
         let conn = store::open(&path, MIGRATIONS, Durability::Full)?;

@@ -22,11 +22,12 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
 
-/// Mode of directories the store creates (the umask still applies).
-const DIR_MODE: u32 = 0o755;
+/// Mode of directories the store creates: its user's only (the umask can
+/// only narrow it).
+const DIR_MODE: u32 = crate::fsutil::PRIVATE_DIR;
 
-/// Mode of files the store creates (the umask still applies).
-pub(crate) const FILE_MODE: u32 = 0o644;
+/// Mode of files the store creates (uploads, staging): its user's only.
+pub(crate) const FILE_MODE: u32 = crate::fsutil::PRIVATE_FILE;
 
 /// What a directory entry is, never looking through links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,7 +78,8 @@ impl FileStore {
     pub fn open(data_dir: &Path, config: FilesConfig) -> FileResult<(FileStore, SweepReport)> {
         let root = data_dir.join(FILES_DIR);
         let err = |doing| move |e| FileError::io(doing, e);
-        std::fs::create_dir_all(&root).map_err(err("creating the files directory"))?;
+        crate::fsutil::create_private_dir_all(&root)
+            .map_err(err("creating the files directory"))?;
         // The root itself is opened normally: the operator may point the
         // data directory anywhere, links included. Below it, nothing is
         // followed.

@@ -41,6 +41,8 @@ fn app(dir: &std::path::Path) -> Router {
         info: Arc::new(ServerInfo::default()),
         secure: false,
         ping: crate::door::web::DEFAULT_PING,
+        idle: Default::default(),
+        hosts: Default::default(),
     })
 }
 
