@@ -20,6 +20,7 @@ mod login;
 mod password;
 mod ping;
 mod pipe;
+mod relay;
 mod reload;
 mod serve;
 mod tls_opts;
@@ -75,6 +76,8 @@ pub enum Command {
     Connect(pipe::ConnectArgs),
     /// Listen on an address and pipe stdin/stdout to clients, like `ncat -l`.
     Listen(pipe::ListenArgs),
+    /// Forward each client of one address to another, like socat.
+    Relay(relay::RelayArgs),
     /// Send frames of the sockit protocol and print the replies as JSON lines.
     Call(call::CallArgs),
     /// Experiments that show how sockets behave (sticky packets).
@@ -153,6 +156,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench::run(a).await,
         Command::Connect(a) => pipe::connect(a).await,
         Command::Listen(a) => pipe::listen(a).await,
+        Command::Relay(a) => relay::run(a).await,
         Command::Call(a) => call::run(a).await,
         Command::Lab(a) => lab::run(a).await,
         Command::User(a) => user::run(a).await,

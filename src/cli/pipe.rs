@@ -214,13 +214,6 @@ pub async fn connect(a: ConnectArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit listen`.
 pub async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
-    let family = match (a.ipv4, a.ipv6) {
-        (true, _) => Some(Family::V4),
-        (_, true) => Some(Family::V6),
-        _ => None,
-    };
-    let bare_port =
-        a.port.is_none() && !a.addr.is_empty() && a.addr.bytes().all(|b| b.is_ascii_digit());
     let acl = (!a.allow.is_empty() || !a.deny.is_empty())
         .then(|| sockit::net::Acl::new(a.allow.iter().copied(), a.deny.iter().copied()));
     let mut opts = PipeOpts {
@@ -234,36 +227,12 @@ pub async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
         acl,
         ..a.flags.opts()?
     };
-    let bound = if bare_port {
-        bind_any_port(&a.addr, a.flags.udp, family).await?
-    } else {
-        let ep = endpoint(&a.addr, a.port, a.flags.udp)?;
-        let ep = match family {
-            Some(f) => pick_family(ep, f).await?,
-            None => ep,
-        };
-        sockit::net::bind(&ep).await?
-    };
+    let bound = bind_listen(&a.addr, a.port, a.flags.udp, a.ipv4, a.ipv6).await?;
     let local = bound
         .local_endpoint()
         .with_context(|| format!("reading the address bound for {}", a.addr))?;
-    let tls = a.addr.starts_with("tls://");
-    let local = match local {
-        sockit::net::Endpoint::Tcp(hp) if tls => sockit::net::Endpoint::Tls(hp),
-        other => other,
-    };
-    if tls {
-        let host = match &local {
-            sockit::net::Endpoint::Tls(hp) => hp.host.clone(),
-            _ => String::new(),
-        };
-        let (id, path) = a.tls.load_identity(&a.data, &[host]).await?;
-        opts.tls = Some(
-            sockit::net::tls::ServerTls::new(&id, &[], a.tls.handshake_timeout()?)
-                .context("checking the certificate and key for tls://")?,
-        );
-        eprintln!("tls certificate {} ({})", id.fingerprint(), path.display());
-    }
+    let (local, tls) = listen_tls(&a.addr, local, &a.tls, &a.data).await?;
+    opts.tls = tls;
     // stderr, because stdout is the data; tests and scripts read the port here.
     let stop = stop_signal().context("installing the Ctrl-C handler")?;
     eprintln!("listening on {local}");
@@ -356,7 +325,7 @@ async fn pick_family(ep: Endpoint, family: Family) -> anyhow::Result<Endpoint> {
 }
 
 /// Builds the endpoint from `ADDR [PORT]` and `-u`.
-fn endpoint(addr: &str, port: Option<u16>, udp: bool) -> anyhow::Result<Endpoint> {
+pub(super) fn endpoint(addr: &str, port: Option<u16>, udp: bool) -> anyhow::Result<Endpoint> {
     let has_scheme = addr.contains("://");
     let text = match port {
         None => addr.to_string(),
@@ -379,6 +348,54 @@ fn endpoint(addr: &str, port: Option<u16>, udp: bool) -> anyhow::Result<Endpoint
 }
 
 /// Reads an optional seconds flag.
-fn seconds(flag: &str, v: Option<f64>) -> anyhow::Result<Option<Duration>> {
+pub(super) fn seconds(flag: &str, v: Option<f64>) -> anyhow::Result<Option<Duration>> {
     v.map(|s| super::seconds(flag, s, true)).transpose()
+}
+
+/// For a tls:// listening address: the endpoint shown as tls://, and the
+/// acceptor with serve's certificate (--tls-cert/--tls-key, else
+/// DATA/tls), whose fingerprint goes to stderr (stdout is data).
+pub(super) async fn listen_tls(
+    written: &str,
+    local: Endpoint,
+    args: &super::tls_opts::TlsArgs,
+    data: &std::path::Path,
+) -> anyhow::Result<(Endpoint, Option<sockit::net::tls::ServerTls>)> {
+    let hp = match local {
+        Endpoint::Tcp(hp) if written.starts_with("tls://") => hp,
+        other => return Ok((other, None)),
+    };
+    let (id, path) = args
+        .load_identity(data, std::slice::from_ref(&hp.host))
+        .await?;
+    let tls = sockit::net::tls::ServerTls::new(&id, &[], args.handshake_timeout()?)
+        .context("checking the certificate and key for tls://")?;
+    eprintln!("tls certificate {} ({})", id.fingerprint(), path.display());
+    Ok((Endpoint::Tls(hp), Some(tls)))
+}
+
+/// Binds a listening address as `listen` does: a bare PORT on every
+/// address, -4/-6 applied to host names.
+pub(super) async fn bind_listen(
+    addr: &str,
+    port: Option<u16>,
+    udp: bool,
+    ipv4: bool,
+    ipv6: bool,
+) -> anyhow::Result<sockit::net::Bound> {
+    let family = match (ipv4, ipv6) {
+        (true, _) => Some(Family::V4),
+        (_, true) => Some(Family::V6),
+        _ => None,
+    };
+    let bare_port = port.is_none() && !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_digit());
+    if bare_port {
+        return bind_any_port(addr, udp, family).await;
+    }
+    let ep = endpoint(addr, port, udp)?;
+    let ep = match family {
+        Some(f) => pick_family(ep, f).await?,
+        None => ep,
+    };
+    Ok(sockit::net::bind(&ep).await?)
 }

@@ -16,11 +16,14 @@ use crate::net::tls::ServerTls;
 use crate::net::{Acl, BindError, Bound, Endpoint, Transport};
 
 pub use exec::Program;
+pub use relay_udp::DEFAULT_UDP_PEER_TIMEOUT;
 
 mod datagram;
 pub mod exec;
 mod keep_open;
 mod lines;
+pub mod relay;
+mod relay_udp;
 mod stream;
 
 /// Read size for each copy direction: large enough that a bulk transfer
@@ -156,6 +159,11 @@ pub enum PipeError {
     /// `--exec` was given with a UDP address.
     #[error("--exec and --sh-exec need a stream address (tcp://, tls:// or unix://), not udp://")]
     ExecNeedsStream,
+    /// `relay` between a datagram and a stream address.
+    #[error(
+        "relay joins stream to stream (tcp, tls, unix) or udp to udp; these two addresses mix them"
+    )]
+    RelayMix,
     /// Nothing was sent or received for the idle timeout.
     #[error(
         "idle timeout: nothing sent or received for {0:?}; raise -i or leave it out to wait forever"
