@@ -164,3 +164,62 @@ fn user_errors_exit_2_with_one_line() {
         assert!(errors[0].contains(want), "{want} in {err}");
     }
 }
+
+#[test]
+fn hgrm_and_plot_export_the_full_spectrum() {
+    let s = server();
+    let dir = tempfile::tempdir().unwrap();
+    let (hgrm, svg) = (dir.path().join("run.hgrm"), dir.path().join("run.svg"));
+    let (out, v) = bench(&[
+        "--rate",
+        "500",
+        "--hgrm",
+        hgrm.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+        &s.addr("echo", "tcp://"),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_clean(&v);
+    let spectrum = v["percentiles_us"].as_array().unwrap();
+    assert!(spectrum.len() > 10, "{spectrum:?}");
+    let last = spectrum.last().unwrap();
+    assert_eq!(last[0], 1.0);
+    assert_eq!(last[2], v["messages"], "the spectrum counts every sample");
+    let p50 = v["latency_us"]["p50"].as_f64().unwrap();
+    assert!(
+        spectrum.iter().any(|p| p[1].as_f64() == Some(p50)),
+        "p50 is on the spectrum"
+    );
+    let text = std::fs::read_to_string(&hgrm).unwrap();
+    assert!(text.starts_with("       Value     Percentile"), "{text}");
+    let total = v["messages"].as_u64().unwrap();
+    assert!(
+        text.contains(&format!("Total count    = {total:>12}")),
+        "{text}"
+    );
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<polyline"),
+        "{svg}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&hgrm).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn an_open_loop_that_cannot_keep_its_schedule_warns_loudly() {
+    let s = server();
+    let addr = s.addr("echo", "tcp://");
+    // Far beyond what one connection of a debug build can complete.
+    let (out, v) = bench(&["--rate", "5000000", &addr]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(v["achieved_fraction"].as_f64().unwrap() < 0.95, "{v}");
+    assert!(err.contains("WARNING: the schedule slipped"), "{err}");
+    // A rate it keeps easily: no warning.
+    let (out, v) = bench(&["--rate", "300", &addr]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(v["achieved_fraction"].as_f64().unwrap() >= 0.95, "{v}");
+    assert!(!err.contains("WARNING"), "{err}");
+}

@@ -23,6 +23,8 @@ use sockit::tools::bench::{BenchConfig, BenchReport, Mode, bench};
       framed ping/pong through `sockit serve --listen` (the frame protocol)
   sockit bench --proto redis --conns 50 --pipeline 16 tcp://127.0.0.1:6379
       the same load against Redis's PING, for a side-by-side comparison
+  sockit bench --rate 5000 --hgrm run.hgrm --plot run.svg tcp://127.0.0.1:8888
+      the full percentile spectrum as .hgrm, and drawn as SVG
 
 --proto picks the wire format: echo (raw bytes, default), frame (sockit echo
 frames carrying a --size body), frame-ping (sockit ping -> pong frames),
@@ -41,8 +43,12 @@ With --json the last line of stdout is one JSON object:
   {\"conns\":N,\"size\":N,\"duration_s\":..,\"messages\":N,\"msgs_per_s\":..,\"mb_per_s\":..,
    \"latency_us\":{\"min\":..,\"mean\":..,\"p50\":..,\"p90\":..,\"p99\":..,\"p999\":..,\"max\":..,
    \"stddev\":..},\"errors\":N,\"timeouts\":N,\"mismatched\":N,\"bytes\":N,\"mode\":..,
-   \"pipeline\":..,\"rate\":..,\"warmup_s\":..,\"target\":..,\"transport\":..,\"first_error\":..}
-latency_us fields are null in stream mode.
+   \"pipeline\":..,\"rate\":..,\"warmup_s\":..,\"target\":..,\"transport\":..,\"first_error\":..,
+   \"achieved_fraction\":..,\"percentiles_us\":[[quantile,us,count],..]}
+latency_us fields are null in stream mode. percentiles_us is the full
+spectrum (as --hgrm writes it). With --rate, achieved_fraction is the
+completed rate over the intended one; below 0.95 a loud warning on stderr
+says the schedule slipped.
 
 Exit status: 0 when messages were echoed, 1 when none were, 2 on errors
 (bad flags, a connection that could not be opened).")]
@@ -83,6 +89,13 @@ pub struct BenchArgs {
     /// Wire format: echo, frame, frame-ping, redis or nats (see below).
     #[arg(long, value_name = "PROTO", default_value = "echo")]
     proto: sockit::tools::proto::Proto,
+    /// Write the full latency spectrum to FILE in HdrHistogram's .hgrm
+    /// format (milliseconds), for HdrHistogram's plotter.
+    #[arg(long, value_name = "FILE")]
+    hgrm: Option<std::path::PathBuf>,
+    /// Draw latency by percentile to FILE as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<std::path::PathBuf>,
     #[command(flatten)]
     tls: super::tls_opts::ClientTlsArgs,
 }
@@ -121,6 +134,16 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         a.duration
     );
     let report = bench(&cfg).await?;
+    write_exports(&report, a.hgrm.as_deref(), a.plot.as_deref())?;
+    if let (Some(f), Some(rate)) = (report.achieved_fraction, report.rate)
+        && f < SLIP_WARNING
+    {
+        eprintln!(
+            "sockit: WARNING: the schedule slipped: {:.0} msg/s completed of the {rate} msg/s intended ({:.0}%). Either the server could not keep up (its queueing is in the latencies) or this client could not (check its CPU, or spread the load over more --conns or machines); these latencies are not the server's at {rate} msg/s.",
+            report.msgs_per_s,
+            f * 100.0
+        );
+    }
     let mut out = io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
@@ -135,6 +158,39 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Below this fraction of the intended rate, an open-loop run warns that
+/// its schedule slipped: 5% covers replies still in flight at the window's
+/// end and timer jitter, never a real shortfall.
+const SLIP_WARNING: f64 = 0.95;
+
+/// Writes `--hgrm` and `--plot` files (0600, atomically).
+fn write_exports(
+    r: &sockit::tools::bench::BenchReport,
+    hgrm: Option<&std::path::Path>,
+    plot: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if (hgrm.is_some() || plot.is_some()) && r.latency.count() == 0 {
+        anyhow::bail!(
+            "no latencies were measured (stream mode, or no replies), so there is nothing for --hgrm or --plot"
+        );
+    }
+    if let Some(path) = hgrm {
+        sockit::fsutil::write_atomic(path, r.latency.hgrm().as_bytes(), 0o600)
+            .with_context(|| format!("writing --hgrm {}", path.display()))?;
+    }
+    if let Some(path) = plot {
+        let title = format!(
+            "sockit bench {} ({}, {} conns, {})",
+            r.target, r.proto, r.conns, r.mode
+        );
+        let svg = sockit::tools::bench::plot::svg(&r.percentiles_us, &title);
+        sockit::fsutil::write_atomic(path, svg.as_bytes(), 0o600)
+            .with_context(|| format!("writing --plot {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn mode_text(m: Mode) -> String {
