@@ -25,6 +25,8 @@ use sockit::tools::bench::{BenchConfig, BenchReport, Mode, bench};
       the same load against Redis's PING, for a side-by-side comparison
   sockit bench --rate 5000 --hgrm run.hgrm --plot run.svg tcp://127.0.0.1:8888
       the full percentile spectrum as .hgrm, and drawn as SVG
+  sockit bench --sweep 10k..200k --p99-max 5 --duration 3 tcp://127.0.0.1:8888
+      the knee: the highest rate served on schedule with p99 under 5 ms
 
 --proto picks the wire format: echo (raw bytes, default), frame (sockit echo
 frames carrying a --size body), frame-ping (sockit ping -> pong frames),
@@ -93,6 +95,17 @@ pub struct BenchArgs {
     /// format (milliseconds), for HdrHistogram's plotter.
     #[arg(long, value_name = "FILE")]
     hgrm: Option<std::path::PathBuf>,
+    /// Open-loop runs at rising rates LOW..HIGH (e.g. 10k..200k; each run
+    /// --warmup + --duration long) to find the knee: the highest rate kept
+    /// on schedule with p99 under --p99-max.
+    #[arg(long, value_name = "LOW..HIGH", conflicts_with_all = ["rate", "stream", "hgrm", "plot"])]
+    sweep: Option<String>,
+    /// Rates tried before refining (evenly spaced on a log scale).
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "sweep")]
+    steps: usize,
+    /// The p99 bound of --sweep, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10.0, requires = "sweep")]
+    p99_max: f64,
     /// Draw latency by percentile to FILE as SVG.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<std::path::PathBuf>,
@@ -133,6 +146,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         a.warmup,
         a.duration
     );
+    if let Some(range) = &a.sweep {
+        return run_sweep(&cfg, range, a.steps, a.p99_max, a.json).await;
+    }
     let report = bench(&cfg).await?;
     write_exports(&report, a.hgrm.as_deref(), a.plot.as_deref())?;
     if let (Some(f), Some(rate)) = (report.achieved_fraction, report.rate)
@@ -154,6 +170,57 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("sockit: bench {}: first error: {e}", report.target);
     }
     Ok(if report.messages > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Runs `--sweep` and prints each step, then the knee.
+async fn run_sweep(
+    cfg: &BenchConfig,
+    range: &str,
+    steps: usize,
+    p99_max_ms: f64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use sockit::tools::bench::sweep;
+    let range = sweep::parse_range(range).map_err(anyhow::Error::msg)?;
+    if !(2..=50).contains(&steps) {
+        anyhow::bail!("--steps {steps}: give 2 to 50");
+    }
+    let bound = super::seconds("--p99-max", p99_max_ms / 1000.0, true)?;
+    let report = sweep::sweep(cfg, range, steps, bound, |s| {
+        if json {
+            println!("{}", serde_json::to_string(s).unwrap_or_default());
+        } else {
+            println!(
+                "rate {:>10.0} msg/s  achieved {:>5.1}%  p99 {:>10}  {}",
+                s.rate,
+                s.achieved_fraction * 100.0,
+                s.p99_us.map_or_else(|| "-".to_string(), fmt_us),
+                if s.ok { "ok" } else { "over" }
+            );
+        }
+    })
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        match (report.knee, report.first_fail) {
+            (Some(k), Some(f)) => println!(
+                "knee        {k:.0} msg/s (p99 under {p99_max_ms} ms; {f:.0} msg/s was not)"
+            ),
+            (Some(k), None) => println!(
+                "knee        above {k:.0} msg/s: every rate kept p99 under {p99_max_ms} ms"
+            ),
+            (None, _) => println!(
+                "knee        below {:.0} msg/s: even the lowest rate missed its schedule or the bound",
+                range.0
+            ),
+        }
+    }
+    Ok(if report.knee.is_some() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -12,6 +12,7 @@ mod pace;
 mod plan;
 pub mod plot;
 mod stream;
+pub mod sweep;
 mod udp;
 
 use std::io;
