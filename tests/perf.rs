@@ -116,3 +116,17 @@ fn out_of_range_flags_are_one_line_errors() {
     let out = run(&["perf", "-P", "0", "tcp://127.0.0.1:9"], b"");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn an_echo_server_is_not_mistaken_for_a_perf_door() {
+    let s = Server::start(&["--echo", "tcp://127.0.0.1:0"]);
+    let out = run(&["perf", "-t", "0.3", &s.addr("echo", "tcp://")], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Our own header echoed back is named as the answer that it is.
+    assert!(err.contains("unexpected answer {\"perf\":1"), "{err}");
+    assert!(
+        err.contains("is this a `sockit serve --perf` address?"),
+        "{err}"
+    );
+}

@@ -229,6 +229,13 @@ async fn stream(
             e.as_str().unwrap_or("unknown").to_string(),
         ));
     }
+    // An echo server would send our own header back: only this is a yes.
+    if v.get("ok") != Some(&serde_json::Value::Bool(true)) {
+        return Err(PerfError::Protocol(format!(
+            "unexpected answer {}",
+            String::from_utf8_lossy(&answer)
+        )));
+    }
     let deadline = Instant::now() + Duration::from_secs_f64(header.secs);
     let send = async {
         if header.mode != PerfMode::Down {
