@@ -37,6 +37,8 @@ pub enum Service {
     ChatLines,
     /// JSON datagram chat (UDP).
     ChatUdp,
+    /// Throughput tests for `sockit perf` (TCP, Unix).
+    Perf,
 }
 
 impl Service {
@@ -49,6 +51,7 @@ impl Service {
             Service::Web => "web",
             Service::ChatLines => "chat-lines",
             Service::ChatUdp => "chat-udp",
+            Service::Perf => "perf",
         }
     }
 }
@@ -170,7 +173,11 @@ pub async fn bind_all(specs: &[(Service, Endpoint)]) -> Result<Vec<Listener>, Bi
     let mut out = Vec::with_capacity(specs.len());
     for (service, ep) in specs {
         let udp = ep.transport() == Transport::Udp;
-        if matches!(service, Service::Framed | Service::Web | Service::ChatLines) && udp {
+        if matches!(
+            service,
+            Service::Framed | Service::Web | Service::ChatLines | Service::Perf
+        ) && udp
+        {
             return Err(BindError::NeedsStream {
                 addr: ep.to_string(),
                 service: service.name(),
@@ -325,6 +332,12 @@ pub async fn run(
                             with_tls(c, tls.clone(), move |c| door::chat_lines_stream(c, co))
                         }))
                     }
+                    Service::Perf => {
+                        loops.spawn(serve_stream(listener, "perf", shared, move |c| {
+                            let so = so.clone();
+                            with_tls(c, tls.clone(), move |c| door::perf_stream(c, so))
+                        }))
+                    }
                     // bind_all gives these datagram sockets only.
                     Service::Web | Service::ChatUdp => continue,
                 };
@@ -348,8 +361,8 @@ pub async fn run(
                         loops.spawn(door::serve_chat_udp(sock, co));
                         continue;
                     }
-                    // bind_all refuses framed, web and line-chat UDP listeners.
-                    Service::Framed | Service::Web | Service::ChatLines => continue,
+                    // bind_all refuses framed, web, line-chat and perf UDP listeners.
+                    Service::Framed | Service::Web | Service::ChatLines | Service::Perf => continue,
                 };
                 loops.spawn(serve_datagrams(
                     sock,

@@ -14,6 +14,10 @@ use serde::{Serialize, Serializer};
 /// a histogram of a few tens of KiB for latencies up to seconds.
 const SIGNIFICANT_DIGITS: u8 = 3;
 
+/// Spectrum points per halving of the distance to 100%: HdrHistogram's
+/// default for its percentile output (about 100 lines for a million samples).
+const SPECTRUM_TICKS: u32 = 5;
+
 /// Latency samples: an HDR histogram plus exact moments. One per connection
 /// on the hot path, [`LatencyStats::merge`]d at the end, so no locks.
 #[derive(Debug, Clone)]
@@ -138,6 +142,61 @@ impl LatencyStats {
             (self.sum_sq_ns as f64 / n as f64 - mean * mean).max(0.0)
         });
         Some(var.sqrt())
+    }
+
+    /// The latency at each point of the full percentile spectrum: five
+    /// steps per halving of the distance to 100% (as HdrHistogram's own
+    /// percentile output), as (quantile 0..=1, microseconds, samples up
+    /// to here). Empty with no samples.
+    pub fn spectrum(&self) -> Vec<(f64, f64, u64)> {
+        if self.count == 0 {
+            return Vec::new();
+        }
+        let mut total = 0;
+        self.hist
+            .iter_quantiles(SPECTRUM_TICKS)
+            .map(|v| {
+                total += v.count_since_last_iteration();
+                let ns = v.value_iterated_to().clamp(self.min_ns, self.max_ns);
+                (v.quantile_iterated_to(), ns as f64 / 1000.0, total)
+            })
+            .collect()
+    }
+
+    /// The spectrum in HdrHistogram's `.hgrm` text format (values in
+    /// milliseconds), which HdrHistogram's plotter and wrk2's tooling read.
+    pub fn hgrm(&self) -> String {
+        use std::fmt::Write;
+        let mut out = format!(
+            "{:>12} {:>14} {:>10} {:>14}\n\n",
+            "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+        );
+        for (q, us, total) in self.spectrum() {
+            let ms = us / 1000.0;
+            let _ = if q < 1.0 {
+                writeln!(
+                    out,
+                    "{ms:12.3} {q:2.12} {total:10} {:14.2}",
+                    1.0 / (1.0 - q)
+                )
+            } else {
+                writeln!(out, "{ms:12.3} {q:2.12} {total:10}")
+            };
+        }
+        let ms = |ns: f64| ns / 1e6;
+        let _ = writeln!(
+            out,
+            "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+            ms(self.mean_ns().unwrap_or(0.0)),
+            ms(self.stddev_ns().unwrap_or(0.0))
+        );
+        let _ = writeln!(
+            out,
+            "#[Max     = {:12.3}, Total count    = {:12}]",
+            ms(self.max_ns as f64),
+            self.count
+        );
+        out
     }
 
     /// The summary in microseconds, or `None` with no samples.

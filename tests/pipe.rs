@@ -181,6 +181,8 @@ struct Listener {
     stdout: ChildStdout,
     /// The address from the `listening on` line.
     addr: String,
+    /// The stderr lines before it (the TLS certificate's fingerprint).
+    before: Vec<String>,
 }
 
 impl Listener {
@@ -194,13 +196,17 @@ impl Listener {
             .spawn()
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first stderr line {line:?}"))
-            .to_string();
+        let mut before = Vec::new();
+        let addr = loop {
+            let mut line = String::new();
+            let n = stderr.read_line(&mut line).unwrap();
+            assert!(n > 0, "listen exited early: {before:?}");
+            match line.trim_end().strip_prefix("listening on ") {
+                Some(a) => break a.to_string(),
+                None if before.len() < 5 => before.push(line.trim_end().to_string()),
+                None => panic!("no `listening on` line: {before:?}"),
+            }
+        };
         // Keep draining stderr so a chatty child never blocks on it.
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         Listener {
@@ -208,6 +214,7 @@ impl Listener {
             stdout: child.stdout.take().unwrap(),
             child,
             addr,
+            before,
         }
     }
 
@@ -322,4 +329,208 @@ fn listen_udp_answers_the_last_peer() {
     let mut buf = [0; 64];
     let n = sock.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"pong\n");
+}
+
+/// Reads until EOF; a reset counts as the end (what a refused peer gets).
+fn read_all_or_reset(c: &mut TcpStream) -> (Vec<u8>, bool) {
+    let mut got = Vec::new();
+    match c.read_to_end(&mut got) {
+        Ok(_) => (got, false),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => (got, true),
+        Err(e) => panic!("read: {e}"),
+    }
+}
+
+#[test]
+fn connect_refused_by_the_servers_access_list_exits_2_naming_the_reset() {
+    let s = Server::start(&["--echo", "tcp://127.0.0.1:0", "--deny", "127.0.0.0/8"]);
+    for stdin in [&b"hi\n"[..], b""] {
+        let out = run(&["connect", &s.addr("echo", "tcp://")], stdin);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("connection reset by the peer"), "{err}");
+        assert!(err.contains("--allow/--deny"), "{err}");
+    }
+}
+
+#[test]
+fn connect_reset_by_any_peer_is_an_error_not_a_silent_exit() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("tcp://{}", l.local_addr().unwrap());
+    let child = Command::new(bin())
+        .args(["connect", &addr])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (c, _) = l.accept().unwrap();
+    socket2::SockRef::from(&c)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(c);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("connection reset by the peer"), "{err}");
+}
+
+#[test]
+fn connect_sh_exec_attaches_a_program_to_the_connection() {
+    let s = echo_server();
+    // The program's stdout goes to the upper server; its reply comes back
+    // on the program's stdin, and the program's stderr is ours.
+    let out = run(
+        &[
+            "connect",
+            "--sh-exec",
+            "echo hello; read r; echo \"got $r\" >&2",
+            &s.addr("upper", "tcp://"),
+        ],
+        b"stdin is not used\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("got HELLO"), "{err}");
+}
+
+#[test]
+fn connect_exec_of_a_missing_program_is_a_one_line_error() {
+    let s = echo_server();
+    let out = run(
+        &[
+            "connect",
+            "--exec",
+            "/no/such/program",
+            &s.addr("echo", "tcp://"),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot run /no/such/program"), "{err}");
+}
+
+#[test]
+fn listen_ends_at_once_when_its_client_leaves_though_stdin_stays_open() {
+    let mut l = Listener::start(&["tcp://127.0.0.1:0"]);
+    // stdin (a pipe) stays open and silent, as in `sleep 60 | sockit listen`.
+    let mut c = tcp_client(&l.addr);
+    c.write_all(b"bye\n").unwrap();
+    l.expect_stdout(b"bye\n");
+    let left = std::time::Instant::now();
+    drop(c);
+    let mut rest = Vec::new();
+    l.stdout.read_to_end(&mut rest).unwrap();
+    assert!(l.child.wait().unwrap().success());
+    let took = left.elapsed();
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[test]
+fn listen_bare_port_serves_ipv4_and_ipv6_and_dash_4_only_ipv4() {
+    let mut l = Listener::start(&["0"]);
+    let port = l.addr.rsplit(':').next().unwrap().to_string();
+    assert!(l.addr.starts_with("tcp://[::]:"), "{}", l.addr);
+    let mut c = tcp_client(&format!("127.0.0.1:{port}"));
+    c.write_all(b"v4").unwrap();
+    l.expect_stdout(b"v4");
+    drop(l);
+
+    let l = Listener::start(&["-4", "0"]);
+    assert!(l.addr.starts_with("tcp://0.0.0.0:"), "{}", l.addr);
+    let l = Listener::start(&["-4", "localhost", "0"]);
+    assert!(l.addr.starts_with("tcp://127.0.0.1:"), "{}", l.addr);
+}
+
+#[test]
+fn listen_deny_resets_refused_clients_and_keeps_listening() {
+    let mut l = Listener::start(&["-k", "--deny", "127.0.0.0/8", "tcp://127.0.0.1:0"]);
+    for _ in 0..2 {
+        let mut c = tcp_client(&l.addr);
+        let _ = c.write_all(b"let me in\n");
+        let (got, _) = read_all_or_reset(&mut c);
+        assert!(got.is_empty());
+    }
+    let mut a = Listener::start(&["--allow", "10.0.0.0/8", "tcp://127.0.0.1:0"]);
+    let mut c = tcp_client(&a.addr);
+    let _ = c.write_all(b"x");
+    assert!(read_all_or_reset(&mut c).0.is_empty());
+    // Nothing of the refused clients reached stdout; a permitted one does.
+    let mut ok = Listener::start(&["--allow", "127.0.0.1", "tcp://127.0.0.1:0"]);
+    let mut c = tcp_client(&ok.addr);
+    c.write_all(b"welcome").unwrap();
+    ok.expect_stdout(b"welcome");
+    drop((a.stdin.take(), l.stdin.take()));
+    assert!(l.sigterm().success());
+    let mut out = [0u8; 1];
+    // SIGTERM ends `a`; its stdout had nothing.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(a.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(a.stdout.read(&mut out).unwrap(), 0);
+}
+
+#[test]
+fn listen_exec_gives_each_client_its_own_program() {
+    let l = Listener::start(&["-k", "--exec", "tr a-z A-Z", "tcp://127.0.0.1:0"]);
+    let mut a = tcp_client(&l.addr);
+    let mut b = tcp_client(&l.addr);
+    a.write_all(b"first\n").unwrap();
+    b.write_all(b"second\n").unwrap();
+    for (c, want) in [(&mut a, &b"FIRST\n"[..]), (&mut b, b"SECOND\n")] {
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert_eq!(got, want);
+    }
+    // A later client gets a fresh program.
+    let mut c = tcp_client(&l.addr);
+    c.write_all(b"third").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"THIRD");
+}
+
+#[test]
+fn listen_sh_exec_one_client_then_exit() {
+    let mut l = Listener::start(&[
+        "--sh-exec",
+        "read x; echo \"you said $x\"",
+        "tcp://127.0.0.1:0",
+    ]);
+    let mut c = tcp_client(&l.addr);
+    c.write_all(b"hi\n").unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"you said hi\n");
+    drop(c);
+    assert!(l.child.wait().unwrap().success());
+}
+
+#[test]
+fn listen_tls_serves_a_pinned_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut l = Listener::start(&["--data", data.to_str().unwrap(), "tls://127.0.0.1:0"]);
+    assert!(l.addr.starts_with("tls://127.0.0.1:"), "{}", l.addr);
+    let fp = l
+        .before
+        .iter()
+        .find_map(|x| x.strip_prefix("tls certificate "))
+        .and_then(|x| x.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no fingerprint in {:?}", l.before))
+        .to_string();
+    l.send(b"secret reply\n");
+    drop(l.stdin.take());
+    let out = run(&["connect", "--fingerprint", &fp, &l.addr], b"over tls\n");
+    assert_eq!(ok_stdout(&out), b"secret reply\n");
+    l.expect_stdout(b"over tls\n");
+    // A client pinning another certificate is refused by its own check.
+    let wrong = format!("sha256:{}", "00".repeat(32));
+    let l2 = Listener::start(&["--data", data.to_str().unwrap(), "tls://127.0.0.1:0"]);
+    let out = run(&["connect", "--fingerprint", &wrong, &l2.addr], b"x\n");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }

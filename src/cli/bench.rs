@@ -23,6 +23,10 @@ use sockit::tools::bench::{BenchConfig, BenchReport, Mode, bench};
       framed ping/pong through `sockit serve --listen` (the frame protocol)
   sockit bench --proto redis --conns 50 --pipeline 16 tcp://127.0.0.1:6379
       the same load against Redis's PING, for a side-by-side comparison
+  sockit bench --rate 5000 --hgrm run.hgrm --plot run.svg tcp://127.0.0.1:8888
+      the full percentile spectrum as .hgrm, and drawn as SVG
+  sockit bench --sweep 10k..200k --p99-max 5 --duration 3 tcp://127.0.0.1:8888
+      the knee: the highest rate served on schedule with p99 under 5 ms
 
 --proto picks the wire format: echo (raw bytes, default), frame (sockit echo
 frames carrying a --size body), frame-ping (sockit ping -> pong frames),
@@ -41,8 +45,12 @@ With --json the last line of stdout is one JSON object:
   {\"conns\":N,\"size\":N,\"duration_s\":..,\"messages\":N,\"msgs_per_s\":..,\"mb_per_s\":..,
    \"latency_us\":{\"min\":..,\"mean\":..,\"p50\":..,\"p90\":..,\"p99\":..,\"p999\":..,\"max\":..,
    \"stddev\":..},\"errors\":N,\"timeouts\":N,\"mismatched\":N,\"bytes\":N,\"mode\":..,
-   \"pipeline\":..,\"rate\":..,\"warmup_s\":..,\"target\":..,\"transport\":..,\"first_error\":..}
-latency_us fields are null in stream mode.
+   \"pipeline\":..,\"rate\":..,\"warmup_s\":..,\"target\":..,\"transport\":..,\"first_error\":..,
+   \"achieved_fraction\":..,\"percentiles_us\":[[quantile,us,count],..]}
+latency_us fields are null in stream mode. percentiles_us is the full
+spectrum (as --hgrm writes it). With --rate, achieved_fraction is the
+completed rate over the intended one; below 0.95 a loud warning on stderr
+says the schedule slipped.
 
 Exit status: 0 when messages were echoed, 1 when none were, 2 on errors
 (bad flags, a connection that could not be opened).")]
@@ -83,6 +91,24 @@ pub struct BenchArgs {
     /// Wire format: echo, frame, frame-ping, redis or nats (see below).
     #[arg(long, value_name = "PROTO", default_value = "echo")]
     proto: sockit::tools::proto::Proto,
+    /// Write the full latency spectrum to FILE in HdrHistogram's .hgrm
+    /// format (milliseconds), for HdrHistogram's plotter.
+    #[arg(long, value_name = "FILE")]
+    hgrm: Option<std::path::PathBuf>,
+    /// Open-loop runs at rising rates LOW..HIGH (e.g. 10k..200k; each run
+    /// --warmup + --duration long) to find the knee: the highest rate kept
+    /// on schedule with p99 under --p99-max.
+    #[arg(long, value_name = "LOW..HIGH", conflicts_with_all = ["rate", "stream", "hgrm", "plot"])]
+    sweep: Option<String>,
+    /// Rates tried before refining (evenly spaced on a log scale).
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "sweep")]
+    steps: usize,
+    /// The p99 bound of --sweep, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10.0, requires = "sweep")]
+    p99_max: f64,
+    /// Draw latency by percentile to FILE as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<std::path::PathBuf>,
     #[command(flatten)]
     tls: super::tls_opts::ClientTlsArgs,
 }
@@ -120,7 +146,20 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         a.warmup,
         a.duration
     );
+    if let Some(range) = &a.sweep {
+        return run_sweep(&cfg, range, a.steps, a.p99_max, a.json).await;
+    }
     let report = bench(&cfg).await?;
+    write_exports(&report, a.hgrm.as_deref(), a.plot.as_deref())?;
+    if let (Some(f), Some(rate)) = (report.achieved_fraction, report.rate)
+        && f < SLIP_WARNING
+    {
+        eprintln!(
+            "sockit: WARNING: the schedule slipped: {:.0} msg/s completed of the {rate} msg/s intended ({:.0}%). Either the server could not keep up (its queueing is in the latencies) or this client could not (check its CPU, or spread the load over more --conns or machines); these latencies are not the server's at {rate} msg/s.",
+            report.msgs_per_s,
+            f * 100.0
+        );
+    }
     let mut out = io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
@@ -135,6 +174,90 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Runs `--sweep` and prints each step, then the knee.
+async fn run_sweep(
+    cfg: &BenchConfig,
+    range: &str,
+    steps: usize,
+    p99_max_ms: f64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use sockit::tools::bench::sweep;
+    let range = sweep::parse_range(range).map_err(anyhow::Error::msg)?;
+    if !(2..=50).contains(&steps) {
+        anyhow::bail!("--steps {steps}: give 2 to 50");
+    }
+    let bound = super::seconds("--p99-max", p99_max_ms / 1000.0, true)?;
+    let report = sweep::sweep(cfg, range, steps, bound, |s| {
+        if json {
+            println!("{}", serde_json::to_string(s).unwrap_or_default());
+        } else {
+            println!(
+                "rate {:>10.0} msg/s  achieved {:>5.1}%  p99 {:>10}  {}",
+                s.rate,
+                s.achieved_fraction * 100.0,
+                s.p99_us.map_or_else(|| "-".to_string(), fmt_us),
+                if s.ok { "ok" } else { "over" }
+            );
+        }
+    })
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        match (report.knee, report.first_fail) {
+            (Some(k), Some(f)) => println!(
+                "knee        {k:.0} msg/s (p99 under {p99_max_ms} ms; {f:.0} msg/s was not)"
+            ),
+            (Some(k), None) => println!(
+                "knee        above {k:.0} msg/s: every rate kept p99 under {p99_max_ms} ms"
+            ),
+            (None, _) => println!(
+                "knee        below {:.0} msg/s: even the lowest rate missed its schedule or the bound",
+                range.0
+            ),
+        }
+    }
+    Ok(if report.knee.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Below this fraction of the intended rate, an open-loop run warns that
+/// its schedule slipped: 5% covers replies still in flight at the window's
+/// end and timer jitter, never a real shortfall.
+const SLIP_WARNING: f64 = 0.95;
+
+/// Writes `--hgrm` and `--plot` files (0600, atomically).
+fn write_exports(
+    r: &sockit::tools::bench::BenchReport,
+    hgrm: Option<&std::path::Path>,
+    plot: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if (hgrm.is_some() || plot.is_some()) && r.latency.count() == 0 {
+        anyhow::bail!(
+            "no latencies were measured (stream mode, or no replies), so there is nothing for --hgrm or --plot"
+        );
+    }
+    if let Some(path) = hgrm {
+        sockit::fsutil::write_atomic(path, r.latency.hgrm().as_bytes(), 0o600)
+            .with_context(|| format!("writing --hgrm {}", path.display()))?;
+    }
+    if let Some(path) = plot {
+        let title = format!(
+            "sockit bench {} ({}, {} conns, {})",
+            r.target, r.proto, r.conns, r.mode
+        );
+        let svg = sockit::tools::bench::plot::svg(&r.percentiles_us, &title);
+        sockit::fsutil::write_atomic(path, svg.as_bytes(), 0o600)
+            .with_context(|| format!("writing --plot {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn mode_text(m: Mode) -> String {

@@ -19,8 +19,10 @@ mod lab;
 mod limits;
 mod login;
 mod password;
+mod perf;
 mod ping;
 mod pipe;
+mod relay;
 mod reload;
 mod serve;
 mod tls_opts;
@@ -76,6 +78,10 @@ pub enum Command {
     Connect(pipe::ConnectArgs),
     /// Listen on an address and pipe stdin/stdout to clients, like `ncat -l`.
     Listen(pipe::ListenArgs),
+    /// Forward each client of one address to another, like socat.
+    Relay(relay::RelayArgs),
+    /// Measure TCP throughput against `sockit serve --perf`, like iperf3.
+    Perf(perf::PerfArgs),
     /// Send frames of the sockit protocol and print the replies as JSON lines.
     Call(call::CallArgs),
     /// Experiments that show how sockets behave (sticky packets).
@@ -154,6 +160,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench::run(a).await,
         Command::Connect(a) => pipe::connect(a).await,
         Command::Listen(a) => pipe::listen(a).await,
+        Command::Relay(a) => relay::run(a).await,
+        Command::Perf(a) => perf::run(a).await,
         Command::Call(a) => call::run(a).await,
         Command::Lab(a) => lab::run(a).await,
         Command::User(a) => user::run(a).await,

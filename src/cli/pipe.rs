@@ -24,6 +24,11 @@ use sockit::tools::pipe::{self, PipeOpts};
   sockit connect tls://127.0.0.1:2324
       line chat over TLS (`serve --chat-lines tls://...`); the certificate
       is checked by --ca, --fingerprint, or known_hosts on first use
+  sockit connect -w 3 -i 30 tcp://127.0.0.1:8888
+      give up if not connected within 3 s, or after 30 s of silence
+  sockit connect --sh-exec 'echo hi; sleep 1' tcp://127.0.0.1:8888
+      a program talks to the server instead of stdin and stdout (its
+      stdout goes to the server, what the server sends goes to its stdin)
 
 TCP and Unix: bytes pass unchanged both ways. When stdin ends, our sending
 side is half-closed (the server reads EOF; --no-shutdown keeps it open) and
@@ -34,8 +39,16 @@ without a newline is one too); a line over 65507 bytes is an error. Each
 datagram received goes to stdout as it came. After stdin ends, replies
 print until none came for -i, else -w, else 2 seconds.
 
+-e/--exec PROG runs PROG (split on spaces, no shell) and -c/--sh-exec CMD
+runs `/bin/sh -c CMD`, attached to the connection instead of stdin and
+stdout; the program's stderr stays ours. The session ends when the
+program closes its stdout (or exits) and the server closes its side; the
+program then has 2 s to exit before it is killed.
+
 Exit status: 0 when the pipe ends normally or stdout's reader goes away
-(`| head`); 2 with a one-line error otherwise.")]
+(`| head`); 2 with a one-line error otherwise, including when the server
+refuses or resets the connection (a sockit server resets addresses its
+--allow/--deny lists refuse).")]
 pub struct ConnectArgs {
     /// Where to connect: tcp://HOST:PORT, udp://HOST:PORT, tls://HOST:PORT,
     /// unix://PATH or HOST:PORT (TCP); with PORT, ADDR is just the host.
@@ -59,9 +72,21 @@ pub struct ConnectArgs {
 #[command(after_help = "Examples:
   sockit listen tcp://127.0.0.1:9000 > upload.bin     take one client's data
   echo reply | sockit listen tcp://127.0.0.1:0        a free port, shown on stderr
-  sockit listen -k tcp://0.0.0.0:9000                 many clients; stdin to all
+  sockit listen 9000                                  every address, IPv4 and IPv6
+  sockit listen -4 9000                               IPv4 only (0.0.0.0)
+  sockit listen -k -m 10 tcp://0.0.0.0:9000           many clients (10 at once); stdin to all
   sockit listen udp://127.0.0.1:9000                  print datagrams from anyone
   sockit listen unix:///tmp/pipe.sock
+  sockit listen --allow 127.0.0.1 --deny 10.0.0.0/8 9000
+  sockit listen tls://127.0.0.1:9443                  TLS, certificate as `serve` makes it
+  sockit listen -k --exec 'tr a-z A-Z' tcp://127.0.0.1:9000
+      each client talks to its own `tr`: an upper-casing server
+  sockit listen -k --sh-exec 'date; cat' tcp://127.0.0.1:9000
+
+DANGER: --exec and --sh-exec give every client that connects whatever the
+program can do. On any address but loopback or a Unix socket, a shell
+there is a remote shell for anyone: combine them with --allow, tls://, or
+not at all. They are off unless asked for.
 
 `listening on ADDR` goes to stderr, with the real port when you asked for
 port 0; stdout carries only data. Ctrl-C or SIGTERM ends listen (exit 0).
@@ -70,7 +95,9 @@ TCP and Unix, without -k: one client is served, then the listener closes.
 Its data goes to stdout and stdin goes to it (stdin is not read before it
 arrives); when stdin ends our side is half-closed. listen exits when both
 directions are done: the client has closed its side and stdin has ended.
-When stdin is a terminal, the client closing is enough.
+When stdin is a terminal, the client closing is enough; otherwise, once
+the client has closed, listen ends as soon as stdin has nothing more ready
+(100 ms of quiet), so a reply already piped in is still sent.
 
 With -k (as ncat -k): clients are accepted until Ctrl-C, several at once
 (up to -m, 100 by default; more wait to be accepted). Each client ends
@@ -80,6 +107,21 @@ at the time, and is read only while at least one is. A client that stops
 reading holds stdin back for all: nothing is dropped, and nothing piles up
 in memory. Once stdin has ended, clients (present and later ones) are
 half-closed but can still send.
+
+A bare PORT listens on every address ([::], which takes IPv4 too; -4 for
+0.0.0.0 only, -6 for [::]). -4/-6 with a host name pick its address of
+that family. --allow/--deny take addresses or CIDR networks (repeatable):
+a client matching a deny rule, or no allow rule when there are some, is
+reset before a byte passes. Unix clients have no address and pass.
+
+tls:// serves TLS with the certificate `serve` uses: --tls-cert/--tls-key,
+else DATA/tls (made self-signed on first use; DATA is --data, default
+./sockit-data). Its fingerprint goes to stderr for clients to pin.
+
+-e/--exec PROG (split on spaces, no shell) and -c/--sh-exec CMD (run by
+/bin/sh -c) start one program per client, attached to it instead of
+stdin and stdout; with -k, up to -m at once. A client's session ends when
+its program closes its stdout (or exits) and the client has closed.
 
 UDP: datagrams from any peer go to stdout as they came; stdin, one line
 per datagram, goes to the peer heard from most recently (ncat locks onto
@@ -97,6 +139,25 @@ pub struct ListenArgs {
     /// Keep listening after a client leaves; serve several clients at once.
     #[arg(short = 'k', long = "keep-open")]
     keep_open: bool,
+    /// IPv4 only: a bare PORT listens on 0.0.0.0, a host name uses its
+    /// IPv4 address.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// IPv6: a bare PORT listens on [::], a host name uses its IPv6 address.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// Accept only clients from ADDR or CIDR (repeatable); others are reset.
+    #[arg(long, value_name = "CIDR")]
+    allow: Vec<sockit::net::Cidr>,
+    /// Reset clients from ADDR or CIDR (repeatable); wins over --allow.
+    #[arg(long, value_name = "CIDR")]
+    deny: Vec<sockit::net::Cidr>,
+    /// For tls://: where the generated certificate lives (DATA/tls), as in
+    /// `serve`; unused otherwise.
+    #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
+    data: std::path::PathBuf,
+    #[command(flatten)]
+    tls: super::tls_opts::TlsArgs,
     /// With -k, the most clients connected at once; more wait to be accepted.
     #[arg(short = 'm', long = "max-conns", value_name = "N", default_value_t = pipe::DEFAULT_MAX_CONNS)]
     max_conns: usize,
@@ -125,6 +186,18 @@ struct PipeFlags {
     /// up on EOF before answering).
     #[arg(long)]
     no_shutdown: bool,
+    /// Attach PROG (split on spaces; no shell) to the connection instead of
+    /// stdin and stdout. Dangerous on a public listener: see DANGER.
+    #[arg(
+        short = 'e',
+        long = "exec",
+        value_name = "PROG",
+        conflicts_with = "sh_exec"
+    )]
+    exec: Option<String>,
+    /// Like --exec, but run COMMAND with /bin/sh -c.
+    #[arg(short = 'c', long = "sh-exec", value_name = "COMMAND")]
+    sh_exec: Option<String>,
 }
 
 /// Runs `sockit connect`.
@@ -141,24 +214,25 @@ pub async fn connect(a: ConnectArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit listen`.
 pub async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
-    let ep = endpoint(&a.addr, a.port, a.flags.udp)?;
-    if ep.transport() == sockit::net::Transport::Tls {
-        bail!(
-            "sockit listen does not serve TLS; use tcp://, or `sockit serve --echo tls://...` for a TLS endpoint"
-        );
-    }
-    let opts = PipeOpts {
+    let acl = (!a.allow.is_empty() || !a.deny.is_empty())
+        .then(|| sockit::net::Acl::new(a.allow.iter().copied(), a.deny.iter().copied()));
+    let mut opts = PipeOpts {
         keep_open: a.keep_open,
         max_conns: a.max_conns,
         // A person at a terminal ends with Ctrl-D rarely; a closed client is
-        // their cue. A pipe's reply, though, may still be on its way.
+        // their cue. A pipe's reply, though, may still be on its way: it
+        // gets a short grace.
         end_on_peer_eof: std::io::stdin().is_terminal(),
+        peer_eof_grace: Some(pipe::PEER_EOF_GRACE),
+        acl,
         ..a.flags.opts()?
     };
-    let bound = sockit::net::bind(&ep).await?;
+    let bound = bind_listen(&a.addr, a.port, a.flags.udp, a.ipv4, a.ipv6).await?;
     let local = bound
         .local_endpoint()
-        .with_context(|| format!("reading the address bound for {ep}"))?;
+        .with_context(|| format!("reading the address bound for {}", a.addr))?;
+    let (local, tls) = listen_tls(&a.addr, local, &a.tls, &a.data).await?;
+    opts.tls = tls;
     // stderr, because stdout is the data; tests and scripts read the port here.
     let stop = stop_signal().context("installing the Ctrl-C handler")?;
     eprintln!("listening on {local}");
@@ -172,18 +246,86 @@ pub async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
 
 impl PipeFlags {
     fn opts(&self) -> anyhow::Result<PipeOpts> {
+        let exec = match (&self.exec, &self.sh_exec) {
+            (Some(cmd), _) => Some(pipe::Program::exec(cmd)?),
+            (None, Some(cmd)) if cmd.trim().is_empty() => {
+                bail!("--sh-exec needs a command, e.g. --sh-exec 'tr a-z A-Z'")
+            }
+            (None, Some(cmd)) => Some(pipe::Program::Shell(cmd.clone())),
+            (None, None) => None,
+        };
+        if exec.is_some() && (self.send_only || self.recv_only) {
+            bail!("--exec and --sh-exec replace stdin and stdout; drop --send-only/--recv-only");
+        }
         Ok(PipeOpts {
             idle: seconds("-i", self.idle_timeout)?,
             send_only: self.send_only,
             recv_only: self.recv_only,
             no_shutdown: self.no_shutdown,
+            exec,
             ..PipeOpts::default()
         })
     }
 }
 
+/// An IP family asked for with -4 or -6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn matches(self, ip: std::net::IpAddr) -> bool {
+        ip.is_ipv4() == (self == Family::V4)
+    }
+}
+
+/// Binds a bare PORT on every address: [::] (dual stack) unless -4, with
+/// 0.0.0.0 as the fallback when the machine has IPv6 turned off.
+async fn bind_any_port(
+    port: &str,
+    udp: bool,
+    family: Option<Family>,
+) -> anyhow::Result<sockit::net::Bound> {
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("{port} is not a port number (0 to 65535)"))?;
+    let scheme = if udp { "udp" } else { "tcp" };
+    let at = |host: &str| -> anyhow::Result<Endpoint> {
+        Ok(format!("{scheme}://{host}:{port}").parse()?)
+    };
+    if family == Some(Family::V4) {
+        return Ok(sockit::net::bind(&at("0.0.0.0")?).await?);
+    }
+    match sockit::net::bind(&at("[::]")?).await {
+        Ok(b) => Ok(b),
+        Err(sockit::net::BindError::Io { .. }) if family.is_none() => {
+            Ok(sockit::net::bind(&at("0.0.0.0")?).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The endpoint with its host replaced by its first address of `family`.
+async fn pick_family(ep: Endpoint, family: Family) -> anyhow::Result<Endpoint> {
+    let flag = if family == Family::V4 { "-4" } else { "-6" };
+    let Some(hp) = ep.host_port() else {
+        bail!("{flag} applies to IP addresses, not to {ep}");
+    };
+    let host = hp.host.clone();
+    let addrs = ep
+        .resolve()
+        .await
+        .with_context(|| format!("resolving {host}"))?;
+    let Some(addr) = addrs.into_iter().find(|a| family.matches(a.ip())) else {
+        bail!("{flag}: {host} has no address of that family; drop {flag} or give another host");
+    };
+    Ok(Endpoint::from_socket_addr(ep.transport(), addr))
+}
+
 /// Builds the endpoint from `ADDR [PORT]` and `-u`.
-fn endpoint(addr: &str, port: Option<u16>, udp: bool) -> anyhow::Result<Endpoint> {
+pub(super) fn endpoint(addr: &str, port: Option<u16>, udp: bool) -> anyhow::Result<Endpoint> {
     let has_scheme = addr.contains("://");
     let text = match port {
         None => addr.to_string(),
@@ -206,6 +348,54 @@ fn endpoint(addr: &str, port: Option<u16>, udp: bool) -> anyhow::Result<Endpoint
 }
 
 /// Reads an optional seconds flag.
-fn seconds(flag: &str, v: Option<f64>) -> anyhow::Result<Option<Duration>> {
+pub(super) fn seconds(flag: &str, v: Option<f64>) -> anyhow::Result<Option<Duration>> {
     v.map(|s| super::seconds(flag, s, true)).transpose()
+}
+
+/// For a tls:// listening address: the endpoint shown as tls://, and the
+/// acceptor with serve's certificate (--tls-cert/--tls-key, else
+/// DATA/tls), whose fingerprint goes to stderr (stdout is data).
+pub(super) async fn listen_tls(
+    written: &str,
+    local: Endpoint,
+    args: &super::tls_opts::TlsArgs,
+    data: &std::path::Path,
+) -> anyhow::Result<(Endpoint, Option<sockit::net::tls::ServerTls>)> {
+    let hp = match local {
+        Endpoint::Tcp(hp) if written.starts_with("tls://") => hp,
+        other => return Ok((other, None)),
+    };
+    let (id, path) = args
+        .load_identity(data, std::slice::from_ref(&hp.host))
+        .await?;
+    let tls = sockit::net::tls::ServerTls::new(&id, &[], args.handshake_timeout()?)
+        .context("checking the certificate and key for tls://")?;
+    eprintln!("tls certificate {} ({})", id.fingerprint(), path.display());
+    Ok((Endpoint::Tls(hp), Some(tls)))
+}
+
+/// Binds a listening address as `listen` does: a bare PORT on every
+/// address, -4/-6 applied to host names.
+pub(super) async fn bind_listen(
+    addr: &str,
+    port: Option<u16>,
+    udp: bool,
+    ipv4: bool,
+    ipv6: bool,
+) -> anyhow::Result<sockit::net::Bound> {
+    let family = match (ipv4, ipv6) {
+        (true, _) => Some(Family::V4),
+        (_, true) => Some(Family::V6),
+        _ => None,
+    };
+    let bare_port = port.is_none() && !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_digit());
+    if bare_port {
+        return bind_any_port(addr, udp, family).await;
+    }
+    let ep = endpoint(addr, port, udp)?;
+    let ep = match family {
+        Some(f) => pick_family(ep, f).await?,
+        None => ep,
+    };
+    Ok(sockit::net::bind(&ep).await?)
 }

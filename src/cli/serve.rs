@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// Over UDP it reflects to any forged sender: limit it with --allow.
     #[arg(long, value_name = "ADDR")]
     echo: Vec<Endpoint>,
+    /// Serve throughput tests for `sockit perf` on ADDR (tcp://, tls:// or
+    /// unix://); repeatable. Each test is one connection, under the same
+    /// limits and access lists as every door; several may run at once.
+    #[arg(long, value_name = "ADDR")]
+    perf: Vec<Endpoint>,
     /// Run the upper service (each line back upper-cased) on ADDR; repeatable.
     #[arg(long, value_name = "ADDR")]
     upper: Vec<Endpoint>,
@@ -215,6 +220,7 @@ impl ServeArgs {
         specs.extend(each(Service::Web, &self.web));
         specs.extend(each(Service::ChatLines, &self.chat_lines));
         specs.extend(each(Service::ChatUdp, &self.chat_udp));
+        specs.extend(each(Service::Perf, &self.perf));
         specs
     }
 

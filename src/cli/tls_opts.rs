@@ -42,6 +42,19 @@ impl TlsArgs {
     /// `DATA/tls`, generated for localhost and `hosts` when absent. Prints
     /// `tls certificate sha256:... (PATH)` for operators to hand out.
     pub async fn identity(&self, data: &Path, hosts: &[String]) -> anyhow::Result<Identity> {
+        let (id, path) = self.load_identity(data, hosts).await?;
+        println!("tls certificate {} ({})", id.fingerprint(), path.display());
+        Ok(id)
+    }
+
+    /// Like [`TlsArgs::identity`], printing nothing: returns the identity
+    /// and the certificate's path (`listen` prints them to stderr, since
+    /// its stdout is data).
+    pub async fn load_identity(
+        &self,
+        data: &Path,
+        hosts: &[String],
+    ) -> anyhow::Result<(Identity, PathBuf)> {
         let (cert, key, dir) = (
             self.tls_cert.clone(),
             self.tls_key.clone(),
@@ -61,8 +74,7 @@ impl TlsArgs {
         if created {
             tracing::info!(path = %path.display(), "generated a self-signed TLS certificate");
         }
-        println!("tls certificate {} ({})", id.fingerprint(), path.display());
-        Ok(id)
+        Ok((id, path))
     }
 }
 

@@ -41,9 +41,11 @@ pub mod echo;
 pub mod framed;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod perf;
 pub mod web;
 
 pub use chat_lines::{BUSY_LINE, CHAT_IDLE_TIMEOUT, ChatLineOpts, chat_lines_stream};
 pub use chat_udp::{ChatUdpOpts, DEFAULT_LEASE, serve_chat_udp};
 pub use echo::{StreamOpts, UPPER_BUSY, echo_datagram, echo_stream, upper_datagram, upper_stream};
 pub use framed::{FramedOpts, TOO_MANY_CONNECTIONS, busy_frame, framed_stream};
+pub use perf::perf_stream;

@@ -26,6 +26,11 @@ pub struct DialError {
     pub io: io::Error,
 }
 
+/// What a reset (RST) means to a client: the server took the connection
+/// and threw it away at once. A sockit server does that to addresses its
+/// access lists refuse.
+pub const RESET_HINT: &str = "connection reset by the peer: it refused or aborted the connection (a sockit server resets addresses its --allow/--deny lists refuse)";
+
 /// Describes a failed connect in words that suggest the fix.
 pub fn dial_hint(e: &io::Error, transport: Transport, timeout: Duration) -> String {
     use io::ErrorKind as K;
@@ -35,6 +40,7 @@ pub fn dial_hint(e: &io::Error, transport: Transport, timeout: Duration) -> Stri
             "nothing accepts connections on this socket file (left by a stopped server?); start the server".into()
         }
         K::ConnectionRefused => "connection refused; is a server listening there?".into(),
+        K::ConnectionReset => RESET_HINT.into(),
         K::NotFound if unix => {
             "no such socket file; is the server running, and is the path right?".into()
         }

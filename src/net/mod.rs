@@ -16,6 +16,7 @@ pub mod serve;
 pub mod shard;
 pub mod spin;
 pub mod tls;
+pub mod usage;
 pub mod watched;
 
 pub use acl::{Acl, AclError, Cidr};

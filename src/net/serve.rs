@@ -200,8 +200,9 @@ pub async fn serve_stream_with<F, Fut>(
                 if let Some(ip) = ip {
                     shared.gate.log_refusal(door, ip, why);
                 }
-                if why == Refused::Busy {
-                    refuse(conn, &busy, &shared);
+                match why {
+                    Refused::Busy => refuse(conn, &busy, &shared),
+                    Refused::Denied => reset(conn),
                 }
                 continue;
             }
@@ -228,6 +229,15 @@ pub async fn serve_stream_with<F, Fut>(
             Box::pin(handler(Conn::from_std(std_conn)?)).await
         });
         shards.spawn(shared.tracker.track_future(task.instrument(span)));
+    }
+}
+
+/// Closes a connection the access lists deny with a reset (RST), not a
+/// FIN: a client then reports "connection reset" instead of reading a
+/// normal end of an empty reply and exiting as if all went well.
+fn reset(conn: Conn) {
+    if let Conn::Tcp(s) = &conn {
+        let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
     }
 }
 

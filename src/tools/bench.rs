@@ -10,7 +10,9 @@
 
 mod pace;
 mod plan;
+pub mod plot;
 mod stream;
+pub mod sweep;
 mod udp;
 
 use std::io;
@@ -114,6 +116,14 @@ pub struct BenchReport {
     pub proto: String,
     /// The first error seen, for the one-line diagnosis.
     pub first_error: Option<String>,
+    /// Open loop: completed messages per second against `rate`, as a
+    /// fraction (1.0 = on schedule).
+    pub achieved_fraction: Option<f64>,
+    /// The full percentile spectrum: (quantile, microseconds, samples).
+    pub percentiles_us: Vec<(f64, f64, u64)>,
+    /// The merged histogram, for `--hgrm` and `--plot`.
+    #[serde(skip)]
+    pub latency: crate::stats::LatencyStats,
 }
 
 /// Why a bench could not run.
@@ -315,5 +325,8 @@ fn report(cfg: &BenchConfig, t: Tally) -> BenchReport {
         transport: cfg.target.transport().scheme(),
         proto: cfg.proto.to_string(),
         first_error: t.first_error,
+        achieved_fraction: rate.map(|r| t.messages as f64 / secs / r),
+        percentiles_us: t.latency.spectrum(),
+        latency: t.latency,
     }
 }

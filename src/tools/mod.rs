@@ -12,6 +12,7 @@ pub mod chat;
 pub mod config_dir;
 pub mod credentials;
 pub mod known_hosts;
+pub mod perf;
 pub mod ping;
 pub mod pipe;
 pub mod probe;

@@ -12,11 +12,18 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::net::{BindError, Bound, Endpoint, Transport};
+use crate::net::tls::ServerTls;
+use crate::net::{Acl, BindError, Bound, Endpoint, Transport};
+
+pub use exec::Program;
+pub use relay_udp::DEFAULT_UDP_PEER_TIMEOUT;
 
 mod datagram;
+pub mod exec;
 mod keep_open;
 mod lines;
+pub mod relay;
+mod relay_udp;
 mod stream;
 
 /// Read size for each copy direction: large enough that a bulk transfer
@@ -38,6 +45,13 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most `-k` clients at once when `-m` is not given; ncat's default too.
 pub const DEFAULT_MAX_CONNS: usize = 100;
+
+/// How long `listen` (stdin not a terminal) keeps reading stdin after its
+/// client closed its side, while stdin stays quiet: a reply already in the
+/// pipe is read in microseconds and still sent, yet to a person the exit
+/// looks immediate. (A client that leaves must not keep listen waiting on
+/// a stdin that may never end.)
+pub const PEER_EOF_GRACE: Duration = Duration::from_millis(100);
 
 /// How a pipe behaves; the CLI fills it from ncat-style flags.
 #[derive(Debug, Clone)]
@@ -63,8 +77,20 @@ pub struct PipeOpts {
     /// `-m`: most `-k` clients connected at once; later ones wait in the
     /// kernel's backlog, so a flood of connections cannot exhaust memory.
     pub max_conns: usize,
+    /// With [`PipeOpts::end_on_peer_eof`] off: end the session anyway once
+    /// the peer has closed and input was quiet this long (see
+    /// [`PEER_EOF_GRACE`]); `None` waits for the input's end.
+    pub peer_eof_grace: Option<Duration>,
     /// How `connect` checks a tls:// server's certificate.
     pub trust: crate::net::tls::Trust,
+    /// `listen --allow/--deny`: clients these lists deny are reset before
+    /// a byte is read or written (Unix clients have no address and pass).
+    pub acl: Option<Acl>,
+    /// `listen tls://`: the handshake each client must complete.
+    pub tls: Option<ServerTls>,
+    /// `--exec`/`--sh-exec`: a program per connection instead of stdin and
+    /// stdout.
+    pub exec: Option<Program>,
 }
 
 impl Default for PipeOpts {
@@ -78,7 +104,11 @@ impl Default for PipeOpts {
             end_on_peer_eof: true,
             keep_open: false,
             max_conns: DEFAULT_MAX_CONNS,
+            peer_eof_grace: None,
             trust: crate::net::tls::Trust::Unset,
+            acl: None,
+            tls: None,
+            exec: None,
         }
     }
 }
@@ -118,6 +148,22 @@ pub enum PipeError {
         /// A lower bound of the line's length.
         len: usize,
     },
+    /// The `--exec` program could not be started.
+    #[error("cannot run {cmd}: {io}; check the program's name and that it is executable")]
+    Exec {
+        /// The command as given.
+        cmd: String,
+        /// Why it failed.
+        io: io::Error,
+    },
+    /// `--exec` was given with a UDP address.
+    #[error("--exec and --sh-exec need a stream address (tcp://, tls:// or unix://), not udp://")]
+    ExecNeedsStream,
+    /// `relay` between a datagram and a stream address.
+    #[error(
+        "relay joins stream to stream (tcp, tls, unix) or udp to udp; these two addresses mix them"
+    )]
+    RelayMix,
     /// Nothing was sent or received for the idle timeout.
     #[error(
         "idle timeout: nothing sent or received for {0:?}; raise -i or leave it out to wait forever"
@@ -142,12 +188,16 @@ where
     W: AsyncWrite + Unpin,
 {
     match ep.transport() {
+        Transport::Udp if opts.exec.is_some() => Err(PipeError::ExecNeedsStream),
         Transport::Udp => datagram::connect(ep, opts, input, output).await,
         Transport::Tcp | Transport::Unix | Transport::Tls => {
             let timeout = opts.wait.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
             let conn = stream::dial(ep, timeout, &opts.trust).await?;
             let addr = ep.to_string();
-            stream::session(&conn, &addr, opts, input, output).await
+            match &opts.exec {
+                Some(program) => exec::attach(&conn, &addr, opts, program).await,
+                None => stream::session(&conn, &addr, opts, input, output).await,
+            }
         }
     }
 }
@@ -169,15 +219,22 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     match bound {
+        Bound::Udp(_) if opts.exec.is_some() => Err(PipeError::ExecNeedsStream),
         Bound::Udp(socket) => datagram::listen(socket, opts, input, output).await,
-        bound if opts.keep_open => keep_open::serve(bound, opts, input, output).await,
+        bound if opts.keep_open => match &opts.exec {
+            Some(program) => exec::serve_many(bound, opts, program).await,
+            None => keep_open::serve(bound, opts, input, output).await,
+        },
         bound => {
-            let (conn, peer) = stream::accept(&bound).await?;
+            let (conn, peer) = stream::accept_permitted(&bound, opts).await?;
             // ncat without -k serves one client: later ones are refused
             // rather than left hanging in the backlog.
             drop(bound);
             tracing::debug!(%peer, "connection");
-            stream::session(&conn, &peer, opts, input, output).await
+            match &opts.exec {
+                Some(program) => exec::serve_one(conn, &peer, opts, program).await,
+                None => stream::serve_client(conn, &peer, opts, input, output).await,
+            }
         }
     }
 }
@@ -186,7 +243,7 @@ where
 fn peer_error(addr: &str, e: io::Error) -> PipeError {
     use io::ErrorKind as K;
     let hint = match e.kind() {
-        K::ConnectionReset => "connection reset by the peer".into(),
+        K::ConnectionReset => crate::net::dial::RESET_HINT.into(),
         K::ConnectionRefused => {
             "connection refused (ICMP port unreachable); is a server listening there?".into()
         }

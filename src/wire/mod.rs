@@ -30,6 +30,7 @@ mod files;
 mod frame;
 mod limits;
 mod message;
+pub mod perf;
 mod respond;
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ where
         // Input is read only while someone is there to receive it.
         clients.retain(|c| !c.is_closed());
         tokio::select! {
-            r = stream::accept(&bound), if tasks.len() < opts.max_conns.max(1) => match r {
+            r = stream::accept_permitted(&bound, opts), if tasks.len() < opts.max_conns.max(1) => match r {
                 Ok((conn, peer)) => {
                     tracing::debug!(%peer, "connection");
                     let (tx, rx) = mpsc::channel(QUEUE);
@@ -67,7 +67,7 @@ where
                     let out = PollSender::new(out_tx.clone());
                     let opts = client_opts.clone();
                     tasks.spawn(async move {
-                        let res = stream::session(&conn, &peer, &opts, Queued::new(rx), ChunkOut(out)).await;
+                        let res = stream::serve_client(conn, &peer, &opts, Queued::new(rx), ChunkOut(out)).await;
                         (peer, res)
                     });
                 }
@@ -124,7 +124,7 @@ async fn write_output<W: AsyncWrite + Unpin>(
 
 /// A failed accept concerns one client, except when descriptors or memory
 /// run out; then pause instead of spinning (see [`crate::net::serve::pause_if_exhausted`]).
-async fn accept_failed(e: PipeError) {
+pub(super) async fn accept_failed(e: PipeError) {
     let paused = match &e {
         PipeError::Peer { io, .. } => crate::net::serve::pause_if_exhausted(io).await,
         _ => false,

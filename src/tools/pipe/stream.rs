@@ -3,10 +3,10 @@
 
 use std::io;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::{CHUNK, PipeError, PipeOpts, emit, peer_error};
@@ -51,6 +51,65 @@ pub(super) async fn accept(bound: &Bound) -> Result<(Conn, String), PipeError> {
     }
 }
 
+/// Accepts the next client the access list (`--allow/--deny`) permits;
+/// denied ones are reset before a byte is read or written.
+pub(super) async fn accept_permitted(
+    bound: &Bound,
+    opts: &PipeOpts,
+) -> Result<(Conn, String), PipeError> {
+    loop {
+        let (conn, peer) = accept(bound).await?;
+        let Some(acl) = &opts.acl else {
+            return Ok((conn, peer));
+        };
+        match conn.peer_ip() {
+            Some(ip) if !acl.permits(ip) => {
+                // Debug, not info: a hostile flood must not flood stderr.
+                tracing::debug!(%peer, "refused: denied by --allow/--deny");
+                if let Conn::Tcp(s) = &conn {
+                    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+                }
+            }
+            _ => return Ok((conn, peer)),
+        }
+    }
+}
+
+/// Runs [`session`] on an accepted client, first completing the TLS
+/// handshake when listening on tls:// ([`PipeOpts::tls`]).
+pub(super) async fn serve_client<R, W>(
+    conn: Conn,
+    peer: &str,
+    opts: &PipeOpts,
+    input: R,
+    output: W,
+) -> Result<(), PipeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let Some(tls) = &opts.tls else {
+        return session(&conn, peer, opts, input, output).await;
+    };
+    let mut result = None;
+    let slot = &mut result;
+    let handshake = tls
+        .serve_relayed(conn, move |plain| async move {
+            *slot = Some(session(&plain, peer, opts, input, output).await);
+            Ok(())
+        })
+        .await;
+    match (result, handshake) {
+        (Some(r), _) => r,
+        (None, Err(e)) => Err(PipeError::Peer {
+            addr: peer.to_string(),
+            hint: format!("TLS handshake failed: {e}"),
+            io: e,
+        }),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
 /// Pipes `input` to `conn` and `conn` to `output` until the session ends.
 ///
 /// The session ends when the peer has closed its side and we are done
@@ -81,7 +140,10 @@ where
                 r?;
                 tracing::debug!(peer = addr, "peer closed its side");
                 down_done = true;
+                // The grace below counts from the peer's close.
+                clock.touch();
             }
+            () = clock.idle(opts.peer_eof_grace), if down_done => return Ok(()),
             r = &mut up, if !up_done => {
                 r?;
                 up_done = true;
@@ -107,13 +169,22 @@ async fn send_input<R: AsyncRead + Unpin>(
         let n = input.read(&mut buf).await.map_err(PipeError::Input)?;
         if n == 0 {
             if !no_shutdown {
-                conn.shutdown_write().map_err(|e| peer_error(addr, e))?;
+                match conn.shutdown_write() {
+                    // Reset already: the receiving side reports it.
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                    r => r.map_err(|e| peer_error(addr, e))?,
+                }
             }
             return Ok(());
         }
         clock.touch();
         match conn.write_all_ready(&buf[..n]).await {
             Ok(()) => clock.touch(),
+            // A reset before the peer said anything is a refusal (an
+            // access list, a crashed server), not the end of a reply.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !clock.heard() => {
+                return Err(peer_error(addr, e));
+            }
             // The peer closed and stopped reading: nothing more can be sent,
             // which ends this direction, not the session.
             Err(e)
@@ -144,12 +215,18 @@ async fn recv_output<W: AsyncWrite + Unpin>(
     loop {
         conn.readable().await.map_err(|e| peer_error(addr, e))?;
         let n = match conn.try_read(&mut buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => {
+                // Passes the EOF on: an --exec program reads the end of its
+                // stdin (stdout just flushes).
+                let _ = output.shutdown().await;
+                return Ok(());
+            }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(peer_error(addr, e)),
         };
         clock.touch();
+        clock.heard.store(true, Ordering::Relaxed);
         if !discard {
             emit(output, &buf[..n]).await?;
         }
@@ -162,6 +239,8 @@ pub(super) struct Clock {
     start: Instant,
     /// Milliseconds from `start` to the last activity.
     last_ms: AtomicU64,
+    /// Whether the peer has sent us anything yet.
+    heard: AtomicBool,
 }
 
 impl Clock {
@@ -170,7 +249,13 @@ impl Clock {
         Clock {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            heard: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the peer has sent us anything yet.
+    pub(super) fn heard(&self) -> bool {
+        self.heard.load(Ordering::Relaxed)
     }
 
     /// Records activity now.

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# bench/perf_compare.sh - `sockit perf` beside iperf3 on loopback, in one run.
+#
+# Each tool measures against its own server on the same loopback, back to
+# back: TCP one stream, TCP -P 4, then UDP at 1 Gbit/s (iperf3 only: sockit
+# perf has no UDP mode yet, and the table says so). Prints a markdown table
+# with the ratio sockit/iperf3 of the receiver's throughput.
+#
+# Needs iperf3 (Debian: apt-get install -y iperf3; this script does NOT
+# install it) and a release build of sockit (built here unless SOCKIT points
+# at a binary).
+# Usage: [DUR=5] [SOCKIT=path/to/sockit] bench/perf_compare.sh
+# Loopback only; ports 39321 (sockit) and 39322 (iperf3).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DUR="${DUR:-5}"
+PORT_S=39321; PORT_I=39322
+command -v iperf3 >/dev/null || { echo "iperf3 is missing: apt-get install -y iperf3" >&2; exit 1; }
+if [ -z "${SOCKIT:-}" ]; then
+  (cd "$ROOT" && cargo build --release --quiet)
+  SOCKIT="${CARGO_TARGET_DIR:-$ROOT/target}/release/sockit"
+fi
+command -v jq >/dev/null || { echo "jq is missing: apt-get install -y jq" >&2; exit 1; }
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+TMP="$(mktemp -d)"
+"$SOCKIT" serve --perf "tcp://127.0.0.1:$PORT_S" > "$TMP/serve.log" 2>&1 & PIDS+=($!)
+iperf3 -s -p "$PORT_I" > "$TMP/iperf3.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 50); do
+  grep -q ready "$TMP/serve.log" && (exec 3<>"/dev/tcp/127.0.0.1/$PORT_I") 2>/dev/null && break
+  sleep 0.1
+done
+
+# Receiver-side bits per second of one run of each tool.
+sockit_tcp() { "$SOCKIT" perf --json -i 0 -t "$DUR" "$@" "tcp://127.0.0.1:$PORT_S" \
+  | jq '.summary | .server_received * 8 / .secs'; }
+iperf_tcp() { iperf3 -J -c 127.0.0.1 -p "$PORT_I" -t "$DUR" "$@" | jq '.end.sum_received.bits_per_second'; }
+gbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e9 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "| test | sockit perf | iperf3 | sockit/iperf3 |"
+echo "|---|---|---|---|"
+for p in 1 4; do
+  s=$(sockit_tcp -P "$p"); i=$(iperf_tcp -P "$p")
+  echo "| TCP -P $p, Gbit/s (receiver) | $(gbit "$s") | $(gbit "$i") | $(ratio "$s" "$i") |"
+done
+u=$(iperf3 -J -c 127.0.0.1 -p "$PORT_I" -u -b 1G -t "$DUR" | jq -r '.end.sum | "\(.bits_per_second / 1e9 | . * 100 | round / 100) Gbit/s, loss \(.lost_percent | . * 100 | round / 100) %, jitter \(.jitter_ms) ms"')
+echo "| UDP -b 1G | not implemented | $u | - |"
+echo
+echo "DUR=$DUR s per cell; sockit $("$SOCKIT" --version 2>/dev/null || echo '?'), $(iperf3 --version | head -1)"
