@@ -12,6 +12,7 @@ mod chat;
 mod chat_opts;
 mod chat_term;
 mod config;
+mod data_lock;
 mod files;
 mod filestore;
 mod lab;
@@ -22,6 +23,7 @@ mod ping;
 mod pipe;
 mod reload;
 mod serve;
+mod server_addr;
 mod tls_opts;
 mod user;
 

@@ -26,12 +26,6 @@ use sockit::service::files::RelPath;
 use sockit::tools::credentials::{Credentials, CredentialsError, connect_logged_in};
 use sockit::tools::transfer::{TransferError, chunk_for};
 
-/// The server when none is named: where `sockit serve` listens.
-const DEFAULT_SERVER: &str = "tcp://127.0.0.1:7878";
-
-/// Environment variable naming the default server.
-const SERVER_ENV: &str = "SOCKIT_SERVER";
-
 /// Exit statuses, documented in every command's --help.
 pub const EXIT_HELP: &str =
     "Exit status: 0 success; 1 refused by the server for another reason (quota,
@@ -73,15 +67,7 @@ pub fn is_remote(arg: &str) -> bool {
 
 impl Common {
     fn default_server(&self) -> anyhow::Result<Endpoint> {
-        if let Some(s) = &self.server {
-            return Ok(s.clone());
-        }
-        match std::env::var(SERVER_ENV) {
-            Ok(s) if !s.is_empty() => s
-                .parse()
-                .map_err(|e| anyhow::anyhow!("${SERVER_ENV}={s:?}: {e}")),
-            _ => Ok(DEFAULT_SERVER.parse()?),
-        }
+        crate::cli::server_addr::resolve(self.server.as_ref())
     }
 
     /// Parses a remote operand (see the module docs).
