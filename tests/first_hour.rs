@@ -41,6 +41,19 @@ fn every_client_command_takes_the_server_the_same_way() {
     );
     assert!(out.status.success(), "{out:?}");
 
+    // A name the store refuses is named with its rule, not "no file name".
+    let odd = cfg.path().join("a<b.txt");
+    std::fs::write(&odd, b"x").unwrap();
+    let out = run_env(
+        &["put", odd.to_str().unwrap(), ":"],
+        b"",
+        &[env_cfg, env_server],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(err.contains("'<'") && err.contains("not allowed"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
     // say takes the address as its first word, as --help shows ...
     let out = run_env(&["say", &addr, "--room", "lobby", "hello"], b"", &[env_cfg]);
     assert!(out.status.success(), "{out:?}");
@@ -149,4 +162,44 @@ fn the_banner_says_when_defaults_were_dropped_and_how_to_add_an_account() {
         "{:?}",
         srv.banner
     );
+}
+
+#[test]
+fn one_exit_status_table_for_every_command() {
+    let srv = Server::start(&["--listen", "tcp://127.0.0.1:0"]);
+    let addr = srv.addr("framed", "tcp://");
+    let cfg = tempfile::tempdir().unwrap();
+    let env = [("SOCKIT_CONFIG_DIR", cfg.path())];
+    // Not logged in: 3, whichever command finds out.
+    for args in [
+        vec!["whoami", addr.as_str()],
+        vec!["logout", addr.as_str()],
+        vec!["say", addr.as_str(), "hi", "there"],
+        vec!["history", addr.as_str()],
+        vec!["ls", "--server", addr.as_str()],
+    ] {
+        let out = run_env(&args, b"", &env);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {out:?}");
+        let hint = args[0] == "logout" || text(&out.stderr).contains("sockit login");
+        assert!(hint, "{args:?}: {out:?}");
+    }
+    // Nothing listening: 7 (network), one line, the cause once.
+    let dead = "tcp://127.0.0.1:1";
+    let env = [env[0], ("SOCKIT_PASSWORD", Path::new(PASS))];
+    for args in [
+        vec!["call", dead, r#"{"type":"ping"}"#],
+        vec!["login", dead, "--user", "ann"],
+    ] {
+        let out = run_env(&args, b"", &env);
+        assert_eq!(out.status.code(), Some(7), "{args:?}: {out:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert_eq!(err.matches("refused").count(), 1, "{err}");
+    }
+    // The table is in the top-level --help.
+    let out = run(&["--help"], b"");
+    let help = text(&out.stdout);
+    for line in ["3 not logged in", "7 network"] {
+        assert!(help.contains(line), "{help}");
+    }
 }

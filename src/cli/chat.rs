@@ -118,7 +118,7 @@ fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
     match e {
         sockit::client::ClientError::Server { message, .. } => {
             eprintln!("sockit: {message}");
-            Ok(ExitCode::from(1))
+            Ok(ExitCode::from(super::exit::REFUSED))
         }
         e => Err(e.into()),
     }
@@ -234,7 +234,7 @@ pub async fn chat(a: ChatArgs) -> anyhow::Result<ExitCode> {
         )),
         Err(e) => {
             out.error(&e.to_string());
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::from(super::exit::REFUSED));
         }
     }
     let mut keepalive = tokio::time::interval(KEEPALIVE);

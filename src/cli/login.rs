@@ -81,7 +81,7 @@ fn refused(e: ClientError, what: &str) -> anyhow::Result<ExitCode> {
     match e {
         ClientError::Server { message, .. } => {
             eprintln!("sockit: {what} refused: {message}");
-            Ok(ExitCode::from(1))
+            Ok(ExitCode::from(super::exit::REFUSED))
         }
         e => Err(e.into()),
     }
@@ -142,7 +142,7 @@ pub async fn whoami(a: SessionArgs) -> anyhow::Result<ExitCode> {
         Ok(x) => x,
         Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
             eprintln!("sockit: {e}");
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::from(super::exit::NOT_LOGGED_IN));
         }
         Err(e) => return Err(e.into()),
     };
@@ -179,14 +179,17 @@ pub async fn logout(a: SessionArgs) -> anyhow::Result<ExitCode> {
             .map_err(anyhow::Error::from),
         Err(CredentialsError::NotLoggedIn(addr)) => {
             eprintln!("sockit: not logged in to {addr}");
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::from(super::exit::NOT_LOGGED_IN));
         }
         Err(CredentialsError::Refused { .. }) => Ok(()),
         Err(e) => Err(anyhow::Error::from(e)),
     };
     let saved = creds.remove(&addr)?;
     if let Err(e) = revoked {
-        eprintln!("sockit: forgot the local session, but the server could not revoke it: {e:#}");
+        eprintln!(
+            "sockit: forgot the local session, but the server could not revoke it: {}",
+            super::exit::one_line(&e)
+        );
         return Ok(ExitCode::from(2));
     }
     let user = saved.map(|s| s.user).unwrap_or_default();

@@ -209,12 +209,12 @@ fn collect(locals: &[OsString], recursive: bool) -> Vec<Collected> {
                 continue;
             }
         };
-        let Some(name) = base_name(&path) else {
-            out.push(Err((
-                shown,
-                usage("has no file name; name the directory itself"),
-            )));
-            continue;
+        let name = match base_name(&path) {
+            Ok(name) => name,
+            Err(why) => {
+                out.push(Err((shown, usage(&why))));
+                continue;
+            }
         };
         if meta.is_dir() {
             if recursive {
@@ -240,10 +240,18 @@ fn usage(msg: &str) -> Failure {
     }
 }
 
-/// The last component of a local path, as a valid store name.
-fn base_name(p: &Path) -> Option<String> {
-    let name = p.file_name()?.to_str()?.to_owned();
-    check_name(&name).ok().map(|()| name)
+/// The last component of a local path, as a valid store name; else why
+/// not, naming the rule it breaks (`a<b.txt`: the `<`).
+fn base_name(p: &Path) -> Result<String, String> {
+    let name = p
+        .file_name()
+        .ok_or("has no file name; name the directory itself")?
+        .to_str()
+        .ok_or("has a name that is not UTF-8; rename it")?
+        .to_owned();
+    check_name(&name)
+        .map(|()| name)
+        .map_err(|e| format!("cannot be stored under this name: {e}; rename it or put a copy"))
 }
 
 /// Adds every regular file below `dir` (depth first, sorted names).
