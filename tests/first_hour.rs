@@ -203,3 +203,78 @@ fn one_exit_status_table_for_every_command() {
         assert!(help.contains(line), "{help}");
     }
 }
+
+/// Bytes of unfinished uploads the server holds.
+fn staging_len(data: &Path) -> u64 {
+    let staging = data.join("files").join("staging");
+    let mut total = 0;
+    for user in std::fs::read_dir(staging).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(user.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if f.file_name().to_string_lossy().ends_with(".part") {
+                total += f.metadata().map_or(0, |m| m.len());
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn a_server_dropped_mid_put_is_a_network_error_that_a_rerun_resumes() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let srv = Server::start(&["--listen", "tcp://127.0.0.1:0"]);
+    let addr = srv.addr("framed", "tcp://");
+    add_user(&srv.data(), "ann", PASS);
+    let cfg = tempfile::tempdir().unwrap();
+    let env = [
+        ("SOCKIT_CONFIG_DIR", cfg.path()),
+        ("SOCKIT_SERVER", Path::new(&addr)),
+        ("SOCKIT_PASSWORD", Path::new(PASS)),
+    ];
+    assert!(
+        run_env(&["login", "--user", "ann"], b"", &env)
+            .status
+            .success()
+    );
+    let big = cfg.path().join("big.bin");
+    // Incompressible and large enough to be mid-way when the server dies.
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let bytes: Vec<u8> = (0..(160usize << 20) / 8)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect();
+    std::fs::write(&big, bytes).unwrap();
+    let child = Command::new(common::bin())
+        .args(["put", big.to_str().unwrap(), "--json"])
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data = srv.data();
+    let start = Instant::now();
+    while staging_len(&data) < 8 << 20 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the upload never started"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let dir = srv.kill_keep_dir();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(j["bytes_sent"].as_u64().unwrap() > 0, "{j}");
+    let err = j["failures"][0]["error"].as_str().unwrap();
+    assert!(err.contains("run the same command again to resume"), "{j}");
+    drop(dir);
+}

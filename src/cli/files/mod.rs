@@ -204,7 +204,9 @@ impl From<TransferError> for Failure {
             }
             // The connection broke: say that a rerun picks up where it was.
             _ if code == crate::cli::exit::NETWORK => {
-                format!("{e}; run the same command again to resume")
+                format!(
+                    "the connection to the server broke ({e}); run the same command again to resume"
+                )
             }
             _ => e.to_string(),
         };

@@ -104,7 +104,7 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
     };
     let bar = Bar::new(c.json);
     let started = Instant::now();
-    let (mut done, mut total) = (Vec::new(), 0u64);
+    let mut done = Vec::new();
     for job in todo {
         let target = match &exact {
             Some(p) => Ok(p.clone()),
@@ -121,7 +121,6 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
         match put_file(&mut session.client, &job.local, &target, opts, &bar).await {
             Ok(o) => {
                 let secs = t0.elapsed().as_secs_f64();
-                total += o.size - o.resumed_from;
                 if !c.json {
                     let mut line = format!(
                         "put {} -> {} ({} bytes, {})",
@@ -131,7 +130,8 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
                         rate(o.size - o.resumed_from, secs)
                     );
                     if o.resumed_from > 0 {
-                        line += &format!(", resumed from {}", o.resumed_from);
+                        let at = indicatif::HumanBytes(o.resumed_from);
+                        line += &format!(", resumed from {at} ({} bytes)", o.resumed_from);
                     }
                     if o.replaced {
                         line += ", replaced";
@@ -160,7 +160,8 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::json!({
                 "command": "put", "server": dest.server.to_string(), "files": done,
-                "bytes_sent": total, "seconds": secs, "failures": failures.list,
+                // What went out, a broken-off file included.
+                "bytes_sent": bar.bytes_written(), "seconds": secs, "failures": failures.list,
             })
         );
     }
