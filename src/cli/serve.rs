@@ -65,6 +65,11 @@ const CONFIG_HEADER: &str = "\
   sockit serve --listen tls://0.0.0.0:7879 --tls-cert cert.pem --tls-key key.pem
       TLS with your own certificate (from a CA, or `sockit cert new`)
 
+Any listener flag (--echo, --upper, --listen, --web, --chat-lines,
+--chat-udp, here or in the config file) replaces ALL the defaults: name
+every service you want (the `hint:` line on start lists the defaults left
+out). Servers with only echo and upper use no data directory.
+
 On start, one line per listener goes to stdout, e.g.
   echo listening on tcp://127.0.0.1:8888
 then, with tls:// listeners, `tls certificate sha256:HEX (PATH)`, and a line
