@@ -28,9 +28,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            // The whole cause chain on one line: "connecting to X: refused".
-            eprintln!("sockit: error: {e:#}");
-            ExitCode::from(2)
+            // The cause chain on one line, each cause once: "connecting to
+            // X: refused"; the status from the one table (`sockit --help`).
+            eprintln!("sockit: error: {}", cli::exit::one_line(&e));
+            ExitCode::from(cli::exit::status(&e))
         }
     }
 }

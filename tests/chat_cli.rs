@@ -141,7 +141,11 @@ fn say_and_history() {
         b"",
         &[("SOCKIT_CONFIG_DIR", empty.path())],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "not logged in: 3, as everywhere"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("sockit login"),
         "{out:?}"

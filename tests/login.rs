@@ -386,7 +386,11 @@ fn cli_login_whoami_logout_keep_the_token_private() {
     let out = run_env(&["logout", &addr], b"", &env);
     assert!(out.status.success(), "{out:?}");
     let out = run_env(&["whoami", &addr], b"", &env);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "not logged in: 3, as everywhere"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not logged in"),
         "{out:?}"

@@ -124,7 +124,7 @@ fn a_closed_tcp_port_is_a_one_line_error_naming_it() {
         .port();
     let addr = format!("tcp://127.0.0.1:{port}");
     let out = run(&["ping", "-c", "1", &addr], b"");
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(out.status.code(), Some(7), "network errors exit 7: {out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains(&addr) && err.contains("refused"), "{err}");

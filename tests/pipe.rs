@@ -111,7 +111,7 @@ fn closed_port_is_a_one_line_error() {
         l.local_addr().unwrap().port()
     };
     let out = run(&["connect", &format!("tcp://127.0.0.1:{port}")], b"");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(7), "network errors exit 7");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(

@@ -420,7 +420,13 @@ fn bad_address_shows_the_accepted_forms() {
 
 #[test]
 fn data_directory_is_created_and_defaults_are_printed() {
-    let srv = Server::start(&["--echo", "tcp://localhost:0"]);
+    // Only servers with state (here the framed protocol) make one.
+    let srv = Server::start(&[
+        "--echo",
+        "tcp://localhost:0",
+        "--listen",
+        "tcp://127.0.0.1:0",
+    ]);
     assert!(srv.dir.path().join("data").is_dir());
     assert!(srv.banner.iter().any(|l| l.starts_with("data directory ")));
     // `localhost` resolves.

@@ -51,7 +51,16 @@ fn add_list_lock_unlock_del() {
         &["add", "Alice", "--password-stdin"],
         b"correct horse\n",
     ));
-    assert_eq!(out.trim(), "user Alice added");
+    // It names the store it wrote to: a server elsewhere has its own.
+    let db = std::fs::canonicalize(data.join("sockit.db")).unwrap();
+    assert_eq!(
+        out.trim(),
+        format!(
+            "user Alice added to {} (serve with --data {})",
+            db.display(),
+            data.display()
+        )
+    );
 
     let dup = error_line(&user(
         &data,

@@ -13,7 +13,9 @@ async function api(path, body) {
   };
   const res = await fetch(path, { credentials: "same-origin", ...opts });
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw Object.assign(new Error(data.message || res.statusText), data);
+  // `status` tells a refusal (401: logged out) from a server that is down
+  // (fetch itself rejects, with no status).
+  if (!res.ok) throw Object.assign(new Error(data.message || res.statusText), data, { status: res.status });
   return data;
 }
 
@@ -27,6 +29,7 @@ const link = {
     this.ws = ws;
     ws.onopen = async () => {
       this.retry = 500;
+      this.offline(false);
       $("link").textContent = "connected";
       const hello = await this.request({ type: "hello", version: 1, client: "sockit-web" });
       $("server").textContent = hello.server;
@@ -46,18 +49,32 @@ const link = {
       for (const w of this.pending.values()) w.reject({ message: "connection lost" });
       this.pending.clear();
       if (this.closed) return;
-      $("link").textContent = "reconnecting";
-      // A dead session (logged out elsewhere, expired) shows the login form.
-      api("/api/whoami").then(() => {
-        this.timer = setTimeout(() => this.open(), this.retry);
-        this.retry = Math.min(this.retry * 2, 10000);
-      }, () => showLogin());
+      this.offline(true);
+      // Only a 401 means the session is gone (logged out elsewhere,
+      // expired): then the login form. A server that is down or restarting
+      // answers nothing at all; keep the page and try again, backing off.
+      api("/api/whoami").then(() => this.again(), (e) => (e.status === 401 ? showLogin() : this.again()));
     };
+  },
+
+  again() {
+    if (this.closed) return;
+    $("link").textContent = `reconnecting (next try in ${(this.retry / 1000).toFixed(1)} s)`;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.open(), this.retry);
+    this.retry = Math.min(this.retry * 2, 10000);
+  },
+
+  /** Shows or hides the "reconnecting" banner above the chat. */
+  offline(yes) {
+    $("offline").hidden = !yes;
+    if (yes) $("link").textContent = "reconnecting";
   },
 
   close() {
     this.closed = true;
     clearTimeout(this.timer);
+    this.offline(false);
     if (this.ws) this.ws.close();
   },
 

@@ -28,8 +28,9 @@ Examples:
   sockit call tcp://127.0.0.1:7878 '{"type":"ping","id":1,"ts":123}'
   sockit call tcp://127.0.0.1:7878 '{"type":"hello","version":1}'
   sockit call tls://example.org:7879 '{"type":"ping"}' --fingerprint sha256:...
-  sockit call tcp://127.0.0.1:7878 '{"type":"echo"}' --body photo.jpg --out copy.jpg
-  printf '%s\n' '{"type":"ping","id":1}' '{"type":"ping","id":2}' | sockit call tcp://127.0.0.1:7878 --stdin"#
+  sockit call tcp://127.0.0.1:7878 '{"type":"echo"}' --body a.jpg --out b.jpg
+  printf '%s\n' '{"type":"ping","id":1}' '{"type":"ping","id":2}' \
+    | sockit call tcp://127.0.0.1:7878 --stdin"#
 )]
 pub struct CallArgs {
     /// Server address (tcp://, tls:// or unix://).

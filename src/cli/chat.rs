@@ -14,9 +14,6 @@ use tokio::sync::mpsc;
 
 use super::chat_term::{Input, Output};
 
-/// The framed listener `sockit serve` opens by default.
-const DEFAULT_SERVER: &str = "tcp://127.0.0.1:7878";
-
 /// A ping this often keeps a quiet connection under the server's idle
 /// timeout (5 minutes by default).
 const KEEPALIVE: Duration = Duration::from_secs(60);
@@ -43,9 +40,8 @@ Examples:
   echo 'deploy done' | sockit chat --room ops
   sockit chat --room ops --json --stay < /dev/null      a bot's feed")]
 pub struct ChatArgs {
-    /// The framed server (tcp://, tls:// or unix://).
-    #[arg(default_value = DEFAULT_SERVER)]
-    addr: Endpoint,
+    #[command(flatten)]
+    server: super::server_addr::ServerArgs,
     /// The room to join first.
     #[arg(long, short, default_value = "lobby")]
     room: String,
@@ -64,13 +60,20 @@ pub struct ChatArgs {
 
 /// Arguments of `sockit say`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
+#[command(
+    after_help = "The server is the first word when it is written as an address (tcp://,
+tls://, unix://) and more words follow, else --server, else $SOCKIT_SERVER,
+else tcp://127.0.0.1:7878.
+
+Examples:
   sockit say --room ops 'backup finished'
-  sockit say tcp://10.0.0.5:7878 --room lobby hello --json")]
+  sockit say tcp://10.0.0.5:7878 --room lobby hello --json"
+)]
 pub struct SayArgs {
-    /// The framed server (tcp://, tls:// or unix://).
-    #[arg(long, default_value = DEFAULT_SERVER)]
-    server: Endpoint,
+    /// The framed server (tcp://, tls:// or unix://) [default:
+    /// $SOCKIT_SERVER, else tcp://127.0.0.1:7878].
+    #[arg(long, value_name = "ADDR")]
+    server: Option<Endpoint>,
     /// The room.
     #[arg(long, short, default_value = "lobby")]
     room: String,
@@ -90,9 +93,8 @@ pub struct SayArgs {
   sockit history --room ops -n 50
   sockit history --room lobby --after 120 --json     everything after message 120")]
 pub struct HistoryArgs {
-    /// The framed server (tcp://, tls:// or unix://).
-    #[arg(default_value = DEFAULT_SERVER)]
-    addr: Endpoint,
+    #[command(flatten)]
+    server: super::server_addr::ServerArgs,
     /// The room.
     #[arg(long, short, default_value = "lobby")]
     room: String,
@@ -116,7 +118,7 @@ fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
     match e {
         sockit::client::ClientError::Server { message, .. } => {
             eprintln!("sockit: {message}");
-            Ok(ExitCode::from(1))
+            Ok(ExitCode::from(super::exit::REFUSED))
         }
         e => Err(e.into()),
     }
@@ -124,9 +126,16 @@ fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit say`.
 pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
-    let trust = a.tls.trust_for(&a.server).await?;
-    let mut conn = ChatConn::connect(&Credentials::from_env()?, &a.server, TIMEOUT, &trust).await?;
-    let text = a.text.join(" ");
+    let (lead, words) = super::server_addr::split_leading_addr(&a.text);
+    if lead.is_some() && a.server.is_some() {
+        anyhow::bail!(
+            "two servers given (--server and the first word); give one, or quote the message"
+        );
+    }
+    let server = super::server_addr::resolve(lead.as_ref().or(a.server.as_ref()))?;
+    let trust = a.tls.trust_for(&server).await?;
+    let mut conn = ChatConn::connect(&Credentials::from_env()?, &server, TIMEOUT, &trust).await?;
+    let text = words.join(" ");
     let sent = async {
         conn.request(ChatRequest::Join {
             room: a.room.clone(),
@@ -159,8 +168,9 @@ pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit history`.
 pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let trust = a.tls.trust_for(&a.addr).await?;
-    let mut conn = ChatConn::connect(&Credentials::from_env()?, &a.addr, TIMEOUT, &trust).await?;
+    let server = a.server.resolve()?;
+    let trust = a.tls.trust_for(&server).await?;
+    let mut conn = ChatConn::connect(&Credentials::from_env()?, &server, TIMEOUT, &trust).await?;
     let req = ChatRequest::History {
         room: a.room.clone(),
         last: a.after.is_none().then_some(a.last),
@@ -194,8 +204,9 @@ fn line(m: &ChatMessage, current: Option<&str>) -> String {
 pub async fn chat(a: ChatArgs) -> anyhow::Result<ExitCode> {
     let timeout = super::seconds("--timeout", a.timeout, true)?;
     let creds = Credentials::from_env()?;
-    let trust = a.tls.trust_for(&a.addr).await?;
-    let mut conn = ChatConn::connect(&creds, &a.addr, timeout, &trust).await?;
+    let server = a.server.resolve()?;
+    let trust = a.tls.trust_for(&server).await?;
+    let mut conn = ChatConn::connect(&creds, &server, timeout, &trust).await?;
     let tty = std::io::stdin().is_terminal() && !a.json;
     let (tx, mut input) = mpsc::channel(64);
     let mut out = if tty {
@@ -223,7 +234,7 @@ pub async fn chat(a: ChatArgs) -> anyhow::Result<ExitCode> {
         )),
         Err(e) => {
             out.error(&e.to_string());
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::from(super::exit::REFUSED));
         }
     }
     let mut keepalive = tokio::time::interval(KEEPALIVE);

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sockit::client::{Client, ClientError};
-use sockit::net::Endpoint;
 use sockit::tools::credentials::{
     Credentials, CredentialsError, Saved, check_password_path, connect_logged_in,
 };
@@ -14,15 +13,11 @@ use sockit::wire::{AuthReply, AuthRequest};
 
 use super::password::{self, Source};
 
-/// The framed listener `sockit serve` opens by default.
-const DEFAULT_SERVER: &str = "tcp://127.0.0.1:7878";
-
 /// Flags every session command shares.
 #[derive(Debug, clap::Args)]
 pub struct Common {
-    /// The framed server (tcp://, tls:// or unix://).
-    #[arg(default_value = DEFAULT_SERVER)]
-    addr: Endpoint,
+    #[command(flatten)]
+    server: super::server_addr::ServerArgs,
     /// Print one JSON object instead of a sentence.
     #[arg(long)]
     json: bool,
@@ -86,7 +81,7 @@ fn refused(e: ClientError, what: &str) -> anyhow::Result<ExitCode> {
     match e {
         ClientError::Server { message, .. } => {
             eprintln!("sockit: {what} refused: {message}");
-            Ok(ExitCode::from(1))
+            Ok(ExitCode::from(super::exit::REFUSED))
         }
         e => Err(e.into()),
     }
@@ -94,20 +89,21 @@ fn refused(e: ClientError, what: &str) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit login`.
 pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
+    let addr = a.common.server.resolve()?;
     // Before the prompt: a refusal must not cost the user their typing.
-    check_password_path(&a.common.addr, a.insecure).await?;
+    check_password_path(&addr, a.insecure).await?;
     let source = if a.password_stdin {
         Source::Stdin
     } else {
         Source::EnvOrPrompt
     };
-    let prompt = format!("password for {} at {}: ", a.user, a.common.addr);
+    let prompt = format!("password for {} at {}: ", a.user, addr);
     let pass = tokio::task::spawn_blocking(move || password::read(source, &prompt, false))
         .await
         .context("reading the password")??;
     let creds = Credentials::from_env()?;
-    let trust = a.common.tls.trust_for(&a.common.addr).await?;
-    let mut client = Client::connect_with(&a.common.addr, timeout(&a.common)?, &trust).await?;
+    let trust = a.common.tls.trust_for(&addr).await?;
+    let mut client = Client::connect_with(&addr, timeout(&a.common)?, &trust).await?;
     let (user, token, expires) = match client.login(&a.user, &pass).await {
         Ok(AuthReply::Login {
             user,
@@ -118,7 +114,7 @@ pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return refused(e, "login"),
     };
     creds.put(
-        &a.common.addr,
+        &addr,
         Saved {
             user: user.clone(),
             token,
@@ -128,10 +124,10 @@ pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
     if a.common.json {
         println!(
             "{}",
-            serde_json::json!({"server": a.common.addr.to_string(), "user": user, "expires": expires})
+            serde_json::json!({"server": addr.to_string(), "user": user, "expires": expires})
         );
     } else {
-        println!("login successful: {user} at {}", a.common.addr);
+        println!("login successful: {user} at {}", addr);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -139,13 +135,14 @@ pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
 /// Runs `sockit whoami`.
 pub async fn whoami(a: SessionArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
+    let addr = c.server.resolve()?;
     let creds = Credentials::from_env()?;
-    let trust = c.tls.trust_for(&c.addr).await?;
-    let (mut client, _) = match connect_logged_in(&creds, &c.addr, timeout(c)?, &trust).await {
+    let trust = c.tls.trust_for(&addr).await?;
+    let (mut client, _) = match connect_logged_in(&creds, &addr, timeout(c)?, &trust).await {
         Ok(x) => x,
         Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
             eprintln!("sockit: {e}");
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::from(super::exit::NOT_LOGGED_IN));
         }
         Err(e) => return Err(e.into()),
     };
@@ -154,14 +151,10 @@ pub async fn whoami(a: SessionArgs) -> anyhow::Result<ExitCode> {
             if c.json {
                 println!(
                     "{}",
-                    serde_json::json!({"server": c.addr.to_string(), "user": user, "expires": expires})
+                    serde_json::json!({"server": addr.to_string(), "user": user, "expires": expires})
                 );
             } else {
-                println!(
-                    "{user} at {} (session ends {})",
-                    c.addr,
-                    super::utc(expires)
-                );
+                println!("{user} at {} (session ends {})", addr, super::utc(expires));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -173,11 +166,12 @@ pub async fn whoami(a: SessionArgs) -> anyhow::Result<ExitCode> {
 /// Runs `sockit logout`: revokes the token on the server and forgets it.
 pub async fn logout(a: SessionArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
+    let addr = c.server.resolve()?;
     let creds = Credentials::from_env()?;
     // Revoke on the server first; forget locally in every case, so a dead
     // server or an already-revoked token never leaves a usable secret here.
-    let trust = c.tls.trust_for(&c.addr).await?;
-    let revoked = match connect_logged_in(&creds, &c.addr, timeout(c)?, &trust).await {
+    let trust = c.tls.trust_for(&addr).await?;
+    let revoked = match connect_logged_in(&creds, &addr, timeout(c)?, &trust).await {
         Ok((mut client, _)) => client
             .auth(AuthRequest::Logout {})
             .await
@@ -185,24 +179,27 @@ pub async fn logout(a: SessionArgs) -> anyhow::Result<ExitCode> {
             .map_err(anyhow::Error::from),
         Err(CredentialsError::NotLoggedIn(addr)) => {
             eprintln!("sockit: not logged in to {addr}");
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::from(super::exit::NOT_LOGGED_IN));
         }
         Err(CredentialsError::Refused { .. }) => Ok(()),
         Err(e) => Err(anyhow::Error::from(e)),
     };
-    let saved = creds.remove(&c.addr)?;
+    let saved = creds.remove(&addr)?;
     if let Err(e) = revoked {
-        eprintln!("sockit: forgot the local session, but the server could not revoke it: {e:#}");
+        eprintln!(
+            "sockit: forgot the local session, but the server could not revoke it: {}",
+            super::exit::one_line(&e)
+        );
         return Ok(ExitCode::from(2));
     }
     let user = saved.map(|s| s.user).unwrap_or_default();
     if c.json {
         println!(
             "{}",
-            serde_json::json!({"server": c.addr.to_string(), "user": user, "logged_out": true})
+            serde_json::json!({"server": addr.to_string(), "user": user, "logged_out": true})
         );
     } else {
-        println!("logged out: {user} at {}", c.addr);
+        println!("logged out: {user} at {}", addr);
     }
     Ok(ExitCode::SUCCESS)
 }

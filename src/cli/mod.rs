@@ -12,6 +12,8 @@ mod chat;
 mod chat_opts;
 mod chat_term;
 mod config;
+mod data_lock;
+pub mod exit;
 mod files;
 mod filestore;
 mod guard_opts;
@@ -25,6 +27,7 @@ mod pipe;
 mod relay;
 mod reload;
 mod serve;
+mod server_addr;
 mod tls_opts;
 mod user;
 
@@ -53,7 +56,19 @@ mod user;
   sockit serve --listen tls://0.0.0.0:7879       the frame protocol over TLS (self-signed cert)
   sockit login tls://host:7879 --user alice      first use trusts and remembers the certificate
 
-Logging: -v for debug, or RUST_LOG=sockit=trace. Run `sockit <command> --help` for details."
+Logging: -v for debug, or RUST_LOG=sockit=trace. Run `sockit <command> --help` for details.
+
+Exit status (every command):
+  0 success
+  1 refused by the server (wrong password, locked, quota, busy, bad path,
+    disk full), or a check failed
+  2 usage or local error (a bad flag or address, an unreadable local file)
+  3 not logged in, or the stored session was refused: run `sockit login`
+  4 not found
+  5 conflict: exists (use --force), wrong kind, directory not empty
+  6 verification failed (nothing kept)
+  7 network: cannot connect, or the connection dropped (an interrupted put
+    or get resumes when run again)"
 )]
 pub struct Cli {
     /// More log output on stderr (-v debug, -vv trace); RUST_LOG overrides.

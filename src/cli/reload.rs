@@ -52,7 +52,10 @@ pub async fn watch(mut hangups: Signal, cli: ArgMatches, running: ArgMatches, ga
                     "reloaded: {allow} allow, {deny} deny rules"
                 );
             }
-            Ok(Err(e)) => tracing::error!("reload failed, keeping the old rules: {e:#}"),
+            Ok(Err(e)) => tracing::error!(
+                "reload failed, keeping the old rules: {}",
+                super::exit::one_line(&e)
+            ),
             Err(e) => tracing::error!("reload failed, keeping the old rules: {e}"),
         }
     }

@@ -65,6 +65,11 @@ const CONFIG_HEADER: &str = "\
   sockit serve --listen tls://0.0.0.0:7879 --tls-cert cert.pem --tls-key key.pem
       TLS with your own certificate (from a CA, or `sockit cert new`)
 
+Any listener flag (--echo, --upper, --listen, --web, --chat-lines,
+--chat-udp, here or in the config file) replaces ALL the defaults: name
+every service you want (the `hint:` line on start lists the defaults left
+out). Servers with only echo and upper use no data directory.
+
 On start, one line per listener goes to stdout, e.g.
   echo listening on tcp://127.0.0.1:8888
 then, with tls:// listeners, `tls certificate sha256:HEX (PATH)`, and a line
@@ -281,23 +286,18 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
         web_session_idle: a.web_guard.session_idle()?,
     };
     let specs = a.listeners();
-    if let Some(warning) = sockit::fsutil::loose_dir_warning(&a.data) {
-        tracing::warn!("{warning}");
-    }
-    sockit::fsutil::create_private_dir_all(&a.data).with_context(|| {
-        format!(
-            "creating data directory {}; choose another with --data DIR",
-            a.data.display()
-        )
-    })?;
-
-    let accounts = a.accounts.open(&a.data).await?;
-    let chat = a.chat.open(&a.data, accounts.clone()).await?;
-    let files = a.files.open(&a.data, a.max_body).await?;
-    let services = sockit::service::Services {
-        accounts: Some(accounts),
-        chat: Some(chat),
-        files,
+    let stateless = is_stateless(&specs);
+    let (services, users, _data_lock) = if stateless {
+        // Echo and upper keep nothing: no directory to create or lock, so
+        // a second such server runs beside a full one in the same place.
+        let none = sockit::service::Services {
+            accounts: None,
+            chat: None,
+            files: None,
+        };
+        (none, None, None)
+    } else {
+        open_services(&a).await?
     };
 
     // Bind everything before serving anything: a taken port fails the start.
@@ -323,7 +323,20 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
     // Handlers in place before `ready`: an early SIGTERM must stop us
     // gracefully, not kill us by its default action.
     let signalled = sockit::net::serve::stop_signal().context("watching for SIGINT/SIGTERM")?;
-    println!("data directory {}", a.data.display());
+    if stateless {
+        println!("no data directory (echo and upper keep no state)");
+    } else {
+        println!("data directory {}", a.data.display());
+    }
+    if users == Some(0) {
+        println!(
+            "no accounts yet: create one with `sockit user add NAME --data {}`",
+            a.data.display()
+        );
+    }
+    if let Some(hint) = dropped_defaults(&specs) {
+        println!("{hint}");
+    }
     println!("ready (pid {}); Ctrl-C stops", std::process::id());
 
     let shutdown = CancellationToken::new();
@@ -346,4 +359,108 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// True when every listener is echo or upper over plain sockets: such a
+/// server needs no data directory (TLS needs one for its certificate).
+fn is_stateless(specs: &[(Service, Endpoint)]) -> bool {
+    specs.iter().all(|(s, ep)| {
+        matches!(s, Service::Echo | Service::Upper) && !matches!(ep, Endpoint::Tls(_))
+    })
+}
+
+/// Opens the data directory's stores, and counts the accounts (so the
+/// banner can say how to create the first one).
+async fn open_services(
+    a: &ServeArgs,
+) -> anyhow::Result<(
+    sockit::service::Services,
+    Option<usize>,
+    Option<super::data_lock::DataLock>,
+)> {
+    if let Some(warning) = sockit::fsutil::loose_dir_warning(&a.data) {
+        tracing::warn!("{warning}");
+    }
+    sockit::fsutil::create_private_dir_all(&a.data).with_context(|| {
+        format!(
+            "creating data directory {}; choose another with --data DIR",
+            a.data.display()
+        )
+    })?;
+    let lock = super::data_lock::take(&a.data)?;
+    let accounts = a.accounts.open(&a.data).await?;
+    let users = {
+        let accounts = accounts.clone();
+        tokio::task::spawn_blocking(move || accounts.list_users())
+            .await
+            .context("counting accounts")??
+            .len()
+    };
+    let chat = a.chat.open(&a.data, accounts.clone()).await?;
+    let files = a.files.open(&a.data, a.max_body).await?;
+    let services = sockit::service::Services {
+        accounts: Some(accounts),
+        chat: Some(chat),
+        files,
+    };
+    Ok((services, Some(users), Some(lock)))
+}
+
+/// The banner's hint when listener flags replaced the defaults: which
+/// default services are not running, and the flags that bring them back.
+/// `None` when every default service runs somewhere.
+fn dropped_defaults(specs: &[(Service, Endpoint)]) -> Option<String> {
+    let missing: Vec<String> = DEFAULTS
+        .iter()
+        .filter(|(flag, _)| {
+            let service = default_service(flag);
+            !specs.iter().any(|(s, _)| *s == service)
+        })
+        .map(|(flag, addr)| format!("--{flag} {addr}"))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "hint: listener flags replace all the defaults; not running: {} (add them to keep them)",
+        missing.join(" ")
+    ))
+}
+
+/// The service a `DEFAULTS` flag starts.
+fn default_service(flag: &str) -> Service {
+    match flag {
+        "echo" => Service::Echo,
+        "listen" => Service::Framed,
+        _ => Service::Web,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(s: Service, ep: &str) -> (Service, Endpoint) {
+        (s, ep.parse().unwrap())
+    }
+
+    #[test]
+    fn hint_names_the_dropped_defaults() {
+        let chat_only = [
+            spec(Service::ChatLines, "tcp://0.0.0.0:2323"),
+            spec(Service::ChatUdp, "udp://0.0.0.0:9999"),
+        ];
+        let hint = dropped_defaults(&chat_only).unwrap();
+        assert!(hint.contains("--listen tcp://127.0.0.1:7878"), "{hint}");
+        assert!(hint.contains("--web tcp://127.0.0.1:8080"), "{hint}");
+        assert!(hint.contains("replace all the defaults"), "{hint}");
+        let all: Vec<_> = DEFAULTS
+            .iter()
+            .map(|(f, a)| spec(default_service(f), a))
+            .collect();
+        assert_eq!(dropped_defaults(&all), None);
+        assert!(is_stateless(&[spec(Service::Upper, "udp://127.0.0.1:0")]));
+        assert!(!is_stateless(&[spec(Service::Echo, "tls://127.0.0.1:0")]));
+        assert!(!is_stateless(&chat_only));
+    }
 }

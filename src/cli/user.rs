@@ -153,7 +153,14 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("reading {}", a.data.join(files::FILES_DIR).display()))?;
             accounts.reserve_ids_through(high)?;
             let u = accounts.add_user(&name, &pw)?;
-            println!("user {} added", u.name);
+            // Which store: a server started elsewhere has its own.
+            let store = std::fs::canonicalize(&db).unwrap_or(db);
+            println!(
+                "user {} added to {} (serve with --data {})",
+                u.name,
+                store.display(),
+                a.data.display()
+            );
         }
         Action::Passwd { name, password } => {
             if accounts.registered_name(&name)?.is_none() {

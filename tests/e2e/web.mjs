@@ -37,9 +37,10 @@ function sockit(args, input = "", runEnv = env) {
   return r.stdout;
 }
 
-/** Starts the server on port 0 and reads its addresses from its output. */
-function startServer() {
-  const proc = spawn(BIN, ["serve", "--web", "tcp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
+/** Starts the server (on port 0 unless given its old addresses, to come
+ * back where the page left it) and reads its addresses from its output. */
+function startServer(webAddr = "tcp://127.0.0.1:0", framedAddr = "tcp://127.0.0.1:0") {
+  const proc = spawn(BIN, ["serve", "--web", webAddr, "--listen", framedAddr,
     ...CHEAP, "--data", data], { env, stdio: ["ignore", "pipe", "inherit"] });
   const addrs = {};
   return new Promise((resolve, reject) => {
@@ -81,7 +82,7 @@ function cliChat(addr, room) {
   };
 }
 
-const { proc: server, addrs } = await startServer();
+let { proc: server, addrs } = await startServer();
 const web = addrs.web.replace("tcp://", "http://");
 const framed = addrs.framed;
 let browser, page, cli;
@@ -162,13 +163,38 @@ try {
   const listed = JSON.parse(sockit(["ls", `${framed}:`, "--json"], "", aliceEnv));
   if (listed.entries.some((e) => e.name === name)) throw new Error(`sockit ls still lists ${name}`);
 
+  // The server dies (kill -9) or stops (SIGTERM) and comes back on the same
+  // ports: the page stays logged in, says it is reconnecting, reconnects by
+  // itself, and shows a message from before and one from after exactly once.
+  for (const signal of ["SIGKILL", "SIGTERM"]) {
+    const before = `said before ${signal}`;
+    const after = `said after the ${signal} restart`;
+    sockit(["say", framed, "--room", "lobby", before]);
+    await page.waitForSelector(`#messages li:has-text('${before}')`);
+    const exited = new Promise((resolve) => server.once("exit", resolve));
+    server.kill(signal);
+    await exited;
+    await page.waitForSelector("#offline:not([hidden])");
+    ({ proc: server } = await startServer(addrs.web, framed));
+    sockit(["say", framed, "--room", "lobby", after]);
+    await page.waitForSelector(`#messages li:has-text('${after}')`);
+    await page.waitForSelector("#offline", { state: "hidden" });
+    await page.waitForSelector("#link:has-text('connected')");
+    if (!(await page.isHidden("#login-view"))) throw new Error(`the login form showed after ${signal}`);
+    for (const text of [before, after]) {
+      const n = await page.locator("#messages li", { hasText: text }).count();
+      if (n !== 1) throw new Error(`"${text}" shown ${n} times after ${signal}, want once`);
+    }
+  }
+
   // Log out: the cookie's session is revoked.
   await page.click("#logout");
   await page.waitForSelector("#login-view:not([hidden])");
+  if (!(await page.isHidden("#logout"))) throw new Error("the Log out button shows while logged out");
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, logout)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, kill -9 and SIGTERM restarts, logout)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);

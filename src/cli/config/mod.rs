@@ -127,6 +127,13 @@ fn scalar(cmd: &Command, v: &Value, long: &str, kind: &str) -> Result<OsString, 
     if let Err(e) = cmd.clone().try_get_matches_from([cmd.get_name(), &flag]) {
         let why = std::error::Error::source(&e)
             .map_or_else(|| first_line(&e.to_string()), |s| s.to_string());
+        // A negative number for a count says what is allowed, not how
+        // Rust's integer parser failed ("invalid digit found in string").
+        let why = if text.starts_with('-') && why.contains("invalid digit") {
+            "must be 0 or more".to_owned()
+        } else {
+            why
+        };
         return Err(match kind {
             "a string" => format!("invalid value {v}: {why}"),
             _ => format!("expected {kind}, found {v}: {why}"),

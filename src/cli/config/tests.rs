@@ -95,6 +95,11 @@ fn type_mismatches_name_key_and_type() {
             "listen = [true]",
             "`listen`: expected a string, found a boolean",
         ),
+        // What is allowed, not how the integer parser failed.
+        (
+            "max-conns = -3",
+            "`max-conns`: expected an integer, found -3: must be 0 or more",
+        ),
     ];
     for (text, want) in cases {
         let e = argv(text).unwrap_err();

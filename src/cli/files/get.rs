@@ -151,7 +151,8 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
                         rate(moved, secs)
                     );
                     if o.resumed_from > 0 {
-                        line += &format!(", resumed from {}", o.resumed_from);
+                        let at = indicatif::HumanBytes(o.resumed_from);
+                        line += &format!(", resumed from {at} ({} bytes)", o.resumed_from);
                     }
                     println!("{line}");
                 }

@@ -28,7 +28,13 @@ Examples:
   sockit ls --partial", super::EXIT_HELP))]
 pub struct LsArgs {
     /// The remote directory (or file) [default: your root].
-    #[arg(value_name = "[[ADDR]:]DIR", default_value = ":")]
+    // The doc line names the default in words; clap's own `[default: :]`
+    // would be a second, cryptic label.
+    #[arg(
+        value_name = "[[ADDR]:]DIR",
+        default_value = ":",
+        hide_default_value = true
+    )]
     path: String,
     /// List everything below, with paths relative to DIR's parent.
     #[arg(short, long)]

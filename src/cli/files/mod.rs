@@ -26,18 +26,14 @@ use sockit::service::files::RelPath;
 use sockit::tools::credentials::{Credentials, CredentialsError, connect_logged_in};
 use sockit::tools::transfer::{TransferError, chunk_for};
 
-/// The server when none is named: where `sockit serve` listens.
-const DEFAULT_SERVER: &str = "tcp://127.0.0.1:7878";
-
-/// Environment variable naming the default server.
-const SERVER_ENV: &str = "SOCKIT_SERVER";
-
 /// Exit statuses, documented in every command's --help.
 pub const EXIT_HELP: &str =
-    "Exit status: 0 success; 1 refused by the server for another reason (quota,
-size, busy, bad path, disk full) or an unsafe reply; 2 usage or local error;
-3 not logged in or session refused; 4 not found; 5 conflict (exists, use
---force; wrong kind; directory not empty); 6 verification failed (nothing kept).
+    "Exit status (the table of `sockit --help`): 0 success; 1 refused by the
+server for another reason (quota, size, busy, bad path, disk full) or an
+unsafe reply; 2 usage or local error; 3 not logged in or session refused;
+4 not found; 5 conflict (exists, use --force; wrong kind; directory not
+empty); 6 verification failed (nothing kept); 7 network (cannot connect, or
+the connection dropped: run the same command again to resume).
 With several operands the first failure's status is returned.";
 
 /// Flags every file command shares.
@@ -73,15 +69,7 @@ pub fn is_remote(arg: &str) -> bool {
 
 impl Common {
     fn default_server(&self) -> anyhow::Result<Endpoint> {
-        if let Some(s) = &self.server {
-            return Ok(s.clone());
-        }
-        match std::env::var(SERVER_ENV) {
-            Ok(s) if !s.is_empty() => s
-                .parse()
-                .map_err(|e| anyhow::anyhow!("${SERVER_ENV}={s:?}: {e}")),
-            _ => Ok(DEFAULT_SERVER.parse()?),
-        }
+        crate::cli::server_addr::resolve(self.server.as_ref())
     }
 
     /// Parses a remote operand (see the module docs).
@@ -174,15 +162,15 @@ pub struct Failure {
 impl Failure {
     fn usage(e: anyhow::Error) -> Self {
         Failure {
-            code: 2,
-            message: format!("{e:#}"),
+            code: crate::cli::exit::USAGE,
+            message: crate::cli::exit::one_line(&e),
         }
     }
 
     fn other(e: anyhow::Error) -> Self {
         Failure {
-            code: 2,
-            message: format!("{e:#}"),
+            code: crate::cli::exit::status(&e),
+            message: crate::cli::exit::one_line(&e),
         }
     }
 }
@@ -196,6 +184,7 @@ impl From<TransferError> for Failure {
                 Some("conflict") => 5,
                 Some("verify_failed") => 6,
                 Some(_) => 1,
+                None if crate::cli::exit::is_network(c) => crate::cli::exit::NETWORK,
                 None => 2,
             },
             TransferError::Local { source, .. }
@@ -212,6 +201,12 @@ impl From<TransferError> for Failure {
             // The server's own line names cause and fix; drop our prefix.
             TransferError::Client(sockit::client::ClientError::Server { message, .. }) => {
                 message.clone()
+            }
+            // The connection broke: say that a rerun picks up where it was.
+            _ if code == crate::cli::exit::NETWORK => {
+                format!(
+                    "the connection to the server broke ({e}); run the same command again to resume"
+                )
             }
             _ => e.to_string(),
         };
@@ -232,7 +227,12 @@ impl Failures {
     /// Records and prints (unless `json`) a failure about `what`.
     pub fn add(&mut self, what: &str, f: Failure, json: bool) {
         if !json {
-            eprintln!("sockit: {what}: {}", f.message);
+            // A message that already starts with the operand names it once.
+            let message = f
+                .message
+                .strip_prefix(&format!("{what}: "))
+                .unwrap_or(&f.message);
+            eprintln!("sockit: {what}: {message}");
         }
         self.first.get_or_insert(f.code);
         self.list.push(serde_json::json!({

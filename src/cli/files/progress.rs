@@ -2,14 +2,19 @@
 //! on a pipe or with --json.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sockit::service::files::escape_name;
 use sockit::tools::transfer::Progress;
 
-/// A bar per file, or nothing.
+/// A bar per file, or nothing; either way it counts the bytes moved.
 pub struct Bar {
     bar: Option<ProgressBar>,
+    /// Bytes written to the connection so far, over every file: what
+    /// `put --json` reports as `bytes_sent`, also after a transfer broke
+    /// off. A resume's prefix is not counted: it was not sent again.
+    wrote: AtomicU64,
 }
 
 impl Bar {
@@ -26,7 +31,13 @@ impl Bar {
                 b.set_style(style);
                 b
             }),
+            wrote: AtomicU64::new(0),
         }
+    }
+
+    /// Bytes written so far (see the field).
+    pub fn bytes_written(&self) -> u64 {
+        self.wrote.load(Ordering::Relaxed)
     }
 }
 
@@ -38,7 +49,14 @@ impl Progress for Bar {
             b.set_message(escape_name(name).into_owned());
             b.set_length(total);
             b.set_position(done);
+            // What a resumed transfer already had (checked by re-hashing,
+            // not sent) is no speed: rate and ETA count from here.
+            b.reset_eta();
         }
+    }
+
+    fn wrote(&self, n: u64) {
+        self.wrote.fetch_add(n, Ordering::Relaxed);
     }
 
     fn advance(&self, n: u64) {

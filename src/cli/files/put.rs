@@ -107,7 +107,7 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
     };
     let bar = Bar::new(c.json);
     let started = Instant::now();
-    let (mut done, mut total) = (Vec::new(), 0u64);
+    let mut done = Vec::new();
     for job in todo {
         let target = match &exact {
             Some(p) => Ok(p.clone()),
@@ -124,7 +124,6 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
         match put_file(&mut session.client, &job.local, &target, opts, &bar).await {
             Ok(o) => {
                 let secs = t0.elapsed().as_secs_f64();
-                total += o.size - o.resumed_from;
                 if !c.json {
                     let mut line = format!(
                         "put {} -> {} ({} bytes, {})",
@@ -134,7 +133,8 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
                         rate(o.size - o.resumed_from, secs)
                     );
                     if o.resumed_from > 0 {
-                        line += &format!(", resumed from {}", o.resumed_from);
+                        let at = indicatif::HumanBytes(o.resumed_from);
+                        line += &format!(", resumed from {at} ({} bytes)", o.resumed_from);
                     }
                     if o.replaced {
                         line += ", replaced";
@@ -163,7 +163,8 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::json!({
                 "command": "put", "server": dest.server.to_string(), "files": done,
-                "bytes_sent": total, "seconds": secs, "failures": failures.list,
+                // What went out, a broken-off file included.
+                "bytes_sent": bar.bytes_written(), "seconds": secs, "failures": failures.list,
             })
         );
     }
@@ -212,12 +213,12 @@ fn collect(locals: &[OsString], recursive: bool) -> Vec<Collected> {
                 continue;
             }
         };
-        let Some(name) = base_name(&path) else {
-            out.push(Err((
-                shown,
-                usage("has no file name; name the directory itself"),
-            )));
-            continue;
+        let name = match base_name(&path) {
+            Ok(name) => name,
+            Err(why) => {
+                out.push(Err((shown, usage(&why))));
+                continue;
+            }
         };
         if meta.is_dir() {
             if recursive {
@@ -243,10 +244,18 @@ fn usage(msg: &str) -> Failure {
     }
 }
 
-/// The last component of a local path, as a valid store name.
-fn base_name(p: &Path) -> Option<String> {
-    let name = p.file_name()?.to_str()?.to_owned();
-    check_name(&name).ok().map(|()| name)
+/// The last component of a local path, as a valid store name; else why
+/// not, naming the rule it breaks (`a<b.txt`: the `<`).
+fn base_name(p: &Path) -> Result<String, String> {
+    let name = p
+        .file_name()
+        .ok_or("has no file name; name the directory itself")?
+        .to_str()
+        .ok_or("has a name that is not UTF-8; rename it")?
+        .to_owned();
+    check_name(&name)
+        .map(|()| name)
+        .map_err(|e| format!("cannot be stored under this name: {e}; rename it or put a copy"))
 }
 
 /// Adds every regular file below `dir` (depth first, sorted names).

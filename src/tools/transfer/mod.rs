@@ -105,6 +105,10 @@ pub trait Progress: Send + Sync {
     fn begin(&self, name: &str, total: u64, done: u64);
     /// `n` more bytes moved.
     fn advance(&self, n: u64);
+    /// `n` more bytes written to the connection (an upload's bytes go out
+    /// before the server acknowledges them; a summary of a transfer that
+    /// broke off reports these). Nothing by default.
+    fn wrote(&self, _n: u64) {}
     /// The file is done (or failed).
     fn end(&self);
 }

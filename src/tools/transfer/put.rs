@@ -160,6 +160,7 @@ async fn stream(
             .to_frame(Some(id))
             .with_body(chunk);
             client.send_large(frame).await?;
+            progress.wrote(len);
             sent += len;
             pending.push_back((id, sent));
         }
