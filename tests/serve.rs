@@ -245,7 +245,14 @@ fn reset_and_garbage_do_not_affect_other_clients() {
 
 #[test]
 fn a_peer_that_never_reads_is_dropped_and_others_are_served() {
-    let srv = Server::start(&["--echo", "tcp://127.0.0.1:0", "--idle-timeout", "0.5"]);
+    let srv = Server::start(&[
+        "--echo",
+        "tcp://127.0.0.1:0",
+        "--idle-timeout",
+        "0.5",
+        "--write-timeout",
+        "0.5",
+    ]);
     let hog = tcp(&srv.sock("echo", "tcp://"));
     hog.set_write_timeout(Some(IO_LIMIT)).unwrap();
     // Write without ever reading: the echo backs up until the server's
@@ -321,6 +328,8 @@ fn restart_binds_the_same_port_at_once() {
 fn port_in_use_fails_with_one_clear_line() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
+    // A data directory sockit creates itself (private, so no warning line).
+    let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(bin())
         .args([
             "serve",
@@ -328,7 +337,7 @@ fn port_in_use_fails_with_one_clear_line() {
             &format!("tcp://127.0.0.1:{port}"),
             "--data",
         ])
-        .arg(tempfile::tempdir().unwrap().path())
+        .arg(dir.path().join("data"))
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -26,9 +26,10 @@ pub struct MemoryArgs {
     /// a login). A larger one gets `body_too_large` and the connection closes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_GUEST_MAX_BODY)]
     max_body_guest: usize,
-    /// Seconds a frame may take to arrive whole, from its first byte; then
-    /// the peer gets a `frame_timeout` error frame and is closed (a peer one
-    /// byte short of a frame does not hold its buffer until --idle-timeout).
+    /// Seconds a frame may take to arrive whole, from its first byte, plus
+    /// one second per 16 KiB of its body; then the peer gets a
+    /// `frame_timeout` error frame and is closed (a peer one byte short of
+    /// a frame does not hold its buffer until --idle-timeout).
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_FRAME_TIMEOUT.as_secs_f64())]
     frame_timeout: f64,
     /// Seconds a reply the socket did not take at once may take to be

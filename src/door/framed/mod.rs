@@ -83,11 +83,18 @@ pub struct FramedOpts {
     pub write_timeout: Duration,
 }
 
-/// Default of `serve --frame-timeout`: an 8 MiB body needs 280 KB/s to
-/// make it, a 1 MiB file chunk (the client's default) 35 KB/s, while a
-/// peer that stops one byte short of a frame holds its buffer for
-/// seconds, not for the five-minute idle timeout.
+/// Default of `serve --frame-timeout`: a request frame arrives in
+/// milliseconds even on a slow link (large bodies get a second per
+/// 16 KiB on top), while a peer that stops one byte short of a
+/// frame holds its buffer for seconds, not for the five-minute idle
+/// timeout.
 pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bytes per second a large frame body must average, on top of the frame
+/// timeout: 16 KiB/s (128 kbit/s) is a poor uplink; a 4 MiB file chunk
+/// (the client's default) then gets 30 s + 256 s, while a guest's largest
+/// body (64 KiB) gets 4 s more.
+const FRAME_MIN_RATE: u64 = 16 * 1024;
 
 /// Default of `serve --write-timeout`: a peer that has not taken a whole
 /// reply (at most one 8 MiB body) in this long is not reading; it is cut
@@ -170,6 +177,8 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
     // while a frame is partly received, so a pipelining peer whose
     // batches end between frames never pays for the timer.
     let mut frame_due: Option<Pin<Box<Sleep>>> = None;
+    // Whether the frame's deadline has its body's rate allowance yet.
+    let mut sized = false;
     // The large body being received, charged to the memory budget from
     // its header until its reply is written.
     let mut charge: Option<Charge> = None;
@@ -217,12 +226,23 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
         }
         if rbuf.is_empty() && codec.is_idle() {
             frame_due = None;
-        } else if took || frame_due.is_none() {
-            // A new frame has begun: its whole must follow in time.
-            let due = tokio::time::Instant::now() + opts.frame_timeout;
-            match frame_due.as_mut() {
-                Some(d) => d.as_mut().reset(due),
-                None => frame_due = Some(Box::pin(tokio::time::sleep_until(due))),
+        } else {
+            if took || frame_due.is_none() {
+                // A new frame has begun: its whole must follow in time.
+                let due = tokio::time::Instant::now() + opts.frame_timeout;
+                match frame_due.as_mut() {
+                    Some(d) => d.as_mut().reset(due),
+                    None => frame_due = Some(Box::pin(tokio::time::sleep_until(due))),
+                }
+                sized = false;
+            }
+            if let (false, Some(size), Some(d)) = (sized, codec.pending_body(), frame_due.as_mut())
+            {
+                // Once its size is known, a large body gets time to match.
+                let more = Duration::from_secs_f64(size as f64 / FRAME_MIN_RATE as f64);
+                let due = d.deadline() + more;
+                d.as_mut().reset(due);
+                sized = true;
             }
         }
         if rbuf.is_empty() {
