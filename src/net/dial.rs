@@ -29,7 +29,7 @@ pub struct DialError {
 /// What a reset (RST) means to a client: the server took the connection
 /// and threw it away at once. A sockit server does that to addresses its
 /// access lists refuse.
-pub const RESET_HINT: &str = "connection reset by the peer: it refused or aborted the connection (a sockit server resets addresses its --allow/--deny lists refuse)";
+pub const RESET_HINT: &str = "connection reset by peer: it refused or aborted the connection (a sockit server resets addresses its --allow/--deny lists refuse)";
 
 /// Describes a failed connect in words that suggest the fix.
 pub fn dial_hint(e: &io::Error, transport: Transport, timeout: Duration) -> String {

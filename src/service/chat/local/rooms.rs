@@ -192,7 +192,11 @@ impl LocalHub {
     /// The room in memory called `name`, or loaded from history, or
     /// created: a new room must fit the global room limit and the budget
     /// of the address `peer` it is created from.
-    pub(super) async fn room(&self, name: &str, peer: Option<IpAddr>) -> Result<Arc<Room>, ChatError> {
+    pub(super) async fn room(
+        &self,
+        name: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Arc<Room>, ChatError> {
         if let Some(r) = lock(&self.rooms).get(name) {
             return Ok(r.clone());
         }
