@@ -70,8 +70,9 @@ async fn two_thousand_nick_lines_reach_the_room_as_a_handful() {
 async fn udp_renames_count_against_the_flood_limit_too() {
     let srv = server(&[]);
     let mut ann = Line::join(&srv, "ann").await;
-    let bob = Udp::new(&srv).await;
-    bob.send(json!({"name": "b0"})).await;
+    // A verified member: an unverified source never joins, so it has no
+    // name to change.
+    let bob = Udp::verified(&srv, "b0").await;
     ann.until(|l| l == "* ~b0 joined lobby").await;
     let started = Instant::now();
     const N: usize = 200;
