@@ -111,13 +111,22 @@ fn half_close_passes_through_and_the_answer_still_comes_back() {
     // A target that answers only after the client's EOF.
     let target = TcpListener::bind("127.0.0.1:0").unwrap();
     let taddr = format!("tcp://{}", target.local_addr().unwrap());
+    // Each connection on its own thread: the relay may dial the target for
+    // either client first.
     let server = std::thread::spawn(move || {
-        for _ in 0..2 {
-            let (mut s, _) = target.accept().unwrap();
-            let mut all = Vec::new();
-            s.read_to_end(&mut all).unwrap();
-            s.write_all(format!("got {} bytes", all.len()).as_bytes())
-                .unwrap();
+        let each: Vec<_> = (0..2)
+            .map(|_| {
+                let (mut s, _) = target.accept().unwrap();
+                std::thread::spawn(move || {
+                    let mut all = Vec::new();
+                    s.read_to_end(&mut all).unwrap();
+                    s.write_all(format!("got {} bytes", all.len()).as_bytes())
+                        .unwrap();
+                })
+            })
+            .collect();
+        for t in each {
+            t.join().unwrap();
         }
     });
     let mut r = Relay::start(&["--json", "tcp://127.0.0.1:0", &taddr]);

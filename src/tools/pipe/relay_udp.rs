@@ -103,12 +103,18 @@ pub(super) async fn serve(
                     }
                 };
                 peer.clock.touch();
+                // Counted before the send: the reply may reach `downstream`
+                // (another task) before this one runs again, and must find
+                // the budget it earns.
+                peer.bytes_up.fetch_add(n as u64, Ordering::Relaxed);
                 match peer.upstream.send(&buf[..n]).await {
                     Ok(_) => {
-                        peer.bytes_up.fetch_add(n as u64, Ordering::Relaxed);
                         peer.dgrams_up.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(e) => tracing::debug!(%from, error = %e, "send to the target failed"),
+                    Err(e) => {
+                        peer.bytes_up.fetch_sub(n as u64, Ordering::Relaxed);
+                        tracing::debug!(%from, error = %e, "send to the target failed");
+                    }
                 }
             }
             Some(from) = gone_rx.recv() => { peers.remove(&from); }
