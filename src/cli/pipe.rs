@@ -139,23 +139,8 @@ pub struct ListenArgs {
     /// Keep listening after a client leaves; serve several clients at once.
     #[arg(short = 'k', long = "keep-open")]
     keep_open: bool,
-    /// IPv4 only: a bare PORT listens on 0.0.0.0, a host name uses its
-    /// IPv4 address.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    ipv4: bool,
-    /// IPv6: a bare PORT listens on [::], a host name uses its IPv6 address.
-    #[arg(short = '6')]
-    ipv6: bool,
-    /// Accept only clients from ADDR or CIDR (repeatable); others are reset.
-    #[arg(long, value_name = "CIDR")]
-    allow: Vec<sockit::net::Cidr>,
-    /// Reset clients from ADDR or CIDR (repeatable); wins over --allow.
-    #[arg(long, value_name = "CIDR")]
-    deny: Vec<sockit::net::Cidr>,
-    /// For tls://: where the generated certificate lives (DATA/tls), as in
-    /// `serve`; unused otherwise.
-    #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
-    data: std::path::PathBuf,
+    #[command(flatten)]
+    side: ListenSide,
     #[command(flatten)]
     tls: super::tls_opts::TlsArgs,
     /// With -k, the most clients connected at once; more wait to be accepted.
@@ -163,6 +148,36 @@ pub struct ListenArgs {
     max_conns: usize,
     #[command(flatten)]
     flags: PipeFlags,
+}
+
+/// The listening side's flags, the same for `listen` and `relay`.
+#[derive(Debug, clap::Args)]
+pub struct ListenSide {
+    /// IPv4 only: a bare PORT listens on 0.0.0.0, a host name uses its
+    /// IPv4 address.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6: a bare PORT listens on [::], a host name uses its IPv6 address.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Accept only clients from ADDR or CIDR (repeatable); others are reset.
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<sockit::net::Cidr>,
+    /// Reset clients from ADDR or CIDR (repeatable); wins over --allow.
+    #[arg(long, value_name = "CIDR")]
+    pub deny: Vec<sockit::net::Cidr>,
+    /// For a tls:// listener: where the generated certificate lives
+    /// (DATA/tls), as in `serve`; unused otherwise.
+    #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
+    pub data: std::path::PathBuf,
+}
+
+impl ListenSide {
+    /// The access list of `--allow`/`--deny`, if either was given.
+    pub fn acl(&self) -> Option<sockit::net::Acl> {
+        (!self.allow.is_empty() || !self.deny.is_empty())
+            .then(|| sockit::net::Acl::new(self.allow.iter().copied(), self.deny.iter().copied()))
+    }
 }
 
 /// The flags both directions share.
@@ -214,8 +229,7 @@ pub async fn connect(a: ConnectArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit listen`.
 pub async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
-    let acl = (!a.allow.is_empty() || !a.deny.is_empty())
-        .then(|| sockit::net::Acl::new(a.allow.iter().copied(), a.deny.iter().copied()));
+    let acl = a.side.acl();
     let mut opts = PipeOpts {
         keep_open: a.keep_open,
         max_conns: a.max_conns,
@@ -227,11 +241,11 @@ pub async fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
         acl,
         ..a.flags.opts()?
     };
-    let bound = bind_listen(&a.addr, a.port, a.flags.udp, a.ipv4, a.ipv6).await?;
+    let bound = bind_listen(&a.addr, a.port, a.flags.udp, a.side.ipv4, a.side.ipv6).await?;
     let local = bound
         .local_endpoint()
         .with_context(|| format!("reading the address bound for {}", a.addr))?;
-    let (local, tls) = listen_tls(&a.addr, local, &a.tls, &a.data).await?;
+    let (local, tls) = listen_tls(&a.addr, local, &a.tls, &a.side.data).await?;
     opts.tls = tls;
     // stderr, because stdout is the data; tests and scripts read the port here.
     let stop = stop_signal().context("installing the Ctrl-C handler")?;

@@ -59,25 +59,11 @@ pub struct RelayArgs {
     /// for UDP, the mapping timeout (default 60).
     #[arg(short = 'i', long = "idle-timeout", value_name = "SECS")]
     idle_timeout: Option<f64>,
-    /// IPv4 only for a bare PORT or a host name on the listening side.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    ipv4: bool,
-    /// IPv6 for a bare PORT or a host name on the listening side.
-    #[arg(short = '6')]
-    ipv6: bool,
-    /// Accept only clients from ADDR or CIDR (repeatable); others are reset.
-    #[arg(long, value_name = "CIDR")]
-    allow: Vec<sockit::net::Cidr>,
-    /// Reset clients from ADDR or CIDR (repeatable); wins over --allow.
-    #[arg(long, value_name = "CIDR")]
-    deny: Vec<sockit::net::Cidr>,
+    #[command(flatten)]
+    side: super::pipe::ListenSide,
     /// One JSON object per finished connection on stdout.
     #[arg(long)]
     json: bool,
-    /// For a tls:// LISTEN: where the generated certificate lives
-    /// (DATA/tls), as in `serve`.
-    #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
-    data: std::path::PathBuf,
     #[command(flatten)]
     tls: super::tls_opts::TlsArgs,
     #[command(flatten)]
@@ -88,13 +74,13 @@ pub struct RelayArgs {
 pub async fn run(a: RelayArgs) -> anyhow::Result<ExitCode> {
     let target = super::pipe::endpoint(&a.target, None, false)?;
     let udp_listen = a.listen.starts_with("udp://");
-    let bound = super::pipe::bind_listen(&a.listen, None, udp_listen, a.ipv4, a.ipv6).await?;
+    let bound =
+        super::pipe::bind_listen(&a.listen, None, udp_listen, a.side.ipv4, a.side.ipv6).await?;
     let local = bound
         .local_endpoint()
         .with_context(|| format!("reading the address bound for {}", a.listen))?;
-    let (local, tls) = super::pipe::listen_tls(&a.listen, local, &a.tls, &a.data).await?;
-    let acl = (!a.allow.is_empty() || !a.deny.is_empty())
-        .then(|| sockit::net::Acl::new(a.allow.iter().copied(), a.deny.iter().copied()));
+    let (local, tls) = super::pipe::listen_tls(&a.listen, local, &a.tls, &a.side.data).await?;
+    let acl = a.side.acl();
     let opts = PipeOpts {
         wait: super::pipe::seconds("-w", a.wait)?,
         idle: super::pipe::seconds("-i", a.idle_timeout)?,

@@ -14,7 +14,7 @@ use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
 use crate::service::chat::history::{self, HistoryPage, HistoryQuery};
 use crate::service::chat::names::{Identity, room_name};
-use crate::service::chat::room::lock;
+use crate::service::chat::room::{Room, lock};
 use crate::service::chat::sanitize::sanitize;
 use crate::service::chat::writer::Pending;
 
@@ -85,21 +85,7 @@ impl LocalHub {
             }
             st.pending += 1;
         }
-        let (ack, done) = oneshot::channel();
-        let pending = Pending {
-            room: room.clone(),
-            name,
-            guest,
-            text,
-            origin: id,
-            ack,
-        };
-        if self.writer.send(pending).await.is_err() {
-            let mut st = lock(&room.state);
-            st.pending = st.pending.saturating_sub(1);
-            return Err(ChatError::ShuttingDown);
-        }
-        Ok(Ticket(done))
+        self.queue(room, name, guest, text, id).await
     }
 
     /// See [`ChatHub::post_unjoined`](crate::service::chat::ChatHub::post_unjoined).
@@ -143,6 +129,20 @@ impl LocalHub {
         // An id no member has: every member, the poster's namesakes
         // included, is sent the message.
         let origin = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
+        self.queue(room, name, guest, text, origin).await
+    }
+
+    /// Hands a checked message to the writer; the caller has counted it in
+    /// the room's `pending` (which keeps the room alive until the commit),
+    /// and this takes it back if the writer is gone.
+    async fn queue(
+        &self,
+        room: Arc<Room>,
+        name: Arc<str>,
+        guest: bool,
+        text: String,
+        origin: SessionId,
+    ) -> Result<Ticket, ChatError> {
         let (ack, done) = oneshot::channel();
         let pending = Pending {
             room: room.clone(),
