@@ -523,11 +523,13 @@ fn listen_tls_serves_a_pinned_client() {
         .and_then(|x| x.split_whitespace().next())
         .unwrap_or_else(|| panic!("no fingerprint in {:?}", l.before))
         .to_string();
+    // stdin stays open: the listener ends once its client has left, and the
+    // client's words cannot race the listener's close_notify.
     l.send(b"secret reply\n");
-    drop(l.stdin.take());
     let out = run(&["connect", "--fingerprint", &fp, &l.addr], b"over tls\n");
     assert_eq!(ok_stdout(&out), b"secret reply\n");
     l.expect_stdout(b"over tls\n");
+    drop(l.stdin.take());
     // A client pinning another certificate is refused by its own check.
     let wrong = format!("sha256:{}", "00".repeat(32));
     let l2 = Listener::start(&["--data", data.to_str().unwrap(), "tls://127.0.0.1:0"]);

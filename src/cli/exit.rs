@@ -27,6 +27,15 @@ pub fn status(e: &anyhow::Error) -> u8 {
                 return NETWORK;
             }
         }
+        // A pipe's connection that failed once made (reset, refused by
+        // ICMP, timed out) carries its io::Error beside its words.
+        if let Some(sockit::tools::pipe::PipeError::Peer { io, .. }) =
+            cause.downcast_ref::<sockit::tools::pipe::PipeError>()
+        {
+            if is_network_io(io) {
+                return NETWORK;
+            }
+        }
         // Refused, reset, unreachable or silent (a dial error carries its
         // io::Error as its source); not a certificate that fails its check,
         // which a rerun would not fix (a local error, 2).
