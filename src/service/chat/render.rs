@@ -76,7 +76,7 @@ impl Message {
     }
 
     /// The line door's form: `<name> text\r\n`, with runs of blanks shown
-    /// as one space (see [`collapse_blanks`]): on a terminal, a message
+    /// as one space (see `collapse_blanks`): on a terminal, a message
     /// padded to the screen's width would otherwise look like a second
     /// line, `<admin> ...` included.
     pub fn line(&self) -> Bytes {
