@@ -264,3 +264,92 @@ fn a_silent_trusted_peer_times_out() {
     );
     assert!(waited < Duration::from_secs(5), "closed late: {waited:?}");
 }
+
+/// Connects to `addr` from the loopback address `from` (any 127.0.0.0/8
+/// address is this machine), so each "client" has its own address.
+fn connect_from(from: &str, addr: &str) -> TcpStream {
+    let from: SocketAddr = format!("{from}:0").parse().unwrap();
+    let to: SocketAddr = addr.parse().unwrap();
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&from.into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    let s = TcpStream::from(s);
+    s.set_read_timeout(Some(IO_LIMIT)).unwrap();
+    s
+}
+
+/// Real HAProxy, in TCP mode with `send-proxy-v2`, in front of the framed
+/// door; skipped (with the reason printed) where `haproxy` is not installed.
+/// It listens on a socket this test bound on port 0 and hands it over as
+/// fd 3 (`bind fd@3`), so no port is fixed and no readiness wait is needed.
+#[test]
+fn real_haproxy_with_send_proxy_v2() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        eprintln!("skipped: haproxy is not installed (apt-get install haproxy)");
+        return;
+    }
+    let srv = framed(&[
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--max-conns-per-ip",
+        "1",
+        "--deny",
+        "127.0.0.66",
+    ]);
+    let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let front_addr = front.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+             listen sockit\n  bind fd@3\n  server s1 {} send-proxy-v2\n",
+            srv.sock("framed", "tcp://")
+        ),
+    )
+    .unwrap();
+    let fd = front.as_raw_fd();
+    let mut cmd = Command::new("haproxy");
+    cmd.arg("-db").arg("-f").arg(&cfg).stdout(Stdio::null());
+    // SAFETY: dup2 is async-signal-safe; it gives the child the listening
+    // socket as fd 3 (dup2 clears close-on-exec on the copy).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    /// Kills and reaps HAProxy when the test ends, passed or not.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _haproxy = Kill(cmd.spawn().unwrap());
+    // HAProxy holds its own copy; connections queue in the backlog until
+    // it accepts them.
+    drop(front);
+    // Two clients with their own addresses, both through the proxy: with a
+    // cap of one per address both are served (the proxy is not capped).
+    let mut a = connect_from("127.0.0.2", &front_addr);
+    let mut b = connect_from("127.0.0.3", &front_addr);
+    assert!(pings(&mut a));
+    assert!(pings(&mut b));
+    // A second from 127.0.0.2 is over its own cap.
+    let mut a2 = connect_from("127.0.0.2", &front_addr);
+    let refusal = ask(&mut a2, Frame::new("ping")).expect("an error frame");
+    assert_eq!(refusal.get("code").unwrap(), "too_many_connections");
+    // The denied client is refused by its own address.
+    let mut denied = connect_from("127.0.0.66", &front_addr);
+    assert!(ask(&mut denied, Frame::new("ping")).is_none());
+    assert!(pings(&mut a) && pings(&mut b));
+}
