@@ -353,3 +353,141 @@ fn real_haproxy_with_send_proxy_v2() {
     assert!(ask(&mut denied, Frame::new("ping")).is_none());
     assert!(pings(&mut a) && pings(&mut b));
 }
+
+/// Over `tls://` the header comes before the TLS handshake, as HAProxy
+/// sends it; the per-client cap then refuses inside TLS.
+#[tokio::test]
+async fn on_tls_the_header_comes_before_the_handshake() {
+    use sockit::net::tls::{Fingerprint, Trust, handshake};
+    use sockit::net::{Endpoint, HostPort};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let srv = Server::start(&[
+        "--listen",
+        "tls://127.0.0.1:0",
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--max-conns-per-ip",
+        "1",
+    ]);
+    let hp: HostPort = match srv.addr("framed", "tls://").parse().unwrap() {
+        Endpoint::Tls(hp) => hp,
+        other => panic!("{other}"),
+    };
+    let line = srv
+        .banner
+        .iter()
+        .find(|l| l.starts_with("tls certificate "))
+        .unwrap();
+    let fp: Fingerprint = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let open = |header: Vec<u8>| {
+        let hp = hp.clone();
+        async move {
+            let mut tcp = tokio::net::TcpStream::connect((hp.host.as_str(), hp.port))
+                .await
+                .unwrap();
+            tcp.write_all(&header).await.unwrap();
+            let (tls, _) = tokio::time::timeout(IO_LIMIT, handshake(tcp, &hp, &Trust::Pin(fp)))
+                .await
+                .unwrap()
+                .unwrap();
+            tls
+        }
+    };
+    let ping = encode_to_vec(&Frame::new("ping").with_id(1)).unwrap();
+    let mut held = Vec::new();
+    for header in [v2("198.51.100.1:1"), v1("198.51.100.2:2")] {
+        let mut tls = open(header).await;
+        tls.write_all(&ping).await.unwrap();
+        let mut buf = vec![0u8; 256];
+        let n = tokio::time::timeout(IO_LIMIT, tls.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let (f, _) = decode_from_slice(&buf[..n], &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.kind(), Some("pong"));
+        held.push(tls);
+    }
+    let mut third = open(v1("198.51.100.1:3")).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(IO_LIMIT, third.read_to_end(&mut out))
+        .await
+        .unwrap();
+    let (f, _) = decode_from_slice(&out, &Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.get("code").unwrap(), "too_many_connections");
+}
+
+/// One login on the web door through the fake proxy, naming `client` in a
+/// PROXY header (`v1` or `v2`); returns the HTTP status.
+fn web_login(addr: &str, header: &[u8], name: &str, password: &str) -> u16 {
+    let body = format!(r#"{{"name":"{name}","password":"{password}"}}"#);
+    let req = format!(
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = via(addr, &[header, req.as_bytes()].concat());
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_web_door_takes_a_proxy_header_and_throttles_per_client() {
+    let srv = Server::start(&[
+        "--web",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        CHEAP_ARGON2,
+        "--trusted-proxy",
+        "127.0.0.1",
+    ]);
+    add_user(&srv.data(), "alice", "correct horse battery");
+    let addr = srv.sock("web", "tcp://");
+    let abuser = v1("198.51.100.66:1");
+    for i in 0..20 {
+        let s = web_login(&addr, &abuser, &format!("ghost{i}"), "wrong guess");
+        assert_eq!(s, 401, "failure {i}");
+    }
+    assert_eq!(
+        web_login(&addr, &abuser, "alice", "correct horse battery"),
+        429
+    );
+    let owner = v2("198.51.100.7:2");
+    assert_eq!(
+        web_login(&addr, &owner, "alice", "correct horse battery"),
+        200
+    );
+    // Without a header, the same trusted peer is still an HTTP proxy.
+    assert_eq!(web_login(&addr, b"", "alice", "correct horse battery"), 200);
+}
+
+#[test]
+fn the_line_door_counts_clients_behind_the_proxy() {
+    let srv = Server::start(&[
+        "--chat-lines",
+        "tcp://127.0.0.1:0",
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--max-conns-per-ip",
+        "1",
+    ]);
+    let addr = srv.sock("chat-lines", "tcp://");
+    let mut a = via(&addr, &v1("198.51.100.1:1"));
+    let mut b = via(&addr, &v2("198.51.100.2:2"));
+    for s in [&mut a, &mut b] {
+        let mut first = [0u8; 1];
+        s.read_exact(&mut first).unwrap();
+    }
+    let mut again = via(&addr, &v2("198.51.100.1:3"));
+    let mut text = String::new();
+    again.read_to_string(&mut text).unwrap();
+    assert_eq!(
+        text,
+        "* too many connections from your address; close some and try again\r\n"
+    );
+}
