@@ -56,6 +56,9 @@ pub enum BadHeader {
     Malformed(&'static str),
     /// The connection ended inside the header.
     Truncated,
+    /// The connection ended before its first byte (a proxy's connect-only
+    /// health check, say).
+    Empty,
 }
 
 impl fmt::Display for BadHeader {
@@ -65,6 +68,7 @@ impl fmt::Display for BadHeader {
             BadHeader::TooLong => f.write_str("PROXY protocol header too long"),
             BadHeader::Malformed(why) => write!(f, "bad PROXY protocol header: {why}"),
             BadHeader::Truncated => f.write_str("connection closed inside the PROXY header"),
+            BadHeader::Empty => f.write_str("connection closed before a PROXY header"),
         }
     }
 }
@@ -242,6 +246,9 @@ pub async fn read(s: &mut TcpStream) -> Result<Origin, ReadError> {
         let start = got.len();
         got.resize(start + take, 0);
         let n = s.read(&mut got[start..]).await?;
+        if n == 0 && start == 0 {
+            return Err(BadHeader::Empty.into());
+        }
         if n == 0 {
             return Err(BadHeader::Truncated.into());
         }

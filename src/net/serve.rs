@@ -335,6 +335,11 @@ impl Proxied {
         };
         let origin = match tokio::time::timeout(within, read).await {
             Ok(Ok(origin)) => origin,
+            // Nothing sent at all: a connect-only health check, not news.
+            Ok(Err(proxy_header::ReadError::Bad(proxy_header::BadHeader::Empty))) => {
+                tracing::debug!("closed before a PROXY header");
+                return None;
+            }
             Ok(Err(e)) => {
                 gate.log_bad_proxy(self.door, proxy.ip(), &e);
                 return None;
