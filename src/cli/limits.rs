@@ -61,7 +61,15 @@ pub struct LimitArgs {
     /// throttling counts that address. A Unix-socket peer counts as
     /// 127.0.0.1 here; without a trust for it, Unix-socket web clients
     /// share no per-address login count (each name still has its own).
-    /// Example: --trusted-proxy 127.0.0.1 behind nginx on this machine.
+    /// TCP connections from such a proxy to the stream doors must start
+    /// with a PROXY protocol header (HAProxy send-proxy v1 or
+    /// send-proxy-v2) within --first-frame-timeout, or are closed; the
+    /// client it names is then capped, checked by --allow/--deny and
+    /// throttled (the web door takes a header when one comes, else
+    /// X-Forwarded-For). Peers outside these networks are never read for
+    /// a header.
+    /// Example: --trusted-proxy 127.0.0.1 behind nginx on this machine;
+    /// --trusted-proxy 10.0.0.5 behind HAProxy with send-proxy-v2.
     #[arg(long, value_name = "CIDR")]
     trusted_proxy: Vec<Cidr>,
     /// Largest frame header accepted, in bytes.

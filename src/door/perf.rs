@@ -54,7 +54,7 @@ pub async fn perf_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
         sent,
         secs: wall.as_secs_f64(),
         retransmits: match &conn {
-            Conn::Tcp(s) => tcp_retransmits(s),
+            Conn::Tcp(s) | Conn::Proxied(s, _) => tcp_retransmits(s),
             _ => None,
         },
         cpu_percent: cpu_percent(cpu0, process_cpu(), wall),

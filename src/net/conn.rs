@@ -24,6 +24,10 @@ pub enum Conn {
     Unix(UnixStream),
     /// A TLS connection: the plaintext end of its relay.
     Tls(Relayed),
+    /// A TCP connection from a trusted proxy that named its client in a
+    /// PROXY protocol header (see `net::proxy_header`): the client's
+    /// address stands for the peer's.
+    Proxied(TcpStream, SocketAddr),
 }
 
 /// The plaintext end of a TLS connection's relay, with the TLS peer's
@@ -59,6 +63,7 @@ macro_rules! both {
             Conn::Tcp($s) => $e,
             Conn::Unix($s) => $e,
             Conn::Tls(Relayed { stream: $s, .. }) => $e,
+            Conn::Proxied($s, _) => $e,
         }
     };
 }
@@ -77,6 +82,8 @@ pub enum StdConn {
         Option<SocketAddr>,
         DropGuard,
     ),
+    /// A proxied TCP connection and its client's address.
+    Proxied(std::net::TcpStream, SocketAddr),
 }
 
 impl Conn {
@@ -86,6 +93,7 @@ impl Conn {
             Conn::Tcp(s) => StdConn::Tcp(s.into_std()?),
             Conn::Unix(s) => StdConn::Unix(s.into_std()?),
             Conn::Tls(r) => StdConn::Tls(r.stream.into_std()?, r.peer, r._gone),
+            Conn::Proxied(s, client) => StdConn::Proxied(s.into_std()?, client),
         })
     }
 
@@ -99,15 +107,24 @@ impl Conn {
                 peer,
                 _gone: gone,
             }),
+            StdConn::Proxied(s, client) => Conn::Proxied(TcpStream::from_std(s)?, client),
         })
     }
 
     /// The peer's IP address (TCP and TLS): what per-IP limits count by.
+    /// Behind a trusted proxy, the client it named.
     pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        self.peer_addr().map(|a| a.ip())
+    }
+
+    /// The peer's address (None on a Unix socket); behind a trusted proxy,
+    /// the client it named in its PROXY header.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
         match self {
-            Conn::Tcp(s) => s.peer_addr().ok().map(|a| a.ip()),
+            Conn::Tcp(s) => s.peer_addr().ok(),
             Conn::Unix(_) => None,
-            Conn::Tls(r) => r.peer.map(|a| a.ip()),
+            Conn::Tls(r) => r.peer,
+            Conn::Proxied(_, client) => Some(*client),
         }
     }
 
@@ -266,7 +283,7 @@ impl Conn {
     /// (a TLS relay sets it on its own TCP socket).
     pub fn set_nodelay(&self) -> io::Result<()> {
         match self {
-            Conn::Tcp(s) => s.set_nodelay(true),
+            Conn::Tcp(s) | Conn::Proxied(s, _) => s.set_nodelay(true),
             Conn::Unix(_) | Conn::Tls(_) => Ok(()),
         }
     }

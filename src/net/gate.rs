@@ -22,7 +22,9 @@ pub struct GateRules {
     /// How long a framed connection may take to send its first frame.
     pub first_frame_timeout: Duration,
     /// Reverse proxies whose `X-Forwarded-For` the web door believes (see
-    /// `net::forwarded`); empty: the immediate peer is the client.
+    /// `net::forwarded`) and whose TCP connections to the stream doors
+    /// start with a PROXY protocol header (see `net::proxy_header`); empty:
+    /// the immediate peer is the client.
     pub trusted_proxies: Vec<super::Cidr>,
 }
 
@@ -163,6 +165,12 @@ impl Gate {
         })
     }
 
+    /// Whether `ip` is a trusted proxy (`--trusted-proxy`): its stream
+    /// connections start with a PROXY protocol header naming the client.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.rules().trusted_proxies.iter().any(|c| c.contains(ip))
+    }
+
     /// Open stream connections counted under `ip`'s key.
     pub fn open_from(&self, ip: IpAddr) -> usize {
         lock(&self.open).get(&PeerKey::of(ip)).copied().unwrap_or(0)
@@ -203,6 +211,15 @@ impl Gate {
                     why.reason()
                 )
             }
+        }
+    }
+
+    /// Logs a trusted proxy's connection closed for want of a valid PROXY
+    /// header, at the refusal log's pace (a proxy not set to send one
+    /// shows up here).
+    pub fn log_bad_proxy(&self, door: &str, proxy: IpAddr, why: &dyn std::fmt::Display) {
+        if lock(&self.log).note(proxy, Instant::now()) != Say::Nothing {
+            tracing::warn!(door, peer = %proxy, "closed a trusted proxy's connection: {why}");
         }
     }
 

@@ -11,6 +11,7 @@ pub mod gate;
 pub mod idle;
 pub mod limits;
 pub mod listen;
+pub mod proxy_header;
 pub mod refusals;
 pub mod serve;
 pub mod shard;
@@ -28,6 +29,9 @@ pub use gate::{Gate, GateRules, PeerSlot, Refused};
 pub use idle::{IdleTimer, Wake, poll_quiet, wait_input};
 pub use limits::{PeerKey, raise_fd_limit};
 pub use listen::{BindError, Bound, bind};
-pub use serve::{Busy, Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_with};
+pub use serve::{
+    Busy, Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_http,
+    serve_stream_with,
+};
 pub use shard::Shards;
 pub use watched::{Activity, Watched, watch};

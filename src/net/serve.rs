@@ -21,6 +21,7 @@ use tracing::Instrument;
 use super::conn::Conn;
 use super::gate::{Gate, PeerSlot, Refused};
 use super::listen::{Bound, UnixPathGuard};
+use super::proxy_header;
 use super::shard::Shards;
 use super::tls::ServerTls;
 
@@ -162,10 +163,65 @@ pub async fn serve_stream<F, Fut>(
 /// door's own way of saying it: an error frame, a line) before closing.
 /// Peers the access lists deny are closed before any byte is read or
 /// written. Refusals are logged at most once per address per few seconds.
+///
+/// A peer inside a `--trusted-proxy` CIDR must start with a PROXY
+/// protocol header (see `net::proxy_header`) within the first-frame
+/// timeout, or is closed; the client it names is then admitted (access
+/// lists, per-IP cap) and is the connection's peer address. Other peers
+/// are never read for a header.
 pub async fn serve_stream_with<F, Fut>(
     listener: StreamListener,
     door: &'static str,
     busy: Busy,
+    shared: Shared,
+    handler: F,
+) where
+    F: Fn(Conn) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    accept_loop(listener, door, busy, ProxyHeader::Required, shared, handler).await
+}
+
+/// Like [`serve_stream`] for HTTP: a trusted proxy's connection may start
+/// with a PROXY protocol header (a TCP proxy) or not (an HTTP proxy, which
+/// says who its client is in `X-Forwarded-For`); a request line never
+/// looks like a header, so the first bytes tell which.
+pub async fn serve_stream_http<F, Fut>(
+    listener: StreamListener,
+    door: &'static str,
+    shared: Shared,
+    handler: F,
+) where
+    F: Fn(Conn) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let busy = Busy::default();
+    accept_loop(listener, door, busy, ProxyHeader::Optional, shared, handler).await
+}
+
+/// Whether a trusted proxy's connection must start with a PROXY header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProxyHeader {
+    /// Stream doors: no header, no service.
+    Required,
+    /// The web door: a header if the first bytes start one.
+    Optional,
+}
+
+/// What a trusted proxy's connection needs to be admitted after its
+/// header is read.
+struct Proxied {
+    door: &'static str,
+    busy: Busy,
+    shared: Shared,
+    mode: ProxyHeader,
+}
+
+async fn accept_loop<F, Fut>(
+    listener: StreamListener,
+    door: &'static str,
+    busy: Busy,
+    mode: ProxyHeader,
     shared: Shared,
     handler: F,
 ) where
@@ -194,26 +250,51 @@ pub async fn serve_stream_with<F, Fut>(
                 continue;
             }
         };
-        let place = match shared.gate.admit(ip) {
-            Ok(place) => place,
-            Err(why) => {
-                if let Some(ip) = ip {
-                    shared.gate.log_refusal(door, ip, why);
+        // A trusted proxy carries everyone: its own address is neither
+        // capped nor checked; the client its header names is, in the task.
+        let trusted = ip.is_some_and(|ip| shared.gate.trusts(ip));
+        let (place, proxied) = if trusted {
+            let proxied = Proxied {
+                door,
+                busy: busy.clone(),
+                shared: shared.clone(),
+                mode,
+            };
+            (None, Some(proxied))
+        } else {
+            match shared.gate.admit(ip) {
+                Ok(place) => (Some(place), None),
+                Err(why) => {
+                    if let Some(ip) = ip {
+                        shared.gate.log_refusal(door, ip, why);
+                    }
+                    match why {
+                        Refused::Busy => refuse(conn, &busy, &shared),
+                        Refused::Denied => reset(conn),
+                    }
+                    continue;
                 }
-                match why {
-                    Refused::Busy => refuse(conn, &busy, &shared),
-                    Refused::Denied => reset(conn),
-                }
-                continue;
             }
         };
-        let span = tracing::debug_span!("conn", door, peer = %peer);
-        let held = (permit, place);
-        let Some(shards) = shared.shards.as_ref() else {
+        let span = tracing::debug_span!("conn", door, peer = %peer, client = tracing::field::Empty);
+        let handler = handler.clone();
+        let open = move |conn: Conn| async move {
+            let (conn, _place) = match (place, proxied) {
+                (Some(place), _) => (conn, place),
+                (None, Some(p)) => match p.open(conn).await {
+                    Some(opened) => opened,
+                    None => return Ok(()),
+                },
+                (None, None) => return Ok(()),
+            };
             // Boxed: the door's state lives in its own allocation, not
             // copied into every layer of wrapping future around it.
-            let fut = Box::pin(handler(conn));
-            shared.tracker.spawn(run_conn(held, fut).instrument(span));
+            Box::pin(handler(conn)).await
+        };
+        let Some(shards) = shared.shards.as_ref() else {
+            shared
+                .tracker
+                .spawn(run_conn(permit, open(conn)).instrument(span));
             continue;
         };
         let std_conn = match conn.into_std() {
@@ -223,12 +304,89 @@ pub async fn serve_stream_with<F, Fut>(
                 continue;
             }
         };
-        let handler = handler.clone();
         // Registered with the shard's reactor on the shard's thread.
-        let task = run_conn(held, async move {
-            Box::pin(handler(Conn::from_std(std_conn)?)).await
-        });
+        let task = run_conn(permit, async move { open(Conn::from_std(std_conn)?).await });
         shards.spawn(shared.tracker.track_future(task.instrument(span)));
+    }
+}
+
+/// How long the web door waits before looking again at a trusted peer's
+/// first bytes when too few have come to tell a PROXY header from a
+/// request (rare: both arrive whole in the first segment).
+const PEEK_AGAIN: Duration = Duration::from_millis(5);
+
+impl Proxied {
+    /// Reads the PROXY header of a trusted proxy's connection, within the
+    /// first-frame timeout, and admits the client it names; `None` when the
+    /// connection was closed instead (no valid header, or the client is
+    /// refused).
+    async fn open(self, conn: Conn) -> Option<(Conn, PeerSlot)> {
+        let Conn::Tcp(mut s) = conn else {
+            return None;
+        };
+        let proxy = s.peer_addr().ok()?;
+        let gate = &self.shared.gate;
+        let within = gate.first_frame_timeout();
+        let read = async {
+            if self.mode == ProxyHeader::Optional && !starts_with_header(&s).await? {
+                return Ok(proxy_header::Origin::Local);
+            }
+            proxy_header::read(&mut s).await
+        };
+        let origin = match tokio::time::timeout(within, read).await {
+            Ok(Ok(origin)) => origin,
+            // Nothing sent at all: a connect-only health check, not news.
+            Ok(Err(proxy_header::ReadError::Bad(proxy_header::BadHeader::Empty))) => {
+                tracing::debug!("closed before a PROXY header");
+                return None;
+            }
+            Ok(Err(e)) => {
+                gate.log_bad_proxy(self.door, proxy.ip(), &e);
+                return None;
+            }
+            Err(_) => {
+                let e = "no PROXY protocol header within the first-frame timeout";
+                gate.log_bad_proxy(self.door, proxy.ip(), &e);
+                return None;
+            }
+        };
+        let client = match origin {
+            proxy_header::Origin::Client(a) => a,
+            proxy_header::Origin::Local => proxy,
+        };
+        tracing::Span::current().record("client", tracing::field::display(client));
+        let conn = Conn::Proxied(s, client);
+        match gate.admit(Some(client.ip())) {
+            Ok(place) => Some((conn, place)),
+            Err(why) => {
+                gate.log_refusal(self.door, client.ip(), why);
+                match why {
+                    Refused::Busy => refuse(conn, &self.busy, &self.shared),
+                    Refused::Denied => reset(conn),
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Whether a connection's first bytes start a PROXY header (looked at, not
+/// taken). `false` at once for anything else, such as an HTTP request or
+/// a TLS hello.
+async fn starts_with_header(s: &tokio::net::TcpStream) -> io::Result<bool> {
+    let mut first = [0u8; proxy_header::V2_SIGNATURE.len()];
+    loop {
+        let n = s.peek(&mut first).await?;
+        if n == 0 || !proxy_header::looks_like_header(&first[..n]) {
+            return Ok(false);
+        }
+        // "PROXY " takes 6 bytes to tell from "POST /"; the v2 signature
+        // 5 to tell from blank lines ("\r\n\r\n\0").
+        let need = if first[0] == b'\r' { 5 } else { 6 };
+        if n >= need {
+            return Ok(true);
+        }
+        tokio::time::sleep(PEEK_AGAIN).await;
     }
 }
 
@@ -236,7 +394,7 @@ pub async fn serve_stream_with<F, Fut>(
 /// FIN: a client then reports "connection reset" instead of reading a
 /// normal end of an empty reply and exiting as if all went well.
 fn reset(conn: Conn) {
-    if let Conn::Tcp(s) = &conn {
+    if let Conn::Tcp(s) | Conn::Proxied(s, _) = &conn {
         let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
     }
 }
@@ -278,13 +436,13 @@ fn refuse(conn: Conn, busy: &Busy, shared: &Shared) {
     });
 }
 
-/// One connection's task: holds its slot and its place in the per-IP
-/// count until the door is done, and logs how it ended.
+/// One connection's task: holds its slot until the door is done (the
+/// future holds its place in the per-IP count), and logs how it ended.
 async fn run_conn(
-    held: (tokio::sync::OwnedSemaphorePermit, PeerSlot),
+    permit: tokio::sync::OwnedSemaphorePermit,
     fut: impl Future<Output = io::Result<()>>,
 ) {
-    let _held = held;
+    let _permit = permit;
     match fut.await {
         Ok(()) => tracing::debug!("closed"),
         Err(e) => tracing::debug!(error = %e, "closed with error"),

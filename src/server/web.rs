@@ -37,7 +37,7 @@ use tower_service::Service;
 use crate::door;
 use crate::door::web::host::HostRule;
 use crate::net::tls::ServerTls;
-use crate::net::{Conn, Gate, Shared, StreamListener, forwarded, serve_stream, watch};
+use crate::net::{Conn, Gate, Shared, StreamListener, forwarded, serve_stream_http, watch};
 
 /// Serves the web page, its API and WebSocket on `listener` until shutdown.
 pub(super) async fn serve(
@@ -50,7 +50,7 @@ pub(super) async fn serve(
     let app = door::web::router(state);
     let shutdown = shared.shutdown.clone();
     let gate = shared.gate.clone();
-    serve_stream(listener, "web", shared, move |conn| {
+    serve_stream_http(listener, "web", shared, move |conn| {
         // Read as the connection opens, so a reload applies to new ones.
         let head_timeout = gate.first_frame_timeout();
         connection(
@@ -90,6 +90,7 @@ async fn connection(
     // A Unix listener serves a reverse proxy on this machine: no address.
     let (peer, local) = match &conn {
         Conn::Tcp(s) => (Some(s.peer_addr()?), Some(s.local_addr()?.ip())),
+        Conn::Proxied(s, client) => (Some(*client), Some(s.local_addr()?.ip())),
         Conn::Unix(_) => (None, None),
         Conn::Tls(_) => (conn.peer_ip().map(|ip| SocketAddr::new(ip, 0)), None),
     };

@@ -71,10 +71,7 @@ impl ServerTls {
         F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = io::Result<()>>,
     {
-        let peer = match &conn {
-            Conn::Tcp(s) => s.peer_addr().ok(),
-            _ => None,
-        };
+        let peer = conn.peer_addr();
         let tls = self.accept(conn).await?;
         let (plain, relay) = relay::split(tls)?;
         let gone = CancellationToken::new();
