@@ -34,6 +34,9 @@ if command -v npm >/dev/null; then have npm "$(command -v npm)"; else
   get "nodejs npm" "with apt"; apt_get nodejs npm; fi
 if command -v chromium >/dev/null; then have chromium "$(command -v chromium)"; else
   get chromium "with apt"; apt_get chromium; fi
+# Real HAProxy in front of sockit (the PROXY protocol test, tests/proxy_protocol.rs).
+if command -v haproxy >/dev/null; then have haproxy "$(command -v haproxy)"; else
+  get haproxy "with apt"; apt_get haproxy; fi
 if [ -d tests/e2e/node_modules/playwright-core ]; then
   have playwright-core "tests/e2e/node_modules"
 else
