@@ -239,6 +239,9 @@ class Scenario:
         if cmd is None:
             return "not run (the build or the test suite itself)"
         check_hosts(ex, cmd)
+        # `sockit serve ... &` is how a reader starts a server beside their
+        # shell; servers run in the background here anyway.
+        cmd = re.sub(r"^(\s*sockit serve\b.*?)\s+&\s*(#.*)?$", r"\1", cmd)
         m = re.fullmatch(r"\s*export (\w+)=(\S+)\s*(#.*)?", cmd)
         if m:
             value = subprocess.run(["bash", "-c", f"printf %s {m.group(2)}"], env=self.env,

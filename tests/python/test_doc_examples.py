@@ -143,7 +143,9 @@ def not_on_loopback(cmd, desc):
              (r"--config\b|--tls-cert\b|--ca\b|--fingerprint\b", "needs a file made elsewhere"),
              (r"(^|\s)(/etc|/srv|/tmp|~)/|unix:///", "a path outside the test directory"),
              (r"\bcert (forget|show)\b|\$PW\b|\bcat\b", "needs state from an earlier step"),
-             (r"Ctrl-C", "runs until stopped")]
+             (r"Ctrl-C", "runs until stopped"),
+             (r"\brm --partial\b", "needs an upload interrupted in an earlier step "
+              "(tests/files.rs cancels one)")]
     for pattern, why in rules:
         if re.search(pattern, cmd + "  " + desc):
             return why
