@@ -17,7 +17,7 @@ use sockit::wire::perf::{MAX_TEST_SECS, PerfMode};
   sockit perf -R -t 5 tcp://127.0.0.1:5201            server -> client
   sockit perf --bidir -P 4 tcp://127.0.0.1:5201       both ways, 4 streams each
   sockit perf -i 0 --json tcp://127.0.0.1:5201 > run.json
-  sockit serve --perf udp://127.0.0.1:5201 &          UDP tests (may share the port)
+  sockit serve --perf udp://127.0.0.1:5201 &          the UDP door (may share the port)
   sockit perf -u -b 100M -t 3 udp://127.0.0.1:5201    UDP at 100 Mbit/s: loss, jitter
 
 Each stream is one connection to the perf door; the sender sends for -t
