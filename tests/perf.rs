@@ -81,7 +81,8 @@ fn human_output_has_intervals_and_a_summary() {
 fn the_perf_door_is_behind_the_access_lists() {
     let s = Server::start(&["--perf", "tcp://127.0.0.1:0", "--deny", "127.0.0.0/8"]);
     let out = run(&["perf", "-t", "0.3", &s.addr("perf", "tcp://")], b"");
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // A reset is a network error: exit 7 in the exit table.
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("reset"), "{err}");
 }

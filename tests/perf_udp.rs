@@ -130,11 +130,31 @@ fn a_silent_or_echoing_peer_is_one_line_error() {
         ],
         b"",
     );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // Nothing answering is a network error: exit 7.
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no perf door answers"), "{err}");
     assert!(err.contains("sockit serve --perf udp://"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn the_udp_perf_door_is_behind_the_access_lists() {
+    let s = Server::start(&["--perf", "udp://127.0.0.1:0", "--deny", "127.0.0.0/8"]);
+    let out = run(
+        &[
+            "perf",
+            "-u",
+            "-w",
+            "1",
+            "-t",
+            "0.3",
+            &s.addr("perf", "udp://"),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no perf door answers"));
 }
 
 #[test]

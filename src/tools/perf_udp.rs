@@ -184,9 +184,10 @@ fn test_id() -> u64 {
 }
 
 fn no_server(addr: SocketAddr, e: &io::Error) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{addr}: no perf door answers ({e}); start one with `sockit serve --perf udp://{addr}`"
-    )
+    // The io::Error stays in the chain: main maps it to exit 7 (network).
+    anyhow::Error::new(io::Error::new(e.kind(), e.to_string())).context(format!(
+        "{addr}: no perf door answers; start one with `sockit serve --perf udp://{addr}`"
+    ))
 }
 
 /// Sends HELLOs until a WELCOME for `id` comes back.
@@ -306,6 +307,7 @@ fn end(sock: &UdpSocket, id: u64, sent: u64, addr: SocketAddr) -> anyhow::Result
     }
     anyhow::bail!(
         "{addr}: the perf door sent no result for this test after {END_TRIES} tries; \
-         was it restarted, or are all its test slots taken?"
+         was it restarted, are all its test slots taken, or did the test send too \
+         little for its result (answers are capped at 3x what a test sends)?"
     )
 }
