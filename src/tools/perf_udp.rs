@@ -228,6 +228,7 @@ fn send(sock: &UdpSocket, id: u64, o: &UdpOpts, addr: SocketAddr) -> anyhow::Res
     };
     let mut per_interval = Vec::new();
     let mut seq = 0u64;
+    let end_ns = (o.secs * 1e9) as u64;
     let t0 = Instant::now();
     loop {
         let now = t0.elapsed().as_secs_f64();
@@ -242,6 +243,10 @@ fn send(sock: &UdpSocket, id: u64, o: &UdpOpts, addr: SocketAddr) -> anyhow::Res
         };
         while seq < due {
             let ns = t0.elapsed().as_nanos() as u64;
+            // Nothing is stamped past the test's end (no sliver interval).
+            if ns >= end_ns {
+                break;
+            }
             put_data(&mut buf, id, seq, ns, interval_ms);
             match sock.send(&buf) {
                 Ok(_) => {}
