@@ -37,7 +37,7 @@ pub enum Service {
     ChatLines,
     /// JSON datagram chat (UDP).
     ChatUdp,
-    /// Throughput tests for `sockit perf` (TCP, Unix).
+    /// Throughput tests for `sockit perf` (TCP, Unix; UDP for `perf -u`).
     Perf,
 }
 
@@ -173,11 +173,7 @@ pub async fn bind_all(specs: &[(Service, Endpoint)]) -> Result<Vec<Listener>, Bi
     let mut out = Vec::with_capacity(specs.len());
     for (service, ep) in specs {
         let udp = ep.transport() == Transport::Udp;
-        if matches!(
-            service,
-            Service::Framed | Service::Web | Service::ChatLines | Service::Perf
-        ) && udp
-        {
+        if matches!(service, Service::Framed | Service::Web | Service::ChatLines) && udp {
             return Err(BindError::NeedsStream {
                 addr: ep.to_string(),
                 service: service.name(),
@@ -361,8 +357,18 @@ pub async fn run(
                         loops.spawn(door::serve_chat_udp(sock, co));
                         continue;
                     }
-                    // bind_all refuses framed, web, line-chat and perf UDP listeners.
-                    Service::Framed | Service::Web | Service::ChatLines | Service::Perf => continue,
+                    Service::Perf => {
+                        let mut door = door::perf_udp::PerfUdp::default();
+                        loops.spawn(serve_datagrams(
+                            sock,
+                            "perf",
+                            shared,
+                            move |input, peer, out| door.datagram(input, peer, out),
+                        ));
+                        continue;
+                    }
+                    // bind_all refuses framed, web and line-chat UDP listeners.
+                    Service::Framed | Service::Web | Service::ChatLines => continue,
                 };
                 loops.spawn(serve_datagrams(
                     sock,

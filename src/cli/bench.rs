@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use sockit::net::Endpoint;
 use sockit::stats::fmt_us;
-use sockit::tools::bench::{BenchConfig, BenchReport, Mode, bench};
+use sockit::tools::bench::{
+    BenchConfig, BenchReport, CancellationToken, IntervalReport, Mode, bench_live,
+};
 
 /// Arguments of `sockit bench`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +29,8 @@ use sockit::tools::bench::{BenchConfig, BenchReport, Mode, bench};
       the full percentile spectrum as .hgrm, and drawn as SVG
   sockit bench --sweep 10k..200k --p99-max 5 --duration 3 tcp://127.0.0.1:8888
       the knee: the highest rate served on schedule with p99 under 5 ms
+  sockit bench --rate 2000 --interval 1 --duration 3 tcp://127.0.0.1:8888
+      a line per second: rate achieved vs intended, p50 and p99 of that second
 
 --proto picks the wire format: echo (raw bytes, default), frame (sockit echo
 frames carrying a --size body), frame-ping (sockit ping -> pong frames),
@@ -51,6 +55,15 @@ latency_us fields are null in stream mode. percentiles_us is the full
 spectrum (as --hgrm writes it). With --rate, achieved_fraction is the
 completed rate over the intended one; below 0.95 a loud warning on stderr
 says the schedule slipped.
+
+--interval SECS prints a line per interval of the measured window (the
+replies completed in it: messages, msg/s, with --rate the fraction of the
+intended rate, p50 and p99); with --json each is a line {\"interval\":{..}}
+before the final object.
+
+Ctrl-C stops the run early and prints the summary of what ran (duration_s is
+the measured time that ran; \"interrupted\":true in --json); the exit status
+is then as for a whole run (0 when messages were echoed), as ping's.
 
 Exit status: 0 when messages were echoed, 1 when none were, 2 on errors
 (bad flags, a connection that could not be opened).")]
@@ -106,6 +119,10 @@ pub struct BenchArgs {
     /// The p99 bound of --sweep, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10.0, requires = "sweep")]
     p99_max: f64,
+    /// Print a line per interval of SECS: messages, rate achieved vs
+    /// intended, p50/p99 of that interval (JSON lines with --json).
+    #[arg(long, value_name = "SECS", conflicts_with_all = ["sweep", "stream"])]
+    interval: Option<f64>,
     /// Draw latency by percentile to FILE as SVG.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<std::path::PathBuf>,
@@ -149,7 +166,22 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(range) = &a.sweep {
         return run_sweep(&cfg, range, a.steps, a.p99_max, a.json).await;
     }
-    let report = bench(&cfg).await?;
+    let interval = match a.interval {
+        Some(s) => Some(super::seconds("--interval", s, true)?),
+        None => None,
+    };
+    // Ctrl-C ends the run early; the summary of what ran still prints.
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    let json = a.json;
+    let report = bench_live(&cfg, interval, stop, |i| print_interval(i, json)).await;
+    watcher.abort();
+    let report = report?;
     write_exports(&report, a.hgrm.as_deref(), a.plot.as_deref())?;
     if let (Some(f), Some(rate)) = (report.achieved_fraction, report.rate)
         && f < SLIP_WARNING
@@ -169,11 +201,39 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = &report.first_error {
         eprintln!("sockit: bench {}: first error: {e}", report.target);
     }
+    if report.interrupted {
+        eprintln!(
+            "sockit: bench stopped by Ctrl-C after {:.2} s of the {} s measured window",
+            report.duration_s, a.duration
+        );
+    }
     Ok(if report.messages > 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One `--interval` line, human or JSON.
+fn print_interval(i: &IntervalReport, json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "interval": i }));
+        return;
+    }
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), fmt_us);
+    let of = match (i.rate, i.achieved_fraction) {
+        (Some(r), Some(f)) => format!(" ({:.0}% of {r})", f * 100.0),
+        _ => String::new(),
+    };
+    println!(
+        "{:7.2}-{:<7.2} s {:>8} msgs {:>10.0} msg/s{of}  p50 {}  p99 {}",
+        i.start,
+        i.end,
+        i.messages,
+        i.msgs_per_s,
+        pct(i.p50_us),
+        pct(i.p99_us)
+    );
 }
 
 /// Runs `--sweep` and prints each step, then the knee.

@@ -22,6 +22,7 @@ mod limits;
 mod login;
 mod password;
 mod perf;
+mod perf_udp;
 mod ping;
 mod pipe;
 mod relay;
@@ -95,7 +96,7 @@ pub enum Command {
     Listen(pipe::ListenArgs),
     /// Forward each client of one address to another, like socat.
     Relay(relay::RelayArgs),
-    /// Measure TCP throughput against `sockit serve --perf`, like iperf3.
+    /// Measure TCP or UDP throughput against `sockit serve --perf`, like iperf3.
     Perf(perf::PerfArgs),
     /// Send frames of the sockit protocol and print the replies as JSON lines.
     Call(call::CallArgs),

@@ -1,10 +1,12 @@
 //! `sockit perf`: TCP throughput against `sockit serve --perf`, printed
-//! per interval and as a summary (iperf3's layout), or as JSON.
+//! per interval and as a summary (iperf3's layout), or as JSON; UDP (-u)
+//! in `perf_udp`.
 
 use std::process::ExitCode;
 
 use anyhow::bail;
 use sockit::tools::perf::{self, Interval, PerfOpts, Summary};
+use sockit::tools::perf_udp;
 use sockit::wire::perf::{MAX_TEST_SECS, PerfMode};
 
 /// Arguments of `sockit perf`.
@@ -15,6 +17,8 @@ use sockit::wire::perf::{MAX_TEST_SECS, PerfMode};
   sockit perf -R -t 5 tcp://127.0.0.1:5201            server -> client
   sockit perf --bidir -P 4 tcp://127.0.0.1:5201       both ways, 4 streams each
   sockit perf -i 0 --json tcp://127.0.0.1:5201 > run.json
+  sockit serve --perf udp://127.0.0.1:5201 &          the UDP door (may share the port)
+  sockit perf -u -b 100M -t 3 udp://127.0.0.1:5201    UDP at 100 Mbit/s: loss, jitter
 
 Each stream is one connection to the perf door; the sender sends for -t
 seconds, then the server reports what it received and sent, its TCP
@@ -26,11 +30,20 @@ for --bidir). CPU is percent of one core for the whole process at each end.
 
 The server runs any number of tests at once, each under serve's limits
 (--max-conns, --max-conns-per-ip, --allow/--deny); run one at a time for
-figures that mean something. UDP tests are not implemented yet.")]
+figures that mean something.
+
+UDP (-u, or a udp:// address): the client sends datagrams of -l bytes,
+each with a sequence number and its send time, paced at -b bits/s of
+payload (K, M, G suffixes: 1000s; 0 for as fast as it can), then asks the
+server for its counts. Per interval (by send time) and in total: datagrams
+sent, received, lost (count and %), out of order, and the server's smoothed
+interarrival jitter (RFC 3550). The intervals print at the end, when the
+server's counts arrive. Client to server only (no -R, --bidir or -P).")]
 pub struct PerfArgs {
-    /// The server's perf door: tcp://, tls:// or unix://.
+    // Fields are pub(super) for the UDP half in `perf_udp`.
+    /// The server's perf door: tcp://, tls://, unix:// or udp://.
     #[arg(value_name = "ADDR")]
-    addr: sockit::net::Endpoint,
+    pub(super) addr: sockit::net::Endpoint,
     /// Seconds to send.
     #[arg(
         short = 't',
@@ -38,16 +51,16 @@ pub struct PerfArgs {
         value_name = "SECS",
         default_value_t = 10.0
     )]
-    time: f64,
+    pub(super) time: f64,
     /// Parallel streams.
     #[arg(short = 'P', long = "parallel", value_name = "N", default_value_t = 1)]
-    parallel: usize,
+    pub(super) parallel: usize,
     /// Reverse: the server sends, the client receives.
     #[arg(short = 'R', long, conflicts_with = "bidir")]
-    reverse: bool,
+    pub(super) reverse: bool,
     /// Both directions at once on each stream.
     #[arg(long)]
-    bidir: bool,
+    pub(super) bidir: bool,
     /// Seconds between interval reports; 0 for the summary only.
     #[arg(
         short = 'i',
@@ -55,10 +68,10 @@ pub struct PerfArgs {
         value_name = "SECS",
         default_value_t = 1.0
     )]
-    interval: f64,
+    pub(super) interval: f64,
     /// One JSON document at the end: intervals and summary.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Seconds to wait for each connection.
     #[arg(
         short = 'w',
@@ -66,7 +79,21 @@ pub struct PerfArgs {
         value_name = "SECS",
         default_value_t = 10.0
     )]
-    wait: f64,
+    pub(super) wait: f64,
+    /// UDP at a target bitrate (implied by a udp:// address).
+    #[arg(short = 'u', long)]
+    pub(super) udp: bool,
+    /// UDP target bitrate of payload: bits/s, K/M/G suffixes (x1000); 0 is unlimited.
+    #[arg(
+        short = 'b',
+        long = "bitrate",
+        value_name = "RATE",
+        default_value = "1M"
+    )]
+    pub(super) bitrate: String,
+    /// UDP payload bytes per datagram.
+    #[arg(short = 'l', long = "length", value_name = "BYTES", default_value_t = perf_udp::DEFAULT_LEN)]
+    pub(super) length: usize,
     #[command(flatten)]
     tls: super::tls_opts::ClientTlsArgs,
 }
@@ -78,6 +105,9 @@ pub async fn run(a: PerfArgs) -> anyhow::Result<ExitCode> {
             "-t {}: give more than 0 and at most {MAX_TEST_SECS} seconds (the server's limit)",
             a.time
         );
+    }
+    if a.udp || matches!(a.addr, sockit::net::Endpoint::Udp(_)) {
+        return super::perf_udp::run(&a).await;
     }
     if a.parallel == 0 || a.parallel > perf::MAX_STREAMS {
         bail!("-P {}: give 1 to {} streams", a.parallel, perf::MAX_STREAMS);
@@ -119,7 +149,7 @@ pub async fn run(a: PerfArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Bits per second of `bytes` over `secs`, in the unit a person reads.
-fn rate(bytes: u64, secs: f64) -> String {
+pub(super) fn rate(bytes: u64, secs: f64) -> String {
     let bps = if secs > 0.0 {
         bytes as f64 * 8.0 / secs
     } else {

@@ -80,9 +80,10 @@ pub struct ServeArgs {
     /// Over UDP it reflects to any forged sender: limit it with --allow.
     #[arg(long, value_name = "ADDR")]
     echo: Vec<Endpoint>,
-    /// Serve throughput tests for `sockit perf` on ADDR (tcp://, tls:// or
-    /// unix://); repeatable. Each test is one connection, under the same
-    /// limits and access lists as every door; several may run at once.
+    /// Serve throughput tests for `sockit perf` on ADDR (tcp://, tls://,
+    /// unix:// or udp:// for `perf -u`); repeatable. Each TCP test is one
+    /// connection, under the same limits and access lists as every door;
+    /// several may run at once (UDP: 64 at once, 8 per IP address).
     #[arg(long, value_name = "ADDR")]
     perf: Vec<Endpoint>,
     /// Run the upper service (each line back upper-cased) on ADDR; repeatable.

@@ -42,6 +42,7 @@ pub mod framed;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod perf;
+pub mod perf_udp;
 pub mod web;
 
 pub use chat_lines::{BUSY_LINE, CHAT_IDLE_TIMEOUT, ChatLineOpts, chat_lines_stream};

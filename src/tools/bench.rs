@@ -16,18 +16,20 @@ pub mod sweep;
 mod udp;
 
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use self::plan::{ConnMode, Plan, Schedule, Tally};
+use self::plan::{ConnMode, Live, Plan, Schedule, Tally, Window};
 use super::probe::{self, SizeError};
 use super::proto::{Proto, nats_handshake};
 use crate::net::DialError as ConnectError;
 use crate::net::{Endpoint, Transport};
 use crate::stats::{Summary, summary_or_nulls};
+pub use tokio_util::sync::CancellationToken;
 
 /// How messages are issued.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,9 +123,33 @@ pub struct BenchReport {
     pub achieved_fraction: Option<f64>,
     /// The full percentile spectrum: (quantile, microseconds, samples).
     pub percentiles_us: Vec<(f64, f64, u64)>,
+    /// The run was stopped early (Ctrl-C): `duration_s` is what ran.
+    pub interrupted: bool,
     /// The merged histogram, for `--hgrm` and `--plot`.
     #[serde(skip)]
     pub latency: crate::stats::LatencyStats,
+}
+
+/// One interval of a run (`sockit bench --interval`), from the replies
+/// completed in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntervalReport {
+    /// Seconds from the end of the warm-up.
+    pub start: f64,
+    /// Seconds from the end of the warm-up.
+    pub end: f64,
+    /// Replies completed in the interval.
+    pub messages: u64,
+    /// `messages` per second.
+    pub msgs_per_s: f64,
+    /// Open loop: the intended rate, messages/s.
+    pub rate: Option<f64>,
+    /// Open loop: `msgs_per_s / rate` (1.0 = on schedule).
+    pub achieved_fraction: Option<f64>,
+    /// Median latency of the interval's replies, microseconds.
+    pub p50_us: Option<f64>,
+    /// 99th percentile, microseconds.
+    pub p99_us: Option<f64>,
 }
 
 /// Why a bench could not run.
@@ -204,13 +230,37 @@ fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
 /// Opens every connection (all of them, or fails), then loads the target
 /// for `warmup + duration` and reports the measured window.
 pub async fn bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
+    bench_live(cfg, None, CancellationToken::new(), |_| {}).await
+}
+
+/// [`bench`], calling `on_interval` every `interval` of the measured
+/// window, and ending early (with the report so far) when `stop` is
+/// cancelled.
+pub async fn bench_live(
+    cfg: &BenchConfig,
+    interval: Option<Duration>,
+    stop: CancellationToken,
+    mut on_interval: impl FnMut(&IntervalReport),
+) -> Result<BenchReport, BenchError> {
     check(cfg)?;
+    if interval.is_some() && cfg.mode == Mode::Stream {
+        return Err(BenchError::Config(
+            "--interval reports latency, which --stream does not measure; drop one".into(),
+        ));
+    }
     let socks = connect_all(cfg).await?;
     let t0 = Instant::now();
     let from = t0 + cfg.warmup;
     let until = from + cfg.duration;
     let mut tasks = JoinSet::new();
+    let mut windows = Vec::new();
     for (i, sock) in socks.into_iter().enumerate() {
+        let window = interval.map(|_| Arc::new(Mutex::new(Window::default())));
+        windows.extend(window.clone());
+        let live = Live {
+            window,
+            stop: stop.clone(),
+        };
         let mode = match cfg.mode {
             Mode::Closed { depth } => ConnMode::Closed { depth },
             Mode::Stream => ConnMode::Stream,
@@ -234,19 +284,76 @@ pub async fn bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
             until,
         };
         match sock {
-            Sock::Stream(c) => tasks.spawn(stream::run(c, plan)),
-            Sock::Udp(s) => tasks.spawn(udp::run(s, plan)),
+            Sock::Stream(c) => tasks.spawn(stream::run(c, plan, live)),
+            Sock::Udp(s) => tasks.spawn(udp::run(s, plan, live)),
         };
     }
+    let period = interval.unwrap_or(Duration::from_secs(3600));
+    let mut ticks = tokio::time::interval_at(from + period, period);
+    let mut last = 0.0;
     let mut total = Tally::default();
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(Ok(t)) => total.merge(t),
-            Ok(Err(e)) => return Err(BenchError::Pacer(e)),
-            Err(e) => total.fail(format!("connection task failed: {e}")),
+    loop {
+        tokio::select! {
+            done = tasks.join_next() => match done {
+                None => break,
+                Some(Ok(Ok(t))) => total.merge(t),
+                Some(Ok(Err(e))) => return Err(BenchError::Pacer(e)),
+                Some(Err(e)) => total.fail(format!("connection task failed: {e}")),
+            },
+            now = ticks.tick(), if interval.is_some() && !stop.is_cancelled() => {
+                let end = now.saturating_duration_since(from).as_secs_f64();
+                on_interval(&take_interval(&windows, last, end, cfg.mode));
+                last = end;
+            }
         }
     }
-    Ok(report(cfg, total))
+    // What ran of the measured window: all of it, or up to the stop.
+    let ran_for = Instant::now()
+        .saturating_duration_since(from)
+        .min(cfg.duration);
+    // The last interval, often cut short by the run's end or the stop.
+    let end = ran_for.as_secs_f64();
+    if interval.is_some() && end - last > 1e-3 {
+        on_interval(&take_interval(&windows, last, end, cfg.mode));
+    }
+    let ran = stop.is_cancelled().then_some(ran_for);
+    Ok(report(cfg, total, ran))
+}
+
+/// Empties every connection's window into one interval's figures.
+fn take_interval(
+    windows: &[Arc<Mutex<Window>>],
+    start: f64,
+    end: f64,
+    mode: Mode,
+) -> IntervalReport {
+    let mut sum = Window::default();
+    for w in windows {
+        let w = std::mem::take(&mut *w.lock().unwrap_or_else(PoisonError::into_inner));
+        sum.messages += w.messages;
+        sum.latency.merge(&w.latency);
+    }
+    let secs = end - start;
+    let msgs_per_s = if secs > 0.0 {
+        sum.messages as f64 / secs
+    } else {
+        0.0
+    };
+    let rate = match mode {
+        Mode::Open { rate } => Some(rate),
+        _ => None,
+    };
+    let us = |q| sum.latency.quantile_ns(q).map(|ns| ns as f64 / 1e3);
+    IntervalReport {
+        start,
+        end,
+        messages: sum.messages,
+        msgs_per_s,
+        rate,
+        achieved_fraction: rate.map(|r| msgs_per_s / r),
+        p50_us: us(0.5),
+        p99_us: us(0.99),
+    }
 }
 
 async fn connect_all(cfg: &BenchConfig) -> Result<Vec<Sock>, BenchError> {
@@ -298,8 +405,12 @@ async fn connect_all(cfg: &BenchConfig) -> Result<Vec<Sock>, BenchError> {
     }
 }
 
-fn report(cfg: &BenchConfig, t: Tally) -> BenchReport {
-    let secs = cfg.duration.as_secs_f64();
+/// The report of a run; `ran` is the measured time when it was stopped early.
+fn report(cfg: &BenchConfig, t: Tally, ran: Option<Duration>) -> BenchReport {
+    // A run stopped in its warm-up measured nothing; avoid dividing by 0.
+    let secs = ran
+        .map_or(cfg.duration, |r| r.max(Duration::from_millis(1)))
+        .as_secs_f64();
     let (mode, pipeline, rate) = match cfg.mode {
         Mode::Closed { depth } => ("closed", Some(depth), None),
         Mode::Open { rate } => ("open", None, Some(rate)),
@@ -327,6 +438,7 @@ fn report(cfg: &BenchConfig, t: Tally) -> BenchReport {
         first_error: t.first_error,
         achieved_fraction: rate.map(|r| t.messages as f64 / secs / r),
         percentiles_us: t.latency.spectrum(),
+        interrupted: ran.is_some(),
         latency: t.latency,
     }
 }

@@ -13,6 +13,7 @@ pub mod config_dir;
 pub mod credentials;
 pub mod known_hosts;
 pub mod perf;
+pub mod perf_udp;
 pub mod ping;
 pub mod pipe;
 pub mod probe;

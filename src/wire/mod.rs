@@ -31,6 +31,7 @@ mod frame;
 mod limits;
 mod message;
 pub mod perf;
+pub mod perf_udp;
 mod respond;
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! What each connection of a bench is told (a [`Plan`]) and what it hands
 //! back (a [`Tally`]): plain values, so connection tasks share nothing.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::stats::LatencyStats;
 
@@ -43,6 +45,38 @@ impl Tally {
         self.mismatched += o.mismatched;
         if self.first_error.is_none() {
             self.first_error = o.first_error;
+        }
+    }
+}
+
+/// What a connection shares while it runs: the current interval's
+/// figures (with `--interval`; an uncontended lock per reply, taken by the
+/// reporter once an interval) and the stop signal (Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Live {
+    /// Replies of the interval under way, when intervals are reported.
+    pub(super) window: Option<Arc<Mutex<Window>>>,
+    /// Cancelled to end the run early; the connection then stops as at
+    /// the plan's end.
+    pub(super) stop: CancellationToken,
+}
+
+/// One connection's replies within the interval under way.
+#[derive(Debug, Default)]
+pub(super) struct Window {
+    /// Their latencies.
+    pub(super) latency: LatencyStats,
+    /// How many.
+    pub(super) messages: u64,
+}
+
+impl Live {
+    /// Counts a reply in the interval, if intervals are reported.
+    pub(super) fn record(&self, latency: Duration) {
+        if let Some(w) = &self.window {
+            let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
+            w.messages += 1;
+            w.latency.record(latency);
         }
     }
 }

@@ -14,7 +14,7 @@ use std::io;
 use tokio::time::Instant;
 
 use super::pace::{self, Pacer};
-use super::plan::{ConnMode, Plan, Tally};
+use super::plan::{ConnMode, Live, Plan, Tally};
 use crate::net::Conn;
 use crate::tools::probe;
 
@@ -41,7 +41,7 @@ enum Out {
 }
 
 /// Runs one connection until the plan's end; returns what it measured.
-pub(super) async fn run(conn: Conn, plan: Plan) -> io::Result<Tally> {
+pub(super) async fn run(conn: Conn, plan: Plan, live: Live) -> io::Result<Tally> {
     let mut pacer = match plan.mode {
         ConnMode::Open(s) => Some(Pacer::new(
             s.first.saturating_duration_since(Instant::now()),
@@ -49,7 +49,7 @@ pub(super) async fn run(conn: Conn, plan: Plan) -> io::Result<Tally> {
         )?),
         _ => None,
     };
-    let mut flow = Flow::new(conn, plan);
+    let mut flow = Flow::new(conn, plan, live);
     let mut inbuf = vec![0u8; READ_BUF];
     if let Err(e) = flow.drive(&mut inbuf, pacer.as_mut()).await {
         flow.tally.fail(e);
@@ -80,10 +80,11 @@ struct Flow {
     /// Closed loop: when message `k` was issued, at `k % depth`.
     issued_at: Vec<Instant>,
     tally: Tally,
+    live: Live,
 }
 
 impl Flow {
-    fn new(conn: Conn, plan: Plan) -> Flow {
+    fn new(conn: Conn, plan: Plan, live: Live) -> Flow {
         let mut payload = vec![0u8; plan.size];
         probe::fill(0, &mut payload);
         let (msg, expect) = plan.proto.message(&payload);
@@ -105,6 +106,7 @@ impl Flow {
             bad: false,
             issued_at: vec![plan.from; depth],
             tally: Tally::default(),
+            live,
         }
     }
 
@@ -124,6 +126,11 @@ impl Flow {
             tokio::select! {
                 biased;
                 _ = &mut end => return Ok(()),
+                // Ctrl-C: the run ends now, as if planned so.
+                () = self.live.stop.cancelled() => {
+                    self.plan.until = Instant::now();
+                    return Ok(());
+                }
                 r = self.conn.readable() => r?,
                 r = self.conn.writable(), if out != Out::Idle => r?,
                 r = pace::tick(&mut pacer) => r?,
@@ -231,9 +238,9 @@ impl Flow {
         if self.plan.proto.carries_payload() {
             self.tally.bytes += self.plan.size as u64;
         }
-        self.tally
-            .latency
-            .record(now.saturating_duration_since(sent));
+        let latency = now.saturating_duration_since(sent);
+        self.tally.latency.record(latency);
+        self.live.record(latency);
     }
 
     /// Counts as timeouts the messages still unanswered `timeout` after they

@@ -15,7 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::time::{Instant, Sleep};
 
 use super::pace::{self, Pacer};
-use super::plan::{ConnMode, Plan, Tally};
+use super::plan::{ConnMode, Live, Plan, Tally};
 use crate::tools::probe::{self, SEQ_LEN};
 
 /// Receive buffer asked of the kernel: room for a deep pipeline of large
@@ -40,7 +40,7 @@ struct Slot {
 }
 
 /// Runs one socket until the plan's end; returns what it measured.
-pub(super) async fn run(sock: UdpSocket, plan: Plan) -> io::Result<Tally> {
+pub(super) async fn run(sock: UdpSocket, plan: Plan, live: Live) -> io::Result<Tally> {
     let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(RECV_BUFFER);
     let (cap, mut pacer) = match plan.mode {
         ConnMode::Closed { depth } => (depth, None),
@@ -73,6 +73,7 @@ pub(super) async fn run(sock: UdpSocket, plan: Plan) -> io::Result<Tally> {
         timer: Box::pin(tokio::time::sleep_until(plan.until)),
         armed: false,
         tally: Tally::default(),
+        live,
     };
     let mut inbuf = vec![0u8; plan.size + 1];
     if let Err(e) = d.drive(&mut inbuf, pacer.as_mut()).await {
@@ -96,6 +97,7 @@ struct Dgram {
     timer: Pin<Box<Sleep>>,
     armed: bool,
     tally: Tally,
+    live: Live,
 }
 
 impl Dgram {
@@ -115,6 +117,11 @@ impl Dgram {
             tokio::select! {
                 biased;
                 _ = &mut end => return Ok(()),
+                // Ctrl-C: the run ends now, as if planned so.
+                () = self.live.stop.cancelled() => {
+                    self.plan.until = Instant::now();
+                    return Ok(());
+                }
                 r = self.sock.readable() => r?,
                 r = self.sock.writable(), if blocked => r?,
                 _ = &mut self.timer, if self.armed => {}
@@ -233,7 +240,9 @@ impl Dgram {
         if now >= self.plan.from {
             self.tally.messages += 1;
             self.tally.bytes += data.len() as u64;
-            self.tally.latency.record(now.saturating_duration_since(at));
+            let latency = now.saturating_duration_since(at);
+            self.tally.latency.record(latency);
+            self.live.record(latency);
         }
         self.advance();
     }
