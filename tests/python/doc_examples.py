@@ -71,7 +71,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[::]"}
 DEFAULTS = [("echo", "tcp", 8888), ("echo", "udp", 8888), ("listen", "tcp", 7878),
             ("web", "tcp", 8080)]
 SERVICE_OF_FLAG = {"echo": "echo", "upper": "upper", "listen": "framed", "web": "web",
-                   "chat-lines": "chat-lines", "chat-udp": "chat-udp"}
+                   "chat-lines": "chat-lines", "chat-udp": "chat-udp", "perf": "perf"}
 
 NC_SHIM = r'''#!/usr/bin/env python3
 """nc [-u] [-w SECS] HOST PORT: stdin to the peer, the peer to stdout."""
@@ -255,10 +255,16 @@ class Scenario:
         if not self.ports and uses_server(words):
             self.serve(ex, "sockit serve")
         cmd, stdin = answer_prompts(cmd)
+        relay = re.match(r"(\s*sockit relay\s+(?:--?\S+\s+)*)(\S+)(.*)", cmd)
         if re.search(r"\bsockit listen\b", cmd):
             # A listener of its own: any free port, on loopback.
             cmd = re.sub(r"\b(tcp|udp)://(?:0\.0\.0\.0|127\.0\.0\.1|localhost):\d+",
                          r"\1://127.0.0.1:0", cmd)
+        elif relay:
+            # The first address listens (any free port), the second is a
+            # server of this section.
+            listen = re.sub(r"^(tcp|udp|tls)://[^/]*:\d+$", r"\1://127.0.0.1:0", relay.group(2))
+            cmd = relay.group(1) + listen + self.map_ports(ex, relay.group(3))
         else:
             cmd = self.map_ports(ex, cmd)
         if runs_until_stopped(cmd):
@@ -406,7 +412,7 @@ def uses_server(words):
 
 
 def runs_until_stopped(cmd):
-    return bool(re.search(r"\bsockit listen\b|--stay\b", cmd) or
+    return bool(re.search(r"\bsockit (listen|relay)\b|--stay\b", cmd) or
                 re.fullmatch(r"\s*nc\s+\S+\s+\d+\s*(#.*)?", cmd))
 
 
