@@ -233,7 +233,7 @@ pub async fn bench(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     bench_live(cfg, None, CancellationToken::new(), |_| {}).await
 }
 
-/// [`bench`], calling `on_interval` every `interval` of the measured
+/// [`bench()`], calling `on_interval` every `interval` of the measured
 /// window, and ending early (with the report so far) when `stop` is
 /// cancelled.
 pub async fn bench_live(
