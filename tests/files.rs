@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, bin, run, run_env};
+use common::{Server, bin, ok, run, run_env, staging_part_bytes};
 use sha2::{Digest, Sha256};
 use sockit::client::Client;
 use sockit::net::Endpoint;
@@ -94,20 +94,7 @@ impl Env {
     }
 
     fn staging_part_len(&self) -> u64 {
-        let staging = self.srv.data().join("files").join("staging");
-        let mut total = 0;
-        for user in std::fs::read_dir(&staging).into_iter().flatten().flatten() {
-            for f in std::fs::read_dir(user.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if f.file_name().to_string_lossy().ends_with(".part") {
-                    total += f.metadata().map_or(0, |m| m.len());
-                }
-            }
-        }
-        total
+        staging_part_bytes(&self.srv.data())
     }
 
     async fn raw(&self, user: Option<&str>) -> Client {
@@ -118,17 +105,6 @@ impl Env {
         }
         c
     }
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn status(out: &Output) -> i32 {

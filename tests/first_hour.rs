@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, add_user, run, run_env};
+use common::{Server, add_user, run, run_env, staging_part_bytes};
 
 const PASS: &str = "correct horse battery";
 
@@ -205,23 +205,6 @@ fn one_exit_status_table_for_every_command() {
 }
 
 /// Bytes of unfinished uploads the server holds.
-fn staging_len(data: &Path) -> u64 {
-    let staging = data.join("files").join("staging");
-    let mut total = 0;
-    for user in std::fs::read_dir(staging).into_iter().flatten().flatten() {
-        for f in std::fs::read_dir(user.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if f.file_name().to_string_lossy().ends_with(".part") {
-                total += f.metadata().map_or(0, |m| m.len());
-            }
-        }
-    }
-    total
-}
-
 #[test]
 fn a_server_dropped_mid_put_is_a_network_error_that_a_rerun_resumes() {
     use std::process::{Command, Stdio};
@@ -262,7 +245,7 @@ fn a_server_dropped_mid_put_is_a_network_error_that_a_rerun_resumes() {
         .unwrap();
     let data = srv.data();
     let start = Instant::now();
-    while staging_len(&data) < 8 << 20 {
+    while staging_part_bytes(&data) < 8 << 20 {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the upload never started"

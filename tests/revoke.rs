@@ -11,7 +11,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::web::login_cookie;
-use common::{CHEAP_ARGON2, Server, add_user, run, run_env, strip_scheme};
+use common::{CHEAP_ARGON2, Server, add_user, ok, run, run_env, strip_scheme};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use sockit::client::Client;
@@ -25,17 +25,6 @@ const IO_LIMIT: Duration = Duration::from_secs(30);
 /// How soon a revoked connection must be closed: the promise is one
 /// second; the margin absorbs a loaded test machine.
 const CLOSE_LIMIT: Duration = Duration::from_secs(3);
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// `sockit user ARGS --data DATA` with `stdin`.
 fn user(data: &Path, args: &[&str], stdin: &[u8]) -> Output {

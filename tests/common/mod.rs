@@ -242,3 +242,35 @@ pub fn run_env(args: &[&str], stdin: &[u8], env: &[(&str, &Path)]) -> std::proce
     );
     out
 }
+
+/// The stdout of a command that must have succeeded; its status and both
+/// streams in the failure message otherwise.
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Bytes of unfinished uploads (`.part` files) in a data directory's
+/// staging area, every user's together.
+pub fn staging_part_bytes(data: &Path) -> u64 {
+    let staging = data.join("files").join("staging");
+    let mut total = 0;
+    for user in std::fs::read_dir(staging).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(user.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if f.file_name().to_string_lossy().ends_with(".part") {
+                total += f.metadata().map_or(0, |m| m.len());
+            }
+        }
+    }
+    total
+}
