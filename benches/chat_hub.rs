@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
+use sockit::door::chat_lines::LINES;
 use sockit::service::chat::{
     ChatConfig, ChatHub, DoorKind, Event, Identity, LocalHub, NoAccounts, Session,
 };
@@ -69,7 +70,7 @@ fn fan_out(c: &mut Criterion) {
                     while let Some(ev) = inbox.recv().await {
                         if let Event::Message(m) = ev {
                             // What a line door does: the shared rendering.
-                            std::hint::black_box(m.line());
+                            std::hint::black_box(m.render(&*LINES));
                             if m.id == p.target.load(Ordering::Acquire)
                                 && p.done.fetch_add(1, Ordering::AcqRel) + 1 == subs
                             {

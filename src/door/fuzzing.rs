@@ -83,7 +83,9 @@ fn line_command(cmd: &Command<'_>, filter: &WordFilter) -> Result<Option<Bytes>,
     match *cmd {
         Command::Say(text) => {
             let text = message_text(text, DEFAULT_MAX_MESSAGE_BYTES, filter)?;
-            Ok(Some(rendered(DEFAULT_ROOM, text).line()))
+            Ok(Some(
+                rendered(DEFAULT_ROOM, text).render(&*chat_lines::LINES),
+            ))
         }
         Command::Join(room) => room_name(room).map(|_| None),
         Command::Nick(name) => guest_name(name).map(|_| None),
@@ -104,7 +106,7 @@ pub fn datagram_door(datagram: &[u8], filter: &WordFilter) -> Option<Bytes> {
         .and_then(|_| room_name(req.room.as_deref().unwrap_or(DEFAULT_ROOM)))
         .and_then(|room| match req.msg {
             Some(msg) => message_text(&msg, DEFAULT_MAX_MESSAGE_BYTES, filter)
-                .map(|text| Some(rendered(&room, text).json())),
+                .map(|text| Some(rendered(&room, text).render(&*chat_udp::DATAGRAMS))),
             None => Ok(None),
         });
     match checked {

@@ -4,8 +4,10 @@
 //! The messages only; the rules live in `service::chat` and the
 //! per-connection state in the framed door.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::encode::encode_to_vec;
 use super::frame::Frame;
 use super::message::{MessageError, from_header, to_frame};
 
@@ -241,5 +243,20 @@ impl ChatEvent {
     /// A frame carrying this event (events have no id).
     pub fn to_frame(&self) -> Frame {
         to_frame(self, None)
+    }
+
+    /// The push frame's bytes, ready to write. An event carries at most a
+    /// stored message (a few KiB), always within the default limits, so
+    /// encoding cannot fail; were it to, the bytes are empty and nothing is
+    /// sent.
+    pub fn encoded(&self) -> Bytes {
+        encode_to_vec(&self.to_frame())
+            .map(Bytes::from)
+            .unwrap_or_default()
+    }
+
+    /// The event as the web door sends it: the frame's header, as JSON text.
+    pub fn header_json(&self) -> Bytes {
+        Bytes::from(serde_json::Value::Object(self.to_frame().header).to_string())
     }
 }

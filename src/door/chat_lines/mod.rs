@@ -27,6 +27,7 @@
 mod command;
 mod io;
 mod reader;
+mod render;
 mod session;
 
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub use command::{Command, HELP, HISTORY_DEFAULT, parse};
 pub(crate) use io::notice;
 pub use io::{FINAL_WRITE_STALL, WRITE_STALL};
 pub use reader::{Input, LineSplitter};
+pub use render::{LINES, Lines, collapse_blanks};
 
 use io::{LineIo, Wake};
 

@@ -10,6 +10,7 @@ use bytes::BytesMut;
 use super::command::{Command, HELP, parse};
 use super::io::{LineIo, Wake, notice};
 use super::reader::Input;
+use super::render::LINES;
 use crate::service::accounts::{Accounts, RevokeWatch, revoked};
 use crate::service::chat::{
     ChatError, DEFAULT_ROOM, Event, HistoryQuery, Identity, Inbox, Session, Ticket,
@@ -142,10 +143,10 @@ impl Chat {
                 Event::Message(m) => {
                     // The sender typed it already: no echo.
                     if m.origin != Some(self.session.id()) {
-                        out.extend_from_slice(&m.line());
+                        out.extend_from_slice(&m.render(&*LINES));
                     }
                 }
-                Event::Presence(p) => out.extend_from_slice(&p.line()),
+                Event::Presence(p) => out.extend_from_slice(&p.render(&*LINES)),
                 Event::Dropped => {
                     tracing::info!(name = %self.session.name(), "line chat member cut off");
                     self.io.write(&out).await?;
@@ -361,7 +362,7 @@ impl Chat {
         );
         let mut out = notices(&[head]);
         for m in &page.messages {
-            out.extend_from_slice(&m.line());
+            out.extend_from_slice(&m.render(&*LINES));
         }
         out.extend_from_slice(notice("end of history").as_bytes());
         Ok(out)

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::render::DATAGRAMS;
 use super::request::{Request, error_reply};
 use crate::service::chat::{
     ChatError, ChatHub, DEFAULT_ROOM, DoorKind, Event, Identity, Session, room_name,
@@ -204,8 +205,8 @@ impl Member {
     async fn deliver(&mut self, ev: Event) -> Result<(), SendFailed> {
         let bytes: Bytes = match ev {
             Event::Message(m) if m.origin == Some(self.session.id()) => return Ok(()),
-            Event::Message(m) => m.json(),
-            Event::Presence(p) => p.json(),
+            Event::Message(m) => m.render(&*DATAGRAMS),
+            Event::Presence(p) => p.render(&*DATAGRAMS),
             Event::Dropped => {
                 tracing::info!(name = %self.session.name(), "udp chat member cut off");
                 let reply = error_reply(

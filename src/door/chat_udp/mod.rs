@@ -47,6 +47,7 @@
 pub mod budget;
 pub mod cookie;
 mod member;
+mod render;
 mod request;
 pub mod visitor;
 
@@ -71,6 +72,7 @@ use cookie::Cookies;
 use visitor::VISITOR_TASKS;
 
 pub use member::MEMBER_QUEUE;
+pub use render::{DATAGRAMS, Datagrams};
 pub use request::{DATAGRAM_MAX, Refusal, Request, error_reply, parse};
 
 /// Default lease: a member who sent nothing for ten minutes is taken out

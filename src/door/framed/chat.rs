@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use super::render::FRAMES;
 use super::session::{Failure, Session};
-use crate::service::chat::{
-    self, Change, ChatHub, Event, Format, HistoryQuery, Identity, Inbox, Message, Presence,
-};
+use crate::service::chat::{self, ChatHub, Event, HistoryQuery, Identity, Inbox, Renderer};
 use crate::wire::{
-    ChatEvent, ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom, Frame, SLOW_CONSUMER,
-    encode_to_vec, error_frame,
+    ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom, Frame, SLOW_CONSUMER, encode_to_vec,
+    error_frame,
 };
 
 /// A connection's chat membership: its hub session and its event queue.
@@ -78,11 +77,11 @@ impl Session {
         match ev {
             Some(Event::Message(m)) if m.origin.is_some() && m.origin == own => Pushed::Continue,
             Some(Event::Message(m)) => {
-                wbuf.extend_from_slice(&message_frame(&m));
+                wbuf.extend_from_slice(&m.render(&*FRAMES));
                 Pushed::Continue
             }
             Some(Event::Presence(p)) => {
-                wbuf.extend_from_slice(&presence_frame(&p));
+                wbuf.extend_from_slice(&p.render(&*FRAMES));
                 Pushed::Continue
             }
             // Cut off for falling behind (or the hub went away): say so,
@@ -101,26 +100,22 @@ impl Session {
 }
 
 impl Session {
-    /// `ev` as the web door's WebSocket text (the frame's header as JSON),
-    /// rendered once per message for all browsers; `None` for a member's
-    /// own message. On [`Pushed::Close`] the text is the last words.
-    pub fn web_event(&mut self, ev: Option<Event>) -> (Option<Bytes>, Pushed) {
+    /// `ev` as the web door's WebSocket text, rendered by the web door's
+    /// `web` renderer (once per message for all browsers); `None` for a
+    /// member's own message. On [`Pushed::Close`] the text is the last words.
+    pub fn web_event<R: Renderer + ?Sized>(
+        &mut self,
+        ev: Option<Event>,
+        web: &R,
+    ) -> (Option<Bytes>, Pushed) {
         let own = self.chat.as_ref().map(|c| c.session.id());
         let json = |f: Frame| Bytes::from(serde_json::Value::Object(f.header).to_string());
         match ev {
             Some(Event::Message(m)) if m.origin.is_some() && m.origin == own => {
                 (None, Pushed::Continue)
             }
-            Some(Event::Message(m)) => {
-                let text = m.render(Format::Web, |m| {
-                    json(ChatEvent::Message(wire_message(m)).to_frame())
-                });
-                (Some(text), Pushed::Continue)
-            }
-            Some(Event::Presence(p)) => {
-                let text = p.render(Format::Web, |p| json(wire_presence(p).to_frame()));
-                (Some(text), Pushed::Continue)
-            }
+            Some(Event::Message(m)) => (Some(m.render(web)), Pushed::Continue),
+            Some(Event::Presence(p)) => (Some(p.render(web)), Pushed::Continue),
             Some(Event::Dropped) | None => {
                 self.chat = None;
                 let msg = "you fell too far behind the room's messages; reload to catch up";
@@ -170,7 +165,11 @@ async fn answer(
             let page = hub.history(&room, query).await?;
             ChatReply::History {
                 room: chat::room_name(&room).unwrap_or(room),
-                messages: page.messages.iter().map(|m| wire_message(m)).collect(),
+                messages: page
+                    .messages
+                    .iter()
+                    .map(|m| ChatMessage::from(&**m))
+                    .collect(),
                 more: page.more,
             }
         }
@@ -201,49 +200,4 @@ async fn answer(
                 .collect(),
         },
     })
-}
-
-/// A hub message in the wire's shape.
-pub fn wire_message(m: &Message) -> ChatMessage {
-    ChatMessage {
-        room: m.room.to_string(),
-        seq: m.id,
-        ts: m.ts,
-        name: m.name.to_string(),
-        guest: m.guest,
-        text: m.text.clone(),
-    }
-}
-
-/// A presence change in the wire's shape.
-pub fn wire_presence(p: &Presence) -> ChatEvent {
-    ChatEvent::Presence {
-        room: p.room.to_string(),
-        name: p.name.to_string(),
-        guest: p.guest,
-        door: p.door.as_str().to_owned(),
-        event: p.event_name().to_owned(),
-        from: match &p.change {
-            Change::Renamed(from) => Some(from.to_string()),
-            _ => None,
-        },
-        notice: p.notice(),
-    }
-}
-
-/// The encoded `chat.message` frame, built once per message.
-fn message_frame(m: &Message) -> Bytes {
-    m.render(Format::Frame, |m| {
-        encoded(&ChatEvent::Message(wire_message(m)).to_frame())
-    })
-}
-
-/// The encoded `chat.presence` frame, built once per change.
-fn presence_frame(p: &Presence) -> Bytes {
-    p.render(Format::Frame, |p| encoded(&wire_presence(p).to_frame()))
-}
-
-fn encoded(frame: &Frame) -> Bytes {
-    // A stored message is at most a few KiB: always within the limits.
-    encode_to_vec(frame).map(Bytes::from).unwrap_or_default()
 }

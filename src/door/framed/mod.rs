@@ -13,10 +13,12 @@
 
 mod chat;
 mod files;
+mod render;
 mod session;
 
-pub use chat::{ChatState, Pushed, wire_message, wire_presence};
+pub use chat::{ChatState, Pushed};
 pub use files::{FilesState, MAX_OPEN_PER_CONN};
+pub use render::{FRAMES, Frames};
 pub use session::{REVOKED_MESSAGE, Session, revoked};
 
 use std::future::Future;

@@ -18,9 +18,11 @@ mod api;
 mod assets;
 mod files;
 pub mod host;
+mod render;
 pub mod session_idle;
 mod ws;
 
+pub use render::{WEB_EVENTS, WebEvents};
 pub use session_idle::{DEFAULT_SESSION_IDLE, SessionIdle};
 
 use std::sync::Arc;

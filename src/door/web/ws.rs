@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::render::WEB_EVENTS;
 use super::{Lease, WebState, check_origin};
 use crate::door::framed::{Pushed, Session, revoked};
 use crate::wire::{Frame, error_frame};
@@ -166,7 +167,7 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lea
                 }
             }
             ev = session.next_event(), if session.listens() => {
-                let (text, next) = session.web_event(ev);
+                let (text, next) = session.web_event(ev, &*WEB_EVENTS);
                 if let Some(text) = text {
                     if send_text(&mut socket, text).await.is_err() {
                         break;

@@ -2,14 +2,15 @@
 //! final notice that a member was cut off.
 //!
 //! Events hold `Arc`s: one message fanned out to 1,000 members is one
-//! allocation and 1,000 pointer copies. Each carries a render cache (see
-//! [`Format`]), so every door kind encodes it once, not once per member.
+//! allocation and 1,000 pointer copies. Each carries a render cache: a door
+//! encodes it with its [`Renderer`], once per event, not once per member.
 
 use std::fmt;
 use std::sync::Arc;
 
-pub use super::render::Format;
-use super::render::RenderCache;
+use bytes::Bytes;
+
+use super::render::{RenderCache, RenderSlot};
 
 /// Identifies one connected member inside a hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -109,6 +110,25 @@ impl Message {
     }
 }
 
+impl Message {
+    /// The message as `renderer` encodes it, encoded the first time only.
+    pub fn render<R: Renderer + ?Sized>(&self, renderer: &R) -> Bytes {
+        self.cache
+            .get_or(renderer.slot(), || renderer.message(self))
+    }
+}
+
+/// A door's encoding of chat events, cached per event in its slot (see
+/// [`RenderSlot::claim`]). Each door that sends events has one.
+pub trait Renderer {
+    /// The cache cell this renderer's encodings live in.
+    fn slot(&self) -> RenderSlot;
+    /// `m` in this door's format.
+    fn message(&self, m: &Message) -> Bytes;
+    /// `p` in this door's format.
+    fn presence(&self, p: &Presence) -> Bytes;
+}
+
 /// A change in who is in a room.
 #[derive(Debug)]
 pub struct Presence {
@@ -141,6 +161,42 @@ impl Presence {
             door,
             change,
             cache: RenderCache::default(),
+        }
+    }
+}
+
+impl Presence {
+    /// The presence change as `renderer` encodes it, the first time only.
+    pub fn render<R: Renderer + ?Sized>(&self, renderer: &R) -> Bytes {
+        self.cache
+            .get_or(renderer.slot(), || renderer.presence(self))
+    }
+
+    /// The human sentence, without the `* ` or line end: "alice joined lobby".
+    pub fn notice(&self) -> String {
+        match &self.change {
+            Change::Joined => format!("{} joined {}", self.name, self.room),
+            Change::Left => format!("{} left {}", self.name, self.room),
+            Change::CutOff => format!("{} was cut off from {} (too slow)", self.name, self.room),
+            Change::Renamed(from) => format!("{from} is now known as {}", self.name),
+        }
+    }
+
+    /// Its name on the wire: `join`, `leave`, `cutoff` or `rename`.
+    pub fn event_name(&self) -> &'static str {
+        match self.change {
+            Change::Joined => "join",
+            Change::Left => "leave",
+            Change::CutOff => "cutoff",
+            Change::Renamed(_) => "rename",
+        }
+    }
+
+    /// The name the member had before a rename, if this is one.
+    pub fn renamed_from(&self) -> Option<&str> {
+        match &self.change {
+            Change::Renamed(from) => Some(from),
+            _ => None,
         }
     }
 }

@@ -91,45 +91,6 @@ fn fold(s: &str) -> String {
     out
 }
 
-/// True for characters that display as blank space: whitespace, and the
-/// fillers (braille blank, Hangul fillers) that draw as a space too.
-pub(crate) fn is_blank(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '\u{2800}' | '\u{3164}' | '\u{115F}' | '\u{1160}' | '\u{FFA0}'
-        )
-}
-
-/// `s` with every run of blank characters shown as one space, so padding
-/// cannot push text onto what looks like a line of its own on a terminal.
-pub(crate) fn collapse_blanks(s: &str) -> std::borrow::Cow<'_, str> {
-    let mut prev_blank = false;
-    let needs = s.chars().any(|c| {
-        let b = is_blank(c);
-        let run = b && (prev_blank || c != ' ');
-        prev_blank = b;
-        run
-    });
-    if !needs {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut in_run = false;
-    for c in s.chars() {
-        if is_blank(c) {
-            if !in_run {
-                out.push(' ');
-            }
-            in_run = true;
-        } else {
-            out.push(c);
-            in_run = false;
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,18 +104,5 @@ mod tests {
         assert_eq!(fold("ﬁne"), "fine");
         // Letters with no Latin twin stay themselves.
         assert_eq!(fold("дурак"), "дypak");
-    }
-
-    #[test]
-    fn blank_runs_collapse() {
-        assert_eq!(collapse_blanks("a b"), "a b");
-        assert!(matches!(
-            collapse_blanks("a b"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-        let padded = format!("hi{}<admin> x", " ".repeat(80));
-        assert_eq!(collapse_blanks(&padded), "hi <admin> x");
-        assert_eq!(collapse_blanks("a\u{3000}\u{2800}\u{a0}b"), "a b");
-        assert_eq!(collapse_blanks("a\u{3000}b"), "a b");
     }
 }

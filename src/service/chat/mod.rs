@@ -22,8 +22,8 @@
 //! me.publish(DEFAULT_ROOM, "hello").await?;
 //! while let Some(ev) = inbox.recv().await {
 //!     match ev {
-//!         Event::Message(m) => print!("{}", String::from_utf8_lossy(&m.line())),
-//!         Event::Presence(p) => print!("{}", String::from_utf8_lossy(&p.line())),
+//!         Event::Message(m) => println!("<{}> {}", m.name, m.text),
+//!         Event::Presence(p) => println!("* {}", p.notice()),
 //!         Event::Dropped => break, // cut off: tell the client and hang up
 //!     }
 //! }
@@ -46,6 +46,7 @@ mod names;
 mod render;
 mod room;
 mod sanitize;
+mod wire;
 mod writer;
 
 #[cfg(test)]
@@ -62,7 +63,7 @@ pub use config::{
 };
 pub use error::ChatError;
 pub use event::{
-    Change, DoorKind, Event, Format, MemberInfo, Message, Presence, RoomInfo, SessionId,
+    Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, RoomInfo, SessionId,
 };
 pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
 pub use flood::TokenBucket;
@@ -74,5 +75,6 @@ pub use names::{
     GUEST_MARK, Identity, NAME_MAX_CHARS, NameRegistry, NoAccounts, ROOM_MAX_CHARS, account_name,
     guest_name, name_key, room_name,
 };
+pub use render::{RENDER_SLOTS, RenderSlot};
 pub use room::{HubStats, PRESENCE_ROOM_MAX};
 pub use sanitize::sanitize;

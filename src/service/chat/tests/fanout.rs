@@ -127,3 +127,93 @@ async fn a_member_whose_door_dropped_its_inbox_leaves_the_room() {
     let who = hub.who("lobby").await.unwrap();
     assert_eq!(who.iter().map(|m| &*m.name).collect::<Vec<_>>(), ["~ann"]);
 }
+
+/// A door's renderer for the test: counts how often it encodes.
+struct Counting {
+    slot: RenderSlot,
+    messages: std::sync::atomic::AtomicUsize,
+    presences: std::sync::atomic::AtomicUsize,
+}
+
+impl Renderer for Counting {
+    fn slot(&self) -> RenderSlot {
+        self.slot
+    }
+
+    fn message(&self, m: &Message) -> bytes::Bytes {
+        self.messages
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes::Bytes::from(format!("test:{}:{}", m.id, m.text))
+    }
+
+    fn presence(&self, p: &Presence) -> bytes::Bytes {
+        self.presences
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes::Bytes::from(format!("test:{}", p.notice()))
+    }
+}
+
+#[tokio::test]
+async fn a_door_renderer_encodes_each_event_once_for_every_member() {
+    use std::sync::atomic::Ordering;
+    // A door registers its renderer once, so the test claims its slot once
+    // for the whole test binary.
+    static COUNTING: std::sync::LazyLock<Counting> = std::sync::LazyLock::new(|| Counting {
+        slot: RenderSlot::claim("test"),
+        messages: Default::default(),
+        presences: Default::default(),
+    });
+    assert_ne!(COUNTING.slot, RenderSlot::UNCACHED, "a free slot");
+    let dir = tempfile::tempdir().unwrap();
+    let hub = open(dir.path(), unlimited());
+    const MEMBERS: usize = 20;
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        members.push(guest_in(&hub, &format!("m{i}"), "lobby").await);
+    }
+    let (talker, _talker_inbox) = guest_in(&hub, "talker", "lobby").await;
+    // Every member renders the talker's join and its two messages.
+    for text in ["one", "two"] {
+        talker.publish("lobby", text).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    for (_, inbox) in &mut members {
+        let join = loop {
+            let p = next_presence(inbox).await;
+            if &*p.name == "~talker" {
+                break p;
+            }
+        };
+        let mut bytes = vec![join.render(&*COUNTING)];
+        for _ in 0..2 {
+            bytes.push(next_message(inbox).await.render(&*COUNTING));
+        }
+        seen.push(bytes);
+    }
+    assert_eq!(COUNTING.messages.load(Ordering::Relaxed), 2);
+    assert_eq!(COUNTING.presences.load(Ordering::Relaxed), 1);
+    // And every member got the very same bytes, not a copy.
+    let first = &seen[0];
+    assert_eq!(&first[1][..], b"test:1:one");
+    assert_eq!(&first[0][..], b"test:~talker joined lobby");
+    for other in &seen[1..] {
+        for (a, b) in first.iter().zip(other) {
+            assert_eq!(a.as_ptr(), b.as_ptr());
+        }
+    }
+}
+
+#[test]
+fn the_uncached_slot_renders_every_time() {
+    let m = Message::new("lobby".into(), 1, 0, "~a".into(), true, "x".into(), None);
+    let counting = Counting {
+        slot: RenderSlot::UNCACHED,
+        messages: Default::default(),
+        presences: Default::default(),
+    };
+    assert_eq!(m.render(&counting), m.render(&counting));
+    assert_eq!(
+        counting.messages.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+}

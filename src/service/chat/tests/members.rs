@@ -51,7 +51,7 @@ async fn nick_follows_the_same_rules_and_tells_the_room() {
     ));
     assert_eq!(&*bob.rename(nick("robert")).await.unwrap(), "~robert");
     let p = next_presence(&mut ann_inbox).await;
-    assert_eq!(&p.line()[..], b"* ~bob is now known as ~robert\r\n");
+    assert_eq!(p.notice(), "~bob is now known as ~robert");
     // The old name is free again; the new one is held.
     let (_carol, _c) = guest_in(&hub, "bob", "lobby").await;
     let who = Session::open(dyn_hub(&hub), nick("Robert"), DoorKind::Web).await;
@@ -75,7 +75,7 @@ async fn presence_who_and_rooms_span_every_door() {
     let hub = open(dir.path(), unlimited());
     let (ann, mut ann_inbox) = guest_in(&hub, "ann", "lobby").await;
     let p = next_presence(&mut ann_inbox).await;
-    assert_eq!(&p.line()[..], b"* ~ann joined lobby\r\n");
+    assert_eq!(p.notice(), "~ann joined lobby");
     let who = Identity::Registered("root".into());
     let (root, _root_inbox) = Session::open(dyn_hub(&hub), who, DoorKind::Datagram)
         .await
@@ -98,13 +98,13 @@ async fn presence_who_and_rooms_span_every_door() {
     );
     ann.join("dev").await.unwrap();
     let p = next_presence(&mut ann_inbox).await;
-    assert_eq!(&p.line()[..], b"* ~ann joined dev\r\n");
+    assert_eq!(p.notice(), "~ann joined dev");
     let rooms = hub.rooms().await.unwrap();
     let rooms: Vec<(&str, usize)> = rooms.iter().map(|r| (&*r.name, r.members)).collect();
     assert_eq!(rooms, [("dev", 1), ("lobby", 2)]);
     root.leave("lobby").await.unwrap();
     let p = next_presence(&mut ann_inbox).await;
-    assert_eq!(&p.line()[..], b"* root left lobby\r\n");
+    assert_eq!(p.notice(), "root left lobby");
     assert_eq!(
         root.leave("lobby").await,
         Err(ChatError::NotInRoom("lobby".into()))
