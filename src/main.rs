@@ -2,12 +2,18 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod cli;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    // The matches stay beside the typed arguments: `serve` merges its
+    // config file under the flags the user actually gave.
+    let matches = cli::Cli::command().get_matches();
+    let args = match cli::Cli::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.format(&mut cli::Cli::command()).exit(),
+    };
     init_logging(args.verbose);
     sockit::net::raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -21,7 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = rt.block_on(cli::dispatch(args));
+    let result = rt.block_on(cli::dispatch(args, &matches));
     // Connection tasks still parked on sockets must not delay the exit.
     rt.shutdown_background();
     match result {

@@ -9,16 +9,10 @@ mod bench;
 mod call;
 mod cert;
 mod chat;
-mod chat_opts;
 mod chat_term;
-mod config;
-mod data_lock;
 pub mod exit;
 mod files;
-mod filestore;
-mod guard_opts;
 mod lab;
-mod limits;
 mod login;
 mod password;
 mod perf;
@@ -26,7 +20,6 @@ mod perf_udp;
 mod ping;
 mod pipe;
 mod relay;
-mod reload;
 mod serve;
 mod server_addr;
 mod tls_opts;
@@ -142,7 +135,7 @@ impl Cli {
 }
 
 /// CPUs this process may use.
-fn cpus() -> usize {
+pub(crate) fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -169,9 +162,14 @@ pub fn seconds(flag: &str, v: f64, positive: bool) -> anyhow::Result<std::time::
 }
 
 /// Runs the chosen subcommand; the exit code is the command's verdict.
-pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// `matches` are what `cli` was parsed from (`serve` needs to know which
+/// flags were given, to lay them over its config file).
+pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(a) => serve::run(*a).await,
+        Command::Serve(_) => match matches.subcommand_matches("serve") {
+            Some(m) => serve::run(m.clone()).await,
+            None => anyhow::bail!("the command line has no `serve`"),
+        },
         Command::Ping(a) => ping::run(a).await,
         Command::Bench(a) => bench::run(a).await,
         Command::Connect(a) => pipe::connect(a).await,

@@ -114,7 +114,7 @@ impl ChatArgs {
             cfg.room_creates_per_hour = n;
         }
         if let Some(s) = self.chat_room_idle {
-            cfg.room_idle = super::seconds("--chat-room-idle", s, false)?;
+            cfg.room_idle = crate::cli::seconds("--chat-room-idle", s, false)?;
         }
         if let Some(days) = self.chat_history_days {
             anyhow::ensure!(
@@ -131,7 +131,7 @@ impl ChatArgs {
             cfg.history_max_bytes = n;
         }
         if let Some(s) = self.chat_prune_every {
-            cfg.prune_every = super::seconds("--chat-prune-every", s, true)?;
+            cfg.prune_every = crate::cli::seconds("--chat-prune-every", s, true)?;
         }
         Ok(())
     }

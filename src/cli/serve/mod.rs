@@ -1,14 +1,27 @@
 //! `sockit serve`: bind every listener, print the bound addresses, serve until
 //! SIGINT/SIGTERM, then drain within the grace period.
 
+mod chat_opts;
+mod config;
+mod data_lock;
+mod filestore;
+mod guard_opts;
+mod limits;
+mod listeners;
+mod opts;
+mod reload;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::{ArgMatches, FromArgMatches};
 use sockit::net::{Endpoint, Gate};
-use sockit::server::{self, ServerOpts, Service};
+use sockit::server;
+
+use listeners::{dropped_defaults, is_stateless};
+use opts::open_services;
 use tokio_util::sync::CancellationToken;
 
 /// What `serve` runs when no service flag is given (on the command line
@@ -161,19 +174,19 @@ pub struct ServeArgs {
     #[arg(long)]
     print_config: bool,
     #[command(flatten)]
-    accounts: super::accounts::AccountsArgs,
+    accounts: crate::cli::accounts::AccountsArgs,
     #[command(flatten)]
-    chat: super::chat_opts::ChatArgs,
+    chat: chat_opts::ChatArgs,
     #[command(flatten)]
-    files: super::filestore::FilesArgs,
+    files: filestore::FilesArgs,
     #[command(flatten)]
-    limits: super::limits::LimitArgs,
+    limits: limits::LimitArgs,
     #[command(flatten)]
-    tls: super::tls_opts::TlsArgs,
+    tls: crate::cli::tls_opts::TlsArgs,
     #[command(flatten)]
-    memory: super::guard_opts::MemoryArgs,
+    memory: guard_opts::MemoryArgs,
     #[command(flatten)]
-    web_guard: super::guard_opts::WebGuardArgs,
+    web_guard: guard_opts::WebGuardArgs,
 }
 
 /// The `serve` command alone, as the config file sees it.
@@ -188,10 +201,10 @@ pub fn command() -> clap::Command {
 pub fn resolve(cli: &ArgMatches) -> anyhow::Result<(ServeArgs, ArgMatches)> {
     let cmd = command();
     let file = match cli.get_one::<PathBuf>("config") {
-        Some(path) => super::config::read(path, &cmd)?,
+        Some(path) => config::read(path, &cmd)?,
         None => Vec::new(),
     };
-    let mut argv = super::config::merge(&cmd, &file, cli);
+    let mut argv = config::merge(&cmd, &file, cli);
     let mut m = cmd.clone().try_get_matches_from(&argv)?;
     let mut a = ServeArgs::from_arg_matches(&m)?;
     if a.listeners().is_empty() {
@@ -204,42 +217,22 @@ pub fn resolve(cli: &ArgMatches) -> anyhow::Result<(ServeArgs, ArgMatches)> {
     Ok((a, m))
 }
 
-/// The `serve` matches of this process's command line. Parsed again here
-/// (main keeps only the typed arguments) because merging with a config
-/// file needs to know which flags the user gave.
-fn command_line() -> anyhow::Result<ArgMatches> {
-    let m = super::Cli::command().try_get_matches_from(std::env::args_os())?;
-    m.subcommand_matches("serve")
-        .cloned()
-        .context("the command line has no `serve`")
-}
-
 impl ServeArgs {
-    /// Every listener asked for, with its service.
-    fn listeners(&self) -> Vec<(Service, Endpoint)> {
-        let mut specs: Vec<(Service, Endpoint)> = Vec::new();
-        let each =
-            |s: Service, v: &[Endpoint]| v.iter().map(|e| (s, e.clone())).collect::<Vec<_>>();
-        specs.extend(each(Service::Echo, &self.echo));
-        specs.extend(each(Service::Upper, &self.upper));
-        specs.extend(each(Service::Framed, &self.listen));
-        specs.extend(each(Service::Web, &self.web));
-        specs.extend(each(Service::ChatLines, &self.chat_lines));
-        specs.extend(each(Service::ChatUdp, &self.chat_udp));
-        specs.extend(each(Service::Perf, &self.perf));
-        specs
-    }
-
     /// The rules a reload swaps in (reads the rule files; blocking).
     pub fn gate_rules(&self) -> anyhow::Result<sockit::net::GateRules> {
         self.limits.rules()
     }
 }
 
-/// Runs `sockit serve`. The typed arguments main parsed are resolved again
-/// against the config file (see [`resolve`]).
-pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
-    let cli = command_line()?;
+/// Runs `sockit serve` until SIGINT or SIGTERM. `cli` is the `serve`
+/// command line as parsed: the flags given there are laid over the config
+/// file it names (see [`resolve`]).
+pub async fn run(cli: ArgMatches) -> anyhow::Result<ExitCode> {
+    run_until(cli, CancellationToken::new()).await
+}
+
+/// [`run`], which also stops when `shutdown` is cancelled (as a test does).
+pub async fn run_until(cli: ArgMatches, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let (a, matches, rules) = {
         let cli = cli.clone();
         // Reads the config and rule files.
@@ -255,37 +248,11 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
         .await??
     };
     let Some(rules) = rules else {
-        print!(
-            "{CONFIG_HEADER}{}",
-            super::config::to_toml(&command(), &matches)
-        );
+        print!("{CONFIG_HEADER}{}", config::to_toml(&command(), &matches));
         return Ok(ExitCode::SUCCESS);
     };
     let gate = Arc::new(Gate::new(rules, a.limits.max_datagram()?));
-    let opts = ServerOpts {
-        idle_timeout: super::seconds("--idle-timeout", a.idle_timeout, true)?,
-        max_line: a.max_line,
-        max_conns: a.max_conns,
-        grace: super::seconds("--grace", a.grace, false)?,
-        frame_limits: sockit::wire::Limits {
-            max_body: a.max_body,
-            max_header: a.limits.max_header()?,
-        },
-        shards: a.threads.unwrap_or_else(super::cpus).max(1),
-        busy_poll: std::time::Duration::from_micros(a.busy_poll),
-        chat_idle: super::seconds("--chat-idle", a.chat_idle, true)?,
-        chat_lease: super::seconds("--chat-lease", a.chat_lease, true)?,
-        web_ping: super::seconds("--web-ping", a.web_ping, false)?,
-        gate: gate.clone(),
-        tls: None,
-        handshake_timeout: a.tls.handshake_timeout()?,
-        memory: a.memory.budget()?,
-        frame_timeout: a.memory.frame_timeout()?,
-        guest_max_body: a.memory.guest_max_body(),
-        write_timeout: a.memory.write_timeout()?,
-        web_hosts: a.web_guard.hosts(),
-        web_session_idle: a.web_guard.session_idle()?,
-    };
+    let opts = a.server_opts(gate.clone())?;
     let specs = a.listeners();
     let stateless = is_stateless(&specs);
     let (services, users, _data_lock) = if stateless {
@@ -320,7 +287,7 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
     // Registered before `ready`: SIGHUP's default action would kill us.
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("watching for SIGHUP")?;
-    tokio::spawn(super::reload::watch(hangups, cli, matches, gate));
+    tokio::spawn(reload::watch(hangups, cli, matches, gate));
     // Handlers in place before `ready`: an early SIGTERM must stop us
     // gracefully, not kill us by its default action.
     let signalled = sockit::net::serve::stop_signal().context("watching for SIGINT/SIGTERM")?;
@@ -340,12 +307,15 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     println!("ready (pid {}); Ctrl-C stops", std::process::id());
 
-    let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        signalled.await;
-        tracing::info!("stop signal: no new connections; finishing open ones");
-        stop.cancel();
+        tokio::select! {
+            () = signalled => {
+                tracing::info!("stop signal: no new connections; finishing open ones");
+                stop.cancel();
+            }
+            () = stop.cancelled() => {}
+        }
     });
     // Ends sessions revoked by `sockit user` and removes deleted accounts' files.
     let keeper = services.clone();
@@ -362,106 +332,38 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// True when every listener is echo or upper over plain sockets: such a
-/// server needs no data directory (TLS needs one for its certificate).
-fn is_stateless(specs: &[(Service, Endpoint)]) -> bool {
-    specs.iter().all(|(s, ep)| {
-        matches!(s, Service::Echo | Service::Upper) && !matches!(ep, Endpoint::Tls(_))
-    })
-}
-
-/// Opens the data directory's stores, and counts the accounts (so the
-/// banner can say how to create the first one).
-async fn open_services(
-    a: &ServeArgs,
-) -> anyhow::Result<(
-    sockit::service::Services,
-    Option<usize>,
-    Option<super::data_lock::DataLock>,
-)> {
-    if let Some(warning) = sockit::fsutil::loose_dir_warning(&a.data) {
-        tracing::warn!("{warning}");
-    }
-    sockit::fsutil::create_private_dir_all(&a.data).with_context(|| {
-        format!(
-            "creating data directory {}; choose another with --data DIR",
-            a.data.display()
-        )
-    })?;
-    let lock = super::data_lock::take(&a.data)?;
-    let accounts = a.accounts.open(&a.data).await?;
-    let users = {
-        let accounts = accounts.clone();
-        tokio::task::spawn_blocking(move || accounts.list_users())
-            .await
-            .context("counting accounts")??
-            .len()
-    };
-    let chat = a.chat.open(&a.data, accounts.clone()).await?;
-    let files = a.files.open(&a.data, a.max_body).await?;
-    let services = sockit::service::Services {
-        accounts: Some(accounts),
-        chat: Some(chat),
-        files,
-    };
-    Ok((services, Some(users), Some(lock)))
-}
-
-/// The banner's hint when listener flags replaced the defaults: which
-/// default services are not running, and the flags that bring them back.
-/// `None` when every default service runs somewhere.
-fn dropped_defaults(specs: &[(Service, Endpoint)]) -> Option<String> {
-    let missing: Vec<String> = DEFAULTS
-        .iter()
-        .filter(|(flag, _)| {
-            let service = default_service(flag);
-            !specs.iter().any(|(s, _)| *s == service)
-        })
-        .map(|(flag, addr)| format!("--{flag} {addr}"))
-        .collect();
-    if missing.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "hint: listener flags replace all the defaults; not running: {} (add them to keep them)",
-        missing.join(" ")
-    ))
-}
-
-/// The service a `DEFAULTS` flag starts.
-fn default_service(flag: &str) -> Service {
-    match flag {
-        "echo" => Service::Echo,
-        "listen" => Service::Framed,
-        _ => Service::Web,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn spec(s: Service, ep: &str) -> (Service, Endpoint) {
-        (s, ep.parse().unwrap())
+    /// The `serve` matches of `sockit serve ARGS...`, as main parses them.
+    fn serve_line(args: &[&str]) -> ArgMatches {
+        use clap::CommandFactory;
+        let argv = ["sockit", "serve"].iter().chain(args);
+        let m = crate::cli::Cli::command()
+            .try_get_matches_from(argv)
+            .unwrap();
+        m.subcommand_matches("serve").unwrap().clone()
     }
 
-    #[test]
-    fn hint_names_the_dropped_defaults() {
-        let chat_only = [
-            spec(Service::ChatLines, "tcp://0.0.0.0:2323"),
-            spec(Service::ChatUdp, "udp://0.0.0.0:9999"),
-        ];
-        let hint = dropped_defaults(&chat_only).unwrap();
-        assert!(hint.contains("--listen tcp://127.0.0.1:7878"), "{hint}");
-        assert!(hint.contains("--web tcp://127.0.0.1:8080"), "{hint}");
-        assert!(hint.contains("replace all the defaults"), "{hint}");
-        let all: Vec<_> = DEFAULTS
-            .iter()
-            .map(|(f, a)| spec(default_service(f), a))
-            .collect();
-        assert_eq!(dropped_defaults(&all), None);
-        assert!(is_stateless(&[spec(Service::Upper, "udp://127.0.0.1:0")]));
-        assert!(!is_stateless(&[spec(Service::Echo, "tls://127.0.0.1:0")]));
-        assert!(!is_stateless(&chat_only));
+    #[tokio::test]
+    async fn run_serves_its_command_line_until_told_to_stop() {
+        let shutdown = CancellationToken::new();
+        let line = serve_line(&["--echo", "tcp://127.0.0.1:0", "--grace", "0"]);
+        let server = tokio::spawn(run_until(line, shutdown.clone()));
+        shutdown.cancel();
+        let code = tokio::time::timeout(std::time::Duration::from_secs(20), server)
+            .await
+            .expect("serve stops when told")
+            .unwrap()
+            .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
+
+    #[tokio::test]
+    async fn run_refuses_a_bad_flag_value_before_binding() {
+        let line = serve_line(&["--echo", "tcp://127.0.0.1:0", "--grace=-1"]);
+        let e = run_until(line, CancellationToken::new()).await.unwrap_err();
+        assert!(e.to_string().contains("--grace -1"), "{e}");
     }
 }

@@ -98,7 +98,7 @@ impl LimitArgs {
             acl: Acl::new(allow, deny),
             max_conns_per_ip: self.max_conns_per_ip,
             trusted_proxies: self.trusted_proxy.clone(),
-            first_frame_timeout: super::seconds(
+            first_frame_timeout: crate::cli::seconds(
                 "--first-frame-timeout",
                 self.first_frame_timeout,
                 true,

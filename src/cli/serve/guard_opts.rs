@@ -59,12 +59,12 @@ impl MemoryArgs {
 
     /// `--frame-timeout`.
     pub fn frame_timeout(&self) -> anyhow::Result<std::time::Duration> {
-        super::seconds("--frame-timeout", self.frame_timeout, true)
+        crate::cli::seconds("--frame-timeout", self.frame_timeout, true)
     }
 
     /// `--write-timeout`.
     pub fn write_timeout(&self) -> anyhow::Result<std::time::Duration> {
-        super::seconds("--write-timeout", self.write_timeout, true)
+        crate::cli::seconds("--write-timeout", self.write_timeout, true)
     }
 }
 
@@ -94,6 +94,6 @@ impl WebGuardArgs {
 
     /// `--web-session-idle`.
     pub fn session_idle(&self) -> anyhow::Result<std::time::Duration> {
-        super::seconds("--web-session-idle", self.web_session_idle, true)
+        crate::cli::seconds("--web-session-idle", self.web_session_idle, true)
     }
 }

@@ -54,7 +54,7 @@ pub async fn watch(mut hangups: Signal, cli: ArgMatches, running: ArgMatches, ga
             }
             Ok(Err(e)) => tracing::error!(
                 "reload failed, keeping the old rules: {}",
-                super::exit::one_line(&e)
+                crate::cli::exit::one_line(&e)
             ),
             Err(e) => tracing::error!("reload failed, keeping the old rules: {e}"),
         }
@@ -62,13 +62,13 @@ pub async fn watch(mut hangups: Signal, cli: ArgMatches, running: ArgMatches, ga
 }
 
 fn load(cli: &ArgMatches) -> anyhow::Result<(GateRules, ArgMatches)> {
-    let (args, m) = super::serve::resolve(cli)?;
+    let (args, m) = super::resolve(cli)?;
     Ok((args.gate_rules()?, m))
 }
 
 /// Keys outside [`LIVE`] whose effective value differs.
 fn restart_only_changes(old: &ArgMatches, new: &ArgMatches) -> Vec<String> {
-    let cmd = super::serve::command();
+    let cmd = super::command();
     let before = super::config::settings(&cmd, old);
     let after = super::config::settings(&cmd, new);
     before
