@@ -2,9 +2,11 @@
 
 pub mod accounts;
 pub mod chat;
+mod families;
 pub mod files;
 pub mod upper;
 
+pub use families::Families;
 pub use upper::{LineTooLong, UpperLines, upper_case};
 
 /// The stateful services a server runs, shared by every door: each door

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sockit::net::Gate;
-use sockit::server::ServerOpts;
+use sockit::server::{ChatDoorOpts, FramedDoorOpts, ServerOpts, WebDoorOpts};
 
 use super::{ServeArgs, data_lock};
 
@@ -18,24 +18,30 @@ impl ServeArgs {
             max_line: self.max_line,
             max_conns: self.max_conns,
             grace: crate::cli::seconds("--grace", self.grace, false)?,
-            frame_limits: sockit::wire::Limits {
-                max_body: self.max_body,
-                max_header: self.limits.max_header()?,
-            },
             shards: self.threads.unwrap_or_else(crate::cli::cpus).max(1),
             busy_poll: std::time::Duration::from_micros(self.busy_poll),
-            chat_idle: crate::cli::seconds("--chat-idle", self.chat_idle, true)?,
-            chat_lease: crate::cli::seconds("--chat-lease", self.chat_lease, true)?,
-            web_ping: crate::cli::seconds("--web-ping", self.web_ping, false)?,
             gate,
             tls: None,
             handshake_timeout: self.tls.handshake_timeout()?,
             memory: self.memory.budget()?,
-            frame_timeout: self.memory.frame_timeout()?,
-            guest_max_body: self.memory.guest_max_body(),
             write_timeout: self.memory.write_timeout()?,
-            web_hosts: self.web_guard.hosts(),
-            web_session_idle: self.web_guard.session_idle()?,
+            framed: FramedDoorOpts {
+                limits: sockit::wire::Limits {
+                    max_body: self.max_body,
+                    max_header: self.limits.max_header()?,
+                },
+                frame_timeout: self.memory.frame_timeout()?,
+                guest_max_body: self.memory.guest_max_body(),
+            },
+            chat: ChatDoorOpts {
+                idle: crate::cli::seconds("--chat-idle", self.chat_idle, true)?,
+                lease: crate::cli::seconds("--chat-lease", self.chat_lease, true)?,
+            },
+            web: WebDoorOpts {
+                ping: crate::cli::seconds("--web-ping", self.web_ping, false)?,
+                hosts: self.web_guard.hosts(),
+                session_idle: self.web_guard.session_idle()?,
+            },
         })
     }
 }
