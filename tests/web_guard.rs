@@ -7,8 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::inproc::InProc;
 use common::strip_scheme;
 use common::web::{IO_LIMIT, http, login_cookie, web_server_with};
+use sockit::server::Service;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -100,25 +102,33 @@ async fn a_trickled_request_body_is_cut_at_its_deadline() {
 
 #[tokio::test]
 async fn a_session_unused_past_the_idle_limit_is_refused() {
-    let srv = web_server_with(&["--web-session-idle", "1"]);
-    let addr = strip_scheme(&srv.addr("web", "tcp://")).to_owned();
+    // In process, so the test moves the server's clock instead of waiting.
+    let srv = InProc::start(
+        &[Service::Web],
+        |_| {},
+        |o| o.web.session_idle = Duration::from_secs(60),
+    )
+    .await;
+    srv.add_user("alice", "correct horse battery").await;
+    let addr = srv.addr(Service::Web);
     let cookie = login_cookie(&addr).await;
     let (status, _, body) = http(&addr, "GET", "/api/whoami", &[("Cookie", &cookie)], "").await;
     assert_eq!(status, 200, "{body}");
-    // Wait out the idle limit (a bound, polled; the server's clock is real).
-    let started = Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        if started.elapsed() > Duration::from_millis(1300) {
-            break;
-        }
+    // Used within the limit each time: still good, since each use renews it
+    // (100 s after the login, 50 s after the last use).
+    for _ in 0..2 {
+        srv.skip(Duration::from_secs(50)).await;
+        let (status, _, body) = http(&addr, "GET", "/api/whoami", &[("Cookie", &cookie)], "").await;
+        assert_eq!(status, 200, "{body}");
     }
+    srv.skip(Duration::from_secs(61)).await;
     let (status, _, body) = http(&addr, "GET", "/api/whoami", &[("Cookie", &cookie)], "").await;
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("log in again"), "{body}");
     // And stays refused: the token was revoked, not just timed.
     let (status, _, _) = http(&addr, "GET", "/api/whoami", &[("Cookie", &cookie)], "").await;
     assert_eq!(status, 401);
+    srv.stop().await;
 }
 
 #[tokio::test]

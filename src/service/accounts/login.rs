@@ -4,7 +4,6 @@
 //! check, store work goes to `spawn_blocking`, hashing to the pool.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use rusqlite::Connection;
 
@@ -12,6 +11,38 @@ use super::password::MAX_PASSWORD_BYTES;
 use super::throttle::{Blocked, SPIKE_DELAY};
 use super::token::{new_token, token_hash, unix_now, well_formed};
 use super::{Accounts, AuthError, Identity, Inner, Login, db, name_key, validate_name};
+
+/// The throttle's clock: tokio's, which is the real time except in a test
+/// that moves tokio's clock to jump past a lockout. Captured on the async
+/// side and carried to the hashing thread, which has no runtime: there it
+/// runs on from the captured instant at the real pace.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    /// Tokio's now when captured.
+    tokio: std::time::Instant,
+    /// The real now when captured.
+    real: std::time::Instant,
+}
+
+impl Clock {
+    /// Tokio's clock, now (the real one outside a runtime).
+    fn capture() -> Clock {
+        Clock {
+            tokio: tokio::time::Instant::now().into_std(),
+            real: std::time::Instant::now(),
+        }
+    }
+
+    /// Now on this clock.
+    fn now(self) -> std::time::Instant {
+        self.tokio + self.real.elapsed()
+    }
+}
+
+/// Now, on tokio's clock (async side only).
+fn now() -> std::time::Instant {
+    Clock::capture().now()
+}
 
 impl Accounts {
     /// Checks a name and password and opens a session. `peer` is the
@@ -33,17 +64,18 @@ impl Accounts {
             .map_err(|e| AuthError::BadInput(format!("invalid username: {e}")))?;
         let key = name_key(&name);
         self.admit(&key, peer).await?;
-        if self.inner.throttle().spiking(Instant::now()) {
+        if self.inner.throttle().spiking(now()) {
             // Failures are spiking across many names or addresses: every
             // login waits, so a distributed flood crawls (see the throttle).
             tokio::time::sleep(SPIKE_DELAY).await;
         }
         let inner = self.inner.clone();
         let password = password.to_owned();
+        let clock = Clock::capture();
         let reply = self
             .inner
             .pool
-            .submit(move || login_job(&inner, &name, &key, &password, peer))
+            .submit(move || login_job(&inner, &name, &key, &password, peer, clock))
             .map_err(|_| AuthError::Busy)?;
         reply
             .await
@@ -103,7 +135,7 @@ impl Accounts {
     /// have been unlocked by `sockit user unlock` in another process since;
     /// only then is the store asked (so an address lockout costs no I/O).
     async fn admit(&self, key: &str, peer: Option<IpAddr>) -> Result<(), AuthError> {
-        let verdict = self.inner.throttle().check(key, peer, Instant::now());
+        let verdict = self.inner.throttle().check(key, peer, now());
         match verdict {
             Ok(()) => Ok(()),
             Err(Blocked::Ip { retry_after }) => Err(AuthError::TooManyAttempts { retry_after }),
@@ -146,12 +178,13 @@ fn login_job(
     key: &str,
     password: &str,
     peer: Option<IpAddr>,
+    clock: Clock,
 ) -> Result<Login, AuthError> {
     let store_err = |e: crate::store::StoreError| AuthError::internal("account store failed", &e);
     // Again, now that it is our turn: failures of attempts queued ahead of
     // this one may have started a lockout since the caller's check, and
     // without this a burst of queued guesses would all be hashed.
-    match inner.throttle().check(key, peer, Instant::now()) {
+    match inner.throttle().check(key, peer, clock.now()) {
         Ok(()) => {}
         Err(Blocked::Ip { retry_after }) => return Err(AuthError::TooManyAttempts { retry_after }),
         Err(Blocked::Account {
@@ -176,7 +209,7 @@ fn login_job(
     let matches = inner.hasher.verify(phc, password);
     let exists = user.is_some();
     let Some(user) = user.filter(|_| matches) else {
-        failed(inner, name, key, exists, peer);
+        failed(inner, name, key, exists, peer, clock);
         return Err(AuthError::InvalidCredentials);
     };
     if user.locked {
@@ -223,11 +256,11 @@ fn login_job(
 
 /// Counts a failure; logs any lockout it starts for the operator and shows
 /// an account lockout in `sockit user list` (a no-op for unknown names).
-fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAddr>) {
+fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAddr>, clock: Clock) {
     let now_unix = unix_now();
     let started = inner
         .throttle()
-        .failure(key, exists, peer, Instant::now(), now_unix);
+        .failure(key, exists, peer, clock.now(), now_unix);
     for l in started {
         let what = if l.account {
             "account name"
