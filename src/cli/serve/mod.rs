@@ -1,5 +1,12 @@
 //! `sockit serve`: bind every listener, print the bound addresses, serve until
 //! SIGINT/SIGTERM, then drain within the grace period.
+//!
+//! Here: the flags ([`ServeArgs`]) and [`run`], which takes the parsed
+//! command line. Beside it: the flag groups (`chat_opts`, `filestore`,
+//! `guard_opts`, `limits`; accounts and TLS flags are shared with other
+//! commands and live in `cli/`), the config file (`config/`), SIGHUP
+//! (`reload`), the data directory lock (`data_lock`), which services run
+//! where (`listeners`) and the server's settings from the flags (`opts`).
 
 mod chat_opts;
 mod config;
