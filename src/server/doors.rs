@@ -311,3 +311,32 @@ impl Doors {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::bind_all;
+    use super::*;
+    use crate::net::{BindError, Endpoint};
+
+    fn ep(s: &str) -> Endpoint {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_service_binds_only_the_transports_its_row_allows() {
+        let (tcp, udp) = ("tcp://127.0.0.1:0", "udp://127.0.0.1:0");
+        for service in [Service::Framed, Service::Web, Service::ChatLines] {
+            let e = bind_all(&[(service, ep(udp))]).await.unwrap_err();
+            assert!(matches!(e, BindError::NeedsStream { .. }), "{e}");
+            assert_eq!(bind_all(&[(service, ep(tcp))]).await.unwrap().len(), 1);
+        }
+        let e = bind_all(&[(Service::ChatUdp, ep(tcp))]).await.unwrap_err();
+        assert!(matches!(e, BindError::NeedsDatagram { .. }), "{e}");
+        for service in [Service::Echo, Service::Upper, Service::Perf] {
+            let both = [(service, ep(tcp)), (service, ep(udp))];
+            assert_eq!(bind_all(&both).await.unwrap().len(), 2);
+        }
+        assert!(Accepts::Stream.allows(Transport::Unix));
+        assert!(!Accepts::Datagram.allows(Transport::Tls));
+    }
+}
