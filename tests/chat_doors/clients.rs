@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UdpSocket;
 
-use crate::common::Server;
+use crate::common::{Listening, Server};
 
 /// A bound on every wait: a hang fails the test instead of stalling it.
 pub const IO_LIMIT: Duration = Duration::from_secs(30);
@@ -24,7 +24,7 @@ pub struct Line {
 }
 
 impl Line {
-    pub async fn tcp(srv: &Server) -> Line {
+    pub async fn tcp(srv: &impl Listening) -> Line {
         let s = tokio::net::TcpStream::connect(srv.sock("chat-lines", "tcp://"))
             .await
             .unwrap();
@@ -45,7 +45,7 @@ impl Line {
     /// Like [`Line::join`], with a 4 KiB receive buffer: the kernel holds
     /// little of what the member is sent while it does not read, so its
     /// queue on the server fills instead.
-    pub async fn join_small_buffer(srv: &Server, name: &str) -> Line {
+    pub async fn join_small_buffer(srv: &impl Listening, name: &str) -> Line {
         let sock = tokio::net::TcpSocket::new_v4().unwrap();
         sock.set_recv_buffer_size(4096).unwrap();
         let s = sock
@@ -60,7 +60,7 @@ impl Line {
     }
 
     /// Connects and takes `name`; returns once in the lobby.
-    pub async fn join(srv: &Server, name: &str) -> Line {
+    pub async fn join(srv: &impl Listening, name: &str) -> Line {
         let mut l = Line::tcp(srv).await;
         l.send(name).await;
         l.until(|s| s.starts_with("* you are")).await;
@@ -117,11 +117,11 @@ pub struct Udp {
 
 impl Udp {
     /// An unverified client: it never echoes a cookie.
-    pub async fn new(srv: &Server) -> Udp {
+    pub async fn new(srv: &impl Listening) -> Udp {
         Udp::bind(srv, "127.0.0.1:0").await
     }
 
-    pub async fn bind(srv: &Server, local: &str) -> Udp {
+    pub async fn bind(srv: &impl Listening, local: &str) -> Udp {
         let s = UdpSocket::bind(local).await.unwrap();
         s.connect(srv.sock("chat-udp", "udp://")).await.unwrap();
         Udp { s }
@@ -129,7 +129,7 @@ impl Udp {
 
     /// A verified member of the lobby as `name`: asks for a cookie, echoes
     /// it, and returns once its own join notice came back.
-    pub async fn verified(srv: &Server, name: &str) -> Udp {
+    pub async fn verified(srv: &impl Listening, name: &str) -> Udp {
         let u = Udp::new(srv).await;
         u.verify(name).await;
         u

@@ -1,6 +1,11 @@
 //! History across restarts, idle members, Unix sockets, wrong transports.
 
+use std::time::Duration;
+
+use sockit::server::Service;
+
 use crate::clients::{Line, server};
+use crate::common::inproc::InProc;
 use crate::common::{Server, run};
 
 #[tokio::test]
@@ -35,8 +40,19 @@ async fn history_survives_a_restart() {
 
 #[tokio::test]
 async fn idle_members_are_told_and_closed() {
-    let srv = server(&["--chat-idle", "0.5"]);
+    // In process, so the test moves the server's clock instead of waiting.
+    let srv = InProc::start(
+        &[Service::ChatLines],
+        |_| {},
+        |o| o.chat.idle = Duration::from_secs(60),
+    )
+    .await;
+    // Joined: the server's last word reached us, so it is idle from now.
     let mut ann = Line::join(&srv, "ann").await;
+    srv.skip(Duration::from_secs(59)).await;
+    ann.send("/who").await;
+    ann.until(|l| l.starts_with("* 1 in lobby")).await;
+    srv.skip(Duration::from_secs(61)).await;
     let said = ann.until_eof().await;
     assert_eq!(
         said.last().map(String::as_str),

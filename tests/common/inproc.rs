@@ -9,12 +9,14 @@
 //! those threads.) Needs a current-thread runtime: the default `#[tokio::test]`.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sockit::net::Endpoint;
-use sockit::server::{self, RunSummary, ServerOpts, Service};
+use sockit::server::{self, Accepts, RunSummary, ServerOpts, Service};
 use sockit::service::Services;
 use sockit::service::accounts::{Accounts, AccountsConfig, HashParams};
+use sockit::service::chat::{ChatConfig, ChatHub, LocalHub};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -37,9 +39,9 @@ pub struct InProc {
 }
 
 impl InProc {
-    /// Serves `services` (each on `tcp://127.0.0.1:0`) with an account store
-    /// set up by `accounts` (cheap hashing already set) and server options
-    /// set up by `opts`.
+    /// Serves `services` (each on `tcp://127.0.0.1:0`, or `udp://` for a
+    /// datagram-only one) with an account store set up by `accounts` (cheap
+    /// hashing already set), a chat hub, and server options set up by `opts`.
     pub async fn start(
         services: &[Service],
         accounts: impl FnOnce(&mut AccountsConfig),
@@ -52,15 +54,25 @@ impl InProc {
         };
         accounts(&mut cfg);
         let path = dir.path().to_owned();
-        let store = tokio::task::spawn_blocking(move || Accounts::open(&path, cfg))
-            .await
-            .unwrap()
-            .unwrap();
+        let (store, hub) = tokio::task::spawn_blocking(move || {
+            let store = Accounts::open(&path, cfg).unwrap();
+            let hub =
+                LocalHub::open(&path, ChatConfig::default(), Arc::new(store.clone())).unwrap();
+            (store, hub)
+        })
+        .await
+        .unwrap();
         let mut o = ServerOpts::default();
         opts(&mut o);
         let specs: Vec<(Service, Endpoint)> = services
             .iter()
-            .map(|s| (*s, "tcp://127.0.0.1:0".parse().unwrap()))
+            .map(|s| {
+                let addr = match s.accepts() {
+                    Accepts::Datagram => "udp://127.0.0.1:0",
+                    _ => "tcp://127.0.0.1:0",
+                };
+                (*s, addr.parse().unwrap())
+            })
             .collect();
         let listeners = server::bind_all(&specs).await.unwrap();
         let endpoints = listeners
@@ -69,7 +81,7 @@ impl InProc {
             .collect();
         let services = Services {
             accounts: Some(store.clone()),
-            chat: None,
+            chat: Some(hub as Arc<dyn ChatHub>),
             files: None,
         };
         let shutdown = CancellationToken::new();
@@ -114,6 +126,19 @@ impl InProc {
     pub async fn stop(mut self) -> RunSummary {
         self.shutdown.cancel();
         self.task.take().unwrap().await.unwrap()
+    }
+}
+
+impl super::Listening for InProc {
+    fn sock(&self, service: &str, scheme: &str) -> String {
+        let ep = self
+            .endpoints
+            .iter()
+            .map(|(s, ep)| (s.name(), ep.to_string()))
+            .find(|(s, ep)| *s == service && ep.starts_with(scheme))
+            .map(|(_, ep)| ep)
+            .unwrap_or_else(|| panic!("no {service} {scheme} listener"));
+        super::strip_scheme(&ep).to_owned()
     }
 }
 

@@ -17,6 +17,19 @@ const START_LIMIT: Duration = Duration::from_secs(30);
 /// How long one CLI run may take before it counts as hung.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
 
+/// Where a test server listens: the real binary ([`Server`]) or one in
+/// process ([`inproc::InProc`]), so clients connect to either.
+pub trait Listening {
+    /// The `HOST:PORT` of the first `service` listener on `scheme` (`tcp://`).
+    fn sock(&self, service: &str, scheme: &str) -> String;
+}
+
+impl Listening for Server {
+    fn sock(&self, service: &str, scheme: &str) -> String {
+        Server::sock(self, service, scheme)
+    }
+}
+
 /// The path of the binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_sockit")
