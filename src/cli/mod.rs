@@ -20,6 +20,7 @@ mod guard_opts;
 mod lab;
 mod limits;
 mod login;
+pub mod ops_opts;
 mod password;
 mod perf;
 mod perf_udp;
@@ -75,6 +76,8 @@ pub struct Cli {
     /// More log output on stderr (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub log: ops_opts::LogArgs,
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,

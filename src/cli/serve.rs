@@ -174,6 +174,8 @@ pub struct ServeArgs {
     memory: super::guard_opts::MemoryArgs,
     #[command(flatten)]
     web_guard: super::guard_opts::WebGuardArgs,
+    #[command(flatten)]
+    ops: super::ops_opts::OpsArgs,
 }
 
 /// The `serve` command alone, as the config file sees it.
@@ -338,9 +340,13 @@ pub async fn run(_parsed: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(hint) = dropped_defaults(&specs) {
         println!("{hint}");
     }
+    let shutdown = CancellationToken::new();
+    let _ops = a
+        .ops
+        .start(opts.gate.clone(), shutdown.clone(), &services)
+        .await?;
     println!("ready (pid {}); Ctrl-C stops", std::process::id());
 
-    let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
         signalled.await;

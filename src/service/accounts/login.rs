@@ -16,8 +16,22 @@ use super::{Accounts, AuthError, Identity, Inner, Login, db, name_key, validate_
 impl Accounts {
     /// Checks a name and password and opens a session. `peer` is the
     /// client's address, for the per-address throttle (`None` for Unix
-    /// sockets: only the per-name count applies).
+    /// sockets: only the per-name count applies). Failures are counted
+    /// by error code for `/metrics`.
     pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Login, AuthError> {
+        let r = self.try_login(name, password, peer).await;
+        if let Err(e) = &r {
+            crate::ops::metrics::login_failed(e.code());
+        }
+        r
+    }
+
+    async fn try_login(
         &self,
         name: &str,
         password: &str,
@@ -229,6 +243,7 @@ fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAdd
         .throttle()
         .failure(key, exists, peer, Instant::now(), now_unix);
     for l in started {
+        crate::ops::metrics::lockout(if l.account { "account" } else { "address" });
         let what = if l.account {
             "account name"
         } else {
