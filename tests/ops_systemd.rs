@@ -43,6 +43,7 @@ fn get(key: &str) -> String {
 fn the_unit_is_hardened_and_reloads_with_sighup() {
     for (key, want) in [
         ("DynamicUser", "yes"),
+        ("User", "sockit"),
         ("StateDirectory", "sockit"),
         ("StateDirectoryMode", "0700"),
         ("UMask", "0077"),

@@ -64,6 +64,9 @@ const CONFIG_HEADER: &str = "\
       and its fingerprint printed, for clients to pin (see `sockit cert`)
   sockit serve --listen tls://0.0.0.0:7879 --tls-cert cert.pem --tls-key key.pem
       TLS with your own certificate (from a CA, or `sockit cert new`)
+  sockit serve --listen tcp://0.0.0.0:7878 --metrics tcp://127.0.0.1:9464
+      Prometheus /metrics, /healthz and /readyz for load balancers on
+      http://127.0.0.1:9464 (docs/OPERATIONS.md lists the series)
 
 Any listener flag (--echo, --upper, --listen, --web, --chat-lines,
 --chat-udp, here or in the config file) replaces ALL the defaults: name
