@@ -110,6 +110,8 @@ async fn metrics_count_connections_messages_refusals_and_login_failures() {
         OTHER,
         "--argon2",
         CHEAP_ARGON2,
+        "--login-max-failures",
+        "2",
     ]);
     assert!(
         srv.addr("metrics", "tcp://")
@@ -119,16 +121,22 @@ async fn metrics_count_connections_messages_refusals_and_login_failures() {
     add_user(&srv.data(), "alice", "right password");
     let before = get(&srv, "/metrics").1;
 
-    // A wrong password on the framed door.
+    // Wrong passwords on the framed door, until the account locks.
     let ep: Endpoint = srv.addr("framed", "tcp://").parse().unwrap();
     let mut c = Client::connect(&ep, LIMIT).await.unwrap();
-    let login = AuthRequest::Login {
-        name: "alice".into(),
-        password: "wrong password".into(),
-    };
-    match c.auth(login).await {
-        Err(ClientError::Server { code, .. }) => assert_eq!(code, "invalid_credentials"),
-        other => panic!("expected invalid_credentials, got {other:?}"),
+    for want in [
+        "invalid_credentials",
+        "invalid_credentials",
+        "too_many_attempts",
+    ] {
+        let login = AuthRequest::Login {
+            name: "alice".into(),
+            password: "wrong password".into(),
+        };
+        match c.auth(login).await {
+            Err(ClientError::Server { code, .. }) => assert_eq!(code, want),
+            other => panic!("expected {want}, got {other:?}"),
+        }
     }
     // Two line-chat members and one message between them.
     let mut ann = Line::join(&srv, "ann");
@@ -181,6 +189,14 @@ async fn metrics_count_connections_messages_refusals_and_login_failures() {
     );
     assert_eq!(
         moved(r#"sockit_login_failures_total{reason="invalid_credentials"}"#),
+        2.0
+    );
+    assert_eq!(
+        moved(r#"sockit_login_failures_total{reason="too_many_attempts"}"#),
+        1.0
+    );
+    assert_eq!(
+        moved(r#"sockit_login_lockouts_total{reason="account"}"#),
         1.0
     );
     assert_eq!(moved("sockit_chat_messages_committed_total"), 1.0);
@@ -321,4 +337,43 @@ fn json_log_lines_parse() {
     assert_eq!(refusal["fields"]["peer"], OTHER);
     assert_eq!(refusal["level"], "INFO");
     assert!(lines.iter().any(|l| l["message"] == "stopped"), "{err}");
+}
+
+#[test]
+fn file_store_bytes_are_counted_both_ways() {
+    let srv = Server::start(&[
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--metrics",
+        "0",
+        "--argon2",
+        CHEAP_ARGON2,
+    ]);
+    add_user(&srv.data(), "bob", "bob's password");
+    let home = tempfile::tempdir().unwrap();
+    let addr = srv.addr("framed", "tcp://");
+    let env = [
+        ("SOCKIT_CONFIG_DIR", home.path()),
+        ("SOCKIT_SERVER", std::path::Path::new(&addr)),
+    ];
+    let as_bob = |args: &[&str], stdin: &[u8]| common::ok(&common::run_env(args, stdin, &env));
+    as_bob(
+        &["login", &addr, "--user", "bob", "--password-stdin"],
+        b"bob's password\n",
+    );
+    let file = home.path().join("data.bin");
+    std::fs::write(&file, vec![7u8; 100_000]).unwrap();
+    let back = home.path().join("back.bin");
+    as_bob(&["put", file.to_str().unwrap(), ":data.bin"], b"");
+    as_bob(&["get", ":data.bin", back.to_str().unwrap()], b"");
+    assert_eq!(std::fs::read(&back).unwrap().len(), 100_000);
+    let m = get(&srv, "/metrics").1;
+    assert_eq!(
+        value(&m, r#"sockit_file_transfer_bytes_total{direction="in"}"#),
+        100_000.0
+    );
+    assert_eq!(
+        value(&m, r#"sockit_file_transfer_bytes_total{direction="out"}"#),
+        100_000.0
+    );
 }
