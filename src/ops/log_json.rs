@@ -67,6 +67,23 @@ impl<'w> FormatFields<'w> for JsonFields {
         fields.record(&mut c);
         write!(w, "{}", Value::Object(c.0))
     }
+
+    /// A field recorded after the span began (a connection's `client`,
+    /// learnt from its PROXY header) joins the same object, instead of
+    /// the default's second object after a space.
+    fn add_fields(
+        &self,
+        current: &'w mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        let mut c = match serde_json::from_str::<Value>(&current.fields) {
+            Ok(Value::Object(m)) => Collect(m),
+            _ => Collect::default(),
+        };
+        fields.record(&mut c);
+        current.fields = Value::Object(c.0).to_string();
+        Ok(())
+    }
 }
 
 impl<S, N> FormatEvent<S, N> for JsonLines
@@ -185,7 +202,13 @@ mod tests {
             .with_writer(move || out.clone())
             .finish();
         tracing::subscriber::with_default(sub, || {
-            let span = tracing::info_span!("conn", door = "framed", peer = "10.0.0.1:5");
+            let span = tracing::info_span!(
+                "conn",
+                door = "framed",
+                peer = "10.0.0.1:5",
+                client = tracing::field::Empty
+            );
+            span.record("client", "192.0.2.7:9");
             let _in = span.enter();
             tracing::warn!(quiet = 3u64, ok = true, "refused: \"quoted\"\nnext");
         });
@@ -196,6 +219,7 @@ mod tests {
         assert_eq!(v["level"], "WARN");
         assert_eq!(v["message"], "refused: \"quoted\"\nnext");
         assert_eq!(v["fields"]["door"], "framed");
+        assert_eq!(v["fields"]["client"], "192.0.2.7:9", "recorded later");
         assert_eq!(v["fields"]["quiet"], 3);
         assert_eq!(v["fields"]["ok"], true);
         assert!(v["target"].as_str().unwrap().starts_with("sockit"));

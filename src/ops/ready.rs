@@ -77,24 +77,34 @@ impl Readiness {
         if self.probes.is_empty() {
             return Ok(());
         }
-        let Ok(_turn) = self.checking.clone().try_acquire_owned() else {
-            return Err("the previous store check has not finished".into());
+        let slow = || {
+            let names: Vec<_> = self.probes.iter().map(|p| p.name()).collect();
+            format!(
+                "store {}: no answer within {} s",
+                names.join(", "),
+                PROBE_TIMEOUT.as_secs()
+            )
         };
-        for p in &self.probes {
-            let probe = p.clone();
-            let run = tokio::task::spawn_blocking(move || probe.check());
-            match tokio::time::timeout(PROBE_TIMEOUT, run).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => return Err(format!("store {}: {e}", p.name())),
-                Ok(Err(e)) => return Err(format!("store {}: check failed: {e}", p.name())),
-                Err(_) => {
-                    return Err(format!(
-                        "store {}: no answer within {} s",
-                        p.name(),
-                        PROBE_TIMEOUT.as_secs()
-                    ));
-                }
-            }
+        // One deadline for the turn and the check. The turn goes into the
+        // blocking task and is held until the check really ends, so a
+        // wedged store holds one thread, and concurrent probes of a
+        // healthy one wait a moment instead of failing.
+        let deadline = tokio::time::Instant::now() + PROBE_TIMEOUT;
+        let turn = self.checking.clone().acquire_owned();
+        let Ok(Ok(turn)) = tokio::time::timeout_at(deadline, turn).await else {
+            return Err(slow());
+        };
+        let probes = self.probes.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            probes
+                .iter()
+                .try_for_each(|p| p.check().map_err(|e| format!("store {}: {e}", p.name())))
+        });
+        match tokio::time::timeout_at(deadline, run).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(e)) => return Err(format!("store check failed: {e}")),
+            Err(_) => return Err(slow()),
         }
         // Stopped while the stores were asked: say so rather than "ready".
         if self.draining.is_cancelled() {
@@ -107,6 +117,37 @@ impl Readiness {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers after the given time (a slow or wedged store).
+    struct Slow(std::time::Duration);
+    impl Probe for Slow {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        fn check(&self) -> Result<(), String> {
+            std::thread::sleep(self.0);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_probes_of_a_quick_store_all_pass_and_a_wedged_one_fails_in_time() {
+        let r = Readiness::new(CancellationToken::new())
+            .with_probe(Arc::new(Slow(std::time::Duration::from_millis(20))));
+        let all = tokio::join!(r.check(), r.check(), r.check(), r.check());
+        assert_eq!(all, (Ok(()), Ok(()), Ok(()), Ok(())));
+        let wedged = Readiness::new(CancellationToken::new())
+            .with_probe(Arc::new(Slow(PROBE_TIMEOUT + Duration::from_millis(100))));
+        let t = std::time::Instant::now();
+        let (a, b) = tokio::join!(wedged.check(), wedged.check());
+        assert_eq!(a, Err("store slow: no answer within 2 s".into()));
+        assert_eq!(b, a);
+        assert!(
+            t.elapsed() < PROBE_TIMEOUT + PROBE_TIMEOUT / 2,
+            "{:?}",
+            t.elapsed()
+        );
+    }
 
     struct Down;
     impl Probe for Down {
