@@ -2,8 +2,8 @@
 //!
 //! The library carries what the `sockit` binary is made of, layer by layer:
 //! [`wire`] (the frame protocol, pure), [`net`] (endpoints, listeners, serving
-//! loops), [`service`] (the rules, no sockets), [`door`] (the ways in), and
-//! [`server`] (assembling `sockit serve`), [`ops`] (metrics, health and
+//! loops), [`service`] (the rules, no sockets), [`door`] (the ways in),
+//! [`server`] (assembling `sockit serve`) and [`ops`] (metrics, health and
 //! JSON logs for operators). [`stats`] and [`tools`] hold the
 //! client side: latency statistics, ping, bench and nc-style pipes.
 //!

@@ -90,7 +90,7 @@ impl Outbox {
 
     /// Events waiting in the queue now.
     pub fn depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
     }
 
     /// True once the member was cut off or its door dropped the inbox:
