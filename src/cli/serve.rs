@@ -67,6 +67,9 @@ const CONFIG_HEADER: &str = "\
   sockit serve --listen tcp://0.0.0.0:7878 --metrics tcp://127.0.0.1:9464
       Prometheus /metrics, /healthz and /readyz for load balancers on
       http://127.0.0.1:9464 (docs/OPERATIONS.md lists the series)
+  sockit serve --log-format json
+      the defaults, logging one JSON object per line on stderr (time, level,
+      target, message, fields) for log shippers
 
 Any listener flag (--echo, --upper, --listen, --web, --chat-lines,
 --chat-udp, here or in the config file) replaces ALL the defaults: name
