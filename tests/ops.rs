@@ -213,6 +213,8 @@ async fn metrics_count_connections_messages_refusals_and_login_failures() {
     assert!(value(&now, "sockit_chat_commit_seconds_count") >= 1.0);
     assert_eq!(value(&now, "sockit_chat_members"), 2.0);
     assert!(now.contains("# TYPE sockit_chat_queue_depth_max gauge"));
+    assert!(value(&now, "process_open_fds") >= 8.0, "the open sockets");
+    assert!(value(&now, "process_max_fds") >= value(&now, "process_open_fds"));
     assert!(now.ends_with("# EOF\n"));
 }
 

@@ -87,7 +87,10 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 impl Metrics {
     fn new() -> Metrics {
-        let mut r = Registry::with_prefix("sockit");
+        let mut root = Registry::default();
+        // The standard unprefixed `process_*` names, as every client has.
+        root.register_collector(Box::new(super::process::ProcessCollector));
+        let r = root.sub_registry_with_prefix("sockit");
         let m = Metrics {
             accepted: Family::default(),
             open: Family::default(),
@@ -163,7 +166,10 @@ impl Metrics {
         for direction in ["in", "out"] {
             let _ = m.file_bytes.get_or_create(&DirectionLabel { direction });
         }
-        Metrics { registry: r, ..m }
+        Metrics {
+            registry: root,
+            ..m
+        }
     }
 
     /// The OpenMetrics text of every series, as `/metrics` serves it.
