@@ -286,6 +286,22 @@ fn the_metrics_listener_refuses_what_it_does_not_serve_and_cuts_silent_peers() {
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     assert!(text.starts_with("HTTP/1.1 405"), "{text}");
+    // A request head that does not end: cut at 16 KiB with 431, not
+    // buffered on. Exactly 16 KiB is sent, so the server reads it all and
+    // its close is a FIN (unread bytes would turn it into a reset that
+    // may destroy the reply before it is read).
+    let mut endless = TcpStream::connect(&addr).unwrap();
+    endless.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut head = b"GET /metrics HTTP/1.1\r\nX-Pad: ".to_vec();
+    head.resize(sockit::ops::http::MAX_REQUEST_HEAD, b'a');
+    endless.write_all(&head).unwrap();
+    let mut text = Vec::new();
+    let _ = endless.read_to_end(&mut text);
+    assert!(
+        text.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
     // Silent: closed after the first-frame timeout, well within the bound.
     let mut silent = TcpStream::connect(&addr).unwrap();
     silent.set_read_timeout(Some(LIMIT)).unwrap();

@@ -7,8 +7,9 @@
 //! scrapes never takes a slot from a user, and its own shutdown token so
 //! `/readyz` keeps answering "draining" while the doors drain. Each
 //! connection carries one request (no keep-alive): its head must arrive
-//! within the first-frame timeout and the whole exchange within
-//! [`EXCHANGE_DEADLINE`], so a silent or never-reading peer holds nothing.
+//! within the first-frame timeout and hold at most [`MAX_REQUEST_HEAD`]
+//! bytes, and the whole exchange end within [`EXCHANGE_DEADLINE`], so a
+//! silent, endless or never-reading peer holds next to nothing.
 
 use std::convert::Infallible;
 use std::io;
@@ -33,6 +34,11 @@ pub const MAX_OPS_CONNS: usize = 64;
 /// reply: a scrape of a few KiB takes milliseconds; a peer that never
 /// reads its reply is cut here.
 pub const EXCHANGE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Largest request head read, in bytes: a scrape or a health check sends
+/// a few hundred; hyper's default (about 400 KiB) would let 64 peers pin
+/// 25 MiB. A larger head is answered 431 and the connection closed.
+pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
 /// The content type of `/metrics`: OpenMetrics text, which Prometheus
 /// negotiates and reads.
@@ -66,6 +72,7 @@ async fn connection(conn: Conn, ready: Arc<Readiness>, head: Duration) -> io::Re
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(head)
+        .max_buf_size(MAX_REQUEST_HEAD)
         .keep_alive(false);
     let served = http.serve_connection(TokioIo::new(conn), svc);
     match tokio::time::timeout(EXCHANGE_DEADLINE, served).await {
