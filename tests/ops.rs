@@ -275,6 +275,8 @@ fn the_metrics_listener_refuses_what_it_does_not_serve_and_cuts_silent_peers() {
         "0",
         "--first-frame-timeout",
         "0.5",
+        "--deny",
+        OTHER,
     ]);
     let (status, body) = get(&srv, "/nope");
     assert_eq!(status, 404);
@@ -309,6 +311,21 @@ fn the_metrics_listener_refuses_what_it_does_not_serve_and_cuts_silent_peers() {
     let mut sink = Vec::new();
     let _ = silent.read_to_end(&mut sink);
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    // The access lists hold here as on every door.
+    let mut denied = connect_from_other(&addr).unwrap();
+    denied.set_read_timeout(Some(LIMIT)).unwrap();
+    let _ = denied.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut text = Vec::new();
+    let _ = denied.read_to_end(&mut text);
+    assert!(text.is_empty(), "{}", String::from_utf8_lossy(&text));
+    let m = get(&srv, "/metrics").1;
+    assert_eq!(
+        value(
+            &m,
+            r#"sockit_refusals_total{door="metrics",reason="denied"}"#
+        ),
+        1.0
+    );
 }
 
 #[test]
