@@ -267,7 +267,7 @@ fn readyz_turns_not_ready_while_draining() {
 }
 
 #[test]
-fn the_metrics_listener_refuses_what_it_does_not_serve_and_cuts_silent_peers() {
+fn the_metrics_listener_withstands_hostile_peers() {
     let srv = Server::start(&[
         "--echo",
         "tcp://127.0.0.1:0",
