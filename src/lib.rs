@@ -2,8 +2,9 @@
 //!
 //! The library carries what the `sockit` binary is made of, layer by layer:
 //! [`wire`] (the frame protocol, pure), [`net`] (endpoints, listeners, serving
-//! loops), [`service`] (the rules, no sockets), [`door`] (the ways in), and
-//! [`server`] (assembling `sockit serve`). [`stats`] and [`tools`] hold the
+//! loops), [`service`] (the rules, no sockets), [`door`] (the ways in),
+//! [`server`] (assembling `sockit serve`) and [`ops`] (metrics, health and
+//! JSON logs for operators). [`stats`] and [`tools`] hold the
 //! client side: latency statistics, ping, bench and nc-style pipes.
 //!
 //! ```
@@ -15,6 +16,7 @@ pub mod client;
 pub mod door;
 pub mod fsutil;
 pub mod net;
+pub mod ops;
 pub mod server;
 pub mod service;
 pub mod stats;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => e.format(&mut cli::Cli::command()).exit(),
     };
-    init_logging(args.verbose);
+    init_logging(args.verbose, args.log.log_format);
     sockit::net::raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.worker_threads())
@@ -51,8 +51,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// Logs go to stderr (stdout carries data and listener addresses);
-/// `RUST_LOG` wins over `-v`.
-fn init_logging(verbose: u8) {
+/// `RUST_LOG` wins over `-v`; `--log-format json` writes JSON lines.
+fn init_logging(verbose: u8, format: cli::ops_opts::LogFormat) {
     let default = match verbose {
         0 => "sockit=info",
         1 => "sockit=debug",
@@ -60,10 +60,16 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if format == cli::ops_opts::LogFormat::Json {
+        logs.event_format(sockit::ops::log_json::JsonLines)
+            .fmt_fields(sockit::ops::log_json::JsonFields)
+            .init();
+        return;
+    }
+    logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .compact()
         .init();

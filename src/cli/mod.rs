@@ -14,6 +14,7 @@ pub mod exit;
 mod files;
 mod lab;
 mod login;
+pub mod ops_opts;
 mod password;
 mod perf;
 mod perf_udp;
@@ -68,6 +69,8 @@ pub struct Cli {
     /// More log output on stderr (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub log: ops_opts::LogArgs,
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,

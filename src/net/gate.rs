@@ -56,6 +56,14 @@ impl Refused {
             Refused::Busy => "too many connections from this address",
         }
     }
+
+    /// The reason as a metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refused::Denied => "denied",
+            Refused::Busy => "per_ip_cap",
+        }
+    }
 }
 
 /// The gate in front of every door; shared by all listeners.
@@ -197,7 +205,8 @@ impl Gate {
     }
 
     /// Logs a refusal, at most once per address per few seconds.
-    pub fn log_refusal(&self, door: &str, ip: IpAddr, why: Refused) {
+    pub fn log_refusal(&self, door: &'static str, ip: IpAddr, why: Refused) {
+        crate::ops::metrics::refusal(door, why.label());
         match lock(&self.log).note(ip, Instant::now()) {
             Say::Nothing => {}
             Say::Line { quiet } => {
@@ -225,7 +234,8 @@ impl Gate {
 
     /// Counts a datagram over [`Gate::max_datagram`] (dropped unanswered)
     /// and logs it at the refusal log's pace.
-    pub fn note_oversize(&self, door: &str, ip: IpAddr) {
+    pub fn note_oversize(&self, door: &'static str, ip: IpAddr) {
+        crate::ops::metrics::refusal(door, "oversize");
         let total = self.oversize.fetch_add(1, Ordering::Relaxed) + 1;
         if lock(&self.log).note(ip, Instant::now()) != Say::Nothing {
             tracing::info!(door, peer = %ip, total, max = self.max_datagram, "dropped oversize datagram");

@@ -287,6 +287,7 @@ async fn accept_loop<F, Fut>(
                 },
                 (None, None) => return Ok(()),
             };
+            let _open = crate::ops::metrics::conn_open(door);
             // Boxed: the door's state lives in its own allocation, not
             // copied into every layer of wrapping future around it.
             Box::pin(handler(conn)).await

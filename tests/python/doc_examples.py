@@ -71,7 +71,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[::]"}
 DEFAULTS = [("echo", "tcp", 8888), ("echo", "udp", 8888), ("listen", "tcp", 7878),
             ("web", "tcp", 8080)]
 SERVICE_OF_FLAG = {"echo": "echo", "upper": "upper", "listen": "framed", "web": "web",
-                   "chat-lines": "chat-lines", "chat-udp": "chat-udp", "perf": "perf"}
+                   "chat-lines": "chat-lines", "chat-udp": "chat-udp", "perf": "perf",
+                   "metrics": "metrics"}
 
 NC_SHIM = r'''#!/usr/bin/env python3
 """nc [-u] [-w SECS] HOST PORT: stdin to the peer, the peer to stdout."""

@@ -146,6 +146,7 @@ impl ChatArgs {
                 .await
                 .context("opening the chat history")?
                 .with_context(|| format!("opening the chat history in {}", data.display()))?;
+        sockit::ops::watch_chat(Arc::downgrade(&hub) as std::sync::Weak<_>);
         Ok(hub)
     }
 }

@@ -84,6 +84,12 @@ const CONFIG_HEADER: &str = "\
       and its fingerprint printed, for clients to pin (see `sockit cert`)
   sockit serve --listen tls://0.0.0.0:7879 --tls-cert cert.pem --tls-key key.pem
       TLS with your own certificate (from a CA, or `sockit cert new`)
+  sockit serve --listen tcp://0.0.0.0:7878 --metrics tcp://127.0.0.1:9464
+      Prometheus /metrics, /healthz and /readyz for load balancers on
+      http://127.0.0.1:9464 (docs/OPERATIONS.md lists the series)
+  sockit serve --log-format json
+      the defaults, logging one JSON object per line on stderr (time, level,
+      target, message, fields) for log shippers
 
 Any listener flag (--echo, --upper, --listen, --web, --chat-lines,
 --chat-udp, here or in the config file) replaces ALL the defaults: name
@@ -194,6 +200,8 @@ pub struct ServeArgs {
     memory: guard_opts::MemoryArgs,
     #[command(flatten)]
     web_guard: guard_opts::WebGuardArgs,
+    #[command(flatten)]
+    ops: crate::cli::ops_opts::OpsArgs,
 }
 
 /// The `serve` command alone, as the config file sees it.
@@ -312,6 +320,10 @@ pub async fn run_until(cli: ArgMatches, shutdown: CancellationToken) -> anyhow::
     if let Some(hint) = dropped_defaults(&specs) {
         println!("{hint}");
     }
+    let _ops = a
+        .ops
+        .start(opts.gate.clone(), shutdown.clone(), &services)
+        .await?;
     println!("ready (pid {}); Ctrl-C stops", std::process::id());
 
     let stop = shutdown.clone();

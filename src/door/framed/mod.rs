@@ -222,6 +222,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
         }
         if let Err(refusal) = charge_pending(&codec, conn, opts, &mut charge) {
             tracing::debug!(%refusal, "memory budget spent; refusing a large frame");
+            crate::ops::metrics::refusal("framed", "memory_budget");
             let _ = codec.encode(error_frame(SERVER_BUSY, &refusal, None), &mut wbuf);
             let _ = send(conn, &wbuf, opts).await;
             return conn.linger_close(super::REFUSE_LINGER).await;

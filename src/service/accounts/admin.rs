@@ -101,6 +101,18 @@ impl Accounts {
         Ok(self.inner.with_conn(|c| db::name_of(c, &key))?)
     }
 
+    /// Reads one row of the account table: the store answers (the
+    /// readiness probe of `/readyz`; blocking).
+    pub fn check_store(&self) -> Result<(), crate::store::StoreError> {
+        self.inner.with_conn(|c| {
+            c.query_row(
+                "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)",
+                [],
+                |_| Ok(()),
+            )
+        })
+    }
+
     /// Every account, ordered by name.
     pub fn list_users(&self) -> Result<Vec<UserInfo>, AccountsError> {
         let now = unix_now();

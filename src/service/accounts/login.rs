@@ -47,8 +47,22 @@ fn now() -> std::time::Instant {
 impl Accounts {
     /// Checks a name and password and opens a session. `peer` is the
     /// client's address, for the per-address throttle (`None` for Unix
-    /// sockets: only the per-name count applies).
+    /// sockets: only the per-name count applies). Failures are counted
+    /// by error code for `/metrics`.
     pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Login, AuthError> {
+        let r = self.try_login(name, password, peer).await;
+        if let Err(e) = &r {
+            crate::ops::metrics::login_failed(e.code());
+        }
+        r
+    }
+
+    async fn try_login(
         &self,
         name: &str,
         password: &str,
@@ -262,6 +276,7 @@ fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAdd
         .throttle()
         .failure(key, exists, peer, clock.now(), now_unix);
     for l in started {
+        crate::ops::metrics::lockout(if l.account { "account" } else { "address" });
         let what = if l.account {
             "account name"
         } else {

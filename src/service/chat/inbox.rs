@@ -88,6 +88,11 @@ impl Outbox {
         self.cut.load(Ordering::Relaxed)
     }
 
+    /// Events waiting in the queue now.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
+
     /// True once the member was cut off or its door dropped the inbox:
     /// nothing offered will ever be read.
     pub fn is_dead(&self) -> bool {

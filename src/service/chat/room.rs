@@ -141,15 +141,19 @@ impl RoomState {
             }
             let mut cut = Vec::new();
             let mut dead = false;
+            let mut queued = 0;
             for m in &self.members {
                 match m.outbox.offer(ev.clone()) {
-                    Offer::Queued => {}
+                    Offer::Queued => queued += 1,
                     Offer::Skipped => {
                         counters.presence_skipped.fetch_add(1, Ordering::Relaxed);
                     }
                     Offer::CutOff => cut.push(m.clone()),
                     Offer::Gone => dead = true,
                 }
+            }
+            if matches!(ev, Event::Message(_)) {
+                crate::ops::metrics::chat_delivered(queued);
             }
             if cut.is_empty() && !dead {
                 continue;

@@ -94,7 +94,10 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, ts: u64, c: &Counters
             Arc::new(m)
         })
         .collect();
-    match history::insert_batch(conn, &msgs) {
+    let started = std::time::Instant::now();
+    let stored = history::insert_batch(conn, &msgs);
+    crate::ops::metrics::chat_commit(started.elapsed());
+    match stored {
         Ok(()) => {
             c.commits.fetch_add(1, Ordering::Relaxed);
             c.messages.fetch_add(msgs.len() as u64, Ordering::Relaxed);

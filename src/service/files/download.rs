@@ -208,6 +208,7 @@ impl Download {
             }
         }
         self.offset += filled as u64;
+        crate::ops::metrics::file_bytes_out(filled);
         Ok(filled)
     }
 }

@@ -46,6 +46,7 @@ impl Upload {
             return Err(self.fail(FileError::io("writing an upload", e)));
         }
         self.offset = end;
+        crate::ops::metrics::file_bytes_in(bytes.len());
         self.unsynced += bytes.len() as u64;
         if self.unsynced >= self.inner.config.sync_every {
             self.sync()?;

@@ -166,6 +166,27 @@ impl LocalHub {
     }
 }
 
+/// The figures `/metrics` reads at each scrape: the hub's own counters,
+/// and the members' queue depths looked at now.
+impl crate::ops::ChatSource for LocalHub {
+    fn counts(&self) -> crate::ops::ChatCounts {
+        let stats = self.stats();
+        let members = lock(&self.members);
+        let mut c = crate::ops::ChatCounts {
+            committed: stats.messages,
+            cut_off: stats.cut_off,
+            members: members.len() as u64,
+            ..Default::default()
+        };
+        for m in members.values() {
+            let depth = m.outbox.depth() as u64;
+            c.queued += depth;
+            c.max_depth = c.max_depth.max(depth);
+        }
+        c
+    }
+}
+
 impl ChatHub for LocalHub {
     fn connect(
         &self,
