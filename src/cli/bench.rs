@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use sockit::net::Endpoint;
 use sockit::stats::fmt_us;
+use sockit::tools::bench::churn::Churn;
 use sockit::tools::bench::{
     BenchConfig, BenchReport, CancellationToken, IntervalReport, Mode, bench_live,
 };
@@ -31,6 +32,10 @@ use sockit::tools::bench::{
       the knee: the highest rate served on schedule with p99 under 5 ms
   sockit bench --rate 2000 --interval 1 --duration 3 tcp://127.0.0.1:8888
       a line per second: rate achieved vs intended, p50 and p99 of that second
+  sockit bench --conns 20 --conn-lifetime 1 --rate 2000 --duration 3 tcp://127.0.0.1:8888
+      churn: each connection replaced after 1 s (20 connects/s), load on schedule
+  sockit bench --conns 50 --connect-rate 100 --duration 2 tcp://127.0.0.1:8888
+      a ramp: 100 new connections a second up to 50, as tcpkali's --connect-rate
 
 --proto picks the wire format: echo (raw bytes, default), frame (sockit echo
 frames carrying a --size body), frame-ping (sockit ping -> pong frames),
@@ -55,6 +60,21 @@ latency_us fields are null in stream mode. percentiles_us is the full
 spectrum (as --hgrm writes it). With --rate, achieved_fraction is the
 completed rate over the intended one; below 0.95 a loud warning on stderr
 says the schedule slipped.
+
+Churn (--connect-rate R, --conn-lifetime SECS; TCP, Unix and TLS): each of
+--conns slots opens a connection, loads it, and after SECS stops sending,
+waits up to --timeout for its replies, closes it and opens the next; new
+connections start at most R per second. First lifetimes are staggered so
+replacements spread evenly. In the open loop a slot keeps its schedule
+across connections: messages due while it reconnects leave on the next one,
+their latency counted from when they were due. The summary adds connects
+(warm-up included), connects/s achieved vs intended (conns/lifetime capped
+at R, or the ramp's R), failed connects, and connect latency (TCP, TLS and
+protocol handshakes); JSON adds \"connects\", \"connect_failures\",
+\"connects_per_s\", \"connect_rate\", \"conn_lifetime_s\" and
+\"connect_latency_us\" (null without churn), and each --interval line its
+connects. Below 95% of the intended connect rate a warning says so. A refused
+connect is counted and retried (every 10 ms per slot without R), not fatal.
 
 --interval SECS prints a line per interval of the measured window (the
 replies completed in it: messages, msg/s, with --rate the fraction of the
@@ -126,6 +146,15 @@ pub struct BenchArgs {
     /// Draw latency by percentile to FILE as SVG.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<std::path::PathBuf>,
+    /// Connection churn: open new connections at most R per second (as
+    /// tcpkali). Alone, it paces the ramp up to --conns; with
+    /// --conn-lifetime, the replacements.
+    #[arg(long, value_name = "R", conflicts_with = "stream")]
+    connect_rate: Option<f64>,
+    /// Connection churn: close each connection after SECS (its replies
+    /// awaited up to --timeout) and open a new one in its place.
+    #[arg(long, value_name = "SECS", conflicts_with = "stream")]
+    conn_lifetime: Option<f64>,
     #[command(flatten)]
     tls: super::tls_opts::ClientTlsArgs,
 }
@@ -148,6 +177,16 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         timeout: super::seconds("--timeout", a.timeout, true)?,
         connect_timeout: super::seconds("--connect-timeout", a.connect_timeout, true)?,
         proto: a.proto,
+        churn: match (a.connect_rate, a.conn_lifetime) {
+            (None, None) => None,
+            (connect_rate, life) => Some(Churn {
+                connect_rate,
+                lifetime: match life {
+                    Some(s) => Some(super::seconds("--conn-lifetime", s, true)?),
+                    None => None,
+                },
+            }),
+        },
     };
     eprintln!(
         "bench {} ({}): {} conns, {} messages, {}; {} s warm-up, {} s measured",
@@ -192,6 +231,14 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
             f * 100.0
         );
     }
+    if let (Some(done), Some(want)) = (report.connects_per_s, report.connect_rate)
+        && done < want * SLIP_WARNING
+    {
+        eprintln!(
+            "sockit: WARNING: connects fell behind: {done:.0}/s achieved of the {want:.0}/s intended ({} failed). The server accepted slowly or refused, or this client could not keep up; the message latencies include that wait.",
+            report.connect_failures.unwrap_or(0)
+        );
+    }
     let mut out = io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
@@ -225,8 +272,13 @@ fn print_interval(i: &IntervalReport, json: bool) {
         (Some(r), Some(f)) => format!(" ({:.0}% of {r})", f * 100.0),
         _ => String::new(),
     };
+    let churn = match (i.connects, i.connect_failures) {
+        (Some(c), Some(0)) => format!("  {c} connects"),
+        (Some(c), Some(f)) => format!("  {c} connects, {f} failed"),
+        _ => String::new(),
+    };
     println!(
-        "{:7.2}-{:<7.2} s {:>8} msgs {:>10.0} msg/s{of}  p50 {}  p99 {}",
+        "{:7.2}-{:<7.2} s {:>8} msgs {:>10.0} msg/s{of}  p50 {}  p99 {}{churn}",
         i.start,
         i.end,
         i.messages,
@@ -350,6 +402,26 @@ fn print_report(out: &mut impl Write, r: &BenchReport) -> io::Result<()> {
             fmt_us(l.max),
             fmt_us(l.mean),
             fmt_us(l.stddev)
+        )?;
+    }
+    if let (Some(n), Some(per_s)) = (r.connects, r.connects_per_s) {
+        let of = r
+            .connect_rate
+            .map_or_else(String::new, |c| format!(" of {c:.0} intended"));
+        writeln!(
+            out,
+            "connects    {n} ({per_s:.0}/s{of}), {} failed",
+            r.connect_failures.unwrap_or(0)
+        )?;
+    }
+    if let Some(l) = &r.connect_latency_us {
+        writeln!(
+            out,
+            "connect     p50 {}, p90 {}, p99 {}, max {}",
+            fmt_us(l.p50),
+            fmt_us(l.p90),
+            fmt_us(l.p99),
+            fmt_us(l.max)
         )?;
     }
     writeln!(

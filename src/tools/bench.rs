@@ -8,6 +8,7 @@
 //! completing during the warm-up are not counted; those completing in the
 //! measured window are.
 
+pub mod churn;
 mod pace;
 mod plan;
 pub mod plot;
@@ -74,6 +75,9 @@ pub struct BenchConfig {
     pub proto: Proto,
     /// How a tls:// target's certificate is checked.
     pub trust: crate::net::tls::Trust,
+    /// Connection churn (`--connect-rate`, `--conn-lifetime`); `None`
+    /// opens every connection before the run and keeps it to the end.
+    pub churn: Option<churn::Churn>,
 }
 
 /// The outcome of a run; serialised as `sockit bench --json`.
@@ -125,6 +129,21 @@ pub struct BenchReport {
     pub percentiles_us: Vec<(f64, f64, u64)>,
     /// The run was stopped early (Ctrl-C): `duration_s` is what ran.
     pub interrupted: bool,
+    /// Churn: connections opened, warm-up included (a ramp is part of the load).
+    pub connects: Option<u64>,
+    /// Churn: connection attempts that failed (refused, timed out, a failed handshake).
+    pub connect_failures: Option<u64>,
+    /// Churn: connects per second achieved: with `--conn-lifetime`, the
+    /// replacements (each slot's first connect excluded) over the whole
+    /// run; without, the ramp's connects from the start to the last one.
+    pub connects_per_s: Option<f64>,
+    /// Churn: connects per second intended: `conns / conn_lifetime_s`
+    /// capped at `--connect-rate`, or the ramp's `--connect-rate`.
+    pub connect_rate: Option<f64>,
+    /// Churn: `--conn-lifetime` in seconds.
+    pub conn_lifetime_s: Option<f64>,
+    /// Churn: how long a connect took (TCP, TLS and protocol handshakes), microseconds.
+    pub connect_latency_us: Option<Summary>,
     /// The merged histogram, for `--hgrm` and `--plot`.
     #[serde(skip)]
     pub latency: crate::stats::LatencyStats,
@@ -150,6 +169,10 @@ pub struct IntervalReport {
     pub p50_us: Option<f64>,
     /// 99th percentile, microseconds.
     pub p99_us: Option<f64>,
+    /// Churn: connections opened in the interval.
+    pub connects: Option<u64>,
+    /// Churn: connection attempts that failed in the interval.
+    pub connect_failures: Option<u64>,
 }
 
 /// Why a bench could not run.
@@ -201,6 +224,22 @@ fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
         }
         _ => {}
     }
+    if let Some(c) = cfg.churn {
+        if udp {
+            return bad("--connect-rate and --conn-lifetime need a connection; UDP has none");
+        }
+        if cfg.mode == Mode::Stream {
+            return bad(
+                "--connect-rate and --conn-lifetime measure connects and replies, which --stream does not; drop one",
+            );
+        }
+        if c.connect_rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return bad("--connect-rate must be a positive number of connections per second");
+        }
+        if c.lifetime.is_some_and(|l| l.is_zero()) {
+            return bad("--conn-lifetime must be more than 0 seconds");
+        }
+    }
     if udp && cfg.proto.needs_stream() {
         return bad(&format!(
             "--proto {} needs a TCP or Unix address; over UDP only raw echo runs",
@@ -248,46 +287,74 @@ pub async fn bench_live(
             "--interval reports latency, which --stream does not measure; drop one".into(),
         ));
     }
-    let socks = connect_all(cfg).await?;
-    let t0 = Instant::now();
-    let from = t0 + cfg.warmup;
-    let until = from + cfg.duration;
     let mut tasks = JoinSet::new();
     let mut windows = Vec::new();
-    for (i, sock) in socks.into_iter().enumerate() {
+    let mut live = || {
         let window = interval.map(|_| Arc::new(Mutex::new(Window::default())));
         windows.extend(window.clone());
-        let live = Live {
+        Live {
             window,
             stop: stop.clone(),
-        };
-        let mode = match cfg.mode {
-            Mode::Closed { depth } => ConnMode::Closed { depth },
-            Mode::Stream => ConnMode::Stream,
-            Mode::Open { rate } => {
-                let interval_ns = cfg.conns as f64 * 1e9 / rate;
-                // Staggered starts, so connections do not all send at once.
-                let offset =
-                    Duration::from_nanos((interval_ns * i as f64 / cfg.conns as f64) as u64);
-                ConnMode::Open(Schedule {
-                    first: t0 + offset,
-                    interval_ns,
-                })
-            }
-        };
-        let plan = Plan {
-            size: cfg.size,
-            proto: cfg.proto,
-            mode,
-            timeout: cfg.timeout,
-            from,
-            until,
-        };
-        match sock {
-            Sock::Stream(c) => tasks.spawn(stream::run(c, plan, live)),
-            Sock::Udp(s) => tasks.spawn(udp::run(s, plan, live)),
-        };
-    }
+        }
+    };
+    // Open loop: connection (or slot) `i` of `conns` sends every
+    // `interval_ns`, staggered so they do not all send at once.
+    let schedule = |i: usize, t0: Instant| match cfg.mode {
+        Mode::Open { rate } => {
+            let interval_ns = cfg.conns as f64 * 1e9 / rate;
+            let offset = Duration::from_nanos((interval_ns * i as f64 / cfg.conns as f64) as u64);
+            Some(Schedule {
+                first: t0 + offset,
+                interval_ns,
+            })
+        }
+        _ => None,
+    };
+    let window = |t0: Instant| (t0 + cfg.warmup, t0 + cfg.warmup + cfg.duration);
+    let (t0, from, _until) = if let Some(churn) = cfg.churn {
+        // Connections open (and close) as the run goes.
+        let t0 = Instant::now();
+        let (from, until) = window(t0);
+        let shared = Arc::new(cfg.clone());
+        let gate = Arc::new(churn::Gate::new(churn.connect_rate, t0));
+        for i in 0..cfg.conns {
+            let slot = churn::Slot {
+                index: i,
+                cfg: shared.clone(),
+                churn,
+                from,
+                until,
+                schedule: schedule(i, t0),
+                gate: gate.clone(),
+                live: live(),
+            };
+            tasks.spawn(slot.run());
+        }
+        (t0, from, until)
+    } else {
+        // Every connection opens before the clock starts, or the run fails.
+        let socks = connect_all(cfg).await?;
+        let t0 = Instant::now();
+        let (from, until) = window(t0);
+        for (i, sock) in socks.into_iter().enumerate() {
+            let mode = match (cfg.mode, schedule(i, t0)) {
+                (Mode::Closed { depth }, _) => ConnMode::Closed { depth },
+                (Mode::Open { .. }, Some(s)) => ConnMode::Open(s),
+                _ => ConnMode::Stream,
+            };
+            let plan = Plan {
+                size: cfg.size,
+                proto: cfg.proto,
+                mode,
+                timeout: cfg.timeout,
+                from,
+                issue_until: until,
+                until,
+            };
+            tasks.spawn(run_conn(sock, plan, live()));
+        }
+        (t0, from, until)
+    };
     let period = interval.unwrap_or(Duration::from_secs(3600));
     let mut ticks = tokio::time::interval_at(from + period, period);
     let mut last = 0.0;
@@ -302,7 +369,7 @@ pub async fn bench_live(
             },
             now = ticks.tick(), if interval.is_some() && !stop.is_cancelled() => {
                 let end = now.saturating_duration_since(from).as_secs_f64();
-                on_interval(&take_interval(&windows, last, end, cfg.mode));
+                on_interval(&take_interval(&windows, last, end, cfg));
                 last = end;
             }
         }
@@ -314,10 +381,10 @@ pub async fn bench_live(
     // The last interval, often cut short by the run's end or the stop.
     let end = ran_for.as_secs_f64();
     if interval.is_some() && end - last > 1e-3 {
-        on_interval(&take_interval(&windows, last, end, cfg.mode));
+        on_interval(&take_interval(&windows, last, end, cfg));
     }
     let ran = stop.is_cancelled().then_some(ran_for);
-    Ok(report(cfg, total, ran))
+    Ok(report(cfg, total, ran, t0))
 }
 
 /// Empties every connection's window into one interval's figures.
@@ -325,13 +392,16 @@ fn take_interval(
     windows: &[Arc<Mutex<Window>>],
     start: f64,
     end: f64,
-    mode: Mode,
+    cfg: &BenchConfig,
 ) -> IntervalReport {
+    let mode = cfg.mode;
     let mut sum = Window::default();
     for w in windows {
         let w = std::mem::take(&mut *w.lock().unwrap_or_else(PoisonError::into_inner));
         sum.messages += w.messages;
         sum.latency.merge(&w.latency);
+        sum.connects += w.connects;
+        sum.connect_failures += w.connect_failures;
     }
     let secs = end - start;
     let msgs_per_s = if secs > 0.0 {
@@ -353,31 +423,45 @@ fn take_interval(
         achieved_fraction: rate.map(|r| msgs_per_s / r),
         p50_us: us(0.5),
         p99_us: us(0.99),
+        connects: cfg.churn.map(|_| sum.connects),
+        connect_failures: cfg.churn.map(|_| sum.connect_failures),
+    }
+}
+
+/// Opens one connection to the target (handshakes included).
+async fn dial_one(cfg: &BenchConfig) -> Result<Sock, ConnectError> {
+    let ep = &cfg.target;
+    match ep {
+        Endpoint::Udp(_) => crate::net::dial_udp(ep).await.map(Sock::Udp),
+        _ => {
+            let conn = crate::net::dial_with(ep, cfg.connect_timeout, &cfg.trust).await?;
+            let _ = conn.set_nodelay();
+            if cfg.proto == Proto::Nats {
+                nats_handshake(&conn).await.map_err(|io| ConnectError {
+                    addr: ep.to_string(),
+                    hint: format!("NATS handshake failed: {io}"),
+                    io,
+                })?;
+            }
+            Ok(Sock::Stream(conn))
+        }
+    }
+}
+
+/// Runs one connection's load with the engine of its kind.
+async fn run_conn(sock: Sock, plan: Plan, live: Live) -> io::Result<Tally> {
+    match sock {
+        Sock::Stream(c) => stream::run(c, plan, live).await,
+        Sock::Udp(s) => udp::run(s, plan, live).await,
     }
 }
 
 async fn connect_all(cfg: &BenchConfig) -> Result<Vec<Sock>, BenchError> {
     let mut set = JoinSet::new();
+    let shared = Arc::new(cfg.clone());
     for _ in 0..cfg.conns {
-        let (ep, t, proto) = (cfg.target.clone(), cfg.connect_timeout, cfg.proto);
-        let trust = cfg.trust.clone();
-        set.spawn(async move {
-            match ep {
-                Endpoint::Udp(_) => crate::net::dial_udp(&ep).await.map(Sock::Udp),
-                _ => {
-                    let conn = crate::net::dial_with(&ep, t, &trust).await?;
-                    let _ = conn.set_nodelay();
-                    if proto == Proto::Nats {
-                        nats_handshake(&conn).await.map_err(|io| ConnectError {
-                            addr: ep.to_string(),
-                            hint: format!("NATS handshake failed: {io}"),
-                            io,
-                        })?;
-                    }
-                    Ok(Sock::Stream(conn))
-                }
-            }
-        });
+        let cfg = shared.clone();
+        set.spawn(async move { dial_one(&cfg).await });
     }
     let (mut socks, mut first_err) = (Vec::with_capacity(cfg.conns), None);
     while let Some(r) = set.join_next().await {
@@ -406,7 +490,7 @@ async fn connect_all(cfg: &BenchConfig) -> Result<Vec<Sock>, BenchError> {
 }
 
 /// The report of a run; `ran` is the measured time when it was stopped early.
-fn report(cfg: &BenchConfig, t: Tally, ran: Option<Duration>) -> BenchReport {
+fn report(cfg: &BenchConfig, t: Tally, ran: Option<Duration>, t0: Instant) -> BenchReport {
     // A run stopped in its warm-up measured nothing; avoid dividing by 0.
     let secs = ran
         .map_or(cfg.duration, |r| r.max(Duration::from_millis(1)))
@@ -439,6 +523,22 @@ fn report(cfg: &BenchConfig, t: Tally, ran: Option<Duration>) -> BenchReport {
         achieved_fraction: rate.map(|r| t.messages as f64 / secs / r),
         percentiles_us: t.latency.spectrum(),
         interrupted: ran.is_some(),
+        connects: cfg.churn.map(|_| t.connects),
+        connect_failures: cfg.churn.map(|_| t.connect_failures),
+        connects_per_s: cfg.churn.map(|c| {
+            // With lifetimes, replacements go on all run long (each slot's
+            // first connect opens, it replaces nothing); without, connects
+            // are a ramp that ends at the last one.
+            let (n, end) = match (c.lifetime, t.last_connect) {
+                (None, Some(last)) => (t.connects, last),
+                (None, None) => (0, Instant::now()),
+                (Some(_), _) => (t.replacements, Instant::now()),
+            };
+            n as f64 / end.saturating_duration_since(t0).as_secs_f64().max(1e-3)
+        }),
+        connect_rate: cfg.churn.and_then(|c| c.intended(cfg.conns)),
+        conn_lifetime_s: cfg.churn.and_then(|c| c.lifetime).map(|l| l.as_secs_f64()),
+        connect_latency_us: cfg.churn.and_then(|_| t.connect_latency.summary()),
         latency: t.latency,
     }
 }
