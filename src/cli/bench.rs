@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use sockit::net::Endpoint;
 use sockit::stats::fmt_us;
 use sockit::tools::bench::churn::Churn;
+use sockit::tools::bench::ws::{WebTarget, web_login};
 use sockit::tools::bench::{
     BenchConfig, BenchReport, CancellationToken, IntervalReport, Mode, bench_live,
 };
@@ -36,6 +37,16 @@ use sockit::tools::bench::{
       churn: each connection replaced after 1 s (20 connects/s), load on schedule
   sockit bench --conns 50 --connect-rate 100 --duration 2 tcp://127.0.0.1:8888
       a ramp: 100 new connections a second up to 50, as tcpkali's --connect-rate
+  sockit bench --user alice --conns 10 --duration 2 ws://127.0.0.1:8080/ws
+      the web door's WebSocket (ping -> pong), logged in as alice
+
+ws://HOST:PORT/ws and wss:// load a web door (`sockit serve --web`) as a
+browser talks to it: one POST /api/login as --user (the password from
+SOCKIT_PASSWORD, a prompt, or --password-stdin; plain ws:// only to this
+machine), then each connection is a WebSocket with that session cookie
+sending {\"type\":\"ping\",\"id\":K} and matching {\"type\":\"pong\",\"id\":K}
+(proto \"ws-ping\", no payload). Every mode and flag above applies but
+--stream and --proto.
 
 --proto picks the wire format: echo (raw bytes, default), frame (sockit echo
 frames carrying a --size body), frame-ping (sockit ping -> pong frames),
@@ -88,9 +99,17 @@ is then as for a whole run (0 when messages were echoed), as ping's.
 Exit status: 0 when messages were echoed, 1 when none were, 2 on errors
 (bad flags, a connection that could not be opened).")]
 pub struct BenchArgs {
-    /// The echo service: tcp://HOST:PORT, udp://HOST:PORT, unix://PATH, or HOST:PORT (TCP).
+    /// The echo service: tcp://HOST:PORT, udp://HOST:PORT, unix://PATH, or
+    /// HOST:PORT (TCP); or a web door's WebSocket: ws://HOST:PORT/ws, wss://...
     #[arg(value_name = "ADDR")]
-    target: Endpoint,
+    target: Target,
+    /// ws:// targets: the account the web door's /ws is logged in as (its
+    /// password from SOCKIT_PASSWORD, a prompt, or --password-stdin).
+    #[arg(long, short, value_name = "NAME")]
+    user: Option<String>,
+    /// ws:// targets: read the password from one line of stdin.
+    #[arg(long, requires = "user")]
+    password_stdin: bool,
     /// Concurrent connections (UDP: connected sockets).
     #[arg(long, value_name = "N", default_value_t = 1)]
     conns: usize,
@@ -159,6 +178,70 @@ pub struct BenchArgs {
     tls: super::tls_opts::ClientTlsArgs,
 }
 
+/// What `sockit bench` loads.
+#[derive(Debug, Clone)]
+enum Target {
+    /// An echo-like service.
+    Net(Endpoint),
+    /// A web door's WebSocket.
+    Web(WebTarget),
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.starts_with("ws://") || s.starts_with("wss://") {
+            s.parse().map(Target::Web)
+        } else {
+            s.parse().map(Target::Net).map_err(|e| format!("{e}"))
+        }
+    }
+}
+
+/// Logs in to the web door through `POST /api/login` and returns the
+/// target with its session cookie.
+async fn web_session(
+    mut web: WebTarget,
+    a: &BenchArgs,
+    trust: &sockit::net::tls::Trust,
+) -> anyhow::Result<WebTarget> {
+    use anyhow::Context;
+    let Some(user) = a.user.clone() else {
+        anyhow::bail!(
+            "{}: the web door's /ws starts logged in; give --user NAME (password from SOCKIT_PASSWORD, a prompt or --password-stdin)",
+            web.url
+        );
+    };
+    sockit::tools::credentials::check_password_path(&web.endpoint, false)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("{e}").context(format!("{}: use wss:// for other hosts", web.url))
+        })?;
+    let source = if a.password_stdin {
+        super::password::Source::Stdin
+    } else {
+        super::password::Source::EnvOrPrompt
+    };
+    let prompt = format!("password for {user} at {}: ", web.url);
+    let pass = tokio::task::spawn_blocking(move || super::password::read(source, &prompt, false))
+        .await
+        .context("reading the password")??;
+    let timeout = super::seconds("--connect-timeout", a.connect_timeout, true)?;
+    let conn = sockit::net::dial_with(&web.endpoint, timeout, trust).await?;
+    let cookie = tokio::time::timeout(timeout, web_login(conn, &web, &user, &pass))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{}: the web login did not answer within {timeout:?}",
+                web.url
+            )
+        })?
+        .map_err(|e| anyhow::anyhow!("{}: {e}", web.url))?;
+    web.cookie = Some(cookie);
+    Ok(web)
+}
+
 /// Runs `sockit bench`.
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mode = match (a.rate, a.stream) {
@@ -166,9 +249,26 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         (None, true) => Mode::Stream,
         (None, false) => Mode::Closed { depth: a.pipeline },
     };
+    if matches!(a.target, Target::Web(_)) && a.proto != sockit::tools::proto::Proto::Echo {
+        // Said before the password is asked for.
+        anyhow::bail!(
+            "--proto {} does not apply to ws:// targets: they send the web door's ping",
+            a.proto
+        );
+    }
+    let (target, web) = match &a.target {
+        Target::Net(ep) => (ep.clone(), None),
+        Target::Web(w) => (w.endpoint.clone(), Some(w.clone())),
+    };
+    let trust = a.tls.trust_for(&target).await?;
+    let web = match web {
+        Some(w) => Some(web_session(w, &a, &trust).await?),
+        None => None,
+    };
     let cfg = BenchConfig {
-        trust: a.tls.trust_for(&a.target).await?,
-        target: a.target,
+        trust,
+        target,
+        web,
         conns: a.conns,
         size: a.size,
         duration: super::seconds("--duration", a.duration, true)?,
@@ -190,10 +290,16 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     eprintln!(
         "bench {} ({}): {} conns, {} messages, {}; {} s warm-up, {} s measured",
-        cfg.target,
-        cfg.proto,
+        cfg.web
+            .as_ref()
+            .map_or_else(|| cfg.target.to_string(), |w| w.url.clone()),
+        if cfg.web.is_some() {
+            "ws-ping".to_string()
+        } else {
+            cfg.proto.to_string()
+        },
         cfg.conns,
-        if cfg.proto.carries_payload() {
+        if cfg.proto.carries_payload() && cfg.web.is_none() {
             format!("{}-byte", cfg.size)
         } else {
             "fixed".to_string()
@@ -235,7 +341,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         && done < want * SLIP_WARNING
     {
         eprintln!(
-            "sockit: WARNING: connects fell behind: {done:.0}/s achieved of the {want:.0}/s intended ({} failed). The server accepted slowly or refused, or this client could not keep up; the message latencies include that wait.",
+            "sockit: WARNING: connects fell behind: {done:.0}/s achieved of the {want:.0}/s intended ({} failed). Each replacement waits for its predecessor's replies and its own handshakes, so a slow accept, a refusal or a client that cannot keep up all show here; the message latencies include that wait.",
             report.connect_failures.unwrap_or(0)
         );
     }

@@ -15,6 +15,7 @@ pub mod plot;
 mod stream;
 pub mod sweep;
 mod udp;
+pub mod ws;
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -78,6 +79,9 @@ pub struct BenchConfig {
     /// Connection churn (`--connect-rate`, `--conn-lifetime`); `None`
     /// opens every connection before the run and keeps it to the end.
     pub churn: Option<churn::Churn>,
+    /// A `ws://` or `wss://` target (then `target` is the endpoint dialed,
+    /// and each message is a `ping` text frame); `None` for the others.
+    pub web: Option<ws::WebTarget>,
 }
 
 /// The outcome of a run; serialised as `sockit bench --json`.
@@ -203,6 +207,7 @@ pub enum BenchError {
 enum Sock {
     Stream(crate::net::Conn),
     Udp(tokio::net::UdpSocket),
+    Ws(Box<tokio_tungstenite::WebSocketStream<crate::net::Conn>>),
 }
 
 fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
@@ -223,6 +228,17 @@ fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
             return bad("--stream needs a TCP or Unix address; UDP has no byte stream");
         }
         _ => {}
+    }
+    if cfg.web.is_some() {
+        if cfg.proto != Proto::Echo {
+            return bad(&format!(
+                "--proto {} does not apply to ws:// targets: they send the web door's ping",
+                cfg.proto
+            ));
+        }
+        if cfg.mode == Mode::Stream {
+            return bad("--stream needs a byte stream; a ws:// target carries messages");
+        }
     }
     if let Some(c) = cfg.churn {
         if udp {
@@ -436,6 +452,16 @@ async fn dial_one(cfg: &BenchConfig) -> Result<Sock, ConnectError> {
         _ => {
             let conn = crate::net::dial_with(ep, cfg.connect_timeout, &cfg.trust).await?;
             let _ = conn.set_nodelay();
+            if let Some(web) = &cfg.web {
+                let ws = tokio::time::timeout(cfg.connect_timeout, ws::handshake(conn, web))
+                    .await
+                    .map_err(|_| ConnectError {
+                        addr: web.url.clone(),
+                        hint: "the WebSocket handshake timed out; raise --connect-timeout".into(),
+                        io: io::ErrorKind::TimedOut.into(),
+                    })??;
+                return Ok(Sock::Ws(Box::new(ws)));
+            }
             if cfg.proto == Proto::Nats {
                 nats_handshake(&conn).await.map_err(|io| ConnectError {
                     addr: ep.to_string(),
@@ -453,6 +479,7 @@ async fn run_conn(sock: Sock, plan: Plan, live: Live) -> io::Result<Tally> {
     match sock {
         Sock::Stream(c) => stream::run(c, plan, live).await,
         Sock::Udp(s) => udp::run(s, plan, live).await,
+        Sock::Ws(w) => ws::run(*w, plan, live).await,
     }
 }
 
@@ -516,9 +543,19 @@ fn report(cfg: &BenchConfig, t: Tally, ran: Option<Duration>, t0: Instant) -> Be
         pipeline,
         rate,
         warmup_s: cfg.warmup.as_secs_f64(),
-        target: cfg.target.to_string(),
-        transport: cfg.target.transport().scheme(),
-        proto: cfg.proto.to_string(),
+        target: cfg
+            .web
+            .as_ref()
+            .map_or_else(|| cfg.target.to_string(), |w| w.url.clone()),
+        transport: match &cfg.web {
+            Some(w) if w.secure() => "wss",
+            Some(_) => "ws",
+            None => cfg.target.transport().scheme(),
+        },
+        proto: match cfg.web {
+            Some(_) => "ws-ping".to_string(),
+            None => cfg.proto.to_string(),
+        },
         first_error: t.first_error,
         achieved_fraction: rate.map(|r| t.messages as f64 / secs / r),
         percentiles_us: t.latency.spectrum(),
