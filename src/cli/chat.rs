@@ -38,7 +38,10 @@ Examples:
   sockit chat
   sockit chat tcp://10.0.0.5:7878 --room ops
   echo 'deploy done' | sockit chat --room ops
-  sockit chat --room ops --json --stay < /dev/null      a bot's feed")]
+  sockit chat --room ops --json --stay < /dev/null      a bot's feed
+  sockit chat --server tcp://10.0.0.5:7878,tcp://10.0.0.6:7878 --room ops
+      two nodes of a cluster, tried in turn; when one dies, chat falls over to
+      the other and catches up from the last message it saw")]
 pub struct ChatArgs {
     #[command(flatten)]
     server: super::server_addr::ServerArgs,
@@ -67,7 +70,9 @@ else tcp://127.0.0.1:7878.
 
 Examples:
   sockit say --room ops 'backup finished'
-  sockit say tcp://10.0.0.5:7878 --room lobby hello --json"
+  sockit say tcp://10.0.0.5:7878 --room lobby hello --json
+  sockit say --server tcp://10.0.0.5:7878 --server tcp://10.0.0.6:7878 --room ops done
+      the first node that answers; one line on stderr if it fell over"
 )]
 pub struct SayArgs {
     /// The framed server (tcp://, tls:// or unix://); repeat it (or give a

@@ -36,7 +36,9 @@ pub struct Common {
 #[command(
     after_help = "The password is asked for without echo, or read from SOCKIT_PASSWORD, or
 with --password-stdin from one line of stdin; never from the command line.
-The session token is stored for this server in ~/.config/sockit/sessions.json
+Several nodes (a comma list, repeated --server, $SOCKIT_SERVER or `servers` in
+client.toml) are tried in turn; the session is stored under the node that
+answered. The session token is stored for this server in ~/.config/sockit/sessions.json
 (mode 0600; SOCKIT_CONFIG_DIR or XDG_CONFIG_HOME move it), and later commands
 against the same server use it.
 Over plain tcp:// the password is sent only to this machine (loopback);
@@ -46,6 +48,9 @@ Exit status: 0 logged in, 1 refused (wrong name or password, locked, throttled),
 Examples:
   sockit login --user alice
   sockit login tls://10.0.0.5:7879 --user alice
+  sockit login tls://10.0.0.5:7879,tls://10.0.0.6:7879 --user alice
+      the first node of a cluster that answers takes the login; its session
+      serves every node of the list (cluster nodes share sessions)
   sockit login tls://chat.example.org:7879 --user alice --ca company-ca.pem
   printf '%s\\n' \"$PASS\" | sockit login --user alice --password-stdin"
 )]

@@ -3,7 +3,7 @@
 //!
 //! The web door's `/ws` carries the frame protocol, one JSON header per
 //! text message, on a connection that starts logged in through the session
-//! cookie (docs/PROTOCOL.md, "Over WebSocket"). Its smallest request with
+//! cookie (docs/PROTOCOL.md, section 12). Its smallest request with
 //! a reply is `ping`, answered by `pong` with the same `id`, so each
 //! message is `{"type":"ping","id":K}` with `K` the message's number: a
 //! reply names the message it answers, and its latency counts from when
