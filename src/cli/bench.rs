@@ -3,13 +3,15 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use sockit::net::Endpoint;
 use sockit::stats::fmt_us;
 use sockit::tools::bench::churn::Churn;
-use sockit::tools::bench::ws::{WebTarget, web_login};
-use sockit::tools::bench::{
-    BenchConfig, BenchReport, CancellationToken, IntervalReport, Mode, bench_live,
-};
+
+use self::print::{print_interval, print_report};
+use self::web::{Target, web_session};
+
+mod print;
+mod web;
+use sockit::tools::bench::{BenchConfig, CancellationToken, Mode, bench_live};
 
 /// Arguments of `sockit bench`.
 #[derive(Debug, clap::Args)]
@@ -178,70 +180,6 @@ pub struct BenchArgs {
     tls: super::tls_opts::ClientTlsArgs,
 }
 
-/// What `sockit bench` loads.
-#[derive(Debug, Clone)]
-enum Target {
-    /// An echo-like service.
-    Net(Endpoint),
-    /// A web door's WebSocket.
-    Web(WebTarget),
-}
-
-impl std::str::FromStr for Target {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.starts_with("ws://") || s.starts_with("wss://") {
-            s.parse().map(Target::Web)
-        } else {
-            s.parse().map(Target::Net).map_err(|e| format!("{e}"))
-        }
-    }
-}
-
-/// Logs in to the web door through `POST /api/login` and returns the
-/// target with its session cookie.
-async fn web_session(
-    mut web: WebTarget,
-    a: &BenchArgs,
-    trust: &sockit::net::tls::Trust,
-) -> anyhow::Result<WebTarget> {
-    use anyhow::Context;
-    let Some(user) = a.user.clone() else {
-        anyhow::bail!(
-            "{}: the web door's /ws starts logged in; give --user NAME (password from SOCKIT_PASSWORD, a prompt or --password-stdin)",
-            web.url
-        );
-    };
-    sockit::tools::credentials::check_password_path(&web.endpoint, false)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("{e}").context(format!("{}: use wss:// for other hosts", web.url))
-        })?;
-    let source = if a.password_stdin {
-        super::password::Source::Stdin
-    } else {
-        super::password::Source::EnvOrPrompt
-    };
-    let prompt = format!("password for {user} at {}: ", web.url);
-    let pass = tokio::task::spawn_blocking(move || super::password::read(source, &prompt, false))
-        .await
-        .context("reading the password")??;
-    let timeout = super::seconds("--connect-timeout", a.connect_timeout, true)?;
-    let conn = sockit::net::dial_with(&web.endpoint, timeout, trust).await?;
-    let cookie = tokio::time::timeout(timeout, web_login(conn, &web, &user, &pass))
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "{}: the web login did not answer within {timeout:?}",
-                web.url
-            )
-        })?
-        .map_err(|e| anyhow::anyhow!("{}: {e}", web.url))?;
-    web.cookie = Some(cookie);
-    Ok(web)
-}
-
 /// Runs `sockit bench`.
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mode = match (a.rate, a.stream) {
@@ -367,33 +305,6 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// One `--interval` line, human or JSON.
-fn print_interval(i: &IntervalReport, json: bool) {
-    if json {
-        println!("{}", serde_json::json!({ "interval": i }));
-        return;
-    }
-    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), fmt_us);
-    let of = match (i.rate, i.achieved_fraction) {
-        (Some(r), Some(f)) => format!(" ({:.0}% of {r})", f * 100.0),
-        _ => String::new(),
-    };
-    let churn = match (i.connects, i.connect_failures) {
-        (Some(c), Some(0)) => format!("  {c} connects"),
-        (Some(c), Some(f)) => format!("  {c} connects, {f} failed"),
-        _ => String::new(),
-    };
-    println!(
-        "{:7.2}-{:<7.2} s {:>8} msgs {:>10.0} msg/s{of}  p50 {}  p99 {}{churn}",
-        i.start,
-        i.end,
-        i.messages,
-        i.msgs_per_s,
-        pct(i.p50_us),
-        pct(i.p99_us)
-    );
-}
-
 /// Runs `--sweep` and prints each step, then the knee.
 async fn run_sweep(
     cfg: &BenchConfig,
@@ -484,55 +395,4 @@ fn mode_text(m: Mode) -> String {
         Mode::Open { rate } => format!("open loop at {rate} msg/s"),
         Mode::Stream => "streaming".to_string(),
     }
-}
-
-fn print_report(out: &mut impl Write, r: &BenchReport) -> io::Result<()> {
-    writeln!(
-        out,
-        "messages    {} in {} s ({:.0} msg/s)",
-        r.messages, r.duration_s, r.msgs_per_s
-    )?;
-    // Ping protocols carry no payload: a throughput of 0 MB/s would only
-    // puzzle the reader.
-    if r.bytes > 0 {
-        writeln!(out, "throughput  {:.2} MB/s of payload echoed", r.mb_per_s)?;
-    }
-    if let Some(l) = &r.latency_us {
-        writeln!(
-            out,
-            "latency     p50 {}, p90 {}, p99 {}, p99.9 {}, max {}, mean {} (stddev {})",
-            fmt_us(l.p50),
-            fmt_us(l.p90),
-            fmt_us(l.p99),
-            fmt_us(l.p999),
-            fmt_us(l.max),
-            fmt_us(l.mean),
-            fmt_us(l.stddev)
-        )?;
-    }
-    if let (Some(n), Some(per_s)) = (r.connects, r.connects_per_s) {
-        let of = r
-            .connect_rate
-            .map_or_else(String::new, |c| format!(" of {c:.0} intended"));
-        writeln!(
-            out,
-            "connects    {n} ({per_s:.0}/s{of}), {} failed",
-            r.connect_failures.unwrap_or(0)
-        )?;
-    }
-    if let Some(l) = &r.connect_latency_us {
-        writeln!(
-            out,
-            "connect     p50 {}, p90 {}, p99 {}, max {}",
-            fmt_us(l.p50),
-            fmt_us(l.p90),
-            fmt_us(l.p99),
-            fmt_us(l.max)
-        )?;
-    }
-    writeln!(
-        out,
-        "errors      {} ({} mismatched), timeouts {}",
-        r.errors, r.mismatched, r.timeouts
-    )
 }

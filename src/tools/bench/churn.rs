@@ -5,7 +5,7 @@
 //! its replies.
 //!
 //! New connections start at most `connect_rate` per second across all
-//! slots (a shared [`Gate`]); a connection lives `lifetime`, then stops
+//! slots (a shared `Gate`); a connection lives `lifetime`, then stops
 //! issuing, waits up to the message timeout for the replies it is owed,
 //! and closes. The first lives of the slots are staggered over one
 //! lifetime, so replacements are spread evenly instead of all at once.
