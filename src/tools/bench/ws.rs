@@ -28,6 +28,11 @@ use crate::net::{Conn, DialError, Endpoint};
 /// so anything near this is not a sockit web door.
 const MAX_LOGIN_RESPONSE: usize = 64 * 1024;
 
+/// Most messages queued per turn: after a reconnect the open loop may owe a
+/// backlog; feeding it in slices bounds the sink's buffer and lets replies
+/// be read between slices.
+const MAX_FEED_PER_TURN: u64 = 1024;
+
 /// A `ws://` or `wss://` target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebTarget {
@@ -245,6 +250,7 @@ impl Flow {
             ConnMode::Open(s) => self.issued.max(s.due(now)),
             ConnMode::Stream => self.issued,
         };
+        let target = target.min(self.issued + MAX_FEED_PER_TURN);
         if target == self.issued {
             return Ok(());
         }
