@@ -3,11 +3,15 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use sockit::net::Endpoint;
 use sockit::stats::fmt_us;
-use sockit::tools::bench::{
-    BenchConfig, BenchReport, CancellationToken, IntervalReport, Mode, bench_live,
-};
+use sockit::tools::bench::churn::Churn;
+
+use self::print::{print_interval, print_report};
+use self::web::{Target, web_session};
+
+mod print;
+mod web;
+use sockit::tools::bench::{BenchConfig, CancellationToken, Mode, bench_live};
 
 /// Arguments of `sockit bench`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +35,20 @@ use sockit::tools::bench::{
       the knee: the highest rate served on schedule with p99 under 5 ms
   sockit bench --rate 2000 --interval 1 --duration 3 tcp://127.0.0.1:8888
       a line per second: rate achieved vs intended, p50 and p99 of that second
+  sockit bench --conns 20 --conn-lifetime 1 --rate 2000 --duration 3 tcp://127.0.0.1:8888
+      churn: each connection replaced after 1 s (20 connects/s), load on schedule
+  sockit bench --conns 50 --connect-rate 100 --duration 2 tcp://127.0.0.1:8888
+      a ramp: 100 new connections a second up to 50, as tcpkali's --connect-rate
+  sockit bench --user alice --conns 10 --duration 2 ws://127.0.0.1:8080/ws
+      the web door's WebSocket (ping -> pong), logged in as alice
+
+ws://HOST:PORT/ws and wss:// load a web door (`sockit serve --web`) as a
+browser talks to it: one POST /api/login as --user (the password from
+SOCKIT_PASSWORD, a prompt, or --password-stdin; plain ws:// only to this
+machine), then each connection is a WebSocket with that session cookie
+sending {\"type\":\"ping\",\"id\":K} and matching {\"type\":\"pong\",\"id\":K}
+(proto \"ws-ping\", no payload). Every mode and flag above applies but
+--stream and --proto.
 
 --proto picks the wire format: echo (raw bytes, default), frame (sockit echo
 frames carrying a --size body), frame-ping (sockit ping -> pong frames),
@@ -56,6 +74,21 @@ spectrum (as --hgrm writes it). With --rate, achieved_fraction is the
 completed rate over the intended one; below 0.95 a loud warning on stderr
 says the schedule slipped.
 
+Churn (--connect-rate R, --conn-lifetime SECS; TCP, Unix and TLS): each of
+--conns slots opens a connection, loads it, and after SECS stops sending,
+waits up to --timeout for its replies, closes it and opens the next; new
+connections start at most R per second. First lifetimes are staggered so
+replacements spread evenly. In the open loop a slot keeps its schedule
+across connections: messages due while it reconnects leave on the next one,
+their latency counted from when they were due. The summary adds connects
+(warm-up included), connects/s achieved vs intended (conns/lifetime capped
+at R, or the ramp's R), failed connects, and connect latency (TCP, TLS and
+protocol handshakes); JSON adds \"connects\", \"connect_failures\",
+\"connects_per_s\", \"connect_rate\", \"conn_lifetime_s\" and
+\"connect_latency_us\" (null without churn), and each --interval line its
+connects. Below 95% of the intended connect rate a warning says so. A refused
+connect is counted and retried (every 10 ms per slot without R), not fatal.
+
 --interval SECS prints a line per interval of the measured window (the
 replies completed in it: messages, msg/s, with --rate the fraction of the
 intended rate, p50 and p99); with --json each is a line {\"interval\":{..}}
@@ -68,9 +101,17 @@ is then as for a whole run (0 when messages were echoed), as ping's.
 Exit status: 0 when messages were echoed, 1 when none were, 2 on errors
 (bad flags, a connection that could not be opened).")]
 pub struct BenchArgs {
-    /// The echo service: tcp://HOST:PORT, udp://HOST:PORT, unix://PATH, or HOST:PORT (TCP).
+    /// The echo service: tcp://HOST:PORT, udp://HOST:PORT, unix://PATH, or
+    /// HOST:PORT (TCP); or a web door's WebSocket: ws://HOST:PORT/ws, wss://...
     #[arg(value_name = "ADDR")]
-    target: Endpoint,
+    target: Target,
+    /// ws:// targets: the account the web door's /ws is logged in as (its
+    /// password from SOCKIT_PASSWORD, a prompt, or --password-stdin).
+    #[arg(long, short, value_name = "NAME")]
+    user: Option<String>,
+    /// ws:// targets: read the password from one line of stdin.
+    #[arg(long, requires = "user")]
+    password_stdin: bool,
     /// Concurrent connections (UDP: connected sockets).
     #[arg(long, value_name = "N", default_value_t = 1)]
     conns: usize,
@@ -126,6 +167,15 @@ pub struct BenchArgs {
     /// Draw latency by percentile to FILE as SVG.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<std::path::PathBuf>,
+    /// Connection churn: open new connections at most R per second (as
+    /// tcpkali). Alone, it paces the ramp up to --conns; with
+    /// --conn-lifetime, the replacements.
+    #[arg(long, value_name = "R", conflicts_with = "stream")]
+    connect_rate: Option<f64>,
+    /// Connection churn: close each connection after SECS (its replies
+    /// awaited up to --timeout) and open a new one in its place.
+    #[arg(long, value_name = "SECS", conflicts_with = "stream")]
+    conn_lifetime: Option<f64>,
     #[command(flatten)]
     tls: super::tls_opts::ClientTlsArgs,
 }
@@ -137,9 +187,26 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         (None, true) => Mode::Stream,
         (None, false) => Mode::Closed { depth: a.pipeline },
     };
+    if matches!(a.target, Target::Web(_)) && a.proto != sockit::tools::proto::Proto::Echo {
+        // Said before the password is asked for.
+        anyhow::bail!(
+            "--proto {} does not apply to ws:// targets: they send the web door's ping",
+            a.proto
+        );
+    }
+    let (target, web) = match &a.target {
+        Target::Net(ep) => (ep.clone(), None),
+        Target::Web(w) => (w.endpoint.clone(), Some(w.clone())),
+    };
+    let trust = a.tls.trust_for(&target).await?;
+    let web = match web {
+        Some(w) => Some(web_session(w, &a, &trust).await?),
+        None => None,
+    };
     let cfg = BenchConfig {
-        trust: a.tls.trust_for(&a.target).await?,
-        target: a.target,
+        trust,
+        target,
+        web,
         conns: a.conns,
         size: a.size,
         duration: super::seconds("--duration", a.duration, true)?,
@@ -148,13 +215,29 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         timeout: super::seconds("--timeout", a.timeout, true)?,
         connect_timeout: super::seconds("--connect-timeout", a.connect_timeout, true)?,
         proto: a.proto,
+        churn: match (a.connect_rate, a.conn_lifetime) {
+            (None, None) => None,
+            (connect_rate, life) => Some(Churn {
+                connect_rate,
+                lifetime: match life {
+                    Some(s) => Some(super::seconds("--conn-lifetime", s, true)?),
+                    None => None,
+                },
+            }),
+        },
     };
     eprintln!(
         "bench {} ({}): {} conns, {} messages, {}; {} s warm-up, {} s measured",
-        cfg.target,
-        cfg.proto,
+        cfg.web
+            .as_ref()
+            .map_or_else(|| cfg.target.to_string(), |w| w.url.clone()),
+        if cfg.web.is_some() {
+            "ws-ping".to_string()
+        } else {
+            cfg.proto.to_string()
+        },
         cfg.conns,
-        if cfg.proto.carries_payload() {
+        if cfg.proto.carries_payload() && cfg.web.is_none() {
             format!("{}-byte", cfg.size)
         } else {
             "fixed".to_string()
@@ -192,6 +275,14 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
             f * 100.0
         );
     }
+    if let (Some(done), Some(want)) = (report.connects_per_s, report.connect_rate)
+        && done < want * SLIP_WARNING
+    {
+        eprintln!(
+            "sockit: WARNING: connects fell behind: {done:.0}/s achieved of the {want:.0}/s intended ({} failed). Each replacement waits for its predecessor's replies and its own handshakes, so a slow accept, a refusal or a client that cannot keep up all show here; the message latencies include that wait.",
+            report.connect_failures.unwrap_or(0)
+        );
+    }
     let mut out = io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
@@ -212,28 +303,6 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// One `--interval` line, human or JSON.
-fn print_interval(i: &IntervalReport, json: bool) {
-    if json {
-        println!("{}", serde_json::json!({ "interval": i }));
-        return;
-    }
-    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), fmt_us);
-    let of = match (i.rate, i.achieved_fraction) {
-        (Some(r), Some(f)) => format!(" ({:.0}% of {r})", f * 100.0),
-        _ => String::new(),
-    };
-    println!(
-        "{:7.2}-{:<7.2} s {:>8} msgs {:>10.0} msg/s{of}  p50 {}  p99 {}",
-        i.start,
-        i.end,
-        i.messages,
-        i.msgs_per_s,
-        pct(i.p50_us),
-        pct(i.p99_us)
-    );
 }
 
 /// Runs `--sweep` and prints each step, then the knee.
@@ -326,35 +395,4 @@ fn mode_text(m: Mode) -> String {
         Mode::Open { rate } => format!("open loop at {rate} msg/s"),
         Mode::Stream => "streaming".to_string(),
     }
-}
-
-fn print_report(out: &mut impl Write, r: &BenchReport) -> io::Result<()> {
-    writeln!(
-        out,
-        "messages    {} in {} s ({:.0} msg/s)",
-        r.messages, r.duration_s, r.msgs_per_s
-    )?;
-    // Ping protocols carry no payload: a throughput of 0 MB/s would only
-    // puzzle the reader.
-    if r.bytes > 0 {
-        writeln!(out, "throughput  {:.2} MB/s of payload echoed", r.mb_per_s)?;
-    }
-    if let Some(l) = &r.latency_us {
-        writeln!(
-            out,
-            "latency     p50 {}, p90 {}, p99 {}, p99.9 {}, max {}, mean {} (stddev {})",
-            fmt_us(l.p50),
-            fmt_us(l.p90),
-            fmt_us(l.p99),
-            fmt_us(l.p999),
-            fmt_us(l.max),
-            fmt_us(l.mean),
-            fmt_us(l.stddev)
-        )?;
-    }
-    writeln!(
-        out,
-        "errors      {} ({} mismatched), timeouts {}",
-        r.errors, r.mismatched, r.timeouts
-    )
 }

@@ -9,7 +9,9 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use sockit::net::{Endpoint, dial_with};
+use sockit::net::dial_with;
+use sockit::net::tls::Trust;
+use sockit::tools::failover;
 use sockit::wire::{DEFAULT_MAX_BODY, Frame, FrameCodec, Limits};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -28,13 +30,16 @@ Examples:
   sockit call tcp://127.0.0.1:7878 '{"type":"ping","id":1,"ts":123}'
   sockit call tcp://127.0.0.1:7878 '{"type":"hello","version":1}'
   sockit call tls://example.org:7879 '{"type":"ping"}' --fingerprint sha256:...
+  sockit call tcp://127.0.0.1:7878,tcp://127.0.0.1:7879 '{"type":"ping"}'
+      the first node that answers; a line on stderr says if it fell over
   sockit call tcp://127.0.0.1:7878 '{"type":"echo"}' --body a.jpg --out b.jpg
   printf '%s\n' '{"type":"ping","id":1}' '{"type":"ping","id":2}' \
     | sockit call tcp://127.0.0.1:7878 --stdin"#
 )]
 pub struct CallArgs {
-    /// Server address (tcp://, tls:// or unix://).
-    addr: Endpoint,
+    /// Server address (tcp://, tls:// or unix://), or several nodes
+    /// separated by commas, tried in turn.
+    addr: super::server_addr::ServerList,
     /// The frame header, a JSON object such as '{"type":"ping"}'.
     #[arg(required_unless_present = "stdin")]
     header: Option<String>,
@@ -123,8 +128,20 @@ pub async fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let trust = a.tls.trust_for(&a.addr).await?;
-    let conn = dial_with(&a.addr, timeout, &trust).await?;
+    let nodes = super::server_addr::with_trust(&a.tls, a.addr.0.clone()).await?;
+    let (conn, used, skipped) = failover::in_turn(&a.addr.0, |ep| {
+        let trust = nodes
+            .iter()
+            .find(|(n, _)| *n == ep)
+            .map_or(Trust::Unset, |(_, t)| t.clone());
+        async move {
+            dial_with(&ep, timeout, &trust)
+                .await
+                .map_err(sockit::client::ClientError::from)
+        }
+    })
+    .await?;
+    super::server_addr::report_fallover(&skipped, &used);
     let _ = conn.set_nodelay();
     let (rx, tx) = tokio::io::split(conn);
     let mut sink = FramedWrite::new(tx, FrameCodec::with_limits(limits));
@@ -179,7 +196,7 @@ pub async fn run(a: CallArgs) -> anyhow::Result<ExitCode> {
             };
             let reply = tokio::select! {
                 r = replies.next() => r,
-                _ = quiet => bail!("no reply from {} within {timeout:?}; raise --timeout", a.addr),
+                _ = quiet => bail!("no reply from {} within {timeout:?}; raise --timeout", used),
             };
             let Some(reply) = reply.transpose()? else {
                 break;

@@ -38,7 +38,10 @@ Examples:
   sockit chat
   sockit chat tcp://10.0.0.5:7878 --room ops
   echo 'deploy done' | sockit chat --room ops
-  sockit chat --room ops --json --stay < /dev/null      a bot's feed")]
+  sockit chat --room ops --json --stay < /dev/null      a bot's feed
+  sockit chat --server tcp://10.0.0.5:7878,tcp://10.0.0.6:7878 --room ops
+      two nodes of a cluster, tried in turn; when one dies, chat falls over to
+      the other and catches up from the last message it saw")]
 pub struct ChatArgs {
     #[command(flatten)]
     server: super::server_addr::ServerArgs,
@@ -67,13 +70,16 @@ else tcp://127.0.0.1:7878.
 
 Examples:
   sockit say --room ops 'backup finished'
-  sockit say tcp://10.0.0.5:7878 --room lobby hello --json"
+  sockit say tcp://10.0.0.5:7878 --room lobby hello --json
+  sockit say --server tcp://10.0.0.5:7878 --server tcp://10.0.0.6:7878 --room ops done
+      the first node that answers; one line on stderr if it fell over"
 )]
 pub struct SayArgs {
-    /// The framed server (tcp://, tls:// or unix://) [default:
+    /// The framed server (tcp://, tls:// or unix://); repeat it (or give a
+    /// comma list) for several nodes, tried in turn [default:
     /// $SOCKIT_SERVER, else tcp://127.0.0.1:7878].
     #[arg(long, value_name = "ADDR")]
-    server: Option<Endpoint>,
+    server: Vec<super::server_addr::ServerList>,
     /// The room.
     #[arg(long, short, default_value = "lobby")]
     room: String,
@@ -127,14 +133,16 @@ fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
 /// Runs `sockit say`.
 pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
     let (lead, words) = super::server_addr::split_leading_addr(&a.text);
-    if lead.is_some() && a.server.is_some() {
+    if lead.is_some() && !a.server.is_empty() {
         anyhow::bail!(
             "two servers given (--server and the first word); give one, or quote the message"
         );
     }
-    let server = super::server_addr::resolve(lead.as_ref().or(a.server.as_ref()))?;
-    let trust = a.tls.trust_for(&server).await?;
-    let mut conn = ChatConn::connect(&Credentials::from_env()?, &server, TIMEOUT, &trust).await?;
+    let given: Vec<Endpoint> = match lead {
+        Some(list) => list,
+        None => a.server.iter().flat_map(|l| l.0.iter().cloned()).collect(),
+    };
+    let mut conn = connect(&a.tls, super::server_addr::resolve(&given)?, TIMEOUT).await?;
     let text = words.join(" ");
     let sent = async {
         conn.request(ChatRequest::Join {
@@ -168,9 +176,7 @@ pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit history`.
 pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let server = a.server.resolve()?;
-    let trust = a.tls.trust_for(&server).await?;
-    let mut conn = ChatConn::connect(&Credentials::from_env()?, &server, TIMEOUT, &trust).await?;
+    let mut conn = connect(&a.tls, a.server.resolve()?, TIMEOUT).await?;
     let req = ChatRequest::History {
         room: a.room.clone(),
         last: a.after.is_none().then_some(a.last),
@@ -191,6 +197,21 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Connects to the first of `servers` that answers, as the account
+/// `sockit login` stored, and says so when it fell over to another node.
+async fn connect(
+    tls: &super::tls_opts::ClientTlsArgs,
+    servers: Vec<Endpoint>,
+    timeout: Duration,
+) -> anyhow::Result<ChatConn> {
+    let servers = super::server_addr::with_trust(tls, servers).await?;
+    let conn = ChatConn::connect(&Credentials::from_env()?, &servers, timeout).await?;
+    if let Some(line) = conn.fell_over() {
+        eprintln!("sockit: {line}");
+    }
+    Ok(conn)
+}
+
 /// `<name> text`, with `[room] ` in front unless it is `current`.
 fn line(m: &ChatMessage, current: Option<&str>) -> String {
     if current == Some(m.room.as_str()) {
@@ -203,10 +224,7 @@ fn line(m: &ChatMessage, current: Option<&str>) -> String {
 /// Runs `sockit chat`.
 pub async fn chat(a: ChatArgs) -> anyhow::Result<ExitCode> {
     let timeout = super::seconds("--timeout", a.timeout, true)?;
-    let creds = Credentials::from_env()?;
-    let server = a.server.resolve()?;
-    let trust = a.tls.trust_for(&server).await?;
-    let mut conn = ChatConn::connect(&creds, &server, timeout, &trust).await?;
+    let mut conn = connect(&a.tls, a.server.resolve()?, timeout).await?;
     let tty = std::io::stdin().is_terminal() && !a.json;
     let (tx, mut input) = mpsc::channel(64);
     let mut out = if tty {
@@ -271,7 +289,7 @@ pub async fn chat(a: ChatArgs) -> anyhow::Result<ExitCode> {
 
 /// Reconnects with backoff until it works, then shows what was missed.
 async fn reconnect(conn: &mut ChatConn, out: &mut Output, current: &str) {
-    out.notice("connection lost; reconnecting");
+    out.status("connection lost; reconnecting");
     let mut wait = Duration::from_millis(250);
     loop {
         match conn.reconnect().await {
@@ -279,8 +297,12 @@ async fn reconnect(conn: &mut ChatConn, out: &mut Output, current: &str) {
                 for m in &missed {
                     out.message(m, &line(m, Some(current)));
                 }
-                out.notice(&format!(
-                    "reconnected; {} message(s) while away",
+                if let Some(line) = conn.fell_over() {
+                    out.status(&line);
+                }
+                out.status(&format!(
+                    "reconnected to {}; {} message(s) while away",
+                    conn.server(),
                     missed.len()
                 ));
                 return;

@@ -118,6 +118,12 @@ impl Output {
         }
     }
 
+    /// A line about the connection that shows in every mode (with --json
+    /// on stderr, beside the data): which node a reconnect fell over to.
+    pub fn status(&mut self, text: &str) {
+        self.side(format!("* {text}"));
+    }
+
     /// Something went wrong locally.
     pub fn error(&mut self, text: &str) {
         self.side(format!("* error: {text}"));

@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sockit::client::{Client, ClientError};
+use sockit::net::Endpoint;
+use sockit::net::tls::Trust;
 use sockit::tools::credentials::{
-    Credentials, CredentialsError, Saved, check_password_path, connect_logged_in,
+    Credentials, CredentialsError, Saved, check_password_path, connect_logged_in_any,
 };
+use sockit::tools::failover;
 use sockit::wire::{AuthReply, AuthRequest};
 
 use super::password::{self, Source};
@@ -33,7 +36,9 @@ pub struct Common {
 #[command(
     after_help = "The password is asked for without echo, or read from SOCKIT_PASSWORD, or
 with --password-stdin from one line of stdin; never from the command line.
-The session token is stored for this server in ~/.config/sockit/sessions.json
+Several nodes (a comma list, repeated --server, $SOCKIT_SERVER or `servers` in
+client.toml) are tried in turn; the session is stored under the node that
+answered. The session token is stored for this server in ~/.config/sockit/sessions.json
 (mode 0600; SOCKIT_CONFIG_DIR or XDG_CONFIG_HOME move it), and later commands
 against the same server use it.
 Over plain tcp:// the password is sent only to this machine (loopback);
@@ -43,6 +48,9 @@ Exit status: 0 logged in, 1 refused (wrong name or password, locked, throttled),
 Examples:
   sockit login --user alice
   sockit login tls://10.0.0.5:7879 --user alice
+  sockit login tls://10.0.0.5:7879,tls://10.0.0.6:7879 --user alice
+      the first node of a cluster that answers takes the login; its session
+      serves every node of the list (cluster nodes share sessions)
   sockit login tls://chat.example.org:7879 --user alice --ca company-ca.pem
   printf '%s\\n' \"$PASS\" | sockit login --user alice --password-stdin"
 )]
@@ -87,23 +95,46 @@ fn refused(e: ClientError, what: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The addresses of a list of servers.
+fn servers_only(servers: &[(Endpoint, Trust)]) -> Vec<Endpoint> {
+    servers.iter().map(|(s, _)| s.clone()).collect()
+}
+
+/// How `server`'s certificate is checked.
+fn trust_of(servers: &[(Endpoint, Trust)], server: &Endpoint) -> Trust {
+    servers
+        .iter()
+        .find(|(s, _)| s == server)
+        .map_or(Trust::Unset, |(_, t)| t.clone())
+}
+
 /// Runs `sockit login`.
 pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
-    let addr = a.common.server.resolve()?;
+    let servers = a.common.server.resolve()?;
     // Before the prompt: a refusal must not cost the user their typing.
-    check_password_path(&addr, a.insecure).await?;
+    for s in &servers {
+        check_password_path(s, a.insecure).await?;
+    }
     let source = if a.password_stdin {
         Source::Stdin
     } else {
         Source::EnvOrPrompt
     };
-    let prompt = format!("password for {} at {}: ", a.user, addr);
+    let prompt = format!("password for {} at {}: ", a.user, servers[0]);
     let pass = tokio::task::spawn_blocking(move || password::read(source, &prompt, false))
         .await
         .context("reading the password")??;
     let creds = Credentials::from_env()?;
-    let trust = a.common.tls.trust_for(&addr).await?;
-    let mut client = Client::connect_with(&addr, timeout(&a.common)?, &trust).await?;
+    let servers = super::server_addr::with_trust(&a.common.tls, servers).await?;
+    let wait = timeout(&a.common)?;
+    // The first node that answers takes the login; the session is stored
+    // under its address (later commands given the same list find it).
+    let (mut client, addr, skipped) = failover::in_turn(&servers_only(&servers), |s| {
+        let trust = trust_of(&servers, &s);
+        async move { Client::connect_with(&s, wait, &trust).await }
+    })
+    .await?;
+    super::server_addr::report_fallover(&skipped, &addr);
     let (user, token, expires) = match client.login(&a.user, &pass).await {
         Ok(AuthReply::Login {
             user,
@@ -135,11 +166,13 @@ pub async fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {
 /// Runs `sockit whoami`.
 pub async fn whoami(a: SessionArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
-    let addr = c.server.resolve()?;
     let creds = Credentials::from_env()?;
-    let trust = c.tls.trust_for(&addr).await?;
-    let (mut client, _) = match connect_logged_in(&creds, &addr, timeout(c)?, &trust).await {
-        Ok(x) => x,
+    let servers = super::server_addr::with_trust(&c.tls, c.server.resolve()?).await?;
+    let (mut client, addr) = match connect_logged_in_any(&creds, &servers, timeout(c)?).await {
+        Ok(l) => {
+            super::server_addr::report_fallover(&l.skipped, &l.server);
+            (l.client, l.server)
+        }
         Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
             eprintln!("sockit: {e}");
             return Ok(ExitCode::from(super::exit::NOT_LOGGED_IN));
@@ -166,13 +199,17 @@ pub async fn whoami(a: SessionArgs) -> anyhow::Result<ExitCode> {
 /// Runs `sockit logout`: revokes the token on the server and forgets it.
 pub async fn logout(a: SessionArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
-    let addr = c.server.resolve()?;
+    let servers = c.server.resolve()?;
+    let addr = servers[0].clone();
     let creds = Credentials::from_env()?;
     // Revoke on the server first; forget locally in every case, so a dead
     // server or an already-revoked token never leaves a usable secret here.
-    let trust = c.tls.trust_for(&addr).await?;
-    let revoked = match connect_logged_in(&creds, &addr, timeout(c)?, &trust).await {
-        Ok((mut client, _)) => client
+    // With several nodes, the session is revoked through the first that
+    // answers (a cluster's sessions are shared) and forgotten for each.
+    let servers = super::server_addr::with_trust(&c.tls, servers).await?;
+    let revoked = match connect_logged_in_any(&creds, &servers, timeout(c)?).await {
+        Ok(mut l) => l
+            .client
             .auth(AuthRequest::Logout {})
             .await
             .map(|_| ())
@@ -184,7 +221,10 @@ pub async fn logout(a: SessionArgs) -> anyhow::Result<ExitCode> {
         Err(CredentialsError::Refused { .. }) => Ok(()),
         Err(e) => Err(anyhow::Error::from(e)),
     };
-    let saved = creds.remove(&addr)?;
+    let mut saved = None;
+    for (s, _) in &servers {
+        saved = saved.or(creds.remove(s)?);
+    }
     if let Err(e) = revoked {
         eprintln!(
             "sockit: forgot the local session, but the server could not revoke it: {}",

@@ -8,27 +8,30 @@
 //! completing during the warm-up are not counted; those completing in the
 //! measured window are.
 
+pub mod churn;
 mod pace;
 mod plan;
 pub mod plot;
+mod report;
 mod stream;
 pub mod sweep;
 mod udp;
+pub mod ws;
 
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use self::plan::{ConnMode, Live, Plan, Schedule, Tally, Window};
+pub use self::report::{BenchReport, IntervalReport};
+use self::report::{report, take_interval};
 use super::probe::{self, SizeError};
 use super::proto::{Proto, nats_handshake};
 use crate::net::DialError as ConnectError;
 use crate::net::{Endpoint, Transport};
-use crate::stats::{Summary, summary_or_nulls};
 pub use tokio_util::sync::CancellationToken;
 
 /// How messages are issued.
@@ -74,82 +77,12 @@ pub struct BenchConfig {
     pub proto: Proto,
     /// How a tls:// target's certificate is checked.
     pub trust: crate::net::tls::Trust,
-}
-
-/// The outcome of a run; serialised as `sockit bench --json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct BenchReport {
-    /// Connections.
-    pub conns: usize,
-    /// Message size in bytes.
-    pub size: usize,
-    /// Measured seconds (warm-up excluded).
-    pub duration_s: f64,
-    /// Messages echoed completely within the measured window.
-    pub messages: u64,
-    /// `messages / duration_s`.
-    pub msgs_per_s: f64,
-    /// Payload bytes echoed per second, each byte counted once, in MB (10^6).
-    pub mb_per_s: f64,
-    /// Latency in microseconds (fields `null` in stream mode or with no reply).
-    #[serde(serialize_with = "summary_or_nulls")]
-    pub latency_us: Option<Summary>,
-    /// Connection failures, send failures and corrupt replies.
-    pub errors: u64,
-    /// Messages unanswered after the timeout (UDP: lost datagrams).
-    pub timeouts: u64,
-    /// Replies whose bytes differ from what was sent (also in `errors`).
-    pub mismatched: u64,
-    /// Payload bytes echoed within the measured window.
-    pub bytes: u64,
-    /// `closed`, `open` or `stream`.
-    pub mode: &'static str,
-    /// Messages in flight per connection (closed loop).
-    pub pipeline: Option<usize>,
-    /// Target rate in messages/s (open loop).
-    pub rate: Option<f64>,
-    /// Warm-up seconds.
-    pub warmup_s: f64,
-    /// The address loaded.
-    pub target: String,
-    /// `tcp`, `udp` or `unix`.
-    pub transport: &'static str,
-    /// The wire format: `echo`, `frame`, `frame-ping`, `redis` or `nats`.
-    pub proto: String,
-    /// The first error seen, for the one-line diagnosis.
-    pub first_error: Option<String>,
-    /// Open loop: completed messages per second against `rate`, as a
-    /// fraction (1.0 = on schedule).
-    pub achieved_fraction: Option<f64>,
-    /// The full percentile spectrum: (quantile, microseconds, samples).
-    pub percentiles_us: Vec<(f64, f64, u64)>,
-    /// The run was stopped early (Ctrl-C): `duration_s` is what ran.
-    pub interrupted: bool,
-    /// The merged histogram, for `--hgrm` and `--plot`.
-    #[serde(skip)]
-    pub latency: crate::stats::LatencyStats,
-}
-
-/// One interval of a run (`sockit bench --interval`), from the replies
-/// completed in it.
-#[derive(Debug, Clone, Serialize)]
-pub struct IntervalReport {
-    /// Seconds from the end of the warm-up.
-    pub start: f64,
-    /// Seconds from the end of the warm-up.
-    pub end: f64,
-    /// Replies completed in the interval.
-    pub messages: u64,
-    /// `messages` per second.
-    pub msgs_per_s: f64,
-    /// Open loop: the intended rate, messages/s.
-    pub rate: Option<f64>,
-    /// Open loop: `msgs_per_s / rate` (1.0 = on schedule).
-    pub achieved_fraction: Option<f64>,
-    /// Median latency of the interval's replies, microseconds.
-    pub p50_us: Option<f64>,
-    /// 99th percentile, microseconds.
-    pub p99_us: Option<f64>,
+    /// Connection churn (`--connect-rate`, `--conn-lifetime`); `None`
+    /// opens every connection before the run and keeps it to the end.
+    pub churn: Option<churn::Churn>,
+    /// A `ws://` or `wss://` target (then `target` is the endpoint dialed,
+    /// and each message is a `ping` text frame); `None` for the others.
+    pub web: Option<ws::WebTarget>,
 }
 
 /// Why a bench could not run.
@@ -180,6 +113,7 @@ pub enum BenchError {
 enum Sock {
     Stream(crate::net::Conn),
     Udp(tokio::net::UdpSocket),
+    Ws(Box<tokio_tungstenite::WebSocketStream<crate::net::Conn>>),
 }
 
 fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
@@ -200,6 +134,33 @@ fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
             return bad("--stream needs a TCP or Unix address; UDP has no byte stream");
         }
         _ => {}
+    }
+    if cfg.web.is_some() {
+        if cfg.proto != Proto::Echo {
+            return bad(&format!(
+                "--proto {} does not apply to ws:// targets: they send the web door's ping",
+                cfg.proto
+            ));
+        }
+        if cfg.mode == Mode::Stream {
+            return bad("--stream needs a byte stream; a ws:// target carries messages");
+        }
+    }
+    if let Some(c) = cfg.churn {
+        if udp {
+            return bad("--connect-rate and --conn-lifetime need a connection; UDP has none");
+        }
+        if cfg.mode == Mode::Stream {
+            return bad(
+                "--connect-rate and --conn-lifetime measure connects and replies, which --stream does not; drop one",
+            );
+        }
+        if c.connect_rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return bad("--connect-rate must be a positive number of connections per second");
+        }
+        if c.lifetime.is_some_and(|l| l.is_zero()) {
+            return bad("--conn-lifetime must be more than 0 seconds");
+        }
     }
     if udp && cfg.proto.needs_stream() {
         return bad(&format!(
@@ -248,46 +209,74 @@ pub async fn bench_live(
             "--interval reports latency, which --stream does not measure; drop one".into(),
         ));
     }
-    let socks = connect_all(cfg).await?;
-    let t0 = Instant::now();
-    let from = t0 + cfg.warmup;
-    let until = from + cfg.duration;
     let mut tasks = JoinSet::new();
     let mut windows = Vec::new();
-    for (i, sock) in socks.into_iter().enumerate() {
+    let mut live = || {
         let window = interval.map(|_| Arc::new(Mutex::new(Window::default())));
         windows.extend(window.clone());
-        let live = Live {
+        Live {
             window,
             stop: stop.clone(),
-        };
-        let mode = match cfg.mode {
-            Mode::Closed { depth } => ConnMode::Closed { depth },
-            Mode::Stream => ConnMode::Stream,
-            Mode::Open { rate } => {
-                let interval_ns = cfg.conns as f64 * 1e9 / rate;
-                // Staggered starts, so connections do not all send at once.
-                let offset =
-                    Duration::from_nanos((interval_ns * i as f64 / cfg.conns as f64) as u64);
-                ConnMode::Open(Schedule {
-                    first: t0 + offset,
-                    interval_ns,
-                })
-            }
-        };
-        let plan = Plan {
-            size: cfg.size,
-            proto: cfg.proto,
-            mode,
-            timeout: cfg.timeout,
-            from,
-            until,
-        };
-        match sock {
-            Sock::Stream(c) => tasks.spawn(stream::run(c, plan, live)),
-            Sock::Udp(s) => tasks.spawn(udp::run(s, plan, live)),
-        };
-    }
+        }
+    };
+    // Open loop: connection (or slot) `i` of `conns` sends every
+    // `interval_ns`, staggered so they do not all send at once.
+    let schedule = |i: usize, t0: Instant| match cfg.mode {
+        Mode::Open { rate } => {
+            let interval_ns = cfg.conns as f64 * 1e9 / rate;
+            let offset = Duration::from_nanos((interval_ns * i as f64 / cfg.conns as f64) as u64);
+            Some(Schedule {
+                first: t0 + offset,
+                interval_ns,
+            })
+        }
+        _ => None,
+    };
+    let window = |t0: Instant| (t0 + cfg.warmup, t0 + cfg.warmup + cfg.duration);
+    let (t0, from, _until) = if let Some(churn) = cfg.churn {
+        // Connections open (and close) as the run goes.
+        let t0 = Instant::now();
+        let (from, until) = window(t0);
+        let shared = Arc::new(cfg.clone());
+        let gate = Arc::new(churn::Gate::new(churn.connect_rate, t0));
+        for i in 0..cfg.conns {
+            let slot = churn::Slot {
+                index: i,
+                cfg: shared.clone(),
+                churn,
+                from,
+                until,
+                schedule: schedule(i, t0),
+                gate: gate.clone(),
+                live: live(),
+            };
+            tasks.spawn(slot.run());
+        }
+        (t0, from, until)
+    } else {
+        // Every connection opens before the clock starts, or the run fails.
+        let socks = connect_all(cfg).await?;
+        let t0 = Instant::now();
+        let (from, until) = window(t0);
+        for (i, sock) in socks.into_iter().enumerate() {
+            let mode = match (cfg.mode, schedule(i, t0)) {
+                (Mode::Closed { depth }, _) => ConnMode::Closed { depth },
+                (Mode::Open { .. }, Some(s)) => ConnMode::Open(s),
+                _ => ConnMode::Stream,
+            };
+            let plan = Plan {
+                size: cfg.size,
+                proto: cfg.proto,
+                mode,
+                timeout: cfg.timeout,
+                from,
+                issue_until: until,
+                until,
+            };
+            tasks.spawn(run_conn(sock, plan, live()));
+        }
+        (t0, from, until)
+    };
     let period = interval.unwrap_or(Duration::from_secs(3600));
     let mut ticks = tokio::time::interval_at(from + period, period);
     let mut last = 0.0;
@@ -302,7 +291,7 @@ pub async fn bench_live(
             },
             now = ticks.tick(), if interval.is_some() && !stop.is_cancelled() => {
                 let end = now.saturating_duration_since(from).as_secs_f64();
-                on_interval(&take_interval(&windows, last, end, cfg.mode));
+                on_interval(&take_interval(&windows, last, end, cfg));
                 last = end;
             }
         }
@@ -314,70 +303,57 @@ pub async fn bench_live(
     // The last interval, often cut short by the run's end or the stop.
     let end = ran_for.as_secs_f64();
     if interval.is_some() && end - last > 1e-3 {
-        on_interval(&take_interval(&windows, last, end, cfg.mode));
+        on_interval(&take_interval(&windows, last, end, cfg));
     }
     let ran = stop.is_cancelled().then_some(ran_for);
-    Ok(report(cfg, total, ran))
+    Ok(report(cfg, total, ran, t0))
 }
 
-/// Empties every connection's window into one interval's figures.
-fn take_interval(
-    windows: &[Arc<Mutex<Window>>],
-    start: f64,
-    end: f64,
-    mode: Mode,
-) -> IntervalReport {
-    let mut sum = Window::default();
-    for w in windows {
-        let w = std::mem::take(&mut *w.lock().unwrap_or_else(PoisonError::into_inner));
-        sum.messages += w.messages;
-        sum.latency.merge(&w.latency);
+/// Opens one connection to the target (handshakes included).
+async fn dial_one(cfg: &BenchConfig) -> Result<Sock, ConnectError> {
+    let ep = &cfg.target;
+    match ep {
+        Endpoint::Udp(_) => crate::net::dial_udp(ep).await.map(Sock::Udp),
+        _ => {
+            let conn = crate::net::dial_with(ep, cfg.connect_timeout, &cfg.trust).await?;
+            let _ = conn.set_nodelay();
+            if let Some(web) = &cfg.web {
+                let ws = tokio::time::timeout(cfg.connect_timeout, ws::handshake(conn, web))
+                    .await
+                    .map_err(|_| ConnectError {
+                        addr: web.url.clone(),
+                        hint: "the WebSocket handshake timed out; raise --connect-timeout".into(),
+                        io: io::ErrorKind::TimedOut.into(),
+                    })??;
+                return Ok(Sock::Ws(Box::new(ws)));
+            }
+            if cfg.proto == Proto::Nats {
+                nats_handshake(&conn).await.map_err(|io| ConnectError {
+                    addr: ep.to_string(),
+                    hint: format!("NATS handshake failed: {io}"),
+                    io,
+                })?;
+            }
+            Ok(Sock::Stream(conn))
+        }
     }
-    let secs = end - start;
-    let msgs_per_s = if secs > 0.0 {
-        sum.messages as f64 / secs
-    } else {
-        0.0
-    };
-    let rate = match mode {
-        Mode::Open { rate } => Some(rate),
-        _ => None,
-    };
-    let us = |q| sum.latency.quantile_ns(q).map(|ns| ns as f64 / 1e3);
-    IntervalReport {
-        start,
-        end,
-        messages: sum.messages,
-        msgs_per_s,
-        rate,
-        achieved_fraction: rate.map(|r| msgs_per_s / r),
-        p50_us: us(0.5),
-        p99_us: us(0.99),
+}
+
+/// Runs one connection's load with the engine of its kind.
+async fn run_conn(sock: Sock, plan: Plan, live: Live) -> io::Result<Tally> {
+    match sock {
+        Sock::Stream(c) => stream::run(c, plan, live).await,
+        Sock::Udp(s) => udp::run(s, plan, live).await,
+        Sock::Ws(w) => ws::run(*w, plan, live).await,
     }
 }
 
 async fn connect_all(cfg: &BenchConfig) -> Result<Vec<Sock>, BenchError> {
     let mut set = JoinSet::new();
+    let shared = Arc::new(cfg.clone());
     for _ in 0..cfg.conns {
-        let (ep, t, proto) = (cfg.target.clone(), cfg.connect_timeout, cfg.proto);
-        let trust = cfg.trust.clone();
-        set.spawn(async move {
-            match ep {
-                Endpoint::Udp(_) => crate::net::dial_udp(&ep).await.map(Sock::Udp),
-                _ => {
-                    let conn = crate::net::dial_with(&ep, t, &trust).await?;
-                    let _ = conn.set_nodelay();
-                    if proto == Proto::Nats {
-                        nats_handshake(&conn).await.map_err(|io| ConnectError {
-                            addr: ep.to_string(),
-                            hint: format!("NATS handshake failed: {io}"),
-                            io,
-                        })?;
-                    }
-                    Ok(Sock::Stream(conn))
-                }
-            }
-        });
+        let cfg = shared.clone();
+        set.spawn(async move { dial_one(&cfg).await });
     }
     let (mut socks, mut first_err) = (Vec::with_capacity(cfg.conns), None);
     while let Some(r) = set.join_next().await {
@@ -402,43 +378,5 @@ async fn connect_all(cfg: &BenchConfig) -> Result<Vec<Sock>, BenchError> {
             wanted: cfg.conns,
             first,
         }),
-    }
-}
-
-/// The report of a run; `ran` is the measured time when it was stopped early.
-fn report(cfg: &BenchConfig, t: Tally, ran: Option<Duration>) -> BenchReport {
-    // A run stopped in its warm-up measured nothing; avoid dividing by 0.
-    let secs = ran
-        .map_or(cfg.duration, |r| r.max(Duration::from_millis(1)))
-        .as_secs_f64();
-    let (mode, pipeline, rate) = match cfg.mode {
-        Mode::Closed { depth } => ("closed", Some(depth), None),
-        Mode::Open { rate } => ("open", None, Some(rate)),
-        Mode::Stream => ("stream", None, None),
-    };
-    BenchReport {
-        conns: cfg.conns,
-        size: cfg.size,
-        duration_s: secs,
-        messages: t.messages,
-        msgs_per_s: t.messages as f64 / secs,
-        mb_per_s: t.bytes as f64 / secs / 1e6,
-        latency_us: t.latency.summary(),
-        errors: t.errors + t.mismatched,
-        timeouts: t.timeouts,
-        mismatched: t.mismatched,
-        bytes: t.bytes,
-        mode,
-        pipeline,
-        rate,
-        warmup_s: cfg.warmup.as_secs_f64(),
-        target: cfg.target.to_string(),
-        transport: cfg.target.transport().scheme(),
-        proto: cfg.proto.to_string(),
-        first_error: t.first_error,
-        achieved_fraction: rate.map(|r| t.messages as f64 / secs / r),
-        percentiles_us: t.latency.spectrum(),
-        interrupted: ran.is_some(),
-        latency: t.latency,
     }
 }

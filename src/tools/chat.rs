@@ -2,7 +2,9 @@
 //! sends requests without waiting, reads replies and pushed events as they
 //! come, remembers the last message number seen per room, and after a
 //! reconnect rejoins every room and fetches what it missed, with no gap
-//! and no duplicate.
+//! and no duplicate. Given several servers (the nodes of a cluster), it
+//! connects to the first that answers, and reconnects the same way, so a
+//! node that dies hands its clients to the next.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -11,7 +13,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::Framed;
 
-use super::credentials::{Credentials, CredentialsError, connect_logged_in};
+use super::credentials::{Credentials, CredentialsError, LoggedIn, connect_logged_in_any};
+use super::failover::{Skipped, fell_over};
 use crate::client::ClientError;
 use crate::net::tls::Trust;
 use crate::net::{Conn, Endpoint};
@@ -46,10 +49,14 @@ pub enum Incoming {
 /// A logged-in chat connection.
 #[derive(Debug)]
 pub struct ChatConn {
+    /// The nodes, in the order tried, with how each one's certificate is checked.
+    servers: Vec<(Endpoint, Trust)>,
+    /// The node this connection is on.
     server: Endpoint,
+    /// Nodes skipped, unreachable, by the last (re)connect.
+    skipped: Vec<Skipped>,
     creds: Credentials,
     timeout: Duration,
-    trust: Trust,
     user: String,
     sink: SplitSink<Framed<Conn, FrameCodec>, Frame>,
     stream: SplitStream<Framed<Conn, FrameCodec>>,
@@ -61,21 +68,28 @@ pub struct ChatConn {
 }
 
 impl ChatConn {
-    /// Connects and resumes the session `sockit login` stored for `server`;
-    /// a tls:// server's certificate is checked as `trust` says.
+    /// Connects to the first of `servers` that answers and resumes the
+    /// session `sockit login` stored (see
+    /// [`connect_logged_in_any`]); a tls:// server's certificate is
+    /// checked as its `Trust` says.
     pub async fn connect(
         creds: &Credentials,
-        server: &Endpoint,
+        servers: &[(Endpoint, Trust)],
         timeout: Duration,
-        trust: &Trust,
     ) -> Result<Self, CredentialsError> {
-        let (client, user) = connect_logged_in(creds, server, timeout, trust).await?;
+        let LoggedIn {
+            client,
+            user,
+            server,
+            skipped,
+        } = connect_logged_in_any(creds, servers, timeout).await?;
         let (sink, stream) = client.into_framed().split();
         Ok(Self {
-            server: server.clone(),
+            servers: servers.to_vec(),
+            server,
+            skipped,
             creds: creds.clone(),
             timeout,
-            trust: trust.clone(),
             user,
             sink,
             stream,
@@ -88,6 +102,17 @@ impl ChatConn {
     /// The account this connection speaks for.
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    /// The node this connection is on.
+    pub fn server(&self) -> &Endpoint {
+        &self.server
+    }
+
+    /// The line saying which node the last (re)connect fell over to, and
+    /// why, when it skipped any; `None` when the first node answered.
+    pub fn fell_over(&self) -> Option<String> {
+        fell_over(&self.skipped, &self.server)
     }
 
     /// Rooms joined, with the last message number seen in each.
@@ -170,13 +195,21 @@ impl ChatConn {
         }
     }
 
-    /// Reconnects (after a dropped connection or a server restart), rejoins
-    /// every room and returns the messages said meanwhile, oldest first.
+    /// Reconnects (after a dropped connection, a server restart, or a dead
+    /// node: the first node of the list that answers), rejoins every room
+    /// and returns the messages said meanwhile, oldest first: history after
+    /// the last number seen, up to the rejoin's `last_seq`, so nothing is
+    /// missed and nothing shown twice.
     pub async fn reconnect(&mut self) -> Result<Vec<ChatMessage>, CredentialsError> {
-        let (client, user) =
-            connect_logged_in(&self.creds, &self.server, self.timeout, &self.trust).await?;
+        let LoggedIn {
+            client,
+            user,
+            server,
+            skipped,
+        } = connect_logged_in_any(&self.creds, &self.servers, self.timeout).await?;
         let (sink, stream) = client.into_framed().split();
         (self.sink, self.stream, self.user) = (sink, stream, user);
+        (self.server, self.skipped) = (server, skipped);
         self.backlog.clear();
         let mut missed = Vec::new();
         for (room, seen) in self.joined.clone() {

@@ -210,6 +210,73 @@ pub async fn connect_logged_in(
     let saved = creds
         .get(server)?
         .ok_or_else(|| CredentialsError::NotLoggedIn(server.to_string()))?;
+    resume_on(server, &saved, timeout, trust).await
+}
+
+impl super::failover::Unreachable for CredentialsError {
+    fn unreachable(&self) -> bool {
+        matches!(self, CredentialsError::Client(c) if c.unreachable())
+    }
+}
+
+/// A logged-in connection made by [`connect_logged_in_any`].
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The connection.
+    pub client: Client,
+    /// The account name.
+    pub user: String,
+    /// The server that answered.
+    pub server: Endpoint,
+    /// The servers tried before it, unreachable.
+    pub skipped: Vec<super::failover::Skipped>,
+}
+
+/// [`connect_logged_in`] over several servers (the nodes of one cluster),
+/// tried in turn: an unreachable node is skipped, the first that answers
+/// is used. Each node is given the session stored for it, else the one
+/// stored for the first listed node that has one: a cluster's nodes share
+/// sessions, so a token from `sockit login` on one node works on all.
+pub async fn connect_logged_in_any(
+    creds: &Credentials,
+    servers: &[(Endpoint, Trust)],
+    timeout: Duration,
+) -> Result<LoggedIn, CredentialsError> {
+    let list: Vec<Endpoint> = servers.iter().map(|(s, _)| s.clone()).collect();
+    let file = creds.load()?;
+    let shared = list.iter().find_map(|s| file.servers.get(&s.to_string()));
+    if shared.is_none() {
+        let names: Vec<String> = list.iter().map(Endpoint::to_string).collect();
+        return Err(CredentialsError::NotLoggedIn(names.join(" or ")));
+    }
+    let ((client, user), server, skipped) = super::failover::in_turn(&list, |server| {
+        let saved = file.servers.get(&server.to_string()).or(shared).cloned();
+        let trust = servers
+            .iter()
+            .find(|(s, _)| *s == server)
+            .map(|(_, t)| t.clone())
+            .unwrap_or(Trust::Unset);
+        async move {
+            let saved = saved.ok_or_else(|| CredentialsError::NotLoggedIn(server.to_string()))?;
+            resume_on(&server, &saved, timeout, &trust).await
+        }
+    })
+    .await?;
+    Ok(LoggedIn {
+        client,
+        user,
+        server,
+        skipped,
+    })
+}
+
+/// Connects to `server` and resumes `saved` there.
+async fn resume_on(
+    server: &Endpoint,
+    saved: &Saved,
+    timeout: Duration,
+    trust: &Trust,
+) -> Result<(Client, String), CredentialsError> {
     let mut client = Client::connect_with(server, timeout, trust).await?;
     match client.resume(&saved.token).await {
         Ok(AuthReply::Resume { user, .. }) => Ok((client, user)),

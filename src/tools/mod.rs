@@ -11,6 +11,7 @@ pub mod bench;
 pub mod chat;
 pub mod config_dir;
 pub mod credentials;
+pub mod failover;
 pub mod known_hosts;
 pub mod perf;
 pub mod perf_udp;

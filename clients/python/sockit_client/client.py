@@ -8,10 +8,13 @@ few lines each, the pattern for ``login`` and friends to follow.
 """
 
 import itertools
+import logging
 import socket
+import ssl
 import time
 from collections import deque
-from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
+from typing import (Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 from urllib.parse import urlsplit
 
 from . import files, tls
@@ -33,6 +36,12 @@ RECV_SIZE = 256 * 1024
 #: (the server writes replies while we still write requests); 32 KiB of
 #: requests stays well inside default socket buffers.
 PIPELINE_WINDOW = 32 * 1024
+#: Most addresses ``connect`` tries: a cluster is a handful of nodes, and
+#: each unreachable one can cost up to ``timeout``.
+MAX_ADDRESSES = 16
+
+#: Where ``connect`` says which node it fell over to (one warning line).
+log = logging.getLogger("sockit_client")
 
 
 class Reply(NamedTuple):
@@ -64,6 +73,47 @@ class ServerError(SockitError):
 RequestSpec = Union[str, Sequence[Any]]
 
 
+def split_addresses(address: Union[str, Sequence[str]]) -> List[str]:
+    """``"tcp://a:1,tcp://b:2"`` or ``["tcp://a:1", "tcp://b:2"]`` -> a list;
+    at most ``MAX_ADDRESSES``."""
+    parts = address.split(",") if isinstance(address, str) else list(address)
+    nodes = [p.strip() for p in parts if p.strip()]
+    if not nodes:
+        raise ValueError(f"no address in {address!r}; give one like {DEFAULT_ADDRESS}")
+    if len(nodes) > MAX_ADDRESSES:
+        raise ValueError(f"{len(nodes)} addresses given; at most {MAX_ADDRESSES} are tried")
+    return nodes
+
+
+def _dial(address: str, timeout: Optional[float], cafile: Optional[str],
+          fingerprint: Optional[str]) -> socket.socket:
+    """One connected (and for tls://, handshaken) socket to ``address``."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(rest)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    if scheme in ("tcp", "tls"):
+        url = urlsplit("tcp://" + rest)
+        if not url.hostname:
+            raise ValueError(f"{address!r}: expected tcp://HOST:PORT, tls://HOST:PORT, "
+                             "unix://PATH or HOST:PORT")
+        sock = socket.create_connection((url.hostname, url.port or DEFAULT_PORT), timeout)
+        # Requests are small and each goes out in one write: send now.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if scheme == "tls":
+            sock = tls.wrap(sock, url.hostname, cafile, fingerprint)
+        return sock
+    raise ValueError(f"{address!r}: the frame protocol runs over tcp://, tls:// or unix://")
+
+
 class Client:
     """A connection to a sockit server speaking the frame protocol.
 
@@ -84,46 +134,64 @@ class Client:
         self._replies: Dict[int, Reply] = {}
         #: Limits for what we send; ``hello`` replaces them with the server's.
         self.limits = {"max_header": MAX_HEADER, "max_body": MAX_BODY}
+        #: The address connected to (set by ``connect``).
+        self.address: Optional[str] = None
+        #: ``(address, reason)`` of nodes ``connect`` skipped, unreachable.
+        self.skipped: List[Tuple[str, str]] = []
         #: Frames that arrived without an id (server pushes, e.g. chat
         #: messages in later protocol versions), oldest first.
         self.events: Deque[Reply] = deque()
 
     @classmethod
-    def connect(cls, address: str = DEFAULT_ADDRESS, timeout: Optional[float] = 10.0,
-                cafile: Optional[str] = None, fingerprint: Optional[str] = None,
-                insecure: bool = False) -> "Client":
+    def connect(cls, address: Union[str, Sequence[str]] = DEFAULT_ADDRESS,
+                timeout: Optional[float] = 10.0, cafile: Optional[str] = None,
+                fingerprint: Optional[str] = None, insecure: bool = False) -> "Client":
         """Connects to ``tcp://HOST:PORT``, ``tls://HOST:PORT``,
         ``unix:///abs/path``, ``unix://rel/path`` or bare ``HOST:PORT``; IPv6
         hosts in brackets (``tcp://[::1]:7878``).
+
+        Several addresses (a list, or one string separated by commas) are
+        the nodes of one cluster, tried in turn: a node that cannot be
+        reached (refused, reset, timed out: ``OSError``) is skipped, the
+        first that connects is used, and one warning line on the
+        ``sockit_client`` logger names the node it fell over to. The
+        client's ``address`` is the node used and ``skipped`` lists
+        ``(address, reason)`` of those passed over. With every node
+        unreachable, the last node's error is raised.
 
         ``tls://`` checks the server by ``cafile`` (PEM CA certificates) or
         ``fingerprint`` (``"sha256:HEX"``, as `sockit cert show` prints it);
         see ``tls.py``. ``insecure`` lets ``login`` send a password over
         plain TCP to another host (refused by default)."""
-        scheme, sep, rest = address.partition("://")
-        if not sep:
-            scheme, rest = "tcp", address
-        if scheme == "unix":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        nodes = split_addresses(address)
+        skipped: List[Tuple[str, str]] = []
+        for i, node in enumerate(nodes):
             try:
-                sock.settimeout(timeout)
-                sock.connect(rest)
-            except OSError:
-                sock.close()
+                sock = _dial(node, timeout, cafile, fingerprint)
+            except ssl.SSLError:
+                # A certificate that fails its check is no outage: say so.
                 raise
-        elif scheme in ("tcp", "tls"):
-            url = urlsplit("tcp://" + rest)
-            if not url.hostname:
-                raise ValueError(f"{address!r}: expected tcp://HOST:PORT, tls://HOST:PORT, "
-                                 "unix://PATH or HOST:PORT")
-            sock = socket.create_connection((url.hostname, url.port or DEFAULT_PORT), timeout)
-            # Requests are small and each goes out in one write: send now.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if scheme == "tls":
-                sock = tls.wrap(sock, url.hostname, cafile, fingerprint)
-        else:
-            raise ValueError(f"{address!r}: the frame protocol runs over tcp://, tls:// or unix://")
-        return cls(sock, timeout, insecure)
+            except OSError as e:
+                if i + 1 == len(nodes):
+                    raise
+                skipped.append((node, str(e) or type(e).__name__))
+                continue
+            client = cls(sock, timeout, insecure)
+            client.address, client.skipped = node, skipped
+            line = client.fell_over()
+            if line:
+                log.warning("%s", line)
+            return client
+        raise ValueError("no server address given")
+
+    def fell_over(self) -> Optional[str]:
+        """One line naming the node ``connect`` fell over to and why, or
+        None when the first node answered."""
+        if not self.skipped:
+            return None
+        node, why = self.skipped[0]
+        more = f" and {len(self.skipped) - 1} more" if len(self.skipped) > 1 else ""
+        return f"{node} unreachable ({why}){more}; fell over to {self.address}"
 
     def __enter__(self) -> "Client":
         return self

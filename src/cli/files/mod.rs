@@ -23,7 +23,7 @@ use std::time::Duration;
 use sockit::client::Client;
 use sockit::net::Endpoint;
 use sockit::service::files::RelPath;
-use sockit::tools::credentials::{Credentials, CredentialsError, connect_logged_in};
+use sockit::tools::credentials::{Credentials, CredentialsError, connect_logged_in_any};
 use sockit::tools::transfer::{TransferError, chunk_for};
 
 /// Exit statuses, documented in every command's --help.
@@ -39,10 +39,11 @@ With several operands the first failure's status is returned.";
 /// Flags every file command shares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
-    /// The server for operands that name none [default: $SOCKIT_SERVER or
+    /// The server for operands that name none; repeat it (or give a comma
+    /// list) for several nodes, tried in turn [default: $SOCKIT_SERVER or
     /// tcp://127.0.0.1:7878].
     #[arg(long, value_name = "ADDR")]
-    server: Option<Endpoint>,
+    server: Vec<crate::cli::server_addr::ServerList>,
     /// Print one JSON object (a summary) instead of lines, and no progress.
     #[arg(long)]
     json: bool,
@@ -68,8 +69,28 @@ pub fn is_remote(arg: &str) -> bool {
 }
 
 impl Common {
+    /// The servers for operands that name none, in the order tried.
+    fn default_servers(&self) -> anyhow::Result<Vec<Endpoint>> {
+        let given: Vec<Endpoint> = self
+            .server
+            .iter()
+            .flat_map(|l| l.0.iter().cloned())
+            .collect();
+        crate::cli::server_addr::resolve(&given)
+    }
+
     fn default_server(&self) -> anyhow::Result<Endpoint> {
-        crate::cli::server_addr::resolve(self.server.as_ref())
+        Ok(self.default_servers()?.remove(0))
+    }
+
+    /// The nodes to try for an operand on `server`: the whole default list
+    /// when `server` is its first (an operand that named no server), else
+    /// just `server`.
+    fn nodes_for(&self, server: &Endpoint) -> Vec<Endpoint> {
+        match self.default_servers() {
+            Ok(list) if list.first() == Some(server) => list,
+            _ => vec![server.clone()],
+        }
     }
 
     /// Parses a remote operand (see the module docs).
@@ -117,10 +138,15 @@ pub struct Session {
 /// that it serves files. Not logged in or refused: exit status 3.
 pub async fn connect(c: &Common, server: &Endpoint) -> Result<Session, Failure> {
     let creds = Credentials::from_env().map_err(|e| Failure::other(e.into()))?;
-    let trust = c.tls.trust_for(server).await.map_err(Failure::other)?;
+    let nodes = crate::cli::server_addr::with_trust(&c.tls, c.nodes_for(server))
+        .await
+        .map_err(Failure::other)?;
     let timeout = c.timeout().map_err(Failure::usage)?;
-    let (mut client, _) = match connect_logged_in(&creds, server, timeout, &trust).await {
-        Ok(x) => x,
+    let mut client = match connect_logged_in_any(&creds, &nodes, timeout).await {
+        Ok(l) => {
+            crate::cli::server_addr::report_fallover(&l.skipped, &l.server);
+            l.client
+        }
         Err(e @ (CredentialsError::NotLoggedIn(_) | CredentialsError::Refused { .. })) => {
             return Err(Failure {
                 code: 3,
@@ -260,7 +286,7 @@ mod tests {
 
     fn common() -> Common {
         Common {
-            server: None,
+            server: Vec::new(),
             json: false,
             timeout: 1.0,
             tls: Default::default(),

@@ -26,6 +26,16 @@ pub(super) struct Tally {
     pub(super) mismatched: u64,
     /// The first failure, worded for the user.
     pub(super) first_error: Option<String>,
+    /// Churn: connections opened.
+    pub(super) connects: u64,
+    /// Churn: connection attempts that failed (refused, timed out, handshake).
+    pub(super) connect_failures: u64,
+    /// Churn: connects that replaced a connection (all but each slot's first).
+    pub(super) replacements: u64,
+    /// Churn: how long each successful connect took (handshakes included).
+    pub(super) connect_latency: LatencyStats,
+    /// Churn: when the last connection was opened (the end of a ramp).
+    pub(super) last_connect: Option<Instant>,
 }
 
 impl Tally {
@@ -43,6 +53,11 @@ impl Tally {
         self.errors += o.errors;
         self.timeouts += o.timeouts;
         self.mismatched += o.mismatched;
+        self.connects += o.connects;
+        self.connect_failures += o.connect_failures;
+        self.replacements += o.replacements;
+        self.connect_latency.merge(&o.connect_latency);
+        self.last_connect = self.last_connect.max(o.last_connect);
         if self.first_error.is_none() {
             self.first_error = o.first_error;
         }
@@ -68,6 +83,10 @@ pub(super) struct Window {
     pub(super) latency: LatencyStats,
     /// How many.
     pub(super) messages: u64,
+    /// Churn: connections opened.
+    pub(super) connects: u64,
+    /// Churn: connection attempts that failed.
+    pub(super) connect_failures: u64,
 }
 
 impl Live {
@@ -77,6 +96,18 @@ impl Live {
             let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
             w.messages += 1;
             w.latency.record(latency);
+        }
+    }
+
+    /// Counts a connect (or a failed one) in the interval.
+    pub(super) fn record_connect(&self, ok: bool) {
+        if let Some(w) = &self.window {
+            let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
+            if ok {
+                w.connects += 1;
+            } else {
+                w.connect_failures += 1;
+            }
         }
     }
 }
@@ -94,6 +125,10 @@ pub(super) struct Plan {
     pub(super) timeout: Duration,
     /// Replies completing at or after this instant are counted...
     pub(super) from: Instant,
+    /// No message is issued from this instant on; the replies still owed
+    /// are awaited until `until` (a churned connection's end of life; at the
+    /// run's end the two are the same).
+    pub(super) issue_until: Instant,
     /// ...until this one, when the connection stops.
     pub(super) until: Instant,
 }

@@ -113,10 +113,21 @@ impl Flow {
     async fn drive(&mut self, inbuf: &mut [u8], mut pacer: Option<&mut Pacer>) -> io::Result<()> {
         let end = tokio::time::sleep_until(self.plan.until);
         tokio::pin!(end);
+        // Before the end, a churned connection stops issuing and drains.
+        let last_issue = tokio::time::sleep_until(self.plan.issue_until);
+        tokio::pin!(last_issue);
+        let mut draining = false;
         loop {
             self.read(inbuf)?;
             let now = Instant::now();
             if now >= self.plan.until {
+                return Ok(());
+            }
+            if now >= self.plan.issue_until
+                && (self.completed == self.issued || matches!(self.plan.mode, ConnMode::Stream))
+            {
+                // Everything owed has come back: the connection's life is over.
+                self.plan.until = now;
                 return Ok(());
             }
             self.issue(now);
@@ -131,15 +142,23 @@ impl Flow {
                     self.plan.until = Instant::now();
                     return Ok(());
                 }
+                () = &mut last_issue, if !draining => draining = true,
                 r = self.conn.readable() => r?,
                 r = self.conn.writable(), if out != Out::Idle => r?,
-                r = pace::tick(&mut pacer) => r?,
+                r = pace::tick(&mut pacer), if !draining => r?,
             }
         }
     }
 
     /// Hands the writer every message the mode allows now.
     fn issue(&mut self, now: Instant) {
+        if now >= self.plan.issue_until {
+            // Open loop: the messages due up to the last instant still go.
+            if let ConnMode::Open(s) = self.plan.mode {
+                self.issued = self.issued.max(s.due(self.plan.issue_until));
+            }
+            return;
+        }
         match self.plan.mode {
             ConnMode::Closed { depth } => {
                 while self.issued - self.completed < depth as u64 {
