@@ -8,6 +8,7 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod pg;
 pub mod web;
 
 /// How long a server may take to print `ready`; a bound on a hang, not a sleep.
