@@ -34,14 +34,17 @@
 
 mod api;
 mod config;
+mod db;
 mod error;
 mod event;
 mod filter;
 mod flood;
 mod fold;
 mod history;
+mod history_pg;
 mod inbox;
 mod local;
+mod merge;
 mod names;
 mod render;
 mod room;
@@ -60,6 +63,7 @@ pub use config::{
     DEFAULT_ROOM_IDLE, DEFAULT_ROOMS_MAX, MAX_ROOMS_PER_MEMBER, PRUNE_CHUNK, ROOM_LIST_MAX,
     WRITE_QUEUE_CAPACITY,
 };
+pub use db::{ChatStore, OpenStoreError};
 pub use error::ChatError;
 pub use event::{
     Change, DoorKind, Event, Format, MemberInfo, Message, Presence, RoomInfo, SessionId,

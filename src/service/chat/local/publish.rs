@@ -12,7 +12,7 @@ use crate::service::chat::config::DEFAULT_ROOM;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
-use crate::service::chat::history::{self, HistoryPage, HistoryQuery};
+use crate::service::chat::history::{HistoryPage, HistoryQuery};
 use crate::service::chat::names::{Identity, room_name};
 use crate::service::chat::room::{Room, lock};
 use crate::service::chat::sanitize::sanitize;
@@ -110,9 +110,7 @@ impl LocalHub {
                 // made for a poster: anything else would let forged
                 // datagrams create rooms without end.
                 let key = room.clone();
-                let stored = self
-                    .read(move |conn| history::stored_last_id(conn, &key))
-                    .await?;
+                let stored = self.read(move |db| db.stored_last_id(&key)).await?;
                 if stored.is_none() && room != DEFAULT_ROOM {
                     return Err(ChatError::NotInRoom(room));
                 }
@@ -167,7 +165,6 @@ impl LocalHub {
     ) -> Result<HistoryPage, ChatError> {
         let room: Arc<str> = Arc::from(room_name(room)?);
         let page_max = self.config.history_page_max;
-        self.read(move |conn| history::query(conn, &room, query, page_max))
-            .await
+        self.read(move |db| db.query(&room, query, page_max)).await
     }
 }

@@ -1,0 +1,172 @@
+//! The cluster feed: how messages committed on other nodes reach this
+//! node's members, when the history is in PostgreSQL.
+//!
+//! Modelled on Centrifugo's PostgreSQL stream broker: `chat_messages` is
+//! read as an outbox, every [`POLL_EVERY`] and whenever a `pg_notify`
+//! wakes the feed (LISTEN/NOTIFY is only a wake-up: notifications sent
+//! while the feed reconnects are lost, the poll is not). Rows come in id
+//! order, which is commit order (see `history_pg`); each one for a room
+//! this node holds in memory is merged by seq (see `merge`): duplicates
+//! (this node's own commits, already delivered by the writer) dropped,
+//! gaps read from history first.
+//!
+//! A room is in this node's map (subscribed) before its last seq is read
+//! at a join, and every [`CHECK_EVERY`] the feed compares each room's last
+//! delivered seq with the room's top in PostgreSQL and catches up from
+//! history: that catches a row the outbox read missed while the room was
+//! loading, or the last message of a burst whose wake-up was lost.
+//!
+//! When PostgreSQL goes away the feed reconnects every [`RETRY_EVERY`]
+//! and goes on from its cursor, so nothing committed meanwhile is missed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, Config};
+
+use super::LocalHub;
+use crate::service::chat::event::Message;
+use crate::service::chat::history_pg::{self, NOTIFY_CHANNEL};
+use crate::service::chat::merge;
+use crate::service::chat::room::{Room, lock};
+use crate::store::pg::PgConn;
+
+/// Longest a committed message waits for the feed when its wake-up is
+/// lost: Centrifugo's default outbox poll.
+pub const POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// How often each room in memory has its top seq checked against
+/// PostgreSQL: one cheap indexed query per node per period, and the bound
+/// on how late a lost last message arrives.
+pub const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Pause between two attempts to reach PostgreSQL while it is down.
+pub const RETRY_EVERY: Duration = Duration::from_millis(250);
+
+/// Most outbox rows read at once; a longer backlog is read in several
+/// rounds without waiting in between.
+const OUTBOX_BATCH: usize = 1000;
+
+/// Starts the feed thread; it ends when the hub is dropped.
+pub(super) fn spawn(hub: Weak<LocalHub>, cfg: Config) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("chat-cluster".into())
+        .spawn(move || run(&hub, cfg))?;
+    Ok(())
+}
+
+fn run(hub: &Weak<LocalHub>, cfg: Config) {
+    let mut conn = PgConn::new(cfg);
+    let mut cursor: Option<i64> = None;
+    let mut listening = false;
+    let mut last_check = Instant::now();
+    let mut down_since: Option<Instant> = None;
+    loop {
+        if hub.strong_count() == 0 {
+            return;
+        }
+        let r = conn.with(|c| {
+            if !listening {
+                c.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))?;
+                listening = true;
+            }
+            let start = match cursor {
+                Some(at) => at,
+                None => *cursor.insert(history_pg::outbox_end(c)?),
+            };
+            let full = round(hub, c, start, &mut cursor)?;
+            if last_check.elapsed() >= CHECK_EVERY {
+                last_check = Instant::now();
+                check_tops(hub, c)?;
+            }
+            if !full {
+                // Wait for a wake-up or the poll period, whichever first;
+                // then take every other wake-up already queued.
+                let mut n = c.notifications();
+                let _ = n.timeout_iter(POLL_EVERY).next()?;
+                while n.iter().next()?.is_some() {}
+            }
+            Ok(())
+        });
+        match r {
+            Ok(()) => {
+                if let Some(t) = down_since.take() {
+                    tracing::info!(after = ?t.elapsed(), "chat cluster feed: PostgreSQL back");
+                }
+            }
+            Err(e) => {
+                listening = false;
+                conn.reset();
+                if down_since.is_none() {
+                    down_since = Some(Instant::now());
+                    tracing::warn!(error = %e, "chat cluster feed: PostgreSQL unreachable; retrying");
+                }
+                std::thread::sleep(RETRY_EVERY);
+            }
+        }
+    }
+}
+
+/// Reads one batch of the outbox after `start` and merges it into the
+/// rooms in memory; true when the batch was full (more may wait).
+fn round(
+    hub: &Weak<LocalHub>,
+    c: &mut Client,
+    start: i64,
+    cursor: &mut Option<i64>,
+) -> Result<bool, postgres::Error> {
+    let rows = history_pg::outbox_after(c, start, OUTBOX_BATCH)?;
+    let Some(&(end, _)) = rows.last() else {
+        return Ok(false);
+    };
+    let full = rows.len() == OUTBOX_BATCH;
+    let Some(hub) = hub.upgrade() else {
+        return Ok(false);
+    };
+    // One room's rows stay in seq order (they commit in seq order).
+    let mut by_room: HashMap<Arc<str>, Vec<Arc<Message>>> = HashMap::new();
+    for (_, m) in rows {
+        by_room.entry(m.room.clone()).or_default().push(Arc::new(m));
+    }
+    for (name, msgs) in by_room {
+        let room = lock(&hub.rooms).get(&name).cloned();
+        if let Some(room) = room {
+            merge::deliver_in_order(
+                c,
+                &room,
+                &msgs,
+                0,
+                hub.config.history_page_max,
+                &hub.counters,
+            )?;
+        }
+    }
+    *cursor = Some(end);
+    Ok(full)
+}
+
+/// Catches up every room in memory whose top in PostgreSQL is past its
+/// last delivered seq.
+fn check_tops(hub: &Weak<LocalHub>, c: &mut Client) -> Result<(), postgres::Error> {
+    let Some(hub) = hub.upgrade() else {
+        return Ok(());
+    };
+    let rooms: Vec<Arc<Room>> = lock(&hub.rooms).values().cloned().collect();
+    if rooms.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = rooms.iter().map(|r| &*r.name).collect();
+    for (name, top) in history_pg::tops(c, &names)? {
+        let Some(room) = rooms.iter().find(|r| *r.name == *name) else {
+            continue;
+        };
+        if lock(&room.state).last_id < top {
+            let page_max = hub.config.history_page_max;
+            merge::deliver_in_order(c, room, &[], top, page_max, &hub.counters)?;
+        }
+    }
+    Ok(())
+}
