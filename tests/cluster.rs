@@ -67,9 +67,19 @@ async fn join(c: &mut Client, room: &str) -> u64 {
 }
 
 async fn send(c: &mut Client, room: &str, text: &str) -> Result<u64, ClientError> {
+    send_keyed(c, room, text, None).await
+}
+
+async fn send_keyed(
+    c: &mut Client,
+    room: &str,
+    text: &str,
+    key: Option<&str>,
+) -> Result<u64, ClientError> {
     let req = ChatRequest::Send {
         room: room.into(),
         text: text.into(),
+        key: key.map(str::to_owned),
     };
     match ask(c, req).await? {
         ChatReply::Send { seq, .. } => Ok(seq),
@@ -260,4 +270,31 @@ async fn postgres_restarted_mid_burst_clear_errors_then_every_ack_delivered() {
     assert_eq!(acked, want, "acked seqs are contiguous");
     let seen = read_contiguous(&mut reader, 0, acked.len() as u64).await;
     assert_eq!(seen.len(), acked.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_through_another_node_returns_the_original_seq() {
+    let pg = Pg::start();
+    let (a, b) = (node(&pg), node(&pg));
+    let mut reader = member(&b, "dan").await;
+    join(&mut reader, "ops").await;
+    let mut on_a = member(&a, "ann").await;
+    join(&mut on_a, "ops").await;
+    let first = send_keyed(&mut on_a, "ops", "hello", Some("k-1"))
+        .await
+        .unwrap();
+    // Node A's reply was lost; the client reconnects to node B and resends.
+    let mut on_b = member(&b, "ann").await;
+    join(&mut on_b, "ops").await;
+    let again = send_keyed(&mut on_b, "ops", "hello", Some("k-1"))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    let next = send_keyed(&mut on_b, "ops", "next", Some("k-2"))
+        .await
+        .unwrap();
+    assert_eq!(next, first + 1);
+    assert_eq!(next_message(&mut reader).await.seq, first);
+    assert_eq!(next_message(&mut reader).await.seq, next, "no duplicate");
+    assert_eq!(pg.psql("SELECT count(*) FROM chat_messages"), "2");
 }

@@ -137,6 +137,14 @@ impl Db {
         })
     }
 
+    /// Forgets the idempotency keys that expired before `now`; how many.
+    pub(super) fn forget_expired_keys(&mut self, now: u64) -> Result<usize, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => super::keys::forget_expired(c, now)?,
+            Db::Pg(c) => c.with(|c| history_pg::forget_expired_keys(c, now))?,
+        })
+    }
+
     /// Rooms whose ids run past `keep`, with their last ids.
     pub(super) fn rooms_over(&mut self, keep: u64) -> Result<Vec<(String, u64)>, DbError> {
         Ok(match self {

@@ -27,10 +27,11 @@ use super::history::{HistoryPage, HistoryQuery};
 pub(super) const NOTIFY_CHANNEL: &str = "sockit_chat";
 
 /// The schema, one step per version (`sockit_migrations`).
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "chat rooms, messages and the outbox lock",
-    sql: "CREATE TABLE chat_rooms (
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "chat rooms, messages and the outbox lock",
+        sql: "CREATE TABLE chat_rooms (
               name TEXT PRIMARY KEY,
               top BIGINT NOT NULL DEFAULT 0,
               epoch TEXT NOT NULL
@@ -48,13 +49,29 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
           CREATE INDEX chat_messages_ts ON chat_messages (ts);
           CREATE TABLE chat_outbox_lock (id INTEGER PRIMARY KEY);
           INSERT INTO chat_outbox_lock VALUES (1);",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "chat idempotency keys",
+        sql: "CREATE TABLE chat_keys (
+              room TEXT NOT NULL,
+              name TEXT NOT NULL,
+              key TEXT NOT NULL,
+              seq BIGINT NOT NULL,
+              expires BIGINT NOT NULL,
+              PRIMARY KEY (room, name, key)
+          );
+          CREATE INDEX chat_keys_expires ON chat_keys (expires);",
+    },
+];
 
 /// One message to commit: who said what.
 pub(super) struct NewMessage<'a> {
     pub name: &'a str,
     pub guest: bool,
     pub text: &'a str,
+    /// The sender's idempotency key (see `keys`).
+    pub key: Option<&'a str>,
 }
 
 /// A fresh epoch for a new room: 8 random hex digits.
@@ -65,23 +82,61 @@ fn new_epoch() -> String {
     hex::encode(b)
 }
 
-/// Commits the messages of several rooms in one transaction; returns, per
-/// room in the order given, the seq of its first new message and the
-/// room's epoch (the rest follow contiguously).
+/// What became of one message of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Posted with this seq.
+    Fresh(u64),
+    /// A resend: its key was already given this seq.
+    Stored(u64),
+}
+
+/// One room's part of a commit.
+pub(super) struct Published {
+    /// Per message, in the order given.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Commits the messages of several rooms in one transaction (keys kept
+/// until `expires`, unix millis); per room in the order given, what became
+/// of each message.
 pub(super) fn publish(
     c: &mut Client,
     rooms: &[(&str, Vec<NewMessage<'_>>)],
     ts: u64,
-) -> Result<Vec<(u64, String)>, postgres::Error> {
+    expires: u64,
+) -> Result<Vec<Published>, postgres::Error> {
     let mut tx = c.transaction()?;
     tx.execute(
         "SELECT 1 FROM chat_outbox_lock WHERE id = 1 FOR UPDATE",
         &[],
     )?;
     let mut out = Vec::with_capacity(rooms.len());
-    let ts = sql_int(ts);
+    let ts_sql = sql_int(ts);
     for (room, msgs) in rooms {
-        let n = i64::try_from(msgs.len()).unwrap_or(i64::MAX);
+        // Keys are looked up under the outbox lock: no other node can be
+        // committing the same key meanwhile.
+        let mut stored: Vec<Option<u64>> = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            let seq = match m.key {
+                Some(k) => tx
+                    .query_opt(
+                        "SELECT seq FROM chat_keys
+                         WHERE room = $1 AND name = $2 AND key = $3 AND expires > $4",
+                        &[room, &m.name, &k, &ts_sql],
+                    )?
+                    .map(|r| get_u64(r.get(0))),
+                None => None,
+            };
+            stored.push(seq);
+        }
+        let fresh: Vec<&NewMessage<'_>> = msgs
+            .iter()
+            .zip(&stored)
+            .filter(|(_, s)| s.is_none())
+            .map(|(m, _)| m)
+            .collect();
+        let n = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
         let row = tx.query_one(
             "INSERT INTO chat_rooms AS r (name, top, epoch) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET top = r.top + excluded.top
@@ -89,23 +144,66 @@ pub(super) fn publish(
             &[room, &n, &new_epoch()],
         )?;
         let top: i64 = row.get(0);
-        let epoch: String = row.get(1);
         let first = top - n + 1;
         let seqs: Vec<i64> = (first..=top).collect();
-        let names: Vec<&str> = msgs.iter().map(|m| m.name).collect();
-        let guests: Vec<bool> = msgs.iter().map(|m| m.guest).collect();
-        let texts: Vec<&str> = msgs.iter().map(|m| m.text).collect();
-        tx.execute(
-            "INSERT INTO chat_messages (room, seq, ts, name, guest, text)
-             SELECT $1, s, $2, n, g, t
-             FROM unnest($3::bigint[], $4::text[], $5::boolean[], $6::text[]) AS u(s, n, g, t)",
-            &[room, &ts, &seqs, &names, &guests, &texts],
-        )?;
-        out.push((u64::try_from(first).unwrap_or(0), epoch));
+        let names: Vec<&str> = fresh.iter().map(|m| m.name).collect();
+        let guests: Vec<bool> = fresh.iter().map(|m| m.guest).collect();
+        let texts: Vec<&str> = fresh.iter().map(|m| m.text).collect();
+        if n > 0 {
+            tx.execute(
+                "INSERT INTO chat_messages (room, seq, ts, name, guest, text)
+                 SELECT $1, s, $2, n, g, t
+                 FROM unnest($3::bigint[], $4::text[], $5::boolean[], $6::text[])
+                 AS u(s, n, g, t)",
+                &[room, &ts_sql, &seqs, &names, &guests, &texts],
+            )?;
+        }
+        let mut next = first;
+        let mut outcomes = Vec::with_capacity(msgs.len());
+        for (m, s) in msgs.iter().zip(stored) {
+            if let Some(seq) = s {
+                outcomes.push(Outcome::Stored(seq));
+                continue;
+            }
+            if let Some(k) = m.key {
+                tx.execute(
+                    "INSERT INTO chat_keys (room, name, key, seq, expires)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (room, name, key)
+                     DO UPDATE SET seq = excluded.seq, expires = excluded.expires",
+                    &[room, &m.name, &k, &next, &sql_int(expires)],
+                )?;
+            }
+            outcomes.push(Outcome::Fresh(get_u64(next)));
+            next += 1;
+        }
+        out.push(Published { outcomes });
     }
     tx.execute("SELECT pg_notify($1, '')", &[&NOTIFY_CHANNEL])?;
     tx.commit()?;
     Ok(out)
+}
+
+/// The time and text of message `seq` of `room`, if still in history.
+pub(super) fn message_at(
+    c: &mut Client,
+    room: &str,
+    seq: u64,
+) -> Result<Option<(u64, String)>, postgres::Error> {
+    let row = c.query_opt(
+        "SELECT ts, text FROM chat_messages WHERE room = $1 AND seq = $2",
+        &[&room, &sql_int(seq)],
+    )?;
+    Ok(row.map(|r| (get_u64(r.get(0)), r.get(1))))
+}
+
+/// Deletes the keys that expired before `now` (unix millis); how many.
+pub(super) fn forget_expired_keys(c: &mut Client, now: u64) -> Result<usize, postgres::Error> {
+    let n = c.execute(
+        "DELETE FROM chat_keys WHERE expires <= $1",
+        &[&sql_int(now)],
+    )?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// How many rooms have a meta row.

@@ -43,6 +43,7 @@ mod fold;
 mod history;
 mod history_pg;
 mod inbox;
+mod keys;
 mod local;
 mod merge;
 mod names;
@@ -50,6 +51,7 @@ mod render;
 mod room;
 mod sanitize;
 mod writer;
+mod writer_pg;
 
 #[cfg(test)]
 mod tests;
@@ -72,6 +74,7 @@ pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
 pub use flood::TokenBucket;
 pub use history::{DB_FILE, HistoryPage, HistoryQuery};
 pub use inbox::{Inbox, Offer, Outbox, channel};
+pub use keys::{KEY_MAX_BYTES, KEY_TTL};
 pub(crate) use local::message_text;
 pub use local::{LocalHub, OpenError, PruneReport};
 pub use names::{

@@ -27,10 +27,9 @@ use super::db::Db;
 use super::error::ChatError;
 use super::event::{Event, Message, SessionId};
 use super::history;
-use super::history_pg::{self, NewMessage};
-use super::merge;
+use super::keys;
 use super::room::{Counters, Room, lock};
-use crate::store::pg::PgConn;
+use super::writer_pg::commit_pg;
 
 /// A publish waiting for the writer.
 pub(super) struct Pending {
@@ -39,6 +38,8 @@ pub(super) struct Pending {
     pub guest: bool,
     pub text: String,
     pub origin: SessionId,
+    /// The sender's idempotency key (see `keys`).
+    pub key: Option<String>,
     pub ack: oneshot::Sender<Result<Arc<Message>, ChatError>>,
 }
 
@@ -76,84 +77,8 @@ fn run(mut conn: Db, mut rx: mpsc::Receiver<Pending>, limits: (usize, usize), c:
     }
 }
 
-/// Commits `batch` (emptying it) to PostgreSQL, where the ids are given,
-/// then merges each room's new messages into its fan-out and acks them;
-/// or fails them all with a retryable error (the server may be down).
-fn commit_pg(conn: &mut PgConn, batch: &mut Vec<Pending>, ts: u64, page_max: usize, c: &Counters) {
-    // The batch's rooms in first-seen order, each with its publishes.
-    let mut groups: Vec<(Arc<Room>, Vec<usize>)> = Vec::new();
-    for (i, p) in batch.iter().enumerate() {
-        match groups.iter_mut().find(|(r, _)| Arc::ptr_eq(r, &p.room)) {
-            Some((_, idx)) => idx.push(i),
-            None => groups.push((p.room.clone(), vec![i])),
-        }
-    }
-    let rows: Vec<(&str, Vec<NewMessage<'_>>)> = groups
-        .iter()
-        .map(|(room, idx)| {
-            let msgs = idx
-                .iter()
-                .map(|&i| NewMessage {
-                    name: &batch[i].name,
-                    guest: batch[i].guest,
-                    text: &batch[i].text,
-                })
-                .collect();
-            (&*room.name, msgs)
-        })
-        .collect();
-    let firsts = conn.with(|client| history_pg::publish(client, &rows, ts));
-    drop(rows);
-    let firsts = match firsts {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(error = %e, messages = batch.len(), "chat commit to PostgreSQL failed");
-            fail(
-                batch,
-                &ChatError::Store(Arc::from(format!("PostgreSQL: {e}"))),
-            );
-            return;
-        }
-    };
-    c.commits.fetch_add(1, Ordering::Relaxed);
-    c.messages.fetch_add(batch.len() as u64, Ordering::Relaxed);
-    let mut acks: Vec<Option<Pending>> = batch.drain(..).map(Some).collect();
-    for ((room, idx), (first, _epoch)) in groups.iter().zip(firsts) {
-        let mut msgs = Vec::with_capacity(idx.len());
-        for (k, &i) in idx.iter().enumerate() {
-            let Some(p) = acks[i].as_mut() else { continue };
-            let m = Message::new(
-                room.name.clone(),
-                first + k as u64,
-                ts,
-                p.name.clone(),
-                p.guest,
-                std::mem::take(&mut p.text),
-                Some(p.origin),
-            );
-            msgs.push(Arc::new(m));
-        }
-        let merged =
-            conn.with(|client| merge::deliver_in_order(client, room, &msgs, 0, page_max, c));
-        if let Err(e) = merged {
-            // Committed: the ack stands; the members get the messages at
-            // the cluster feed's next check.
-            tracing::warn!(error = %e, room = %room.name, "reading history to merge a commit");
-        }
-        {
-            let mut st = lock(&room.state);
-            st.pending = st.pending.saturating_sub(idx.len());
-        }
-        for (&i, m) in idx.iter().zip(msgs) {
-            if let Some(p) = acks[i].take() {
-                let _ = p.ack.send(Ok(m));
-            }
-        }
-    }
-}
-
 /// Fails every publish in `batch` (emptying it) with `e`.
-fn fail(batch: &mut Vec<Pending>, e: &ChatError) {
+pub(super) fn fail(batch: &mut Vec<Pending>, e: &ChatError) {
     for p in batch.drain(..) {
         let mut st = lock(&p.room.state);
         st.pending = st.pending.saturating_sub(1);
@@ -162,14 +87,47 @@ fn fail(batch: &mut Vec<Pending>, e: &ChatError) {
     }
 }
 
+/// What becomes of one publish of a batch.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Fate {
+    /// Posted now.
+    Fresh,
+    /// A resend of the earlier publish at this index of the same batch.
+    SameAs(usize),
+    /// A resend of the message already committed with this id.
+    Stored(u64),
+}
+
 /// Commits `batch` (emptying it), then acks and fans out, or fails them all.
 fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, ts: u64, c: &Counters) {
+    // Resends first: only this thread writes keys, so reading them before
+    // the transaction is safe.
+    let mut fates: Vec<Fate> = Vec::with_capacity(batch.len());
+    for (p, leader) in batch.iter().zip(keys::leaders(batch)) {
+        let fate = match (leader, p.key.as_deref()) {
+            (Some(j), _) => Fate::SameAs(j),
+            (None, Some(k)) => match keys::find(conn, &p.room.name, &p.name, k, ts) {
+                Ok(Some(id)) => Fate::Stored(id),
+                Ok(None) => Fate::Fresh,
+                Err(e) => {
+                    fail(batch, &ChatError::Store(Arc::from(e.to_string())));
+                    return;
+                }
+            },
+            (None, None) => Fate::Fresh,
+        };
+        fates.push(fate);
+    }
     // Next ids, per room in this batch. Only this thread raises a room's
     // last_id, so reading it now and raising it after the commit is safe.
     let mut next: Vec<(Arc<str>, u64)> = Vec::new();
-    let msgs: Vec<Arc<Message>> = batch
+    let msgs: Vec<Option<Arc<Message>>> = batch
         .iter_mut()
-        .map(|p| {
+        .zip(&fates)
+        .map(|(p, fate)| {
+            if !matches!(fate, Fate::Fresh) {
+                return None;
+            }
             let id = match next.iter_mut().find(|(r, _)| *r == p.room.name) {
                 Some((_, id)) => {
                     *id += 1;
@@ -191,31 +149,64 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, ts: u64, c: &Counters
                 text,
                 Some(p.origin),
             );
-            Arc::new(m)
+            Some(Arc::new(m))
         })
         .collect();
-    match history::insert_batch(conn, &msgs) {
-        Ok(()) => {
-            c.commits.fetch_add(1, Ordering::Relaxed);
-            c.messages.fetch_add(msgs.len() as u64, Ordering::Relaxed);
-            for (p, m) in batch.drain(..).zip(msgs) {
-                {
-                    let mut st = lock(&p.room.state);
-                    st.pending = st.pending.saturating_sub(1);
-                    st.last_id = m.id;
-                    st.deliver(&p.room.name, Event::Message(m.clone()), c);
-                }
-                // Acked after the fan-out: when `publish` returns, the
-                // message is in every member's queue, so a door (or test)
-                // that saw the ack knows the room has it too.
-                let _ = p.ack.send(Ok(m));
+    let fresh: Vec<Arc<Message>> = msgs.iter().flatten().cloned().collect();
+    let key_rows: Vec<history::KeyRow<'_>> = batch
+        .iter()
+        .zip(&msgs)
+        .filter_map(|(p, m)| Some((&*p.room.name, &*p.name, p.key.as_deref()?, m.as_ref()?.id)))
+        .collect();
+    let expires = ts.saturating_add(keys::ttl_millis());
+    let done = history::insert_batch(conn, &fresh, &key_rows, expires);
+    drop(key_rows);
+    if let Err(e) = done {
+        tracing::error!(error = %e, messages = batch.len(), "chat history commit failed");
+        fail(batch, &ChatError::Store(Arc::from(e.to_string())));
+        return;
+    }
+    c.commits.fetch_add(1, Ordering::Relaxed);
+    c.messages.fetch_add(fresh.len() as u64, Ordering::Relaxed);
+    let mut acks: Vec<Option<Arc<Message>>> = Vec::with_capacity(batch.len());
+    for (i, p) in batch.drain(..).enumerate() {
+        let mut st = lock(&p.room.state);
+        st.pending = st.pending.saturating_sub(1);
+        let m = match fates[i] {
+            Fate::Fresh => msgs[i].clone().inspect(|m| {
+                st.last_id = m.id;
+                st.deliver(&p.room.name, Event::Message(m.clone()), c);
+            }),
+            Fate::SameAs(j) => acks.get(j).cloned().flatten(),
+            Fate::Stored(id) => {
+                drop(st);
+                let found = keys::message_at(conn, &p.room.name, id).ok().flatten();
+                Some(resent(&p, id, found))
             }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, messages = batch.len(), "chat history commit failed");
-            fail(batch, &ChatError::Store(Arc::from(e.to_string())));
+        };
+        acks.push(m.clone());
+        // Acked after the fan-out: when `publish` returns, the message is
+        // in every member's queue, so a door (or test) that saw the ack
+        // knows the room has it too.
+        if let Some(m) = m {
+            let _ = p.ack.send(Ok(m));
         }
     }
+}
+
+/// The answer to a resend of message `id`: the original as history holds
+/// it, or (if pruned meanwhile) its id with the resent text.
+pub(super) fn resent(p: &Pending, id: u64, found: Option<(u64, String)>) -> Arc<Message> {
+    let (ts, text) = found.unwrap_or_else(|| (0, p.text.clone()));
+    Arc::new(Message::new(
+        p.room.name.clone(),
+        id,
+        ts,
+        p.name.clone(),
+        p.guest,
+        text,
+        None,
+    ))
 }
 
 pub(super) fn now_millis() -> u64 {

@@ -200,7 +200,16 @@ impl ChatHub for LocalHub {
         Box::pin(std::future::ready(self.leave_room(id, room)))
     }
     fn submit<'a>(&'a self, id: SessionId, room: &'a str, text: &'a str) -> HubFuture<'a, Ticket> {
-        Box::pin(self.submit_message(id, room, text))
+        Box::pin(self.submit_message(id, room, text, None))
+    }
+    fn submit_keyed<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        text: &'a str,
+        key: Option<&'a str>,
+    ) -> HubFuture<'a, Ticket> {
+        Box::pin(self.submit_message(id, room, text, key))
     }
     fn post_unjoined<'a>(
         &'a self,

@@ -85,6 +85,7 @@ impl LocalHub {
         self.addresses.sweep();
         let mut db = lock(&self.pruner);
         report.messages = self.trim(&mut db)?;
+        db.forget_expired_keys(now_millis())?;
         if let Db::Sqlite(conn) = &mut *db {
             report.rooms = self.forget_empty(conn).map_err(DbError::from)?;
         }

@@ -13,6 +13,7 @@ use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
 use crate::service::chat::history::{HistoryPage, HistoryQuery};
+use crate::service::chat::keys;
 use crate::service::chat::names::{Identity, room_name};
 use crate::service::chat::room::{Room, lock};
 use crate::service::chat::sanitize::sanitize;
@@ -62,8 +63,12 @@ impl LocalHub {
         id: SessionId,
         room: &str,
         text: &str,
+        key: Option<&str>,
     ) -> Result<Ticket, ChatError> {
         let max = self.config.max_message_bytes;
+        if let Some(k) = key {
+            keys::check(k)?;
+        }
         let member = self.member(id)?;
         let room = room_name(room)?;
         let (room, name, guest) = {
@@ -85,7 +90,8 @@ impl LocalHub {
             }
             st.pending += 1;
         }
-        self.queue(room, name, guest, text, id).await
+        self.queue(room, (name, guest), text, id, key.map(str::to_owned))
+            .await
     }
 
     /// See [`ChatHub::post_unjoined`](crate::service::chat::ChatHub::post_unjoined).
@@ -127,7 +133,7 @@ impl LocalHub {
         // An id no member has: every member, the poster's namesakes
         // included, is sent the message.
         let origin = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
-        self.queue(room, name, guest, text, origin).await
+        self.queue(room, (name, guest), text, origin, None).await
     }
 
     /// Hands a checked message to the writer; the caller has counted it in
@@ -136,10 +142,10 @@ impl LocalHub {
     async fn queue(
         &self,
         room: Arc<Room>,
-        name: Arc<str>,
-        guest: bool,
+        (name, guest): (Arc<str>, bool),
         text: String,
         origin: SessionId,
+        key: Option<String>,
     ) -> Result<Ticket, ChatError> {
         let (ack, done) = oneshot::channel();
         let pending = Pending {
@@ -148,6 +154,7 @@ impl LocalHub {
             guest,
             text,
             origin,
+            key,
             ack,
         };
         if self.writer.send(pending).await.is_err() {
