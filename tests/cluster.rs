@@ -13,6 +13,7 @@ use common::pg::Pg;
 use common::{Server, add_user};
 use sockit::client::{Client, ClientError};
 use sockit::net::Endpoint;
+use sockit::service::chat::PRESENCE_TTL;
 use sockit::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest};
 
 const IO_LIMIT: Duration = Duration::from_secs(30);
@@ -297,4 +298,65 @@ async fn a_resend_through_another_node_returns_the_original_seq() {
     assert_eq!(next_message(&mut reader).await.seq, first);
     assert_eq!(next_message(&mut reader).await.seq, next, "no duplicate");
     assert_eq!(pg.psql("SELECT count(*) FROM chat_messages"), "2");
+}
+
+async fn who(c: &mut Client, room: &str) -> Vec<(String, String)> {
+    match ask(c, ChatRequest::Who { room: room.into() })
+        .await
+        .unwrap()
+    {
+        ChatReply::Who { members, .. } => members.into_iter().map(|m| (m.name, m.door)).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Asks `who` until it lists `want`, for at most `limit`; the last answer.
+async fn who_until(
+    c: &mut Client,
+    room: &str,
+    want: &[(&str, &str)],
+    limit: Duration,
+) -> Vec<(String, String)> {
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(n, d)| (n.to_string(), d.to_string()))
+        .collect();
+    let start = std::time::Instant::now();
+    loop {
+        let got = who(c, room).await;
+        if got == want || start.elapsed() > limit {
+            return got;
+        }
+        // Presence travels with the once-a-second heartbeat: ask again.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_lists_every_node_and_a_killed_node_vanishes_within_the_ttl() {
+    let pg = Pg::start();
+    let (a, b) = (node(&pg), node(&pg));
+    let mut ann = member(&a, "ann").await;
+    join(&mut ann, "ops").await;
+    let mut bob = member(&b, "bob").await;
+    join(&mut bob, "ops").await;
+    let both = [("ann", "frame"), ("bob", "frame")];
+    assert_eq!(
+        who_until(&mut bob, "ops", &both, Duration::from_secs(5)).await,
+        who_until(&mut ann, "ops", &both, Duration::from_secs(5)).await
+    );
+    assert_eq!(
+        who(&mut bob, "ops").await.len(),
+        2,
+        "bob sees ann on node A"
+    );
+    // Node A dies without a word: its members go within the TTL plus one
+    // heartbeat, and not long before it.
+    let killed = std::time::Instant::now();
+    let _ = a.kill_keep_dir();
+    let limit = PRESENCE_TTL + Duration::from_secs(3);
+    let left = who_until(&mut bob, "ops", &[("bob", "frame")], limit).await;
+    assert_eq!(left, [("bob".to_string(), "frame".to_string())]);
+    let took = killed.elapsed();
+    assert!(took <= limit, "took {took:?}");
 }

@@ -13,8 +13,15 @@ use crate::store::pg::{self, PgConn, PgError};
 use crate::store::{Durability, StoreError};
 
 use super::error::ChatError;
+use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::history_pg;
+
+/// How long a node's members stay listed by `who` on the other nodes after
+/// its last heartbeat (sent every second, see `local::cluster`): a node
+/// killed with `kill -9` has its members vanish within this, plus one
+/// heartbeat.
+pub const PRESENCE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where the history lives, as the operator chose it (`--chat-store`).
 #[derive(Debug, Clone)]
@@ -134,6 +141,19 @@ impl Db {
         Ok(match self {
             Db::Sqlite(c) => history::delete_older(c, cutoff, chunk)?,
             Db::Pg(c) => c.with(|c| history_pg::delete_older(c, cutoff, chunk))?,
+        })
+    }
+
+    /// The members of `room` on the other live nodes of the cluster (none
+    /// on SQLite: one node).
+    pub(super) fn remote_members(
+        &mut self,
+        node: &str,
+        room: &str,
+    ) -> Result<Vec<MemberInfo>, DbError> {
+        Ok(match self {
+            Db::Sqlite(_) => Vec::new(),
+            Db::Pg(c) => c.with(|c| history_pg::remote_members(c, node, room, PRESENCE_TTL))?,
         })
     }
 

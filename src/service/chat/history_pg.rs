@@ -13,12 +13,13 @@
 //! once per batch, not per message (docs/SCALING.md).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use postgres::Client;
 
 use crate::store::Migration;
 
-use super::event::Message;
+use super::event::{DoorKind, MemberInfo, Message};
 use super::history::{HistoryPage, HistoryQuery};
 
 /// The LISTEN/NOTIFY channel commits wake the other nodes on. Only a
@@ -62,6 +63,23 @@ pub(super) const MIGRATIONS: &[Migration] = &[
               PRIMARY KEY (room, name, key)
           );
           CREATE INDEX chat_keys_expires ON chat_keys (expires);",
+    },
+    Migration {
+        version: 3,
+        name: "chat presence per node, with a heartbeat",
+        sql: "CREATE TABLE chat_nodes (
+              node TEXT PRIMARY KEY,
+              seen_at TIMESTAMPTZ NOT NULL DEFAULT now()
+          );
+          CREATE TABLE chat_presence (
+              node TEXT NOT NULL REFERENCES chat_nodes ON DELETE CASCADE,
+              room TEXT NOT NULL,
+              name TEXT NOT NULL,
+              door TEXT NOT NULL,
+              guest BOOLEAN NOT NULL
+          );
+          CREATE INDEX chat_presence_node ON chat_presence (node);
+          CREATE INDEX chat_presence_room ON chat_presence (room);",
     },
 ];
 
@@ -204,6 +222,82 @@ pub(super) fn forget_expired_keys(c: &mut Client, now: u64) -> Result<usize, pos
         &[&sql_int(now)],
     )?;
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// One member of one room on this node, as presence lists it.
+pub(super) type PresenceRow = (Arc<str>, MemberInfo);
+
+/// Marks `node` alive now; with `members`, replaces its presence rows by
+/// them. Also forgets nodes silent for longer than `forget_after` (their
+/// rows go with them), so dead nodes do not pile up.
+pub(super) fn heartbeat(
+    c: &mut Client,
+    node: &str,
+    members: Option<&[PresenceRow]>,
+    forget_after: Duration,
+) -> Result<(), postgres::Error> {
+    let mut tx = c.transaction()?;
+    tx.execute(
+        "INSERT INTO chat_nodes (node, seen_at) VALUES ($1, now())
+         ON CONFLICT (node) DO UPDATE SET seen_at = now()",
+        &[&node],
+    )?;
+    if let Some(members) = members {
+        tx.execute("DELETE FROM chat_presence WHERE node = $1", &[&node])?;
+        let rooms: Vec<&str> = members.iter().map(|(r, _)| &**r).collect();
+        let names: Vec<&str> = members.iter().map(|(_, m)| &*m.name).collect();
+        let doors: Vec<&str> = members.iter().map(|(_, m)| m.door.as_str()).collect();
+        let guests: Vec<bool> = members.iter().map(|(_, m)| m.guest).collect();
+        tx.execute(
+            "INSERT INTO chat_presence (node, room, name, door, guest)
+             SELECT $1, r, n, d, g
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(r, n, d, g)",
+            &[&node, &rooms, &names, &doors, &guests],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM chat_nodes WHERE seen_at < now() - make_interval(secs => $1)",
+        &[&forget_after.as_secs_f64()],
+    )?;
+    tx.commit()
+}
+
+/// Forgets `node` and its presence (a clean stop).
+pub(super) fn leave_cluster(c: &mut Client, node: &str) -> Result<(), postgres::Error> {
+    c.execute("DELETE FROM chat_nodes WHERE node = $1", &[&node])
+        .map(drop)
+}
+
+/// The members of `room` on nodes other than `node` that were heard from
+/// within `ttl`.
+pub(super) fn remote_members(
+    c: &mut Client,
+    node: &str,
+    room: &str,
+    ttl: Duration,
+) -> Result<Vec<MemberInfo>, postgres::Error> {
+    let rows = c.query(
+        "SELECT p.name, p.door, p.guest FROM chat_presence p JOIN chat_nodes n USING (node)
+         WHERE p.room = $1 AND p.node <> $2 AND n.seen_at > now() - make_interval(secs => $3)",
+        &[&room, &node, &ttl.as_secs_f64()],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| MemberInfo {
+            name: Arc::from(r.get::<_, String>(0)),
+            door: door_kind(r.get(1)),
+            guest: r.get(2),
+        })
+        .collect())
+}
+
+/// A door's name as stored back to its kind (an unknown one, written by a
+/// newer node, shows as a frame member).
+fn door_kind(s: &str) -> DoorKind {
+    [DoorKind::Line, DoorKind::Datagram, DoorKind::Web]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+        .unwrap_or(DoorKind::Frame)
 }
 
 /// How many rooms have a meta row.

@@ -16,6 +16,12 @@
 //! history: that catches a row the outbox read missed while the room was
 //! loading, or the last message of a burst whose wake-up was lost.
 //!
+//! Presence: with the same period the feed sends this node's heartbeat
+//! and, when they changed, its members per room (`chat_presence`); `who`
+//! adds the members of nodes heard from within
+//! [`PRESENCE_TTL`](crate::service::chat::PRESENCE_TTL), so a node killed
+//! with `kill -9` vanishes from every list within that, plus a second.
+//!
 //! When PostgreSQL goes away the feed reconnects every [`RETRY_EVERY`]
 //! and goes on from its cursor, so nothing committed meanwhile is missed.
 
@@ -29,7 +35,7 @@ use postgres::{Client, Config};
 
 use super::LocalHub;
 use crate::service::chat::event::Message;
-use crate::service::chat::history_pg::{self, NOTIFY_CHANNEL};
+use crate::service::chat::history_pg::{self, NOTIFY_CHANNEL, PresenceRow};
 use crate::service::chat::merge;
 use crate::service::chat::room::{Room, lock};
 use crate::store::pg::PgConn;
@@ -46,26 +52,34 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// Pause between two attempts to reach PostgreSQL while it is down.
 pub const RETRY_EVERY: Duration = Duration::from_millis(250);
 
+/// A node not heard from for this long is deleted from the presence
+/// tables by the others (its members stopped being listed after
+/// [`PRESENCE_TTL`](crate::service::chat::PRESENCE_TTL) already).
+const FORGET_NODE_AFTER: Duration = Duration::from_secs(3600);
+
 /// Most outbox rows read at once; a longer backlog is read in several
 /// rounds without waiting in between.
 const OUTBOX_BATCH: usize = 1000;
 
 /// Starts the feed thread; it ends when the hub is dropped.
-pub(super) fn spawn(hub: Weak<LocalHub>, cfg: Config) -> std::io::Result<()> {
+pub(super) fn spawn(hub: Weak<LocalHub>, cfg: Config, node: Arc<str>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("chat-cluster".into())
-        .spawn(move || run(&hub, cfg))?;
+        .spawn(move || run(&hub, cfg, &node))?;
     Ok(())
 }
 
-fn run(hub: &Weak<LocalHub>, cfg: Config) {
+fn run(hub: &Weak<LocalHub>, cfg: Config, node: &str) {
     let mut conn = PgConn::new(cfg);
+    let mut presence = Presence::default();
     let mut cursor: Option<i64> = None;
     let mut listening = false;
     let mut last_check = Instant::now();
     let mut down_since: Option<Instant> = None;
     loop {
         if hub.strong_count() == 0 {
+            // A clean stop: this node's members leave every list now.
+            let _ = conn.with(|c| history_pg::leave_cluster(c, node));
             return;
         }
         let r = conn.with(|c| {
@@ -81,6 +95,7 @@ fn run(hub: &Weak<LocalHub>, cfg: Config) {
             if last_check.elapsed() >= CHECK_EVERY {
                 last_check = Instant::now();
                 check_tops(hub, c)?;
+                presence.beat(hub, c, node)?;
             }
             if !full {
                 // Wait for a wake-up or the poll period, whichever first;
@@ -99,6 +114,7 @@ fn run(hub: &Weak<LocalHub>, cfg: Config) {
             }
             Err(e) => {
                 listening = false;
+                presence.written = None;
                 conn.reset();
                 if down_since.is_none() {
                     down_since = Some(Instant::now());
@@ -107,6 +123,42 @@ fn run(hub: &Weak<LocalHub>, cfg: Config) {
                 std::thread::sleep(RETRY_EVERY);
             }
         }
+    }
+}
+
+/// This node's side of presence: its members, written to PostgreSQL with
+/// every heartbeat when they changed, and the heartbeat itself.
+#[derive(Default)]
+struct Presence {
+    /// What the table holds for this node, as last written (`None`: not
+    /// known, e.g. after a reconnect: write again).
+    written: Option<Vec<PresenceRow>>,
+}
+
+impl Presence {
+    fn beat(
+        &mut self,
+        hub: &Weak<LocalHub>,
+        c: &mut Client,
+        node: &str,
+    ) -> Result<(), postgres::Error> {
+        let Some(hub) = hub.upgrade() else {
+            return Ok(());
+        };
+        let rooms: Vec<Arc<Room>> = lock(&hub.rooms).values().cloned().collect();
+        drop(hub);
+        let mut now: Vec<PresenceRow> = Vec::new();
+        for r in rooms {
+            let members: Vec<_> = lock(&r.state).members.clone();
+            now.extend(members.iter().map(|m| (r.name.clone(), m.info())));
+        }
+        now.sort_by(|a, b| (&a.0, &a.1.name).cmp(&(&b.0, &b.1.name)));
+        let changed = self.written.as_ref() != Some(&now);
+        history_pg::heartbeat(c, node, changed.then_some(&now[..]), FORGET_NODE_AFTER)?;
+        if changed {
+            self.written = Some(now);
+        }
+        Ok(())
     }
 }
 

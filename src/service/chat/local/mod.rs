@@ -64,6 +64,9 @@ pub struct LocalHub {
     /// Rooms evicted so far: a join that read a room's last id from
     /// history reads again if an eviction happened meanwhile.
     evictions: AtomicU64,
+    /// This node's name in the cluster's presence table (random, new at
+    /// each start); `None` on SQLite.
+    node: Option<Arc<str>>,
     /// Dropped with the hub, which wakes the pruning thread to end.
     _stop_pruner: std::sync::mpsc::SyncSender<()>,
 }
@@ -141,11 +144,16 @@ impl LocalHub {
             next_session: AtomicU64::new(1),
             room_total: AtomicUsize::new(total),
             evictions: AtomicU64::new(0),
+            node: store.is_shared().then(|| {
+                let mut b = [0u8; 8];
+                let _ = getrandom::fill(&mut b);
+                Arc::from(hex::encode(b))
+            }),
             _stop_pruner: stop,
         });
         prune::spawn(Arc::downgrade(&hub), stopped)?;
-        if let ChatStore::Postgres(cfg) = store {
-            cluster::spawn(Arc::downgrade(&hub), *cfg)?;
+        if let (ChatStore::Postgres(cfg), Some(node)) = (store, hub.node.clone()) {
+            cluster::spawn(Arc::downgrade(&hub), *cfg, node)?;
         }
         Ok(hub)
     }
@@ -226,7 +234,7 @@ impl ChatHub for LocalHub {
         Box::pin(self.read_history(room, query))
     }
     fn who<'a>(&'a self, room: &'a str) -> HubFuture<'a, Vec<MemberInfo>> {
-        Box::pin(std::future::ready(self.list_members(room)))
+        Box::pin(self.list_all_members(room))
     }
     fn rooms(&self) -> HubFuture<'_, Vec<RoomInfo>> {
         Box::pin(self.list_rooms())

@@ -150,6 +150,19 @@ impl LocalHub {
         Ok(list)
     }
 
+    /// The members of `room` on this node and, in a cluster, on every
+    /// other live node, sorted by name.
+    pub(super) async fn list_all_members(&self, room: &str) -> Result<Vec<MemberInfo>, ChatError> {
+        let mut list = self.list_members(room)?;
+        if let Some(node) = self.node.clone() {
+            let name = room_name(room)?;
+            let remote = self.read(move |db| db.remote_members(&node, &name)).await?;
+            list.extend(remote);
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Ok(list)
+    }
+
     /// Rooms in history and in memory, merged: members from memory, the
     /// newer last id of the two.
     pub(super) async fn list_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
