@@ -40,10 +40,10 @@ pub enum ChatRequest {
         room: String,
         /// The message.
         text: String,
-        /// An idempotency key (1 to 64 printable ASCII characters, e.g. a
-        /// random hex string per message): a resend with the same key,
-        /// after a lost reply, is answered with the original `seq` instead
-        /// of posting twice.
+        /// An idempotency key (1 to 64 ASCII letters, digits or punctuation,
+        /// no spaces; e.g. a random hex string per message): a resend with
+        /// the same key, after a lost reply, is answered with the original
+        /// `seq` instead of posting twice.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
     },

@@ -70,7 +70,7 @@ pub enum ChatError {
     #[error("you are no longer connected to the chat; reconnect")]
     Gone,
     /// The idempotency key breaks the key rule.
-    #[error("bad idempotency key: give 1 to {0} printable ASCII characters")]
+    #[error("bad idempotency key: give 1 to {0} ASCII letters, digits or punctuation, no spaces")]
     BadKey(usize),
     /// The history database failed; the message was not stored.
     #[error("chat history database: {0}; the message was not stored, try again")]

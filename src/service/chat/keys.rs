@@ -29,7 +29,8 @@ pub(super) fn ttl_millis() -> u64 {
     u64::try_from(KEY_TTL.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Checks a key's shape: 1 to [`KEY_MAX_BYTES`] printable ASCII bytes.
+/// Checks a key's shape: 1 to [`KEY_MAX_BYTES`] ASCII letters, digits or
+/// punctuation (no spaces, no control bytes).
 pub(super) fn check(key: &str) -> Result<(), ChatError> {
     if key.is_empty() || key.len() > KEY_MAX_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ChatError::BadKey(KEY_MAX_BYTES));
