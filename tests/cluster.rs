@@ -360,3 +360,26 @@ async fn who_lists_every_node_and_a_killed_node_vanishes_within_the_ttl() {
     let took = killed.elapsed();
     assert!(took <= limit, "took {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_get_other_nodes_messages_but_never_their_own() {
+    let pg = Pg::start();
+    let (a, b) = (node(&pg), node(&pg));
+    let mut ann = member(&a, "ann").await;
+    join(&mut ann, "ops").await;
+    let mut bob = member(&b, "bob").await;
+    join(&mut bob, "ops").await;
+    for i in 0..20 {
+        send(&mut ann, "ops", &format!("ann {i}")).await.unwrap();
+    }
+    for want in 1..=20 {
+        let m = next_message(&mut bob).await;
+        assert_eq!((m.seq, m.name.as_str()), (want, "ann"));
+    }
+    let seq = send(&mut bob, "ops", "from bob").await.unwrap();
+    assert_eq!(seq, 21);
+    // Ann's 20 messages are in PostgreSQL too, where her node's feed reads
+    // the outbox: they are not pushed back to her; bob's is.
+    let m = next_message(&mut ann).await;
+    assert_eq!((m.seq, m.name.as_str()), (21, "bob"));
+}

@@ -81,6 +81,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
           CREATE INDEX chat_presence_node ON chat_presence (node);
           CREATE INDEX chat_presence_room ON chat_presence (room);",
     },
+    Migration {
+        version: 4,
+        name: "chat messages name the node that committed them",
+        sql: "ALTER TABLE chat_messages ADD COLUMN node TEXT NOT NULL DEFAULT '';",
+    },
 ];
 
 /// One message to commit: who said what.
@@ -121,8 +126,8 @@ pub(super) struct Published {
 pub(super) fn publish(
     c: &mut Client,
     rooms: &[(&str, Vec<NewMessage<'_>>)],
-    ts: u64,
-    expires: u64,
+    (ts, expires): (u64, u64),
+    node: &str,
 ) -> Result<Vec<Published>, postgres::Error> {
     let mut tx = c.transaction()?;
     tx.execute(
@@ -169,11 +174,11 @@ pub(super) fn publish(
         let texts: Vec<&str> = fresh.iter().map(|m| m.text).collect();
         if n > 0 {
             tx.execute(
-                "INSERT INTO chat_messages (room, seq, ts, name, guest, text)
-                 SELECT $1, s, $2, n, g, t
+                "INSERT INTO chat_messages (room, seq, ts, name, guest, text, node)
+                 SELECT $1, s, $2, n, g, t, $7
                  FROM unnest($3::bigint[], $4::text[], $5::boolean[], $6::text[])
                  AS u(s, n, g, t)",
-                &[room, &ts_sql, &seqs, &names, &guests, &texts],
+                &[room, &ts_sql, &seqs, &names, &guests, &texts, &node],
             )?;
         }
         let mut next = first;
@@ -340,17 +345,20 @@ pub(super) fn outbox_end(c: &mut Client) -> Result<i64, postgres::Error> {
         .map(|r| r.get(0))
 }
 
-/// Up to `max` messages committed after outbox position `cursor`, in id
-/// (so commit) order, with their ids.
+/// Up to `max` messages committed by nodes other than `node` after
+/// outbox position `cursor`, in id (so commit) order, with their ids. A
+/// node's own commits are its writer's to deliver (with their sender, so
+/// that nobody is sent their own message back).
 pub(super) fn outbox_after(
     c: &mut Client,
     cursor: i64,
+    node: &str,
     max: usize,
 ) -> Result<Vec<(i64, Message)>, postgres::Error> {
     let rows = c.query(
         "SELECT id, room, seq, ts, name, guest, text FROM chat_messages
-         WHERE id > $1 ORDER BY id LIMIT $2",
-        &[&cursor, &sql_int(max as u64)],
+         WHERE id > $1 AND node <> $2 ORDER BY id LIMIT $3",
+        &[&cursor, &node, &sql_int(max as u64)],
     )?;
     Ok(rows
         .iter()

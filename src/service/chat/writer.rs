@@ -48,15 +48,24 @@ pub(super) fn spawn(
     conn: Db,
     rx: mpsc::Receiver<Pending>,
     limits: (usize, usize),
+    node: Arc<str>,
     counters: Arc<Counters>,
 ) -> io::Result<JoinHandle<()>> {
     let (max_batch, page_max) = limits;
     std::thread::Builder::new()
         .name("chat-writer".into())
-        .spawn(move || run(conn, rx, (max_batch.max(1), page_max), &counters))
+        .spawn(move || run(conn, rx, (max_batch.max(1), page_max), &node, &counters))
 }
 
-fn run(mut conn: Db, mut rx: mpsc::Receiver<Pending>, limits: (usize, usize), c: &Counters) {
+/// `node` names this node in the cluster (empty on SQLite): its commits
+/// carry it, so that its own cluster feed leaves them to this thread.
+fn run(
+    mut conn: Db,
+    mut rx: mpsc::Receiver<Pending>,
+    limits: (usize, usize),
+    node: &str,
+    c: &Counters,
+) {
     let (max_batch, page_max) = limits;
     let mut batch = Vec::with_capacity(max_batch);
     let mut last_ts = 0;
@@ -72,7 +81,7 @@ fn run(mut conn: Db, mut rx: mpsc::Receiver<Pending>, limits: (usize, usize), c:
         last_ts = now_millis().max(last_ts);
         match &mut conn {
             Db::Sqlite(conn) => commit(conn, &mut batch, last_ts, c),
-            Db::Pg(conn) => commit_pg(conn, &mut batch, last_ts, page_max, c),
+            Db::Pg(conn) => commit_pg(conn, &mut batch, (last_ts, node), page_max, c),
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::store::pg::PgConn;
 pub(super) fn commit_pg(
     conn: &mut PgConn,
     batch: &mut Vec<Pending>,
-    ts: u64,
+    (ts, node): (u64, &str),
     page_max: usize,
     c: &Counters,
 ) {
@@ -55,7 +55,7 @@ pub(super) fn commit_pg(
         })
         .collect();
     let expires = ts.saturating_add(keys::ttl_millis());
-    let done = conn.with(|client| history_pg::publish(client, &rows, ts, expires));
+    let done = conn.with(|client| history_pg::publish(client, &rows, (ts, expires), node));
     drop(rows);
     let done = match done {
         Ok(d) => d,

@@ -7,8 +7,9 @@
 //! while the feed reconnects are lost, the poll is not). Rows come in id
 //! order, which is commit order (see `history_pg`); each one for a room
 //! this node holds in memory is merged by seq (see `merge`): duplicates
-//! (this node's own commits, already delivered by the writer) dropped,
-//! gaps read from history first.
+//! dropped, gaps read from history first. Rows this node committed are
+//! left out: its writer delivers them, with their sender, so that a
+//! member is never sent its own message back.
 //!
 //! A room is in this node's map (subscribed) before its last seq is read
 //! at a join, and every [`CHECK_EVERY`] the feed compares each room's last
@@ -91,7 +92,7 @@ fn run(hub: &Weak<LocalHub>, cfg: Config, node: &str) {
                 Some(at) => at,
                 None => *cursor.insert(history_pg::outbox_end(c)?),
             };
-            let full = round(hub, c, start, &mut cursor)?;
+            let full = round(hub, c, (start, node), &mut cursor)?;
             if last_check.elapsed() >= CHECK_EVERY {
                 last_check = Instant::now();
                 check_tops(hub, c)?;
@@ -167,10 +168,10 @@ impl Presence {
 fn round(
     hub: &Weak<LocalHub>,
     c: &mut Client,
-    start: i64,
+    (start, node): (i64, &str),
     cursor: &mut Option<i64>,
 ) -> Result<bool, postgres::Error> {
-    let rows = history_pg::outbox_after(c, start, OUTBOX_BATCH)?;
+    let rows = history_pg::outbox_after(c, start, node, OUTBOX_BATCH)?;
     let Some(&(end, _)) = rows.last() else {
         return Ok(false);
     };

@@ -127,7 +127,13 @@ impl LocalHub {
         // Detached: the thread ends when the hub (the last sender) is
         // dropped, after committing whatever was still queued.
         let limits = (config.max_batch, config.history_page_max);
-        writer::spawn(conn, rx, limits, counters.clone())?;
+        let node: Option<Arc<str>> = store.is_shared().then(|| {
+            let mut b = [0u8; 8];
+            let _ = getrandom::fill(&mut b);
+            Arc::from(hex::encode(b))
+        });
+        let writer_node = node.clone().unwrap_or_else(|| Arc::from(""));
+        writer::spawn(conn, rx, limits, writer_node, counters.clone())?;
         let (stop, stopped) = std::sync::mpsc::sync_channel(1);
         let hub = Arc::new(LocalHub {
             filter: WordFilter::new(&config.filter),
@@ -144,11 +150,7 @@ impl LocalHub {
             next_session: AtomicU64::new(1),
             room_total: AtomicUsize::new(total),
             evictions: AtomicU64::new(0),
-            node: store.is_shared().then(|| {
-                let mut b = [0u8; 8];
-                let _ = getrandom::fill(&mut b);
-                Arc::from(hex::encode(b))
-            }),
+            node,
             _stop_pruner: stop,
         });
         prune::spawn(Arc::downgrade(&hub), stopped)?;
