@@ -37,6 +37,15 @@ if command -v chromium >/dev/null; then have chromium "$(command -v chromium)"; 
 # Real HAProxy in front of sockit (the PROXY protocol test, tests/proxy_protocol.rs).
 if command -v haproxy >/dev/null; then have haproxy "$(command -v haproxy)"; else
   get haproxy "with apt"; apt_get haproxy; fi
+# PostgreSQL for the cluster tests (tests/cluster.rs): each test starts its
+# own throw-away server in a temporary directory, on a Unix socket only, as
+# the unprivileged user nobody when run as root (tests/common/pg.rs).
+if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  have postgresql "$(ls -d /usr/lib/postgresql/*/bin | tail -n 1)"
+else
+  get postgresql-15 "with apt (server binaries only; the tests start and stop their own)"
+  apt_get postgresql-15
+fi
 if [ -d tests/e2e/node_modules/playwright-core ]; then
   have playwright-core "tests/e2e/node_modules"
 else

@@ -53,6 +53,7 @@ async fn send(c: &mut Client, room: &str, text: &str) -> (u64, String) {
         ChatRequest::Send {
             room: room.into(),
             text: text.into(),
+            key: None,
         },
     )
     .await
@@ -177,6 +178,7 @@ async fn bad_requests_are_refused_and_the_connection_survives() {
             ChatRequest::Send {
                 room: "lobby".into(),
                 text: "not joined".into(),
+                key: None,
             },
             "not_in_room",
         ),
@@ -189,6 +191,7 @@ async fn bad_requests_are_refused_and_the_connection_survives() {
         ChatRequest::Send {
             room: "lobby".into(),
             text: "x".repeat(10_000),
+            key: None,
         },
     )
     .await
@@ -199,6 +202,7 @@ async fn bad_requests_are_refused_and_the_connection_survives() {
         ChatRequest::Send {
             room: "lobby".into(),
             text: " \u{1b}[31m ".into(),
+            key: None,
         },
     )
     .await
@@ -230,6 +234,7 @@ async fn filter_replaces_and_blocks() {
         ChatRequest::Send {
             room: "lobby".into(),
             text: "buy SPAM now".into(),
+            key: None,
         },
     )
     .await
@@ -485,6 +490,7 @@ async fn every_acknowledged_message_survives_kill_9() {
             ChatRequest::Send {
                 room: "ops".into(),
                 text: format!("m{i}"),
+                key: None,
             }
             .to_frame(Some(i + 1)),
         )
@@ -521,4 +527,50 @@ async fn every_acknowledged_message_survives_kill_9() {
     let stored: Vec<u64> = messages.iter().map(|m| m.seq).collect();
     assert_eq!(stored, acked, "every acknowledged message, in order");
     assert_eq!(messages.last().unwrap().text, format!("m{}", N - 1));
+}
+
+#[tokio::test]
+async fn a_resend_with_the_same_idempotency_key_is_not_posted_twice() {
+    let srv = chat_server(&[]);
+    let mut ann = member(&srv, "ann").await;
+    let mut bob = member(&srv, "bob").await;
+    let mut cid = member(&srv, "cid").await;
+    join(&mut ann, "ops").await;
+    join(&mut bob, "ops").await;
+    join(&mut cid, "ops").await;
+    let keyed = |text: &str, key: &str| ChatRequest::Send {
+        room: "ops".into(),
+        text: text.into(),
+        key: Some(key.into()),
+    };
+    let seq = |r: ChatReply| match r {
+        ChatReply::Send { seq, text, .. } => (seq, text),
+        other => panic!("{other:?}"),
+    };
+    let first = seq(ask(&mut ann, keyed("hello", "k-1")).await.unwrap());
+    // The reply was "lost": the client sends the same request again.
+    let again = seq(ask(&mut ann, keyed("hello", "k-1")).await.unwrap());
+    assert_eq!(first, again, "a resend returns the original");
+    // Another member's key of the same spelling is its own.
+    let cids = seq(ask(&mut cid, keyed("mine", "k-1")).await.unwrap());
+    assert_eq!(cids.0, first.0 + 1);
+    let next = seq(ask(&mut ann, keyed("again", "k-2")).await.unwrap());
+    assert_eq!(next.0, first.0 + 2);
+    // Bob saw each message once: no duplicate.
+    for want in [first.0, cids.0, next.0] {
+        assert_eq!(next_message(&mut bob).await.seq, want);
+    }
+    let req = ChatRequest::History {
+        room: "ops".into(),
+        last: Some(10),
+        after: None,
+    };
+    match ask(&mut bob, req).await.unwrap() {
+        ChatReply::History { messages, .. } => assert_eq!(messages.len(), 3),
+        other => panic!("{other:?}"),
+    }
+    for bad in ["", "has space", &"k".repeat(65)] {
+        let e = ask(&mut ann, keyed("x", bad)).await.unwrap_err();
+        assert_eq!(e.code(), Some("bad_request"), "{bad:?}");
+    }
 }

@@ -238,7 +238,11 @@ const chat = {
   async send(text) {
     $("chat-error").textContent = "";
     try {
-      const sent = await link.request({ type: "chat.send", room: this.current, text });
+      // An idempotency key: a resend after a lost reply (the page
+      // reconnects through the load balancer) is not posted twice.
+      const key = Array.from(crypto.getRandomValues(new Uint8Array(16)),
+        (b) => b.toString(16).padStart(2, "0")).join("");
+      const sent = await link.request({ type: "chat.send", room: this.current, text, key });
       this.add({ room: sent.room, seq: sent.seq, ts: sent.ts, name: this.me, guest: false, text: sent.text });
       return true;
     } catch (e) {

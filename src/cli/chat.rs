@@ -152,6 +152,7 @@ pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
         conn.request(ChatRequest::Send {
             room: a.room.clone(),
             text,
+            key: Some(idempotency_key()),
         })
         .await
     };
@@ -374,6 +375,7 @@ impl Ui {
                 let req = ChatRequest::Send {
                     room: self.current.clone(),
                     text: text.to_owned(),
+                    key: Some(idempotency_key()),
                 };
                 match conn.send(&req).await {
                     Ok(id) => {
@@ -446,4 +448,19 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
         }
         ChatReply::History { messages, .. } => messages.iter().map(|m| line(m, current)).collect(),
     }
+}
+
+/// A fresh idempotency key for one `chat.send` (32 random hex digits): a
+/// resend of the same request after a lost reply is then answered with
+/// the original message instead of posting it twice.
+fn idempotency_key() -> String {
+    let mut b = [0u8; 16];
+    // Without OS randomness, a time-based key still differs per message.
+    if getrandom::fill(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = t.to_le_bytes();
+    }
+    hex::encode(b)
 }

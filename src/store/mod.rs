@@ -1,4 +1,5 @@
-//! Storage: SQLite databases (embedded, WAL) and blob files on disk.
+//! Storage: SQLite databases (embedded, WAL) and blob files on disk; or,
+//! for a cluster of nodes, PostgreSQL ([`pg`]).
 //!
 //! Each service owns one database file in the data directory (accounts in
 //! `sockit.db`, chat history in its own file) so that one service's writes
@@ -10,6 +11,8 @@
 //!
 //! Everything here is blocking: callers run it on a dedicated thread or in
 //! `spawn_blocking`, never on the async workers.
+
+pub mod pg;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -42,6 +42,12 @@ pub enum ChatRequest {
         room: String,
         /// The message.
         text: String,
+        /// An idempotency key (1 to 64 ASCII letters, digits or punctuation,
+        /// no spaces; e.g. a random hex string per message): a resend with
+        /// the same key, after a lost reply, is answered with the original
+        /// `seq` instead of posting twice.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// `chat.history`: the last `last` messages, or those after the
     /// message numbered `after` (a reconnecting client's last `seq`).

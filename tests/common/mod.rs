@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub mod inproc;
+pub mod pg;
 pub mod web;
 
 /// How long a server may take to print `ready`; a bound on a hang, not a sleep.

@@ -9,6 +9,7 @@ few lines each, the pattern for ``login`` and friends to follow.
 
 import itertools
 import logging
+import secrets
 import socket
 import ssl
 import time
@@ -264,6 +265,26 @@ class Client:
     def logout(self) -> None:
         """Revokes this connection's session token on the server."""
         self.request("logout")
+
+    # -- the chat family (feature "chat") ---------------------------------
+
+    def chat_join(self, room: str) -> Header:
+        """Joins ``room``; the reply has ``room`` and ``last_seq``. Messages
+        numbered above ``last_seq`` arrive as pushed ``chat.message`` frames
+        (see ``events``). Log in first."""
+        return self.request("chat.join", room=room).header
+
+    def chat_send(self, room: str, text: str, key: Optional[str] = None) -> Header:
+        """Says ``text`` in ``room`` (joined first); returns the reply with
+        ``seq`` once the message is committed.
+
+        Every send carries an idempotency key (a fresh random one unless
+        ``key`` is given): sending again with the same key after a lost
+        reply returns the original ``seq`` instead of posting twice, so
+        ``chat_send(room, text, key=k)`` is safe to retry.
+        """
+        return self.request("chat.send", room=room, text=text,
+                            key=key if key is not None else secrets.token_hex(16)).header
 
     # -- the file family (feature "file"), in files.py --------------------
 

@@ -73,6 +73,9 @@ const CONFIG_HEADER: &str = "\
         --chat-filter darn=**** --chat-filter spam=!block
       chat for `nc HOST 2323` users and for JSON datagrams {\"name\",\"msg\"},
       in the same rooms, with the classic keyword rule
+  sockit serve --listen tcp://0.0.0.0:7878 --chat-store postgres://sockit@db.internal:5432/sockit
+      one node of a cluster: chat rooms and history in a shared PostgreSQL;
+      members of every node given the same URL meet in the same rooms
   sockit serve --print-config > sockit.toml; sockit serve --config sockit.toml
       every setting in a TOML file (flags given on the command line win);
       `kill -HUP PID` re-reads it and applies the access lists at once

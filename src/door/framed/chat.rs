@@ -147,8 +147,8 @@ async fn answer(
                 room: chat::room_name(&room).unwrap_or(room),
             }
         }
-        ChatRequest::Send { room, text } => {
-            let m = me.publish(&room, &text).await?;
+        ChatRequest::Send { room, text, key } => {
+            let m = me.publish_keyed(&room, &text, key.as_deref()).await?;
             ChatReply::Send {
                 room: m.room.to_string(),
                 seq: m.id,

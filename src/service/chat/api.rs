@@ -76,6 +76,17 @@ pub trait ChatHub: Send + Sync {
     /// queued for every member of the room (the sender included: compare
     /// [`Message::origin`]); nobody sees it before the commit.
     fn submit<'a>(&'a self, id: SessionId, room: &'a str, text: &'a str) -> HubFuture<'a, Ticket>;
+    /// [`ChatHub::submit`] with an idempotency key: a message whose key the
+    /// same sender already used in the room (within
+    /// [`KEY_TTL`](super::KEY_TTL)) is not posted again; its ticket gives
+    /// the original message (its seq), and nobody sees it twice.
+    fn submit_keyed<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        text: &'a str,
+        key: Option<&'a str>,
+    ) -> HubFuture<'a, Ticket>;
     /// Posts a message from a guest who is not a member: an unverified
     /// datagram source, which must never join, hold a name or cause
     /// presence. The name follows the guest rules and may be neither an
@@ -205,6 +216,22 @@ impl Session {
     /// Submits a message and waits for its commit (see [`ChatHub::submit`]).
     pub async fn publish(&self, room: &str, text: &str) -> Result<Arc<Message>, ChatError> {
         self.hub.submit(self.id, room, text).await?.ack().await
+    }
+
+    /// [`Session::publish`] with an idempotency key (see
+    /// [`ChatHub::submit_keyed`]): a resend after a lost reply returns the
+    /// original message instead of posting it twice.
+    pub async fn publish_keyed(
+        &self,
+        room: &str,
+        text: &str,
+        key: Option<&str>,
+    ) -> Result<Arc<Message>, ChatError> {
+        self.hub
+            .submit_keyed(self.id, room, text, key)
+            .await?
+            .ack()
+            .await
     }
 
     /// Queues a message for commit without waiting for it (see [`Ticket`]).

@@ -69,6 +69,9 @@ pub enum ChatError {
     /// The member was cut off (its queue filled) or has disconnected.
     #[error("you are no longer connected to the chat; reconnect")]
     Gone,
+    /// The idempotency key breaks the key rule.
+    #[error("bad idempotency key: give 1 to {0} ASCII letters, digits or punctuation, no spaces")]
+    BadKey(usize),
     /// The history database failed; the message was not stored.
     #[error("chat history database: {0}; the message was not stored, try again")]
     Store(Arc<str>),
@@ -95,6 +98,7 @@ impl ChatError {
             ChatError::Blocked(_) => "blocked",
             ChatError::RateLimited { .. } => "rate_limited",
             ChatError::Gone => "gone",
+            ChatError::BadKey(_) => "bad_request",
             ChatError::Store(_) => "store",
             ChatError::ShuttingDown => "shutting_down",
         }

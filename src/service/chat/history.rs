@@ -44,7 +44,23 @@ const MIGRATIONS: &[Migration] = &[
         name: "chat messages by age, for retention",
         sql: "CREATE INDEX messages_ts ON messages (ts);",
     },
+    Migration {
+        version: 3,
+        name: "chat idempotency keys",
+        sql: "CREATE TABLE chat_keys (
+              room TEXT NOT NULL,
+              name TEXT NOT NULL,
+              key TEXT NOT NULL,
+              id INTEGER NOT NULL,
+              expires INTEGER NOT NULL,
+              PRIMARY KEY (room, name, key)
+          ) WITHOUT ROWID;
+          CREATE INDEX chat_keys_expires ON chat_keys (expires);",
+    },
 ];
+
+/// An idempotency key to remember with its message: room, sender, key, id.
+pub(super) type KeyRow<'a> = (&'a str, &'a str, &'a str, u64);
 
 /// Which part of a room's history to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,10 +189,23 @@ pub(super) fn delete_rooms(conn: &mut Connection, names: &[String]) -> rusqlite:
     Ok(n)
 }
 
-/// Commits `batch` in one transaction, with each room's new last id.
-pub(super) fn insert_batch(conn: &mut Connection, batch: &[Arc<Message>]) -> rusqlite::Result<()> {
+/// Commits `batch` in one transaction, with each room's new last id and
+/// the idempotency `keys` of its keyed messages (kept until `expires`).
+pub(super) fn insert_batch(
+    conn: &mut Connection,
+    batch: &[Arc<Message>],
+    keys: &[KeyRow<'_>],
+    expires: u64,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
+        let mut key = tx.prepare_cached(
+            "INSERT OR REPLACE INTO chat_keys (room, name, key, id, expires)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (room, name, k, id) in keys {
+            key.execute(params![room, name, k, sql_int(*id), sql_int(expires)])?;
+        }
         let mut ins = tx.prepare_cached(
             "INSERT INTO messages (room, id, ts, name, guest, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;

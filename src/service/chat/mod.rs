@@ -34,20 +34,25 @@
 
 mod api;
 mod config;
+mod db;
 mod error;
 mod event;
 mod filter;
 mod flood;
 mod fold;
 mod history;
+mod history_pg;
 mod inbox;
+mod keys;
 mod local;
+mod merge;
 mod names;
 mod render;
 mod room;
 mod sanitize;
 mod wire;
 mod writer;
+mod writer_pg;
 
 #[cfg(test)]
 mod tests;
@@ -61,6 +66,7 @@ pub use config::{
     DEFAULT_ROOM_IDLE, DEFAULT_ROOMS_MAX, MAX_ROOMS_PER_MEMBER, PRUNE_CHUNK, ROOM_LIST_MAX,
     WRITE_QUEUE_CAPACITY,
 };
+pub use db::{ChatStore, OpenStoreError, PRESENCE_TTL};
 pub use error::ChatError;
 pub use event::{
     Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, RoomInfo, SessionId,
@@ -69,6 +75,7 @@ pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
 pub use flood::TokenBucket;
 pub use history::{DB_FILE, HistoryPage, HistoryQuery};
 pub use inbox::{Inbox, Offer, Outbox, channel};
+pub use keys::{KEY_MAX_BYTES, KEY_TTL};
 pub(crate) use local::message_text;
 pub use local::{LocalHub, OpenError, PruneReport};
 pub use names::{

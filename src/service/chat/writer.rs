@@ -8,6 +8,11 @@
 //! messages: durability costs one commit per batch, not per message.
 //! Because this single thread assigns ids and fans out in commit order,
 //! every member sees a room's messages in id order with no gap.
+//!
+//! On PostgreSQL (a cluster) the database assigns the ids (seqs) inside
+//! the batch's transaction, since other nodes commit to the same rooms;
+//! the fan-out then merges by seq (see `merge`), reading from history any
+//! message another node committed in between, before the ack.
 
 use std::io;
 use std::sync::Arc;
@@ -18,10 +23,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::db::Db;
 use super::error::ChatError;
 use super::event::{Event, Message, SessionId};
 use super::history;
+use super::keys;
 use super::room::{Counters, Room, lock};
+use super::writer_pg::commit_pg;
 
 /// A publish waiting for the writer.
 pub(super) struct Pending {
@@ -30,22 +38,35 @@ pub(super) struct Pending {
     pub guest: bool,
     pub text: String,
     pub origin: SessionId,
+    /// The sender's idempotency key (see `keys`).
+    pub key: Option<String>,
     pub ack: oneshot::Sender<Result<Arc<Message>, ChatError>>,
 }
 
 /// Starts the writer thread; it ends when every sender is dropped.
 pub(super) fn spawn(
-    conn: Connection,
+    conn: Db,
     rx: mpsc::Receiver<Pending>,
-    max_batch: usize,
+    limits: (usize, usize),
+    node: Arc<str>,
     counters: Arc<Counters>,
 ) -> io::Result<JoinHandle<()>> {
+    let (max_batch, page_max) = limits;
     std::thread::Builder::new()
         .name("chat-writer".into())
-        .spawn(move || run(conn, rx, max_batch.max(1), &counters))
+        .spawn(move || run(conn, rx, (max_batch.max(1), page_max), &node, &counters))
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Pending>, max_batch: usize, c: &Counters) {
+/// `node` names this node in the cluster (empty on SQLite): its commits
+/// carry it, so that its own cluster feed leaves them to this thread.
+fn run(
+    mut conn: Db,
+    mut rx: mpsc::Receiver<Pending>,
+    limits: (usize, usize),
+    node: &str,
+    c: &Counters,
+) {
+    let (max_batch, page_max) = limits;
     let mut batch = Vec::with_capacity(max_batch);
     let mut last_ts = 0;
     while let Some(first) = rx.blocking_recv() {
@@ -58,18 +79,64 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Pending>, max_batch: usize, 
         }
         // Timestamps never go backwards, even if the wall clock does.
         last_ts = now_millis().max(last_ts);
-        commit(&mut conn, &mut batch, last_ts, c);
+        match &mut conn {
+            Db::Sqlite(conn) => commit(conn, &mut batch, last_ts, c),
+            Db::Pg(conn) => commit_pg(conn, &mut batch, (last_ts, node), page_max, c),
+        }
     }
+}
+
+/// Fails every publish in `batch` (emptying it) with `e`.
+pub(super) fn fail(batch: &mut Vec<Pending>, e: &ChatError) {
+    for p in batch.drain(..) {
+        let mut st = lock(&p.room.state);
+        st.pending = st.pending.saturating_sub(1);
+        drop(st);
+        let _ = p.ack.send(Err(e.clone()));
+    }
+}
+
+/// What becomes of one publish of a batch.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Fate {
+    /// Posted now.
+    Fresh,
+    /// A resend of the earlier publish at this index of the same batch.
+    SameAs(usize),
+    /// A resend of the message already committed with this id.
+    Stored(u64),
 }
 
 /// Commits `batch` (emptying it), then acks and fans out, or fails them all.
 fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, ts: u64, c: &Counters) {
+    // Resends first: only this thread writes keys, so reading them before
+    // the transaction is safe.
+    let mut fates: Vec<Fate> = Vec::with_capacity(batch.len());
+    for (p, leader) in batch.iter().zip(keys::leaders(batch)) {
+        let fate = match (leader, p.key.as_deref()) {
+            (Some(j), _) => Fate::SameAs(j),
+            (None, Some(k)) => match keys::find(conn, &p.room.name, &p.name, k, ts) {
+                Ok(Some(id)) => Fate::Stored(id),
+                Ok(None) => Fate::Fresh,
+                Err(e) => {
+                    fail(batch, &ChatError::Store(Arc::from(e.to_string())));
+                    return;
+                }
+            },
+            (None, None) => Fate::Fresh,
+        };
+        fates.push(fate);
+    }
     // Next ids, per room in this batch. Only this thread raises a room's
     // last_id, so reading it now and raising it after the commit is safe.
     let mut next: Vec<(Arc<str>, u64)> = Vec::new();
-    let msgs: Vec<Arc<Message>> = batch
+    let msgs: Vec<Option<Arc<Message>>> = batch
         .iter_mut()
-        .map(|p| {
+        .zip(&fates)
+        .map(|(p, fate)| {
+            if !matches!(fate, Fate::Fresh) {
+                return None;
+            }
             let id = match next.iter_mut().find(|(r, _)| *r == p.room.name) {
                 Some((_, id)) => {
                     *id += 1;
@@ -91,40 +158,66 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, ts: u64, c: &Counters
                 text,
                 Some(p.origin),
             );
-            Arc::new(m)
+            Some(Arc::new(m))
         })
         .collect();
+    let fresh: Vec<Arc<Message>> = msgs.iter().flatten().cloned().collect();
+    let key_rows: Vec<history::KeyRow<'_>> = batch
+        .iter()
+        .zip(&msgs)
+        .filter_map(|(p, m)| Some((&*p.room.name, &*p.name, p.key.as_deref()?, m.as_ref()?.id)))
+        .collect();
+    let expires = ts.saturating_add(keys::ttl_millis());
     let started = std::time::Instant::now();
-    let stored = history::insert_batch(conn, &msgs);
+    let done = history::insert_batch(conn, &fresh, &key_rows, expires);
     crate::ops::metrics::chat_commit(started.elapsed());
-    match stored {
-        Ok(()) => {
-            c.commits.fetch_add(1, Ordering::Relaxed);
-            c.messages.fetch_add(msgs.len() as u64, Ordering::Relaxed);
-            for (p, m) in batch.drain(..).zip(msgs) {
-                {
-                    let mut st = lock(&p.room.state);
-                    st.pending = st.pending.saturating_sub(1);
-                    st.last_id = m.id;
-                    st.deliver(&p.room.name, Event::Message(m.clone()), c);
-                }
-                // Acked after the fan-out: when `publish` returns, the
-                // message is in every member's queue, so a door (or test)
-                // that saw the ack knows the room has it too.
-                let _ = p.ack.send(Ok(m));
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, messages = batch.len(), "chat history commit failed");
-            let e = ChatError::Store(Arc::from(e.to_string()));
-            for p in batch.drain(..) {
-                let mut st = lock(&p.room.state);
-                st.pending = st.pending.saturating_sub(1);
+    drop(key_rows);
+    if let Err(e) = done {
+        tracing::error!(error = %e, messages = batch.len(), "chat history commit failed");
+        fail(batch, &ChatError::Store(Arc::from(e.to_string())));
+        return;
+    }
+    c.commits.fetch_add(1, Ordering::Relaxed);
+    c.messages.fetch_add(fresh.len() as u64, Ordering::Relaxed);
+    let mut acks: Vec<Option<Arc<Message>>> = Vec::with_capacity(batch.len());
+    for (i, p) in batch.drain(..).enumerate() {
+        let mut st = lock(&p.room.state);
+        st.pending = st.pending.saturating_sub(1);
+        let m = match fates[i] {
+            Fate::Fresh => msgs[i].clone().inspect(|m| {
+                st.last_id = m.id;
+                st.deliver(&p.room.name, Event::Message(m.clone()), c);
+            }),
+            Fate::SameAs(j) => acks.get(j).cloned().flatten(),
+            Fate::Stored(id) => {
                 drop(st);
-                let _ = p.ack.send(Err(e.clone()));
+                let found = keys::message_at(conn, &p.room.name, id).ok().flatten();
+                Some(resent(&p, id, found))
             }
+        };
+        acks.push(m.clone());
+        // Acked after the fan-out: when `publish` returns, the message is
+        // in every member's queue, so a door (or test) that saw the ack
+        // knows the room has it too.
+        if let Some(m) = m {
+            let _ = p.ack.send(Ok(m));
         }
     }
+}
+
+/// The answer to a resend of message `id`: the original as history holds
+/// it, or (if pruned meanwhile) its id with the resent text.
+pub(super) fn resent(p: &Pending, id: u64, found: Option<(u64, String)>) -> Arc<Message> {
+    let (ts, text) = found.unwrap_or_else(|| (0, p.text.clone()));
+    Arc::new(Message::new(
+        p.room.name.clone(),
+        id,
+        ts,
+        p.name.clone(),
+        p.guest,
+        text,
+        None,
+    ))
 }
 
 pub(super) fn now_millis() -> u64 {

@@ -1,4 +1,6 @@
-//! The in-process hub: every room on this node, history in `DATA/chat.db`.
+//! The in-process hub: every room on this node, history in `DATA/chat.db`
+//! or, for a cluster, in PostgreSQL (see `cluster` for how the other
+//! nodes' messages reach this node's members).
 //!
 //! State is a few maps behind short `std` mutexes (never held across an
 //! await): rooms by name, members by id, online guest names. Publishing
@@ -7,6 +9,7 @@
 //! blocking pool, which WAL lets run beside the writer.
 
 mod addresses;
+mod cluster;
 mod members;
 mod prune;
 mod publish;
@@ -22,20 +25,19 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use super::api::Ticket;
 use super::api::{ChatHub, Connected, HubFuture, Joined};
 use super::config::{ChatConfig, WRITE_QUEUE_CAPACITY};
+use super::db::{ChatStore, Db, DbError, OpenStoreError};
 use super::error::ChatError;
 use super::event::{DoorKind, MemberInfo, RoomInfo, SessionId};
 use super::filter::WordFilter;
-use super::history::{self, HistoryPage, HistoryQuery};
+use super::history::{HistoryPage, HistoryQuery};
 use super::names::{Identity, NameRegistry};
 use super::room::{Counters, HubStats, Member, Room, lock};
 use super::writer::{self, Pending};
-use crate::store::StoreError;
 
 /// The one-node chat hub.
 pub struct LocalHub {
@@ -47,9 +49,10 @@ pub struct LocalHub {
     /// Online guests' name keys (see `names::name_key`).
     guests: Mutex<HashMap<String, SessionId>>,
     writer: mpsc::Sender<Pending>,
-    reader: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Db>>,
     /// The pruning pass's own connection (see `prune`).
-    pruner: Mutex<Connection>,
+    pruner: Mutex<Db>,
+
     counters: Arc<Counters>,
     next_session: AtomicU64,
     /// Guest-message and room-creation budgets per address.
@@ -61,6 +64,9 @@ pub struct LocalHub {
     /// Rooms evicted so far: a join that read a room's last id from
     /// history reads again if an eviction happened meanwhile.
     evictions: AtomicU64,
+    /// This node's name in the cluster's presence table (random, new at
+    /// each start); `None` on SQLite.
+    node: Option<Arc<str>>,
     /// Dropped with the hub, which wakes the pruning thread to end.
     _stop_pruner: std::sync::mpsc::SyncSender<()>,
 }
@@ -70,14 +76,10 @@ pub struct LocalHub {
 pub enum OpenError {
     /// The history database could not be opened.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] OpenStoreError),
     /// Reading the rooms at startup failed.
-    #[error("reading chat rooms from {}: {source}", history::DB_FILE)]
-    Load {
-        /// What SQLite said.
-        #[source]
-        source: rusqlite::Error,
-    },
+    #[error("reading chat rooms: {0}")]
+    Load(String),
     /// The writer thread could not be started.
     #[error("starting the chat writer thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -100,16 +102,38 @@ impl LocalHub {
         config: ChatConfig,
         registry: Arc<dyn NameRegistry>,
     ) -> Result<Arc<LocalHub>, OpenError> {
-        let conn = history::open(dir, config.durability)?;
-        let reader = history::open(dir, config.durability)?;
-        let pruner = history::open(dir, config.durability)?;
+        Self::open_store(dir, ChatStore::Sqlite, config, registry)
+    }
+
+    /// Like [`LocalHub::open`], with the history in `store`: on
+    /// PostgreSQL, this node joins the cluster sharing that database (its
+    /// members see every node's messages; see `cluster`). `dir` is used
+    /// only for SQLite.
+    pub fn open_store(
+        dir: &Path,
+        store: ChatStore,
+        config: ChatConfig,
+        registry: Arc<dyn NameRegistry>,
+    ) -> Result<Arc<LocalHub>, OpenError> {
+        let mut conn = Db::open(&store, dir, config.durability)?;
+        let reader = Db::open(&store, dir, config.durability)?;
+        let pruner = Db::open(&store, dir, config.durability)?;
         // Rooms are loaded when joined, not here: only their number.
-        let total = history::count_rooms(&conn).map_err(|source| OpenError::Load { source })?;
+        let total = conn
+            .count_rooms()
+            .map_err(|e| OpenError::Load(e.to_string()))?;
         let counters = Arc::new(Counters::default());
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_CAPACITY);
         // Detached: the thread ends when the hub (the last sender) is
         // dropped, after committing whatever was still queued.
-        writer::spawn(conn, rx, config.max_batch, counters.clone())?;
+        let limits = (config.max_batch, config.history_page_max);
+        let node: Option<Arc<str>> = store.is_shared().then(|| {
+            let mut b = [0u8; 8];
+            let _ = getrandom::fill(&mut b);
+            Arc::from(hex::encode(b))
+        });
+        let writer_node = node.clone().unwrap_or_else(|| Arc::from(""));
+        writer::spawn(conn, rx, limits, writer_node, counters.clone())?;
         let (stop, stopped) = std::sync::mpsc::sync_channel(1);
         let hub = Arc::new(LocalHub {
             filter: WordFilter::new(&config.filter),
@@ -126,9 +150,13 @@ impl LocalHub {
             next_session: AtomicU64::new(1),
             room_total: AtomicUsize::new(total),
             evictions: AtomicU64::new(0),
+            node,
             _stop_pruner: stop,
         });
         prune::spawn(Arc::downgrade(&hub), stopped)?;
+        if let (ChatStore::Postgres(cfg), Some(node)) = (store, hub.node.clone()) {
+            cluster::spawn(Arc::downgrade(&hub), *cfg, node)?;
+        }
         Ok(hub)
     }
 
@@ -136,13 +164,13 @@ impl LocalHub {
     async fn read<T, F>(&self, f: F) -> Result<T, ChatError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&mut Db) -> Result<T, DbError> + Send + 'static,
     {
         let reader = self.reader.clone();
-        tokio::task::spawn_blocking(move || f(&lock(&reader)))
+        tokio::task::spawn_blocking(move || f(&mut lock(&reader)))
             .await
             .map_err(|_| ChatError::Store(Arc::from("history reader failed")))?
-            .map_err(|e| ChatError::Store(Arc::from(e.to_string())))
+            .map_err(ChatError::from)
     }
 
     /// Rooms in memory now (in use, or idle for less than the idle time).
@@ -203,7 +231,16 @@ impl ChatHub for LocalHub {
         Box::pin(std::future::ready(self.leave_room(id, room)))
     }
     fn submit<'a>(&'a self, id: SessionId, room: &'a str, text: &'a str) -> HubFuture<'a, Ticket> {
-        Box::pin(self.submit_message(id, room, text))
+        Box::pin(self.submit_message(id, room, text, None))
+    }
+    fn submit_keyed<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        text: &'a str,
+        key: Option<&'a str>,
+    ) -> HubFuture<'a, Ticket> {
+        Box::pin(self.submit_message(id, room, text, key))
     }
     fn post_unjoined<'a>(
         &'a self,
@@ -220,7 +257,7 @@ impl ChatHub for LocalHub {
         Box::pin(self.read_history(room, query))
     }
     fn who<'a>(&'a self, room: &'a str) -> HubFuture<'a, Vec<MemberInfo>> {
-        Box::pin(std::future::ready(self.list_members(room)))
+        Box::pin(self.list_all_members(room))
     }
     fn rooms(&self) -> HubFuture<'_, Vec<RoomInfo>> {
         Box::pin(self.list_rooms())

@@ -11,6 +11,11 @@
 //! chunks of [`PRUNE_CHUNK`] rows, each its own short transaction, so the
 //! writer thread never waits long for the database.
 //!
+//! On PostgreSQL every node runs the same pass on the shared tables (the
+//! deletes are idempotent); the size cap, which measures the SQLite file,
+//! does not apply there, and rooms are never forgotten, since another node
+//! may hold one in memory and its seqs must go on from where they were.
+//!
 //! [`prune_every`]: crate::service::chat::ChatConfig::prune_every
 //! [`room_idle`]: crate::service::chat::ChatConfig::room_idle
 //! [`history_max_age`]: crate::service::chat::ChatConfig::history_max_age
@@ -25,6 +30,8 @@ use rusqlite::Connection;
 
 use super::LocalHub;
 use crate::service::chat::config::PRUNE_CHUNK;
+use crate::service::chat::db::{Db, DbError};
+use crate::service::chat::error::ChatError;
 use crate::service::chat::history;
 use crate::service::chat::room::lock;
 use crate::service::chat::writer::now_millis;
@@ -70,20 +77,23 @@ pub(super) fn spawn(hub: Weak<LocalHub>, stopped: Receiver<()>) -> std::io::Resu
 impl LocalHub {
     /// Runs one pruning pass now (see the module documentation). Blocks on
     /// SQLite: the hub's own thread calls it; tests may too.
-    pub fn prune(&self) -> rusqlite::Result<PruneReport> {
+    pub fn prune(&self) -> Result<PruneReport, ChatError> {
         let mut report = PruneReport {
             evicted: self.evict_idle(),
             ..PruneReport::default()
         };
         self.addresses.sweep();
-        let mut conn = lock(&self.pruner);
-        report.messages = self.trim(&conn)?;
-        report.rooms = self.forget_empty(&mut conn)?;
+        let mut db = lock(&self.pruner);
+        report.messages = self.trim(&mut db)?;
+        db.forget_expired_keys(now_millis())?;
+        if let Db::Sqlite(conn) = &mut *db {
+            report.rooms = self.forget_empty(conn).map_err(DbError::from)?;
+        }
         let historyless = lock(&self.rooms)
             .values()
             .filter(|r| lock(&r.state).last_id == 0)
             .count();
-        let total = history::count_rooms(&conn)? + historyless;
+        let total = db.count_rooms()? + historyless;
         self.room_total.store(total, Ordering::Relaxed);
         Ok(report)
     }
@@ -111,13 +121,13 @@ impl LocalHub {
     }
 
     /// Deletes messages past the age, per-room and size limits; how many.
-    fn trim(&self, conn: &Connection) -> rusqlite::Result<usize> {
+    fn trim(&self, db: &mut Db) -> Result<usize, DbError> {
         let mut deleted = 0;
         if let Some(age) = self.config.history_max_age {
             let age = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
             let cutoff = now_millis().saturating_sub(age);
             loop {
-                let n = history::delete_older(conn, cutoff, PRUNE_CHUNK)?;
+                let n = db.delete_older(cutoff, PRUNE_CHUNK)?;
                 deleted += n;
                 if n < PRUNE_CHUNK {
                     break;
@@ -126,9 +136,9 @@ impl LocalHub {
         }
         let keep = self.config.history_room_max;
         if keep > 0 {
-            for (room, last) in history::rooms_over(conn, keep)? {
+            for (room, last) in db.rooms_over(keep)? {
                 loop {
-                    let n = history::delete_room_upto(conn, &room, last - keep, PRUNE_CHUNK)?;
+                    let n = db.delete_room_upto(&room, last - keep, PRUNE_CHUNK)?;
                     deleted += n;
                     if n < PRUNE_CHUNK {
                         break;
@@ -137,7 +147,7 @@ impl LocalHub {
             }
         }
         let max = self.config.history_max_bytes;
-        if max > 0 {
+        if let (Db::Sqlite(conn), true) = (db, max > 0) {
             for _ in 0..SIZE_STEPS_MAX {
                 if history::used_bytes(conn)? <= max {
                     break;

@@ -12,7 +12,8 @@ use crate::service::chat::config::DEFAULT_ROOM;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
-use crate::service::chat::history::{self, HistoryPage, HistoryQuery};
+use crate::service::chat::history::{HistoryPage, HistoryQuery};
+use crate::service::chat::keys;
 use crate::service::chat::names::{Identity, room_name};
 use crate::service::chat::room::{Room, lock};
 use crate::service::chat::sanitize::sanitize;
@@ -62,8 +63,12 @@ impl LocalHub {
         id: SessionId,
         room: &str,
         text: &str,
+        key: Option<&str>,
     ) -> Result<Ticket, ChatError> {
         let max = self.config.max_message_bytes;
+        if let Some(k) = key {
+            keys::check(k)?;
+        }
         let member = self.member(id)?;
         let room = room_name(room)?;
         let (room, name, guest) = {
@@ -85,7 +90,8 @@ impl LocalHub {
             }
             st.pending += 1;
         }
-        self.queue(room, name, guest, text, id).await
+        self.queue(room, (name, guest), text, id, key.map(str::to_owned))
+            .await
     }
 
     /// See [`ChatHub::post_unjoined`](crate::service::chat::ChatHub::post_unjoined).
@@ -110,9 +116,7 @@ impl LocalHub {
                 // made for a poster: anything else would let forged
                 // datagrams create rooms without end.
                 let key = room.clone();
-                let stored = self
-                    .read(move |conn| history::stored_last_id(conn, &key))
-                    .await?;
+                let stored = self.read(move |db| db.stored_last_id(&key)).await?;
                 if stored.is_none() && room != DEFAULT_ROOM {
                     return Err(ChatError::NotInRoom(room));
                 }
@@ -129,7 +133,7 @@ impl LocalHub {
         // An id no member has: every member, the poster's namesakes
         // included, is sent the message.
         let origin = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
-        self.queue(room, name, guest, text, origin).await
+        self.queue(room, (name, guest), text, origin, None).await
     }
 
     /// Hands a checked message to the writer; the caller has counted it in
@@ -138,10 +142,10 @@ impl LocalHub {
     async fn queue(
         &self,
         room: Arc<Room>,
-        name: Arc<str>,
-        guest: bool,
+        (name, guest): (Arc<str>, bool),
         text: String,
         origin: SessionId,
+        key: Option<String>,
     ) -> Result<Ticket, ChatError> {
         let (ack, done) = oneshot::channel();
         let pending = Pending {
@@ -150,6 +154,7 @@ impl LocalHub {
             guest,
             text,
             origin,
+            key,
             ack,
         };
         if self.writer.send(pending).await.is_err() {
@@ -167,7 +172,6 @@ impl LocalHub {
     ) -> Result<HistoryPage, ChatError> {
         let room: Arc<str> = Arc::from(room_name(room)?);
         let page_max = self.config.history_page_max;
-        self.read(move |conn| history::query(conn, &room, query, page_max))
-            .await
+        self.read(move |db| db.query(&room, query, page_max)).await
     }
 }

@@ -14,7 +14,6 @@ use crate::service::chat::api::Joined;
 use crate::service::chat::config::{DEFAULT_ROOM, MAX_ROOMS_PER_MEMBER, ROOM_LIST_MAX};
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::{Change, Event, MemberInfo, Presence, RoomInfo, SessionId};
-use crate::service::chat::history;
 use crate::service::chat::names::room_name;
 use crate::service::chat::room::{Member, Room, lock};
 
@@ -151,12 +150,23 @@ impl LocalHub {
         Ok(list)
     }
 
+    /// The members of `room` on this node and, in a cluster, on every
+    /// other live node, sorted by name.
+    pub(super) async fn list_all_members(&self, room: &str) -> Result<Vec<MemberInfo>, ChatError> {
+        let mut list = self.list_members(room)?;
+        if let Some(node) = self.node.clone() {
+            let name = room_name(room)?;
+            let remote = self.read(move |db| db.remote_members(&node, &name)).await?;
+            list.extend(remote);
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Ok(list)
+    }
+
     /// Rooms in history and in memory, merged: members from memory, the
     /// newer last id of the two.
     pub(super) async fn list_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
-        let stored = self
-            .read(|conn| history::list_rooms(conn, ROOM_LIST_MAX))
-            .await?;
+        let stored = self.read(|db| db.list_rooms(ROOM_LIST_MAX)).await?;
         let live: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
         let mut list: Vec<RoomInfo> = stored
             .into_iter()
@@ -205,9 +215,7 @@ impl LocalHub {
             // id past what was read: read again if one happened.
             let evictions = self.evictions.load(Ordering::Acquire);
             let key = name.to_owned();
-            let stored = self
-                .read(move |conn| history::stored_last_id(conn, &key))
-                .await?;
+            let stored = self.read(move |db| db.stored_last_id(&key)).await?;
             let mut rooms = lock(&self.rooms);
             if let Some(r) = rooms.get(name) {
                 return Ok(r.clone());

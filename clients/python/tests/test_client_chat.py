@@ -1,0 +1,31 @@
+"""The chat family through the Python client, against the real server."""
+import pytest
+
+from conftest import add_user
+from sockit_client import Client, ServerError
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def account(server):
+    add_user(server.data, "pychat", PASSWORD)
+    return "pychat"
+
+
+def test_a_retried_send_with_its_key_posts_once(server, account):
+    with Client.connect(server.tcp) as c:
+        c.login(account, PASSWORD)
+        last = c.chat_join("pyroom")["last_seq"]
+        first = c.chat_send("pyroom", "hello", key="retry-1")
+        # The reply was lost: the same send again returns the original.
+        again = c.chat_send("pyroom", "hello", key="retry-1")
+        assert (again["seq"], again["text"]) == (first["seq"], "hello")
+        assert first["seq"] == last + 1
+        # Without a key given, each send gets a fresh one: two posts.
+        a = c.chat_send("pyroom", "one")
+        b = c.chat_send("pyroom", "one")
+        assert (a["seq"], b["seq"]) == (first["seq"] + 1, first["seq"] + 2)
+        with pytest.raises(ServerError) as e:
+            c.chat_send("pyroom", "x", key="no spaces")
+        assert e.value.code == "bad_request"

@@ -1,0 +1,188 @@
+//! Where a hub keeps its history: one node's SQLite file or the cluster's
+//! PostgreSQL. Each of the hub's connections (writer, reader, pruner,
+//! cluster feed) is a [`Db`]; the hub calls the same few operations on
+//! either and never names the engine outside this file, the writer and
+//! the cluster feed.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use crate::store::pg::{self, PgConn, PgError};
+use crate::store::{Durability, StoreError};
+
+use super::error::ChatError;
+use super::event::MemberInfo;
+use super::history::{self, HistoryPage, HistoryQuery};
+use super::history_pg;
+
+/// How long a node's members stay listed by `who` on the other nodes after
+/// its last heartbeat (sent every second, see `local::cluster`): a node
+/// killed with `kill -9` has its members vanish within this, plus one
+/// heartbeat.
+pub const PRESENCE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Where the history lives, as the operator chose it (`--chat-store`).
+#[derive(Debug, Clone)]
+pub enum ChatStore {
+    /// `DATA/chat.db` in the data directory: one node, nothing to set up.
+    Sqlite,
+    /// A PostgreSQL shared by every node of a cluster.
+    Postgres(Box<postgres::Config>),
+}
+
+impl ChatStore {
+    /// Parses `--chat-store`: `sqlite`, or a `postgres://` URL.
+    pub fn parse(s: &str) -> Result<ChatStore, PgError> {
+        if s == "sqlite" {
+            return Ok(ChatStore::Sqlite);
+        }
+        if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+            return Err(PgError::BadUrl(s.to_owned()));
+        }
+        Ok(ChatStore::Postgres(Box::new(pg::config(s)?)))
+    }
+
+    /// True for the cluster's store.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, ChatStore::Postgres(_))
+    }
+}
+
+/// One connection to the history.
+pub(super) enum Db {
+    Sqlite(Connection),
+    Pg(Box<PgConn>),
+}
+
+/// A failed history operation.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DbError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Pg(#[from] postgres::Error),
+}
+
+impl From<DbError> for ChatError {
+    fn from(e: DbError) -> ChatError {
+        ChatError::Store(Arc::from(e.to_string()))
+    }
+}
+
+/// Why the history could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStoreError {
+    /// The SQLite file.
+    #[error(transparent)]
+    Sqlite(#[from] StoreError),
+    /// The PostgreSQL server.
+    #[error(transparent)]
+    Pg(#[from] PgError),
+}
+
+impl Db {
+    /// Opens one connection to `store` (migrating the schema first).
+    pub(super) fn open(
+        store: &ChatStore,
+        dir: &Path,
+        durability: Durability,
+    ) -> Result<Db, OpenStoreError> {
+        Ok(match store {
+            ChatStore::Sqlite => Db::Sqlite(history::open(dir, durability)?),
+            ChatStore::Postgres(cfg) => {
+                let mut c = PgConn::open((**cfg).clone())?;
+                pg::migrate(&mut c, history_pg::MIGRATIONS)?;
+                Db::Pg(Box::new(c))
+            }
+        })
+    }
+
+    /// How many rooms have history.
+    pub(super) fn count_rooms(&mut self) -> Result<usize, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::count_rooms(c)?,
+            Db::Pg(c) => c.with(history_pg::count_rooms)?,
+        })
+    }
+
+    /// The last id (seq) of `room`, if it has history.
+    pub(super) fn stored_last_id(&mut self, room: &str) -> Result<Option<u64>, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::stored_last_id(c, room)?,
+            Db::Pg(c) => c.with(|c| history_pg::stored_last_id(c, room))?,
+        })
+    }
+
+    /// The first `max` rooms with history, with their last ids.
+    pub(super) fn list_rooms(&mut self, max: usize) -> Result<Vec<(String, u64)>, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::list_rooms(c, max)?,
+            Db::Pg(c) => c.with(|c| history_pg::list_rooms(c, max))?,
+        })
+    }
+
+    /// One page of a room's history.
+    pub(super) fn query(
+        &mut self,
+        room: &Arc<str>,
+        q: HistoryQuery,
+        page_max: usize,
+    ) -> Result<HistoryPage, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::query(c, room, q, page_max)?,
+            Db::Pg(c) => c.with(|c| history_pg::query(c, room, q, page_max))?,
+        })
+    }
+
+    /// Deletes up to `chunk` messages older than `cutoff` (unix millis).
+    pub(super) fn delete_older(&mut self, cutoff: u64, chunk: usize) -> Result<usize, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::delete_older(c, cutoff, chunk)?,
+            Db::Pg(c) => c.with(|c| history_pg::delete_older(c, cutoff, chunk))?,
+        })
+    }
+
+    /// The members of `room` on the other live nodes of the cluster (none
+    /// on SQLite: one node).
+    pub(super) fn remote_members(
+        &mut self,
+        node: &str,
+        room: &str,
+    ) -> Result<Vec<MemberInfo>, DbError> {
+        Ok(match self {
+            Db::Sqlite(_) => Vec::new(),
+            Db::Pg(c) => c.with(|c| history_pg::remote_members(c, node, room, PRESENCE_TTL))?,
+        })
+    }
+
+    /// Forgets the idempotency keys that expired before `now`; how many.
+    pub(super) fn forget_expired_keys(&mut self, now: u64) -> Result<usize, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => super::keys::forget_expired(c, now)?,
+            Db::Pg(c) => c.with(|c| history_pg::forget_expired_keys(c, now))?,
+        })
+    }
+
+    /// Rooms whose ids run past `keep`, with their last ids.
+    pub(super) fn rooms_over(&mut self, keep: u64) -> Result<Vec<(String, u64)>, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::rooms_over(c, keep)?,
+            Db::Pg(c) => c.with(|c| history_pg::rooms_over(c, keep))?,
+        })
+    }
+
+    /// Deletes up to `chunk` of `room`'s messages with ids up to `upto`.
+    pub(super) fn delete_room_upto(
+        &mut self,
+        room: &str,
+        upto: u64,
+        chunk: usize,
+    ) -> Result<usize, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::delete_room_upto(c, room, upto, chunk)?,
+            Db::Pg(c) => c.with(|c| history_pg::delete_room_upto(c, room, upto, chunk))?,
+        })
+    }
+}

@@ -1,0 +1,225 @@
+//! The cluster feed: how messages committed on other nodes reach this
+//! node's members, when the history is in PostgreSQL.
+//!
+//! Modelled on Centrifugo's PostgreSQL stream broker: `chat_messages` is
+//! read as an outbox, every [`POLL_EVERY`] and whenever a `pg_notify`
+//! wakes the feed (LISTEN/NOTIFY is only a wake-up: notifications sent
+//! while the feed reconnects are lost, the poll is not). Rows come in id
+//! order, which is commit order (see `history_pg`); each one for a room
+//! this node holds in memory is merged by seq (see `merge`): duplicates
+//! dropped, gaps read from history first. Rows this node committed are
+//! left out: its writer delivers them, with their sender, so that a
+//! member is never sent its own message back.
+//!
+//! A room is in this node's map (subscribed) before its last seq is read
+//! at a join, and every [`CHECK_EVERY`] the feed compares each room's last
+//! delivered seq with the room's top in PostgreSQL and catches up from
+//! history: that catches a row the outbox read missed while the room was
+//! loading, or the last message of a burst whose wake-up was lost.
+//!
+//! Presence: with the same period the feed sends this node's heartbeat
+//! and, when they changed, its members per room (`chat_presence`); `who`
+//! adds the members of nodes heard from within
+//! [`PRESENCE_TTL`](crate::service::chat::PRESENCE_TTL), so a node killed
+//! with `kill -9` vanishes from every list within that, plus a second.
+//!
+//! When PostgreSQL goes away the feed reconnects every [`RETRY_EVERY`]
+//! and goes on from its cursor, so nothing committed meanwhile is missed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, Config};
+
+use super::LocalHub;
+use crate::service::chat::event::Message;
+use crate::service::chat::history_pg::{self, NOTIFY_CHANNEL, PresenceRow};
+use crate::service::chat::merge;
+use crate::service::chat::room::{Room, lock};
+use crate::store::pg::PgConn;
+
+/// Longest a committed message waits for the feed when its wake-up is
+/// lost: Centrifugo's default outbox poll.
+pub const POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// How often each room in memory has its top seq checked against
+/// PostgreSQL: one cheap indexed query per node per period, and the bound
+/// on how late a lost last message arrives.
+pub const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Pause between two attempts to reach PostgreSQL while it is down.
+pub const RETRY_EVERY: Duration = Duration::from_millis(250);
+
+/// A node not heard from for this long is deleted from the presence
+/// tables by the others (its members stopped being listed after
+/// [`PRESENCE_TTL`](crate::service::chat::PRESENCE_TTL) already).
+const FORGET_NODE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Most outbox rows read at once; a longer backlog is read in several
+/// rounds without waiting in between.
+const OUTBOX_BATCH: usize = 1000;
+
+/// Starts the feed thread; it ends when the hub is dropped.
+pub(super) fn spawn(hub: Weak<LocalHub>, cfg: Config, node: Arc<str>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("chat-cluster".into())
+        .spawn(move || run(&hub, cfg, &node))?;
+    Ok(())
+}
+
+fn run(hub: &Weak<LocalHub>, cfg: Config, node: &str) {
+    let mut conn = PgConn::new(cfg);
+    let mut presence = Presence::default();
+    let mut cursor: Option<i64> = None;
+    let mut listening = false;
+    let mut last_check = Instant::now();
+    let mut down_since: Option<Instant> = None;
+    loop {
+        if hub.strong_count() == 0 {
+            // A clean stop: this node's members leave every list now.
+            let _ = conn.with(|c| history_pg::leave_cluster(c, node));
+            return;
+        }
+        let r = conn.with(|c| {
+            if !listening {
+                c.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))?;
+                listening = true;
+            }
+            let start = match cursor {
+                Some(at) => at,
+                None => *cursor.insert(history_pg::outbox_end(c)?),
+            };
+            let full = round(hub, c, (start, node), &mut cursor)?;
+            if last_check.elapsed() >= CHECK_EVERY {
+                last_check = Instant::now();
+                check_tops(hub, c)?;
+                presence.beat(hub, c, node)?;
+            }
+            if !full {
+                // Wait for a wake-up or the poll period, whichever first;
+                // then take every other wake-up already queued.
+                let mut n = c.notifications();
+                let _ = n.timeout_iter(POLL_EVERY).next()?;
+                while n.iter().next()?.is_some() {}
+            }
+            Ok(())
+        });
+        match r {
+            Ok(()) => {
+                if let Some(t) = down_since.take() {
+                    tracing::info!(after = ?t.elapsed(), "chat cluster feed: PostgreSQL back");
+                }
+            }
+            Err(e) => {
+                listening = false;
+                presence.written = None;
+                conn.reset();
+                if down_since.is_none() {
+                    down_since = Some(Instant::now());
+                    tracing::warn!(error = %e, "chat cluster feed: PostgreSQL unreachable; retrying");
+                }
+                std::thread::sleep(RETRY_EVERY);
+            }
+        }
+    }
+}
+
+/// This node's side of presence: its members, written to PostgreSQL with
+/// every heartbeat when they changed, and the heartbeat itself.
+#[derive(Default)]
+struct Presence {
+    /// What the table holds for this node, as last written (`None`: not
+    /// known, e.g. after a reconnect: write again).
+    written: Option<Vec<PresenceRow>>,
+}
+
+impl Presence {
+    fn beat(
+        &mut self,
+        hub: &Weak<LocalHub>,
+        c: &mut Client,
+        node: &str,
+    ) -> Result<(), postgres::Error> {
+        let Some(hub) = hub.upgrade() else {
+            return Ok(());
+        };
+        let rooms: Vec<Arc<Room>> = lock(&hub.rooms).values().cloned().collect();
+        drop(hub);
+        let mut now: Vec<PresenceRow> = Vec::new();
+        for r in rooms {
+            let members: Vec<_> = lock(&r.state).members.clone();
+            now.extend(members.iter().map(|m| (r.name.clone(), m.info())));
+        }
+        now.sort_by(|a, b| (&a.0, &a.1.name).cmp(&(&b.0, &b.1.name)));
+        let changed = self.written.as_ref() != Some(&now);
+        history_pg::heartbeat(c, node, changed.then_some(&now[..]), FORGET_NODE_AFTER)?;
+        if changed {
+            self.written = Some(now);
+        }
+        Ok(())
+    }
+}
+
+/// Reads one batch of the outbox after `start` and merges it into the
+/// rooms in memory; true when the batch was full (more may wait).
+fn round(
+    hub: &Weak<LocalHub>,
+    c: &mut Client,
+    (start, node): (i64, &str),
+    cursor: &mut Option<i64>,
+) -> Result<bool, postgres::Error> {
+    let rows = history_pg::outbox_after(c, start, node, OUTBOX_BATCH)?;
+    let Some(&(end, _)) = rows.last() else {
+        return Ok(false);
+    };
+    let full = rows.len() == OUTBOX_BATCH;
+    let Some(hub) = hub.upgrade() else {
+        return Ok(false);
+    };
+    // One room's rows stay in seq order (they commit in seq order).
+    let mut by_room: HashMap<Arc<str>, Vec<Arc<Message>>> = HashMap::new();
+    for (_, m) in rows {
+        by_room.entry(m.room.clone()).or_default().push(Arc::new(m));
+    }
+    for (name, msgs) in by_room {
+        let room = lock(&hub.rooms).get(&name).cloned();
+        if let Some(room) = room {
+            merge::deliver_in_order(
+                c,
+                &room,
+                &msgs,
+                0,
+                hub.config.history_page_max,
+                &hub.counters,
+            )?;
+        }
+    }
+    *cursor = Some(end);
+    Ok(full)
+}
+
+/// Catches up every room in memory whose top in PostgreSQL is past its
+/// last delivered seq.
+fn check_tops(hub: &Weak<LocalHub>, c: &mut Client) -> Result<(), postgres::Error> {
+    let Some(hub) = hub.upgrade() else {
+        return Ok(());
+    };
+    let rooms: Vec<Arc<Room>> = lock(&hub.rooms).values().cloned().collect();
+    if rooms.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = rooms.iter().map(|r| &*r.name).collect();
+    for (name, top) in history_pg::tops(c, &names)? {
+        let Some(room) = rooms.iter().find(|r| *r.name == *name) else {
+            continue;
+        };
+        if lock(&room.state).last_id < top {
+            let page_max = hub.config.history_page_max;
+            merge::deliver_in_order(c, room, &[], top, page_max, &hub.counters)?;
+        }
+    }
+    Ok(())
+}

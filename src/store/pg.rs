@@ -1,0 +1,174 @@
+//! PostgreSQL, the cluster's shared store: a connection that reconnects by
+//! itself, and schema migrations kept in a table.
+//!
+//! Several nodes share one database, so a migration step runs inside a
+//! transaction holding an advisory lock: two nodes starting at once apply
+//! each step once. A database written by a newer sockit is refused, as
+//! with SQLite.
+//!
+//! Like the SQLite side this is blocking (the `postgres` crate, the
+//! synchronous face of `tokio-postgres`): callers run it on their own
+//! thread or in `spawn_blocking`, never on the async workers.
+
+use std::time::Duration;
+
+use postgres::{Client, Config, NoTls};
+
+use super::Migration;
+
+/// How long connecting may take before the caller gets an error: a client
+/// waiting on a publish while PostgreSQL is down is told within this, never
+/// left hanging.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Longest one statement may run: a lock held by a stuck node, or a server
+/// that stopped answering, turns into an error the client can retry.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Key of the advisory lock migrations hold (any constant; "sockit" in
+/// ASCII), so that nodes starting together migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x736f_636b_6974;
+
+/// Why the PostgreSQL store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// The URL does not parse.
+    #[error(
+        "--chat-store {0:?} is not a PostgreSQL URL; give postgres://USER@HOST/DB \
+         (or postgres://USER@localhost/DB?host=/run/postgresql for a Unix socket)"
+    )]
+    BadUrl(String),
+    /// The server could not be reached or failed a statement.
+    #[error("PostgreSQL: {0}")]
+    Db(#[from] postgres::Error),
+    /// The database was migrated by a newer sockit.
+    #[error(
+        "the PostgreSQL schema is at version {found}, newer than this sockit knows ({known}); \
+         upgrade sockit on this node"
+    )]
+    TooNew {
+        /// Version found in the database.
+        found: u32,
+        /// Highest version this build knows.
+        known: u32,
+    },
+}
+
+/// Parses a `postgres://` URL (or key=value string) and sets the timeouts.
+pub fn config(url: &str) -> Result<Config, PgError> {
+    let mut cfg: Config = url.parse().map_err(|_| PgError::BadUrl(url.to_owned()))?;
+    cfg.connect_timeout(CONNECT_TIMEOUT);
+    cfg.application_name("sockit");
+    Ok(cfg)
+}
+
+/// One connection that is opened on first use and opened again after it
+/// broke (PostgreSQL restarted, network cut): the caller's current request
+/// fails, the next one reconnects.
+pub struct PgConn {
+    cfg: Config,
+    client: Option<Client>,
+}
+
+impl std::fmt::Debug for PgConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConn")
+            .field("connected", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl PgConn {
+    /// A connection to `cfg`, not yet opened.
+    pub fn new(cfg: Config) -> PgConn {
+        PgConn { cfg, client: None }
+    }
+
+    /// Opens it now, so that a wrong URL or a server that is down is
+    /// reported at start rather than at the first message.
+    pub fn open(cfg: Config) -> Result<PgConn, PgError> {
+        let mut c = PgConn::new(cfg);
+        c.client()?;
+        Ok(c)
+    }
+
+    /// The client, connecting first if there is none or it broke.
+    pub fn client(&mut self) -> Result<&mut Client, postgres::Error> {
+        if self.client.as_ref().is_some_and(Client::is_closed) {
+            self.client = None;
+        }
+        match &mut self.client {
+            Some(c) => Ok(c),
+            slot @ None => {
+                let mut c = self.cfg.connect(NoTls)?;
+                let ms = STATEMENT_TIMEOUT.as_millis();
+                c.batch_execute(&format!("SET statement_timeout = {ms}"))?;
+                Ok(slot.insert(c))
+            }
+        }
+    }
+
+    /// Runs `f` on the client; after an error the connection is dropped if
+    /// it broke, so that the next call reconnects.
+    pub fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let r = f(self.client()?);
+        if r.is_err() && self.client.as_ref().is_some_and(Client::is_closed) {
+            self.client = None;
+        }
+        r
+    }
+
+    /// Forgets the connection (after an error that may have left it in an
+    /// unknown state).
+    pub fn reset(&mut self) {
+        self.client = None;
+    }
+}
+
+/// Applies every migration newer than the one recorded in
+/// `sockit_migrations`, each in its own transaction under the migration
+/// lock.
+pub fn migrate(conn: &mut PgConn, migrations: &[Migration]) -> Result<(), PgError> {
+    let known = migrations.last().map_or(0, |m| m.version);
+    let c = conn.client()?;
+    c.batch_execute(
+        "CREATE TABLE IF NOT EXISTS sockit_migrations (
+             version INTEGER PRIMARY KEY,
+             name TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )?;
+    for m in migrations {
+        let mut tx = c.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        let found: i32 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM sockit_migrations",
+                &[],
+            )?
+            .get(0);
+        let found = u32::try_from(found).unwrap_or(0);
+        if found > known {
+            return Err(PgError::TooNew { found, known });
+        }
+        if m.version <= found {
+            continue;
+        }
+        tx.batch_execute(m.sql)?;
+        let version = i32::try_from(m.version).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO sockit_migrations (version, name) VALUES ($1, $2)",
+            &[&version, &m.name],
+        )?;
+        tx.commit()?;
+        tracing::info!(
+            version = m.version,
+            step = m.name,
+            "PostgreSQL schema upgraded"
+        );
+    }
+    Ok(())
+}

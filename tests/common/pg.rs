@@ -1,0 +1,228 @@
+//! A throw-away PostgreSQL for the cluster tests: `initdb` and `postgres`
+//! in a temporary directory, listening only on a Unix socket in that
+//! directory (no TCP port, so no port to collide on), stopped when dropped.
+//!
+//! PostgreSQL refuses to run as root, and CI runs as root: then the server
+//! runs as `nobody` through `setpriv`, in a directory handed to it. When
+//! PostgreSQL is not installed the test fails with the cause and the fix
+//! (`./scripts/test.sh` installs it); it never skips silently.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long `initdb` plus the server's start may take on a loaded
+/// two-core machine before the test gives up.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// The unprivileged account the server runs as when the tests run as root
+/// (and its group).
+const PG_USER: &str = "nobody";
+const PG_GROUP: &str = "nogroup";
+
+/// The database role and database the nodes use.
+pub const ROLE: &str = "sockit";
+
+/// A running throw-away PostgreSQL.
+pub struct Pg {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+/// The directory holding PostgreSQL's programs (Debian's layout, newest
+/// version first), or a failure naming the fix.
+fn bin_dir() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("postgres").exists() && p.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres): \
+             run ./scripts/test.sh, which installs postgresql-15, or apt-get install postgresql-15"
+        )
+    })
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A command for PostgreSQL's program `prog`, as the unprivileged user when
+/// we are root.
+fn pg_command(prog: &str) -> Command {
+    let path = bin_dir().join(prog);
+    if is_root() {
+        // setpriv execs the program itself (no process in between), so
+        // the child's pid is postgres's own and signals reach it.
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={PG_USER}"))
+            .arg(format!("--regid={PG_GROUP}"))
+            .arg("--clear-groups")
+            .arg("--")
+            .arg(path);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
+impl Pg {
+    /// Initialises a cluster in a new temporary directory and starts it.
+    pub fn start() -> Pg {
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let data = dir.path().join("pgdata");
+        std::fs::create_dir(&data).expect("creating the PostgreSQL data directory");
+        if is_root() {
+            // `nobody` must reach the directory it owns, and its socket.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+                .expect("opening the temporary directory to the PostgreSQL user");
+            let st = Command::new("chown")
+                .arg(PG_USER)
+                .arg(&data)
+                .status()
+                .expect("running chown");
+            assert!(st.success(), "chown {PG_USER} {} failed", data.display());
+        }
+        let out = pg_command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", ROLE, "--no-sync", "-E", "UTF8"])
+            .output()
+            .expect("running initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut pg = Pg { dir, child: None };
+        pg.run();
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("pgdata")
+    }
+
+    /// The socket directory, which is also the data directory.
+    pub fn socket_dir(&self) -> PathBuf {
+        self.data()
+    }
+
+    /// The connection URL the nodes take (`--chat-store`).
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{ROLE}@localhost/postgres?host={}",
+            self.socket_dir().display()
+        )
+    }
+
+    /// Starts the server on the existing data directory and waits until it
+    /// says it accepts connections.
+    fn run(&mut self) {
+        let data = self.data();
+        let mut child = pg_command("postgres")
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(&data)
+            .args(["-c", "listen_addresses=", "-c", "max_connections=100"])
+            .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting postgres");
+        let stderr = child.stderr.take().expect("postgres's stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut seen = Vec::new();
+            for line in lines.by_ref().map_while(Result::ok) {
+                let ready = line.contains("ready to accept connections");
+                seen.push(line);
+                if ready {
+                    let _ = tx.send(Ok(()));
+                    // Keep draining, so the server never blocks on a full pipe.
+                    for l in lines.map_while(Result::ok) {
+                        if std::env::var_os("SOCKIT_PG_LOG").is_some() {
+                            eprintln!("postgres: {l}");
+                        }
+                    }
+                    return;
+                }
+            }
+            let _ = tx.send(Err(seen));
+        });
+        match rx.recv_timeout(START_LIMIT) {
+            Ok(Ok(())) => {}
+            Ok(Err(lines)) => panic!("postgres exited before it was ready: {lines:?}"),
+            Err(_) => panic!("postgres was not ready within {START_LIMIT:?}"),
+        }
+        self.child = Some(child);
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended, committed data
+    /// kept), waiting until it is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGINT is PostgreSQL's "fast" shutdown.
+            if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                // SAFETY: kill has no memory preconditions; the pid is our
+                // own child's, not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGINT) };
+            }
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same data, after [`Pg::stop`].
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    /// Runs one SQL statement with `psql` and returns its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = pg_command("psql")
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args([
+                "-U",
+                ROLE,
+                "-d",
+                "postgres",
+                "-XAtq",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .arg("-c")
+            .arg(sql)
+            .output()
+            .expect("running psql");
+        assert!(
+            out.status.success(),
+            "psql {sql:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Where the cluster keeps its files.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
