@@ -34,12 +34,9 @@ pub enum AuthRequest {
 }
 
 impl AuthRequest {
-    /// Every request type of the family.
-    pub const KINDS: &'static [&'static str] = &["login", "resume", "logout", "whoami"];
-
     /// Reads a request of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this request.
@@ -81,12 +78,9 @@ pub enum AuthReply {
 }
 
 impl AuthReply {
-    /// Every reply type of the family (besides `error`).
-    pub const KINDS: &'static [&'static str] = &["login", "resume", "logout", "whoami"];
-
     /// Reads a reply of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this reply.

@@ -66,19 +66,9 @@ pub enum ChatRequest {
 }
 
 impl ChatRequest {
-    /// Every request type of the family.
-    pub const KINDS: &'static [&'static str] = &[
-        "chat.join",
-        "chat.leave",
-        "chat.send",
-        "chat.history",
-        "chat.who",
-        "chat.rooms",
-    ];
-
     /// Reads a request of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this request.
@@ -187,12 +177,9 @@ pub enum ChatReply {
 }
 
 impl ChatReply {
-    /// Every reply type of the family (besides `error`).
-    pub const KINDS: &'static [&'static str] = ChatRequest::KINDS;
-
     /// Reads a reply of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this reply.
@@ -230,12 +217,9 @@ pub enum ChatEvent {
 }
 
 impl ChatEvent {
-    /// Every event type of the family.
-    pub const KINDS: &'static [&'static str] = &[CHAT_MESSAGE, CHAT_PRESENCE];
-
     /// Reads an event out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this event (events have no id).

@@ -133,20 +133,6 @@ pub enum FileRequest {
 }
 
 impl FileRequest {
-    /// Every request type of the family.
-    pub const KINDS: &'static [&'static str] = &[
-        "file.put",
-        "file.write",
-        "file.put.end",
-        "file.get",
-        "file.read",
-        "file.close",
-        "file.stat",
-        "file.ls",
-        "file.rm",
-        "file.put.cancel",
-    ];
-
     /// `file.ls` of `path`'s first page (`""`: the root).
     pub fn ls(path: impl Into<String>) -> Self {
         FileRequest::Ls {
@@ -159,7 +145,7 @@ impl FileRequest {
     /// Reads a request of this family out of a frame (the body is left to
     /// the caller: it is the chunk of a `file.write`).
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this request, with no body.
@@ -310,12 +296,9 @@ pub enum FileReply {
 }
 
 impl FileReply {
-    /// Every reply type of the family (besides `error`).
-    pub const KINDS: &'static [&'static str] = FileRequest::KINDS;
-
     /// Reads a reply of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this reply, with no body.

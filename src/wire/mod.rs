@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up, each in its own file: [`Limits`] -> bytes <-> [`Frame`]
 //! ([`FrameCodec`], [`encode_to_vec`], [`decode_from_slice`]) -> typed
-//! [`Request`] / [`Reply`] -> [`respond`]. Nothing here does I/O or reads a
+//! [`Request`] (by [`Family`]) / [`Reply`] -> [`respond`]. Nothing here does I/O or reads a
 //! clock, so all of it is tested in memory and fuzzed.
 //!
 //! ```
@@ -32,6 +32,7 @@ mod limits;
 mod message;
 pub mod perf;
 pub mod perf_udp;
+mod request;
 mod respond;
 
 #[cfg(test)]
@@ -53,7 +54,8 @@ pub use files::{BAD_HANDLE, EntryInfo, FileReply, FileRequest};
 pub use frame::{Frame, ID, SIZE, TYPE};
 pub use limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER, Limits};
 pub use message::{
-    ErrorReply, Hello, HelloReply, MessageError, PROTOCOL_VERSION, Ping, Reply, Request,
+    CoreRequest, ErrorReply, Hello, HelloReply, MessageError, PROTOCOL_VERSION, Ping, Reply,
     from_header, to_frame,
 };
-pub use respond::{MIN_PROTOCOL_VERSION, ServerInfo, respond};
+pub use request::{Family, Request};
+pub use respond::{MIN_PROTOCOL_VERSION, ServerInfo, answer_core, respond};

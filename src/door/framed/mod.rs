@@ -194,7 +194,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                 Step::NeedMore => break None,
                 Step::Failed(e) => break Some(e),
                 Step::Stateful(req) => {
-                    let reply = Box::pin(session.handle(&req)).await;
+                    let reply = Box::pin(session.answer(&req, &opts.info)).await;
                     write_reply(conn, opts, &mut codec, reply, &req, &mut wbuf).await?;
                 }
                 Step::Large(reply, req) => {
@@ -484,7 +484,7 @@ fn answer_all(
         let decoded = codec.decode(rbuf);
         *took |= matches!(decoded, Ok(Some(_)));
         match decoded {
-            Ok(Some(req)) if session.serves(req.kind()) => return Step::Stateful(req),
+            Ok(Some(req)) if session.serves(&req) => return Step::Stateful(req),
             Ok(Some(req)) => {
                 let reply = respond(&req, info);
                 if reply.body.len() >= DIRECT_BODY {

@@ -13,8 +13,8 @@ use crate::service::Services;
 use crate::service::accounts::{AuthError, Identity, RevokeWatch};
 use crate::service::chat::{ChatError, DoorKind};
 use crate::wire::{
-    AuthReply, AuthRequest, ChatRequest, FileRequest, Frame, MessageError, ServerInfo,
-    UNAUTHENTICATED, error_frame,
+    AuthReply, AuthRequest, Family, FileRequest, Frame, MessageError, Request, ServerInfo,
+    UNAUTHENTICATED, answer_core, error_frame,
 };
 
 /// Who the connection speaks for, once logged in or resumed.
@@ -83,50 +83,43 @@ impl Session {
         }
     }
 
-    /// Answers any request, core or stateful: what a door without the
-    /// framed door's batching (the WebSocket door) calls per message.
+    /// True when this server offers `family` to this connection.
+    pub fn offers(&self, family: Family) -> bool {
+        match family {
+            Family::Core => true,
+            Family::Auth => self.services.accounts.is_some(),
+            Family::Chat => self.services.chat.is_some(),
+            Family::File => self.services.accounts.is_some() && self.files.is_some(),
+        }
+    }
+
+    /// True when the request in `req` needs this session (a family other
+    /// than the core one, offered here): the framed door answers the rest
+    /// in its batch with `wire::respond`. Reads only `"type"`.
+    pub fn serves(&self, req: &Frame) -> bool {
+        matches!(Request::family(req), Ok(f) if f != Family::Core && self.offers(f))
+    }
+
+    /// Answers any request, core or stateful; the reply carries the
+    /// request's id. A type of a family not offered here is
+    /// `unknown_type`, whatever its fields.
     pub async fn answer(&mut self, req: &Frame, info: &ServerInfo) -> Frame {
-        if self.serves(req.kind()) {
-            self.handle(req).await
-        } else {
-            crate::wire::respond(req, info)
-        }
-    }
-
-    /// True when `kind` is served here rather than by `wire::respond`.
-    pub fn serves(&self, kind: Option<&str>) -> bool {
-        kind.is_some_and(|k| {
-            (self.services.accounts.is_some()
-                && (AuthRequest::KINDS.contains(&k)
-                    || (self.files.is_some() && FileRequest::KINDS.contains(&k))))
-                || (self.services.chat.is_some() && ChatRequest::KINDS.contains(&k))
-        })
-    }
-
-    /// The connection is ending: unfinished uploads are paused (fsynced)
-    /// so that they resume next time. Doors call this once, last.
-    pub async fn close(&mut self) {
-        if let Some(files) = self.files.as_mut() {
-            files.close().await;
-        }
-    }
-
-    /// Answers one stateful request; the reply carries the request's id.
-    pub async fn handle(&mut self, req: &Frame) -> Frame {
         let id = req.id();
-        if req.kind().is_some_and(|k| FileRequest::KINDS.contains(&k)) {
-            return self.file(req).await;
-        }
-        let reply = if req.kind().is_some_and(|k| ChatRequest::KINDS.contains(&k)) {
-            match ChatRequest::from_frame(req) {
-                Ok(r) => self.chat(r).await.map(|reply| reply.to_frame(id)),
-                Err(e) => return e.to_frame(id),
+        let parsed = Request::family(req).and_then(|family| {
+            if self.offers(family) {
+                Request::parse(req, family)
+            } else {
+                Err(MessageError::UnknownType(
+                    req.kind().unwrap_or_default().to_owned(),
+                ))
             }
-        } else {
-            match AuthRequest::from_frame(req) {
-                Ok(r) => self.auth(r).await.map(|reply| reply.to_frame(id)),
-                Err(e) => return e.to_frame(id),
-            }
+        });
+        let reply = match parsed {
+            Err(e) => return e.to_frame(id),
+            Ok(Request::Core(core)) => return answer_core(core, req, info),
+            Ok(Request::File(r)) => return self.file(r, req).await,
+            Ok(Request::Chat(r)) => self.chat(r).await.map(|reply| reply.to_frame(id)),
+            Ok(Request::Auth(r)) => self.auth(r).await.map(|reply| reply.to_frame(id)),
         };
         match reply {
             Ok(frame) => frame,
@@ -143,15 +136,19 @@ impl Session {
         }
     }
 
+    /// The connection is ending: unfinished uploads are paused (fsynced)
+    /// so that they resume next time. Doors call this once, last.
+    pub async fn close(&mut self) {
+        if let Some(files) = self.files.as_mut() {
+            files.close().await;
+        }
+    }
+
     /// A `file` request. Opening ones re-check the session (one revoked
     /// elsewhere stops here); the chunks of an open transfer only need the
     /// connection to be logged in, so they cost no database query.
-    async fn file(&mut self, req: &Frame) -> Frame {
+    async fn file(&mut self, r: FileRequest, req: &Frame) -> Frame {
         let id = req.id();
-        let r = match FileRequest::from_frame(req) {
-            Ok(r) => r,
-            Err(e) => return e.to_frame(id),
-        };
         let user = if matches!(r, FileRequest::Write { .. } | FileRequest::Read { .. }) {
             self.authed
                 .as_ref()
