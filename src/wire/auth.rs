@@ -5,11 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::code::ErrorCode;
 use super::frame::Frame;
 use super::message::{MessageError, from_header, to_frame};
 
 /// Error code for a request that needs a logged-in connection.
-pub const UNAUTHENTICATED: &str = "unauthenticated";
+pub const UNAUTHENTICATED: ErrorCode = ErrorCode::Unauthenticated;
 
 /// A request of the `login` family; the frame's `"type"` names the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

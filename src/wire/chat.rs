@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::code::ErrorCode;
 use super::frame::Frame;
 use super::message::{MessageError, from_header, to_frame};
 
@@ -15,7 +16,7 @@ pub const CHAT_MESSAGE: &str = "chat.message";
 pub const CHAT_PRESENCE: &str = "chat.presence";
 /// Error code sent (without an id) to a member cut off for falling behind,
 /// just before the server closes the connection.
-pub const SLOW_CONSUMER: &str = "slow_consumer";
+pub const SLOW_CONSUMER: ErrorCode = ErrorCode::SlowConsumer;
 
 /// A request of the `chat` family; the frame's `"type"` names the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,11 +11,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::code::ErrorCode;
 use super::frame::Frame;
 use super::message::{MessageError, from_header, to_frame};
 
 /// Error code for a `handle` this connection has not opened (or closed).
-pub const BAD_HANDLE: &str = "bad_handle";
+pub const BAD_HANDLE: ErrorCode = ErrorCode::BadHandle;
 
 /// A request of the `file` family; the frame's `"type"` names the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,13 +155,29 @@ impl FileRequest {
     }
 }
 
+/// What an [`EntryInfo`] is; `"file"`, `"dir"` or `"partial"` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// An unfinished upload (`file.ls` with `partial`).
+    Partial,
+    /// A kind this build does not know (a newer server's): a client
+    /// neither descends into it nor fetches it. Never sent.
+    #[serde(other)]
+    Other,
+}
+
 /// One entry of a listing, or what `file.stat` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryInfo {
     /// One name (no `/`) in a listing; the whole path in `file.stat`.
     pub name: String,
-    /// `"file"` or `"dir"`.
-    pub kind: String,
+    /// What it is.
+    pub kind: EntryKind,
     /// Bytes (0 for a directory).
     #[serde(rename = "file_size")]
     pub size: u64,
@@ -345,14 +362,14 @@ mod tests {
     fn a_negative_offset_is_a_bad_request() {
         let f = Frame::new("file.write").set("handle", 1).set("offset", -1);
         let e = FileRequest::from_frame(&f).unwrap_err();
-        assert_eq!(e.code(), "bad_request");
+        assert_eq!(e.code(), crate::wire::ErrorCode::BadRequest);
     }
 
     #[test]
     fn stat_reply_flattens_the_entry() {
         let r = FileReply::Stat(EntryInfo {
             name: "a/b".into(),
-            kind: "file".into(),
+            kind: EntryKind::File,
             size: 3,
             mtime: 1,
             blake3: None,

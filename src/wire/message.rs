@@ -6,6 +6,7 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::code::ErrorCode;
 use super::error::error_frame;
 use super::frame::{Frame, ID, TYPE};
 use super::limits::Limits;
@@ -90,7 +91,8 @@ pub struct HelloReply {
 /// Fields of an `error` reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorReply {
-    /// Stable snake_case code to branch on.
+    /// Stable snake_case code to branch on (kept as sent, so a code a
+    /// newer server added still reads; [`ErrorReply::error_code`] types it).
     pub code: String,
     /// One line for humans naming the cause and the fix.
     pub message: String,
@@ -124,11 +126,11 @@ pub enum MessageError {
 
 impl MessageError {
     /// The stable snake_case code sent in the error frame.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::MissingType | Self::BadId | Self::BadFields { .. } => "bad_request",
-            Self::UnknownType(_) => "unknown_type",
-            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::MissingType | Self::BadId | Self::BadFields { .. } => ErrorCode::BadRequest,
+            Self::UnknownType(_) => ErrorCode::UnknownType,
+            Self::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
         }
     }
 
@@ -147,6 +149,13 @@ impl CoreRequest {
     /// A frame carrying this request, with `id` when given and no body.
     pub fn to_frame(&self, id: Option<u64>) -> Frame {
         to_frame(self, id)
+    }
+}
+
+impl ErrorReply {
+    /// The code as an [`ErrorCode`]; `None` for one this build does not know.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code.parse().ok()
     }
 }
 

@@ -187,7 +187,9 @@ fn codes_are_snake_case() {
     ];
     for code in codes {
         assert!(
-            code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            code.as_str()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'),
             "{code}"
         );
     }

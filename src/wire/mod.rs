@@ -21,6 +21,7 @@
 
 mod auth;
 mod chat;
+mod code;
 mod codec;
 mod decode;
 mod encode;
@@ -45,12 +46,13 @@ pub use chat::{
     CHAT_MESSAGE, CHAT_PRESENCE, ChatEvent, ChatMember, ChatMessage, ChatReply, ChatRequest,
     ChatRoom, SLOW_CONSUMER,
 };
+pub use code::{ErrorCode, UnknownCode};
 pub use codec::FrameCodec;
 pub use decode::{PREFIX_LEN, decode_from_slice};
 pub use encode::encode_to_vec;
 pub use error::{FrameError, error_frame};
 pub use fast::answer_ping;
-pub use files::{BAD_HANDLE, EntryInfo, FileReply, FileRequest};
+pub use files::{BAD_HANDLE, EntryInfo, EntryKind, FileReply, FileRequest};
 pub use frame::{Frame, ID, SIZE, TYPE};
 pub use limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER, Limits};
 pub use message::{

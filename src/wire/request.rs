@@ -228,7 +228,10 @@ mod tests {
         let e = Request::from_frame(&f).unwrap_err();
         assert!(matches!(e, MessageError::BadFields { ref kind, .. } if kind == "chat.send"));
         let f = frame(json!({"type": "file.write", "handle": 1, "offset": -1}));
-        assert_eq!(Request::from_frame(&f).unwrap_err().code(), "bad_request");
+        assert_eq!(
+            Request::from_frame(&f).unwrap_err().code(),
+            crate::wire::ErrorCode::BadRequest
+        );
         let f = frame(json!({"type": "ping", "id": "7"}));
         assert_eq!(Request::family(&f), Err(MessageError::BadId));
         let f = frame(json!({"id": 7}));

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use sockit::service::files::RelPath;
 use sockit::tools::transfer::{GetOptions, TransferError, get_file, local_target, stat, walk};
+use sockit::wire::EntryKind;
 
 use super::progress::Bar;
 use super::{Common, Failures, connect, rate};
@@ -73,7 +74,7 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
     let is_dir = match &remote.path {
         None => true,
         Some(p) if a.recursive => match stat(&mut session.client, p).await {
-            Ok(e) => e.kind == "dir",
+            Ok(e) => e.kind == EntryKind::Dir,
             Err(e) => {
                 failures.add(&a.path, e.into(), c.json);
                 return Ok(failures.exit());
@@ -95,7 +96,7 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
         }
         let mut files = Vec::new();
         let walked = walk(&mut session.client, remote.path.as_ref(), |p, e| {
-            if e.kind == "file" {
+            if e.kind == EntryKind::File {
                 files.push(p.clone());
             }
             Ok(())

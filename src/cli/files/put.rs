@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use sockit::service::files::{RelPath, check_name, escape_bytes};
 use sockit::tools::transfer::{MAX_WALK, PutOptions, TransferError, put_file, stat};
+use sockit::wire::{EntryKind, ErrorCode};
 
 use super::progress::Bar;
 use super::{Common, Failure, Failures, Remote, connect, is_remote, rate};
@@ -90,9 +91,9 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
     if let (Some(p), [job]) = (&dest.path, todo.as_slice()) {
         if job.rel.len() == 1 && !last.ends_with('/') {
             match stat(&mut session.client, p).await {
-                Ok(e) if e.kind == "dir" => {}
+                Ok(e) if e.kind == EntryKind::Dir => {}
                 Ok(_) => exact = Some(p.clone()),
-                Err(e) if e.server_code() == Some("not_found") => exact = Some(p.clone()),
+                Err(e) if e.server_code() == Some(ErrorCode::NotFound) => exact = Some(p.clone()),
                 Err(e) => {
                     failures.add(&p.to_string(), e.into(), c.json);
                     return Ok(failures.exit());

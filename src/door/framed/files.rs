@@ -13,10 +13,12 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::service::files::{
-    Download, Entry, EntryKind, FileError, FileStore, PartialInfo, Upload, UploadRequest,
-    run_blocking,
+    Download, Entry, EntryKind as StoreKind, FileError, FileStore, PartialInfo, Upload,
+    UploadRequest, run_blocking,
 };
-use crate::wire::{BAD_HANDLE, EntryInfo, FileReply, FileRequest, Frame, error_frame};
+use crate::wire::{
+    BAD_HANDLE, EntryInfo, EntryKind, ErrorCode, FileReply, FileRequest, Frame, error_frame,
+};
 
 /// Transfers one connection may hold open at once. A client pipelining a
 /// `put -r` needs a few; each holds a descriptor and (uploads) a hasher and
@@ -96,7 +98,7 @@ impl Fail {
                 offset,
                 size,
             } => error_frame(
-                "bad_offset",
+                ErrorCode::BadOffset,
                 &format!(
                     "file.put.end before all bytes: {offset} of {size} received and kept; \
                      send the rest with file.write from offset {offset} on handle {handle}, \
@@ -112,9 +114,9 @@ impl Fail {
                 ),
                 id,
             ),
-            Fail::BadRequest(why) => error_frame("bad_request", why, id),
+            Fail::BadRequest(why) => error_frame(ErrorCode::BadRequest, why, id),
             Fail::TooMany => error_frame(
-                "busy",
+                ErrorCode::Busy,
                 &format!(
                     "{MAX_OPEN_PER_CONN} transfers are open on this connection; finish or close one first"
                 ),
@@ -136,10 +138,9 @@ fn info(e: Entry, name: String) -> EntryInfo {
     EntryInfo {
         name,
         kind: match e.kind {
-            EntryKind::File => "file",
-            EntryKind::Dir => "dir",
-        }
-        .to_owned(),
+            StoreKind::File => EntryKind::File,
+            StoreKind::Dir => EntryKind::Dir,
+        },
         size: e.size,
         mtime: e.mtime,
         blake3: e.blake3.map(|h| h.to_hex().to_string()),
@@ -151,7 +152,7 @@ fn info(e: Entry, name: String) -> EntryInfo {
 fn partial_info(p: PartialInfo) -> EntryInfo {
     EntryInfo {
         name: p.path,
-        kind: "partial".to_owned(),
+        kind: EntryKind::Partial,
         size: p.size,
         mtime: p.mtime,
         blake3: None,

@@ -33,7 +33,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::net::{Charge, Conn, Gate, IdleTimer, MemBudget, Wake, bufpool, poll_quiet};
 use crate::service::Services;
-use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
+use crate::wire::{
+    ErrorCode, Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond,
+};
 
 /// Replies buffered past this many bytes are written at once rather than
 /// at the end of the batch: a pipelined download's chunks then leave one by
@@ -112,14 +114,14 @@ pub const DEFAULT_GUEST_MAX_BODY: usize = 64 * 1024;
 const CHARGE_FROM: usize = 16 * 1024;
 
 /// The error code of a frame refused because the memory budget is spent.
-pub const SERVER_BUSY: &str = "server_busy";
+pub const SERVER_BUSY: ErrorCode = ErrorCode::ServerBusy;
 
 /// The error code of a frame that did not arrive whole within the frame
 /// timeout.
-pub const FRAME_TIMEOUT: &str = "frame_timeout";
+pub const FRAME_TIMEOUT: ErrorCode = ErrorCode::FrameTimeout;
 
 /// The error code a peer over the per-IP connection cap gets.
-pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
+pub const TOO_MANY_CONNECTIONS: ErrorCode = ErrorCode::TooManyConnections;
 
 /// The error frame a peer over the per-IP connection cap reads before the
 /// server closes (see `net::serve::serve_stream_with`).
@@ -210,7 +212,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             wbuf.clear();
         }
         if let Some(e) = failed {
-            tracing::debug!(code = e.code(), error = %e, "closing after a protocol error");
+            tracing::debug!(code = e.code().as_str(), error = %e, "closing after a protocol error");
             return conn.linger_close(super::REFUSE_LINGER).await;
         }
         if took {
@@ -533,7 +535,7 @@ async fn eof(codec: &mut FrameCodec, rbuf: &mut BytesMut, conn: &Conn) -> io::Re
     match codec.decode_eof(rbuf) {
         Ok(_) => Ok(()),
         Err(e) => {
-            tracing::debug!(code = e.code(), "peer closed inside a frame");
+            tracing::debug!(code = e.code().as_str(), "peer closed inside a frame");
             let mut wbuf = BytesMut::new();
             let _ = codec.encode(e.to_frame(), &mut wbuf);
             // The peer may have closed both ways; a failed write is expected.

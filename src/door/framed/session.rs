@@ -13,8 +13,8 @@ use crate::service::Services;
 use crate::service::accounts::{AuthError, Identity, RevokeWatch};
 use crate::service::chat::{ChatError, DoorKind};
 use crate::wire::{
-    AuthReply, AuthRequest, Family, FileRequest, Frame, MessageError, Request, ServerInfo,
-    UNAUTHENTICATED, answer_core, error_frame,
+    AuthReply, AuthRequest, ErrorCode, Family, FileRequest, Frame, MessageError, Request,
+    ServerInfo, UNAUTHENTICATED, answer_core, error_frame,
 };
 
 /// Who the connection speaks for, once logged in or resumed.
@@ -316,12 +316,12 @@ pub(super) enum Failure {
 }
 
 impl Failure {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
             Failure::Auth(e) => e.code(),
             Failure::Chat(e) => e.code(),
             Failure::Unauthenticated | Failure::Revoked => UNAUTHENTICATED,
-            Failure::NoAccounts | Failure::NoChat => "unknown_type",
+            Failure::NoAccounts | Failure::NoChat => ErrorCode::UnknownType,
         }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{WebState, check_origin, session_token};
 use crate::service::accounts::{Accounts, AuthError};
+use crate::wire::ErrorCode;
 
 /// The body of `POST /api/login`.
 #[derive(Debug, Deserialize)]
@@ -24,13 +25,13 @@ pub struct LoginForm {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -99,14 +100,14 @@ pub(super) fn accounts(state: &WebState) -> Result<&Accounts, ApiError> {
     state.services.accounts.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "unknown_type",
+            ErrorCode::UnknownType,
             "this server runs without accounts",
         )
     })
 }
 
 pub(super) fn forbidden((status, message): (StatusCode, &'static str)) -> ApiError {
-    ApiError::new(status, "forbidden", message)
+    ApiError::new(status, ErrorCode::Forbidden, message)
 }
 
 /// The `Set-Cookie` value for `token`, valid for `max_age` seconds (0 clears).

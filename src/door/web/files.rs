@@ -31,7 +31,8 @@ use serde_json::json;
 
 use super::api::{ApiError, forbidden};
 use super::{WebState, check_origin};
-use crate::service::files::{Download, EntryKind, FileError, FileStore, run_blocking};
+use crate::service::files::{Download, EntryKind as StoreKind, FileError, FileStore, run_blocking};
+use crate::wire::{EntryKind, ErrorCode};
 
 /// The header every state-changing files request carries (`X-Sockit: 1`).
 pub const CSRF_HEADER: &str = "x-sockit";
@@ -61,7 +62,11 @@ pub struct RemoveQuery {
 /// A 400 for a URL that does not parse (bad percent-encoding, a query
 /// flag that is not `true`/`false`).
 fn bad_request(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::BadRequest,
+        e.to_string(),
+    )
 }
 
 /// The store's error as an HTTP answer, in one match.
@@ -104,7 +109,7 @@ async fn session(state: &WebState, headers: &HeaderMap) -> Result<(FileStore, i6
     let store = state.services.files.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "this server keeps no files (it runs with --no-files)",
         )
     })?;
@@ -117,7 +122,7 @@ fn check_mutation(headers: &HeaderMap) -> Result<(), ApiError> {
     if headers.get(CSRF_HEADER).is_none_or(|v| v != "1") {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "missing the X-Sockit: 1 header that uploads and deletes need (CSRF guard)",
         ));
     }
@@ -145,7 +150,7 @@ pub async fn list(
         .map(|e| {
             json!({
                 "name": e.name,
-                "kind": match e.kind { EntryKind::File => "file", EntryKind::Dir => "dir" },
+                "kind": match e.kind { StoreKind::File => EntryKind::File, StoreKind::Dir => EntryKind::Dir },
                 "size": e.size,
                 "mtime": e.mtime,
                 "blake3": e.blake3.map(|h| h.to_hex().to_string()),

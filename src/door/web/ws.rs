@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Lease, WebState, check_origin};
 use crate::door::framed::{Pushed, Session, revoked};
-use crate::wire::{Frame, error_frame};
+use crate::wire::{ErrorCode, Frame, error_frame};
 
 /// Largest WebSocket message read: the frame protocol's header limit.
 const MAX_MESSAGE: usize = 64 * 1024;
@@ -194,7 +194,7 @@ async fn answer(session: &mut Session, msg: Message, state: &WebState) -> Option
             Err(e) => e,
         },
         Message::Binary(_) => error_frame(
-            "bad_header",
+            ErrorCode::BadHeader,
             "send each frame header as a JSON text message",
             None,
         ),
@@ -217,12 +217,12 @@ fn parse(text: &str) -> Result<Frame, Frame> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(header)) => Ok(Frame::from_parts(header, Bytes::new())),
         Ok(_) => Err(error_frame(
-            "bad_header",
+            ErrorCode::BadHeader,
             "the message is JSON but not an object; wrap the fields in {...}",
             None,
         )),
         Err(e) => Err(error_frame(
-            "bad_header",
+            ErrorCode::BadHeader,
             &format!("the message is not valid JSON ({e}); send one JSON object"),
             None,
         )),

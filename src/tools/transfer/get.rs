@@ -24,7 +24,7 @@ use super::remote::{file_call, next_reply};
 use super::{Progress, TransferError, TransferResult, WINDOW};
 use crate::client::Client;
 use crate::service::files::{RelPath, check_received, escape_name};
-use crate::wire::{FileReply, FileRequest};
+use crate::wire::{ErrorCode, FileReply, FileRequest};
 
 /// Suffix of the partial download next to its destination.
 pub const PART_SUFFIX: &str = ".sockit-part";
@@ -246,7 +246,7 @@ async fn open(
         }
         Ok(r) => Err(TransferError::Protocol(format!("file.get: {r:?}"))),
         // A part longer than the file now is: the file changed; start over.
-        Err(e) if offset > 0 && e.server_code() == Some("bad_offset") => {
+        Err(e) if offset > 0 && e.server_code() == Some(ErrorCode::BadOffset) => {
             Box::pin(open(client, remote, 0, md5)).await
         }
         Err(e) => Err(e),

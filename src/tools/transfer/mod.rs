@@ -23,6 +23,7 @@ use std::path::PathBuf;
 
 use crate::client::ClientError;
 use crate::service::files::PathError;
+use crate::wire::ErrorCode;
 
 /// Bytes per chunk (one `file.write` or `file.read` body), unless the
 /// server's `max_body` is smaller: 4 MiB amortises the per-request cost
@@ -81,9 +82,9 @@ pub enum TransferError {
 
 impl TransferError {
     /// The server's error code, when the server refused.
-    pub fn server_code(&self) -> Option<&str> {
+    pub fn server_code(&self) -> Option<ErrorCode> {
         match self {
-            TransferError::Client(e) => e.code(),
+            TransferError::Client(e) => e.error_code(),
             _ => None,
         }
     }
