@@ -12,6 +12,12 @@ use super::message::{MessageError, from_header, to_frame};
 /// Error code for a request that needs a logged-in connection.
 pub const UNAUTHENTICATED: ErrorCode = ErrorCode::Unauthenticated;
 
+/// Longest password, in bytes. Hashing cost grows with the input, so a
+/// login with a longer password is refused before hashing, cheaply; 1024
+/// bytes leaves room for any passphrase. The client refuses one too, before
+/// sending it.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 /// A request of the `login` family; the frame's `"type"` names the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

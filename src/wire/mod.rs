@@ -31,6 +31,7 @@ mod files;
 mod frame;
 mod limits;
 mod message;
+pub mod path;
 pub mod perf;
 pub mod perf_udp;
 mod request;
@@ -41,7 +42,7 @@ mod codec_tests;
 #[cfg(test)]
 mod message_tests;
 
-pub use auth::{AuthReply, AuthRequest, UNAUTHENTICATED};
+pub use auth::{AuthReply, AuthRequest, MAX_PASSWORD_BYTES, UNAUTHENTICATED};
 pub use chat::{
     CHAT_MESSAGE, CHAT_PRESENCE, ChatEvent, ChatMember, ChatMessage, ChatReply, ChatRequest,
     ChatRoom, SLOW_CONSUMER,

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use sockit::service::files::RelPath;
 use sockit::tools::transfer::{GetOptions, TransferError, get_file, local_target, stat, walk};
 use sockit::wire::EntryKind;
+use sockit::wire::path::RelPath;
 
 use super::progress::Bar;
 use super::{Common, Failures, connect, rate};
@@ -187,5 +187,5 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn shown(p: &Path) -> String {
-    sockit::service::files::escape_bytes(p.as_os_str().as_encoded_bytes())
+    sockit::wire::path::escape_bytes(p.as_os_str().as_encoded_bytes())
 }

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use sockit::service::files::escape_name;
 use sockit::tools::transfer::{cancel, list, partials, remove, stat, walk};
+use sockit::wire::path::escape_name;
 use sockit::wire::{EntryInfo, EntryKind};
 
 use super::{Common, Failures, connect};

@@ -22,10 +22,10 @@ use std::time::Duration;
 
 use sockit::client::Client;
 use sockit::net::Endpoint;
-use sockit::service::files::RelPath;
 use sockit::tools::credentials::{Credentials, CredentialsError, connect_logged_in};
 use sockit::tools::transfer::{TransferError, chunk_for};
 use sockit::wire::ErrorCode;
+use sockit::wire::path::RelPath;
 
 /// Exit statuses, documented in every command's --help.
 pub const EXIT_HELP: &str =
@@ -94,7 +94,7 @@ impl Common {
             Some(RelPath::parse(trimmed).map_err(|e| {
                 anyhow::anyhow!(
                     "bad remote path {}: {e}",
-                    sockit::service::files::escape_name(trimmed)
+                    sockit::wire::path::escape_name(trimmed)
                 )
             })?)
         };

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use sockit::service::files::{RelPath, check_name, escape_bytes};
 use sockit::tools::transfer::{MAX_WALK, PutOptions, TransferError, put_file, stat};
+use sockit::wire::path::{RelPath, check_name, escape_bytes};
 use sockit::wire::{EntryKind, ErrorCode};
 
 use super::progress::Bar;
@@ -194,7 +194,7 @@ fn target(dest: Option<&RelPath>, rel: &[String]) -> Result<RelPath, Failure> {
         code: 1,
         message: format!(
             "cannot be stored as {}: {e}",
-            sockit::service::files::escape_name(&full)
+            sockit::wire::path::escape_name(&full)
         ),
     })
 }

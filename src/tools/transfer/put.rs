@@ -17,7 +17,7 @@ use super::local::{Digests, fingerprint, spawn_reader};
 use super::remote::{file_call, next_reply};
 use super::{Progress, TransferError, TransferResult, WINDOW};
 use crate::client::Client;
-use crate::service::files::RelPath;
+use crate::wire::path::RelPath;
 use crate::wire::{ErrorCode, FileReply, FileRequest};
 
 /// How a put behaves.

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use super::{MAX_WALK, TransferError, TransferResult};
 use crate::client::{Client, ClientError, server_error};
-use crate::service::files::{RelPath, check_entry_name, check_received};
+use crate::wire::path::{RelPath, check_entry_name, check_received};
 use crate::wire::{EntryInfo, EntryKind, FileReply, FileRequest, Frame};
 
 /// Sends one request of the family and reads its typed reply.
