@@ -8,16 +8,16 @@
 //! idle peers hold no buffer memory.
 //!
 //! Core requests are answered synchronously; a request that needs a service
-//! (login, ...) pauses the batch while [`Session`] awaits the service, so
-//! replies still leave in request order.
+//! (login, ...) pauses the batch while the shared [`Session`] awaits the
+//! service, so replies still leave in request order. Chat events are
+//! rendered as frames by the sibling `chat` module.
 
 mod chat;
-mod files;
-mod session;
 
-pub use chat::{ChatState, Pushed, wire_message, wire_presence};
-pub use files::{FilesState, MAX_OPEN_PER_CONN};
-pub use session::{REVOKED_MESSAGE, Session, revoked};
+pub use chat::{Pushed, push_event};
+
+use crate::service::chat::DoorKind;
+use crate::session::{Session, revoked};
 
 use std::future::Future;
 use std::io;
@@ -140,7 +140,7 @@ pub fn busy_frame() -> bytes::Bytes {
 /// Serves the frame protocol on one connection until EOF, error, idle
 /// timeout or shutdown.
 pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
-    let mut session = Session::new(conn.peer_ip(), opts.services.clone());
+    let mut session = Session::new(conn.peer_ip(), opts.services.clone(), DoorKind::Frame);
     let result = serve(&conn, &opts, &mut session).await;
     // However the connection ended (EOF, error, timeout, shutdown), an
     // unfinished upload is made durable so the next put resumes it. Boxed,
@@ -189,7 +189,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
         let failed = loop {
             // Large bodies need a login (re-read per frame: a login or
             // logout in this batch applies to the next frame).
-            codec.set_max_body(session.authed.is_none().then_some(opts.guest_max_body));
+            codec.set_max_body((!session.is_authed()).then_some(opts.guest_max_body));
             match answer_all(
                 &mut codec, &mut rbuf, &mut wbuf, &opts.info, session, &mut took,
             ) {
@@ -431,14 +431,14 @@ fn push_events(
     first: Option<crate::service::chat::Event>,
     wbuf: &mut BytesMut,
 ) -> Pushed {
-    if session.push_event(first, wbuf) == Pushed::Close {
+    if push_event(session, first, wbuf) == Pushed::Close {
         return Pushed::Close;
     }
     for _ in 1..EVENT_BATCH {
         let Some(ev) = session.try_next_event() else {
             break;
         };
-        if session.push_event(Some(ev), wbuf) == Pushed::Close {
+        if push_event(session, Some(ev), wbuf) == Pushed::Close {
             return Pushed::Close;
         }
     }
@@ -508,7 +508,7 @@ fn answer_all(
 fn refusal(e: &FrameError, info: &ServerInfo, session: &Session) -> Frame {
     match e {
         FrameError::BodyTooLarge { size, max, id }
-            if session.authed.is_none() && *max < info.limits.max_body =>
+            if !session.is_authed() && *max < info.limits.max_body =>
         {
             let msg = format!(
                 "body of {size} bytes exceeds the limit of {max} bytes before login; log in first (up to {} bytes after)",

@@ -1,7 +1,8 @@
 //! `GET /ws`: the frame protocol over a WebSocket. Each text message is one
 //! frame header (a JSON object); each reply goes back as one text message.
 //! The connection starts logged in as the cookie's account, and requests
-//! are answered by the same [`Session`] as on the framed door.
+//! are answered by the shared [`Session`], as on every door; chat events
+//! are rendered here, as JSON text messages.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,8 +18,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::{Lease, WebState, check_origin};
-use crate::door::framed::{Pushed, Session, revoked};
-use crate::wire::{ErrorCode, Frame, error_frame};
+use crate::service::chat::{DoorKind, Event, Format};
+use crate::session::{Session, revoked, wire_message, wire_presence};
+use crate::wire::{ChatEvent, ErrorCode, Frame, SLOW_CONSUMER, error_frame};
 
 /// Largest WebSocket message read: the frame protocol's header limit.
 const MAX_MESSAGE: usize = 64 * 1024;
@@ -50,6 +52,7 @@ pub async fn upgrade(
     let session = Session::logged_in(
         super::client_ip(peer),
         state.services.clone(),
+        DoorKind::Web,
         identity,
         token.clone(),
     );
@@ -166,13 +169,13 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lea
                 }
             }
             ev = session.next_event(), if session.listens() => {
-                let (text, next) = session.web_event(ev);
+                let (text, close) = web_event(&mut session, ev);
                 if let Some(text) = text {
                     if send_text(&mut socket, text).await.is_err() {
                         break;
                     }
                 }
-                if next == Pushed::Close {
+                if close {
                     break;
                 }
                 continue;
@@ -184,6 +187,32 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lea
         }
     }
     session.close().await;
+}
+
+/// `ev` as WebSocket text (the frame's header as JSON), rendered once per
+/// message for all browsers; `None` for a member's own message. True when
+/// the member was cut off: the text is then its last words, and the socket
+/// closes after them.
+fn web_event(session: &mut Session, ev: Option<Event>) -> (Option<Bytes>, bool) {
+    let json = |f: Frame| Bytes::from(Value::Object(f.header).to_string());
+    match ev {
+        Some(Event::Message(m)) if session.is_own(&m) => (None, false),
+        Some(Event::Message(m)) => {
+            let text = m.render(Format::Web, |m| {
+                json(ChatEvent::Message(wire_message(m)).to_frame())
+            });
+            (Some(text), false)
+        }
+        Some(Event::Presence(p)) => {
+            let text = p.render(Format::Web, |p| json(wire_presence(p).to_frame()));
+            (Some(text), false)
+        }
+        Some(Event::Dropped) | None => {
+            session.end_chat();
+            let msg = "you fell too far behind the room's messages; reload to catch up";
+            (Some(json(error_frame(SLOW_CONSUMER, msg, None))), true)
+        }
+    }
 }
 
 /// The reply to one WebSocket message; `None` for control messages.

@@ -1,14 +1,26 @@
-//! Per-connection state of the framed door, and the requests that use it.
+//! The per-connection protocol engine every door shares, with no sockets:
+//! who the connection speaks for (auth), its chat membership and event
+//! queue (`chat`), its open file transfers and their limits (`transfer`),
+//! and the one mapping from a failed request to its [`ErrorCode`]
+//! ([`Failure::code`]).
 //!
-//! Core requests (`hello`, `ping`, `echo`) are answered by the pure
-//! `wire::respond`; everything else (the `login` and `chat` families) needs
-//! a service and who the connection speaks for, and comes here. Chat's side
-//! (membership, pushed events) is in the sibling `chat` module.
+//! A door reads a request in its own framing, hands it to
+//! [`Session::answer`] (one exhaustive `match` over [`Request`]), writes the
+//! reply in its own format, and renders the chat events it takes from
+//! [`Session::next_event`] itself. Core requests (`hello`, `ping`, `echo`)
+//! need no state and are answered by `wire::answer_core`; the framed door
+//! answers them in its batch without coming here at all.
+
+mod chat;
+#[cfg(test)]
+mod tests;
+mod transfer;
+
+pub use chat::{ChatState, wire_message, wire_presence};
+pub use transfer::{FilesState, MAX_OPEN_PER_CONN};
 
 use std::net::IpAddr;
 
-use super::chat::ChatState;
-use super::files::FilesState;
 use crate::service::Services;
 use crate::service::accounts::{AuthError, Identity, RevokeWatch};
 use crate::service::chat::{ChatError, DoorKind};
@@ -18,9 +30,9 @@ use crate::wire::{
 };
 
 /// Who the connection speaks for, once logged in or resumed.
-pub(super) struct Authed {
+struct Authed {
     /// The account, as the store knows it.
-    pub(super) identity: Identity,
+    identity: Identity,
     /// The session token, kept to re-check it and to revoke it on logout.
     token: String,
 }
@@ -29,42 +41,43 @@ pub(super) struct Authed {
 pub struct Session {
     /// The peer's address, for per-IP login throttling and the chat
     /// hub's per-address budgets.
-    pub(super) peer: Option<IpAddr>,
+    peer: Option<IpAddr>,
     /// `None` until a `login` or `resume` succeeds.
-    pub(super) authed: Option<Authed>,
+    authed: Option<Authed>,
     /// Wakes when the account is revoked (lock, delete, password change,
     /// logout elsewhere), so the door ends the connection without waiting
     /// for its next request. Set with `authed`.
     revoke: Option<RevokeWatch>,
     /// The services every door shares.
-    pub(super) services: Services,
+    services: Services,
     /// Which door this is, for chat's `who` lists.
-    pub(super) door: DoorKind,
+    door: DoorKind,
     /// Chat membership and its event queue, from the first chat request.
-    pub(super) chat: Option<ChatState>,
+    chat: Option<ChatState>,
     /// Open transfers of the `file` family, when the server has a store.
     files: Option<FilesState>,
 }
 
 impl Session {
-    /// A fresh, anonymous session of the framed door.
-    pub fn new(peer: Option<IpAddr>, services: Services) -> Self {
+    /// A fresh, anonymous session of a connection through `door`.
+    pub fn new(peer: Option<IpAddr>, services: Services, door: DoorKind) -> Self {
         Self {
             peer,
             authed: None,
             revoke: None,
             files: files_state(&services),
             services,
-            door: DoorKind::Frame,
+            door,
             chat: None,
         }
     }
 
-    /// A session of the web door, already speaking for `identity` (whose
-    /// token the browser's cookie carries).
+    /// A session already speaking for `identity`, whose token the
+    /// connection presented out of band (the web door's cookie).
     pub fn logged_in(
         peer: Option<IpAddr>,
         services: Services,
+        door: DoorKind,
         identity: Identity,
         token: String,
     ) -> Self {
@@ -78,9 +91,14 @@ impl Session {
             revoke,
             files: files_state(&services),
             services,
-            door: DoorKind::Web,
+            door,
             chat: None,
         }
+    }
+
+    /// True once a `login` or `resume` succeeded (and no `logout` since).
+    pub fn is_authed(&self) -> bool {
+        self.authed.is_some()
     }
 
     /// True when this server offers `family` to this connection.
@@ -216,7 +234,7 @@ impl Session {
     /// The account this connection speaks for, re-checked against the store
     /// so that a session revoked elsewhere (logout on another connection,
     /// `sockit user passwd/lock/del`) stops working here too.
-    pub(super) async fn identity(&mut self) -> Result<&Identity, Failure> {
+    async fn identity(&mut self) -> Result<&Identity, Failure> {
         let accounts = self.services.accounts.as_ref().ok_or(Failure::NoAccounts)?;
         let token = self
             .authed
@@ -294,7 +312,7 @@ fn files_state(services: &Services) -> Option<FilesState> {
 
 /// Why a stateful request failed; each maps to one error code.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum Failure {
+pub enum Failure {
     /// The accounts service said no.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -316,7 +334,9 @@ pub(super) enum Failure {
 }
 
 impl Failure {
-    fn code(&self) -> ErrorCode {
+    /// The one code each failure travels as (frames, and through the web
+    /// door's status mapping, HTTP).
+    pub fn code(&self) -> ErrorCode {
         match self {
             Failure::Auth(e) => e.code(),
             Failure::Chat(e) => e.code(),

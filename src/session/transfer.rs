@@ -4,7 +4,8 @@
 //! Every store call runs through `files::run_blocking`, moving the
 //! [`Upload`] or [`Download`] into the blocking pool and back for each
 //! chunk, so file I/O, fsync and hashing never stall the connection's
-//! runtime. When the connection ends, [`FilesState::close`] pauses every
+//! runtime. The limits per connection ([`MAX_OPEN_PER_CONN`]) are here, so
+//! every door that carries the `file` family holds the same. When the connection ends, [`FilesState::close`] pauses every
 //! open upload (fsync), so the next `file.put` of the same file resumes
 //! from everything this connection delivered.
 
