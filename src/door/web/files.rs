@@ -69,22 +69,9 @@ fn bad_request(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-/// The store's error as an HTTP answer, in one match.
+/// The store's error as an HTTP answer: its code, the code's status
+/// ([`status`](super::api::status)), and a message in the page's terms.
 pub(super) fn file_error(e: FileError) -> ApiError {
-    let status = match &e {
-        FileError::NotFound { .. } | FileError::NoPartial { .. } => StatusCode::NOT_FOUND,
-        FileError::Exists { .. }
-        | FileError::WrongKind { .. }
-        | FileError::NotEmpty { .. }
-        | FileError::Busy { .. } => StatusCode::CONFLICT,
-        FileError::BadPath { .. } | FileError::BadOffset { .. } => StatusCode::BAD_REQUEST,
-        FileError::QuotaExceeded { .. }
-        | FileError::TooManyPartials { .. }
-        | FileError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        FileError::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
-        FileError::VerifyFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        FileError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-    };
     let message = match &e {
         // Server paths and OS details stay in our log.
         FileError::Internal { .. } => {
@@ -100,7 +87,7 @@ pub(super) fn file_error(e: FileError) -> ApiError {
         }
         _ => e.to_string(),
     };
-    ApiError::new(status, e.code(), message)
+    ApiError::new(super::api::status(e.code()), e.code(), message)
 }
 
 /// The file store and the user id the session cookie speaks for.
