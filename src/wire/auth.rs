@@ -1,7 +1,7 @@
 //! The `login` family: log in, resume a session, log out, ask who you are.
 //!
 //! The messages only; the rules (hashing, throttling, tokens) live in
-//! `service::accounts` and the per-connection state in the framed door.
+//! `service::accounts` and the per-connection state in `session`.
 
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 //! events the server pushes (`chat.message`, `chat.presence`).
 //!
 //! The messages only; the rules live in `service::chat` and the
-//! per-connection state in the framed door.
+//! per-connection state in `session`.
 
 use serde::{Deserialize, Serialize};
 

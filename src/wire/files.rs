@@ -1,7 +1,7 @@
 //! The `file` family: put, get, ls, rm of a logged-in user's files.
 //!
 //! The messages only; the rules live in `service::files`, the
-//! per-connection transfers in the framed door. Uploads and downloads are
+//! per-connection transfers in `session`. Uploads and downloads are
 //! opened once (`file.put`, `file.get`), then move as many `file.write` /
 //! `file.read` frames, each carrying one chunk in its body, which a client
 //! pipelines (docs/PROTOCOL.md, section 4).

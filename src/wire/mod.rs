@@ -2,8 +2,10 @@
 //!
 //! Layers, bottom up, each in its own file: [`Limits`] -> bytes <-> [`Frame`]
 //! ([`FrameCodec`], [`encode_to_vec`], [`decode_from_slice`]) -> typed
-//! [`Request`] (by [`Family`]) / [`Reply`] -> [`respond`]. Nothing here does I/O or reads a
-//! clock, so all of it is tested in memory and fuzzed.
+//! [`Request`] (every request, by [`Family`]) / [`Reply`] -> [`respond`].
+//! Beside them: [`ErrorCode`], the code of every error frame, and [`path`],
+//! the name rules the file store and the client both enforce. Nothing here
+//! does I/O or reads a clock, so all of it is tested in memory and fuzzed.
 //!
 //! ```
 //! use sockit::wire::{Frame, FrameCodec, ServerInfo, respond};
