@@ -12,21 +12,23 @@
 //! answers them in its batch without coming here at all.
 
 mod chat;
+mod failure;
 #[cfg(test)]
 mod tests;
 mod transfer;
 
 pub use chat::{ChatState, wire_message, wire_presence};
+pub use failure::Failure;
 pub use transfer::{FilesState, MAX_OPEN_PER_CONN};
 
 use std::net::IpAddr;
 
 use crate::service::Services;
 use crate::service::accounts::{AuthError, Identity, RevokeWatch};
-use crate::service::chat::{ChatError, DoorKind};
+use crate::service::chat::DoorKind;
 use crate::wire::{
-    AuthReply, AuthRequest, ErrorCode, Family, FileRequest, Frame, MessageError, Request,
-    ServerInfo, UNAUTHENTICATED, answer_core, error_frame,
+    AuthReply, AuthRequest, Family, FileRequest, Frame, MessageError, Request, ServerInfo,
+    UNAUTHENTICATED, answer_core, error_frame,
 };
 
 /// Who the connection speaks for, once logged in or resumed.
@@ -139,19 +141,7 @@ impl Session {
             Ok(Request::Chat(r)) => self.chat(r).await.map(|reply| reply.to_frame(id)),
             Ok(Request::Auth(r)) => self.auth(r).await.map(|reply| reply.to_frame(id)),
         };
-        match reply {
-            Ok(frame) => frame,
-            Err(e) => {
-                let mut frame = error_frame(e.code(), &e.to_string(), id);
-                if let Failure::Auth(AuthError::TooManyAttempts { retry_after }) = e {
-                    // Whole seconds, rounded up: retrying at the given
-                    // second never lands inside the lockout.
-                    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                    frame.insert("retry_after", secs);
-                }
-                frame
-            }
-        }
+        reply.unwrap_or_else(|e| e.to_frame(id))
     }
 
     /// The connection is ending: unfinished uploads are paused (fsynced)
@@ -177,7 +167,7 @@ impl Session {
         };
         match (user, self.files.as_mut()) {
             (Ok(user), Some(files)) => files.handle(user, r, req.body.clone(), id).await,
-            (Err(e), _) => error_frame(e.code(), &e.to_string(), id),
+            (Err(e), _) => e.to_frame(id),
             (_, None) => MessageError::UnknownType("file".to_owned()).to_frame(id),
         }
     }
@@ -307,41 +297,5 @@ fn files_state(services: &Services) -> Option<FilesState> {
     match (&services.files, &services.accounts) {
         (Some(store), Some(_)) => Some(FilesState::new(store.clone())),
         _ => None,
-    }
-}
-
-/// Why a stateful request failed; each maps to one error code.
-#[derive(Debug, thiserror::Error)]
-pub enum Failure {
-    /// The accounts service said no.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// The chat hub said no.
-    #[error(transparent)]
-    Chat(#[from] ChatError),
-    /// The request needs a login first.
-    #[error("this connection is not logged in; send login (or resume with a token) first")]
-    Unauthenticated,
-    /// The session ended since this connection logged in.
-    #[error("the session has expired or was revoked; log in again")]
-    Revoked,
-    /// This server runs without accounts.
-    #[error("{}", MessageError::UnknownType("login".to_owned()))]
-    NoAccounts,
-    /// This server runs without chat.
-    #[error("{}", MessageError::UnknownType("chat".to_owned()))]
-    NoChat,
-}
-
-impl Failure {
-    /// The one code each failure travels as (frames, and through the web
-    /// door's status mapping, HTTP).
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Failure::Auth(e) => e.code(),
-            Failure::Chat(e) => e.code(),
-            Failure::Unauthenticated | Failure::Revoked => UNAUTHENTICATED,
-            Failure::NoAccounts | Failure::NoChat => ErrorCode::UnknownType,
-        }
     }
 }

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::service::accounts::{Accounts, AccountsConfig, HashParams};
 use crate::service::chat::{ChatConfig, LocalHub};
-use crate::service::files::{FileStore, FilesConfig};
+use crate::service::files::{FileError, FileStore, FilesConfig};
+use crate::wire::ErrorCode;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -220,9 +221,44 @@ fn failures_map_to_one_code_each() {
             ErrorCode::TooManyAttempts,
         ),
         (Failure::Chat(ChatError::Empty), ErrorCode::Empty),
+        (Failure::Files(FileError::DiskFull), ErrorCode::DiskFull),
+        (Failure::BadHandle(3), ErrorCode::BadHandle),
+        (Failure::BadRequest("x".into()), ErrorCode::BadRequest),
+        (Failure::TooManyTransfers, ErrorCode::Busy),
+        (
+            Failure::EarlyEnd {
+                handle: 1,
+                offset: 2,
+                size: 3,
+            },
+            ErrorCode::BadOffset,
+        ),
     ];
     for (failure, code) in cases {
         assert_eq!(failure.code(), code, "{failure}");
         assert!(!failure.to_string().contains('\n'));
+        let f = failure.to_frame(Some(9));
+        assert_eq!((f.kind(), f.id()), (Some("error"), Some(9)));
+        assert_eq!(f.get("code"), Some(&json!(code.as_str())));
     }
+    // Where to continue, and when to retry, travel as fields.
+    let f = Failure::Files(FileError::BadOffset {
+        expected: 7,
+        got: 1,
+    })
+    .to_frame(None);
+    assert_eq!(f.get("offset"), Some(&json!(7)));
+    let f = Failure::Auth(AuthError::TooManyAttempts {
+        retry_after: Duration::from_millis(1500),
+    })
+    .to_frame(None);
+    assert_eq!(f.get("retry_after"), Some(&json!(2)));
+    // An internal error's details stay in the server's log.
+    let f = Failure::Files(FileError::Internal {
+        doing: "reading /srv/secret",
+        source: std::io::Error::other("EIO"),
+    })
+    .to_frame(None);
+    let message = f.get("message").and_then(Value::as_str).unwrap();
+    assert!(!message.contains("/srv"), "{message}");
 }
