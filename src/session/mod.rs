@@ -1,7 +1,7 @@
 //! The per-connection protocol engine every door shares, with no sockets:
 //! who the connection speaks for (auth), its chat membership and event
 //! queue (`chat`), its open file transfers and their limits (`transfer`),
-//! and the one mapping from a failed request to its [`ErrorCode`]
+//! and the one mapping from a failed request to its [`ErrorCode`](crate::wire::ErrorCode)
 //! ([`Failure::code`]).
 //!
 //! A door reads a request in its own framing, hands it to

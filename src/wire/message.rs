@@ -176,7 +176,7 @@ impl Reply {
 /// Every message family reads its frames through this one function. A type
 /// `T` does not know is reported as `unknown_type`, not as serde's "unknown
 /// variant", so a client can tell "not offered" from "malformed"; which
-/// types `T` knows comes from its serde derive alone ([`knows`]), never
+/// types `T` knows comes from its serde derive alone (`knows`), never
 /// from a list kept by hand beside it.
 pub fn from_header<T: DeserializeOwned>(frame: &Frame) -> Result<T, MessageError> {
     let kind = check_header(frame)?;
