@@ -8,7 +8,9 @@ use tokio_util::codec::Framed;
 
 use crate::net::tls::Trust;
 use crate::net::{Conn, DialError, Endpoint, dial_with};
-use crate::wire::{AuthReply, AuthRequest, Frame, FrameCodec, FrameError, PROTOCOL_VERSION};
+use crate::wire::{
+    AuthReply, AuthRequest, ErrorCode, Frame, FrameCodec, FrameError, PROTOCOL_VERSION,
+};
 
 /// Why a framed exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -182,12 +184,19 @@ impl Client {
 }
 
 impl ClientError {
-    /// The server's error code, when the server answered with an error.
+    /// The server's error code as sent, when the server answered with an
+    /// error (for printing; branch on [`ClientError::error_code`]).
     pub fn code(&self) -> Option<&str> {
         match self {
             ClientError::Server { code, .. } => Some(code),
             _ => None,
         }
+    }
+
+    /// The server's error code, typed; `None` when the server did not
+    /// answer with an error, or sent a code this build does not know.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code().and_then(|c| c.parse().ok())
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The library carries what the `sockit` binary is made of, layer by layer:
 //! [`wire`] (the frame protocol, pure), [`net`] (endpoints, listeners, serving
-//! loops), [`service`] (the rules, no sockets), [`door`] (the ways in),
+//! loops), [`service`] (the rules, no sockets), [`session`] (the per-connection
+//! protocol engine every door shares, no sockets), [`door`] (the ways in),
 //! [`server`] (assembling `sockit serve`) and [`ops`] (metrics, health and
 //! JSON logs for operators). [`stats`] and [`tools`] hold the
 //! client side: latency statistics, ping, bench and nc-style pipes.
@@ -19,6 +20,7 @@ pub mod net;
 pub mod ops;
 pub mod server;
 pub mod service;
+pub mod session;
 pub mod stats;
 pub mod store;
 pub mod tools;

@@ -60,14 +60,14 @@ fn decode_split(
             match step {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
-                Err(e) => return (frames, Some(e.code()), max_capacity),
+                Err(e) => return (frames, Some(e.code().as_str()), max_capacity),
             }
         }
     }
     match codec.decode_eof(&mut buf) {
         Ok(Some(frame)) => panic!("decode_eof found a frame decode missed: {frame:?}"),
         Ok(None) => (frames, None, max_capacity),
-        Err(e) => (frames, Some(e.code()), max_capacity),
+        Err(e) => (frames, Some(e.code().as_str()), max_capacity),
     }
 }
 

@@ -69,7 +69,7 @@ fn decode(data: &[u8], chunks: &[usize], limits: Limits) -> (Vec<Frame>, Option<
             match codec.decode(&mut buf) {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
-                Err(e) => return (frames, Some(e.code().to_owned())),
+                Err(e) => return (frames, Some(e.code().as_str().to_owned())),
             }
         }
     }
@@ -78,7 +78,7 @@ fn decode(data: &[u8], chunks: &[usize], limits: Limits) -> (Vec<Frame>, Option<
         match codec.decode_eof(&mut buf) {
             Ok(Some(frame)) => frames.push(frame),
             Ok(None) => return (frames, None),
-            Err(e) => return (frames, Some(e.code().to_owned())),
+            Err(e) => return (frames, Some(e.code().as_str().to_owned())),
         }
     }
 }

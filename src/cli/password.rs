@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context, bail};
-use sockit::service::accounts::MAX_PASSWORD_BYTES;
+use sockit::wire::MAX_PASSWORD_BYTES;
 
 /// Environment variable `sockit login` reads a password from.
 pub const PASSWORD_ENV: &str = "SOCKIT_PASSWORD";

@@ -112,7 +112,7 @@ pub fn datagram_door(datagram: &[u8], filter: &WordFilter) -> Option<Bytes> {
     match checked {
         Ok(sent) => sent,
         // As the member task answers a refusal.
-        Err(e) => Some(chat_udp::error_reply(e.code(), &e.to_string())),
+        Err(e) => Some(chat_udp::error_reply(e.code().as_str(), &e.to_string())),
     }
 }
 

@@ -18,7 +18,9 @@ use super::failover::{Skipped, fell_over};
 use crate::client::ClientError;
 use crate::net::tls::Trust;
 use crate::net::{Conn, Endpoint};
-use crate::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest, Frame, FrameCodec};
+use crate::wire::{
+    ChatEvent, ChatMessage, ChatReply, ChatRequest, Frame, FrameCodec, MessageError,
+};
 
 /// What arrives on a chat connection.
 #[derive(Debug, Clone)]
@@ -158,21 +160,27 @@ impl ChatConn {
                 message: text(f, "message"),
             }),
             Some("pong") => None,
-            Some(k) if ChatEvent::KINDS.contains(&k) => match ChatEvent::from_frame(f).ok()? {
-                ChatEvent::Message(m) => {
+            _ => match ChatEvent::from_frame(f) {
+                Ok(ChatEvent::Message(m)) => {
                     self.saw(&m.room, m.seq);
                     Some(Incoming::Message(m))
                 }
-                ChatEvent::Presence { room, notice, .. } => {
+                Ok(ChatEvent::Presence { room, notice, .. }) => {
                     Some(Incoming::Presence { room, notice })
                 }
+                // An event with fields we cannot read: not shown.
+                Err(MessageError::BadFields { .. }) => None,
+                Err(_) => self.reply(f),
             },
-            _ => {
-                let reply = ChatReply::from_frame(f).ok()?;
-                self.track(&reply);
-                Some(Incoming::Reply(f.id().unwrap_or(0), reply))
-            }
         }
+    }
+
+    /// A frame that is not an event: a reply of the chat family, or
+    /// `None` for one a chat client does not show.
+    fn reply(&mut self, f: &Frame) -> Option<Incoming> {
+        let reply = ChatReply::from_frame(f).ok()?;
+        self.track(&reply);
+        Some(Incoming::Reply(f.id().unwrap_or(0), reply))
     }
 
     /// Keeps the rooms joined and the last numbers seen current.

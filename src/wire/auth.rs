@@ -1,15 +1,22 @@
 //! The `login` family: log in, resume a session, log out, ask who you are.
 //!
 //! The messages only; the rules (hashing, throttling, tokens) live in
-//! `service::accounts` and the per-connection state in the framed door.
+//! `service::accounts` and the per-connection state in `session`.
 
 use serde::{Deserialize, Serialize};
 
+use super::code::ErrorCode;
 use super::frame::Frame;
 use super::message::{MessageError, from_header, to_frame};
 
 /// Error code for a request that needs a logged-in connection.
-pub const UNAUTHENTICATED: &str = "unauthenticated";
+pub const UNAUTHENTICATED: ErrorCode = ErrorCode::Unauthenticated;
+
+/// Longest password, in bytes. Hashing cost grows with the input, so a
+/// login with a longer password is refused before hashing, cheaply; 1024
+/// bytes leaves room for any passphrase. The client refuses one too, before
+/// sending it.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// A request of the `login` family; the frame's `"type"` names the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,12 +41,9 @@ pub enum AuthRequest {
 }
 
 impl AuthRequest {
-    /// Every request type of the family.
-    pub const KINDS: &'static [&'static str] = &["login", "resume", "logout", "whoami"];
-
     /// Reads a request of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this request.
@@ -81,12 +85,9 @@ pub enum AuthReply {
 }
 
 impl AuthReply {
-    /// Every reply type of the family (besides `error`).
-    pub const KINDS: &'static [&'static str] = &["login", "resume", "logout", "whoami"];
-
     /// Reads a reply of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this reply.

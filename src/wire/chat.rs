@@ -2,11 +2,12 @@
 //! events the server pushes (`chat.message`, `chat.presence`).
 //!
 //! The messages only; the rules live in `service::chat` and the
-//! per-connection state in the framed door.
+//! per-connection state in `session`.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::code::ErrorCode;
 use super::encode::encode_to_vec;
 use super::frame::Frame;
 use super::message::{MessageError, from_header, to_frame};
@@ -17,7 +18,7 @@ pub const CHAT_MESSAGE: &str = "chat.message";
 pub const CHAT_PRESENCE: &str = "chat.presence";
 /// Error code sent (without an id) to a member cut off for falling behind,
 /// just before the server closes the connection.
-pub const SLOW_CONSUMER: &str = "slow_consumer";
+pub const SLOW_CONSUMER: ErrorCode = ErrorCode::SlowConsumer;
 
 /// A request of the `chat` family; the frame's `"type"` names the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,19 +75,9 @@ pub enum ChatRequest {
 }
 
 impl ChatRequest {
-    /// Every request type of the family.
-    pub const KINDS: &'static [&'static str] = &[
-        "chat.join",
-        "chat.leave",
-        "chat.send",
-        "chat.history",
-        "chat.who",
-        "chat.rooms",
-    ];
-
     /// Reads a request of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this request.
@@ -195,12 +186,9 @@ pub enum ChatReply {
 }
 
 impl ChatReply {
-    /// Every reply type of the family (besides `error`).
-    pub const KINDS: &'static [&'static str] = ChatRequest::KINDS;
-
     /// Reads a reply of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this reply.
@@ -238,12 +226,9 @@ pub enum ChatEvent {
 }
 
 impl ChatEvent {
-    /// Every event type of the family.
-    pub const KINDS: &'static [&'static str] = &[CHAT_MESSAGE, CHAT_PRESENCE];
-
     /// Reads an event out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this event (events have no id).

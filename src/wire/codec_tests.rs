@@ -135,7 +135,11 @@ fn eof_inside_a_frame_is_truncated() {
     let data = encode_to_vec(&Frame::new("echo").with_body(Bytes::from_static(b"hello"))).unwrap();
     for cut in 1..data.len() {
         let err = decode_err(&data[..cut], Limits::default());
-        assert_eq!(err.code(), "truncated_frame", "cut at {cut}");
+        assert_eq!(
+            err.code(),
+            crate::wire::ErrorCode::TruncatedFrame,
+            "cut at {cut}"
+        );
     }
     match decode_err(&data[..data.len() - 2], Limits::default()) {
         FrameError::Truncated { have, need } => {
@@ -151,11 +155,14 @@ fn huge_header_len_fails_before_allocating() {
     let mut buf = BytesMut::with_capacity(4);
     buf.put_u32(u32::MAX);
     let err = codec.decode(&mut buf).unwrap_err();
-    assert_eq!(err.code(), "header_too_large");
+    assert_eq!(err.code(), crate::wire::ErrorCode::HeaderTooLarge);
     assert!(buf.capacity() < 64, "capacity {}", buf.capacity());
     // The stream is now unusable, even if more bytes arrive.
     buf.extend_from_slice(&encode_to_vec(&Frame::new("ping")).unwrap());
-    assert_eq!(codec.decode(&mut buf).unwrap_err().code(), "stream_failed");
+    assert_eq!(
+        codec.decode(&mut buf).unwrap_err().code(),
+        crate::wire::ErrorCode::StreamFailed
+    );
 }
 
 #[test]
@@ -163,7 +170,7 @@ fn huge_size_fails_before_allocating() {
     let data = raw(r#"{"id":9,"size":1099511627776,"type":"echo"}"#, b"");
     let mut buf = BytesMut::from(&data[..]);
     let err = FrameCodec::new().decode(&mut buf).unwrap_err();
-    assert_eq!((err.code(), err.id()), ("body_too_large", Some(9)));
+    assert_eq!((err.code().as_str(), err.id()), ("body_too_large", Some(9)));
     assert!(buf.capacity() < 256, "capacity {}", buf.capacity());
 }
 
@@ -182,11 +189,14 @@ fn custom_limits_are_inclusive() {
             .is_some()
     );
     let big_body = raw(r#"{"size":5,"type":"echo"}"#, b"abcde");
-    assert_eq!(decode_err(&big_body, limits).code(), "body_too_large");
+    assert_eq!(
+        decode_err(&big_body, limits).code(),
+        crate::wire::ErrorCode::BodyTooLarge
+    );
     let header = format!(r#"{{"type":"{}"}}"#, "x".repeat(40));
     assert_eq!(
         decode_err(&raw(&header, b""), limits).code(),
-        "header_too_large"
+        crate::wire::ErrorCode::HeaderTooLarge
     );
 }
 
@@ -205,7 +215,7 @@ fn malformed_headers_are_decode_errors() {
     ];
     for (data, code) in cases {
         assert_eq!(
-            decode_err(data, Limits::default()).code(),
+            decode_err(data, Limits::default()).code().as_str(),
             *code,
             "{data:?}"
         );
@@ -249,9 +259,15 @@ fn encoder_refuses_oversized_frames_and_leaves_dst_alone() {
         Frame::new("echo").with_id(5).with_body(vec![0u8; 5]),
         &mut dst,
     );
-    assert_eq!(err.unwrap_err().code(), "body_too_large");
+    assert_eq!(
+        err.unwrap_err().code(),
+        crate::wire::ErrorCode::BodyTooLarge
+    );
     let err = codec.encode(&Frame::new("a-rather-long-type-name"), &mut dst);
-    assert_eq!(err.unwrap_err().code(), "header_too_large");
+    assert_eq!(
+        err.unwrap_err().code(),
+        crate::wire::ErrorCode::HeaderTooLarge
+    );
     assert_eq!(&dst[..], b"keep");
     codec.encode(&Frame::new("echo"), &mut dst).unwrap();
     assert_eq!(&dst[4..], &raw(r#"{"type":"echo"}"#, b"")[..]);

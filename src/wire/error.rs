@@ -2,6 +2,7 @@
 
 use std::io;
 
+use super::code::ErrorCode;
 use super::frame::Frame;
 
 /// A frame could not be decoded or encoded.
@@ -75,16 +76,18 @@ pub enum FrameError {
 impl FrameError {
     /// The stable snake_case code sent in the `"code"` field of the error
     /// frame; clients branch on it, so it never changes once published.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::HeaderTooLarge { .. } => "header_too_large",
-            Self::BodyTooLarge { .. } => "body_too_large",
-            Self::EmptyHeader | Self::HeaderNotUtf8 | Self::HeaderNotJson(_) => "bad_header",
-            Self::HeaderNotObject => "bad_header",
-            Self::BadSize { .. } => "bad_size",
-            Self::Truncated { .. } => "truncated_frame",
-            Self::Failed => "stream_failed",
-            Self::Io(_) => "io_error",
+            Self::HeaderTooLarge { .. } => ErrorCode::HeaderTooLarge,
+            Self::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
+            Self::EmptyHeader | Self::HeaderNotUtf8 | Self::HeaderNotJson(_) => {
+                ErrorCode::BadHeader
+            }
+            Self::HeaderNotObject => ErrorCode::BadHeader,
+            Self::BadSize { .. } => ErrorCode::BadSize,
+            Self::Truncated { .. } => ErrorCode::TruncatedFrame,
+            Self::Failed => ErrorCode::StreamFailed,
+            Self::Io(_) => ErrorCode::IoError,
         }
     }
 
@@ -126,9 +129,9 @@ impl FrameError {
 /// Builds an error frame `{"type":"error","id":..,"code":..,"message":..}`.
 ///
 /// `id` is omitted when `None` (the request had no usable id).
-pub fn error_frame(code: &str, message: &str, id: Option<u64>) -> Frame {
+pub fn error_frame(code: ErrorCode, message: &str, id: Option<u64>) -> Frame {
     Frame::new("error")
-        .set("code", code)
+        .set("code", code.as_str())
         .set("message", message)
         .with_opt_id(id)
 }

@@ -1,7 +1,7 @@
 //! The `file` family: put, get, ls, rm of a logged-in user's files.
 //!
 //! The messages only; the rules live in `service::files`, the
-//! per-connection transfers in the framed door. Uploads and downloads are
+//! per-connection transfers in `session`. Uploads and downloads are
 //! opened once (`file.put`, `file.get`), then move as many `file.write` /
 //! `file.read` frames, each carrying one chunk in its body, which a client
 //! pipelines (docs/PROTOCOL.md, section 4).
@@ -11,11 +11,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::code::ErrorCode;
 use super::frame::Frame;
 use super::message::{MessageError, from_header, to_frame};
 
 /// Error code for a `handle` this connection has not opened (or closed).
-pub const BAD_HANDLE: &str = "bad_handle";
+pub const BAD_HANDLE: ErrorCode = ErrorCode::BadHandle;
 
 /// A request of the `file` family; the frame's `"type"` names the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,20 +134,6 @@ pub enum FileRequest {
 }
 
 impl FileRequest {
-    /// Every request type of the family.
-    pub const KINDS: &'static [&'static str] = &[
-        "file.put",
-        "file.write",
-        "file.put.end",
-        "file.get",
-        "file.read",
-        "file.close",
-        "file.stat",
-        "file.ls",
-        "file.rm",
-        "file.put.cancel",
-    ];
-
     /// `file.ls` of `path`'s first page (`""`: the root).
     pub fn ls(path: impl Into<String>) -> Self {
         FileRequest::Ls {
@@ -159,7 +146,7 @@ impl FileRequest {
     /// Reads a request of this family out of a frame (the body is left to
     /// the caller: it is the chunk of a `file.write`).
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this request, with no body.
@@ -168,13 +155,29 @@ impl FileRequest {
     }
 }
 
+/// What an [`EntryInfo`] is; `"file"`, `"dir"` or `"partial"` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// An unfinished upload (`file.ls` with `partial`).
+    Partial,
+    /// A kind this build does not know (a newer server's): a client
+    /// neither descends into it nor fetches it. Never sent.
+    #[serde(other)]
+    Other,
+}
+
 /// One entry of a listing, or what `file.stat` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryInfo {
     /// One name (no `/`) in a listing; the whole path in `file.stat`.
     pub name: String,
-    /// `"file"` or `"dir"`.
-    pub kind: String,
+    /// What it is.
+    pub kind: EntryKind,
     /// Bytes (0 for a directory).
     #[serde(rename = "file_size")]
     pub size: u64,
@@ -310,12 +313,9 @@ pub enum FileReply {
 }
 
 impl FileReply {
-    /// Every reply type of the family (besides `error`).
-    pub const KINDS: &'static [&'static str] = FileRequest::KINDS;
-
     /// Reads a reply of this family out of a frame.
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this reply, with no body.
@@ -362,14 +362,14 @@ mod tests {
     fn a_negative_offset_is_a_bad_request() {
         let f = Frame::new("file.write").set("handle", 1).set("offset", -1);
         let e = FileRequest::from_frame(&f).unwrap_err();
-        assert_eq!(e.code(), "bad_request");
+        assert_eq!(e.code(), crate::wire::ErrorCode::BadRequest);
     }
 
     #[test]
     fn stat_reply_flattens_the_entry() {
         let r = FileReply::Stat(EntryInfo {
             name: "a/b".into(),
-            kind: "file".into(),
+            kind: EntryKind::File,
             size: 3,
             mtime: 1,
             blake3: None,

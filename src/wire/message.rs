@@ -1,10 +1,12 @@
 //! Typed messages of protocol v1: one enum per direction, built from frames.
 
 use bytes::Bytes;
+use serde::de::value::MapDeserializer;
 use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::code::ErrorCode;
 use super::error::error_frame;
 use super::frame::{Frame, ID, TYPE};
 use super::limits::Limits;
@@ -12,12 +14,14 @@ use super::limits::Limits;
 /// The protocol version this code speaks (and the highest it accepts).
 pub const PROTOCOL_VERSION: u64 = 1;
 
-/// A message from client to server; the frame's `"type"` names the variant.
+/// A core request, answered by the pure [`respond`](super::respond) with
+/// no connection state; the frame's `"type"` names the variant. One family
+/// of [`Request`](super::Request).
 ///
 /// Unknown fields are ignored, so newer clients can add fields freely.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Request {
+pub enum CoreRequest {
     /// `hello`: states the client's protocol version and features.
     Hello(Hello),
     /// `ping`: asks for a `pong` carrying the same `"ts"`, to measure RTT.
@@ -87,7 +91,8 @@ pub struct HelloReply {
 /// Fields of an `error` reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorReply {
-    /// Stable snake_case code to branch on.
+    /// Stable snake_case code to branch on (kept as sent, so a code a
+    /// newer server added still reads; [`ErrorReply::error_code`] types it).
     pub code: String,
     /// One line for humans naming the cause and the fix.
     pub message: String,
@@ -121,11 +126,11 @@ pub enum MessageError {
 
 impl MessageError {
     /// The stable snake_case code sent in the error frame.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::MissingType | Self::BadId | Self::BadFields { .. } => "bad_request",
-            Self::UnknownType(_) => "unknown_type",
-            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::MissingType | Self::BadId | Self::BadFields { .. } => ErrorCode::BadRequest,
+            Self::UnknownType(_) => ErrorCode::UnknownType,
+            Self::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
         }
     }
 
@@ -135,13 +140,10 @@ impl MessageError {
     }
 }
 
-impl Request {
-    /// Every request type of protocol v1.
-    pub const KINDS: &'static [&'static str] = &["hello", "ping", "echo"];
-
+impl CoreRequest {
     /// Reads a request out of a frame's header (the body is left to the caller).
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this request, with `id` when given and no body.
@@ -150,13 +152,17 @@ impl Request {
     }
 }
 
-impl Reply {
-    /// Every reply type of protocol v1.
-    pub const KINDS: &'static [&'static str] = &["hello", "pong", "echo", "error"];
+impl ErrorReply {
+    /// The code as an [`ErrorCode`]; `None` for one this build does not know.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code.parse().ok()
+    }
+}
 
+impl Reply {
     /// Reads a reply out of a frame's header (the body is left to the caller).
     pub fn from_frame(frame: &Frame) -> Result<Self, MessageError> {
-        from_header(frame, Self::KINDS)
+        from_header(frame)
     }
 
     /// A frame carrying this reply, with `id` when given and no body.
@@ -165,23 +171,77 @@ impl Reply {
     }
 }
 
-/// Checks `"type"` and `"id"`, then lets serde read the known variant.
+/// Checks `"type"` and `"id"`, then lets serde read the variant.
 ///
-/// The type is checked against `kinds` first so that an unknown type is
-/// reported as `unknown_type` rather than as a serde "unknown variant".
-/// Every message family reads its requests through this one function.
-pub fn from_header<T: DeserializeOwned>(frame: &Frame, kinds: &[&str]) -> Result<T, MessageError> {
+/// Every message family reads its frames through this one function. A type
+/// `T` does not know is reported as `unknown_type`, not as serde's "unknown
+/// variant", so a client can tell "not offered" from "malformed"; which
+/// types `T` knows comes from its serde derive alone (`knows`), never
+/// from a list kept by hand beside it.
+pub fn from_header<T: DeserializeOwned>(frame: &Frame) -> Result<T, MessageError> {
+    let kind = check_header(frame)?;
+    T::deserialize(&frame.header).map_err(|e| {
+        if knows::<T>(kind) {
+            MessageError::BadFields {
+                kind: kind.to_owned(),
+                reason: e.to_string(),
+            }
+        } else {
+            MessageError::UnknownType(kind.to_owned())
+        }
+    })
+}
+
+/// The frame's `"type"`, after checking that it is a string and that
+/// `"id"`, when present, is an unsigned integer.
+pub(super) fn check_header(frame: &Frame) -> Result<&str, MessageError> {
     let kind = frame.kind().ok_or(MessageError::MissingType)?;
     if frame.header.get(ID).is_some_and(|id| !id.is_u64()) {
         return Err(MessageError::BadId);
     }
-    if !kinds.contains(&kind) {
-        return Err(MessageError::UnknownType(kind.to_owned()));
+    Ok(kind)
+}
+
+/// True when the internally tagged enum `T` has a variant named `kind`.
+///
+/// Asks `T`'s own `Deserialize` with a header holding only the tag and an
+/// error type that remembers whether serde called `unknown_variant`: a
+/// known variant fails later (a missing field) or succeeds. No allocation
+/// but serde's small buffer of the one field; only error paths and the
+/// family routing of [`Request`](super::Request) call it.
+pub(super) fn knows<T: DeserializeOwned>(kind: &str) -> bool {
+    let header = MapDeserializer::<_, Probe>::new(std::iter::once((TYPE, kind)));
+    !matches!(T::deserialize(header), Err(Probe::UnknownVariant))
+}
+
+/// The error type of [`knows`]: all it keeps is whether the tag was unknown.
+#[derive(Debug)]
+enum Probe {
+    /// serde found no variant with the tag.
+    UnknownVariant,
+    /// Anything else (the variant exists; its fields are missing).
+    Other,
+}
+
+impl std::fmt::Display for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Probe::UnknownVariant => "unknown variant",
+            Probe::Other => "other error",
+        })
     }
-    T::deserialize(&frame.header).map_err(|e| MessageError::BadFields {
-        kind: kind.to_owned(),
-        reason: e.to_string(),
-    })
+}
+
+impl std::error::Error for Probe {}
+
+impl serde::de::Error for Probe {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        Probe::Other
+    }
+
+    fn unknown_variant(_: &str, _: &'static [&'static str]) -> Self {
+        Probe::UnknownVariant
+    }
 }
 
 /// Serializes a message into a frame header and sets `"id"`; every message

@@ -123,28 +123,28 @@ fn message_errors_keep_the_connection_usable() {
 #[test]
 fn typed_requests_round_trip_through_frames() {
     let requests = [
-        Request::Hello(Hello {
+        CoreRequest::Hello(Hello {
             version: 1,
             client: Some("py/1".into()),
             features: vec!["chat".into()],
         }),
-        Request::Hello(Hello {
+        CoreRequest::Hello(Hello {
             version: 1,
             client: None,
             features: vec![],
         }),
-        Request::Ping(Ping {
+        CoreRequest::Ping(Ping {
             ts: Some(Value::Null),
         }),
-        Request::Ping(Ping { ts: None }),
-        Request::Echo {},
+        CoreRequest::Ping(Ping { ts: None }),
+        CoreRequest::Echo {},
     ];
     for req in requests {
         let frame = req.to_frame(Some(3));
         assert_eq!(frame.id(), Some(3));
-        assert_eq!(Request::from_frame(&frame), Ok(req));
+        assert_eq!(CoreRequest::from_frame(&frame), Ok(req));
     }
-    let frame = Request::Hello(Hello {
+    let frame = CoreRequest::Hello(Hello {
         version: 1,
         client: None,
         features: vec![],
@@ -187,7 +187,9 @@ fn codes_are_snake_case() {
     ];
     for code in codes {
         assert!(
-            code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            code.as_str()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'),
             "{code}"
         );
     }

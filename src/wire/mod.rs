@@ -2,8 +2,10 @@
 //!
 //! Layers, bottom up, each in its own file: [`Limits`] -> bytes <-> [`Frame`]
 //! ([`FrameCodec`], [`encode_to_vec`], [`decode_from_slice`]) -> typed
-//! [`Request`] / [`Reply`] -> [`respond`]. Nothing here does I/O or reads a
-//! clock, so all of it is tested in memory and fuzzed.
+//! [`Request`] (every request, by [`Family`]) / [`Reply`] -> [`respond`].
+//! Beside them: [`ErrorCode`], the code of every error frame, and [`path`],
+//! the name rules the file store and the client both enforce. Nothing here
+//! does I/O or reads a clock, so all of it is tested in memory and fuzzed.
 //!
 //! ```
 //! use sockit::wire::{Frame, FrameCodec, ServerInfo, respond};
@@ -21,6 +23,7 @@
 
 mod auth;
 mod chat;
+mod code;
 mod codec;
 mod decode;
 mod encode;
@@ -30,8 +33,10 @@ mod files;
 mod frame;
 mod limits;
 mod message;
+pub mod path;
 pub mod perf;
 pub mod perf_udp;
+mod request;
 mod respond;
 
 #[cfg(test)]
@@ -39,21 +44,23 @@ mod codec_tests;
 #[cfg(test)]
 mod message_tests;
 
-pub use auth::{AuthReply, AuthRequest, UNAUTHENTICATED};
+pub use auth::{AuthReply, AuthRequest, MAX_PASSWORD_BYTES, UNAUTHENTICATED};
 pub use chat::{
     CHAT_MESSAGE, CHAT_PRESENCE, ChatEvent, ChatMember, ChatMessage, ChatReply, ChatRequest,
     ChatRoom, SLOW_CONSUMER,
 };
+pub use code::{ErrorCode, UnknownCode};
 pub use codec::FrameCodec;
 pub use decode::{PREFIX_LEN, decode_from_slice};
 pub use encode::encode_to_vec;
 pub use error::{FrameError, error_frame};
 pub use fast::answer_ping;
-pub use files::{BAD_HANDLE, EntryInfo, FileReply, FileRequest};
+pub use files::{BAD_HANDLE, EntryInfo, EntryKind, FileReply, FileRequest};
 pub use frame::{Frame, ID, SIZE, TYPE};
 pub use limits::{DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER, Limits};
 pub use message::{
-    ErrorReply, Hello, HelloReply, MessageError, PROTOCOL_VERSION, Ping, Reply, Request,
+    CoreRequest, ErrorReply, Hello, HelloReply, MessageError, PROTOCOL_VERSION, Ping, Reply,
     from_header, to_frame,
 };
-pub use respond::{MIN_PROTOCOL_VERSION, ServerInfo, respond};
+pub use request::{Family, Request};
+pub use respond::{MIN_PROTOCOL_VERSION, ServerInfo, answer_core, respond};

@@ -2,7 +2,7 @@
 
 use super::frame::Frame;
 use super::limits::Limits;
-use super::message::{Hello, HelloReply, MessageError, PROTOCOL_VERSION, Ping, Reply, Request};
+use super::message::{CoreRequest, Hello, HelloReply, MessageError, PROTOCOL_VERSION, Ping, Reply};
 
 /// Lowest protocol version this server accepts from a client.
 pub const MIN_PROTOCOL_VERSION: u64 = 1;
@@ -44,9 +44,18 @@ impl Default for ServerInfo {
 /// reply carries the request's `"id"` when it had a valid one. Errors
 /// returned here never require closing the connection.
 pub fn respond(req: &Frame, info: &ServerInfo) -> Frame {
+    match CoreRequest::from_frame(req) {
+        Ok(core) => answer_core(core, req, info),
+        Err(e) => e.to_frame(req.id()),
+    }
+}
+
+/// Answers `core`, already read out of `req` (whose id and, for an echo,
+/// whole content the reply carries).
+pub fn answer_core(core: CoreRequest, req: &Frame, info: &ServerInfo) -> Frame {
     let id = req.id();
-    match Request::from_frame(req) {
-        Ok(Request::Hello(hello)) => match negotiate(&hello) {
+    match core {
+        CoreRequest::Hello(hello) => match negotiate(&hello) {
             Ok(version) => Reply::Hello(HelloReply {
                 version,
                 server: info.server.clone(),
@@ -56,11 +65,10 @@ pub fn respond(req: &Frame, info: &ServerInfo) -> Frame {
             .to_frame(id),
             Err(e) => e.to_frame(id),
         },
-        Ok(Request::Ping(Ping { ts })) => Reply::Pong(Ping { ts }).to_frame(id),
+        CoreRequest::Ping(Ping { ts }) => Reply::Pong(Ping { ts }).to_frame(id),
         // The request already has type "echo", its id and every other
         // field; cloning shares the body rather than copying it.
-        Ok(Request::Echo {}) => req.clone(),
-        Err(e) => e.to_frame(id),
+        CoreRequest::Echo {} => req.clone(),
     }
 }
 

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use sockit::service::files::RelPath;
 use sockit::tools::transfer::{GetOptions, TransferError, get_file, local_target, stat, walk};
+use sockit::wire::EntryKind;
+use sockit::wire::path::RelPath;
 
 use super::progress::Bar;
 use super::{Common, Failures, connect, rate};
@@ -73,7 +74,7 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
     let is_dir = match &remote.path {
         None => true,
         Some(p) if a.recursive => match stat(&mut session.client, p).await {
-            Ok(e) => e.kind == "dir",
+            Ok(e) => e.kind == EntryKind::Dir,
             Err(e) => {
                 failures.add(&a.path, e.into(), c.json);
                 return Ok(failures.exit());
@@ -95,7 +96,7 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
         }
         let mut files = Vec::new();
         let walked = walk(&mut session.client, remote.path.as_ref(), |p, e| {
-            if e.kind == "file" {
+            if e.kind == EntryKind::File {
                 files.push(p.clone());
             }
             Ok(())
@@ -186,5 +187,5 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn shown(p: &Path) -> String {
-    sockit::service::files::escape_bytes(p.as_os_str().as_encoded_bytes())
+    sockit::wire::path::escape_bytes(p.as_os_str().as_encoded_bytes())
 }

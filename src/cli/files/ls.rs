@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use sockit::service::files::escape_name;
 use sockit::tools::transfer::{cancel, list, partials, remove, stat, walk};
-use sockit::wire::EntryInfo;
+use sockit::wire::path::escape_name;
+use sockit::wire::{EntryInfo, EntryKind};
 
 use super::{Common, Failures, connect};
 
@@ -73,7 +73,7 @@ pub struct RmArgs {
 }
 
 fn line(e: &EntryInfo, name: &str) -> String {
-    let dir = e.kind == "dir";
+    let dir = e.kind == EntryKind::Dir;
     format!(
         "{} {:>14} {} {}{}",
         if dir { "d" } else { "-" },
@@ -104,7 +104,7 @@ pub async fn ls(a: LsArgs) -> anyhow::Result<ExitCode> {
     let result = async {
         if let Some(p) = &remote.path {
             let e = stat(&mut s.client, p).await?;
-            if e.kind == "file" {
+            if e.kind == EntryKind::File {
                 rows.push((p.as_str().to_owned(), e));
                 return Ok(());
             }

@@ -22,9 +22,10 @@ use std::time::Duration;
 
 use sockit::client::Client;
 use sockit::net::Endpoint;
-use sockit::service::files::RelPath;
 use sockit::tools::credentials::{Credentials, CredentialsError, connect_logged_in_any};
 use sockit::tools::transfer::{TransferError, chunk_for};
+use sockit::wire::ErrorCode;
+use sockit::wire::path::RelPath;
 
 /// Exit statuses, documented in every command's --help.
 pub const EXIT_HELP: &str =
@@ -114,7 +115,7 @@ impl Common {
             Some(RelPath::parse(trimmed).map_err(|e| {
                 anyhow::anyhow!(
                     "bad remote path {}: {e}",
-                    sockit::service::files::escape_name(trimmed)
+                    sockit::wire::path::escape_name(trimmed)
                 )
             })?)
         };
@@ -204,14 +205,15 @@ impl Failure {
 impl From<TransferError> for Failure {
     fn from(e: TransferError) -> Self {
         let code = match &e {
-            TransferError::Client(c) => match c.code() {
-                Some("unauthenticated" | "invalid_token") => 3,
-                Some("not_found") => 4,
-                Some("conflict") => 5,
-                Some("verify_failed") => 6,
-                Some(_) => 1,
-                None if crate::cli::exit::is_network(c) => crate::cli::exit::NETWORK,
-                None => 2,
+            TransferError::Client(c) => match c.error_code() {
+                Some(ErrorCode::Unauthenticated | ErrorCode::InvalidToken) => 3,
+                Some(ErrorCode::NotFound) => 4,
+                Some(ErrorCode::Conflict) => 5,
+                Some(ErrorCode::VerifyFailed) => 6,
+                // Any other refusal, a code this build does not know too.
+                _ if c.code().is_some() => 1,
+                _ if crate::cli::exit::is_network(c) => crate::cli::exit::NETWORK,
+                _ => 2,
             },
             TransferError::Local { source, .. }
                 if source.kind() == std::io::ErrorKind::NotFound =>

@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sockit::service::files::escape_name;
 use sockit::tools::transfer::Progress;
+use sockit::wire::path::escape_name;
 
 /// A bar per file, or nothing; either way it counts the bytes moved.
 pub struct Bar {

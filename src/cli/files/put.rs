@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use sockit::service::files::{RelPath, check_name, escape_bytes};
 use sockit::tools::transfer::{MAX_WALK, PutOptions, TransferError, put_file, stat};
+use sockit::wire::path::{RelPath, check_name, escape_bytes};
+use sockit::wire::{EntryKind, ErrorCode};
 
 use super::progress::Bar;
 use super::{Common, Failure, Failures, Remote, connect, is_remote, rate};
@@ -90,9 +91,9 @@ pub async fn run(a: PutArgs) -> anyhow::Result<ExitCode> {
     if let (Some(p), [job]) = (&dest.path, todo.as_slice()) {
         if job.rel.len() == 1 && !last.ends_with('/') {
             match stat(&mut session.client, p).await {
-                Ok(e) if e.kind == "dir" => {}
+                Ok(e) if e.kind == EntryKind::Dir => {}
                 Ok(_) => exact = Some(p.clone()),
-                Err(e) if e.server_code() == Some("not_found") => exact = Some(p.clone()),
+                Err(e) if e.server_code() == Some(ErrorCode::NotFound) => exact = Some(p.clone()),
                 Err(e) => {
                     failures.add(&p.to_string(), e.into(), c.json);
                     return Ok(failures.exit());
@@ -193,7 +194,7 @@ fn target(dest: Option<&RelPath>, rel: &[String]) -> Result<RelPath, Failure> {
         code: 1,
         message: format!(
             "cannot be stored as {}: {e}",
-            sockit::service::files::escape_name(&full)
+            sockit::wire::path::escape_name(&full)
         ),
     })
 }

@@ -105,7 +105,8 @@ impl Out {
     }
 
     async fn error(&self, e: &ChatError) -> Result<(), SendFailed> {
-        self.send(&error_reply(e.code(), &e.to_string())).await
+        self.send(&error_reply(e.code().as_str(), &e.to_string()))
+            .await
     }
 }
 

@@ -247,7 +247,7 @@ impl Door {
         if let Err(retry_after) = paced {
             let e = crate::service::chat::ChatError::RateLimited { retry_after };
             let r = Refusal {
-                code: e.code(),
+                code: e.code().as_str(),
                 error: e.to_string(),
             };
             return self.reply_error(peer, &r);

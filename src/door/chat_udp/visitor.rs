@@ -137,6 +137,6 @@ fn reply(out: &Out, peer: SocketAddr, mine: &Message, others: &[Arc<Message>]) -
 
 /// Sends the refusal if the budget pays for it.
 fn refuse(out: &Out, peer: SocketAddr, e: &ChatError) {
-    tracing::debug!(%peer, code = e.code(), "unverified post refused");
-    out.send(peer, &error_reply(e.code(), &e.to_string()));
+    tracing::debug!(%peer, code = e.code().as_str(), "unverified post refused");
+    out.send(peer, &error_reply(e.code().as_str(), &e.to_string()));
 }

@@ -8,18 +8,18 @@
 //! idle peers hold no buffer memory.
 //!
 //! Core requests are answered synchronously; a request that needs a service
-//! (login, ...) pauses the batch while [`Session`] awaits the service, so
-//! replies still leave in request order.
+//! (login, ...) pauses the batch while the shared [`Session`] awaits the
+//! service, so replies still leave in request order. Chat events are
+//! rendered as frames by the sibling `chat` module.
 
 mod chat;
-mod files;
 mod render;
-mod session;
 
-pub use chat::{ChatState, Pushed};
-pub use files::{FilesState, MAX_OPEN_PER_CONN};
+pub use chat::{Pushed, push_event};
 pub use render::{FRAMES, Frames};
-pub use session::{REVOKED_MESSAGE, Session, revoked};
+
+use crate::service::chat::DoorKind;
+use crate::session::{Session, revoked};
 
 use std::future::Future;
 use std::io;
@@ -35,7 +35,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::net::{Charge, Conn, Gate, IdleTimer, MemBudget, Wake, bufpool, poll_quiet};
 use crate::service::Services;
-use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
+use crate::wire::{
+    ErrorCode, Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond,
+};
 
 /// Replies buffered past this many bytes are written at once rather than
 /// at the end of the batch: a pipelined download's chunks then leave one by
@@ -114,14 +116,14 @@ pub const DEFAULT_GUEST_MAX_BODY: usize = 64 * 1024;
 const CHARGE_FROM: usize = 16 * 1024;
 
 /// The error code of a frame refused because the memory budget is spent.
-pub const SERVER_BUSY: &str = "server_busy";
+pub const SERVER_BUSY: ErrorCode = ErrorCode::ServerBusy;
 
 /// The error code of a frame that did not arrive whole within the frame
 /// timeout.
-pub const FRAME_TIMEOUT: &str = "frame_timeout";
+pub const FRAME_TIMEOUT: ErrorCode = ErrorCode::FrameTimeout;
 
 /// The error code a peer over the per-IP connection cap gets.
-pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
+pub const TOO_MANY_CONNECTIONS: ErrorCode = ErrorCode::TooManyConnections;
 
 /// The error frame a peer over the per-IP connection cap reads before the
 /// server closes (see `net::serve::serve_stream_with`).
@@ -140,7 +142,7 @@ pub fn busy_frame() -> bytes::Bytes {
 /// Serves the frame protocol on one connection until EOF, error, idle
 /// timeout or shutdown.
 pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
-    let mut session = Session::new(conn.peer_ip(), opts.services.clone());
+    let mut session = Session::new(conn.peer_ip(), opts.services.clone(), DoorKind::Frame);
     let result = serve(&conn, &opts, &mut session).await;
     // However the connection ended (EOF, error, timeout, shutdown), an
     // unfinished upload is made durable so the next put resumes it. Boxed,
@@ -189,14 +191,14 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
         let failed = loop {
             // Large bodies need a login (re-read per frame: a login or
             // logout in this batch applies to the next frame).
-            codec.set_max_body(session.authed.is_none().then_some(opts.guest_max_body));
+            codec.set_max_body((!session.is_authed()).then_some(opts.guest_max_body));
             match answer_all(
                 &mut codec, &mut rbuf, &mut wbuf, &opts.info, session, &mut took,
             ) {
                 Step::NeedMore => break None,
                 Step::Failed(e) => break Some(e),
                 Step::Stateful(req) => {
-                    let reply = Box::pin(session.handle(&req)).await;
+                    let reply = Box::pin(session.answer(&req, &opts.info)).await;
                     write_reply(conn, opts, &mut codec, reply, &req, &mut wbuf).await?;
                 }
                 Step::Large(reply, req) => {
@@ -212,7 +214,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             wbuf.clear();
         }
         if let Some(e) = failed {
-            tracing::debug!(code = e.code(), error = %e, "closing after a protocol error");
+            tracing::debug!(code = e.code().as_str(), error = %e, "closing after a protocol error");
             return conn.linger_close(super::REFUSE_LINGER).await;
         }
         if took {
@@ -432,14 +434,14 @@ fn push_events(
     first: Option<crate::service::chat::Event>,
     wbuf: &mut BytesMut,
 ) -> Pushed {
-    if session.push_event(first, wbuf) == Pushed::Close {
+    if push_event(session, first, wbuf) == Pushed::Close {
         return Pushed::Close;
     }
     for _ in 1..EVENT_BATCH {
         let Some(ev) = session.try_next_event() else {
             break;
         };
-        if session.push_event(Some(ev), wbuf) == Pushed::Close {
+        if push_event(session, Some(ev), wbuf) == Pushed::Close {
             return Pushed::Close;
         }
     }
@@ -487,7 +489,7 @@ fn answer_all(
         let decoded = codec.decode(rbuf);
         *took |= matches!(decoded, Ok(Some(_)));
         match decoded {
-            Ok(Some(req)) if session.serves(req.kind()) => return Step::Stateful(req),
+            Ok(Some(req)) if session.serves(&req) => return Step::Stateful(req),
             Ok(Some(req)) => {
                 let reply = respond(&req, info);
                 if reply.body.len() >= DIRECT_BODY {
@@ -509,7 +511,7 @@ fn answer_all(
 fn refusal(e: &FrameError, info: &ServerInfo, session: &Session) -> Frame {
     match e {
         FrameError::BodyTooLarge { size, max, id }
-            if session.authed.is_none() && *max < info.limits.max_body =>
+            if !session.is_authed() && *max < info.limits.max_body =>
         {
             let msg = format!(
                 "body of {size} bytes exceeds the limit of {max} bytes before login; log in first (up to {} bytes after)",
@@ -536,7 +538,7 @@ async fn eof(codec: &mut FrameCodec, rbuf: &mut BytesMut, conn: &Conn) -> io::Re
     match codec.decode_eof(rbuf) {
         Ok(_) => Ok(()),
         Err(e) => {
-            tracing::debug!(code = e.code(), "peer closed inside a frame");
+            tracing::debug!(code = e.code().as_str(), "peer closed inside a frame");
             let mut wbuf = BytesMut::new();
             let _ = codec.encode(e.to_frame(), &mut wbuf);
             // The peer may have closed both ways; a failed write is expected.

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{WebState, check_origin, session_token};
 use crate::service::accounts::{Accounts, AuthError};
+use crate::wire::ErrorCode;
 
 /// The body of `POST /api/login`.
 #[derive(Debug, Deserialize)]
@@ -24,13 +25,13 @@ pub struct LoginForm {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -48,17 +49,34 @@ impl ApiError {
     }
 }
 
+/// The HTTP status of each error code, in one match: the session (and
+/// each service) maps a failure to its code, this maps the code to HTTP.
+pub fn status(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
+    match code {
+        BadHeader | BadSize | TruncatedFrame | StreamFailed | BadRequest | UnsupportedVersion
+        | BadRoom | BadName | Empty | TooLong | Blocked | BadPath | BadOffset | BadHandle => {
+            StatusCode::BAD_REQUEST
+        }
+        HeaderTooLarge | BodyTooLarge | QuotaExceeded | TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Unauthenticated | InvalidCredentials | InvalidToken => StatusCode::UNAUTHORIZED,
+        AccountLocked | Forbidden => StatusCode::FORBIDDEN,
+        UnknownType | NotFound => StatusCode::NOT_FOUND,
+        FrameTimeout => StatusCode::REQUEST_TIMEOUT,
+        NameTaken | NotInRoom | Conflict | Busy => StatusCode::CONFLICT,
+        Gone => StatusCode::GONE,
+        VerifyFailed => StatusCode::UNPROCESSABLE_ENTITY,
+        TooManyConnections | TooManyAttempts | TooManyRooms | RoomsFull | RoomQuota
+        | RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        IoError | InternalError | Store | Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ServerBusy | ShuttingDown | SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
+        DiskFull => StatusCode::INSUFFICIENT_STORAGE,
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        // One match from the service's errors to HTTP statuses.
-        let status = match &e {
-            AuthError::InvalidCredentials | AuthError::InvalidToken => StatusCode::UNAUTHORIZED,
-            AuthError::AccountLocked => StatusCode::FORBIDDEN,
-            AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AuthError::BadInput(_) => StatusCode::BAD_REQUEST,
-            AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = status(e.code());
         let retry_after = match &e {
             AuthError::TooManyAttempts { retry_after } => {
                 Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
@@ -99,14 +117,14 @@ pub(super) fn accounts(state: &WebState) -> Result<&Accounts, ApiError> {
     state.services.accounts.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "unknown_type",
+            ErrorCode::UnknownType,
             "this server runs without accounts",
         )
     })
 }
 
 pub(super) fn forbidden((status, message): (StatusCode, &'static str)) -> ApiError {
-    ApiError::new(status, "forbidden", message)
+    ApiError::new(status, ErrorCode::Forbidden, message)
 }
 
 /// The `Set-Cookie` value for `token`, valid for `max_age` seconds (0 clears).

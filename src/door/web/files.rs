@@ -31,7 +31,8 @@ use serde_json::json;
 
 use super::api::{ApiError, forbidden};
 use super::{WebState, check_origin};
-use crate::service::files::{Download, EntryKind, FileError, FileStore, run_blocking};
+use crate::service::files::{Download, EntryKind as StoreKind, FileError, FileStore, run_blocking};
+use crate::wire::{EntryKind, ErrorCode};
 
 /// The header every state-changing files request carries (`X-Sockit: 1`).
 pub const CSRF_HEADER: &str = "x-sockit";
@@ -61,25 +62,16 @@ pub struct RemoveQuery {
 /// A 400 for a URL that does not parse (bad percent-encoding, a query
 /// flag that is not `true`/`false`).
 fn bad_request(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::BadRequest,
+        e.to_string(),
+    )
 }
 
-/// The store's error as an HTTP answer, in one match.
+/// The store's error as an HTTP answer: its code, the code's status
+/// ([`status`](super::api::status)), and a message in the page's terms.
 pub(super) fn file_error(e: FileError) -> ApiError {
-    let status = match &e {
-        FileError::NotFound { .. } | FileError::NoPartial { .. } => StatusCode::NOT_FOUND,
-        FileError::Exists { .. }
-        | FileError::WrongKind { .. }
-        | FileError::NotEmpty { .. }
-        | FileError::Busy { .. } => StatusCode::CONFLICT,
-        FileError::BadPath { .. } | FileError::BadOffset { .. } => StatusCode::BAD_REQUEST,
-        FileError::QuotaExceeded { .. }
-        | FileError::TooManyPartials { .. }
-        | FileError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        FileError::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
-        FileError::VerifyFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        FileError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-    };
     let message = match &e {
         // Server paths and OS details stay in our log.
         FileError::Internal { .. } => {
@@ -95,7 +87,7 @@ pub(super) fn file_error(e: FileError) -> ApiError {
         }
         _ => e.to_string(),
     };
-    ApiError::new(status, e.code(), message)
+    ApiError::new(super::api::status(e.code()), e.code(), message)
 }
 
 /// The file store and the user id the session cookie speaks for.
@@ -104,7 +96,7 @@ async fn session(state: &WebState, headers: &HeaderMap) -> Result<(FileStore, i6
     let store = state.services.files.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "this server keeps no files (it runs with --no-files)",
         )
     })?;
@@ -117,7 +109,7 @@ fn check_mutation(headers: &HeaderMap) -> Result<(), ApiError> {
     if headers.get(CSRF_HEADER).is_none_or(|v| v != "1") {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "missing the X-Sockit: 1 header that uploads and deletes need (CSRF guard)",
         ));
     }
@@ -145,7 +137,7 @@ pub async fn list(
         .map(|e| {
             json!({
                 "name": e.name,
-                "kind": match e.kind { EntryKind::File => "file", EntryKind::Dir => "dir" },
+                "kind": match e.kind { StoreKind::File => EntryKind::File, StoreKind::Dir => EntryKind::Dir },
                 "size": e.size,
                 "mtime": e.mtime,
                 "blake3": e.blake3.map(|h| h.to_hex().to_string()),

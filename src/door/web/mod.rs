@@ -1,7 +1,7 @@
 //! The web door (B/S): a page embedded in the binary, a small JSON API for
 //! logging in with a cookie, and a WebSocket that carries the frame
 //! protocol's messages, so the browser speaks the same catalogue, through
-//! the same [`Session`](super::framed::Session), as every other client.
+//! the same [`Session`](crate::session::Session), as every other client.
 //!
 //! [`router`] is separate from binding, so handlers are tested with
 //! `oneshot` requests; `sockit serve --web` binds it.

@@ -1,7 +1,8 @@
 //! `GET /ws`: the frame protocol over a WebSocket. Each text message is one
 //! frame header (a JSON object); each reply goes back as one text message.
 //! The connection starts logged in as the cookie's account, and requests
-//! are answered by the same [`Session`] as on the framed door.
+//! are answered by the shared [`Session`], as on every door; chat events
+//! are rendered here, as JSON text messages.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::render::WEB_EVENTS;
 use super::{Lease, WebState, check_origin};
-use crate::door::framed::{Pushed, Session, revoked};
-use crate::wire::{Frame, error_frame};
+use crate::service::chat::{DoorKind, Event};
+use crate::session::{Session, revoked};
+use crate::wire::{ErrorCode, Frame, SLOW_CONSUMER, error_frame};
 
 /// Largest WebSocket message read: the frame protocol's header limit.
 const MAX_MESSAGE: usize = 64 * 1024;
@@ -51,6 +53,7 @@ pub async fn upgrade(
     let session = Session::logged_in(
         super::client_ip(peer),
         state.services.clone(),
+        DoorKind::Web,
         identity,
         token.clone(),
     );
@@ -167,13 +170,13 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lea
                 }
             }
             ev = session.next_event(), if session.listens() => {
-                let (text, next) = session.web_event(ev, &*WEB_EVENTS);
+                let (text, close) = web_event(&mut session, ev);
                 if let Some(text) = text {
                     if send_text(&mut socket, text).await.is_err() {
                         break;
                     }
                 }
-                if next == Pushed::Close {
+                if close {
                     break;
                 }
                 continue;
@@ -187,6 +190,24 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lea
     session.close().await;
 }
 
+/// `ev` as WebSocket text (the frame's header as JSON), rendered once per
+/// message for all browsers; `None` for a member's own message. True when
+/// the member was cut off: the text is then its last words, and the socket
+/// closes after them.
+fn web_event(session: &mut Session, ev: Option<Event>) -> (Option<Bytes>, bool) {
+    let json = |f: Frame| Bytes::from(Value::Object(f.header).to_string());
+    match ev {
+        Some(Event::Message(m)) if session.is_own(&m) => (None, false),
+        Some(Event::Message(m)) => (Some(m.render(&*WEB_EVENTS)), false),
+        Some(Event::Presence(p)) => (Some(p.render(&*WEB_EVENTS)), false),
+        Some(Event::Dropped) | None => {
+            session.end_chat();
+            let msg = "you fell too far behind the room's messages; reload to catch up";
+            (Some(json(error_frame(SLOW_CONSUMER, msg, None))), true)
+        }
+    }
+}
+
 /// The reply to one WebSocket message; `None` for control messages.
 async fn answer(session: &mut Session, msg: Message, state: &WebState) -> Option<Frame> {
     Some(match msg {
@@ -195,7 +216,7 @@ async fn answer(session: &mut Session, msg: Message, state: &WebState) -> Option
             Err(e) => e,
         },
         Message::Binary(_) => error_frame(
-            "bad_header",
+            ErrorCode::BadHeader,
             "send each frame header as a JSON text message",
             None,
         ),
@@ -218,12 +239,12 @@ fn parse(text: &str) -> Result<Frame, Frame> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(header)) => Ok(Frame::from_parts(header, Bytes::new())),
         Ok(_) => Err(error_frame(
-            "bad_header",
+            ErrorCode::BadHeader,
             "the message is JSON but not an object; wrap the fields in {...}",
             None,
         )),
         Err(e) => Err(error_frame(
-            "bad_header",
+            ErrorCode::BadHeader,
             &format!("the message is not valid JSON ({e}); send one JSON object"),
             None,
         )),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::store::StoreError;
+use crate::wire::ErrorCode;
 
 /// Why a login, resume or logout failed. Each message is one line naming the
 /// cause and the fix, and never carries the password or the token.
@@ -40,15 +41,15 @@ pub enum AuthError {
 
 impl AuthError {
     /// The stable code a door sends next to the message.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::AccountLocked => "account_locked",
-            Self::TooManyAttempts { .. } => "too_many_attempts",
-            Self::InvalidToken => "invalid_token",
-            Self::BadInput(_) => "bad_request",
-            Self::Busy => "server_busy",
-            Self::Internal(_) => "internal_error",
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::AccountLocked => ErrorCode::AccountLocked,
+            Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::BadInput(_) => ErrorCode::BadRequest,
+            Self::Busy => ErrorCode::ServerBusy,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -117,7 +118,7 @@ mod tests {
             (AuthError::Internal("x".into()), "internal_error"),
         ];
         for (e, code) in all {
-            assert_eq!(e.code(), code);
+            assert_eq!(e.code().as_str(), code);
             assert!(!e.to_string().contains('\n'));
         }
         let e = AuthError::TooManyAttempts {

@@ -57,7 +57,7 @@ impl Accounts {
     ) -> Result<Login, AuthError> {
         let r = self.try_login(name, password, peer).await;
         if let Err(e) = &r {
-            crate::ops::metrics::login_failed(e.code());
+            crate::ops::metrics::login_failed(e.code().as_str());
         }
         r
     }

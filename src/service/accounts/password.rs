@@ -9,10 +9,9 @@ use argon2::{Algorithm, Argon2, Params, Version};
 /// Shortest password accepted when one is set: below this a guess list wins.
 pub const MIN_PASSWORD_BYTES: usize = 8;
 
-/// Longest password, in bytes. Hashing cost grows with the input, so a
-/// login with a longer password is refused before hashing, cheaply; 1024
-/// bytes leaves room for any passphrase.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest password, in bytes: a rule of the `login` message, so it lives
+/// in `wire` where the client reads it too.
+pub use crate::wire::MAX_PASSWORD_BYTES;
 
 /// Bytes of OS randomness per salt (128 bits, as the PHC format advises).
 pub const SALT_BYTES: usize = 16;

@@ -77,10 +77,10 @@ async fn bad_input_is_refused_before_hashing() {
     let a = open(&dir);
     let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
     let e = a.login("alice", &long, IP).await.unwrap_err();
-    assert_eq!(e.code(), "bad_request");
+    assert_eq!(e.code(), crate::wire::ErrorCode::BadRequest);
     assert!(!e.to_string().contains(&long));
     let e = a.login("~guest", "whatever1", IP).await.unwrap_err();
-    assert_eq!(e.code(), "bad_request");
+    assert_eq!(e.code(), crate::wire::ErrorCode::BadRequest);
 }
 
 #[tokio::test]

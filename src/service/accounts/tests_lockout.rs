@@ -83,7 +83,7 @@ async fn one_address_guessing_many_names_is_locked_out() {
         assert_eq!(e, AuthError::InvalidCredentials, "attempt {i}");
     }
     let e = a.login("alice", "correct horse", IP).await.unwrap_err();
-    assert_eq!(e.code(), "too_many_attempts");
+    assert_eq!(e.code(), crate::wire::ErrorCode::TooManyAttempts);
     // Another address, or a Unix-socket client, is not affected.
     a.login("alice", "correct horse", None).await.unwrap();
 }

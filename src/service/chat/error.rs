@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::wire::ErrorCode;
+
 /// A refused chat request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChatError {
@@ -82,25 +84,25 @@ pub enum ChatError {
 
 impl ChatError {
     /// A stable machine-readable code for wire replies.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ChatError::BadRoom { .. } => "bad_room",
-            ChatError::BadName { .. } => "bad_name",
-            ChatError::NameTaken(_) => "name_taken",
+            ChatError::BadRoom { .. } => ErrorCode::BadRoom,
+            ChatError::BadName { .. } => ErrorCode::BadName,
+            ChatError::NameTaken(_) => ErrorCode::NameTaken,
             // Not "name_registered": that would tell guests who has an account.
-            ChatError::NameRegistered(_) => "name_taken",
-            ChatError::NotInRoom(_) => "not_in_room",
-            ChatError::TooManyRooms(_) => "too_many_rooms",
-            ChatError::RoomsFull(_) => "rooms_full",
-            ChatError::RoomQuota { .. } => "room_quota",
-            ChatError::Empty => "empty",
-            ChatError::TooLong { .. } => "too_long",
-            ChatError::Blocked(_) => "blocked",
-            ChatError::RateLimited { .. } => "rate_limited",
-            ChatError::Gone => "gone",
-            ChatError::BadKey(_) => "bad_request",
-            ChatError::Store(_) => "store",
-            ChatError::ShuttingDown => "shutting_down",
+            ChatError::NameRegistered(_) => ErrorCode::NameTaken,
+            ChatError::NotInRoom(_) => ErrorCode::NotInRoom,
+            ChatError::TooManyRooms(_) => ErrorCode::TooManyRooms,
+            ChatError::RoomsFull(_) => ErrorCode::RoomsFull,
+            ChatError::RoomQuota { .. } => ErrorCode::RoomQuota,
+            ChatError::Empty => ErrorCode::Empty,
+            ChatError::TooLong { .. } => ErrorCode::TooLong,
+            ChatError::Blocked(_) => ErrorCode::Blocked,
+            ChatError::RateLimited { .. } => ErrorCode::RateLimited,
+            ChatError::Gone => ErrorCode::Gone,
+            ChatError::BadKey(_) => ErrorCode::BadRequest,
+            ChatError::Store(_) => ErrorCode::Store,
+            ChatError::ShuttingDown => ErrorCode::ShuttingDown,
         }
     }
 }

@@ -30,7 +30,7 @@ pub struct Download {
     offset: u64,
     hashes: Option<Hashes>,
     /// The aligned buffer of reads past the page cache (see `direct`).
-    read: super::direct::ReadState,
+    read: crate::fsutil::direct::ReadState,
 }
 
 impl std::fmt::Debug for Download {
@@ -195,7 +195,7 @@ impl Download {
                 break;
             };
             let at = self.offset + filled as u64;
-            match super::direct::read_at(&self.file, rest, at, &mut self.read) {
+            match crate::fsutil::direct::read_at(&self.file, rest, at, &mut self.read) {
                 Ok(0) => {
                     return Err(FileError::io(
                         "reading a file",

@@ -3,6 +3,7 @@
 use std::io;
 
 use super::paths::PathError;
+use crate::wire::ErrorCode;
 
 /// An error from the file store. Doors send [`FileError::code`] and the
 /// `Display` line to the peer; `Internal` details stay in the server log.
@@ -124,20 +125,22 @@ pub enum FileError {
 
 impl FileError {
     /// The stable code sent on the wire; clients map these to exit codes.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            FileError::NotFound { .. } | FileError::NoPartial { .. } => "not_found",
+            FileError::NotFound { .. } | FileError::NoPartial { .. } => ErrorCode::NotFound,
             FileError::Exists { .. } | FileError::WrongKind { .. } | FileError::NotEmpty { .. } => {
-                "conflict"
+                ErrorCode::Conflict
             }
-            FileError::Busy { .. } => "busy",
-            FileError::BadPath { .. } => "bad_path",
-            FileError::QuotaExceeded { .. } | FileError::TooManyPartials { .. } => "quota_exceeded",
-            FileError::TooLarge { .. } => "too_large",
-            FileError::DiskFull => "disk_full",
-            FileError::VerifyFailed { .. } => "verify_failed",
-            FileError::BadOffset { .. } => "bad_offset",
-            FileError::Internal { .. } => "internal",
+            FileError::Busy { .. } => ErrorCode::Busy,
+            FileError::BadPath { .. } => ErrorCode::BadPath,
+            FileError::QuotaExceeded { .. } | FileError::TooManyPartials { .. } => {
+                ErrorCode::QuotaExceeded
+            }
+            FileError::TooLarge { .. } => ErrorCode::TooLarge,
+            FileError::DiskFull => ErrorCode::DiskFull,
+            FileError::VerifyFailed { .. } => ErrorCode::VerifyFailed,
+            FileError::BadOffset { .. } => ErrorCode::BadOffset,
+            FileError::Internal { .. } => ErrorCode::Internal,
         }
     }
 

@@ -360,26 +360,3 @@ pub(crate) fn rename_at(
     }
     Ok(rustix::fs::renameat(from_dir, from, to_dir, to)?)
 }
-
-/// Starts writing `len` bytes at `offset` of `file` back to disk without
-/// waiting for it, so the disk works while the next chunk crosses the
-/// network, and the fsync that makes a transfer durable finds little left
-/// to flush (instead of stalling the stream for the whole backlog). Linux
-/// only; elsewhere, and on any error, it does nothing: it is a hint, and
-/// durability still comes from the fsync.
-pub fn start_writeback(file: &std::fs::File, offset: u64, len: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let (Ok(off), Ok(n)) = (i64::try_from(offset), i64::try_from(len)) else {
-            return;
-        };
-        // SAFETY: sync_file_range reads only its integer arguments; the
-        // descriptor is borrowed from `file`, so it stays open for the call.
-        unsafe {
-            libc::sync_file_range(file.as_raw_fd(), off, n, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, len);
-}

@@ -69,18 +69,17 @@
 
 mod blocking;
 mod config;
-mod direct;
 mod download;
 mod error;
 mod fsx;
 mod hostile;
 mod index;
 mod partial;
-mod paths;
+/// The name rules live in `wire::path`, shared with the client.
+use crate::wire::path as paths;
 mod publish;
 mod purge;
 mod quota;
-mod received;
 mod store;
 mod sweep;
 mod tree;
@@ -91,29 +90,27 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use crate::fsutil::direct::start_writeback;
+pub use crate::fsutil::direct::{
+    ALIGN, DIRECT_BUF, HASH_ALONGSIDE_FROM, ReadState, SeqWriter, hash_alongside, read_at,
+};
+pub use crate::wire::path::{
+    MAX_COMPONENT_BYTES, MAX_DEPTH, MAX_PATH_BYTES, PathError, RESERVED_PREFIX, RelPath,
+    check_entry_name, check_name, check_received, check_received_below, escape_bytes, escape_name,
+};
 pub use blocking::run_blocking;
 pub use config::{
     DEFAULT_MAX_FILE, DEFAULT_PARTIAL_RETENTION, DEFAULT_QUOTA, DEFAULT_SYNC_EVERY, ENTRY_CHARGE,
     FilesConfig, MAX_ACTIVE_PER_USER, MAX_LIST_ENTRIES, MAX_PARTIALS_PER_USER, READ_BUF, charge,
 };
-pub use direct::{
-    ALIGN, DIRECT_BUF, HASH_ALONGSIDE_FROM, ReadState, SeqWriter, hash_alongside, read_at,
-};
 pub use download::Download;
 pub use error::{FileError, FileResult};
-pub use fsx::start_writeback;
 pub use hostile::{HOSTILE_BYTES, HOSTILE_NAMES, Hostile};
 pub use index::Hashes;
-pub use paths::{
-    MAX_COMPONENT_BYTES, MAX_DEPTH, MAX_PATH_BYTES, PathError, RESERVED_PREFIX, RelPath, check_name,
-};
 pub use publish::Published;
 pub use purge::Purged;
 pub use purge::highest_user_id;
 pub use quota::Usage;
-pub use received::{
-    check_entry_name, check_received, check_received_below, escape_bytes, escape_name,
-};
 pub use store::{FILES_DIR, FileStore, INDEX_DB, LOCK_FILE, STAGING_DIR, USERS_DIR};
 pub use sweep::SweepReport;
 pub use tree::{Entry, EntryKind, Listing, Removed};

@@ -69,7 +69,7 @@ impl Upload {
                 m.update(bytes);
             }
         };
-        super::direct::hash_alongside(bytes.len(), hash, || out.write(bytes))
+        crate::fsutil::direct::hash_alongside(bytes.len(), hash, || out.write(bytes))
     }
 
     /// Makes every byte received durable and records the offset.

@@ -23,8 +23,8 @@ use super::local::{ensure_dirs, spawn_writer, sync_dir};
 use super::remote::{file_call, next_reply};
 use super::{Progress, TransferError, TransferResult, WINDOW};
 use crate::client::Client;
-use crate::service::files::{RelPath, check_received, escape_name};
-use crate::wire::{FileReply, FileRequest};
+use crate::wire::path::{RelPath, check_received, escape_name};
+use crate::wire::{ErrorCode, FileReply, FileRequest};
 
 /// Suffix of the partial download next to its destination.
 pub const PART_SUFFIX: &str = ".sockit-part";
@@ -246,7 +246,7 @@ async fn open(
         }
         Ok(r) => Err(TransferError::Protocol(format!("file.get: {r:?}"))),
         // A part longer than the file now is: the file changed; start over.
-        Err(e) if offset > 0 && e.server_code() == Some("bad_offset") => {
+        Err(e) if offset > 0 && e.server_code() == Some(ErrorCode::BadOffset) => {
             Box::pin(open(client, remote, 0, md5)).await
         }
         Err(e) => Err(e),
@@ -317,7 +317,7 @@ pub fn local_target(
 ) -> TransferResult<PathBuf> {
     let rel: Vec<&str> = match base {
         Some(b) => {
-            crate::service::files::check_received_below(b, path.as_str())?;
+            crate::wire::path::check_received_below(b, path.as_str())?;
             // Keep the base directory's own name, like `cp -r`.
             let keep = b.components().count().saturating_sub(1);
             path.components().skip(keep).collect()

@@ -13,7 +13,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{TransferError, TransferResult};
-use crate::service::files::{self, READ_BUF};
+use crate::fsutil::direct as files;
+
+/// Bytes read from a local file per step when hashing what is already
+/// there (a resumed download's prefix): 1 MiB amortises system calls and is
+/// all the memory the pass needs, whatever the file size.
+const READ_BUF: usize = 1 << 20;
 
 /// Identifies one version of a local file: device, inode, size, and
 /// modification and change times in nanoseconds. Any write changes the

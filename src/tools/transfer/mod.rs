@@ -5,7 +5,7 @@
 //! Local file I/O and hashing run on blocking threads that talk to the
 //! async side through channels of [`WINDOW`] chunks, so memory is a few
 //! chunks whatever the file size. Every name a server sends back is
-//! checked with the store's own rules (`service::files::check_*`) before
+//! checked with the store's own rules (`wire::path::check_*`) before
 //! anything is written, and local directories are created one component
 //! at a time, never through a symbolic link.
 
@@ -22,7 +22,8 @@ pub use remote::{cancel, file_call, list, partials, remove, stat, walk};
 use std::path::PathBuf;
 
 use crate::client::ClientError;
-use crate::service::files::PathError;
+use crate::wire::ErrorCode;
+use crate::wire::path::PathError;
 
 /// Bytes per chunk (one `file.write` or `file.read` body), unless the
 /// server's `max_body` is smaller: 4 MiB amortises the per-request cost
@@ -81,9 +82,9 @@ pub enum TransferError {
 
 impl TransferError {
     /// The server's error code, when the server refused.
-    pub fn server_code(&self) -> Option<&str> {
+    pub fn server_code(&self) -> Option<ErrorCode> {
         match self {
-            TransferError::Client(e) => e.code(),
+            TransferError::Client(e) => e.error_code(),
             _ => None,
         }
     }

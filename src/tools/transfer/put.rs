@@ -17,8 +17,8 @@ use super::local::{Digests, fingerprint, spawn_reader};
 use super::remote::{file_call, next_reply};
 use super::{Progress, TransferError, TransferResult, WINDOW};
 use crate::client::Client;
-use crate::service::files::RelPath;
-use crate::wire::{FileReply, FileRequest};
+use crate::wire::path::RelPath;
+use crate::wire::{ErrorCode, FileReply, FileRequest};
 
 /// How a put behaves.
 #[derive(Debug, Clone, Copy, Default)]
@@ -124,7 +124,7 @@ async fn begin_retrying(client: &mut Client, begin: FileRequest) -> TransferResu
     let start = std::time::Instant::now();
     loop {
         match file_call(client, begin.clone()).await {
-            Err(e) if e.server_code() == Some("busy") && start.elapsed() < BUSY_WAIT => {
+            Err(e) if e.server_code() == Some(ErrorCode::Busy) && start.elapsed() < BUSY_WAIT => {
                 tokio::time::sleep(BUSY_STEP).await;
             }
             r => return r,

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 
 use super::{MAX_WALK, TransferError, TransferResult};
 use crate::client::{Client, ClientError, server_error};
-use crate::service::files::{RelPath, check_entry_name, check_received};
-use crate::wire::{EntryInfo, FileReply, FileRequest, Frame};
+use crate::wire::path::{RelPath, check_entry_name, check_received};
+use crate::wire::{EntryInfo, EntryKind, FileReply, FileRequest, Frame};
 
 /// Sends one request of the family and reads its typed reply.
 pub async fn file_call(client: &mut Client, req: FileRequest) -> TransferResult<FileReply> {
@@ -79,7 +79,7 @@ pub async fn list(
         };
         for e in &entries {
             check_entry_name(&e.name)?;
-            if e.kind != "file" && e.kind != "dir" {
+            if !matches!(e.kind, EntryKind::File | EntryKind::Dir) {
                 return Err(TransferError::Protocol(format!("entry kind {:?}", e.kind)));
             }
             // Pages must move forward, or a hostile server could loop us.
@@ -180,7 +180,7 @@ pub async fn walk(
                 )));
             }
             each(&path, &e)?;
-            if e.kind == "dir" {
+            if e.kind == EntryKind::Dir {
                 queue.push_back(Some(path));
             }
         }

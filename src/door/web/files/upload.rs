@@ -34,6 +34,7 @@ use super::super::WebState;
 use super::super::api::ApiError;
 use super::{bad_request, check_mutation, file_error, session};
 use crate::service::files::{FileError, Upload, UploadRequest, run_blocking};
+use crate::wire::ErrorCode;
 
 /// The optional request header with the SHA-256 (hex) of the whole body.
 pub const SHA256_HEADER: &str = "x-sockit-sha256";
@@ -161,7 +162,7 @@ fn content_length(headers: &HeaderMap) -> Result<u64, ApiError> {
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::LENGTH_REQUIRED,
-                "bad_request",
+                ErrorCode::BadRequest,
                 "an upload needs a Content-Length (the store reserves quota for the whole file)",
             )
         })
@@ -257,7 +258,7 @@ async fn receive(mut sink: Sink, body: Body, chunk: usize, size: u64) -> Result<
 fn cut_short(received: u64, size: u64, why: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "bad_request",
+        ErrorCode::BadRequest,
         format!("upload cut short after {received} of {size} bytes ({why}); nothing was kept"),
     )
 }

@@ -137,7 +137,7 @@ async fn room_creation_is_capped_per_address_and_in_total() {
         eve.join(room).await.unwrap();
     }
     let e = eve.join("d").await.unwrap_err();
-    assert_eq!(e.code(), "room_quota", "{e}");
+    assert_eq!(e.code(), crate::wire::ErrorCode::RoomQuota, "{e}");
     assert!(e.to_string().contains("join an existing room"), "{e}");
     // Existing rooms stay open to the same address.
     let (eve2, _e2) = guest_from(&hub, "eve2", HOST_A).await;
@@ -148,7 +148,7 @@ async fn room_creation_is_capped_per_address_and_in_total() {
     bob.join("e").await.unwrap();
     let e = bob.join("f").await.unwrap_err();
     assert_eq!(e, ChatError::RoomsFull(5));
-    assert_eq!(e.code(), "rooms_full");
+    assert_eq!(e.code(), crate::wire::ErrorCode::RoomsFull);
     // A room nobody used goes when its last member leaves, freeing a place.
     bob.leave("e").await.unwrap();
     bob.join("f").await.unwrap();

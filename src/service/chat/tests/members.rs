@@ -16,7 +16,7 @@ async fn guest_names_are_marked_unique_and_never_an_account() {
     assert_eq!(taken, ChatError::NameTaken("~ZOË".into()));
     let e = connect(Identity::Guest("Root".into())).await.unwrap_err();
     // Told as a name in use, not as an account: guests learn no accounts.
-    assert_eq!(e.code(), "name_taken");
+    assert_eq!(e.code(), crate::wire::ErrorCode::NameTaken);
     assert_eq!(e.to_string(), "the name ~Root is taken; pick another");
     let (root, _i2) = connect(Identity::Registered("root".into())).await.unwrap();
     assert_eq!(&**root.name(), "root");
@@ -120,7 +120,10 @@ async fn bad_room_names_and_room_limit() {
     let dir = tempfile::tempdir().unwrap();
     let hub = open(dir.path(), unlimited());
     let (ann, _i) = guest_in(&hub, "ann", "lobby").await;
-    assert_eq!(ann.join("no way").await.unwrap_err().code(), "bad_room");
+    assert_eq!(
+        ann.join("no way").await.unwrap_err().code(),
+        crate::wire::ErrorCode::BadRoom
+    );
     assert!(matches!(
         ann.publish("elsewhere", "hi").await,
         Err(ChatError::NotInRoom(_))

@@ -46,14 +46,14 @@ async fn length_limit_counts_utf8_bytes() {
     // ...but what the filter adds does.
     assert_eq!(
         ann.publish("lobby", "a x").await.unwrap_err().code(),
-        "too_long"
+        crate::wire::ErrorCode::TooLong
     );
     assert_eq!(
         ann.publish("lobby", &"a".repeat(1_000_000))
             .await
             .unwrap_err()
             .code(),
-        "too_long"
+        crate::wire::ErrorCode::TooLong
     );
 }
 

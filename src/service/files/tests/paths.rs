@@ -38,7 +38,12 @@ fn every_hostile_name_is_refused_by_every_operation() {
             },
         ];
         for c in codes.into_iter().flatten() {
-            assert_eq!(c.code(), "bad_path", "{:?}: {c}", h.why);
+            assert_eq!(
+                c.code(),
+                crate::wire::ErrorCode::BadPath,
+                "{:?}: {c}",
+                h.why
+            );
         }
         assert!(check_received(&RelPath::parse("ok").unwrap(), &name).is_err());
         assert!(check_entry_name(&name).is_err(), "{}", h.why);

@@ -36,14 +36,14 @@ fn put_does_not_follow() {
         let mut r = req(path, 1);
         r.force = true;
         let e = s.begin_upload(ALICE, &r).unwrap_err();
-        assert_eq!(e.code(), "bad_path", "{path}: {e}");
+        assert_eq!(e.code(), crate::wire::ErrorCode::BadPath, "{path}: {e}");
         assert!(e.to_string().contains("symbolic link"), "{e}");
     }
     // A link as the destination itself: a conflict, and with force the
     // link is replaced by the file, the target untouched.
     assert_eq!(
         s.begin_upload(ALICE, &req("flink", 1)).unwrap_err().code(),
-        "conflict"
+        crate::wire::ErrorCode::Conflict
     );
     let mut r = req("flink", 3);
     r.force = true;
@@ -60,7 +60,7 @@ fn put_does_not_follow_a_link_planted_during_the_upload() {
     symlink(&outside, user_dir(&dir, ALICE).join("late")).unwrap();
     assert_eq!(
         up.finish(&blake3::hash(b"x")).unwrap_err().code(),
-        "bad_path"
+        crate::wire::ErrorCode::BadPath
     );
     assert_outside_intact(&outside);
 }
@@ -71,12 +71,12 @@ fn get_and_stat_do_not_follow() {
     for path in ["link/secret", "flink", "d/inner/secret"] {
         assert_eq!(
             s.download(ALICE, path, 0).unwrap_err().code(),
-            "bad_path",
+            crate::wire::ErrorCode::BadPath,
             "{path}"
         );
         assert_eq!(
             s.stat(ALICE, path).unwrap_err().code(),
-            "bad_path",
+            crate::wire::ErrorCode::BadPath,
             "{path}"
         );
     }
@@ -87,7 +87,11 @@ fn get_and_stat_do_not_follow() {
 fn ls_does_not_follow() {
     let (_dir, s, _outside) = planted();
     for dir in ["link", "d/inner"] {
-        assert_eq!(s.list(ALICE, dir).unwrap_err().code(), "bad_path", "{dir}");
+        assert_eq!(
+            s.list(ALICE, dir).unwrap_err().code(),
+            crate::wire::ErrorCode::BadPath,
+            "{dir}"
+        );
     }
     let root = s.list(ALICE, "").unwrap();
     let shown: Vec<_> = root.entries.iter().map(|e| e.name.as_str()).collect();
@@ -104,7 +108,7 @@ fn rm_does_not_follow() {
     for path in ["link/secret", "d/inner/secret"] {
         assert_eq!(
             s.remove(ALICE, path, true).unwrap_err().code(),
-            "bad_path",
+            crate::wire::ErrorCode::BadPath,
             "{path}"
         );
     }

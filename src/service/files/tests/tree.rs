@@ -34,18 +34,27 @@ fn list_shows_files_and_directories_with_hashes() {
         Some(blake3::hash(b"x")),
         "hash looked up by full path"
     );
-    assert_eq!(s.list(ALICE, "nope").unwrap_err().code(), "not_found");
-    assert_eq!(s.list(ALICE, "b.txt").unwrap_err().code(), "conflict");
-    assert_eq!(s.download(ALICE, "a", 0).unwrap_err().code(), "conflict");
+    assert_eq!(
+        s.list(ALICE, "nope").unwrap_err().code(),
+        crate::wire::ErrorCode::NotFound
+    );
+    assert_eq!(
+        s.list(ALICE, "b.txt").unwrap_err().code(),
+        crate::wire::ErrorCode::Conflict
+    );
+    assert_eq!(
+        s.download(ALICE, "a", 0).unwrap_err().code(),
+        crate::wire::ErrorCode::Conflict
+    );
     assert_eq!(
         s.begin_upload(ALICE, &req("a", 1)).unwrap_err().code(),
-        "conflict"
+        crate::wire::ErrorCode::Conflict
     );
     assert_eq!(
         s.begin_upload(ALICE, &req("b.txt/under", 1))
             .unwrap_err()
             .code(),
-        "conflict"
+        crate::wire::ErrorCode::Conflict
     );
 }
 
@@ -56,7 +65,7 @@ fn remove_files_and_directories() {
     put_new(&s, ALICE, "d/e/g", b"ggg");
     put_new(&s, ALICE, "d/h", b"h");
     let e = s.remove(ALICE, "d", false).unwrap_err();
-    assert_eq!(e.code(), "conflict");
+    assert_eq!(e.code(), crate::wire::ErrorCode::Conflict);
     assert!(e.to_string().contains("-r"), "{e}");
     assert_eq!(
         s.remove(ALICE, "f", false).unwrap(),
@@ -66,7 +75,10 @@ fn remove_files_and_directories() {
             bytes: 2
         }
     );
-    assert_eq!(s.remove(ALICE, "f", false).unwrap_err().code(), "not_found");
+    assert_eq!(
+        s.remove(ALICE, "f", false).unwrap_err().code(),
+        crate::wire::ErrorCode::NotFound
+    );
     assert_eq!(
         s.remove(ALICE, "d", true).unwrap(),
         Removed {
@@ -183,7 +195,7 @@ fn a_huge_directory_lists_a_bounded_number_of_entries() {
         "with the link"
     );
     let d = s.stat(ALICE, "x").unwrap_err();
-    assert_eq!(d.code(), "not_found");
+    assert_eq!(d.code(), crate::wire::ErrorCode::NotFound);
 }
 
 /// Issue 16 item 13: a FIFO (or device) in a user's tree is refused at
@@ -225,7 +237,7 @@ fn errors_name_the_component_in_the_way_and_stat_root_is_a_directory() {
     let (_dir, s) = store();
     put_new(&s, ALICE, "docs", b"not a directory");
     let e = s.download(ALICE, "docs/report.pdf", 0).unwrap_err();
-    assert_eq!(e.code(), "conflict");
+    assert_eq!(e.code(), crate::wire::ErrorCode::Conflict);
     assert_eq!(e.to_string(), "docs is a file, not a directory");
     let e = s.begin_upload(ALICE, &req("docs/a/b.txt", 1)).unwrap_err();
     assert_eq!(e.to_string(), "docs is a file, not a directory");

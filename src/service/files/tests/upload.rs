@@ -47,7 +47,7 @@ fn download_resumes_from_an_offset() {
     assert_eq!(&buf[..1000], &content[4000..]);
     assert_eq!(d.read_chunk(&mut buf).unwrap(), 0);
     let e = s.download(ALICE, "f", 5001).unwrap_err();
-    assert_eq!(e.code(), "bad_offset");
+    assert_eq!(e.code(), crate::wire::ErrorCode::BadOffset);
 }
 
 fn small_sync() -> FilesConfig {
@@ -95,7 +95,7 @@ fn resume_after_a_restart_keeps_what_was_paused() {
         assert_eq!(up.pause().unwrap(), 1700);
         // One process per data directory.
         let e = FileStore::open(dir.path(), small_sync()).unwrap_err();
-        assert_eq!(e.code(), "busy");
+        assert_eq!(e.code(), crate::wire::ErrorCode::Busy);
     }
     let (s, report) = FileStore::open(dir.path(), small_sync()).unwrap();
     assert_eq!(report.kept, 1);
@@ -131,8 +131,11 @@ fn a_verify_mismatch_publishes_nothing() {
     let mut up = s.begin_upload(ALICE, &req("d/f", 4000)).unwrap();
     up.write(0, &content).unwrap();
     let e = up.finish(&blake3::hash(b"something else")).unwrap_err();
-    assert_eq!(e.code(), "verify_failed");
-    assert_eq!(s.download(ALICE, "d/f", 0).unwrap_err().code(), "not_found");
+    assert_eq!(e.code(), crate::wire::ErrorCode::VerifyFailed);
+    assert_eq!(
+        s.download(ALICE, "d/f", 0).unwrap_err().code(),
+        crate::wire::ErrorCode::NotFound
+    );
     assert_eq!(
         names(&staging_dir(&dir, ALICE)),
         Vec::<String>::new(),
@@ -149,7 +152,7 @@ fn finishing_early_is_a_bad_offset_and_keeps_the_partial() {
     up.write(0, &content[..50]).unwrap();
     assert_eq!(
         up.write(60, &content[60..]).unwrap_err().code(),
-        "bad_offset"
+        crate::wire::ErrorCode::BadOffset
     );
     let e = up.finish(&blake3::hash(&content)).unwrap_err();
     assert!(
@@ -169,7 +172,7 @@ fn no_overwrite_without_force_at_begin_and_at_publish() {
     let (dir, s) = store();
     put_new(&s, ALICE, "f", b"one");
     let e = s.begin_upload(ALICE, &req("f", 3)).unwrap_err();
-    assert_eq!(e.code(), "conflict");
+    assert_eq!(e.code(), crate::wire::ErrorCode::Conflict);
     assert!(e.to_string().contains("--force"), "{e}");
 
     // The destination appears while the upload runs.
@@ -178,7 +181,7 @@ fn no_overwrite_without_force_at_begin_and_at_publish() {
     std::fs::write(user_dir(&dir, ALICE).join("g"), b"raced").unwrap();
     assert_eq!(
         up.finish(&blake3::hash(b"new")).unwrap_err().code(),
-        "conflict"
+        crate::wire::ErrorCode::Conflict
     );
     assert_eq!(get(&s, ALICE, "g"), b"raced");
     // The verified partial was kept: a forced retry publishes it at once.
@@ -223,7 +226,7 @@ fn same_path_at_once_is_busy_other_paths_and_users_run() {
     let (_dir, s) = store();
     let up = s.begin_upload(ALICE, &req("f", 10)).unwrap();
     let e = s.begin_upload(ALICE, &req("f", 10)).unwrap_err();
-    assert_eq!(e.code(), "busy");
+    assert_eq!(e.code(), crate::wire::ErrorCode::Busy);
     s.begin_upload(BOB, &req("f", 10)).unwrap();
     drop(up);
     s.begin_upload(ALICE, &req("f", 10)).unwrap();

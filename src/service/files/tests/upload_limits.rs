@@ -25,7 +25,7 @@ fn quota_counts_published_and_unfinished_uploads() {
     let (_dir, s) = store_with(roomy(100_000));
     put_new(&s, ALICE, "a", &data(60_000));
     let e = s.begin_upload(ALICE, &req("b", 50_000)).unwrap_err();
-    assert_eq!(e.code(), "quota_exceeded");
+    assert_eq!(e.code(), crate::wire::ErrorCode::QuotaExceeded);
     assert!(
         matches!(
             e,
@@ -48,7 +48,7 @@ fn quota_counts_published_and_unfinished_uploads() {
     up.pause().unwrap();
     assert_eq!(
         s.begin_upload(ALICE, &req("d", 20_000)).unwrap_err().code(),
-        "quota_exceeded"
+        crate::wire::ErrorCode::QuotaExceeded
     );
     assert_eq!(
         s.usage(ALICE).unwrap(),
@@ -73,18 +73,18 @@ fn every_file_and_directory_costs_at_least_one_block() {
         put_new(&s, ALICE, &format!("empty{i}"), b"");
     }
     let e = s.begin_upload(ALICE, &req("empty10", 0)).unwrap_err();
-    assert_eq!(e.code(), "quota_exceeded", "{e}");
+    assert_eq!(e.code(), crate::wire::ErrorCode::QuotaExceeded, "{e}");
     assert_eq!(s.usage(ALICE).unwrap().published, 10 * ENTRY_CHARGE);
 
     let (_dir, s) = store_with(roomy(3 * ENTRY_CHARGE));
     // a/b/c.txt needs two directories and the file: three blocks.
     let e = s.begin_upload(ALICE, &req("a/b/c/d.txt", 1)).unwrap_err();
-    assert_eq!(e.code(), "quota_exceeded", "{e}");
+    assert_eq!(e.code(), crate::wire::ErrorCode::QuotaExceeded, "{e}");
     put_new(&s, ALICE, "a/b/c.txt", b"x");
     assert_eq!(s.usage(ALICE).unwrap().published, 3 * ENTRY_CHARGE);
     // Nothing left, not even for an empty file next to it.
     let e = s.begin_upload(ALICE, &req("a/b/d.txt", 0)).unwrap_err();
-    assert_eq!(e.code(), "quota_exceeded", "{e}");
+    assert_eq!(e.code(), crate::wire::ErrorCode::QuotaExceeded, "{e}");
 }
 
 /// Issue 16 item 4: 16 uploads begun at once under a quota that holds one
@@ -112,7 +112,7 @@ fn concurrent_uploads_cannot_share_one_free_space() {
     assert!(
         results
             .iter()
-            .all(|r| r.is_ok() || *r == Err("quota_exceeded"))
+            .all(|r| r.is_ok() || *r == Err(crate::wire::ErrorCode::QuotaExceeded))
     );
     assert_eq!(s.usage(ALICE).unwrap().staged, size as u64);
 }
@@ -130,7 +130,7 @@ fn partials_are_listed_and_cancelled() {
     assert!(listed[0].running);
     assert_eq!(
         s.cancel_upload(ALICE, "docs/big.iso").unwrap_err().code(),
-        "busy"
+        crate::wire::ErrorCode::Busy
     );
     assert_eq!(up.pause().unwrap(), 1000);
     let listed = s.partials(ALICE, "docs").unwrap();
@@ -138,7 +138,7 @@ fn partials_are_listed_and_cancelled() {
     assert!(s.partials(ALICE, "other").unwrap().is_empty());
     assert_eq!(
         s.begin_upload(ALICE, &req("x", 20_000)).unwrap_err().code(),
-        "quota_exceeded"
+        crate::wire::ErrorCode::QuotaExceeded
     );
     // The reservation: the file and the directory its publish creates.
     assert_eq!(
@@ -148,7 +148,7 @@ fn partials_are_listed_and_cancelled() {
     assert!(s.partials(ALICE, "").unwrap().is_empty());
     assert_eq!(
         s.cancel_upload(ALICE, "docs/big.iso").unwrap_err().code(),
-        "not_found"
+        crate::wire::ErrorCode::NotFound
     );
     s.begin_upload(ALICE, &req("x", 20_000)).unwrap();
 }
@@ -176,12 +176,18 @@ fn an_upload_without_fingerprint_never_resumes() {
 fn maximum_file_chunk_and_declared_sizes() {
     let (dir, s) = store_with(quota(10_000));
     let e = s.begin_upload(ALICE, &req("big", 801)).unwrap_err();
-    assert_eq!(e.code(), "too_large");
+    assert_eq!(e.code(), crate::wire::ErrorCode::TooLarge);
     let mut up = s.begin_upload(ALICE, &req("f", 700)).unwrap();
-    assert_eq!(up.write(0, &data(1001)).unwrap_err().code(), "too_large");
+    assert_eq!(
+        up.write(0, &data(1001)).unwrap_err().code(),
+        crate::wire::ErrorCode::TooLarge
+    );
     up.write(0, &data(600)).unwrap();
     // Never more than declared.
-    assert_eq!(up.write(600, &data(101)).unwrap_err().code(), "too_large");
+    assert_eq!(
+        up.write(600, &data(101)).unwrap_err().code(),
+        crate::wire::ErrorCode::TooLarge
+    );
     up.write(600, &data(100)).unwrap();
     assert_eq!(up.offset(), 700);
     drop(up);
@@ -196,7 +202,7 @@ fn a_full_disk_is_a_clear_error_and_leaves_no_temporary() {
     up.fail_after = Some(2500);
     up.write(0, &content[..2000]).unwrap();
     let e = up.write(2000, &content[2000..3000]).unwrap_err();
-    assert_eq!(e.code(), "disk_full");
+    assert_eq!(e.code(), crate::wire::ErrorCode::DiskFull);
     assert!(e.to_string().contains("disk is full"), "{e}");
     assert_eq!(names(&staging_dir(&dir, ALICE)), Vec::<String>::new());
     assert!(up.write(2000, &content[2000..3000]).is_err());
@@ -221,7 +227,7 @@ fn too_many_uploads_at_once_for_one_user_is_busy() {
         s.begin_upload(ALICE, &req("one-more", 1))
             .unwrap_err()
             .code(),
-        "busy"
+        crate::wire::ErrorCode::Busy
     );
     s.begin_upload(BOB, &req("f", 1)).unwrap();
     drop(running);

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::paths::{PathError, RelPath, check_name, is_bidi_control};
+use super::{PathError, RelPath, check_name, is_bidi_control};
 
 /// Checks a name received for a single-file request: it must be valid and
 /// be exactly the path asked for.

@@ -1,6 +1,7 @@
 //! Bulk file I/O past the page cache (O_DIRECT) where the filesystem
 //! allows it: uploads and downloads stream through one reused, aligned
-//! buffer instead of through fresh page-cache pages.
+//! buffer instead of through fresh page-cache pages. The file store and
+//! the client's transfers (`tools::transfer::local`) both stream this way.
 //!
 //! Why: a transfer is fsynced as it goes (every 64 MiB and at the end), so
 //! the page cache cannot absorb it anyway; it only adds a copy, pushes
@@ -185,7 +186,7 @@ impl SeqWriter {
             let Some(buf) = self.buf.as_mut() else {
                 let at = self.offset();
                 self.file.write_all_at(bytes, at)?;
-                super::fsx::start_writeback(&self.file, at, bytes.len());
+                start_writeback(&self.file, at, bytes.len());
                 self.base += bytes.len() as u64;
                 return Ok(());
             };
@@ -357,6 +358,29 @@ fn read_direct(
     };
     dst.copy_from_slice(src);
     Ok(Some(got))
+}
+
+/// Starts writing `len` bytes at `offset` of `file` back to disk without
+/// waiting for it, so the disk works while the next chunk crosses the
+/// network, and the fsync that makes a transfer durable finds little left
+/// to flush (instead of stalling the stream for the whole backlog). Linux
+/// only; elsewhere, and on any error, it does nothing: it is a hint, and
+/// durability still comes from the fsync.
+pub fn start_writeback(file: &std::fs::File, offset: u64, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(off), Ok(n)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return;
+        };
+        // SAFETY: sync_file_range reads only its integer arguments; the
+        // descriptor is borrowed from `file`, so it stays open for the call.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), off, n, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
 }
 
 #[cfg(test)]

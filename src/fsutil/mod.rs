@@ -1,6 +1,8 @@
 //! Small file helpers shared across layers; imports nothing else from the
 //! crate, so any layer may use it.
 
+pub mod direct;
+
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};

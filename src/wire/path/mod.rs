@@ -1,5 +1,9 @@
-//! Client-given relative paths: one validator that every operation (and the
-//! client, for what it receives) goes through before a name touches a disk.
+//! The name rules both ends enforce: one validator ([`RelPath`]) that every
+//! file operation on the server, and the client for what it receives
+//! ([`check_received`], [`check_entry_name`]), goes through before a name
+//! touches a disk, and [`escape_name`] to print a name harmlessly. Pure,
+//! like the rest of `wire`: the file store (`service::files`) and the
+//! client (`tools::transfer`, `cli/files`) both use it from here.
 //!
 //! The rules come from transfer tools that got this wrong: scp let a server
 //! pick names the client never asked for (CVE-2019-6111), croc accepted
@@ -7,10 +11,16 @@
 //! followed symlinks and paths out of the destination (CVE-2024-12086/12087).
 //! A valid [`RelPath`] is plain enough to mean the same thing on Linux,
 //! macOS and Windows, so a file stored here is also safe to fetch there.
-//! Every name tried by the tests is in [`super::HOSTILE_NAMES`].
+//! Every name tried by the tests is in `service::files::HOSTILE_NAMES`.
+
+mod received;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+pub use received::{
+    check_entry_name, check_received, check_received_below, escape_bytes, escape_name,
+};
 
 /// Longest path accepted, in bytes: Linux's `PATH_MAX`, so any valid path
 /// fits in one system call on every platform we care about.
@@ -183,7 +193,7 @@ impl RelPath {
 
 impl fmt::Display for RelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&super::escape_name(&self.0))
+        f.write_str(&escape_name(&self.0))
     }
 }
 

@@ -4,7 +4,8 @@
 //! Every store call runs through `files::run_blocking`, moving the
 //! [`Upload`] or [`Download`] into the blocking pool and back for each
 //! chunk, so file I/O, fsync and hashing never stall the connection's
-//! runtime. When the connection ends, [`FilesState::close`] pauses every
+//! runtime. The limits per connection ([`MAX_OPEN_PER_CONN`]) are here, so
+//! every door that carries the `file` family holds the same. When the connection ends, [`FilesState::close`] pauses every
 //! open upload (fsync), so the next `file.put` of the same file resumes
 //! from everything this connection delivered.
 
@@ -12,11 +13,12 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
+use super::Failure;
 use crate::service::files::{
-    Download, Entry, EntryKind, FileError, FileStore, PartialInfo, Upload, UploadRequest,
-    run_blocking,
+    Download, Entry, EntryKind as StoreKind, FileError, FileStore, PartialInfo, Upload,
+    UploadRequest, run_blocking,
 };
-use crate::wire::{BAD_HANDLE, EntryInfo, FileReply, FileRequest, Frame, error_frame};
+use crate::wire::{EntryInfo, EntryKind, FileReply, FileRequest, Frame};
 
 /// Transfers one connection may hold open at once. A client pipelining a
 /// `put -r` needs a few; each holds a descriptor and (uploads) a hasher and
@@ -46,89 +48,11 @@ pub struct FilesState {
     next_handle: u64,
 }
 
-/// Why a file request failed.
-enum Fail {
-    /// The store refused or failed.
-    Store(FileError),
-    /// No such open transfer on this connection.
-    BadHandle(u64),
-    /// Fields that parse but make no sense (a hash that is not hex).
-    BadRequest(String),
-    /// [`MAX_OPEN_PER_CONN`] transfers are open already.
-    TooMany,
-    /// `file.put.end` before every byte arrived; the upload stays open.
-    EarlyEnd {
-        /// The upload.
-        handle: u64,
-        /// Bytes received: where the client continues.
-        offset: u64,
-        /// The declared size.
-        size: u64,
-    },
-}
-
-impl From<FileError> for Fail {
-    fn from(e: FileError) -> Self {
-        Fail::Store(e)
-    }
-}
-
-impl Fail {
-    fn to_frame(&self, id: Option<u64>) -> Frame {
-        match self {
-            Fail::Store(e @ FileError::Internal { .. }) => {
-                // Server paths and OS details stay in our log.
-                tracing::warn!(error = %e, "file request failed");
-                error_frame(
-                    e.code(),
-                    "internal error on the server; its log has the details",
-                    id,
-                )
-            }
-            // Where to continue travels as a field too, so a client need
-            // not parse the message.
-            Fail::Store(e @ FileError::BadOffset { expected, .. }) => {
-                error_frame(e.code(), &e.to_string(), id).set("offset", *expected)
-            }
-            Fail::Store(e) => error_frame(e.code(), &e.to_string(), id),
-            Fail::EarlyEnd {
-                handle,
-                offset,
-                size,
-            } => error_frame(
-                "bad_offset",
-                &format!(
-                    "file.put.end before all bytes: {offset} of {size} received and kept; \
-                     send the rest with file.write from offset {offset} on handle {handle}, \
-                     then file.put.end again"
-                ),
-                id,
-            )
-            .set("offset", *offset),
-            Fail::BadHandle(h) => error_frame(
-                BAD_HANDLE,
-                &format!(
-                    "no open transfer {h} on this connection; open one with file.put or file.get"
-                ),
-                id,
-            ),
-            Fail::BadRequest(why) => error_frame("bad_request", why, id),
-            Fail::TooMany => error_frame(
-                "busy",
-                &format!(
-                    "{MAX_OPEN_PER_CONN} transfers are open on this connection; finish or close one first"
-                ),
-                id,
-            ),
-        }
-    }
-}
-
 /// Parses a hex digest of exactly `N` bytes.
-fn digest<const N: usize>(what: &str, hex_text: &str) -> Result<[u8; N], Fail> {
+fn digest<const N: usize>(what: &str, hex_text: &str) -> Result<[u8; N], Failure> {
     let mut out = [0u8; N];
     hex::decode_to_slice(hex_text, &mut out)
-        .map_err(|_| Fail::BadRequest(format!("{what} must be {} hex digits", N * 2)))?;
+        .map_err(|_| Failure::BadRequest(format!("{what} must be {} hex digits", N * 2)))?;
     Ok(out)
 }
 
@@ -136,10 +60,9 @@ fn info(e: Entry, name: String) -> EntryInfo {
     EntryInfo {
         name,
         kind: match e.kind {
-            EntryKind::File => "file",
-            EntryKind::Dir => "dir",
-        }
-        .to_owned(),
+            StoreKind::File => EntryKind::File,
+            StoreKind::Dir => EntryKind::Dir,
+        },
         size: e.size,
         mtime: e.mtime,
         blake3: e.blake3.map(|h| h.to_hex().to_string()),
@@ -151,7 +74,7 @@ fn info(e: Entry, name: String) -> EntryInfo {
 fn partial_info(p: PartialInfo) -> EntryInfo {
     EntryInfo {
         name: p.path,
-        kind: "partial".to_owned(),
+        kind: EntryKind::Partial,
         size: p.size,
         mtime: p.mtime,
         blake3: None,
@@ -201,9 +124,9 @@ impl FilesState {
         }
     }
 
-    fn open_slot(&mut self) -> Result<u64, Fail> {
+    fn open_slot(&mut self) -> Result<u64, Failure> {
         if self.uploads.len() + self.downloads.len() >= MAX_OPEN_PER_CONN {
-            return Err(Fail::TooMany);
+            return Err(Failure::TooManyTransfers);
         }
         let h = self.next_handle;
         self.next_handle += 1;
@@ -215,7 +138,7 @@ impl FilesState {
         user: i64,
         req: FileRequest,
         body: Bytes,
-    ) -> Result<(FileReply, Bytes), Fail> {
+    ) -> Result<(FileReply, Bytes), Failure> {
         let store = self.store.clone();
         let reply = match req {
             FileRequest::Put {
@@ -248,7 +171,7 @@ impl FilesState {
                 // Everything that can be refused is refused before the
                 // upload is touched: it stays open, holding what arrived.
                 if blake3.is_none() && md5.is_none() {
-                    return Err(Fail::BadRequest(
+                    return Err(Failure::BadRequest(
                         "file.put.end needs blake3 (64 hex digits) or md5 (32 hex digits, \
                          uploads begun with \"md5\":true); nothing was discarded, the upload \
                          is still open"
@@ -260,14 +183,14 @@ impl FilesState {
                 let open = self.take_upload(user, handle)?;
                 if m5.is_some() && !open.md5 {
                     self.uploads.insert(handle, open);
-                    return Err(Fail::BadRequest(
+                    return Err(Failure::BadRequest(
                         "md5 given, but the upload was begun without \"md5\":true".into(),
                     ));
                 }
                 if open.upload.offset() < open.upload.size() {
                     let (offset, size) = (open.upload.offset(), open.upload.size());
                     self.uploads.insert(handle, open);
-                    return Err(Fail::EarlyEnd {
+                    return Err(Failure::EarlyEnd {
                         handle,
                         offset,
                         size,
@@ -320,7 +243,7 @@ impl FilesState {
                 } else if self.downloads.get(&handle).is_some_and(|d| d.user == user) {
                     self.downloads.remove(&handle);
                 } else {
-                    return Err(Fail::BadHandle(handle));
+                    return Err(Failure::BadHandle(handle));
                 }
                 FileReply::Close { handle }
             }
@@ -387,7 +310,7 @@ impl FilesState {
         user: i64,
         handle: Option<u64>,
         path: Option<String>,
-    ) -> Result<FileReply, Fail> {
+    ) -> Result<FileReply, Failure> {
         let store = self.store.clone();
         match (handle, path) {
             (Some(h), None) => {
@@ -404,7 +327,7 @@ impl FilesState {
                 tracing::info!(path = %crate::service::files::escape_name(&path), "unfinished upload cancelled");
                 Ok(FileReply::PutCancel { path, bytes })
             }
-            _ => Err(Fail::BadRequest(
+            _ => Err(Failure::BadRequest(
                 "file.put.cancel takes either handle (an upload open on this connection) \
                  or path (an unfinished upload), not both or neither"
                     .into(),
@@ -412,14 +335,14 @@ impl FilesState {
         }
     }
 
-    fn take_upload(&mut self, user: i64, handle: u64) -> Result<OpenUpload, Fail> {
+    fn take_upload(&mut self, user: i64, handle: u64) -> Result<OpenUpload, Failure> {
         match self.uploads.remove(&handle) {
             Some(open) if open.user == user => Ok(open),
             Some(open) => {
                 self.uploads.insert(handle, open);
-                Err(Fail::BadHandle(handle))
+                Err(Failure::BadHandle(handle))
             }
-            None => Err(Fail::BadHandle(handle)),
+            None => Err(Failure::BadHandle(handle)),
         }
     }
 
@@ -432,7 +355,7 @@ impl FilesState {
         handle: u64,
         offset: u64,
         body: Bytes,
-    ) -> Result<FileReply, Fail> {
+    ) -> Result<FileReply, Failure> {
         let mut open = self.take_upload(user, handle)?;
         let (open, result) = run_blocking(move || {
             let r = open.upload.write(offset, &body);
@@ -457,12 +380,12 @@ impl FilesState {
         handle: u64,
         offset: u64,
         len: u64,
-    ) -> Result<(FileReply, Bytes), Fail> {
+    ) -> Result<(FileReply, Bytes), Failure> {
         let max = self.store.config().max_chunk;
         let len = match usize::try_from(len) {
             Ok(n) if n <= max => n,
             _ => {
-                return Err(Fail::Store(FileError::TooLarge {
+                return Err(Failure::Files(FileError::TooLarge {
                     what: "the read",
                     size: len,
                     max: max as u64,
@@ -473,14 +396,14 @@ impl FilesState {
             Some(d) if d.user == user => d,
             Some(d) => {
                 self.downloads.insert(handle, d);
-                return Err(Fail::BadHandle(handle));
+                return Err(Failure::BadHandle(handle));
             }
-            None => return Err(Fail::BadHandle(handle)),
+            None => return Err(Failure::BadHandle(handle)),
         };
         if offset != open.download.offset() {
             let expected = open.download.offset();
             self.downloads.insert(handle, open);
-            return Err(Fail::Store(FileError::BadOffset {
+            return Err(Failure::Files(FileError::BadOffset {
                 expected,
                 got: offset,
             }));

@@ -1,26 +1,40 @@
-//! Per-connection state of the framed door, and the requests that use it.
+//! The per-connection protocol engine every door shares, with no sockets:
+//! who the connection speaks for (auth), its chat membership and event
+//! queue (`chat`), its open file transfers and their limits (`transfer`),
+//! and the one mapping from a failed request to its [`ErrorCode`](crate::wire::ErrorCode)
+//! ([`Failure::code`]).
 //!
-//! Core requests (`hello`, `ping`, `echo`) are answered by the pure
-//! `wire::respond`; everything else (the `login` and `chat` families) needs
-//! a service and who the connection speaks for, and comes here. Chat's side
-//! (membership, pushed events) is in the sibling `chat` module.
+//! A door reads a request in its own framing, hands it to
+//! [`Session::answer`] (one exhaustive `match` over [`Request`]), writes the
+//! reply in its own format, and renders the chat events it takes from
+//! [`Session::next_event`] itself. Core requests (`hello`, `ping`, `echo`)
+//! need no state and are answered by `wire::answer_core`; the framed door
+//! answers them in its batch without coming here at all.
+
+mod chat;
+mod failure;
+#[cfg(test)]
+mod tests;
+mod transfer;
+
+pub use chat::ChatState;
+pub use failure::Failure;
+pub use transfer::{FilesState, MAX_OPEN_PER_CONN};
 
 use std::net::IpAddr;
 
-use super::chat::ChatState;
-use super::files::FilesState;
 use crate::service::Services;
 use crate::service::accounts::{AuthError, Identity, RevokeWatch};
-use crate::service::chat::{ChatError, DoorKind};
+use crate::service::chat::DoorKind;
 use crate::wire::{
-    AuthReply, AuthRequest, ChatRequest, FileRequest, Frame, MessageError, ServerInfo,
-    UNAUTHENTICATED, error_frame,
+    AuthReply, AuthRequest, Family, FileRequest, Frame, MessageError, Request, ServerInfo,
+    UNAUTHENTICATED, answer_core, error_frame,
 };
 
 /// Who the connection speaks for, once logged in or resumed.
-pub(super) struct Authed {
+struct Authed {
     /// The account, as the store knows it.
-    pub(super) identity: Identity,
+    identity: Identity,
     /// The session token, kept to re-check it and to revoke it on logout.
     token: String,
 }
@@ -29,42 +43,43 @@ pub(super) struct Authed {
 pub struct Session {
     /// The peer's address, for per-IP login throttling and the chat
     /// hub's per-address budgets.
-    pub(super) peer: Option<IpAddr>,
+    peer: Option<IpAddr>,
     /// `None` until a `login` or `resume` succeeds.
-    pub(super) authed: Option<Authed>,
+    authed: Option<Authed>,
     /// Wakes when the account is revoked (lock, delete, password change,
     /// logout elsewhere), so the door ends the connection without waiting
     /// for its next request. Set with `authed`.
     revoke: Option<RevokeWatch>,
     /// The services every door shares.
-    pub(super) services: Services,
+    services: Services,
     /// Which door this is, for chat's `who` lists.
-    pub(super) door: DoorKind,
+    door: DoorKind,
     /// Chat membership and its event queue, from the first chat request.
-    pub(super) chat: Option<ChatState>,
+    chat: Option<ChatState>,
     /// Open transfers of the `file` family, when the server has a store.
     files: Option<FilesState>,
 }
 
 impl Session {
-    /// A fresh, anonymous session of the framed door.
-    pub fn new(peer: Option<IpAddr>, services: Services) -> Self {
+    /// A fresh, anonymous session of a connection through `door`.
+    pub fn new(peer: Option<IpAddr>, services: Services, door: DoorKind) -> Self {
         Self {
             peer,
             authed: None,
             revoke: None,
             files: files_state(&services),
             services,
-            door: DoorKind::Frame,
+            door,
             chat: None,
         }
     }
 
-    /// A session of the web door, already speaking for `identity` (whose
-    /// token the browser's cookie carries).
+    /// A session already speaking for `identity`, whose token the
+    /// connection presented out of band (the web door's cookie).
     pub fn logged_in(
         peer: Option<IpAddr>,
         services: Services,
+        door: DoorKind,
         identity: Identity,
         token: String,
     ) -> Self {
@@ -78,29 +93,55 @@ impl Session {
             revoke,
             files: files_state(&services),
             services,
-            door: DoorKind::Web,
+            door,
             chat: None,
         }
     }
 
-    /// Answers any request, core or stateful: what a door without the
-    /// framed door's batching (the WebSocket door) calls per message.
-    pub async fn answer(&mut self, req: &Frame, info: &ServerInfo) -> Frame {
-        if self.serves(req.kind()) {
-            self.handle(req).await
-        } else {
-            crate::wire::respond(req, info)
+    /// True once a `login` or `resume` succeeded (and no `logout` since).
+    pub fn is_authed(&self) -> bool {
+        self.authed.is_some()
+    }
+
+    /// True when this server offers `family` to this connection.
+    pub fn offers(&self, family: Family) -> bool {
+        match family {
+            Family::Core => true,
+            Family::Auth => self.services.accounts.is_some(),
+            Family::Chat => self.services.chat.is_some(),
+            Family::File => self.services.accounts.is_some() && self.files.is_some(),
         }
     }
 
-    /// True when `kind` is served here rather than by `wire::respond`.
-    pub fn serves(&self, kind: Option<&str>) -> bool {
-        kind.is_some_and(|k| {
-            (self.services.accounts.is_some()
-                && (AuthRequest::KINDS.contains(&k)
-                    || (self.files.is_some() && FileRequest::KINDS.contains(&k))))
-                || (self.services.chat.is_some() && ChatRequest::KINDS.contains(&k))
-        })
+    /// True when the request in `req` needs this session (a family other
+    /// than the core one, offered here): the framed door answers the rest
+    /// in its batch with `wire::respond`. Reads only `"type"`.
+    pub fn serves(&self, req: &Frame) -> bool {
+        matches!(Request::family(req), Ok(f) if f != Family::Core && self.offers(f))
+    }
+
+    /// Answers any request, core or stateful; the reply carries the
+    /// request's id. A type of a family not offered here is
+    /// `unknown_type`, whatever its fields.
+    pub async fn answer(&mut self, req: &Frame, info: &ServerInfo) -> Frame {
+        let id = req.id();
+        let parsed = Request::family(req).and_then(|family| {
+            if self.offers(family) {
+                Request::parse(req, family)
+            } else {
+                Err(MessageError::UnknownType(
+                    req.kind().unwrap_or_default().to_owned(),
+                ))
+            }
+        });
+        let reply = match parsed {
+            Err(e) => return e.to_frame(id),
+            Ok(Request::Core(core)) => return answer_core(core, req, info),
+            Ok(Request::File(r)) => return self.file(r, req).await,
+            Ok(Request::Chat(r)) => self.chat(r).await.map(|reply| reply.to_frame(id)),
+            Ok(Request::Auth(r)) => self.auth(r).await.map(|reply| reply.to_frame(id)),
+        };
+        reply.unwrap_or_else(|e| e.to_frame(id))
     }
 
     /// The connection is ending: unfinished uploads are paused (fsynced)
@@ -111,47 +152,11 @@ impl Session {
         }
     }
 
-    /// Answers one stateful request; the reply carries the request's id.
-    pub async fn handle(&mut self, req: &Frame) -> Frame {
-        let id = req.id();
-        if req.kind().is_some_and(|k| FileRequest::KINDS.contains(&k)) {
-            return self.file(req).await;
-        }
-        let reply = if req.kind().is_some_and(|k| ChatRequest::KINDS.contains(&k)) {
-            match ChatRequest::from_frame(req) {
-                Ok(r) => self.chat(r).await.map(|reply| reply.to_frame(id)),
-                Err(e) => return e.to_frame(id),
-            }
-        } else {
-            match AuthRequest::from_frame(req) {
-                Ok(r) => self.auth(r).await.map(|reply| reply.to_frame(id)),
-                Err(e) => return e.to_frame(id),
-            }
-        };
-        match reply {
-            Ok(frame) => frame,
-            Err(e) => {
-                let mut frame = error_frame(e.code(), &e.to_string(), id);
-                if let Failure::Auth(AuthError::TooManyAttempts { retry_after }) = e {
-                    // Whole seconds, rounded up: retrying at the given
-                    // second never lands inside the lockout.
-                    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                    frame.insert("retry_after", secs);
-                }
-                frame
-            }
-        }
-    }
-
     /// A `file` request. Opening ones re-check the session (one revoked
     /// elsewhere stops here); the chunks of an open transfer only need the
     /// connection to be logged in, so they cost no database query.
-    async fn file(&mut self, req: &Frame) -> Frame {
+    async fn file(&mut self, r: FileRequest, req: &Frame) -> Frame {
         let id = req.id();
-        let r = match FileRequest::from_frame(req) {
-            Ok(r) => r,
-            Err(e) => return e.to_frame(id),
-        };
         let user = if matches!(r, FileRequest::Write { .. } | FileRequest::Read { .. }) {
             self.authed
                 .as_ref()
@@ -162,7 +167,7 @@ impl Session {
         };
         match (user, self.files.as_mut()) {
             (Ok(user), Some(files)) => files.handle(user, r, req.body.clone(), id).await,
-            (Err(e), _) => error_frame(e.code(), &e.to_string(), id),
+            (Err(e), _) => e.to_frame(id),
             (_, None) => MessageError::UnknownType("file".to_owned()).to_frame(id),
         }
     }
@@ -219,7 +224,7 @@ impl Session {
     /// The account this connection speaks for, re-checked against the store
     /// so that a session revoked elsewhere (logout on another connection,
     /// `sockit user passwd/lock/del`) stops working here too.
-    pub(super) async fn identity(&mut self) -> Result<&Identity, Failure> {
+    async fn identity(&mut self) -> Result<&Identity, Failure> {
         let accounts = self.services.accounts.as_ref().ok_or(Failure::NoAccounts)?;
         let token = self
             .authed
@@ -292,39 +297,5 @@ fn files_state(services: &Services) -> Option<FilesState> {
     match (&services.files, &services.accounts) {
         (Some(store), Some(_)) => Some(FilesState::new(store.clone())),
         _ => None,
-    }
-}
-
-/// Why a stateful request failed; each maps to one error code.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum Failure {
-    /// The accounts service said no.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// The chat hub said no.
-    #[error(transparent)]
-    Chat(#[from] ChatError),
-    /// The request needs a login first.
-    #[error("this connection is not logged in; send login (or resume with a token) first")]
-    Unauthenticated,
-    /// The session ended since this connection logged in.
-    #[error("the session has expired or was revoked; log in again")]
-    Revoked,
-    /// This server runs without accounts.
-    #[error("{}", MessageError::UnknownType("login".to_owned()))]
-    NoAccounts,
-    /// This server runs without chat.
-    #[error("{}", MessageError::UnknownType("chat".to_owned()))]
-    NoChat,
-}
-
-impl Failure {
-    fn code(&self) -> &'static str {
-        match self {
-            Failure::Auth(e) => e.code(),
-            Failure::Chat(e) => e.code(),
-            Failure::Unauthenticated | Failure::Revoked => UNAUTHENTICATED,
-            Failure::NoAccounts | Failure::NoChat => "unknown_type",
-        }
     }
 }
