@@ -295,7 +295,13 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        both!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+        let this = self.get_mut();
+        let r = both!(&mut *this, s => Pin::new(s).poll_read(cx, buf));
+        if r.is_pending() {
+            // Noted for the thread's busy polling, as in `poll_read_ready`.
+            super::spin::waiting(both!(&*this, s => s.as_raw_fd()));
+        }
+        r
     }
 }
 

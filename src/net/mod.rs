@@ -16,6 +16,7 @@ pub mod refusals;
 pub mod serve;
 pub mod shard;
 pub mod spin;
+pub mod stream;
 pub mod tls;
 pub mod usage;
 pub mod watched;
@@ -26,7 +27,7 @@ pub use budget::{Charge, MemBudget, Spent};
 pub use conn::{Conn, Relayed, StdConn};
 pub use dial::{DialError, dial, dial_udp, dial_with};
 pub use gate::{Gate, GateRules, PeerSlot, Refused};
-pub use idle::{IdleTimer, Wake, poll_quiet, wait_input};
+pub use idle::{IdleTimer, Wake, poll_quiet};
 pub use limits::{PeerKey, raise_fd_limit};
 pub use listen::{BindError, Bound, bind};
 pub use serve::{
@@ -34,4 +35,5 @@ pub use serve::{
     serve_stream_with,
 };
 pub use shard::Shards;
+pub use stream::{AsyncStream, Stream, linger_close, poll_read_pooled, write_all_within};
 pub use watched::{Activity, Watched, watch};
