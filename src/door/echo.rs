@@ -3,7 +3,7 @@
 //! The stream doors run on any byte stream (`net::Stream`, or a
 //! `tokio::io::duplex` in tests): one `select!` between the next read and
 //! the idle/shutdown timer. Reads go into one of the thread's spare buffers
-//! (`net::bufpool`), given back as soon as the answer is written, so an
+//! (`net::tuning::bufpool`), given back as soon as the answer is written, so an
 //! idle connection owns no read buffer at all: 10,000 idle peers cost a few
 //! hundred bytes each, not 64 KiB each.
 
@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{
-    AsyncStream, IdleTimer, Stream, bufpool, poll_quiet, poll_read_pooled, write_all_within,
+    AsyncStream, IdleTimer, Stream, poll_quiet, poll_read_pooled, tuning::bufpool, write_all_within,
 };
 use crate::service::{UpperLines, upper_case};
 

@@ -3,7 +3,6 @@
 pub mod acl;
 pub mod addr;
 pub mod budget;
-pub mod bufpool;
 pub mod conn;
 pub mod dial;
 pub mod forwarded;
@@ -14,10 +13,9 @@ pub mod listen;
 pub mod proxy_header;
 pub mod refusals;
 pub mod serve;
-pub mod shard;
-pub mod spin;
 pub mod stream;
 pub mod tls;
+pub mod tuning;
 pub mod usage;
 pub mod watched;
 
@@ -34,6 +32,6 @@ pub use serve::{
     Busy, Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_http,
     serve_stream_with,
 };
-pub use shard::Shards;
 pub use stream::{AsyncStream, Stream, linger_close, poll_read_pooled, write_all_within};
+pub use tuning::shard::Shards;
 pub use watched::{Activity, Watched, watch};

@@ -20,8 +20,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_rustls::server::TlsStream;
 
-use super::bufpool;
 use super::conn::Conn;
+use super::tuning::bufpool;
 
 /// What a door runs on: any byte stream, in memory or a socket (`Sync`
 /// too, so a door may hold it behind a `&` across an await).
@@ -123,7 +123,7 @@ impl AsyncWrite for Stream {
 
 /// Reads once into `buf` (at least `want` bytes of room). When `buf` holds
 /// no allocation (the connection was quiet), the read goes into one of the
-/// thread's spare buffers (`net::bufpool`), which `buf` keeps only if bytes
+/// thread's spare buffers (`net::tuning::bufpool`), which `buf` keeps only if bytes
 /// came: a peer that sends nothing holds no read buffer while it waits.
 /// `Ready(Ok(0))` is EOF (or `want` was 0).
 pub fn poll_read_pooled<S: AsyncRead + Unpin>(

@@ -35,8 +35,8 @@ use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{
-    AsyncStream, Charge, Gate, IdleTimer, MemBudget, Stream, Wake, bufpool, linger_close,
-    poll_quiet, poll_read_pooled, write_all_within,
+    AsyncStream, Charge, Gate, IdleTimer, MemBudget, Stream, Wake, linger_close, poll_quiet,
+    poll_read_pooled, tuning::bufpool, write_all_within,
 };
 use crate::service::Services;
 use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
@@ -53,7 +53,7 @@ const DIRECT_BODY: usize = 64 * 1024;
 
 /// Read reservation of a connection that just woke: a request frame (a
 /// ping is ~40 bytes) arrives whole in one read of this size. The buffer
-/// usually comes from the thread's spares (`net::bufpool`); a new one this
+/// usually comes from the thread's spares (`net::tuning::bufpool`); a new one this
 /// small stays within glibc's per-thread cache (up to 1,032 bytes).
 const READ_FIRST: usize = 1008;
 

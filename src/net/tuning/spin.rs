@@ -3,9 +3,8 @@
 //! When every connection of a shard is waiting for its peer, the shard
 //! thread would block in `epoll_wait`, and the next request must wake it.
 //! On a virtual machine that wake-up is an inter-processor interrupt through
-//! the hypervisor, unless the guest halt-polls: measured on the 2-vCPU
-//! machines we build on (halt polling off), a lone ping-pong peer spent
-//! ~70 us per wake-up, far more than the ~10 us the request itself costs.
+//! the hypervisor, unless the guest halt-polls, and can cost several times
+//! what the request itself does (figures in docs/PERFORMANCE.md, "Tuning").
 //! So, as Linux's own `net.core.busy_poll` does for NIC queues, a shard
 //! first polls the sockets of the connections that just went to wait, for up
 //! to a budget (`serve --busy-poll`, in microseconds), and only then sleeps.
