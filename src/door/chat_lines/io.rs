@@ -248,6 +248,16 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_member_that_never_reads_is_given_up_after_the_write_stall() {
+        let (_peer, ours) = tokio::io::duplex(64);
+        let mut io = LineIo::new(ours, None, 64, IDLE, CancellationToken::new());
+        let started = tokio::time::Instant::now();
+        let e = io.write(&[b'x'; 1024]).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), WRITE_STALL);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_idle_member_is_told_and_closed() {
         let (peer, ours) = tokio::io::duplex(4096);
         let mut io = LineIo::new(ours, None, 64, IDLE, CancellationToken::new());
