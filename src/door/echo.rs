@@ -15,7 +15,8 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{
-    AsyncStream, IdleTimer, Stream, poll_quiet, poll_read_pooled, tuning::bufpool, write_all_within,
+    AsyncStream, IdleTimer, Stream, poll_quiet, poll_read_pooled, tuning::bufpool,
+    tuning::spin::Spinning, write_all_within,
 };
 use crate::service::{UpperLines, upper_case};
 
@@ -124,7 +125,7 @@ pub async fn echo_stream(conn: Stream, opts: StreamOpts) -> io::Result<()> {
     // NODELAY: a reply is one small write that must leave now, not wait for
     // the ack of the previous one.
     let _ = conn.set_nodelay();
-    echo_on(conn, opts).await
+    echo_on(Spinning(conn), opts).await
 }
 
 /// [`echo_stream`] on any byte stream.
@@ -135,7 +136,7 @@ pub async fn echo_on<S: AsyncStream>(mut s: S, opts: StreamOpts) -> io::Result<(
 /// Upper over a stream: each line back upper-cased; over-long lines refused.
 pub async fn upper_stream(conn: Stream, opts: StreamOpts) -> io::Result<()> {
     let _ = conn.set_nodelay();
-    upper_on(conn, opts).await
+    upper_on(Spinning(conn), opts).await
 }
 
 /// [`upper_stream`] on any byte stream.

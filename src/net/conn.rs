@@ -290,19 +290,19 @@ impl Conn {
     }
 }
 
+impl AsRawFd for Conn {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        both!(self, s => s.as_raw_fd())
+    }
+}
+
 impl AsyncRead for Conn {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let r = both!(&mut *this, s => Pin::new(s).poll_read(cx, buf));
-        if r.is_pending() {
-            // Noted for the thread's busy polling, as in `poll_read_ready`.
-            super::tuning::spin::waiting(both!(&*this, s => s.as_raw_fd()));
-        }
-        r
+        both!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
     }
 }
 

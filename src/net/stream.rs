@@ -66,6 +66,12 @@ impl Stream {
     }
 }
 
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.conn().as_raw_fd()
+    }
+}
+
 impl From<Conn> for Stream {
     fn from(c: Conn) -> Stream {
         Stream::Plain(c)

@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::net::{
     AsyncStream, Charge, Gate, IdleTimer, MemBudget, Stream, Wake, linger_close, poll_quiet,
-    poll_read_pooled, tuning::bufpool, write_all_within,
+    poll_read_pooled, tuning::bufpool, tuning::spin::Spinning, write_all_within,
 };
 use crate::service::Services;
 use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
@@ -146,7 +146,8 @@ pub fn busy_frame() -> bytes::Bytes {
 pub async fn framed_stream(conn: Stream, opts: FramedOpts) -> io::Result<()> {
     let _ = conn.set_nodelay();
     let peer = conn.peer_ip();
-    framed_on(conn, peer, opts).await
+    // Busy polling (`net::tuning::spin`) pays for request/reply peers.
+    framed_on(Spinning(conn), peer, opts).await
 }
 
 /// [`framed_stream`] on any byte stream; `peer` is the address logins are
