@@ -6,7 +6,8 @@
 //! - [`shard`]: one single-threaded runtime per serving thread
 //!   (`serve --threads`), so a connection's wake-ups stay on one CPU.
 //! - [`spin`]: busy polling before a shard sleeps (`serve --busy-poll`,
-//!   `0` turns it off); sockets are noted for it by `Conn`'s reads.
+//!   `0` turns it off); a door opts in by wrapping its stream in
+//!   [`spin::Spinning`] (echo, upper and framed do).
 //! - [`bufpool`]: spare read/write buffers kept per thread, so a quiet
 //!   connection gives its buffers back and a waking one gets them again
 //!   without a malloc/free pair per request.
