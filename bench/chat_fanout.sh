@@ -12,7 +12,7 @@
 # line door beside NATS subscriptions (bench/chat_members.py).
 #
 # Needs nats-server and redis-server (apt-get install -y nats-server redis-server).
-# Usage: [REPS=3] [DURATION=2] [MEMBERS=10000] bench/chat_fanout.sh   (ports 39331-39333)
+# Usage: [REPS=3] [DURATION=2] [MEMBERS=10000] [SOCKIT=path/to/sockit] bench/chat_fanout.sh   (ports 39331-39333)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED:-$ROOT/../shared/bench}"
@@ -21,8 +21,10 @@ REPS="${REPS:-3}"; DURATION="${DURATION:-2}"; MEMBERS="${MEMBERS:-10000}"
 P_CHAT=39331; P_NATS=39332
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-(cd "$ROOT" && cargo build --release --quiet)
-SOCKIT="$ROOT/target/release/sockit"
+if [ -z "${SOCKIT:-}" ]; then
+  (cd "$ROOT" && cargo build --release --quiet)
+  SOCKIT="$ROOT/target/release/sockit"
+fi
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT

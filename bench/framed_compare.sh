@@ -31,7 +31,8 @@
 # and each ratio the median of the per-round ratios.
 #
 # Needs: redis-server, redis-tools, nats-server (apt-get install -y redis-server redis-tools nats-server).
-# Usage: [DUR=4] [REPS=3] [MODES="spread onecpu"] [CONNS="1 50"] [DEPTHS="1 16"] bench/framed_compare.sh
+# Usage: [DUR=4] [REPS=3] [MODES="spread onecpu"] [CONNS="1 50"] [DEPTHS="1 16"]
+#        [SOCKIT=path/to/sockit] [FLOOR=path/to/ping_floor|none] bench/framed_compare.sh
 #        (loopback only; ports 39311-39313)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -41,9 +42,12 @@ CONNS="${CONNS:-1 50}"; DEPTHS="${DEPTHS:-1 16}"
 P_SOCKIT=39311; P_REDIS=39312; P_NATS=39313; P_FLOOR=39314
 ulimit -n 65536 2>/dev/null || true
 
-(cd "$ROOT" && cargo build --release --quiet && cargo build --release --quiet --example ping_floor)
-SOCKIT="$ROOT/target/release/sockit"
-FLOOR="$ROOT/target/release/examples/ping_floor"
+if [ -z "${SOCKIT:-}" ]; then
+  (cd "$ROOT" && cargo build --release --quiet && cargo build --release --quiet --example ping_floor)
+  SOCKIT="$ROOT/target/release/sockit"
+fi
+# FLOOR=none leaves the tokio floor out (its column reads 0 and "-").
+FLOOR="${FLOOR:-$ROOT/target/release/examples/ping_floor}"
 
 PIDS=()
 stop_all() { for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=(); }
@@ -56,8 +60,9 @@ start_all() { # PIN-prefix sockit-threads
     --max-conns-per-ip 0 --data "$OUT/sockit-data" >"$OUT/framed-sockit.log" 2>&1 & PIDS+=($!)
   setsid $pin redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no >"$OUT/framed-redis.log" 2>&1 & PIDS+=($!)
   setsid $pin nats-server -a 127.0.0.1 -p "$P_NATS" >"$OUT/framed-nats.log" 2>&1 & PIDS+=($!)
-  setsid $pin "$FLOOR" "127.0.0.1:$P_FLOOR" >"$OUT/framed-floor.log" 2>&1 & PIDS+=($!)
-  for p in $P_SOCKIT $P_REDIS $P_NATS $P_FLOOR; do wait_tcp "$p"; done
+  [ "$FLOOR" = none ] || { setsid $pin "$FLOOR" "127.0.0.1:$P_FLOOR" >"$OUT/framed-floor.log" 2>&1 & PIDS+=($!); }
+  for p in $P_SOCKIT $P_REDIS $P_NATS; do wait_tcp "$p"; done
+  [ "$FLOOR" = none ] || wait_tcp $P_FLOOR
 }
 
 rate1() { # pin proto port conns depth -> msgs/s
@@ -97,7 +102,7 @@ for mode in $MODES; do
         r=$(rate1 "$cpin" redis $P_REDIS "$c" "$d")
         rb=$(redis_own1 "$cpin" "$c" "$d")
         n=$(rate1 "$cpin" nats $P_NATS "$c" "$d")
-        f=$(rate1 "$cpin" frame-ping $P_FLOOR "$c" "$d")
+        f=0; [ "$FLOOR" = none ] || f=$(rate1 "$cpin" frame-ping $P_FLOOR "$c" "$d")
         rounds+=("$s,$r,$rb,$n,$f")
       done
       python3 - "$c" "$d" "${rounds[@]}" <<'EOF'

@@ -1,25 +1,28 @@
 //! Stream and datagram doors of the echo and upper services.
 //!
-//! Stream handlers wait for readiness and only then read into a buffer on the
-//! stack of a plain function, so an idle connection owns no read buffer at all:
-//! 10,000 idle peers cost a few hundred bytes each, not 64 KiB each.
+//! The stream doors run on any byte stream (`net::Stream`, or a
+//! `tokio::io::duplex` in tests): one `select!` between the next read and
+//! the idle/shutdown timer. Reads go into one of the thread's spare buffers
+//! (`net::tuning::bufpool`), given back as soon as the answer is written, so an
+//! idle connection owns no read buffer at all: 10,000 idle peers cost a few
+//! hundred bytes each, not 64 KiB each.
 
 use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Conn, IdleTimer, bufpool};
+use crate::net::{
+    AsyncStream, IdleTimer, Stream, poll_quiet, poll_read_pooled, tuning::bufpool,
+    tuning::spin::Spinning, write_all_within,
+};
 use crate::service::{UpperLines, upper_case};
 
 /// Bytes read per system call; matches the C reference server, large enough
 /// that bulk transfers take few syscalls.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// Reads taken from one connection before letting other tasks run, so a peer
-/// that floods us cannot monopolise a worker thread.
-const READS_PER_TURN: usize = 16;
 
 /// What a peer of the upper service over the per-IP connection cap reads
 /// before the server closes: the service's own `ERROR:` line.
@@ -38,18 +41,6 @@ pub struct StreamOpts {
     /// Output the socket did not take at once must be written within this
     /// long, or the peer (which is not reading) is cut off.
     pub write_timeout: Duration,
-}
-
-/// The outcome of one burst of non-blocking reads.
-enum Burst {
-    /// Everything read was handled; wait for more.
-    Done,
-    /// The peer half-closed; `out` holds what is left to send.
-    Eof(Vec<u8>),
-    /// Output that did not fit in the socket buffer; send it, then go on.
-    Pending(Vec<u8>),
-    /// The service refused the input; send `out` then close.
-    Refused(Vec<u8>),
 }
 
 /// A byte-stream service rule: input bytes in, output bytes out.
@@ -81,93 +72,77 @@ impl StreamRule for UpperLines {
     }
 }
 
-/// Runs `rule` over the connection until EOF, idle timeout or shutdown.
-async fn run_stream<R: StreamRule>(conn: Conn, opts: &StreamOpts, mut rule: R) -> io::Result<()> {
-    // NODELAY: a reply is one small write that must leave now, not wait for
-    // the ack of the previous one.
-    let _ = conn.set_nodelay();
+/// What the connection woke for.
+enum Woke {
+    /// This many bytes were read into the buffer (0: the peer half-closed).
+    Read(usize),
+    /// Idle for the timeout, or quiet after a stop signal.
+    Quiet(crate::net::Wake),
+}
+
+/// Runs `rule` over `s` until EOF, idle timeout or shutdown.
+async fn run<S: AsyncStream, R: StreamRule>(
+    s: &mut S,
+    opts: &StreamOpts,
+    mut rule: R,
+) -> io::Result<()> {
     let mut idle = IdleTimer::new(opts.idle);
+    // Registered with the shutdown token once, for the connection's life.
+    let mut shutdown = std::pin::pin!(opts.shutdown.cancelled());
+    let mut stopping = false;
+    let mut buf = BytesMut::new();
     loop {
-        if !super::next_input(&conn, &mut idle, &opts.shutdown).await? {
-            return Ok(());
-        }
-        match burst(&conn, &mut rule)? {
-            Burst::Done => {}
-            Burst::Pending(rest) => conn.write_all_within(&rest, opts.write_timeout).await?,
-            Burst::Eof(rest) => {
-                conn.write_all_within(&rest, opts.write_timeout).await?;
-                return conn.shutdown_write();
-            }
-            Burst::Refused(rest) => {
-                conn.write_all_within(&rest, opts.write_timeout).await?;
-                return conn.linger_close(super::REFUSE_LINGER).await;
-            }
-        }
-    }
-}
-
-/// Reads until the socket is drained (or the turn ends) and writes the answers
-/// directly while the socket accepts them. Synchronous on purpose: the read
-/// buffer is the thread's spare (see `net::bufpool`), never held in the
-/// connection's future, and never zeroed (a 64 KiB array on the stack was:
-/// that memset was a tenth of a small echo's cost).
-fn burst<R: StreamRule>(conn: &Conn, rule: &mut R) -> io::Result<Burst> {
-    let mut buf = bufpool::take(READ_CHUNK);
-    let result = burst_into(conn, rule, &mut buf);
-    bufpool::give(&mut buf);
-    result
-}
-
-fn burst_into<R: StreamRule>(conn: &Conn, rule: &mut R, buf: &mut BytesMut) -> io::Result<Burst> {
-    let mut out = Vec::new();
-    for _ in 0..READS_PER_TURN {
-        buf.clear();
-        let (n, drained) = match conn.read_buf_drained(buf) {
-            Ok((0, _)) => {
-                // `out` may still hold the previous read's answer, already sent.
-                out.clear();
-                rule.finish(&mut out);
-                return Ok(Burst::Eof(out));
-            }
-            Ok(read) => read,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Burst::Done),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+        let woke = tokio::select! {
+            r = std::future::poll_fn(|cx| poll_read_pooled(s, cx, &mut buf, READ_CHUNK)) => Woke::Read(r?),
+            why = std::future::poll_fn(|cx| poll_quiet(cx, &mut idle, shutdown.as_mut(), &mut stopping)) => Woke::Quiet(why),
         };
-        out.clear();
+        let n = match woke {
+            Woke::Read(n) => n,
+            Woke::Quiet(why) => return super::end_quiet(s, why).await,
+        };
+        idle.touch();
+        let mut out = Vec::new();
+        if n == 0 {
+            rule.finish(&mut out);
+            write_all_within(s, &out, opts.write_timeout).await?;
+            return s.shutdown().await;
+        }
         let refused = rule.step(&buf[..n], &mut out);
+        // Answered: the read buffer goes back to the thread before we wait.
+        bufpool::give(&mut buf);
         if let Err(msg) = refused {
             tracing::debug!(%msg, "refused input");
             out.extend_from_slice(format!("ERROR: {msg}\n").as_bytes());
-            return Ok(Burst::Refused(out));
+            write_all_within(s, &out, opts.write_timeout).await?;
+            return crate::net::linger_close(s, super::REFUSE_LINGER).await;
         }
-        let mut sent = 0;
-        while sent < out.len() {
-            match conn.try_write(&out[sent..]) {
-                Ok(w) => sent += w,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(Burst::Pending(out.split_off(sent)));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if drained {
-            // A short read means the socket is drained: skip a futile read.
-            return Ok(Burst::Done);
-        }
+        write_all_within(s, &out, opts.write_timeout).await?;
     }
-    Ok(Burst::Done)
 }
 
 /// Echo over a stream: every byte back as it came; EOF is answered with EOF.
-pub async fn echo_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
-    run_stream(conn, &opts, Echo).await
+pub async fn echo_stream(conn: Stream, opts: StreamOpts) -> io::Result<()> {
+    // NODELAY: a reply is one small write that must leave now, not wait for
+    // the ack of the previous one.
+    let _ = conn.set_nodelay();
+    echo_on(Spinning(conn), opts).await
+}
+
+/// [`echo_stream`] on any byte stream.
+pub async fn echo_on<S: AsyncStream>(mut s: S, opts: StreamOpts) -> io::Result<()> {
+    run(&mut s, &opts, Echo).await
 }
 
 /// Upper over a stream: each line back upper-cased; over-long lines refused.
-pub async fn upper_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
+pub async fn upper_stream(conn: Stream, opts: StreamOpts) -> io::Result<()> {
+    let _ = conn.set_nodelay();
+    upper_on(Spinning(conn), opts).await
+}
+
+/// [`upper_stream`] on any byte stream.
+pub async fn upper_on<S: AsyncStream>(mut s: S, opts: StreamOpts) -> io::Result<()> {
     let rule = UpperLines::new(opts.max_line);
-    run_stream(conn, &opts, rule).await
+    run(&mut s, &opts, rule).await
 }
 
 /// Echo over UDP: the datagram back, the empty one included.
@@ -199,6 +174,91 @@ pub fn upper_datagram(input: &[u8], out: &mut Vec<u8>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    const IDLE: Duration = Duration::from_secs(60);
+    const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+    fn opts() -> StreamOpts {
+        StreamOpts {
+            idle: IDLE,
+            max_line: 16,
+            shutdown: CancellationToken::new(),
+            write_timeout: WRITE_TIMEOUT,
+        }
+    }
+
+    async fn rest(peer: &mut DuplexStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        peer.read_to_end(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn echo_and_upper_answer_over_any_stream() {
+        let (mut peer, ours) = tokio::io::duplex(1024);
+        let task = tokio::spawn(echo_on(ours, opts()));
+        peer.write_all(b"hello\n").await.unwrap();
+        let mut got = [0u8; 6];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hello\n");
+        peer.write_all(b"\x00\xffbytes").await.unwrap();
+        peer.shutdown().await.unwrap();
+        assert_eq!(rest(&mut peer).await, b"\x00\xffbytes", "then EOF for EOF");
+        task.await.unwrap().unwrap();
+
+        let (mut peer, ours) = tokio::io::duplex(1024);
+        let task = tokio::spawn(upper_on(ours, opts()));
+        peer.write_all(b"hi there\nand a half").await.unwrap();
+        let mut got = [0u8; 9];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"HI THERE\n");
+        peer.shutdown().await.unwrap();
+        assert_eq!(rest(&mut peer).await, b"AND A HALF", "the last line at EOF");
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn upper_refuses_an_overlong_line_and_closes() {
+        let (mut peer, ours) = tokio::io::duplex(1024);
+        let task = tokio::spawn(upper_on(ours, opts()));
+        peer.write_all(&[b'a'; 40]).await.unwrap();
+        let mut line = Vec::new();
+        while !line.ends_with(b"\n") {
+            line.push(peer.read_u8().await.unwrap());
+        }
+        assert!(
+            line.starts_with(b"ERROR: "),
+            "{}",
+            String::from_utf8_lossy(&line)
+        );
+        peer.shutdown().await.unwrap();
+        assert_eq!(rest(&mut peer).await, b"");
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_never_reads_is_cut_off_at_the_write_timeout() {
+        let (mut peer, ours) = tokio::io::duplex(64);
+        let task = tokio::spawn(echo_on(ours, opts()));
+        // Our echo of the first 64 bytes fills the pipe; the second can
+        // never be written, since the peer reads nothing.
+        peer.write_all(&[1u8; 128]).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let e = task.await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), WRITE_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_peer_is_closed_at_the_idle_timeout() {
+        let (mut peer, ours) = tokio::io::duplex(64);
+        let task = tokio::spawn(echo_on(ours, opts()));
+        let started = tokio::time::Instant::now();
+        assert_eq!(rest(&mut peer).await, b"");
+        assert_eq!(started.elapsed(), IDLE);
+        task.await.unwrap().unwrap();
+    }
 
     #[test]
     fn udp_upper_never_answers_more_than_it_got() {

@@ -8,11 +8,12 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::StreamOpts;
-use crate::net::Conn;
 use crate::net::usage::{cpu_percent, process_cpu, tcp_retransmits};
+use crate::net::{Conn, Stream};
 use crate::wire::perf::{
     CHUNK_LEN, MAX_HEADER_LINE, PerfHeader, PerfMode, PerfResult, parse_header,
 };
@@ -28,24 +29,29 @@ const CHUNKS_PER_TURN: usize = 16;
 /// The length prefix of every full chunk.
 const CHUNK_PREFIX: [u8; 4] = (CHUNK_LEN as u32).to_be_bytes();
 
-/// Serves one perf test on `conn`.
-pub async fn perf_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
-    let (header, extra) = match read_header(&conn, opts.idle).await? {
+/// Serves one perf test on `conn` (plain or TLS).
+pub async fn perf_stream(mut conn: Stream, opts: StreamOpts) -> io::Result<()> {
+    let (header, extra) = match read_header(&mut conn, opts.idle).await? {
         Some((Ok(h), extra)) => (h, extra),
         Some((Err(msg), _)) => {
             let mut line = serde_json::json!({ "error": msg }).to_string().into_bytes();
             line.push(b'\n');
-            return conn.write_all_ready(&line).await;
+            conn.write_all(&line).await?;
+            return conn.flush().await;
         }
         None => return Ok(()),
     };
-    conn.write_all_ready(b"{\"ok\":true}\n").await?;
+    conn.write_all(b"{\"ok\":true}\n").await?;
+    conn.flush().await?;
     let (cpu0, t0) = (process_cpu(), Instant::now());
     let received = AtomicU64::new(extra);
-    let (drained, sent) = tokio::join!(
-        drain(&conn, &header, &opts, &received),
-        send_chunks(&conn, &header, &opts)
-    );
+    let (drained, sent) = {
+        let (mut rx, mut tx) = tokio::io::split(&mut conn);
+        tokio::join!(
+            drain(&mut rx, &header, &opts, &received),
+            send_chunks(&mut tx, &header, &opts)
+        )
+    };
     drained?;
     let sent = sent?;
     let wall = t0.elapsed();
@@ -53,7 +59,7 @@ pub async fn perf_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
         received: received.load(Ordering::Relaxed),
         sent,
         secs: wall.as_secs_f64(),
-        retransmits: match &conn {
+        retransmits: match conn.conn() {
             Conn::Tcp(s) | Conn::Proxied(s, _) => tcp_retransmits(s),
             _ => None,
         },
@@ -62,29 +68,23 @@ pub async fn perf_stream(conn: Conn, opts: StreamOpts) -> io::Result<()> {
     let mut tail = 0u32.to_be_bytes().to_vec();
     tail.extend_from_slice(&serde_json::to_vec(&result).map_err(io::Error::other)?);
     tail.push(b'\n');
-    conn.write_all_ready(&tail).await?;
-    conn.shutdown_write()
+    conn.write_all(&tail).await?;
+    conn.shutdown().await
 }
 
 /// Reads the header line within the idle timeout. `None` when the peer
 /// closed or went quiet first; else the parsed header (or why it is bad)
 /// and how many bytes after the newline came with it.
-async fn read_header(
-    conn: &Conn,
+async fn read_header<R: AsyncRead + Unpin>(
+    conn: &mut R,
     idle: Duration,
 ) -> io::Result<Option<(Result<PerfHeader, String>, u64)>> {
     let mut buf = [0u8; MAX_HEADER_LINE];
     let mut len = 0;
     loop {
-        match tokio::time::timeout(idle, conn.readable()).await {
+        let n = match tokio::time::timeout(idle, conn.read(&mut buf[len..])).await {
+            Ok(Ok(0)) | Err(_) => return Ok(None),
             Ok(r) => r?,
-            Err(_) => return Ok(None),
-        }
-        let n = match conn.try_read(&mut buf[len..]) {
-            Ok(0) => return Ok(None),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
         };
         len += n;
         if let Some(i) = buf[..len].iter().position(|&b| b == b'\n') {
@@ -99,8 +99,8 @@ async fn read_header(
 
 /// Counts and discards what the client sends until its EOF, the test's
 /// end plus [`DRAIN_SLACK`], the idle timeout, or shutdown.
-async fn drain(
-    conn: &Conn,
+async fn drain<R: AsyncRead + Unpin>(
+    conn: &mut R,
     h: &PerfHeader,
     opts: &StreamOpts,
     received: &AtomicU64,
@@ -108,29 +108,29 @@ async fn drain(
     let deadline = Instant::now() + Duration::from_secs_f64(h.secs) + DRAIN_SLACK;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        tokio::select! {
-            r = tokio::time::timeout(opts.idle, conn.readable()) => match r {
+        let n = tokio::select! {
+            r = tokio::time::timeout(opts.idle, conn.read(&mut buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => return Err(io::ErrorKind::TimedOut.into()),
             },
             () = tokio::time::sleep_until(deadline) => return Err(io::ErrorKind::TimedOut.into()),
             () = opts.shutdown.cancelled() => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
         }
-        match conn.try_read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => {
-                received.fetch_add(n as u64, Ordering::Relaxed);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
+        received.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
 
 /// Sends full chunks for the test's length (down, bidir); returns the
 /// payload bytes sent. A client that stops reading for the idle timeout
 /// ends the test with an error.
-async fn send_chunks(conn: &Conn, h: &PerfHeader, opts: &StreamOpts) -> io::Result<u64> {
+async fn send_chunks<W: AsyncWrite + Unpin>(
+    conn: &mut W,
+    h: &PerfHeader,
+    opts: &StreamOpts,
+) -> io::Result<u64> {
     if h.mode == PerfMode::Up {
         return Ok(0);
     }
@@ -140,7 +140,7 @@ async fn send_chunks(conn: &Conn, h: &PerfHeader, opts: &StreamOpts) -> io::Resu
     let mut sent = 0u64;
     let mut turn = 0;
     while Instant::now() < deadline && !opts.shutdown.is_cancelled() {
-        match tokio::time::timeout(opts.idle, conn.write_all_ready(&chunk)).await {
+        match tokio::time::timeout(opts.idle, conn.write_all(&chunk)).await {
             Ok(r) => r?,
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),
         }
@@ -150,5 +150,6 @@ async fn send_chunks(conn: &Conn, h: &PerfHeader, opts: &StreamOpts) -> io::Resu
             tokio::task::yield_now().await;
         }
     }
+    conn.flush().await?;
     Ok(sent)
 }

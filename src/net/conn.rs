@@ -1,9 +1,10 @@
 //! An accepted or dialed stream connection, TCP, Unix or TLS, behind one type.
 //!
-//! Doors get both the readiness API (`readable` + `try_read`, so an idle
-//! connection holds no buffer) and `AsyncRead`/`AsyncWrite` (for codecs).
-//! A TLS connection is seen through the plaintext end of its relay (see
-//! `net::tls::relay`), a Unix socket, so the same API holds for it.
+//! The accept loops, shards and PROXY headers handle this type; doors get
+//! it inside a `net::Stream` (which adds TLS) through `AsyncRead` and
+//! `AsyncWrite`. The client tools also use its readiness API (`readable` +
+//! `try_read`); for them a TLS connection is the plaintext end of a relay
+//! (see `net::tls::relay`), a Unix socket, so the same API holds for it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -69,7 +70,7 @@ macro_rules! both {
 }
 
 /// A connected stream socket detached from any runtime, to move a
-/// connection to another thread's reactor (see `net::shard`).
+/// connection to another thread's reactor (see `net::tuning::shard`).
 #[derive(Debug)]
 pub enum StdConn {
     /// A TCP connection.
@@ -134,11 +135,11 @@ impl Conn {
     /// dequeues a waiter on every wait.
     ///
     /// A connection that goes to wait here is also noted for the thread's
-    /// busy polling (see `net::spin`), which is off outside shard threads.
+    /// busy polling (see `net::tuning::spin`), which is off outside shard threads.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let r = both!(self, s => s.poll_read_ready(cx));
         if r.is_pending() {
-            super::spin::waiting(both!(self, s => s.as_raw_fd()));
+            super::tuning::spin::waiting(both!(self, s => s.as_raw_fd()));
         }
         r
     }
@@ -286,6 +287,12 @@ impl Conn {
             Conn::Tcp(s) | Conn::Proxied(s, _) => s.set_nodelay(true),
             Conn::Unix(_) | Conn::Tls(_) => Ok(()),
         }
+    }
+}
+
+impl AsRawFd for Conn {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        both!(self, s => s.as_raw_fd())
     }
 }
 

@@ -71,34 +71,13 @@ impl IdleTimer {
 /// period ends), an idle one is let go at once.
 pub const SHUTDOWN_QUIET: Duration = Duration::from_millis(300);
 
-/// What waiting for input ended with.
+/// Why a connection waiting for input is to end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
-    /// Input (or EOF) is there to read.
-    Readable,
     /// Nothing arrived for the idle time.
     Idle,
     /// The server is stopping and the peer has been quiet.
     Shutdown,
-}
-
-/// Waits for input on `conn`, the idle timeout, or (after `shutdown`) a
-/// short quiet spell. Once `shutdown` fires, the idle timer shrinks to
-/// [`SHUTDOWN_QUIET`], so busy peers are served on and quiet ones closed.
-pub async fn wait_input(
-    conn: &super::Conn,
-    idle: &mut IdleTimer,
-    shutdown: &tokio_util::sync::CancellationToken,
-) -> std::io::Result<Wake> {
-    let mut stopping = false;
-    let mut cancelled = std::pin::pin!(shutdown.cancelled());
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(r) = conn.poll_read_ready(cx) {
-            return Poll::Ready(r.map(|()| Wake::Readable));
-        }
-        poll_quiet(cx, idle, cancelled.as_mut(), &mut stopping).map(Ok)
-    })
-    .await
 }
 
 /// The quiet half of waiting for input: resolves when `idle` expires, as

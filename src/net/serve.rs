@@ -22,8 +22,8 @@ use super::conn::Conn;
 use super::gate::{Gate, PeerSlot, Refused};
 use super::listen::{Bound, UnixPathGuard};
 use super::proxy_header;
-use super::shard::Shards;
 use super::tls::ServerTls;
+use super::tuning::shard::Shards;
 
 /// Largest UDP payload over IPv4 (65535 - 8 UDP - 20 IP header bytes); IPv6
 /// jumbograms aside, nothing larger can arrive, so this buffer never truncates.
@@ -97,7 +97,7 @@ impl Shared {
         }
     }
 
-    /// Runs every accepted connection on one of `shards` (see `net::shard`).
+    /// Runs every accepted connection on one of `shards` (see `net::tuning::shard`).
     pub fn with_shards(mut self, shards: Arc<Shards>) -> Shared {
         self.shards = Some(shards);
         self

@@ -5,10 +5,10 @@
 //! generated self-signed on first start. Clients check it by CA roots, by a
 //! pinned fingerprint, or by trust on first use ([`Trust`]).
 //!
-//! TLS is terminated in a relay ([`relay`]): the door or client gets the
-//! plaintext end of a Unix socket pair ([`crate::net::Conn::Tls`]), so every
-//! door and tool works unchanged, with readiness and `try_read` as on any
-//! socket. The web door hands the TLS stream to hyper directly instead.
+//! Server doors run on the TLS stream itself ([`crate::net::Stream::Tls`],
+//! after [`ServerTls::accept`]), as on any other stream. The client tools,
+//! which read with readiness and `try_read`, still get the plaintext end of
+//! a Unix socket pair from a relay ([`relay`], [`crate::net::Conn::Tls`]).
 
 mod client;
 mod fingerprint;

@@ -1,12 +1,12 @@
 //! TLS on the stream doors: the acceptor of each tls:// listener, and a
-//! door run through the relay (see `net::tls`).
+//! door run on the TLS stream itself (`net::Stream::Tls`).
 
 use std::future::Future;
 use std::io;
 
 use super::{ServerOpts, Service};
-use crate::net::Conn;
 use crate::net::tls::{self, ServerTls};
+use crate::net::{Conn, Stream};
 
 /// The TLS acceptor of a tls:// listener for `service`: the frame protocol
 /// advertises ALPN "sockit/1", the web door "http/1.1".
@@ -24,15 +24,16 @@ pub(super) fn server_tls(service: Service, opts: &ServerOpts) -> Result<ServerTl
     ServerTls::new(id, alpn, opts.handshake_timeout)
 }
 
-/// Runs `door` on `conn`, over TLS (through the relay) when the listener
-/// has it.
+/// Runs `door` on `conn`, over TLS (after the bounded handshake) when the
+/// listener has it.
 pub(super) async fn with_tls<F, Fut>(conn: Conn, tls: Option<ServerTls>, door: F) -> io::Result<()>
 where
-    F: FnOnce(Conn) -> Fut,
+    F: FnOnce(Stream) -> Fut,
     Fut: Future<Output = io::Result<()>>,
 {
-    match tls {
-        Some(t) => t.serve_relayed(conn, |c| Box::pin(door(c))).await,
-        None => Box::pin(door(conn)).await,
-    }
+    let stream = match tls {
+        Some(t) => Stream::Tls(Box::new(t.accept(conn).await?)),
+        None => Stream::Plain(conn),
+    };
+    Box::pin(door(stream)).await
 }

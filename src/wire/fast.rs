@@ -2,8 +2,8 @@
 //! bytes, without building a JSON tree for the request or the reply.
 //!
 //! Pings are what monitoring and load tools send most, and the general path
-//! (parse into a map, build a reply map, serialize it) costs ~10x more than
-//! the socket work. This path accepts only the exact shape
+//! (parse into a map, build a reply map, serialize it) costs several times
+//! the socket work (`cargo bench --bench frame_codec`; docs/PERFORMANCE.md). This path accepts only the exact shape
 //! `{"type":"ping"[,"id":N][,"ts":ANY]}` (any key order, no other key, no
 //! body); anything else falls through to [`super::FrameCodec`] and
 //! [`super::respond`], which give the same answer more slowly (or the error).

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::net::Conn;
+use crate::net::{AsyncStream, Stream};
 use crate::service::Services;
 use crate::service::chat::{DEFAULT_MAX_MESSAGE_BYTES, DoorKind, Identity, Session};
 
@@ -81,9 +81,23 @@ pub struct ChatLineOpts {
 
 /// Serves one line-chat connection until the peer quits, closes, idles,
 /// is cut off, or the server stops.
-pub async fn chat_lines_stream(conn: Conn, opts: ChatLineOpts) -> std::io::Result<()> {
+pub async fn chat_lines_stream(conn: Stream, opts: ChatLineOpts) -> std::io::Result<()> {
+    // NODELAY: chat lines are small writes that must leave at once.
+    let _ = conn.set_nodelay();
+    let peer = conn.peer_ip();
+    chat_lines_on(conn, peer, opts).await
+}
+
+/// [`chat_lines_stream`] on any byte stream; `peer` is the address logins
+/// are throttled by.
+pub async fn chat_lines_on<S: AsyncStream + 'static>(
+    conn: S,
+    peer: Option<std::net::IpAddr>,
+    opts: ChatLineOpts,
+) -> std::io::Result<()> {
     let mut io = LineIo::new(
         conn,
+        peer,
         opts.max_line.min(LINE_MAX),
         opts.idle,
         opts.shutdown.clone(),

@@ -1,11 +1,12 @@
 //! The framed door: the sockit frame protocol (docs/PROTOCOL.md) over a
 //! stream socket.
 //!
-//! One loop per connection: read what is there, decode every complete frame,
-//! answer each in order into one write buffer, write it with one call. A
-//! pipelining client therefore costs one read and one write per batch, not
-//! per frame. Buffers are released whenever the connection falls idle, so
-//! idle peers hold no buffer memory.
+//! One loop per connection, on any byte stream (`net::Stream`, or a
+//! `tokio::io::duplex` in tests): read what is there, decode every complete
+//! frame, answer each in order into one write buffer, write it with one
+//! call. A pipelining client therefore costs one read and one write per
+//! batch, not per frame. Buffers are released whenever the connection
+//! falls idle, so idle peers hold no buffer memory.
 //!
 //! Core requests are answered synchronously; a request that needs a service
 //! (login, ...) pauses the batch while the shared [`Session`] awaits the
@@ -14,6 +15,8 @@
 
 mod chat;
 mod render;
+#[cfg(test)]
+mod tests;
 
 pub use chat::{Pushed, push_event};
 pub use render::{FRAMES, Frames};
@@ -21,19 +24,22 @@ pub use render::{FRAMES, Frames};
 use crate::service::chat::DoorKind;
 use crate::session::{Session, revoked};
 
-use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
+use tokio::io::AsyncWriteExt;
 use tokio::time::Sleep;
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{Charge, Conn, Gate, IdleTimer, MemBudget, Wake, bufpool, poll_quiet};
+use crate::net::{
+    AsyncStream, Charge, Gate, IdleTimer, MemBudget, Stream, Wake, linger_close, poll_quiet,
+    poll_read_pooled, tuning::bufpool, tuning::spin::Spinning, write_all_within,
+};
 use crate::service::Services;
 use crate::wire::{
     ErrorCode, Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond,
@@ -51,7 +57,7 @@ const DIRECT_BODY: usize = 64 * 1024;
 
 /// Read reservation of a connection that just woke: a request frame (a
 /// ping is ~40 bytes) arrives whole in one read of this size. The buffer
-/// usually comes from the thread's spares (`net::bufpool`); a new one this
+/// usually comes from the thread's spares (`net::tuning::bufpool`); a new one this
 /// small stays within glibc's per-thread cache (up to 1,032 bytes).
 const READ_FIRST: usize = 1008;
 
@@ -141,9 +147,22 @@ pub fn busy_frame() -> bytes::Bytes {
 
 /// Serves the frame protocol on one connection until EOF, error, idle
 /// timeout or shutdown.
-pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
-    let mut session = Session::new(conn.peer_ip(), opts.services.clone(), DoorKind::Frame);
-    let result = serve(&conn, &opts, &mut session).await;
+pub async fn framed_stream(conn: Stream, opts: FramedOpts) -> io::Result<()> {
+    let _ = conn.set_nodelay();
+    let peer = conn.peer_ip();
+    // Busy polling (`net::tuning::spin`) pays for request/reply peers.
+    framed_on(Spinning(conn), peer, opts).await
+}
+
+/// [`framed_stream`] on any byte stream; `peer` is the address logins are
+/// throttled and memory is budgeted by.
+pub async fn framed_on<S: AsyncStream>(
+    mut s: S,
+    peer: Option<IpAddr>,
+    opts: FramedOpts,
+) -> io::Result<()> {
+    let mut session = Session::new(peer, opts.services.clone(), DoorKind::Frame);
+    let result = serve(&mut s, peer, &opts, &mut session).await;
     // However the connection ended (EOF, error, timeout, shutdown), an
     // unfinished upload is made durable so the next put resumes it. Boxed,
     // like `handle` below: the file calls' futures are kilobytes, and an
@@ -151,15 +170,21 @@ pub async fn framed_stream(conn: Conn, opts: FramedOpts) -> io::Result<()> {
     Box::pin(session.close()).await;
     // Only now the peer sees our EOF: a client that half-closes and waits
     // for it can resume its uploads at once (they are no longer busy).
-    match result {
-        Ok(()) => conn.shutdown_write(),
-        Err(e) => Err(e),
+    result?;
+    // Bounded: over TLS the close_notify is a write, and the peer may not read.
+    match tokio::time::timeout(super::REFUSE_LINGER, s.shutdown()).await {
+        Ok(r) => r,
+        Err(_) => Ok(()),
     }
 }
 
 /// The connection's loop; returns when it should close.
-async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Result<()> {
-    let _ = conn.set_nodelay();
+async fn serve<S: AsyncStream>(
+    s: &mut S,
+    peer: Option<IpAddr>,
+    opts: &FramedOpts,
+    session: &mut Session,
+) -> io::Result<()> {
     let mut codec = FrameCodec::with_limits(opts.info.limits);
     let mut rbuf = BytesMut::new();
     let mut wbuf = BytesMut::new();
@@ -168,9 +193,6 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
     // Registered with the shutdown token once, for the connection's life.
     let mut shutdown = std::pin::pin!(opts.shutdown.cancelled());
     let mut stopping = false;
-    // Chat members wait for input and for events; the two take turns at
-    // being looked at first, so neither starves the other.
-    let mut events_first = false;
     // A deadline from connect, not from the last byte: a slowloris peer
     // trickling one byte at a time never completes a frame, so it goes
     // when this fires. Dropped (with its timer) at the first whole frame.
@@ -199,10 +221,10 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                 Step::Failed(e) => break Some(e),
                 Step::Stateful(req) => {
                     let reply = Box::pin(session.answer(&req, &opts.info)).await;
-                    write_reply(conn, opts, &mut codec, reply, &req, &mut wbuf).await?;
+                    write_reply(s, opts, &mut codec, reply, &req, &mut wbuf).await?;
                 }
                 Step::Large(reply, req) => {
-                    write_reply(conn, opts, &mut codec, reply, &req, &mut wbuf).await?;
+                    write_reply(s, opts, &mut codec, reply, &req, &mut wbuf).await?;
                 }
             }
         };
@@ -210,24 +232,24 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
             first_frame = None;
         }
         if !wbuf.is_empty() {
-            send(conn, &wbuf, opts).await?;
+            send(s, &wbuf, opts).await?;
             wbuf.clear();
         }
         if let Some(e) = failed {
             tracing::debug!(code = e.code().as_str(), error = %e, "closing after a protocol error");
-            return conn.linger_close(super::REFUSE_LINGER).await;
+            return linger_close(s, super::REFUSE_LINGER).await;
         }
         if took {
             // Every whole frame is answered and its reply written: a body
             // charged until now is no longer held.
             charge = None;
         }
-        if let Err(refusal) = charge_pending(&codec, conn, opts, &mut charge) {
+        if let Err(refusal) = charge_pending(&codec, peer, opts, &mut charge) {
             tracing::debug!(%refusal, "memory budget spent; refusing a large frame");
             crate::ops::metrics::refusal("framed", "memory_budget");
             let _ = codec.encode(error_frame(SERVER_BUSY, &refusal, None), &mut wbuf);
-            let _ = send(conn, &wbuf, opts).await;
-            return conn.linger_close(super::REFUSE_LINGER).await;
+            let _ = send(s, &wbuf, opts).await;
+            return linger_close(s, super::REFUSE_LINGER).await;
         }
         if rbuf.is_empty() && codec.is_idle() {
             frame_due = None;
@@ -258,70 +280,57 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
         }
         // After a stop signal, requests keep being answered; the connection
         // closes once it falls quiet (or the grace period ends). Chat
-        // members also wake for events pushed to them. A hand-written poll
-        // rather than `select!`: a busy connection finds its input ready
-        // at the first look and touches nothing else.
-        // Out of the session while we wait, so it can be polled beside the
-        // session's event queue; given back right after.
+        // members also wake for events pushed to them. The revocation
+        // signal is out of the session while we wait, so it can be polled
+        // beside the session's event queue; given back right after.
         let mut revoke = session.take_revoke();
         let woke = {
-            let mut revocation = std::pin::pin!(revoked(revoke.as_mut()));
+            let revocation = revoked(revoke.as_mut());
             let listens = session.listens();
-            events_first = listens && !events_first;
-            let mut event = std::pin::pin!(session.next_event());
-            std::future::poll_fn(|cx| {
-                if events_first {
-                    if let Poll::Ready(ev) = event.as_mut().poll(cx) {
-                        return Poll::Ready(Woke::Event(ev));
-                    }
-                }
-                if let Poll::Ready(r) = conn.poll_read_ready(cx) {
-                    return Poll::Ready(Woke::Input(r));
-                }
-                if listens && !events_first {
-                    if let Poll::Ready(ev) = event.as_mut().poll(cx) {
-                        return Poll::Ready(Woke::Event(ev));
-                    }
-                }
-                if revocation.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Woke::Revoked);
-                }
-                if let Some(deadline) = first_frame.as_mut() {
-                    if deadline.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Woke::FirstFrameTimeout);
-                    }
-                }
-                if let Some(deadline) = frame_due.as_mut() {
-                    if deadline.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Woke::FrameTimeout);
-                    }
-                }
-                poll_quiet(cx, &mut idle, shutdown.as_mut(), &mut stopping).map(Woke::Quiet)
-            })
-            .await
+            let want = read_size;
+            let rbuf = &mut rbuf;
+            tokio::select! {
+                r = std::future::poll_fn(|cx| poll_read_pooled(s, cx, rbuf, want)) => Woke::Input(r),
+                ev = session.next_event(), if listens => Woke::Event(ev),
+                () = revocation => Woke::Revoked,
+                () = fires(first_frame.as_mut()) => Woke::FirstFrameTimeout,
+                () = fires(frame_due.as_mut()) => Woke::FrameTimeout,
+                why = std::future::poll_fn(|cx| poll_quiet(cx, &mut idle, shutdown.as_mut(), &mut stopping)) => Woke::Quiet(why),
+            }
         };
         session.put_revoke(revoke);
         match woke {
             Woke::Input(r) => {
-                r?;
+                let n = r?;
+                if n == 0 {
+                    return eof(&mut codec, &mut rbuf, s).await;
+                }
                 idle.touch();
+                // A read that filled the buffer may have left more behind:
+                // the next one asks for twice as much.
+                read_size = if rbuf.len() == rbuf.capacity() {
+                    (read_size * 2).min(READ_MAX)
+                } else {
+                    READ_FIRST
+                };
+                if wbuf.capacity() == 0 {
+                    wbuf = bufpool::take(0);
+                }
             }
             Woke::Event(ev) => {
                 if push_events(session, ev, &mut wbuf) == Pushed::Close {
-                    send(conn, &wbuf, opts).await?;
-                    return conn.linger_close(super::REFUSE_LINGER).await;
+                    send(s, &wbuf, opts).await?;
+                    return linger_close(s, super::REFUSE_LINGER).await;
                 }
-                continue;
             }
             Woke::Revoked => {
                 // Pushed, not left for the next request: the peer learns
                 // at once, and nothing more is sent under the account.
                 if let Some(frame) = Box::pin(session.recheck()).await {
                     let _ = codec.encode(frame, &mut wbuf);
-                    conn.write_all_within(&wbuf, opts.idle).await?;
-                    return conn.linger_close(super::REFUSE_LINGER).await;
+                    write_all_within(s, &wbuf, opts.idle).await?;
+                    return linger_close(s, super::REFUSE_LINGER).await;
                 }
-                continue;
             }
             Woke::FirstFrameTimeout => {
                 tracing::debug!("no whole frame within the first-frame timeout; closing");
@@ -334,26 +343,19 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
                     opts.frame_timeout.as_secs_f64()
                 );
                 let _ = codec.encode(error_frame(FRAME_TIMEOUT, &msg, None), &mut wbuf);
-                let _ = send(conn, &wbuf, opts).await;
-                return conn.linger_close(super::REFUSE_LINGER).await;
+                let _ = send(s, &wbuf, opts).await;
+                return linger_close(s, super::REFUSE_LINGER).await;
             }
-            Woke::Quiet(why) => return super::end_quiet(conn, why).await,
+            Woke::Quiet(why) => return super::end_quiet(s, why).await,
         }
-        if rbuf.capacity() == 0 {
-            rbuf = bufpool::take(read_size);
-        } else {
-            rbuf.reserve(read_size);
-        }
-        if wbuf.capacity() == 0 {
-            wbuf = bufpool::take(0);
-        }
-        match conn.read_buf_drained(&mut rbuf) {
-            Ok((0, _)) => return eof(&mut codec, &mut rbuf, conn).await,
-            Ok((_, true)) => read_size = READ_FIRST,
-            Ok((_, false)) => read_size = (read_size * 2).min(READ_MAX),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
+    }
+}
+
+/// Resolves when `deadline` (if any) passes; never without one.
+async fn fires(deadline: Option<&mut Pin<Box<Sleep>>>) {
+    match deadline {
+        Some(d) => d.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -362,7 +364,7 @@ async fn serve(conn: &Conn, opts: &FramedOpts, session: &mut Session) -> io::Res
 /// (or this address's share) is spent.
 fn charge_pending(
     codec: &FrameCodec,
-    conn: &Conn,
+    peer: Option<IpAddr>,
     opts: &FramedOpts,
     charge: &mut Option<Charge>,
 ) -> Result<(), String> {
@@ -370,7 +372,7 @@ fn charge_pending(
         Some(size) if size >= CHARGE_FROM && charge.is_none() => {
             let c = opts
                 .memory
-                .try_charge(conn.peer_ip(), size)
+                .try_charge(peer, size)
                 .map_err(|e| e.to_string())?;
             *charge = Some(c);
             Ok(())
@@ -381,14 +383,14 @@ fn charge_pending(
 
 /// Writes `buf` whole within the write timeout: a peer that does not read
 /// its replies is cut off rather than holding them.
-async fn send(conn: &Conn, buf: &[u8], opts: &FramedOpts) -> io::Result<()> {
-    conn.write_all_within(buf, opts.write_timeout).await
+async fn send<S: AsyncStream>(s: &mut S, buf: &[u8], opts: &FramedOpts) -> io::Result<()> {
+    write_all_within(s, buf, opts.write_timeout).await
 }
 
 /// Queues `reply` to `req`, or writes a large body straight from its own
 /// buffer (after what is queued) instead of copying it.
-async fn write_reply(
-    conn: &Conn,
+async fn write_reply<S: AsyncStream>(
+    s: &mut S,
     opts: &FramedOpts,
     codec: &mut FrameCodec,
     reply: Frame,
@@ -396,13 +398,13 @@ async fn write_reply(
     wbuf: &mut BytesMut,
 ) -> io::Result<()> {
     if reply.body.len() >= DIRECT_BODY && codec.encode_head(&reply, wbuf).is_ok() {
-        send(conn, wbuf, opts).await?;
+        send(s, wbuf, opts).await?;
         wbuf.clear();
-        return send(conn, &reply.body, opts).await;
+        return send(s, &reply.body, opts).await;
     }
     encode_reply(codec, reply, req, wbuf);
     if wbuf.len() >= FLUSH_AT {
-        send(conn, wbuf, opts).await?;
+        send(s, wbuf, opts).await?;
         wbuf.clear();
     }
     Ok(())
@@ -410,8 +412,8 @@ async fn write_reply(
 
 /// What a connection waiting between batches woke for.
 enum Woke {
-    /// Input (or EOF, or an error) is there to read.
-    Input(io::Result<()>),
+    /// Bytes were read into the buffer (0: EOF), or the read failed.
+    Input(io::Result<usize>),
     /// A chat event for this member (`None`: its queue was closed).
     Event(Option<crate::service::chat::Event>),
     /// No whole frame arrived within the first-frame timeout.
@@ -533,7 +535,11 @@ fn encode_reply(codec: &mut FrameCodec, reply: Frame, req: &Frame, wbuf: &mut By
 }
 
 /// EOF from the peer: clean between frames, an error inside one.
-async fn eof(codec: &mut FrameCodec, rbuf: &mut BytesMut, conn: &Conn) -> io::Result<()> {
+async fn eof<S: AsyncStream>(
+    codec: &mut FrameCodec,
+    rbuf: &mut BytesMut,
+    s: &mut S,
+) -> io::Result<()> {
     // The write side is shut by `framed_stream`, after the session closed.
     match codec.decode_eof(rbuf) {
         Ok(_) => Ok(()),
@@ -542,7 +548,7 @@ async fn eof(codec: &mut FrameCodec, rbuf: &mut BytesMut, conn: &Conn) -> io::Re
             let mut wbuf = BytesMut::new();
             let _ = codec.encode(e.to_frame(), &mut wbuf);
             // The peer may have closed both ways; a failed write is expected.
-            let _ = conn.write_all_within(&wbuf, super::REFUSE_LINGER).await;
+            let _ = write_all_within(s, &wbuf, super::REFUSE_LINGER).await;
             Ok(())
         }
     }

@@ -1,11 +1,12 @@
 //! The TLS relay: one future copies between a TLS stream and one end of a
 //! Unix socket pair, both ways; the door (or client) gets the other end.
 //!
-//! Why a relay: doors read with `readable` + `try_read` on `&self`, so an
-//! idle connection holds no buffer, and tools such as ping and bench do the
-//! same; a TLS stream offers neither. Through the pair every door works
-//! unchanged. The cost is one extra copy and two extra syscalls per chunk
-//! each way (measured by `bench/tls_compare.sh`; see README.md, TLS).
+//! Why a relay: the client tools (ping, bench, listen, relay) read with
+//! `readable` + `try_read` on `&self`; a TLS stream offers neither. Through
+//! the pair they work unchanged, at one extra copy and two extra syscalls
+//! per chunk each way. The server's doors no longer use it: they run on
+//! the TLS stream directly (`net::Stream`); once the tools read through
+//! `AsyncRead` too, this module goes.
 //!
 //! The relay owns no buffer: what the peer sends is written to the pair
 //! straight from rustls' plaintext buffer (`poll_fill_buf`), and what the

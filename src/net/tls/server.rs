@@ -1,5 +1,6 @@
-//! The server side: an acceptor per listener, the bounded handshake, and a
-//! door run over the relay.
+//! The server side: an acceptor per listener and the bounded handshake;
+//! doors then run on the TLS stream (`net::Stream::Tls`). `serve_relayed`
+//! remains for the client tools that serve tls:// (`listen`, `relay`).
 
 use std::future::Future;
 use std::io;

@@ -3,8 +3,8 @@
 //!
 //! Why: on a work-stealing runtime a connection's task is woken by whichever
 //! worker polled the I/O driver, and often runs on another, so a busy
-//! pipelining peer pays a cross-thread hand-off on every batch (measured on
-//! 2 CPUs: a lone pipelining connection ran ~25% slower than on one worker).
+//! pipelining peer pays a cross-thread hand-off on every batch (what that
+//! cost on one machine: docs/PERFORMANCE.md, "Tuning").
 //! A shard owns its own reactor and timers, so a connection's readiness
 //! events, its task and its buffers stay on one thread and in its cache,
 //! as in Redis or NATS. Connections are dealt round-robin; with many peers
@@ -32,7 +32,7 @@ pub struct Shards {
 impl Shards {
     /// Starts `n` shard threads (at least one), named `sockit-shard-I`,
     /// each polling its quiet connections for up to `busy_poll` before it
-    /// sleeps (see `net::spin`; zero never polls).
+    /// sleeps (see `net::tuning::spin`; zero never polls).
     pub fn start(n: usize, busy_poll: Duration) -> io::Result<Shards> {
         let stop = CancellationToken::new();
         let mut handles = Vec::with_capacity(n.max(1));

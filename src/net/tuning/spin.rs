@@ -3,9 +3,8 @@
 //! When every connection of a shard is waiting for its peer, the shard
 //! thread would block in `epoll_wait`, and the next request must wake it.
 //! On a virtual machine that wake-up is an inter-processor interrupt through
-//! the hypervisor, unless the guest halt-polls: measured on the 2-vCPU
-//! machines we build on (halt polling off), a lone ping-pong peer spent
-//! ~70 us per wake-up, far more than the ~10 us the request itself costs.
+//! the hypervisor, unless the guest halt-polls, and can cost several times
+//! what the request itself does (figures in docs/PERFORMANCE.md, "Tuning").
 //! So, as Linux's own `net.core.busy_poll` does for NIC queues, a shard
 //! first polls the sockets of the connections that just went to wait, for up
 //! to a budget (`serve --busy-poll`, in microseconds), and only then sleeps.
@@ -26,8 +25,13 @@
 //! at most [`MAX_FDS`] of them (a shard with more is busy and seldom sleeps).
 
 use std::cell::RefCell;
-use std::os::fd::RawFd;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Sockets polled at most; a park with more registered does not spin.
 pub const MAX_FDS: usize = 64;
@@ -127,6 +131,58 @@ pub fn waiting(fd: RawFd) {
             }
         }
     });
+}
+
+/// A stream whose reads note its socket for this thread's busy polling
+/// whenever they find nothing: what the echo and framed doors opt into,
+/// since their peers answer within microseconds. The line door does not
+/// (people type slowly; polling their sockets would only burn CPU).
+#[derive(Debug)]
+pub struct Spinning<S>(pub S);
+
+impl<S: AsyncRead + AsRawFd + Unpin> AsyncRead for Spinning<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let inner = &mut self.get_mut().0;
+        let r = Pin::new(&mut *inner).poll_read(cx, buf);
+        if r.is_pending() {
+            waiting(inner.as_raw_fd());
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Spinning<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
 }
 
 /// The runtime's before-park hook: spins while that may pay (see the module
