@@ -56,7 +56,7 @@ impl Service {
 /// How long a shard polls its quiet connections before it sleeps, by
 /// default: longer than a peer on this machine takes to answer when its
 /// own thread must be woken (~70 us on a VM without halt polling), short
-/// enough that a spin which catches nothing costs little (see `net::spin`,
+/// enough that a spin which catches nothing costs little (see `net::tuning::spin`,
 /// which also backs off when spins do not pay).
 pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(100);
 
@@ -71,11 +71,11 @@ pub struct ServerOpts {
     pub max_conns: usize,
     /// How long in-flight connections may finish after a stop signal.
     pub grace: Duration,
-    /// Connection shards (single-threaded runtimes, see `net::shard`);
+    /// Connection shards (single-threaded runtimes, see `net::tuning::shard`);
     /// 0 runs connections on the caller's runtime.
     pub shards: usize,
     /// How long a shard polls its quiet connections before it sleeps
-    /// (`net::spin`); zero sleeps at once.
+    /// (`net::tuning::spin`); zero sleeps at once.
     pub busy_poll: Duration,
     /// Access lists, the per-IP cap, the first-frame timeout and the
     /// datagram size limit, shared by every door; the caller keeps a
