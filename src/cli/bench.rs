@@ -35,8 +35,8 @@ use sockit::tools::bench::{BenchConfig, CancellationToken, Mode, bench_live};
       the knee: the highest rate served on schedule with p99 under 5 ms
   sockit bench --rate 2000 --interval 1 --duration 3 tcp://127.0.0.1:8888
       a line per second: rate achieved vs intended, p50 and p99 of that second
-  sockit bench --conns 20 --conn-lifetime 1 --rate 2000 --duration 3 tcp://127.0.0.1:8888
-      churn: each connection replaced after 1 s (20 connects/s), load on schedule
+  sockit bench --conns 20 --conn-lifetime 1 --duration 3 tcp://127.0.0.1:8888
+      churn: each connection replaced after 1 s (20 connects/s)
   sockit bench --conns 50 --connect-rate 100 --duration 2 tcp://127.0.0.1:8888
       a ramp: 100 new connections a second up to 50, as tcpkali's --connect-rate
   sockit bench --user alice --conns 10 --duration 2 ws://127.0.0.1:8080/ws

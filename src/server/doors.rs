@@ -129,7 +129,7 @@ impl Doors {
     /// answer decided once, for `hello` on every door.
     pub(super) fn new(opts: ServerOpts, services: Services, shutdown: &CancellationToken) -> Doors {
         let mut info = ServerInfo::new(opts.framed.limits);
-        info.features = Families::of(&services).features();
+        info.features.extend(Families::of(&services).features());
         let info = Arc::new(info);
         let stream = door::StreamOpts {
             idle: opts.idle_timeout,

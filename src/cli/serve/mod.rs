@@ -73,7 +73,7 @@ const CONFIG_HEADER: &str = "\
         --chat-filter darn=**** --chat-filter spam=!block
       chat for `nc HOST 2323` users and for JSON datagrams {\"name\",\"msg\"},
       in the same rooms, with the classic keyword rule
-  sockit serve --listen tcp://0.0.0.0:7878 --chat-store postgres://sockit@db.internal:5432/sockit
+  sockit serve --chat-store postgres://sockit@db.internal:5432/sockit
       one node of a cluster: chat rooms and history in a shared PostgreSQL;
       members of every node given the same URL meet in the same rooms
   sockit serve --print-config > sockit.toml; sockit serve --config sockit.toml
