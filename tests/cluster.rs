@@ -194,6 +194,7 @@ async fn a_member_joining_late_on_another_node_catches_up_from_history() {
         room: "ops".into(),
         last: Some(10),
         after: None,
+        epoch: None,
     };
     match ask(&mut bob, req).await.unwrap() {
         ChatReply::History { messages, .. } => {
