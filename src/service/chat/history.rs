@@ -4,7 +4,10 @@
 //! history is one contiguous range of the primary key: "last N" and "after
 //! id" are a single index range scan. The `rooms` table keeps each room's
 //! last id, updated in the same transaction as the messages, so opening the
-//! hub reads one row per room instead of scanning every message.
+//! hub reads one row per room instead of scanning every message, and its
+//! epoch: written with the row (when the room is created, or its first
+//! message), kept while the row lives, new when a room forgotten empty is
+//! created again and its ids restart (see `chat.history`'s `stale_epoch`).
 //!
 //! Everything here blocks: the writer thread and `spawn_blocking` call it.
 
