@@ -257,6 +257,7 @@ async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
             room: "ops".into(),
             last: Some(5),
             after: None,
+            epoch: None,
         },
     )
     .await
@@ -279,6 +280,7 @@ async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
             room: "ops".into(),
             last: None,
             after: Some(seen),
+            epoch: None,
         },
     )
     .await
@@ -308,6 +310,7 @@ async fn history_survives_a_restart() {
             room: "lobby".into(),
             last: Some(1),
             after: None,
+            epoch: None,
         },
     )
     .await
@@ -518,6 +521,7 @@ async fn every_acknowledged_message_survives_kill_9() {
             room: "ops".into(),
             last: Some(N as usize),
             after: None,
+            epoch: None,
         },
     )
     .await
@@ -564,6 +568,7 @@ async fn a_resend_with_the_same_idempotency_key_is_not_posted_twice() {
         room: "ops".into(),
         last: Some(10),
         after: None,
+        epoch: None,
     };
     match ask(&mut bob, req).await.unwrap() {
         ChatReply::History { messages, .. } => assert_eq!(messages.len(), 3),
@@ -573,4 +578,87 @@ async fn a_resend_with_the_same_idempotency_key_is_not_posted_twice() {
         let e = ask(&mut ann, keyed("x", bad)).await.unwrap_err();
         assert_eq!(e.code(), Some("bad_request"), "{bad:?}");
     }
+}
+
+async fn join_epoch(c: &mut Client, room: &str) -> (u64, String) {
+    match ask(c, ChatRequest::Join { room: room.into() })
+        .await
+        .unwrap()
+    {
+        ChatReply::Join {
+            last_seq, epoch, ..
+        } => (last_seq, epoch),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn history_after(room: &str, after: u64, epoch: &str) -> ChatRequest {
+    ChatRequest::History {
+        room: room.into(),
+        last: None,
+        after: Some(after),
+        epoch: Some(epoch.into()),
+    }
+}
+
+#[tokio::test]
+async fn the_epoch_survives_a_restart_and_a_reset_history_answers_stale_epoch() {
+    let srv = chat_server(&[]);
+    let mut ann = member(&srv, "ann").await;
+    let (_, epoch) = join_epoch(&mut ann, "dev").await;
+    assert_eq!(epoch.len(), 16, "{epoch:?}");
+    send(&mut ann, "dev", "one").await;
+    send(&mut ann, "dev", "two").await;
+    let ChatReply::History {
+        messages,
+        epoch: page_epoch,
+        ..
+    } = ask(&mut ann, history_after("dev", 1, &epoch))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(page_epoch, epoch);
+    assert_eq!(messages.len(), 1);
+    drop(ann);
+
+    // A restarted server keeps the room's epoch.
+    let dir = srv.stop_keep_dir();
+    let srv = Server::start_in(dir, &["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
+    let mut ann = member(&srv, "ann").await;
+    assert_eq!(join_epoch(&mut ann, "dev").await, (2, epoch.clone()));
+    drop(ann);
+
+    // The history is wiped while the server is down (what retention and
+    // forgetting an empty room do): the room starts again in a new epoch.
+    let dir = srv.stop_keep_dir();
+    {
+        let db = rusqlite::Connection::open(dir.path().join("data").join("chat.db")).unwrap();
+        db.execute_batch(
+            "DELETE FROM messages WHERE room = 'dev'; DELETE FROM rooms WHERE name = 'dev';",
+        )
+        .unwrap();
+    }
+    let srv = Server::start_in(dir, &["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
+    let mut ann = member(&srv, "ann").await;
+    let (last, fresh) = join_epoch(&mut ann, "dev").await;
+    assert_eq!(last, 0);
+    assert_ne!(fresh, epoch);
+    assert_eq!(send(&mut ann, "dev", "new one").await.0, 1);
+    // A client catching up with the old epoch is told, not given a page
+    // that silently skips the new seq 1.
+    let err = ask(&mut ann, history_after("dev", 0, &epoch))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("stale_epoch"), "{err}");
+    assert!(err.to_string().contains("reload"), "{err}");
+    // With the new epoch it reads on.
+    let ChatReply::History { messages, .. } = ask(&mut ann, history_after("dev", 0, &fresh))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(messages.len(), 1);
 }

@@ -194,6 +194,7 @@ async fn a_member_joining_late_on_another_node_catches_up_from_history() {
         room: "ops".into(),
         last: Some(10),
         after: None,
+        epoch: None,
     };
     match ask(&mut bob, req).await.unwrap() {
         ChatReply::History { messages, .. } => {
@@ -382,4 +383,55 @@ async fn members_get_other_nodes_messages_but_never_their_own() {
     // the outbox: they are not pushed back to her; bob's is.
     let m = next_message(&mut ann).await;
     assert_eq!((m.seq, m.name.as_str()), (21, "bob"));
+}
+
+async fn join_epoch(c: &mut Client, room: &str) -> String {
+    match ask(c, ChatRequest::Join { room: room.into() })
+        .await
+        .unwrap()
+    {
+        ChatReply::Join { epoch, .. } => epoch,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_nodes_report_one_epoch_for_a_room() {
+    let pg = Pg::start();
+    let (a, b) = (node(&pg), node(&pg));
+    let (mut ann, mut bob) = (member(&a, "ann").await, member(&b, "bob").await);
+    // A room with no history yet, created through both nodes at once.
+    let (ea, eb) = tokio::join!(join_epoch(&mut ann, "fresh"), join_epoch(&mut bob, "fresh"));
+    assert_eq!(ea.len(), 16, "{ea:?}");
+    assert_eq!(ea, eb, "one epoch for the room on every node");
+    send(&mut ann, "fresh", "one").await.unwrap();
+    for c in [&mut ann, &mut bob] {
+        let req = ChatRequest::History {
+            room: "fresh".into(),
+            last: None,
+            after: Some(0),
+            epoch: Some(ea.clone()),
+        };
+        match ask(c, req).await.unwrap() {
+            ChatReply::History {
+                messages, epoch, ..
+            } => {
+                assert_eq!(epoch, ea);
+                assert_eq!(messages.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let req = ChatRequest::History {
+        room: "fresh".into(),
+        last: None,
+        after: Some(0),
+        epoch: Some("0123456789abcdef".into()),
+    };
+    let err = ask(&mut bob, req).await.unwrap_err();
+    assert_eq!(err.code(), Some("stale_epoch"), "{err}");
+    // A node started later reads the same epoch from the store.
+    let c = node(&pg);
+    let mut cid = member(&c, "cid").await;
+    assert_eq!(join_epoch(&mut cid, "fresh").await, ea);
 }

@@ -260,3 +260,63 @@ fn chat_catches_up_after_kill_9_with_no_gap_and_no_duplicate() {
     assert_eq!(watcher.next("chat.message")["seq"], 7);
     drop(srv);
 }
+
+/// A room whose history was reset while the chat was away (its seqs
+/// restarted in a new epoch): the catch-up says so and shows the new
+/// history's latest page instead of skipping it.
+#[test]
+fn chat_catch_up_after_a_history_reset_says_so_and_shows_the_latest_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock: PathBuf = dir.path().join("node.sock");
+    let addr = format!("unix://{}", sock.display());
+    let args = ["--argon2", CHEAP_ARGON2, "--listen", addr.as_str()];
+    let srv = Server::start_in(dir, &args);
+    for name in ["ann", "bob"] {
+        add_user(&srv.data(), name, PASS);
+    }
+    let (ann, bob) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    login(&addr, "ann", ann.path());
+    login(&addr, "bob", bob.path());
+    let watcher = Chat::start(&addr, bob.path(), "ops");
+    watcher.next("chat.join");
+    let say = |text: &str| ok(&sockit(ann.path(), &["say", &addr, "--room", "ops", text]));
+    for t in ["old 1", "old 2", "old 3"] {
+        say(t);
+    }
+    assert_eq!(watcher.next("chat.message")["seq"], 1);
+    assert_eq!(watcher.next("chat.message")["seq"], 2);
+    assert_eq!(watcher.next("chat.message")["seq"], 3);
+    let pid = watcher.child.id() as i32;
+    // SAFETY: kill(2) on our own child, which has not been reaped.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let dir = srv.kill_keep_dir();
+    {
+        // The room's history is wiped while the node is down.
+        let db = rusqlite::Connection::open(dir.path().join("data").join("chat.db")).unwrap();
+        db.execute_batch(
+            "DELETE FROM messages WHERE room = 'ops'; DELETE FROM rooms WHERE name = 'ops';",
+        )
+        .unwrap();
+    }
+    let _srv = Server::start_in(dir, &args);
+    // The new history numbers from 1 again, below what the watcher saw:
+    // a catch-up "after 3" would miss both.
+    say("new 1");
+    say("new 2");
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let line = watcher.stderr_line("was reset");
+    assert!(line.contains("ops"), "{line}");
+    let seen: Vec<(u64, String)> = (0..2)
+        .map(|_| {
+            let m = watcher.next("chat.message");
+            (
+                m["seq"].as_u64().unwrap(),
+                m["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, [(1, "new 1".into()), (2, "new 2".into())]);
+    say("new 3");
+    assert_eq!(watcher.next("chat.message")["seq"], 3);
+}

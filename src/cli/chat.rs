@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sockit::net::Endpoint;
-use sockit::tools::chat::{ChatConn, Incoming};
+use sockit::tools::chat::{CatchUp, ChatConn, Incoming};
 use sockit::tools::credentials::Credentials;
 use sockit::wire::{ChatMessage, ChatReply, ChatRequest, Frame};
 use tokio::sync::mpsc;
@@ -182,6 +182,7 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         room: a.room.clone(),
         last: a.after.is_none().then_some(a.last),
         after: a.after,
+        epoch: None,
     };
     let messages = match conn.request(req).await {
         Ok(ChatReply::History { messages, .. }) => messages,
@@ -294,7 +295,12 @@ async fn reconnect(conn: &mut ChatConn, out: &mut Output, current: &str) {
     let mut wait = Duration::from_millis(250);
     loop {
         match conn.reconnect().await {
-            Ok(missed) => {
+            Ok(CatchUp { missed, reset }) => {
+                for room in &reset {
+                    out.status(&format!(
+                        "the history of {room} was reset while away; showing its latest messages"
+                    ));
+                }
                 for m in &missed {
                     out.message(m, &line(m, Some(current)));
                 }
@@ -357,6 +363,7 @@ impl Ui {
                 room: self.current.clone(),
                 last: Some(arg.parse().unwrap_or(20)),
                 after: None,
+                epoch: None,
             },
             "/nick" | "/login" => {
                 out.notice("you speak as your account; use `sockit login --user NAME` to switch");

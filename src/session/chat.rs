@@ -79,6 +79,7 @@ async fn answer(
             ChatReply::Join {
                 room: joined.room.to_string(),
                 last_seq: joined.last_id,
+                epoch: joined.epoch.to_string(),
             }
         }
         ChatRequest::Leave { room } => {
@@ -96,13 +97,22 @@ async fn answer(
                 text: m.text.clone(),
             }
         }
-        ChatRequest::History { room, last, after } => {
+        ChatRequest::History {
+            room,
+            last,
+            after,
+            epoch,
+        } => {
             let query = match (last, after) {
                 (_, Some(after)) => HistoryQuery::After(after),
                 (Some(n), None) => HistoryQuery::Last(n),
                 (None, None) => HistoryQuery::Last(chat::DEFAULT_HISTORY_PAGE_MAX),
             };
             let page = hub.history(&room, query).await?;
+            if epoch.is_some_and(|e| *e != *page.epoch) {
+                let room = chat::room_name(&room).unwrap_or(room);
+                return Err(chat::ChatError::StaleEpoch(room).into());
+            }
             ChatReply::History {
                 room: chat::room_name(&room).unwrap_or(room),
                 messages: page
@@ -111,6 +121,7 @@ async fn answer(
                     .map(|m| ChatMessage::from(&**m))
                     .collect(),
                 more: page.more,
+                epoch: page.epoch.to_string(),
             }
         }
         ChatRequest::Who { room } => {

@@ -19,7 +19,7 @@ use crate::client::ClientError;
 use crate::net::tls::Trust;
 use crate::net::{Conn, Endpoint};
 use crate::wire::{
-    ChatEvent, ChatMessage, ChatReply, ChatRequest, Frame, FrameCodec, MessageError,
+    ChatEvent, ChatMessage, ChatReply, ChatRequest, ErrorCode, Frame, FrameCodec, MessageError,
 };
 
 /// What arrives on a chat connection.
@@ -65,8 +65,22 @@ pub struct ChatConn {
     next_id: u64,
     /// Rooms joined, with the number of the last message seen in each.
     joined: BTreeMap<String, u64>,
+    /// The epoch of each joined room's history as last seen: a catch-up
+    /// in another epoch re-reads the latest page instead.
+    epochs: BTreeMap<String, String>,
     /// Events that arrived while a reconnect waited for its replies.
     backlog: VecDeque<Incoming>,
+}
+
+/// What a reconnect found: the messages said meanwhile, oldest first per
+/// room, and the rooms whose history was reset meanwhile.
+#[derive(Debug, Default)]
+pub struct CatchUp {
+    /// Messages missed (for a reset room: its latest page).
+    pub missed: Vec<ChatMessage>,
+    /// Rooms whose history has another epoch now: the numbers seen before
+    /// mean nothing, and `missed` holds their latest page instead.
+    pub reset: Vec<String>,
 }
 
 impl ChatConn {
@@ -97,6 +111,7 @@ impl ChatConn {
             stream,
             next_id: 1,
             joined: BTreeMap::new(),
+            epochs: BTreeMap::new(),
             backlog: VecDeque::new(),
         })
     }
@@ -186,11 +201,19 @@ impl ChatConn {
     /// Keeps the rooms joined and the last numbers seen current.
     fn track(&mut self, reply: &ChatReply) {
         match reply {
-            ChatReply::Join { room, last_seq } => {
+            ChatReply::Join {
+                room,
+                last_seq,
+                epoch,
+            } => {
                 self.joined.entry(room.clone()).or_insert(*last_seq);
+                self.epochs
+                    .entry(room.clone())
+                    .or_insert_with(|| epoch.clone());
             }
             ChatReply::Leave { room } => {
                 self.joined.remove(room);
+                self.epochs.remove(room);
             }
             ChatReply::Send { room, seq, .. } => self.saw(room, *seq),
             _ => {}
@@ -207,8 +230,10 @@ impl ChatConn {
     /// node: the first node of the list that answers), rejoins every room
     /// and returns the messages said meanwhile, oldest first: history after
     /// the last number seen, up to the rejoin's `last_seq`, so nothing is
-    /// missed and nothing shown twice.
-    pub async fn reconnect(&mut self) -> Result<Vec<ChatMessage>, CredentialsError> {
+    /// missed and nothing shown twice. A room whose history was reset
+    /// meanwhile (another epoch: its numbers restarted) is named in
+    /// [`CatchUp::reset`] and its latest page is returned instead.
+    pub async fn reconnect(&mut self) -> Result<CatchUp, CredentialsError> {
         let LoggedIn {
             client,
             user,
@@ -219,36 +244,68 @@ impl ChatConn {
         (self.sink, self.stream, self.user) = (sink, stream, user);
         (self.server, self.skipped) = (server, skipped);
         self.backlog.clear();
-        let mut missed = Vec::new();
+        let mut caught = CatchUp::default();
         for (room, seen) in self.joined.clone() {
-            let last_seq = match self
+            let (last_seq, epoch) = match self
                 .request(ChatRequest::Join { room: room.clone() })
                 .await?
             {
-                ChatReply::Join { last_seq, .. } => last_seq,
+                ChatReply::Join {
+                    last_seq, epoch, ..
+                } => (last_seq, epoch),
                 _ => continue,
             };
+            let saw = self.epochs.get(&room).cloned().unwrap_or_default();
+            let mut stale = saw != epoch;
             // Page through history from what we saw up to the join point;
             // everything after it arrives as events.
             let mut after = seen;
-            while after < last_seq {
+            let mut got = Vec::new();
+            while !stale && after < last_seq {
                 let req = ChatRequest::History {
                     room: room.clone(),
                     last: None,
                     after: Some(after),
+                    epoch: Some(saw.clone()),
                 };
-                let ChatReply::History { messages, .. } = self.request(req).await? else {
-                    break;
+                let messages = match self.request(req).await {
+                    Ok(ChatReply::History { messages, .. }) => messages,
+                    Err(e) if e.error_code() == Some(ErrorCode::StaleEpoch) => {
+                        stale = true;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(_) => break,
                 };
                 let Some(last) = messages.last().map(|m| m.seq) else {
                     break;
                 };
-                missed.extend(messages.into_iter().filter(|m| m.seq <= last_seq));
+                got.extend(messages.into_iter().filter(|m| m.seq <= last_seq));
                 after = last;
             }
-            self.joined.insert(room, last_seq.max(seen));
+            if stale {
+                // Numbers seen before the reset mean nothing now: show the
+                // latest page of the new history instead.
+                let req = ChatRequest::History {
+                    room: room.clone(),
+                    last: None,
+                    after: None,
+                    epoch: None,
+                };
+                got = match self.request(req).await? {
+                    ChatReply::History { messages, .. } => messages,
+                    _ => Vec::new(),
+                };
+                got.retain(|m| m.seq <= last_seq);
+                caught.reset.push(room.clone());
+                self.joined.insert(room.clone(), last_seq);
+            } else {
+                self.joined.insert(room.clone(), last_seq.max(seen));
+            }
+            caught.missed.extend(got);
+            self.epochs.insert(room, epoch);
         }
-        Ok(missed)
+        Ok(caught)
     }
 
     /// Sends a request and waits for its reply; events that arrive

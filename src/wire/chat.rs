@@ -62,6 +62,11 @@ pub enum ChatRequest {
         /// Messages numbered above this one, oldest first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<u64>,
+        /// The room's epoch the client last saw (from `chat.join` or
+        /// `chat.history`): when the room's differs, the answer is the
+        /// error `stale_epoch` instead of a page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
     },
     /// `chat.who`: the members of `room`, across every door.
     #[serde(rename = "chat.who")]
@@ -140,6 +145,8 @@ pub enum ChatReply {
         room: String,
         /// Number of the room's last message at the moment of joining.
         last_seq: u64,
+        /// The epoch of the room's history (changes when it is reset).
+        epoch: String,
     },
     /// `chat.leave`: left.
     #[serde(rename = "chat.leave")]
@@ -168,6 +175,9 @@ pub enum ChatReply {
         messages: Vec<ChatMessage>,
         /// True when more exist beyond this page.
         more: bool,
+        /// The epoch of the room's history; empty for a room that does not
+        /// exist.
+        epoch: String,
     },
     /// `chat.who`: the room's members.
     #[serde(rename = "chat.who")]

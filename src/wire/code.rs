@@ -93,6 +93,8 @@ pub enum ErrorCode {
     ShuttingDown,
     /// Pushed (with no id) to a member cut off for falling behind.
     SlowConsumer,
+    /// `chat.history` with an epoch the room's history no longer has.
+    StaleEpoch,
 
     // Files.
     /// No such file, directory or unfinished upload.
@@ -162,6 +164,7 @@ impl ErrorCode {
             Store => "store",
             ShuttingDown => "shutting_down",
             SlowConsumer => "slow_consumer",
+            StaleEpoch => "stale_epoch",
             NotFound => "not_found",
             Conflict => "conflict",
             Busy => "busy",

@@ -150,6 +150,7 @@ mod tests {
                 room: room(),
                 last: Some(2),
                 after: None,
+                epoch: None,
             }),
             Request::Chat(ChatRequest::Who { room: room() }),
             Request::Chat(ChatRequest::Rooms {}),

@@ -269,10 +269,27 @@ class Client:
     # -- the chat family (feature "chat") ---------------------------------
 
     def chat_join(self, room: str) -> Header:
-        """Joins ``room``; the reply has ``room`` and ``last_seq``. Messages
-        numbered above ``last_seq`` arrive as pushed ``chat.message`` frames
-        (see ``events``). Log in first."""
+        """Joins ``room``; the reply has ``room``, ``last_seq`` and ``epoch``.
+        Messages numbered above ``last_seq`` arrive as pushed
+        ``chat.message`` frames (see ``events``). Keep ``epoch`` with the
+        seqs you saw: it changes when the room's history is reset. Log in
+        first."""
         return self.request("chat.join", room=room).header
+
+    def chat_history(self, room: str, last: Optional[int] = None,
+                     after: Optional[int] = None,
+                     epoch: Optional[str] = None) -> Header:
+        """One page of ``room``'s history: the ``last`` N messages, or
+        those numbered above ``after``; the reply has ``messages`` (oldest
+        first), ``more`` and the room's ``epoch``. With ``epoch`` (the one
+        your seqs belong to) a reset history raises ServerError with code
+        ``stale_epoch`` instead of a page that would skip messages: read
+        again without ``after`` or ``epoch``."""
+        fields: Dict[str, Any] = {"room": room}
+        for name, value in (("last", last), ("after", after), ("epoch", epoch)):
+            if value is not None:
+                fields[name] = value
+        return self.request("chat.history", **fields).header
 
     def chat_send(self, room: str, text: str, key: Optional[str] = None) -> Header:
         """Says ``text`` in ``room`` (joined first); returns the reply with

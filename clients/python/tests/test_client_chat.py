@@ -29,3 +29,20 @@ def test_a_retried_send_with_its_key_posts_once(server, account):
         with pytest.raises(ServerError) as e:
             c.chat_send("pyroom", "x", key="no spaces")
         assert e.value.code == "bad_request"
+
+
+def test_join_and_history_carry_the_epoch_and_a_stale_one_is_refused(server, account):
+    with Client.connect(server.tcp) as c:
+        c.login(account, PASSWORD)
+        joined = c.chat_join("pyepoch")
+        epoch = joined["epoch"]
+        assert isinstance(epoch, str) and epoch
+        sent = c.chat_send("pyepoch", "kept")
+        page = c.chat_history("pyepoch", after=joined["last_seq"], epoch=epoch)
+        assert page["epoch"] == epoch
+        assert [m["seq"] for m in page["messages"]] == [sent["seq"]]
+        assert c.chat_history("pyepoch", last=5)["epoch"] == epoch
+        with pytest.raises(ServerError) as e:
+            c.chat_history("pyepoch", after=0, epoch="not-" + epoch)
+        assert e.value.code == "stale_epoch"
+        assert "reload" in str(e.value)

@@ -47,6 +47,11 @@ pub struct Joined {
     /// [`HistoryQuery::After`]`(k)` until it reaches `last_id`, and misses
     /// nothing and sees nothing twice.
     pub last_id: u64,
+    /// The epoch of the room's history: it changes when the history is
+    /// reset (the room forgotten and created again, its ids restarting),
+    /// so a client whose last id belongs to another epoch knows to reload
+    /// instead of asking for messages after an id that means nothing now.
+    pub epoch: Arc<str>,
 }
 
 /// A room hub: rooms, members, presence, publish and history.

@@ -115,6 +115,23 @@ impl Db {
         })
     }
 
+    /// The last id (seq) and epoch of `room`, if it has a row.
+    pub(super) fn meta(&mut self, room: &str) -> Result<Option<(u64, String)>, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::meta(c, room)?,
+            Db::Pg(c) => c.with(|c| history_pg::meta(c, room))?,
+        })
+    }
+
+    /// Gives `room` a row with a fresh epoch, unless it has one.
+    pub(super) fn create_room(&mut self, room: &str) -> Result<(), DbError> {
+        match self {
+            Db::Sqlite(c) => history::create_room(c, room)?,
+            Db::Pg(c) => c.with(|c| history_pg::create_room(c, room))?,
+        }
+        Ok(())
+    }
+
     /// The first `max` rooms with history, with their last ids.
     pub(super) fn list_rooms(&mut self, max: usize) -> Result<Vec<(String, u64)>, DbError> {
         Ok(match self {

@@ -80,6 +80,12 @@ pub enum ChatError {
     /// The hub is shutting down.
     #[error("chat is shutting down; reconnect in a moment")]
     ShuttingDown,
+    /// A history request named an epoch the room's history no longer has.
+    #[error(
+        "the history of room {0} was reset since you read it; reload it from the start \
+         (ask for the last messages, without after or epoch)"
+    )]
+    StaleEpoch(String),
 }
 
 impl ChatError {
@@ -103,6 +109,7 @@ impl ChatError {
             ChatError::BadKey(_) => ErrorCode::BadRequest,
             ChatError::Store(_) => ErrorCode::Store,
             ChatError::ShuttingDown => ErrorCode::ShuttingDown,
+            ChatError::StaleEpoch(_) => ErrorCode::StaleEpoch,
         }
     }
 }

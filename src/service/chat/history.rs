@@ -4,7 +4,10 @@
 //! history is one contiguous range of the primary key: "last N" and "after
 //! id" are a single index range scan. The `rooms` table keeps each room's
 //! last id, updated in the same transaction as the messages, so opening the
-//! hub reads one row per room instead of scanning every message.
+//! hub reads one row per room instead of scanning every message, and its
+//! epoch: written with the row (when the room is created, or its first
+//! message), kept while the row lives, new when a room forgotten empty is
+//! created again and its ids restart (see `chat.history`'s `stale_epoch`).
 //!
 //! Everything here blocks: the writer thread and `spawn_blocking` call it.
 
@@ -57,7 +60,25 @@ const MIGRATIONS: &[Migration] = &[
           ) WITHOUT ROWID;
           CREATE INDEX chat_keys_expires ON chat_keys (expires);",
     },
+    Migration {
+        version: 4,
+        name: "chat room epochs",
+        sql: "ALTER TABLE rooms ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
+          UPDATE rooms SET epoch = lower(hex(randomblob(8)));",
+    },
 ];
+
+/// A fresh epoch for a room whose history starts (again): 16 random hex
+/// digits. A room keeps it while its row lives; a room forgotten and
+/// created again (its ids restart) gets a new one, so a client holding the
+/// old one is told its history is stale instead of missing messages.
+pub(super) fn new_epoch() -> String {
+    let mut b = [0u8; 8];
+    // Failing randomness leaves zeros: still a valid epoch, only a weaker
+    // guard against a room reset to the same value.
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
 
 /// An idempotency key to remember with its message: room, sender, key, id.
 pub(super) type KeyRow<'a> = (&'a str, &'a str, &'a str, u64);
@@ -81,6 +102,9 @@ pub struct HistoryPage {
     /// [`HistoryQuery::Last`], newer ones for [`HistoryQuery::After`] (ask
     /// again after the last id here).
     pub more: bool,
+    /// The room's epoch (see [`Joined::epoch`](super::Joined::epoch));
+    /// empty when the room does not exist.
+    pub epoch: Arc<str>,
 }
 
 /// Opens (creating or upgrading) the history database in `dir`.
@@ -90,7 +114,9 @@ pub(super) fn open(dir: &Path, durability: Durability) -> Result<Connection, Sto
 
 /// How many rooms have history.
 pub(super) fn count_rooms(conn: &Connection) -> rusqlite::Result<usize> {
-    let n: i64 = conn.query_row("SELECT count(*) FROM rooms", [], |r| r.get(0))?;
+    let n: i64 = conn.query_row("SELECT count(*) FROM rooms WHERE last_id > 0", [], |r| {
+        r.get(0)
+    })?;
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
@@ -101,9 +127,26 @@ pub(super) fn stored_last_id(conn: &Connection, room: &str) -> rusqlite::Result<
     rows.next().transpose()
 }
 
+/// The last id and epoch of `room`, if it has a row (history, or
+/// members since it was created).
+pub(super) fn meta(conn: &Connection, room: &str) -> rusqlite::Result<Option<(u64, String)>> {
+    let mut st = conn.prepare_cached("SELECT last_id, epoch FROM rooms WHERE name = ?1")?;
+    let mut rows = st.query_map([room], |r| Ok((get_u64(r, 0)?, r.get(1)?)))?;
+    rows.next().transpose()
+}
+
+/// Gives `room` a row (no messages yet, a fresh epoch) unless it has one.
+pub(super) fn create_room(conn: &Connection, room: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO rooms (name, last_id, epoch) VALUES (?1, 0, ?2)")?
+        .execute(params![room, new_epoch()])
+        .map(drop)
+}
+
 /// The first `max` rooms with history by name, with their last ids.
 pub(super) fn list_rooms(conn: &Connection, max: usize) -> rusqlite::Result<Vec<(String, u64)>> {
-    let mut st = conn.prepare_cached("SELECT name, last_id FROM rooms ORDER BY name LIMIT ?1")?;
+    let mut st = conn.prepare_cached(
+        "SELECT name, last_id FROM rooms WHERE last_id > 0 ORDER BY name LIMIT ?1",
+    )?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     let rows = st.query_map([limit], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?;
     rows.collect()
@@ -210,7 +253,7 @@ pub(super) fn insert_batch(
             "INSERT INTO messages (room, id, ts, name, guest, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         let mut last = tx.prepare_cached(
-            "INSERT INTO rooms (name, last_id) VALUES (?1, ?2)
+            "INSERT INTO rooms (name, last_id, epoch) VALUES (?1, ?2, ?3)
              ON CONFLICT (name) DO UPDATE SET last_id = max(last_id, excluded.last_id)",
         )?;
         for (i, m) in batch.iter().enumerate() {
@@ -224,7 +267,7 @@ pub(super) fn insert_batch(
             ])?;
             // One rooms row per room per batch: at its last message here.
             if !batch[i + 1..].iter().any(|n| n.room == m.room) {
-                last.execute(params![&*m.room, sql_int(m.id)])?;
+                last.execute(params![&*m.room, sql_int(m.id), new_epoch()])?;
             }
         }
     }
@@ -252,7 +295,10 @@ pub(super) fn query(
             page_max,
         ),
     };
-    let mut st = conn.prepare_cached(sql)?;
+    // One snapshot for the page and the epoch: a reset between the two
+    // reads cannot pair one epoch's messages with the other's epoch.
+    let tx = conn.unchecked_transaction()?;
+    let mut st = tx.prepare_cached(sql)?;
     // One row more than asked tells whether there is more.
     let limit = i64::try_from(want.saturating_add(1)).unwrap_or(i64::MAX);
     let rows = st.query_map(params![&**room, sql_int(key), limit], |r| {
@@ -272,7 +318,13 @@ pub(super) fn query(
     if matches!(q, HistoryQuery::Last(_)) {
         messages.reverse();
     }
-    Ok(HistoryPage { messages, more })
+    drop(st);
+    let epoch = meta(&tx, room)?.map_or_else(String::new, |(_, e)| e);
+    Ok(HistoryPage {
+        messages,
+        more,
+        epoch: Arc::from(epoch),
+    })
 }
 
 /// SQLite integers are signed; ids and timestamps stay far below 2^63.

@@ -20,7 +20,7 @@ use postgres::Client;
 use crate::store::Migration;
 
 use super::event::{DoorKind, MemberInfo, Message};
-use super::history::{HistoryPage, HistoryQuery};
+use super::history::{HistoryPage, HistoryQuery, new_epoch};
 
 /// The LISTEN/NOTIFY channel commits wake the other nodes on. Only a
 /// wake-up: notifications sent while a node reconnects are lost, so nodes
@@ -95,14 +95,6 @@ pub(super) struct NewMessage<'a> {
     pub text: &'a str,
     /// The sender's idempotency key (see `keys`).
     pub key: Option<&'a str>,
-}
-
-/// A fresh epoch for a new room: 8 random hex digits.
-fn new_epoch() -> String {
-    let mut b = [0u8; 4];
-    // A constant epoch would still be correct for a room never reset.
-    let _ = getrandom::fill(&mut b);
-    hex::encode(b)
 }
 
 /// What became of one message of a commit.
@@ -307,7 +299,9 @@ fn door_kind(s: &str) -> DoorKind {
 
 /// How many rooms have a meta row.
 pub(super) fn count_rooms(c: &mut Client) -> Result<usize, postgres::Error> {
-    let n: i64 = c.query_one("SELECT count(*) FROM chat_rooms", &[])?.get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM chat_rooms WHERE top > 0", &[])?
+        .get(0);
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
@@ -315,6 +309,26 @@ pub(super) fn count_rooms(c: &mut Client) -> Result<usize, postgres::Error> {
 pub(super) fn stored_last_id(c: &mut Client, room: &str) -> Result<Option<u64>, postgres::Error> {
     let row = c.query_opt("SELECT top FROM chat_rooms WHERE name = $1", &[&room])?;
     Ok(row.map(|r| get_u64(r.get(0))))
+}
+
+/// The top seq and epoch of `room`, if it has a meta row.
+pub(super) fn meta(c: &mut Client, room: &str) -> Result<Option<(u64, String)>, postgres::Error> {
+    let row = c.query_opt(
+        "SELECT top, epoch FROM chat_rooms WHERE name = $1",
+        &[&room],
+    )?;
+    Ok(row.map(|r| (get_u64(r.get(0)), r.get(1))))
+}
+
+/// Gives `room` a meta row (top 0, a fresh epoch) unless it has one: every
+/// node then reports the epoch of the first row written.
+pub(super) fn create_room(c: &mut Client, room: &str) -> Result<(), postgres::Error> {
+    c.execute(
+        "INSERT INTO chat_rooms (name, top, epoch) VALUES ($1, 0, $2)
+         ON CONFLICT (name) DO NOTHING",
+        &[&room, &new_epoch()],
+    )
+    .map(drop)
 }
 
 /// The top seqs of the rooms named, for the rooms that have one.
@@ -400,7 +414,17 @@ pub(super) fn query(
         ),
     };
     let limit = sql_int(want.saturating_add(1) as u64);
-    let rows = c.query(sql, &[&&**room, &sql_int(key), &limit])?;
+    // One snapshot for the page and the epoch (see `history::query`).
+    let mut tx = c
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let rows = tx.query(sql, &[&&**room, &sql_int(key), &limit])?;
+    let epoch: String = tx
+        .query_opt("SELECT epoch FROM chat_rooms WHERE name = $1", &[&&**room])?
+        .map_or_else(String::new, |r| r.get(0));
+    tx.commit()?;
     let mut messages: Vec<Arc<Message>> = rows
         .iter()
         .map(|r| {
@@ -420,7 +444,11 @@ pub(super) fn query(
     if matches!(q, HistoryQuery::Last(_)) {
         messages.reverse();
     }
-    Ok(HistoryPage { messages, more })
+    Ok(HistoryPage {
+        messages,
+        more,
+        epoch: Arc::from(epoch),
+    })
 }
 
 /// Deletes up to `chunk` messages older than `cutoff` (unix millis).

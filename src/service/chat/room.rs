@@ -94,6 +94,9 @@ impl Member {
 #[derive(Debug)]
 pub(super) struct Room {
     pub name: Arc<str>,
+    /// Its history's epoch, read from (or first written to) its row when
+    /// the room was loaded: fixed while the room is in memory.
+    pub epoch: Arc<str>,
     pub state: Mutex<RoomState>,
 }
 
@@ -116,9 +119,10 @@ pub(super) struct RoomState {
 }
 
 impl Room {
-    pub fn new(name: Arc<str>, last_id: u64) -> Room {
+    pub fn new(name: Arc<str>, last_id: u64, epoch: Arc<str>) -> Room {
         Room {
             name,
+            epoch,
             state: Mutex::new(RoomState {
                 last_id,
                 idle_since: Some(tokio::time::Instant::now()),

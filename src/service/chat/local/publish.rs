@@ -117,7 +117,9 @@ impl LocalHub {
                 // datagrams create rooms without end.
                 let key = room.clone();
                 let stored = self.read(move |db| db.stored_last_id(&key)).await?;
-                if stored.is_none() && room != DEFAULT_ROOM {
+                // A row without messages (a room joined, then left) is
+                // no history either.
+                if stored.is_none_or(|last| last == 0) && room != DEFAULT_ROOM {
                     return Err(ChatError::NotInRoom(room));
                 }
                 self.room(&room, None).await?

@@ -44,6 +44,7 @@ impl LocalHub {
             return Ok(Joined {
                 room: r.name.clone(),
                 last_id,
+                epoch: r.epoch.clone(),
             });
         }
         for _ in 0..JOIN_TRIES {
@@ -55,6 +56,7 @@ impl LocalHub {
             let joined = Joined {
                 room: room.name.clone(),
                 last_id: st.last_id,
+                epoch: room.epoch.clone(),
             };
             {
                 let mut p = lock(&member.profile);
@@ -210,39 +212,55 @@ impl LocalHub {
         if let Some(r) = lock(&self.rooms).get(name) {
             return Ok(r.clone());
         }
+        // A new room is charged to the limits once, before its row is
+        // written; the loop then loads it like any other.
+        let mut charged = false;
         for _ in 0..JOIN_TRIES {
             // An eviction during the read may have raised the stored last
             // id past what was read: read again if one happened.
             let evictions = self.evictions.load(Ordering::Acquire);
             let key = name.to_owned();
-            let stored = self.read(move |db| db.stored_last_id(&key)).await?;
-            let mut rooms = lock(&self.rooms);
-            if let Some(r) = rooms.get(name) {
-                return Ok(r.clone());
-            }
-            if self.evictions.load(Ordering::Acquire) != evictions {
-                continue;
-            }
-            // The default room is where every door puts a newcomer: it
-            // is always there to join, whatever the limits.
-            if stored.is_none() && name != DEFAULT_ROOM {
-                let max = self.config.rooms_max;
-                if max > 0 && self.room_total.load(Ordering::Relaxed) >= max {
-                    return Err(ChatError::RoomsFull(max));
+            let stored = self.read(move |db| db.meta(&key)).await?;
+            let create = {
+                let mut rooms = lock(&self.rooms);
+                if let Some(r) = rooms.get(name) {
+                    return Ok(r.clone());
                 }
-                if let Some(ip) = peer {
-                    self.addresses
-                        .take_creation(ip)
-                        .map_err(|retry_after| ChatError::RoomQuota { retry_after })?;
+                if self.evictions.load(Ordering::Acquire) != evictions {
+                    continue;
                 }
-            }
-            if stored.is_none() {
-                self.room_total.fetch_add(1, Ordering::Relaxed);
-            }
-            let name: Arc<str> = Arc::from(name);
-            let room = Arc::new(Room::new(name.clone(), stored.unwrap_or(0)));
-            rooms.insert(name, room.clone());
-            return Ok(room);
+                // A row with no messages yet is a room without history.
+                let historyless = stored.as_ref().is_none_or(|(last, _)| *last == 0);
+                // The default room is where every door puts a newcomer: it
+                // is always there to join, whatever the limits.
+                if historyless && !charged && name != DEFAULT_ROOM {
+                    let max = self.config.rooms_max;
+                    if max > 0 && self.room_total.load(Ordering::Relaxed) >= max {
+                        return Err(ChatError::RoomsFull(max));
+                    }
+                    if let Some(ip) = peer {
+                        self.addresses
+                            .take_creation(ip)
+                            .map_err(|retry_after| ChatError::RoomQuota { retry_after })?;
+                    }
+                }
+                charged = true;
+                match stored {
+                    Some((last_id, epoch)) => {
+                        if historyless {
+                            self.room_total.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let name: Arc<str> = Arc::from(name);
+                        let room = Arc::new(Room::new(name.clone(), last_id, Arc::from(epoch)));
+                        rooms.insert(name, room.clone());
+                        return Ok(room);
+                    }
+                    None => name.to_owned(),
+                }
+            };
+            // The row carries the epoch: written first, so that every node
+            // (and this one after a restart) reports the same one.
+            self.read(move |db| db.create_room(&create)).await?;
         }
         Err(ChatError::Store(Arc::from(
             "rooms kept being evicted while loading one",

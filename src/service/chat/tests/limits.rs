@@ -258,3 +258,44 @@ async fn retention_keeps_history_within_count_age_and_size() {
     // Ids go on: the room is in use, so it is kept.
     assert_eq!(cy.publish("big", "after").await.unwrap().id, 51);
 }
+
+#[tokio::test]
+async fn a_room_pruned_empty_and_created_again_gets_a_new_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ChatConfig {
+        history_max_age: Some(Duration::ZERO),
+        room_idle: Duration::ZERO,
+        ..unlimited()
+    };
+    let hub = open(dir.path(), config);
+    let (ann, _a) = guest_in(&hub, "ann", "lobby").await;
+    let first = ann.join("ops").await.unwrap();
+    assert!(!first.epoch.is_empty());
+    let last = ann.publish("ops", "old news").await.unwrap();
+    let page = hub.history("ops", HistoryQuery::Last(10)).await.unwrap();
+    assert_eq!(page.epoch, first.epoch);
+    ann.leave("ops").await.unwrap();
+    // Wait for the wall clock to pass the message's millisecond.
+    for _ in 0..1_000_000 {
+        if super::super::writer::now_millis() > last.ts {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let r = hub.prune().unwrap();
+    assert_eq!((r.messages, r.rooms), (1, 1), "{r:?}");
+    assert!(
+        hub.history("ops", HistoryQuery::Last(10))
+            .await
+            .unwrap()
+            .epoch
+            .is_empty()
+    );
+    // Created again, its ids restart: another epoch.
+    let reset = ann.join("ops").await.unwrap();
+    assert_eq!(reset.last_id, 0);
+    assert_ne!(reset.epoch, first.epoch);
+    assert_eq!(ann.publish("ops", "fresh").await.unwrap().id, 1);
+    let page = hub.history("ops", HistoryQuery::Last(10)).await.unwrap();
+    assert_eq!(page.epoch, reset.epoch);
+}
