@@ -5,8 +5,9 @@
 //! loops), [`service`] (the rules, no sockets), [`session`] (the per-connection
 //! protocol engine every door shares, no sockets), [`door`] (the ways in),
 //! [`server`] (assembling `sockit serve`) and [`ops`] (metrics, health and
-//! JSON logs for operators). [`stats`] and [`tools`] hold the
-//! client side: latency statistics, ping, bench and nc-style pipes.
+//! JSON logs for operators). [`client`] is the client side (the typed
+//! client of the frame protocol, ping, bench, pipes, transfers, chat,
+//! credentials, known hosts) and [`stats`] its latency statistics.
 //!
 //! ```
 //! let ep: sockit::net::Endpoint = "udp://[::1]:8888".parse().unwrap();
@@ -23,5 +24,4 @@ pub mod service;
 pub mod session;
 pub mod stats;
 pub mod store;
-pub mod tools;
 pub mod wire;

@@ -1,7 +1,7 @@
 //! Bulk file I/O past the page cache (O_DIRECT) where the filesystem
 //! allows it: uploads and downloads stream through one reused, aligned
 //! buffer instead of through fresh page-cache pages. The file store and
-//! the client's transfers (`tools::transfer::local`) both stream this way.
+//! the client's transfers (`client::transfer::local`) both stream this way.
 //!
 //! Why: a transfer is fsynced as it goes (every 64 MiB and at the end), so
 //! the page cache cannot absorb it anyway; it only adds a copy, pushes
