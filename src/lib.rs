@@ -14,6 +14,10 @@
 //! assert_eq!(ep.transport(), sockit::net::Transport::Udp);
 //! ```
 
+// No `unsafe` outside the few functions that call into C or tokio's raw
+// descriptor registration; each says why with its own `allow`.
+#![deny(unsafe_code)]
+
 pub mod client;
 pub mod door;
 pub mod fsutil;

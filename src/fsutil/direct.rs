@@ -366,6 +366,9 @@ fn read_direct(
 /// to flush (instead of stalling the stream for the whole backlog). Linux
 /// only; elsewhere, and on any error, it does nothing: it is a hint, and
 /// durability still comes from the fsync.
+// rustix does not wrap sync_file_range(2), so it is called through libc:
+// `unsafe` FFI with integer arguments only.
+#[allow(unsafe_code)]
 pub fn start_writeback(file: &std::fs::File, offset: u64, len: usize) {
     #[cfg(target_os = "linux")]
     {
