@@ -1,5 +1,7 @@
 //! The `sockit` binary: parse, set up logging, dispatch, map errors to exit codes.
 
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};

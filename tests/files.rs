@@ -497,8 +497,8 @@ async fn a_hostile_server_cannot_write_outside_dest() {
     tokio::spawn(hostile_server(listener));
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("cfg");
-    let creds = sockit::tools::credentials::Credentials::in_dir(&cfg);
-    let saved = sockit::tools::credentials::Saved {
+    let creds = sockit::client::credentials::Credentials::in_dir(&cfg);
+    let saved = sockit::client::credentials::Saved {
         user: "alice".into(),
         token: "00".repeat(32),
         expires: 9_999_999_999,

@@ -3,15 +3,15 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use sockit::client::bench::churn::Churn;
 use sockit::stats::fmt_us;
-use sockit::tools::bench::churn::Churn;
 
 use self::print::{print_interval, print_report};
 use self::web::{Target, web_session};
 
 mod print;
 mod web;
-use sockit::tools::bench::{BenchConfig, CancellationToken, Mode, bench_live};
+use sockit::client::bench::{BenchConfig, CancellationToken, Mode, bench_live};
 
 /// Arguments of `sockit bench`.
 #[derive(Debug, clap::Args)]
@@ -144,7 +144,7 @@ pub struct BenchArgs {
     json: bool,
     /// Wire format: echo, frame, frame-ping, redis or nats (see below).
     #[arg(long, value_name = "PROTO", default_value = "echo")]
-    proto: sockit::tools::proto::Proto,
+    proto: sockit::client::probe_format::Proto,
     /// Write the full latency spectrum to FILE in HdrHistogram's .hgrm
     /// format (milliseconds), for HdrHistogram's plotter.
     #[arg(long, value_name = "FILE")]
@@ -187,7 +187,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         (None, true) => Mode::Stream,
         (None, false) => Mode::Closed { depth: a.pipeline },
     };
-    if matches!(a.target, Target::Web(_)) && a.proto != sockit::tools::proto::Proto::Echo {
+    if matches!(a.target, Target::Web(_)) && a.proto != sockit::client::probe_format::Proto::Echo {
         // Said before the password is asked for.
         anyhow::bail!(
             "--proto {} does not apply to ws:// targets: they send the web door's ping",
@@ -313,7 +313,7 @@ async fn run_sweep(
     p99_max_ms: f64,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    use sockit::tools::bench::sweep;
+    use sockit::client::bench::sweep;
     let range = sweep::parse_range(range).map_err(anyhow::Error::msg)?;
     if !(2..=50).contains(&steps) {
         anyhow::bail!("--steps {steps}: give 2 to 50");
@@ -363,7 +363,7 @@ const SLIP_WARNING: f64 = 0.95;
 
 /// Writes `--hgrm` and `--plot` files (0600, atomically).
 fn write_exports(
-    r: &sockit::tools::bench::BenchReport,
+    r: &sockit::client::bench::BenchReport,
     hgrm: Option<&std::path::Path>,
     plot: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
@@ -382,7 +382,7 @@ fn write_exports(
             "sockit bench {} ({}, {} conns, {})",
             r.target, r.proto, r.conns, r.mode
         );
-        let svg = sockit::tools::bench::plot::svg(&r.percentiles_us, &title);
+        let svg = sockit::client::bench::plot::svg(&r.percentiles_us, &title);
         sockit::fsutil::write_atomic(path, svg.as_bytes(), 0o600)
             .with_context(|| format!("writing --plot {}", path.display()))?;
     }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::json;
+use sockit::client::known_hosts::KnownHostsFile;
 use sockit::net::Endpoint;
 use sockit::net::tls::{self, Fingerprint, KnownHosts, Trust};
-use sockit::tools::known_hosts::KnownHostsFile;
 
 /// Arguments of `sockit cert`.
 #[derive(Debug, clap::Args)]

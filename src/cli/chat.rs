@@ -6,9 +6,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sockit::client::chat::{CatchUp, ChatConn, Incoming};
+use sockit::client::credentials::Credentials;
 use sockit::net::Endpoint;
-use sockit::tools::chat::{CatchUp, ChatConn, Incoming};
-use sockit::tools::credentials::Credentials;
 use sockit::wire::{ChatMessage, ChatReply, ChatRequest, Frame};
 use tokio::sync::mpsc;
 

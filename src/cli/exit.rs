@@ -2,7 +2,7 @@
 //! --help` and the README), and the one-line error text `main` prints.
 
 use sockit::client::ClientError;
-use sockit::tools::credentials::CredentialsError;
+use sockit::client::credentials::CredentialsError;
 
 /// Refused by the server (wrong password, quota, busy, ...) or a check
 /// failed.
@@ -29,8 +29,8 @@ pub fn status(e: &anyhow::Error) -> u8 {
         }
         // A pipe's connection that failed once made (reset, refused by
         // ICMP, timed out) carries its io::Error beside its words.
-        if let Some(sockit::tools::pipe::PipeError::Peer { io, .. }) =
-            cause.downcast_ref::<sockit::tools::pipe::PipeError>()
+        if let Some(sockit::client::pipe::PipeError::Peer { io, .. }) =
+            cause.downcast_ref::<sockit::client::pipe::PipeError>()
         {
             if is_network_io(io) {
                 return NETWORK;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use sockit::tools::sticky::{self, ReaderReport, StickyOpts};
+use sockit::client::sticky::{self, ReaderReport, StickyOpts};
 
 /// Arguments of `sockit lab`.
 #[derive(Debug, clap::Args)]

@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use sockit::client::credentials::{
+    Credentials, CredentialsError, Saved, check_password_path, connect_logged_in_any,
+};
+use sockit::client::failover;
 use sockit::client::{Client, ClientError};
 use sockit::net::Endpoint;
 use sockit::net::tls::Trust;
-use sockit::tools::credentials::{
-    Credentials, CredentialsError, Saved, check_password_path, connect_logged_in_any,
-};
-use sockit::tools::failover;
 use sockit::wire::{AuthReply, AuthRequest};
 
 use super::password::{self, Source};

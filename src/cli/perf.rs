@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use sockit::tools::perf::{self, Interval, PerfOpts, Summary};
-use sockit::tools::perf_udp;
+use sockit::client::perf::{self, Interval, PerfOpts, Summary};
+use sockit::client::perf_udp;
 use sockit::wire::perf::{MAX_TEST_SECS, PerfMode};
 
 /// Arguments of `sockit perf`.

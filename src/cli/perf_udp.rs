@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use sockit::client::perf_udp::{self, UdpInterval, UdpOpts, UdpSummary};
 use sockit::net::Endpoint;
-use sockit::tools::perf_udp::{self, UdpInterval, UdpOpts, UdpSummary};
 use sockit::wire::perf::MAX_TEST_SECS;
 use sockit::wire::perf_udp::MAX_INTERVALS;
 

@@ -4,10 +4,10 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sockit::client::ping::{PingConfig, PingReport, Progress, ping};
+use sockit::client::track::Event;
 use sockit::net::Endpoint;
 use sockit::stats::fmt_us;
-use sockit::tools::ping::{PingConfig, PingReport, Progress, ping};
-use sockit::tools::track::Event;
 use tokio_util::sync::CancellationToken;
 
 /// Arguments of `sockit ping`.
@@ -63,7 +63,7 @@ pub struct PingArgs {
     /// Wire format: echo (raw probes, any echo service) or frame (each probe
     /// inside a sockit echo frame, to `sockit serve --listen`).
     #[arg(long, value_name = "PROTO", default_value = "echo")]
-    proto: sockit::tools::proto::Proto,
+    proto: sockit::client::probe_format::Proto,
     #[command(flatten)]
     tls: super::tls_opts::ClientTlsArgs,
 }

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use sockit::client::pipe::{self, PipeOpts};
 use sockit::net::{Endpoint, serve::stop_signal};
-use sockit::tools::pipe::{self, PipeOpts};
 
 /// Arguments of `sockit connect`.
 #[derive(Debug, clap::Args)]

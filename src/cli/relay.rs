@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use sockit::client::pipe::relay::{self, ConnReport};
+use sockit::client::pipe::{self, PipeOpts};
 use sockit::net::serve::stop_signal;
-use sockit::tools::pipe::relay::{self, ConnReport};
-use sockit::tools::pipe::{self, PipeOpts};
 
 /// Arguments of `sockit relay`.
 #[derive(Debug, clap::Args)]

@@ -11,13 +11,13 @@
 //! go there, and a session stored by `login` is found by `put`.
 //!
 //! Several addresses are the nodes of one cluster: they are tried in turn
-//! ([`sockit::tools::failover`]) and a one-line message says which node a
+//! ([`sockit::client::failover`]) and a one-line message says which node a
 //! command fell over to.
 
 use std::path::Path;
 
+use sockit::client::failover::Skipped;
 use sockit::net::Endpoint;
-use sockit::tools::failover::Skipped;
 
 /// The server when none is named: where `sockit serve` listens by default.
 pub const DEFAULT_SERVER: &str = "tcp://127.0.0.1:7878";
@@ -93,7 +93,7 @@ impl ServerArgs {
 /// The servers named on the command line, else `$SOCKIT_SERVER`, else
 /// `client.toml`, else the default; never empty.
 pub fn resolve(given: &[Endpoint]) -> anyhow::Result<Vec<Endpoint>> {
-    let file = match sockit::tools::config_dir::config_dir() {
+    let file = match sockit::client::config_dir::config_dir() {
         Ok(dir) => from_file(&dir.join(CLIENT_CONFIG))?,
         Err(_) => None,
     };
@@ -173,7 +173,7 @@ pub async fn with_trust(
 /// Says, on stderr, which server a command fell over to (nothing when
 /// the first answered).
 pub fn report_fallover(skipped: &[Skipped], used: &Endpoint) {
-    if let Some(line) = sockit::tools::failover::fell_over(skipped, used) {
+    if let Some(line) = sockit::client::failover::fell_over(skipped, used) {
         eprintln!("sockit: {line}");
     }
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sockit::client::known_hosts::KnownHostsFile;
 use sockit::net::Endpoint;
 use sockit::net::tls::{self, Fingerprint, Identity, Trust};
-use sockit::tools::known_hosts::KnownHostsFile;
 
 /// Environment fallback of `--ca`.
 const CA_ENV: &str = "SOCKIT_CA";

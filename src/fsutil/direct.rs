@@ -1,7 +1,7 @@
 //! Bulk file I/O past the page cache (O_DIRECT) where the filesystem
 //! allows it: uploads and downloads stream through one reused, aligned
 //! buffer instead of through fresh page-cache pages. The file store and
-//! the client's transfers (`tools::transfer::local`) both stream this way.
+//! the client's transfers (`client::transfer::local`) both stream this way.
 //!
 //! Why: a transfer is fsynced as it goes (every 64 MiB and at the end), so
 //! the page cache cannot absorb it anyway; it only adds a copy, pushes
@@ -366,6 +366,9 @@ fn read_direct(
 /// to flush (instead of stalling the stream for the whole backlog). Linux
 /// only; elsewhere, and on any error, it does nothing: it is a hint, and
 /// durability still comes from the fsync.
+// rustix does not wrap sync_file_range(2), so it is called through libc:
+// `unsafe` FFI with integer arguments only.
+#[allow(unsafe_code)]
 pub fn start_writeback(file: &std::fs::File, offset: u64, len: usize) {
     #[cfg(target_os = "linux")]
     {

@@ -2,6 +2,10 @@
 //! (TCP_INFO) and this process's CPU time (getrusage), for throughput
 //! tests.
 
+// TCP_INFO and getrusage are read through libc (rustix wraps neither), into
+// plain-old-data structs the kernel fills: FFI that needs `unsafe`.
+#![allow(unsafe_code)]
+
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
+use sockit::client::bench::{BenchReport, IntervalReport};
 use sockit::stats::fmt_us;
-use sockit::tools::bench::{BenchReport, IntervalReport};
 
 /// One `--interval` line, human or JSON.
 pub(super) fn print_interval(i: &IntervalReport, json: bool) {

@@ -1,8 +1,8 @@
 //! `sockit bench`'s targets: an echo-like service, or a web door's
 //! WebSocket, logged in through `POST /api/login` before the run.
 
+use sockit::client::bench::ws::{WebTarget, web_login};
 use sockit::net::Endpoint;
-use sockit::tools::bench::ws::{WebTarget, web_login};
 
 use super::BenchArgs;
 
@@ -41,7 +41,7 @@ pub(super) async fn web_session(
             web.url
         );
     };
-    sockit::tools::credentials::check_password_path(&web.endpoint, false)
+    sockit::client::credentials::check_password_path(&web.endpoint, false)
         .await
         .map_err(|e| {
             anyhow::anyhow!("{e}").context(format!("{}: use wss:// for other hosts", web.url))

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use sockit::tools::transfer::{GetOptions, TransferError, get_file, local_target, stat, walk};
+use sockit::client::transfer::{GetOptions, TransferError, get_file, local_target, stat, walk};
 use sockit::wire::EntryKind;
 use sockit::wire::path::RelPath;
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use sockit::tools::transfer::{cancel, list, partials, remove, stat, walk};
+use sockit::client::transfer::{cancel, list, partials, remove, stat, walk};
 use sockit::wire::path::escape_name;
 use sockit::wire::{EntryInfo, EntryKind};
 
@@ -120,7 +120,7 @@ pub async fn ls(a: LsArgs) -> anyhow::Result<ExitCode> {
             truncated = cut;
             rows.extend(entries.into_iter().map(|e| (e.name.clone(), e)));
         }
-        Ok::<_, sockit::tools::transfer::TransferError>(())
+        Ok::<_, sockit::client::transfer::TransferError>(())
     }
     .await;
     if let Err(e) = result {

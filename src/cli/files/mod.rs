@@ -21,9 +21,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sockit::client::Client;
+use sockit::client::credentials::{Credentials, CredentialsError, connect_logged_in_any};
+use sockit::client::transfer::{TransferError, chunk_for};
 use sockit::net::Endpoint;
-use sockit::tools::credentials::{Credentials, CredentialsError, connect_logged_in_any};
-use sockit::tools::transfer::{TransferError, chunk_for};
 use sockit::wire::ErrorCode;
 use sockit::wire::path::RelPath;
 

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sockit::tools::transfer::Progress;
+use sockit::client::transfer::Progress;
 use sockit::wire::path::escape_name;
 
 /// A bar per file, or nothing; either way it counts the bytes moved.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use sockit::tools::transfer::{MAX_WALK, PutOptions, TransferError, put_file, stat};
+use sockit::client::transfer::{MAX_WALK, PutOptions, TransferError, put_file, stat};
 use sockit::wire::path::{RelPath, check_name, escape_bytes};
 use sockit::wire::{EntryKind, ErrorCode};
 

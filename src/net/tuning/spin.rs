@@ -218,6 +218,8 @@ impl Spinner {
 /// Polls `fds` without blocking until one is readable (or closed, or in
 /// error: anything that gives its task work), the budget runs out, or the
 /// thread is seen to have been off the CPU.
+// poll(2) over a caller's array of raw pollfd is FFI: `unsafe`.
+#[allow(unsafe_code)]
 fn spin(fds: &mut [libc::pollfd], budget: Duration) -> Outcome {
     let start = Instant::now();
     let mut last = start;

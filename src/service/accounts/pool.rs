@@ -75,19 +75,13 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Nices the calling thread (Linux: priorities are per thread).
+/// Nices the calling thread (Linux: priorities are per thread, and
+/// setpriority(PRIO_PROCESS) given a thread id nices only that thread).
 #[cfg(target_os = "linux")]
 fn lower_priority() {
-    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
-    let rc = unsafe {
-        let tid = libc::gettid();
-        match libc::id_t::try_from(tid) {
-            Ok(tid) => libc::setpriority(libc::PRIO_PROCESS, tid, HASH_NICE),
-            Err(_) => -1,
-        }
-    };
-    if rc != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot nice a hashing thread");
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), HASH_NICE) {
+        tracing::debug!(error = %std::io::Error::from(e), "cannot nice a hashing thread");
     }
 }
 
@@ -125,11 +119,8 @@ mod tests {
     fn threads_run_niced() {
         let pool = HashPool::new(1, 1).unwrap();
         let nice = pool
-            .submit(|| {
-                // SAFETY: getpriority on our own thread id.
-                unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
-            })
+            .submit(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())))
             .unwrap();
-        assert!(nice.blocking_recv().unwrap() >= HASH_NICE);
+        assert!(nice.blocking_recv().unwrap().unwrap() >= HASH_NICE);
     }
 }

@@ -3,7 +3,7 @@
 //! ([`check_received`], [`check_entry_name`]), goes through before a name
 //! touches a disk, and [`escape_name`] to print a name harmlessly. Pure,
 //! like the rest of `wire`: the file store (`service::files`) and the
-//! client (`tools::transfer`, `cli/files`) both use it from here.
+//! client (`client::transfer`, `cli/files`) both use it from here.
 //!
 //! The rules come from transfer tools that got this wrong: scp let a server
 //! pick names the client never asked for (CVE-2019-6111), croc accepted

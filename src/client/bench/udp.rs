@@ -16,7 +16,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::pace::{self, Pacer};
 use super::plan::{ConnMode, Live, Plan, Tally};
-use crate::tools::probe::{self, SEQ_LEN};
+use crate::client::probe::{self, SEQ_LEN};
 
 /// Receive buffer asked of the kernel: room for a deep pipeline of large
 /// datagrams, which the default (~200 KiB) would drop. The kernel caps it at

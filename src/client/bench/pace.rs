@@ -18,9 +18,12 @@ pub const MIN_PERIOD: Duration = Duration::from_micros(50);
 mod imp {
     use std::fs::File;
     use std::io::{self, Read};
-    use std::os::fd::{AsRawFd, FromRawFd};
     use std::time::Duration;
 
+    use rustix::time::{
+        Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
+        timerfd_settime,
+    };
     use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;
 
@@ -30,9 +33,9 @@ mod imp {
         fd: AsyncFd<File>,
     }
 
-    fn timespec(d: Duration) -> libc::timespec {
-        libc::timespec {
-            tv_sec: d.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+    fn timespec(d: Duration) -> Timespec {
+        Timespec {
+            tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
             tv_nsec: d.subsec_nanos().into(),
         }
     }
@@ -40,30 +43,20 @@ mod imp {
     impl Pacer {
         /// Fires `first_in` from now (at least 1 ns: zero would disarm it),
         /// then every `period`.
+        // tokio's registration of a raw descriptor is an `unsafe fn` (the
+        // safe constructors are deprecated as unsound): it trusts the caller
+        // that the descriptor stays open and the same while registered.
+        #[allow(unsafe_code)]
         pub fn new(first_in: Duration, period: Duration) -> io::Result<Pacer> {
-            // SAFETY: timerfd_create takes no pointers; it returns a new fd or -1.
-            let raw = unsafe {
-                libc::timerfd_create(
-                    libc::CLOCK_MONOTONIC,
-                    libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-                )
-            };
-            if raw < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `raw` is a fresh descriptor that nothing else owns.
-            let file = unsafe { File::from_raw_fd(raw) };
-            let spec = libc::itimerspec {
+            let file = File::from(timerfd_create(
+                TimerfdClockId::Monotonic,
+                TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+            )?);
+            let spec = Itimerspec {
                 it_interval: timespec(period),
                 it_value: timespec(first_in.max(Duration::from_nanos(1))),
             };
-            // SAFETY: a valid timerfd and a pointer to a live itimerspec; the
-            // old value is not asked for (null).
-            if unsafe { libc::timerfd_settime(file.as_raw_fd(), 0, &spec, std::ptr::null_mut()) }
-                < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
+            timerfd_settime(&file, TimerfdTimerFlags::empty(), &spec)?;
             // SAFETY: `file` owns the descriptor and moves into the AsyncFd,
             // so it stays open and the same for the AsyncFd's whole life.
             let fd = unsafe { AsyncFd::register_with_interest(file, Interest::READABLE) }?;

@@ -118,7 +118,7 @@ pub(super) struct Plan {
     /// Payload size in bytes.
     pub(super) size: usize,
     /// What a message looks like on the wire.
-    pub(super) proto: crate::tools::proto::Proto,
+    pub(super) proto: crate::client::probe_format::Proto,
     /// How messages are issued.
     pub(super) mode: ConnMode,
     /// When an unanswered message counts as a timeout.

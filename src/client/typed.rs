@@ -1,5 +1,5 @@
-//! The typed client of the frame protocol, used by `sockit call`, the framed
-//! modes of `ping` and `bench`, and the tests.
+//! The typed client of the frame protocol ([`Client`]), used by `sockit
+//! call`, the framed modes of `ping` and `bench`, and the tests.
 
 use std::time::Duration;
 

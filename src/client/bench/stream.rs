@@ -4,7 +4,7 @@
 //! whose replies fill our receive buffer while we wait to write).
 //!
 //! A stream keeps order and every reply has a known length (see
-//! [`crate::tools::proto`]), so the `k`th reply-sized piece that comes back
+//! [`crate::client::probe_format`]), so the `k`th reply-sized piece that comes back
 //! answers the `k`th message sent: send times sit in a ring of
 //! `depth` entries (closed loop) or are computed from the schedule (open
 //! loop); nothing is allocated per message.
@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::pace::{self, Pacer};
 use super::plan::{ConnMode, Live, Plan, Tally};
+use crate::client::probe;
 use crate::net::Conn;
-use crate::tools::probe;
 
 /// Bytes per read: a 64 KiB bulk message or a thousand pipelined small ones
 /// in one system call.

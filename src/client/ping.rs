@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::link::{Incoming, Link};
 use super::probe::{self, SizeError};
-use super::proto::Proto;
+use super::probe_format::Proto;
 use super::track::{Event, MAX_WINDOW, Tracker};
 use crate::net::DialError as ConnectError;
 use crate::net::{Endpoint, Transport};

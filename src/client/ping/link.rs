@@ -5,8 +5,8 @@ use std::io;
 
 use tokio::net::UdpSocket;
 
+use crate::client::probe;
 use crate::net::Conn;
-use crate::tools::probe;
 
 /// What a read brought in.
 pub(super) enum Incoming<'a> {

@@ -29,7 +29,7 @@ use self::plan::{ConnMode, Live, Plan, Schedule, Tally, Window};
 pub use self::report::{BenchReport, IntervalReport};
 use self::report::{report, take_interval};
 use super::probe::{self, SizeError};
-use super::proto::{Proto, nats_handshake};
+use super::probe_format::{Proto, nats_handshake};
 use crate::net::DialError as ConnectError;
 use crate::net::{Endpoint, Transport};
 pub use tokio_util::sync::CancellationToken;
