@@ -3,7 +3,7 @@
 //!
 //! - [`typed`]: the typed client of the frame protocol ([`Client`]), used by
 //!   `sockit call`, the framed modes of `ping` and `bench`, and the tests.
-//! - [`ping`] (round trips, loss, reordering) and [`bench`] (load,
+//! - [`ping`] (round trips, loss, reordering) and [`mod@bench`] (load,
 //!   throughput, latency) against any echo service; [`probe_format`] is what
 //!   they put on the wire (raw echo, sockit frames, Redis or NATS PING),
 //!   [`probe`] the sequence number each probe carries, and [`track`] the
