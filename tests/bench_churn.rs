@@ -5,15 +5,8 @@
 
 mod common;
 
-use common::{Server, run};
+use common::{Server, json_lines, run};
 use serde_json::Value;
-
-fn docs(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
@@ -45,7 +38,7 @@ fn lifetimes_replace_connections_at_the_intended_rate_with_the_load_on_schedule(
         b"",
     );
     assert!(out.status.success(), "{out:?}");
-    let docs = docs(&out.stdout);
+    let docs = json_lines(&out.stdout);
     let (r, intervals) = docs.split_last().unwrap();
     assert_eq!(f(&r["connect_rate"]), 16.0, "{r}");
     assert_eq!(f(&r["conn_lifetime_s"]), 0.25, "{r}");
@@ -118,7 +111,7 @@ fn a_connect_rate_paces_the_ramp() {
         b"",
     );
     assert!(out.status.success(), "{out:?}");
-    let r = docs(&out.stdout).pop().unwrap();
+    let r = json_lines(&out.stdout).pop().unwrap();
     assert_eq!(r["connects"], 10, "{r}");
     assert_eq!(f(&r["connect_rate"]), 20.0, "{r}");
     // 10 connects at 20/s: the last starts 0.45 s in.
@@ -158,7 +151,7 @@ fn churn_runs_over_tls_with_the_frame_protocol() {
         b"",
     );
     assert!(out.status.success(), "{out:?}");
-    let r = docs(&out.stdout).pop().unwrap();
+    let r = json_lines(&out.stdout).pop().unwrap();
     assert!(r["connects"].as_u64().unwrap() >= 8, "{r}");
     assert_eq!(r["connect_failures"], 0, "{r}");
     assert_eq!(r["errors"], 0, "{r}");
@@ -190,7 +183,7 @@ fn refused_connects_are_counted_and_named() {
         b"",
     );
     assert_eq!(out.status.code(), Some(1), "nothing echoed: {out:?}");
-    let r = docs(&out.stdout).pop().unwrap();
+    let r = json_lines(&out.stdout).pop().unwrap();
     assert_eq!(r["connects"], 0, "{r}");
     assert!(r["connect_failures"].as_u64().unwrap() > 2, "{r}");
     assert!(

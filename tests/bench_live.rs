@@ -7,15 +7,8 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{Server, bin, run};
+use common::{Server, bin, json_lines, run};
 use serde_json::Value;
-
-fn lines(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 #[test]
 fn intervals_add_up_to_the_summary_and_show_the_intended_rate() {
@@ -38,7 +31,7 @@ fn intervals_add_up_to_the_summary_and_show_the_intended_rate() {
         b"",
     );
     assert!(out.status.success(), "{out:?}");
-    let docs = lines(&out.stdout);
+    let docs = json_lines(&out.stdout);
     let (summary, intervals) = docs.split_last().unwrap();
     assert_eq!(summary["interrupted"], false, "{summary}");
     assert!((4..=5).contains(&intervals.len()), "{intervals:?}");

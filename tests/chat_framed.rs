@@ -26,10 +26,7 @@ fn chat_server(extra: &[&str]) -> Server {
 }
 
 async fn member(srv: &Server, name: &str) -> Client {
-    let ep: Endpoint = srv.addr("framed", "tcp://").parse().unwrap();
-    let mut c = Client::connect(&ep, IO_LIMIT).await.unwrap();
-    c.login(name, PASS).await.unwrap();
-    c
+    common::framed_member(srv, name, PASS, IO_LIMIT).await
 }
 
 async fn ask(c: &mut Client, req: ChatRequest) -> Result<ChatReply, ClientError> {

@@ -12,7 +12,6 @@ use std::time::Duration;
 use common::pg::Pg;
 use common::{Server, add_user};
 use sockit::client::{Client, ClientError};
-use sockit::net::Endpoint;
 use sockit::service::chat::PRESENCE_TTL;
 use sockit::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest};
 
@@ -44,10 +43,7 @@ fn node(pg: &Pg) -> Server {
 }
 
 async fn member(srv: &Server, name: &str) -> Client {
-    let ep: Endpoint = srv.addr("framed", "tcp://").parse().unwrap();
-    let mut c = Client::connect(&ep, IO_LIMIT).await.unwrap();
-    c.login(name, PASS).await.unwrap();
-    c
+    common::framed_member(srv, name, PASS, IO_LIMIT).await
 }
 
 async fn ask(c: &mut Client, req: ChatRequest) -> Result<ChatReply, ClientError> {

@@ -289,3 +289,26 @@ pub fn staging_part_bytes(data: &Path) -> u64 {
     }
     total
 }
+
+/// Each line of a command's stdout parsed as one JSON document (`--json`
+/// streams, per-interval lines and the summary).
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A framed client of `srv` logged in as `name` with `password`, each step
+/// within `limit`.
+pub async fn framed_member(
+    srv: &Server,
+    name: &str,
+    password: &str,
+    limit: Duration,
+) -> sockit::client::Client {
+    let ep: sockit::net::Endpoint = srv.addr("framed", "tcp://").parse().unwrap();
+    let mut c = sockit::client::Client::connect(&ep, limit).await.unwrap();
+    c.login(name, password).await.unwrap();
+    c
+}
