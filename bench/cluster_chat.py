@@ -33,7 +33,7 @@ def start_node(binary, store, tmp, n):
             "1000000", "--chat-guest-ip-rate", "1000000", "--chat-guest-ip-burst", "1000000",
             "--max-conns-per-ip", "0", "--chat-queue", "1000000"]
     if store:
-        args += ["--chat-store", store]
+        args += ["--store", store]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     addr = None
     for line in proc.stdout:

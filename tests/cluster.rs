@@ -29,7 +29,7 @@ fn node(pg: &Pg) -> Server {
         "tcp://127.0.0.1:0",
         "--argon2",
         CHEAP,
-        "--chat-store",
+        "--store",
         &url,
         "--chat-rate",
         "100000",

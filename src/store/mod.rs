@@ -23,6 +23,33 @@ use rusqlite::{Connection, OpenFlags};
 /// while the server runs) before giving up with "database is locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where a node keeps its state, as the operator chose it (`--store`).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// SQLite files in the data directory: one node, nothing to set up.
+    Sqlite,
+    /// A PostgreSQL shared by every node of a cluster.
+    Postgres(Box<postgres::Config>),
+}
+
+impl Backend {
+    /// Parses `--store`: `sqlite`, or a `postgres://` URL.
+    pub fn parse(s: &str) -> Result<Backend, pg::PgError> {
+        if s == "sqlite" {
+            return Ok(Backend::Sqlite);
+        }
+        if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+            return Err(pg::PgError::BadUrl(s.to_owned()));
+        }
+        Ok(Backend::Postgres(Box::new(pg::config(s)?)))
+    }
+
+    /// True for the cluster's store.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
+    }
+}
+
 /// One step of a schema: applied once, in order, inside a transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {

@@ -34,7 +34,7 @@ const MIGRATION_LOCK: i64 = 0x736f_636b_6974;
 pub enum PgError {
     /// The URL does not parse.
     #[error(
-        "--chat-store {0:?} is not a PostgreSQL URL; give postgres://USER@HOST/DB \
+        "--store {0:?} is not a PostgreSQL URL; give postgres://USER@HOST/DB \
          (or postgres://USER@localhost/DB?host=/run/postgresql for a Unix socket)"
     )]
     BadUrl(String),

@@ -155,7 +155,7 @@ impl Pg {
         self.data()
     }
 
-    /// The connection URL the nodes take (`--chat-store`).
+    /// The connection URL the nodes take (`--store`).
     pub fn url(&self) -> String {
         format!(
             "postgres://{ROLE}@localhost/postgres?host={}",

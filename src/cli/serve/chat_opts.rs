@@ -5,18 +5,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sockit::service::accounts::Accounts;
-use sockit::service::chat::{ChatConfig, ChatHub, ChatStore, FilterRule, LocalHub};
+use sockit::service::chat::{ChatConfig, ChatHub, FilterRule, LocalHub};
+use sockit::store::Backend;
 
 /// Flags that configure the chat hub.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChatArgs {
-    /// Where chat rooms and history live: `sqlite` (DATA/chat.db, one
-    /// node, the default) or a PostgreSQL URL shared by several nodes, e.g.
-    /// postgres://sockit@db.internal/sockit, or
-    /// postgres://sockit@localhost/sockit?host=/run/postgresql for a Unix
-    /// socket: members on every node sharing it meet in the same rooms.
-    #[arg(long, value_name = "URL", value_parser = parse_store)]
-    chat_store: Option<ChatStore>,
     /// A word-filter rule, on every chat door: FROM=TO replaces the whole
     /// word FROM (any case) by TO; FROM=!block refuses messages containing
     /// it; repeatable.
@@ -69,10 +63,6 @@ pub struct ChatArgs {
     /// rooms), run in the background [default: 60].
     #[arg(long, value_name = "SECS")]
     chat_prune_every: Option<f64>,
-}
-
-fn parse_store(s: &str) -> Result<ChatStore, String> {
-    ChatStore::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_rule(s: &str) -> Result<FilterRule, String> {
@@ -148,11 +138,15 @@ impl ChatArgs {
     }
 
     /// Opens the hub (history in DATA/chat.db, or in the PostgreSQL of
-    /// `--chat-store`); guests may not take the names of `accounts`.
-    pub async fn open(&self, data: &Path, accounts: Accounts) -> anyhow::Result<Arc<dyn ChatHub>> {
+    /// `--store`); guests may not take the names of `accounts`.
+    pub async fn open(
+        &self,
+        data: &Path,
+        store: Backend,
+        accounts: Accounts,
+    ) -> anyhow::Result<Arc<dyn ChatHub>> {
         let cfg = self.config()?;
         let dir = data.to_owned();
-        let store = self.chat_store.clone().unwrap_or(ChatStore::Sqlite);
         let shared = store.is_shared();
         let hub = tokio::task::spawn_blocking(move || {
             LocalHub::open_store(&dir, store, cfg, Arc::new(accounts))
@@ -160,7 +154,7 @@ impl ChatArgs {
         .await
         .context("opening the chat history")?;
         let hub = if shared {
-            hub.context("opening the chat history in PostgreSQL (--chat-store)")?
+            hub.context("opening the chat history in PostgreSQL (--store)")?
         } else {
             hub.with_context(|| format!("opening the chat history in {}", data.display()))?
         };

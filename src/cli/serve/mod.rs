@@ -2,7 +2,7 @@
 //! SIGINT/SIGTERM, then drain within the grace period.
 //!
 //! Here: the flags ([`ServeArgs`]) and [`run`], which takes the parsed
-//! command line. Beside it: the flag groups (`chat_opts`, `filestore`,
+//! command line. Beside it: the flag groups (`store_opts`, `chat_opts`, `filestore`,
 //! `guard_opts`, `limits`; accounts and TLS flags are shared with other
 //! commands and live in `cli/`), the config file (`config/`), SIGHUP
 //! (`reload`), the data directory lock (`data_lock`), which services run
@@ -17,6 +17,7 @@ mod limits;
 mod listeners;
 mod opts;
 mod reload;
+mod store_opts;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,7 +74,7 @@ const CONFIG_HEADER: &str = "\
         --chat-filter darn=**** --chat-filter spam=!block
       chat for `nc HOST 2323` users and for JSON datagrams {\"name\",\"msg\"},
       in the same rooms, with the classic keyword rule
-  sockit serve --chat-store postgres://sockit@db.internal:5432/sockit
+  sockit serve --store postgres://sockit@db.internal:5432/sockit
       one node of a cluster: chat rooms and history in a shared PostgreSQL;
       members of every node given the same URL meet in the same rooms
   sockit serve --print-config > sockit.toml; sockit serve --config sockit.toml
@@ -189,6 +190,8 @@ pub struct ServeArgs {
     /// Print the effective settings as a config file and exit.
     #[arg(long)]
     print_config: bool,
+    #[command(flatten)]
+    store: store_opts::StoreArgs,
     #[command(flatten)]
     accounts: crate::cli::accounts::AccountsArgs,
     #[command(flatten)]

@@ -73,7 +73,10 @@ pub(super) async fn open_services(
             .context("counting accounts")??
             .len()
     };
-    let chat = a.chat.open(&a.data, accounts.clone()).await?;
+    let chat = a
+        .chat
+        .open(&a.data, a.store.backend(), accounts.clone())
+        .await?;
     let files = a.files.open(&a.data, a.max_body).await?;
     let services = sockit::service::Services {
         accounts: Some(accounts),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use crate::store::pg::{self, PgConn, PgError};
-use crate::store::{Durability, StoreError};
+use crate::store::{Backend, Durability, StoreError};
 
 use super::error::ChatError;
 use super::event::MemberInfo;
@@ -22,33 +22,6 @@ use super::history_pg;
 /// killed with `kill -9` has its members vanish within this, plus one
 /// heartbeat.
 pub const PRESENCE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Where the history lives, as the operator chose it (`--chat-store`).
-#[derive(Debug, Clone)]
-pub enum ChatStore {
-    /// `DATA/chat.db` in the data directory: one node, nothing to set up.
-    Sqlite,
-    /// A PostgreSQL shared by every node of a cluster.
-    Postgres(Box<postgres::Config>),
-}
-
-impl ChatStore {
-    /// Parses `--chat-store`: `sqlite`, or a `postgres://` URL.
-    pub fn parse(s: &str) -> Result<ChatStore, PgError> {
-        if s == "sqlite" {
-            return Ok(ChatStore::Sqlite);
-        }
-        if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
-            return Err(PgError::BadUrl(s.to_owned()));
-        }
-        Ok(ChatStore::Postgres(Box::new(pg::config(s)?)))
-    }
-
-    /// True for the cluster's store.
-    pub fn is_shared(&self) -> bool {
-        matches!(self, ChatStore::Postgres(_))
-    }
-}
 
 /// One connection to the history.
 pub(super) enum Db {
@@ -85,13 +58,13 @@ pub enum OpenStoreError {
 impl Db {
     /// Opens one connection to `store` (migrating the schema first).
     pub(super) fn open(
-        store: &ChatStore,
+        store: &Backend,
         dir: &Path,
         durability: Durability,
     ) -> Result<Db, OpenStoreError> {
         Ok(match store {
-            ChatStore::Sqlite => Db::Sqlite(history::open(dir, durability)?),
-            ChatStore::Postgres(cfg) => {
+            Backend::Sqlite => Db::Sqlite(history::open(dir, durability)?),
+            Backend::Postgres(cfg) => {
                 let mut c = PgConn::open((**cfg).clone())?;
                 pg::migrate(&mut c, history_pg::MIGRATIONS)?;
                 Db::Pg(Box::new(c))

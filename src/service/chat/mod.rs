@@ -66,7 +66,7 @@ pub use config::{
     DEFAULT_ROOM_IDLE, DEFAULT_ROOMS_MAX, MAX_ROOMS_PER_MEMBER, PRUNE_CHUNK, ROOM_LIST_MAX,
     WRITE_QUEUE_CAPACITY,
 };
-pub use db::{ChatStore, OpenStoreError, PRESENCE_TTL};
+pub use db::{OpenStoreError, PRESENCE_TTL};
 pub use error::ChatError;
 pub use event::{
     Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, RoomInfo, SessionId,

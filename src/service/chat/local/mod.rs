@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use super::api::Ticket;
 use super::api::{ChatHub, Connected, HubFuture, Joined};
 use super::config::{ChatConfig, WRITE_QUEUE_CAPACITY};
-use super::db::{ChatStore, Db, DbError, OpenStoreError};
+use super::db::{Db, DbError, OpenStoreError};
 use super::error::ChatError;
 use super::event::{DoorKind, MemberInfo, RoomInfo, SessionId};
 use super::filter::WordFilter;
@@ -38,6 +38,7 @@ use super::history::{HistoryPage, HistoryQuery};
 use super::names::{Identity, NameRegistry};
 use super::room::{Counters, HubStats, Member, Room, lock};
 use super::writer::{self, Pending};
+use crate::store::Backend;
 
 /// The one-node chat hub.
 pub struct LocalHub {
@@ -102,7 +103,7 @@ impl LocalHub {
         config: ChatConfig,
         registry: Arc<dyn NameRegistry>,
     ) -> Result<Arc<LocalHub>, OpenError> {
-        Self::open_store(dir, ChatStore::Sqlite, config, registry)
+        Self::open_store(dir, Backend::Sqlite, config, registry)
     }
 
     /// Like [`LocalHub::open`], with the history in `store`: on
@@ -111,7 +112,7 @@ impl LocalHub {
     /// only for SQLite.
     pub fn open_store(
         dir: &Path,
-        store: ChatStore,
+        store: Backend,
         config: ChatConfig,
         registry: Arc<dyn NameRegistry>,
     ) -> Result<Arc<LocalHub>, OpenError> {
@@ -154,7 +155,7 @@ impl LocalHub {
             _stop_pruner: stop,
         });
         prune::spawn(Arc::downgrade(&hub), stopped)?;
-        if let (ChatStore::Postgres(cfg), Some(node)) = (store, hub.node.clone()) {
+        if let (Backend::Postgres(cfg), Some(node)) = (store, hub.node.clone()) {
             cluster::spawn(Arc::downgrade(&hub), *cfg, node)?;
         }
         Ok(hub)
