@@ -1,0 +1,321 @@
+//! The chaos test (issue 19), after Centrifuge's cross-node recovery and
+//! reconnect-storm scenarios: three `sockit serve` nodes on one throw-away
+//! PostgreSQL, a publisher and a subscriber on every node, forced
+//! reconnects, one node killed with `kill -9` mid-burst and restarted, and
+//! PostgreSQL restarted once. The check: every acknowledged seq is seen by
+//! every subscriber exactly once, in order, and every publisher's message
+//! is acknowledged exactly once (idempotency keys make its resends safe).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::pg::Pg;
+use common::{Server, add_user};
+use sockit::client::{Client, ClientError};
+use sockit::net::Endpoint;
+use sockit::wire::{ChatEvent, ChatReply, ChatRequest};
+
+const ROOM: &str = "chaos";
+const PASS: &str = "correct horse battery";
+const NODES: usize = 3;
+/// Messages per publisher (one publisher per node).
+const PER_PUBLISHER: u64 = 150;
+const TOTAL: u64 = PER_PUBLISHER * NODES as u64;
+/// How long one request may take before the test calls it a hang.
+const IO_LIMIT: Duration = Duration::from_secs(15);
+/// The whole run's bound: far above what it needs, so only a hang trips it.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+/// Pause between attempts while a node or PostgreSQL is down (a retry
+/// back-off, not a wait for readiness: every attempt checks for real).
+const BACKOFF: Duration = Duration::from_millis(50);
+
+fn node_args(url: &str) -> Vec<String> {
+    [
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        "m=256,t=1,p=1",
+        "--store",
+        url,
+        "--chat-rate",
+        "100000",
+        "--chat-burst",
+        "100000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn start_node(url: &str, dir: Option<tempfile::TempDir>) -> Server {
+    let args = node_args(url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let fresh = dir.is_none();
+    let srv = match dir {
+        Some(d) => Server::start_in(d, &args),
+        None => Server::start(&args),
+    };
+    if fresh {
+        for i in 0..NODES {
+            add_user(&srv.data(), &format!("pub{i}"), PASS);
+            add_user(&srv.data(), &format!("sub{i}"), PASS);
+        }
+    }
+    srv
+}
+
+/// The nodes' current framed addresses (a restarted node gets a new port).
+type Addrs = Arc<Mutex<Vec<String>>>;
+
+/// Connects as `name`, trying node `home` first and then the others in
+/// turn, until one accepts the login and the join; returns the client and
+/// the room's `last_seq`.
+async fn connect(addrs: &Addrs, home: usize, name: &str, deadline: Instant) -> (Client, u64) {
+    let mut turn = home;
+    loop {
+        assert!(Instant::now() < deadline, "{name}: no node took it in time");
+        let addr = addrs.lock().unwrap()[turn % NODES].clone();
+        turn += 1;
+        let ep: Endpoint = addr.parse().unwrap();
+        let Ok(mut c) = Client::connect(&ep, IO_LIMIT).await else {
+            tokio::time::sleep(BACKOFF).await;
+            continue;
+        };
+        if c.login(name, PASS).await.is_err() {
+            tokio::time::sleep(BACKOFF).await;
+            continue;
+        }
+        match ask(&mut c, ChatRequest::Join { room: ROOM.into() }).await {
+            Ok(ChatReply::Join { last_seq, .. }) => return (c, last_seq),
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => tokio::time::sleep(BACKOFF).await,
+        }
+    }
+}
+
+async fn ask(c: &mut Client, req: ChatRequest) -> Result<ChatReply, ClientError> {
+    let reply = tokio::time::timeout(IO_LIMIT, c.request(req.to_frame(None)))
+        .await
+        .expect("a request hung: errors must be clear and quick, never a hang")?;
+    Ok(ChatReply::from_frame(&reply).unwrap())
+}
+
+/// Publishes `PER_PUBLISHER` keyed messages, resending each (same key,
+/// through whichever node answers) until it is acknowledged; returns the
+/// acknowledged seqs in order of acknowledgement.
+async fn publisher(addrs: Addrs, i: usize, acked: Arc<AtomicU64>, deadline: Instant) -> Vec<u64> {
+    let name = format!("pub{i}");
+    let mut seqs = Vec::new();
+    let mut conn = None;
+    for k in 0..PER_PUBLISHER {
+        let key = format!("{name}-{k}");
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "{name}: {key} never acknowledged"
+            );
+            if conn.is_none() {
+                conn = Some(connect(&addrs, i, &name, deadline).await.0);
+            }
+            let c = conn.as_mut().unwrap();
+            let req = ChatRequest::Send {
+                room: ROOM.into(),
+                text: key.clone(),
+                key: Some(key.clone()),
+            };
+            match ask(c, req).await {
+                Ok(ChatReply::Send { seq, .. }) => {
+                    seqs.push(seq);
+                    acked.fetch_add(1, Ordering::SeqCst);
+                    break;
+                }
+                Ok(other) => panic!("{other:?}"),
+                // The store is down: a clear, retryable error; the
+                // connection stays usable.
+                Err(ClientError::Server { code, .. }) if code == "store" => {
+                    tokio::time::sleep(BACKOFF).await;
+                }
+                // The node went away (killed) or the reply was lost:
+                // reconnect and resend with the same key.
+                Err(_) => {
+                    conn = None;
+                    tokio::time::sleep(BACKOFF).await;
+                }
+            }
+        }
+    }
+    seqs
+}
+
+/// Follows the room until it has seen seq `TOTAL`, reconnecting (and
+/// catching up from history after the last seq it saw) whenever its node
+/// goes away, and once of its own accord every `drop_every` messages.
+/// Returns every seq in the order seen, with their texts.
+async fn subscriber(
+    addrs: Addrs,
+    i: usize,
+    drop_every: u64,
+    deadline: Instant,
+) -> Vec<(u64, String)> {
+    let name = format!("sub{i}");
+    let mut seen: Vec<(u64, String)> = Vec::new();
+    let last = |seen: &Vec<(u64, String)>| seen.last().map_or(0, |m| m.0);
+    while last(&seen) < TOTAL {
+        let (mut c, last_seq) = connect(&addrs, i, &name, deadline).await;
+        // Catch up from history: after the last seq seen, up to the join's.
+        let mut broken = false;
+        while last(&seen) < last_seq {
+            let req = ChatRequest::History {
+                room: ROOM.into(),
+                last: None,
+                after: Some(last(&seen)),
+                epoch: None,
+            };
+            match ask(&mut c, req).await {
+                Ok(ChatReply::History { messages, .. }) => {
+                    assert!(!messages.is_empty(), "{name}: empty page before {last_seq}");
+                    for m in messages.into_iter().filter(|m| m.seq <= last_seq) {
+                        assert_eq!(m.seq, last(&seen) + 1, "{name}: history gap/duplicate");
+                        seen.push((m.seq, m.text));
+                    }
+                }
+                Ok(other) => panic!("{other:?}"),
+                Err(_) => {
+                    broken = true;
+                    break;
+                }
+            }
+        }
+        // Then live: exactly the next seq every time.
+        let mut live = 0;
+        while !broken && last(&seen) < TOTAL {
+            assert!(
+                Instant::now() < deadline,
+                "{name}: stalled at {}",
+                last(&seen)
+            );
+            let frame = match tokio::time::timeout(IO_LIMIT, c.recv()).await {
+                Ok(Ok(Some(f))) => f,
+                // The node died (or went silent): reconnect and catch up.
+                _ => break,
+            };
+            match ChatEvent::from_frame(&frame) {
+                Ok(ChatEvent::Message(m)) => {
+                    assert_eq!(m.seq, last(&seen) + 1, "{name}: live gap or duplicate");
+                    seen.push((m.seq, m.text));
+                    live += 1;
+                    if live % drop_every == 0 {
+                        break; // a forced reconnect
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_survive_kill_9_and_a_postgres_restart_with_no_gap_or_duplicate() {
+    let pg = Arc::new(Mutex::new(Pg::start()));
+    let url = pg.lock().unwrap().url();
+    let mut nodes: Vec<Option<Server>> = Vec::new();
+    for _ in 0..NODES {
+        let u = url.clone();
+        let srv = tokio::task::spawn_blocking(move || start_node(&u, None))
+            .await
+            .unwrap();
+        nodes.push(Some(srv));
+    }
+    let addrs: Addrs = Arc::new(Mutex::new(
+        nodes
+            .iter()
+            .map(|n| n.as_ref().unwrap().addr("framed", "tcp://"))
+            .collect(),
+    ));
+    let deadline = Instant::now() + RUN_LIMIT;
+    let acked = Arc::new(AtomicU64::new(0));
+
+    // Subscribers first (each joined before any message), then publishers.
+    let mut subs = Vec::new();
+    for i in 0..NODES {
+        let drop_every = [97, 131, 1_000][i];
+        subs.push(tokio::spawn(subscriber(
+            addrs.clone(),
+            i,
+            drop_every,
+            deadline,
+        )));
+    }
+    let mut pubs = Vec::new();
+    for i in 0..NODES {
+        pubs.push(tokio::spawn(publisher(
+            addrs.clone(),
+            i,
+            acked.clone(),
+            deadline,
+        )));
+    }
+
+    // kill -9 the third node a third of the way through, then restart it
+    // on its own data directory (its accounts; the chat is in PostgreSQL).
+    wait_for(&acked, TOTAL / 3, deadline).await;
+    let victim = nodes[2].take().unwrap();
+    let dir = tokio::task::spawn_blocking(move || victim.kill_keep_dir())
+        .await
+        .unwrap();
+    let u = url.clone();
+    let back = tokio::task::spawn_blocking(move || start_node(&u, Some(dir)))
+        .await
+        .unwrap();
+    addrs.lock().unwrap()[2] = back.addr("framed", "tcp://");
+    nodes[2] = Some(back);
+
+    // Restart PostgreSQL two thirds of the way through.
+    wait_for(&acked, 2 * TOTAL / 3, deadline).await;
+    let pg2 = pg.clone();
+    tokio::task::spawn_blocking(move || pg2.lock().unwrap().restart())
+        .await
+        .unwrap();
+
+    let mut all_acked = Vec::new();
+    for p in pubs {
+        all_acked.extend(p.await.unwrap());
+    }
+    all_acked.sort_unstable();
+    let want: Vec<u64> = (1..=TOTAL).collect();
+    assert_eq!(
+        all_acked, want,
+        "each message acknowledged once, seqs contiguous"
+    );
+    let committed = pg
+        .lock()
+        .unwrap()
+        .psql("SELECT count(*) FROM chat_messages");
+    assert_eq!(committed, TOTAL.to_string(), "no message stored twice");
+
+    let mut first: Option<Vec<(u64, String)>> = None;
+    for s in subs {
+        let seen = s.await.unwrap();
+        let seqs: Vec<u64> = seen.iter().map(|m| m.0).collect();
+        assert_eq!(seqs, want, "every acked seq once, in order");
+        match &first {
+            None => first = Some(seen),
+            Some(f) => assert_eq!(&seen, f, "every subscriber saw the same texts"),
+        }
+    }
+}
+
+/// Waits (polling a counter the publishers bump) until `n` messages have
+/// been acknowledged.
+async fn wait_for(acked: &AtomicU64, n: u64, deadline: Instant) {
+    while acked.load(Ordering::SeqCst) < n {
+        assert!(Instant::now() < deadline, "publishers stalled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
