@@ -17,7 +17,7 @@ use common::pg::Pg;
 use common::{Server, add_user};
 use sockit::client::{Client, ClientError};
 use sockit::net::Endpoint;
-use sockit::wire::{ChatEvent, ChatReply, ChatRequest};
+use sockit::wire::{ChatEvent, ChatReply, ChatRequest, Frame};
 
 const ROOM: &str = "chaos";
 const PASS: &str = "correct horse battery";
@@ -104,6 +104,30 @@ async fn ask(c: &mut Client, req: ChatRequest) -> Result<ChatReply, ClientError>
     Ok(ChatReply::from_frame(&reply).unwrap())
 }
 
+/// [`ask`], keeping the frames pushed before the reply (live events) in
+/// `early` instead of dropping them as [`Client::request`] does.
+async fn ask_keeping_events(
+    c: &mut Client,
+    req: ChatRequest,
+    early: &mut std::collections::VecDeque<Frame>,
+) -> Result<ChatReply, ClientError> {
+    let id = c.next_id();
+    c.send(req.to_frame(Some(id))).await?;
+    loop {
+        let f = tokio::time::timeout(IO_LIMIT, c.recv())
+            .await
+            .expect("a request hung: errors must be clear and quick, never a hang")?
+            .ok_or(ClientError::Closed)?;
+        if f.id() == Some(id) {
+            if f.kind() == Some("error") {
+                return Err(ClientError::Unexpected(format!("{f:?}")));
+            }
+            return Ok(ChatReply::from_frame(&f).unwrap());
+        }
+        early.push_back(f);
+    }
+}
+
 /// Publishes `PER_PUBLISHER` keyed messages, resending each (same key,
 /// through whichever node answers) until it is acknowledged; returns the
 /// acknowledged seqs in order of acknowledgement.
@@ -167,6 +191,8 @@ async fn subscriber(
     while last(&seen) < TOTAL {
         let (mut c, last_seq) = connect(&addrs, i, &name, deadline).await;
         // Catch up from history: after the last seq seen, up to the join's.
+        // Live events pushed meanwhile are kept for after the catch-up.
+        let mut early = std::collections::VecDeque::new();
         let mut broken = false;
         while last(&seen) < last_seq {
             let req = ChatRequest::History {
@@ -175,7 +201,7 @@ async fn subscriber(
                 after: Some(last(&seen)),
                 epoch: None,
             };
-            match ask(&mut c, req).await {
+            match ask_keeping_events(&mut c, req, &mut early).await {
                 Ok(ChatReply::History { messages, .. }) => {
                     assert!(!messages.is_empty(), "{name}: empty page before {last_seq}");
                     for m in messages.into_iter().filter(|m| m.seq <= last_seq) {
@@ -198,14 +224,22 @@ async fn subscriber(
                 "{name}: stalled at {}",
                 last(&seen)
             );
-            let frame = match tokio::time::timeout(IO_LIMIT, c.recv()).await {
+            let next = match early.pop_front() {
+                Some(f) => Ok(Ok(Some(f))),
+                None => tokio::time::timeout(IO_LIMIT, c.recv()).await,
+            };
+            let frame = match next {
                 Ok(Ok(Some(f))) => f,
                 // The node died (or went silent): reconnect and catch up.
                 _ => break,
             };
             match ChatEvent::from_frame(&frame) {
                 Ok(ChatEvent::Message(m)) => {
-                    assert_eq!(m.seq, last(&seen) + 1, "{name}: live gap or duplicate");
+                    assert_eq!(
+                        m.seq,
+                        last(&seen) + 1,
+                        "{name}: live gap or duplicate, {live} live messages after joining at {last_seq}"
+                    );
                     seen.push((m.seq, m.text));
                     live += 1;
                     if live % drop_every == 0 {
@@ -318,4 +352,32 @@ async fn wait_for(acked: &AtomicU64, n: u64, deadline: Instant) {
         assert!(Instant::now() < deadline, "publishers stalled");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// A node stopped the ordinary way (SIGTERM, as systemd does) while its
+/// members are chatting exits cleanly: its PostgreSQL connections are
+/// closed without aborting the process, and what it acknowledged stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopped_with_sigterm_exits_cleanly_and_keeps_what_it_acked() {
+    let pg = Pg::start();
+    let url = pg.url();
+    let mut srv = tokio::task::spawn_blocking(move || start_node(&url, None))
+        .await
+        .unwrap();
+    let addrs: Addrs = Arc::new(Mutex::new(vec![srv.addr("framed", "tcp://"); NODES]));
+    let deadline = Instant::now() + RUN_LIMIT;
+    let (mut c, _) = connect(&addrs, 0, "pub0", deadline).await;
+    for i in 0..10 {
+        let req = ChatRequest::Send {
+            room: ROOM.into(),
+            text: format!("m{i}"),
+            key: None,
+        };
+        assert!(matches!(ask(&mut c, req).await, Ok(ChatReply::Send { .. })));
+    }
+    let status = tokio::task::spawn_blocking(move || srv.stop())
+        .await
+        .unwrap();
+    assert!(status.success(), "the node did not exit cleanly: {status}");
+    assert_eq!(pg.psql("SELECT count(*) FROM chat_messages"), "10");
 }

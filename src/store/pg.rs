@@ -78,6 +78,20 @@ impl std::fmt::Debug for PgConn {
     }
 }
 
+impl Drop for PgConn {
+    /// The blocking `postgres::Client` closes itself by running a small
+    /// runtime of its own, which panics inside tokio's (a node stopped with
+    /// SIGTERM aborted while dropping its services). So when dropped on a
+    /// runtime thread, the client is closed on a plain thread instead.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(client));
+            }
+        }
+    }
+}
+
 impl PgConn {
     /// A connection to `cfg`, not yet opened.
     pub fn new(cfg: Config) -> PgConn {
