@@ -19,6 +19,7 @@ mod db_pg;
 mod error;
 mod listen;
 mod login;
+mod migrate;
 mod names;
 mod password;
 mod pool;
@@ -38,6 +39,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use error::{AccountsError, AuthError};
+pub use migrate::{AccountsCopied, copy_to_pg};
 pub use names::{MAX_NAME_CHARS, NameError, name_key, validate_name};
 pub use password::{HashParams, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, check_new_password};
 pub use revoke::{REVOCATION_POLL, RevokeWatch, revoked};
