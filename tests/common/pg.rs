@@ -271,7 +271,7 @@ impl Pg {
         let out = super::run(&args, format!("{pass}\n").as_bytes());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            out.status.success() || err.contains("taken"),
+            out.status.success() || err.contains("already exists"),
             "user add {name} --store: {out:?}"
         );
     }
