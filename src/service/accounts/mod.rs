@@ -16,6 +16,7 @@
 mod admin;
 mod db;
 mod db_pg;
+mod db_pg_logs;
 mod error;
 mod listen;
 mod login;
