@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::Server;
 use common::pg::Pg;
-use common::{Server, add_user};
 use sockit::client::{Client, ClientError};
 use sockit::service::chat::PRESENCE_TTL;
 use sockit::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest};
@@ -20,8 +20,8 @@ const CHEAP: &str = "m=256,t=1,p=1";
 const PASS: &str = "correct horse battery";
 const NAMES: [&str; 4] = ["ann", "bob", "cid", "dan"];
 
-/// A node on `pg`, with the same accounts as every other node (accounts
-/// are still per node) and flood limits out of the way.
+/// A node on `pg`, where the accounts every node shares are, with flood
+/// limits out of the way.
 fn node(pg: &Pg) -> Server {
     let url = pg.url();
     let srv = Server::start(&[
@@ -37,7 +37,7 @@ fn node(pg: &Pg) -> Server {
         "100000",
     ]);
     for name in NAMES {
-        add_user(&srv.data(), name, PASS);
+        pg.add_user(name, PASS);
     }
     srv
 }

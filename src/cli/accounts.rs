@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use sockit::service::accounts::{Accounts, AccountsConfig, HashParams};
+use sockit::store::Backend;
 
 /// Flags that configure the account store.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,14 +47,20 @@ impl AccountsArgs {
         Ok(cfg)
     }
 
-    /// Opens (creating or upgrading) the account store in `data`.
-    pub async fn open(&self, data: &Path) -> anyhow::Result<Accounts> {
+    /// Opens (creating or upgrading) the account store: in `data`, or the
+    /// cluster's PostgreSQL when `backend` names one.
+    pub async fn open(&self, data: &Path, backend: Backend) -> anyhow::Result<Accounts> {
         let cfg = self.config()?;
         let dir = data.to_owned();
-        tokio::task::spawn_blocking(move || Accounts::open(&dir, cfg))
+        let shared = backend.is_shared();
+        let opened = tokio::task::spawn_blocking(move || Accounts::open_store(&dir, &backend, cfg))
             .await
-            .context("opening the account store")?
-            .with_context(|| format!("opening the account store in {}", data.display()))
+            .context("opening the account store")?;
+        if shared {
+            opened.context("opening the account store in PostgreSQL (--store)")
+        } else {
+            opened.with_context(|| format!("opening the account store in {}", data.display()))
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod accounts;
+mod admin;
 mod bench;
 mod call;
 mod cert;
@@ -122,6 +123,8 @@ pub enum Command {
     Rm(files::RmArgs),
     /// TLS certificates: make one, show a fingerprint, forget a known host.
     Cert(cert::CertArgs),
+    /// Operator tasks: migrate a single node's data into a cluster's PostgreSQL.
+    Admin(admin::AdminArgs),
 }
 
 impl Cli {
@@ -193,6 +196,7 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Ls(a) => files::ls(a).await,
         Command::Rm(a) => files::rm(a).await,
         Command::Cert(a) => cert::run(a).await,
+        Command::Admin(a) => admin::run(a).await,
     }
 }
 

@@ -12,6 +12,7 @@ use sockit::service::accounts::{
     self, Accounts, AccountsConfig, AccountsError, HashParams, UserInfo,
 };
 use sockit::service::files::{self, FileError, FileStore, FilesConfig};
+use sockit::store::Backend;
 
 use super::password::{self, Source};
 use super::utc;
@@ -28,6 +29,9 @@ use super::utc;
   sockit user unlock alice                    undo a lock or a lockout after failed logins
   sockit user del alice --data /srv/sockit    in another data directory;
                                               also removes alice's files
+  sockit user lock alice --store postgres://sockit@db.internal:5432/sockit
+                                              on a cluster: her sessions end on
+                                              every node within a second
 
 Names: 1 to 32 letters, digits, `_`, `-` or `.`, starting with a letter or a
 digit; no `~`; unique ignoring case. Passwords: 8 to 1024 bytes.
@@ -41,6 +45,11 @@ pub struct UserArgs {
         global = true
     )]
     data: PathBuf,
+    /// The cluster's PostgreSQL, as `sockit serve --store` takes it
+    /// (postgres://USER@HOST/DB): act on the accounts every node shares
+    /// instead of those in --data.
+    #[arg(long, value_name = "URL", global = true, value_parser = parse_store)]
+    store: Option<Backend>,
     /// What to do.
     #[command(subcommand)]
     action: Action,
@@ -123,7 +132,9 @@ pub async fn run(a: UserArgs) -> anyhow::Result<ExitCode> {
 
 fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
     let db = a.data.join(accounts::DB_FILE);
-    if !matches!(a.action, Action::Add { .. }) && !db.exists() {
+    let backend = a.store.clone().unwrap_or(Backend::Sqlite);
+    let shared = backend.is_shared();
+    if !shared && !matches!(a.action, Action::Add { .. }) && !db.exists() {
         if let Action::List { json } = a.action {
             // Nothing to list; don't create a database just to say so.
             print_list(&[], json)?;
@@ -139,7 +150,7 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
         Action::Add { password, .. } | Action::Passwd { password, .. } => password.argon2,
         _ => None,
     };
-    let accounts = open(&a.data, hash)?;
+    let accounts = open(&a.data, &backend, hash)?;
     match a.action {
         Action::Add { name, password } => {
             // Refuse a bad or taken name before asking for a password.
@@ -149,10 +160,17 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
             let pw = password.read(&name)?;
             // A store from before ids were reserved may hold files under
             // ids above the accounts'; the new account goes above them.
-            let high = files::highest_user_id(&a.data)
-                .with_context(|| format!("reading {}", a.data.join(files::FILES_DIR).display()))?;
-            accounts.reserve_ids_through(high)?;
+            if !shared {
+                let high = files::highest_user_id(&a.data).with_context(|| {
+                    format!("reading {}", a.data.join(files::FILES_DIR).display())
+                })?;
+                accounts.reserve_ids_through(high)?;
+            }
             let u = accounts.add_user(&name, &pw)?;
+            if shared {
+                println!("user {} added to the cluster's PostgreSQL", u.name);
+                return Ok(ExitCode::SUCCESS);
+            }
             // Which store: a server started elsewhere has its own.
             let store = std::fs::canonicalize(&db).unwrap_or(db);
             println!(
@@ -173,7 +191,12 @@ fn run_blocking(a: UserArgs) -> anyhow::Result<ExitCode> {
         Action::Del { name } => {
             accounts.delete_user(&name)?;
             println!("user {name} deleted; their sessions have ended");
-            purge_files(&accounts, &a.data)?;
+            if shared {
+                // The nodes hold the files: the first to poll the queue removes them.
+                println!("their files and partial uploads are removed by the running nodes");
+            } else {
+                purge_files(&accounts, &a.data)?;
+            }
         }
         Action::List { json } => print_list(&accounts.list_users()?, json)?,
         Action::Lock { name } => {
@@ -227,13 +250,17 @@ fn purge_files(accounts: &Accounts, data: &Path) -> anyhow::Result<()> {
 /// Opens the store with the server's default parameters (so new hashes
 /// match what the server would write) unless `--argon2` says otherwise,
 /// and a single hashing thread.
-fn open(data: &Path, hash: Option<HashParams>) -> anyhow::Result<Accounts> {
+fn open(data: &Path, backend: &Backend, hash: Option<HashParams>) -> anyhow::Result<Accounts> {
     let cfg = AccountsConfig {
         hash_threads: 1,
         hash: hash.unwrap_or_default(),
         ..AccountsConfig::default()
     };
-    Ok(Accounts::open(data, cfg)?)
+    Ok(Accounts::open_store(data, backend, cfg)?)
+}
+
+fn parse_store(s: &str) -> Result<Backend, String> {
+    Backend::parse(s).map_err(|e| e.to_string())
 }
 
 fn print_list(users: &[UserInfo], json: bool) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod chat;
 mod families;
 pub mod files;
+pub mod migrate;
 pub mod upper;
 
 pub use families::Families;

@@ -105,6 +105,9 @@ pub enum StoreError {
         /// Highest version this build knows.
         known: u32,
     },
+    /// The PostgreSQL store (`--store postgres://...`) failed.
+    #[error(transparent)]
+    Pg(#[from] pg::PgError),
 }
 
 /// Opens (creating if needed) the database at `path`, sets WAL mode and the

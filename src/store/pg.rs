@@ -146,21 +146,29 @@ impl PgConn {
 /// `sockit_migrations`, each in its own transaction under the migration
 /// lock.
 pub fn migrate(conn: &mut PgConn, migrations: &[Migration]) -> Result<(), PgError> {
+    migrate_in(conn, "sockit_migrations", migrations)
+}
+
+/// [`migrate`] with the versions kept in `table` (a constant naming one
+/// service's schema, e.g. `sockit_migrations_accounts`): each service
+/// numbers its own steps, so one service's new step never collides with
+/// another's.
+pub fn migrate_in(conn: &mut PgConn, table: &str, migrations: &[Migration]) -> Result<(), PgError> {
     let known = migrations.last().map_or(0, |m| m.version);
     let c = conn.client()?;
-    c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS sockit_migrations (
+    c.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (
              version INTEGER PRIMARY KEY,
              name TEXT NOT NULL,
              applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-         )",
-    )?;
+         )"
+    ))?;
     for m in migrations {
         let mut tx = c.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
         let found: i32 = tx
             .query_one(
-                "SELECT coalesce(max(version), 0) FROM sockit_migrations",
+                &format!("SELECT coalesce(max(version), 0) FROM {table}"),
                 &[],
             )?
             .get(0);
@@ -174,7 +182,7 @@ pub fn migrate(conn: &mut PgConn, migrations: &[Migration]) -> Result<(), PgErro
         tx.batch_execute(m.sql)?;
         let version = i32::try_from(m.version).unwrap_or(i32::MAX);
         tx.execute(
-            "INSERT INTO sockit_migrations (version, name) VALUES ($1, $2)",
+            &format!("INSERT INTO {table} (version, name) VALUES ($1, $2)"),
             &[&version, &m.name],
         )?;
         tx.commit()?;

@@ -253,6 +253,29 @@ impl Pg {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Adds an account every node sharing this PostgreSQL sees (`sockit
+    /// user add --store`); one already there (added for an earlier node)
+    /// is kept as it is.
+    pub fn add_user(&self, name: &str, pass: &str) {
+        let url = self.url();
+        let args = [
+            "user",
+            "add",
+            name,
+            "--password-stdin",
+            "--argon2",
+            super::CHEAP_ARGON2,
+            "--store",
+            &url,
+        ];
+        let out = super::run(&args, format!("{pass}\n").as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || err.contains("already exists"),
+            "user add {name} --store: {out:?}"
+        );
+    }
+
     /// Where the cluster keeps its files.
     pub fn path(&self) -> &Path {
         self.dir.path()

@@ -65,7 +65,7 @@ pub(super) async fn open_services(
         )
     })?;
     let lock = data_lock::take(&a.data)?;
-    let accounts = a.accounts.open(&a.data).await?;
+    let accounts = a.accounts.open(&a.data, a.store.backend()).await?;
     let users = {
         let accounts = accounts.clone();
         tokio::task::spawn_blocking(move || accounts.list_users())

@@ -2,8 +2,9 @@
 //! lock, unlock. Safe to use while a server has the same database open.
 
 use super::password::check_new_password;
+use super::store::Store;
 use super::token::unix_now;
-use super::{Accounts, AccountsError, UserInfo, db, name_key, validate_name};
+use super::{Accounts, AccountsError, UserInfo, name_key, validate_name};
 
 impl Accounts {
     /// Creates an account. Blocking (hashes the password here).
@@ -11,7 +12,7 @@ impl Accounts {
         let (name, key) = checked_name(name)?;
         check_new_password(password).map_err(AccountsError::BadPassword)?;
         // Checked first so a taken name costs no hash; the insert re-checks.
-        if let Some(existing) = self.inner.with_conn(|c| db::name_of(c, &key))? {
+        if let Some(existing) = self.inner.with_conn(|c| c.name_of(&key))? {
             return Err(AccountsError::NameTaken(existing));
         }
         let phc = self
@@ -22,9 +23,9 @@ impl Accounts {
         let now = unix_now();
         let inserted = self
             .inner
-            .with_conn(|c| db::insert_user(c, &name, &key, &phc, now))?;
+            .with_conn(|c| c.insert_user(&name, &key, &phc, now))?;
         if !inserted {
-            let existing = self.inner.with_conn(|c| db::name_of(c, &key))?;
+            let existing = self.inner.with_conn(|c| c.name_of(&key))?;
             return Err(AccountsError::NameTaken(existing.unwrap_or(name)));
         }
         tracing::debug!(name, "user added");
@@ -41,7 +42,7 @@ impl Accounts {
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), AccountsError> {
         let (name, key) = checked_name(name)?;
         check_new_password(password).map_err(AccountsError::BadPassword)?;
-        if !self.inner.with_conn(|c| db::exists(c, &key))? {
+        if !self.inner.with_conn(|c| c.exists(&key))? {
             return Err(AccountsError::NoSuchUser(name));
         }
         let phc = self
@@ -51,7 +52,7 @@ impl Accounts {
             .map_err(AccountsError::Internal)?;
         if !self
             .inner
-            .with_conn(|c| db::set_phc(c, &key, &phc, unix_now()))?
+            .with_conn(|c| c.set_phc(&key, &phc, unix_now()))?
         {
             return Err(AccountsError::NoSuchUser(name));
         }
@@ -65,10 +66,7 @@ impl Accounts {
     /// file store). Returns the deleted account's id.
     pub fn delete_user(&self, name: &str) -> Result<i64, AccountsError> {
         let (name, key) = checked_name(name)?;
-        let Some(id) = self
-            .inner
-            .with_conn(|c| db::delete_user(c, &key, unix_now()))?
-        else {
+        let Some(id) = self.inner.with_conn(|c| c.delete_user(&key, unix_now()))? else {
             return Err(AccountsError::NoSuchUser(name));
         };
         self.inner.throttle().forget_account(&key);
@@ -80,12 +78,12 @@ impl Accounts {
     /// Makes sure no new account gets an id up to `used` (the highest id
     /// the file store holds anything under), so none inherits old files.
     pub fn reserve_ids_through(&self, used: i64) -> Result<(), AccountsError> {
-        Ok(self.inner.with_conn(|c| db::reserve_ids_through(c, used))?)
+        Ok(self.inner.with_conn(|c| c.reserve_ids_through(used))?)
     }
 
     /// Wakes this process's connections of the account holding `key`.
     fn notify_key(&self, key: &str) {
-        match self.inner.with_conn(|c| db::find_user(c, key)) {
+        match self.inner.with_conn(|c| c.find_user(key)) {
             Ok(Some(u)) => self.inner.revocations.notify(u.id),
             Ok(None) => {}
             // The store's log still reaches them at the next poll.
@@ -98,25 +96,19 @@ impl Accounts {
     /// asks for a password.
     pub fn registered_name(&self, name: &str) -> Result<Option<String>, AccountsError> {
         let (_, key) = checked_name(name)?;
-        Ok(self.inner.with_conn(|c| db::name_of(c, &key))?)
+        Ok(self.inner.with_conn(|c| c.name_of(&key))?)
     }
 
     /// Reads one row of the account table: the store answers (the
     /// readiness probe of `/readyz`; blocking).
     pub fn check_store(&self) -> Result<(), crate::store::StoreError> {
-        self.inner.with_conn(|c| {
-            c.query_row(
-                "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)",
-                [],
-                |_| Ok(()),
-            )
-        })
+        self.inner.with_conn(Store::check)
     }
 
     /// Every account, ordered by name.
     pub fn list_users(&self) -> Result<Vec<UserInfo>, AccountsError> {
         let now = unix_now();
-        Ok(self.inner.with_conn(|c| db::list_users(c, now))?)
+        Ok(self.inner.with_conn(|c| c.list_users(now))?)
     }
 
     /// Operator lock: logins are refused (with [`super::AuthError::AccountLocked`]
@@ -125,7 +117,7 @@ impl Accounts {
         let (name, key) = checked_name(name)?;
         if !self
             .inner
-            .with_conn(|c| db::set_locked(c, &key, true, unix_now()))?
+            .with_conn(|c| c.set_locked(&key, true, unix_now()))?
         {
             return Err(AccountsError::NoSuchUser(name));
         }
@@ -141,7 +133,7 @@ impl Accounts {
         let (name, key) = checked_name(name)?;
         if !self
             .inner
-            .with_conn(|c| db::set_locked(c, &key, false, unix_now()))?
+            .with_conn(|c| c.set_locked(&key, false, unix_now()))?
         {
             return Err(AccountsError::NoSuchUser(name));
         }

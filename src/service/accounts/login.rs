@@ -5,12 +5,11 @@
 
 use std::net::IpAddr;
 
-use rusqlite::Connection;
-
 use super::password::MAX_PASSWORD_BYTES;
+use super::store::Store;
 use super::throttle::{Blocked, SPIKE_DELAY};
 use super::token::{new_token, token_hash, unix_now, well_formed};
-use super::{Accounts, AuthError, Identity, Inner, Login, db, name_key, validate_name};
+use super::{Accounts, AuthError, Identity, Inner, Login, name_key, validate_name};
 
 /// The throttle's clock: tokio's, which is the real time except in a test
 /// that moves tokio's clock to jump past a lockout. Captured on the async
@@ -105,13 +104,13 @@ impl Accounts {
         let hash = token_hash(token);
         let now = unix_now();
         let found = self
-            .blocking(move |c| match db::find_session(c, &hash)? {
+            .blocking(move |c| match c.find_session(&hash)? {
                 Some(s) if s.expires > now => Ok(Some(Identity {
                     user_id: s.user_id,
                     name: s.name,
                     expires: s.expires,
                 })),
-                Some(_) => db::delete_session(c, &hash).map(|_| None),
+                Some(_) => c.drop_session(&hash).map(|()| None),
                 None => Ok(None),
             })
             .await?;
@@ -124,7 +123,8 @@ impl Accounts {
             return Err(AuthError::InvalidToken);
         }
         let hash = token_hash(token);
-        match self.blocking(move |c| db::delete_session(c, &hash)).await? {
+        let now = unix_now();
+        match self.blocking(move |c| c.delete_session(&hash, now)).await? {
             Some(user_id) => {
                 // The connections still using this token end now.
                 self.inner.revocations.notify(user_id);
@@ -142,7 +142,7 @@ impl Accounts {
             return Ok(false);
         };
         let key = name_key(&name);
-        self.blocking(move |c| db::exists(c, &key)).await
+        self.blocking(move |c| c.exists(&key)).await
     }
 
     /// The throttle's verdict, before any hashing. A name locked out here may
@@ -158,7 +158,7 @@ impl Accounts {
                 since_unix,
             }) => {
                 let k = key.to_owned();
-                let unlocked = self.blocking(move |c| db::unlocked_at(c, &k)).await?;
+                let unlocked = self.blocking(move |c| c.unlocked_at(&k)).await?;
                 if lifted(unlocked, since_unix) {
                     self.inner.throttle().clear_account(key);
                     Ok(())
@@ -173,7 +173,7 @@ impl Accounts {
     pub(super) async fn blocking<T, F>(&self, f: F) -> Result<T, AuthError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.with_conn(f))
@@ -205,18 +205,14 @@ fn login_job(
             retry_after,
             since_unix,
         }) => {
-            let unlocked = inner
-                .with_conn(|c| db::unlocked_at(c, key))
-                .map_err(store_err)?;
+            let unlocked = inner.with_conn(|c| c.unlocked_at(key)).map_err(store_err)?;
             if !lifted(unlocked, since_unix) {
                 return Err(AuthError::TooManyAttempts { retry_after });
             }
             inner.throttle().clear_account(key);
         }
     }
-    let user = inner
-        .with_conn(|c| db::find_user(c, key))
-        .map_err(store_err)?;
+    let user = inner.with_conn(|c| c.find_user(key)).map_err(store_err)?;
     let phc = user
         .as_ref()
         .map_or(inner.dummy_phc.as_str(), |u| u.phc.as_str());
@@ -230,6 +226,7 @@ fn login_job(
         return Err(AuthError::AccountLocked);
     }
     inner.throttle().success(key, peer);
+    share_outcome(inner, key, peer, true, true);
     let new_phc = if inner.hasher.needs_rehash(&user.phc) {
         // A failed rehash only delays the upgrade to the next login.
         inner
@@ -245,8 +242,7 @@ fn login_job(
     let expires = now.saturating_add(inner.cfg.session_ttl.as_secs());
     inner
         .with_conn(|c| {
-            db::record_login(
-                c,
+            c.record_login(
                 user.id,
                 &token_hash(&token),
                 now,
@@ -275,6 +271,7 @@ fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAdd
     let started = inner
         .throttle()
         .failure(key, exists, peer, clock.now(), now_unix);
+    share_outcome(inner, key, peer, exists, false);
     for l in started {
         crate::ops::metrics::lockout(if l.account { "account" } else { "address" });
         let what = if l.account {
@@ -290,7 +287,7 @@ fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAdd
         );
         if l.account {
             let until = now_unix.saturating_add(l.retry_after.as_secs());
-            if let Err(e) = inner.with_conn(|c| db::note_lockout(c, key, until)) {
+            if let Err(e) = inner.with_conn(|c| c.note_lockout(key, until)) {
                 tracing::warn!(error = %e, "cannot record a lockout for `sockit user list`");
             }
         }
@@ -301,4 +298,13 @@ fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAdd
 /// another process) came after a lockout that began at `since_unix`.
 fn lifted(unlocked_at: Option<u64>, since_unix: u64) -> bool {
     unlocked_at.is_some_and(|t| t >= since_unix)
+}
+
+/// Tells the other nodes' throttles about a login outcome (on a cluster;
+/// a no-op on one node). A store error only delays what the others learn.
+fn share_outcome(inner: &Inner, key: &str, peer: Option<IpAddr>, known: bool, ok: bool) {
+    let node = inner.node.as_str();
+    if let Err(e) = inner.with_conn(|c| c.log_throttle(node, key, peer, known, ok, unix_now())) {
+        tracing::warn!(error = %e, "cannot share a login outcome with the other nodes");
+    }
 }

@@ -1,5 +1,6 @@
 //! Accounts: users with argon2id passwords, session tokens and brute-force
-//! lockouts, kept in `DATA/sockit.db`.
+//! lockouts, kept in `DATA/sockit.db`, or in PostgreSQL shared by every
+//! node of a cluster (`store`: the same rules on either).
 //!
 //! Two faces: an async API for doors ([`Accounts::login`], [`Accounts::resume`],
 //! [`Accounts::logout`], [`Accounts::is_registered`]) that never blocks the
@@ -14,13 +15,18 @@
 
 mod admin;
 mod db;
+mod db_pg;
+mod db_pg_logs;
 mod error;
+mod listen;
 mod login;
+mod migrate;
 mod names;
 mod password;
 mod pool;
 mod revoke;
 mod schema;
+mod store;
 mod throttle;
 mod token;
 
@@ -31,10 +37,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::Connection;
 use serde::Serialize;
 
 pub use error::{AccountsError, AuthError};
+pub use migrate::{AccountsCopied, copy_to_pg};
 pub use names::{MAX_NAME_CHARS, NameError, name_key, validate_name};
 pub use password::{HashParams, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, check_new_password};
 pub use revoke::{REVOCATION_POLL, RevokeWatch, revoked};
@@ -45,9 +51,11 @@ pub use throttle::{
 };
 pub use token::TOKEN_HEX_LEN;
 
-use crate::store::{self, Durability, StoreError};
+use crate::store::pg::{self, PgConn};
+use crate::store::{Backend, Durability, StoreError};
 use password::Hasher;
 use pool::HashPool;
+use store::Store;
 
 /// The database file in the data directory.
 pub const DB_FILE: &str = "sockit.db";
@@ -154,15 +162,24 @@ impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Accounts")
             .field("db", &self.inner.path)
+            .field("shared", &self.inner.backend.is_shared())
             .finish()
     }
 }
 
 struct Inner {
     /// One connection: SQLite allows one writer per file anyway, and every
-    /// statement here is short.
-    conn: Mutex<Connection>,
+    /// statement here is short (on PostgreSQL too: hashing, the slow part
+    /// of a login, runs outside it).
+    conn: Mutex<Store>,
+    /// The SQLite file (unused on PostgreSQL).
     path: PathBuf,
+    /// Where the store is: the revocation listener opens its own
+    /// connection to PostgreSQL from it.
+    backend: Backend,
+    /// This process's name in the shared throttle log, so a node skips
+    /// its own events (random; a restarted node is a new one).
+    node: String,
     cfg: AccountsConfig,
     hasher: Hasher,
     /// A hash of a random password with the current parameters: unknown
@@ -178,16 +195,43 @@ impl Accounts {
     /// Opens (creating if needed) `DATA/sockit.db`, upgrades its schema,
     /// drops expired sessions and starts the hashing threads. Blocking.
     pub fn open(data_dir: &Path, cfg: AccountsConfig) -> Result<Accounts, AccountsError> {
+        Self::open_store(data_dir, &Backend::Sqlite, cfg)
+    }
+
+    /// Opens the account store `backend` names: `DATA/sockit.db`, or the
+    /// cluster's PostgreSQL (migrating its schema; `data_dir` is then not
+    /// touched). Blocking.
+    pub fn open_store(
+        data_dir: &Path,
+        backend: &Backend,
+        cfg: AccountsConfig,
+    ) -> Result<Accounts, AccountsError> {
         let hasher = Hasher::new(cfg.hash).map_err(AccountsError::BadConfig)?;
-        crate::fsutil::create_private_dir_all(data_dir).map_err(|source| {
-            AccountsError::DataDir {
-                path: data_dir.to_owned(),
-                source,
-            }
-        })?;
         let path = data_dir.join(DB_FILE);
-        let conn = store::open(&path, MIGRATIONS, Durability::Full)?;
-        db::purge_expired(&conn, token::unix_now()).map_err(|e| sqlite(&path, e))?;
+        let mut conn = match backend {
+            Backend::Sqlite => {
+                crate::fsutil::create_private_dir_all(data_dir).map_err(|source| {
+                    AccountsError::DataDir {
+                        path: data_dir.to_owned(),
+                        source,
+                    }
+                })?;
+                let conn = crate::store::open(&path, MIGRATIONS, Durability::Full)?;
+                Store::Sqlite {
+                    conn,
+                    path: path.clone(),
+                }
+            }
+            Backend::Postgres(cfg) => {
+                let mut c = PgConn::open((**cfg).clone()).map_err(StoreError::Pg)?;
+                pg::migrate_in(&mut c, db_pg::MIGRATIONS_TABLE, db_pg::MIGRATIONS)
+                    .map_err(StoreError::Pg)?;
+                Store::Pg(Box::new(c))
+            }
+        };
+        conn.purge_expired(token::unix_now())?;
+        let node = token::new_token()
+            .map_err(|e| AccountsError::Internal(format!("OS random generator: {e}")))?;
         let dummy = token::new_token()
             .map_err(|e| AccountsError::Internal(format!("OS random generator: {e}")))?;
         let dummy_phc = hasher.hash(&dummy).map_err(AccountsError::Internal)?;
@@ -204,6 +248,8 @@ impl Accounts {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 path,
+                backend: backend.clone(),
+                node: node[..16].to_owned(),
                 cfg,
                 hasher,
                 dummy_phc,
@@ -214,20 +260,25 @@ impl Accounts {
         })
     }
 
-    /// The database file.
+    /// The database file (SQLite).
     pub fn db_path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Whether the store is shared with other nodes (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.inner.backend.is_shared()
     }
 }
 
 impl Inner {
-    /// Runs `f` on the connection (blocking), naming the file in errors.
+    /// Runs `f` on the store (blocking).
     fn with_conn<T>(
         &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut c = lock(&self.conn);
-        f(&mut c).map_err(|e| sqlite(&self.path, e))
+        f(&mut c)
     }
 
     fn throttle(&self) -> MutexGuard<'_, Throttle> {
@@ -239,11 +290,4 @@ impl Inner {
 /// section is a single call), so carry on rather than fail every login.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn sqlite(path: &Path, source: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite {
-        path: path.to_owned(),
-        source,
-    }
 }

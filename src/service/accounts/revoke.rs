@@ -11,17 +11,20 @@
 //!
 //! Signals come from this process (logout, and the admin API when the
 //! server calls it) at once, and from other processes (`sockit user` beside
-//! a running server) through the store's revocation log, which
-//! [`Accounts::watch_store`] polls every [`REVOCATION_POLL`].
+//! a running server, or another node of a cluster) through the store's
+//! revocation log, which [`Accounts::watch_store`] polls every
+//! [`REVOCATION_POLL`]; on PostgreSQL a LISTEN (`listen`) wakes the poll
+//! at once, the tick staying as the safety net for lost notifications.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{Accounts, AccountsError, db, lock};
+use super::{Accounts, AccountsError, lock};
+use crate::store::Backend;
 
 /// How often a server reads the store's revocation log (and its queue of
 /// deleted accounts' files): a revocation made by `sockit user` in another
@@ -108,7 +111,7 @@ impl Accounts {
     /// without keeping a session token (the line door).
     pub async fn account_id(&self, name: &str) -> Result<Option<i64>, super::AuthError> {
         let key = super::name_key(name);
-        self.blocking(move |c| db::find_user(c, &key).map(|u| u.map(|u| u.id)))
+        self.blocking(move |c| c.find_user(&key).map(|u| u.map(|u| u.id)))
             .await
     }
 
@@ -120,7 +123,7 @@ impl Accounts {
         user_id: i64,
         since_unix: u64,
     ) -> Result<bool, super::AuthError> {
-        self.blocking(move |c| db::revoked_since(c, user_id, since_unix))
+        self.blocking(move |c| c.revoked_since(user_id, since_unix))
             .await
     }
 
@@ -141,12 +144,23 @@ impl Accounts {
     where
         P: Fn(i64) -> bool + Clone + Send + 'static,
     {
-        let mut seen = match self.blocking(|c| db::last_revocation(c)).await {
+        let start = self
+            .blocking(|c| Ok((c.last_revocation()?, c.last_throttle()?)))
+            .await;
+        let (mut seen, mut throttle_seen) = match start {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the revocation log; revocations from `sockit user` will not reach live sessions");
                 return;
             }
+        };
+        // On a cluster, a LISTEN wakes the poll as soon as any node revokes.
+        let wake = Arc::new(Notify::new());
+        let _listener = match &self.inner.backend {
+            Backend::Postgres(cfg) => super::listen::spawn((**cfg).clone(), Arc::clone(&wake))
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot start the revocation listener; polling only"))
+                .ok(),
+            Backend::Sqlite => None,
         };
         let mut tick = tokio::time::interval(REVOCATION_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,8 +168,9 @@ impl Accounts {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
+                () = wake.notified() => {}
             }
-            match self.blocking(move |c| db::revocations_since(c, seen)).await {
+            match self.blocking(move |c| c.revocations_since(seen)).await {
                 Ok(rows) => {
                     for (seq, user) in rows {
                         seen = seen.max(seq);
@@ -164,7 +179,38 @@ impl Accounts {
                 }
                 Err(e) => tracing::warn!(error = %e, "reading the revocation log"),
             }
+            throttle_seen = self.apply_remote_throttle(throttle_seen).await;
             self.run_purges(purge.clone()).await;
+        }
+    }
+
+    /// Feeds the login outcomes other nodes logged after `seen` into this
+    /// node's throttle, so a cluster counts failures as one node would (a
+    /// guesser gains nothing by spreading over nodes, within one poll);
+    /// returns the new cursor. Nothing to do on one node.
+    async fn apply_remote_throttle(&self, seen: i64) -> i64 {
+        if !self.is_shared() {
+            return seen;
+        }
+        let node = self.inner.node.clone();
+        match self.blocking(move |c| c.throttle_since(seen, &node)).await {
+            Ok((last, events)) => {
+                let now = tokio::time::Instant::now().into_std();
+                let now_unix = super::token::unix_now();
+                let mut t = self.inner.throttle();
+                for e in events {
+                    if e.ok {
+                        t.success(&e.name_key, e.ip);
+                    } else {
+                        t.failure(&e.name_key, e.known, e.ip, now, now_unix);
+                    }
+                }
+                last
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the shared login throttle log");
+                seen
+            }
         }
     }
 
@@ -189,11 +235,11 @@ impl Accounts {
     where
         P: FnMut(i64) -> bool,
     {
-        let ids = self.inner.with_conn(|c| db::pending_purges(c))?;
+        let ids = self.inner.with_conn(|c| c.pending_purges())?;
         let mut done = 0;
         for id in ids {
             if purge(id) {
-                self.inner.with_conn(|c| db::purge_done(c, id))?;
+                self.inner.with_conn(|c| c.purge_done(id))?;
                 tracing::info!(user_id = id, "files of a deleted account removed");
                 done += 1;
             }

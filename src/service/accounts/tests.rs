@@ -26,8 +26,8 @@ fn open(dir: &tempfile::TempDir) -> Accounts {
     Accounts::open(dir.path(), cfg()).unwrap()
 }
 
-fn raw(dir: &tempfile::TempDir) -> Connection {
-    Connection::open(dir.path().join(DB_FILE)).unwrap()
+fn raw(dir: &tempfile::TempDir) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap()
 }
 
 const IP: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));

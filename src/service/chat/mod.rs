@@ -46,6 +46,7 @@ mod inbox;
 mod keys;
 mod local;
 mod merge;
+mod migrate;
 mod names;
 mod render;
 mod room;
@@ -78,6 +79,7 @@ pub use inbox::{Inbox, Offer, Outbox, channel};
 pub use keys::{KEY_MAX_BYTES, KEY_TTL};
 pub(crate) use local::message_text;
 pub use local::{LocalHub, OpenError, PruneReport};
+pub use migrate::{ChatCopied, CopyError, copy_to_pg};
 pub use names::{
     GUEST_MARK, Identity, NAME_MAX_CHARS, NameRegistry, NoAccounts, ROOM_MAX_CHARS, account_name,
     guest_name, name_key, room_name,
