@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::Server;
 use common::pg::Pg;
-use common::{Server, add_user};
 use sockit::client::{Client, ClientError};
 use sockit::net::Endpoint;
 use sockit::wire::{ChatEvent, ChatReply, ChatRequest, Frame};
@@ -54,18 +54,18 @@ fn node_args(url: &str) -> Vec<String> {
 fn start_node(url: &str, dir: Option<tempfile::TempDir>) -> Server {
     let args = node_args(url);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let fresh = dir.is_none();
-    let srv = match dir {
+    match dir {
         Some(d) => Server::start_in(d, &args),
         None => Server::start(&args),
-    };
-    if fresh {
-        for i in 0..NODES {
-            add_user(&srv.data(), &format!("pub{i}"), PASS);
-            add_user(&srv.data(), &format!("sub{i}"), PASS);
-        }
     }
-    srv
+}
+
+/// Every publisher's and subscriber's account, in the shared store.
+fn add_accounts(pg: &Pg) {
+    for i in 0..NODES {
+        pg.add_user(&format!("pub{i}"), PASS);
+        pg.add_user(&format!("sub{i}"), PASS);
+    }
 }
 
 /// The nodes' current framed addresses (a restarted node gets a new port).
@@ -257,6 +257,7 @@ async fn subscriber(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_survive_kill_9_and_a_postgres_restart_with_no_gap_or_duplicate() {
     let pg = Arc::new(Mutex::new(Pg::start()));
+    add_accounts(&pg.lock().unwrap());
     let url = pg.lock().unwrap().url();
     let mut nodes: Vec<Option<Server>> = Vec::new();
     for _ in 0..NODES {
@@ -297,7 +298,7 @@ async fn three_nodes_survive_kill_9_and_a_postgres_restart_with_no_gap_or_duplic
     }
 
     // kill -9 the third node a third of the way through, then restart it
-    // on its own data directory (its accounts; the chat is in PostgreSQL).
+    // on its own data directory (accounts and chat are in PostgreSQL).
     wait_for(&acked, TOTAL / 3, deadline).await;
     let victim = nodes[2].take().unwrap();
     let dir = tokio::task::spawn_blocking(move || victim.kill_keep_dir())
@@ -360,6 +361,7 @@ async fn wait_for(acked: &AtomicU64, n: u64, deadline: Instant) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_stopped_with_sigterm_exits_cleanly_and_keeps_what_it_acked() {
     let pg = Pg::start();
+    add_accounts(&pg);
     let url = pg.url();
     let mut srv = tokio::task::spawn_blocking(move || start_node(&url, None))
         .await
