@@ -6,11 +6,12 @@ use sockit::store::Backend;
 /// Where the node keeps its state.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
-    /// Where chat rooms and history live: `sqlite` (files in the data
-    /// directory, one node, the default) or a PostgreSQL URL shared by
+    /// Where chat rooms, history and files live: `sqlite` (files in the
+    /// data directory, one node, the default) or a PostgreSQL URL shared by
     /// several nodes, e.g. postgres://sockit@db.internal/sockit, or
     /// postgres://sockit@localhost/sockit?host=/run/postgresql for a Unix
-    /// socket: members on every node sharing it meet in the same rooms.
+    /// socket: members on every node sharing it meet in the same rooms and
+    /// see the same files.
     #[arg(long, alias = "chat-store", value_name = "URL", value_parser = parse_store)]
     store: Option<Backend>,
 }
