@@ -30,7 +30,14 @@ const WAIT_LIMIT: Duration = Duration::from_secs(60);
 /// (id 1 on every node).
 fn node(pg: &Pg, extra: &[&str]) -> (Server, String) {
     let url = pg.url();
-    let mut args = vec!["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP, "--store", &url];
+    let mut args = vec![
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        CHEAP,
+        "--store",
+        &url,
+    ];
     args.extend_from_slice(extra);
     let srv = Server::start(&args);
     add_user(&srv.data(), "alice", PASS);
@@ -41,7 +48,12 @@ fn node(pg: &Pg, extra: &[&str]) -> (Server, String) {
 /// A CLI configuration directory logged in to `addr` as alice.
 fn login(home: &Path, name: &str, addr: &str) -> PathBuf {
     let cfg = home.join(name);
-    let out = sockit(&cfg, addr, &["login", addr, "--user", "alice", "--password-stdin"], PASS);
+    let out = sockit(
+        &cfg,
+        addr,
+        &["login", addr, "--user", "alice", "--password-stdin"],
+        PASS,
+    );
     assert!(out.status.success(), "login: {out:?}");
     cfg
 }
@@ -51,7 +63,10 @@ fn sockit(cfg: &Path, addr: &str, args: &[&str], stdin: &str) -> Output {
     run_env(
         args,
         stdin.as_bytes(),
-        &[("SOCKIT_CONFIG_DIR", cfg), ("SOCKIT_SERVER", Path::new(addr))],
+        &[
+            ("SOCKIT_CONFIG_DIR", cfg),
+            ("SOCKIT_SERVER", Path::new(addr)),
+        ],
     )
 }
 
@@ -100,10 +115,23 @@ fn put_on_one_node_is_got_from_the_other_and_a_killed_put_resumes_there() {
     let small = home.path().join("small.bin");
     let content = random_bytes(9 << 20 | 12_345, 7);
     std::fs::write(&small, &content).unwrap();
-    ok(&sockit(&cfg_a, &addr_a, &["put", small.to_str().unwrap()], ""));
+    ok(&sockit(
+        &cfg_a,
+        &addr_a,
+        &["put", small.to_str().unwrap()],
+        "",
+    ));
     let back = home.path().join("small.back");
-    ok(&sockit(&cfg_b, &addr_b, &["get", ":small.bin", back.to_str().unwrap()], ""));
-    assert!(std::fs::read(&back).unwrap() == content, "B served other bytes");
+    ok(&sockit(
+        &cfg_b,
+        &addr_b,
+        &["get", ":small.bin", back.to_str().unwrap()],
+        "",
+    ));
+    assert!(
+        std::fs::read(&back).unwrap() == content,
+        "B served other bytes"
+    );
     let ls = ok(&sockit(&cfg_b, &addr_b, &["ls"], ""));
     assert!(ls.contains("small.bin"), "{ls}");
 
@@ -113,8 +141,16 @@ fn put_on_one_node_is_got_from_the_other_and_a_killed_put_resumes_there() {
     std::fs::write(&big, &content).unwrap();
     let mut child = spawn(&cfg_a, &addr_a, &["put", big.to_str().unwrap()]);
     let start = Instant::now();
-    while pg.psql("SELECT coalesce(max(held), 0) FROM files_uploads").parse::<u64>().unwrap() < 8 << 20 {
-        assert!(start.elapsed() < WAIT_LIMIT, "the upload never reached 8 MiB");
+    while pg
+        .psql("SELECT coalesce(max(held), 0) FROM files_uploads")
+        .parse::<u64>()
+        .unwrap()
+        < 8 << 20
+    {
+        assert!(
+            start.elapsed() < WAIT_LIMIT,
+            "the upload never reached 8 MiB"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -122,24 +158,50 @@ fn put_on_one_node_is_got_from_the_other_and_a_killed_put_resumes_there() {
     // ... is visible nowhere, only as an unfinished upload on both nodes.
     let wait_paused = Instant::now();
     while pg.psql("SELECT count(*) FROM files_uploads WHERE lease IS NULL") != "1" {
-        assert!(wait_paused.elapsed() < WAIT_LIMIT, "A never paused the upload");
+        assert!(
+            wait_paused.elapsed() < WAIT_LIMIT,
+            "A never paused the upload"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let ls = ok(&sockit(&cfg_b, &addr_b, &["ls"], ""));
-    assert!(!ls.contains("big.bin"), "an unfinished file is listed: {ls}");
-    let miss = sockit(&cfg_b, &addr_b, &["get", ":big.bin", home.path().join("x").to_str().unwrap()], "");
+    assert!(
+        !ls.contains("big.bin"),
+        "an unfinished file is listed: {ls}"
+    );
+    let miss = sockit(
+        &cfg_b,
+        &addr_b,
+        &["get", ":big.bin", home.path().join("x").to_str().unwrap()],
+        "",
+    );
     assert!(!miss.status.success(), "an unfinished file was served");
     let partial = ok(&sockit(&cfg_b, &addr_b, &["ls", "--partial"], ""));
     assert!(partial.contains("big.bin"), "{partial}");
 
     // ... resumes on B from where A stopped, and is whole.
-    let out = sockit(&cfg_b, &addr_b, &["put", big.to_str().unwrap(), "--json"], "");
+    let out = sockit(
+        &cfg_b,
+        &addr_b,
+        &["put", big.to_str().unwrap(), "--json"],
+        "",
+    );
     let j = json(&out);
-    let resumed = j["files"][0]["resumed_from"].as_u64().unwrap_or_else(|| panic!("{j}"));
+    let resumed = j["files"][0]["resumed_from"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{j}"));
     assert!(resumed >= 8 << 20, "resumed from {resumed}: {j}");
     let back = home.path().join("big.back");
-    ok(&sockit(&cfg_a, &addr_a, &["get", ":big.bin", back.to_str().unwrap()], ""));
-    assert!(std::fs::read(&back).unwrap() == content, "A served other bytes");
+    ok(&sockit(
+        &cfg_a,
+        &addr_a,
+        &["get", ":big.bin", back.to_str().unwrap()],
+        "",
+    ));
+    assert!(
+        std::fs::read(&back).unwrap() == content,
+        "A served other bytes"
+    );
     assert_eq!(pg.psql("SELECT count(*) FROM files_uploads"), "0");
 }
 
@@ -191,11 +253,16 @@ fn store_rules_hold_across_two_nodes() {
         at = up.write(at, chunk).unwrap();
     }
     // Running on A: busy on B.
-    let e = b.begin_upload(1, &req("d/e/f.bin", content.len())).unwrap_err();
+    let e = b
+        .begin_upload(1, &req("d/e/f.bin", content.len()))
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Busy, "{e}");
     assert_eq!(up.pause().unwrap(), 5 << 20);
     // Nothing visible before complete.
-    assert!(matches!(b.stat(1, "d/e/f.bin"), Err(FileError::NotFound { .. })));
+    assert!(matches!(
+        b.stat(1, "d/e/f.bin"),
+        Err(FileError::NotFound { .. })
+    ));
     assert!(matches!(b.stat(1, "d"), Err(FileError::NotFound { .. })));
     assert!(b.list(1, "").unwrap().entries.is_empty());
     assert_eq!(b.partials(1, "").unwrap()[0].held, 5 << 20);
@@ -214,7 +281,10 @@ fn store_rules_hold_across_two_nodes() {
     assert_eq!(ls.entries[0].blake3, Some(blake3::hash(&content)));
     assert_eq!(a.stat(1, "d").unwrap().kind, EntryKind::Dir);
     // Another user sees none of it.
-    assert!(matches!(a.stat(2, "d/e/f.bin"), Err(FileError::NotFound { .. })));
+    assert!(matches!(
+        a.stat(2, "d/e/f.bin"),
+        Err(FileError::NotFound { .. })
+    ));
 
     // A wrong hash never publishes, and leaves nothing behind.
     let bad = random_bytes(100_000, 5);
@@ -222,7 +292,10 @@ fn store_rules_hold_across_two_nodes() {
     up.write(0, &bad).unwrap();
     let e = up.finish(&blake3::hash(b"something else")).unwrap_err();
     assert_eq!(e.code(), ErrorCode::VerifyFailed, "{e}");
-    assert!(matches!(b.stat(1, "bad.bin"), Err(FileError::NotFound { .. })));
+    assert!(matches!(
+        b.stat(1, "bad.bin"),
+        Err(FileError::NotFound { .. })
+    ));
     assert!(b.partials(1, "").unwrap().is_empty());
     assert_eq!(pg.psql("SELECT count(*) FROM files_uploads"), "0");
 
@@ -239,7 +312,10 @@ fn store_rules_hold_across_two_nodes() {
     assert_eq!(pg.psql("SELECT count(*) FROM files_chunks"), "1");
 
     // rm: a non-empty directory needs recursive; then everything goes.
-    assert_eq!(a.remove(1, "d", false).unwrap_err().code(), ErrorCode::Conflict);
+    assert_eq!(
+        a.remove(1, "d", false).unwrap_err().code(),
+        ErrorCode::Conflict
+    );
     let r = b.remove(1, "d", true).unwrap();
     assert_eq!((r.files, r.dirs, r.bytes), (1, 2, 10));
     assert!(a.list(1, "").unwrap().entries.is_empty());
@@ -264,7 +340,10 @@ fn quota_holds_across_nodes_and_the_sweep_runs_on_one() {
     let e = a.begin_upload(1, &req("three", 600 << 10)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::QuotaExceeded, "{e}");
     // Another user has their own quota.
-    a.begin_upload(2, &req("three", 600 << 10)).unwrap().pause().unwrap();
+    a.begin_upload(2, &req("three", 600 << 10))
+        .unwrap()
+        .pause()
+        .unwrap();
 
     // The sweep: an expired, paused upload goes with its rows; a running
     // one stays.
@@ -273,11 +352,20 @@ fn quota_holds_across_nodes_and_the_sweep_runs_on_one() {
         ..FilesConfig::default()
     };
     let url: postgres::Config = pg.url().parse().unwrap();
-    let running = a.begin_upload(1, &UploadRequest { size: 10, ..req("run", 10) });
+    let running = a.begin_upload(
+        1,
+        &UploadRequest {
+            size: 10,
+            ..req("run", 10)
+        },
+    );
     let running = running.unwrap();
     let (_c, report) = FileStore::open_pg(url, cfg).unwrap();
     assert_eq!((report.expired, report.kept), (1, 1), "{report:?}");
-    assert_eq!(pg.psql("SELECT string_agg(path, ',') FROM files_uploads"), "run");
+    assert_eq!(
+        pg.psql("SELECT string_agg(path, ',') FROM files_uploads"),
+        "run"
+    );
     running.abort().unwrap();
 }
 
@@ -287,14 +375,21 @@ fn a_disk_data_dir_imports_once_and_a_rerun_copies_nothing() {
     let (to, _) = two_stores(&pg, 1 << 30);
     let dir = tempfile::tempdir().unwrap();
     let (disk, _) = FileStore::open(dir.path(), FilesConfig::default()).unwrap();
-    let files = [("a.txt", random_bytes(10, 1)), ("sub/b.bin", random_bytes(5 << 20 | 3, 2))];
+    let files = [
+        ("a.txt", random_bytes(10, 1)),
+        ("sub/b.bin", random_bytes(5 << 20 | 3, 2)),
+    ];
     for (path, content) in &files {
         let mut up = disk.begin_upload(1, &req(path, content.len())).unwrap();
         up.write(0, content).unwrap();
         up.finish(&blake3::hash(content)).unwrap();
     }
     let first = import_dir(dir.path(), &to).unwrap();
-    assert_eq!((first.users, first.files, first.unchanged), (1, 2, 0), "{first:?}");
+    assert_eq!(
+        (first.users, first.files, first.unchanged),
+        (1, 2, 0),
+        "{first:?}"
+    );
     assert_eq!(first.bytes, 10 + (5 << 20 | 3));
     for (path, content) in &files {
         assert!(read_all(&to, path) == *content, "{path} differs");

@@ -128,6 +128,20 @@ impl PgConn {
     }
 }
 
+/// The synchronous client runs its own small runtime, and closing it from
+/// inside tokio panics ("Cannot start a runtime from within a runtime"):
+/// a node stopping dropped its stores on the async workers and aborted.
+/// Inside a runtime the client is closed on a thread of its own instead.
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(client));
+            }
+        }
+    }
+}
+
 /// Applies every migration newer than the one recorded in
 /// `sockit_migrations`, each in its own transaction under the migration
 /// lock.

@@ -14,13 +14,13 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use super::FileStore;
 use super::config::READ_BUF;
 use super::error::{FileError, FileResult};
 use super::paths::{MAX_DEPTH, RelPath};
 use super::store::{FILES_DIR, USERS_DIR};
 use super::tree::EntryKind;
 use super::upload::UploadRequest;
-use super::FileStore;
 
 /// What [`import_dir`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,7 +63,14 @@ pub fn import_dir(data_dir: &Path, to: &FileStore) -> FileResult<Imported> {
     Ok(out)
 }
 
-fn walk(to: &FileStore, user: i64, dir: &Path, rel: &str, depth: usize, out: &mut Imported) -> FileResult<()> {
+fn walk(
+    to: &FileStore,
+    user: i64,
+    dir: &Path,
+    rel: &str,
+    depth: usize,
+    out: &mut Imported,
+) -> FileResult<()> {
     let io = |e| FileError::io("reading the files to import", e);
     let mut names: Vec<(String, PathBuf, std::fs::FileType)> = Vec::new();
     for e in std::fs::read_dir(dir).map_err(io)? {
@@ -79,7 +86,11 @@ fn walk(to: &FileStore, user: i64, dir: &Path, rel: &str, depth: usize, out: &mu
     }
     names.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, full, t) in names {
-        let path = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let path = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         if RelPath::parse(&path).is_err() {
             out.skipped += 1;
         } else if t.is_dir() && depth < MAX_DEPTH {
@@ -94,7 +105,13 @@ fn walk(to: &FileStore, user: i64, dir: &Path, rel: &str, depth: usize, out: &mu
 }
 
 /// Hashes the source, and uploads it unless the target holds it already.
-fn copy_file(to: &FileStore, user: i64, src: &Path, path: &str, out: &mut Imported) -> FileResult<()> {
+fn copy_file(
+    to: &FileStore,
+    user: i64,
+    src: &Path,
+    path: &str,
+    out: &mut Imported,
+) -> FileResult<()> {
     let io = |e| FileError::io("reading a file to import", e);
     let mut buf = vec![0u8; READ_BUF.min(to.config().max_chunk).max(1)];
     let mut f = File::open(src).map_err(io)?;
@@ -102,7 +119,9 @@ fn copy_file(to: &FileStore, user: i64, src: &Path, path: &str, out: &mut Import
     let mut b3 = blake3::Hasher::new();
     loop {
         let n = f.read(&mut buf).map_err(io)?;
-        let Some(got) = buf.get(..n).filter(|s| !s.is_empty()) else { break };
+        let Some(got) = buf.get(..n).filter(|s| !s.is_empty()) else {
+            break;
+        };
         b3.update(got);
     }
     let hash = b3.finalize();

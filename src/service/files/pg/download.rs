@@ -1,6 +1,7 @@
 //! Reading a published file from PostgreSQL: size and hashes from its
-//! entry, the content one row at a time, so memory stays one row whatever
-//! the file size.
+//! entry, the content as slices of its rows (`substring` on bytes stored
+//! uncompressed reads only those bytes), so memory is the read asked for
+//! whatever the file or row size.
 
 use std::sync::Arc;
 
@@ -23,8 +24,6 @@ pub struct PgDownload {
     mtime: i64,
     offset: u64,
     hashes: Hashes,
-    /// The row read last: its offset and bytes.
-    row: Option<(u64, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for PgDownload {
@@ -71,7 +70,10 @@ impl PgStore {
         }
         let b3: Vec<u8> = row.get(4);
         let b3 = <[u8; 32]>::try_from(b3.as_slice()).map_err(|_| {
-            FileError::io("opening a file", std::io::Error::other("damaged hash record"))
+            FileError::io(
+                "opening a file",
+                std::io::Error::other("damaged hash record"),
+            )
         })?;
         let md5: Option<Vec<u8>> = row.get(5);
         Ok(PgDownload {
@@ -86,7 +88,6 @@ impl PgStore {
                 blake3: blake3::Hash::from_bytes(b3),
                 md5: md5.and_then(|m| <[u8; 16]>::try_from(m.as_slice()).ok()),
             },
-            row: None,
         })
     }
 }
@@ -131,13 +132,9 @@ impl PgDownload {
         let mut m = md5::Md5::new();
         let mut pos = 0u64;
         while pos < self.size {
-            let (off, bytes) = self.fetch(pos)?;
-            let skip = usize::try_from(pos - off).unwrap_or(usize::MAX);
-            let Some(slice) = bytes.get(skip..) else {
-                return Err(changed());
-            };
-            m.update(slice);
-            pos += slice.len() as u64;
+            let bytes = self.fetch(pos, super::super::config::READ_BUF)?;
+            m.update(&bytes);
+            pos += bytes.len() as u64;
         }
         let sum = <[u8; 16]>::from(m.finalize());
         let mut conn = self.inner.pool.get()?;
@@ -145,7 +142,12 @@ impl PgDownload {
             c.execute(
                 "UPDATE files_entries SET md5 = $4
                  WHERE user_id = $1 AND path = $2 AND content = $3",
-                &[&self.user, &self.path.as_str(), &self.content, &sum.as_slice()],
+                &[
+                    &self.user,
+                    &self.path.as_str(),
+                    &self.content,
+                    &sum.as_slice(),
+                ],
             )
             .map_err(dberr("recording a hash"))
         })?;
@@ -153,26 +155,23 @@ impl PgDownload {
         Ok(self.hashes)
     }
 
-    /// The row holding byte `pos`: (its offset, its bytes).
-    fn fetch(&self, pos: u64) -> FileResult<(u64, Vec<u8>)> {
+    /// Up to `len` bytes from `pos`, from the row holding `pos` (never
+    /// empty: a missing row means the file changed).
+    fn fetch(&self, pos: u64, len: usize) -> FileResult<Vec<u8>> {
+        let len = i32::try_from(len).unwrap_or(i32::MAX);
         let mut conn = self.inner.pool.get()?;
         let row = conn.run("reading a file", |c| {
             c.query_opt(
-                "SELECT off, bytes FROM files_chunks WHERE content = $1 AND off <= $2
-                 ORDER BY off DESC LIMIT 1",
-                &[&self.content, &int(pos)],
+                "SELECT substring(bytes FROM ($2 - off + 1)::INT FOR $3) FROM files_chunks
+                 WHERE content = $1 AND off <= $2 ORDER BY off DESC LIMIT 1",
+                &[&self.content, &int(pos), &len],
             )
             .map_err(dberr("reading a file"))
         })?;
-        let Some(row) = row else {
-            return Err(changed());
-        };
-        let (off, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
-        let off = uint(off);
-        if off + bytes.len() as u64 <= pos {
-            return Err(changed());
+        match row.map(|r| r.get::<_, Vec<u8>>(0)) {
+            Some(b) if !b.is_empty() => Ok(b),
+            _ => Err(changed()),
         }
-        Ok((off, bytes))
     }
 
     /// Reads the next bytes into `buf` (at most its length); 0 means the
@@ -182,25 +181,12 @@ impl PgDownload {
         let want = buf.len().min(left);
         let mut filled = 0;
         while filled < want {
-            let pos = self.offset + filled as u64;
-            let cached = self
-                .row
-                .as_ref()
-                .is_some_and(|(off, b)| *off <= pos && pos < off + b.len() as u64);
-            if !cached {
-                self.row = Some(self.fetch(pos)?);
-            }
-            let Some((off, bytes)) = self.row.as_ref() else {
+            let bytes = self.fetch(self.offset + filled as u64, want - filled)?;
+            let Some(dst) = buf.get_mut(filled..filled + bytes.len()) else {
                 return Err(changed());
             };
-            let from = usize::try_from(pos - off).unwrap_or(usize::MAX);
-            let n = (want - filled).min(bytes.len().saturating_sub(from));
-            let (Some(src), Some(dst)) = (bytes.get(from..from + n), buf.get_mut(filled..filled + n))
-            else {
-                return Err(changed());
-            };
-            dst.copy_from_slice(src);
-            filled += n;
+            dst.copy_from_slice(&bytes);
+            filled += bytes.len();
         }
         self.offset += filled as u64;
         crate::ops::metrics::file_bytes_out(filled);

@@ -2,11 +2,14 @@
 //! quotas, resumable verified uploads, atomic publish), with the index and
 //! the content in tables every node of a cluster shares (see `schema.rs`).
 //!
-//! - Content: each upload's bytes go into `files_chunks` rows of about
-//!   [`CHUNK`] bytes (the CLI's wire chunk, so a put's chunk is one row),
-//!   written in the same transaction that advances the upload's durable
-//!   offset (`held`): a resumed upload, on this node or another, continues
-//!   exactly after the last row.
+//! - Content: each upload's bytes go into `files_chunks` rows: a wire
+//!   chunk of at least [`MIN_ROW`] bytes is one row as it came (the CLI's
+//!   4 MiB chunks), smaller ones are gathered up to that; each row is
+//!   written in the same transaction that advances the upload's offset
+//!   (`held`): a resumed upload, on this node or another, continues
+//!   exactly after the last row. Chunk commits do not wait for the WAL
+//!   flush (as the disk store fsyncs only every 64 MiB); pause and publish
+//!   do, which makes every earlier chunk durable too.
 //! - Publish: after the BLAKE3 (and MD5) computed while streaming matches
 //!   the sender's, one transaction deletes the upload row and writes the
 //!   entry pointing at the upload's content: visible whole or not at all.
@@ -26,7 +29,9 @@ mod publish;
 mod schema;
 mod sweep;
 mod tree;
+mod unfinished;
 mod upload;
+mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +49,14 @@ pub use upload::PgUpload;
 
 use pool::{Pool, db};
 
-/// Bytes per content row: 4 MiB, the CLI's chunk
-/// (`client::transfer::CHUNK`), so each chunk of a put is one row and one
-/// round trip. Smaller writes (the web page's) are gathered up to this
-/// first, so a peer sending one-byte chunks cannot make a row per byte.
-pub const CHUNK: usize = 4 << 20;
+/// The smallest content row: 1 MiB. A wire chunk this large or larger is
+/// stored as one row as it came (the CLI sends 4 MiB,
+/// `client::transfer::CHUNK`: one row and one round trip per chunk);
+/// smaller writes (a web page's, a hostile peer's one-byte chunks) are
+/// gathered up to this first, so rows never multiply per byte. It is also
+/// what an upload holds in memory between two chunks at most, so a
+/// connection's eight open uploads pin under 8 MiB.
+pub const MIN_ROW: usize = 1 << 20;
 
 /// How long an upload stays claimed by the connection writing it after
 /// its last write: a client that pauses longer may find another node

@@ -10,7 +10,8 @@ use super::super::error::{FileError, FileResult};
 use super::super::index::Hashes;
 use super::super::paths::RelPath;
 use super::super::publish::Published;
-use super::upload::{PgUpload, taken_over};
+use super::upload::PgUpload;
+use super::write::taken_over;
 use super::{dberr, int, now_secs, parent_of, uint};
 
 /// A published file being replaced.

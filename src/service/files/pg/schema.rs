@@ -11,7 +11,7 @@
 //! files_uploads  (user_id, path) -> content, size, fingerprint, held,
 //!                dirs, lease, lease_until, updated    unfinished uploads
 //! files_chunks   (content, off)  -> bytes     the content, one row per
-//!                                             chunk of about CHUNK bytes
+//!                                             wire chunk (>= MIN_ROW bytes)
 //! ```
 //! A content id comes from `files_content_ids` when an upload starts; the
 //! rows of its chunks are written under it and never move: publishing
@@ -25,7 +25,7 @@ use super::pool::db;
 
 /// Key of the advisory lock migrations hold ("files" in ASCII), so nodes
 /// starting together apply each step once.
-const MIGRATION_LOCK: i64 = 0x66_696c_6573;
+const MIGRATION_LOCK: i64 = 0x0066_696c_6573;
 
 /// The steps, in order.
 const STEPS: &[(i32, &str)] = &[(

@@ -8,7 +8,7 @@ use super::super::sweep::SweepReport;
 use super::{PgStore, dberr, uint};
 
 /// Key of the sweep's advisory lock ("fsweep" in ASCII).
-const SWEEP_LOCK: i64 = 0x66_7377_6565_70;
+const SWEEP_LOCK: i64 = 0x6673_7765_6570;
 
 impl PgStore {
     /// Removes expired unfinished uploads (see the module docs).

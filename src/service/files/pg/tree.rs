@@ -1,5 +1,5 @@
-//! Listing, inspecting and removing what a user holds in PostgreSQL; the
-//! unfinished uploads as `ls --partial` shows them; usage and purge.
+//! Listing, inspecting and removing what a user holds in PostgreSQL;
+//! usage and purge.
 
 use postgres::Transaction;
 
@@ -9,7 +9,6 @@ use super::super::paths::RelPath;
 use super::super::purge::Purged;
 use super::super::quota::Usage;
 use super::super::tree::{Entry, EntryKind, Listing, Removed};
-use super::super::unfinished::PartialInfo;
 use super::{PgStore, dberr, int, lock_user, uint};
 
 /// Bytes charged for a user's published files and directories.
@@ -29,7 +28,11 @@ fn entry(r: &postgres::Row) -> Entry {
     let b3: Option<Vec<u8>> = r.get(4);
     Entry {
         name: r.get(0),
-        kind: if is_dir { EntryKind::Dir } else { EntryKind::File },
+        kind: if is_dir {
+            EntryKind::Dir
+        } else {
+            EntryKind::File
+        },
         size: uint(r.get(2)),
         mtime: r.get(3),
         blake3: b3
@@ -134,7 +137,9 @@ impl PgStore {
             if top.get::<_, bool>(0) && !recursive {
                 let child = tx
                     .query_opt(
-                        &format!("SELECT 1 FROM files_entries WHERE user_id = $1 AND {below} LIMIT 1"),
+                        &format!(
+                            "SELECT 1 FROM files_entries WHERE user_id = $1 AND {below} LIMIT 1"
+                        ),
                         &[&user, &p],
                     )
                     .map_err(&err)?;
@@ -175,86 +180,6 @@ impl PgStore {
             .map_err(&err)?;
             tx.commit().map_err(&err)?;
             Ok(removed)
-        })
-    }
-
-    /// The user's unfinished uploads under `under` (`""`: all), by path.
-    pub fn partials(&self, user: i64, under: &str) -> FileResult<Vec<PartialInfo>> {
-        let dir = if under.is_empty() {
-            None
-        } else {
-            Some(parse(under)?)
-        };
-        let mut conn = self.inner.pool.get()?;
-        let rows = conn.run("listing unfinished uploads", |c| {
-            c.query(
-                "SELECT path, size, held, dirs, extract(epoch FROM updated)::BIGINT,
-                        coalesce(lease_until > now(), false)
-                 FROM files_uploads WHERE user_id = $1 ORDER BY path",
-                &[&user],
-            )
-            .map_err(dberr("listing unfinished uploads"))
-        })?;
-        let mut out = Vec::new();
-        for r in rows {
-            let path: String = r.get(0);
-            let Ok(p) = RelPath::parse(&path) else {
-                continue;
-            };
-            if dir.as_ref().is_some_and(|d| !p.starts_with(d)) {
-                continue;
-            }
-            let size = uint(r.get(1));
-            out.push(PartialInfo {
-                path,
-                size,
-                held: uint(r.get(2)).min(size),
-                reserved: super::super::config::charge(size)
-                    .saturating_add(uint(r.get(3)).saturating_mul(ENTRY_CHARGE)),
-                mtime: r.get(4),
-                running: r.get(5),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Cancels the unfinished upload of `path`, freeing its reservation
-    /// (returned); `busy` while a connection on any node is writing it.
-    pub fn cancel_upload(&self, user: i64, path: &str) -> FileResult<u64> {
-        let rel = parse(path)?;
-        let mut conn = self.inner.pool.get()?;
-        conn.run("cancelling an upload", |c| {
-            let err = dberr("cancelling an upload");
-            let mut tx = c.transaction().map_err(&err)?;
-            let row = tx
-                .query_opt(
-                    "SELECT content, size, dirs, coalesce(lease_until > now(), false)
-                     FROM files_uploads WHERE user_id = $1 AND path = $2 FOR UPDATE",
-                    &[&user, &rel.as_str()],
-                )
-                .map_err(&err)?;
-            let Some(row) = row else {
-                return Err(FileError::NoPartial {
-                    path: rel.to_string(),
-                });
-            };
-            if row.get::<_, bool>(3) {
-                return Err(FileError::Busy {
-                    path: rel.to_string(),
-                    why: "another upload of this path is running",
-                });
-            }
-            let content: i64 = row.get(0);
-            tx.execute(
-                "DELETE FROM files_uploads WHERE user_id = $1 AND path = $2",
-                &[&user, &rel.as_str()],
-            )
-            .map_err(&err)?;
-            tx.execute("DELETE FROM files_chunks WHERE content = $1", &[&content])
-                .map_err(&err)?;
-            tx.commit().map_err(&err)?;
-            Ok(super::super::config::charge(uint(row.get(1)))
-                .saturating_add(uint(row.get(2)).saturating_mul(ENTRY_CHARGE)))
         })
     }
 
