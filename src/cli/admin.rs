@@ -20,7 +20,7 @@ pub struct AdminArgs {
 #[derive(Debug, clap::Subcommand)]
 enum Action {
     /// Copy a single node's data directory (accounts, sessions, chat
-    /// history with its seqs and epochs, idempotency keys) into the
+    /// history with its seqs and epochs, idempotency keys, files) into the
     /// PostgreSQL a cluster shares; run it again and it copies nothing.
     #[command(after_help = "Examples:
   sockit admin migrate --to postgres://sockit@db.internal:5432/sockit
@@ -29,8 +29,8 @@ enum Action {
 
 Run it before the nodes start on PostgreSQL. What PostgreSQL already holds
 is left alone (a room it knows under another epoch, or an account name it
-gives another id, is reported as a conflict, never overwritten). Files stay
-in DATA/files on the node's disk.")]
+gives another id, is reported as a conflict, never overwritten). Files keep
+their owner, path and hashes; unfinished uploads are not copied.")]
     Migrate {
         /// The single node's data directory: the same as `sockit serve --data`.
         #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
@@ -98,10 +98,11 @@ fn print_report(data: &std::path::Path, c: &Copied) {
         "  chat: {} rooms copied, {} already there; {} messages, {} idempotency keys copied",
         h.rooms, h.rooms_present, h.messages, h.keys
     );
-    match &c.files {
-        Some(f) => println!("  files: {} copied ({} bytes)", f.files, f.bytes),
-        None => println!("  files: not copied; they stay in {}/files", data.display()),
-    }
+    let f = &c.files;
+    println!(
+        "  files: {} copied ({} bytes), {} already there, {} skipped (links, special files, bad names, empty folders)",
+        f.files, f.bytes, f.present, f.skipped
+    );
     if !a.conflicts.is_empty() {
         println!(
             "  left alone, PostgreSQL holds other accounts under these names or ids: {}",

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::accounts::{self, AccountsCopied};
 use super::chat::{self, ChatCopied};
+use super::files::{FileError, FileStore, FilesConfig, import_dir};
 use crate::store::pg::{PgConn, PgError};
 
 /// Everything one run copied.
@@ -21,8 +22,8 @@ pub struct Copied {
     pub accounts: AccountsCopied,
     /// Chat rooms, messages and idempotency keys.
     pub chat: ChatCopied,
-    /// Files, when this build stores them in PostgreSQL (see [`migrate_files`]).
-    pub files: Option<FilesCopied>,
+    /// Files: their index and content.
+    pub files: FilesCopied,
 }
 
 impl Copied {
@@ -35,17 +36,21 @@ impl Copied {
             && c.rooms == 0
             && c.messages == 0
             && c.keys == 0
-            && self.files.as_ref().is_none_or(|f| f.files == 0)
+            && self.files.files == 0
     }
 }
 
 /// What the files part copied.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct FilesCopied {
-    /// Files copied.
+    /// Files copied (new, or changed since a previous run).
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
+    /// Files PostgreSQL already held with the same content.
+    pub present: u64,
+    /// Links, special files, bad names and empty directories not copied.
+    pub skipped: u64,
 }
 
 /// Why a migration stopped (what was committed before stays: a rerun
@@ -61,6 +66,9 @@ pub enum MigrateError {
     /// The chat history could not be read or written.
     #[error("copying chat history: {0}")]
     Chat(#[from] chat::CopyError),
+    /// The files could not be read or written.
+    #[error("copying files: {0}")]
+    Files(#[from] FileError),
 }
 
 /// Copies `data_dir` into the PostgreSQL `cfg` names. Blocking.
@@ -68,7 +76,7 @@ pub fn migrate(data_dir: &Path, cfg: &postgres::Config) -> Result<Copied, Migrat
     let mut conn = PgConn::open(cfg.clone())?;
     let accounts = accounts::copy_to_pg(data_dir, &mut conn)?;
     let chat = chat::copy_to_pg(data_dir, &mut conn)?;
-    let files = migrate_files(data_dir, &mut conn)?;
+    let files = migrate_files(data_dir, cfg)?;
     Ok(Copied {
         accounts,
         chat,
@@ -76,13 +84,23 @@ pub fn migrate(data_dir: &Path, cfg: &postgres::Config) -> Result<Copied, Migrat
     })
 }
 
-/// The files part: the hook where a file store kept in PostgreSQL imports
-/// `DATA/files` (its `import_dir`). This build keeps files on each node's
-/// disk, so there is nothing to copy into PostgreSQL and it returns `None`
-/// (the report says the files stay in the data directory).
-pub fn migrate_files(
-    _data_dir: &Path,
-    _conn: &mut PgConn,
-) -> Result<Option<FilesCopied>, MigrateError> {
-    Ok(None)
+/// The files part: `DATA/files` (every user's tree, with its hashes)
+/// into the file store kept in PostgreSQL. Account ids are kept by the
+/// accounts part, so each tree lands under the same owner. The store is
+/// opened without quota or size limits: what the node held is copied
+/// whole, and the nodes apply their limits to what comes after.
+pub fn migrate_files(data_dir: &Path, cfg: &postgres::Config) -> Result<FilesCopied, MigrateError> {
+    let config = FilesConfig {
+        quota: u64::MAX,
+        max_file: u64::MAX,
+        ..FilesConfig::default()
+    };
+    let (store, _swept) = FileStore::open_pg(cfg.clone(), config)?;
+    let i = import_dir(data_dir, &store)?;
+    Ok(FilesCopied {
+        files: i.files,
+        bytes: i.bytes,
+        present: i.unchanged,
+        skipped: i.skipped,
+    })
 }

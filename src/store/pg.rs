@@ -84,10 +84,15 @@ impl Drop for PgConn {
     /// SIGTERM aborted while dropping its services). So when dropped on a
     /// runtime thread, the client is closed on a plain thread instead.
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                std::thread::spawn(move || drop(client));
-            }
+        close(self.client.take());
+    }
+}
+
+/// Closes `client`, off the runtime when called on one (see `Drop`).
+fn close(client: Option<Client>) {
+    if let Some(client) = client {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::spawn(move || drop(client));
         }
     }
 }
@@ -109,7 +114,7 @@ impl PgConn {
     /// The client, connecting first if there is none or it broke.
     pub fn client(&mut self) -> Result<&mut Client, postgres::Error> {
         if self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
+            close(self.client.take());
         }
         match &mut self.client {
             Some(c) => Ok(c),
@@ -130,7 +135,7 @@ impl PgConn {
     ) -> Result<T, postgres::Error> {
         let r = f(self.client()?);
         if r.is_err() && self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
+            close(self.client.take());
         }
         r
     }
@@ -138,7 +143,7 @@ impl PgConn {
     /// Forgets the connection (after an error that may have left it in an
     /// unknown state).
     pub fn reset(&mut self) {
-        self.client = None;
+        close(self.client.take());
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use sockit::service::files::{DEFAULT_MAX_FILE, DEFAULT_QUOTA, FileStore, FilesConfig};
+use sockit::store::Backend;
 
 /// Flags that configure the file store.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,10 +24,16 @@ pub struct FilesArgs {
 }
 
 impl FilesArgs {
-    /// Opens the store in `DATA/files` (unless --no-files), sweeping stale
-    /// temporaries and logging what the sweep found. `max_chunk` is the
-    /// frame body limit: one chunk travels in one frame.
-    pub async fn open(&self, data: &Path, max_chunk: usize) -> anyhow::Result<Option<FileStore>> {
+    /// Opens the store (unless --no-files): in `DATA/files`, or in the
+    /// PostgreSQL of `--store`; sweeps stale temporaries and logs what the
+    /// sweep found. `max_chunk` is the frame body limit: one chunk travels
+    /// in one frame.
+    pub async fn open(
+        &self,
+        data: &Path,
+        backend: &Backend,
+        max_chunk: usize,
+    ) -> anyhow::Result<Option<FileStore>> {
         if self.no_files {
             return Ok(None);
         }
@@ -36,11 +43,22 @@ impl FilesArgs {
             max_chunk,
             ..FilesConfig::default()
         };
-        let dir = data.to_path_buf();
-        let (store, report) = tokio::task::spawn_blocking(move || FileStore::open(&dir, cfg))
-            .await
-            .context("opening the file store")?
-            .with_context(|| format!("opening the file store in {}", data.display()))?;
+        let (store, report) = match backend {
+            Backend::Sqlite => {
+                let dir = data.to_path_buf();
+                tokio::task::spawn_blocking(move || FileStore::open(&dir, cfg))
+                    .await
+                    .context("opening the file store")?
+                    .with_context(|| format!("opening the file store in {}", data.display()))?
+            }
+            Backend::Postgres(pg) => {
+                let pg = (**pg).clone();
+                tokio::task::spawn_blocking(move || FileStore::open_pg(pg, cfg))
+                    .await
+                    .context("opening the file store")?
+                    .context("opening the file store in PostgreSQL (--store)")?
+            }
+        };
         let quiet = report == sockit::service::files::SweepReport::default();
         // An empty sweep is not news; anything found or removed is.
         if quiet {

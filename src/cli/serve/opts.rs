@@ -77,7 +77,10 @@ pub(super) async fn open_services(
         .chat
         .open(&a.data, a.store.backend(), accounts.clone())
         .await?;
-    let files = a.files.open(&a.data, a.max_body).await?;
+    let files = a
+        .files
+        .open(&a.data, &a.store.backend(), a.max_body)
+        .await?;
     let services = sockit::service::Services {
         accounts: Some(accounts),
         chat: Some(chat),

@@ -6,13 +6,13 @@ use sockit::store::Backend;
 /// Where the node keeps its state.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
-    /// Where accounts, sessions, chat rooms and history live: `sqlite`
-    /// (files in the data directory, one node, the default) or a
+    /// Where accounts, sessions, chat rooms, history and files live:
+    /// `sqlite` (files in the data directory, one node, the default) or a
     /// PostgreSQL URL shared by several nodes, e.g.
     /// postgres://sockit@db.internal/sockit, or
     /// postgres://sockit@localhost/sockit?host=/run/postgresql for a Unix
     /// socket: members on every node sharing it meet in the same rooms,
-    /// and a login on one node is valid on all.
+    /// see the same files, and a login on one node is valid on all.
     #[arg(long, alias = "chat-store", value_name = "URL", value_parser = parse_store)]
     store: Option<Backend>,
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use md5::Digest;
 use rustix::fs::OFlags;
 
-use super::FileStore;
+use super::DiskStore;
 use super::config::READ_BUF;
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind, Meta};
@@ -21,7 +21,7 @@ use super::store::Inner;
 
 /// An open published file. It keeps reading the version that was opened
 /// even if a forced upload replaces the path meanwhile. Blocking.
-pub struct Download {
+pub struct DiskDownload {
     inner: Arc<Inner>,
     user: i64,
     path: RelPath,
@@ -33,9 +33,9 @@ pub struct Download {
     read: crate::fsutil::direct::ReadState,
 }
 
-impl std::fmt::Debug for Download {
+impl std::fmt::Debug for DiskDownload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Download")
+        f.debug_struct("DiskDownload")
             .field("path", &self.path)
             .field("size", &self.meta.size)
             .field("offset", &self.offset)
@@ -43,11 +43,11 @@ impl std::fmt::Debug for Download {
     }
 }
 
-impl FileStore {
+impl DiskStore {
     /// Opens `path` for reading from `offset` (a client resuming a get
     /// asks for the bytes it lacks). The file is opened without following
     /// links anywhere on its path. Cheap: hashes are not computed here.
-    pub fn download(&self, user: i64, path: &str, offset: u64) -> FileResult<Download> {
+    pub fn download(&self, user: i64, path: &str, offset: u64) -> FileResult<DiskDownload> {
         let rel = RelPath::parse(path).map_err(|e| FileError::bad_path(path, e))?;
         let root = self.inner.user_root(user)?;
         let parent = fsx::walk_parent(root.as_fd(), &rel, false)?;
@@ -76,7 +76,7 @@ impl FileStore {
             });
         }
         let hashes = self.inner.index().lookup(user, rel.as_str(), &meta)?;
-        Ok(Download {
+        Ok(DiskDownload {
             inner: Arc::clone(&self.inner),
             user,
             path: rel,
@@ -106,13 +106,13 @@ fn open_error(parent: std::os::fd::BorrowedFd<'_>, rel: &RelPath, e: io::Error) 
     }
 }
 
-impl Download {
+impl DiskDownload {
     /// The file's size.
     pub fn size(&self) -> u64 {
         self.meta.size
     }
 
-    /// The next offset [`Download::read_chunk`] reads from.
+    /// The next offset [`DiskDownload::read_chunk`] reads from.
     pub fn offset(&self) -> u64 {
         self.offset
     }
@@ -213,7 +213,7 @@ impl Download {
     }
 }
 
-impl Read for Download {
+impl Read for DiskDownload {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_chunk(buf).map_err(io::Error::other)
     }

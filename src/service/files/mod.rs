@@ -67,14 +67,17 @@
 //! errors: {code: FileError::code(), message: Display}
 //! ```
 
+mod backend;
 mod blocking;
 mod config;
 mod download;
 mod error;
 mod fsx;
 mod hostile;
+mod import;
 mod index;
 mod partial;
+pub mod pg;
 /// The name rules live in `wire::path`, shared with the client.
 use crate::wire::path as paths;
 mod publish;
@@ -98,21 +101,23 @@ pub use crate::wire::path::{
     MAX_COMPONENT_BYTES, MAX_DEPTH, MAX_PATH_BYTES, PathError, RESERVED_PREFIX, RelPath,
     check_entry_name, check_name, check_received, check_received_below, escape_bytes, escape_name,
 };
+pub use backend::{Download, FileStore, Upload};
 pub use blocking::run_blocking;
 pub use config::{
     DEFAULT_MAX_FILE, DEFAULT_PARTIAL_RETENTION, DEFAULT_QUOTA, DEFAULT_SYNC_EVERY, ENTRY_CHARGE,
     FilesConfig, MAX_ACTIVE_PER_USER, MAX_LIST_ENTRIES, MAX_PARTIALS_PER_USER, READ_BUF, charge,
 };
-pub use download::Download;
+pub use download::DiskDownload;
 pub use error::{FileError, FileResult};
 pub use hostile::{HOSTILE_BYTES, HOSTILE_NAMES, Hostile};
+pub use import::{Imported, import_dir};
 pub use index::Hashes;
 pub use publish::Published;
 pub use purge::Purged;
 pub use purge::highest_user_id;
 pub use quota::Usage;
-pub use store::{FILES_DIR, FileStore, INDEX_DB, LOCK_FILE, STAGING_DIR, USERS_DIR};
+pub use store::{DiskStore, FILES_DIR, INDEX_DB, LOCK_FILE, STAGING_DIR, USERS_DIR};
 pub use sweep::SweepReport;
 pub use tree::{Entry, EntryKind, Listing, Removed};
 pub use unfinished::PartialInfo;
-pub use upload::{Upload, UploadRequest};
+pub use upload::{DiskUpload, UploadRequest};

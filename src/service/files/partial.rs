@@ -86,7 +86,7 @@ impl PartialMeta {
     }
 }
 
-fn fingerprint_key(fp: &str) -> String {
+pub(crate) fn fingerprint_key(fp: &str) -> String {
     blake3::hash(fp.as_bytes()).to_hex().to_string()
 }
 

@@ -13,7 +13,7 @@ use super::fsx::{self, Kind};
 use super::index::Hashes;
 use super::partial::{self, PART};
 use super::paths::RelPath;
-use super::upload::Upload;
+use super::upload::DiskUpload;
 
 /// A published file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct Published {
     pub replaced: bool,
 }
 
-impl Upload {
+impl DiskUpload {
     /// Completes the upload: every byte must have arrived, and the content
     /// must hash to `expected` (BLAKE3, computed by the sender while
     /// reading). On a mismatch nothing is published and the partial is
@@ -39,7 +39,7 @@ impl Upload {
         self.finish_with(Some(expected), None)
     }
 
-    /// Like [`Upload::finish`], verifying against the BLAKE3 and/or the MD5
+    /// Like [`DiskUpload::finish`], verifying against the BLAKE3 and/or the MD5
     /// the sender computed: a client without BLAKE3 (the stdlib Python
     /// client) verifies with the MD5 of an upload begun with `md5`. At least
     /// one hash must be given, and an MD5 only for such an upload; either

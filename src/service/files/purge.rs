@@ -6,13 +6,13 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
-use super::FileStore;
+use super::DiskStore;
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
 use super::store::{FILES_DIR, STAGING_DIR, USERS_DIR};
 use super::tree::{Removed, remove_tree};
 
-/// What [`FileStore::purge_user`] removed.
+/// What [`DiskStore::purge_user`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
     /// The user's published files and directories.
@@ -21,7 +21,7 @@ pub struct Purged {
     pub partials: u64,
 }
 
-impl FileStore {
+impl DiskStore {
     /// Deletes every file, directory and unfinished upload of `user`, and
     /// forgets their recorded hashes. Idempotent: a user with nothing
     /// stored purges to zeros. End the account's sessions first: an upload

@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Mutex};
 
-use super::FileStore;
+use super::DiskStore;
 use super::config::{ENTRY_CHARGE, charge};
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
@@ -41,7 +41,7 @@ pub struct Usage {
     pub quota: u64,
 }
 
-impl FileStore {
+impl DiskStore {
     /// A user's usage against their quota.
     pub fn usage(&self, user: i64) -> FileResult<Usage> {
         let published = self.inner.published_bytes(user)?;

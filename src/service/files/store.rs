@@ -28,13 +28,13 @@ pub const LOCK_FILE: &str = ".lock";
 /// The per-user file store. Cheap to clone (shared state); every method is
 /// blocking: doors call it through `spawn_blocking` (see the module docs).
 #[derive(Clone)]
-pub struct FileStore {
+pub struct DiskStore {
     pub(crate) inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for FileStore {
+impl std::fmt::Debug for DiskStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileStore")
+        f.debug_struct("DiskStore")
             .field("root", &self.inner.root)
             .finish()
     }
@@ -71,11 +71,11 @@ pub(crate) struct State {
     pub epoch: HashMap<i64, u64>,
 }
 
-impl FileStore {
+impl DiskStore {
     /// Opens (creating) the store in `DATA/files`, takes its lock, opens
     /// the hash index and sweeps stale temporaries, returning what the
     /// sweep removed for the log.
-    pub fn open(data_dir: &Path, config: FilesConfig) -> FileResult<(FileStore, SweepReport)> {
+    pub fn open(data_dir: &Path, config: FilesConfig) -> FileResult<(DiskStore, SweepReport)> {
         let root = data_dir.join(FILES_DIR);
         let err = |doing| move |e| FileError::io(doing, e);
         crate::fsutil::create_private_dir_all(&root)
@@ -91,7 +91,7 @@ impl FileStore {
         let staging =
             fsx::ensure_dir_at(root_fd.as_fd(), STAGING_DIR).map_err(err("opening staging/"))?;
         let index = Index::open(&root.join(INDEX_DB))?;
-        let store = FileStore {
+        let store = DiskStore {
             inner: Arc::new(Inner {
                 root,
                 users,

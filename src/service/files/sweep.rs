@@ -14,7 +14,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, SystemTime};
 
-use super::FileStore;
+use super::DiskStore;
 use super::config::MAX_PARTIALS_PER_USER;
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
@@ -37,7 +37,7 @@ pub struct SweepReport {
     pub unknown: usize,
 }
 
-impl FileStore {
+impl DiskStore {
     /// Sweeps every user's staging directory (see the module docs).
     pub fn sweep(&self) -> FileResult<SweepReport> {
         let mut report = SweepReport::default();

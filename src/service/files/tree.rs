@@ -4,7 +4,7 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use super::FileStore;
+use super::DiskStore;
 use super::config::MAX_LIST_ENTRIES;
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind, Meta};
@@ -62,9 +62,9 @@ pub struct Removed {
     pub bytes: u64,
 }
 
-impl FileStore {
+impl DiskStore {
     /// Lists a directory; `""` is the user's root. The first page of
-    /// [`FileStore::list_page`].
+    /// [`DiskStore::list_page`].
     pub fn list(&self, user: i64, dir: &str) -> FileResult<Listing> {
         self.list_page(user, dir, None)
     }
@@ -180,7 +180,7 @@ impl FileStore {
 
     /// Describes one path (a `get` uses it to tell a file from a
     /// directory). A link is reported as a bad path, never followed. `""`
-    /// is the user's root, a directory named `""`, as in [`FileStore::list`].
+    /// is the user's root, a directory named `""`, as in [`DiskStore::list`].
     pub fn stat(&self, user: i64, path: &str) -> FileResult<Entry> {
         if path.is_empty() {
             let root = self.inner.user_root(user)?;

@@ -4,7 +4,7 @@
 
 use std::os::fd::AsFd;
 
-use super::FileStore;
+use super::DiskStore;
 use super::error::{FileError, FileResult};
 use super::fsx;
 use super::partial::{self, PART};
@@ -28,7 +28,7 @@ pub struct PartialInfo {
     pub running: bool,
 }
 
-impl FileStore {
+impl DiskStore {
     /// The user's unfinished uploads whose destination is `under` or below
     /// it (`""`: all), sorted by path. At most
     /// [`MAX_PARTIALS_PER_USER`](super::MAX_PARTIALS_PER_USER) exist.

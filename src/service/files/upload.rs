@@ -1,5 +1,5 @@
 //! Starting an upload: `begin_upload` checks everything that can be known
-//! before the first byte and returns an [`Upload`] positioned at the offset
+//! before the first byte and returns an [`DiskUpload`] positioned at the offset
 //! the store holds durably (`write.rs` streams into it, `publish.rs`
 //! finishes it).
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use md5::Digest;
 use rustix::fs::OFlags;
 
-use super::FileStore;
+use super::DiskStore;
 use super::config::{ENTRY_CHARGE, MAX_PARTIALS_PER_USER, READ_BUF, charge};
 use super::error::{FileError, FileResult};
 use super::fsx::{self, Kind};
@@ -36,9 +36,9 @@ pub struct UploadRequest {
 }
 
 /// An upload in progress. Dropping it keeps the partial for a resume (up
-/// to the last fsync); [`Upload::pause`] first makes everything received
+/// to the last fsync); [`DiskUpload::pause`] first makes everything received
 /// durable. Blocking: use it from `spawn_blocking`.
-pub struct Upload {
+pub struct DiskUpload {
     pub(crate) inner: Arc<Inner>,
     pub(crate) _claim: Claim,
     pub(crate) user: i64,
@@ -60,9 +60,9 @@ pub struct Upload {
     pub(crate) fail_after: Option<u64>,
 }
 
-impl std::fmt::Debug for Upload {
+impl std::fmt::Debug for DiskUpload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upload")
+        f.debug_struct("DiskUpload")
             .field("user", &self.user)
             .field("path", &self.path)
             .field("offset", &self.offset)
@@ -71,14 +71,14 @@ impl std::fmt::Debug for Upload {
     }
 }
 
-impl FileStore {
+impl DiskStore {
     /// Starts or resumes an upload. Checks the path, the size limit, an
     /// existing destination (conflict unless `force`), the quota, and
     /// whether the same path is already being uploaded (busy). A partial
     /// for the same path, size and fingerprint is resumed: its durable
-    /// prefix is re-hashed once and [`Upload::offset`] says where the client
+    /// prefix is re-hashed once and [`DiskUpload::offset`] says where the client
     /// continues; any other partial for that path is discarded.
-    pub fn begin_upload(&self, user: i64, req: &UploadRequest) -> FileResult<Upload> {
+    pub fn begin_upload(&self, user: i64, req: &UploadRequest) -> FileResult<DiskUpload> {
         let inner = &self.inner;
         let path = RelPath::parse(&req.path).map_err(|e| FileError::bad_path(&req.path, e))?;
         if req.size > inner.config.max_file {
@@ -144,7 +144,7 @@ impl FileStore {
         let flags = OFlags::RDWR | OFlags::CREATE;
         let file = fsx::open_file_at(staging.as_fd(), &format!("{key}{PART}"), flags)
             .map_err(io("opening a partial"))?;
-        let mut up = Upload {
+        let mut up = DiskUpload {
             inner: Arc::clone(inner),
             _claim: claim,
             user,
@@ -205,7 +205,7 @@ fn check_destination(
     Ok((replaced, 0))
 }
 
-impl Upload {
+impl DiskUpload {
     /// Where the client continues: bytes held so far.
     pub fn offset(&self) -> u64 {
         self.offset

@@ -8,10 +8,10 @@ use md5::Digest;
 
 use super::error::{FileError, FileResult};
 use super::partial;
-use super::upload::Upload;
+use super::upload::DiskUpload;
 
-impl Upload {
-    /// Appends `bytes` at `offset`, which must be [`Upload::offset`];
+impl DiskUpload {
+    /// Appends `bytes` at `offset`, which must be [`DiskUpload::offset`];
     /// returns the new offset. Chunks over the chunk limit and bytes beyond
     /// the declared size are refused. A full disk discards the partial and
     /// answers [`FileError::DiskFull`].

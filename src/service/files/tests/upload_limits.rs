@@ -199,7 +199,9 @@ fn a_full_disk_is_a_clear_error_and_leaves_no_temporary() {
     let (dir, s) = store();
     let content = data(5000);
     let mut up = s.begin_upload(ALICE, &req("f", content.len())).unwrap();
-    up.fail_after = Some(2500);
+    if let crate::service::files::Upload::Disk(d) = &mut up {
+        d.fail_after = Some(2500);
+    }
     up.write(0, &content[..2000]).unwrap();
     let e = up.write(2000, &content[2000..3000]).unwrap_err();
     assert_eq!(e.code(), crate::wire::ErrorCode::DiskFull);
