@@ -327,6 +327,32 @@ async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_los
     assert_eq!(say(&mut c, "ops", "two", Some("k-2")).await, 2);
     assert_eq!(say(&mut c, "ops", "three", None).await, 3);
     drop((c, token_conn));
+    // And a file, put through the CLI.
+    let home = tempfile::tempdir().unwrap();
+    let addr = single.addr("framed", "tcp://");
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let src = home.path().join("notes.bin");
+    std::fs::write(&src, &content).unwrap();
+    let cfg = home.path().join("cfg");
+    let cli = |addr: &str, args: &[&str], stdin: &str| {
+        let stdin = format!("{stdin}\n");
+        common::run_env(
+            args,
+            stdin.as_bytes(),
+            &[
+                ("SOCKIT_CONFIG_DIR", cfg.as_path()),
+                ("SOCKIT_SERVER", Path::new(addr)),
+            ],
+        )
+    };
+    let out = cli(
+        &addr,
+        &["login", &addr, "--user", "ann", "--password-stdin"],
+        PASS,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = cli(&addr, &["put", src.to_str().unwrap()], "");
+    assert!(out.status.success(), "{out:?}");
     let dir = single.stop_keep_dir();
     let data = dir.path().join("data");
 
@@ -340,12 +366,16 @@ async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_los
     assert_eq!(first["chat"]["rooms"], 1, "{first}");
     assert_eq!(first["chat"]["messages"], 3, "{first}");
     assert_eq!(first["chat"]["keys"], 1, "{first}");
+    assert_eq!(first["files"]["files"], 1, "{first}");
+    assert_eq!(first["files"]["bytes"], content.len(), "{first}");
     // The second run copies nothing, and says so.
     let second = migrate_json(&data, &pg);
     assert_eq!(second["accounts"]["accounts"], 0, "{second}");
     assert_eq!(second["accounts"]["accounts_present"], 1, "{second}");
     assert_eq!(second["chat"]["messages"], 0, "{second}");
     assert_eq!(second["chat"]["rooms_present"], 1, "{second}");
+    assert_eq!(second["files"]["files"], 0, "{second}");
+    assert_eq!(second["files"]["present"], 1, "{second}");
     let url = pg.url();
     let args = [
         "admin",
@@ -376,4 +406,19 @@ async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_los
     pg.add_user("bob", PASS);
     let ids = pg.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM acct_users");
     assert_eq!(ids, "1,2");
+    // The file comes back whole from a cluster node, as ann's (one that
+    // takes direct connections: `node` expects HAProxy's PROXY header).
+    let url = pg.url();
+    let direct = Server::start(&["--listen", "tcp://127.0.0.1:0", "--store", &url]);
+    let addr = direct.addr("framed", "tcp://");
+    let out = cli(
+        &addr,
+        &["login", &addr, "--user", "ann", "--password-stdin"],
+        PASS,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let back = home.path().join("back.bin");
+    let out = cli(&addr, &["get", ":notes.bin", back.to_str().unwrap()], "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&back).unwrap(), content);
 }
