@@ -34,7 +34,7 @@ pub const MAX_DATAGRAM: usize = 65_507;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Refused peers that may linger at once while their one-line refusal is
-/// read (see [`Conn::linger_close`]); past this, refused peers are closed
+/// read (see [`super::stream::linger_close`]); past this, refused peers are closed
 /// at once, so a flood of them holds few descriptors.
 const REFUSALS_LINGERING: usize = 64;
 
@@ -433,7 +433,8 @@ fn refuse(conn: Conn, busy: &Busy, shared: &Shared) {
     };
     shared.tracker.spawn(async move {
         let _turn = turn;
-        let _ = conn.linger_close(REFUSAL_LINGER).await;
+        let mut conn = conn;
+        let _ = super::stream::linger_close(&mut conn, REFUSAL_LINGER).await;
     });
 }
 
