@@ -113,7 +113,7 @@ async fn every_file_vector_holds_on_a_real_server() {
                 // Half-close and wait for the server's EOF: it ends the
                 // connection only after pausing its uploads (fsync), so
                 // the new connection finds them resumable, not busy.
-                c.shutdown_write().unwrap();
+                c.shutdown_write().await.unwrap();
                 while let Ok(Some(_)) = c.recv().await {}
                 drop(c);
                 c = connect(&ep, &user).await;

@@ -111,9 +111,9 @@ pub enum BenchError {
 
 /// A connected client socket.
 enum Sock {
-    Stream(crate::net::Conn),
+    Stream(crate::net::Stream),
     Udp(tokio::net::UdpSocket),
-    Ws(Box<tokio_tungstenite::WebSocketStream<crate::net::Conn>>),
+    Ws(Box<tokio_tungstenite::WebSocketStream<crate::net::Stream>>),
 }
 
 fn check(cfg: &BenchConfig) -> Result<(), BenchError> {
@@ -315,7 +315,7 @@ async fn dial_one(cfg: &BenchConfig) -> Result<Sock, ConnectError> {
     match ep {
         Endpoint::Udp(_) => crate::net::dial_udp(ep).await.map(Sock::Udp),
         _ => {
-            let conn = crate::net::dial_with(ep, cfg.connect_timeout, &cfg.trust).await?;
+            let mut conn = crate::net::dial_with(ep, cfg.connect_timeout, &cfg.trust).await?;
             let _ = conn.set_nodelay();
             if let Some(web) = &cfg.web {
                 let ws = tokio::time::timeout(cfg.connect_timeout, ws::handshake(conn, web))
@@ -328,7 +328,7 @@ async fn dial_one(cfg: &BenchConfig) -> Result<Sock, ConnectError> {
                 return Ok(Sock::Ws(Box::new(ws)));
             }
             if cfg.proto == Proto::Nats {
-                nats_handshake(&conn).await.map_err(|io| ConnectError {
+                nats_handshake(&mut conn).await.map_err(|io| ConnectError {
                     addr: ep.to_string(),
                     hint: format!("NATS handshake failed: {io}"),
                     io,

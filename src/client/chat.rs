@@ -17,7 +17,7 @@ use super::credentials::{Credentials, CredentialsError, LoggedIn, connect_logged
 use super::failover::{Skipped, fell_over};
 use crate::client::ClientError;
 use crate::net::tls::Trust;
-use crate::net::{Conn, Endpoint};
+use crate::net::{Endpoint, Stream};
 use crate::wire::{
     ChatEvent, ChatMessage, ChatReply, ChatRequest, ErrorCode, Frame, FrameCodec, MessageError,
 };
@@ -60,8 +60,8 @@ pub struct ChatConn {
     creds: Credentials,
     timeout: Duration,
     user: String,
-    sink: SplitSink<Framed<Conn, FrameCodec>, Frame>,
-    stream: SplitStream<Framed<Conn, FrameCodec>>,
+    sink: SplitSink<Framed<Stream, FrameCodec>, Frame>,
+    stream: SplitStream<Framed<Stream, FrameCodec>>,
     next_id: u64,
     /// Rooms joined, with the number of the last message seen in each.
     joined: BTreeMap<String, u64>,

@@ -11,11 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::net::usage::{cpu_percent, process_cpu, tcp_retransmits};
-use crate::net::{Conn, DialError, Endpoint};
+use crate::net::{Conn, DialError, Endpoint, Stream};
 use crate::wire::perf::{CHUNK_LEN, MAX_HEADER_LINE, PerfHeader, PerfMode, PerfResult};
 
 /// Bytes per write when the client sends: as the server's chunks.
@@ -202,7 +203,7 @@ pub async fn run(
 /// One stream: header, answer, then sending (up, bidir) beside receiving
 /// the server's chunks and its result.
 async fn stream(
-    conn: Conn,
+    mut conn: Stream,
     header: PerfHeader,
     counters: &Counters,
     addr: &str,
@@ -213,8 +214,12 @@ async fn stream(
     };
     let mut line = serde_json::to_vec(&header).map_err(|e| PerfError::Protocol(e.to_string()))?;
     line.push(b'\n');
-    conn.write_all_ready(&line).await.map_err(io_err)?;
-    let answer = tokio::time::timeout(HEADER_TIMEOUT, read_line(&conn, MAX_HEADER_LINE))
+    let sent = async {
+        conn.write_all(&line).await?;
+        conn.flush().await
+    };
+    sent.await.map_err(io_err)?;
+    let answer = tokio::time::timeout(HEADER_TIMEOUT, read_line(&mut conn, MAX_HEADER_LINE))
         .await
         .map_err(|_| PerfError::Protocol("no answer to the perf header".into()))?
         .map_err(io_err)?;
@@ -237,24 +242,25 @@ async fn stream(
         )));
     }
     let deadline = Instant::now() + Duration::from_secs_f64(header.secs);
+    let (mut rx, mut tx) = tokio::io::split(conn);
     let send = async {
         if header.mode != PerfMode::Down {
             let buf = vec![0u8; SEND_BUF];
             while Instant::now() < deadline {
-                conn.write_all_ready(&buf).await?;
+                tx.write_all(&buf).await?;
                 counters.sent.fetch_add(SEND_BUF as u64, Ordering::Relaxed);
             }
         }
-        let retx = match &conn {
-            Conn::Tcp(s) => tcp_retransmits(s),
-            _ => None,
-        };
-        conn.shutdown_write()?;
-        Ok::<_, io::Error>(retx)
+        // Over TLS: the last records, then close_notify; then our FIN.
+        tx.shutdown().await
     };
-    let (sent, received) = tokio::join!(send, receive(&conn, counters));
-    let client_retransmits = sent.map_err(io_err)?;
+    let (sent, received) = tokio::join!(send, receive(&mut rx, counters));
+    sent.map_err(io_err)?;
     let server = received?;
+    let client_retransmits = match rx.unsplit(tx).conn() {
+        Conn::Tcp(s) => tcp_retransmits(s),
+        _ => None,
+    };
     Ok(StreamEnd {
         server,
         client_retransmits,
@@ -262,7 +268,10 @@ async fn stream(
 }
 
 /// Reads the server's chunks, counting their payload, then its result line.
-async fn receive(conn: &Conn, counters: &Counters) -> Result<PerfResult, PerfError> {
+async fn receive<R: AsyncRead + Unpin>(
+    conn: &mut R,
+    counters: &Counters,
+) -> Result<PerfResult, PerfError> {
     let bad = |m: &str| PerfError::Protocol(m.to_string());
     let mut buf = vec![0u8; 256 * 1024];
     // Bytes left in the current chunk, and a length prefix read in part.
@@ -270,13 +279,9 @@ async fn receive(conn: &Conn, counters: &Counters) -> Result<PerfResult, PerfErr
     let mut prefix = [0u8; 4];
     let mut have = 0usize;
     loop {
-        conn.readable()
-            .await
-            .map_err(|e| PerfError::Protocol(e.to_string()))?;
-        let n = match conn.try_read(&mut buf) {
+        let n = match conn.read(&mut buf).await {
             Ok(0) => return Err(bad("the server closed before its result")),
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(PerfError::Protocol(e.to_string())),
         };
         let mut at = 0;
@@ -309,7 +314,10 @@ async fn receive(conn: &Conn, counters: &Counters) -> Result<PerfResult, PerfErr
 }
 
 /// The result line: `first` holds its start, the rest follows until EOF.
-async fn result_line(conn: &Conn, first: &[u8]) -> Result<PerfResult, PerfError> {
+async fn result_line<R: AsyncRead + Unpin>(
+    conn: &mut R,
+    first: &[u8],
+) -> Result<PerfResult, PerfError> {
     let mut line = first.to_vec();
     if !line.contains(&b'\n') {
         let rest = read_line(conn, MAX_RESULT_LINE)
@@ -323,18 +331,16 @@ async fn result_line(conn: &Conn, first: &[u8]) -> Result<PerfResult, PerfError>
 }
 
 /// Reads up to a newline (not included), at most `max` bytes, one byte
-/// at a time from the socket's buffer: lines here are short and rare.
-async fn read_line(conn: &Conn, max: usize) -> io::Result<Vec<u8>> {
+/// at a time from the stream: lines here are short and rare, and nothing
+/// after the newline may be consumed.
+async fn read_line<R: AsyncRead + Unpin>(conn: &mut R, max: usize) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
     let mut b = [0u8; 1];
     while line.len() < max {
-        conn.readable().await?;
-        match conn.try_read(&mut b) {
-            Ok(0) => return Ok(line),
-            Ok(_) if b[0] == b'\n' => return Ok(line),
-            Ok(_) => line.push(b[0]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+        match conn.read(&mut b).await? {
+            0 => return Ok(line),
+            _ if b[0] == b'\n' => return Ok(line),
+            _ => line.push(b[0]),
         }
     }
     Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"))

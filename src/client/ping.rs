@@ -251,14 +251,10 @@ impl<F: FnMut(&Progress)> Run<'_, F> {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return Ok(Some("interrupted".into())),
-                r = self.link.readable() => {
-                    if let Err(end) = r.map_err(|e| e.to_string()).and_then(|()| self.receive()) {
+                r = self.link.wait() => {
+                    let r = r.map_err(|e| format!("connection lost: {e}"));
+                    if let Err(end) = r.and_then(|()| self.receive()) {
                         return Ok(Some(end));
-                    }
-                }
-                r = self.link.writable() => {
-                    if let Err(e) = r.and_then(|()| self.link.flush()) {
-                        return Ok(Some(format!("connection lost: {e}")));
                     }
                 }
                 _ = &mut sleep => {}
@@ -283,7 +279,7 @@ impl<F: FnMut(&Progress)> Run<'_, F> {
         (self.on)(&Progress::Unreachable);
     }
 
-    /// Reads every reply already there; `Err` says why the run must end.
+    /// Hands on every reply already there; `Err` says why the run must end.
     fn receive(&mut self) -> Result<(), String> {
         let now = Instant::now();
         let (tracker, on, unreachable) = (&mut *self.tracker, &mut *self.on, &mut self.unreachable);

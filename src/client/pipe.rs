@@ -43,6 +43,11 @@ pub const DEFAULT_UDP_WAIT: Duration = Duration::from_secs(2);
 /// given: far beyond any real round trip, far below the OS's ~2 minutes.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a session's end may take to close its stream (over TLS: the
+/// close_notify that tells the peer nothing was cut off): enough for a
+/// live peer, short enough that one which stopped reading cannot hold us.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
 /// Most `-k` clients at once when `-m` is not given; ncat's default too.
 pub const DEFAULT_MAX_CONNS: usize = 100;
 
@@ -173,7 +178,7 @@ pub enum PipeError {
 
 /// Connects to `ep` and pipes `input` to it and what it sends to `output`.
 ///
-/// Stream sockets (TCP, Unix) carry bytes unchanged; at the end of `input`
+/// Stream sockets (TCP, Unix, TLS) carry bytes unchanged; at the end of `input`
 /// the sending side is half-closed and the reply is read until the peer
 /// closes. UDP sends one datagram per input line and, after `input` ends,
 /// prints replies until none came for the wait (see [`PipeOpts::wait`]).
@@ -195,8 +200,8 @@ where
             let conn = stream::dial(ep, timeout, &opts.trust).await?;
             let addr = ep.to_string();
             match &opts.exec {
-                Some(program) => exec::attach(&conn, &addr, opts, program).await,
-                None => stream::session(&conn, &addr, opts, input, output).await,
+                Some(program) => exec::attach(conn, &addr, opts, program).await,
+                None => stream::session(conn, &addr, opts, input, output).await,
             }
         }
     }

@@ -113,7 +113,8 @@ fn encode_frame(f: &Frame) -> Vec<u8> {
 
 /// The NATS client handshake: read the server's INFO line, then send
 /// CONNECT (verbose off, so no +OK follows every command).
-pub async fn nats_handshake(conn: &crate::net::Conn) -> std::io::Result<()> {
+pub async fn nats_handshake(conn: &mut crate::net::Stream) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     // Byte-at-a-time on purpose: the INFO line is short and read once, and
@@ -122,19 +123,17 @@ pub async fn nats_handshake(conn: &crate::net::Conn) -> std::io::Result<()> {
         if line.len() > 64 * 1024 {
             return Err(std::io::Error::other("NATS INFO line too long"));
         }
-        conn.readable().await?;
-        match conn.try_read(&mut byte) {
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => line.push(byte[0]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+        if conn.read(&mut byte).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
+        line.push(byte[0]);
     }
     if !line.starts_with(b"INFO") {
         return Err(std::io::Error::other("not a NATS server (no INFO line)"));
     }
-    conn.write_all_ready(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n")
-        .await
+    conn.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n")
+        .await?;
+    conn.flush().await
 }
 
 #[cfg(test)]

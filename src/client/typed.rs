@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::Framed;
 
 use crate::net::tls::Trust;
-use crate::net::{Conn, DialError, Endpoint, dial_with};
+use crate::net::{DialError, Endpoint, Stream, dial_with};
 use crate::wire::{
     AuthReply, AuthRequest, ErrorCode, Frame, FrameCodec, FrameError, PROTOCOL_VERSION,
 };
@@ -40,7 +40,7 @@ pub enum ClientError {
 /// A connection speaking the frame protocol.
 #[derive(Debug)]
 pub struct Client {
-    framed: Framed<Conn, FrameCodec>,
+    framed: Framed<Stream, FrameCodec>,
     next_id: u64,
 }
 
@@ -63,7 +63,7 @@ impl Client {
     }
 
     /// Wraps an already connected stream.
-    pub fn from_conn(conn: Conn) -> Client {
+    pub fn from_conn(conn: Stream) -> Client {
         Client {
             framed: Framed::new(conn, FrameCodec::new()),
             next_id: 1,
@@ -90,10 +90,13 @@ impl Client {
         let mut head = bytes::BytesMut::new();
         self.framed.codec().encode_head(&frame, &mut head)?;
         let mut out = head.freeze().chain(frame.body);
-        self.framed
-            .get_mut()
-            .write_all_buf(&mut out)
-            .await
+        let conn = self.framed.get_mut();
+        // The flush sends a TLS stream's last records.
+        let sent = async {
+            conn.write_all_buf(&mut out).await?;
+            conn.flush().await
+        };
+        sent.await
             .map_err(|e| ClientError::from(crate::wire::FrameError::Io(e)))
     }
 
@@ -113,13 +116,15 @@ impl Client {
 
     /// The framed connection itself, e.g. to split it into a sink and a
     /// stream that run concurrently.
-    pub fn into_framed(self) -> Framed<Conn, FrameCodec> {
+    pub fn into_framed(self) -> Framed<Stream, FrameCodec> {
         self.framed
     }
 
-    /// Half-closes the sending side (the server then sees a clean EOF).
-    pub fn shutdown_write(&self) -> std::io::Result<()> {
-        self.framed.get_ref().shutdown_write()
+    /// Half-closes the sending side (the server then sees a clean EOF;
+    /// over TLS, after a close_notify).
+    pub async fn shutdown_write(&mut self) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.framed.get_mut().shutdown().await
     }
 
     /// A fresh request id.

@@ -9,7 +9,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::net::{TcpStream, UdpSocket, UnixStream};
 
 use super::addr::{Endpoint, Transport};
-use super::conn::{Conn, Relayed};
+use super::conn::Conn;
+use super::stream::Stream;
 use super::tls::{self, Trust};
 
 /// Why a connection could not be made: one line naming the address, the
@@ -61,15 +62,19 @@ pub fn dial_hint(e: &io::Error, transport: Transport, timeout: Duration) -> Stri
 /// Connects to a TCP or Unix endpoint within `timeout`. For a name with
 /// several addresses (localhost: ::1 and 127.0.0.1), each is tried in turn.
 /// A tls:// endpoint is refused here: it needs a [`Trust`] ([`dial_with`]).
-pub async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Conn, DialError> {
+pub async fn dial(ep: &Endpoint, timeout: Duration) -> Result<Stream, DialError> {
     dial_with(ep, timeout, &Trust::Unset).await
 }
 
 /// Like [`dial`], and for tls:// endpoints runs the handshake (within the
 /// same `timeout`), checks the certificate as `trust` says, and returns the
-/// plaintext end of a relay task ([`Conn::Tls`]). Nothing is written to the
+/// TLS stream itself ([`Stream::TlsClient`]). Nothing is written to the
 /// connection unless the certificate passed.
-pub async fn dial_with(ep: &Endpoint, timeout: Duration, trust: &Trust) -> Result<Conn, DialError> {
+pub async fn dial_with(
+    ep: &Endpoint,
+    timeout: Duration,
+    trust: &Trust,
+) -> Result<Stream, DialError> {
     let fail = |io: io::Error| DialError {
         addr: ep.to_string(),
         hint: dial_hint(&io, ep.transport(), timeout),
@@ -79,13 +84,16 @@ pub async fn dial_with(ep: &Endpoint, timeout: Duration, trust: &Trust) -> Resul
         match ep {
             Endpoint::Unix(path) => UnixStream::connect(path)
                 .await
-                .map(Conn::Unix)
+                .map(|s| Stream::Plain(Conn::Unix(s)))
                 .map_err(fail),
-            Endpoint::Tcp(_) => connect_tcp(ep).await.map(Conn::Tcp).map_err(fail),
+            Endpoint::Tcp(_) => connect_tcp(ep)
+                .await
+                .map(|s| Stream::Plain(Conn::Tcp(s)))
+                .map_err(fail),
             Endpoint::Tls(hp) => {
                 let tcp = connect_tcp(ep).await.map_err(fail)?;
+                // Records leave whole; Nagle would only hold back the last one.
                 let _ = tcp.set_nodelay(true);
-                let peer = tcp.peer_addr().ok();
                 let (stream, _) = tls::handshake(tcp, hp, trust)
                     .await
                     .map_err(|e| DialError {
@@ -93,14 +101,7 @@ pub async fn dial_with(ep: &Endpoint, timeout: Duration, trust: &Trust) -> Resul
                         hint: e.hint,
                         io: e.io,
                     })?;
-                let (plain, relay) = tls::relay::split(stream).map_err(fail)?;
-                let gone = tokio_util::sync::CancellationToken::new();
-                tokio::spawn(tls::relay::run(
-                    relay,
-                    gone.clone(),
-                    tls::relay::CLOSE_LINGER,
-                ));
-                Ok(Conn::Tls(Relayed::new(plain, peer, gone)))
+                Ok(Stream::TlsClient(Box::new(stream)))
             }
             Endpoint::Udp(_) => Err(fail(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, UdpSocket, UnixListener};
 
 use super::addr::{Endpoint, Transport};
@@ -251,16 +251,6 @@ fn probe_unix(path: &Path) -> io::Result<()> {
     socket.set_nonblocking(true)?;
     match socket.connect(&socket2::SockAddr::unix(path)?) {
         Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(()),
-        other => other,
-    }
-}
-
-/// Half-closes the write side of a stream socket (TCP or Unix): the peer reads
-/// EOF while we can still read what it sends.
-pub fn shutdown_write<S: std::os::fd::AsFd>(s: &S) -> io::Result<()> {
-    match SockRef::from(s).shutdown(std::net::Shutdown::Write) {
-        // The peer may already be gone; nothing is left to tell it.
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
         other => other,
     }
 }

@@ -22,7 +22,7 @@ pub mod watched;
 pub use acl::{Acl, AclError, Cidr};
 pub use addr::{AddrError, Endpoint, HostPort, Transport};
 pub use budget::{Charge, MemBudget, Spent};
-pub use conn::{Conn, Relayed, StdConn};
+pub use conn::{Conn, StdConn};
 pub use dial::{DialError, dial, dial_udp, dial_with};
 pub use gate::{Gate, GateRules, PeerSlot, Refused};
 pub use idle::{IdleTimer, Wake, poll_quiet};

@@ -1,6 +1,7 @@
-//! A served connection as one byte stream: [`Stream`] is `AsyncRead +
-//! AsyncWrite` over TCP, Unix, a trusted proxy's TCP connection, or TLS
-//! (tokio-rustls's server stream, directly: no relay, no extra copy).
+//! A connection as one byte stream: [`Stream`] is `AsyncRead + AsyncWrite`
+//! over TCP, Unix, a trusted proxy's TCP connection, or TLS (tokio-rustls's
+//! server or client stream, directly: no relay, no extra copy). Servers get
+//! one from their accept loops, clients from `net::dial_with`.
 //!
 //! Doors are written against any `S: AsyncRead + AsyncWrite + Unpin`
 //! ([`AsyncStream`]), so they are tested in memory over
@@ -18,7 +19,6 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio_rustls::server::TlsStream;
 
 use super::conn::Conn;
 use super::tuning::bufpool;
@@ -29,14 +29,17 @@ pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> AsyncStream for T {}
 
-/// An accepted connection, plaintext or TLS.
+/// A connection, accepted or dialed, plaintext or TLS.
 #[derive(Debug)]
 pub enum Stream {
-    /// TCP, Unix or a trusted proxy's TCP connection, as accepted.
+    /// TCP, Unix or a trusted proxy's TCP connection, as accepted or dialed.
     Plain(Conn),
     /// TLS over an accepted connection, after the handshake (boxed: the
     /// rustls state is kilobytes, the plain variant a few words).
-    Tls(Box<TlsStream<Conn>>),
+    Tls(Box<tokio_rustls::server::TlsStream<Conn>>),
+    /// TLS over a dialed connection, after the handshake checked the
+    /// server's certificate.
+    TlsClient(Box<tokio_rustls::client::TlsStream<Conn>>),
 }
 
 impl Stream {
@@ -45,7 +48,13 @@ impl Stream {
         match self {
             Stream::Plain(c) => c,
             Stream::Tls(t) => t.get_ref().0,
+            Stream::TlsClient(t) => t.get_ref().0,
         }
+    }
+
+    /// Whether the bytes travel inside TLS.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Stream::Plain(_))
     }
 
     /// The peer's IP address (None on a Unix socket): what per-IP limits
@@ -83,6 +92,7 @@ macro_rules! either {
         match $self {
             Stream::Plain($s) => $e,
             Stream::Tls($s) => $e,
+            Stream::TlsClient($s) => $e,
         }
     };
 }

@@ -6,14 +6,13 @@
 //! pinned fingerprint, or by trust on first use ([`Trust`]).
 //!
 //! Server doors run on the TLS stream itself ([`crate::net::Stream::Tls`],
-//! after [`ServerTls::accept`]), as on any other stream. The client tools,
-//! which read with readiness and `try_read`, still get the plaintext end of
-//! a Unix socket pair from a relay ([`relay`], [`crate::net::Conn::Tls`]).
+//! after [`ServerTls::accept`]), and clients on theirs
+//! ([`crate::net::Stream::TlsClient`], from `net::dial_with`), as on any
+//! other stream: no relay, no socket pair, no extra copy.
 
 mod client;
 mod fingerprint;
 mod identity;
-pub mod relay;
 mod server;
 mod verify;
 

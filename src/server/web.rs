@@ -92,7 +92,6 @@ async fn connection(
         Conn::Tcp(s) => (Some(s.peer_addr()?), Some(s.local_addr()?.ip())),
         Conn::Proxied(s, client) => (Some(*client), Some(s.local_addr()?.ip())),
         Conn::Unix(_) => (None, None),
-        Conn::Tls(_) => (conn.peer_ip().map(|ip| SocketAddr::new(ip, 0)), None),
     };
     let each = PerRequest {
         hosts: HostRule::new(local, hosts),

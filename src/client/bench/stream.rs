@@ -1,5 +1,5 @@
-//! The TCP and Unix engine of `bench`: one task per connection that reads,
-//! issues and writes in turn, never blocking one direction on the other (a
+//! The TCP, Unix and TLS engine of `bench`: one task per connection that
+//! reads, issues and writes in turn, never blocking one direction on the other (a
 //! deep pipeline or a bulk stream would otherwise deadlock against a server
 //! whose replies fill our receive buffer while we wait to write).
 //!
@@ -10,13 +10,16 @@
 //! loop); nothing is allocated per message.
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use super::pace::{self, Pacer};
 use super::plan::{ConnMode, Live, Plan, Tally};
 use crate::client::probe;
-use crate::net::Conn;
+use crate::net::Stream;
 
 /// Bytes per read: a 64 KiB bulk message or a thousand pipelined small ones
 /// in one system call.
@@ -29,19 +32,8 @@ const WRITE_SPAN: usize = 64 * 1024;
 /// flood one way cannot starve the other.
 const CALLS_PER_TURN: usize = 8;
 
-/// Where writing stands after a turn.
-#[derive(PartialEq)]
-enum Out {
-    /// Nothing owed to the server.
-    Idle,
-    /// Bytes owed and the socket said "would block".
-    Blocked,
-    /// Bytes owed and the socket still accepting; the turn just ended.
-    More,
-}
-
 /// Runs one connection until the plan's end; returns what it measured.
-pub(super) async fn run(conn: Conn, plan: Plan, live: Live) -> io::Result<Tally> {
+pub(super) async fn run(conn: Stream, plan: Plan, live: Live) -> io::Result<Tally> {
     let mut pacer = match plan.mode {
         ConnMode::Open(s) => Some(Pacer::new(
             s.first.saturating_duration_since(Instant::now()),
@@ -58,7 +50,7 @@ pub(super) async fn run(conn: Conn, plan: Plan, live: Live) -> io::Result<Tally>
 }
 
 struct Flow {
-    conn: Conn,
+    conn: Stream,
     plan: Plan,
     /// The request repeated, so a write may start anywhere inside one
     /// request and carry many.
@@ -69,8 +61,10 @@ struct Flow {
     expect: Vec<u8>,
     /// Messages handed to the writer.
     issued: u64,
-    /// Bytes the socket accepted.
+    /// Bytes the stream accepted.
     written: u64,
+    /// Bytes written since the stream last flushed (TLS keeps records).
+    unflushed: bool,
     /// Replies completely received.
     completed: u64,
     /// Bytes of the current reply received so far.
@@ -84,7 +78,7 @@ struct Flow {
 }
 
 impl Flow {
-    fn new(conn: Conn, plan: Plan, live: Live) -> Flow {
+    fn new(conn: Stream, plan: Plan, live: Live) -> Flow {
         let mut payload = vec![0u8; plan.size];
         probe::fill(0, &mut payload);
         let (msg, expect) = plan.proto.message(&payload);
@@ -101,6 +95,7 @@ impl Flow {
             expect,
             issued: 0,
             written: 0,
+            unflushed: false,
             completed: 0,
             pos: 0,
             bad: false,
@@ -116,9 +111,9 @@ impl Flow {
         // Before the end, a churned connection stops issuing and drains.
         let last_issue = tokio::time::sleep_until(self.plan.issue_until);
         tokio::pin!(last_issue);
+        let stop = self.live.stop.clone();
         let mut draining = false;
         loop {
-            self.read(inbuf)?;
             let now = Instant::now();
             if now >= self.plan.until {
                 return Ok(());
@@ -130,23 +125,34 @@ impl Flow {
                 self.plan.until = now;
                 return Ok(());
             }
-            self.issue(now);
-            let out = self.write()?;
-            // Each wait below costs tokio's cooperative budget when ready at
-            // once, so a connection that always has work still yields.
+            // Each turn costs tokio's cooperative budget when ready at once,
+            // so a connection that always has work still yields.
             tokio::select! {
                 biased;
                 _ = &mut end => return Ok(()),
                 // Ctrl-C: the run ends now, as if planned so.
-                () = self.live.stop.cancelled() => {
+                () = stop.cancelled() => {
                     self.plan.until = Instant::now();
                     return Ok(());
                 }
                 () = &mut last_issue, if !draining => draining = true,
-                r = self.conn.readable() => r?,
-                r = self.conn.writable(), if out != Out::Idle => r?,
+                r = std::future::poll_fn(|cx| self.poll_turn(cx, inbuf)) => r?,
                 r = pace::tick(&mut pacer), if !draining => r?,
             }
+        }
+    }
+
+    /// One turn: reads what has arrived, issues what the mode allows, and
+    /// writes what is owed. `Ready` once anything moved; `Pending` (with
+    /// the stream set to wake us) when neither direction can.
+    fn poll_turn(&mut self, cx: &mut Context<'_>, inbuf: &mut [u8]) -> Poll<io::Result<()>> {
+        let read = self.poll_read(cx, inbuf)?;
+        self.issue(Instant::now());
+        let wrote = self.poll_write(cx)?;
+        if read || wrote {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
         }
     }
 
@@ -171,51 +177,68 @@ impl Flow {
         }
     }
 
-    /// Writes what is owed until the socket would block or the turn ends.
-    fn write(&mut self) -> io::Result<Out> {
+    /// Writes what is owed until the stream would block or the turn ends,
+    /// then flushes; whether any bytes moved.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
         let size = self.req_len as u64;
+        let mut moved = false;
         for _ in 0..CALLS_PER_TURN {
             let owed = match self.plan.mode {
                 ConnMode::Stream => u64::MAX,
                 _ => self.issued * size - self.written,
             };
             if owed == 0 {
-                return Ok(Out::Idle);
+                break;
             }
             let off = (self.written % size) as usize;
             let n = (self.out.len() - off).min(usize::try_from(owed).unwrap_or(usize::MAX));
-            match self.conn.try_write(&self.out[off..off + n]) {
-                Ok(w) => self.written += w as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Out::Blocked),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+            match Pin::new(&mut self.conn).poll_write(cx, &self.out[off..off + n]) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(w)) => {
+                    self.written += w as u64;
+                    moved = true;
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
             }
         }
-        Ok(Out::More)
+        if self.unflushed {
+            match Pin::new(&mut self.conn).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+        Ok(moved)
     }
 
-    /// Reads what has arrived (a bounded number of times).
-    fn read(&mut self, inbuf: &mut [u8]) -> io::Result<()> {
+    /// Reads what has arrived (a bounded number of times); whether any
+    /// bytes came. A short read leaves the stream marked not readable, so
+    /// the read after it costs no system call.
+    fn poll_read(&mut self, cx: &mut Context<'_>, inbuf: &mut [u8]) -> io::Result<bool> {
+        let mut got = false;
         for _ in 0..CALLS_PER_TURN {
-            match self.conn.read_drained(inbuf) {
-                Ok((0, _)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed by the server",
-                    ));
-                }
-                Ok((n, drained)) => {
-                    self.absorb(&inbuf[..n], Instant::now());
-                    if drained {
-                        return Ok(());
+            let mut rb = ReadBuf::new(inbuf);
+            match Pin::new(&mut self.conn).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    if n == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "connection closed by the server",
+                        ));
                     }
+                    self.absorb(&inbuf[..n], Instant::now());
+                    got = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
             }
         }
-        Ok(())
+        Ok(got)
     }
 
     /// Checks received bytes against the message and completes replies.

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::pace::{self, Pacer};
 use super::plan::{ConnMode, Live, Plan, Tally};
-use crate::net::{Conn, DialError, Endpoint};
+use crate::net::{DialError, Endpoint, Stream};
 
 /// Largest login response read: the door's reply is a few hundred bytes,
 /// so anything near this is not a sockit web door.
@@ -83,7 +83,7 @@ impl WebTarget {
 /// Logs in through `POST /api/login` over `conn` and returns the session
 /// cookie (`name=token`) the door set.
 pub async fn web_login(
-    mut conn: Conn,
+    mut conn: Stream,
     target: &WebTarget,
     user: &str,
     password: &str,
@@ -96,6 +96,7 @@ pub async fn web_login(
         body.len()
     );
     conn.write_all(req.as_bytes()).await?;
+    conn.flush().await?;
     let mut resp = Vec::new();
     (&mut conn)
         .take(MAX_LOGIN_RESPONSE as u64)
@@ -124,9 +125,9 @@ pub async fn web_login(
 
 /// Opens the WebSocket over an already dialed connection.
 pub(super) async fn handshake(
-    conn: Conn,
+    conn: Stream,
     target: &WebTarget,
-) -> Result<WebSocketStream<Conn>, DialError> {
+) -> Result<WebSocketStream<Stream>, DialError> {
     let fail = |hint: String, io: io::Error| DialError {
         addr: target.url.clone(),
         hint,
@@ -160,7 +161,7 @@ fn ping(k: u64) -> String {
 }
 
 /// Runs one WebSocket until the plan's end; returns what it measured.
-pub(super) async fn run(ws: WebSocketStream<Conn>, plan: Plan, live: Live) -> io::Result<Tally> {
+pub(super) async fn run(ws: WebSocketStream<Stream>, plan: Plan, live: Live) -> io::Result<Tally> {
     let mut pacer = match plan.mode {
         ConnMode::Open(s) => Some(Pacer::new(
             s.first.saturating_duration_since(Instant::now()),
@@ -204,7 +205,7 @@ struct Flow {
 impl Flow {
     async fn drive(
         &mut self,
-        mut ws: WebSocketStream<Conn>,
+        mut ws: WebSocketStream<Stream>,
         mut pacer: Option<&mut Pacer>,
     ) -> io::Result<()> {
         let end = tokio::time::sleep_until(self.plan.until);
@@ -240,7 +241,11 @@ impl Flow {
     }
 
     /// Sends every message the mode allows now, in one flush.
-    async fn send_owed(&mut self, ws: &mut WebSocketStream<Conn>, now: Instant) -> io::Result<()> {
+    async fn send_owed(
+        &mut self,
+        ws: &mut WebSocketStream<Stream>,
+        now: Instant,
+    ) -> io::Result<()> {
         let target = match self.plan.mode {
             _ if now >= self.plan.issue_until => match self.plan.mode {
                 ConnMode::Open(s) => self.issued.max(s.due(self.plan.issue_until)),

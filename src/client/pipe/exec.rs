@@ -16,7 +16,7 @@ use tokio::net::unix::pipe;
 use tokio::task::JoinSet;
 
 use super::{PipeError, PipeOpts, stream};
-use crate::net::{Bound, Conn};
+use crate::net::{Bound, Conn, Stream};
 
 /// How long a program may take to exit once its connection is over and
 /// its stdin closed, before it is killed: enough to flush and exit
@@ -175,7 +175,7 @@ fn program_opts(opts: &PipeOpts) -> PipeOpts {
 
 /// `connect --exec`: runs the program on a dialed connection.
 pub(super) async fn attach(
-    conn: &Conn,
+    conn: Stream,
     addr: &str,
     opts: &PipeOpts,
     program: &Program,

@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::stream::{Clock, accept_permitted};
 use super::{CHUNK, PipeError, PipeOpts, peer_error, relay_udp};
-use crate::net::{Bound, Conn, Endpoint, Transport};
+use crate::net::{Bound, Conn, Endpoint, Stream, Transport};
 
 /// Reports queued for the printer: a slow terminal holds back the next
 /// connection's end, never memory.
@@ -92,24 +93,16 @@ async fn one(
 ) -> ConnReport {
     let started = Instant::now();
     let counts = Counts::default();
-    let result = match &opts.tls {
-        None => both_ways(&conn, &client, target, opts, &counts).await,
-        Some(tls) => {
-            let mut slot = None;
-            let inner = &mut slot;
-            let (name, counts) = (&client, &counts);
-            let hs = tls
-                .serve_relayed(conn, move |plain| async move {
-                    *inner = Some(both_ways(&plain, name, target, opts, counts).await);
-                    Ok(())
-                })
-                .await;
-            match (slot, hs) {
-                (Some(r), _) => r,
-                (None, Err(e)) => Err(peer_error(&format!("{client} (TLS handshake)"), e)),
-                (None, Ok(())) => Ok(()),
-            }
-        }
+    let accepted = match &opts.tls {
+        None => Ok(Stream::Plain(conn)),
+        Some(tls) => tls
+            .accept_stream(conn)
+            .await
+            .map_err(|e| peer_error(&format!("{client} (TLS handshake)"), e)),
+    };
+    let result = match accepted {
+        Ok(conn) => both_ways(conn, &client, target, opts, &counts).await,
+        Err(e) => Err(e),
     };
     ConnReport {
         id,
@@ -133,7 +126,7 @@ struct Counts {
 /// destination at its source's end, until both are done; an error in
 /// either direction ends both.
 async fn both_ways(
-    client: &Conn,
+    client: Stream,
     name: &str,
     target: &Endpoint,
     opts: &PipeOpts,
@@ -143,8 +136,24 @@ async fn both_ways(
     let upstream = super::stream::dial(target, timeout, &opts.trust).await?;
     let clock = Clock::new();
     let tname = target.to_string();
-    let mut up = std::pin::pin!(copy(client, name, &upstream, &tname, &clock, &counts.up));
-    let mut down = std::pin::pin!(copy(&upstream, &tname, client, name, &clock, &counts.down));
+    let (mut client_rx, mut client_tx) = tokio::io::split(client);
+    let (mut up_rx, mut up_tx) = tokio::io::split(upstream);
+    let mut up = std::pin::pin!(copy(
+        &mut client_rx,
+        name,
+        &mut up_tx,
+        &tname,
+        &clock,
+        &counts.up
+    ));
+    let mut down = std::pin::pin!(copy(
+        &mut up_rx,
+        &tname,
+        &mut client_tx,
+        name,
+        &clock,
+        &counts.down
+    ));
     let (mut up_done, mut down_done) = (false, false);
     while !(up_done && down_done) {
         tokio::select! {
@@ -159,32 +168,31 @@ async fn both_ways(
 /// Copies `from` to `to` until `from`'s EOF, then half-closes `to`,
 /// adding each chunk to `count`.
 async fn copy(
-    from: &Conn,
+    from: &mut ReadHalf<Stream>,
     from_name: &str,
-    to: &Conn,
+    to: &mut WriteHalf<Stream>,
     to_name: &str,
     clock: &Clock,
     count: &AtomicU64,
 ) -> Result<(), PipeError> {
     let mut buf = vec![0u8; CHUNK];
     loop {
-        from.readable()
-            .await
-            .map_err(|e| peer_error(from_name, e))?;
-        let n = match from.try_read(&mut buf) {
+        let n = match from.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(peer_error(from_name, e)),
         };
         clock.touch();
-        to.write_all_ready(&buf[..n])
-            .await
-            .map_err(|e| peer_error(to_name, e))?;
+        let sent = async {
+            to.write_all(&buf[..n]).await?;
+            // Over TLS the records leave now, not with the next chunk.
+            to.flush().await
+        };
+        sent.await.map_err(|e| peer_error(to_name, e))?;
         count.fetch_add(n as u64, Ordering::Relaxed);
         clock.touch();
     }
-    match to.shutdown_write() {
+    match to.shutdown().await {
         Err(e) if e.kind() != io::ErrorKind::NotConnected => Err(peer_error(to_name, e)),
         _ => Ok(()),
     }

@@ -1,16 +1,17 @@
-//! One stream connection (TCP or Unix) piped both ways: dialing, accepting,
-//! and the session that copies input to the socket and the socket to output.
+//! One stream connection (TCP, Unix or TLS) piped both ways: dialing,
+//! accepting, and the session that copies input to the stream and the
+//! stream to output.
 
 use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
-use super::{CHUNK, PipeError, PipeOpts, emit, peer_error};
-use crate::net::{Bound, Conn, Endpoint};
+use super::{CHUNK, CLOSE_LINGER, PipeError, PipeOpts, emit, peer_error};
+use crate::net::{Bound, Conn, Endpoint, Stream};
 
 /// Connects to a TCP, Unix or TLS endpoint within `timeout` (see
 /// [`crate::net::dial_with`]).
@@ -18,7 +19,7 @@ pub(super) async fn dial(
     ep: &Endpoint,
     timeout: Duration,
     trust: &crate::net::tls::Trust,
-) -> Result<Conn, PipeError> {
+) -> Result<Stream, PipeError> {
     let conn = crate::net::dial_with(ep, timeout, trust).await?;
     // We write whole chunks, so Nagle would only delay the last, small
     // piece of an interactive line.
@@ -88,26 +89,15 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let Some(tls) = &opts.tls else {
-        return session(&conn, peer, opts, input, output).await;
-    };
-    let mut result = None;
-    let slot = &mut result;
-    let handshake = tls
-        .serve_relayed(conn, move |plain| async move {
-            *slot = Some(session(&plain, peer, opts, input, output).await);
-            Ok(())
-        })
-        .await;
-    match (result, handshake) {
-        (Some(r), _) => r,
-        (None, Err(e)) => Err(PipeError::Peer {
+    let conn = match &opts.tls {
+        None => Stream::Plain(conn),
+        Some(tls) => tls.accept_stream(conn).await.map_err(|e| PipeError::Peer {
             addr: peer.to_string(),
             hint: format!("TLS handshake failed: {e}"),
             io: e,
-        }),
-        (None, Ok(())) => Ok(()),
-    }
+        })?,
+    };
+    session(conn, peer, opts, input, output).await
 }
 
 /// Pipes `input` to `conn` and `conn` to `output` until the session ends.
@@ -116,7 +106,7 @@ where
 /// sending (or at once on the peer's close with
 /// [`PipeOpts::end_on_peer_eof`]); with `--send-only`, when input ends.
 pub(super) async fn session<R, W>(
-    conn: &Conn,
+    conn: Stream,
     addr: &str,
     opts: &PipeOpts,
     mut input: R,
@@ -126,9 +116,30 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let (mut rx, mut tx) = tokio::io::split(conn);
+    let r = pump(&mut rx, &mut tx, addr, opts, &mut input, &mut output).await;
+    // Over TLS the peer learns that the session ended here, not that the
+    // connection was cut (a no-op after the half-close of a finished input).
+    let _ = tokio::time::timeout(CLOSE_LINGER, tx.shutdown()).await;
+    r
+}
+
+/// The two copy loops of [`session`], until the session ends.
+async fn pump<R, W>(
+    rx: &mut ReadHalf<Stream>,
+    tx: &mut WriteHalf<Stream>,
+    addr: &str,
+    opts: &PipeOpts,
+    input: &mut R,
+    output: &mut W,
+) -> Result<(), PipeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let clock = Clock::new();
-    let mut up = pin!(send_input(conn, addr, opts.no_shutdown, &mut input, &clock));
-    let mut down = pin!(recv_output(conn, addr, opts.send_only, &mut output, &clock));
+    let mut up = pin!(send_input(tx, addr, opts.no_shutdown, input, &clock));
+    let mut down = pin!(recv_output(rx, addr, opts.send_only, output, &clock));
     let mut up_done = opts.recv_only;
     let mut down_done = false;
     loop {
@@ -155,10 +166,10 @@ where
     }
 }
 
-/// Copies input to the socket; at its end, half-closes the socket so the
-/// peer sees EOF and can still answer.
+/// Copies input to the stream; at its end, half-closes it so the peer sees
+/// EOF and can still answer.
 async fn send_input<R: AsyncRead + Unpin>(
-    conn: &Conn,
+    conn: &mut WriteHalf<Stream>,
     addr: &str,
     no_shutdown: bool,
     input: &mut R,
@@ -169,7 +180,7 @@ async fn send_input<R: AsyncRead + Unpin>(
         let n = input.read(&mut buf).await.map_err(PipeError::Input)?;
         if n == 0 {
             if !no_shutdown {
-                match conn.shutdown_write() {
+                match conn.shutdown().await {
                     // Reset already: the receiving side reports it.
                     Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
                     r => r.map_err(|e| peer_error(addr, e))?,
@@ -178,7 +189,12 @@ async fn send_input<R: AsyncRead + Unpin>(
             return Ok(());
         }
         clock.touch();
-        match conn.write_all_ready(&buf[..n]).await {
+        let sent = async {
+            conn.write_all(&buf[..n]).await?;
+            // Over TLS the records leave now, not with the next chunk.
+            conn.flush().await
+        };
+        match sent.await {
             Ok(()) => clock.touch(),
             // A reset before the peer said anything is a refusal (an
             // access list, a crashed server), not the end of a reply.
@@ -201,11 +217,11 @@ async fn send_input<R: AsyncRead + Unpin>(
     }
 }
 
-/// Copies what the socket receives to the output until the peer's EOF;
+/// Copies what the stream receives to the output until the peer's EOF;
 /// `discard` (--send-only) still reads, so the peer never stalls on a full
 /// window waiting for us.
 async fn recv_output<W: AsyncWrite + Unpin>(
-    conn: &Conn,
+    conn: &mut ReadHalf<Stream>,
     addr: &str,
     discard: bool,
     output: &mut W,
@@ -213,8 +229,7 @@ async fn recv_output<W: AsyncWrite + Unpin>(
 ) -> Result<(), PipeError> {
     let mut buf = vec![0u8; CHUNK];
     loop {
-        conn.readable().await.map_err(|e| peer_error(addr, e))?;
-        let n = match conn.try_read(&mut buf) {
+        let n = match conn.read(&mut buf).await {
             Ok(0) => {
                 // Passes the EOF on: an --exec program reads the end of its
                 // stdin (stdout just flushes).
@@ -222,7 +237,6 @@ async fn recv_output<W: AsyncWrite + Unpin>(
                 return Ok(());
             }
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(peer_error(addr, e)),
         };
         clock.touch();

@@ -8,13 +8,12 @@ use std::sync::Arc;
 use rustls::ClientConfig;
 use rustls::RootCertStore;
 use rustls::pki_types::ServerName;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::verify::FingerprintVerifier;
 use super::{Fingerprint, TlsError, provider};
-use crate::net::HostPort;
+use crate::net::{Conn, HostPort};
 
 /// A store of server fingerprints trusted on first use, as ssh's
 /// known_hosts (the CLI's lives in the config directory). Both methods
@@ -84,14 +83,15 @@ fn fail(io: io::Error, hint: impl Into<String>) -> HandshakeError {
     }
 }
 
-/// Runs the TLS handshake over `tcp` to the server `hp`, checking its
+/// Runs the TLS handshake over `tcp` (a dialed connection) to the server `hp`, checking its
 /// certificate as `trust` says. Nothing is sent over the connection before
 /// the certificate passed: a changed or wrong certificate fails here.
 pub async fn handshake(
-    tcp: TcpStream,
+    tcp: impl Into<Conn>,
     hp: &HostPort,
     trust: &Trust,
-) -> Result<(TlsStream<TcpStream>, Fingerprint), HandshakeError> {
+) -> Result<(TlsStream<Conn>, Fingerprint), HandshakeError> {
+    let tcp = tcp.into();
     let name = ServerName::try_from(hp.host.clone()).map_err(|e| {
         let hint = format!("{:?} is not a host name TLS can use ({e})", hp.host);
         fail(io::Error::new(io::ErrorKind::InvalidInput, e), hint)
@@ -141,10 +141,10 @@ pub async fn handshake(
 }
 
 async fn roots_handshake(
-    tcp: TcpStream,
+    tcp: Conn,
     name: ServerName<'static>,
     config: Arc<ClientConfig>,
-) -> Result<(TlsStream<TcpStream>, Fingerprint), HandshakeError> {
+) -> Result<(TlsStream<Conn>, Fingerprint), HandshakeError> {
     match TlsConnector::from(config).connect(name, tcp).await {
         Ok(tls) => {
             let got = tls

@@ -1,8 +1,7 @@
 //! The server side: an acceptor per listener and the bounded handshake;
-//! doors then run on the TLS stream (`net::Stream::Tls`). `serve_relayed`
-//! remains for the client tools that serve tls:// (`listen`, `relay`).
+//! doors (and the client tools that serve tls://, `listen` and `relay`)
+//! then run on the TLS stream (`net::Stream::Tls`).
 
-use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,11 +9,10 @@ use std::time::Duration;
 use rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
-use tokio_util::sync::CancellationToken;
 
-use super::relay::{self, CLOSE_LINGER};
 use super::{Identity, TlsError, provider};
-use crate::net::conn::{Conn, Relayed};
+use crate::net::conn::Conn;
+use crate::net::stream::Stream;
 
 /// What a tls:// listener needs: its acceptor and the handshake bound.
 #[derive(Clone)]
@@ -64,20 +62,9 @@ impl ServerTls {
         }
     }
 
-    /// Completes the handshake, then runs `door` on the plaintext end of a
-    /// relay ([`Conn::Tls`], which knows the peer's address) while the relay
-    /// runs beside it in the same task, so both live on the same thread.
-    pub async fn serve_relayed<F, Fut>(&self, conn: Conn, door: F) -> io::Result<()>
-    where
-        F: FnOnce(Conn) -> Fut,
-        Fut: Future<Output = io::Result<()>>,
-    {
-        let peer = conn.peer_addr();
-        let tls = self.accept(conn).await?;
-        let (plain, relay) = relay::split(tls)?;
-        let gone = CancellationToken::new();
-        let conn = Conn::Tls(Relayed::new(plain, peer, gone.clone()));
-        let (r, ()) = tokio::join!(door(conn), relay::run(relay, gone, CLOSE_LINGER));
-        r
+    /// The handshake on an accepted connection, as a [`Stream`] any door
+    /// or pipe runs on.
+    pub async fn accept_stream(&self, conn: Conn) -> io::Result<Stream> {
+        Ok(Stream::Tls(Box::new(self.accept(conn).await?)))
     }
 }
