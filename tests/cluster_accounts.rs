@@ -105,7 +105,7 @@ async fn connect_from(from: &str, to: SocketAddr) -> Client {
         .await
         .expect("connect hung")
         .unwrap();
-    Client::from_conn(Conn::Tcp(s))
+    Client::from_conn(Conn::Tcp(s).into())
 }
 
 async fn login(c: &mut Client, name: &str, pass: &str) -> Result<String, ClientError> {
