@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod chat;
 mod families;
 pub mod files;
+pub mod shares;
 pub mod upper;
 
 pub use families::Families;
@@ -21,6 +22,8 @@ pub struct Services {
     /// The file store; `None` serves no `file` family (its requests then
     /// answer `unknown_type`, and `hello` does not list the feature).
     pub files: Option<files::FileStore>,
+    /// Share links; `None` serves no `share` family and no `/s/` links.
+    pub shares: Option<shares::Shares>,
 }
 
 impl std::fmt::Debug for Services {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for Services {
             .field("accounts", &self.accounts.is_some())
             .field("chat", &self.chat.is_some())
             .field("files", &self.files.is_some())
+            .field("shares", &self.shares.is_some())
             .finish()
     }
 }
@@ -62,8 +66,18 @@ impl Services {
             Err(e) => tracing::error!(error = %e, "the id reservation task failed"),
         }
         let store = self.files.clone();
-        let purge = move |user: i64| match &store {
-            Some(store) => match store.purge_user(user) {
+        let shares = self.shares.clone();
+        let purge = move |user: i64| {
+            match &store {
+            Some(store) => match store.purge_user(user).and_then(|p| {
+                // Its links end with its files (they would answer 410 anyway).
+                if let Some(s) = &shares {
+                    if let Err(e) = s.forget_owner(user, unix_now()) {
+                        tracing::warn!(user_id = user, error = %e, "ending a deleted account's shares");
+                    }
+                }
+                Ok(p)
+            }) {
                 Ok(_) => true,
                 Err(e) => {
                     tracing::warn!(user_id = user, error = %e, "removing a deleted account's files; retrying");
@@ -73,6 +87,7 @@ impl Services {
             // Without a file store (--no-files) the files wait for a run
             // that has one.
             None => false,
+        }
         };
         accounts.run_purges(purge.clone()).await;
         accounts.watch_store(shutdown, purge).await;

@@ -78,10 +78,12 @@ pub(super) async fn open_services(
         .open(&a.data, a.store.backend(), accounts.clone())
         .await?;
     let files = a.files.open(&a.data, a.max_body).await?;
+    let shares = a.shares.open(&a.data, files.is_some()).await?;
     let services = sockit::service::Services {
         accounts: Some(accounts),
         chat: Some(chat),
         files,
+        shares,
     };
     Ok((services, Some(users), Some(lock)))
 }
