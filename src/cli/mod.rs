@@ -23,6 +23,9 @@ mod pipe;
 mod relay;
 mod serve;
 mod server_addr;
+mod share;
+mod share_get;
+mod share_qr;
 mod tls_opts;
 mod user;
 
@@ -122,6 +125,8 @@ pub enum Command {
     Rm(files::RmArgs),
     /// TLS certificates: make one, show a fingerprint, forget a known host.
     Cert(cert::CertArgs),
+    /// Share a file by link with people who have no account; list and revoke shares.
+    Share(share::ShareArgs),
 }
 
 impl Cli {
@@ -193,6 +198,7 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Ls(a) => files::ls(a).await,
         Command::Rm(a) => files::rm(a).await,
         Command::Cert(a) => cert::run(a).await,
+        Command::Share(a) => share::run(a).await,
     }
 }
 

@@ -69,14 +69,13 @@ impl Services {
         let shares = self.shares.clone();
         let purge = move |user: i64| {
             match &store {
-            Some(store) => match store.purge_user(user).and_then(|p| {
+            Some(store) => match store.purge_user(user).inspect(|_| {
                 // Its links end with its files (they would answer 410 anyway).
                 if let Some(s) = &shares {
                     if let Err(e) = s.forget_owner(user, unix_now()) {
                         tracing::warn!(user_id = user, error = %e, "ending a deleted account's shares");
                     }
                 }
-                Ok(p)
             }) {
                 Ok(_) => true,
                 Err(e) => {

@@ -23,11 +23,14 @@ pub const MAX_RANGES: usize = 64;
 /// Downloaders tracked across all shares: a few MB at most.
 pub const MAX_TRACKED: usize = 10_000;
 
+/// A downloader's merged, sorted half-open intervals, and when last
+/// touched (a tick).
+type Spans = (Vec<(u64, u64)>, u64);
+
 /// Byte coverage per (share number, downloader).
 #[derive(Debug, Default)]
 pub(crate) struct Coverage {
-    /// Merged, sorted half-open intervals, and when last touched.
-    seen: HashMap<(i64, String), (Vec<(u64, u64)>, u64)>,
+    seen: HashMap<(i64, String), Spans>,
     /// A counter standing in for time, for eviction order.
     tick: u64,
 }
