@@ -180,6 +180,30 @@ async fn a_share_downloads_anonymously_once_then_answers_gone() {
     let ls = env.share(&["ls"]);
     assert_eq!(ls["shares"][0]["state"], "consumed");
     assert_eq!(ls["shares"][0]["downloads"], 1);
+    // Without --json: the link on the first line (no QR code on a pipe),
+    // and `share ls` as lines.
+    let out = env.as_user("alice", &["share", ":big.bin"], b"");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("http://{}/s/", env.web)),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{2580}') && !stdout.contains('\u{2588}'),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("big.bin, 3145728 bytes, 0 of 1 downloads"),
+        "{stdout}"
+    );
+    let out = env.as_user("alice", &["share", "ls"], b"");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        stdout.contains("available") && stdout.contains("consumed"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -127,12 +127,12 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
     match ShareReply::from_frame(&reply) {
         Ok(ShareReply::Create {
             share,
-            id,
+            share_id,
             url,
             revoke,
         }) => {
             let link = url.unwrap_or_else(|| {
-                format!("(this server has no web door; the share's ID is {id})")
+                format!("(this server has no web door; the share's ID is {share_id})")
             });
             println!("{link}");
             if std::io::IsTerminal::is_terminal(&std::io::stdout()) && link.starts_with("http") {

@@ -67,17 +67,12 @@ impl Services {
         }
         let store = self.files.clone();
         let shares = self.shares.clone();
-        let purge = move |user: i64| {
-            match &store {
-            Some(store) => match store.purge_user(user).inspect(|_| {
-                // Its links end with its files (they would answer 410 anyway).
-                if let Some(s) = &shares {
-                    if let Err(e) = s.forget_owner(user, unix_now()) {
-                        tracing::warn!(user_id = user, error = %e, "ending a deleted account's shares");
-                    }
+        let purge = move |user: i64| match &store {
+            Some(store) => match store.purge_user(user) {
+                Ok(_) => {
+                    end_shares(shares.as_ref(), user);
+                    true
                 }
-            }) {
-                Ok(_) => true,
                 Err(e) => {
                     tracing::warn!(user_id = user, error = %e, "removing a deleted account's files; retrying");
                     false
@@ -86,10 +81,19 @@ impl Services {
             // Without a file store (--no-files) the files wait for a run
             // that has one.
             None => false,
-        }
         };
         accounts.run_purges(purge.clone()).await;
         accounts.watch_store(shutdown, purge).await;
+    }
+}
+
+/// Ends a deleted account's share links with its files (they would
+/// answer 410 anyway, once a download found the file gone).
+fn end_shares(shares: Option<&shares::Shares>, user: i64) {
+    if let Some(s) = shares {
+        if let Err(e) = s.forget_owner(user, unix_now()) {
+            tracing::warn!(user_id = user, error = %e, "ending a deleted account's shares");
+        }
     }
 }
 

@@ -64,7 +64,7 @@ impl Session {
                 Ok(ShareReply::Create {
                     share: entry(&c.info),
                     url: shares.link(&c.id),
-                    id: c.id,
+                    share_id: c.id,
                     revoke: c.revoke,
                 })
             }

@@ -81,8 +81,8 @@ pub enum ShareReply {
         /// The share.
         #[serde(flatten)]
         share: ShareEntry,
-        /// The link's ID (128 bits, hex).
-        id: String,
+        /// The link's ID (128 bits, hex); not `id`, which is the request's.
+        share_id: String,
         /// The whole link, when the server has a web door.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         url: Option<String>,
