@@ -72,15 +72,19 @@ enum Action {
 
 /// Runs `sockit share`.
 pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
-    let (c, req, what) = match a.action {
-        Some(Action::Ls { common }) => (common, ShareRequest::Ls {}, "share ls".to_owned()),
-        Some(Action::Rm { share, common }) => (
-            common,
-            ShareRequest::Rm {
+    // The server: the operand's for a create, else the default one.
+    let (c, req, what, server) = match a.action {
+        Some(Action::Ls { common }) => {
+            let server = common.remote(":")?.server;
+            (common, ShareRequest::Ls {}, "share ls".to_owned(), server)
+        }
+        Some(Action::Rm { share, common }) => {
+            let server = common.remote(":")?.server;
+            let req = ShareRequest::Rm {
                 share: share.clone(),
-            },
-            share,
-        ),
+            };
+            (common, req, share, server)
+        }
         None => {
             let Some(path) = a.path else {
                 anyhow::bail!(
@@ -96,12 +100,11 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
                 expires: a.expires,
                 downloads: a.downloads,
             };
-            (a.common, req, path)
+            (a.common, req, path, remote.server)
         }
     };
     let json = c.json();
     let mut failures = Failures::default();
-    let server = c.remote(":")?.server;
     let mut session = match connect(&c, &server).await {
         Ok(s) => s,
         Err(f) => {
