@@ -24,6 +24,9 @@ mod pipe;
 mod relay;
 mod serve;
 mod server_addr;
+mod share;
+mod share_get;
+mod share_qr;
 mod tls_opts;
 mod user;
 
@@ -125,6 +128,8 @@ pub enum Command {
     Cert(cert::CertArgs),
     /// Operator tasks: migrate a single node's data into a cluster's PostgreSQL.
     Admin(admin::AdminArgs),
+    /// Share a file by link with people who have no account; list and revoke shares.
+    Share(share::ShareArgs),
 }
 
 impl Cli {
@@ -197,6 +202,7 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Rm(a) => files::rm(a).await,
         Command::Cert(a) => cert::run(a).await,
         Command::Admin(a) => admin::run(a).await,
+        Command::Share(a) => share::run(a).await,
     }
 }
 

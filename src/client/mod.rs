@@ -31,6 +31,7 @@ pub mod ping;
 pub mod pipe;
 pub mod probe;
 pub mod probe_format;
+pub mod share_link;
 pub mod sticky;
 pub mod track;
 pub mod transfer;

@@ -12,6 +12,8 @@ pub struct Families {
     pub chat: bool,
     /// `file.*`: there is a file store, and accounts to own the files.
     pub file: bool,
+    /// `share.*`: there is a shares service beside the file store.
+    pub share: bool,
 }
 
 impl Families {
@@ -22,6 +24,7 @@ impl Families {
             login,
             chat: services.chat.is_some(),
             file: login && services.files.is_some(),
+            share: login && services.files.is_some() && services.shares.is_some(),
         }
     }
 
@@ -31,6 +34,7 @@ impl Families {
             ("login", self.login),
             ("chat", self.chat),
             ("file", self.file),
+            ("share", self.share),
         ]
         .into_iter()
         .filter(|(_, on)| *on)
@@ -50,7 +54,8 @@ mod tests {
             login: true,
             chat: true,
             file: true,
+            share: true,
         };
-        assert_eq!(all.features(), ["login", "chat", "file"]);
+        assert_eq!(all.features(), ["login", "chat", "file", "share"]);
     }
 }

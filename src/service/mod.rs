@@ -5,6 +5,7 @@ pub mod chat;
 mod families;
 pub mod files;
 pub mod migrate;
+pub mod shares;
 pub mod upper;
 
 pub use families::Families;
@@ -22,6 +23,8 @@ pub struct Services {
     /// The file store; `None` serves no `file` family (its requests then
     /// answer `unknown_type`, and `hello` does not list the feature).
     pub files: Option<files::FileStore>,
+    /// Share links; `None` serves no `share` family and no `/s/` links.
+    pub shares: Option<shares::Shares>,
 }
 
 impl std::fmt::Debug for Services {
@@ -30,6 +33,7 @@ impl std::fmt::Debug for Services {
             .field("accounts", &self.accounts.is_some())
             .field("chat", &self.chat.is_some())
             .field("files", &self.files.is_some())
+            .field("shares", &self.shares.is_some())
             .finish()
     }
 }
@@ -63,9 +67,13 @@ impl Services {
             Err(e) => tracing::error!(error = %e, "the id reservation task failed"),
         }
         let store = self.files.clone();
+        let shares = self.shares.clone();
         let purge = move |user: i64| match &store {
             Some(store) => match store.purge_user(user) {
-                Ok(_) => true,
+                Ok(_) => {
+                    end_shares(shares.as_ref(), user);
+                    true
+                }
                 Err(e) => {
                     tracing::warn!(user_id = user, error = %e, "removing a deleted account's files; retrying");
                     false
@@ -77,6 +85,16 @@ impl Services {
         };
         accounts.run_purges(purge.clone()).await;
         accounts.watch_store(shutdown, purge).await;
+    }
+}
+
+/// Ends a deleted account's share links with its files (they would
+/// answer 410 anyway, once a download found the file gone).
+fn end_shares(shares: Option<&shares::Shares>, user: i64) {
+    if let Some(s) = shares {
+        if let Err(e) = s.forget_owner(user, unix_now()) {
+            tracing::warn!(user_id = user, error = %e, "ending a deleted account's shares");
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use super::transfer::MAX_OPEN_PER_CONN;
 use crate::service::accounts::AuthError;
 use crate::service::chat::ChatError;
 use crate::service::files::FileError;
+use crate::service::shares::ShareError;
 use crate::wire::{ErrorCode, Frame, MessageError, UNAUTHENTICATED, error_frame};
 
 /// Why a stateful request failed; each maps to one error code.
@@ -20,6 +21,9 @@ pub enum Failure {
     /// The file store refused or failed.
     #[error(transparent)]
     Files(#[from] FileError),
+    /// The shares service refused or failed.
+    #[error(transparent)]
+    Shares(#[from] ShareError),
     /// The request needs a login first.
     #[error("this connection is not logged in; send login (or resume with a token) first")]
     Unauthenticated,
@@ -65,6 +69,7 @@ impl Failure {
             Failure::Auth(e) => e.code(),
             Failure::Chat(e) => e.code(),
             Failure::Files(e) => e.code(),
+            Failure::Shares(e) => e.code(),
             Failure::Unauthenticated | Failure::Revoked => UNAUTHENTICATED,
             Failure::NoAccounts | Failure::NoChat => ErrorCode::UnknownType,
             Failure::BadHandle(_) => ErrorCode::BadHandle,
@@ -83,6 +88,10 @@ impl Failure {
             Failure::Files(e @ FileError::Internal { .. }) => {
                 tracing::warn!(error = %e, "file request failed");
                 "internal error on the server; its log has the details".to_owned()
+            }
+            Failure::Shares(e @ ShareError::Internal { .. }) => {
+                tracing::warn!(error = %e, "share request failed");
+                e.to_string()
             }
             _ => self.to_string(),
         };

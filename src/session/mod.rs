@@ -13,6 +13,7 @@
 
 mod chat;
 mod failure;
+mod share;
 #[cfg(test)]
 mod tests;
 mod transfer;
@@ -110,6 +111,11 @@ impl Session {
             Family::Auth => self.services.accounts.is_some(),
             Family::Chat => self.services.chat.is_some(),
             Family::File => self.services.accounts.is_some() && self.files.is_some(),
+            Family::Share => {
+                self.services.accounts.is_some()
+                    && self.files.is_some()
+                    && self.services.shares.is_some()
+            }
         }
     }
 
@@ -138,6 +144,7 @@ impl Session {
             Err(e) => return e.to_frame(id),
             Ok(Request::Core(core)) => return answer_core(core, req, info),
             Ok(Request::File(r)) => return self.file(r, req).await,
+            Ok(Request::Share(r)) => self.share(r).await.map(|reply| reply.to_frame(id)),
             Ok(Request::Chat(r)) => self.chat(r).await.map(|reply| reply.to_frame(id)),
             Ok(Request::Auth(r)) => self.auth(r).await.map(|reply| reply.to_frame(id)),
         };

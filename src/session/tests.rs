@@ -50,6 +50,7 @@ fn services(dir: &std::path::Path) -> Services {
         accounts: Some(accounts),
         chat: Some(hub),
         files: Some(store),
+        shares: None,
     }
 }
 

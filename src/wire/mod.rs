@@ -38,6 +38,7 @@ pub mod perf;
 pub mod perf_udp;
 mod request;
 mod respond;
+mod share;
 
 #[cfg(test)]
 mod codec_tests;
@@ -64,3 +65,4 @@ pub use message::{
 };
 pub use request::{Family, Request};
 pub use respond::{MIN_PROTOCOL_VERSION, ServerInfo, answer_core, respond};
+pub use share::{ShareEntry, ShareReply, ShareRequest};

@@ -15,6 +15,7 @@ use super::chat::ChatRequest;
 use super::files::FileRequest;
 use super::frame::Frame;
 use super::message::{CoreRequest, MessageError, check_header, from_header, knows};
+use super::share::ShareRequest;
 
 /// One request from a client, of any family.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,8 @@ pub enum Request {
     Chat(ChatRequest),
     /// `file.*`: needs the file store (and a login).
     File(FileRequest),
+    /// `share.*`: needs the shares service (and a login).
+    Share(ShareRequest),
 }
 
 /// The message families of [`Request`], the unit a server offers or not.
@@ -40,11 +43,19 @@ pub enum Family {
     Chat,
     /// [`FileRequest`].
     File,
+    /// [`ShareRequest`].
+    Share,
 }
 
 impl Family {
     /// Every family, in the order [`Family::of`] asks them.
-    pub const ALL: [Family; 4] = [Family::Core, Family::Auth, Family::Chat, Family::File];
+    pub const ALL: [Family; 5] = [
+        Family::Core,
+        Family::Auth,
+        Family::Chat,
+        Family::File,
+        Family::Share,
+    ];
 
     /// The family whose enum has a variant for `kind`, if any. Each
     /// family's serde derive is the only list of its types.
@@ -58,6 +69,7 @@ impl Family {
             Family::Auth => knows::<AuthRequest>(kind),
             Family::Chat => knows::<ChatRequest>(kind),
             Family::File => knows::<FileRequest>(kind),
+            Family::Share => knows::<ShareRequest>(kind),
         }
     }
 }
@@ -88,6 +100,7 @@ impl Request {
             Family::Auth => Request::Auth(read(frame)?),
             Family::Chat => Request::Chat(read(frame)?),
             Family::File => Request::File(read(frame)?),
+            Family::Share => Request::Share(read(frame)?),
         })
     }
 
@@ -98,6 +111,7 @@ impl Request {
             Request::Auth(_) => Family::Auth,
             Request::Chat(_) => Family::Chat,
             Request::File(_) => Family::File,
+            Request::Share(_) => Family::Share,
         }
     }
 
@@ -108,6 +122,7 @@ impl Request {
             Request::Auth(r) => r.to_frame(id),
             Request::Chat(r) => r.to_frame(id),
             Request::File(r) => r.to_frame(id),
+            Request::Share(r) => r.to_frame(id),
         }
     }
 }
@@ -191,20 +206,27 @@ mod tests {
                 path: path(),
                 recursive: true,
             }),
+            Request::Share(ShareRequest::Create {
+                path: path(),
+                expires: Some(60),
+                downloads: None,
+            }),
+            Request::Share(ShareRequest::Ls {}),
+            Request::Share(ShareRequest::Rm { share: "1".into() }),
         ]
     }
 
     #[test]
     fn every_request_round_trips_into_its_family() {
         let all = every_request();
-        // Twenty-three types of protocol v1, each once.
+        // Twenty-six types of protocol v1, each once.
         let mut kinds: Vec<_> = all
             .iter()
             .map(|r| r.to_frame(None).kind().map(str::to_owned))
             .collect();
         kinds.sort();
         kinds.dedup();
-        assert_eq!(kinds.len(), 23);
+        assert_eq!(kinds.len(), 26);
         for req in all {
             let frame = req.to_frame(Some(4));
             assert_eq!(Request::family(&frame), Ok(req.family_of()), "{frame:?}");

@@ -83,6 +83,7 @@ impl InProc {
             accounts: Some(store.clone()),
             chat: Some(hub as Arc<dyn ChatHub>),
             files: None,
+            shares: None,
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(server::run(listeners, o, services, shutdown.clone()));

@@ -153,6 +153,27 @@ try {
   await download.saveAs(saved);
   if (sha256(readFileSync(saved)) !== sha256(bytes)) throw new Error("the browser downloaded other bytes");
 
+  // A share link, opened in a browser with no account (a fresh context,
+  // no cookie): the page shows the file, the download is the same bytes,
+  // and its one download spent, the link answers 410 "consumed".
+  const share = JSON.parse(sockit(["share", `${framed}:${name}`, "--json"], "", aliceEnv));
+  const anon = await browser.newPage();
+  anon.setDefaultTimeout(LIMIT);
+  anon.on("pageerror", (e) => consoleErrors.push(String(e)));
+  const opened = await anon.goto(share.url);
+  if (opened.headers()["referrer-policy"] !== "no-referrer") throw new Error("the share page has no Referrer-Policy");
+  await anon.waitForSelector(`#share-name:text-is("${name}")`);
+  await anon.waitForSelector(`#share-hash:text-is("${share.blake3}")`);
+  await anon.waitForSelector("#share-left:text-is('1')");
+  const [shared] = await Promise.all([anon.waitForEvent("download"), anon.click("#share-download")]);
+  const sharedPath = join(tmp, "shared.bin");
+  await shared.saveAs(sharedPath);
+  if (sha256(readFileSync(sharedPath)) !== sha256(bytes)) throw new Error("the share link gave other bytes");
+  if (shared.suggestedFilename() !== name) throw new Error(`share saved as ${shared.suggestedFilename()}`);
+  const gone = await anon.goto(share.url);
+  if (gone.status() !== 410 || !(await anon.content()).includes("consumed")) throw new Error(`spent share: ${gone.status()}`);
+  await anon.close();
+
   // Uploading the same name again without "Replace existing" is refused.
   await page.setInputFiles("#file-input", { name, mimeType: "application/octet-stream", buffer: bytes.subarray(0, 10) });
   await page.waitForSelector("#uploads li[data-state='failed']:has-text('already exists')");
@@ -194,7 +215,7 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, kill -9 and SIGTERM restarts, logout)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, kill -9 and SIGTERM restarts, logout)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);

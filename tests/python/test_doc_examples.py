@@ -165,7 +165,8 @@ def prepare(scenario, cmd):
     for path in re.findall(r"unix://([\w.-]+)", cmd):
         if sub not in ("serve", "listen"):
             step(f"sockit serve --echo unix://{path}")
-    if sub in {"chat", "say", "history", "put", "get", "ls", "rm", "whoami", "logout", "login"}:
+    if sub in {"chat", "say", "history", "put", "get", "ls", "rm", "whoami", "logout", "login",
+               "share"}:
         step("sockit serve")
         step("sockit user add alice")
         if sub != "login":
@@ -174,7 +175,7 @@ def prepare(scenario, cmd):
         # The web door's WebSocket starts logged in: an account to log in as.
         step("sockit serve")
         step("sockit user add alice")
-    if sub in {"get", "ls", "rm"}:
+    if sub in {"get", "ls", "rm"} or (sub == "share" and words[2:3] not in (["ls"], ["rm"])):
         operands = [w for w in words[2:] if not w.startswith("-")]
         remote = operands[:-1] if sub == "get" and len(operands) > 1 else operands
         (scenario.work / "seed.txt").write_text("seed\n")

@@ -27,6 +27,9 @@ name the server sends is checked to be what was asked for, inside DEST.
 
 {}
 
+LINK is a share link (http://HOST:PORT/s/ID, from `sockit share`): fetched with
+no account, resumable and verified the same way.
+
 Examples:
   sockit get report.pdf
   sockit get :docs/a.txt /tmp/a.txt
@@ -54,6 +57,10 @@ pub struct GetArgs {
 /// Runs `sockit get`.
 pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
+    if a.path.starts_with("http://") || a.path.starts_with("https://") {
+        let dest = a.dest.clone().unwrap_or_else(|| PathBuf::from("."));
+        return crate::cli::share_get::run(&a.path, &dest, a.force, c).await;
+    }
     let remote = c.remote(&a.path)?;
     let dest = a.dest.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut failures = Failures::default();

@@ -122,7 +122,13 @@ impl Common {
         Ok(Remote { server, path })
     }
 
-    fn timeout(&self) -> anyhow::Result<Duration> {
+    /// True with --json.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// --timeout.
+    pub fn timeout(&self) -> anyhow::Result<Duration> {
         super::seconds("--timeout", self.timeout, true)
     }
 }

@@ -17,6 +17,7 @@ mod limits;
 mod listeners;
 mod opts;
 mod reload;
+mod shares_opts;
 mod store_opts;
 
 use std::path::PathBuf;
@@ -199,6 +200,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     files: filestore::FilesArgs,
     #[command(flatten)]
+    shares: shares_opts::SharesArgs,
+    #[command(flatten)]
     limits: limits::LimitArgs,
     #[command(flatten)]
     tls: crate::cli::tls_opts::TlsArgs,
@@ -283,6 +286,7 @@ pub async fn run_until(cli: ArgMatches, shutdown: CancellationToken) -> anyhow::
             accounts: None,
             chat: None,
             files: None,
+            shares: None,
         };
         (none, None, None)
     } else {
@@ -294,6 +298,7 @@ pub async fn run_until(cli: ArgMatches, shutdown: CancellationToken) -> anyhow::
     for l in &listeners {
         println!("{} listening on {}", l.service.name(), l.local_endpoint()?);
     }
+    shares_opts::link_base(&a.shares, services.shares.as_ref(), &listeners)?;
     let tls_hosts: Vec<String> = specs
         .iter()
         .filter_map(|(_, ep)| match ep {

@@ -18,6 +18,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/files.js"),
     ),
     (
+        "share.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/share.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../../../web/style.css"),

@@ -20,6 +20,8 @@ mod files;
 pub mod host;
 mod render;
 pub mod session_idle;
+mod share;
+mod share_file;
 mod ws;
 
 pub use render::{WEB_EVENTS, WebEvents};
@@ -141,6 +143,9 @@ pub fn router(state: WebState) -> Router {
                 // (`--max-file`, quota); the JSON body limit must not cap them.
                 .merge(put(files::upload.layer(DefaultBodyLimit::disable()))),
         )
+        .route("/s/{id}", get(share::page))
+        .route("/s/{id}/info", get(share::info))
+        .route("/s/{id}/file", get(share_file::file))
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .with_state(state)
 }

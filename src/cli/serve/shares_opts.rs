@@ -1,0 +1,97 @@
+//! Share-link flags of `sockit serve`: the limits the server forces on
+//! every share, and the address links start with.
+
+use std::path::Path;
+
+use anyhow::Context;
+use sockit::service::shares::{self, Shares, SharesConfig, parse_duration};
+
+/// Flags that configure share links.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SharesArgs {
+    /// Lifetime of a share that asks for none (90s, 30m, 12h, 3d, 2w)
+    /// [default: 1d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    share_expiry: Option<u64>,
+    /// Longest lifetime a share may ask for [default: 30d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    share_max_expiry: Option<u64>,
+    /// Downloads of a share that asks for no number [default: 1].
+    #[arg(long, value_name = "N")]
+    share_downloads: Option<u64>,
+    /// Most downloads a share may ask for [default: 100].
+    #[arg(long, value_name = "N")]
+    share_max_downloads: Option<u64>,
+    /// Shares one user may create in any hour [default: 60].
+    #[arg(long, value_name = "N")]
+    share_creates_per_hour: Option<u64>,
+    /// What share links start with, as receivers reach this server
+    /// (https://files.example.com) [default: the first --web listener's
+    /// address].
+    #[arg(long, value_name = "URL")]
+    share_url: Option<String>,
+    /// Serve no share links (no `share` family, nothing under /s/).
+    #[arg(long)]
+    no_shares: bool,
+}
+
+impl SharesArgs {
+    /// Opens `DATA/shares.db` (unless --no-shares or there is no file
+    /// store to share from).
+    pub async fn open(&self, data: &Path, has_files: bool) -> anyhow::Result<Option<Shares>> {
+        if self.no_shares || !has_files {
+            return Ok(None);
+        }
+        let d = SharesConfig::default();
+        let cfg = SharesConfig {
+            default_expiry: self.share_expiry.unwrap_or(d.default_expiry),
+            max_expiry: self.share_max_expiry.unwrap_or(d.max_expiry),
+            default_downloads: self.share_downloads.unwrap_or(d.default_downloads),
+            max_downloads: self.share_max_downloads.unwrap_or(d.max_downloads),
+            creates_per_hour: self.share_creates_per_hour.unwrap_or(d.creates_per_hour),
+            tombstone: d.tombstone,
+        };
+        let dir = data.to_path_buf();
+        let s = tokio::task::spawn_blocking(move || Shares::open(&dir, cfg))
+            .await
+            .context("opening the shares store")?
+            .with_context(|| format!("opening {} in {}", shares::SHARES_DB, data.display()))?;
+        if let Some(url) = &self.share_url {
+            s.set_base_url(url);
+        }
+        Ok(Some(s))
+    }
+
+    /// True when the operator set the links' address.
+    pub fn has_url(&self) -> bool {
+        self.share_url.is_some()
+    }
+}
+
+/// Unless --share-url set it, links start with the first web listener's
+/// address (`tcp://` becomes `http://`, `tls://` `https://`).
+pub fn link_base(
+    args: &SharesArgs,
+    shares: Option<&Shares>,
+    listeners: &[sockit::server::Listener],
+) -> anyhow::Result<()> {
+    let Some(shares) = shares else {
+        return Ok(());
+    };
+    if args.has_url() {
+        return Ok(());
+    }
+    for l in listeners.iter().filter(|l| l.service.name() == "web") {
+        let ep = l.local_endpoint()?.to_string();
+        let url = if let Some(rest) = ep.strip_prefix("tcp://") {
+            format!("http://{rest}")
+        } else if let Some(rest) = ep.strip_prefix("tls://") {
+            format!("https://{rest}")
+        } else {
+            continue;
+        };
+        shares.set_base_url(&url);
+        return Ok(());
+    }
+    Ok(())
+}

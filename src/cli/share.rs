@@ -1,0 +1,176 @@
+//! `sockit share`: links to your files for people without an account;
+//! `sockit share ls`, `sockit share rm`. Fetching a link is `sockit get
+//! LINK` (`share_get.rs`).
+
+use std::process::ExitCode;
+
+use sockit::service::shares::parse_duration;
+use sockit::wire::{ShareEntry, ShareReply, ShareRequest};
+
+use super::files::{Common, Failure, Failures, connect};
+
+/// Arguments of `sockit share`.
+#[derive(Debug, clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = format!("Prints the link (http://HOST:PORT/s/ID, from the server's web door or its
+--share-url) and a token that revokes it. Anyone holding the link downloads the
+file in a browser or with `sockit get LINK`, no account needed, until its
+downloads are spent (a download counts once, when the whole file has been
+sent; resuming does not count again), it expires, or you revoke it. The server
+caps --expires and --downloads (serve --share-max-expiry, --share-max-downloads)
+and how many shares you create per hour; the bytes you share count within your
+quota. A share is of one file as it is now: replacing or removing the file ends
+the share. A file named `ls` or `rm` is written `:ls`.
+
+`share ls` lists your shares with their number, state (available, consumed,
+revoked, expired), downloads and expiry; `share rm NUM|LINK|TOKEN` revokes one.
+--json prints the server's reply.
+
+{}
+
+Examples:
+  sockit share report.pdf
+  sockit share :docs/a.txt --expires 3d --downloads 5
+  sockit share ls
+  sockit share ls --json", super::files::EXIT_HELP)
+)]
+pub struct ShareArgs {
+    #[command(subcommand)]
+    action: Option<Action>,
+    /// The remote file to share.
+    #[arg(value_name = "[[ADDR]:]PATH")]
+    path: Option<String>,
+    /// Lifetime: 90s, 30m, 12h, 3d, 2w [default: the server's, 1d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    expires: Option<u64>,
+    /// Downloads allowed [default: the server's, 1].
+    #[arg(long, value_name = "N")]
+    downloads: Option<u64>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// `share ls`, `share rm`.
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// List your shares.
+    Ls {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke a share: its number (from `share ls`), its link, or its
+    /// revoke token.
+    Rm {
+        /// NUM, LINK or TOKEN.
+        #[arg(value_name = "SHARE")]
+        share: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Runs `sockit share`.
+pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
+    // The server: the operand's for a create, else the default one.
+    let (c, req, what, server) = match a.action {
+        Some(Action::Ls { common }) => {
+            let server = common.remote(":")?.server;
+            (common, ShareRequest::Ls {}, "share ls".to_owned(), server)
+        }
+        Some(Action::Rm { share, common }) => {
+            let server = common.remote(":")?.server;
+            let req = ShareRequest::Rm {
+                share: share.clone(),
+            };
+            (common, req, share, server)
+        }
+        None => {
+            let Some(path) = a.path else {
+                anyhow::bail!(
+                    "give the file to share (sockit share PATH), or `sockit share ls` / `sockit share rm NUM`"
+                );
+            };
+            let remote = a.common.remote(&path)?;
+            let Some(p) = remote.path else {
+                anyhow::bail!("{path}: give a file, not your root");
+            };
+            let req = ShareRequest::Create {
+                path: p.as_str().to_owned(),
+                expires: a.expires,
+                downloads: a.downloads,
+            };
+            (a.common, req, path, remote.server)
+        }
+    };
+    let json = c.json();
+    let mut failures = Failures::default();
+    let mut session = match connect(&c, &server).await {
+        Ok(s) => s,
+        Err(f) => {
+            failures.add(&server.to_string(), f, json);
+            return Ok(failures.exit());
+        }
+    };
+    let reply = match session.client.request(req.to_frame(None)).await {
+        Ok(f) => f,
+        Err(e) => {
+            let f: Failure = sockit::client::transfer::TransferError::Client(e).into();
+            failures.add(&what, f, json);
+            if json {
+                println!("{}", serde_json::json!({"errors": failures.list}));
+            }
+            return Ok(failures.exit());
+        }
+    };
+    if json {
+        println!("{}", serde_json::Value::Object(reply.header.clone()));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match ShareReply::from_frame(&reply) {
+        Ok(ShareReply::Create {
+            share,
+            share_id,
+            url,
+            revoke,
+        }) => {
+            let link = url.unwrap_or_else(|| {
+                format!("(this server has no web door; the share's ID is {share_id})")
+            });
+            println!("{link}");
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) && link.starts_with("http") {
+                if let Some(qr) = super::share_qr::render(&link) {
+                    print!("{qr}");
+                }
+            }
+            println!("  {}", describe(&share));
+            println!(
+                "  revoke with: sockit share rm {} (or the token {revoke})",
+                share.num
+            );
+        }
+        Ok(ShareReply::Ls { shares }) => {
+            if shares.is_empty() {
+                println!("no shares");
+            }
+            for s in &shares {
+                println!("{:>5}  {:<9}  {}", s.num, s.state, describe(s));
+            }
+        }
+        Ok(ShareReply::Rm(s)) => println!("revoked share {}: {}", s.num, describe(&s)),
+        Err(e) => anyhow::bail!("unexpected reply from the server: {e}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `PATH, SIZE bytes, D of N downloads, expires DATE`.
+fn describe(s: &ShareEntry) -> String {
+    format!(
+        "{}, {} bytes, {} of {} downloads, expires {}",
+        sockit::wire::path::escape_name(&s.path),
+        s.size,
+        s.downloads,
+        s.downloads_max,
+        super::utc(s.expires)
+    )
+}

@@ -1,0 +1,190 @@
+//! The shares table in `DATA/shares.db` (SQLite, WAL, 0600), a file of
+//! its own so that counting downloads never waits on the accounts' writes.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{ShareInfo, ShareState};
+use crate::store::Migration;
+
+/// Name of the database file in the data directory.
+pub const SHARES_DB: &str = "shares.db";
+
+/// The schema, one step so far. `num` is the owner-facing number of a
+/// share (not secret: only its owner can act on it by number); the link's
+/// ID and the revoke token are kept as hashes only.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "shares: links",
+    sql: "CREATE TABLE shares (
+              num           INTEGER PRIMARY KEY AUTOINCREMENT,
+              id_hash       BLOB    NOT NULL UNIQUE,
+              revoke_hash   BLOB    NOT NULL UNIQUE,
+              owner         INTEGER NOT NULL,
+              path          TEXT    NOT NULL,
+              size          INTEGER NOT NULL,
+              blake3        BLOB    NOT NULL,
+              created       INTEGER NOT NULL,
+              expires       INTEGER NOT NULL,
+              downloads_max INTEGER NOT NULL,
+              downloads     INTEGER NOT NULL DEFAULT 0,
+              state         TEXT    NOT NULL DEFAULT 'available',
+              ended         INTEGER
+          );
+          CREATE INDEX shares_owner ON shares (owner, created);
+          CREATE INDEX shares_state ON shares (state, expires);",
+}];
+
+const COLUMNS: &str =
+    "num, owner, path, size, blake3, created, expires, downloads_max, downloads, state, ended";
+
+fn info(r: &Row<'_>) -> rusqlite::Result<ShareInfo> {
+    let b3: Vec<u8> = r.get(4)?;
+    let state: String = r.get(9)?;
+    Ok(ShareInfo {
+        num: r.get(0)?,
+        owner: r.get(1)?,
+        path: r.get(2)?,
+        size: from_sql(r.get(3)?),
+        blake3: hex::encode(b3),
+        created: from_sql(r.get(5)?),
+        expires: from_sql(r.get(6)?),
+        downloads_max: from_sql(r.get(7)?),
+        downloads: from_sql(r.get(8)?),
+        state: ShareState::parse(&state),
+        ended: r.get::<_, Option<i64>>(10)?.map(from_sql),
+    })
+}
+
+/// Times and counts are stored as SQLite's signed integers; none reaches
+/// 2^63.
+pub(crate) fn to_sql(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn from_sql(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Marks available shares past their expiry as expired (ended at their
+/// expiry), and deletes tombstones older than `keep` seconds.
+pub(crate) fn tidy(c: &Connection, now: u64, keep: u64) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "UPDATE shares SET state = 'expired', ended = expires
+         WHERE state = 'available' AND expires <= ?1",
+    )?
+    .execute(params![to_sql(now)])?;
+    c.prepare_cached("DELETE FROM shares WHERE state != 'available' AND ended < ?1")?
+        .execute(params![to_sql(now.saturating_sub(keep))])?;
+    Ok(())
+}
+
+/// Inserts a share; returns its number.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert(
+    c: &Connection,
+    id_hash: &[u8; 32],
+    revoke_hash: &[u8; 32],
+    owner: i64,
+    path: &str,
+    size: u64,
+    blake3: &[u8; 32],
+    now: u64,
+    expires: u64,
+    downloads_max: u64,
+) -> rusqlite::Result<i64> {
+    c.prepare_cached(
+        "INSERT INTO shares (id_hash, revoke_hash, owner, path, size, blake3, created, expires, downloads_max)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        id_hash.as_slice(),
+        revoke_hash.as_slice(),
+        owner,
+        path,
+        to_sql(size),
+        blake3.as_slice(),
+        to_sql(now),
+        to_sql(expires),
+        to_sql(downloads_max),
+    ])?;
+    Ok(c.last_insert_rowid())
+}
+
+/// Shares `owner` created since `since`, whatever their state.
+pub(crate) fn created_since(c: &Connection, owner: i64, since: u64) -> rusqlite::Result<u64> {
+    c.prepare_cached("SELECT COUNT(*) FROM shares WHERE owner = ?1 AND created > ?2")?
+        .query_row(params![owner, to_sql(since)], |r| r.get::<_, i64>(0))
+        .map(from_sql)
+}
+
+/// Bytes of `owner`'s available shares.
+pub(crate) fn shared_bytes(c: &Connection, owner: i64) -> rusqlite::Result<u64> {
+    c.prepare_cached(
+        "SELECT COALESCE(SUM(size), 0) FROM shares WHERE owner = ?1 AND state = 'available'",
+    )?
+    .query_row(params![owner], |r| r.get::<_, i64>(0))
+    .map(from_sql)
+}
+
+/// The share whose ID hashes to `h`.
+pub(crate) fn by_id(c: &Connection, h: &[u8; 32]) -> rusqlite::Result<Option<ShareInfo>> {
+    c.prepare_cached(&format!("SELECT {COLUMNS} FROM shares WHERE id_hash = ?1"))?
+        .query_row(params![h.as_slice()], info)
+        .optional()
+}
+
+/// The share whose revoke token hashes to `h`.
+pub(crate) fn by_revoke(c: &Connection, h: &[u8; 32]) -> rusqlite::Result<Option<ShareInfo>> {
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM shares WHERE revoke_hash = ?1"
+    ))?
+    .query_row(params![h.as_slice()], info)
+    .optional()
+}
+
+/// The share numbered `num`.
+pub(crate) fn by_num(c: &Connection, num: i64) -> rusqlite::Result<Option<ShareInfo>> {
+    c.prepare_cached(&format!("SELECT {COLUMNS} FROM shares WHERE num = ?1"))?
+        .query_row(params![num], info)
+        .optional()
+}
+
+/// Every share of `owner` still in the table, newest first.
+pub(crate) fn list(c: &Connection, owner: i64) -> rusqlite::Result<Vec<ShareInfo>> {
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM shares WHERE owner = ?1 ORDER BY num DESC"
+    ))?
+    .query_map(params![owner], info)?
+    .collect()
+}
+
+/// Ends an available share as `state` at `now`; false when it was no
+/// longer available.
+pub(crate) fn end(c: &Connection, num: i64, state: ShareState, now: u64) -> rusqlite::Result<bool> {
+    let n = c
+        .prepare_cached(
+            "UPDATE shares SET state = ?2, ended = ?3 WHERE num = ?1 AND state = 'available'",
+        )?
+        .execute(params![num, state.as_str(), to_sql(now)])?;
+    Ok(n == 1)
+}
+
+/// Counts one completed download; the share is consumed by the last one.
+pub(crate) fn count_download(c: &Connection, num: i64, now: u64) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "UPDATE shares SET downloads = downloads + 1,
+             state = CASE WHEN downloads + 1 >= downloads_max THEN 'consumed' ELSE state END,
+             ended = CASE WHEN downloads + 1 >= downloads_max THEN ?2 ELSE ended END
+         WHERE num = ?1 AND state = 'available'",
+    )?
+    .execute(params![num, to_sql(now)])?;
+    Ok(())
+}
+
+/// Ends every available share of `owner` (the account was deleted).
+pub(crate) fn end_owner(c: &Connection, owner: i64, now: u64) -> rusqlite::Result<usize> {
+    c.prepare_cached(
+        "UPDATE shares SET state = 'revoked', ended = ?2 WHERE owner = ?1 AND state = 'available'",
+    )?
+    .execute(params![owner, to_sql(now)])
+}

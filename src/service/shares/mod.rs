@@ -1,0 +1,294 @@
+//! Share links: a logged-in user hands out `/s/ID` for one of their
+//! files, and anyone holding the link downloads it with no account, a
+//! limited number of times, until it expires or its owner revokes it.
+//!
+//! The rules only, with no sockets and no clock: every method takes `now`
+//! (Unix seconds), so tests move time by hand. Doors and the session call
+//! them through `spawn_blocking` (SQLite).
+//!
+//! # Rules
+//! - IDs and revoke tokens are 128 random bits ([`ids`]); only their
+//!   BLAKE3 is stored. The revoke token is separate from the link, so a
+//!   receiver cannot revoke and a revoker need not be able to download.
+//! - States: `available` -> `consumed` (downloads spent) | `revoked`
+//!   (owner or revoke token) | `expired`. An ended share keeps a tombstone
+//!   for [`SharesConfig::tombstone`], answering 410 with its state; then
+//!   the row goes and the link answers 404 like one never issued.
+//! - A share references the owner's file, it does not pin a copy: the
+//!   size and BLAKE3 at creation are recorded, and a download of a file
+//!   that changed since (or was removed, or whose account was deleted)
+//!   ends the share as revoked. So ending a share frees nothing on disk,
+//!   and no byte outlives the owner's own file.
+//! - A download counts once, when the bytes sent to one client address
+//!   cover the whole file ([`coverage`]): resumes and ranges inside one
+//!   download do not count again, a 1-byte range never burns one.
+//! - Limits the server forces ([`SharesConfig`]): longest expiry, most
+//!   downloads (defaults 1 day and 1 download), creates per user per hour,
+//!   and the bytes of a user's available shares within their file quota.
+
+mod config;
+mod coverage;
+mod db;
+mod error;
+pub mod ids;
+#[cfg(test)]
+mod tests;
+mod types;
+
+pub use config::{
+    DEFAULT_CREATES_PER_HOUR, DEFAULT_DOWNLOADS, DEFAULT_EXPIRY, DEFAULT_MAX_DOWNLOADS,
+    DEFAULT_MAX_EXPIRY, DEFAULT_TOMBSTONE, SharesConfig, parse_duration,
+};
+pub use coverage::{MAX_RANGES, MAX_TRACKED};
+pub use db::SHARES_DB;
+pub use error::{ShareError, ShareResult};
+pub use types::{Created, NewShare, ShareInfo, ShareState};
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use rusqlite::Connection;
+
+use coverage::Coverage;
+
+/// The shares service. Cheap to clone; every method blocks (SQLite).
+#[derive(Clone)]
+pub struct Shares {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    coverage: Mutex<Coverage>,
+    config: SharesConfig,
+    /// `http(s)://HOST[:PORT]` that links start with, once the web door
+    /// is bound (or as the operator set it).
+    base_url: RwLock<Option<String>>,
+}
+
+impl std::fmt::Debug for Shares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shares")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain bookkeeping: a panic elsewhere leaves it usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shares {
+    /// Opens (creating, 0600) `DATA/shares.db`.
+    pub fn open(data_dir: &Path, config: SharesConfig) -> ShareResult<Shares> {
+        let conn = crate::store::open(
+            &data_dir.join(SHARES_DB),
+            db::MIGRATIONS,
+            crate::store::Durability::Full,
+        )
+        .map_err(|e| ShareError::Internal {
+            doing: "opening shares.db",
+            source: Box::new(e),
+        })?;
+        Ok(Shares {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                coverage: Mutex::new(Coverage::default()),
+                config: config.normalized(),
+                base_url: RwLock::new(None),
+            }),
+        })
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &SharesConfig {
+        &self.inner.config
+    }
+
+    /// Sets what links start with (`http://127.0.0.1:8080`), once the web
+    /// door is bound; a trailing `/` is dropped.
+    pub fn set_base_url(&self, base: &str) {
+        let mut b = self
+            .inner
+            .base_url
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *b = Some(base.trim_end_matches('/').to_owned());
+    }
+
+    /// The full link of `id`, when the server has a web door.
+    pub fn link(&self, id: &str) -> Option<String> {
+        let b = self
+            .inner
+            .base_url
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        b.as_ref().map(|b| format!("{b}/s/{id}"))
+    }
+
+    fn conn(&self, now: u64) -> ShareResult<MutexGuard<'_, Connection>> {
+        let c = lock(&self.inner.conn);
+        db::tidy(&c, now, self.inner.config.tombstone).map_err(ShareError::db("tidying"))?;
+        Ok(c)
+    }
+
+    /// Creates a share of a file, within the server's limits.
+    pub fn create(&self, new: NewShare, now: u64) -> ShareResult<Created> {
+        let cfg = &self.inner.config;
+        let expires_in = new.expires_in.unwrap_or(cfg.default_expiry);
+        if expires_in == 0 || expires_in > cfg.max_expiry {
+            return Err(ShareError::Limit(format!(
+                "an expiry of {expires_in} s is outside this server's limit of 1 to {} s; ask for less (--expires)",
+                cfg.max_expiry
+            )));
+        }
+        let downloads = new.downloads.unwrap_or(cfg.default_downloads);
+        if downloads == 0 || downloads > cfg.max_downloads {
+            return Err(ShareError::Limit(format!(
+                "{downloads} downloads is outside this server's limit of 1 to {}; ask for fewer (--downloads)",
+                cfg.max_downloads
+            )));
+        }
+        let id = ids::new_id().map_err(rng_error)?;
+        let revoke = ids::new_id().map_err(rng_error)?;
+        let mut c = self.conn(now)?;
+        let tx = c
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(ShareError::db("starting a create"))?;
+        let recent = db::created_since(&tx, new.owner, now.saturating_sub(3600))
+            .map_err(ShareError::db("counting creates"))?;
+        if recent >= cfg.creates_per_hour {
+            return Err(ShareError::Limit(format!(
+                "you created {recent} shares in the last hour, this server's limit; try again later"
+            )));
+        }
+        let shared =
+            db::shared_bytes(&tx, new.owner).map_err(ShareError::db("summing shared bytes"))?;
+        if shared.saturating_add(new.size) > new.quota {
+            return Err(ShareError::Quota {
+                size: new.size,
+                shared,
+                quota: new.quota,
+            });
+        }
+        let expires = now.saturating_add(expires_in);
+        let num = db::insert(
+            &tx,
+            &ids::id_hash(&id),
+            &ids::id_hash(&revoke),
+            new.owner,
+            &new.path,
+            new.size,
+            &new.blake3,
+            now,
+            expires,
+            downloads,
+        )
+        .map_err(ShareError::db("recording a share"))?;
+        let info = db::by_num(&tx, num)
+            .map_err(ShareError::db("reading a share"))?
+            .ok_or(ShareError::NotFound)?;
+        tx.commit().map_err(ShareError::db("committing a share"))?;
+        Ok(Created { id, revoke, info })
+    }
+
+    /// The owner's shares still on record (ended ones until their
+    /// tombstone goes), newest first.
+    pub fn list(&self, owner: i64, now: u64) -> ShareResult<Vec<ShareInfo>> {
+        db::list(&*self.conn(now)?, owner).map_err(ShareError::db("listing shares"))
+    }
+
+    /// Revokes a share named by `which`: its number or its link ID (only
+    /// by its owner: another user gets the same "no such share" as for a
+    /// number never issued), or its revoke token (by anyone holding it).
+    pub fn revoke(&self, owner: Option<i64>, which: &str, now: u64) -> ShareResult<ShareInfo> {
+        let c = self.conn(now)?;
+        let which = which.trim();
+        let which = which.rsplit('/').next().unwrap_or(which);
+        let found = if let Ok(num) = which.parse::<i64>() {
+            db::by_num(&c, num).map(|s| s.filter(|s| Some(s.owner) == owner))
+        } else if ids::well_formed(which) {
+            let h = ids::id_hash(which);
+            match db::by_id(&c, &h) {
+                Ok(Some(s)) if Some(s.owner) == owner => Ok(Some(s)),
+                Ok(_) => db::by_revoke(&c, &h),
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(None)
+        };
+        let share = found
+            .map_err(ShareError::db("finding a share"))?
+            .ok_or(ShareError::NotFound)?;
+        if share.state != ShareState::Available {
+            return Err(ShareError::Ended(share.state));
+        }
+        db::end(&c, share.num, ShareState::Revoked, now)
+            .map_err(ShareError::db("revoking a share"))?;
+        drop(c);
+        lock(&self.inner.coverage).forget(share.num);
+        Ok(ShareInfo {
+            state: ShareState::Revoked,
+            ended: Some(now),
+            ..share
+        })
+    }
+
+    /// The share behind a link's ID: `NotFound` for an ID never issued
+    /// (or malformed, or past its tombstone), `Ended` for a tombstone.
+    pub fn open_link(&self, id: &str, now: u64) -> ShareResult<ShareInfo> {
+        if !ids::well_formed(id) {
+            return Err(ShareError::NotFound);
+        }
+        let c = self.conn(now)?;
+        let share = db::by_id(&c, &ids::id_hash(id))
+            .map_err(ShareError::db("finding a share"))?
+            .ok_or(ShareError::NotFound)?;
+        match share.state {
+            ShareState::Available => Ok(share),
+            s => Err(ShareError::Ended(s)),
+        }
+    }
+
+    /// Ends a share whose file changed or went away since it was shared.
+    pub fn file_gone(&self, num: i64, now: u64) -> ShareResult<()> {
+        let c = self.conn(now)?;
+        db::end(&c, num, ShareState::Revoked, now).map_err(ShareError::db("ending a share"))?;
+        drop(c);
+        lock(&self.inner.coverage).forget(num);
+        Ok(())
+    }
+
+    /// Ends every share of a deleted account.
+    pub fn forget_owner(&self, owner: i64, now: u64) -> ShareResult<usize> {
+        db::end_owner(&*self.conn(now)?, owner, now).map_err(ShareError::db("ending shares"))
+    }
+
+    /// Records that bytes `[start, end)` of `share` were sent to `who` (a
+    /// client address); true when that completed a download, which is
+    /// then counted (and may consume the share).
+    pub fn served(
+        &self,
+        share: &ShareInfo,
+        who: &str,
+        start: u64,
+        end: u64,
+        now: u64,
+    ) -> ShareResult<bool> {
+        let complete = lock(&self.inner.coverage).record(share.num, who, start, end, share.size);
+        if complete {
+            let c = self.conn(now)?;
+            db::count_download(&c, share.num, now)
+                .map_err(ShareError::db("counting a download"))?;
+        }
+        Ok(complete)
+    }
+}
+
+fn rng_error(e: getrandom::Error) -> ShareError {
+    ShareError::Internal {
+        doing: "drawing a random ID",
+        source: Box::new(std::io::Error::other(e.to_string())),
+    }
+}

@@ -1,0 +1,107 @@
+//! What the shares service hands out and takes in: a share's state, what
+//! the store knows of it, a share to create, a share just created.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a share is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShareState {
+    /// Downloadable.
+    Available,
+    /// Its downloads are spent.
+    Consumed,
+    /// Its owner (or a holder of the revoke token) ended it, or its file
+    /// changed or went away.
+    Revoked,
+    /// Its time ran out.
+    Expired,
+}
+
+impl ShareState {
+    /// The state as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareState::Available => "available",
+            ShareState::Consumed => "consumed",
+            ShareState::Revoked => "revoked",
+            ShareState::Expired => "expired",
+        }
+    }
+
+    /// Reads a stored state; an unknown one (a newer build's) counts as
+    /// revoked, the safe side.
+    pub(super) fn parse(s: &str) -> ShareState {
+        match s {
+            "available" => ShareState::Available,
+            "consumed" => ShareState::Consumed,
+            "expired" => ShareState::Expired,
+            _ => ShareState::Revoked,
+        }
+    }
+}
+
+/// What the store knows of one share (never its ID or revoke token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareInfo {
+    /// The owner-facing number (`sockit share rm NUM`); not a secret.
+    pub num: i64,
+    /// The account that created it.
+    pub owner: i64,
+    /// The file, relative to the owner's root.
+    pub path: String,
+    /// Its size when shared.
+    pub size: u64,
+    /// Its BLAKE3 when shared (hex).
+    pub blake3: String,
+    /// Created, Unix seconds.
+    pub created: u64,
+    /// Expires, Unix seconds.
+    pub expires: u64,
+    /// Downloads allowed.
+    pub downloads_max: u64,
+    /// Downloads completed.
+    pub downloads: u64,
+    /// Its state.
+    pub state: ShareState,
+    /// When it left `available`, Unix seconds.
+    pub ended: Option<u64>,
+}
+
+impl ShareInfo {
+    /// Downloads left.
+    pub fn downloads_left(&self) -> u64 {
+        self.downloads_max.saturating_sub(self.downloads)
+    }
+}
+
+/// A share to create: the file as the owner's store describes it now.
+#[derive(Debug, Clone)]
+pub struct NewShare {
+    /// The owner's account id.
+    pub owner: i64,
+    /// The file, relative to the owner's root.
+    pub path: String,
+    /// Its size.
+    pub size: u64,
+    /// Its BLAKE3.
+    pub blake3: [u8; 32],
+    /// Seconds until it expires; `None`: the server's default.
+    pub expires_in: Option<u64>,
+    /// Downloads allowed; `None`: the server's default.
+    pub downloads: Option<u64>,
+    /// The owner's file quota, which the bytes of their shares stay within.
+    pub quota: u64,
+}
+
+/// A share just created: the only time its ID and revoke token exist in
+/// clear.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The link's ID (`/s/ID`).
+    pub id: String,
+    /// The token that revokes it without logging in.
+    pub revoke: String,
+    /// What the store recorded.
+    pub info: ShareInfo,
+}

@@ -1,0 +1,94 @@
+//! The `share` family on a session: create, list and revoke the logged-in
+//! user's share links (the rules are `service::shares`; the download is
+//! the web door's `/s/ID/file`).
+
+use super::{Failure, Session};
+use crate::service::files::run_blocking;
+use crate::service::shares::{NewShare, ShareInfo};
+use crate::service::unix_now;
+use crate::wire::{ShareEntry, ShareReply, ShareRequest};
+
+/// How `share.ls` and `share.rm` show a share.
+pub fn entry(s: &ShareInfo) -> ShareEntry {
+    ShareEntry {
+        num: s.num,
+        path: s.path.clone(),
+        size: s.size,
+        blake3: s.blake3.clone(),
+        state: s.state.as_str().to_owned(),
+        created: s.created,
+        expires: s.expires,
+        downloads: s.downloads,
+        downloads_max: s.downloads_max,
+    }
+}
+
+impl Session {
+    /// A `share` request: re-checks the session (one revoked elsewhere
+    /// stops here), then runs the rule on the blocking pool.
+    pub(super) async fn share(&mut self, r: ShareRequest) -> Result<ShareReply, Failure> {
+        let user = self.identity().await?.user_id;
+        let (Some(shares), Some(files)) =
+            (self.services.shares.clone(), self.services.files.clone())
+        else {
+            return Err(Failure::BadRequest(
+                "this server keeps no share links (--no-shares or --no-files)".into(),
+            ));
+        };
+        let now = unix_now();
+        match r {
+            ShareRequest::Create {
+                path,
+                expires,
+                downloads,
+            } => {
+                let s = shares.clone();
+                let new = run_blocking(move || {
+                    // The file as it is now: its size and hash are what a
+                    // receiver will be given and checked against.
+                    let mut d = files.download(user, &path, 0)?;
+                    let h = d.hashes(false)?;
+                    Ok(NewShare {
+                        owner: user,
+                        path: d.path().as_str().to_owned(),
+                        size: d.size(),
+                        blake3: *h.blake3.as_bytes(),
+                        expires_in: expires,
+                        downloads,
+                        quota: files.config().quota,
+                    })
+                })
+                .await?;
+                let c = blocking(move || s.create(new, now)).await?;
+                tracing::info!(share = c.info.num, path = %crate::service::files::escape_name(&c.info.path), "share created");
+                Ok(ShareReply::Create {
+                    share: entry(&c.info),
+                    url: shares.link(&c.id),
+                    share_id: c.id,
+                    revoke: c.revoke,
+                })
+            }
+            ShareRequest::Ls {} => {
+                let list = blocking(move || shares.list(user, now)).await?;
+                Ok(ShareReply::Ls {
+                    shares: list.iter().map(entry).collect(),
+                })
+            }
+            ShareRequest::Rm { share } => {
+                let s = blocking(move || shares.revoke(Some(user), &share, now)).await?;
+                tracing::info!(share = s.num, "share revoked");
+                Ok(ShareReply::Rm(entry(&s)))
+            }
+        }
+    }
+}
+
+/// Runs a shares call on the blocking pool (SQLite).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> crate::service::shares::ShareResult<T> + Send + 'static,
+) -> Result<T, Failure> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Failure::from),
+        Err(e) => Err(Failure::BadRequest(format!("the shares task failed: {e}"))),
+    }
+}
