@@ -72,7 +72,7 @@ async fn next_message(c: &mut Client) -> ChatMessage {
         assert_eq!(f.id(), None, "events carry no id: {f:?}");
         match ChatEvent::from_frame(&f).unwrap() {
             ChatEvent::Message(m) => return m,
-            ChatEvent::Presence { .. } => continue,
+            _ => continue,
         }
     }
 }
@@ -254,6 +254,7 @@ async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
             room: "ops".into(),
             last: Some(5),
             after: None,
+            before: None,
             epoch: None,
         },
     )
@@ -277,6 +278,7 @@ async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
             room: "ops".into(),
             last: None,
             after: Some(seen),
+            before: None,
             epoch: None,
         },
     )
@@ -307,6 +309,7 @@ async fn history_survives_a_restart() {
             room: "lobby".into(),
             last: Some(1),
             after: None,
+            before: None,
             epoch: None,
         },
     )
@@ -518,6 +521,7 @@ async fn every_acknowledged_message_survives_kill_9() {
             room: "ops".into(),
             last: Some(N as usize),
             after: None,
+            before: None,
             epoch: None,
         },
     )
@@ -565,6 +569,7 @@ async fn a_resend_with_the_same_idempotency_key_is_not_posted_twice() {
         room: "ops".into(),
         last: Some(10),
         after: None,
+        before: None,
         epoch: None,
     };
     match ask(&mut bob, req).await.unwrap() {
@@ -594,6 +599,7 @@ fn history_after(room: &str, after: u64, epoch: &str) -> ChatRequest {
         room: room.into(),
         last: None,
         after: Some(after),
+        before: None,
         epoch: Some(epoch.into()),
     }
 }

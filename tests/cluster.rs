@@ -94,7 +94,7 @@ async fn next_message(c: &mut Client) -> ChatMessage {
             .unwrap();
         match ChatEvent::from_frame(&f).unwrap() {
             ChatEvent::Message(m) => return m,
-            ChatEvent::Presence { .. } => continue,
+            _ => continue,
         }
     }
 }
@@ -190,6 +190,7 @@ async fn a_member_joining_late_on_another_node_catches_up_from_history() {
         room: "ops".into(),
         last: Some(10),
         after: None,
+        before: None,
         epoch: None,
     };
     match ask(&mut bob, req).await.unwrap() {
@@ -406,6 +407,7 @@ async fn both_nodes_report_one_epoch_for_a_room() {
             room: "fresh".into(),
             last: None,
             after: Some(0),
+            before: None,
             epoch: Some(ea.clone()),
         };
         match ask(c, req).await.unwrap() {
@@ -422,6 +424,7 @@ async fn both_nodes_report_one_epoch_for_a_room() {
         room: "fresh".into(),
         last: None,
         after: Some(0),
+        before: None,
         epoch: Some("0123456789abcdef".into()),
     };
     let err = ask(&mut bob, req).await.unwrap_err();

@@ -108,8 +108,12 @@ pub struct HistoryArgs {
     #[arg(short = 'n', long, default_value_t = 20)]
     last: usize,
     /// Instead: every message after this number.
-    #[arg(long, value_name = "SEQ")]
+    #[arg(long, value_name = "SEQ", conflicts_with = "before")]
     after: Option<u64>,
+    /// Scroll back: the last `-n` messages numbered below SEQ (the first
+    /// seq of the page printed before).
+    #[arg(long, value_name = "SEQ")]
+    before: Option<u64>,
     /// One JSON object per message.
     #[arg(long)]
     json: bool,
@@ -182,6 +186,7 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         room: a.room.clone(),
         last: a.after.is_none().then_some(a.last),
         after: a.after,
+        before: a.before,
         epoch: None,
     };
     let messages = match conn.request(req).await {
@@ -363,6 +368,7 @@ impl Ui {
                 room: self.current.clone(),
                 last: Some(arg.parse().unwrap_or(20)),
                 after: None,
+                before: None,
                 epoch: None,
             },
             "/nick" | "/login" => {
@@ -454,6 +460,23 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
             vec![format!("* in {room}: {}", list.join(", "))]
         }
         ChatReply::History { messages, .. } => messages.iter().map(|m| line(m, current)).collect(),
+        ChatReply::Read { room, seq } => vec![format!("* read {room} up to {seq}")],
+        ChatReply::Dms { dms } => {
+            let list: Vec<_> = dms
+                .iter()
+                .map(|d| match d.unread {
+                    0 => d.with.clone(),
+                    n => format!("{} ({n} unread)", d.with),
+                })
+                .collect();
+            vec![format!("* direct messages: {}", list.join(", "))]
+        }
+        ChatReply::Topic { room, topic } if topic.is_empty() => {
+            vec![format!("* {room} has no topic")]
+        }
+        ChatReply::Topic { room, topic } => vec![format!("* topic of {room}: {topic}")],
+        ChatReply::Edit { .. } | ChatReply::Delete { .. } | ChatReply::Typing { .. } => vec![],
+        ChatReply::Search { results, .. } => results.iter().map(|m| line(m, None)).collect(),
     }
 }
 
