@@ -267,6 +267,29 @@ async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
     assert_eq!(texts, ["m15", "m16", "m17", "m18", "m19"]);
     let seen = messages.last().unwrap().seq - 3; // bob saw up to m16, then dropped
 
+    // Scrolling back from the first one shown, a page at a time.
+    let mut before = messages[0].seq;
+    let mut older = Vec::new();
+    loop {
+        let req = ChatRequest::History {
+            room: "ops".into(),
+            last: Some(6),
+            after: None,
+            before: Some(before),
+            epoch: None,
+        };
+        let ChatReply::History { messages, more, .. } = ask(&mut bob, req).await.unwrap() else {
+            panic!()
+        };
+        assert!(messages.len() <= 6 && messages.windows(2).all(|w| w[0].seq < w[1].seq));
+        older.splice(0..0, messages.iter().map(|m| m.text.clone()));
+        before = messages[0].seq;
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(older, (0..15).map(|i| format!("m{i}")).collect::<Vec<_>>());
+
     // Meanwhile more is said; bob rejoins and catches up from what he saw.
     for i in 20..25 {
         send(&mut ann, "ops", &format!("m{i}")).await;

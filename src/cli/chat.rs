@@ -97,7 +97,8 @@ pub struct SayArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   sockit history --room ops -n 50
-  sockit history --room lobby --after 120 --json     everything after message 120")]
+  sockit history --room lobby --after 120 --json     everything after message 120
+  sockit history --room lobby --before 120 -n 50     scroll back: the 50 before message 120")]
 pub struct HistoryArgs {
     #[command(flatten)]
     server: super::server_addr::ServerArgs,
@@ -189,8 +190,8 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         before: a.before,
         epoch: None,
     };
-    let messages = match conn.request(req).await {
-        Ok(ChatReply::History { messages, .. }) => messages,
+    let (messages, more) = match conn.request(req).await {
+        Ok(ChatReply::History { messages, more, .. }) => (messages, more),
         Ok(other) => anyhow::bail!("unexpected reply: {other:?}"),
         Err(e) => return refused(e),
     };
@@ -200,6 +201,14 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!("{} {}", super::utc(m.ts / 1000), line(m, Some(&m.room)));
         }
+    }
+    match messages.first() {
+        // Pages going back in time tell where the next one starts.
+        Some(first) if more && a.after.is_none() && !a.json => eprintln!(
+            "older messages exist: sockit history --room {} --before {}",
+            a.room, first.seq
+        ),
+        _ => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -101,13 +101,22 @@ async fn answer(
             room,
             last,
             after,
-            before: _,
+            before,
             epoch,
         } => {
-            let query = match (last, after) {
-                (_, Some(after)) => HistoryQuery::After(after),
-                (Some(n), None) => HistoryQuery::Last(n),
-                (None, None) => HistoryQuery::Last(chat::DEFAULT_HISTORY_PAGE_MAX),
+            let page_max = chat::DEFAULT_HISTORY_PAGE_MAX;
+            let query = match (last, after, before) {
+                (_, Some(_), Some(_)) => {
+                    return Err(Failure::BadRequest(
+                        "chat.history takes after or before, not both; \
+                         page forward with after, back with before"
+                            .to_owned(),
+                    ));
+                }
+                (_, Some(after), None) => HistoryQuery::After(after),
+                (n, None, Some(before)) => HistoryQuery::Before(before, n.unwrap_or(page_max)),
+                (Some(n), None, None) => HistoryQuery::Last(n),
+                (None, None, None) => HistoryQuery::Last(page_max),
             };
             let page = hub.history(&room, query).await?;
             if epoch.is_some_and(|e| *e != *page.epoch) {
