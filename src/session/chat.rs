@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use super::{Failure, Session};
-use crate::service::chat::{self, ChatHub, Event, HistoryQuery, Identity, Inbox, Message};
+use crate::service::chat::{
+    self, ChatHub, Event, HistoryQuery, Identity, Inbox, Message, Presence,
+};
 use crate::wire::{ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom};
 
 /// A connection's chat membership: its hub session and its event queue.
@@ -59,6 +61,13 @@ impl Session {
     pub fn is_own(&self, m: &Message) -> bool {
         let own = self.chat.as_ref().map(|c| c.session.id());
         m.origin.is_some() && m.origin == own
+    }
+
+    /// True when `p` is this connection's own typing notice: not shown
+    /// back to the typist.
+    pub fn is_own_typing(&self, p: &Presence) -> bool {
+        let own = self.chat.as_ref().map(|c| c.session.id());
+        p.typist().is_some() && p.typist() == own
     }
 
     /// Ends the chat membership (the hub cut the member off, or went
@@ -171,6 +180,11 @@ async fn answer(
         ChatRequest::Edit { .. } => return Err(Failure::NotOffered("chat.edit")),
         ChatRequest::Delete { .. } => return Err(Failure::NotOffered("chat.delete")),
         ChatRequest::Search { .. } => return Err(Failure::NotOffered("chat.search")),
-        ChatRequest::Typing { .. } => return Err(Failure::NotOffered("chat.typing")),
+        ChatRequest::Typing { room } => {
+            me.typing(&room).await?;
+            ChatReply::Typing {
+                room: chat::room_name(&room).unwrap_or(room),
+            }
+        }
     })
 }

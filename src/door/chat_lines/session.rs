@@ -150,6 +150,8 @@ impl Chat {
                         out.extend_from_slice(&m.render(&*LINES));
                     }
                 }
+                // A terminal would scroll with them: typing is not shown.
+                Event::Presence(p) if p.typist().is_some() => {}
                 Event::Presence(p) => out.extend_from_slice(&p.render(&*LINES)),
                 Event::Dropped => {
                     tracing::info!(name = %self.session.name(), "line chat member cut off");
