@@ -469,23 +469,7 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
             vec![format!("* in {room}: {}", list.join(", "))]
         }
         ChatReply::History { messages, .. } => messages.iter().map(|m| line(m, current)).collect(),
-        ChatReply::Read { room, seq } => vec![format!("* read {room} up to {seq}")],
-        ChatReply::Dms { dms } => {
-            let list: Vec<_> = dms
-                .iter()
-                .map(|d| match d.unread {
-                    0 => d.with.clone(),
-                    n => format!("{} ({n} unread)", d.with),
-                })
-                .collect();
-            vec![format!("* direct messages: {}", list.join(", "))]
-        }
-        ChatReply::Topic { room, topic } if topic.is_empty() => {
-            vec![format!("* {room} has no topic")]
-        }
-        ChatReply::Topic { room, topic } => vec![format!("* topic of {room}: {topic}")],
-        ChatReply::Edit { .. } | ChatReply::Delete { .. } | ChatReply::Typing { .. } => vec![],
-        ChatReply::Search { results, .. } => results.iter().map(|m| line(m, None)).collect(),
+        ChatReply::Typing { .. } => vec![],
     }
 }
 

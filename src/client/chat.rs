@@ -183,10 +183,8 @@ impl ChatConn {
                 Ok(ChatEvent::Presence { room, notice, .. }) => {
                     Some(Incoming::Presence { room, notice })
                 }
-                // Markers, topics and typing: not shown by this client.
-                Ok(ChatEvent::Read { .. } | ChatEvent::Topic { .. } | ChatEvent::Typing { .. }) => {
-                    None
-                }
+                // Typing: not shown by this client.
+                Ok(ChatEvent::Typing { .. }) => None,
                 // An event with fields we cannot read: not shown.
                 Err(MessageError::BadFields { .. }) => None,
                 Err(_) => self.reply(f),

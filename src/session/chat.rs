@@ -166,20 +166,9 @@ async fn answer(
                     name: r.name.to_string(),
                     members: r.members,
                     last_seq: r.last_id,
-                    last_ts: 0,
-                    topic: String::new(),
-                    read_seq: 0,
-                    unread: 0,
-                    mentions: 0,
                 })
                 .collect(),
         },
-        ChatRequest::Read { .. } => return Err(Failure::NotOffered("chat.read")),
-        ChatRequest::Dms {} => return Err(Failure::NotOffered("chat.dms")),
-        ChatRequest::Topic { .. } => return Err(Failure::NotOffered("chat.topic")),
-        ChatRequest::Edit { .. } => return Err(Failure::NotOffered("chat.edit")),
-        ChatRequest::Delete { .. } => return Err(Failure::NotOffered("chat.delete")),
-        ChatRequest::Search { .. } => return Err(Failure::NotOffered("chat.search")),
         ChatRequest::Typing { room } => {
             me.typing(&room).await?;
             ChatReply::Typing {
