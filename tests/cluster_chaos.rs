@@ -199,6 +199,7 @@ async fn subscriber(
                 room: ROOM.into(),
                 last: None,
                 after: Some(last(&seen)),
+                before: None,
                 epoch: None,
             };
             match ask_keeping_events(&mut c, req, &mut early).await {

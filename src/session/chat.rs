@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use super::{Failure, Session};
-use crate::service::chat::{self, ChatHub, Event, HistoryQuery, Identity, Inbox, Message};
+use crate::service::chat::{
+    self, ChatHub, Event, HistoryQuery, Identity, Inbox, Message, Presence,
+};
 use crate::wire::{ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom};
 
 /// A connection's chat membership: its hub session and its event queue.
@@ -61,6 +63,13 @@ impl Session {
         m.origin.is_some() && m.origin == own
     }
 
+    /// True when `p` is this connection's own typing notice: not shown
+    /// back to the typist.
+    pub fn is_own_typing(&self, p: &Presence) -> bool {
+        let own = self.chat.as_ref().map(|c| c.session.id());
+        p.typist().is_some() && p.typist() == own
+    }
+
     /// Ends the chat membership (the hub cut the member off, or went
     /// away): the door has pushed its last words and closes.
     pub fn end_chat(&mut self) {
@@ -101,12 +110,22 @@ async fn answer(
             room,
             last,
             after,
+            before,
             epoch,
         } => {
-            let query = match (last, after) {
-                (_, Some(after)) => HistoryQuery::After(after),
-                (Some(n), None) => HistoryQuery::Last(n),
-                (None, None) => HistoryQuery::Last(chat::DEFAULT_HISTORY_PAGE_MAX),
+            let page_max = chat::DEFAULT_HISTORY_PAGE_MAX;
+            let query = match (last, after, before) {
+                (_, Some(_), Some(_)) => {
+                    return Err(Failure::BadRequest(
+                        "chat.history takes after or before, not both; \
+                         page forward with after, back with before"
+                            .to_owned(),
+                    ));
+                }
+                (_, Some(after), None) => HistoryQuery::After(after),
+                (n, None, Some(before)) => HistoryQuery::Before(before, n.unwrap_or(page_max)),
+                (Some(n), None, None) => HistoryQuery::Last(n),
+                (None, None, None) => HistoryQuery::Last(page_max),
             };
             let page = hub.history(&room, query).await?;
             if epoch.is_some_and(|e| *e != *page.epoch) {
@@ -150,5 +169,11 @@ async fn answer(
                 })
                 .collect(),
         },
+        ChatRequest::Typing { room } => {
+            me.typing(&room).await?;
+            ChatReply::Typing {
+                room: chat::room_name(&room).unwrap_or(room),
+            }
+        }
     })
 }

@@ -1,5 +1,6 @@
-//! The `chat` family: join, leave, send, history, who, rooms, and the
-//! events the server pushes (`chat.message`, `chat.presence`).
+//! The `chat` family: join, leave, send, history (and scroll-back), who,
+//! rooms, typing, and the events the server pushes (`chat.message`,
+//! `chat.presence`, `chat.typing`).
 //!
 //! The messages only; the rules live in `service::chat` and the
 //! per-connection state in `session`.
@@ -7,6 +8,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub use super::chat_items::{ChatMember, ChatMessage, ChatRoom};
 use super::code::ErrorCode;
 use super::encode::encode_to_vec;
 use super::frame::Frame;
@@ -62,6 +64,10 @@ pub enum ChatRequest {
         /// Messages numbered above this one, oldest first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<u64>,
+        /// Scroll-back: the `last` (or a page of) messages numbered below
+        /// this one, oldest first; `more` tells whether older ones exist.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
         /// The room's epoch the client last saw (from `chat.join` or
         /// `chat.history`): when the room's differs, the answer is the
         /// error `stale_epoch` instead of a page.
@@ -77,6 +83,13 @@ pub enum ChatRequest {
     /// `chat.rooms`: every room, with its member count and last id.
     #[serde(rename = "chat.rooms")]
     Rooms {},
+    /// `chat.typing`: this member is typing in `room` (send at most once
+    /// every 3 seconds while typing; it expires after 6).
+    #[serde(rename = "chat.typing")]
+    Typing {
+        /// The room or direct conversation.
+        room: String,
+    },
 }
 
 impl ChatRequest {
@@ -89,48 +102,6 @@ impl ChatRequest {
     pub fn to_frame(&self, id: Option<u64>) -> Frame {
         to_frame(self, id)
     }
-}
-
-/// One chat message, as `chat.message` events and `chat.history` carry it.
-///
-/// Its number in the room is `seq`, not `id`: in a frame header `id` is
-/// the request id the frame layer copies into replies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    /// The room it was said in.
-    pub room: String,
-    /// Its number, monotonic per room from 1.
-    pub seq: u64,
-    /// When it was committed, in Unix milliseconds.
-    pub ts: u64,
-    /// The sender's name; guests' names start with `~`.
-    pub name: String,
-    /// True when the sender is a guest (no account).
-    pub guest: bool,
-    /// The text, sanitised and filtered.
-    pub text: String,
-}
-
-/// One member, as `chat.who` lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMember {
-    /// Display name (`~name` for guests).
-    pub name: String,
-    /// The door they use: `frame`, `line`, `udp` or `web`.
-    pub door: String,
-    /// True for a guest.
-    pub guest: bool,
-}
-
-/// One room, as `chat.rooms` lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatRoom {
-    /// The room's name.
-    pub name: String,
-    /// Members in it now.
-    pub members: usize,
-    /// Number of its last message (0 when none).
-    pub last_seq: u64,
 }
 
 /// A successful reply of the `chat` family; failures are `error` frames.
@@ -193,6 +164,13 @@ pub enum ChatReply {
         /// The rooms.
         rooms: Vec<ChatRoom>,
     },
+    /// `chat.typing`: noted (or dropped, when sooner than 3 s after the
+    /// last one).
+    #[serde(rename = "chat.typing")]
+    Typing {
+        /// The room or conversation.
+        room: String,
+    },
 }
 
 impl ChatReply {
@@ -232,6 +210,17 @@ pub enum ChatEvent {
         from: Option<String>,
         /// The change as a sentence: "alice joined lobby".
         notice: String,
+    },
+    /// `chat.typing`: someone is typing; forget it after 6 seconds
+    /// without another.
+    #[serde(rename = "chat.typing")]
+    Typing {
+        /// The room or conversation.
+        room: String,
+        /// Who.
+        name: String,
+        /// True for a guest.
+        guest: bool,
     },
 }
 

@@ -23,6 +23,7 @@
 
 mod auth;
 mod chat;
+mod chat_items;
 mod code;
 mod codec;
 mod decode;

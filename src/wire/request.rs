@@ -165,10 +165,12 @@ mod tests {
                 room: room(),
                 last: Some(2),
                 after: None,
+                before: None,
                 epoch: None,
             }),
             Request::Chat(ChatRequest::Who { room: room() }),
             Request::Chat(ChatRequest::Rooms {}),
+            Request::Chat(ChatRequest::Typing { room: room() }),
             Request::File(FileRequest::Put {
                 path: path(),
                 size: 3,
@@ -219,14 +221,14 @@ mod tests {
     #[test]
     fn every_request_round_trips_into_its_family() {
         let all = every_request();
-        // Twenty-six types of protocol v1, each once.
+        // Twenty-seven types of protocol v1, each once.
         let mut kinds: Vec<_> = all
             .iter()
             .map(|r| r.to_frame(None).kind().map(str::to_owned))
             .collect();
         kinds.sort();
         kinds.dedup();
-        assert_eq!(kinds.len(), 26);
+        assert_eq!(kinds.len(), 27);
         for req in all {
             let frame = req.to_frame(Some(4));
             assert_eq!(Request::family(&frame), Ok(req.family_of()), "{frame:?}");

@@ -207,6 +207,8 @@ impl Member {
         let bytes: Bytes = match ev {
             Event::Message(m) if m.origin == Some(self.session.id()) => return Ok(()),
             Event::Message(m) => m.render(&*DATAGRAMS),
+            // Typing notices are for clients that show them; not sent here.
+            Event::Presence(p) if p.typist().is_some() => return Ok(()),
             Event::Presence(p) => p.render(&*DATAGRAMS),
             Event::Dropped => {
                 tracing::info!(name = %self.session.name(), "udp chat member cut off");

@@ -29,6 +29,7 @@ pub fn push_event(session: &mut Session, ev: Option<Event>, wbuf: &mut BytesMut)
             wbuf.extend_from_slice(&m.render(&*FRAMES));
             Pushed::Continue
         }
+        Some(Event::Presence(p)) if session.is_own_typing(&p) => Pushed::Continue,
         Some(Event::Presence(p)) => {
             wbuf.extend_from_slice(&p.render(&*FRAMES));
             Pushed::Continue

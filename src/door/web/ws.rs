@@ -199,6 +199,7 @@ fn web_event(session: &mut Session, ev: Option<Event>) -> (Option<Bytes>, bool) 
     match ev {
         Some(Event::Message(m)) if session.is_own(&m) => (None, false),
         Some(Event::Message(m)) => (Some(m.render(&*WEB_EVENTS)), false),
+        Some(Event::Presence(p)) if session.is_own_typing(&p) => (None, false),
         Some(Event::Presence(p)) => (Some(p.render(&*WEB_EVENTS)), false),
         Some(Event::Dropped) | None => {
             session.end_chat();

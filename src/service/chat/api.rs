@@ -116,6 +116,10 @@ pub trait ChatHub: Send + Sync {
     /// [`ROOM_LIST_MAX`](super::ROOM_LIST_MAX)), read from history for the
     /// rooms not in memory.
     fn rooms(&self) -> HubFuture<'_, Vec<RoomInfo>>;
+    /// Tells the room's other members that this member is typing: at most
+    /// once per [`TYPING_EVERY`](super::TYPING_EVERY) per room (sooner ones
+    /// are dropped and still succeed); `NotInRoom` unless it is in it.
+    fn typing<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, ()>;
     /// Lets the member go: it leaves every room and frees its name. Not
     /// async, so that it can run from `Drop`.
     fn disconnect(&self, id: SessionId);
@@ -211,6 +215,11 @@ impl Session {
     /// See [`ChatHub::join`].
     pub async fn join(&self, room: &str) -> Result<Joined, ChatError> {
         self.hub.join(self.id, room).await
+    }
+
+    /// See [`ChatHub::typing`].
+    pub async fn typing(&self, room: &str) -> Result<(), ChatError> {
+        self.hub.typing(self.id, room).await
     }
 
     /// See [`ChatHub::leave`].

@@ -17,6 +17,11 @@ pub const DEFAULT_ROOM: &str = "lobby";
 /// member holds none of it.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 
+/// Shortest gap between two typing notices of one member in one room that
+/// are passed on (IRCv3's `+typing` asks clients for one every 3 seconds
+/// while typing); sooner ones are dropped, so a client cannot flood.
+pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Default largest history page: enough to fill a terminal several times,
 /// small enough that one request cannot make the server build megabytes.
 pub const DEFAULT_HISTORY_PAGE_MAX: usize = 500;

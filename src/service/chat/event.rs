@@ -179,6 +179,15 @@ impl Presence {
             Change::Left => format!("{} left {}", self.name, self.room),
             Change::CutOff => format!("{} was cut off from {} (too slow)", self.name, self.room),
             Change::Renamed(from) => format!("{from} is now known as {}", self.name),
+            Change::Typing(_) => format!("{} is typing in {}", self.name, self.room),
+        }
+    }
+
+    /// The typist's session, when this is a typing notice.
+    pub fn typist(&self) -> Option<SessionId> {
+        match self.change {
+            Change::Typing(id) => Some(id),
+            _ => None,
         }
     }
 
@@ -189,6 +198,7 @@ impl Presence {
             Change::Left => "leave",
             Change::CutOff => "cutoff",
             Change::Renamed(_) => "rename",
+            Change::Typing(_) => "typing",
         }
     }
 
@@ -212,6 +222,9 @@ pub enum Change {
     CutOff,
     /// The member changed name; this was the old one.
     Renamed(Arc<str>),
+    /// The member (this session) is typing: ephemeral, never stored, not
+    /// shown by the line and datagram doors, nor to the typist.
+    Typing(SessionId),
 }
 
 /// One member as `who` lists it.

@@ -151,6 +151,7 @@ mod tests {
             peer: None,
             outbox,
             profile: std::sync::Mutex::new(Profile {
+                typed: Vec::new(),
                 name: Arc::from("dan"),
                 guest: false,
                 guest_key: None,

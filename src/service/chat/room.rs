@@ -77,6 +77,9 @@ pub(super) struct Profile {
     pub guest_key: Option<String>,
     pub rooms: Vec<Arc<Room>>,
     pub bucket: TokenBucket,
+    /// When it last told each room it was typing (at most one entry per
+    /// room it is in): notices sooner than `TYPING_EVERY` are dropped.
+    pub typed: Vec<(Arc<str>, tokio::time::Instant)>,
 }
 
 impl Member {

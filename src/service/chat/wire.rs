@@ -20,6 +20,13 @@ impl From<&Message> for ChatMessage {
 
 impl From<&Presence> for ChatEvent {
     fn from(p: &Presence) -> ChatEvent {
+        if p.typist().is_some() {
+            return ChatEvent::Typing {
+                room: p.room.to_string(),
+                name: p.name.to_string(),
+                guest: p.guest,
+            };
+        }
         ChatEvent::Presence {
             room: p.room.to_string(),
             name: p.name.to_string(),

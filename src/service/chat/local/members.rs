@@ -47,6 +47,7 @@ impl LocalHub {
             guest,
             guest_key: key,
             rooms: Vec::new(),
+            typed: Vec::new(),
             bucket: TokenBucket::new(self.config.rate_per_sec, self.config.burst),
         };
         let member = Member {

@@ -14,6 +14,7 @@ mod members;
 mod prune;
 mod publish;
 mod rooms;
+mod typing;
 
 pub use prune::PruneReport;
 
@@ -262,6 +263,9 @@ impl ChatHub for LocalHub {
     }
     fn rooms(&self) -> HubFuture<'_, Vec<RoomInfo>> {
         Box::pin(self.list_rooms())
+    }
+    fn typing<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, ()> {
+        Box::pin(std::future::ready(self.typing_in(id, room)))
     }
     fn disconnect(&self, id: SessionId) {
         self.disconnect_member(id);

@@ -267,7 +267,7 @@ impl LocalHub {
         )))
     }
 
-    fn presence(&self, room: &Room, member: &Member, change: Change) -> Event {
+    pub(super) fn presence(&self, room: &Room, member: &Member, change: Change) -> Event {
         let info = member.info();
         let p = Presence::new(
             room.name.clone(),

@@ -5,6 +5,7 @@ mod fanout;
 mod limits;
 mod members;
 mod rules;
+mod typing;
 
 use std::path::Path;
 use std::sync::Arc;
