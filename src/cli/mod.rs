@@ -122,6 +122,10 @@ pub enum Command {
     Rm(files::RmArgs),
     /// TLS certificates: make one, show a fingerprint, forget a known host.
     Cert(cert::CertArgs),
+    /// Create directories in your files on a server.
+    Mkdir(files::MkdirArgs),
+    /// Move or rename one of your files or directories on a server.
+    Mv(files::MvArgs),
 }
 
 impl Cli {
@@ -193,6 +197,8 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Ls(a) => files::ls(a).await,
         Command::Rm(a) => files::rm(a).await,
         Command::Cert(a) => cert::run(a).await,
+        Command::Mkdir(a) => files::mkdir(a).await,
+        Command::Mv(a) => files::mv(a).await,
     }
 }
 

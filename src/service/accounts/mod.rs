@@ -17,6 +17,7 @@ mod db;
 mod error;
 mod login;
 mod names;
+mod passwd;
 mod password;
 mod pool;
 mod revoke;

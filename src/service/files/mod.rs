@@ -64,6 +64,8 @@
 //! ls:  -> file.ls {dir}   list(dir)  <- {entries, truncated}
 //!      client: check_entry_name(each), print with escape_name
 //! rm:  -> file.rm {path, recursive}  remove()  <- {files, dirs, bytes}
+//! mkdir: -> file.mkdir {path, parents}  mkdir()  <- {dirs}
+//! mv:  -> file.mv {from, to}     rename()  <- {kind}
 //! errors: {code: FileError::code(), message: Display}
 //! ```
 
@@ -74,6 +76,7 @@ mod error;
 mod fsx;
 mod hostile;
 mod index;
+mod organize;
 mod partial;
 /// The name rules live in `wire::path`, shared with the client.
 use crate::wire::path as paths;
@@ -107,6 +110,7 @@ pub use download::Download;
 pub use error::{FileError, FileResult};
 pub use hostile::{HOSTILE_BYTES, HOSTILE_NAMES, Hostile};
 pub use index::Hashes;
+pub use organize::Moved;
 pub use publish::Published;
 pub use purge::Purged;
 pub use purge::highest_user_id;
