@@ -42,7 +42,7 @@ remove it first. TO's parent directory must exist (sockit mkdir -p).
 
 Examples:
   sockit mv :draft.txt :final.txt
-  sockit mv :final.txt :docs/", super::EXIT_HELP))]
+  sockit mv :report.txt :docs/", super::EXIT_HELP))]
 pub struct MvArgs {
     /// What to move.
     #[arg(value_name = "[[ADDR]:]FROM")]
