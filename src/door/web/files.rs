@@ -136,8 +136,8 @@ pub async fn list(
         let listing = store.list_page(user, &d, after.as_deref())?;
         Ok((listing, store.usage(user)?))
     })
-        .await
-        .map_err(file_error)?;
+    .await
+    .map_err(file_error)?;
     let entries: Vec<_> = listing
         .entries
         .into_iter()
