@@ -131,6 +131,21 @@ fn say_and_history() {
         (m["name"].as_str(), m["seq"].as_u64()),
         (Some("ann"), Some(1))
     );
+    // Scroll-back: the page below a seq, and a hint where older ones are.
+    for word in ["two", "three"] {
+        let out = s.sockit(&["say", "--server", &addr, "--room", "ops", word]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let out = s.sockit(&[
+        "history", &addr, "--room", "ops", "--before", "3", "-n", "1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.trim_end().ends_with("<ann> two"), "{out:?}");
+    assert_eq!(text.lines().count(), 1, "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--before 2"),
+        "{out:?}"
+    );
     // Refusals exit 1 with the server's sentence.
     let out = s.sockit(&["say", "--server", &addr, "--room", "no spaces allowed", "x"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");

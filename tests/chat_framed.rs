@@ -72,7 +72,7 @@ async fn next_message(c: &mut Client) -> ChatMessage {
         assert_eq!(f.id(), None, "events carry no id: {f:?}");
         match ChatEvent::from_frame(&f).unwrap() {
             ChatEvent::Message(m) => return m,
-            ChatEvent::Presence { .. } => continue,
+            _ => continue,
         }
     }
 }
@@ -254,6 +254,7 @@ async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
             room: "ops".into(),
             last: Some(5),
             after: None,
+            before: None,
             epoch: None,
         },
     )
@@ -266,6 +267,29 @@ async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
     assert_eq!(texts, ["m15", "m16", "m17", "m18", "m19"]);
     let seen = messages.last().unwrap().seq - 3; // bob saw up to m16, then dropped
 
+    // Scrolling back from the first one shown, a page at a time.
+    let mut before = messages[0].seq;
+    let mut older = Vec::new();
+    loop {
+        let req = ChatRequest::History {
+            room: "ops".into(),
+            last: Some(6),
+            after: None,
+            before: Some(before),
+            epoch: None,
+        };
+        let ChatReply::History { messages, more, .. } = ask(&mut bob, req).await.unwrap() else {
+            panic!()
+        };
+        assert!(messages.len() <= 6 && messages.windows(2).all(|w| w[0].seq < w[1].seq));
+        older.splice(0..0, messages.iter().map(|m| m.text.clone()));
+        before = messages[0].seq;
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(older, (0..15).map(|i| format!("m{i}")).collect::<Vec<_>>());
+
     // Meanwhile more is said; bob rejoins and catches up from what he saw.
     for i in 20..25 {
         send(&mut ann, "ops", &format!("m{i}")).await;
@@ -277,6 +301,7 @@ async fn history_and_catch_up_after_a_reconnect_have_no_gap() {
             room: "ops".into(),
             last: None,
             after: Some(seen),
+            before: None,
             epoch: None,
         },
     )
@@ -307,6 +332,7 @@ async fn history_survives_a_restart() {
             room: "lobby".into(),
             last: Some(1),
             after: None,
+            before: None,
             epoch: None,
         },
     )
@@ -518,6 +544,7 @@ async fn every_acknowledged_message_survives_kill_9() {
             room: "ops".into(),
             last: Some(N as usize),
             after: None,
+            before: None,
             epoch: None,
         },
     )
@@ -565,6 +592,7 @@ async fn a_resend_with_the_same_idempotency_key_is_not_posted_twice() {
         room: "ops".into(),
         last: Some(10),
         after: None,
+        before: None,
         epoch: None,
     };
     match ask(&mut bob, req).await.unwrap() {
@@ -594,6 +622,7 @@ fn history_after(room: &str, after: u64, epoch: &str) -> ChatRequest {
         room: room.into(),
         last: None,
         after: Some(after),
+        before: None,
         epoch: Some(epoch.into()),
     }
 }

@@ -94,7 +94,7 @@ async fn next_message(c: &mut Client) -> ChatMessage {
             .unwrap();
         match ChatEvent::from_frame(&f).unwrap() {
             ChatEvent::Message(m) => return m,
-            ChatEvent::Presence { .. } => continue,
+            _ => continue,
         }
     }
 }
@@ -190,6 +190,7 @@ async fn a_member_joining_late_on_another_node_catches_up_from_history() {
         room: "ops".into(),
         last: Some(10),
         after: None,
+        before: None,
         epoch: None,
     };
     match ask(&mut bob, req).await.unwrap() {
@@ -391,6 +392,46 @@ async fn join_epoch(c: &mut Client, room: &str) -> String {
     }
 }
 
+/// `chat.history` with `before` on PostgreSQL: older pages, oldest first,
+/// on a node that did not post them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scroll_back_pages_older_messages_on_every_node() {
+    let pg = Pg::start();
+    let (a, b) = (node(&pg), node(&pg));
+    let (mut ann, mut bob) = (member(&a, "ann").await, member(&b, "bob").await);
+    join(&mut ann, "old").await;
+    for i in 1..=7 {
+        send(&mut ann, "old", &format!("m{i}")).await.unwrap();
+    }
+    let page = |before, last| ChatRequest::History {
+        room: "old".into(),
+        last: Some(last),
+        after: None,
+        before: Some(before),
+        epoch: None,
+    };
+    let texts = |r: ChatReply| match r {
+        ChatReply::History { messages, more, .. } => (
+            messages.into_iter().map(|m| m.text).collect::<Vec<_>>(),
+            more,
+        ),
+        other => panic!("{other:?}"),
+    };
+    let got = texts(ask(&mut bob, page(6, 3)).await.unwrap());
+    assert_eq!(got, (vec!["m3".into(), "m4".into(), "m5".into()], true));
+    let got = texts(ask(&mut bob, page(3, 5)).await.unwrap());
+    assert_eq!(got, (vec!["m1".into(), "m2".into()], false));
+    let both = ChatRequest::History {
+        room: "old".into(),
+        last: None,
+        after: Some(1),
+        before: Some(3),
+        epoch: None,
+    };
+    let err = ask(&mut bob, both).await.unwrap_err();
+    assert_eq!(err.code(), Some("bad_request"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_nodes_report_one_epoch_for_a_room() {
     let pg = Pg::start();
@@ -406,6 +447,7 @@ async fn both_nodes_report_one_epoch_for_a_room() {
             room: "fresh".into(),
             last: None,
             after: Some(0),
+            before: None,
             epoch: Some(ea.clone()),
         };
         match ask(c, req).await.unwrap() {
@@ -422,6 +464,7 @@ async fn both_nodes_report_one_epoch_for_a_room() {
         room: "fresh".into(),
         last: None,
         after: Some(0),
+        before: None,
         epoch: Some("0123456789abcdef".into()),
     };
     let err = ask(&mut bob, req).await.unwrap_err();

@@ -97,7 +97,8 @@ pub struct SayArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   sockit history --room ops -n 50
-  sockit history --room lobby --after 120 --json     everything after message 120")]
+  sockit history --room lobby --after 120 --json     everything after message 120
+  sockit history --room lobby --before 120 -n 50     scroll back: the 50 before message 120")]
 pub struct HistoryArgs {
     #[command(flatten)]
     server: super::server_addr::ServerArgs,
@@ -108,8 +109,12 @@ pub struct HistoryArgs {
     #[arg(short = 'n', long, default_value_t = 20)]
     last: usize,
     /// Instead: every message after this number.
-    #[arg(long, value_name = "SEQ")]
+    #[arg(long, value_name = "SEQ", conflicts_with = "before")]
     after: Option<u64>,
+    /// Scroll back: the last `-n` messages numbered below SEQ (the first
+    /// seq of the page printed before).
+    #[arg(long, value_name = "SEQ")]
+    before: Option<u64>,
     /// One JSON object per message.
     #[arg(long)]
     json: bool,
@@ -182,10 +187,11 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         room: a.room.clone(),
         last: a.after.is_none().then_some(a.last),
         after: a.after,
+        before: a.before,
         epoch: None,
     };
-    let messages = match conn.request(req).await {
-        Ok(ChatReply::History { messages, .. }) => messages,
+    let (messages, more) = match conn.request(req).await {
+        Ok(ChatReply::History { messages, more, .. }) => (messages, more),
         Ok(other) => anyhow::bail!("unexpected reply: {other:?}"),
         Err(e) => return refused(e),
     };
@@ -195,6 +201,14 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!("{} {}", super::utc(m.ts / 1000), line(m, Some(&m.room)));
         }
+    }
+    match messages.first() {
+        // Pages going back in time tell where the next one starts.
+        Some(first) if more && a.after.is_none() && !a.json => eprintln!(
+            "older messages exist: sockit history --room {} --before {}",
+            a.room, first.seq
+        ),
+        _ => {}
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -363,6 +377,7 @@ impl Ui {
                 room: self.current.clone(),
                 last: Some(arg.parse().unwrap_or(20)),
                 after: None,
+                before: None,
                 epoch: None,
             },
             "/nick" | "/login" => {
@@ -454,6 +469,23 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
             vec![format!("* in {room}: {}", list.join(", "))]
         }
         ChatReply::History { messages, .. } => messages.iter().map(|m| line(m, current)).collect(),
+        ChatReply::Read { room, seq } => vec![format!("* read {room} up to {seq}")],
+        ChatReply::Dms { dms } => {
+            let list: Vec<_> = dms
+                .iter()
+                .map(|d| match d.unread {
+                    0 => d.with.clone(),
+                    n => format!("{} ({n} unread)", d.with),
+                })
+                .collect();
+            vec![format!("* direct messages: {}", list.join(", "))]
+        }
+        ChatReply::Topic { room, topic } if topic.is_empty() => {
+            vec![format!("* {room} has no topic")]
+        }
+        ChatReply::Topic { room, topic } => vec![format!("* topic of {room}: {topic}")],
+        ChatReply::Edit { .. } | ChatReply::Delete { .. } | ChatReply::Typing { .. } => vec![],
+        ChatReply::Search { results, .. } => results.iter().map(|m| line(m, None)).collect(),
     }
 }
 

@@ -183,6 +183,10 @@ impl ChatConn {
                 Ok(ChatEvent::Presence { room, notice, .. }) => {
                     Some(Incoming::Presence { room, notice })
                 }
+                // Markers, topics and typing: not shown by this client.
+                Ok(ChatEvent::Read { .. } | ChatEvent::Topic { .. } | ChatEvent::Typing { .. }) => {
+                    None
+                }
                 // An event with fields we cannot read: not shown.
                 Err(MessageError::BadFields { .. }) => None,
                 Err(_) => self.reply(f),
@@ -266,6 +270,7 @@ impl ChatConn {
                     room: room.clone(),
                     last: None,
                     after: Some(after),
+                    before: None,
                     epoch: Some(saw.clone()),
                 };
                 let messages = match self.request(req).await {
@@ -290,6 +295,7 @@ impl ChatConn {
                     room: room.clone(),
                     last: None,
                     after: None,
+                    before: None,
                     epoch: None,
                 };
                 got = match self.request(req).await? {

@@ -101,12 +101,22 @@ async fn answer(
             room,
             last,
             after,
+            before,
             epoch,
         } => {
-            let query = match (last, after) {
-                (_, Some(after)) => HistoryQuery::After(after),
-                (Some(n), None) => HistoryQuery::Last(n),
-                (None, None) => HistoryQuery::Last(chat::DEFAULT_HISTORY_PAGE_MAX),
+            let page_max = chat::DEFAULT_HISTORY_PAGE_MAX;
+            let query = match (last, after, before) {
+                (_, Some(_), Some(_)) => {
+                    return Err(Failure::BadRequest(
+                        "chat.history takes after or before, not both; \
+                         page forward with after, back with before"
+                            .to_owned(),
+                    ));
+                }
+                (_, Some(after), None) => HistoryQuery::After(after),
+                (n, None, Some(before)) => HistoryQuery::Before(before, n.unwrap_or(page_max)),
+                (Some(n), None, None) => HistoryQuery::Last(n),
+                (None, None, None) => HistoryQuery::Last(page_max),
             };
             let page = hub.history(&room, query).await?;
             if epoch.is_some_and(|e| *e != *page.epoch) {
@@ -147,8 +157,20 @@ async fn answer(
                     name: r.name.to_string(),
                     members: r.members,
                     last_seq: r.last_id,
+                    last_ts: 0,
+                    topic: String::new(),
+                    read_seq: 0,
+                    unread: 0,
+                    mentions: 0,
                 })
                 .collect(),
         },
+        ChatRequest::Read { .. } => return Err(Failure::NotOffered("chat.read")),
+        ChatRequest::Dms {} => return Err(Failure::NotOffered("chat.dms")),
+        ChatRequest::Topic { .. } => return Err(Failure::NotOffered("chat.topic")),
+        ChatRequest::Edit { .. } => return Err(Failure::NotOffered("chat.edit")),
+        ChatRequest::Delete { .. } => return Err(Failure::NotOffered("chat.delete")),
+        ChatRequest::Search { .. } => return Err(Failure::NotOffered("chat.search")),
+        ChatRequest::Typing { .. } => return Err(Failure::NotOffered("chat.typing")),
     })
 }

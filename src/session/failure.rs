@@ -32,6 +32,9 @@ pub enum Failure {
     /// This server runs without chat.
     #[error("{}", MessageError::UnknownType("chat".to_owned()))]
     NoChat,
+    /// A request type of a feature this server does not serve (yet).
+    #[error("{}", MessageError::UnknownType((*.0).to_owned()))]
+    NotOffered(&'static str),
     /// No such open transfer on this connection.
     #[error("no open transfer {0} on this connection; open one with file.put or file.get")]
     BadHandle(u64),
@@ -66,7 +69,9 @@ impl Failure {
             Failure::Chat(e) => e.code(),
             Failure::Files(e) => e.code(),
             Failure::Unauthenticated | Failure::Revoked => UNAUTHENTICATED,
-            Failure::NoAccounts | Failure::NoChat => ErrorCode::UnknownType,
+            Failure::NoAccounts | Failure::NoChat | Failure::NotOffered(_) => {
+                ErrorCode::UnknownType
+            }
             Failure::BadHandle(_) => ErrorCode::BadHandle,
             Failure::BadRequest(_) => ErrorCode::BadRequest,
             Failure::TooManyTransfers => ErrorCode::Busy,

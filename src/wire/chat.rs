@@ -1,5 +1,7 @@
-//! The `chat` family: join, leave, send, history, who, rooms, and the
-//! events the server pushes (`chat.message`, `chat.presence`).
+//! The `chat` family: join, leave, send, history, who, rooms, direct
+//! conversations, read markers, topics, edits, search and typing, and the
+//! events the server pushes (`chat.message`, `chat.presence`, `chat.read`,
+//! `chat.topic`, `chat.typing`).
 //!
 //! The messages only; the rules live in `service::chat` and the
 //! per-connection state in `session`.
@@ -7,6 +9,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub use super::chat_items::{ChatDm, ChatMember, ChatMessage, ChatRoom};
 use super::code::ErrorCode;
 use super::encode::encode_to_vec;
 use super::frame::Frame;
@@ -62,6 +65,10 @@ pub enum ChatRequest {
         /// Messages numbered above this one, oldest first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<u64>,
+        /// Scroll-back: the `last` (or a page of) messages numbered below
+        /// this one, oldest first; `more` tells whether older ones exist.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
         /// The room's epoch the client last saw (from `chat.join` or
         /// `chat.history`): when the room's differs, the answer is the
         /// error `stale_epoch` instead of a page.
@@ -77,6 +84,68 @@ pub enum ChatRequest {
     /// `chat.rooms`: every room, with its member count and last id.
     #[serde(rename = "chat.rooms")]
     Rooms {},
+    /// `chat.read`: moves this account's read marker in `room` up to `seq`
+    /// (never down); the account's other connections get a `chat.read`.
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The room or direct conversation.
+        room: String,
+        /// The last seq read.
+        seq: u64,
+    },
+    /// `chat.dms`: this account's direct conversations, newest first.
+    #[serde(rename = "chat.dms")]
+    Dms {},
+    /// `chat.topic`: sets the room's topic when `topic` is given (empty
+    /// clears it), else reads it.
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room.
+        room: String,
+        /// The new topic.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
+    /// `chat.edit`: replaces the text of one's own message `seq`, within
+    /// the edit window.
+    #[serde(rename = "chat.edit")]
+    Edit {
+        /// The room.
+        room: String,
+        /// The message to edit.
+        seq: u64,
+        /// Its new text.
+        text: String,
+    },
+    /// `chat.delete`: withdraws one's own message `seq`, within the edit
+    /// window.
+    #[serde(rename = "chat.delete")]
+    Delete {
+        /// The room.
+        room: String,
+        /// The message to delete.
+        seq: u64,
+    },
+    /// `chat.search`: messages whose text matches `query`, in the rooms
+    /// and direct conversations this account can read, newest first.
+    #[serde(rename = "chat.search")]
+    Search {
+        /// Words to find (all of them, any case).
+        query: String,
+        /// Only this room or conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// At most this many results (default and cap: 50).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
+    /// `chat.typing`: this member is typing in `room` (send at most once
+    /// every 3 seconds while typing; it expires after 6).
+    #[serde(rename = "chat.typing")]
+    Typing {
+        /// The room or direct conversation.
+        room: String,
+    },
 }
 
 impl ChatRequest {
@@ -89,48 +158,6 @@ impl ChatRequest {
     pub fn to_frame(&self, id: Option<u64>) -> Frame {
         to_frame(self, id)
     }
-}
-
-/// One chat message, as `chat.message` events and `chat.history` carry it.
-///
-/// Its number in the room is `seq`, not `id`: in a frame header `id` is
-/// the request id the frame layer copies into replies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    /// The room it was said in.
-    pub room: String,
-    /// Its number, monotonic per room from 1.
-    pub seq: u64,
-    /// When it was committed, in Unix milliseconds.
-    pub ts: u64,
-    /// The sender's name; guests' names start with `~`.
-    pub name: String,
-    /// True when the sender is a guest (no account).
-    pub guest: bool,
-    /// The text, sanitised and filtered.
-    pub text: String,
-}
-
-/// One member, as `chat.who` lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMember {
-    /// Display name (`~name` for guests).
-    pub name: String,
-    /// The door they use: `frame`, `line`, `udp` or `web`.
-    pub door: String,
-    /// True for a guest.
-    pub guest: bool,
-}
-
-/// One room, as `chat.rooms` lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatRoom {
-    /// The room's name.
-    pub name: String,
-    /// Members in it now.
-    pub members: usize,
-    /// Number of its last message (0 when none).
-    pub last_seq: u64,
 }
 
 /// A successful reply of the `chat` family; failures are `error` frames.
@@ -193,6 +220,69 @@ pub enum ChatReply {
         /// The rooms.
         rooms: Vec<ChatRoom>,
     },
+    /// `chat.read`: the read marker now (at least the one asked for).
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The room or conversation.
+        room: String,
+        /// The marker.
+        seq: u64,
+    },
+    /// `chat.dms`: the account's direct conversations.
+    #[serde(rename = "chat.dms")]
+    Dms {
+        /// Newest activity first.
+        dms: Vec<ChatDm>,
+    },
+    /// `chat.topic`: the room's topic now.
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room.
+        room: String,
+        /// The topic (empty: none).
+        topic: String,
+    },
+    /// `chat.edit`: the edit, committed as message `seq` of the room.
+    #[serde(rename = "chat.edit")]
+    Edit {
+        /// The room.
+        room: String,
+        /// The edit's own seq.
+        seq: u64,
+        /// The message edited.
+        target: u64,
+        /// Commit time, Unix milliseconds.
+        ts: u64,
+        /// The new text as stored.
+        text: String,
+    },
+    /// `chat.delete`: the delete, committed as message `seq` of the room.
+    #[serde(rename = "chat.delete")]
+    Delete {
+        /// The room.
+        room: String,
+        /// The delete's own seq.
+        seq: u64,
+        /// The message deleted.
+        target: u64,
+        /// Commit time, Unix milliseconds.
+        ts: u64,
+    },
+    /// `chat.search`: the matching messages, newest first.
+    #[serde(rename = "chat.search")]
+    Search {
+        /// Messages as they read now (edits applied, deletes left out).
+        results: Vec<ChatMessage>,
+        /// True when more matched than `limit`.
+        more: bool,
+    },
+    /// `chat.typing`: noted (or dropped, when sooner than 3 s after the
+    /// last one).
+    #[serde(rename = "chat.typing")]
+    Typing {
+        /// The room or conversation.
+        room: String,
+    },
 }
 
 impl ChatReply {
@@ -232,6 +322,36 @@ pub enum ChatEvent {
         from: Option<String>,
         /// The change as a sentence: "alice joined lobby".
         notice: String,
+    },
+    /// `chat.read`: another connection of this account moved its read
+    /// marker.
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The room or conversation.
+        room: String,
+        /// The marker now.
+        seq: u64,
+    },
+    /// `chat.topic`: someone set the topic of a room you are in.
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room.
+        room: String,
+        /// The topic (empty: cleared).
+        topic: String,
+        /// Who set it.
+        name: String,
+    },
+    /// `chat.typing`: someone is typing; forget it after 6 seconds
+    /// without another.
+    #[serde(rename = "chat.typing")]
+    Typing {
+        /// The room or conversation.
+        room: String,
+        /// Who.
+        name: String,
+        /// True for a guest.
+        guest: bool,
     },
 }
 

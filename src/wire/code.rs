@@ -95,6 +95,8 @@ pub enum ErrorCode {
     SlowConsumer,
     /// `chat.history` with an epoch the room's history no longer has.
     StaleEpoch,
+    /// `chat.edit` or `chat.delete` of a message older than the edit window.
+    EditWindow,
 
     // Files.
     /// No such file, directory or unfinished upload.
@@ -165,6 +167,7 @@ impl ErrorCode {
             ShuttingDown => "shutting_down",
             SlowConsumer => "slow_consumer",
             StaleEpoch => "stale_epoch",
+            EditWindow => "edit_window",
             NotFound => "not_found",
             Conflict => "conflict",
             Busy => "busy",
@@ -242,6 +245,7 @@ mod tests {
         ErrorCode::Store,
         ErrorCode::ShuttingDown,
         ErrorCode::SlowConsumer,
+        ErrorCode::EditWindow,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
         ErrorCode::Busy,

@@ -23,6 +23,7 @@
 
 mod auth;
 mod chat;
+mod chat_items;
 mod code;
 mod codec;
 mod decode;
@@ -46,8 +47,8 @@ mod message_tests;
 
 pub use auth::{AuthReply, AuthRequest, MAX_PASSWORD_BYTES, UNAUTHENTICATED};
 pub use chat::{
-    CHAT_MESSAGE, CHAT_PRESENCE, ChatEvent, ChatMember, ChatMessage, ChatReply, ChatRequest,
-    ChatRoom, SLOW_CONSUMER,
+    CHAT_MESSAGE, CHAT_PRESENCE, ChatDm, ChatEvent, ChatMember, ChatMessage, ChatReply,
+    ChatRequest, ChatRoom, SLOW_CONSUMER,
 };
 pub use code::{ErrorCode, UnknownCode};
 pub use codec::FrameCodec;

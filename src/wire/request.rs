@@ -154,10 +154,35 @@ mod tests {
                 room: room(),
                 last: Some(2),
                 after: None,
+                before: None,
                 epoch: None,
             }),
             Request::Chat(ChatRequest::Who { room: room() }),
             Request::Chat(ChatRequest::Rooms {}),
+            Request::Chat(ChatRequest::Read {
+                room: room(),
+                seq: 3,
+            }),
+            Request::Chat(ChatRequest::Dms {}),
+            Request::Chat(ChatRequest::Topic {
+                room: room(),
+                topic: Some("t".into()),
+            }),
+            Request::Chat(ChatRequest::Edit {
+                room: room(),
+                seq: 3,
+                text: "x".into(),
+            }),
+            Request::Chat(ChatRequest::Delete {
+                room: room(),
+                seq: 3,
+            }),
+            Request::Chat(ChatRequest::Search {
+                query: "q".into(),
+                room: None,
+                limit: Some(5),
+            }),
+            Request::Chat(ChatRequest::Typing { room: room() }),
             Request::File(FileRequest::Put {
                 path: path(),
                 size: 3,
@@ -209,14 +234,14 @@ mod tests {
     #[test]
     fn every_request_round_trips_into_its_family() {
         let all = every_request();
-        // Twenty-six types of protocol v1, each once.
+        // Thirty-three types of protocol v1, each once.
         let mut kinds: Vec<_> = all
             .iter()
             .map(|r| r.to_frame(None).kind().map(str::to_owned))
             .collect();
         kinds.sort();
         kinds.dedup();
-        assert_eq!(kinds.len(), 26);
+        assert_eq!(kinds.len(), 33);
         for req in all {
             let frame = req.to_frame(Some(4));
             assert_eq!(Request::family(&frame), Ok(req.family_of()), "{frame:?}");

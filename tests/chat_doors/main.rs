@@ -6,6 +6,7 @@
 mod common;
 
 mod clients;
+mod conversations;
 mod guards;
 mod lifecycle;
 mod load;

@@ -17,8 +17,8 @@ pub enum Command<'a> {
     Rooms,
     /// `/who`: list the current room's members.
     Who,
-    /// `/history [N]`: the last N messages of the current room.
-    History(usize),
+    /// `/history [N] [more | before SEQ]`: N messages of the current room.
+    History(usize, Scroll),
     /// `/nick NAME`: take a guest name.
     Nick(&'a str),
     /// `/login NAME PASSWORD`: speak as a registered user.
@@ -34,6 +34,21 @@ pub enum Command<'a> {
     Help,
 }
 
+/// Which N messages `/history` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scroll {
+    /// The last ones (`/history [N]`).
+    Latest,
+    /// Those just before the oldest one the last `/history` showed
+    /// (`/history [N] more`): paging back one screen at a time.
+    Older,
+    /// Those numbered below SEQ (`/history [N] before SEQ`).
+    Before(u64),
+}
+
+/// The `/history` usage line.
+const HISTORY_USAGE: &str = "usage: /history [N] [more | before SEQ], N a number of messages";
+
 /// The `/help` text, one notice per line.
 pub const HELP: &[&str] = &[
     "commands:",
@@ -41,6 +56,8 @@ pub const HELP: &[&str] = &[
     "  /rooms                list rooms",
     "  /who                  who is in this room, on every door",
     "  /history [N]          the last N messages here (default 20)",
+    "  /history [N] more     the N before those shown last (scroll back)",
+    "  /history [N] before SEQ  the N numbered below SEQ",
     "  /nick NAME            change your guest name (shown ~NAME)",
     "  /login NAME PASSWORD  speak as a registered user (sent in clear: use a trusted network)",
     "  /quit                 leave",
@@ -76,13 +93,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, String> {
         "join" | "j" => one_arg("/join ROOM").map(Command::Join),
         "rooms" | "list" => Ok(Command::Rooms),
         "who" | "names" => Ok(Command::Who),
-        "history" => match args.trim() {
-            "" => Ok(Command::History(HISTORY_DEFAULT)),
-            n => n
-                .parse()
-                .map(Command::History)
-                .map_err(|_| "usage: /history [N], N a number of messages".to_owned()),
-        },
+        "history" => history_args(args),
         "nick" => one_arg("/nick NAME").map(Command::Nick),
         "login" => match args.split_once(char::is_whitespace) {
             Some((name, password)) if !password.trim_start().is_empty() => Ok(Command::Login {
@@ -98,6 +109,27 @@ pub fn parse(line: &str) -> Result<Command<'_>, String> {
             shorten(word)
         )),
     }
+}
+
+/// `/history`'s arguments: `[N] [more | before SEQ]`.
+fn history_args(args: &str) -> Result<Command<'static>, String> {
+    let mut words = args.split_whitespace().peekable();
+    let n = match words.peek().map(|w| w.parse::<usize>()) {
+        Some(Ok(n)) => {
+            words.next();
+            n
+        }
+        _ => HISTORY_DEFAULT,
+    };
+    let scroll = match (words.next(), words.next(), words.next()) {
+        (None, _, _) => Scroll::Latest,
+        (Some(w), None, _) if w.eq_ignore_ascii_case("more") => Scroll::Older,
+        (Some(w), Some(seq), None) if w.eq_ignore_ascii_case("before") => {
+            Scroll::Before(seq.parse().map_err(|_| HISTORY_USAGE.to_owned())?)
+        }
+        _ => return Err(HISTORY_USAGE.to_owned()),
+    };
+    Ok(Command::History(n, scroll))
 }
 
 /// The start of a word, so an unknown 4 KiB "command" is not echoed whole.
@@ -121,8 +153,23 @@ mod tests {
         assert_eq!(parse("   "), Ok(Command::Blank));
         assert_eq!(parse("/join #dev "), Ok(Command::Join("#dev")));
         assert_eq!(parse("/JOIN dev"), Ok(Command::Join("dev")));
-        assert_eq!(parse("/history"), Ok(Command::History(HISTORY_DEFAULT)));
-        assert_eq!(parse("/history 5"), Ok(Command::History(5)));
+        assert_eq!(
+            parse("/history"),
+            Ok(Command::History(HISTORY_DEFAULT, Scroll::Latest))
+        );
+        assert_eq!(parse("/history 5"), Ok(Command::History(5, Scroll::Latest)));
+        assert_eq!(
+            parse("/history more"),
+            Ok(Command::History(20, Scroll::Older))
+        );
+        assert_eq!(
+            parse("/history 7 MORE"),
+            Ok(Command::History(7, Scroll::Older))
+        );
+        assert_eq!(
+            parse("/history 3 before 41"),
+            Ok(Command::History(3, Scroll::Before(41)))
+        );
         assert_eq!(parse("/nick zoë"), Ok(Command::Nick("zoë")));
         assert_eq!(
             parse("/login alice open sesame"),
@@ -143,6 +190,9 @@ mod tests {
             "/join a b",
             "/nick",
             "/history x",
+            "/history before",
+            "/history before x",
+            "/history 3 more 4",
             "/login alice",
             "/frob",
         ] {

@@ -1,6 +1,8 @@
 //! A named member of the line door: carrying out commands, sending
 //! messages, and writing what the hub delivers.
 
+mod history;
+
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
@@ -12,9 +14,7 @@ use super::io::{LineIo, Wake, notice};
 use super::reader::Input;
 use super::render::LINES;
 use crate::service::accounts::{Accounts, RevokeWatch, revoked};
-use crate::service::chat::{
-    ChatError, DEFAULT_ROOM, Event, HistoryQuery, Identity, Inbox, Session, Ticket,
-};
+use crate::service::chat::{ChatError, DEFAULT_ROOM, Event, Identity, Inbox, Session, Ticket};
 
 /// Events written in one write when several are queued: amortises the
 /// system call in a busy room while bounding what one write holds (at
@@ -32,6 +32,9 @@ enum Flow {
 /// A member's conversation.
 pub struct Chat {
     io: LineIo,
+    /// The first seq the last `/history` showed in `room`: where
+    /// `/history more` continues, back in time.
+    oldest_shown: Option<u64>,
     session: Session,
     accounts: Option<Accounts>,
     /// Where plain lines go.
@@ -60,6 +63,7 @@ impl Chat {
     pub fn new(io: LineIo, session: Session, accounts: Option<Accounts>) -> Chat {
         Chat {
             io,
+            oldest_shown: None,
             session,
             accounts,
             room: Arc::from(DEFAULT_ROOM),
@@ -204,7 +208,7 @@ impl Chat {
             Command::Join(room) => self.join(room).await.map(|()| None),
             Command::Rooms => self.rooms().await.map(Some),
             Command::Who => self.who().await.map(Some),
-            Command::History(n) => self.history(n).await.map(Some),
+            Command::History(n, scroll) => self.history(n, scroll).await.map(Some),
             Command::Nick(name) => {
                 let r = self
                     .session
@@ -315,6 +319,7 @@ impl Chat {
     async fn join(&mut self, room: &str) -> Result<(), ChatError> {
         let joined = self.session.join(room).await?;
         if joined.room != self.room {
+            self.oldest_shown = None;
             let old = std::mem::replace(&mut self.room, joined.room);
             self.session.leave(&old).await?;
         }
@@ -347,30 +352,10 @@ impl Chat {
         let line = format!("{} in {}: {}", members.len(), self.room, names.join(", "));
         Ok(notices(&[line]))
     }
-
-    async fn history(&self, n: usize) -> Result<BytesMut, ChatError> {
-        let page = self
-            .session
-            .hub()
-            .history(&self.room, HistoryQuery::Last(n))
-            .await?;
-        let head = format!(
-            "last {} messages in {}{}:",
-            page.messages.len(),
-            self.room,
-            if page.more { " (older ones exist)" } else { "" }
-        );
-        let mut out = notices(&[head]);
-        for m in &page.messages {
-            out.extend_from_slice(&m.render(&*LINES));
-        }
-        out.extend_from_slice(notice("end of history").as_bytes());
-        Ok(out)
-    }
 }
 
 /// Notice lines, ready to write.
-fn notices<S: AsRef<str>>(lines: &[S]) -> BytesMut {
+pub(super) fn notices<S: AsRef<str>>(lines: &[S]) -> BytesMut {
     let mut out = BytesMut::new();
     for l in lines {
         out.extend_from_slice(notice(l.as_ref()).as_bytes());

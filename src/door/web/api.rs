@@ -63,7 +63,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         AccountLocked | Forbidden => StatusCode::FORBIDDEN,
         UnknownType | NotFound => StatusCode::NOT_FOUND,
         FrameTimeout => StatusCode::REQUEST_TIMEOUT,
-        NameTaken | NotInRoom | Conflict | Busy | StaleEpoch => StatusCode::CONFLICT,
+        NameTaken | NotInRoom | Conflict | Busy | StaleEpoch | EditWindow => StatusCode::CONFLICT,
         Gone => StatusCode::GONE,
         VerifyFailed => StatusCode::UNPROCESSABLE_ENTITY,
         TooManyConnections | TooManyAttempts | TooManyRooms | RoomsFull | RoomQuota

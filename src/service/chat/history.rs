@@ -91,6 +91,18 @@ pub enum HistoryQuery {
     /// Messages with an id greater than this one, oldest first, one page at
     /// a time: a reconnecting client passes the last id it saw.
     After(u64),
+    /// Scroll-back: the last N (capped at the page maximum) of the messages
+    /// with an id below this one; a client scrolling up passes the first id
+    /// of the page it holds.
+    Before(u64, usize),
+}
+
+impl HistoryQuery {
+    /// True for the queries read newest first (then reversed): `more`
+    /// means older messages exist.
+    pub(super) fn backwards(self) -> bool {
+        !matches!(self, HistoryQuery::After(_))
+    }
 }
 
 /// One page of history, oldest message first.
@@ -99,7 +111,7 @@ pub struct HistoryPage {
     /// The messages, in id order.
     pub messages: Vec<Arc<Message>>,
     /// True when more messages exist beyond this page: older ones for
-    /// [`HistoryQuery::Last`], newer ones for [`HistoryQuery::After`] (ask
+    /// [`HistoryQuery::Last`] and [`HistoryQuery::Before`], newer ones for [`HistoryQuery::After`] (ask
     /// again after the last id here).
     pub more: bool,
     /// The room's epoch (see [`Joined::epoch`](super::Joined::epoch));
@@ -294,6 +306,12 @@ pub(super) fn query(
             id,
             page_max,
         ),
+        HistoryQuery::Before(id, n) => (
+            "SELECT id, ts, name, guest, text FROM messages WHERE room = ?1 AND id < ?2
+             ORDER BY id DESC LIMIT ?3",
+            id,
+            n.min(page_max),
+        ),
     };
     // One snapshot for the page and the epoch: a reset between the two
     // reads cannot pair one epoch's messages with the other's epoch.
@@ -315,7 +333,7 @@ pub(super) fn query(
     let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     let more = messages.len() > want;
     messages.truncate(want);
-    if matches!(q, HistoryQuery::Last(_)) {
+    if q.backwards() {
         messages.reverse();
     }
     drop(st);

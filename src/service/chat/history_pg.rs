@@ -412,6 +412,12 @@ pub(super) fn query(
             id,
             page_max,
         ),
+        HistoryQuery::Before(id, n) => (
+            "SELECT seq, ts, name, guest, text FROM chat_messages WHERE room = $1 AND seq < $2
+             ORDER BY seq DESC LIMIT $3",
+            id,
+            n.min(page_max),
+        ),
     };
     let limit = sql_int(want.saturating_add(1) as u64);
     // One snapshot for the page and the epoch (see `history::query`).
@@ -441,7 +447,7 @@ pub(super) fn query(
         .collect();
     let more = messages.len() > want;
     messages.truncate(want);
-    if matches!(q, HistoryQuery::Last(_)) {
+    if q.backwards() {
         messages.reverse();
     }
     Ok(HistoryPage {

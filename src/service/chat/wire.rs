@@ -14,6 +14,9 @@ impl From<&Message> for ChatMessage {
             name: m.name.to_string(),
             guest: m.guest,
             text: m.text.clone(),
+            kind: None,
+            target: None,
+            mentions: Vec::new(),
         }
     }
 }

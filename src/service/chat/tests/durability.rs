@@ -99,6 +99,28 @@ async fn history_pages_last_n_and_after_id() {
     assert_eq!(tail.messages[0].name.as_ref(), "~ann");
     let none = hub.history("empty", HistoryQuery::Last(5)).await.unwrap();
     assert!(none.messages.is_empty() && !none.more);
+    // Scroll-back: pages below a seq, oldest first, until none is older.
+    let back = hub
+        .history("lobby", HistoryQuery::Before(8, 3))
+        .await
+        .unwrap();
+    assert_eq!((ids(&back), back.more), (vec![5, 6, 7], true));
+    assert_eq!(back.messages[0].text, "m5");
+    let capped = hub
+        .history("lobby", HistoryQuery::Before(11, 9))
+        .await
+        .unwrap();
+    assert_eq!((ids(&capped), capped.more), (vec![7, 8, 9, 10], true));
+    let start = hub
+        .history("lobby", HistoryQuery::Before(3, 3))
+        .await
+        .unwrap();
+    assert_eq!((ids(&start), start.more), (vec![1, 2], false));
+    let past = hub
+        .history("lobby", HistoryQuery::Before(1, 3))
+        .await
+        .unwrap();
+    assert!(past.messages.is_empty() && !past.more);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
