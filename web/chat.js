@@ -7,8 +7,10 @@
 
 /** Messages from one sender closer together than this share one header. */
 const GROUP_MS = 5 * 60 * 1000;
-/** Messages kept per room in the page. */
-const KEEP_LINES = 500;
+/** Messages kept per room in the page (scroll-back adds to them). */
+const KEEP_LINES = 5000;
+/** Older messages fetched per step of scroll-back. */
+const BACK_PAGE = 100;
 
 /** "Today", "Yesterday", or the date, for a day divider. */
 function dayLabel(ts) {
@@ -75,6 +77,7 @@ const chat = {
       if (after === null) {
         const page = await link.request({ type: "chat.history", room: joined.room, last: 50 });
         page.messages.forEach((m) => this.add(m, true));
+        r.more = Boolean(page.more);
       } else {
         while (after < joined.last_seq) {
           const page = await link.request({ type: "chat.history", room: joined.room, after });
@@ -88,6 +91,31 @@ const chat = {
       else this.sidebar();
     } catch (e) {
       $("chat-error").textContent = e.message;
+    }
+  },
+
+  /** Scroll-back: the page of messages before the oldest held
+   * (`chat.history` with `before`), kept in place on screen. */
+  async older() {
+    const room = this.current;
+    const r = this.rooms.get(room);
+    const first = r && r.lines.find((l) => l.seq !== undefined);
+    if (!r || !r.more || r.loading || !first) return;
+    r.loading = true;
+    try {
+      const page = await link.request({ type: "chat.history", room, before: first.seq, last: BACK_PAGE });
+      r.more = Boolean(page.more);
+      const have = new Set(r.lines.map((l) => l.seq));
+      const add = page.messages.filter((m) => !have.has(m.seq)).map((m) => ({ seq: m.seq, m }));
+      r.lines.unshift(...add);
+      if (room === this.current && add.length) {
+        const box = $("messages");
+        this.show(room, box.scrollHeight - box.scrollTop);
+      }
+    } catch (e) {
+      $("chat-error").textContent = e.message;
+    } finally {
+      r.loading = false;
     }
   },
 
@@ -150,7 +178,8 @@ const chat = {
     } else if (f.type === "error") $("chat-error").textContent = f.message;
   },
 
-  show(room) {
+  /** Shows `room`, scrolled to the end, or `fromBottom` pixels above it. */
+  show(room, fromBottom) {
     this.current = room;
     const r = this.rooms.get(room);
     if (r) { r.unread = 0; r.mentioned = false; }
@@ -158,7 +187,8 @@ const chat = {
     $("messages").replaceChildren();
     this.last = null;
     (r ? r.lines : []).forEach((l) => (l.m ? this.render(l.m) : this.renderNotice(l.notice)));
-    $("messages").scrollTop = $("messages").scrollHeight;
+    const box = $("messages");
+    box.scrollTop = fromBottom === undefined ? box.scrollHeight : box.scrollHeight - fromBottom;
     this.sidebar();
     this.who();
   },
@@ -292,6 +322,9 @@ $("join-form").addEventListener("submit", (ev) => {
 });
 $("join-room").addEventListener("focus", () => chat.discover());
 $("leave").addEventListener("click", () => chat.leave());
+$("messages").addEventListener("scroll", () => {
+  if ($("messages").scrollTop < 40) chat.older();
+});
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) chat.show(chat.current);
 });

@@ -41,7 +41,7 @@ function sockit(args, input = "", runEnv = env) {
  * back where the page left it) and reads its addresses from its output. */
 function startServer(webAddr = "tcp://127.0.0.1:0", framedAddr = "tcp://127.0.0.1:0") {
   const proc = spawn(BIN, ["serve", "--web", webAddr, "--listen", framedAddr,
-    ...CHEAP, "--data", data], { env, stdio: ["ignore", "pipe", "inherit"] });
+    ...CHEAP, "--chat-rate", "1000", "--chat-burst", "1000", "--data", data], { env, stdio: ["ignore", "pipe", "inherit"] });
   const addrs = {};
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("server printed no `ready`")), LIMIT);
@@ -211,7 +211,7 @@ try {
   // Cancel an upload waiting behind a large one: nothing of it is kept;
   // then dismiss the finished rows.
   await page.setInputFiles("#file-input", [
-    { name: "big.bin", mimeType: "application/octet-stream", buffer: randomBytes(24 * 1024 * 1024) },
+    { name: "big.bin", mimeType: "application/octet-stream", buffer: randomBytes(8 * 1024 * 1024) },
     { name: "unwanted.txt", mimeType: "text/plain", buffer: Buffer.from("no") },
   ]);
   await page.click('button[aria-label="Cancel the upload of unwanted.txt"]');
@@ -237,6 +237,24 @@ try {
   if (href !== "https://example.com/report?x=1" || rel !== "noopener noreferrer") throw new Error(`link ${href} rel=${rel}`);
   if ((await page.$$("#messages a")).length !== 1) throw new Error("javascript: became a link");
   await page.waitForSelector("#messages li.day:text-is('Today')");
+  await page.click("#rooms button:has-text('#lobby')");
+
+  // Scroll-back: 250 messages said before the page opens the room; it
+  // loads the last 50, and scrolling up fetches the rest (before=), each
+  // once, in order.
+  const lines = Array.from({ length: 250 }, (_, i) => `scroll ${String(i + 1).padStart(3, "0")}`);
+  sockit(["chat", framed, "--room", "long"], lines.join("\n") + "\n");
+  await page.fill("#join-room", "long");
+  await page.click("#join-form button");
+  await page.waitForSelector("#messages li:has-text('scroll 250')");
+  await page.waitForFunction(() => {
+    const box = document.getElementById("messages");
+    box.scrollTop = 0;
+    box.dispatchEvent(new Event("scroll"));
+    return [...box.querySelectorAll("li .text")].some((t) => t.textContent === "scroll 001");
+  }, null, { polling: 250 });
+  const shown = await page.$$eval("#messages li .text", (ts) => ts.map((t) => t.textContent).filter((t) => t.startsWith("scroll ")));
+  if (shown.join() !== lines.join()) throw new Error(`scroll-back showed ${shown.length} messages, not the 250 in order`);
   await page.click("#rooms button:has-text('#lobby')");
 
   // Screenshots at desktop and phone sizes, kept as artifacts.
@@ -299,7 +317,7 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);
