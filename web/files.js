@@ -1,20 +1,21 @@
-// The Files panel: the logged-in user's files, a folder at a time; upload
-// by picker or drag and drop (several files, one progress bar each, via
-// XMLHttpRequest's upload progress), download links, delete with confirm.
-// Names only ever go into the page through textContent. Loaded before
-// app.js, which calls files.open() and files.close().
+// The Files panel: the logged-in user's files, a folder at a time, shown
+// a page at a time; new folder, rename and move (the frame protocol's
+// file.mkdir and file.mv over the page's WebSocket), download and delete,
+// one by one or for a selection. Uploads are uploads.js. Names only ever
+// go into the page through textContent. Loaded first: it also defines $.
 "use strict";
 
-// Files up to this size also get a SHA-256 computed here and checked by
-// the server end to end. WebCrypto has no streaming digest, so the whole
-// file is read into memory: keep that small.
-const SHA256_MAX = 16 * 1024 * 1024;
+const $ = (id) => document.getElementById(id);
+
+/** Rows rendered at once; "Show more" adds as many again. */
+const FILES_PAGE = 200;
 
 const files = {
   dir: "", // the folder shown, "" is the root
   info: null, // the last listing: entries, used, quota, max_file
-  queue: [], // [{ file, row }] waiting to upload
-  running: false,
+  shown: FILES_PAGE, // rows rendered of the listing
+  selected: new Set(), // names selected in this folder
+  action: null, // what the inline form does on submit
 
   el: (id) => document.getElementById(id),
 
@@ -24,9 +25,9 @@ const files = {
   },
 
   close() {
-    this.queue = [];
+    uploads.reset();
+    this.selected.clear();
     this.el("file-rows").replaceChildren();
-    this.el("uploads").replaceChildren();
     this.el("files-error").textContent = "";
   },
 
@@ -42,12 +43,31 @@ const files = {
     this.el("files-error").textContent = text;
   },
 
+  /** Goes to folder `dir` (selection and paging start over). */
+  go(dir) {
+    this.dir = dir;
+    this.selected.clear();
+    this.shown = FILES_PAGE;
+    this.hideAction();
+    this.refresh();
+  },
+
   async refresh() {
     try {
-      const res = await fetch(`/api/files?dir=${encodeURIComponent(this.dir)}`, { credentials: "same-origin" });
-      const data = await res.json().catch(() => ({}));
-      if (!res.ok) throw new Error(data.message || res.statusText);
+      // Every page of a long folder: the server sends 10,000 names a page.
+      let data = null;
+      let after = "";
+      do {
+        const q = `dir=${encodeURIComponent(this.dir)}${after ? `&after=${encodeURIComponent(after)}` : ""}`;
+        const res = await fetch(`/api/files?${q}`, { credentials: "same-origin" });
+        const page = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error(page.message || res.statusText);
+        if (data) data.entries.push(...page.entries);
+        else data = page;
+        after = page.truncated && page.next ? page.next : "";
+      } while (after && data.entries.length < 100000);
       this.info = data;
+      for (const n of [...this.selected]) if (!data.entries.some((e) => e.name === n)) this.selected.delete(n);
       this.render(data);
       this.error("");
     } catch (e) {
@@ -62,17 +82,28 @@ const files = {
       const up = data.dir.includes("/") ? data.dir.slice(0, data.dir.lastIndexOf("/")) : "";
       rows.push(this.row({ name: "..", kind: "dir" }, up, "Up one folder"));
     }
-    for (const e of data.entries) rows.push(this.row(e, this.join(e.name)));
+    for (const e of data.entries.slice(0, this.shown)) rows.push(this.row(e, this.join(e.name)));
     this.el("file-rows").replaceChildren(...rows);
+    const left = data.entries.length - this.shown;
+    this.el("files-more").hidden = left <= 0;
+    this.el("files-more").textContent = `Show more (${left} not shown)`;
     this.el("files-empty").hidden = data.entries.length > 0;
-    const more = data.truncated ? " (listing cut short)" : "";
     this.el("files-usage").textContent =
-      `${human(data.used)} of ${human(data.quota)} used; largest file ${human(data.max_file)}${more}`;
+      `${data.entries.length} item${data.entries.length === 1 ? "" : "s"}; ` +
+      `${human(data.used)} of ${human(data.quota)} used; largest file ${human(data.max_file)}`;
+    this.el("folder-list").replaceChildren(...data.entries.filter((e) => e.kind === "dir").map((e) => {
+      const o = document.createElement("option");
+      o.value = this.join(e.name);
+      return o;
+    }));
+    this.selection();
   },
 
-  /** One table row: a folder opens, a file downloads; both can be deleted. */
+  /** One table row: a folder opens, a file downloads; both can be
+   * selected, renamed and deleted. */
   row(e, path, label) {
     const tr = document.createElement("tr");
+    const pick = document.createElement("td");
     const name = document.createElement("td");
     name.className = "fname";
     if (e.kind === "dir") {
@@ -80,7 +111,7 @@ const files = {
       b.type = "button";
       b.className = "link";
       b.textContent = label || `${e.name}/`;
-      b.onclick = () => { this.dir = path; this.refresh(); };
+      b.onclick = () => this.go(path);
       name.append(b);
     } else {
       const a = document.createElement("a");
@@ -96,119 +127,139 @@ const files = {
     date.className = "date";
     date.textContent = e.mtime ? new Date(e.mtime * 1000).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "";
     const act = document.createElement("td");
+    act.className = "acts";
     if (!label) {
-      const del = document.createElement("button");
-      del.type = "button";
-      del.className = "danger";
-      del.textContent = "Delete";
-      del.setAttribute("aria-label", `Delete ${e.name}`);
-      del.onclick = () => this.remove(e, path);
-      act.append(del);
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = this.selected.has(e.name);
+      box.setAttribute("aria-label", `Select ${e.name}`);
+      box.onchange = () => {
+        if (box.checked) this.selected.add(e.name);
+        else this.selected.delete(e.name);
+        this.selection();
+      };
+      pick.append(box);
+      act.append(
+        this.button("Rename", `Rename ${e.name}`, "quiet", () => this.askRename(e)),
+        this.button("Delete", `Delete ${e.name}`, "danger", () => this.remove([e])),
+      );
     }
-    tr.append(name, size, date, act);
+    tr.append(pick, name, size, date, act);
     return tr;
   },
 
-  async remove(e, path) {
-    const dir = e.kind === "dir";
-    const ask = dir ? `Delete the folder ${e.name} and everything in it?` : `Delete ${e.name}?`;
-    if (!confirm(ask)) return;
-    try {
-      const res = await fetch(this.url(path) + (dir ? "?recursive=true" : ""), {
-        method: "DELETE", credentials: "same-origin", headers: { "X-Sockit": "1" },
-      });
-      const data = await res.json().catch(() => ({}));
-      if (!res.ok) throw new Error(data.message || res.statusText);
-    } catch (err) {
-      this.error(err.message);
-    }
-    this.refresh();
+  button(text, label, cls, onclick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = cls;
+    b.textContent = text;
+    b.setAttribute("aria-label", label);
+    b.onclick = onclick;
+    return b;
   },
 
-  /** Queues files for upload into the folder shown now, one bar each. */
-  add(list) {
-    for (const li of [...this.el("uploads").children]) if (li.dataset.state !== "active") li.remove();
-    for (const file of list) this.queue.push({ file, path: this.join(file.name), row: this.progressRow(file) });
-    this.pump();
+  /** The selection bar: shown while something is selected. */
+  selection() {
+    const n = this.selected.size;
+    this.el("selection").hidden = n === 0;
+    this.el("selection-count").textContent = `${n} selected`;
+    const all = this.info ? this.info.entries.length : 0;
+    this.el("select-all").checked = n > 0 && n === all;
+    this.el("select-all").indeterminate = n > 0 && n < all;
   },
 
-  async pump() {
-    if (this.running) return;
-    this.running = true;
-    while (this.queue.length) {
-      await this.upload(this.queue.shift());
-      await this.refresh();
-    }
-    this.running = false;
+  picked() {
+    return (this.info ? this.info.entries : []).filter((e) => this.selected.has(e.name));
   },
 
-  progressRow(file) {
-    const li = document.createElement("li");
-    li.dataset.state = "waiting";
-    const name = document.createElement("span");
-    name.className = "fname";
-    name.textContent = file.name;
-    const bar = document.createElement("progress");
-    bar.max = Math.max(file.size, 1);
-    bar.value = 0;
-    const status = document.createElement("span");
-    status.className = "state";
-    status.textContent = "waiting";
-    li.append(name, bar, status);
-    this.el("uploads").append(li);
-    return { li, bar, status };
+  /** The inline form, for a new folder, a rename or a move. */
+  ask(label, value, go, doit) {
+    this.action = doit;
+    this.el("file-action-label").textContent = label;
+    this.el("file-action-go").textContent = go;
+    const input = this.el("file-action-input");
+    input.value = value;
+    this.el("file-action").hidden = false;
+    input.focus();
+    input.select();
   },
 
-  finish(row, state, text) {
-    row.li.dataset.state = state;
-    row.status.textContent = text;
-    if (state === "done") row.bar.value = row.bar.max;
+  hideAction() {
+    this.el("file-action").hidden = true;
+    this.action = null;
   },
 
-  async upload({ file, path, row }) {
-    const info = this.info;
-    if (info && file.size > info.max_file) {
-      return this.finish(row, "failed", `too large: the limit is ${human(info.max_file)}`);
-    }
-    // The server refuses these too, but before reading the body, and a
-    // browser may see only the reset connection: say it here first.
-    const replace = this.el("replace").checked;
-    const here = info && info.dir === this.dir && path === this.join(file.name);
-    if (here && !replace && info.entries.some((e) => e.name === file.name)) {
-      return this.finish(row, "failed", "already exists; tick \u201cReplace existing\u201d to overwrite it");
-    }
-    if (info && !replace && info.used + file.size > info.quota) {
-      return this.finish(row, "failed", `over your quota: ${human(Math.max(info.quota - info.used, 0))} free`);
-    }
-    row.li.dataset.state = "active";
-    let sha = null;
-    if (window.crypto && crypto.subtle && file.size <= SHA256_MAX) {
-      row.status.textContent = "hashing";
-      try {
-        sha = hex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
-      } catch { /* the server's own BLAKE3 check still applies */ }
-    }
-    row.status.textContent = "0%";
-    return new Promise((resolve) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("PUT", this.url(path) + (replace ? "?replace=true" : ""));
-      xhr.setRequestHeader("X-Sockit", "1");
-      if (sha) xhr.setRequestHeader("X-Sockit-Sha256", sha);
-      xhr.upload.onprogress = (ev) => {
-        if (!ev.lengthComputable) return;
-        row.bar.value = ev.loaded;
-        row.status.textContent = `${Math.floor((100 * ev.loaded) / Math.max(ev.total, 1))}%`;
-      };
-      xhr.onload = () => {
-        let data = {};
-        try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
-        if (xhr.status >= 200 && xhr.status < 300) this.finish(row, "done", "uploaded");
-        else this.finish(row, "failed", data.message || `failed (HTTP ${xhr.status})`);
-        resolve();
-      };
-      xhr.onerror = () => { this.finish(row, "failed", "connection lost; nothing was kept"); resolve(); };
-      xhr.send(file);
+  askFolder() {
+    this.ask("New folder name", "", "Create", async (name) => {
+      await link.request({ type: "file.mkdir", path: this.join(name) });
     });
+  },
+
+  askRename(e) {
+    this.ask(`Rename ${e.name} to`, e.name, "Rename", async (name) => {
+      if (name !== e.name) await link.request({ type: "file.mv", from: this.join(e.name), to: this.join(name) });
+    });
+  },
+
+  askMove(list) {
+    const what = list.length === 1 ? list[0].name : `${list.length} items`;
+    this.ask(`Move ${what} to folder (empty: your root)`, this.dir, "Move", async (dest) => {
+      const to = dest.replace(/^\/+|\/+$/g, "");
+      for (const e of list) {
+        await link.request({ type: "file.mv", from: this.join(e.name), to: to ? `${to}/${e.name}` : e.name });
+      }
+      this.selected.clear();
+    });
+  },
+
+  async submitAction() {
+    const doit = this.action;
+    if (!doit) return;
+    const value = this.el("file-action-input").value.trim();
+    let failure = "";
+    try {
+      await doit(value);
+      this.hideAction();
+    } catch (err) {
+      failure = err.message;
+    }
+    await this.refresh(); // clears the error line: set it after
+    this.error(failure);
+  },
+
+  async remove(list) {
+    const names = list.map((e) => e.name);
+    const dirs = list.some((e) => e.kind === "dir");
+    const what = list.length === 1 ? names[0] : `these ${list.length} items`;
+    if (!confirm(`Delete ${what}${dirs ? " (folders with everything in them)" : ""}?`)) return;
+    let failure = "";
+    for (const e of list) {
+      try {
+        const res = await fetch(this.url(this.join(e.name)) + (e.kind === "dir" ? "?recursive=true" : ""), {
+          method: "DELETE", credentials: "same-origin", headers: { "X-Sockit": "1" },
+        });
+        const data = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error(data.message || res.statusText);
+        this.selected.delete(e.name);
+      } catch (err) {
+        failure = err.message;
+      }
+    }
+    await this.refresh();
+    if (failure) this.error(failure);
+  },
+
+  /** Downloads each selected file (folders are skipped: get -r fetches them). */
+  download(list) {
+    for (const e of list.filter((x) => x.kind === "file")) {
+      const a = document.createElement("a");
+      a.href = this.url(this.join(e.name));
+      a.download = e.name;
+      document.body.append(a);
+      a.click();
+      a.remove();
+    }
+    if (list.some((x) => x.kind === "dir")) this.error("Folders are not downloaded; open them, or use sockit get -r.");
   },
 };
 
@@ -219,32 +270,14 @@ function human(n) {
   return i ? `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]}` : `${n} B`;
 }
 
-function hex(buf) {
-  return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-files.el("pick").addEventListener("click", () => files.el("file-input").click());
-files.el("file-input").addEventListener("change", (ev) => {
-  files.add(ev.target.files);
-  ev.target.value = ""; // choosing the same file again fires change again
+files.el("new-folder").addEventListener("click", () => files.askFolder());
+files.el("file-action").addEventListener("submit", (ev) => { ev.preventDefault(); files.submitAction(); });
+files.el("file-action-cancel").addEventListener("click", () => files.hideAction());
+files.el("files-more").addEventListener("click", () => { files.shown += FILES_PAGE; files.render(files.info); });
+files.el("sel-delete").addEventListener("click", () => files.remove(files.picked()));
+files.el("sel-move").addEventListener("click", () => files.askMove(files.picked()));
+files.el("sel-download").addEventListener("click", () => files.download(files.picked()));
+files.el("select-all").addEventListener("change", (ev) => {
+  files.selected = new Set(ev.target.checked && files.info ? files.info.entries.map((e) => e.name) : []);
+  files.render(files.info);
 });
-
-// Drag and drop onto the panel; a drop elsewhere must not navigate away.
-const dropZone = files.el("files");
-for (const type of ["dragenter", "dragover"]) {
-  dropZone.addEventListener(type, (ev) => {
-    if (!ev.dataTransfer || !ev.dataTransfer.types.includes("Files")) return;
-    ev.preventDefault();
-    dropZone.classList.add("dragging");
-  });
-}
-dropZone.addEventListener("dragleave", (ev) => {
-  if (!dropZone.contains(ev.relatedTarget)) dropZone.classList.remove("dragging");
-});
-dropZone.addEventListener("drop", (ev) => {
-  ev.preventDefault();
-  dropZone.classList.remove("dragging");
-  if (ev.dataTransfer && ev.dataTransfer.files.length) files.add(ev.dataTransfer.files);
-});
-window.addEventListener("dragover", (ev) => ev.preventDefault());
-window.addEventListener("drop", (ev) => ev.preventDefault());

@@ -130,6 +130,10 @@ pub enum Command {
     Admin(admin::AdminArgs),
     /// Share a file by link with people who have no account; list and revoke shares.
     Share(share::ShareArgs),
+    /// Create directories in your files on a server.
+    Mkdir(files::MkdirArgs),
+    /// Move or rename one of your files or directories on a server.
+    Mv(files::MvArgs),
 }
 
 impl Cli {
@@ -203,6 +207,8 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Cert(a) => cert::run(a).await,
         Command::Admin(a) => admin::run(a).await,
         Command::Share(a) => share::run(a).await,
+        Command::Mkdir(a) => files::mkdir(a).await,
+        Command::Mv(a) => files::mv(a).await,
     }
 }
 

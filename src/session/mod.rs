@@ -218,6 +218,21 @@ impl Session {
                 tracing::info!(user = %authed.identity.name, "logged out");
                 Ok(AuthReply::Logout {})
             }
+            AuthRequest::Passwd {
+                password,
+                new_password,
+            } => {
+                let identity = self.identity().await?.clone();
+                let token = self.authed.as_ref().map(|a| a.token.clone());
+                let token = token.ok_or(Failure::Unauthenticated)?;
+                let accounts = self.services.accounts.clone().ok_or(Failure::NoAccounts)?;
+                let ended = accounts
+                    .change_password(&identity, &token, &password, &new_password, self.peer)
+                    .await?;
+                Ok(AuthReply::Passwd {
+                    ended: u64::try_from(ended).unwrap_or(u64::MAX),
+                })
+            }
             AuthRequest::Whoami {} => {
                 let identity = self.identity().await?;
                 Ok(AuthReply::Whoami {

@@ -299,6 +299,22 @@ impl FilesState {
                     bytes: r.bytes,
                 }
             }
+            FileRequest::Mkdir { path, parents } => {
+                let p = path.clone();
+                let dirs = run_blocking(move || store.mkdir(user, &p, parents)).await?;
+                tracing::info!(path = %crate::service::files::escape_name(&path), dirs, "directory created");
+                FileReply::Mkdir { path, dirs }
+            }
+            FileRequest::Mv { from, to } => {
+                let (f, t) = (from.clone(), to.clone());
+                let moved = run_blocking(move || store.rename(user, &f, &t)).await?;
+                tracing::info!(from = %crate::service::files::escape_name(&from), to = %crate::service::files::escape_name(&to), "moved");
+                let kind = match moved.kind {
+                    StoreKind::File => EntryKind::File,
+                    StoreKind::Dir => EntryKind::Dir,
+                };
+                FileReply::Mv { from, to, kind }
+            }
         };
         Ok((reply, Bytes::new()))
     }

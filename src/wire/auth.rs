@@ -38,6 +38,14 @@ pub enum AuthRequest {
     Logout {},
     /// `whoami`: which account this connection speaks for.
     Whoami {},
+    /// `passwd`: change this account's password; every other session of
+    /// the account ends, this one stays.
+    Passwd {
+        /// The current password, checked (and throttled) as at `login`.
+        password: String,
+        /// The new password (8 to 1,024 bytes).
+        new_password: String,
+    },
 }
 
 impl AuthRequest {
@@ -81,6 +89,11 @@ pub enum AuthReply {
         user: String,
         /// When the session ends, in Unix seconds.
         expires: u64,
+    },
+    /// `passwd`: the new password is in force.
+    Passwd {
+        /// How many other sessions of the account were ended.
+        ended: u64,
     },
 }
 

@@ -131,6 +131,24 @@ pub enum FileRequest {
         #[serde(default)]
         recursive: bool,
     },
+    /// `file.mkdir`: create a directory (a new folder).
+    #[serde(rename = "file.mkdir")]
+    Mkdir {
+        /// The new directory, relative to the user's root.
+        path: String,
+        /// Also create missing parents; an existing directory is then no
+        /// error (as `mkdir -p`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        parents: bool,
+    },
+    /// `file.mv`: move or rename a file or directory; never replaces.
+    #[serde(rename = "file.mv")]
+    Mv {
+        /// What to move.
+        from: String,
+        /// Where it goes (its parent must exist; nothing may be there).
+        to: String,
+    },
 }
 
 impl FileRequest {
@@ -309,6 +327,24 @@ pub enum FileReply {
         dirs: u64,
         /// Bytes freed.
         bytes: u64,
+    },
+    /// `file.mkdir`: the directory exists now.
+    #[serde(rename = "file.mkdir")]
+    Mkdir {
+        /// The directory.
+        path: String,
+        /// Directories created (0 with `parents` when it already existed).
+        dirs: u64,
+    },
+    /// `file.mv`: moved.
+    #[serde(rename = "file.mv")]
+    Mv {
+        /// Where it was.
+        from: String,
+        /// Where it is now.
+        to: String,
+        /// What moved: `file` or `dir`.
+        kind: EntryKind,
     },
 }
 

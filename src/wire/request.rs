@@ -154,6 +154,10 @@ mod tests {
             Request::Auth(AuthRequest::Resume { token: "t".into() }),
             Request::Auth(AuthRequest::Logout {}),
             Request::Auth(AuthRequest::Whoami {}),
+            Request::Auth(AuthRequest::Passwd {
+                password: "p".into(),
+                new_password: "q".into(),
+            }),
             Request::Chat(ChatRequest::Join { room: room() }),
             Request::Chat(ChatRequest::Leave { room: room() }),
             Request::Chat(ChatRequest::Send {
@@ -215,20 +219,28 @@ mod tests {
             }),
             Request::Share(ShareRequest::Ls {}),
             Request::Share(ShareRequest::Rm { share: "1".into() }),
+            Request::File(FileRequest::Mkdir {
+                path: path(),
+                parents: true,
+            }),
+            Request::File(FileRequest::Mv {
+                from: path(),
+                to: "c".into(),
+            }),
         ]
     }
 
     #[test]
     fn every_request_round_trips_into_its_family() {
         let all = every_request();
-        // Twenty-seven types of protocol v1, each once.
+        // Thirty types of protocol v1, each once.
         let mut kinds: Vec<_> = all
             .iter()
             .map(|r| r.to_frame(None).kind().map(str::to_owned))
             .collect();
         kinds.sort();
         kinds.dedup();
-        assert_eq!(kinds.len(), 27);
+        assert_eq!(kinds.len(), 30);
         for req in all {
             let frame = req.to_frame(Some(4));
             assert_eq!(Request::family(&frame), Ok(req.family_of()), "{frame:?}");

@@ -41,7 +41,7 @@ function sockit(args, input = "", runEnv = env) {
  * back where the page left it) and reads its addresses from its output. */
 function startServer(webAddr = "tcp://127.0.0.1:0", framedAddr = "tcp://127.0.0.1:0") {
   const proc = spawn(BIN, ["serve", "--web", webAddr, "--listen", framedAddr,
-    ...CHEAP, "--data", data], { env, stdio: ["ignore", "pipe", "inherit"] });
+    ...CHEAP, "--chat-rate", "1000", "--chat-burst", "1000", "--data", data], { env, stdio: ["ignore", "pipe", "inherit"] });
   const addrs = {};
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("server printed no `ready`")), LIMIT);
@@ -98,7 +98,15 @@ try {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  page = await browser.newPage({ viewport: { width: 390, height: 800 } }); // phone-sized
+  // Phone-sized; notifications granted, and recorded as the page raises them.
+  page = await browser.newPage({ viewport: { width: 390, height: 844 }, permissions: ["notifications"] });
+  await page.addInitScript(() => {
+    const Real = window.Notification;
+    window.__notes = [];
+    window.Notification = class extends Real {
+      constructor(title, opts) { super(title, opts); window.__notes.push(`${title}: ${opts && opts.body}`); }
+    };
+  });
   page.setDefaultTimeout(LIMIT);
   const consoleErrors = [];
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
@@ -184,6 +192,99 @@ try {
   const listed = JSON.parse(sockit(["ls", `${framed}:`, "--json"], "", aliceEnv));
   if (listed.entries.some((e) => e.name === name)) throw new Error(`sockit ls still lists ${name}`);
 
+  // Folders: new folder, rename, move (file.mkdir / file.mv over the
+  // page's WebSocket), each seen by `sockit ls` as the same user.
+  const lsJson = (dir) => JSON.parse(sockit(["ls", `${framed}:${dir}`, "--json"], "", aliceEnv)).entries.map((e) => e.name);
+  await page.click("#new-folder");
+  await page.fill("#file-action-input", "reports");
+  await page.click("#file-action-go");
+  await page.waitForSelector('#file-rows button.link:text-is("reports/")');
+  await page.setInputFiles("#file-input", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("draft notes") });
+  await page.waitForSelector('#file-rows a:text-is("notes.txt")');
+  await page.click('button[aria-label="Rename notes.txt"]');
+  await page.fill("#file-action-input", "final.txt");
+  await page.click("#file-action-go");
+  await page.waitForSelector('#file-rows a:text-is("final.txt")');
+  await page.check('input[aria-label="Select final.txt"]');
+  await page.click("#sel-move");
+  await page.fill("#file-action-input", "reports");
+  await page.click("#file-action-go");
+  await page.waitForSelector('#file-rows a:text-is("final.txt")', { state: "detached" });
+  if (!lsJson("reports").includes("final.txt")) throw new Error("sockit ls :reports does not list the moved file");
+  if (lsJson("").includes("notes.txt")) throw new Error("the renamed file is still listed under its old name");
+  // Renaming onto an existing name is refused with the server's reason.
+  await page.setInputFiles("#file-input", { name: "x1.txt", mimeType: "text/plain", buffer: Buffer.from("1") });
+  await page.waitForSelector('#file-rows a:text-is("x1.txt")');
+  await page.click('button[aria-label="Rename x1.txt"]');
+  await page.fill("#file-action-input", "reports");
+  await page.click("#file-action-go");
+  await page.waitForSelector("#files-error:has-text('already exists')");
+  await page.click("#file-action-cancel");
+  // Multi-select delete, one confirmation for both.
+  await page.setInputFiles("#file-input", { name: "x2.txt", mimeType: "text/plain", buffer: Buffer.from("2") });
+  await page.waitForSelector('#file-rows a:text-is("x2.txt")');
+  await page.check('input[aria-label="Select x1.txt"]');
+  await page.check('input[aria-label="Select x2.txt"]');
+  await page.waitForSelector("#selection-count:has-text('2 selected')");
+  await page.click("#sel-delete");
+  await page.waitForSelector('#file-rows a:text-is("x2.txt")', { state: "detached" });
+  if (lsJson("").some((n) => n === "x1.txt" || n === "x2.txt")) throw new Error("sockit ls still lists a deleted selection");
+  // Cancel an upload waiting behind a large one: nothing of it is kept;
+  // then dismiss the finished rows.
+  await page.setInputFiles("#file-input", [
+    { name: "big.bin", mimeType: "application/octet-stream", buffer: randomBytes(8 * 1024 * 1024) },
+    { name: "unwanted.txt", mimeType: "text/plain", buffer: Buffer.from("no") },
+  ]);
+  await page.click('button[aria-label="Cancel the upload of unwanted.txt"]');
+  await page.waitForSelector("#uploads li:has-text('unwanted.txt')[data-state='failed']:has-text('cancelled')");
+  await page.waitForSelector("#uploads li:has-text('big.bin')[data-state='done']");
+  if (lsJson("").includes("unwanted.txt")) throw new Error("a cancelled upload was published");
+  await page.click("#uploads-clear");
+  await page.waitForSelector("#upload-box", { state: "hidden" });
+
+  // Conversations: a second room in the sidebar; a mention there raises a
+  // notification and an unread badge, which clears on opening the room.
+  await page.fill("#join-room", "side");
+  await page.click("#join-form button");
+  await page.waitForSelector("#rooms button[aria-current='true']:has-text('#side')");
+  await page.click("#rooms button:has-text('#lobby')");
+  sockit(["say", framed, "--room", "side", "@alice see https://example.com/report?x=1 and javascript:alert(1)"]);
+  await page.waitForSelector("#rooms button:has-text('#side') .badge.mention:text-is('1')");
+  await page.waitForFunction(() => window.__notes.some((n) => n.includes("@alice see")));
+  await page.click("#rooms button:has-text('#side')");
+  await page.waitForSelector("#rooms button:has-text('#side') .badge", { state: "detached" });
+  const a = await page.waitForSelector("#messages li.mention a");
+  const [href, rel] = [await a.getAttribute("href"), await a.getAttribute("rel")];
+  if (href !== "https://example.com/report?x=1" || rel !== "noopener noreferrer") throw new Error(`link ${href} rel=${rel}`);
+  if ((await page.$$("#messages a")).length !== 1) throw new Error("javascript: became a link");
+  await page.waitForSelector("#messages li.day:text-is('Today')");
+  await page.click("#rooms button:has-text('#lobby')");
+
+  // Scroll-back: 250 messages said before the page opens the room; it
+  // loads the last 50, and scrolling up fetches the rest (before=), each
+  // once, in order.
+  const lines = Array.from({ length: 250 }, (_, i) => `scroll ${String(i + 1).padStart(3, "0")}`);
+  sockit(["chat", framed, "--room", "long"], lines.join("\n") + "\n");
+  await page.fill("#join-room", "long");
+  await page.click("#join-form button");
+  await page.waitForSelector("#messages li:has-text('scroll 250')");
+  await page.waitForFunction(() => {
+    const box = document.getElementById("messages");
+    box.scrollTop = 0;
+    box.dispatchEvent(new Event("scroll"));
+    return [...box.querySelectorAll("li .text")].some((t) => t.textContent === "scroll 001");
+  }, null, { polling: 250 });
+  const shown = await page.$$eval("#messages li .text", (ts) => ts.map((t) => t.textContent).filter((t) => t.startsWith("scroll ")));
+  if (shown.join() !== lines.join()) throw new Error(`scroll-back showed ${shown.length} messages, not the 250 in order`);
+  await page.click("#rooms button:has-text('#lobby')");
+
+  // Screenshots at desktop and phone sizes, kept as artifacts.
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.screenshot({ path: join(ARTIFACTS, "page-1440x900.png") });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(ARTIFACTS, "page-390x844.png"), fullPage: true });
+
   // The server dies (kill -9) or stops (SIGTERM) and comes back on the same
   // ports: the page stays logged in, says it is reconnecting, reconnects by
   // itself, and shows a message from before and one from after exactly once.
@@ -208,6 +309,28 @@ try {
     }
   }
 
+  // Settings: change the password. The CLI's session of alice ends, the
+  // page's stays; the old password no longer logs in, the new one does.
+  const NEW = "staple battery horse";
+  await page.click("#settings-open");
+  await page.fill("#pw-current", "not it");
+  await page.fill("#pw-new", NEW);
+  await page.fill("#pw-again", NEW);
+  await page.click("#passwd-form button[type=submit]");
+  await page.waitForSelector("#pw-result:has-text('invalid username or password')");
+  await page.fill("#pw-current", PASS);
+  await page.fill("#pw-new", NEW);
+  await page.fill("#pw-again", NEW);
+  await page.click("#passwd-form button[type=submit]");
+  await page.waitForSelector("#pw-result:has-text('Password changed; 1 other session logged out')");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#whoami:has-text('alice')");
+  const lsAfter = spawnSync(BIN, ["ls", `${framed}:`], { env: aliceEnv, encoding: "utf8" });
+  if (lsAfter.status !== 3) throw new Error(`the CLI's session survived the password change: ${lsAfter.status}`);
+  const oldLogin = spawnSync(BIN, ["login", framed, "--user", "alice", "--password-stdin"], { input: PASS + "\n", env: aliceEnv, encoding: "utf8" });
+  if (oldLogin.status === 0) throw new Error("the old password still logs in");
+  sockit(["login", framed, "--user", "alice", "--password-stdin"], NEW + "\n", aliceEnv);
+
   // Log out: the cookie's session is revoked.
   await page.click("#logout");
   await page.waitForSelector("#login-view:not([hidden])");
@@ -215,7 +338,7 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, kill -9 and SIGTERM restarts, logout)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);

@@ -166,7 +166,7 @@ def prepare(scenario, cmd):
         if sub not in ("serve", "listen"):
             step(f"sockit serve --echo unix://{path}")
     if sub in {"chat", "say", "history", "put", "get", "ls", "rm", "whoami", "logout", "login",
-               "share"}:
+               "share", "mkdir", "mv"}:
         step("sockit serve")
         step("sockit user add alice")
         if sub != "login":
@@ -175,6 +175,13 @@ def prepare(scenario, cmd):
         # The web door's WebSocket starts logged in: an account to log in as.
         step("sockit serve")
         step("sockit user add alice")
+    if sub == "mv":
+        # FROM exists; a TO ending in / is an existing folder to move into.
+        operands = [w for w in words[2:] if not w.startswith("-")]
+        (scenario.work / "seed.txt").write_text("seed\n")
+        step(f"sockit put --force seed.txt :{operands[0].lstrip(':')}")
+        if operands[-1].endswith("/"):
+            step(f"sockit mkdir -p :{operands[-1].strip(':/')}")
     if sub in {"get", "ls", "rm"} or (sub == "share" and words[2:3] not in (["ls"], ["rm"])):
         operands = [w for w in words[2:] if not w.startswith("-")]
         remote = operands[:-1] if sub == "get" and len(operands) > 1 else operands

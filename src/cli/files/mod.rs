@@ -10,11 +10,13 @@
 
 mod get;
 mod ls;
+mod organize;
 mod progress;
 mod put;
 
 pub use get::{GetArgs, run as get};
 pub use ls::{LsArgs, RmArgs, ls, rm};
+pub use organize::{MkdirArgs, MvArgs, run_mkdir as mkdir, run_mv as mv};
 pub use put::{PutArgs, run as put};
 
 use std::process::ExitCode;

@@ -17,7 +17,7 @@ mod remote;
 pub use get::{GetOptions, GetOutcome, PART_META_SUFFIX, PART_SUFFIX, get_file, local_target};
 pub use local::fingerprint;
 pub use put::{PutOptions, PutOutcome, put_file};
-pub use remote::{cancel, file_call, list, partials, remove, stat, walk};
+pub use remote::{cancel, file_call, list, mkdir, partials, remove, rename, stat, walk};
 
 use std::path::PathBuf;
 

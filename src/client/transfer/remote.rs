@@ -210,3 +210,32 @@ pub async fn remove(
         other => Err(TransferError::Protocol(format!("{other:?}"))),
     }
 }
+
+/// Creates the directory `path` (missing parents too with `parents`);
+/// returns how many directories were created.
+pub async fn mkdir(client: &mut Client, path: &RelPath, parents: bool) -> TransferResult<u64> {
+    let req = FileRequest::Mkdir {
+        path: path.as_str().to_owned(),
+        parents,
+    };
+    match file_call(client, req).await? {
+        FileReply::Mkdir { dirs, .. } => Ok(dirs),
+        other => Err(TransferError::Protocol(format!("{other:?}"))),
+    }
+}
+
+/// Moves `from` to `to` (never replacing); returns what moved.
+pub async fn rename(
+    client: &mut Client,
+    from: &RelPath,
+    to: &RelPath,
+) -> TransferResult<EntryKind> {
+    let req = FileRequest::Mv {
+        from: from.as_str().to_owned(),
+        to: to.as_str().to_owned(),
+    };
+    match file_call(client, req).await? {
+        FileReply::Mv { kind, .. } => Ok(kind),
+        other => Err(TransferError::Protocol(format!("{other:?}"))),
+    }
+}

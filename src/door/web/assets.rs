@@ -23,6 +23,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/share.js"),
     ),
     (
+        "uploads.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/uploads.js"),
+    ),
+    (
+        "chat.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/chat.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../../../web/style.css"),

@@ -3,7 +3,7 @@
 //! rules as the framed door's `file` family.
 //!
 //! ```text
-//! GET    /api/files?dir=DIR                     listing (JSON), usage, limits
+//! GET    /api/files?dir=DIR[&after=NAME]        listing (JSON, a page), usage, limits
 //! GET    /api/files/PATH                        the content, streamed
 //! PUT    /api/files/PATH[?replace=true]         upload (body = the bytes)
 //! DELETE /api/files/PATH[?recursive=true]       remove
@@ -45,11 +45,14 @@ pub const BLAKE3_HEADER: &str = "x-sockit-blake3";
 /// many parallel downloads hold little memory (one step each).
 const DOWNLOAD_CHUNK: usize = 256 * 1024;
 
-/// `?dir=` of a listing; absent is the user's root.
+/// `?dir=` of a listing (absent is the user's root), and `?after=` for
+/// the page after a truncated one (its `next`).
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
     dir: String,
+    #[serde(default)]
+    after: Option<String>,
 }
 
 /// `?recursive=true` of a delete.
@@ -128,9 +131,13 @@ pub async fn list(
     let dir = q.dir.trim_matches('/').to_owned();
     let max_file = store.config().max_file;
     let d = dir.clone();
-    let (listing, usage) = run_blocking(move || Ok((store.list(user, &d)?, store.usage(user)?)))
-        .await
-        .map_err(file_error)?;
+    let after = q.after.filter(|a| !a.is_empty());
+    let (listing, usage) = run_blocking(move || {
+        let listing = store.list_page(user, &d, after.as_deref())?;
+        Ok((listing, store.usage(user)?))
+    })
+    .await
+    .map_err(file_error)?;
     let entries: Vec<_> = listing
         .entries
         .into_iter()
@@ -148,6 +155,7 @@ pub async fn list(
         "dir": dir,
         "entries": entries,
         "truncated": listing.truncated,
+        "next": listing.next,
         "skipped": listing.skipped,
         "used": usage.published.saturating_add(usage.staged),
         "quota": usage.quota,

@@ -115,6 +115,40 @@ pub fn set_phc(c: &mut Connection, key: &str, phc: &str, now: u64) -> rusqlite::
     Ok(n == 1)
 }
 
+/// Replaces the hash of account `user_id` (unless it was locked or
+/// deleted meanwhile) and ends its sessions but the one of `keep`; returns
+/// how many ended, or `None` if the account is gone or locked.
+pub fn set_phc_keeping(
+    c: &mut Connection,
+    user_id: i64,
+    phc: &str,
+    keep: &[u8; 32],
+    now: u64,
+) -> rusqlite::Result<Option<usize>> {
+    let tx = c.transaction()?;
+    let key: Option<String> = tx
+        .query_row(
+            "SELECT name_key FROM users WHERE id = ?1 AND locked = 0",
+            [user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    log_revocation(&tx, &key, now)?;
+    tx.execute(
+        "UPDATE users SET phc = ?2 WHERE id = ?1",
+        params![user_id, phc],
+    )?;
+    let ended = tx.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND token_hash != ?2",
+        params![user_id, &keep[..]],
+    )?;
+    tx.commit()?;
+    Ok(Some(ended))
+}
+
 /// Sets or clears the operator lock; locking ends every session, unlocking
 /// lifts any temporary lockout. `Ok(false)` if there is no such account.
 pub fn set_locked(c: &mut Connection, key: &str, locked: bool, now: u64) -> rusqlite::Result<bool> {

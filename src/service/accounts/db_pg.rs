@@ -145,6 +145,36 @@ pub fn set_phc(c: &mut Client, key: &str, phc: &str, now: u64) -> Result<bool, p
     Ok(n == 1)
 }
 
+/// Replaces the hash of account `user_id` (unless it was locked or
+/// deleted meanwhile) and ends its sessions but the one of `keep`; returns
+/// how many ended, or `None` if the account is gone or locked. The
+/// revocation is logged, so the other nodes re-check their connections
+/// of this account (the kept session still holds; the others do not).
+pub fn set_phc_keeping(
+    c: &mut Client,
+    user_id: i64,
+    phc: &str,
+    keep: &[u8; 32],
+    now: u64,
+) -> Result<Option<usize>, postgres::Error> {
+    let mut tx = c.transaction()?;
+    let n = tx.execute(
+        "UPDATE acct_users SET phc = $2 WHERE id = $1 AND NOT locked",
+        &[&user_id, &phc],
+    )?;
+    if n != 1 {
+        return Ok(None);
+    }
+    let keep = &keep[..];
+    let ended = tx.execute(
+        "DELETE FROM acct_sessions WHERE user_id = $1 AND token_hash <> $2",
+        &[&user_id, &keep],
+    )?;
+    log_revocation(&mut tx, user_id, now, KIND_REVOKE)?;
+    tx.commit()?;
+    Ok(Some(usize::try_from(ended).unwrap_or(usize::MAX)))
+}
+
 /// Sets or clears the operator lock; locking ends every session, unlocking
 /// lifts any temporary lockout. `Ok(false)` if there is no such account.
 pub fn set_locked(

@@ -16,7 +16,7 @@ use super::{Accounts, AuthError, Identity, Inner, Login, name_key, validate_name
 /// side and carried to the hashing thread, which has no runtime: there it
 /// runs on from the captured instant at the real pace.
 #[derive(Debug, Clone, Copy)]
-struct Clock {
+pub(super) struct Clock {
     /// Tokio's now when captured.
     tokio: std::time::Instant,
     /// The real now when captured.
@@ -25,7 +25,7 @@ struct Clock {
 
 impl Clock {
     /// Tokio's clock, now (the real one outside a runtime).
-    fn capture() -> Clock {
+    pub(super) fn capture() -> Clock {
         Clock {
             tokio: tokio::time::Instant::now().into_std(),
             real: std::time::Instant::now(),
@@ -33,13 +33,13 @@ impl Clock {
     }
 
     /// Now on this clock.
-    fn now(self) -> std::time::Instant {
+    pub(super) fn now(self) -> std::time::Instant {
         self.tokio + self.real.elapsed()
     }
 }
 
 /// Now, on tokio's clock (async side only).
-fn now() -> std::time::Instant {
+pub(super) fn now() -> std::time::Instant {
     Clock::capture().now()
 }
 
@@ -148,7 +148,7 @@ impl Accounts {
     /// The throttle's verdict, before any hashing. A name locked out here may
     /// have been unlocked by `sockit user unlock` in another process since;
     /// only then is the store asked (so an address lockout costs no I/O).
-    async fn admit(&self, key: &str, peer: Option<IpAddr>) -> Result<(), AuthError> {
+    pub(super) async fn admit(&self, key: &str, peer: Option<IpAddr>) -> Result<(), AuthError> {
         let verdict = self.inner.throttle().check(key, peer, now());
         match verdict {
             Ok(()) => Ok(()),
@@ -266,7 +266,14 @@ fn login_job(
 
 /// Counts a failure; logs any lockout it starts for the operator and shows
 /// an account lockout in `sockit user list` (a no-op for unknown names).
-fn failed(inner: &Inner, name: &str, key: &str, exists: bool, peer: Option<IpAddr>, clock: Clock) {
+pub(super) fn failed(
+    inner: &Inner,
+    name: &str,
+    key: &str,
+    exists: bool,
+    peer: Option<IpAddr>,
+    clock: Clock,
+) {
     let now_unix = unix_now();
     let started = inner
         .throttle()

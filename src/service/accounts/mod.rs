@@ -22,6 +22,7 @@ mod listen;
 mod login;
 mod migrate;
 mod names;
+mod passwd;
 mod password;
 mod pool;
 mod revoke;

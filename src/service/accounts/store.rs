@@ -77,6 +77,19 @@ impl Store {
         )
     }
 
+    pub(super) fn set_phc_keeping(
+        &mut self,
+        user_id: i64,
+        phc: &str,
+        keep: &[u8; 32],
+        now: u64,
+    ) -> R<Option<usize>> {
+        self.run(
+            |c| db::set_phc_keeping(c, user_id, phc, keep, now),
+            |c| db_pg::set_phc_keeping(c, user_id, phc, keep, now),
+        )
+    }
+
     pub(super) fn set_locked(&mut self, key: &str, locked: bool, now: u64) -> R<bool> {
         self.run(
             |c| db::set_locked(c, key, locked, now),

@@ -10,8 +10,9 @@ use std::path::Path;
 
 use super::config::FilesConfig;
 use super::download::DiskDownload;
-use super::error::FileResult;
+use super::error::{FileError, FileResult};
 use super::index::Hashes;
+use super::organize::Moved;
 use super::paths::RelPath;
 use super::pg::{PgDownload, PgStore, PgUpload};
 use super::publish::Published;
@@ -127,6 +128,22 @@ impl FileStore {
     /// Removes a file or a directory (non-empty only with `recursive`).
     pub fn remove(&self, user: i64, path: &str, recursive: bool) -> FileResult<Removed> {
         either!(self, s => s.remove(user, path, recursive))
+    }
+
+    /// Creates the directory `path` (see [`DiskStore::mkdir`]).
+    pub fn mkdir(&self, user: i64, path: &str, parents: bool) -> FileResult<u64> {
+        match self {
+            FileStore::Disk(s) => s.mkdir(user, path, parents),
+            FileStore::Pg(_) => Err(FileError::Unsupported { what: "mkdir" }),
+        }
+    }
+
+    /// Moves or renames `from` to `to` (see [`DiskStore::rename`]).
+    pub fn rename(&self, user: i64, from: &str, to: &str) -> FileResult<Moved> {
+        match self {
+            FileStore::Disk(s) => s.rename(user, from, to),
+            FileStore::Pg(_) => Err(FileError::Unsupported { what: "mv" }),
+        }
     }
 
     /// The user's unfinished uploads under `under`.

@@ -31,6 +31,18 @@ pub enum FileError {
         /// What is there.
         found: &'static str,
     },
+    /// The destination of a new folder or a move exists (neither replaces).
+    #[error("{path} already exists; choose another name or remove it first")]
+    Taken {
+        /// The path (escaped).
+        path: String,
+    },
+    /// A directory was to move into itself or below itself.
+    #[error("cannot move {path} into itself; choose a destination outside it")]
+    IntoItself {
+        /// The directory (escaped).
+        path: String,
+    },
     /// A directory with entries was removed without `recursive`.
     #[error("{path} is a non-empty directory; use -r to remove it with its contents")]
     NotEmpty {
@@ -64,6 +76,14 @@ pub enum FileError {
         quota: u64,
         /// Bytes this upload needs.
         needed: u64,
+    },
+    /// An operation this store does not offer yet.
+    #[error(
+        "{what} is not available on the PostgreSQL file store yet; upload to the path you want instead (sockit put FILE :DIR/NAME)"
+    )]
+    Unsupported {
+        /// The operation.
+        what: &'static str,
     },
     /// No unfinished upload of this path to cancel.
     #[error("{path}: no unfinished upload of this path; sockit ls --partial lists them")]
@@ -128,10 +148,13 @@ impl FileError {
     pub fn code(&self) -> ErrorCode {
         match self {
             FileError::NotFound { .. } | FileError::NoPartial { .. } => ErrorCode::NotFound,
-            FileError::Exists { .. } | FileError::WrongKind { .. } | FileError::NotEmpty { .. } => {
-                ErrorCode::Conflict
-            }
+            FileError::Exists { .. }
+            | FileError::Taken { .. }
+            | FileError::IntoItself { .. }
+            | FileError::WrongKind { .. }
+            | FileError::NotEmpty { .. } => ErrorCode::Conflict,
             FileError::Busy { .. } => ErrorCode::Busy,
+            FileError::Unsupported { .. } => ErrorCode::BadRequest,
             FileError::BadPath { .. } => ErrorCode::BadPath,
             FileError::QuotaExceeded { .. } | FileError::TooManyPartials { .. } => {
                 ErrorCode::QuotaExceeded

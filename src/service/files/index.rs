@@ -138,6 +138,22 @@ impl Index {
         Ok(())
     }
 
+    /// Moves the rows of `from` and everything below it to `to` (after a
+    /// rename, which keeps inodes and mtimes, so the rows stay valid).
+    pub(crate) fn rename(&self, user: i64, from: &str, to: &str) -> FileResult<()> {
+        // The same range as `forget`; `to || substr(path, len(from) + 1)`
+        // swaps the prefix.
+        self.conn
+            .prepare_cached(
+                "UPDATE OR REPLACE files SET path = ?3 || substr(path, length(?2) + 1)
+                 WHERE user_id = ?1
+                 AND (path = ?2 OR (path > ?2 || '/' AND path < ?2 || '0'))",
+            )
+            .and_then(|mut st| st.execute(params![user, from, to]))
+            .map_err(db_err("renaming a hash"))?;
+        Ok(())
+    }
+
     /// Forgets `path` and everything below it (after a removal).
     pub(crate) fn forget(&self, user: i64, path: &str) -> FileResult<()> {
         // `path/` .. `path0` is exactly the range of names below `path/`,

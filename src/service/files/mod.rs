@@ -64,6 +64,8 @@
 //! ls:  -> file.ls {dir}   list(dir)  <- {entries, truncated}
 //!      client: check_entry_name(each), print with escape_name
 //! rm:  -> file.rm {path, recursive}  remove()  <- {files, dirs, bytes}
+//! mkdir: -> file.mkdir {path, parents}  mkdir()  <- {dirs}
+//! mv:  -> file.mv {from, to}     rename()  <- {kind}
 //! errors: {code: FileError::code(), message: Display}
 //! ```
 
@@ -76,6 +78,7 @@ mod fsx;
 mod hostile;
 mod import;
 mod index;
+mod organize;
 mod partial;
 pub mod pg;
 /// The name rules live in `wire::path`, shared with the client.
@@ -112,6 +115,7 @@ pub use error::{FileError, FileResult};
 pub use hostile::{HOSTILE_BYTES, HOSTILE_NAMES, Hostile};
 pub use import::{Imported, import_dir};
 pub use index::Hashes;
+pub use organize::Moved;
 pub use publish::Published;
 pub use purge::Purged;
 pub use purge::highest_user_id;

@@ -1,5 +1,6 @@
 //! Unit tests of the file store, on real files in temporary directories.
 
+mod organize;
 mod paths;
 mod symlinks;
 mod tree;
