@@ -15,7 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pg::Pg;
-use common::{Server, add_user, bin, ok, run_env};
+use common::{Server, bin, ok, run_env};
 use sockit::service::files::{
     EntryKind, FileError, FileStore, FilesConfig, UploadRequest, import_dir,
 };
@@ -26,8 +26,7 @@ const PASS: &str = "correct horse battery";
 /// Bound on waiting for an upload to reach some point (a hang, not a sleep).
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
-/// A node on `pg`; accounts are still per node, so each gets `alice`
-/// (id 1 on every node).
+/// A node on `pg`, whose shared accounts hold `alice`.
 fn node(pg: &Pg, extra: &[&str]) -> (Server, String) {
     let url = pg.url();
     let mut args = vec![
@@ -40,7 +39,7 @@ fn node(pg: &Pg, extra: &[&str]) -> (Server, String) {
     ];
     args.extend_from_slice(extra);
     let srv = Server::start(&args);
-    add_user(&srv.data(), "alice", PASS);
+    pg.add_user("alice", PASS);
     let addr = srv.addr("framed", "tcp://");
     (srv, addr)
 }
