@@ -56,22 +56,7 @@ impl DiskUpload {
                 got: self.meta.size,
             });
         }
-        if blake3.is_none() && (md5.is_none() || self.md5.is_none()) {
-            return Err(FileError::VerifyFailed {
-                expected: "a BLAKE3 (or the MD5 of an upload begun with md5)".into(),
-                actual: "nothing to compare".into(),
-            });
-        }
-        let actual = self.blake3.finalize();
-        let actual_md5 = self.md5.take().map(|m| <[u8; 16]>::from(m.finalize()));
-        let mismatch = match (blake3, md5, actual_md5) {
-            (Some(e), _, _) if *e != actual => {
-                Some((e.to_hex().to_string(), actual.to_hex().to_string()))
-            }
-            (_, Some(e), Some(a)) if *e != a => Some((hex::encode(e), hex::encode(a))),
-            (_, Some(e), None) => Some((hex::encode(e), "no MD5 (not asked at begin)".into())),
-            _ => None,
-        };
+        let (actual, actual_md5, mismatch) = verify(&self.blake3, self.md5.take(), blake3, md5)?;
         if let Some((expected, actual)) = mismatch {
             self.dead = true;
             partial::discard(self.staging.as_fd(), &self.key)
@@ -176,4 +161,37 @@ impl DiskUpload {
         }
         Ok(replaced.is_some())
     }
+}
+
+/// A mismatch: what was expected and what arrived, as hex.
+type Mismatch = Option<(String, String)>;
+
+/// The check every store makes before publishing: the content's BLAKE3
+/// (and MD5, for an upload begun with `md5`) against what the sender
+/// computed. At least one hash must be given, and an MD5 only for such an
+/// upload. Returns the content's hashes and, if they differ from the
+/// sender's, the mismatch to report.
+pub(super) fn verify(
+    hasher: &blake3::Hasher,
+    md5_hasher: Option<md5::Md5>,
+    blake3: Option<&blake3::Hash>,
+    md5: Option<&[u8; 16]>,
+) -> FileResult<(blake3::Hash, Option<[u8; 16]>, Mismatch)> {
+    if blake3.is_none() && (md5.is_none() || md5_hasher.is_none()) {
+        return Err(FileError::VerifyFailed {
+            expected: "a BLAKE3 (or the MD5 of an upload begun with md5)".into(),
+            actual: "nothing to compare".into(),
+        });
+    }
+    let actual = hasher.finalize();
+    let actual_md5 = md5_hasher.map(|m| <[u8; 16]>::from(m.finalize()));
+    let mismatch = match (blake3, md5, actual_md5) {
+        (Some(e), _, _) if *e != actual => {
+            Some((e.to_hex().to_string(), actual.to_hex().to_string()))
+        }
+        (_, Some(e), Some(a)) if *e != a => Some((hex::encode(e), hex::encode(a))),
+        (_, Some(e), None) => Some((hex::encode(e), "no MD5 (not asked at begin)".into())),
+        _ => None,
+    };
+    Ok((actual, actual_md5, mismatch))
 }

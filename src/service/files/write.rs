@@ -17,28 +17,13 @@ impl DiskUpload {
     /// answers [`FileError::DiskFull`].
     pub fn write(&mut self, offset: u64, bytes: &[u8]) -> FileResult<u64> {
         self.alive()?;
-        let max = self.inner.config.max_chunk;
-        if bytes.len() > max {
-            return Err(FileError::TooLarge {
-                what: "the chunk",
-                size: bytes.len() as u64,
-                max: max as u64,
-            });
-        }
-        if offset != self.offset {
-            return Err(FileError::BadOffset {
-                expected: self.offset,
-                got: offset,
-            });
-        }
-        let end = offset.saturating_add(bytes.len() as u64);
-        if end > self.meta.size {
-            return Err(FileError::TooLarge {
-                what: "the upload",
-                size: end,
-                max: self.meta.size,
-            });
-        }
+        let end = check_chunk(
+            self.inner.config.max_chunk,
+            self.offset,
+            self.meta.size,
+            offset,
+            bytes,
+        )?;
         if let Err(e) = self.write_file(bytes) {
             // The hashers saw these bytes; the upload cannot go on, but its
             // durable prefix stays for a resume (which re-hashes it).
@@ -128,4 +113,38 @@ impl DiskUpload {
         }
         e
     }
+}
+
+/// The checks every store makes on a chunk before writing it: at most
+/// `max_chunk` bytes, written at the upload's current `at`, ending within
+/// the declared `size`. Returns where the chunk ends.
+pub(super) fn check_chunk(
+    max_chunk: usize,
+    at: u64,
+    size: u64,
+    offset: u64,
+    bytes: &[u8],
+) -> FileResult<u64> {
+    if bytes.len() > max_chunk {
+        return Err(FileError::TooLarge {
+            what: "the chunk",
+            size: bytes.len() as u64,
+            max: max_chunk as u64,
+        });
+    }
+    if offset != at {
+        return Err(FileError::BadOffset {
+            expected: at,
+            got: offset,
+        });
+    }
+    let end = offset.saturating_add(bytes.len() as u64);
+    if end > size {
+        return Err(FileError::TooLarge {
+            what: "the upload",
+            size: end,
+            max: size,
+        });
+    }
+    Ok(end)
 }

@@ -3,7 +3,7 @@
 //! the entry at the upload's content and deletes the upload row. Until it
 //! commits no node lists or serves the file; after, every node does.
 
-use md5::Digest;
+use super::super::publish::verify;
 use postgres::Transaction;
 
 use super::super::error::{FileError, FileResult};
@@ -117,22 +117,7 @@ impl PgUpload {
                 got: self.size,
             });
         }
-        if blake3.is_none() && (md5.is_none() || self.md5.is_none()) {
-            return Err(FileError::VerifyFailed {
-                expected: "a BLAKE3 (or the MD5 of an upload begun with md5)".into(),
-                actual: "nothing to compare".into(),
-            });
-        }
-        let actual = self.blake3.finalize();
-        let actual_md5 = self.md5.take().map(|m| <[u8; 16]>::from(m.finalize()));
-        let mismatch = match (blake3, md5, actual_md5) {
-            (Some(e), _, _) if *e != actual => {
-                Some((e.to_hex().to_string(), actual.to_hex().to_string()))
-            }
-            (_, Some(e), Some(a)) if *e != a => Some((hex::encode(e), hex::encode(a))),
-            (_, Some(e), None) => Some((hex::encode(e), "no MD5 (not asked at begin)".into())),
-            _ => None,
-        };
+        let (actual, actual_md5, mismatch) = verify(&self.blake3, self.md5.take(), blake3, md5)?;
         if let Some((expected, actual)) = mismatch {
             self.dead = true;
             self.discard()?;

@@ -6,6 +6,7 @@ use md5::Digest;
 
 use super::super::error::{FileError, FileResult};
 use super::super::paths::RelPath;
+use super::super::write::check_chunk;
 use super::upload::PgUpload;
 use super::{LEASE, MIN_ROW, dberr, int};
 
@@ -16,28 +17,13 @@ impl PgUpload {
     /// [`DiskUpload::write`]: super::super::DiskUpload::write
     pub fn write(&mut self, offset: u64, bytes: &[u8]) -> FileResult<u64> {
         self.alive()?;
-        let max = self.inner.config.max_chunk;
-        if bytes.len() > max {
-            return Err(FileError::TooLarge {
-                what: "the chunk",
-                size: bytes.len() as u64,
-                max: max as u64,
-            });
-        }
-        if offset != self.offset {
-            return Err(FileError::BadOffset {
-                expected: self.offset,
-                got: offset,
-            });
-        }
-        let end = offset.saturating_add(bytes.len() as u64);
-        if end > self.size {
-            return Err(FileError::TooLarge {
-                what: "the upload",
-                size: end,
-                max: self.size,
-            });
-        }
+        let end = check_chunk(
+            self.inner.config.max_chunk,
+            self.offset,
+            self.size,
+            offset,
+            bytes,
+        )?;
         self.blake3.update(bytes);
         if let Some(m) = self.md5.as_mut() {
             m.update(bytes);
