@@ -109,3 +109,45 @@ async fn passwd_ends_the_other_sessions_and_keeps_this_one() {
     );
     member(&srv, "alice", NEW).await;
 }
+
+/// On a cluster the accounts are in PostgreSQL: a password changed through
+/// node A ends the account's session on node B within the second promised
+/// (the revocation log and its wake-up), keeps the asking one, and node B
+/// takes the new password only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwd_on_one_node_ends_the_session_on_another() {
+    let pg = common::pg::Pg::start();
+    pg.add_user("alice", PASS);
+    let url = pg.url();
+    let args = [
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        CHEAP_ARGON2,
+        "--store",
+        &url,
+    ];
+    let (a, b) = (Server::start(&args), Server::start(&args));
+    let mut on_a = member(&a, "alice", PASS).await;
+    let mut on_b = member(&b, "alice", PASS).await;
+    let reply = on_a.request(passwd(PASS, NEW)).await.unwrap();
+    assert_eq!(reply.header["ended"], 1, "{:?}", reply.header);
+    let t0 = Instant::now();
+    loop {
+        match tokio::time::timeout(CLOSE_LIMIT, on_b.recv()).await {
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) | Ok(Err(_)) => break,
+            Err(_) => panic!("node B's session is still open after {CLOSE_LIMIT:?}"),
+        }
+    }
+    assert!(t0.elapsed() < CLOSE_LIMIT);
+    let who = on_a.request(Frame::new("whoami")).await.unwrap();
+    assert_eq!(who.header["user"], "alice");
+    let mut c = connect(&b).await;
+    let e = c.login("alice", PASS).await.unwrap_err();
+    assert!(
+        matches!(e, ClientError::Server { ref code, .. } if code == "invalid_credentials"),
+        "{e}"
+    );
+    member(&b, "alice", NEW).await;
+}
