@@ -133,6 +133,22 @@ fn put_on_one_node_is_got_from_the_other_and_a_killed_put_resumes_there() {
     );
     let ls = ok(&sockit(&cfg_b, &addr_b, &["ls"], ""));
     assert!(ls.contains("small.bin"), "{ls}");
+    // A folder made on A, the file moved into it on B, listed there on A.
+    ok(&sockit(&cfg_a, &addr_a, &["mkdir", ":docs"], ""));
+    ok(&sockit(
+        &cfg_b,
+        &addr_b,
+        &["mv", ":small.bin", ":docs/"],
+        "",
+    ));
+    let ls = ok(&sockit(&cfg_a, &addr_a, &["ls", ":docs"], ""));
+    assert!(ls.contains("small.bin"), "{ls}");
+    ok(&sockit(
+        &cfg_a,
+        &addr_a,
+        &["mv", ":docs/small.bin", ":small.bin"],
+        "",
+    ));
 
     // A put killed mid-way on A (the connection drops; A pauses it)...
     let big = home.path().join("big.bin");
@@ -395,4 +411,59 @@ fn a_disk_data_dir_imports_once_and_a_rerun_copies_nothing() {
     }
     let again = import_dir(dir.path(), &to).unwrap();
     assert_eq!((again.files, again.unchanged), (0, 2), "{again:?}");
+}
+
+/// New folders and moves on PostgreSQL follow the disk store's rules, and
+/// what one node organises the other sees at once.
+#[test]
+fn folders_and_moves_made_on_one_node_show_on_the_other() {
+    let pg = Pg::start();
+    // Room for 16 entries of 4 KiB.
+    let (a, b) = two_stores(&pg, 64 << 10);
+    let put = |s: &FileStore, path: &str, bytes: &[u8]| {
+        let mut up = s.begin_upload(1, &req(path, bytes.len())).unwrap();
+        up.write(0, bytes).unwrap();
+        up.finish(&blake3::hash(bytes)).unwrap();
+    };
+    // mkdir: a missing parent needs `parents`; -p makes the chain, once.
+    let e = a.mkdir(1, "x/y/z", false).unwrap_err();
+    assert!(matches!(e, FileError::NotFound { .. }), "{e}");
+    assert_eq!(a.mkdir(1, "x/y/z", true).unwrap(), 3);
+    assert_eq!(b.mkdir(1, "x/y/z", true).unwrap(), 0);
+    assert_eq!(b.stat(1, "x/y").unwrap().kind, EntryKind::Dir);
+    let e = b.mkdir(1, "x/y", false).unwrap_err();
+    assert!(matches!(e, FileError::Taken { .. }), "{e}");
+    put(&a, "x/y/z/f.txt", b"hello");
+    let e = a.mkdir(1, "x/y/z/f.txt/w", true).unwrap_err();
+    assert!(matches!(e, FileError::WrongKind { .. }), "{e}");
+    // Each folder costs its charge against the quota, checked before any
+    // is made: 4 entries held, 13 more do not fit in 16.
+    let e = a.mkdir(1, "q/q/q/q/q/q/q/q/q/q/q/q/q", true);
+    assert!(matches!(e, Err(FileError::QuotaExceeded { .. })), "{e:?}");
+    assert!(matches!(a.stat(1, "q"), Err(FileError::NotFound { .. })));
+
+    // mv on B: a directory moves with everything below it, content intact.
+    b.mkdir(1, "archive", false).unwrap();
+    assert_eq!(
+        b.rename(1, "x/y", "archive/y").unwrap().kind,
+        EntryKind::Dir
+    );
+    assert!(matches!(a.stat(1, "x/y"), Err(FileError::NotFound { .. })));
+    assert_eq!(read_all(&a, "archive/y/z/f.txt"), b"hello");
+    assert_eq!(a.list(1, "archive/y/z").unwrap().entries[0].name, "f.txt");
+    // Never replaces, never into itself, the parent must exist.
+    put(&a, "g.txt", b"g");
+    let e = a.rename(1, "g.txt", "archive/y/z/f.txt").unwrap_err();
+    assert!(matches!(e, FileError::Taken { .. }), "{e}");
+    let e = a.rename(1, "archive", "archive/y/inner").unwrap_err();
+    assert!(matches!(e, FileError::IntoItself { .. }), "{e}");
+    let e = a.rename(1, "g.txt", "nowhere/g.txt").unwrap_err();
+    assert!(matches!(e, FileError::NotFound { .. }), "{e}");
+    // A rename keeps the hash; another user's tree is untouched.
+    a.rename(1, "g.txt", "h.txt").unwrap();
+    assert_eq!(b.stat(1, "h.txt").unwrap().blake3, Some(blake3::hash(b"g")));
+    assert!(matches!(
+        b.rename(2, "h.txt", "i.txt"),
+        Err(FileError::NotFound { .. })
+    ));
 }

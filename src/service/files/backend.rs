@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::config::FilesConfig;
 use super::download::DiskDownload;
-use super::error::{FileError, FileResult};
+use super::error::FileResult;
 use super::index::Hashes;
 use super::organize::Moved;
 use super::paths::RelPath;
@@ -132,18 +132,12 @@ impl FileStore {
 
     /// Creates the directory `path` (see [`DiskStore::mkdir`]).
     pub fn mkdir(&self, user: i64, path: &str, parents: bool) -> FileResult<u64> {
-        match self {
-            FileStore::Disk(s) => s.mkdir(user, path, parents),
-            FileStore::Pg(_) => Err(FileError::Unsupported { what: "mkdir" }),
-        }
+        either!(self, s => s.mkdir(user, path, parents))
     }
 
     /// Moves or renames `from` to `to` (see [`DiskStore::rename`]).
     pub fn rename(&self, user: i64, from: &str, to: &str) -> FileResult<Moved> {
-        match self {
-            FileStore::Disk(s) => s.rename(user, from, to),
-            FileStore::Pg(_) => Err(FileError::Unsupported { what: "mv" }),
-        }
+        either!(self, s => s.rename(user, from, to))
     }
 
     /// The user's unfinished uploads under `under`.

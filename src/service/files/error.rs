@@ -77,14 +77,6 @@ pub enum FileError {
         /// Bytes this upload needs.
         needed: u64,
     },
-    /// An operation this store does not offer yet.
-    #[error(
-        "{what} is not available on the PostgreSQL file store yet; upload to the path you want instead (sockit put FILE :DIR/NAME)"
-    )]
-    Unsupported {
-        /// The operation.
-        what: &'static str,
-    },
     /// No unfinished upload of this path to cancel.
     #[error("{path}: no unfinished upload of this path; sockit ls --partial lists them")]
     NoPartial {
@@ -154,7 +146,6 @@ impl FileError {
             | FileError::WrongKind { .. }
             | FileError::NotEmpty { .. } => ErrorCode::Conflict,
             FileError::Busy { .. } => ErrorCode::Busy,
-            FileError::Unsupported { .. } => ErrorCode::BadRequest,
             FileError::BadPath { .. } => ErrorCode::BadPath,
             FileError::QuotaExceeded { .. } | FileError::TooManyPartials { .. } => {
                 ErrorCode::QuotaExceeded

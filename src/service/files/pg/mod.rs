@@ -24,6 +24,7 @@
 //! Blocking, like the disk store: callers use `run_blocking`.
 
 mod download;
+mod organize;
 mod pool;
 mod publish;
 mod schema;
