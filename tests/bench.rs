@@ -138,11 +138,7 @@ fn text_output_has_the_figures() {
 
 #[test]
 fn user_errors_exit_2_with_one_line() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_held, port) = common::refusing_port();
     let closed = format!("tcp://127.0.0.1:{port}");
     let cases: [(&[&str], &str); 3] = [
         (&["bench", "--duration", "1", &closed], "refused"),

@@ -160,11 +160,7 @@ fn churn_runs_over_tls_with_the_frame_protocol() {
 
 #[test]
 fn refused_connects_are_counted_and_named() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_held, port) = common::refusing_port();
     let addr = format!("tcp://127.0.0.1:{port}");
     let out = run(
         &[

@@ -117,11 +117,7 @@ fn a_silent_udp_port_loses_every_probe_and_exits_1() {
 
 #[test]
 fn a_closed_tcp_port_is_a_one_line_error_naming_it() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_held, port) = common::refusing_port();
     let addr = format!("tcp://127.0.0.1:{port}");
     let out = run(&["ping", "-c", "1", &addr], b"");
     assert_eq!(out.status.code(), Some(7), "network errors exit 7: {out:?}");

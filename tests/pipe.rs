@@ -106,11 +106,9 @@ fn one_mebibyte_of_binary_round_trips_exactly() {
 
 #[test]
 fn closed_port_is_a_one_line_error() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (held, port) = common::refusing_port();
     let out = run(&["connect", &format!("tcp://127.0.0.1:{port}")], b"");
+    drop(held);
     assert_eq!(out.status.code(), Some(7), "network errors exit 7");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");

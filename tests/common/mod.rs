@@ -312,3 +312,15 @@ pub async fn framed_member(
     c.login(name, password).await.unwrap();
     c
 }
+
+/// A loopback TCP port where connections are refused, held for as long as
+/// the returned socket lives: bound but not listening, so no other test's
+/// server (binding port 0 meanwhile) can be given it, as it could a port
+/// merely bound and freed.
+pub fn refusing_port() -> (socket2::Socket, u16) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&any.into()).unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    (s, port)
+}
