@@ -20,7 +20,7 @@
 //!   ends the share as revoked. So ending a share frees nothing on disk,
 //!   and no byte outlives the owner's own file.
 //! - A download counts once, when the bytes sent to one client address
-//!   cover the whole file ([`coverage`]): resumes and ranges inside one
+//!   cover the whole file (`coverage`): resumes and ranges inside one
 //!   download do not count again, a 1-byte range never burns one.
 //! - Limits the server forces ([`SharesConfig`]): longest expiry, most
 //!   downloads (defaults 1 day and 1 download), creates per user per hour,
