@@ -15,7 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pg::Pg;
-use common::{Server, bin, ok, run_env};
+use common::{Server, bin, ok, random_bytes, run_env};
 use sockit::service::files::{
     EntryKind, FileError, FileStore, FilesConfig, UploadRequest, import_dir,
 };
@@ -79,21 +79,6 @@ fn spawn(cfg: &Path, addr: &str, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// `len` pseudo-random bytes (xorshift), so a misplaced chunk changes the
-/// content.
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut buf = Vec::with_capacity(len + 8);
-    while buf.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf.extend_from_slice(&x.to_le_bytes());
-    }
-    buf.truncate(len);
-    buf
 }
 
 fn json(out: &Output) -> serde_json::Value {

@@ -123,16 +123,7 @@ fn sha256(p: &Path) -> String {
 /// A file of `len` pseudo-random bytes (xorshift), so a misplaced chunk
 /// changes the hash.
 fn random_file(p: &Path, len: usize, seed: u64) {
-    let mut x = seed | 1;
-    let mut buf = Vec::with_capacity(len + 8);
-    while buf.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf.extend_from_slice(&x.to_le_bytes());
-    }
-    buf.truncate(len);
-    std::fs::write(p, buf).unwrap();
+    std::fs::write(p, common::random_bytes(len, seed)).unwrap();
 }
 
 /// Polls `cond` until true; panics after [`WAIT_LIMIT`].

@@ -76,15 +76,7 @@ impl Env {
     /// Uploads `len` pseudo-random bytes to alice's `name`; the local copy.
     fn put(&self, name: &str, len: usize, seed: u64) -> PathBuf {
         let local = self.work().join(format!("src-{seed}-{name}"));
-        let mut x = seed | 1;
-        let mut buf = Vec::with_capacity(len + 8);
-        while buf.len() < len {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            buf.extend_from_slice(&x.to_le_bytes());
-        }
-        buf.truncate(len);
+        let buf = common::random_bytes(len, seed);
         std::fs::write(&local, &buf).unwrap();
         let out = self.as_user(
             "alice",

@@ -324,3 +324,18 @@ pub fn refusing_port() -> (socket2::Socket, u16) {
     let port = s.local_addr().unwrap().as_socket().unwrap().port();
     (s, port)
 }
+
+/// `len` pseudo-random bytes (xorshift) from `seed`, so a misplaced chunk
+/// changes the content and its hash.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut buf = Vec::with_capacity(len + 8);
+    while buf.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf.extend_from_slice(&x.to_le_bytes());
+    }
+    buf.truncate(len);
+    buf
+}
