@@ -80,14 +80,7 @@ impl DiskStore {
     /// continues; any other partial for that path is discarded.
     pub fn begin_upload(&self, user: i64, req: &UploadRequest) -> FileResult<DiskUpload> {
         let inner = &self.inner;
-        let path = RelPath::parse(&req.path).map_err(|e| FileError::bad_path(&req.path, e))?;
-        if req.size > inner.config.max_file {
-            return Err(FileError::TooLarge {
-                what: "the file",
-                size: req.size,
-                max: inner.config.max_file,
-            });
-        }
+        let path = check_request(&inner.config, req)?;
         let key = partial::key_of(&path);
         let claim = Claim::take(inner, user, &key, path.as_str())?;
         let root = inner.user_root(user)?;
@@ -251,4 +244,21 @@ impl DiskUpload {
         self.resumed_from = held;
         Ok(())
     }
+}
+
+/// The checks every store makes before an upload begins: a valid path and
+/// a size within the largest file allowed. Returns the parsed path.
+pub(super) fn check_request(
+    config: &super::FilesConfig,
+    req: &UploadRequest,
+) -> FileResult<RelPath> {
+    let path = RelPath::parse(&req.path).map_err(|e| FileError::bad_path(&req.path, e))?;
+    if req.size > config.max_file {
+        return Err(FileError::TooLarge {
+            what: "the file",
+            size: req.size,
+            max: config.max_file,
+        });
+    }
+    Ok(path)
 }

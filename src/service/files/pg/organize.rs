@@ -10,8 +10,8 @@ use super::super::organize::Moved;
 use super::super::paths::RelPath;
 use super::super::tree::EntryKind;
 use super::publish::create_dirs;
-use super::tree::published_bytes;
-use super::{PgStore, dberr, int, lock_user, parent_of, uint};
+use super::tree::{published_bytes, staged_bytes};
+use super::{PgStore, dberr, lock_user, parent_of};
 
 fn parse(path: &str) -> FileResult<RelPath> {
     RelPath::parse(path).map_err(|e| FileError::bad_path(path, e))
@@ -76,15 +76,7 @@ impl PgStore {
                 }
                 None => {}
             }
-            let staged: i64 = tx
-                .query_one(
-                    "SELECT coalesce(sum(greatest(size, $2) + dirs * $2), 0)::BIGINT
-                     FROM files_uploads WHERE user_id = $1",
-                    &[&user, &int(ENTRY_CHARGE)],
-                )
-                .map_err(&err)?
-                .get(0);
-            let used = published_bytes(&mut tx, user)?.saturating_add(uint(staged));
+            let used = published_bytes(&mut tx, user)?.saturating_add(staged_bytes(&mut tx, user)?);
             let made = missing.len() as u64 + 1;
             let needed = made.saturating_mul(ENTRY_CHARGE);
             if used.saturating_add(needed) > quota {

@@ -23,6 +23,19 @@ pub(crate) fn published_bytes(tx: &mut Transaction<'_>, user: i64) -> FileResult
     Ok(uint(row.get(0)))
 }
 
+/// Bytes reserved by a user's unfinished uploads (each at least one
+/// entry's charge, plus the directories its publish will create).
+pub(crate) fn staged_bytes(tx: &mut Transaction<'_>, user: i64) -> FileResult<u64> {
+    let row = tx
+        .query_one(
+            "SELECT coalesce(sum(greatest(size, $2) + dirs * $2), 0)::BIGINT
+             FROM files_uploads WHERE user_id = $1",
+            &[&user, &int(ENTRY_CHARGE)],
+        )
+        .map_err(dberr("computing usage"))?;
+    Ok(uint(row.get(0)))
+}
+
 fn entry(r: &postgres::Row) -> Entry {
     let is_dir: bool = r.get(1);
     let b3: Option<Vec<u8>> = r.get(4);
@@ -191,17 +204,10 @@ impl PgStore {
             let err = dberr("computing usage");
             let mut tx = c.transaction().map_err(&err)?;
             let published = published_bytes(&mut tx, user)?;
-            let staged: i64 = tx
-                .query_one(
-                    "SELECT coalesce(sum(greatest(size, $2) + dirs * $2), 0)::BIGINT
-                     FROM files_uploads WHERE user_id = $1",
-                    &[&user, &int(ENTRY_CHARGE)],
-                )
-                .map_err(&err)?
-                .get(0);
+            let staged = staged_bytes(&mut tx, user)?;
             Ok(Usage {
                 published,
-                staged: uint(staged),
+                staged,
                 quota,
             })
         })

@@ -65,14 +65,7 @@ impl PgStore {
     /// [`DiskStore::begin_upload`]: super::super::DiskStore::begin_upload
     pub fn begin_upload(&self, user: i64, req: &UploadRequest) -> FileResult<PgUpload> {
         let inner = &self.inner;
-        let path = RelPath::parse(&req.path).map_err(|e| FileError::bad_path(&req.path, e))?;
-        if req.size > inner.config.max_file {
-            return Err(FileError::TooLarge {
-                what: "the file",
-                size: req.size,
-                max: inner.config.max_file,
-            });
-        }
+        let path = super::super::upload::check_request(&inner.config, req)?;
         let token = new_token()?;
         let fp = fingerprint_key(&req.fingerprint);
         let quota = inner.config.quota;
