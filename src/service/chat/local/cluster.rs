@@ -11,11 +11,13 @@
 //! left out: its writer delivers them, with their sender, so that a
 //! member is never sent its own message back.
 //!
-//! A room is in this node's map (subscribed) before its last seq is read
-//! at a join, and every [`CHECK_EVERY`] the feed compares each room's last
-//! delivered seq with the room's top in PostgreSQL and catches up from
-//! history: that catches a row the outbox read missed while the room was
-//! loading, or the last message of a burst whose wake-up was lost.
+//! At a join the room's last seq is read first and the room goes into
+//! this node's map (subscribed) after, so a row committed in between is
+//! not fed to it by the outbox read. It is not lost: the room's next row
+//! shows a gap, read from history before it is delivered, and every
+//! [`CHECK_EVERY`] the feed compares each room's last delivered seq with
+//! the room's top in PostgreSQL and catches up from history, which also
+//! covers the last message of a burst whose wake-up was lost.
 //!
 //! Presence: with the same period the feed sends this node's heartbeat
 //! and, when they changed, its members per room (`chat_presence`); `who`
