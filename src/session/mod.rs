@@ -20,7 +20,7 @@ mod transfer;
 
 pub use chat::ChatState;
 pub use failure::Failure;
-pub use transfer::{FilesState, MAX_OPEN_PER_CONN};
+pub use transfer::{Expected, FilesState, MAX_OPEN_PER_CONN, Unfinished};
 
 use std::net::IpAddr;
 

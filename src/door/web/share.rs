@@ -41,12 +41,10 @@ pub(super) fn shares(state: &WebState) -> Result<Shares, ApiError> {
     })
 }
 
-/// A shares error as an HTTP answer: 404, 410 with the state, 429, 500.
+/// A shares error as an HTTP answer (404, 410 with the state, 429,
+/// 500), through the session's one failure mapping.
 pub(super) fn share_error(e: ShareError) -> ApiError {
-    if let ShareError::Internal { .. } = &e {
-        tracing::warn!(error = %e, door = "web", "share request failed");
-    }
-    ApiError::new(super::api::status(e.code()), e.code(), e.to_string())
+    e.into()
 }
 
 /// The available share behind `id` (blocking lookup on the pool).
