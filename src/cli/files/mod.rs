@@ -8,6 +8,7 @@
 //! `put`'s last operand is the destination only when it has the colon,
 //! which keeps `sockit put a b` meaning "upload a and b".
 
+mod each;
 mod get;
 mod ls;
 mod organize;
