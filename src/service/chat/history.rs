@@ -241,8 +241,14 @@ pub(super) fn delete_rooms(conn: &mut Connection, names: &[String]) -> rusqlite:
             "DELETE FROM rooms WHERE name = ?1 AND NOT EXISTS
              (SELECT 1 FROM messages WHERE messages.room = ?1)",
         )?;
+        // A forgotten room's read markers go with it.
+        let mut marks = tx.prepare_cached(
+            "DELETE FROM chat_reads WHERE room = ?1 AND NOT EXISTS
+             (SELECT 1 FROM rooms WHERE name = ?1)",
+        )?;
         for name in names {
             n += del.execute([name])?;
+            marks.execute([name])?;
         }
     }
     tx.commit()?;
