@@ -17,7 +17,7 @@ use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::history_pg;
 use super::reads::Conversation;
-use super::reads_db;
+use super::{reads_db, reads_pg};
 
 /// How long a node's members stay listed by `who` on the other nodes after
 /// its last heartbeat (sent every second, see `local::cluster`): a node
@@ -188,7 +188,7 @@ impl Db {
     ) -> Result<u64, DbError> {
         Ok(match self {
             Db::Sqlite(c) => reads_db::set_read(c, user, room, seq)?,
-            Db::Pg(c) => c.with(|c| reads_db::set_read_pg(c, (user, node), room, seq))?,
+            Db::Pg(c) => c.with(|c| reads_pg::set_read_pg(c, (user, node), room, seq))?,
         })
     }
 
@@ -202,7 +202,7 @@ impl Db {
         for room in rooms {
             out.push(match self {
                 Db::Sqlite(c) => reads_db::conversation(c, (user, me), room)?,
-                Db::Pg(c) => c.with(|c| reads_db::conversation_pg(c, (user, me), room))?,
+                Db::Pg(c) => c.with(|c| reads_pg::conversation_pg(c, (user, me), room))?,
             });
         }
         Ok(out)
@@ -212,7 +212,7 @@ impl Db {
     pub(super) fn dm_rooms(&mut self, user: &str, max: usize) -> Result<Vec<String>, DbError> {
         Ok(match self {
             Db::Sqlite(c) => reads_db::dm_rooms(c, user, max)?,
-            Db::Pg(c) => c.with(|c| reads_db::dm_rooms_pg(c, user, max))?,
+            Db::Pg(c) => c.with(|c| reads_pg::dm_rooms_pg(c, user, max))?,
         })
     }
 
@@ -220,7 +220,7 @@ impl Db {
     pub(super) fn dm_count(&mut self, user: &str) -> Result<usize, DbError> {
         Ok(match self {
             Db::Sqlite(c) => reads_db::dm_count(c, user)?,
-            Db::Pg(c) => c.with(|c| reads_db::dm_count_pg(c, user))?,
+            Db::Pg(c) => c.with(|c| reads_pg::dm_count_pg(c, user))?,
         })
     }
 }

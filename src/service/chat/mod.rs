@@ -53,6 +53,7 @@ mod migrate;
 mod names;
 mod reads;
 mod reads_db;
+mod reads_pg;
 mod render;
 mod room;
 mod sanitize;
