@@ -7,11 +7,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::chat::{ask, next_event, next_message, refusal};
 use common::{Server, add_user, run, strip_scheme};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use sockit::client::{Client, ClientError};
-use sockit::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest};
+use sockit::wire::{ChatEvent, ChatReply, ChatRequest};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 const IO_LIMIT: Duration = Duration::from_secs(30);
@@ -40,20 +41,6 @@ async fn member(srv: &Server, name: &str) -> Client {
     common::framed_member(srv, name, PASS, IO_LIMIT).await
 }
 
-async fn ask(c: &mut Client, req: ChatRequest) -> Result<ChatReply, ClientError> {
-    let reply = tokio::time::timeout(IO_LIMIT, c.request(req.to_frame(None)))
-        .await
-        .expect("a request hung")?;
-    Ok(ChatReply::from_frame(&reply).unwrap())
-}
-
-fn code(r: Result<ChatReply, ClientError>) -> String {
-    match r {
-        Err(ClientError::Server { code, .. }) => code,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
-
 async fn send(c: &mut Client, room: &str, text: &str) -> Result<ChatReply, ClientError> {
     let req = ChatRequest::Send {
         room: room.into(),
@@ -61,29 +48,6 @@ async fn send(c: &mut Client, room: &str, text: &str) -> Result<ChatReply, Clien
         key: None,
     };
     ask(c, req).await
-}
-
-/// The next pushed event (skipping presence).
-async fn next_event(c: &mut Client) -> ChatEvent {
-    loop {
-        let f = tokio::time::timeout(IO_LIMIT, c.recv())
-            .await
-            .expect("no event within the time limit")
-            .unwrap()
-            .unwrap();
-        match ChatEvent::from_frame(&f).unwrap() {
-            ChatEvent::Presence { .. } => continue,
-            ev => return ev,
-        }
-    }
-}
-
-async fn next_message(c: &mut Client) -> ChatMessage {
-    loop {
-        if let ChatEvent::Message(m) = next_event(c).await {
-            return m;
-        }
-    }
 }
 
 fn history(room: &str) -> ChatRequest {
@@ -137,20 +101,20 @@ async fn a_direct_message_reaches_only_its_two_accounts() {
     // cid: no join, history, send, who, read, and it is not in the lists.
     for r in ["@ann+bob", "@bob+ann"] {
         assert_eq!(
-            code(ask(&mut cid, ChatRequest::Join { room: r.into() }).await),
+            refusal(ask(&mut cid, ChatRequest::Join { room: r.into() }).await),
             "not_in_room"
         );
-        assert_eq!(code(ask(&mut cid, history(r)).await), "not_in_room");
-        assert_eq!(code(send(&mut cid, r, "peek").await), "not_in_room");
+        assert_eq!(refusal(ask(&mut cid, history(r)).await), "not_in_room");
+        assert_eq!(refusal(send(&mut cid, r, "peek").await), "not_in_room");
         assert_eq!(
-            code(ask(&mut cid, ChatRequest::Who { room: r.into() }).await),
+            refusal(ask(&mut cid, ChatRequest::Who { room: r.into() }).await),
             "not_in_room"
         );
         let read = ChatRequest::Read {
             room: r.into(),
             seq: 1,
         };
-        assert_eq!(code(ask(&mut cid, read).await), "not_in_room");
+        assert_eq!(refusal(ask(&mut cid, read).await), "not_in_room");
     }
     let ChatReply::Dms { dms } = ask(&mut cid, ChatRequest::Dms {}).await.unwrap() else {
         panic!()
@@ -196,7 +160,7 @@ async fn a_direct_message_reaches_only_its_two_accounts() {
         },
     )
     .await;
-    assert_eq!(code(r), "not_found");
+    assert_eq!(refusal(r), "not_found");
 }
 
 #[tokio::test]
@@ -268,7 +232,7 @@ async fn markers_sync_between_two_clients_and_counts_rise_and_clear() {
     let many = ChatRequest::Unread {
         rooms: (0..65).map(|i| format!("r{i}")).collect(),
     };
-    assert_eq!(code(ask(&mut ann2, many).await), "bad_request");
+    assert_eq!(refusal(ask(&mut ann2, many).await), "bad_request");
 }
 
 #[tokio::test]
@@ -389,7 +353,7 @@ async fn a_locked_or_deleted_recipient_gets_nothing() {
             .status
             .success()
     );
-    assert_eq!(code(send(&mut ann, "@bob", "gone").await), "not_found");
+    assert_eq!(refusal(send(&mut ann, "@bob", "gone").await), "not_found");
     let ChatReply::History { messages, .. } = ask(&mut ann, history("@bob")).await.unwrap() else {
         panic!()
     };

@@ -7,9 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::Server;
+use common::chat::{ask, next_event, next_message, refusal};
 use common::pg::Pg;
-use sockit::client::{Client, ClientError};
-use sockit::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest};
+use sockit::client::Client;
+use sockit::wire::{ChatEvent, ChatReply, ChatRequest};
 
 const IO_LIMIT: Duration = Duration::from_secs(30);
 const PASS: &str = "correct horse battery";
@@ -32,35 +33,6 @@ fn node(pg: &Pg) -> Server {
 
 async fn member(srv: &Server, name: &str) -> Client {
     common::framed_member(srv, name, PASS, IO_LIMIT).await
-}
-
-async fn ask(c: &mut Client, req: ChatRequest) -> Result<ChatReply, ClientError> {
-    let reply = tokio::time::timeout(IO_LIMIT, c.request(req.to_frame(None)))
-        .await
-        .expect("a request hung")?;
-    Ok(ChatReply::from_frame(&reply).unwrap())
-}
-
-async fn next_event(c: &mut Client) -> ChatEvent {
-    loop {
-        let f = tokio::time::timeout(IO_LIMIT, c.recv())
-            .await
-            .expect("no event within the time limit")
-            .unwrap()
-            .unwrap();
-        match ChatEvent::from_frame(&f).unwrap() {
-            ChatEvent::Presence { .. } => continue,
-            ev => return ev,
-        }
-    }
-}
-
-async fn next_message(c: &mut Client) -> ChatMessage {
-    loop {
-        if let ChatEvent::Message(m) = next_event(c).await {
-            return m;
-        }
-    }
 }
 
 #[tokio::test]
@@ -123,11 +95,7 @@ async fn a_direct_message_and_its_read_marker_cross_nodes() {
         before: None,
         epoch: None,
     };
-    let r = ask(&mut cid, history).await;
-    assert!(
-        matches!(r, Err(ClientError::Server { ref code, .. }) if code == "not_in_room"),
-        "{r:?}"
-    );
+    assert_eq!(refusal(ask(&mut cid, history).await), "not_in_room");
     let ChatReply::Rooms { rooms } = ask(&mut cid, ChatRequest::Rooms {}).await.unwrap() else {
         panic!()
     };

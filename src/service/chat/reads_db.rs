@@ -10,6 +10,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::dm::dm_peer;
+use super::history::meta;
 use super::reads::{COUNT_CAP, Conversation, MENTION_SCAN, mention_pattern, mentions};
 
 /// The PostgreSQL channel a moved marker is announced on, with a JSON
@@ -61,17 +62,10 @@ pub(super) fn scan_from(read: u64, top: u64) -> u64 {
 /// room's last message, reset with the epoch); the marker now.
 pub(super) fn set_read(c: &Connection, user: &str, room: &str, seq: u64) -> rusqlite::Result<u64> {
     let tx = c.unchecked_transaction()?;
-    let meta: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT last_id, epoch FROM rooms WHERE name = ?1",
-            [room],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((top, epoch)) = meta else {
+    let Some((top, epoch)) = meta(&tx, room)? else {
         return Ok(0);
     };
-    let seq = int(seq).min(top);
+    let seq = int(seq).min(int(top));
     tx.execute(
         "INSERT INTO chat_reads (user, room, seq, epoch) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (user, room) DO UPDATE SET
@@ -96,14 +90,7 @@ pub(super) fn conversation(
     room: &str,
 ) -> rusqlite::Result<Conversation> {
     let tx = c.unchecked_transaction()?;
-    let meta: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT last_id, epoch FROM rooms WHERE name = ?1",
-            [room],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (top, epoch) = meta.map_or((0, String::new()), |(t, e)| (nat(t), e));
+    let (top, epoch) = meta(&tx, room)?.unwrap_or_default();
     let read = tx
         .query_row(
             "SELECT seq FROM chat_reads WHERE user = ?1 AND room = ?2 AND epoch = ?3",
