@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use super::LocalHub;
-use crate::service::chat::dm::{DM_MAX_PER_ACCOUNT, Recipient, conversation, dm_peer};
+use crate::service::chat::dm::{DM_MAX_PER_ACCOUNT, Recipient, conversation, dm_peer, may_read};
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::{MemberInfo, SessionId};
 use crate::service::chat::history::{HistoryPage, HistoryQuery};
+use crate::service::chat::names::Identity;
 use crate::service::chat::reads::{Conversation, ReadMark, UNREAD_ROOMS_MAX, account_key};
 use crate::service::chat::room::{Member, lock};
 
@@ -177,6 +178,28 @@ impl LocalHub {
     pub(super) fn unlist_account(&self, name: &str, guest: bool, id: SessionId) {
         if !guest {
             self.directory.remove(&account_key(name), id);
+        }
+    }
+
+    /// After a rename: takes `member` out of the direct conversations its
+    /// new name may not read (an account's session that became a guest, or
+    /// another account), so it neither sends nor receives there any more.
+    pub(super) fn leave_foreign_dms(&self, member: &Arc<Member>) {
+        let foreign: Vec<_> = {
+            let mut p = lock(&member.profile);
+            let who = if p.guest {
+                Identity::Guest(p.name.to_string())
+            } else {
+                Identity::Registered(p.name.to_string())
+            };
+            let (keep, gone) = std::mem::take(&mut p.rooms)
+                .into_iter()
+                .partition(|r| may_read(&who, &r.name));
+            p.rooms = keep;
+            gone
+        };
+        for room in foreign {
+            self.remove_from_room(&room, member, false, true);
         }
     }
 }

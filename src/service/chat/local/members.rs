@@ -89,6 +89,7 @@ impl LocalHub {
             (old, old_key, p.rooms.clone())
         };
         self.list_account(&member);
+        self.leave_foreign_dms(&member);
         if old_key.is_some() && old_key != key {
             self.release(old_key, id);
         }

@@ -207,3 +207,21 @@ async fn an_account_starts_a_bounded_number_of_conversations() {
     // One it has already is still open to it.
     ann.join("@u0").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_session_renamed_away_from_the_account_leaves_its_conversations() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    let (mut ann, mut ann_in) = account(&hub, "ann").await;
+    let (bob, _b) = account(&hub, "bob").await;
+    ann.join("@bob").await.unwrap();
+    ann.join("lobby").await.unwrap();
+    bob.join("@ann").await.unwrap();
+    ann.rename(Identity::Guest("visitor".into())).await.unwrap();
+    assert!(ann.publish("@ann+bob", "as a guest").await.is_err());
+    bob.publish("@ann", "not for guests").await.unwrap();
+    bob.join("lobby").await.unwrap();
+    bob.publish("lobby", "public").await.unwrap();
+    // The guest gets the lobby's message, never the conversation's.
+    assert_eq!(next_message(&mut ann_in).await.text, "public");
+}
