@@ -128,10 +128,7 @@ async fn answer(
                 (None, None, None) => HistoryQuery::Last(page_max),
             };
             let page = me.history(&room, query).await?;
-            let room = page
-                .messages
-                .first()
-                .map_or_else(|| canonical(me, &room), |m| m.room.to_string());
+            let room = canonical(me, &room);
             if epoch.is_some_and(|e| *e != *page.epoch) {
                 return Err(chat::ChatError::StaleEpoch(room).into());
             }
