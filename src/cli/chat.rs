@@ -27,6 +27,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
   /join ROOM   join (and switch to) a room      /leave [ROOM]  leave a room
   /rooms       list rooms                       /who [ROOM]    who is in a room
   /history [N] the last N messages (20)         /quit          leave
+  /edit SEQ TEXT  edit your message SEQ          /delete SEQ    delete it
+  /search WORDS   search the rooms you can read
 Incoming messages print above the line you are typing. If the connection
 drops or the server restarts, it reconnects and shows what was said meanwhile.
 When stdin is not a terminal, each input line is sent and each message
@@ -122,10 +124,10 @@ pub struct HistoryArgs {
     tls: super::tls_opts::ClientTlsArgs,
 }
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Prints a server refusal and returns exit status 1, or passes the error up.
-fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
+pub(super) fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
     match e {
         sockit::client::ClientError::Server { message, .. } => {
             eprintln!("sockit: {message}");
@@ -215,7 +217,7 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 /// Connects to the first of `servers` that answers, as the account
 /// `sockit login` stored, and says so when it fell over to another node.
-async fn connect(
+pub(super) async fn connect(
     tls: &super::tls_opts::ClientTlsArgs,
     servers: Vec<Endpoint>,
     timeout: Duration,
@@ -228,12 +230,18 @@ async fn connect(
     Ok(conn)
 }
 
-/// `<name> text`, with `[room] ` in front unless it is `current`.
-fn line(m: &ChatMessage, current: Option<&str>) -> String {
-    if current == Some(m.room.as_str()) {
-        format!("<{}> {}", m.name, m.text)
+/// `<name> text` (`* name edited #12: text` for an edit or delete), with
+/// `[room] ` in front unless it is `current`.
+pub(super) fn line(m: &ChatMessage, current: Option<&str>) -> String {
+    let said = if m.is_change() {
+        format!("* {} {}", m.name, m.shown())
     } else {
-        format!("[{}] <{}> {}", m.room, m.name, m.text)
+        format!("<{}> {}", m.name, m.shown())
+    };
+    if current == Some(m.room.as_str()) {
+        said
+    } else {
+        format!("[{}] {said}", m.room)
     }
 }
 
@@ -357,7 +365,10 @@ impl Ui {
             "" => return true,
             "/quit" | "/exit" => return false,
             "/help" => {
-                out.notice("/join ROOM, /leave [ROOM], /rooms, /who [ROOM], /history [N], /quit");
+                out.notice(
+                    "/join ROOM, /leave [ROOM], /rooms, /who [ROOM], /history [N], \
+                     /edit SEQ TEXT, /delete SEQ, /search WORDS, /quit",
+                );
                 return true;
             }
             "/join" if !arg.is_empty() => {
@@ -380,6 +391,15 @@ impl Ui {
                 before: None,
                 epoch: None,
             },
+            "/edit" | "/delete" | "/search" => {
+                match super::chat_edit::command(cmd, arg, &self.current) {
+                    Ok(req) => req,
+                    Err(usage) => {
+                        out.error(&usage);
+                        return true;
+                    }
+                }
+            }
             "/nick" | "/login" => {
                 out.notice("you speak as your account; use `sockit login --user NAME` to switch");
                 return true;
@@ -470,6 +490,8 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
         }
         ChatReply::History { messages, .. } => messages.iter().map(|m| line(m, current)).collect(),
         ChatReply::Typing { .. } => vec![],
+        ChatReply::Edit(_) | ChatReply::Delete(_) => vec![],
+        ChatReply::Search { results, before } => super::chat_edit::search_lines(results, *before),
     }
 }
 

@@ -8,7 +8,7 @@ use super::{Failure, Session};
 use crate::service::chat::{
     self, ChatHub, Event, HistoryQuery, Identity, Inbox, Message, Presence,
 };
-use crate::wire::{ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom};
+use crate::wire::{ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom, SearchResult};
 
 /// A connection's chat membership: its hub session and its event queue.
 pub struct ChatState {
@@ -173,6 +173,27 @@ async fn answer(
             me.typing(&room).await?;
             ChatReply::Typing {
                 room: chat::room_name(&room).unwrap_or(room),
+            }
+        }
+        ChatRequest::Edit { room, seq, text } => {
+            let m = me.amend(&room, seq, chat::Amend::Edit(text)).await?;
+            ChatReply::Edit(ChatMessage::from(&*m))
+        }
+        ChatRequest::Delete { room, seq } => {
+            let m = me.amend(&room, seq, chat::Amend::Delete).await?;
+            ChatReply::Delete(ChatMessage::from(&*m))
+        }
+        ChatRequest::Search {
+            q,
+            room,
+            before,
+            limit,
+        } => {
+            let query = chat::SearchQuery::parse(&q, room.as_deref(), before, limit)?;
+            let page = me.search(query).await?;
+            ChatReply::Search {
+                results: page.hits.iter().map(SearchResult::from).collect(),
+                before: page.next,
             }
         }
     })

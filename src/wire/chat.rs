@@ -8,7 +8,9 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-pub use super::chat_items::{ChatMember, ChatMessage, ChatRoom};
+pub use super::chat_items::{
+    ChatMember, ChatMessage, ChatRoom, MessageKind, SearchResult, shown_text,
+};
 use super::code::ErrorCode;
 use super::encode::encode_to_vec;
 use super::frame::Frame;
@@ -90,6 +92,42 @@ pub enum ChatRequest {
         /// The room or direct conversation.
         room: String,
     },
+    /// `chat.edit`: replace the text of one's own message `seq` in `room`
+    /// (within the server's edit window; not a guest's).
+    #[serde(rename = "chat.edit")]
+    Edit {
+        /// The room (joined).
+        room: String,
+        /// The message to edit.
+        seq: u64,
+        /// Its new text (checked as a message is).
+        text: String,
+    },
+    /// `chat.delete`: delete one's own message `seq` in `room` (within
+    /// the edit window); its text is erased from history and search.
+    #[serde(rename = "chat.delete")]
+    Delete {
+        /// The room (joined).
+        room: String,
+        /// The message to delete.
+        seq: u64,
+    },
+    /// `chat.search`: messages containing every word of `q` (the last
+    /// also as a prefix), newest first, in the rooms one may read.
+    #[serde(rename = "chat.search")]
+    Search {
+        /// The words (at most 256 bytes, 16 words).
+        q: String,
+        /// Only this room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// The `before` cursor of the previous page, for the next one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// Most results (default 20, at most 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
 }
 
 impl ChatRequest {
@@ -170,6 +208,22 @@ pub enum ChatReply {
     Typing {
         /// The room or conversation.
         room: String,
+    },
+    /// `chat.edit` and `chat.delete`: committed as a log entry of its own
+    /// (also pushed to the room's members as a `chat.message`).
+    #[serde(rename = "chat.edit")]
+    Edit(ChatMessage),
+    /// `chat.delete`: committed (see `chat.edit`).
+    #[serde(rename = "chat.delete")]
+    Delete(ChatMessage),
+    /// `chat.search`: one page of results, newest first.
+    #[serde(rename = "chat.search")]
+    Search {
+        /// The messages found.
+        results: Vec<SearchResult>,
+        /// Pass as `before` for the next page; absent at the end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
     },
 }
 

@@ -29,7 +29,12 @@ impl Renderer for Lines {
     }
 
     fn message(&self, m: &Message) -> Bytes {
-        let (name, text) = (collapse_blanks(&m.name), collapse_blanks(&m.text));
+        let shown = m.display_text();
+        let (name, text) = (collapse_blanks(&m.name), collapse_blanks(&shown));
+        if m.revision.target().is_some() {
+            // An edit or delete reads as a notice: "* ann edited #12: ...".
+            return Bytes::from(format!("* {name} {text}\r\n"));
+        }
         Bytes::from(format!("<{name}> {text}\r\n"))
     }
 

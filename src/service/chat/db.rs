@@ -16,6 +16,8 @@ use super::error::ChatError;
 use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::history_pg;
+use super::search::{self, SearchPage, SearchQuery};
+use super::search_pg;
 
 /// How long a node's members stay listed by `who` on the other nodes after
 /// its last heartbeat (sent every second, see `local::cluster`): a node
@@ -123,6 +125,14 @@ impl Db {
         Ok(match self {
             Db::Sqlite(c) => history::query(c, room, q, page_max)?,
             Db::Pg(c) => c.with(|c| history_pg::query(c, room, q, page_max))?,
+        })
+    }
+
+    /// One page of `user`'s search.
+    pub(super) fn search(&mut self, q: &SearchQuery, user: &str) -> Result<SearchPage, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => search::query(c, q, user)?,
+            Db::Pg(c) => c.with(|c| search_pg::search(c, q, user))?,
         })
     }
 

@@ -35,12 +35,14 @@
 mod api;
 mod config;
 mod db;
+mod edit;
 mod error;
 mod event;
 mod filter;
 mod flood;
 mod fold;
 mod history;
+mod history_edit;
 mod history_pg;
 mod inbox;
 mod keys;
@@ -51,8 +53,11 @@ mod names;
 mod render;
 mod room;
 mod sanitize;
+mod search;
+mod search_pg;
 mod wire;
 mod writer;
+mod writer_edit;
 mod writer_pg;
 
 #[cfg(test)]
@@ -68,9 +73,10 @@ pub use config::{
     TYPING_EVERY, WRITE_QUEUE_CAPACITY,
 };
 pub use db::{OpenStoreError, PRESENCE_TTL};
+pub use edit::{Amend, DEFAULT_EDIT_WINDOW};
 pub use error::ChatError;
 pub use event::{
-    Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, RoomInfo, SessionId,
+    Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, Revision, RoomInfo, SessionId,
 };
 pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
 pub use flood::TokenBucket;
@@ -87,3 +93,7 @@ pub use names::{
 pub use render::{RENDER_SLOTS, RenderSlot};
 pub use room::{HubStats, PRESENCE_ROOM_MAX};
 pub use sanitize::sanitize;
+pub use search::{
+    DEFAULT_SEARCH_LIMIT, QUERY_MAX_BYTES, QUERY_MAX_WORDS, SEARCH_LIMIT_MAX, SearchHit,
+    SearchPage, SearchQuery, may_read,
+};

@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use super::LocalHub;
 use crate::service::chat::api::Ticket;
 use crate::service::chat::config::DEFAULT_ROOM;
+use crate::service::chat::edit::Amend;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
@@ -65,10 +66,40 @@ impl LocalHub {
         text: &str,
         key: Option<&str>,
     ) -> Result<Ticket, ChatError> {
-        let max = self.config.max_message_bytes;
         if let Some(k) = key {
             keys::check(k)?;
         }
+        self.submit_entry(id, room, Some(text), key, None).await
+    }
+
+    /// See [`ChatHub::amend`](crate::service::chat::ChatHub::amend): an
+    /// edit goes through every check a message does; the writer then
+    /// checks the rules of `edit` against the stored message.
+    pub(super) async fn amend_message(
+        &self,
+        id: SessionId,
+        room: &str,
+        seq: u64,
+        change: Amend,
+    ) -> Result<Ticket, ChatError> {
+        let text = match &change {
+            Amend::Edit(t) => Some(t.as_str()),
+            Amend::Delete => None,
+        };
+        self.submit_entry(id, room, text, None, Some(seq)).await
+    }
+
+    /// A message (`target` none) or a change of message `target` (an edit
+    /// with `text`, a delete without), checked, cleaned and queued.
+    async fn submit_entry(
+        &self,
+        id: SessionId,
+        room: &str,
+        text: Option<&str>,
+        key: Option<&str>,
+        target: Option<u64>,
+    ) -> Result<Ticket, ChatError> {
+        let max = self.config.max_message_bytes;
         let member = self.member(id)?;
         let room = room_name(room)?;
         let (room, name, guest) = {
@@ -80,7 +111,13 @@ impl LocalHub {
             self.charge_message(&member, &mut p)?;
             (r, p.name.clone(), p.guest)
         };
-        let text = message_text(text, max, &self.filter)?;
+        let text = text
+            .map(|t| message_text(t, max, &self.filter))
+            .transpose()?;
+        let amend = target.map(|t| match &text {
+            Some(new) => (t, Amend::Edit(new.clone())),
+            None => (t, Amend::Delete),
+        });
         {
             // Membership is checked where the writer will look, and the
             // pending count keeps the room (and its ids) alive until commit.
@@ -90,8 +127,13 @@ impl LocalHub {
             }
             st.pending += 1;
         }
-        self.queue(room, (name, guest), text, id, key.map(str::to_owned))
-            .await
+        let text = if amend.is_some() {
+            String::new()
+        } else {
+            text.unwrap_or_default()
+        };
+        let key = key.map(str::to_owned);
+        self.queue(room, (name, guest), text, id, key, amend).await
     }
 
     /// See [`ChatHub::post_unjoined`](crate::service::chat::ChatHub::post_unjoined).
@@ -135,19 +177,21 @@ impl LocalHub {
         // An id no member has: every member, the poster's namesakes
         // included, is sent the message.
         let origin = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
-        self.queue(room, (name, guest), text, origin, None).await
+        self.queue(room, (name, guest), text, origin, None, None)
+            .await
     }
 
     /// Hands a checked message to the writer; the caller has counted it in
     /// the room's `pending` (which keeps the room alive until the commit),
     /// and this takes it back if the writer is gone.
-    async fn queue(
+    pub(super) async fn queue(
         &self,
         room: Arc<Room>,
         (name, guest): (Arc<str>, bool),
         text: String,
         origin: SessionId,
         key: Option<String>,
+        amend: Option<(u64, Amend)>,
     ) -> Result<Ticket, ChatError> {
         let (ack, done) = oneshot::channel();
         let pending = Pending {
@@ -157,6 +201,7 @@ impl LocalHub {
             text,
             origin,
             key,
+            amend,
             ack,
         };
         if self.writer.send(pending).await.is_err() {

@@ -1,6 +1,7 @@
 //! Hub tests: a real `LocalHub` on a temporary data directory, no sockets.
 
 mod durability;
+mod edits;
 mod fanout;
 mod limits;
 mod members;
