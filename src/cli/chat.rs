@@ -139,17 +139,8 @@ pub(super) fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode
 
 /// Runs `sockit say`.
 pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
-    let (lead, words) = super::server_addr::split_leading_addr(&a.text);
-    if lead.is_some() && !a.server.is_empty() {
-        anyhow::bail!(
-            "two servers given (--server and the first word); give one, or quote the message"
-        );
-    }
-    let given: Vec<Endpoint> = match lead {
-        Some(list) => list,
-        None => a.server.iter().flat_map(|l| l.0.iter().cloned()).collect(),
-    };
-    let mut conn = connect(&a.tls, super::server_addr::resolve(&given)?, TIMEOUT).await?;
+    let (servers, words) = super::chat_edit::servers_and_words(&a.server, &a.text)?;
+    let mut conn = connect(&a.tls, servers, TIMEOUT).await?;
     let text = words.join(" ");
     let sent = async {
         conn.request(ChatRequest::Join {

@@ -4,9 +4,11 @@
 
 use std::process::ExitCode;
 
+use sockit::net::Endpoint;
 use sockit::wire::{ChatReply, ChatRequest, SearchResult};
 
 use super::chat::{TIMEOUT, connect, refused};
+use super::server_addr::ServerList;
 
 /// Arguments of `sockit edit`.
 #[derive(Debug, clap::Args)]
@@ -21,19 +23,19 @@ Examples:
   sockit edit --room ops 42 fixed --json"
 )]
 pub struct EditArgs {
-    #[command(flatten)]
-    server: super::server_addr::ServerArgs,
+    /// The framed server, as for `sockit say` (or the first word).
+    #[arg(long, value_name = "ADDR")]
+    server: Vec<ServerList>,
     /// The room.
     #[arg(long, short, default_value = "lobby")]
     room: String,
     /// Print the confirmation as JSON.
     #[arg(long)]
     json: bool,
-    /// The message's number (seq) in the room.
-    seq: u64,
-    /// The new text (several words are joined with spaces).
-    #[arg(required = true)]
-    text: Vec<String>,
+    /// The message's number (seq) in the room, then its new text (several
+    /// words are joined with spaces).
+    #[arg(required = true, value_name = "SEQ TEXT")]
+    words: Vec<String>,
     #[command(flatten)]
     tls: super::tls_opts::ClientTlsArgs,
 }
@@ -49,8 +51,9 @@ Examples:
   sockit delete --room ops 42 --json"
 )]
 pub struct DeleteArgs {
-    #[command(flatten)]
-    server: super::server_addr::ServerArgs,
+    /// The framed server, as for `sockit say` (or the first word).
+    #[arg(long, value_name = "ADDR")]
+    server: Vec<ServerList>,
     /// The room.
     #[arg(long, short, default_value = "lobby")]
     room: String,
@@ -58,7 +61,8 @@ pub struct DeleteArgs {
     #[arg(long)]
     json: bool,
     /// The message's number (seq) in the room.
-    seq: u64,
+    #[arg(required = true, value_name = "SEQ")]
+    words: Vec<String>,
     #[command(flatten)]
     tls: super::tls_opts::ClientTlsArgs,
 }
@@ -77,8 +81,9 @@ Examples:
   sockit search backup --before 1234 --json     the next page"
 )]
 pub struct SearchArgs {
-    #[command(flatten)]
-    server: super::server_addr::ServerArgs,
+    /// The framed server, as for `sockit say` (or the first word).
+    #[arg(long, value_name = "ADDR")]
+    server: Vec<ServerList>,
     /// Only this room.
     #[arg(long, short)]
     room: Option<String>,
@@ -100,32 +105,68 @@ pub struct SearchArgs {
 
 /// Runs `sockit edit`.
 pub async fn edit(a: EditArgs) -> anyhow::Result<ExitCode> {
+    let (servers, words) = servers_and_words(&a.server, &a.words)?;
+    let (seq, text) = match words {
+        [seq, text @ ..] if !text.is_empty() => (parse_seq(seq)?, text.join(" ")),
+        _ => anyhow::bail!("give the message's number, then its new text: sockit edit 42 new text"),
+    };
     let req = ChatRequest::Edit {
         room: a.room.clone(),
-        seq: a.seq,
-        text: a.text.join(" "),
+        seq,
+        text,
     };
-    change(&a.server, &a.tls, &a.room, req, a.json).await
+    change(servers, &a.tls, &a.room, req, a.json).await
 }
 
 /// Runs `sockit delete`.
 pub async fn delete(a: DeleteArgs) -> anyhow::Result<ExitCode> {
+    let (servers, words) = servers_and_words(&a.server, &a.words)?;
+    let [seq] = words else {
+        anyhow::bail!("give one message number: sockit delete 42");
+    };
     let req = ChatRequest::Delete {
         room: a.room.clone(),
-        seq: a.seq,
+        seq: parse_seq(seq)?,
     };
-    change(&a.server, &a.tls, &a.room, req, a.json).await
+    change(servers, &a.tls, &a.room, req, a.json).await
+}
+
+fn parse_seq(s: &str) -> anyhow::Result<u64> {
+    s.trim_start_matches('#').parse().map_err(|_| {
+        anyhow::anyhow!(
+            "{s:?} is not a message number; `sockit history --json` shows each one's seq"
+        )
+    })
+}
+
+/// The servers (from `--server`, or the first word when it is an
+/// address, as `sockit say` reads them) and the other words.
+pub(super) fn servers_and_words<'a>(
+    flag: &[ServerList],
+    words: &'a [String],
+) -> anyhow::Result<(Vec<Endpoint>, &'a [String])> {
+    let (lead, words) = super::server_addr::split_leading_addr(words);
+    if lead.is_some() && !flag.is_empty() {
+        anyhow::bail!(
+            "two servers given (--server and the first word); give one, or quote the text"
+        );
+    }
+    let given: Vec<Endpoint> = match lead {
+        Some(list) => list,
+        None => flag.iter().flat_map(|l| l.0.iter().cloned()).collect(),
+    };
+    Ok((super::server_addr::resolve(&given)?, words))
 }
 
 /// Joins `room` (changes are made as a member) and sends `req`.
 async fn change(
-    server: &super::server_addr::ServerArgs,
+    servers: Vec<Endpoint>,
     tls: &super::tls_opts::ClientTlsArgs,
     room: &str,
     req: ChatRequest,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut conn = connect(tls, server.resolve()?, TIMEOUT).await?;
+    let mut conn = connect(tls, servers, TIMEOUT).await?;
     let done = async {
         conn.request(ChatRequest::Join {
             room: room.to_owned(),
@@ -148,9 +189,10 @@ async fn change(
 
 /// Runs `sockit search`.
 pub async fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
-    let mut conn = connect(&a.tls, a.server.resolve()?, TIMEOUT).await?;
+    let (servers, words) = servers_and_words(&a.server, &a.words)?;
+    let mut conn = connect(&a.tls, servers, TIMEOUT).await?;
     let req = ChatRequest::Search {
-        q: a.words.join(" "),
+        q: words.join(" "),
         room: a.room.clone(),
         before: a.before,
         limit: Some(a.limit),
