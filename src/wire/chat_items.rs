@@ -77,6 +77,8 @@ pub fn shown_text(
         None => text.into(),
         Some(MessageKind::Edited) => format!("{text} (edited)").into(),
         Some(MessageKind::Deleted) => "(message deleted)".into(),
+        // An edit of a message deleted since has lost its text too.
+        Some(MessageKind::Edit) if text.is_empty() => format!("edited #{t}").into(),
         Some(MessageKind::Edit) => format!("edited #{t}: {text}").into(),
         Some(MessageKind::Delete) => format!("deleted #{t}").into(),
     }

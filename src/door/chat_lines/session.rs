@@ -1,6 +1,7 @@
 //! A named member of the line door: carrying out commands, sending
 //! messages, and writing what the hub delivers.
 
+mod changes;
 mod history;
 
 use std::collections::VecDeque;
@@ -14,7 +15,9 @@ use super::io::{LineIo, Wake, notice};
 use super::reader::Input;
 use super::render::LINES;
 use crate::service::accounts::{Accounts, RevokeWatch, revoked};
-use crate::service::chat::{ChatError, DEFAULT_ROOM, Event, Identity, Inbox, Session, Ticket};
+use crate::service::chat::{
+    Amend, ChatError, DEFAULT_ROOM, Event, Identity, Inbox, Session, Ticket,
+};
 
 /// Events written in one write when several are queued: amortises the
 /// system call in a busy room while bounding what one write holds (at
@@ -211,6 +214,9 @@ impl Chat {
             Command::Rooms => self.rooms().await.map(Some),
             Command::Who => self.who().await.map(Some),
             Command::History(n, scroll) => self.history(n, scroll).await.map(Some),
+            Command::Search(words) => self.search(words).await.map(Some),
+            Command::Edit(seq, text) => self.amend(seq, Amend::Edit(text.to_owned())).await,
+            Command::Delete(seq) => self.amend(seq, Amend::Delete).await,
             Command::Nick(name) => {
                 let r = self
                     .session
