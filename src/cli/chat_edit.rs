@@ -19,8 +19,8 @@ marked as edited; history shows it too. `sockit say` prints a message's
 number; `sockit history --json` lists them.
 
 Examples:
-  sockit edit --room ops 42 'deploy done (for real)'
-  sockit edit --room ops 42 fixed --json"
+  sockit edit --room ops 1 'deploy done (for real)'
+  sockit edit --room ops 1 fixed --json"
 )]
 pub struct EditArgs {
     /// The framed server, as for `sockit say` (or the first word).
@@ -47,8 +47,8 @@ pub struct EditArgs {
 erased from history and search; the room sees \"message deleted\".
 
 Examples:
-  sockit delete --room ops 42
-  sockit delete --room ops 42 --json"
+  sockit delete --room ops 1
+  sockit delete --room ops 1 --json"
 )]
 pub struct DeleteArgs {
     /// The framed server, as for `sockit say` (or the first word).
