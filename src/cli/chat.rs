@@ -481,7 +481,8 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
         }
         ChatReply::History { messages, .. } => messages.iter().map(|m| line(m, current)).collect(),
         ChatReply::Typing { .. } => vec![],
-        ChatReply::Edit(_) | ChatReply::Delete(_) => vec![],
+        // One's own changes are not pushed back: the reply shows them.
+        ChatReply::Edit(m) | ChatReply::Delete(m) => vec![line(m, current)],
         ChatReply::Search { results, before } => super::chat_edit::search_lines(results, *before),
     }
 }
