@@ -92,6 +92,7 @@ const chat = {
         }
       }
       r.seen = Math.max(r.seen || 0, joined.last_seq);
+      r.topic = (await link.request({ type: "chat.topic", room: joined.room })).topic;
       if (switchTo) this.show(joined.room);
       else this.sidebar();
     } catch (e) {
@@ -160,7 +161,7 @@ const chat = {
       $("room-list").replaceChildren(...list.rooms.map((r) => {
         const o = document.createElement("option");
         o.value = r.name;
-        o.label = `${r.members} here`;
+        o.label = r.topic ? `${r.members} here · ${r.topic}` : `${r.members} here`;
         return o;
       }));
     } catch { /* suggestions only */ }
@@ -172,6 +173,12 @@ const chat = {
     if (!r || r.lines.some((l) => l.seq === m.seq)) return;
     r.seen = Math.max(r.seen || 0, m.seq);
     if (m.kind === "edit" || m.kind === "delete") return this.change(r, m);
+    if (m.kind === "topic") {
+      r.topic = m.text;
+      if (m.room === this.current) $("room-topic").textContent = m.text;
+      r.lines.push({ seq: m.seq });
+      return this.note(m.room, m.text ? `${m.name} set the topic: ${m.text}` : `${m.name} cleared the topic`);
+    }
     r.lines.push({ seq: m.seq, m });
     if (r.lines.length > KEEP_LINES) r.lines.shift();
     const mine = m.name === this.me;
@@ -299,6 +306,7 @@ const chat = {
     const r = this.rooms.get(room);
     if (r) { r.unread = 0; r.mentioned = false; }
     $("room-name").textContent = `#${room}`;
+    $("room-topic").textContent = (r && r.topic) || "";
     $("messages").replaceChildren();
     this.last = null;
     (r ? r.lines : []).forEach((l) => {

@@ -28,7 +28,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
   /rooms       list rooms                       /who [ROOM]    who is in a room
   /history [N] the last N messages (20)         /quit          leave
   /edit SEQ TEXT  edit your message SEQ          /delete SEQ    delete it
-  /search WORDS   search the rooms you can read
+  /search WORDS   search the rooms you can read  /topic [TEXT]  show or set the topic
 Incoming messages print above the line you are typing. If the connection
 drops or the server restarts, it reconnects and shows what was said meanwhile.
 When stdin is not a terminal, each input line is sent and each message
@@ -382,6 +382,10 @@ impl Ui {
                 before: None,
                 epoch: None,
             },
+            "/topic" => ChatRequest::Topic {
+                room: self.current.clone(),
+                topic: (!arg.is_empty()).then(|| arg.trim_start_matches('-').to_owned()),
+            },
             "/edit" | "/delete" | "/search" => {
                 match super::chat_edit::command(cmd, arg, &self.current) {
                     Ok(req) => req,
@@ -483,6 +487,10 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
         ChatReply::Typing { .. } => vec![],
         // One's own changes are not pushed back: the reply shows them.
         ChatReply::Edit(m) | ChatReply::Delete(m) => vec![line(m, current)],
+        ChatReply::Topic { room, topic } if topic.is_empty() => {
+            vec![format!("* {room} has no topic")]
+        }
+        ChatReply::Topic { room, topic } => vec![format!("* topic of {room}: {topic}")],
         ChatReply::Search { results, before } => super::chat_edit::search_lines(results, *before),
     }
 }

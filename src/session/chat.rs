@@ -166,6 +166,7 @@ async fn answer(
                     name: r.name.to_string(),
                     members: r.members,
                     last_seq: r.last_id,
+                    topic: r.topic,
                 })
                 .collect(),
         },
@@ -182,6 +183,16 @@ async fn answer(
         ChatRequest::Delete { room, seq } => {
             let m = me.amend(&room, seq, chat::Amend::Delete).await?;
             ChatReply::Delete(ChatMessage::from(&*m))
+        }
+        ChatRequest::Topic { room, topic } => {
+            if let Some(topic) = topic {
+                me.amend(&room, 0, chat::Amend::Topic(topic)).await?;
+            }
+            let room = chat::room_name(&room)?;
+            ChatReply::Topic {
+                topic: hub.topic(&room).await?,
+                room,
+            }
         }
         ChatRequest::Search {
             q,

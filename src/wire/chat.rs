@@ -112,6 +112,16 @@ pub enum ChatRequest {
         /// The message to delete.
         seq: u64,
     },
+    /// `chat.topic`: the topic of `room`; with `topic`, set it first (an
+    /// account member of the room; empty clears it).
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room (joined, to set it).
+        room: String,
+        /// The new topic (at most 250 bytes, cleaned as a message).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
     /// `chat.search`: messages containing every word of `q` (the last
     /// also as a prefix), newest first, in the rooms one may read.
     #[serde(rename = "chat.search")]
@@ -216,6 +226,14 @@ pub enum ChatReply {
     /// `chat.delete`: committed (see `chat.edit`).
     #[serde(rename = "chat.delete")]
     Delete(ChatMessage),
+    /// `chat.topic`: the room's topic now (empty when none).
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room.
+        room: String,
+        /// Its topic.
+        topic: String,
+    },
     /// `chat.search`: one page of results, newest first.
     #[serde(rename = "chat.search")]
     Search {

@@ -48,13 +48,18 @@ pub enum MessageKind {
     Edit,
     /// The deletion of message `target`.
     Delete,
+    /// The room's topic set to `text` (cleared when empty).
+    Topic,
 }
 
 impl ChatMessage {
     /// True for an `edit` or `delete` entry (shown as a notice, not as a
     /// message of its sender).
     pub fn is_change(&self) -> bool {
-        matches!(self.kind, Some(MessageKind::Edit | MessageKind::Delete))
+        matches!(
+            self.kind,
+            Some(MessageKind::Edit | MessageKind::Delete | MessageKind::Topic)
+        )
     }
 
     /// The text a text client shows (see [`shown_text`]).
@@ -81,6 +86,8 @@ pub fn shown_text(
         Some(MessageKind::Edit) if text.is_empty() => format!("edited #{t}").into(),
         Some(MessageKind::Edit) => format!("edited #{t}: {text}").into(),
         Some(MessageKind::Delete) => format!("deleted #{t}").into(),
+        Some(MessageKind::Topic) if text.is_empty() => "cleared the topic".into(),
+        Some(MessageKind::Topic) => format!("set the topic: {text}").into(),
     }
 }
 
@@ -104,6 +111,9 @@ pub struct ChatRoom {
     pub members: usize,
     /// Number of its last message (0 when none).
     pub last_seq: u64,
+    /// Its topic (absent when none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub topic: String,
 }
 
 /// One message `chat.search` found.

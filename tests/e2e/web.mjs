@@ -159,6 +159,11 @@ try {
     throw new Error(`the CLI's history after the delete: ${afterDelete}`);
   }
 
+  // A topic set from the terminal shows in the page's header.
+  cli.say("/topic ship it friday");
+  await page.waitForSelector("#room-topic:text-is('ship it friday')");
+  await page.waitForSelector("#messages li.notice:has-text('bob set the topic: ship it friday')");
+
   // Search: a message said long ago in a room the page has not joined is
   // found, and clicking it joins the room and scrolls back to it.
   const archive = ["needle in the archive", ...Array.from({ length: 180 }, (_, i) => `hay ${i}`)];

@@ -38,6 +38,9 @@ pub enum Command<'a> {
     Edit(u64, &'a str),
     /// `/delete SEQ`: delete one's own message SEQ here.
     Delete(u64),
+    /// `/topic [TEXT]`: show this room's topic, or set it (`/topic -`
+    /// clears it).
+    Topic(&'a str),
 }
 
 /// Which N messages `/history` shows.
@@ -69,6 +72,7 @@ pub const HELP: &[&str] = &[
     "  /search WORDS         find messages in every room (newest first)",
     "  /edit SEQ TEXT        change your message SEQ here (logged in, 10 minutes)",
     "  /delete SEQ           delete your message SEQ here (logged in, 10 minutes)",
+    "  /topic [TEXT]         show this room's topic, or set it (logged in; - clears)",
     "  /quit                 leave",
     "  //text                send a line that starts with /",
     "any other line is a message to the room you are in",
@@ -121,6 +125,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, String> {
                 .ok_or_else(|| "usage: /edit SEQ NEW TEXT".to_owned()),
             _ => Err("usage: /edit SEQ NEW TEXT".to_owned()),
         },
+        "topic" => Ok(Command::Topic(args.trim_end())),
         "delete" => seq_arg(args.trim_end())
             .map(Command::Delete)
             .ok_or_else(|| "usage: /delete SEQ".to_owned()),

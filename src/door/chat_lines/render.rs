@@ -31,7 +31,7 @@ impl Renderer for Lines {
     fn message(&self, m: &Message) -> Bytes {
         let shown = m.display_text();
         let (name, text) = (collapse_blanks(&m.name), collapse_blanks(&shown));
-        if m.revision.target().is_some() {
+        if m.revision.is_entry() {
             // An edit or delete reads as a notice: "* ann edited #12: ...".
             return Bytes::from(format!("* {name} {text}\r\n"));
         }

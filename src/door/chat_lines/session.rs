@@ -217,6 +217,7 @@ impl Chat {
             Command::Search(words) => self.search(words).await.map(Some),
             Command::Edit(seq, text) => self.amend(seq, Amend::Edit(text.to_owned())).await,
             Command::Delete(seq) => self.amend(seq, Amend::Delete).await,
+            Command::Topic(text) => self.topic(text).await,
             Command::Nick(name) => {
                 let r = self
                     .session

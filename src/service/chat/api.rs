@@ -141,6 +141,9 @@ pub trait ChatHub: Send + Sync {
     /// Searches the history of the rooms `user` may read (see
     /// [`may_read`](super::may_read)), newest first.
     fn search<'a>(&'a self, user: &'a str, query: SearchQuery) -> HubFuture<'a, SearchPage>;
+    /// The topic of `room` (empty when it has none); set it with
+    /// [`ChatHub::amend`] and [`Amend::Topic`].
+    fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String>;
 }
 
 /// A message accepted by [`ChatHub::submit`]: checked, cleaned and queued

@@ -107,8 +107,16 @@ impl Db {
         Ok(())
     }
 
-    /// The first `max` rooms with history, with their last ids.
-    pub(super) fn list_rooms(&mut self, max: usize) -> Result<Vec<(String, u64)>, DbError> {
+    /// The topic of `room` (empty when none).
+    pub(super) fn topic(&mut self, room: &str) -> Result<String, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::topic(c, room)?,
+            Db::Pg(c) => c.with(|c| history_pg::topic(c, room))?,
+        })
+    }
+
+    /// The first `max` rooms with history, with their last ids and topics.
+    pub(super) fn list_rooms(&mut self, max: usize) -> Result<Vec<history::StoredRoom>, DbError> {
         Ok(match self {
             Db::Sqlite(c) => history::list_rooms(c, max)?,
             Db::Pg(c) => c.with(|c| history_pg::list_rooms(c, max))?,

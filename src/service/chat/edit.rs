@@ -22,6 +22,18 @@ use super::event::Revision;
 /// an hour ago still says what it said.
 pub const DEFAULT_EDIT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
+/// Longest topic, in UTF-8 bytes: a line in a header, not an essay.
+pub const TOPIC_MAX_BYTES: usize = 250;
+
+/// Whether `who` may set a room's topic: any account member of the room
+/// (guests may not, as for edits: a guest name is nobody in particular).
+pub(super) fn check_topic(guest: bool) -> Result<(), super::error::ChatError> {
+    if guest {
+        return Err(super::error::ChatError::TopicNeedsAccount);
+    }
+    Ok(())
+}
+
 /// A change to an earlier message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Amend {
@@ -29,6 +41,10 @@ pub enum Amend {
     Edit(String),
     /// Delete it: its text is erased from history and search.
     Delete,
+    /// Set the room's topic to this text (already cleaned; empty clears
+    /// it): not a change of a message, but an entry of the log too, so
+    /// every member on every node hears of it in order.
+    Topic(String),
 }
 
 impl Amend {
@@ -37,13 +53,14 @@ impl Amend {
         match self {
             Amend::Edit(_) => Revision::Edit(target),
             Amend::Delete => Revision::Delete(target),
+            Amend::Topic(_) => Revision::Topic,
         }
     }
 
     /// The text its log entry carries: the new text, or none.
     pub(super) fn text(&self) -> &str {
         match self {
-            Amend::Edit(t) => t,
+            Amend::Edit(t) | Amend::Topic(t) => t,
             Amend::Delete => "",
         }
     }

@@ -114,6 +114,9 @@ pub enum ChatError {
     /// text names which and the fix.
     #[error("bad search: {0}")]
     BadQuery(String),
+    /// A guest tried to set a room's topic.
+    #[error("guests cannot set a room's topic; log in to an account first")]
+    TopicNeedsAccount,
 }
 
 impl ChatError {
@@ -143,6 +146,7 @@ impl ChatError {
             ChatError::EditWindow { .. } => ErrorCode::EditWindow,
             ChatError::MessageDeleted(_) => ErrorCode::MessageDeleted,
             ChatError::BadQuery(_) => ErrorCode::BadQuery,
+            ChatError::TopicNeedsAccount => ErrorCode::NotAuthor,
         }
     }
 }

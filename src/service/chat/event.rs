@@ -106,6 +106,8 @@ pub enum Revision {
     Edit(u64),
     /// The deletion of the message with this seq; no text.
     Delete(u64),
+    /// The room's topic set to the text (cleared when empty).
+    Topic,
 }
 
 impl Revision {
@@ -118,6 +120,7 @@ impl Revision {
             Revision::Deleted => (2, 0),
             Revision::Edit(t) => (3, t),
             Revision::Delete(t) => (4, t),
+            Revision::Topic => (5, 0),
         }
     }
 
@@ -129,8 +132,18 @@ impl Revision {
             2 => Revision::Deleted,
             3 => Revision::Edit(target),
             4 => Revision::Delete(target),
+            5 => Revision::Topic,
             _ => Revision::Original,
         }
+    }
+
+    /// True for an entry that is not a message (an edit, a delete, a
+    /// topic): text doors show it as a notice.
+    pub fn is_entry(self) -> bool {
+        matches!(
+            self,
+            Revision::Edit(_) | Revision::Delete(_) | Revision::Topic
+        )
     }
 
     /// The seq this entry edits or deletes, if it is an edit or a delete.
@@ -320,4 +333,6 @@ pub struct RoomInfo {
     pub members: usize,
     /// Id of its last committed message (0 when it has none).
     pub last_id: u64,
+    /// Its topic (empty when none).
+    pub topic: String,
 }

@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "chat edits, deletes and full-text search",
         sql: super::search::SQLITE_MIGRATION,
     },
+    Migration {
+        version: 6,
+        name: "chat room topics",
+        sql: "ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';",
+    },
 ];
 
 /// A fresh epoch for a room whose history starts (again): 16 random hex
@@ -159,14 +164,25 @@ pub(super) fn create_room(conn: &Connection, room: &str) -> rusqlite::Result<()>
         .map(drop)
 }
 
-/// The first `max` rooms with history by name, with their last ids.
-pub(super) fn list_rooms(conn: &Connection, max: usize) -> rusqlite::Result<Vec<(String, u64)>> {
+/// The first `max` rooms with history by name, with their last ids and
+/// topics.
+pub(super) fn list_rooms(conn: &Connection, max: usize) -> rusqlite::Result<Vec<StoredRoom>> {
     let mut st = conn.prepare_cached(
-        "SELECT name, last_id FROM rooms WHERE last_id > 0 ORDER BY name LIMIT ?1",
+        "SELECT name, last_id, topic FROM rooms WHERE last_id > 0 ORDER BY name LIMIT ?1",
     )?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    let rows = st.query_map([limit], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?;
+    let rows = st.query_map([limit], |r| Ok((r.get(0)?, get_u64(r, 1)?, r.get(2)?)))?;
     rows.collect()
+}
+
+/// A room as the stores list it: name, last id, topic.
+pub(super) type StoredRoom = (String, u64, String);
+
+/// The topic of `room` (empty when it has none, or no row).
+pub(super) fn topic(conn: &Connection, room: &str) -> rusqlite::Result<String> {
+    let mut st = conn.prepare_cached("SELECT topic FROM rooms WHERE name = ?1")?;
+    let mut rows = st.query_map([room], |r| r.get(0))?;
+    Ok(rows.next().transpose()?.unwrap_or_default())
 }
 
 /// Bytes the database's live pages take (its file, less free pages).

@@ -33,9 +33,7 @@ pub(super) fn commit(
     entry: &Message,
     amend: &Amend,
 ) -> rusqlite::Result<()> {
-    let Some(target) = entry.revision.target() else {
-        return Ok(());
-    };
+    let target = entry.revision.target().unwrap_or(0);
     let (kind, _) = entry.revision.to_row();
     let tx = conn.transaction()?;
     tx.prepare_cached(
@@ -59,6 +57,10 @@ pub(super) fn commit(
     .execute(params![&*entry.room, sql_int(entry.id), new_epoch()])?;
     let room = &*entry.room;
     match amend {
+        Amend::Topic(topic) => {
+            tx.prepare_cached("UPDATE rooms SET topic = ?2 WHERE name = ?1")?
+                .execute(params![room, topic])?;
+        }
         Amend::Edit(text) => {
             tx.prepare_cached(
                 "UPDATE messages SET text = ?3, kind = 1 WHERE room = ?1 AND id = ?2",

@@ -20,7 +20,7 @@ use postgres::Client;
 use crate::store::Migration;
 
 use super::event::{DoorKind, MemberInfo, Message, Revision};
-use super::history::{HistoryPage, HistoryQuery, new_epoch};
+use super::history::{HistoryPage, HistoryQuery, StoredRoom, new_epoch};
 
 /// The LISTEN/NOTIFY channel commits wake the other nodes on. Only a
 /// wake-up: notifications sent while a node reconnects are lost, so nodes
@@ -90,6 +90,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "chat edits, deletes and full-text search",
         sql: super::search_pg::MIGRATION,
+    },
+    Migration {
+        version: 6,
+        name: "chat room topics",
+        sql: "ALTER TABLE chat_rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';",
     },
 ];
 
@@ -346,16 +351,22 @@ pub(super) fn tops(c: &mut Client, rooms: &[&str]) -> Result<Vec<(String, u64)>,
 }
 
 /// The first `max` rooms by name, with their top seqs.
-pub(super) fn list_rooms(
-    c: &mut Client,
-    max: usize,
-) -> Result<Vec<(String, u64)>, postgres::Error> {
+pub(super) fn list_rooms(c: &mut Client, max: usize) -> Result<Vec<StoredRoom>, postgres::Error> {
     let limit = sql_int(max as u64);
     let rows = c.query(
-        "SELECT name, top FROM chat_rooms WHERE top > 0 ORDER BY name LIMIT $1",
+        "SELECT name, top, topic FROM chat_rooms WHERE top > 0 ORDER BY name LIMIT $1",
         &[&limit],
     )?;
-    Ok(rows.iter().map(|r| (r.get(0), get_u64(r.get(1)))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), get_u64(r.get(1)), r.get(2)))
+        .collect())
+}
+
+/// The topic of `room` (empty when none).
+pub(super) fn topic(c: &mut Client, room: &str) -> Result<String, postgres::Error> {
+    let row = c.query_opt("SELECT topic FROM chat_rooms WHERE name = $1", &[&room])?;
+    Ok(row.map(|r| r.get(0)).unwrap_or_default())
 }
 
 /// The outbox's current end: the highest message id committed.

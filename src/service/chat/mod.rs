@@ -73,7 +73,7 @@ pub use config::{
     TYPING_EVERY, WRITE_QUEUE_CAPACITY,
 };
 pub use db::{OpenStoreError, PRESENCE_TTL};
-pub use edit::{Amend, DEFAULT_EDIT_WINDOW};
+pub use edit::{Amend, DEFAULT_EDIT_WINDOW, TOPIC_MAX_BYTES};
 pub use error::ChatError;
 pub use event::{
     Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, Revision, RoomInfo, SessionId,

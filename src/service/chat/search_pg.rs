@@ -63,19 +63,24 @@ pub(super) fn amend(
             ts: get_u64(r.get(2)),
             revision: revision(r.get(3), r.get(4)),
         });
-    if let Err(e) = edit::check(
-        target.as_ref(),
-        (room, req.target),
-        (req.name, req.guest),
-        ts,
-        window,
-    ) {
+    let allowed = match req.amend {
+        Amend::Topic(_) => edit::check_topic(req.guest),
+        _ => edit::check(
+            target.as_ref(),
+            (room, req.target),
+            (req.name, req.guest),
+            ts,
+            window,
+        ),
+    };
+    if let Err(e) = allowed {
         return Ok(Err(e));
     }
     let seq: i64 = tx
         .query_one(
-            "UPDATE chat_rooms SET top = top + 1 WHERE name = $1 RETURNING top",
-            &[&room],
+            "INSERT INTO chat_rooms AS r (name, top, epoch) VALUES ($1, 1, $2)
+             ON CONFLICT (name) DO UPDATE SET top = r.top + 1 RETURNING r.top",
+            &[&room, &super::history::new_epoch()],
         )?
         .get(0);
     let (kind, target) = req.amend.revision(req.target).to_row();
@@ -96,6 +101,12 @@ pub(super) fn amend(
     )?;
     let t = sql_int(req.target);
     match req.amend {
+        Amend::Topic(topic) => {
+            tx.execute(
+                "UPDATE chat_rooms SET topic = $2 WHERE name = $1",
+                &[&room, topic],
+            )?;
+        }
         Amend::Edit(text) => {
             tx.execute(
                 "UPDATE chat_messages SET text = $3, kind = 1 WHERE room = $1 AND seq = $2",

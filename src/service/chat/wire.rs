@@ -30,6 +30,7 @@ impl Revision {
             Revision::Deleted => Some(MessageKind::Deleted),
             Revision::Edit(_) => Some(MessageKind::Edit),
             Revision::Delete(_) => Some(MessageKind::Delete),
+            Revision::Topic => Some(MessageKind::Topic),
         }
     }
 }

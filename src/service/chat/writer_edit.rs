@@ -29,12 +29,18 @@ pub(super) fn amend_sqlite(
         return;
     };
     let room = p.room.clone();
-    let found = match history_edit::target(conn, &room.name, target) {
-        Ok(t) => t,
-        Err(e) => return fail(&mut vec![p], &ChatError::Store(Arc::from(e.to_string()))),
+    let allowed = if matches!(amend, edit::Amend::Topic(_)) {
+        edit::check_topic(p.guest)
+    } else {
+        match history_edit::target(conn, &room.name, target) {
+            Ok(found) => {
+                let who = (&*p.name, p.guest);
+                edit::check(found.as_ref(), (&room.name, target), who, ts, window)
+            }
+            Err(e) => Err(ChatError::Store(Arc::from(e.to_string()))),
+        }
     };
-    let who = (&*p.name, p.guest);
-    if let Err(e) = edit::check(found.as_ref(), (&room.name, target), who, ts, window) {
+    if let Err(e) = allowed {
         return fail(&mut vec![p], &e);
     }
     // Only this thread raises a room's last id (see `writer::commit`).

@@ -26,6 +26,22 @@ impl Chat {
         Ok(out)
     }
 
+    /// Shows the current room's topic (`text` empty) or sets it (`-`
+    /// clears it); the room sees the change as a notice.
+    pub(super) async fn topic(&mut self, text: &str) -> Result<Option<BytesMut>, ChatError> {
+        if text.is_empty() {
+            let topic = self.session.hub().topic(&self.room).await?;
+            let line = if topic.is_empty() {
+                format!("{} has no topic; /topic TEXT sets one", self.room)
+            } else {
+                format!("topic of {}: {topic}", self.room)
+            };
+            return Ok(Some(notices(&[line])));
+        }
+        let topic = if text == "-" { "" } else { text };
+        self.amend(0, Amend::Topic(topic.to_owned())).await
+    }
+
     /// Edits or deletes message `seq` of the current room; the room (the
     /// member included) sees the change as a notice.
     pub(super) async fn amend(

@@ -289,4 +289,8 @@ impl ChatHub for LocalHub {
         let user = user.to_owned();
         Box::pin(self.read(move |db| db.search(&query, &user)))
     }
+    fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String> {
+        let room = room.to_owned();
+        Box::pin(self.read(move |db| db.topic(&room)))
+    }
 }

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use super::LocalHub;
 use crate::service::chat::api::Ticket;
 use crate::service::chat::config::DEFAULT_ROOM;
-use crate::service::chat::edit::Amend;
+use crate::service::chat::edit::{Amend, TOPIC_MAX_BYTES};
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
@@ -56,6 +56,13 @@ pub(crate) fn message_text(
     Ok(text)
 }
 
+/// What `submit_entry` queues: a message, or a change (of message
+/// `seq`, or of the room's topic).
+enum Entry<'a> {
+    Message(&'a str),
+    Change(u64, Amend),
+}
+
 impl LocalHub {
     /// Checks, cleans and queues a message for the writer; the ticket
     /// resolves once it is committed and fanned out.
@@ -69,12 +76,13 @@ impl LocalHub {
         if let Some(k) = key {
             keys::check(k)?;
         }
-        self.submit_entry(id, room, Some(text), key, None).await
+        self.submit_entry(id, room, Entry::Message(text), key).await
     }
 
     /// See [`ChatHub::amend`](crate::service::chat::ChatHub::amend): an
-    /// edit goes through every check a message does; the writer then
-    /// checks the rules of `edit` against the stored message.
+    /// edit goes through every check a message does, a topic the same
+    /// with its own length limit; the writer then checks the rules of
+    /// `edit` against the stored message.
     pub(super) async fn amend_message(
         &self,
         id: SessionId,
@@ -82,22 +90,17 @@ impl LocalHub {
         seq: u64,
         change: Amend,
     ) -> Result<Ticket, ChatError> {
-        let text = match &change {
-            Amend::Edit(t) => Some(t.as_str()),
-            Amend::Delete => None,
-        };
-        self.submit_entry(id, room, text, None, Some(seq)).await
+        self.submit_entry(id, room, Entry::Change(seq, change), None)
+            .await
     }
 
-    /// A message (`target` none) or a change of message `target` (an edit
-    /// with `text`, a delete without), checked, cleaned and queued.
+    /// A message or a change, checked, cleaned and queued.
     async fn submit_entry(
         &self,
         id: SessionId,
         room: &str,
-        text: Option<&str>,
+        entry: Entry<'_>,
         key: Option<&str>,
-        target: Option<u64>,
     ) -> Result<Ticket, ChatError> {
         let max = self.config.max_message_bytes;
         let member = self.member(id)?;
@@ -111,13 +114,23 @@ impl LocalHub {
             self.charge_message(&member, &mut p)?;
             (r, p.name.clone(), p.guest)
         };
-        let text = text
-            .map(|t| message_text(t, max, &self.filter))
-            .transpose()?;
-        let amend = target.map(|t| match &text {
-            Some(new) => (t, Amend::Edit(new.clone())),
-            None => (t, Amend::Delete),
-        });
+        let (text, amend) = match entry {
+            Entry::Message(t) => (message_text(t, max, &self.filter)?, None),
+            Entry::Change(seq, Amend::Edit(t)) => {
+                let clean = message_text(&t, max, &self.filter)?;
+                (String::new(), Some((seq, Amend::Edit(clean))))
+            }
+            Entry::Change(seq, Amend::Delete) => (String::new(), Some((seq, Amend::Delete))),
+            Entry::Change(seq, Amend::Topic(t)) => {
+                // An empty topic clears it.
+                let clean = if sanitize(&t).is_empty() {
+                    String::new()
+                } else {
+                    message_text(&t, TOPIC_MAX_BYTES, &self.filter)?
+                };
+                (String::new(), Some((seq, Amend::Topic(clean))))
+            }
+        };
         {
             // Membership is checked where the writer will look, and the
             // pending count keeps the room (and its ids) alive until commit.
@@ -127,11 +140,6 @@ impl LocalHub {
             }
             st.pending += 1;
         }
-        let text = if amend.is_some() {
-            String::new()
-        } else {
-            text.unwrap_or_default()
-        };
         let key = key.map(str::to_owned);
         self.queue(room, (name, guest), text, id, key, amend).await
     }

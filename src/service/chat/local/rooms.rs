@@ -172,10 +172,11 @@ impl LocalHub {
         let live: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
         let mut list: Vec<RoomInfo> = stored
             .into_iter()
-            .map(|(name, last_id)| RoomInfo {
+            .map(|(name, last_id, topic)| RoomInfo {
                 name: Arc::from(name),
                 members: 0,
                 last_id,
+                topic,
             })
             .collect();
         for r in live {
@@ -192,6 +193,7 @@ impl LocalHub {
                     name: r.name.clone(),
                     members,
                     last_id,
+                    topic: String::new(),
                 }),
                 None => {}
             }

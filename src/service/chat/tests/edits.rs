@@ -248,3 +248,50 @@ fn direct_conversations_are_readable_by_their_participants_only() {
     assert!(!may_read("eve", "@ann+bob"));
     assert!(!may_read("ann+bob", "@ann+bob"));
 }
+
+#[tokio::test]
+async fn a_topic_is_set_by_an_account_member_pushed_stored_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = open(dir.path(), unlimited());
+    let (ann, _a) = user_in(&hub, "ann", "ops").await;
+    let (_bob, mut b) = user_in(&hub, "bob", "ops").await;
+    let (eve, _e) = guest_in(&hub, "eve", "ops").await;
+    assert_eq!(hub.topic("ops").await.unwrap(), "");
+    let set = ann
+        .amend("ops", 0, Amend::Topic("release \u{1b}[31mfriday".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (set.revision, set.text.as_str()),
+        (Revision::Topic, "release friday")
+    );
+    let seen = next_message(&mut b).await;
+    assert_eq!(seen.display_text(), "set the topic: release friday");
+    assert_eq!(hub.topic("ops").await.unwrap(), "release friday");
+    let listed = hub.rooms().await.unwrap();
+    let ops = listed.iter().find(|r| &*r.name == "ops").unwrap();
+    assert_eq!(ops.topic, "release friday");
+    assert_eq!(
+        eve.amend("ops", 0, Amend::Topic("mine".into()))
+            .await
+            .unwrap_err(),
+        ChatError::TopicNeedsAccount
+    );
+    let long = "x".repeat(TOPIC_MAX_BYTES + 1);
+    assert!(matches!(
+        ann.amend("ops", 0, Amend::Topic(long)).await,
+        Err(ChatError::TooLong { .. })
+    ));
+    ann.amend("ops", 0, Amend::Topic("  ".into()))
+        .await
+        .unwrap();
+    assert_eq!(hub.topic("ops").await.unwrap(), "");
+    // Kept across a restart.
+    ann.amend("ops", 0, Amend::Topic("kept".into()))
+        .await
+        .unwrap();
+    drop((ann, _a, _bob, b, eve, _e));
+    drop(hub);
+    let hub = open(dir.path(), unlimited());
+    assert_eq!(hub.topic("ops").await.unwrap(), "kept");
+}
