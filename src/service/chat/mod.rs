@@ -94,6 +94,6 @@ pub use render::{RENDER_SLOTS, RenderSlot};
 pub use room::{HubStats, PRESENCE_ROOM_MAX};
 pub use sanitize::sanitize;
 pub use search::{
-    DEFAULT_SEARCH_LIMIT, QUERY_MAX_BYTES, QUERY_MAX_WORDS, SEARCH_LIMIT_MAX, SearchHit,
-    SearchPage, SearchQuery, may_read,
+    DEFAULT_SEARCH_LIMIT, QUERY_MAX_BYTES, QUERY_MAX_WORDS, SEARCH_LIMIT_MAX, SNIPPET_MAX_CHARS,
+    SearchHit, SearchPage, SearchQuery, may_read,
 };
