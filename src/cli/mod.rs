@@ -10,6 +10,7 @@ mod bench;
 mod call;
 mod cert;
 mod chat;
+mod chat_edit;
 mod chat_term;
 mod dm;
 pub mod exit;
@@ -137,6 +138,12 @@ pub enum Command {
     Mkdir(files::MkdirArgs),
     /// Move or rename one of your files or directories on a server.
     Mv(files::MvArgs),
+    /// Edit one of your chat messages (within the edit window).
+    Edit(chat_edit::EditArgs),
+    /// Delete one of your chat messages (within the edit window).
+    Delete(chat_edit::DeleteArgs),
+    /// Search the chat rooms you can read.
+    Search(chat_edit::SearchArgs),
 }
 
 impl Cli {
@@ -213,6 +220,9 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Share(a) => share::run(a).await,
         Command::Mkdir(a) => files::mkdir(a).await,
         Command::Mv(a) => files::mv(a).await,
+        Command::Edit(a) => chat_edit::edit(a).await,
+        Command::Delete(a) => chat_edit::delete(a).await,
+        Command::Search(a) => chat_edit::search(a).await,
     }
 }
 

@@ -8,7 +8,7 @@ use super::{Failure, Session};
 use crate::service::chat::{
     self, ChatHub, Event, HistoryQuery, Identity, Inbox, Message, Presence,
 };
-use crate::wire::{ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom};
+use crate::wire::{ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom, SearchResult};
 
 /// A connection's chat membership: its hub session and its event queue.
 pub struct ChatState {
@@ -166,6 +166,7 @@ async fn answer(
                     name: r.name.to_string(),
                     members: r.members,
                     last_seq: r.last_id,
+                    topic: r.topic,
                 })
                 .collect(),
         },
@@ -179,6 +180,37 @@ async fn answer(
         | ChatRequest::Dms {}
         | ChatRequest::Read { .. }
         | ChatRequest::Unread { .. }) => super::chat_dm::answer(me, req).await?,
+        ChatRequest::Edit { room, seq, text } => {
+            let m = me.amend(&room, seq, chat::Amend::Edit(text)).await?;
+            ChatReply::Edit(ChatMessage::from(&*m))
+        }
+        ChatRequest::Delete { room, seq } => {
+            let m = me.amend(&room, seq, chat::Amend::Delete).await?;
+            ChatReply::Delete(ChatMessage::from(&*m))
+        }
+        ChatRequest::Topic { room, topic } => {
+            if let Some(topic) = topic {
+                me.amend(&room, 0, chat::Amend::Topic(topic)).await?;
+            }
+            let room = chat::room_name(&room)?;
+            ChatReply::Topic {
+                topic: hub.topic(&room).await?,
+                room,
+            }
+        }
+        ChatRequest::Search {
+            q,
+            room,
+            before,
+            limit,
+        } => {
+            let query = chat::SearchQuery::parse(&q, room.as_deref(), before, limit)?;
+            let page = me.search(query).await?;
+            ChatReply::Search {
+                results: page.hits.iter().map(SearchResult::from).collect(),
+                before: page.next,
+            }
+        }
     })
 }
 

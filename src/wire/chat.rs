@@ -8,7 +8,9 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-pub use super::chat_items::{ChatConversation, ChatMember, ChatMessage, ChatRoom};
+pub use super::chat_items::{
+    ChatConversation, ChatMember, ChatMessage, ChatRoom, MessageKind, SearchResult, shown_text,
+};
 use super::code::ErrorCode;
 use super::encode::encode_to_vec;
 use super::frame::Frame;
@@ -112,6 +114,52 @@ pub enum ChatRequest {
     Unread {
         /// Rooms or direct conversations (at most 64 are counted).
         rooms: Vec<String>,
+    },
+    /// `chat.edit`: replace the text of one's own message `seq` in `room`
+    /// (within the server's edit window; not a guest's).
+    #[serde(rename = "chat.edit")]
+    Edit {
+        /// The room (joined).
+        room: String,
+        /// The message to edit.
+        seq: u64,
+        /// Its new text (checked as a message is).
+        text: String,
+    },
+    /// `chat.delete`: delete one's own message `seq` in `room` (within
+    /// the edit window); its text is erased from history and search.
+    #[serde(rename = "chat.delete")]
+    Delete {
+        /// The room (joined).
+        room: String,
+        /// The message to delete.
+        seq: u64,
+    },
+    /// `chat.topic`: the topic of `room`; with `topic`, set it first (an
+    /// account member of the room; empty clears it).
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room (joined, to set it).
+        room: String,
+        /// The new topic (at most 250 bytes, cleaned as a message).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
+    /// `chat.search`: messages containing every word of `q` (the last
+    /// also as a prefix), newest first, in the rooms one may read.
+    #[serde(rename = "chat.search")]
+    Search {
+        /// The words (at most 256 bytes, 16 words).
+        q: String,
+        /// Only this room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// The `before` cursor of the previous page, for the next one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// Most results (default 20, at most 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
     },
 }
 
@@ -225,6 +273,30 @@ pub enum ChatReply {
     Unread {
         /// The counts.
         rooms: Vec<ChatConversation>,
+    },
+    /// `chat.edit` and `chat.delete`: committed as a log entry of its own
+    /// (also pushed to the room's members as a `chat.message`).
+    #[serde(rename = "chat.edit")]
+    Edit(ChatMessage),
+    /// `chat.delete`: committed (see `chat.edit`).
+    #[serde(rename = "chat.delete")]
+    Delete(ChatMessage),
+    /// `chat.topic`: the room's topic now (empty when none).
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room.
+        room: String,
+        /// Its topic.
+        topic: String,
+    },
+    /// `chat.search`: one page of results, newest first.
+    #[serde(rename = "chat.search")]
+    Search {
+        /// The messages found.
+        results: Vec<SearchResult>,
+        /// Pass as `before` for the next page; absent at the end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
     },
 }
 

@@ -166,7 +166,7 @@ def prepare(scenario, cmd):
         if sub not in ("serve", "listen"):
             step(f"sockit serve --echo unix://{path}")
     if sub in {"chat", "say", "history", "put", "get", "ls", "rm", "whoami", "logout", "login",
-               "share", "mkdir", "mv", "dm"}:
+               "share", "mkdir", "mv", "dm", "edit", "delete", "search"}:
         step("sockit serve")
         step("sockit user add alice")
         if sub != "login":
@@ -174,6 +174,10 @@ def prepare(scenario, cmd):
     if sub == "dm":
         # Someone to write to.
         step("sockit user add bob")
+    if sub in {"edit", "delete"}:
+        # Message 1 of the room, alice's, to change.
+        room = words[words.index("--room") + 1] if "--room" in words else "lobby"
+        step(f"sockit say --room {room} 'first draft'")
     if sub == "bench" and "ws://" in cmd:
         # The web door's WebSocket starts logged in: an account to log in as.
         step("sockit serve")

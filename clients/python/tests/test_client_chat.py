@@ -74,3 +74,32 @@ def test_direct_messages_and_read_markers(server):
         with pytest.raises(ServerError) as e:
             ann.chat_dm("nobody-here")
         assert e.value.code == "not_found"
+
+
+def test_edit_delete_and_search(server, account):
+    add_user(server.data, "pyother", PASSWORD)
+    with Client.connect(server.tcp) as c, Client.connect(server.tcp) as other:
+        c.login(account, PASSWORD)
+        other.login("pyother", PASSWORD)
+        c.chat_join("pyedit")
+        other.chat_join("pyedit")
+        sent = c.chat_send("pyedit", "meet at noon")
+        edit = c.chat_edit("pyedit", sent["seq"], "meet at one")
+        assert (edit["kind"], edit["target"], edit["seq"]) == ("edit", sent["seq"], sent["seq"] + 1)
+        with pytest.raises(ServerError) as e:
+            other.chat_delete("pyedit", sent["seq"])
+        assert e.value.code == "not_author"
+        found = other.chat_search("meet", room="pyedit")["results"]
+        assert [(r["seq"], r["text"], r.get("edited")) for r in found] == \
+            [(sent["seq"], "meet at one", True)]
+        assert other.chat_search("noon", room="pyedit")["results"] == []
+        c.chat_delete("pyedit", sent["seq"])
+        page = c.chat_history("pyedit", last=10)["messages"]
+        assert [(m["kind"], m["text"]) for m in page] == \
+            [("deleted", ""), ("edit", ""), ("delete", "")]
+        with pytest.raises(ServerError) as e:
+            c.chat_edit("pyedit", sent["seq"], "back")
+        assert e.value.code == "message_deleted"
+        with pytest.raises(ServerError) as e:
+            c.chat_search("x" * 10_000)
+        assert e.value.code == "bad_query"

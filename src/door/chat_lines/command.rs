@@ -43,6 +43,15 @@ pub enum Command<'a> {
     /// `/query NAME`: move to the direct conversation with NAME, so plain
     /// lines go there (`/join ROOM` goes back).
     Query(&'a str),
+    /// `/search WORDS`: messages holding the words, in every room.
+    Search(&'a str),
+    /// `/edit SEQ TEXT`: replace the text of one's own message SEQ here.
+    Edit(u64, &'a str),
+    /// `/delete SEQ`: delete one's own message SEQ here.
+    Delete(u64),
+    /// `/topic [TEXT]`: show this room's topic, or set it (`/topic -`
+    /// clears it).
+    Topic(&'a str),
 }
 
 /// Which N messages `/history` shows.
@@ -73,6 +82,10 @@ pub const HELP: &[&str] = &[
     "  /query NAME           talk with NAME: plain lines go to them until /join",
     "  /nick NAME            change your guest name (shown ~NAME)",
     "  /login NAME PASSWORD  speak as a registered user (sent in clear: use a trusted network)",
+    "  /search WORDS         find messages in every room (newest first)",
+    "  /edit SEQ TEXT        change your message SEQ here (logged in, 10 minutes)",
+    "  /delete SEQ           delete your message SEQ here (logged in, 10 minutes)",
+    "  /topic [TEXT]         show this room's topic, or set it (logged in; - clears)",
     "  /quit                 leave",
     "  //text                send a line that starts with /",
     "any other line is a message to the room you are in",
@@ -125,6 +138,18 @@ pub fn parse(line: &str) -> Result<Command<'_>, String> {
         "query" | "q" => one_arg("/query NAME").map(Command::Query),
         "quit" | "exit" | "bye" => Ok(Command::Quit),
         "help" | "?" => Ok(Command::Help),
+        "search" | "find" if !args.trim().is_empty() => Ok(Command::Search(args.trim_end())),
+        "search" | "find" => Err("usage: /search WORDS".to_owned()),
+        "edit" => match args.split_once(char::is_whitespace) {
+            Some((seq, text)) if !text.trim().is_empty() => seq_arg(seq)
+                .map(|seq| Command::Edit(seq, text.trim()))
+                .ok_or_else(|| "usage: /edit SEQ NEW TEXT".to_owned()),
+            _ => Err("usage: /edit SEQ NEW TEXT".to_owned()),
+        },
+        "topic" => Ok(Command::Topic(args.trim_end())),
+        "delete" => seq_arg(args.trim_end())
+            .map(Command::Delete)
+            .ok_or_else(|| "usage: /delete SEQ".to_owned()),
         _ => Err(format!(
             "unknown command /{}; /help lists the commands (//text sends a line starting with /)",
             shorten(word)
@@ -151,6 +176,11 @@ fn history_args(args: &str) -> Result<Command<'static>, String> {
         _ => return Err(HISTORY_USAGE.to_owned()),
     };
     Ok(Command::History(n, scroll))
+}
+
+/// A message number, as `/history` shows them (`12` or `#12`).
+fn seq_arg(s: &str) -> Option<u64> {
+    s.strip_prefix('#').unwrap_or(s).parse().ok()
 }
 
 /// The start of a word, so an unknown 4 KiB "command" is not echoed whole.
@@ -216,6 +246,12 @@ mod tests {
                 password: "open sesame"
             })
         );
+        assert_eq!(parse("/search disk full"), Ok(Command::Search("disk full")));
+        assert_eq!(
+            parse("/edit #12 fixed it"),
+            Ok(Command::Edit(12, "fixed it"))
+        );
+        assert_eq!(parse("/delete 12"), Ok(Command::Delete(12)));
         for q in ["/quit", "/rooms", "/who", "/help"] {
             assert!(parse(q).is_ok(), "{q}");
         }
@@ -233,6 +269,11 @@ mod tests {
             "/history 3 more 4",
             "/login alice",
             "/frob",
+            "/search ",
+            "/edit 12",
+            "/edit x text",
+            "/delete",
+            "/delete 1 2",
         ] {
             let e = parse(bad).unwrap_err();
             assert!(e.starts_with("usage") || e.starts_with("unknown"), "{e}");

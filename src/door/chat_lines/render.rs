@@ -30,7 +30,12 @@ impl Renderer for Lines {
     }
 
     fn message(&self, m: &Message) -> Bytes {
-        let (name, text) = (collapse_blanks(&m.name), collapse_blanks(&m.text));
+        let shown = m.display_text();
+        let (name, text) = (collapse_blanks(&m.name), collapse_blanks(&shown));
+        if m.revision.is_entry() {
+            // An edit or delete reads as a notice: "* ann edited #12: ...".
+            return Bytes::from(format!("* {name} {text}\r\n"));
+        }
         if is_dm(&m.room) {
             // A direct message, as IRC shows a private one.
             return Bytes::from(format!("*{name}* {text}\r\n"));

@@ -1,6 +1,7 @@
 //! A named member of the line door: carrying out commands, sending
 //! messages, and writing what the hub delivers.
 
+mod changes;
 mod history;
 
 use std::collections::VecDeque;
@@ -15,7 +16,7 @@ use super::reader::Input;
 use super::render::LINES;
 use crate::service::accounts::{Accounts, RevokeWatch, revoked};
 use crate::service::chat::{
-    ChatError, DEFAULT_ROOM, DM_MARK, Event, Identity, Inbox, Session, Ticket,
+    Amend, ChatError, DEFAULT_ROOM, DM_MARK, Event, Identity, Inbox, Session, Ticket,
 };
 
 /// Events written in one write when several are queued: amortises the
@@ -217,6 +218,10 @@ impl Chat {
             Command::Rooms => self.rooms().await.map(Some),
             Command::Who => self.who().await.map(Some),
             Command::History(n, scroll) => self.history(n, scroll).await.map(Some),
+            Command::Search(words) => self.search(words).await.map(Some),
+            Command::Edit(seq, text) => self.amend(seq, Amend::Edit(text.to_owned())).await,
+            Command::Delete(seq) => self.amend(seq, Amend::Delete).await,
+            Command::Topic(text) => self.topic(text).await,
             Command::Nick(name) => {
                 let r = self
                     .session

@@ -74,6 +74,10 @@ pub fn status(code: ErrorCode) -> StatusCode {
         IoError | InternalError | Store | Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ServerBusy | ShuttingDown | SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
         DiskFull => StatusCode::INSUFFICIENT_STORAGE,
+        BadQuery => StatusCode::BAD_REQUEST,
+        NoSuchMessage => StatusCode::NOT_FOUND,
+        NotAuthor => StatusCode::FORBIDDEN,
+        EditWindow | MessageDeleted => StatusCode::CONFLICT,
     }
 }
 

@@ -16,12 +16,14 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::edit::Amend;
 use super::error::ChatError;
 use super::event::{DoorKind, MemberInfo, Message, RoomInfo, SessionId};
 use super::history::{HistoryPage, HistoryQuery};
 use super::inbox::Inbox;
 use super::names::Identity;
 use super::reads::Conversation;
+use super::search::{SearchPage, SearchQuery};
 
 /// What the hub's async methods return.
 pub type HubFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChatError>> + Send + 'a>>;
@@ -152,6 +154,25 @@ pub trait ChatHub: Send + Sync {
         room: &'a str,
         seq: u64,
     ) -> HubFuture<'a, (Arc<str>, u64)>;
+    /// Edits or deletes message `seq` of `room`, which the member is in:
+    /// only the message's author (an account, not a guest), within the
+    /// edit window, and not once deleted. An edit's text goes through every
+    /// check a message does, and each attempt costs a flood token. The
+    /// change is a log entry of its own (see [`Revision`](super::Revision)):
+    /// the ticket gives it, once committed and fanned out.
+    fn amend<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        seq: u64,
+        change: Amend,
+    ) -> HubFuture<'a, Ticket>;
+    /// Searches the history of the rooms `user` may read (see
+    /// [`may_read`](super::may_read)), newest first.
+    fn search<'a>(&'a self, user: &'a str, query: SearchQuery) -> HubFuture<'a, SearchPage>;
+    /// The topic of `room` (empty when it has none); set it with
+    /// [`ChatHub::amend`] and [`Amend::Topic`].
+    fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String>;
 }
 
 /// A message accepted by [`ChatHub::submit`]: checked, cleaned and queued
@@ -274,6 +295,25 @@ impl Session {
     /// See [`ChatHub::typing`].
     pub async fn typing(&self, room: &str) -> Result<(), ChatError> {
         self.hub.typing(self.id, room).await
+    }
+
+    /// See [`ChatHub::amend`]; waits for the commit.
+    pub async fn amend(
+        &self,
+        room: &str,
+        seq: u64,
+        change: Amend,
+    ) -> Result<Arc<Message>, ChatError> {
+        self.hub
+            .amend(self.id, room, seq, change)
+            .await?
+            .ack()
+            .await
+    }
+
+    /// See [`ChatHub::search`], as this member.
+    pub async fn search(&self, query: SearchQuery) -> Result<SearchPage, ChatError> {
+        self.hub.search(&self.name, query).await
     }
 
     /// See [`ChatHub::leave`].

@@ -17,7 +17,8 @@ use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::history_pg;
 use super::reads::Conversation;
-use super::{reads_db, reads_pg};
+use super::search::{self, SearchPage, SearchQuery};
+use super::{reads_db, reads_pg, search_pg};
 
 /// How long a node's members stay listed by `who` on the other nodes after
 /// its last heartbeat (sent every second, see `local::cluster`): a node
@@ -107,8 +108,16 @@ impl Db {
         Ok(())
     }
 
-    /// The first `max` rooms with history, with their last ids.
-    pub(super) fn list_rooms(&mut self, max: usize) -> Result<Vec<(String, u64)>, DbError> {
+    /// The topic of `room` (empty when none).
+    pub(super) fn topic(&mut self, room: &str) -> Result<String, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::topic(c, room)?,
+            Db::Pg(c) => c.with(|c| history_pg::topic(c, room))?,
+        })
+    }
+
+    /// The first `max` rooms with history, with their last ids and topics.
+    pub(super) fn list_rooms(&mut self, max: usize) -> Result<Vec<history::StoredRoom>, DbError> {
         Ok(match self {
             Db::Sqlite(c) => history::list_rooms(c, max)?,
             Db::Pg(c) => c.with(|c| history_pg::list_rooms(c, max))?,
@@ -125,6 +134,14 @@ impl Db {
         Ok(match self {
             Db::Sqlite(c) => history::query(c, room, q, page_max)?,
             Db::Pg(c) => c.with(|c| history_pg::query(c, room, q, page_max))?,
+        })
+    }
+
+    /// One page of `user`'s search.
+    pub(super) fn search(&mut self, q: &SearchQuery, user: &str) -> Result<SearchPage, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => search::query(c, q, user)?,
+            Db::Pg(c) => c.with(|c| search_pg::search(c, q, user))?,
         })
     }
 

@@ -38,12 +38,14 @@ mod config;
 mod db;
 mod directory;
 mod dm;
+mod edit;
 mod error;
 mod event;
 mod filter;
 mod flood;
 mod fold;
 mod history;
+mod history_edit;
 mod history_pg;
 mod inbox;
 mod keys;
@@ -57,8 +59,11 @@ mod reads_pg;
 mod render;
 mod room;
 mod sanitize;
+mod search;
+mod search_pg;
 mod wire;
 mod writer;
+mod writer_edit;
 mod writer_pg;
 
 #[cfg(test)]
@@ -78,9 +83,10 @@ pub use dm::{
     DM_MARK, DM_MAX_PER_ACCOUNT, Recipient, conversation, dm_parties, dm_peer, dm_room, is_dm,
     may_read,
 };
+pub use edit::{Amend, DEFAULT_EDIT_WINDOW, TOPIC_MAX_BYTES};
 pub use error::ChatError;
 pub use event::{
-    Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, RoomInfo, SessionId,
+    Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, Revision, RoomInfo, SessionId,
 };
 pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
 pub use flood::TokenBucket;
@@ -100,3 +106,7 @@ pub use reads::{
 pub use render::{RENDER_SLOTS, RenderSlot};
 pub use room::{HubStats, PRESENCE_ROOM_MAX};
 pub use sanitize::sanitize;
+pub use search::{
+    DEFAULT_SEARCH_LIMIT, QUERY_MAX_BYTES, QUERY_MAX_WORDS, SEARCH_LIMIT_MAX, SNIPPET_MAX_CHARS,
+    SearchHit, SearchPage, SearchQuery,
+};

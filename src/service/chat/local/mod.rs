@@ -34,6 +34,7 @@ use super::api::{ChatHub, Connected, HubFuture, Joined};
 use super::config::{ChatConfig, WRITE_QUEUE_CAPACITY};
 use super::db::{Db, DbError, OpenStoreError};
 use super::directory::Directory;
+use super::edit::Amend;
 use super::error::ChatError;
 use super::event::{DoorKind, MemberInfo, RoomInfo, SessionId};
 use super::filter::WordFilter;
@@ -41,6 +42,7 @@ use super::history::{HistoryPage, HistoryQuery};
 use super::names::{Identity, NameRegistry};
 use super::reads::Conversation;
 use super::room::{Counters, HubStats, Member, Room, lock};
+use super::search::{SearchPage, SearchQuery};
 use super::writer::{self, Pending};
 use crate::store::Backend;
 
@@ -133,7 +135,11 @@ impl LocalHub {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_CAPACITY);
         // Detached: the thread ends when the hub (the last sender) is
         // dropped, after committing whatever was still queued.
-        let limits = (config.max_batch, config.history_page_max);
+        let limits = (
+            config.max_batch,
+            config.history_page_max,
+            config.edit_window,
+        );
         let node: Option<Arc<str>> = store.is_shared().then(|| {
             let mut b = [0u8; 8];
             let _ = getrandom::fill(&mut b);
@@ -300,5 +306,22 @@ impl ChatHub for LocalHub {
         seq: u64,
     ) -> HubFuture<'a, (Arc<str>, u64)> {
         Box::pin(self.mark_read(id, room, seq))
+    }
+    fn amend<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        seq: u64,
+        change: Amend,
+    ) -> HubFuture<'a, Ticket> {
+        Box::pin(self.amend_message(id, room, seq, change))
+    }
+    fn search<'a>(&'a self, user: &'a str, query: SearchQuery) -> HubFuture<'a, SearchPage> {
+        let user = user.to_owned();
+        Box::pin(self.read(move |db| db.search(&query, &user)))
+    }
+    fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String> {
+        let room = room.to_owned();
+        Box::pin(self.read(move |db| db.topic(&room)))
     }
 }

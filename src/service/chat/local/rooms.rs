@@ -184,11 +184,12 @@ impl LocalHub {
         let live: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
         let mut list: Vec<RoomInfo> = stored
             .into_iter()
-            .filter(|(name, _)| !is_dm(name))
-            .map(|(name, last_id)| RoomInfo {
+            .filter(|(name, _, _)| !is_dm(name))
+            .map(|(name, last_id, topic)| RoomInfo {
                 name: Arc::from(name),
                 members: 0,
                 last_id,
+                topic,
             })
             .collect();
         for r in live.into_iter().filter(|r| !is_dm(&r.name)) {
@@ -205,6 +206,7 @@ impl LocalHub {
                     name: r.name.clone(),
                     members,
                     last_id,
+                    topic: String::new(),
                 }),
                 None => {}
             }

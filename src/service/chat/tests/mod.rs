@@ -2,6 +2,7 @@
 
 mod dm;
 mod durability;
+mod edits;
 mod fanout;
 mod limits;
 mod members;
