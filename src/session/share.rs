@@ -20,6 +20,7 @@ pub fn entry(s: &ShareInfo) -> ShareEntry {
         expires: s.expires,
         downloads: s.downloads,
         downloads_max: s.downloads_max,
+        e2e: s.e2e.is_some(),
     }
 }
 
@@ -41,7 +42,16 @@ impl Session {
                 path,
                 expires,
                 downloads,
+                e2e,
             } => {
+                let e2e = match e2e.map(hex::decode).transpose() {
+                    Ok(m) => m,
+                    Err(_) => {
+                        return Err(Failure::BadRequest(
+                            "e2e must be the sealed metadata in hex".into(),
+                        ));
+                    }
+                };
                 let s = shares.clone();
                 let new = run_blocking(move || {
                     // The file as it is now: its size and hash are what a
@@ -56,6 +66,7 @@ impl Session {
                         expires_in: expires,
                         downloads,
                         quota: files.config().quota,
+                        e2e,
                     })
                 })
                 .await?;

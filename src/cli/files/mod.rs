@@ -11,7 +11,7 @@
 mod get;
 mod ls;
 mod organize;
-mod progress;
+pub(super) mod progress;
 mod put;
 
 pub use get::{GetArgs, run as get};

@@ -3,7 +3,9 @@
 //! ```text
 //! GET /s/ID          the page (web/share.html + share.js): name, size,
 //!                    BLAKE3, expiry, downloads left, a download button
-//! GET /s/ID/info     the same as JSON
+//! GET /s/ID/info     the same as JSON (an end-to-end encrypted share
+//!                    adds its sealed metadata, `e2e`; web/e2e.js opens it
+//!                    with the key from the page's #fragment)
 //! GET /s/ID/file     the content (share_file.rs): Range, attachment
 //! ```
 //! An ID never issued (or malformed, or past its tombstone) is 404; an
@@ -121,6 +123,7 @@ pub async fn info(
                 "blake3": s.blake3,
                 "expires": s.expires,
                 "downloads_left": s.downloads_left(),
+                "e2e": s.e2e,
             }))
             .into_response(),
         ),

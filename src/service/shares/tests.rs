@@ -20,6 +20,7 @@ fn new(owner: i64, size: u64) -> NewShare {
         expires_in: None,
         downloads: None,
         quota: 1 << 30,
+        e2e: None,
     }
 }
 
