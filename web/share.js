@@ -71,6 +71,7 @@
   }
 
   load().then((info) => {
-    if (info) $("share-download").addEventListener("click", () => download(info));
+    if (info && info.e2e) window.sockitShareE2E(base, info, { $, status, human });
+    else if (info) $("share-download").addEventListener("click", () => download(info));
   });
 })();
