@@ -214,3 +214,58 @@ fn a_wrong_or_missing_key_fails_clearly_and_leaves_nothing() {
     let ls = common::ok(&env.run(&["share", "ls", "--json"], &[], b""));
     assert!(ls.contains("\"downloads\":0"), "{ls}");
 }
+
+#[test]
+fn an_ended_share_takes_its_ciphertext_with_it() {
+    let env = Env::start();
+    let listed = || common::ok(&env.run(&["ls", ":.e2e-shares", "--json"], &[], b""));
+    // Consumed by its one download: gone at the next visit of a link.
+    let (bytes, reply) = env.share("a.bin", &[]);
+    let stored = reply["path"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(listed().contains(&stored), "{}", listed());
+    let link = reply["url"].as_str().unwrap().to_owned();
+    let dest = env.work().join("got.bin");
+    let got = env.run(
+        &[
+            "get",
+            link.split('#').next().unwrap(),
+            dest.to_str().unwrap(),
+        ],
+        &[("SOCKIT_LINK", &link)],
+        b"",
+    );
+    common::ok(&got);
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes);
+    let again = env.run(
+        &[
+            "get",
+            link.split('#').next().unwrap(),
+            dest.to_str().unwrap(),
+            "--force",
+        ],
+        &[("SOCKIT_LINK", &link)],
+        b"",
+    );
+    assert_eq!(again.status.code(), Some(4), "{again:?}");
+    assert!(text(&again).contains("consumed"), "{}", text(&again));
+    assert!(!listed().contains(&stored), "{}", listed());
+    // Revoked by its owner: gone at once.
+    let (_, reply) = env.share("b.bin", &[]);
+    let stored = reply["path"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(listed().contains(&stored));
+    let num = reply["num"].to_string();
+    common::ok(&env.run(&["share", "rm", &num], &[], b""));
+    assert!(!listed().contains(&stored), "{}", listed());
+}

@@ -3,8 +3,9 @@
 //! the web door's `/s/ID/file`).
 
 use super::{Failure, Session};
+use crate::service::files::FileStore;
 use crate::service::files::run_blocking;
-use crate::service::shares::{NewShare, ShareInfo};
+use crate::service::shares::{NewShare, ShareInfo, Shares};
 use crate::service::unix_now;
 use crate::wire::{ShareEntry, ShareReply, ShareRequest};
 
@@ -80,13 +81,22 @@ impl Session {
                 })
             }
             ShareRequest::Ls {} => {
-                let list = blocking(move || shares.list(user, now)).await?;
+                let list = blocking(move || {
+                    purge(&shares, &files, now);
+                    shares.list(user, now)
+                })
+                .await?;
                 Ok(ShareReply::Ls {
                     shares: list.iter().map(entry).collect(),
                 })
             }
             ShareRequest::Rm { share } => {
-                let s = blocking(move || shares.revoke(Some(user), &share, now)).await?;
+                let s = blocking(move || {
+                    let s = shares.revoke(Some(user), &share, now)?;
+                    purge(&shares, &files, now);
+                    Ok(s)
+                })
+                .await?;
                 tracing::info!(share = s.num, "share revoked");
                 Ok(ShareReply::Rm(entry(&s)))
             }
@@ -101,5 +111,13 @@ async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(Failure::from),
         Err(e) => Err(Failure::BadRequest(format!("the shares task failed: {e}"))),
+    }
+}
+
+/// Removes ended end-to-end shares' ciphertext; a failure is logged and
+/// retried on the next request, never in the way of this one.
+fn purge(shares: &Shares, files: &FileStore, now: u64) {
+    if let Err(e) = shares.purge_ended_e2e(files, now) {
+        tracing::warn!(error = %e, "removing ended shares' ciphertext");
     }
 }

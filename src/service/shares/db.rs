@@ -12,7 +12,8 @@ pub const SHARES_DB: &str = "shares.db";
 /// The schema. `num` is the owner-facing number of a share (not secret:
 /// only its owner can act on it by number); the link's ID and the revoke
 /// token are kept as hashes only. `e2e` is an end-to-end encrypted share's
-/// sealed metadata, opaque to the server (NULL for a plain share).
+/// sealed metadata, opaque to the server (NULL for a plain share);
+/// `e2e_purged` is 1 once its ciphertext was removed after it ended.
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -38,7 +39,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         name: "shares: end-to-end encrypted metadata",
-        sql: "ALTER TABLE shares ADD COLUMN e2e BLOB;",
+        sql: "ALTER TABLE shares ADD COLUMN e2e BLOB;
+              ALTER TABLE shares ADD COLUMN e2e_purged INTEGER NOT NULL DEFAULT 0;",
     },
 ];
 
@@ -198,4 +200,22 @@ pub(crate) fn end_owner(c: &Connection, owner: i64, now: u64) -> rusqlite::Resul
         "UPDATE shares SET state = 'revoked', ended = ?2 WHERE owner = ?1 AND state = 'available'",
     )?
     .execute(params![owner, to_sql(now)])
+}
+
+/// Ended end-to-end shares whose ciphertext is still in the owner's
+/// store: `(num, owner, path)`.
+pub(crate) fn ended_e2e(c: &Connection) -> rusqlite::Result<Vec<(i64, i64, String)>> {
+    c.prepare_cached(
+        "SELECT num, owner, path FROM shares
+         WHERE e2e IS NOT NULL AND state != 'available' AND e2e_purged = 0",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .collect()
+}
+
+/// Records that share `num`'s ciphertext is gone.
+pub(crate) fn mark_purged(c: &Connection, num: i64) -> rusqlite::Result<()> {
+    c.prepare_cached("UPDATE shares SET e2e_purged = 1 WHERE num = ?1")?
+        .execute(params![num])?;
+    Ok(())
 }

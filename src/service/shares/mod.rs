@@ -25,7 +25,8 @@
 //! - An end-to-end encrypted share (`--e2e`) is a share of a file of
 //!   ciphertext the sender uploaded, with sealed metadata the server keeps
 //!   unread (`e2e`): the server never holds the key, the name or a byte
-//!   of plaintext. All the rules above apply to it unchanged.
+//!   of plaintext. All the rules above apply to it, and since that file
+//!   exists only to be shared, it is removed when the share ends.
 //! - Limits the server forces ([`SharesConfig`]): longest expiry, most
 //!   downloads (defaults 1 day and 1 download), creates per user per hour,
 //!   and the bytes of a user's available shares within their file quota.
@@ -33,6 +34,7 @@
 mod config;
 mod coverage;
 mod db;
+mod e2e;
 mod error;
 pub mod ids;
 #[cfg(test)]
