@@ -269,3 +269,40 @@ fn an_ended_share_takes_its_ciphertext_with_it() {
     common::ok(&env.run(&["share", "rm", &num], &[], b""));
     assert!(!listed().contains(&stored), "{}", listed());
 }
+
+#[tokio::test]
+async fn share_create_checks_its_sealed_metadata() {
+    use sockit::client::Client;
+    use sockit::wire::ShareRequest;
+    let env = Env::start();
+    let ep: sockit::net::Endpoint = env.addr.parse().unwrap();
+    let limit = std::time::Duration::from_secs(30);
+    let path = env.work().join("x.txt");
+    std::fs::write(&path, b"x").unwrap();
+    common::ok(&env.run(&["put", path.to_str().unwrap(), ":x.txt"], &[], b""));
+    let create = |e2e: &str| {
+        ShareRequest::Create {
+            path: "x.txt".into(),
+            expires: None,
+            downloads: None,
+            e2e: Some(e2e.into()),
+        }
+        .to_frame(Some(1))
+    };
+    // Not logged in: nothing is created.
+    let mut c = Client::connect(&ep, limit).await.unwrap();
+    let e = c.request(create("01ab")).await.unwrap_err();
+    assert_eq!(e.code(), Some("unauthenticated"), "{e}");
+    let mut c = Client::connect(&ep, limit).await.unwrap();
+    c.login("alice", PASS).await.unwrap();
+    for (bad, code) in [("zz", "bad_request"), ("", "rate_limited")] {
+        let e = c.request(create(bad)).await.unwrap_err();
+        assert_eq!(e.code(), Some(code), "{bad}: {e}");
+    }
+    let huge = "ab".repeat(sockit::service::shares::MAX_E2E_META + 1);
+    let e = c.request(create(&huge)).await.unwrap_err();
+    assert_eq!(e.code(), Some("rate_limited"), "{e}");
+    // The connection is still good, and a well-formed one is accepted.
+    let ok = c.request(create("01ab")).await.unwrap();
+    assert_eq!(ok.header["e2e"], true, "{:?}", ok.header);
+}
