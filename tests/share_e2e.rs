@@ -215,19 +215,19 @@ fn a_wrong_or_missing_key_fails_clearly_and_leaves_nothing() {
     assert!(ls.contains("\"downloads\":0"), "{ls}");
 }
 
+/// The random name the ciphertext got in the sender's `.e2e-shares/`.
+fn stored_name(reply: &serde_json::Value) -> String {
+    let path = reply["path"].as_str().unwrap();
+    path.rsplit('/').next().unwrap().to_owned()
+}
+
 #[test]
 fn an_ended_share_takes_its_ciphertext_with_it() {
     let env = Env::start();
     let listed = || common::ok(&env.run(&["ls", ":.e2e-shares", "--json"], &[], b""));
     // Consumed by its one download: gone at the next visit of a link.
     let (bytes, reply) = env.share("a.bin", &[]);
-    let stored = reply["path"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let stored = stored_name(&reply);
     assert!(listed().contains(&stored), "{}", listed());
     let link = reply["url"].as_str().unwrap().to_owned();
     let dest = env.work().join("got.bin");
@@ -257,13 +257,7 @@ fn an_ended_share_takes_its_ciphertext_with_it() {
     assert!(!listed().contains(&stored), "{}", listed());
     // Revoked by its owner: gone at once.
     let (_, reply) = env.share("b.bin", &[]);
-    let stored = reply["path"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let stored = stored_name(&reply);
     assert!(listed().contains(&stored));
     let num = reply["num"].to_string();
     common::ok(&env.run(&["share", "rm", &num], &[], b""));

@@ -5,7 +5,7 @@
 "use strict";
 
 window.sockitShareE2E = async function (base, info, ui) {
-  const { $, status, human } = ui;
+  const { $, status, human, save } = ui;
   const E = window.sockitE2E;
   const button = $("share-download");
   $("share-e2e").hidden = false;
@@ -43,15 +43,7 @@ window.sockitShareE2E = async function (base, info, ui) {
       button.disabled = false;
       return;
     }
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = meta.name;
-    a.rel = "noopener";
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    save(blob, meta.name);
     status("decrypted and saved " + human(meta.size) + "; every record authenticated, SHA-256 verified");
   });
 };

@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Content, Header, LinkKey, Metadata, RECORD, seal_meta};
 use crate::client::Client;
 use crate::client::transfer::{
-    Digests, Progress, PutOptions, PutOutcome, Source, TransferError, TransferResult, put_from,
+    Digests, Progress, PutOptions, PutOutcome, Source, TransferError, TransferResult, open_local,
+    put_from,
 };
 use crate::wire::path::{RelPath, check_entry_name};
 
@@ -62,15 +63,7 @@ pub async fn upload(
             "a name the receiver would refuse ({e}); rename it first"
         ))
     })?;
-    let path = local.to_path_buf();
-    let (file, meta) = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&path)?;
-        let m = f.metadata()?;
-        Ok::<_, std::io::Error>((f, m))
-    })
-    .await
-    .map_err(|e| TransferError::local(local)(std::io::Error::other(e)))?
-    .map_err(TransferError::local(local))?;
+    let (file, meta) = open_local(local).await?;
     if !meta.is_file() {
         return Err(bad("not a regular file (--e2e shares one file)"));
     }

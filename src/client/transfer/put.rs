@@ -61,15 +61,7 @@ pub async fn put_file(
     opts: PutOptions,
     progress: &dyn Progress,
 ) -> TransferResult<PutOutcome> {
-    let path = local.to_path_buf();
-    let (file, meta) = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&path)?;
-        let m = f.metadata()?;
-        Ok::<_, std::io::Error>((f, m))
-    })
-    .await
-    .map_err(|e| TransferError::local(local)(std::io::Error::other(e)))?
-    .map_err(TransferError::local(local))?;
+    let (file, meta) = open_local(local).await?;
     if !meta.is_file() {
         return Err(TransferError::local(local)(std::io::Error::other(
             "not a regular file (use -r for directories)",
@@ -88,6 +80,19 @@ pub async fn put_file(
         progress,
     )
     .await
+}
+
+/// Opens a local file and reads its metadata, on the blocking pool.
+pub(crate) async fn open_local(local: &Path) -> TransferResult<(std::fs::File, std::fs::Metadata)> {
+    let path = local.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path)?;
+        let m = f.metadata()?;
+        Ok::<_, std::io::Error>((f, m))
+    })
+    .await
+    .map_err(|e| TransferError::local(local)(std::io::Error::other(e)))?
+    .map_err(TransferError::local(local))
 }
 
 /// Where an upload's bytes come from: given the offset the server already
