@@ -225,6 +225,13 @@ mod tests {
                 path: path(),
                 expires: Some(60),
                 downloads: None,
+                e2e: None,
+            }),
+            Request::Share(ShareRequest::Create {
+                path: path(),
+                expires: None,
+                downloads: Some(2),
+                e2e: Some("01ab".into()),
             }),
             Request::Share(ShareRequest::Ls {}),
             Request::Share(ShareRequest::Rm { share: "1".into() }),

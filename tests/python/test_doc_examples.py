@@ -189,6 +189,11 @@ def prepare(scenario, cmd):
         step(f"sockit put --force seed.txt :{operands[0].lstrip(':')}")
         if operands[-1].endswith("/"):
             step(f"sockit mkdir -p :{operands[-1].strip(':/')}")
+    if sub == "share" and "--e2e" in words:
+        # An end-to-end share seals a LOCAL file.
+        local = [w for w in words[2:] if not w.startswith("-") and not w.isdigit()][0]
+        (scenario.work / local).write_text("seed\n")
+        return
     if sub in {"get", "ls", "rm"} or (sub == "share" and words[2:3] not in (["ls"], ["rm"])):
         operands = [w for w in words[2:] if not w.startswith("-")]
         remote = operands[:-1] if sub == "get" and len(operands) > 1 else operands

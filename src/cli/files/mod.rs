@@ -12,7 +12,7 @@ mod each;
 mod get;
 mod ls;
 mod organize;
-mod progress;
+pub(super) mod progress;
 mod put;
 
 pub use get::{GetArgs, run as get};

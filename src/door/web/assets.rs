@@ -23,6 +23,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/share.js"),
     ),
     (
+        "e2e.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/e2e.js"),
+    ),
+    (
+        "share_e2e.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/share_e2e.js"),
+    ),
+    (
         "uploads.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/uploads.js"),
