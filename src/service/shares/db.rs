@@ -9,13 +9,16 @@ use crate::store::Migration;
 /// Name of the database file in the data directory.
 pub const SHARES_DB: &str = "shares.db";
 
-/// The schema, one step so far. `num` is the owner-facing number of a
-/// share (not secret: only its owner can act on it by number); the link's
-/// ID and the revoke token are kept as hashes only.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "shares: links",
-    sql: "CREATE TABLE shares (
+/// The schema. `num` is the owner-facing number of a share (not secret:
+/// only its owner can act on it by number); the link's ID and the revoke
+/// token are kept as hashes only. Step 2 adds directory shares: `files`
+/// (NULL for a file share) and their snapshot in `share_files`, whose rows
+/// a trigger deletes as soon as the share leaves `available`.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "shares: links",
+        sql: "CREATE TABLE shares (
               num           INTEGER PRIMARY KEY AUTOINCREMENT,
               id_hash       BLOB    NOT NULL UNIQUE,
               revoke_hash   BLOB    NOT NULL UNIQUE,
@@ -32,10 +35,28 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
           );
           CREATE INDEX shares_owner ON shares (owner, created);
           CREATE INDEX shares_state ON shares (state, expires);",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "shares: directory shares",
+        sql: "ALTER TABLE shares ADD COLUMN files INTEGER;
+              CREATE TABLE share_files (
+                  num    INTEGER NOT NULL,
+                  idx    INTEGER NOT NULL,
+                  path   TEXT    NOT NULL,
+                  size   INTEGER NOT NULL,
+                  blake3 BLOB    NOT NULL,
+                  PRIMARY KEY (num, idx)
+              ) WITHOUT ROWID;
+              CREATE TRIGGER share_files_ended AFTER UPDATE OF state ON shares
+                  WHEN NEW.state != 'available'
+                  BEGIN DELETE FROM share_files WHERE num = NEW.num; END;
+              CREATE TRIGGER share_files_gone AFTER DELETE ON shares
+                  BEGIN DELETE FROM share_files WHERE num = OLD.num; END;",
+    },
+];
 
-const COLUMNS: &str =
-    "num, owner, path, size, blake3, created, expires, downloads_max, downloads, state, ended";
+const COLUMNS: &str = "num, owner, path, size, blake3, created, expires, downloads_max, downloads, state, ended, files";
 
 fn info(r: &Row<'_>) -> rusqlite::Result<ShareInfo> {
     let b3: Vec<u8> = r.get(4)?;
@@ -52,6 +73,7 @@ fn info(r: &Row<'_>) -> rusqlite::Result<ShareInfo> {
         downloads: from_sql(r.get(8)?),
         state: ShareState::parse(&state),
         ended: r.get::<_, Option<i64>>(10)?.map(from_sql),
+        files: r.get::<_, Option<i64>>(11)?.map(from_sql),
     })
 }
 
@@ -61,7 +83,7 @@ pub(crate) fn to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn from_sql(v: i64) -> u64 {
+pub(crate) fn from_sql(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 

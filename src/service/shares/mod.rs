@@ -29,6 +29,7 @@
 mod config;
 mod coverage;
 mod db;
+pub mod dir;
 mod error;
 pub mod ids;
 #[cfg(test)]
@@ -41,6 +42,7 @@ pub use config::{
 };
 pub use coverage::{MAX_RANGES, MAX_TRACKED};
 pub use db::SHARES_DB;
+pub use dir::{MAX_DIR_FILES, SharedFile};
 pub use error::{ShareError, ShareResult};
 pub use types::{Created, NewShare, ShareInfo, ShareState};
 
@@ -135,6 +137,16 @@ impl Shares {
 
     /// Creates a share of a file, within the server's limits.
     pub fn create(&self, new: NewShare, now: u64) -> ShareResult<Created> {
+        self.create_with(new, None, now)
+    }
+
+    /// Creates a share, of a folder when `files` is its snapshot.
+    fn create_with(
+        &self,
+        new: NewShare,
+        files: Option<&[SharedFile]>,
+        now: u64,
+    ) -> ShareResult<Created> {
         let cfg = &self.inner.config;
         let expires_in = new.expires_in.unwrap_or(cfg.default_expiry);
         if expires_in == 0 || expires_in > cfg.max_expiry {
@@ -186,6 +198,9 @@ impl Shares {
             downloads,
         )
         .map_err(ShareError::db("recording a share"))?;
+        if let Some(files) = files {
+            dir::insert(&tx, num, files).map_err(ShareError::db("recording a folder share"))?;
+        }
         let info = db::by_num(&tx, num)
             .map_err(ShareError::db("reading a share"))?
             .ok_or(ShareError::NotFound)?;

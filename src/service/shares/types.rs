@@ -66,6 +66,10 @@ pub struct ShareInfo {
     pub state: ShareState,
     /// When it left `available`, Unix seconds.
     pub ended: Option<u64>,
+    /// For a directory share, how many files its snapshot holds (`path`
+    /// is then the directory, `size` their total and `blake3` the hash of
+    /// the snapshot, see `shares::dir`); `None` for a file share.
+    pub files: Option<u64>,
 }
 
 impl ShareInfo {
