@@ -1,5 +1,6 @@
 //! `sockit get LINK [DEST]`: a share link fetched with no account,
-//! resumable (DEST.sockit-part) and verified against the link's BLAKE3.
+//! resumable (DEST.sockit-part) and verified against the link's BLAKE3;
+//! a folder share file by file into DEST/NAME/.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -48,12 +49,18 @@ pub async fn run(link: &str, dest: &Path, force: bool, c: &Common) -> anyhow::Re
             b.set_message(sockit::wire::path::escape_name(&info.name).into_owned());
             b
         });
-        let got = share_link::fetch(&l, &info, &target, force, timeout, |n| {
+        let show = |n| {
             if let Some(b) = &bar {
                 b.set_position(n);
             }
-        })
-        .await;
+        };
+        // A folder arrives as TARGET/... (DEST/NAME when DEST is a
+        // directory, like `get -r`), a file as TARGET.
+        let got = if info.is_dir() {
+            share_link::fetch_dir(&l, &info, &target, force, timeout, show).await
+        } else {
+            share_link::fetch(&l, &info, &target, force, timeout, show).await
+        };
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -64,15 +71,23 @@ pub async fn run(link: &str, dest: &Path, force: bool, c: &Common) -> anyhow::Re
         Ok((info, target, received)) => {
             let secs = started.elapsed().as_secs_f64();
             if json {
+                let mut v = serde_json::json!({
+                    "path": target.display().to_string(),
+                    "file_size": info.file_size,
+                    "blake3": info.blake3,
+                    "received": received,
+                    "secs": secs,
+                });
+                if info.is_dir() {
+                    v["files"] = info.files.len().into();
+                }
+                println!("{v}");
+            } else if info.is_dir() {
                 println!(
-                    "{}",
-                    serde_json::json!({
-                        "path": target.display().to_string(),
-                        "file_size": info.file_size,
-                        "blake3": info.blake3,
-                        "received": received,
-                        "secs": secs,
-                    })
+                    "{}/ ({} files, {} bytes, each BLAKE3 verified)",
+                    target.display(),
+                    info.files.len(),
+                    info.file_size
                 );
             } else {
                 println!(

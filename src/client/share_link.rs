@@ -11,15 +11,21 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+mod dir;
 mod fetch;
 
-pub use fetch::{fetch, part_of, target};
+pub use dir::fetch_dir;
+pub use fetch::{One, fetch, fetch_one, part_of, target};
 
 /// Longest response head read: a share's headers are a few hundred bytes.
 const MAX_HEAD: usize = 16 * 1024;
 
-/// Largest `/info` body read.
+/// Largest error body read.
 const MAX_INFO: u64 = 64 * 1024;
+
+/// Largest `/info` body read: a folder share lists up to 10,000 files
+/// with their paths (at most a few hundred bytes each in practice).
+const MAX_DIR_INFO: u64 = 16 * 1024 * 1024;
 
 /// Why fetching a link failed.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +126,19 @@ pub struct LinkInfo {
     pub expires: u64,
     /// Downloads left.
     pub downloads_left: u64,
+    /// `file`, or `dir` for a folder share.
+    #[serde(default)]
+    pub kind: String,
+    /// A folder share's files, in order (`/s/ID/files/N`).
+    #[serde(default)]
+    pub files: Vec<crate::service::shares::SharedFile>,
+}
+
+impl LinkInfo {
+    /// Whether the link is a folder share.
+    pub fn is_dir(&self) -> bool {
+        self.kind == "dir"
+    }
 }
 
 /// An open response: status, `Content-Length`, and the body's reader.
@@ -218,7 +237,7 @@ pub async fn info(link: &Link, timeout: Duration) -> Result<LinkInfo, LinkError>
     }
     let mut buf = Vec::new();
     (&mut r.body)
-        .take(MAX_INFO)
+        .take(MAX_DIR_INFO)
         .read_to_end(&mut buf)
         .await
         .map_err(|source| LinkError::Net {
