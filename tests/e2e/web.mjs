@@ -31,6 +31,20 @@ const env = { ...process.env, SOCKIT_CONFIG_DIR: cfg };
 const aliceEnv = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg-alice") };
 
 /** Runs the CLI to completion; throws on a non-zero exit. */
+// The members of a ustar archive (no pax: the test's names are short).
+function untar(buf) {
+  const out = {};
+  for (let at = 0; at + 512 <= buf.length;) {
+    const head = buf.subarray(at, at + 512);
+    if (head.every((b) => b === 0)) break;
+    const name = head.subarray(0, 100).toString().replace(/\0.*$/s, "");
+    const size = parseInt(head.subarray(124, 136).toString().replace(/\0.*$/s, ""), 8);
+    out[name] = buf.subarray(at + 512, at + 512 + size);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
 function sockit(args, input = "", runEnv = env) {
   const r = spawnSync(BIN, args, { input, env: runEnv, encoding: "utf8", timeout: 60_000 });
   if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
@@ -181,6 +195,43 @@ try {
   const gone = await anon.goto(share.url);
   if (gone.status() !== 410 || !(await anon.content()).includes("consumed")) throw new Error(`spent share: ${gone.status()}`);
   await anon.close();
+
+  // A folder share: the page lists its files, one file and the whole as a
+  // tar download in the browser with the same bytes, `sockit get` fetches
+  // the folder with no account; each whole set counts once.
+  const folderFiles = { "x.bin": randomBytes(200_000), "d/y.bin": randomBytes(70_000) };
+  for (const [rel, body] of Object.entries(folderFiles)) {
+    const local = join(tmp, rel.replace("/", "_"));
+    writeFileSync(local, body);
+    sockit(["put", "--force", local, `${framed}:shared-folder/${rel}`], "", aliceEnv);
+  }
+  const folder = JSON.parse(sockit(["share", `${framed}:shared-folder`, "--downloads", "2", "--json"], "", aliceEnv));
+  const anonFolder = await browser.newPage();
+  anonFolder.setDefaultTimeout(LIMIT);
+  anonFolder.on("pageerror", (e) => consoleErrors.push(String(e)));
+  await anonFolder.goto(folder.url);
+  await anonFolder.waitForSelector('#share-files a.share-file:text-is("d/y.bin")');
+  const [one] = await Promise.all([anonFolder.waitForEvent("download"), anonFolder.click('#share-files a.share-file:text-is("x.bin")')]);
+  const onePath = join(tmp, "folder-x.bin");
+  await one.saveAs(onePath);
+  if (sha256(readFileSync(onePath)) !== sha256(folderFiles["x.bin"])) throw new Error("a folder share's file came back different");
+  const [all] = await Promise.all([anonFolder.waitForEvent("download"), anonFolder.click("#share-archive")]);
+  if (all.suggestedFilename() !== "shared-folder.tar") throw new Error(`archive saved as ${all.suggestedFilename()}`);
+  const allPath = join(tmp, "folder.tar");
+  await all.saveAs(allPath);
+  const members = untar(readFileSync(allPath));
+  for (const [rel, body] of Object.entries(folderFiles)) {
+    if (!members[`shared-folder/${rel}`] || sha256(members[`shared-folder/${rel}`]) !== sha256(body)) throw new Error(`the archive's ${rel} differs`);
+  }
+  const fetched = join(tmp, "fetched");
+  mkdirSync(fetched);
+  sockit(["get", folder.url, fetched], "", { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg-nobody") });
+  for (const [rel, body] of Object.entries(folderFiles)) {
+    if (sha256(readFileSync(join(fetched, "shared-folder", rel))) !== sha256(body)) throw new Error(`sockit get LINK gave another ${rel}`);
+  }
+  const spent = await anonFolder.goto(folder.url);
+  if (spent.status() !== 410 || !(await anonFolder.content()).includes("consumed")) throw new Error(`spent folder share: ${spent.status()}`);
+  await anonFolder.close();
 
   // Uploading the same name again without "Replace existing" is refused.
   await page.setInputFiles("#file-input", { name, mimeType: "application/octet-stream", buffer: bytes.subarray(0, 10) });
@@ -338,7 +389,7 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);
