@@ -233,6 +233,31 @@ try {
   if (spent.status() !== 410 || !(await anonFolder.content()).includes("consumed")) throw new Error(`spent folder share: ${spent.status()}`);
   await anonFolder.close();
 
+  // The Files panel's Share action and "My shares": a link made in the
+  // page (a folder, 2 downloads) shows in `sockit share ls`, copies, lists
+  // with its state and downloads, and its Revoke button ends it.
+  await page.evaluate(() => files.refresh());
+  await page.click('#file-rows tr:has(button.link:text-is("shared-folder/")) button:text-is("Share")');
+  await page.selectOption("#share-expires", "259200");
+  await page.fill("#share-downloads", "2");
+  await page.click("#share-go");
+  await page.waitForSelector("#share-made:not([hidden])");
+  const madeUrl = await page.inputValue("#share-link");
+  if (!madeUrl.startsWith(web + "/s/")) throw new Error(`the page made the link ${madeUrl}`);
+  await page.click("#share-copy");
+  await page.waitForSelector("#share-copied:text-is('copied')");
+  const listedShares = JSON.parse(sockit(["share", "ls", "--json"], "", { ...aliceEnv, SOCKIT_SERVER: framed })).shares;
+  if (!listedShares.some((x) => x.path === "shared-folder" && x.files === 2 && x.downloads_max === 2 && x.state === "available")) {
+    throw new Error(`sockit share ls does not list the page's share: ${JSON.stringify(listedShares)}`);
+  }
+  await page.click("#my-shares summary");
+  const myRow = '#share-rows tr[data-state="available"]:has(td:text-is("shared-folder/ (2 files)"))';
+  await page.waitForSelector(`${myRow}:has(td:text-is("0 of 2"))`);
+  await page.click(`${myRow} button:text-is("Revoke")`);
+  await page.waitForSelector('#share-rows tr[data-state="revoked"]:has(td:text-is("shared-folder/ (2 files)"))');
+  const revokedInfo = await fetch(madeUrl + "/info");
+  if (revokedInfo.status !== 410) throw new Error(`a revoked share answers ${revokedInfo.status}`);
+
   // Uploading the same name again without "Replace existing" is refused.
   await page.setInputFiles("#file-input", { name, mimeType: "application/octet-stream", buffer: bytes.subarray(0, 10) });
   await page.waitForSelector("#uploads li[data-state='failed']:has-text('already exists')");
@@ -389,7 +414,7 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), the Share action and My shares, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);
