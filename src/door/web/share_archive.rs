@@ -9,15 +9,15 @@
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use bytes::Bytes;
 
 use super::WebState;
 use super::api::ApiError;
 use super::share::{file_name, shares};
 use super::share_file::{Piece, STEP, Sent, gone, open, store};
-use super::share_range::range;
+use super::share_range::{range, respond};
 use super::share_tar::{TRAILER, header as tar_header, header_len, member_len, padding};
 use crate::service::files::{Download, FileError, FileStore, run_blocking};
 use crate::service::shares::dir::{join, offsets};
@@ -72,34 +72,14 @@ pub(super) fn stream(
             done: false,
         },
     };
-    let mut res = Body::from_stream(futures_util::stream::unfold(Some(tar), next)).into_response();
-    if span.is_some() {
-        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
-    }
-    let h = res.headers_mut();
-    let mut set = |name, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
-        }
-    };
-    set(header::CONTENT_LENGTH, (end - start).to_string());
-    if span.is_some() {
-        set(
-            header::CONTENT_RANGE,
-            format!("bytes {start}-{}/{total}", end.saturating_sub(1)),
-        );
-    }
-    set(header::ACCEPT_RANGES, "bytes".into());
-    set(
-        header::CONTENT_DISPOSITION,
-        super::files::content_disposition(&name),
-    );
-    set(header::CONTENT_TYPE, "application/x-tar".into());
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        "sandbox; default-src 'none'".into(),
-    );
-    Ok(res)
+    let body = Body::from_stream(futures_util::stream::unfold(Some(tar), next));
+    Ok(respond(
+        body,
+        span.is_some(),
+        (start, end, total),
+        &name,
+        "application/x-tar",
+    ))
 }
 
 /// An archive being sent: the member under way and where in the archive

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use super::WebState;
 use super::api::ApiError;
 use super::share::{file_name, lookup, private, share_error, shares};
-use super::share_range::range;
+use super::share_range::{range, respond};
 use crate::service::files::{Download, FileError, FileStore, run_blocking};
 use crate::service::shares::{ShareError, ShareInfo, ShareState, Shares};
 use crate::service::unix_now;
@@ -260,36 +260,19 @@ pub(super) async fn send(
             done: false,
         },
     };
-    let mut res = Body::from_stream(futures_util::stream::unfold(Some(body), next)).into_response();
-    if span.is_some() {
-        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
-    }
-    let h = res.headers_mut();
-    let mut set = |name, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
-        }
-    };
-    set(header::CONTENT_LENGTH, (end - start).to_string());
-    if span.is_some() {
-        set(
-            header::CONTENT_RANGE,
-            format!("bytes {start}-{}/{}", end.saturating_sub(1), piece.size),
+    let body = Body::from_stream(futures_util::stream::unfold(Some(body), next));
+    let mut res = respond(
+        body,
+        span.is_some(),
+        (start, end, piece.size),
+        file_name(&piece.path),
+        "application/octet-stream",
+    );
+    if let Ok(v) = HeaderValue::from_str(&piece.blake3) {
+        res.headers_mut().insert(
+            header::HeaderName::from_static(super::files::BLAKE3_HEADER),
+            v,
         );
     }
-    set(header::ACCEPT_RANGES, "bytes".into());
-    set(
-        header::CONTENT_DISPOSITION,
-        super::files::content_disposition(file_name(&piece.path)),
-    );
-    set(
-        header::HeaderName::from_static(super::files::BLAKE3_HEADER),
-        piece.blake3.clone(),
-    );
-    set(header::CONTENT_TYPE, "application/octet-stream".into());
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        "sandbox; default-src 'none'".into(),
-    );
     Ok(res)
 }

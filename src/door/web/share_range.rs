@@ -1,8 +1,11 @@
 //! `Range: bytes=...` as share downloads read it: one range (several, or
 //! another unit, are served whole, as RFC 9110 allows), clamped to the
-//! size; a range wholly outside is 416.
+//! size; a range wholly outside is 416. And the response headers every
+//! share download carries, ranged or not.
 
-use axum::http::{HeaderMap, header};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// A `Range: bytes=...` header read against `size`: `Ok(None)` for no
 /// header or one we serve whole (several ranges, another unit: RFC 9110
@@ -47,10 +50,49 @@ pub(super) fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>
     Ok(Some((start, end)))
 }
 
+/// A download's response: 200, or 206 with `Content-Range` when `ranged`;
+/// `(start, end, total)` the bytes sent of the whole; an attachment named
+/// `name`, sandboxed, never sniffed (`private` adds the rest).
+pub(super) fn respond(
+    body: Body,
+    ranged: bool,
+    (start, end, total): (u64, u64, u64),
+    name: &str,
+    content_type: &'static str,
+) -> Response {
+    let mut res = body.into_response();
+    if ranged {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
+    let h = res.headers_mut();
+    let mut set = |name, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    };
+    set(header::CONTENT_LENGTH, (end - start).to_string());
+    if ranged {
+        set(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{total}", end.saturating_sub(1)),
+        );
+    }
+    set(header::ACCEPT_RANGES, "bytes".into());
+    set(
+        header::CONTENT_DISPOSITION,
+        super::files::content_disposition(name),
+    );
+    set(header::CONTENT_TYPE, content_type.into());
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "sandbox; default-src 'none'".into(),
+    );
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     fn r(v: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
         let mut h = HeaderMap::new();
