@@ -4,19 +4,25 @@
 //! reconnects, one node killed with `kill -9` mid-burst and restarted, and
 //! PostgreSQL restarted once. The check: every acknowledged seq is seen by
 //! every subscriber exactly once, in order, and every publisher's message
-//! is acknowledged exactly once (idempotency keys make its resends safe).
+//! is acknowledged exactly once (idempotency keys make its resends safe);
+//! and every upload made through the chaos (resumed on whichever node
+//! answers) is intact, read back byte for byte.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Server;
 use common::pg::Pg;
+use sockit::client::transfer::{GetOptions, NoProgress, PutOptions, chunk_for, get_file, put_file};
 use sockit::client::{Client, ClientError};
 use sockit::net::Endpoint;
+use sockit::wire::ErrorCode;
+use sockit::wire::path::RelPath;
 use sockit::wire::{ChatEvent, ChatReply, ChatRequest, Frame};
 
 const ROOM: &str = "chaos";
@@ -25,6 +31,10 @@ const NODES: usize = 3;
 /// Messages per publisher (one publisher per node).
 const PER_PUBLISHER: u64 = 150;
 const TOTAL: u64 = PER_PUBLISHER * NODES as u64;
+/// Files the uploader puts, and their size: two 4 MiB wire chunks and a
+/// tail each, so a put cut off by the chaos resumes mid-file.
+const FILES: u64 = 5;
+const FILE_BYTES: usize = 9 << 20;
 /// How long one request may take before the test calls it a hang.
 const IO_LIMIT: Duration = Duration::from_secs(15);
 /// The whole run's bound: far above what it needs, so only a hang trips it.
@@ -65,6 +75,86 @@ fn add_accounts(pg: &Pg) {
     for i in 0..NODES {
         pg.add_user(&format!("pub{i}"), PASS);
         pg.add_user(&format!("sub{i}"), PASS);
+    }
+    pg.add_user("up", PASS);
+}
+
+/// Logs in as `name` on node `home`, or on the next one that answers.
+async fn login_anywhere(addrs: &Addrs, home: usize, name: &str, deadline: Instant) -> Client {
+    let mut turn = home;
+    loop {
+        assert!(Instant::now() < deadline, "{name}: no node took it in time");
+        let addr = addrs.lock().unwrap()[turn % NODES].clone();
+        turn += 1;
+        let ep: Endpoint = addr.parse().unwrap();
+        if let Ok(mut c) = Client::connect(&ep, IO_LIMIT).await {
+            if let Ok(Ok(_)) = tokio::time::timeout(IO_LIMIT, c.login(name, PASS)).await {
+                return c;
+            }
+        }
+        tokio::time::sleep(BACKOFF).await;
+    }
+}
+
+/// The content of upload `k`.
+fn upload_bytes(k: u64) -> Vec<u8> {
+    common::random_bytes(FILE_BYTES, 0xc4a0 + k)
+}
+
+fn upload_path(k: u64) -> RelPath {
+    RelPath::parse(&format!("chaos/f{k}.bin")).unwrap()
+}
+
+/// Puts `FILES` files, each through whichever node answers and again
+/// (resuming what the store holds) after a node or PostgreSQL went away,
+/// counting each completed one in `done`. A put whose reply was lost
+/// finds the file there (`conflict`): checked at the end like the others.
+async fn uploader(addrs: Addrs, dir: PathBuf, done: Arc<AtomicU64>, deadline: Instant) {
+    for k in 0..FILES {
+        let local = dir.join(format!("f{k}.bin"));
+        std::fs::write(&local, upload_bytes(k)).unwrap();
+        let mut turn = k as usize;
+        loop {
+            let mut c = login_anywhere(&addrs, turn, "up", deadline).await;
+            turn += 1;
+            let opts = PutOptions {
+                chunk: chunk_for(None),
+                ..PutOptions::default()
+            };
+            let remote = upload_path(k);
+            let put = put_file(&mut c, &local, &remote, opts, &NoProgress);
+            match tokio::time::timeout(IO_LIMIT * 4, put)
+                .await
+                .expect("a put hung")
+            {
+                Ok(out) => {
+                    assert_eq!(out.size, FILE_BYTES as u64);
+                    break;
+                }
+                Err(e) if e.server_code() == Some(ErrorCode::Conflict) => break,
+                Err(_) => tokio::time::sleep(BACKOFF).await,
+            }
+        }
+        done.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Reads every upload back through node `n` and compares it byte for byte.
+async fn check_uploads(addrs: &Addrs, dir: &Path, deadline: Instant) {
+    let mut c = login_anywhere(addrs, 0, "up", deadline).await;
+    for k in 0..FILES {
+        let back = dir.join(format!("back{k}.bin"));
+        let opts = GetOptions {
+            chunk: chunk_for(None),
+            ..GetOptions::default()
+        };
+        get_file(&mut c, &upload_path(k), &back, opts, &NoProgress)
+            .await
+            .unwrap_or_else(|e| panic!("upload {k} cannot be read back: {e}"));
+        assert!(
+            std::fs::read(&back).unwrap() == upload_bytes(k),
+            "upload {k} is not intact"
+        );
     }
 }
 
@@ -276,6 +366,14 @@ async fn three_nodes_survive_kill_9_and_a_postgres_restart_with_no_gap_or_duplic
     ));
     let deadline = Instant::now() + RUN_LIMIT;
     let acked = Arc::new(AtomicU64::new(0));
+    let uploaded = Arc::new(AtomicU64::new(0));
+    let files = tempfile::tempdir().unwrap();
+    let up = tokio::spawn(uploader(
+        addrs.clone(),
+        files.path().to_path_buf(),
+        uploaded.clone(),
+        deadline,
+    ));
 
     // Subscribers first (each joined before any message), then publishers.
     let mut subs = Vec::new();
@@ -298,9 +396,11 @@ async fn three_nodes_survive_kill_9_and_a_postgres_restart_with_no_gap_or_duplic
         )));
     }
 
-    // kill -9 the third node a third of the way through, then restart it
-    // on its own data directory (accounts and chat are in PostgreSQL).
+    // kill -9 the third node a third of the way through (and with an
+    // upload done and more to come), then restart it on its own data
+    // directory (accounts, chat and files are in PostgreSQL).
     wait_for(&acked, TOTAL / 3, deadline).await;
+    wait_for(&uploaded, 1, deadline).await;
     let victim = nodes[2].take().unwrap();
     let dir = tokio::task::spawn_blocking(move || victim.kill_keep_dir())
         .await
@@ -314,10 +414,14 @@ async fn three_nodes_survive_kill_9_and_a_postgres_restart_with_no_gap_or_duplic
 
     // Restart PostgreSQL two thirds of the way through.
     wait_for(&acked, 2 * TOTAL / 3, deadline).await;
+    wait_for(&uploaded, 2, deadline).await;
     let pg2 = pg.clone();
     tokio::task::spawn_blocking(move || pg2.lock().unwrap().restart())
         .await
         .unwrap();
+
+    up.await.unwrap();
+    check_uploads(&addrs, files.path(), deadline).await;
 
     let mut all_acked = Vec::new();
     for p in pubs {
@@ -347,11 +451,14 @@ async fn three_nodes_survive_kill_9_and_a_postgres_restart_with_no_gap_or_duplic
     }
 }
 
-/// Waits (polling a counter the publishers bump) until `n` messages have
-/// been acknowledged.
+/// Waits (polling a counter the publishers or the uploader bump) until
+/// `n` messages or uploads are done.
 async fn wait_for(acked: &AtomicU64, n: u64, deadline: Instant) {
     while acked.load(Ordering::SeqCst) < n {
-        assert!(Instant::now() < deadline, "publishers stalled");
+        assert!(
+            Instant::now() < deadline,
+            "publishers or the uploader stalled"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -37,7 +37,14 @@ fn server_args() -> Vec<&'static str> {
 
 impl Env {
     fn start(users: &[&str]) -> Env {
-        let srv = Server::start(&server_args());
+        Env::start_with(users, &[])
+    }
+
+    /// [`Env::start`] with more `serve` flags.
+    fn start_with(users: &[&str], extra: &[&str]) -> Env {
+        let mut args = server_args();
+        args.extend_from_slice(extra);
+        let srv = Server::start(&args);
         let env = Env {
             addr: srv.addr("framed", "tcp://"),
             srv,
@@ -589,6 +596,45 @@ fn put_follows_scps_destination_rule() {
     assert_eq!(status(&out), 5, "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("notes is a file, not a directory"), "{err}");
+}
+
+/// An unfinished upload idle past `--partial-retention` is deleted while
+/// the server runs (not only at its next start), and its quota freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_server_sweeps_unfinished_uploads_past_their_retention() {
+    let env = Env::start_with(&["alice"], &["--partial-retention", "2s"]);
+    let mut c = env.raw(Some("alice")).await;
+    let begin = FileRequest::Put {
+        path: "stale.bin".into(),
+        size: 100,
+        fingerprint: "v1".into(),
+        force: false,
+        md5: false,
+    };
+    let FileReply::Put { handle, .. } =
+        FileReply::from_frame(&c.request(begin.to_frame(None)).await.unwrap()).unwrap()
+    else {
+        panic!()
+    };
+    let w = FileRequest::Write { handle, offset: 0 }
+        .to_frame(None)
+        .with_body(&[7u8; 40][..]);
+    c.request(w).await.unwrap();
+    drop(c); // the client went away mid-upload
+    let out = ok(&env.as_user("alice", &["ls", "--partial"], b""));
+    assert!(out.contains("stale.bin (40 bytes held)"), "{out}");
+    // Swept within a period (1 s) of expiring; the bound only catches a
+    // sweeper that never runs.
+    let deadline = Instant::now() + WAIT_LIMIT;
+    loop {
+        let j = json(&env.as_user("alice", &["ls", "--partial", "--json"], b""));
+        if j["partial"] == serde_json::json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never swept: {j}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(env.staging_part_len(), 0, "its bytes are gone from disk");
 }
 
 /// Issue 16 item 4: an interrupted upload is visible with `ls --partial`

@@ -13,6 +13,7 @@
 mod client;
 mod fingerprint;
 mod identity;
+mod roots;
 mod server;
 mod verify;
 
@@ -29,6 +30,7 @@ pub use identity::{
     CERT_FILE, Generated, Identity, KEY_FILE, LOCAL_NAMES, load_or_create, names_with, read_certs,
     self_signed, write_pair,
 };
+pub use roots::{CertCheck, client_config};
 pub use server::ServerTls;
 
 /// How long a TLS handshake may take before the server closes the

@@ -13,6 +13,7 @@
 //! `spawn_blocking`, never on the async workers.
 
 pub mod pg;
+mod pg_tls;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -12,9 +12,10 @@
 
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config};
 
-use super::Migration;
+pub use super::pg_tls::connect;
+use super::{Migration, pg_tls};
 
 /// How long connecting may take before the caller gets an error: a client
 /// waiting on a publish while PostgreSQL is down is told within this, never
@@ -38,6 +39,9 @@ pub enum PgError {
          (or postgres://USER@localhost/DB?host=/run/postgresql for a Unix socket)"
     )]
     BadUrl(String),
+    /// The URL's TLS parameters (`sslmode`, `sslrootcert`) cannot be used.
+    #[error("--store: {0}")]
+    Tls(String),
     /// The server could not be reached or failed a statement.
     #[error("PostgreSQL: {0}")]
     Db(#[from] postgres::Error),
@@ -54,9 +58,17 @@ pub enum PgError {
     },
 }
 
-/// Parses a `postgres://` URL (or key=value string) and sets the timeouts.
+/// Parses a `postgres://` URL (or key=value string), sets the timeouts,
+/// and keeps its TLS policy for every connection to that server
+/// ([`pg_tls`]: `sslmode`, including `verify-ca` and `verify-full`, and
+/// `sslrootcert=FILE`, which is read now).
 pub fn config(url: &str) -> Result<Config, PgError> {
-    let mut cfg: Config = url.parse().map_err(|_| PgError::BadUrl(url.to_owned()))?;
+    let split = pg_tls::split(url).map_err(PgError::Tls)?;
+    let mut cfg: Config = split
+        .url
+        .parse()
+        .map_err(|_| PgError::BadUrl(url.to_owned()))?;
+    pg_tls::register(&cfg, &split.check).map_err(PgError::Tls)?;
     cfg.connect_timeout(CONNECT_TIMEOUT);
     cfg.application_name("sockit");
     Ok(cfg)
@@ -119,7 +131,7 @@ impl PgConn {
         match &mut self.client {
             Some(c) => Ok(c),
             slot @ None => {
-                let mut c = self.cfg.connect(NoTls)?;
+                let mut c = connect(&self.cfg)?;
                 let ms = STATEMENT_TIMEOUT.as_millis();
                 c.batch_execute(&format!("SET statement_timeout = {ms}"))?;
                 Ok(slot.insert(c))

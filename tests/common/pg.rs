@@ -29,6 +29,9 @@ pub const ROLE: &str = "sockit";
 pub struct Pg {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// The TCP port it also listens on with TLS, when started with
+    /// [`Pg::start_tls`].
+    tls_port: Option<u16>,
     /// Held while this PostgreSQL lives (dropped last): the cluster tests
     /// each run two or three nodes and a PostgreSQL, so they take turns
     /// rather than overcommit a 2-CPU machine. Under that load
@@ -110,6 +113,71 @@ fn pg_command(prog: &str) -> Command {
 impl Pg {
     /// Initialises a cluster in a new temporary directory and starts it.
     pub fn start() -> Pg {
+        let mut pg = Pg::init();
+        pg.run();
+        pg
+    }
+
+    /// [`Pg::start`], also listening on 127.0.0.1 (a free port) with TLS
+    /// only (`hostssl`: a plain TCP connection is refused), its
+    /// certificate for `localhost` signed by a new CA (see
+    /// [`Pg::ca_file`]).
+    pub fn start_tls() -> Pg {
+        let mut pg = Pg::init();
+        let data = pg.data();
+        let ca = rcgen::CertifiedIssuer::self_signed(
+            {
+                let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+                p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+                p
+            },
+            rcgen::KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        std::fs::write(pg.ca_file(), ca.pem()).unwrap();
+        std::fs::write(data.join("server.crt"), cert.pem()).unwrap();
+        std::fs::write(data.join("server.key"), key.serialize_pem()).unwrap();
+        let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\n";
+        std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
+        for f in ["server.crt", "server.key", "pg_hba.conf"] {
+            use std::os::unix::fs::PermissionsExt;
+            let path = data.join(f);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if is_root() {
+                let st = Command::new("chown")
+                    .arg(PG_USER)
+                    .arg(&path)
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "chown {PG_USER} {}", path.display());
+            }
+        }
+        // A port the kernel just handed out and nobody holds.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        pg.tls_port = Some(port);
+        pg.run();
+        pg
+    }
+
+    /// The CA certificate (PEM) that signed a [`Pg::start_tls`] server's.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The TLS port of a [`Pg::start_tls`] server.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port.expect("started with Pg::start_tls")
+    }
+
+    fn init() -> Pg {
         let turn = Turn::take();
         let dir = tempfile::tempdir().expect("creating a temporary directory");
         let data = dir.path().join("pgdata");
@@ -137,13 +205,12 @@ impl Pg {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut pg = Pg {
+        Pg {
             dir,
             child: None,
+            tls_port: None,
             _turn: turn,
-        };
-        pg.run();
-        pg
+        }
     }
 
     fn data(&self) -> PathBuf {
@@ -157,8 +224,10 @@ impl Pg {
 
     /// The connection URL the nodes take (`--store`).
     pub fn url(&self) -> String {
+        // The socket's name carries the port (.s.PGSQL.PORT).
+        let port = self.tls_port.unwrap_or(5432);
         format!(
-            "postgres://{ROLE}@localhost/postgres?host={}",
+            "postgres://{ROLE}@localhost/postgres?host={}&port={port}",
             self.socket_dir().display()
         )
     }
@@ -172,7 +241,18 @@ impl Pg {
             .arg(&data)
             .arg("-k")
             .arg(&data)
-            .args(["-c", "listen_addresses=", "-c", "max_connections=100"])
+            .args(["-c", "max_connections=100"])
+            .args(match self.tls_port {
+                None => vec!["-c".to_string(), "listen_addresses=".to_string()],
+                Some(port) => [
+                    "listen_addresses=127.0.0.1",
+                    &format!("port={port}"),
+                    "ssl=on",
+                ]
+                .iter()
+                .flat_map(|kv| ["-c".to_string(), kv.to_string()])
+                .collect(),
+            })
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -232,6 +312,8 @@ impl Pg {
         let out = pg_command("psql")
             .arg("-h")
             .arg(self.socket_dir())
+            .arg("-p")
+            .arg(self.tls_port.unwrap_or(5432).to_string())
             .args([
                 "-U",
                 ROLE,

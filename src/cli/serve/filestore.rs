@@ -1,10 +1,16 @@
 //! File-store flags of `sockit serve`: per-user quota and largest file,
-//! with sizes written the way people write them (`20G`, `512MiB`).
+//! with sizes written the way people write them (`20G`, `512MiB`), and how
+//! long an unfinished upload is kept; and the sweeper that removes those
+//! kept too long while the server runs.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
-use sockit::service::files::{DEFAULT_MAX_FILE, DEFAULT_QUOTA, FileStore, FilesConfig};
+use sockit::service::files::{
+    DEFAULT_MAX_FILE, DEFAULT_PARTIAL_RETENTION, DEFAULT_QUOTA, FileStore, FilesConfig, SweepReport,
+};
+use sockit::service::shares::parse_duration;
 use sockit::store::Backend;
 
 /// Flags that configure the file store.
@@ -18,6 +24,12 @@ pub struct FilesArgs {
     /// Largest file accepted [default: 16G].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_file: Option<u64>,
+    /// How long an unfinished upload (an interrupted put, resumable until
+    /// then) is kept after its last write before it is deleted and its
+    /// quota freed; swept at start and every eighth of this (at most
+    /// hourly) while the server runs: 90s, 30m, 12h, 3d, 2w [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    partial_retention: Option<u64>,
     /// Serve no files (no `file` family, nothing under DATA/files).
     #[arg(long)]
     no_files: bool,
@@ -41,8 +53,12 @@ impl FilesArgs {
             quota: self.quota.unwrap_or(DEFAULT_QUOTA),
             max_file: self.max_file.unwrap_or(DEFAULT_MAX_FILE),
             max_chunk,
+            partial_retention: self
+                .partial_retention
+                .map_or(DEFAULT_PARTIAL_RETENTION, Duration::from_secs),
             ..FilesConfig::default()
         };
+        let period = sweep_period(cfg.partial_retention);
         let (store, report) = match backend {
             Backend::Sqlite => {
                 let dir = data.to_path_buf();
@@ -59,23 +75,56 @@ impl FilesArgs {
                     .context("opening the file store in PostgreSQL (--store)")?
             }
         };
-        let quiet = report == sockit::service::files::SweepReport::default();
-        // An empty sweep is not news; anything found or removed is.
-        if quiet {
-            tracing::debug!("file store swept: nothing to do");
-            return Ok(Some(store));
-        }
-        tracing::info!(
-            kept = report.kept,
-            expired = report.expired,
-            expired_bytes = report.expired_bytes,
-            orphans = report.orphans,
-            temporaries = report.temporaries,
-            unknown = report.unknown,
-            "file store swept"
-        );
+        log_sweep(&report, "file store swept");
+        tokio::spawn(sweep_every(store.clone(), period));
         Ok(Some(store))
     }
+}
+
+/// How often the running server sweeps: an eighth of the retention, so an
+/// upload is gone at most 12.5% after it expired; at least every hour
+/// and at most every second.
+fn sweep_period(retention: Duration) -> Duration {
+    (retention / 8).clamp(Duration::from_secs(1), Duration::from_secs(3600))
+}
+
+/// Sweeps `store` every `period` for as long as the server runs (on a
+/// cluster the nodes take turns: one sweeps, the others find its lock).
+async fn sweep_every(store: FileStore, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is now: the start already swept
+    loop {
+        tick.tick().await;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.sweep()).await {
+            // Partials merely kept are not news every period.
+            Ok(Ok(r)) if r.expired + r.orphans + r.temporaries == 0 => {}
+            Ok(Ok(report)) => log_sweep(&report, "file store swept (periodic)"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "sweeping the file store failed; retrying later")
+            }
+            Err(e) => tracing::warn!(error = %e, "the file store sweep stopped"),
+        }
+    }
+}
+
+/// Logs what a sweep found: an empty sweep is not news, anything found or
+/// removed is.
+fn log_sweep(report: &SweepReport, what: &'static str) {
+    if *report == SweepReport::default() {
+        tracing::debug!("{what}: nothing to do");
+        return;
+    }
+    tracing::info!(
+        kept = report.kept,
+        expired = report.expired,
+        expired_bytes = report.expired_bytes,
+        orphans = report.orphans,
+        temporaries = report.temporaries,
+        unknown = report.unknown,
+        "{what}"
+    );
 }
 
 /// Parses `123`, `4K`, `512MiB`, `20G`, `1.5T` (binary units, case

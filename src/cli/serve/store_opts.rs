@@ -12,7 +12,10 @@ pub struct StoreArgs {
     /// postgres://sockit@db.internal/sockit, or
     /// postgres://sockit@localhost/sockit?host=/run/postgresql for a Unix
     /// socket: members on every node sharing it meet in the same rooms,
-    /// see the same files, and a login on one node is valid on all.
+    /// see the same files, and a login on one node is valid on all. Over
+    /// TCP add ?sslmode=verify-full&sslrootcert=CA.pem to check the
+    /// server's certificate (as libpq: disable, prefer, require,
+    /// verify-ca, verify-full).
     #[arg(long, alias = "chat-store", value_name = "URL", value_parser = parse_store)]
     store: Option<Backend>,
 }

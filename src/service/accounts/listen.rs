@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use postgres::Config;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Config, NoTls};
 use tokio::sync::Notify;
 
 use super::db_pg::NOTIFY_CHANNEL;
@@ -49,7 +49,7 @@ pub(super) fn spawn(cfg: Config, wake: Arc<Notify>) -> std::io::Result<Listener>
 
 fn run(cfg: &Config, wake: &Notify, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
-        let mut client = match cfg.connect(NoTls) {
+        let mut client = match crate::store::pg::connect(cfg) {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "revocation listener cannot connect; retrying");
