@@ -20,7 +20,7 @@ fn status(e: &LinkError) -> u8 {
             status: 404 | 410, ..
         } => 4,
         LinkError::Status { .. } => 1,
-        LinkError::Net { .. } => crate::cli::exit::NETWORK,
+        LinkError::Net { .. } | LinkError::Tls(_) => crate::cli::exit::NETWORK,
         LinkError::Local { .. } => 2,
         LinkError::Exists(_) => 5,
         LinkError::Verify { .. } => 6,
@@ -34,7 +34,14 @@ pub async fn run(link: &str, dest: &Path, force: bool, c: &Common) -> anyhow::Re
     let timeout = c.timeout()?;
     let started = Instant::now();
     let result = async {
-        let l = Link::parse(link)?;
+        let mut l = Link::parse(link)?;
+        if l.tls {
+            // As for tls:// servers: --ca, --fingerprint, else known_hosts.
+            l.trust = c
+                .trust_for(&l.endpoint()?)
+                .await
+                .map_err(|e| LinkError::Tls(format!("{e:#}")))?;
+        }
         let info = share_link::info(&l, timeout).await?;
         let target = share_link::target(dest, &info.name)?;
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {

@@ -1,5 +1,5 @@
-//! `sockit get LINK`: fetching a share link (`http://HOST/s/ID`) with no
-//! account, verified and resumable. A small HTTP/1.1 client of the web
+//! `sockit get LINK`: fetching a share link (`http(s)://HOST/s/ID`) with
+//! no account, verified and resumable. A small HTTP/1.1 client of the web
 //! door's `/s/ID/info` and `/s/ID/file` (docs/PROTOCOL.md, share links):
 //! bytes land in `DEST.sockit-part`, a rerun continues with `Range`, and
 //! the whole file's BLAKE3 is compared with the link's before the file is
@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+use crate::net::stream::Stream;
+use crate::net::tls::{self, Trust};
+use crate::net::{Conn, Endpoint};
 
 mod dir;
 mod fetch;
@@ -59,6 +63,9 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS handshake of an `https://` link failed (the hint says why).
+    #[error("{0}")]
+    Tls(String),
     /// DEST exists.
     #[error("{} exists; use --force to replace it", .0.display())]
     Exists(PathBuf),
@@ -73,26 +80,33 @@ pub enum LinkError {
 }
 
 /// A parsed link.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Link {
     /// `HOST:PORT` to connect to.
     pub authority: String,
     /// The share's ID.
     pub id: String,
+    /// An `https://` link: TLS, its certificate checked as `trust` says.
+    pub tls: bool,
+    /// How an `https://` server's certificate is checked (the CLI's
+    /// `--ca`, `--fingerprint`, else known_hosts, as for `tls://`); set by
+    /// the caller after [`Link::parse`].
+    pub trust: Trust,
 }
 
 impl Link {
-    /// Parses `http://HOST[:PORT]/s/ID` (a trailing `/`, query or
+    /// Parses `http(s)://HOST[:PORT]/s/ID` (a trailing `/`, query or
     /// `#fragment` is ignored).
     pub fn parse(s: &str) -> Result<Link, LinkError> {
-        if s.starts_with("https://") {
-            return Err(LinkError::BadLink(format!(
-                "{s}: https links are not fetched by this sockit yet; open it in a browser or use curl"
-            )));
-        }
-        let rest = s.strip_prefix("http://").ok_or_else(|| {
-            LinkError::BadLink(format!("{s}: not a share link (http://HOST/s/ID)"))
-        })?;
+        let (rest, tls) = match (s.strip_prefix("http://"), s.strip_prefix("https://")) {
+            (Some(r), _) => (r, false),
+            (_, Some(r)) => (r, true),
+            _ => {
+                return Err(LinkError::BadLink(format!(
+                    "{s}: not a share link (http://HOST/s/ID or https://HOST/s/ID)"
+                )));
+            }
+        };
         let rest = rest.split(['#', '?']).next().unwrap_or(rest);
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let id = path.trim_end_matches('/').strip_prefix("s/").unwrap_or("");
@@ -104,12 +118,44 @@ impl Link {
         let authority = if host.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']')) {
             host.to_owned()
         } else {
-            format!("{host}:80")
+            format!("{host}:{}", if tls { 443 } else { 80 })
         };
         Ok(Link {
             authority,
             id: id.to_owned(),
+            tls,
+            trust: Trust::Unset,
         })
+    }
+
+    /// The server as a `tls://` endpoint, for choosing its trust.
+    pub fn endpoint(&self) -> Result<Endpoint, LinkError> {
+        let scheme = if self.tls { "tls" } else { "tcp" };
+        format!("{scheme}://{}", self.authority)
+            .parse()
+            .map_err(|e| LinkError::BadLink(format!("{e}")))
+    }
+
+    /// Connects, with TLS for an `https://` link.
+    async fn connect(&self, timeout: Duration) -> Result<Stream, LinkError> {
+        let net = |doing| move |source| LinkError::Net { doing, source };
+        let conn = tokio::time::timeout(timeout, TcpStream::connect(&self.authority))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))
+            .and_then(|r| r)
+            .map_err(net("connecting"))?;
+        let _ = conn.set_nodelay(true);
+        let Endpoint::Tls(hp) = self.endpoint()? else {
+            return Ok(Stream::from(Conn::from(conn)));
+        };
+        let shake = tls::handshake(conn, &hp, &self.trust);
+        match tokio::time::timeout(timeout, shake).await {
+            Ok(Ok((s, _))) => Ok(Stream::TlsClient(Box::new(s))),
+            Ok(Err(e)) => Err(LinkError::Tls(e.hint)),
+            Err(_) => Err(net("the TLS handshake")(
+                std::io::ErrorKind::TimedOut.into(),
+            )),
+        }
     }
 }
 
@@ -145,7 +191,7 @@ impl LinkInfo {
 pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) length: Option<u64>,
-    pub(crate) body: BufReader<TcpStream>,
+    pub(crate) body: BufReader<Stream>,
 }
 
 pub(crate) async fn request(
@@ -155,13 +201,7 @@ pub(crate) async fn request(
     timeout: Duration,
 ) -> Result<Response, LinkError> {
     let net = |doing| move |source| LinkError::Net { doing, source };
-    let conn = tokio::time::timeout(timeout, TcpStream::connect(&link.authority))
-        .await
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))
-        .and_then(|r| r)
-        .map_err(net("connecting"))?;
-    let _ = conn.set_nodelay(true);
-    let mut conn = BufReader::new(conn);
+    let mut conn = BufReader::new(link.connect(timeout).await?);
     let range = if range_from > 0 {
         format!("Range: bytes={range_from}-\r\n")
     } else {
@@ -272,6 +312,7 @@ mod tests {
         );
         assert!(Link::parse("http://h/s/../etc").is_err());
         assert!(Link::parse(&format!("ftp://h/s/{id}")).is_err());
-        assert!(Link::parse(&format!("https://h/s/{id}")).is_err());
+        let l = Link::parse(&format!("https://files.example/s/{id}")).unwrap();
+        assert_eq!((l.authority.as_str(), l.tls), ("files.example:443", true));
     }
 }

@@ -27,8 +27,10 @@ name the server sends is checked to be what was asked for, inside DEST.
 
 {}
 
-LINK is a share link (http://HOST:PORT/s/ID, from `sockit share`): fetched with
-no account, resumable and verified the same way.
+LINK is a share link (http(s)://HOST:PORT/s/ID, from `sockit share`): fetched
+with no account, resumable and verified the same way; a folder share arrives
+as DEST/NAME/..., file by file. An https:// link's certificate is checked as
+for tls:// servers (--ca, --fingerprint, else known_hosts).
 
 Examples:
   sockit get report.pdf
