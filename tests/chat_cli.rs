@@ -253,3 +253,50 @@ fn two_cli_users_talk_and_a_restart_loses_nothing() {
     );
     drop(srv);
 }
+
+#[test]
+fn dm_sends_lists_unread_and_reading_clears_it() {
+    let srv = Server::start(&["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
+    let addr = srv.addr("framed", "tcp://");
+    let s = setup(srv, addr.clone());
+    let bob_cfg = tempfile::tempdir().unwrap();
+    s.login("bob", bob_cfg.path());
+    let bob = |args: &[&str]| run_env(args, b"", &[("SOCKIT_CONFIG_DIR", bob_cfg.path())]);
+    let out = s.sockit(&[
+        "dm", "--server", &addr, "bob", "are", "you", "around,", "@bob?",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "sent to @ann+bob as message 1"
+    );
+    // The unread count rises, reading clears it.
+    let out = bob(&["dm", "--server", &addr, "--json"]);
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            c["with"].as_str(),
+            c["unread"].as_u64(),
+            c["mentions"].as_u64()
+        ),
+        (Some("ann"), Some(1), Some(1)),
+        "{c}"
+    );
+    let out = bob(&["dm", "--server", &addr, "ann"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim_end().ends_with("<ann> are you around, @bob?"),
+        "{text}"
+    );
+    let out = bob(&["dm", "--server", &addr]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("ann  0 unread, last "), "{text}");
+    // `history --room @NAME` reads it too; a refusal is one line, exit 1.
+    let out = bob(&["history", &addr, "--room", "@ann"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<ann> are you around"));
+    let out = s.sockit(&["dm", "--server", &addr, "nobody", "hi"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no account is called nobody"), "{err}");
+}

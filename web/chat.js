@@ -61,7 +61,9 @@ const chat = {
   last: null, // { day, name, ts } of the last message rendered
 
   async connected() {
-    const names = this.rooms.size ? [...this.rooms.keys()] : ["lobby"];
+    // Conversations only listed (dm.js) are joined when opened.
+    const joined = [...this.rooms.entries()].filter(([, r]) => r.joined !== false).map(([n]) => n);
+    const names = joined.length ? joined : ["lobby"];
     for (const room of names) await this.join(room, false);
     this.show(this.rooms.has(this.current) ? this.current : names[0]);
     this.discover();
@@ -71,6 +73,7 @@ const chat = {
     try {
       const joined = await link.request({ type: "chat.join", room });
       const r = this.rooms.get(joined.room) || { seen: null, lines: [], unread: 0, mentioned: false };
+      r.joined = true;
       this.rooms.set(joined.room, r);
       // First visit: the last 50 messages; a rejoin: everything after what we saw.
       let after = r.seen;
@@ -205,12 +208,12 @@ const chat = {
       const li = document.createElement("li");
       const b = document.createElement("button");
       b.type = "button";
-      b.textContent = `#${name}`;
+      b.textContent = convLabel(name);
       if (name === this.current) b.setAttribute("aria-current", "true");
       if (r.unread) {
         const n = document.createElement("span");
         n.className = r.mentioned ? "badge mention" : "badge";
-        n.textContent = String(r.unread);
+        n.textContent = countText(r.unread);
         n.setAttribute("aria-label", `${r.unread} unread`);
         b.append(" ", n);
       }
@@ -274,6 +277,8 @@ const chat = {
       $("who").replaceChildren(...who.members.map((m) => {
         const li = document.createElement("li");
         li.textContent = m.name;
+        li.dataset.name = m.name;
+        li.dataset.guest = String(m.guest);
         const door = document.createElement("span");
         door.className = "door";
         door.textContent = m.door;

@@ -27,6 +27,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
   /join ROOM   join (and switch to) a room      /leave [ROOM]  leave a room
   /rooms       list rooms                       /who [ROOM]    who is in a room
   /history [N] the last N messages (20)         /quit          leave
+  /join @NAME  a direct conversation with the account NAME (also --room @NAME)
 Incoming messages print above the line you are typing. If the connection
 drops or the server restarts, it reconnects and shows what was said meanwhile.
 When stdin is not a terminal, each input line is sent and each message
@@ -122,10 +123,10 @@ pub struct HistoryArgs {
     tls: super::tls_opts::ClientTlsArgs,
 }
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Prints a server refusal and returns exit status 1, or passes the error up.
-fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
+pub(super) fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
     match e {
         sockit::client::ClientError::Server { message, .. } => {
             eprintln!("sockit: {message}");
@@ -215,7 +216,7 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 /// Connects to the first of `servers` that answers, as the account
 /// `sockit login` stored, and says so when it fell over to another node.
-async fn connect(
+pub(super) async fn connect(
     tls: &super::tls_opts::ClientTlsArgs,
     servers: Vec<Endpoint>,
     timeout: Duration,
@@ -469,14 +470,16 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
             vec![format!("* in {room}: {}", list.join(", "))]
         }
         ChatReply::History { messages, .. } => messages.iter().map(|m| line(m, current)).collect(),
-        ChatReply::Typing { .. } => vec![],
+        ChatReply::Typing { .. } | ChatReply::Read { .. } | ChatReply::Unread { .. } => vec![],
+        ChatReply::Dm { room, with, .. } => vec![format!("* talking with {with} in {room}")],
+        ChatReply::Dms { dms } => dms.iter().map(super::dm::dm_line).collect(),
     }
 }
 
 /// A fresh idempotency key for one `chat.send` (32 random hex digits): a
 /// resend of the same request after a lost reply is then answered with
 /// the original message instead of posting it twice.
-fn idempotency_key() -> String {
+pub(super) fn idempotency_key() -> String {
     let mut b = [0u8; 16];
     // Without OS randomness, a time-based key still differs per message.
     if getrandom::fill(&mut b).is_err() {

@@ -11,6 +11,7 @@ mod call;
 mod cert;
 mod chat;
 mod chat_term;
+mod dm;
 pub mod exit;
 mod files;
 mod lab;
@@ -110,6 +111,8 @@ pub enum Command {
     Say(chat::SayArgs),
     /// Print a room's recent chat messages.
     History(chat::HistoryArgs),
+    /// Direct messages: list conversations with unread counts, read one, or send.
+    Dm(dm::DmArgs),
     /// Log in to a framed server; later commands against it use the session.
     Login(login::LoginArgs),
     /// End the session stored for a server, on the server and locally.
@@ -197,6 +200,7 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Chat(a) => chat::chat(a).await,
         Command::Say(a) => chat::say(a).await,
         Command::History(a) => chat::history(a).await,
+        Command::Dm(a) => dm::dm(a).await,
         Command::Login(a) => login::login(a).await,
         Command::Logout(a) => login::logout(a).await,
         Command::Whoami(a) => login::whoami(a).await,

@@ -185,6 +185,10 @@ impl ChatConn {
                 }
                 // Typing: not shown by this client.
                 Ok(ChatEvent::Typing { .. }) => None,
+                // A `chat.read` with an id is the reply to ours; without,
+                // another client of this account read on: not shown.
+                Ok(ChatEvent::Read { .. }) if f.id().is_some() => self.reply(f),
+                Ok(ChatEvent::Read { .. }) => None,
                 // An event with fields we cannot read: not shown.
                 Err(MessageError::BadFields { .. }) => None,
                 Err(_) => self.reply(f),

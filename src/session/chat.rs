@@ -94,7 +94,7 @@ async fn answer(
         ChatRequest::Leave { room } => {
             me.leave(&room).await?;
             ChatReply::Leave {
-                room: chat::room_name(&room).unwrap_or(room),
+                room: canonical(me, &room),
             }
         }
         ChatRequest::Send { room, text, key } => {
@@ -127,13 +127,13 @@ async fn answer(
                 (Some(n), None, None) => HistoryQuery::Last(n),
                 (None, None, None) => HistoryQuery::Last(page_max),
             };
-            let page = hub.history(&room, query).await?;
+            let page = me.history(&room, query).await?;
+            let room = canonical(me, &room);
             if epoch.is_some_and(|e| *e != *page.epoch) {
-                let room = chat::room_name(&room).unwrap_or(room);
                 return Err(chat::ChatError::StaleEpoch(room).into());
             }
             ChatReply::History {
-                room: chat::room_name(&room).unwrap_or(room),
+                room,
                 messages: page
                     .messages
                     .iter()
@@ -144,9 +144,9 @@ async fn answer(
             }
         }
         ChatRequest::Who { room } => {
-            let members = hub.who(&room).await?;
+            let members = me.who(&room).await?;
             ChatReply::Who {
-                room: chat::room_name(&room).unwrap_or(room),
+                room: canonical(me, &room),
                 members: members
                     .into_iter()
                     .map(|m| ChatMember {
@@ -172,8 +172,18 @@ async fn answer(
         ChatRequest::Typing { room } => {
             me.typing(&room).await?;
             ChatReply::Typing {
-                room: chat::room_name(&room).unwrap_or(room),
+                room: canonical(me, &room),
             }
         }
+        req @ (ChatRequest::Dm { .. }
+        | ChatRequest::Dms {}
+        | ChatRequest::Read { .. }
+        | ChatRequest::Unread { .. }) => super::chat_dm::answer(me, req).await?,
     })
+}
+
+/// The canonical name of the conversation `me` means by `room` (the
+/// input, if it breaks the rules: the request failed already then).
+fn canonical(me: &chat::Session, room: &str) -> String {
+    chat::conversation(me.name(), false, room).unwrap_or_else(|_| room.to_owned())
 }

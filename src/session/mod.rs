@@ -12,6 +12,7 @@
 //! answers them in its batch without coming here at all.
 
 mod chat;
+mod chat_dm;
 mod failure;
 mod share;
 #[cfg(test)]

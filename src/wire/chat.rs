@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-pub use super::chat_items::{ChatMember, ChatMessage, ChatRoom};
+pub use super::chat_items::{ChatConversation, ChatMember, ChatMessage, ChatRoom};
 use super::code::ErrorCode;
 use super::encode::encode_to_vec;
 use super::frame::Frame;
@@ -89,6 +89,29 @@ pub enum ChatRequest {
     Typing {
         /// The room or direct conversation.
         room: String,
+    },
+    /// `chat.dm`: open (join) the direct conversation with account `to`.
+    #[serde(rename = "chat.dm")]
+    Dm {
+        /// The other account's name.
+        to: String,
+    },
+    /// `chat.dms`: my direct conversations, newest first, with counts.
+    #[serde(rename = "chat.dms")]
+    Dms {},
+    /// `chat.read`: I have read `room` up to `seq` (never moves back).
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The room or direct conversation.
+        room: String,
+        /// The last seq read.
+        seq: u64,
+    },
+    /// `chat.unread`: my read marker and counts in each of `rooms`.
+    #[serde(rename = "chat.unread")]
+    Unread {
+        /// Rooms or direct conversations (at most 64 are counted).
+        rooms: Vec<String>,
     },
 }
 
@@ -171,6 +194,38 @@ pub enum ChatReply {
         /// The room or conversation.
         room: String,
     },
+    /// `chat.dm`: joined the direct conversation, as `chat.join` does.
+    #[serde(rename = "chat.dm")]
+    Dm {
+        /// The conversation's name (`@a+b`).
+        room: String,
+        /// The other account (its name, lowercase).
+        with: String,
+        /// Its last seq at the moment of joining.
+        last_seq: u64,
+        /// Its history's epoch.
+        epoch: String,
+    },
+    /// `chat.dms`: the direct conversations with messages.
+    #[serde(rename = "chat.dms")]
+    Dms {
+        /// Newest activity first.
+        dms: Vec<ChatConversation>,
+    },
+    /// `chat.read`: the marker now (the larger of the old and the given).
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The conversation's canonical name.
+        room: String,
+        /// The last read seq.
+        seq: u64,
+    },
+    /// `chat.unread`: one entry per room asked.
+    #[serde(rename = "chat.unread")]
+    Unread {
+        /// The counts.
+        rooms: Vec<ChatConversation>,
+    },
 }
 
 impl ChatReply {
@@ -221,6 +276,15 @@ pub enum ChatEvent {
         name: String,
         /// True for a guest.
         guest: bool,
+    },
+    /// `chat.read`: your account read `room` up to `seq` on another
+    /// connection.
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The conversation.
+        room: String,
+        /// The last read seq now.
+        seq: u64,
     },
 }
 

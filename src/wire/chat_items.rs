@@ -44,3 +44,25 @@ pub struct ChatRoom {
     /// Number of its last message (0 when none).
     pub last_seq: u64,
 }
+
+/// One conversation in an account's reading, as `chat.dms` and
+/// `chat.unread` list them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatConversation {
+    /// The room, or the direct conversation (`@a+b`).
+    pub room: String,
+    /// For a direct conversation, the other account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
+    /// Its last seq (0 when it has no messages).
+    pub last_seq: u64,
+    /// When its last message was sent, Unix milliseconds (0 if none).
+    pub ts: u64,
+    /// The last seq this account read (0: none).
+    pub read: u64,
+    /// Messages after `read`, not this account's own; 100 means 100 or
+    /// more ("99+").
+    pub unread: u64,
+    /// Of those, the ones that mention `@you`; capped at 100 too.
+    pub mentions: u64,
+}

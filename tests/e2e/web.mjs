@@ -336,6 +336,35 @@ try {
   await page.waitForSelector("#messages li.day:text-is('Today')");
   await page.click("#rooms button:has-text('#lobby')");
 
+  // Direct messages: the CLI (bob) writes to alice, who never opened the
+  // conversation; it appears in the sidebar with an unread badge and a
+  // notification; opening it clears the badge and moves alice's read
+  // marker on the server (her CLI counts 0 unread); her reply reaches
+  // bob's running `sockit chat`.
+  sockit(["dm", "--server", framed, "alice", "psst from the terminal"]);
+  await page.waitForSelector("#rooms button:has-text('@bob') .badge:text-is('1')");
+  await page.waitForFunction(() => window.__notes.some((n) => n.includes("psst from the terminal")));
+  await page.click("#rooms button:has-text('@bob')");
+  await page.waitForSelector("#messages li:has-text('psst from the terminal')");
+  await page.waitForSelector("#rooms button:has-text('@bob') .badge", { state: "detached" });
+  for (const started = Date.now(); ; await new Promise((r) => setTimeout(r, 100))) {
+    const dms = sockit(["dm", "--server", framed, "--json"], "", aliceEnv).trim().split("\n").map((l) => JSON.parse(l));
+    if (dms.length === 1 && dms[0].with === "bob" && dms[0].unread === 0) break;
+    if (Date.now() - started > LIMIT) throw new Error(`alice's marker never moved: ${JSON.stringify(dms)}`);
+  }
+  await page.fill("#text", "hi bob, from the page");
+  await page.click("#send-form button");
+  await cli.waitFor((v) => v.type === "chat.message" && v.room === "@alice+bob" && v.text === "hi bob, from the page", "the page's direct message");
+  // A third conversation's unread count rises while alice looks elsewhere.
+  await page.click("#rooms button:has-text('#lobby')");
+  sockit(["dm", "--server", framed, "alice", "one more"]);
+  sockit(["dm", "--server", framed, "alice", "and another"]);
+  await page.waitForSelector("#rooms button:has-text('@bob') .badge:text-is('2')");
+  await page.click("#rooms button:has-text('@bob')");
+  await page.waitForSelector("#messages li.new-divider + li:has-text('one more')");
+  await page.waitForSelector("#rooms button:has-text('@bob') .badge", { state: "detached" });
+  await page.click("#rooms button:has-text('#lobby')");
+
   // Scroll-back: 250 messages said before the page opens the room; it
   // loads the last 50, and scrolling up fetches the rest (before=), each
   // once, in order.
@@ -414,7 +443,7 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), the Share action and My shares, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), the Share action and My shares, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, a direct message both ways with its unread count and read marker, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);

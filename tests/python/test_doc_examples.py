@@ -166,11 +166,14 @@ def prepare(scenario, cmd):
         if sub not in ("serve", "listen"):
             step(f"sockit serve --echo unix://{path}")
     if sub in {"chat", "say", "history", "put", "get", "ls", "rm", "whoami", "logout", "login",
-               "share", "mkdir", "mv"}:
+               "share", "mkdir", "mv", "dm"}:
         step("sockit serve")
         step("sockit user add alice")
         if sub != "login":
             step("sockit login --user alice")
+    if sub == "dm":
+        # Someone to write to.
+        step("sockit user add bob")
     if sub == "bench" and "ws://" in cmd:
         # The web door's WebSocket starts logged in: an account to log in as.
         step("sockit serve")

@@ -303,6 +303,29 @@ class Client:
         return self.request("chat.send", room=room, text=text,
                             key=key if key is not None else secrets.token_hex(16)).header
 
+    def chat_dm(self, to: str) -> Header:
+        """Opens (joins) the direct conversation with the account ``to``;
+        the reply has ``room`` (``@a+b``), ``with``, ``last_seq`` and
+        ``epoch``. Send to it with ``chat_send("@" + to, text)``. Only the
+        two accounts may read it; guests have none."""
+        return self.request("chat.dm", to=to).header
+
+    def chat_dms(self) -> List[Header]:
+        """Your direct conversations, newest first, each with ``room``,
+        ``with``, ``last_seq``, ``ts``, ``read``, ``unread`` and
+        ``mentions`` (counts stop at 100: "99+")."""
+        return self.request("chat.dms").header["dms"]
+
+    def chat_read(self, room: str, seq: int) -> int:
+        """Moves your read marker in ``room`` forward to ``seq`` (never
+        back); returns the marker now. Your other connections get a
+        ``chat.read`` event."""
+        return self.request("chat.read", room=room, seq=seq).header["seq"]
+
+    def chat_unread(self, rooms: List[str]) -> List[Header]:
+        """Your marker and counts in each of ``rooms`` (at most 64)."""
+        return self.request("chat.unread", rooms=rooms).header["rooms"]
+
     # -- the file family (feature "file"), in files.py --------------------
 
     def put(self, local: str, remote: str, force: bool = False) -> Header:

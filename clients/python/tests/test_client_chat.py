@@ -46,3 +46,31 @@ def test_join_and_history_carry_the_epoch_and_a_stale_one_is_refused(server, acc
             c.chat_history("pyepoch", after=0, epoch="not-" + epoch)
         assert e.value.code == "stale_epoch"
         assert "reload" in str(e.value)
+
+
+def test_direct_messages_and_read_markers(server):
+    for name in ("pyann", "pybob", "pycid"):
+        add_user(server.data, name, PASSWORD)
+    with Client.connect(server.tcp) as ann, Client.connect(server.tcp) as bob, \
+            Client.connect(server.tcp) as cid:
+        for c, name in ((ann, "pyann"), (bob, "pybob"), (cid, "pycid")):
+            c.login(name, PASSWORD)
+        opened = ann.chat_dm("PyBob")
+        assert (opened["room"], opened["with"]) == ("@pyann+pybob", "pybob")
+        sent = ann.chat_send("@pybob", "hi @pybob")
+        [conv] = bob.chat_dms()
+        assert (conv["with"], conv["unread"], conv["mentions"]) == ("pyann", 1, 1)
+        assert bob.chat_read("@pyann", sent["seq"]) == sent["seq"]
+        assert bob.chat_read("@pyann", 0) == sent["seq"]  # never back
+        [counts] = bob.chat_unread(["@pyann+pybob"])
+        assert (counts["read"], counts["unread"]) == (sent["seq"], 0)
+        # A third account reads nothing of it.
+        for call in (lambda: cid.chat_history("@pyann+pybob", last=5),
+                     lambda: cid.chat_join("@pyann+pybob")):
+            with pytest.raises(ServerError) as e:
+                call()
+            assert e.value.code == "not_in_room"
+        assert cid.chat_dms() == []
+        with pytest.raises(ServerError) as e:
+            ann.chat_dm("nobody-here")
+        assert e.value.code == "not_found"

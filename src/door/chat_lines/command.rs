@@ -32,6 +32,17 @@ pub enum Command<'a> {
     Quit,
     /// `/help`: list the commands.
     Help,
+    /// `/msg NAME TEXT`: a direct message to the account NAME, staying
+    /// where one is.
+    Msg {
+        /// The account.
+        to: &'a str,
+        /// The message.
+        text: &'a str,
+    },
+    /// `/query NAME`: move to the direct conversation with NAME, so plain
+    /// lines go there (`/join ROOM` goes back).
+    Query(&'a str),
 }
 
 /// Which N messages `/history` shows.
@@ -58,6 +69,8 @@ pub const HELP: &[&str] = &[
     "  /history [N]          the last N messages here (default 20)",
     "  /history [N] more     the N before those shown last (scroll back)",
     "  /history [N] before SEQ  the N numbered below SEQ",
+    "  /msg NAME TEXT        a direct message to the account NAME (shown *NAME* text)",
+    "  /query NAME           talk with NAME: plain lines go to them until /join",
     "  /nick NAME            change your guest name (shown ~NAME)",
     "  /login NAME PASSWORD  speak as a registered user (sent in clear: use a trusted network)",
     "  /quit                 leave",
@@ -102,6 +115,14 @@ pub fn parse(line: &str) -> Result<Command<'_>, String> {
             }),
             _ => Err("usage: /login NAME PASSWORD".to_owned()),
         },
+        "msg" | "m" => match args.split_once(char::is_whitespace) {
+            Some((to, text)) if !text.trim().is_empty() => Ok(Command::Msg {
+                to,
+                text: text.trim_start(),
+            }),
+            _ => Err("usage: /msg NAME TEXT".to_owned()),
+        },
+        "query" | "q" => one_arg("/query NAME").map(Command::Query),
         "quit" | "exit" | "bye" => Ok(Command::Quit),
         "help" | "?" => Ok(Command::Help),
         _ => Err(format!(
@@ -145,6 +166,23 @@ fn shorten(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_messages() {
+        assert_eq!(
+            parse("/msg bob hi there").unwrap(),
+            Command::Msg {
+                to: "bob",
+                text: "hi there"
+            }
+        );
+        assert_eq!(parse("/query bob").unwrap(), Command::Query("bob"));
+        assert_eq!(parse("/q bob").unwrap(), Command::Query("bob"));
+        assert!(parse("/msg bob").is_err());
+        assert!(parse("/msg bob   ").is_err());
+        assert!(parse("/query").is_err());
+        assert!(parse("/query a b").is_err());
+    }
 
     #[test]
     fn messages_and_commands() {

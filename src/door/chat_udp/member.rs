@@ -210,6 +210,8 @@ impl Member {
             // Typing notices are for clients that show them; not sent here.
             Event::Presence(p) if p.typist().is_some() => return Ok(()),
             Event::Presence(p) => p.render(&*DATAGRAMS),
+            // Read markers belong to accounts, which this door has not.
+            Event::Read(_) => return Ok(()),
             Event::Dropped => {
                 tracing::info!(name = %self.session.name(), "udp chat member cut off");
                 let reply = error_reply(

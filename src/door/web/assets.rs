@@ -38,6 +38,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/chat.js"),
     ),
     (
+        "dm.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/dm.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../../../web/style.css"),

@@ -99,6 +99,14 @@ impl Accounts {
         Ok(self.inner.with_conn(|c| c.name_of(&key))?)
     }
 
+    /// Whether an account holds this name, and if so whether it is locked
+    /// by the operator (chat asks before delivering a direct message).
+    pub fn account_state(&self, name: &str) -> Result<Option<bool>, AccountsError> {
+        let (_, key) = checked_name(name)?;
+        let row = self.inner.with_conn(|c| c.find_user(&key))?;
+        Ok(row.map(|r| r.locked))
+    }
+
     /// Reads one row of the account table: the store answers (the
     /// readiness probe of `/readyz`; blocking).
     pub fn check_store(&self) -> Result<(), crate::store::StoreError> {

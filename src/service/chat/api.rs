@@ -21,6 +21,7 @@ use super::event::{DoorKind, MemberInfo, Message, RoomInfo, SessionId};
 use super::history::{HistoryPage, HistoryQuery};
 use super::inbox::Inbox;
 use super::names::Identity;
+use super::reads::Conversation;
 
 /// What the hub's async methods return.
 pub type HubFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChatError>> + Send + 'a>>;
@@ -123,6 +124,34 @@ pub trait ChatHub: Send + Sync {
     /// Lets the member go: it leaves every room and frees its name. Not
     /// async, so that it can run from `Drop`.
     fn disconnect(&self, id: SessionId);
+    /// One page of a conversation's history for member `id`: a room, or
+    /// its own direct conversation (`@other` or `@a+b`), which
+    /// [`ChatHub::history`] never reads.
+    fn history_for<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        query: HistoryQuery,
+    ) -> HubFuture<'a, HistoryPage>;
+    /// [`ChatHub::who`] for member `id`, which may name its own direct
+    /// conversations.
+    fn who_for<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, Vec<MemberInfo>>;
+    /// The member's direct conversations with messages, newest activity
+    /// first, with its read marker and counts in each (accounts only).
+    fn dms(&self, id: SessionId) -> HubFuture<'_, Vec<Conversation>>;
+    /// The member's read marker and counts in each of `rooms` (the first
+    /// [`UNREAD_ROOMS_MAX`](super::UNREAD_ROOMS_MAX); accounts only).
+    fn unread(&self, id: SessionId, rooms: Vec<String>) -> HubFuture<'_, Vec<Conversation>>;
+    /// Moves the member's account's read marker in `room` forward to
+    /// `seq` (never back, never past the last message); its other
+    /// sessions, on every node, get an [`Event::Read`](super::Event::Read).
+    /// Returns the room's canonical name and the marker now.
+    fn mark_read<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        seq: u64,
+    ) -> HubFuture<'a, (Arc<str>, u64)>;
 }
 
 /// A message accepted by [`ChatHub::submit`]: checked, cleaned and queued
@@ -215,6 +244,31 @@ impl Session {
     /// See [`ChatHub::join`].
     pub async fn join(&self, room: &str) -> Result<Joined, ChatError> {
         self.hub.join(self.id, room).await
+    }
+
+    /// See [`ChatHub::history_for`].
+    pub async fn history(&self, room: &str, query: HistoryQuery) -> Result<HistoryPage, ChatError> {
+        self.hub.history_for(self.id, room, query).await
+    }
+
+    /// See [`ChatHub::who_for`].
+    pub async fn who(&self, room: &str) -> Result<Vec<MemberInfo>, ChatError> {
+        self.hub.who_for(self.id, room).await
+    }
+
+    /// See [`ChatHub::dms`].
+    pub async fn dms(&self) -> Result<Vec<Conversation>, ChatError> {
+        self.hub.dms(self.id).await
+    }
+
+    /// See [`ChatHub::unread`].
+    pub async fn unread(&self, rooms: Vec<String>) -> Result<Vec<Conversation>, ChatError> {
+        self.hub.unread(self.id, rooms).await
+    }
+
+    /// See [`ChatHub::mark_read`].
+    pub async fn mark_read(&self, room: &str, seq: u64) -> Result<(Arc<str>, u64), ChatError> {
+        self.hub.mark_read(self.id, room, seq).await
     }
 
     /// See [`ChatHub::typing`].

@@ -86,6 +86,20 @@ pub enum ChatError {
          (ask for the last messages, without after or epoch)"
     )]
     StaleEpoch(String),
+    /// A guest asked for a direct message (see `dm`).
+    #[error(
+        "direct messages and read markers belong to accounts; log in first (sockit login, or the page's login)"
+    )]
+    DmNeedsAccount,
+    /// A direct message to a name no account holds.
+    #[error("no account is called {0}; check the name (sockit chat, /who lists who is online)")]
+    DmNoAccount(String),
+    /// A direct message to an account its operator locked.
+    #[error("the account {0} is locked; your message was not sent")]
+    DmLocked(String),
+    /// The account started as many direct conversations as allowed.
+    #[error("you started {0} direct conversations, the most allowed; write in one you have")]
+    DmQuota(usize),
 }
 
 impl ChatError {
@@ -110,6 +124,10 @@ impl ChatError {
             ChatError::Store(_) => ErrorCode::Store,
             ChatError::ShuttingDown => ErrorCode::ShuttingDown,
             ChatError::StaleEpoch(_) => ErrorCode::StaleEpoch,
+            ChatError::DmNeedsAccount => ErrorCode::Unauthenticated,
+            ChatError::DmNoAccount(_) => ErrorCode::NotFound,
+            ChatError::DmLocked(_) => ErrorCode::AccountLocked,
+            ChatError::DmQuota(_) => ErrorCode::RoomQuota,
         }
     }
 }

@@ -63,6 +63,9 @@ pub enum Event {
     /// The member fell too far behind and was cut off: nothing more comes.
     /// The door tells the client why and disconnects it.
     Dropped,
+    /// The member's account moved its read marker in a conversation, from
+    /// another session (see `reads`): doors that show counts update them.
+    Read(Arc<super::reads::ReadMark>),
 }
 
 /// A committed chat message.

@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE rooms ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
           UPDATE rooms SET epoch = lower(hex(randomblob(8)));",
     },
+    Migration {
+        version: 5,
+        name: "chat read markers",
+        sql: super::reads_db::SQLITE_READS,
+    },
 ];
 
 /// A fresh epoch for a room whose history starts (again): 16 random hex
@@ -157,7 +162,7 @@ pub(super) fn create_room(conn: &Connection, room: &str) -> rusqlite::Result<()>
 /// The first `max` rooms with history by name, with their last ids.
 pub(super) fn list_rooms(conn: &Connection, max: usize) -> rusqlite::Result<Vec<(String, u64)>> {
     let mut st = conn.prepare_cached(
-        "SELECT name, last_id FROM rooms WHERE last_id > 0 ORDER BY name LIMIT ?1",
+        "SELECT name, last_id FROM rooms WHERE last_id > 0 AND name NOT LIKE '@%' ORDER BY name LIMIT ?1",
     )?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     let rows = st.query_map([limit], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?;
@@ -236,8 +241,14 @@ pub(super) fn delete_rooms(conn: &mut Connection, names: &[String]) -> rusqlite:
             "DELETE FROM rooms WHERE name = ?1 AND NOT EXISTS
              (SELECT 1 FROM messages WHERE messages.room = ?1)",
         )?;
+        // A forgotten room's read markers go with it.
+        let mut marks = tx.prepare_cached(
+            "DELETE FROM chat_reads WHERE room = ?1 AND NOT EXISTS
+             (SELECT 1 FROM rooms WHERE name = ?1)",
+        )?;
         for name in names {
             n += del.execute([name])?;
+            marks.execute([name])?;
         }
     }
     tx.commit()?;

@@ -86,6 +86,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "chat messages name the node that committed them",
         sql: "ALTER TABLE chat_messages ADD COLUMN node TEXT NOT NULL DEFAULT '';",
     },
+    Migration {
+        version: 5,
+        name: "chat read markers",
+        sql: super::reads_db::PG_READS,
+    },
 ];
 
 /// One message to commit: who said what.
@@ -347,7 +352,7 @@ pub(super) fn list_rooms(
 ) -> Result<Vec<(String, u64)>, postgres::Error> {
     let limit = sql_int(max as u64);
     let rows = c.query(
-        "SELECT name, top FROM chat_rooms WHERE top > 0 ORDER BY name LIMIT $1",
+        "SELECT name, top FROM chat_rooms WHERE top > 0 AND name NOT LIKE '@%' ORDER BY name LIMIT $1",
         &[&limit],
     )?;
     Ok(rows.iter().map(|r| (r.get(0), get_u64(r.get(1)))).collect())

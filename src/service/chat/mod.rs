@@ -25,6 +25,7 @@
 //!         Event::Message(m) => println!("<{}> {}", m.name, m.text),
 //!         Event::Presence(p) => println!("* {}", p.notice()),
 //!         Event::Dropped => break, // cut off: tell the client and hang up
+//!         Event::Read(_) => {}      // a read marker moved elsewhere
 //!     }
 //! }
 //! # Ok(()) }
@@ -35,6 +36,8 @@
 mod api;
 mod config;
 mod db;
+mod directory;
+mod dm;
 mod error;
 mod event;
 mod filter;
@@ -48,6 +51,9 @@ mod local;
 mod merge;
 mod migrate;
 mod names;
+mod reads;
+mod reads_db;
+mod reads_pg;
 mod render;
 mod room;
 mod sanitize;
@@ -68,6 +74,10 @@ pub use config::{
     TYPING_EVERY, WRITE_QUEUE_CAPACITY,
 };
 pub use db::{OpenStoreError, PRESENCE_TTL};
+pub use dm::{
+    DM_MARK, DM_MAX_PER_ACCOUNT, Recipient, conversation, dm_parties, dm_peer, dm_room, is_dm,
+    may_read,
+};
 pub use error::ChatError;
 pub use event::{
     Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, RoomInfo, SessionId,
@@ -83,6 +93,9 @@ pub use migrate::{ChatCopied, CopyError, copy_to_pg};
 pub use names::{
     GUEST_MARK, Identity, NAME_MAX_CHARS, NameRegistry, NoAccounts, ROOM_MAX_CHARS, account_name,
     guest_name, name_key, room_name,
+};
+pub use reads::{
+    COUNT_CAP, Conversation, MENTION_SCAN, ReadMark, UNREAD_ROOMS_MAX, account_key, mentions,
 };
 pub use render::{RENDER_SLOTS, RenderSlot};
 pub use room::{HubStats, PRESENCE_ROOM_MAX};

@@ -35,9 +35,11 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config};
 
 use super::LocalHub;
-use crate::service::chat::event::Message;
+use crate::service::chat::dm::is_dm;
+use crate::service::chat::event::{Event, Message};
 use crate::service::chat::history_pg::{self, NOTIFY_CHANNEL, PresenceRow};
 use crate::service::chat::merge;
+use crate::service::chat::reads_db::READ_CHANNEL;
 use crate::service::chat::room::{Room, lock};
 use crate::store::pg::PgConn;
 
@@ -85,7 +87,7 @@ fn run(hub: &Weak<LocalHub>, cfg: Config, node: &str) {
         }
         let r = conn.with(|c| {
             if !listening {
-                c.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))?;
+                c.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}; LISTEN {READ_CHANNEL}"))?;
                 listening = true;
             }
             let start = match cursor {
@@ -102,8 +104,13 @@ fn run(hub: &Weak<LocalHub>, cfg: Config, node: &str) {
                 // Wait for a wake-up or the poll period, whichever first;
                 // then take every other wake-up already queued.
                 let mut n = c.notifications();
-                let _ = n.timeout_iter(POLL_EVERY).next()?;
-                while n.iter().next()?.is_some() {}
+                let mut woken = n.timeout_iter(POLL_EVERY).next()?;
+                while let Some(note) = woken {
+                    if note.channel() == READ_CHANNEL {
+                        remote_read(hub, node, note.payload());
+                    }
+                    woken = n.iter().next()?;
+                }
             }
             Ok(())
         });
@@ -186,6 +193,14 @@ fn round(
     }
     for (name, msgs) in by_room {
         let room = lock(&hub.rooms).get(&name).cloned();
+        if room.is_none() && is_dm(&name) {
+            // A direct message no session here opened: its parties'
+            // sessions here still learn of it.
+            for m in &msgs {
+                hub.directory
+                    .offer_dm(&name, &Event::Message(m.clone()), &[]);
+            }
+        }
         if let Some(room) = room {
             merge::deliver_in_order(
                 c,
@@ -199,6 +214,25 @@ fn round(
     }
     *cursor = Some(end);
     Ok(full)
+}
+
+/// Delivers a read marker another node announced (`{"node","user","room",
+/// "seq"}`) to the account's sessions here; this node's own are skipped
+/// (delivered when set), and an unreadable payload is ignored.
+fn remote_read(hub: &Weak<LocalHub>, node: &str, payload: &str) {
+    #[derive(serde::Deserialize)]
+    struct Note {
+        node: String,
+        user: String,
+        room: String,
+        seq: u64,
+    }
+    let Ok(n) = serde_json::from_str::<Note>(payload) else {
+        return;
+    };
+    if let (false, Some(hub)) = (n.node == node, hub.upgrade()) {
+        hub.remote_read(&n.user, &n.room, n.seq);
+    }
 }
 
 /// Catches up every room in memory whose top in PostgreSQL is past its

@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use super::LocalHub;
 use crate::service::chat::api::Ticket;
 use crate::service::chat::config::DEFAULT_ROOM;
+use crate::service::chat::dm::is_dm;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
@@ -70,7 +71,7 @@ impl LocalHub {
             keys::check(k)?;
         }
         let member = self.member(id)?;
-        let room = room_name(room)?;
+        let room = self.conversation_of(&member, room)?;
         let (room, name, guest) = {
             let mut p = lock(&member.profile);
             let r = p.rooms.iter().find(|r| *r.name == *room).cloned();
@@ -81,6 +82,10 @@ impl LocalHub {
             (r, p.name.clone(), p.guest)
         };
         let text = message_text(text, max, &self.filter)?;
+        if is_dm(&room.name) {
+            // The other party may have been deleted or locked since.
+            self.check_recipient(&member, &room.name).await?;
+        }
         {
             // Membership is checked where the writer will look, and the
             // pending count keeps the room (and its ids) alive until commit.
@@ -172,6 +177,8 @@ impl LocalHub {
         room: &str,
         query: HistoryQuery,
     ) -> Result<HistoryPage, ChatError> {
+        // Direct conversations only through `history_for`, which knows
+        // who asks: `room_name` refuses their names.
         let room: Arc<str> = Arc::from(room_name(room)?);
         let page_max = self.config.history_page_max;
         self.read(move |db| db.query(&room, query, page_max)).await
