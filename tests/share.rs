@@ -5,140 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{Server, run_env};
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const CHEAP: &str = "m=256,t=1,p=1";
-const PASS: &str = "correct horse battery";
-const IO_LIMIT: Duration = Duration::from_secs(30);
-
-struct Env {
-    srv: Server,
-    addr: String,
-    web: String,
-    home: tempfile::TempDir,
-}
-
-impl Env {
-    fn start(extra: &[&str]) -> Env {
-        let mut args = vec![
-            "--listen",
-            "tcp://127.0.0.1:0",
-            "--web",
-            "tcp://127.0.0.1:0",
-            "--argon2",
-            CHEAP,
-        ];
-        args.extend_from_slice(extra);
-        let srv = Server::start(&args);
-        let env = Env {
-            addr: srv.addr("framed", "tcp://"),
-            web: srv.sock("web", "tcp://"),
-            srv,
-            home: tempfile::tempdir().unwrap(),
-        };
-        for u in ["alice", "bob"] {
-            common::add_user(&env.srv.data(), u, PASS);
-            let out = env.as_user(
-                u,
-                &["login", &env.addr, "--user", u, "--password-stdin"],
-                format!("{PASS}\n").as_bytes(),
-            );
-            assert!(out.status.success(), "login: {out:?}");
-        }
-        env
-    }
-
-    /// Runs `sockit ARGS` as `user` (`anon`: no login at all).
-    fn as_user(&self, user: &str, args: &[&str], stdin: &[u8]) -> Output {
-        let cfg = self.home.path().join(user);
-        run_env(
-            args,
-            stdin,
-            &[
-                ("SOCKIT_CONFIG_DIR", &cfg),
-                ("SOCKIT_SERVER", Path::new(&self.addr)),
-            ],
-        )
-    }
-
-    fn work(&self) -> PathBuf {
-        let p = self.home.path().join("work");
-        std::fs::create_dir_all(&p).unwrap();
-        p
-    }
-
-    /// Uploads `len` pseudo-random bytes to alice's `name`; the local copy.
-    fn put(&self, name: &str, len: usize, seed: u64) -> PathBuf {
-        let local = self.work().join(format!("src-{seed}-{name}"));
-        let buf = common::random_bytes(len, seed);
-        std::fs::write(&local, &buf).unwrap();
-        let out = self.as_user(
-            "alice",
-            &[
-                "put",
-                "--force",
-                local.to_str().unwrap(),
-                &format!(":{name}"),
-            ],
-            b"",
-        );
-        assert!(out.status.success(), "put: {out:?}");
-        local
-    }
-
-    /// `sockit share ARGS --json` as alice; the reply.
-    fn share(&self, args: &[&str]) -> serde_json::Value {
-        let mut all = vec!["share"];
-        all.extend_from_slice(args);
-        all.push("--json");
-        let out = self.as_user("alice", &all, b"");
-        assert!(out.status.success(), "share: {out:?}");
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-fn sha256(p: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// One raw HTTP GET; (status, head, body bytes).
-async fn get(host: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(IO_LIMIT, s.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&out[..at]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, out[at + 4..].to_vec())
-}
-
-fn path_of(url: &str) -> String {
-    let rest = url.strip_prefix("http://").unwrap();
-    format!("/{}", rest.split_once('/').unwrap().1)
-}
+use common::share::{Env, get, path_of, sha256, text};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_share_downloads_anonymously_once_then_answers_gone() {
@@ -348,7 +217,7 @@ async fn a_changed_file_ends_its_share_and_limits_hold() {
     let out = env.as_user("alice", &["share", ":c.bin", "--downloads", "4"], b"");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("limit of 1 to 3"), "{}", text(&out));
-    // A directory, or nothing at all, cannot be shared.
+    // Nothing at all cannot be shared.
     let out = env.as_user("alice", &["share", ":nope.txt"], b"");
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     // Anyone without a login gets nothing.

@@ -140,6 +140,7 @@ const files = {
       };
       pick.append(box);
       act.append(
+        this.button("Share", `Share ${e.name}`, "quiet", () => shares.ask(path, e.kind === "dir")),
         this.button("Rename", `Rename ${e.name}`, "quiet", () => this.askRename(e)),
         this.button("Delete", `Delete ${e.name}`, "danger", () => this.remove([e])),
       );

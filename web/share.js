@@ -41,7 +41,42 @@
     $("share-hash").textContent = body.blake3;
     $("share-expires").textContent = new Date(body.expires * 1000).toLocaleString();
     $("share-left").textContent = String(body.downloads_left);
+    if (body.kind === "dir") showFolder(body);
     return body;
+  }
+
+  // A folder: one link per file and one for the whole as a tar stream.
+  // Plain links, so the browser streams each to disk (no blob in memory)
+  // and can resume them; the server counts the download once this
+  // browser's address has been sent every file.
+  function showFolder(info) {
+    $("share-download").hidden = true;
+    $("share-hash").parentElement.previousElementSibling.textContent = "BLAKE3 of the list";
+    const rows = $("share-files").querySelector("tbody");
+    info.files.forEach((f, i) => {
+      const tr = document.createElement("tr");
+      const a = document.createElement("a");
+      a.href = base + "/files/" + i;
+      a.textContent = f.path;
+      a.setAttribute("download", f.path.split("/").pop());
+      a.className = "share-file";
+      const name = document.createElement("td");
+      name.appendChild(a);
+      const size = document.createElement("td");
+      size.textContent = human(f.file_size);
+      const hash = document.createElement("td");
+      const code = document.createElement("code");
+      code.textContent = f.blake3;
+      hash.appendChild(code);
+      tr.append(name, size, hash);
+      rows.appendChild(tr);
+    });
+    $("share-files").hidden = false;
+    const all = $("share-archive");
+    all.href = base + "/archive";
+    all.setAttribute("download", info.name + ".tar");
+    all.hidden = false;
+    status(info.files.length + " files, " + human(info.file_size));
   }
 
   async function download(info) {
@@ -77,6 +112,8 @@
 
   load().then((info) => {
     if (info && info.e2e) window.sockitShareE2E(base, info, { $, status, human, save });
-    else if (info) $("share-download").addEventListener("click", () => download(info));
+    else if (info && info.kind !== "dir") {
+      $("share-download").addEventListener("click", () => download(info));
+    }
   });
 })();

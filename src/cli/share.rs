@@ -31,6 +31,13 @@ the key, the file's name or a byte of its content. Receivers open the link in a
 browser, or run `SOCKIT_LINK='LINK' sockit get` (never the link with its key
 on a command line, where other users see it).
 
+PATH may be a folder: the link then holds a snapshot of the files below it
+(names, sizes and BLAKE3s as they are now; files added later are not in it,
+and changing or removing one ends the share). Receivers see the list and fetch
+each file or all of it as one .tar stream; `sockit get LINK` fetches it file by
+file, each verified, into DEST/NAME/. The download counts once, when one
+address has been sent every file (in one archive, file by file, or resumed).
+
 `share ls` lists your shares with their number, state (available, consumed,
 revoked, expired), downloads and expiry; `share rm NUM|LINK|TOKEN` revokes one.
 --json prints the server's reply.
@@ -41,13 +48,14 @@ Examples:
   sockit share report.pdf
   sockit share :docs/a.txt --expires 3d --downloads 5
   sockit share ./secret.pdf --e2e --downloads 3
+  sockit share :photos --downloads 3
   sockit share ls
   sockit share ls --json", super::files::EXIT_HELP)
 )]
 pub struct ShareArgs {
     #[command(subcommand)]
     action: Option<Action>,
-    /// The remote file to share.
+    /// The remote file or folder to share.
     #[arg(value_name = "[[ADDR]:]PATH")]
     path: Option<String>,
     /// Lifetime: 90s, 30m, 12h, 3d, 2w [default: the server's, 1d].
@@ -109,7 +117,7 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
             }
             let remote = a.common.remote(&path)?;
             let Some(p) = remote.path else {
-                anyhow::bail!("{path}: give a file, not your root");
+                anyhow::bail!("{path}: give a file or a folder, not your whole root");
             };
             let req = ShareRequest::Create {
                 path: p.as_str().to_owned(),
@@ -182,8 +190,12 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
 
 /// `PATH, SIZE bytes, D of N downloads, expires DATE`.
 fn describe(s: &ShareEntry) -> String {
+    let files = s
+        .files
+        .map(|n| format!("/ ({n} files)"))
+        .unwrap_or_default();
     format!(
-        "{}, {} bytes, {} of {} downloads, expires {}",
+        "{}{files}, {} bytes, {} of {} downloads, expires {}",
         sockit::wire::path::escape_name(&s.path),
         s.size,
         s.downloads,

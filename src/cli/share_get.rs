@@ -1,5 +1,6 @@
 //! `sockit get LINK [DEST]`: a share link fetched with no account,
-//! resumable (DEST.sockit-part) and verified against the link's BLAKE3.
+//! resumable (DEST.sockit-part) and verified against the link's BLAKE3;
+//! a folder share file by file into DEST/NAME/.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -20,7 +21,7 @@ fn status(e: &LinkError) -> u8 {
             status: 404 | 410, ..
         } => 4,
         LinkError::Status { .. } => 1,
-        LinkError::Net { .. } => crate::cli::exit::NETWORK,
+        LinkError::Net { .. } | LinkError::Tls(_) => crate::cli::exit::NETWORK,
         LinkError::Local { .. } => 2,
         LinkError::Exists(_) => 5,
         LinkError::Verify { .. } => 6,
@@ -47,7 +48,14 @@ pub async fn run(
         |l| l.split('#').next().unwrap_or(l).to_owned(),
     );
     let result = async {
-        let l = super::share_key::resolve(link)?;
+        let mut l = super::share_key::resolve(link)?;
+        if l.tls {
+            // As for tls:// servers: --ca, --fingerprint, else known_hosts.
+            l.trust = c
+                .trust_for(&l.endpoint()?)
+                .await
+                .map_err(|e| LinkError::Tls(format!("{e:#}")))?;
+        }
         let info = share_link::info(&l, timeout).await?;
         if info.e2e.is_some() {
             let key = super::share_key::key_for(&l)?;
@@ -57,12 +65,18 @@ pub async fn run(
         }
         let target = share_link::target(dest, &info.name)?;
         let bar = bar(json, info.file_size, &info.name);
-        let got = share_link::fetch(&l, &info, &target, force, timeout, |n| {
+        let show = |n| {
             if let Some(b) = &bar {
                 b.set_position(n);
             }
-        })
-        .await;
+        };
+        // A folder arrives as TARGET/... (DEST/NAME when DEST is a
+        // directory, like `get -r`), a file as TARGET.
+        let got = if info.is_dir() {
+            share_link::fetch_dir(&l, &info, &target, force, timeout, show).await
+        } else {
+            share_link::fetch(&l, &info, &target, force, timeout, show).await
+        };
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -77,15 +91,23 @@ pub async fn run(
         Ok(Got::Plain(info, target, received)) => {
             let secs = started.elapsed().as_secs_f64();
             if json {
+                let mut v = serde_json::json!({
+                    "path": target.display().to_string(),
+                    "file_size": info.file_size,
+                    "blake3": info.blake3,
+                    "received": received,
+                    "secs": secs,
+                });
+                if info.is_dir() {
+                    v["files"] = info.files.len().into();
+                }
+                println!("{v}");
+            } else if info.is_dir() {
                 println!(
-                    "{}",
-                    serde_json::json!({
-                        "path": target.display().to_string(),
-                        "file_size": info.file_size,
-                        "blake3": info.blake3,
-                        "received": received,
-                        "secs": secs,
-                    })
+                    "{}/ ({} files, {} bytes, each BLAKE3 verified)",
+                    target.display(),
+                    info.files.len(),
+                    info.file_size
                 );
             } else {
                 println!(

@@ -1,5 +1,5 @@
-//! `sockit get LINK`: fetching a share link (`http://HOST/s/ID`) with no
-//! account, verified and resumable. A small HTTP/1.1 client of the web
+//! `sockit get LINK`: fetching a share link (`http(s)://HOST/s/ID`) with
+//! no account, verified and resumable. A small HTTP/1.1 client of the web
 //! door's `/s/ID/info` and `/s/ID/file` (docs/PROTOCOL.md, share links):
 //! bytes land in `DEST.sockit-part`, a rerun continues with `Range`, and
 //! the whole file's BLAKE3 is compared with the link's before the file is
@@ -8,18 +8,24 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
+use crate::net::stream::Stream;
+use crate::net::tls::{self, Trust};
+use crate::net::{Conn, Endpoint};
+
+mod dir;
 mod fetch;
+mod http;
 
-pub use fetch::{fetch, part_of, target};
+pub use dir::fetch_dir;
+pub use fetch::{One, fetch, fetch_one, part_of, target};
+pub(crate) use http::{refusal, request};
 
-/// Longest response head read: a share's headers are a few hundred bytes.
-const MAX_HEAD: usize = 16 * 1024;
-
-/// Largest `/info` body read.
-const MAX_INFO: u64 = 64 * 1024;
+/// Largest `/info` body read: a folder share lists up to 10,000 files
+/// with their paths (at most a few hundred bytes each in practice).
+const MAX_DIR_INFO: u64 = 16 * 1024 * 1024;
 
 /// Why fetching a link failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +59,9 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS handshake of an `https://` link failed (the hint says why).
+    #[error("{0}")]
+    Tls(String),
     /// DEST exists.
     #[error("{} exists; use --force to replace it", .0.display())]
     Exists(PathBuf),
@@ -70,7 +79,7 @@ pub enum LinkError {
 }
 
 /// A parsed link.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Link {
     /// `HOST:PORT` to connect to.
     pub authority: String,
@@ -78,20 +87,27 @@ pub struct Link {
     pub id: String,
     /// The `#fragment`, when there is one (an end-to-end link's key).
     pub fragment: Option<String>,
+    /// An `https://` link: TLS, its certificate checked as `trust` says.
+    pub tls: bool,
+    /// How an `https://` server's certificate is checked (the CLI's
+    /// `--ca`, `--fingerprint`, else known_hosts, as for `tls://`); set by
+    /// the caller after [`Link::parse`].
+    pub trust: Trust,
 }
 
 impl Link {
-    /// Parses `http://HOST[:PORT]/s/ID` (a trailing `/` or query is
+    /// Parses `http(s)://HOST[:PORT]/s/ID` (a trailing `/` or query is
     /// ignored; a `#fragment` is kept apart).
     pub fn parse(s: &str) -> Result<Link, LinkError> {
-        if s.starts_with("https://") {
-            return Err(LinkError::BadLink(format!(
-                "{s}: https links are not fetched by this sockit yet; open it in a browser or use curl"
-            )));
-        }
-        let rest = s.strip_prefix("http://").ok_or_else(|| {
-            LinkError::BadLink(format!("{s}: not a share link (http://HOST/s/ID)"))
-        })?;
+        let (rest, tls) = match (s.strip_prefix("http://"), s.strip_prefix("https://")) {
+            (Some(r), _) => (r, false),
+            (_, Some(r)) => (r, true),
+            _ => {
+                return Err(LinkError::BadLink(format!(
+                    "{s}: not a share link (http://HOST/s/ID or https://HOST/s/ID)"
+                )));
+            }
+        };
         let (rest, fragment) = match rest.split_once('#') {
             Some((r, f)) => (r, Some(f.to_owned())),
             None => (rest, None),
@@ -107,13 +123,45 @@ impl Link {
         let authority = if host.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']')) {
             host.to_owned()
         } else {
-            format!("{host}:80")
+            format!("{host}:{}", if tls { 443 } else { 80 })
         };
         Ok(Link {
             authority,
             id: id.to_owned(),
             fragment: fragment.filter(|f| !f.is_empty()),
+            tls,
+            trust: Trust::Unset,
         })
+    }
+
+    /// The server as a `tls://` endpoint, for choosing its trust.
+    pub fn endpoint(&self) -> Result<Endpoint, LinkError> {
+        let scheme = if self.tls { "tls" } else { "tcp" };
+        format!("{scheme}://{}", self.authority)
+            .parse()
+            .map_err(|e| LinkError::BadLink(format!("{e}")))
+    }
+
+    /// Connects, with TLS for an `https://` link.
+    async fn connect(&self, timeout: Duration) -> Result<Stream, LinkError> {
+        let net = |doing| move |source| LinkError::Net { doing, source };
+        let conn = tokio::time::timeout(timeout, TcpStream::connect(&self.authority))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))
+            .and_then(|r| r)
+            .map_err(net("connecting"))?;
+        let _ = conn.set_nodelay(true);
+        let Endpoint::Tls(hp) = self.endpoint()? else {
+            return Ok(Stream::from(Conn::from(conn)));
+        };
+        let shake = tls::handshake(conn, &hp, &self.trust);
+        match tokio::time::timeout(timeout, shake).await {
+            Ok(Ok((s, _))) => Ok(Stream::TlsClient(Box::new(s))),
+            Ok(Err(e)) => Err(LinkError::Tls(e.hint)),
+            Err(_) => Err(net("the TLS handshake")(
+                std::io::ErrorKind::TimedOut.into(),
+            )),
+        }
     }
 }
 
@@ -134,93 +182,18 @@ pub struct LinkInfo {
     /// `file_size` and `blake3` are then the ciphertext's.
     #[serde(default)]
     pub e2e: Option<String>,
+    /// `file`, or `dir` for a folder share.
+    #[serde(default)]
+    pub kind: String,
+    /// A folder share's files, in order (`/s/ID/files/N`).
+    #[serde(default)]
+    pub files: Vec<crate::service::shares::SharedFile>,
 }
 
-/// An open response: status, `Content-Length`, and the body's reader.
-pub(crate) struct Response {
-    pub(crate) status: u16,
-    pub(crate) length: Option<u64>,
-    pub(crate) body: BufReader<TcpStream>,
-}
-
-pub(crate) async fn request(
-    link: &Link,
-    path: &str,
-    range_from: u64,
-    timeout: Duration,
-) -> Result<Response, LinkError> {
-    let net = |doing| move |source| LinkError::Net { doing, source };
-    let conn = tokio::time::timeout(timeout, TcpStream::connect(&link.authority))
-        .await
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))
-        .and_then(|r| r)
-        .map_err(net("connecting"))?;
-    let _ = conn.set_nodelay(true);
-    let mut conn = BufReader::new(conn);
-    let range = if range_from > 0 {
-        format!("Range: bytes={range_from}-\r\n")
-    } else {
-        String::new()
-    };
-    let head = format!(
-        "GET /s/{}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sockit/{}\r\n{range}Connection: close\r\n\r\n",
-        link.id,
-        link.authority,
-        env!("CARGO_PKG_VERSION")
-    );
-    conn.get_mut()
-        .write_all(head.as_bytes())
-        .await
-        .map_err(net("sending the request"))?;
-    let mut status = 0u16;
-    let mut length = None;
-    let mut read = 0usize;
-    loop {
-        let mut line = String::new();
-        let n = tokio::time::timeout(timeout, conn.read_line(&mut line))
-            .await
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))
-            .and_then(|r| r)
-            .map_err(net("reading the answer"))?;
-        read += n;
-        if n == 0 || read > MAX_HEAD {
-            return Err(net("reading the answer")(std::io::Error::other(
-                "the server's answer ended early or its head is too long",
-            )));
-        }
-        let line = line.trim_end();
-        if status == 0 {
-            status = line
-                .split(' ')
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| net("reading the answer")(std::io::Error::other("not HTTP")))?;
-        } else if line.is_empty() {
-            break;
-        } else if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().ok();
-            }
-        }
-    }
-    Ok(Response {
-        status,
-        length,
-        body: conn,
-    })
-}
-
-/// Reads an error answer's `message` (JSON) or text, bounded.
-pub(crate) async fn refusal(mut r: Response) -> LinkError {
-    let mut buf = Vec::new();
-    let _ = (&mut r.body).take(MAX_INFO).read_to_end(&mut buf).await;
-    let message = serde_json::from_slice::<serde_json::Value>(&buf)
-        .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(&buf).trim().to_owned());
-    LinkError::Status {
-        status: r.status,
-        message: format!("HTTP {}: {message}", r.status),
+impl LinkInfo {
+    /// Whether the link is a folder share.
+    pub fn is_dir(&self) -> bool {
+        self.kind == "dir"
     }
 }
 
@@ -232,7 +205,7 @@ pub async fn info(link: &Link, timeout: Duration) -> Result<LinkInfo, LinkError>
     }
     let mut buf = Vec::new();
     (&mut r.body)
-        .take(MAX_INFO)
+        .take(MAX_DIR_INFO)
         .read_to_end(&mut buf)
         .await
         .map_err(|source| LinkError::Net {
@@ -274,6 +247,7 @@ mod tests {
         );
         assert!(Link::parse("http://h/s/../etc").is_err());
         assert!(Link::parse(&format!("ftp://h/s/{id}")).is_err());
-        assert!(Link::parse(&format!("https://h/s/{id}")).is_err());
+        let l = Link::parse(&format!("https://files.example/s/{id}")).unwrap();
+        assert_eq!((l.authority.as_str(), l.tls), ("files.example:443", true));
     }
 }

@@ -3,8 +3,8 @@
 //! the web door's `/s/ID/file`).
 
 use super::{Failure, Session};
-use crate::service::files::FileStore;
-use crate::service::files::run_blocking;
+use crate::service::files::{EntryKind, FileError, FileStore, RelPath, run_blocking};
+use crate::service::shares::dir::snapshot;
 use crate::service::shares::{NewShare, ShareInfo, Shares};
 use crate::service::unix_now;
 use crate::wire::{ShareEntry, ShareReply, ShareRequest};
@@ -22,6 +22,7 @@ pub fn entry(s: &ShareInfo) -> ShareEntry {
         downloads: s.downloads,
         downloads_max: s.downloads_max,
         e2e: s.e2e.is_some(),
+        files: s.files,
     }
 }
 
@@ -54,24 +55,49 @@ impl Session {
                     }
                 };
                 let s = shares.clone();
-                let new = run_blocking(move || {
-                    // The file as it is now: its size and hash are what a
-                    // receiver will be given and checked against.
-                    let mut d = files.download(user, &path, 0)?;
-                    let h = d.hashes(false)?;
-                    Ok(NewShare {
+                let (new, snapshot) = run_blocking(move || {
+                    // The file (or the folder's files) as it is now: sizes
+                    // and hashes are what a receiver will be given and
+                    // checked against.
+                    let quota = files.config().quota;
+                    let new = |path: String, size, blake3| NewShare {
                         owner: user,
-                        path: d.path().as_str().to_owned(),
-                        size: d.size(),
-                        blake3: *h.blake3.as_bytes(),
+                        path,
+                        size,
+                        blake3,
                         expires_in: expires,
                         downloads,
-                        quota: files.config().quota,
-                        e2e,
-                    })
+                        quota,
+                        e2e: e2e.clone(),
+                    };
+                    let e = files.stat(user, &path)?;
+                    if e.kind == EntryKind::Dir && !path.trim_matches('/').is_empty() {
+                        if e2e.is_some() {
+                            // The CLI seals one file; a folder is never e2e.
+                            return Err(FileError::WrongKind {
+                                path: crate::service::files::escape_name(&path).into_owned(),
+                                wanted: "a file (an end-to-end share is of one file)",
+                                found: "a directory",
+                            });
+                        }
+                        let list = snapshot(&files, user, &path)?;
+                        let path = RelPath::parse(&path)
+                            .map_err(|e| FileError::bad_path(&path, e))?
+                            .as_str()
+                            .to_owned();
+                        return Ok((new(path, 0, [0; 32]), Some(list)));
+                    }
+                    let mut d = files.download(user, &path, 0)?;
+                    let h = d.hashes(false)?;
+                    let path = d.path().as_str().to_owned();
+                    Ok((new(path, d.size(), *h.blake3.as_bytes()), None))
                 })
                 .await?;
-                let c = blocking(move || s.create(new, now)).await?;
+                let c = blocking(move || match snapshot {
+                    Some(list) => s.create_dir(new, list, now),
+                    None => s.create(new, now),
+                })
+                .await?;
                 tracing::info!(share = c.info.num, path = %crate::service::files::escape_name(&c.info.path), "share created");
                 Ok(ShareReply::Create {
                     share: entry(&c.info),

@@ -11,10 +11,11 @@ use super::message::{MessageError, from_header, to_frame};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ShareRequest {
-    /// `share.create`: a link to one of the user's files.
+    /// `share.create`: a link to one of the user's files, or to a folder
+    /// (a snapshot of the files below it).
     #[serde(rename = "share.create")]
     Create {
-        /// The file, relative to the user's root.
+        /// The file or folder, relative to the user's root.
         path: String,
         /// Seconds until the link expires; absent: the server's default.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +79,11 @@ pub struct ShareEntry {
     /// True for an end-to-end encrypted share (`path` holds ciphertext).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub e2e: bool,
+    /// For a folder share, how many files it holds (`file_size` is then
+    /// their total and `blake3` the hash of its file list); absent for a
+    /// file share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
 }
 
 /// A successful reply of the `share` family; failures are `error` frames.

@@ -11,6 +11,7 @@ use std::time::Duration;
 pub mod chat;
 pub mod inproc;
 pub mod pg;
+pub mod share;
 pub mod web;
 
 /// How long a server may take to print `ready`; a bound on a hang, not a sleep.

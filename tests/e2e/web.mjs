@@ -31,6 +31,20 @@ const env = { ...process.env, SOCKIT_CONFIG_DIR: cfg };
 const aliceEnv = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg-alice") };
 
 /** Runs the CLI to completion; throws on a non-zero exit. */
+// The members of a ustar archive (no pax: the test's names are short).
+function untar(buf) {
+  const out = {};
+  for (let at = 0; at + 512 <= buf.length;) {
+    const head = buf.subarray(at, at + 512);
+    if (head.every((b) => b === 0)) break;
+    const name = head.subarray(0, 100).toString().replace(/\0.*$/s, "");
+    const size = parseInt(head.subarray(124, 136).toString().replace(/\0.*$/s, ""), 8);
+    out[name] = buf.subarray(at + 512, at + 512 + size);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
 function sockit(args, input = "", runEnv = env) {
   const r = spawnSync(BIN, args, { input, env: runEnv, encoding: "utf8", timeout: 60_000 });
   if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
@@ -225,6 +239,68 @@ try {
   if (gone.status() !== 410 || !(await anon.content()).includes("consumed")) throw new Error(`spent share: ${gone.status()}`);
   await anon.close();
 
+  // A folder share: the page lists its files, one file and the whole as a
+  // tar download in the browser with the same bytes, `sockit get` fetches
+  // the folder with no account; each whole set counts once.
+  const folderFiles = { "x.bin": randomBytes(200_000), "d/y.bin": randomBytes(70_000) };
+  for (const [rel, body] of Object.entries(folderFiles)) {
+    const local = join(tmp, rel.replace("/", "_"));
+    writeFileSync(local, body);
+    sockit(["put", "--force", local, `${framed}:shared-folder/${rel}`], "", aliceEnv);
+  }
+  const folder = JSON.parse(sockit(["share", `${framed}:shared-folder`, "--downloads", "2", "--json"], "", aliceEnv));
+  const anonFolder = await browser.newPage();
+  anonFolder.setDefaultTimeout(LIMIT);
+  anonFolder.on("pageerror", (e) => consoleErrors.push(String(e)));
+  await anonFolder.goto(folder.url);
+  await anonFolder.waitForSelector('#share-files a.share-file:text-is("d/y.bin")');
+  const [one] = await Promise.all([anonFolder.waitForEvent("download"), anonFolder.click('#share-files a.share-file:text-is("x.bin")')]);
+  const onePath = join(tmp, "folder-x.bin");
+  await one.saveAs(onePath);
+  if (sha256(readFileSync(onePath)) !== sha256(folderFiles["x.bin"])) throw new Error("a folder share's file came back different");
+  const [all] = await Promise.all([anonFolder.waitForEvent("download"), anonFolder.click("#share-archive")]);
+  if (all.suggestedFilename() !== "shared-folder.tar") throw new Error(`archive saved as ${all.suggestedFilename()}`);
+  const allPath = join(tmp, "folder.tar");
+  await all.saveAs(allPath);
+  const members = untar(readFileSync(allPath));
+  for (const [rel, body] of Object.entries(folderFiles)) {
+    if (!members[`shared-folder/${rel}`] || sha256(members[`shared-folder/${rel}`]) !== sha256(body)) throw new Error(`the archive's ${rel} differs`);
+  }
+  const fetched = join(tmp, "fetched");
+  mkdirSync(fetched);
+  sockit(["get", folder.url, fetched], "", { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg-nobody") });
+  for (const [rel, body] of Object.entries(folderFiles)) {
+    if (sha256(readFileSync(join(fetched, "shared-folder", rel))) !== sha256(body)) throw new Error(`sockit get LINK gave another ${rel}`);
+  }
+  const spent = await anonFolder.goto(folder.url);
+  if (spent.status() !== 410 || !(await anonFolder.content()).includes("consumed")) throw new Error(`spent folder share: ${spent.status()}`);
+  await anonFolder.close();
+
+  // The Files panel's Share action and "My shares": a link made in the
+  // page (a folder, 2 downloads) shows in `sockit share ls`, copies, lists
+  // with its state and downloads, and its Revoke button ends it.
+  await page.evaluate(() => files.refresh());
+  await page.click('#file-rows tr:has(button.link:text-is("shared-folder/")) button:text-is("Share")');
+  await page.selectOption("#share-expires", "259200");
+  await page.fill("#share-downloads", "2");
+  await page.click("#share-go");
+  await page.waitForSelector("#share-made:not([hidden])");
+  const madeUrl = await page.inputValue("#share-link");
+  if (!madeUrl.startsWith(web + "/s/")) throw new Error(`the page made the link ${madeUrl}`);
+  await page.click("#share-copy");
+  await page.waitForSelector("#share-copied:text-is('copied')");
+  const listedShares = JSON.parse(sockit(["share", "ls", "--json"], "", { ...aliceEnv, SOCKIT_SERVER: framed })).shares;
+  if (!listedShares.some((x) => x.path === "shared-folder" && x.files === 2 && x.downloads_max === 2 && x.state === "available")) {
+    throw new Error(`sockit share ls does not list the page's share: ${JSON.stringify(listedShares)}`);
+  }
+  await page.click("#my-shares summary");
+  const myRow = '#share-rows tr[data-state="available"]:has(td:text-is("shared-folder/ (2 files)"))';
+  await page.waitForSelector(`${myRow}:has(td:text-is("0 of 2"))`);
+  await page.click(`${myRow} button:text-is("Revoke")`);
+  await page.waitForSelector('#share-rows tr[data-state="revoked"]:has(td:text-is("shared-folder/ (2 files)"))');
+  const revokedInfo = await fetch(madeUrl + "/info");
+  if (revokedInfo.status !== 410) throw new Error(`a revoked share answers ${revokedInfo.status}`);
+
   // Uploading the same name again without "Replace existing" is refused.
   await page.setInputFiles("#file-input", { name, mimeType: "application/octet-stream", buffer: bytes.subarray(0, 10) });
   await page.waitForSelector("#uploads li[data-state='failed']:has-text('already exists')");
@@ -410,7 +486,7 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, a direct message both ways with its unread count and read marker, scroll-back past 200, edit/delete seen by the CLI, search and jump, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), the Share action and My shares, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, a direct message both ways with its unread count and read marker, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);

@@ -27,10 +27,12 @@ name the server sends is checked to be what was asked for, inside DEST.
 
 {}
 
-LINK is a share link (http://HOST:PORT/s/ID, from `sockit share`): fetched with
-no account, resumable and verified the same way. An end-to-end encrypted link
-(`sockit share --e2e`, ending in #KEY) is never taken from the command line,
-where other users see it (ps): put it in the environment, as
+LINK is a share link (http(s)://HOST:PORT/s/ID, from `sockit share`): fetched
+with no account, resumable and verified the same way; a folder share arrives
+as DEST/NAME/..., file by file. An https:// link's certificate is checked as
+for tls:// servers (--ca, --fingerprint, else known_hosts). An end-to-end
+encrypted link (`sockit share --e2e`, ending in #KEY) is never taken from the
+command line, where other users see it (ps): put it in the environment, as
 SOCKIT_LINK='http://HOST:PORT/s/ID#KEY' sockit get [http://HOST:PORT/s/ID DEST],
 or give the link without its #KEY and paste the whole link at the prompt. It is
 decrypted here, every record authenticated and the SHA-256 checked; resumable.

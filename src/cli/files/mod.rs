@@ -73,6 +73,14 @@ pub fn is_remote(arg: &str) -> bool {
 }
 
 impl Common {
+    /// How a `tls://` (or `https://`) server's certificate is checked.
+    pub async fn trust_for(
+        &self,
+        server: &sockit::net::Endpoint,
+    ) -> anyhow::Result<sockit::net::tls::Trust> {
+        self.tls.trust_for(server).await
+    }
+
     /// The servers for operands that name none, in the order tried.
     fn default_servers(&self) -> anyhow::Result<Vec<Endpoint>> {
         let given: Vec<Endpoint> = self

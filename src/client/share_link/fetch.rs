@@ -45,6 +45,34 @@ pub async fn fetch(
     target: &Path,
     force: bool,
     timeout: Duration,
+    progress: impl FnMut(u64),
+) -> Result<u64, LinkError> {
+    let one = One {
+        route: "/file",
+        size: info.file_size,
+        blake3: &info.blake3,
+    };
+    fetch_one(link, &one, target, force, timeout, progress).await
+}
+
+/// One file a link serves: its route below `/s/ID` and what it must be.
+#[derive(Debug, Clone, Copy)]
+pub struct One<'a> {
+    /// `/file`, or `/files/N` for a folder share's file N.
+    pub route: &'a str,
+    /// Its size.
+    pub size: u64,
+    /// Its BLAKE3 (hex).
+    pub blake3: &'a str,
+}
+
+/// [`fetch`] of any one file a link serves.
+pub async fn fetch_one(
+    link: &Link,
+    info: &One<'_>,
+    target: &Path,
+    force: bool,
+    timeout: Duration,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, LinkError> {
     use std::io::{Seek, Write};
@@ -63,7 +91,7 @@ pub async fn fetch(
     // A partial of another content starts over.
     let same = std::fs::read_to_string(&meta).is_ok_and(|m| m.trim() == info.blake3);
     let mut have = match std::fs::metadata(&part) {
-        Ok(m) if same && m.len() <= info.file_size => m.len(),
+        Ok(m) if same && m.len() <= info.size => m.len(),
         _ => 0,
     };
     let mut file = std::fs::OpenOptions::new()
@@ -74,10 +102,10 @@ pub async fn fetch(
         .open(&part)
         .map_err(local(&part))?;
     file.set_len(have).map_err(local(&part))?;
-    std::fs::write(&meta, &info.blake3).map_err(local(&meta))?;
+    std::fs::write(&meta, info.blake3).map_err(local(&meta))?;
     let mut received = 0u64;
-    if have < info.file_size {
-        let r = request(link, "/file", have, timeout).await?;
+    if have < info.size {
+        let r = request(link, info.route, have, timeout).await?;
         if !(r.status == 200 || (have > 0 && r.status == 206)) {
             return Err(refusal(r).await);
         }
@@ -86,7 +114,7 @@ pub async fn fetch(
             have = 0;
             file.set_len(0).map_err(local(&part))?;
         }
-        let expect = info.file_size - have;
+        let expect = info.size - have;
         if r.length.is_some_and(|l| l != expect) {
             return Err(LinkError::Net {
                 doing: "reading the file",
@@ -114,7 +142,7 @@ pub async fn fetch(
             received += n as u64;
             progress(have);
         }
-        if have != info.file_size {
+        if have != info.size {
             return Err(LinkError::Net {
                 doing: "reading the file (run the same command again to resume)",
                 source: std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
@@ -139,7 +167,7 @@ pub async fn fetch(
         let _ = std::fs::remove_file(&part);
         let _ = std::fs::remove_file(&meta);
         return Err(LinkError::Verify {
-            expected: info.blake3.clone(),
+            expected: info.blake3.to_owned(),
             got,
         });
     }

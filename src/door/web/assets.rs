@@ -33,6 +33,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/share_e2e.js"),
     ),
     (
+        "shares.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/shares.js"),
+    ),
+    (
         "uploads.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/uploads.js"),

@@ -21,7 +21,11 @@ pub mod host;
 mod render;
 pub mod session_idle;
 mod share;
+mod share_archive;
+mod share_dir;
 mod share_file;
+mod share_range;
+mod share_tar;
 mod ws;
 
 pub use render::{WEB_EVENTS, WebEvents};
@@ -146,6 +150,8 @@ pub fn router(state: WebState) -> Router {
         .route("/s/{id}", get(share::page))
         .route("/s/{id}/info", get(share::info))
         .route("/s/{id}/file", get(share_file::file))
+        .route("/s/{id}/files/{n}", get(share_dir::file))
+        .route("/s/{id}/archive", get(share_dir::archive))
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .with_state(state)
 }

@@ -7,6 +7,8 @@
 //!                    adds its sealed metadata, `e2e`; web/e2e.js opens it
 //!                    with the key from the page's #fragment)
 //! GET /s/ID/file     the content (share_file.rs): Range, attachment
+//! GET /s/ID/files/N  a folder share's file N (share_dir.rs)
+//! GET /s/ID/archive  a folder share as one tar stream (share_dir.rs)
 //! ```
 //! An ID never issued (or malformed, or past its tombstone) is 404; an
 //! ended share is 410 with its state ("expired", "consumed", "revoked")
@@ -121,18 +123,22 @@ pub async fn info(
     let Ok(Path(id)) = id else {
         return private((StatusCode::NOT_FOUND, "no such share").into_response());
     };
-    match lookup(&state, &id).await {
-        Ok(s) => private(
-            Json(json!({
-                "name": file_name(&s.path),
-                "file_size": s.size,
-                "blake3": s.blake3,
-                "expires": s.expires,
-                "downloads_left": s.downloads_left(),
-                "e2e": s.e2e,
-            }))
-            .into_response(),
-        ),
-        Err(e) => private(e.into_response()),
+    let r = async {
+        let s = lookup(&state, &id).await?;
+        let mut body = json!({
+            "name": file_name(&s.path),
+            "kind": if s.files.is_some() { "dir" } else { "file" },
+            "file_size": s.size,
+            "blake3": s.blake3,
+            "expires": s.expires,
+            "downloads_left": s.downloads_left(),
+            "e2e": s.e2e,
+        });
+        if s.files.is_some() {
+            body["files"] = json!(super::share_dir::snapshot(&state, &s).await?);
+        }
+        Ok::<_, ApiError>(Json(body).into_response())
     }
+    .await;
+    private(r.unwrap_or_else(IntoResponse::into_response))
 }

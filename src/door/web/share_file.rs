@@ -22,70 +22,30 @@ use bytes::Bytes;
 use super::WebState;
 use super::api::ApiError;
 use super::share::{file_name, lookup, private, share_error, shares};
+use super::share_range::{range, respond};
 use crate::service::files::{Download, FileError, FileStore, run_blocking};
 use crate::service::shares::{ShareError, ShareInfo, ShareState, Shares};
 use crate::service::unix_now;
 use crate::wire::ErrorCode;
 
 /// Bytes read per step: as the files route (see `files::DOWNLOAD_CHUNK`).
-const STEP: usize = 256 * 1024;
+pub(super) const STEP: usize = 256 * 1024;
 
-/// A `Range: bytes=...` header read against `size`: `Ok(None)` for no
-/// header or one we serve whole (several ranges, another unit: RFC 9110
-/// allows ignoring it), `Err` for a range that lies outside the file.
-fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(v) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
-        return Ok(None);
-    };
-    let Some(spec) = v.trim().strip_prefix("bytes=") else {
-        return Ok(None);
-    };
-    if spec.contains(',') {
-        return Ok(None);
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
-        return Ok(None);
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let (start, end) = if a.is_empty() {
-        // The last N bytes.
-        let n: u64 = b.parse().map_err(|_| ())?;
-        if n == 0 {
-            return Err(());
-        }
-        (size.saturating_sub(n), size)
-    } else {
-        let start: u64 = a.parse().map_err(|_| ())?;
-        let end = if b.is_empty() {
-            size
-        } else {
-            let last: u64 = b.parse().map_err(|_| ())?;
-            if last < start {
-                return Err(());
-            }
-            last.saturating_add(1).min(size)
-        };
-        (start, end)
-    };
-    if start >= size {
-        return Err(());
-    }
-    Ok(Some((start, end)))
-}
-
-/// What a response has sent, recorded against the share when it ends.
-struct Sent {
-    shares: Shares,
-    share: ShareInfo,
-    who: String,
-    start: u64,
-    sent: u64,
-    done: bool,
+/// What a response has sent, recorded against the share when it ends:
+/// `[start, start + sent)` of the span the download is counted over (the
+/// file's bytes, or a folder's files end to end, see `shares::dir`).
+pub(super) struct Sent {
+    pub(super) shares: Shares,
+    pub(super) share: ShareInfo,
+    pub(super) who: String,
+    pub(super) start: u64,
+    pub(super) sent: u64,
+    pub(super) done: bool,
 }
 
 impl Sent {
     /// Records the span sent; blocking (SQLite when it completes a download).
-    fn record(&mut self) {
+    pub(super) fn record(&mut self) {
         if self.done {
             return;
         }
@@ -123,11 +83,25 @@ impl Drop for Sent {
     }
 }
 
-/// One open response body: the file and how far it may read.
+/// One open response body: the file, how far it may read, and where its
+/// bytes lie in the counted span (`base`: 0 for a file share).
 struct Open {
     d: Download,
     end: u64,
     sent: Sent,
+}
+
+/// One file a share hands out: where it is in the owner's store and what
+/// it must still be (the size and BLAKE3 it was shared with).
+pub(super) struct Piece {
+    /// The path in the owner's store.
+    pub(super) path: String,
+    /// Its size when shared.
+    pub(super) size: u64,
+    /// Its BLAKE3 when shared (hex).
+    pub(super) blake3: String,
+    /// Where its first byte lies in the counted span.
+    pub(super) base: u64,
 }
 
 async fn next(b: Option<Open>) -> Option<(Result<Bytes, FileError>, Option<Open>)> {
@@ -161,6 +135,34 @@ async fn next(b: Option<Open>) -> Option<(Result<Bytes, FileError>, Option<Open>
     }
 }
 
+/// Opens `piece` at `offset`, checked against what was shared: `None`
+/// when it changed or went away (the share must end).
+pub(super) async fn open(
+    store: &FileStore,
+    owner: i64,
+    piece: &Piece,
+    offset: u64,
+) -> Result<Option<Download>, FileError> {
+    let (store, path, size, b3) = (
+        store.clone(),
+        piece.path.clone(),
+        piece.size,
+        piece.blake3.clone(),
+    );
+    let opened = run_blocking(move || {
+        let mut d = store.download(owner, &path, offset)?;
+        let h = d.hashes(false)?;
+        let same = d.size() == size && h.blake3.to_hex().as_str() == b3;
+        Ok((d, same))
+    })
+    .await;
+    match opened {
+        Ok((d, true)) => Ok(Some(d)),
+        Ok((_, false)) | Err(FileError::NotFound { .. } | FileError::WrongKind { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `GET /s/ID/file`.
 pub async fn file(
     State(state): State<WebState>,
@@ -182,41 +184,67 @@ async fn serve(
 ) -> Result<Response, ApiError> {
     let Path(id) = id.map_err(|_| share_error(ShareError::NotFound))?;
     let share = lookup(state, &id).await?;
+    if share.files.is_some() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "this link is a folder: fetch /s/ID/archive (all of it) or /s/ID/files/N (one file)",
+        ));
+    }
+    let piece = Piece {
+        path: share.path.clone(),
+        size: share.size,
+        blake3: share.blake3.clone(),
+        base: 0,
+    };
+    send(state, peer, headers, share, piece).await
+}
+
+/// The file store, or 404 on a server without one.
+pub(super) fn store(state: &WebState) -> Result<FileStore, ApiError> {
+    state
+        .services
+        .files
+        .clone()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no file store"))
+}
+
+/// Ends `share` as revoked (a file of it changed or went away); the 410.
+pub(super) async fn gone(shares: &Shares, share: &ShareInfo) -> ApiError {
+    let (s, num) = (shares.clone(), share.num);
+    let _ = tokio::task::spawn_blocking(move || s.file_gone(num, unix_now())).await;
+    share_error(ShareError::Ended(ShareState::Revoked))
+}
+
+/// Sends `piece` of `share` (whole or the asked `Range`), verified first.
+pub(super) async fn send(
+    state: &WebState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    share: ShareInfo,
+    piece: Piece,
+) -> Result<Response, ApiError> {
     let shares = shares(state)?;
-    let store: FileStore = state.services.files.clone().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no file store")
-    })?;
-    let span = match range(headers, share.size) {
+    let store = store(state)?;
+    let span = match range(headers, piece.size) {
         Ok(r) => r,
         Err(()) => {
             let mut res = ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 ErrorCode::BadOffset,
-                format!("the range lies outside the file's {} bytes", share.size),
+                format!("the range lies outside the file's {} bytes", piece.size),
             )
             .into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", share.size)) {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", piece.size)) {
                 res.headers_mut().insert(header::CONTENT_RANGE, v);
             }
             return Ok(res);
         }
     };
-    let (start, end) = span.unwrap_or((0, share.size));
-    let (owner, path, want) = (share.owner, share.path.clone(), share.clone());
-    let opened = run_blocking(move || {
-        let mut d = store.download(owner, &path, start)?;
-        let h = d.hashes(false)?;
-        let same = d.size() == want.size && h.blake3.to_hex().as_str() == want.blake3;
-        Ok((d, same))
-    })
-    .await;
-    let d = match opened {
-        Ok((d, true)) => d,
-        Ok((_, false)) | Err(FileError::NotFound { .. } | FileError::WrongKind { .. }) => {
-            let (s, num) = (shares.clone(), share.num);
-            let _ = tokio::task::spawn_blocking(move || s.file_gone(num, unix_now())).await;
-            return Err(share_error(ShareError::Ended(ShareState::Revoked)));
-        }
+    let (start, end) = span.unwrap_or((0, piece.size));
+    let d = match open(&store, share.owner, &piece, start).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return Err(gone(&shares, &share).await),
         Err(e) => return Err(super::files::file_error(e)),
     };
     let who = super::client_ip(peer).map_or_else(|| "local".to_owned(), |ip| ip.to_string());
@@ -227,69 +255,24 @@ async fn serve(
             shares,
             share: share.clone(),
             who,
-            start,
+            start: piece.base + start,
             sent: 0,
             done: false,
         },
     };
-    let mut res = Body::from_stream(futures_util::stream::unfold(Some(body), next)).into_response();
-    if span.is_some() {
-        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
-    }
-    let h = res.headers_mut();
-    let mut set = |name, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
-        }
-    };
-    set(header::CONTENT_LENGTH, (end - start).to_string());
-    if span.is_some() {
-        set(
-            header::CONTENT_RANGE,
-            format!("bytes {start}-{}/{}", end.saturating_sub(1), share.size),
+    let body = Body::from_stream(futures_util::stream::unfold(Some(body), next));
+    let mut res = respond(
+        body,
+        span.is_some(),
+        (start, end, piece.size),
+        file_name(&piece.path),
+        "application/octet-stream",
+    );
+    if let Ok(v) = HeaderValue::from_str(&piece.blake3) {
+        res.headers_mut().insert(
+            header::HeaderName::from_static(super::files::BLAKE3_HEADER),
+            v,
         );
     }
-    set(header::ACCEPT_RANGES, "bytes".into());
-    set(
-        header::CONTENT_DISPOSITION,
-        super::files::content_disposition(file_name(&share.path)),
-    );
-    set(
-        header::HeaderName::from_static(super::files::BLAKE3_HEADER),
-        share.blake3.clone(),
-    );
-    set(header::CONTENT_TYPE, "application/octet-stream".into());
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        "sandbox; default-src 'none'".into(),
-    );
     Ok(res)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn r(v: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
-        let mut h = HeaderMap::new();
-        h.insert(header::RANGE, HeaderValue::from_str(v).unwrap());
-        range(&h, size)
-    }
-
-    #[test]
-    fn ranges_people_send() {
-        assert_eq!(range(&HeaderMap::new(), 10), Ok(None));
-        assert_eq!(r("bytes=0-", 10), Ok(Some((0, 10))));
-        assert_eq!(r("bytes=4-", 10), Ok(Some((4, 10))));
-        assert_eq!(r("bytes=2-5", 10), Ok(Some((2, 6))));
-        assert_eq!(r("bytes=9-9", 10), Ok(Some((9, 10))));
-        assert_eq!(r("bytes=5-100", 10), Ok(Some((5, 10))));
-        assert_eq!(r("bytes=-3", 10), Ok(Some((7, 10))));
-        assert_eq!(r("bytes=0-1,4-5", 10), Ok(None));
-        assert_eq!(r("items=0-1", 10), Ok(None));
-        assert_eq!(r("bytes=10-", 10), Err(()));
-        assert_eq!(r("bytes=5-2", 10), Err(()));
-        assert_eq!(r("bytes=-0", 10), Err(()));
-        assert_eq!(r("bytes=x-", 10), Err(()));
-    }
 }

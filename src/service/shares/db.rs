@@ -14,6 +14,9 @@ pub const SHARES_DB: &str = "shares.db";
 /// token are kept as hashes only. `e2e` is an end-to-end encrypted share's
 /// sealed metadata, opaque to the server (NULL for a plain share);
 /// `e2e_purged` is 1 once its ciphertext was removed after it ended.
+/// Step 3 adds directory shares: `files` (NULL for a file share) and their
+/// snapshot in `share_files`, whose rows a trigger deletes as soon as the
+/// share leaves `available`.
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -42,10 +45,27 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE shares ADD COLUMN e2e BLOB;
               ALTER TABLE shares ADD COLUMN e2e_purged INTEGER NOT NULL DEFAULT 0;",
     },
+    Migration {
+        version: 3,
+        name: "shares: directory shares",
+        sql: "ALTER TABLE shares ADD COLUMN files INTEGER;
+              CREATE TABLE share_files (
+                  num    INTEGER NOT NULL,
+                  idx    INTEGER NOT NULL,
+                  path   TEXT    NOT NULL,
+                  size   INTEGER NOT NULL,
+                  blake3 BLOB    NOT NULL,
+                  PRIMARY KEY (num, idx)
+              ) WITHOUT ROWID;
+              CREATE TRIGGER share_files_ended AFTER UPDATE OF state ON shares
+                  WHEN NEW.state != 'available'
+                  BEGIN DELETE FROM share_files WHERE num = NEW.num; END;
+              CREATE TRIGGER share_files_gone AFTER DELETE ON shares
+                  BEGIN DELETE FROM share_files WHERE num = OLD.num; END;",
+    },
 ];
 
-const COLUMNS: &str =
-    "num, owner, path, size, blake3, created, expires, downloads_max, downloads, state, ended, e2e";
+const COLUMNS: &str = "num, owner, path, size, blake3, created, expires, downloads_max, downloads, state, ended, e2e, files";
 
 fn info(r: &Row<'_>) -> rusqlite::Result<ShareInfo> {
     let b3: Vec<u8> = r.get(4)?;
@@ -63,6 +83,7 @@ fn info(r: &Row<'_>) -> rusqlite::Result<ShareInfo> {
         state: ShareState::parse(&state),
         ended: r.get::<_, Option<i64>>(10)?.map(from_sql),
         e2e: r.get::<_, Option<Vec<u8>>>(11)?.map(hex::encode),
+        files: r.get::<_, Option<i64>>(12)?.map(from_sql),
     })
 }
 
@@ -72,7 +93,7 @@ pub(crate) fn to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn from_sql(v: i64) -> u64 {
+pub(crate) fn from_sql(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 

@@ -34,6 +34,7 @@
 mod config;
 mod coverage;
 mod db;
+pub mod dir;
 mod e2e;
 mod error;
 pub mod ids;
@@ -47,6 +48,7 @@ pub use config::{
 };
 pub use coverage::{MAX_RANGES, MAX_TRACKED};
 pub use db::SHARES_DB;
+pub use dir::{MAX_DIR_FILES, SharedFile};
 pub use error::{ShareError, ShareResult};
 pub use types::{Created, NewShare, ShareInfo, ShareState};
 
@@ -146,6 +148,16 @@ impl Shares {
 
     /// Creates a share of a file, within the server's limits.
     pub fn create(&self, new: NewShare, now: u64) -> ShareResult<Created> {
+        self.create_with(new, None, now)
+    }
+
+    /// Creates a share, of a folder when `files` is its snapshot.
+    fn create_with(
+        &self,
+        new: NewShare,
+        files: Option<&[SharedFile]>,
+        now: u64,
+    ) -> ShareResult<Created> {
         let cfg = &self.inner.config;
         let expires_in = new.expires_in.unwrap_or(cfg.default_expiry);
         if expires_in == 0 || expires_in > cfg.max_expiry {
@@ -207,6 +219,9 @@ impl Shares {
             new.e2e.as_deref(),
         )
         .map_err(ShareError::db("recording a share"))?;
+        if let Some(files) = files {
+            dir::insert(&tx, num, files).map_err(ShareError::db("recording a folder share"))?;
+        }
         let info = db::by_num(&tx, num)
             .map_err(ShareError::db("reading a share"))?
             .ok_or(ShareError::NotFound)?;

@@ -69,6 +69,10 @@ pub struct ShareInfo {
     /// An end-to-end encrypted share's sealed metadata (hex), which only
     /// the link's key opens; `None` for a plain share.
     pub e2e: Option<String>,
+    /// For a directory share, how many files its snapshot holds (`path`
+    /// is then the directory, `size` their total and `blake3` the hash of
+    /// the snapshot, see `shares::dir`); `None` for a file share.
+    pub files: Option<u64>,
 }
 
 impl ShareInfo {

@@ -248,7 +248,10 @@ fn direct_conversations_are_readable_by_their_participants_only() {
     assert!(readable("Bob", "@ann+bob"));
     assert!(!readable("eve", "@ann+bob"));
     assert!(!readable("ann+bob", "@ann+bob"));
-    assert!(!readable("~ann", "@ann+bob"), "a guest called ann is not ann");
+    assert!(
+        !readable("~ann", "@ann+bob"),
+        "a guest called ann is not ann"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,99 @@
+//! The little HTTP/1.1 a link needs: one `GET /s/ID...` per connection
+//! (`Connection: close`), an optional `Range: bytes=N-`, a bounded head
+//! read for the status and `Content-Length`, and an error body read
+//! (bounded) for its one-line `message`.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::{Link, LinkError};
+use crate::net::stream::Stream;
+
+/// Longest response head read: a share's headers are a few hundred bytes.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Largest error body read.
+const MAX_INFO: u64 = 64 * 1024;
+
+/// An open response: status, `Content-Length`, and the body's reader.
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) length: Option<u64>,
+    pub(crate) body: BufReader<Stream>,
+}
+
+pub(crate) async fn request(
+    link: &Link,
+    path: &str,
+    range_from: u64,
+    timeout: Duration,
+) -> Result<Response, LinkError> {
+    let net = |doing| move |source| LinkError::Net { doing, source };
+    let mut conn = BufReader::new(link.connect(timeout).await?);
+    let range = if range_from > 0 {
+        format!("Range: bytes={range_from}-\r\n")
+    } else {
+        String::new()
+    };
+    let head = format!(
+        "GET /s/{}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sockit/{}\r\n{range}Connection: close\r\n\r\n",
+        link.id,
+        link.authority,
+        env!("CARGO_PKG_VERSION")
+    );
+    conn.get_mut()
+        .write_all(head.as_bytes())
+        .await
+        .map_err(net("sending the request"))?;
+    let mut status = 0u16;
+    let mut length = None;
+    let mut read = 0usize;
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(timeout, conn.read_line(&mut line))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))
+            .and_then(|r| r)
+            .map_err(net("reading the answer"))?;
+        read += n;
+        if n == 0 || read > MAX_HEAD {
+            return Err(net("reading the answer")(std::io::Error::other(
+                "the server's answer ended early or its head is too long",
+            )));
+        }
+        let line = line.trim_end();
+        if status == 0 {
+            status = line
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| net("reading the answer")(std::io::Error::other("not HTTP")))?;
+        } else if line.is_empty() {
+            break;
+        } else if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok();
+            }
+        }
+    }
+    Ok(Response {
+        status,
+        length,
+        body: conn,
+    })
+}
+
+/// Reads an error answer's `message` (JSON) or text, bounded.
+pub(crate) async fn refusal(mut r: Response) -> LinkError {
+    let mut buf = Vec::new();
+    let _ = (&mut r.body).take(MAX_INFO).read_to_end(&mut buf).await;
+    let message = serde_json::from_slice::<serde_json::Value>(&buf)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&buf).trim().to_owned());
+    LinkError::Status {
+        status: r.status,
+        message: format!("HTTP {}: {message}", r.status),
+    }
+}
