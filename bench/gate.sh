@@ -62,7 +62,7 @@ for part in $PARTS; do
         stop
       done ;;
     tls) SIZE="$SIZE" DUR="$DUR" "$ROOT/bench/tls_compare.sh" ;;
-    chat) REPS="$REPS" "$ROOT/bench/chat_fanout.sh" ;;
+    chat) env -u SIZE REPS="$REPS" "$ROOT/bench/chat_fanout.sh" ;; # its SIZE is a message size
     files) SIZE="$SIZE" "$ROOT/bench/files_compare.sh" ;;
     *) echo "unknown part $part (latency framed idle tls chat files)" >&2; exit 2 ;;
   esac

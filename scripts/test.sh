@@ -26,6 +26,10 @@ else
   python3 -m pip install --quiet 'pytest>=7' ||
     { get pytest "python3-pytest with apt (pip refused: PEP 668)"; apt_get python3-pytest; }
 fi
+# cryptography: the third decryptor of end-to-end shares, written from
+# docs/PROTOCOL.md (tests/python/test_e2e_vectors.py).
+if python3 -c 'import cryptography' 2>/dev/null; then have cryptography "python3 module"; else
+  get cryptography "python3-cryptography with apt"; apt_get python3-cryptography; fi
 # curl: the README's web examples use it.
 if command -v curl >/dev/null; then have curl "$(command -v curl)"; else
   get curl "with apt"; apt_get curl; fi
@@ -78,5 +82,6 @@ SOCKIT_BIN="$PWD/target/debug/sockit" python3 -m pytest -q tests/python clients/
 
 step "web page end to end (headless Chromium; screenshots in tests/e2e/artifacts on failure)"
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/web.mjs
+SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_share.mjs
 
 printf '\nall tests passed\n'

@@ -253,3 +253,111 @@ fn two_cli_users_talk_and_a_restart_loses_nothing() {
     );
     drop(srv);
 }
+
+#[test]
+fn dm_sends_lists_unread_and_reading_clears_it() {
+    let srv = Server::start(&["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
+    let addr = srv.addr("framed", "tcp://");
+    let s = setup(srv, addr.clone());
+    let bob_cfg = tempfile::tempdir().unwrap();
+    s.login("bob", bob_cfg.path());
+    let bob = |args: &[&str]| run_env(args, b"", &[("SOCKIT_CONFIG_DIR", bob_cfg.path())]);
+    let out = s.sockit(&[
+        "dm", "--server", &addr, "bob", "are", "you", "around,", "@bob?",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "sent to @ann+bob as message 1"
+    );
+    // The unread count rises, reading clears it.
+    let out = bob(&["dm", "--server", &addr, "--json"]);
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            c["with"].as_str(),
+            c["unread"].as_u64(),
+            c["mentions"].as_u64()
+        ),
+        (Some("ann"), Some(1), Some(1)),
+        "{c}"
+    );
+    let out = bob(&["dm", "--server", &addr, "ann"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim_end().ends_with("<ann> are you around, @bob?"),
+        "{text}"
+    );
+    let out = bob(&["dm", "--server", &addr]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("ann  0 unread, last "), "{text}");
+    // `history --room @NAME` reads it too; a refusal is one line, exit 1.
+    let out = bob(&["history", &addr, "--room", "@ann"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<ann> are you around"));
+    let out = s.sockit(&["dm", "--server", &addr, "nobody", "hi"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no account is called nobody"), "{err}");
+}
+
+#[test]
+fn edit_delete_and_search_from_the_cli_show_live_and_in_history() {
+    let srv = Server::start(&["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP]);
+    let addr = srv.addr("framed", "tcp://");
+    let s = setup(srv, addr.clone());
+    let watch = Live::start(&addr, s.cfg.path(), "ops");
+    watch.next("chat.join");
+    let run = |args: &[&str]| common::ok(&s.sockit(args));
+    run(&["say", "--server", &addr, "--room", "ops", "deploy at noon"]);
+    let out = run(&["edit", &addr, "--room", "ops", "1", "deploy", "at", "one"]);
+    assert_eq!(out.trim(), "edited #1: deploy at one in ops (entry 2)");
+    assert_eq!(watch.next("chat.message")["text"], "deploy at noon");
+    let live = watch.next("chat.message");
+    assert_eq!(
+        (live["kind"].as_str(), live["target"].as_u64()),
+        (Some("edit"), Some(1))
+    );
+    let history = run(&["history", &addr, "--room", "ops"]);
+    let lines: Vec<&str> = history
+        .lines()
+        .map(|l| l.split_once("Z ").unwrap().1)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "<ann> deploy at one (edited)",
+            "* ann edited #1: deploy at one"
+        ]
+    );
+    let found = run(&["search", &addr, "deploy", "on"]);
+    assert!(
+        found
+            .trim_end()
+            .ends_with("[ops] #1 <ann> deploy at one (edited)"),
+        "{found}"
+    );
+    assert_eq!(run(&["search", &addr, "noon", "--json"]), "");
+    // Bob may not touch it: exit 1 and the server's sentence.
+    let bob = tempfile::tempdir().unwrap();
+    s.login("bob", bob.path());
+    let out = run_env(
+        &["delete", &addr, "--room", "ops", "1"],
+        b"",
+        &[("SOCKIT_CONFIG_DIR", bob.path())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not yours"),
+        "{out:?}"
+    );
+    run(&["delete", &addr, "--room", "ops", "1"]);
+    let history = run(&["history", &addr, "--room", "ops", "-n", "1"]);
+    assert!(
+        history.trim_end().ends_with("* ann deleted #1"),
+        "{history}"
+    );
+    let history = run(&["history", &addr, "--room", "ops", "--json"]);
+    assert!(!history.contains("deploy"), "{history}");
+    assert_eq!(run(&["search", &addr, "deploy", "--json"]), "");
+}

@@ -160,7 +160,7 @@ function notifyState() {
   const has = "Notification" in window;
   const p = has ? Notification.permission : "unsupported";
   $("notify-state").textContent = {
-    granted: "On: mentions of you in other conversations, tabs or windows raise a notification.",
+    granted: "On: direct messages and mentions of you in other conversations, tabs or windows raise a notification.",
     denied: "Blocked in this browser's site settings.",
     default: "Off.",
     unsupported: "This browser has no notifications.",

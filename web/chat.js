@@ -11,6 +11,11 @@ const GROUP_MS = 5 * 60 * 1000;
 const KEEP_LINES = 5000;
 /** Older messages fetched per step of scroll-back. */
 const BACK_PAGE = 100;
+/** The server's default edit window: the Edit and Delete buttons show on
+ * one's own messages this long (the server has the last word). */
+const EDIT_WINDOW_MS = 10 * 60 * 1000;
+/** Most scroll-back pages a jump to a search result loads. */
+const JUMP_PAGES = 20;
 
 /** "Today", "Yesterday", or the date, for a day divider. */
 function dayLabel(ts) {
@@ -61,7 +66,9 @@ const chat = {
   last: null, // { day, name, ts } of the last message rendered
 
   async connected() {
-    const names = this.rooms.size ? [...this.rooms.keys()] : ["lobby"];
+    // Conversations only listed (dm.js) are joined when opened.
+    const joined = [...this.rooms.entries()].filter(([, r]) => r.joined !== false).map(([n]) => n);
+    const names = joined.length ? joined : ["lobby"];
     for (const room of names) await this.join(room, false);
     this.show(this.rooms.has(this.current) ? this.current : names[0]);
     this.discover();
@@ -71,6 +78,7 @@ const chat = {
     try {
       const joined = await link.request({ type: "chat.join", room });
       const r = this.rooms.get(joined.room) || { seen: null, lines: [], unread: 0, mentioned: false };
+      r.joined = true;
       this.rooms.set(joined.room, r);
       // First visit: the last 50 messages; a rejoin: everything after what we saw.
       let after = r.seen;
@@ -87,6 +95,7 @@ const chat = {
         }
       }
       r.seen = Math.max(r.seen || 0, joined.last_seq);
+      r.topic = (await link.request({ type: "chat.topic", room: joined.room })).topic;
       if (switchTo) this.show(joined.room);
       else this.sidebar();
     } catch (e) {
@@ -99,23 +108,39 @@ const chat = {
   async older() {
     const room = this.current;
     const r = this.rooms.get(room);
-    const first = r && r.lines.find((l) => l.seq !== undefined);
-    if (!r || !r.more || r.loading || !first) return;
+    if (!r || r.loading) return;
     r.loading = true;
+    try {
+      const added = await this.fetchOlder(room);
+      if (room === this.current && added) {
+        const box = $("messages");
+        this.show(room, box.scrollHeight - box.scrollTop);
+      }
+    } finally {
+      r.loading = false;
+    }
+  },
+
+  /** Adds the page of messages before the oldest held in `room`
+   * (`chat.history` with `before`); how many, or false on an error. */
+  async fetchOlder(room) {
+    const r = this.rooms.get(room);
+    const first = r && r.lines.find((l) => l.seq !== undefined);
+    if (!r || !r.more || !first) return 0;
     try {
       const page = await link.request({ type: "chat.history", room, before: first.seq, last: BACK_PAGE });
       r.more = Boolean(page.more);
       const have = new Set(r.lines.map((l) => l.seq));
-      const add = page.messages.filter((m) => !have.has(m.seq)).map((m) => ({ seq: m.seq, m }));
+      // History shows messages as they are now: the edit and delete
+      // entries in it are kept by seq only.
+      const entry = (m) => m.kind === "edit" || m.kind === "delete";
+      const add = page.messages.filter((m) => !have.has(m.seq))
+        .map((m) => (entry(m) ? { seq: m.seq } : { seq: m.seq, m }));
       r.lines.unshift(...add);
-      if (room === this.current && add.length) {
-        const box = $("messages");
-        this.show(room, box.scrollHeight - box.scrollTop);
-      }
+      return add.length;
     } catch (e) {
       $("chat-error").textContent = e.message;
-    } finally {
-      r.loading = false;
+      return false;
     }
   },
 
@@ -139,7 +164,7 @@ const chat = {
       $("room-list").replaceChildren(...list.rooms.map((r) => {
         const o = document.createElement("option");
         o.value = r.name;
-        o.label = `${r.members} here`;
+        o.label = r.topic ? `${r.members} here · ${r.topic}` : `${r.members} here`;
         return o;
       }));
     } catch { /* suggestions only */ }
@@ -150,6 +175,13 @@ const chat = {
     const r = this.rooms.get(m.room);
     if (!r || r.lines.some((l) => l.seq === m.seq)) return;
     r.seen = Math.max(r.seen || 0, m.seq);
+    if (m.kind === "edit" || m.kind === "delete") return this.change(r, m);
+    if (m.kind === "topic") {
+      r.topic = m.text;
+      if (m.room === this.current) $("room-topic").textContent = m.text;
+      r.lines.push({ seq: m.seq });
+      return this.note(m.room, m.text ? `${m.name} set the topic: ${m.text}` : `${m.name} cleared the topic`);
+    }
     r.lines.push({ seq: m.seq, m });
     if (r.lines.length > KEEP_LINES) r.lines.shift();
     const mine = m.name === this.me;
@@ -160,6 +192,99 @@ const chat = {
       r.unread += 1;
       r.mentioned = r.mentioned || mention;
       this.sidebar();
+    }
+  },
+
+  /** An edit or delete entry: the message it targets is changed in place
+   * (the entry itself is kept by seq only, so it is not applied twice). */
+  change(r, e) {
+    r.lines.push({ seq: e.seq });
+    const l = r.lines.find((x) => x.m && x.seq === e.target);
+    if (!l) return;
+    l.m = e.kind === "edit" ? { ...l.m, text: e.text, kind: "edited" } : { ...l.m, text: "", kind: "deleted" };
+    if (this.editing && this.editing.seq === e.target && e.kind === "delete") this.stopEditing();
+    if (e.room === this.current) {
+      const box = $("messages");
+      this.show(e.room, box.scrollHeight - box.scrollTop);
+    }
+  },
+
+  /** Puts one's own message `m` in the composer; sending edits it. */
+  startEditing(m) {
+    this.editing = { room: m.room, seq: m.seq };
+    $("text").value = m.text;
+    $("editing").hidden = false;
+    $("editing-what").textContent = `Editing message #${m.seq}`;
+    $("text").focus();
+  },
+
+  stopEditing() {
+    this.editing = null;
+    $("editing").hidden = true;
+    $("text").value = "";
+  },
+
+  async remove(m) {
+    $("chat-error").textContent = "";
+    try {
+      this.add(await link.request({ type: "chat.delete", room: m.room, seq: m.seq }));
+    } catch (e) {
+      $("chat-error").textContent = e.message;
+    }
+  },
+
+  /** `chat.search` for the words in the search box; each result jumps to
+   * its message. */
+  async search(q) {
+    $("chat-error").textContent = "";
+    try {
+      const found = await link.request({ type: "chat.search", q, limit: 50 });
+      const items = found.results.map((f) => {
+        const li = document.createElement("li");
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "result";
+        const where = document.createElement("span");
+        where.className = "where";
+        where.textContent = `#${f.room} · ${f.name} · ${new Date(f.ts).toLocaleString()}`;
+        const text = document.createElement("span");
+        text.className = "text";
+        text.textContent = f.text + (f.edited ? " (edited)" : "");
+        b.append(where, text);
+        b.onclick = () => this.jump(f.room, f.seq);
+        li.append(b);
+        return li;
+      });
+      if (!items.length) {
+        const li = document.createElement("li");
+        li.className = "none";
+        li.textContent = "No messages found";
+        items.push(li);
+      }
+      $("search-results").replaceChildren(...items);
+      $("search-results").hidden = false;
+    } catch (e) {
+      $("chat-error").textContent = e.message;
+    }
+  },
+
+  /** Shows message `seq` of `room` in context: the room joined if need
+   * be, the history around it loaded, the message scrolled to. */
+  async jump(room, seq) {
+    if (!this.rooms.has(room)) await this.join(room, false);
+    const r = this.rooms.get(room);
+    if (!r) return;
+    // Held lines are a contiguous run up to the latest: scroll back to it
+    // (at most JUMP_PAGES pages).
+    for (let i = 0; i < JUMP_PAGES && r.more && !r.lines.some((l) => l.m && l.seq === seq); i++) {
+      if (!(await this.fetchOlder(room))) return;
+    }
+    $("search-results").hidden = true;
+    this.show(room);
+    const li = $("messages").querySelector(`li[data-seq="${seq}"]`);
+    if (li) {
+      li.classList.add("found");
+      li.scrollIntoView({ block: "center" });
     }
   },
 
@@ -184,9 +309,13 @@ const chat = {
     const r = this.rooms.get(room);
     if (r) { r.unread = 0; r.mentioned = false; }
     $("room-name").textContent = `#${room}`;
+    $("room-topic").textContent = (r && r.topic) || "";
     $("messages").replaceChildren();
     this.last = null;
-    (r ? r.lines : []).forEach((l) => (l.m ? this.render(l.m) : this.renderNotice(l.notice)));
+    (r ? r.lines : []).forEach((l) => {
+      if (l.m) this.render(l.m);
+      else if (l.notice) this.renderNotice(l.notice);
+    });
     const box = $("messages");
     box.scrollTop = fromBottom === undefined ? box.scrollHeight : box.scrollHeight - fromBottom;
     this.sidebar();
@@ -205,12 +334,12 @@ const chat = {
       const li = document.createElement("li");
       const b = document.createElement("button");
       b.type = "button";
-      b.textContent = `#${name}`;
+      b.textContent = convLabel(name);
       if (name === this.current) b.setAttribute("aria-current", "true");
       if (r.unread) {
         const n = document.createElement("span");
         n.className = r.mentioned ? "badge mention" : "badge";
-        n.textContent = String(r.unread);
+        n.textContent = countText(r.unread);
         n.setAttribute("aria-label", `${r.unread} unread`);
         b.append(" ", n);
       }
@@ -248,8 +377,34 @@ const chat = {
     name.textContent = m.name;
     const text = document.createElement("span");
     text.className = "text";
-    text.append(...richText(m.text));
+    li.dataset.seq = String(m.seq);
+    if (m.kind === "deleted") {
+      text.classList.add("deleted");
+      text.textContent = "message deleted";
+    } else {
+      text.append(...richText(m.text));
+    }
     li.append(time, name, text);
+    if (m.kind === "edited") {
+      const e = document.createElement("span");
+      e.className = "edited";
+      e.textContent = " (edited)";
+      li.append(e);
+    }
+    if (m.name === this.me && m.kind !== "deleted" && Date.now() - m.ts < EDIT_WINDOW_MS) {
+      const tools = document.createElement("span");
+      tools.className = "tools";
+      for (const [label, act] of [["Edit", () => this.startEditing(m)], ["Delete", () => this.remove(m)]]) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "quiet";
+        b.textContent = label;
+        b.setAttribute("aria-label", `${label} message #${m.seq}`);
+        b.onclick = act;
+        tools.append(b);
+      }
+      li.append(tools);
+    }
     this.append(li);
   },
 
@@ -274,6 +429,8 @@ const chat = {
       $("who").replaceChildren(...who.members.map((m) => {
         const li = document.createElement("li");
         li.textContent = m.name;
+        li.dataset.name = m.name;
+        li.dataset.guest = String(m.guest);
         const door = document.createElement("span");
         door.className = "door";
         door.textContent = m.door;
@@ -285,6 +442,19 @@ const chat = {
 
   async send(text) {
     $("chat-error").textContent = "";
+    if (this.editing) {
+      try {
+        const { room, seq } = this.editing;
+        // The reply is the edit entry (the member's own entries are not
+        // pushed back to it): applied as the others get it.
+        this.add(await link.request({ type: "chat.edit", room, seq, text }));
+        this.stopEditing();
+        return true;
+      } catch (e) {
+        $("chat-error").textContent = e.message;
+        return false;
+      }
+    }
     try {
       // An idempotency key: a resend after a lost reply (the page
       // reconnects through the load balancer) is not posted twice.
@@ -321,6 +491,15 @@ $("join-form").addEventListener("submit", (ev) => {
   if (room) chat.join(room).then(() => ($("join-room").value = ""));
 });
 $("join-room").addEventListener("focus", () => chat.discover());
+$("search-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const q = $("search-q").value.trim();
+  if (q) chat.search(q);
+});
+$("cancel-edit").addEventListener("click", () => chat.stopEditing());
+$("text").addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && chat.editing) chat.stopEditing();
+});
 $("leave").addEventListener("click", () => chat.leave());
 $("messages").addEventListener("scroll", () => {
   if ($("messages").scrollTop < 40) chat.older();

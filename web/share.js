@@ -15,6 +15,19 @@
     return (i ? n.toFixed(1) : String(n)) + " " + units[i];
   }
 
+  /** Saves `blob` as `name` through a blob URL: downloaded, never rendered. */
+  function save(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = name;
+    a.rel = "noopener";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
   async function load() {
     const r = await fetch(base + "/info", { cache: "no-store" });
     const body = await r.json().catch(() => ({}));
@@ -58,19 +71,12 @@
       button.disabled = false;
       return;
     }
-    const url = URL.createObjectURL(new Blob(parts, { type: "application/octet-stream" }));
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = info.name;
-    a.rel = "noopener";
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    save(new Blob(parts, { type: "application/octet-stream" }), info.name);
     status("downloaded " + human(got) + "; its BLAKE3 should be " + info.blake3);
   }
 
   load().then((info) => {
-    if (info) $("share-download").addEventListener("click", () => download(info));
+    if (info && info.e2e) window.sockitShareE2E(base, info, { $, status, human, save });
+    else if (info) $("share-download").addEventListener("click", () => download(info));
   });
 })();

@@ -27,6 +27,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
   /join ROOM   join (and switch to) a room      /leave [ROOM]  leave a room
   /rooms       list rooms                       /who [ROOM]    who is in a room
   /history [N] the last N messages (20)         /quit          leave
+  /join @NAME  a direct conversation with the account NAME (also --room @NAME)
+  /edit SEQ TEXT  edit your message SEQ          /delete SEQ    delete it
+  /search WORDS   search the rooms you can read  /topic [TEXT]  show or set the topic
 Incoming messages print above the line you are typing. If the connection
 drops or the server restarts, it reconnects and shows what was said meanwhile.
 When stdin is not a terminal, each input line is sent and each message
@@ -122,10 +125,10 @@ pub struct HistoryArgs {
     tls: super::tls_opts::ClientTlsArgs,
 }
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Prints a server refusal and returns exit status 1, or passes the error up.
-fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
+pub(super) fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
     match e {
         sockit::client::ClientError::Server { message, .. } => {
             eprintln!("sockit: {message}");
@@ -137,17 +140,8 @@ fn refused(e: sockit::client::ClientError) -> anyhow::Result<ExitCode> {
 
 /// Runs `sockit say`.
 pub async fn say(a: SayArgs) -> anyhow::Result<ExitCode> {
-    let (lead, words) = super::server_addr::split_leading_addr(&a.text);
-    if lead.is_some() && !a.server.is_empty() {
-        anyhow::bail!(
-            "two servers given (--server and the first word); give one, or quote the message"
-        );
-    }
-    let given: Vec<Endpoint> = match lead {
-        Some(list) => list,
-        None => a.server.iter().flat_map(|l| l.0.iter().cloned()).collect(),
-    };
-    let mut conn = connect(&a.tls, super::server_addr::resolve(&given)?, TIMEOUT).await?;
+    let (servers, words) = super::chat_edit::servers_and_words(&a.server, &a.text)?;
+    let mut conn = connect(&a.tls, servers, TIMEOUT).await?;
     let text = words.join(" ");
     let sent = async {
         conn.request(ChatRequest::Join {
@@ -215,7 +209,7 @@ pub async fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 /// Connects to the first of `servers` that answers, as the account
 /// `sockit login` stored, and says so when it fell over to another node.
-async fn connect(
+pub(super) async fn connect(
     tls: &super::tls_opts::ClientTlsArgs,
     servers: Vec<Endpoint>,
     timeout: Duration,
@@ -228,12 +222,18 @@ async fn connect(
     Ok(conn)
 }
 
-/// `<name> text`, with `[room] ` in front unless it is `current`.
-fn line(m: &ChatMessage, current: Option<&str>) -> String {
-    if current == Some(m.room.as_str()) {
-        format!("<{}> {}", m.name, m.text)
+/// `<name> text` (`* name edited #12: text` for an edit or delete), with
+/// `[room] ` in front unless it is `current`.
+pub(super) fn line(m: &ChatMessage, current: Option<&str>) -> String {
+    let said = if m.is_change() {
+        format!("* {} {}", m.name, m.shown())
     } else {
-        format!("[{}] <{}> {}", m.room, m.name, m.text)
+        format!("<{}> {}", m.name, m.shown())
+    };
+    if current == Some(m.room.as_str()) {
+        said
+    } else {
+        format!("[{}] {said}", m.room)
     }
 }
 
@@ -357,7 +357,10 @@ impl Ui {
             "" => return true,
             "/quit" | "/exit" => return false,
             "/help" => {
-                out.notice("/join ROOM, /leave [ROOM], /rooms, /who [ROOM], /history [N], /quit");
+                out.notice(
+                    "/join ROOM, /leave [ROOM], /rooms, /who [ROOM], /history [N], \
+                     /edit SEQ TEXT, /delete SEQ, /search WORDS, /quit",
+                );
                 return true;
             }
             "/join" if !arg.is_empty() => {
@@ -380,6 +383,19 @@ impl Ui {
                 before: None,
                 epoch: None,
             },
+            "/topic" => ChatRequest::Topic {
+                room: self.current.clone(),
+                topic: (!arg.is_empty()).then(|| arg.trim_start_matches('-').to_owned()),
+            },
+            "/edit" | "/delete" | "/search" => {
+                match super::chat_edit::command(cmd, arg, &self.current) {
+                    Ok(req) => req,
+                    Err(usage) => {
+                        out.error(&usage);
+                        return true;
+                    }
+                }
+            }
             "/nick" | "/login" => {
                 out.notice("you speak as your account; use `sockit login --user NAME` to switch");
                 return true;
@@ -469,14 +485,23 @@ pub fn reply_text(reply: &ChatReply, current: Option<&str>) -> Vec<String> {
             vec![format!("* in {room}: {}", list.join(", "))]
         }
         ChatReply::History { messages, .. } => messages.iter().map(|m| line(m, current)).collect(),
-        ChatReply::Typing { .. } => vec![],
+        ChatReply::Typing { .. } | ChatReply::Read { .. } | ChatReply::Unread { .. } => vec![],
+        ChatReply::Dm { room, with, .. } => vec![format!("* talking with {with} in {room}")],
+        ChatReply::Dms { dms } => dms.iter().map(super::dm::dm_line).collect(),
+        // One's own changes are not pushed back: the reply shows them.
+        ChatReply::Edit(m) | ChatReply::Delete(m) => vec![line(m, current)],
+        ChatReply::Topic { room, topic } if topic.is_empty() => {
+            vec![format!("* {room} has no topic")]
+        }
+        ChatReply::Topic { room, topic } => vec![format!("* topic of {room}: {topic}")],
+        ChatReply::Search { results, before } => super::chat_edit::search_lines(results, *before),
     }
 }
 
 /// A fresh idempotency key for one `chat.send` (32 random hex digits): a
 /// resend of the same request after a lost reply is then answered with
 /// the original message instead of posting it twice.
-fn idempotency_key() -> String {
+pub(super) fn idempotency_key() -> String {
     let mut b = [0u8; 16];
     // Without OS randomness, a time-based key still differs per message.
     if getrandom::fill(&mut b).is_err() {

@@ -10,7 +10,9 @@ mod bench;
 mod call;
 mod cert;
 mod chat;
+mod chat_edit;
 mod chat_term;
+mod dm;
 pub mod exit;
 mod files;
 mod lab;
@@ -25,7 +27,9 @@ mod relay;
 mod serve;
 mod server_addr;
 mod share;
+mod share_e2e;
 mod share_get;
+mod share_key;
 mod share_qr;
 mod tls_opts;
 mod user;
@@ -110,6 +114,8 @@ pub enum Command {
     Say(chat::SayArgs),
     /// Print a room's recent chat messages.
     History(chat::HistoryArgs),
+    /// Direct messages: list conversations with unread counts, read one, or send.
+    Dm(dm::DmArgs),
     /// Log in to a framed server; later commands against it use the session.
     Login(login::LoginArgs),
     /// End the session stored for a server, on the server and locally.
@@ -134,6 +140,12 @@ pub enum Command {
     Mkdir(files::MkdirArgs),
     /// Move or rename one of your files or directories on a server.
     Mv(files::MvArgs),
+    /// Edit one of your chat messages (within the edit window).
+    Edit(chat_edit::EditArgs),
+    /// Delete one of your chat messages (within the edit window).
+    Delete(chat_edit::DeleteArgs),
+    /// Search the chat rooms you can read.
+    Search(chat_edit::SearchArgs),
 }
 
 impl Cli {
@@ -197,6 +209,7 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Chat(a) => chat::chat(a).await,
         Command::Say(a) => chat::say(a).await,
         Command::History(a) => chat::history(a).await,
+        Command::Dm(a) => dm::dm(a).await,
         Command::Login(a) => login::login(a).await,
         Command::Logout(a) => login::logout(a).await,
         Command::Whoami(a) => login::whoami(a).await,
@@ -209,6 +222,9 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Share(a) => share::run(a).await,
         Command::Mkdir(a) => files::mkdir(a).await,
         Command::Mv(a) => files::mv(a).await,
+        Command::Edit(a) => chat_edit::edit(a).await,
+        Command::Delete(a) => chat_edit::delete(a).await,
+        Command::Search(a) => chat_edit::search(a).await,
     }
 }
 

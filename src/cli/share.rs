@@ -23,6 +23,14 @@ and how many shares you create per hour; the bytes you share count within your
 quota. A share is of one file as it is now: replacing or removing the file ends
 the share. A file named `ls` or `rm` is written `:ls`.
 
+With --e2e, PATH is a file on THIS machine: it is encrypted here (AES-256-GCM,
+a random key) while it is uploaded into your store's .e2e-shares folder (it
+counts within your quota), and the link ends in #KEY. Browsers never send the
+part after # to a server, so the server holds ciphertext only and never learns
+the key, the file's name or a byte of its content. Receivers open the link in a
+browser, or run `SOCKIT_LINK='LINK' sockit get` (never the link with its key
+on a command line, where other users see it).
+
 `share ls` lists your shares with their number, state (available, consumed,
 revoked, expired), downloads and expiry; `share rm NUM|LINK|TOKEN` revokes one.
 --json prints the server's reply.
@@ -32,6 +40,7 @@ revoked, expired), downloads and expiry; `share rm NUM|LINK|TOKEN` revokes one.
 Examples:
   sockit share report.pdf
   sockit share :docs/a.txt --expires 3d --downloads 5
+  sockit share ./secret.pdf --e2e --downloads 3
   sockit share ls
   sockit share ls --json", super::files::EXIT_HELP)
 )]
@@ -47,6 +56,10 @@ pub struct ShareArgs {
     /// Downloads allowed [default: the server's, 1].
     #[arg(long, value_name = "N")]
     downloads: Option<u64>,
+    /// End to end: PATH is a LOCAL file, encrypted here while it is
+    /// uploaded; the key travels only in the link's #fragment.
+    #[arg(long)]
+    e2e: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -91,6 +104,9 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
                     "give the file to share (sockit share PATH), or `sockit share ls` / `sockit share rm NUM`"
                 );
             };
+            if a.e2e {
+                return super::share_e2e::run(&path, a.expires, a.downloads, a.common).await;
+            }
             let remote = a.common.remote(&path)?;
             let Some(p) = remote.path else {
                 anyhow::bail!("{path}: give a file, not your root");
@@ -99,6 +115,7 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
                 path: p.as_str().to_owned(),
                 expires: a.expires,
                 downloads: a.downloads,
+                e2e: None,
             };
             (a.common, req, path, remote.server)
         }

@@ -99,8 +99,9 @@ impl ChatConn {
             server,
             skipped,
         } = connect_logged_in_any(creds, servers, timeout).await?;
-        let (sink, stream) = client.into_framed().split();
-        Ok(Self {
+        let (framed, held) = client.into_parts();
+        let (sink, stream) = framed.split();
+        let mut conn = Self {
             servers: servers.to_vec(),
             server,
             skipped,
@@ -113,7 +114,19 @@ impl ChatConn {
             joined: BTreeMap::new(),
             epochs: BTreeMap::new(),
             backlog: VecDeque::new(),
-        })
+        };
+        conn.keep_pushed(held);
+        Ok(conn)
+    }
+
+    /// Frames the server pushed while the login was answered, kept for
+    /// [`Self::next`] like those a request holds back.
+    fn keep_pushed(&mut self, held: VecDeque<Frame>) {
+        for f in held.iter().filter(|f| f.id().is_none()) {
+            if let Some(event) = self.classify(f) {
+                self.backlog.push_back(event);
+            }
+        }
     }
 
     /// The account this connection speaks for.
@@ -185,6 +198,10 @@ impl ChatConn {
                 }
                 // Typing: not shown by this client.
                 Ok(ChatEvent::Typing { .. }) => None,
+                // A `chat.read` with an id is the reply to ours; without,
+                // another client of this account read on: not shown.
+                Ok(ChatEvent::Read { .. }) if f.id().is_some() => self.reply(f),
+                Ok(ChatEvent::Read { .. }) => None,
                 // An event with fields we cannot read: not shown.
                 Err(MessageError::BadFields { .. }) => None,
                 Err(_) => self.reply(f),
@@ -242,10 +259,12 @@ impl ChatConn {
             server,
             skipped,
         } = connect_logged_in_any(&self.creds, &self.servers, self.timeout).await?;
-        let (sink, stream) = client.into_framed().split();
+        let (framed, held) = client.into_parts();
+        let (sink, stream) = framed.split();
         (self.sink, self.stream, self.user) = (sink, stream, user);
         (self.server, self.skipped) = (server, skipped);
         self.backlog.clear();
+        self.keep_pushed(held);
         let mut caught = CatchUp::default();
         for (room, seen) in self.joined.clone() {
             let (last_seq, epoch) = match self

@@ -12,6 +12,7 @@
 //! - [`perf`] and [`perf_udp`]: iperf-style throughput tests.
 //! - [`pipe`]: nc-style pipes (`connect`, `listen`, `relay`); [`sticky`]: the
 //!   sticky-packet lab.
+//! - [`e2e`]: end-to-end encrypted shares (the sealed format, sender, receiver).
 //! - [`transfer`]: `put`, `get`, `ls`, `rm` against the file store; [`chat`]:
 //!   a chat connection; [`credentials`] and [`config_dir`]: saved logins;
 //!   [`known_hosts`]: pinned TLS certificates; [`failover`]: several server
@@ -23,6 +24,7 @@ pub mod bench;
 pub mod chat;
 pub mod config_dir;
 pub mod credentials;
+pub mod e2e;
 pub mod failover;
 pub mod known_hosts;
 pub mod perf;

@@ -64,6 +64,9 @@ pub enum LinkError {
         /// Ours.
         got: String,
     },
+    /// An end-to-end encrypted share did not open (`client::e2e`).
+    #[error(transparent)]
+    E2e(#[from] crate::client::e2e::E2eError),
 }
 
 /// A parsed link.
@@ -73,11 +76,13 @@ pub struct Link {
     pub authority: String,
     /// The share's ID.
     pub id: String,
+    /// The `#fragment`, when there is one (an end-to-end link's key).
+    pub fragment: Option<String>,
 }
 
 impl Link {
-    /// Parses `http://HOST[:PORT]/s/ID` (a trailing `/`, query or
-    /// `#fragment` is ignored).
+    /// Parses `http://HOST[:PORT]/s/ID` (a trailing `/` or query is
+    /// ignored; a `#fragment` is kept apart).
     pub fn parse(s: &str) -> Result<Link, LinkError> {
         if s.starts_with("https://") {
             return Err(LinkError::BadLink(format!(
@@ -87,7 +92,11 @@ impl Link {
         let rest = s.strip_prefix("http://").ok_or_else(|| {
             LinkError::BadLink(format!("{s}: not a share link (http://HOST/s/ID)"))
         })?;
-        let rest = rest.split(['#', '?']).next().unwrap_or(rest);
+        let (rest, fragment) = match rest.split_once('#') {
+            Some((r, f)) => (r, Some(f.to_owned())),
+            None => (rest, None),
+        };
+        let rest = rest.split('?').next().unwrap_or(rest);
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let id = path.trim_end_matches('/').strip_prefix("s/").unwrap_or("");
         if host.is_empty() || !crate::service::shares::ids::well_formed(id) {
@@ -103,6 +112,7 @@ impl Link {
         Ok(Link {
             authority,
             id: id.to_owned(),
+            fragment: fragment.filter(|f| !f.is_empty()),
         })
     }
 }
@@ -120,6 +130,10 @@ pub struct LinkInfo {
     pub expires: u64,
     /// Downloads left.
     pub downloads_left: u64,
+    /// An end-to-end encrypted share's sealed metadata (hex); `name`,
+    /// `file_size` and `blake3` are then the ciphertext's.
+    #[serde(default)]
+    pub e2e: Option<String>,
 }
 
 /// An open response: status, `Content-Length`, and the body's reader.
@@ -243,6 +257,13 @@ mod tests {
         assert_eq!(l.id, id);
         let l = Link::parse(&format!("http://files.example/s/{id}/#k")).unwrap();
         assert_eq!(l.authority, "files.example:80");
+        assert_eq!(l.fragment.as_deref(), Some("k"));
+        assert_eq!(
+            Link::parse(&format!("http://h/s/{id}?x#"))
+                .unwrap()
+                .fragment,
+            None
+        );
         let l = Link::parse(&format!("http://[::1]:9/s/{id}")).unwrap();
         assert_eq!(l.authority, "[::1]:9");
         assert_eq!(

@@ -1,6 +1,11 @@
 //! The typed client of the frame protocol ([`Client`]), used by `sockit
 //! call`, the framed modes of `ping` and `bench`, and the tests.
+//!
+//! The server may push frames (chat events) at any time, also while a
+//! [`Client::request`] waits for its reply: those are kept, in order, and
+//! [`Client::recv`] returns them before reading the connection again.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -37,11 +42,20 @@ pub enum ClientError {
     },
 }
 
+/// Frames kept while a request waits for its reply: a busy room pushes
+/// a few events per request, so 1,024 is far above the normal, and it
+/// bounds what a server can make a client hold (the oldest go first).
+pub const MAX_HELD_FRAMES: usize = 1024;
+
 /// A connection speaking the frame protocol.
 #[derive(Debug)]
 pub struct Client {
     framed: Framed<Stream, FrameCodec>,
     next_id: u64,
+    /// Frames that arrived while a request waited for its reply, not
+    /// answering it (pushed events, replies to pipelined frames): the
+    /// next [`Client::recv`] returns them first.
+    held: VecDeque<Frame>,
 }
 
 impl Client {
@@ -67,6 +81,7 @@ impl Client {
         Client {
             framed: Framed::new(conn, FrameCodec::new()),
             next_id: 1,
+            held: VecDeque::new(),
         }
     }
 
@@ -105,8 +120,17 @@ impl Client {
         Ok(self.framed.send(frame).await?)
     }
 
-    /// The next frame from the server; `None` on a clean close between frames.
+    /// The next frame from the server (first those a [`Client::request`]
+    /// held back); `None` on a clean close between frames.
     pub async fn recv(&mut self) -> Result<Option<Frame>, ClientError> {
+        if let Some(f) = self.held.pop_front() {
+            return Ok(Some(f));
+        }
+        self.read().await
+    }
+
+    /// The next frame off the connection itself.
+    async fn read(&mut self) -> Result<Option<Frame>, ClientError> {
         self.framed
             .next()
             .await
@@ -115,9 +139,22 @@ impl Client {
     }
 
     /// The framed connection itself, e.g. to split it into a sink and a
-    /// stream that run concurrently.
-    pub fn into_framed(self) -> Framed<Stream, FrameCodec> {
-        self.framed
+    /// stream that run concurrently, with the frames a request held back
+    /// (oldest first), which came before anything the stream yields.
+    pub fn into_parts(self) -> (Framed<Stream, FrameCodec>, VecDeque<Frame>) {
+        (self.framed, self.held)
+    }
+
+    /// Keeps a frame that does not answer the request waited on.
+    fn hold(&mut self, frame: Frame) {
+        if self.held.len() >= MAX_HELD_FRAMES {
+            self.held.pop_front();
+            tracing::warn!(
+                max = MAX_HELD_FRAMES,
+                "dropped the oldest frame pushed while waiting for a reply"
+            );
+        }
+        self.held.push_back(frame);
     }
 
     /// Half-closes the sending side (the server then sees a clean EOF;
@@ -135,12 +172,13 @@ impl Client {
     }
 
     /// Sends `frame` with a fresh id and waits for the reply carrying it.
-    /// An `error` reply becomes [`ClientError::Server`].
+    /// An `error` reply becomes [`ClientError::Server`]. Other frames that
+    /// arrive meanwhile (pushed events) are kept for [`Client::recv`].
     pub async fn request(&mut self, frame: Frame) -> Result<Frame, ClientError> {
         let id = self.next_id();
         self.send(frame.with_id(id)).await?;
         loop {
-            let reply = self.recv().await?.ok_or(ClientError::Closed)?;
+            let reply = self.read().await?.ok_or(ClientError::Closed)?;
             // An error without an id answers a frame the server could not
             // even read: it concerns us too.
             if reply.kind() == Some("error") && reply.id().is_none_or(|r| r == id) {
@@ -149,6 +187,7 @@ impl Client {
             if reply.id() == Some(id) {
                 return Ok(reply);
             }
+            self.hold(reply);
         }
     }
 
@@ -219,3 +258,7 @@ pub fn server_error(reply: &Frame) -> ClientError {
         message: text("message"),
     }
 }
+
+#[cfg(test)]
+#[path = "typed_tests.rs"]
+mod tests;

@@ -8,12 +8,11 @@
 //! hundred bytes each, not 64 KiB each.
 
 use std::io;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
-use tokio_util::sync::CancellationToken;
 
+use super::StreamOpts;
 use crate::net::{
     AsyncStream, IdleTimer, Stream, poll_quiet, poll_read_pooled, tuning::bufpool,
     tuning::spin::Spinning, write_all_within,
@@ -28,20 +27,6 @@ const READ_CHUNK: usize = 64 * 1024;
 /// before the server closes: the service's own `ERROR:` line.
 pub const UPPER_BUSY: &[u8] =
     b"ERROR: too many connections from your address; close some and try again\n";
-
-/// Settings of a stream connection.
-#[derive(Debug, Clone)]
-pub struct StreamOpts {
-    /// Close a connection after this long without input.
-    pub idle: Duration,
-    /// Longest line the upper service buffers (excluding the newline).
-    pub max_line: usize,
-    /// Cancelled at shutdown: idle connections close, busy ones finish.
-    pub shutdown: CancellationToken,
-    /// Output the socket did not take at once must be written within this
-    /// long, or the peer (which is not reading) is cut off.
-    pub write_timeout: Duration,
-}
 
 /// A byte-stream service rule: input bytes in, output bytes out.
 trait StreamRule {
@@ -174,7 +159,9 @@ pub fn upper_datagram(input: &[u8], out: &mut Vec<u8>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::io::{AsyncReadExt, DuplexStream};
+    use tokio_util::sync::CancellationToken;
 
     const IDLE: Duration = Duration::from_secs(60);
     const WRITE_TIMEOUT: Duration = Duration::from_secs(30);

@@ -89,6 +89,9 @@ fn line_command(cmd: &Command<'_>, filter: &WordFilter) -> Result<Option<Bytes>,
         }
         Command::Join(room) => room_name(room).map(|_| None),
         Command::Nick(name) => guest_name(name).map(|_| None),
+        Command::Query(to) | Command::Msg { to, .. } => {
+            crate::service::chat::conversation("fuzz", false, &format!("@{to}")).map(|_| None)
+        }
         _ => Ok(None),
     }
 }

@@ -1,5 +1,8 @@
-//! The ways in: each door speaks one format on one kind of socket and calls
-//! the services.
+//! The ways in: each door speaks one format (frames, lines, datagrams,
+//! HTTP) over any byte stream or a datagram socket, hands requests to the
+//! protocol session (`crate::session`) or the services, and renders its
+//! own replies and chat events. No door imports another; what several
+//! share (the stream options, the lingering close) is here.
 
 /// How long a refused (or, at shutdown, quiet) peer may go on sending
 /// before we drop it: a lingering close lets our last words reach it
@@ -20,6 +23,21 @@ async fn end_quiet<S: crate::net::AsyncStream>(
     Ok(())
 }
 
+/// Settings of a byte-stream connection (echo, upper, perf): the doors
+/// that share them take them from here, not from one another.
+#[derive(Debug, Clone)]
+pub struct StreamOpts {
+    /// Close a connection after this long without input.
+    pub idle: std::time::Duration,
+    /// Longest line the upper service buffers (excluding the newline).
+    pub max_line: usize,
+    /// Cancelled at shutdown: idle connections close, busy ones finish.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// Output the socket did not take at once must be written within this
+    /// long, or the peer (which is not reading) is cut off.
+    pub write_timeout: std::time::Duration,
+}
+
 pub mod chat_lines;
 pub mod chat_udp;
 pub mod echo;
@@ -32,6 +50,6 @@ pub mod web;
 
 pub use chat_lines::{BUSY_LINE, CHAT_IDLE_TIMEOUT, ChatLineOpts, chat_lines_stream};
 pub use chat_udp::{ChatUdpOpts, DEFAULT_LEASE, serve_chat_udp};
-pub use echo::{StreamOpts, UPPER_BUSY, echo_datagram, echo_stream, upper_datagram, upper_stream};
+pub use echo::{UPPER_BUSY, echo_datagram, echo_stream, upper_datagram, upper_stream};
 pub use framed::{FramedOpts, TOO_MANY_CONNECTIONS, busy_frame, framed_stream};
 pub use perf::perf_stream;

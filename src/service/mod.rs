@@ -105,6 +105,15 @@ impl chat::NameRegistry for accounts::Accounts {
         // A store error must not let a guest impersonate: refuse the name.
         self.registered_name(name).map_or(true, |n| n.is_some())
     }
+
+    fn recipient(&self, name: &str) -> chat::Recipient {
+        match self.account_state(name) {
+            Ok(Some(false)) => chat::Recipient::Open,
+            Ok(Some(true)) => chat::Recipient::Locked,
+            // A store error delivers nothing: as if there were no account.
+            Ok(None) | Err(_) => chat::Recipient::Unknown,
+        }
+    }
 }
 
 /// Seconds since the Unix epoch: the time unit of every expiry and

@@ -8,7 +8,7 @@ use super::{Failure, Session};
 use crate::service::chat::{
     self, ChatHub, Event, HistoryQuery, Identity, Inbox, Message, Presence,
 };
-use crate::wire::{ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom};
+use crate::wire::{ChatMember, ChatMessage, ChatReply, ChatRequest, ChatRoom, SearchResult};
 
 /// A connection's chat membership: its hub session and its event queue.
 pub struct ChatState {
@@ -94,7 +94,7 @@ async fn answer(
         ChatRequest::Leave { room } => {
             me.leave(&room).await?;
             ChatReply::Leave {
-                room: chat::room_name(&room).unwrap_or(room),
+                room: canonical(me, &room),
             }
         }
         ChatRequest::Send { room, text, key } => {
@@ -127,13 +127,13 @@ async fn answer(
                 (Some(n), None, None) => HistoryQuery::Last(n),
                 (None, None, None) => HistoryQuery::Last(page_max),
             };
-            let page = hub.history(&room, query).await?;
+            let page = me.history(&room, query).await?;
+            let room = canonical(me, &room);
             if epoch.is_some_and(|e| *e != *page.epoch) {
-                let room = chat::room_name(&room).unwrap_or(room);
                 return Err(chat::ChatError::StaleEpoch(room).into());
             }
             ChatReply::History {
-                room: chat::room_name(&room).unwrap_or(room),
+                room,
                 messages: page
                     .messages
                     .iter()
@@ -144,9 +144,9 @@ async fn answer(
             }
         }
         ChatRequest::Who { room } => {
-            let members = hub.who(&room).await?;
+            let members = me.who(&room).await?;
             ChatReply::Who {
-                room: chat::room_name(&room).unwrap_or(room),
+                room: canonical(me, &room),
                 members: members
                     .into_iter()
                     .map(|m| ChatMember {
@@ -166,14 +166,56 @@ async fn answer(
                     name: r.name.to_string(),
                     members: r.members,
                     last_seq: r.last_id,
+                    topic: r.topic,
                 })
                 .collect(),
         },
         ChatRequest::Typing { room } => {
             me.typing(&room).await?;
             ChatReply::Typing {
-                room: chat::room_name(&room).unwrap_or(room),
+                room: canonical(me, &room),
+            }
+        }
+        req @ (ChatRequest::Dm { .. }
+        | ChatRequest::Dms {}
+        | ChatRequest::Read { .. }
+        | ChatRequest::Unread { .. }) => super::chat_dm::answer(me, req).await?,
+        ChatRequest::Edit { room, seq, text } => {
+            let m = me.amend(&room, seq, chat::Amend::Edit(text)).await?;
+            ChatReply::Edit(ChatMessage::from(&*m))
+        }
+        ChatRequest::Delete { room, seq } => {
+            let m = me.amend(&room, seq, chat::Amend::Delete).await?;
+            ChatReply::Delete(ChatMessage::from(&*m))
+        }
+        ChatRequest::Topic { room, topic } => {
+            if let Some(topic) = topic {
+                me.amend(&room, 0, chat::Amend::Topic(topic)).await?;
+            }
+            let room = chat::room_name(&room)?;
+            ChatReply::Topic {
+                topic: hub.topic(&room).await?,
+                room,
+            }
+        }
+        ChatRequest::Search {
+            q,
+            room,
+            before,
+            limit,
+        } => {
+            let query = chat::SearchQuery::parse(&q, room.as_deref(), before, limit)?;
+            let page = me.search(query).await?;
+            ChatReply::Search {
+                results: page.hits.iter().map(SearchResult::from).collect(),
+                before: page.next,
             }
         }
     })
+}
+
+/// The canonical name of the conversation `me` means by `room` (the
+/// input, if it breaks the rules: the request failed already then).
+fn canonical(me: &chat::Session, room: &str) -> String {
+    chat::conversation(me.name(), false, room).unwrap_or_else(|_| room.to_owned())
 }

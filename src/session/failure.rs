@@ -79,12 +79,10 @@ impl Failure {
         }
     }
 
-    /// The error frame answering request `id`. Where a client continues
-    /// (`offset`) or may retry (`retry_after`) travels as a field too, so
-    /// it need not parse the message; server paths and OS details of an
-    /// internal error stay in our log.
-    pub fn to_frame(&self, id: Option<u64>) -> Frame {
-        let message = match self {
+    /// The message a peer is told: the failure itself, except that the
+    /// server paths and OS details of an internal error stay in our log.
+    pub fn public_message(&self) -> String {
+        match self {
             Failure::Files(e @ FileError::Internal { .. }) => {
                 tracing::warn!(error = %e, "file request failed");
                 "internal error on the server; its log has the details".to_owned()
@@ -94,18 +92,33 @@ impl Failure {
                 e.to_string()
             }
             _ => self.to_string(),
-        };
-        let frame = error_frame(self.code(), &message, id);
+        }
+    }
+
+    /// Whole seconds until a refused login may be retried, rounded up:
+    /// retrying at the given second never lands inside the lockout.
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
+            Failure::Auth(AuthError::TooManyAttempts { retry_after }) => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
+            _ => None,
+        }
+    }
+
+    /// The error frame answering request `id`. Where a client continues
+    /// (`offset`) or may retry (`retry_after`) travels as a field too, so
+    /// it need not parse the message.
+    pub fn to_frame(&self, id: Option<u64>) -> Frame {
+        let frame = error_frame(self.code(), &self.public_message(), id);
+        let frame = match self {
             Failure::Files(FileError::BadOffset { expected, .. }) => frame.set("offset", *expected),
             Failure::EarlyEnd { offset, .. } => frame.set("offset", *offset),
-            Failure::Auth(AuthError::TooManyAttempts { retry_after }) => {
-                // Whole seconds, rounded up: retrying at the given second
-                // never lands inside the lockout.
-                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                frame.set("retry_after", secs)
-            }
             _ => frame,
+        };
+        match self.retry_after() {
+            Some(secs) => frame.set("retry_after", secs),
+            None => frame,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! answers them in its batch without coming here at all.
 
 mod chat;
+mod chat_dm;
 mod failure;
 mod share;
 #[cfg(test)]
@@ -20,7 +21,7 @@ mod transfer;
 
 pub use chat::ChatState;
 pub use failure::Failure;
-pub use transfer::{FilesState, MAX_OPEN_PER_CONN};
+pub use transfer::{Expected, FilesState, MAX_OPEN_PER_CONN, Unfinished};
 
 use std::net::IpAddr;
 

@@ -3,8 +3,9 @@
 //! the web door's `/s/ID/file`).
 
 use super::{Failure, Session};
+use crate::service::files::FileStore;
 use crate::service::files::run_blocking;
-use crate::service::shares::{NewShare, ShareInfo};
+use crate::service::shares::{NewShare, ShareInfo, Shares};
 use crate::service::unix_now;
 use crate::wire::{ShareEntry, ShareReply, ShareRequest};
 
@@ -20,6 +21,7 @@ pub fn entry(s: &ShareInfo) -> ShareEntry {
         expires: s.expires,
         downloads: s.downloads,
         downloads_max: s.downloads_max,
+        e2e: s.e2e.is_some(),
     }
 }
 
@@ -41,7 +43,16 @@ impl Session {
                 path,
                 expires,
                 downloads,
+                e2e,
             } => {
+                let e2e = match e2e.map(hex::decode).transpose() {
+                    Ok(m) => m,
+                    Err(_) => {
+                        return Err(Failure::BadRequest(
+                            "e2e must be the sealed metadata in hex".into(),
+                        ));
+                    }
+                };
                 let s = shares.clone();
                 let new = run_blocking(move || {
                     // The file as it is now: its size and hash are what a
@@ -56,6 +67,7 @@ impl Session {
                         expires_in: expires,
                         downloads,
                         quota: files.config().quota,
+                        e2e,
                     })
                 })
                 .await?;
@@ -69,13 +81,22 @@ impl Session {
                 })
             }
             ShareRequest::Ls {} => {
-                let list = blocking(move || shares.list(user, now)).await?;
+                let list = blocking(move || {
+                    purge(&shares, &files, now);
+                    shares.list(user, now)
+                })
+                .await?;
                 Ok(ShareReply::Ls {
                     shares: list.iter().map(entry).collect(),
                 })
             }
             ShareRequest::Rm { share } => {
-                let s = blocking(move || shares.revoke(Some(user), &share, now)).await?;
+                let s = blocking(move || {
+                    let s = shares.revoke(Some(user), &share, now)?;
+                    purge(&shares, &files, now);
+                    Ok(s)
+                })
+                .await?;
                 tracing::info!(share = s.num, "share revoked");
                 Ok(ShareReply::Rm(entry(&s)))
             }
@@ -90,5 +111,13 @@ async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(Failure::from),
         Err(e) => Err(Failure::BadRequest(format!("the shares task failed: {e}"))),
+    }
+}
+
+/// Removes ended end-to-end shares' ciphertext; a failure is logged and
+/// retried on the next request, never in the way of this one.
+fn purge(shares: &Shares, files: &FileStore, now: u64) {
+    if let Err(e) = shares.purge_ended_e2e(files, now) {
+        tracing::warn!(error = %e, "removing ended shares' ciphertext");
     }
 }

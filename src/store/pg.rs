@@ -60,7 +60,7 @@ pub enum PgError {
 
 /// Parses a `postgres://` URL (or key=value string), sets the timeouts,
 /// and keeps its TLS policy for every connection to that server
-/// ([`pg_tls`]: `sslmode`, including `verify-ca` and `verify-full`, and
+/// (`store::pg_tls`: `sslmode`, including `verify-ca` and `verify-full`, and
 /// `sslrootcert=FILE`, which is read now).
 pub fn config(url: &str) -> Result<Config, PgError> {
     let split = pg_tls::split(url).map_err(PgError::Tls)?;

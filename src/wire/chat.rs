@@ -8,7 +8,9 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-pub use super::chat_items::{ChatMember, ChatMessage, ChatRoom};
+pub use super::chat_items::{
+    ChatConversation, ChatMember, ChatMessage, ChatRoom, MessageKind, SearchResult, shown_text,
+};
 use super::code::ErrorCode;
 use super::encode::encode_to_vec;
 use super::frame::Frame;
@@ -89,6 +91,75 @@ pub enum ChatRequest {
     Typing {
         /// The room or direct conversation.
         room: String,
+    },
+    /// `chat.dm`: open (join) the direct conversation with account `to`.
+    #[serde(rename = "chat.dm")]
+    Dm {
+        /// The other account's name.
+        to: String,
+    },
+    /// `chat.dms`: my direct conversations, newest first, with counts.
+    #[serde(rename = "chat.dms")]
+    Dms {},
+    /// `chat.read`: I have read `room` up to `seq` (never moves back).
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The room or direct conversation.
+        room: String,
+        /// The last seq read.
+        seq: u64,
+    },
+    /// `chat.unread`: my read marker and counts in each of `rooms`.
+    #[serde(rename = "chat.unread")]
+    Unread {
+        /// Rooms or direct conversations (at most 64 are counted).
+        rooms: Vec<String>,
+    },
+    /// `chat.edit`: replace the text of one's own message `seq` in `room`
+    /// (within the server's edit window; not a guest's).
+    #[serde(rename = "chat.edit")]
+    Edit {
+        /// The room (joined).
+        room: String,
+        /// The message to edit.
+        seq: u64,
+        /// Its new text (checked as a message is).
+        text: String,
+    },
+    /// `chat.delete`: delete one's own message `seq` in `room` (within
+    /// the edit window); its text is erased from history and search.
+    #[serde(rename = "chat.delete")]
+    Delete {
+        /// The room (joined).
+        room: String,
+        /// The message to delete.
+        seq: u64,
+    },
+    /// `chat.topic`: the topic of `room`; with `topic`, set it first (an
+    /// account member of the room; empty clears it).
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room (joined, to set it).
+        room: String,
+        /// The new topic (at most 250 bytes, cleaned as a message).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+    },
+    /// `chat.search`: messages containing every word of `q` (the last
+    /// also as a prefix), newest first, in the rooms one may read.
+    #[serde(rename = "chat.search")]
+    Search {
+        /// The words (at most 256 bytes, 16 words).
+        q: String,
+        /// Only this room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// The `before` cursor of the previous page, for the next one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// Most results (default 20, at most 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
     },
 }
 
@@ -171,6 +242,62 @@ pub enum ChatReply {
         /// The room or conversation.
         room: String,
     },
+    /// `chat.dm`: joined the direct conversation, as `chat.join` does.
+    #[serde(rename = "chat.dm")]
+    Dm {
+        /// The conversation's name (`@a+b`).
+        room: String,
+        /// The other account (its name, lowercase).
+        with: String,
+        /// Its last seq at the moment of joining.
+        last_seq: u64,
+        /// Its history's epoch.
+        epoch: String,
+    },
+    /// `chat.dms`: the direct conversations with messages.
+    #[serde(rename = "chat.dms")]
+    Dms {
+        /// Newest activity first.
+        dms: Vec<ChatConversation>,
+    },
+    /// `chat.read`: the marker now (the larger of the old and the given).
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The conversation's canonical name.
+        room: String,
+        /// The last read seq.
+        seq: u64,
+    },
+    /// `chat.unread`: one entry per room asked.
+    #[serde(rename = "chat.unread")]
+    Unread {
+        /// The counts.
+        rooms: Vec<ChatConversation>,
+    },
+    /// `chat.edit` and `chat.delete`: committed as a log entry of its own
+    /// (also pushed to the room's members as a `chat.message`).
+    #[serde(rename = "chat.edit")]
+    Edit(ChatMessage),
+    /// `chat.delete`: committed (see `chat.edit`).
+    #[serde(rename = "chat.delete")]
+    Delete(ChatMessage),
+    /// `chat.topic`: the room's topic now (empty when none).
+    #[serde(rename = "chat.topic")]
+    Topic {
+        /// The room.
+        room: String,
+        /// Its topic.
+        topic: String,
+    },
+    /// `chat.search`: one page of results, newest first.
+    #[serde(rename = "chat.search")]
+    Search {
+        /// The messages found.
+        results: Vec<SearchResult>,
+        /// Pass as `before` for the next page; absent at the end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+    },
 }
 
 impl ChatReply {
@@ -221,6 +348,15 @@ pub enum ChatEvent {
         name: String,
         /// True for a guest.
         guest: bool,
+    },
+    /// `chat.read`: your account read `room` up to `seq` on another
+    /// connection.
+    #[serde(rename = "chat.read")]
+    Read {
+        /// The conversation.
+        room: String,
+        /// The last read seq now.
+        seq: u64,
     },
 }
 

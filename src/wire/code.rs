@@ -123,6 +123,18 @@ pub enum ErrorCode {
     // The web door's own.
     /// A state-changing request without the origin or CSRF header.
     Forbidden,
+
+    // Chat, added later.
+    /// An edit or delete of a message the room does not hold.
+    NoSuchMessage,
+    /// An edit or delete by anyone but the message's logged-in author.
+    NotAuthor,
+    /// An edit or delete after the edit window.
+    EditWindow,
+    /// An edit or delete of a deleted message.
+    MessageDeleted,
+    /// A search query with nothing to search for, or over its length limit.
+    BadQuery,
 }
 
 impl ErrorCode {
@@ -177,6 +189,11 @@ impl ErrorCode {
             Internal => "internal",
             BadHandle => "bad_handle",
             Forbidden => "forbidden",
+            NoSuchMessage => "no_such_message",
+            NotAuthor => "not_author",
+            EditWindow => "edit_window",
+            MessageDeleted => "message_deleted",
+            BadQuery => "bad_query",
         }
     }
 }
@@ -254,6 +271,11 @@ mod tests {
         ErrorCode::Internal,
         ErrorCode::BadHandle,
         ErrorCode::Forbidden,
+        ErrorCode::NoSuchMessage,
+        ErrorCode::NotAuthor,
+        ErrorCode::EditWindow,
+        ErrorCode::MessageDeleted,
+        ErrorCode::BadQuery,
     ];
 
     #[test]

@@ -48,8 +48,8 @@ mod message_tests;
 
 pub use auth::{AuthReply, AuthRequest, MAX_PASSWORD_BYTES, UNAUTHENTICATED};
 pub use chat::{
-    CHAT_MESSAGE, CHAT_PRESENCE, ChatEvent, ChatMember, ChatMessage, ChatReply, ChatRequest,
-    ChatRoom, SLOW_CONSUMER,
+    CHAT_MESSAGE, CHAT_PRESENCE, ChatConversation, ChatEvent, ChatMember, ChatMessage, ChatReply,
+    ChatRequest, ChatRoom, MessageKind, SLOW_CONSUMER, SearchResult, shown_text,
 };
 pub use code::{ErrorCode, UnknownCode};
 pub use codec::FrameCodec;

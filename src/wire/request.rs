@@ -175,6 +175,15 @@ mod tests {
             Request::Chat(ChatRequest::Who { room: room() }),
             Request::Chat(ChatRequest::Rooms {}),
             Request::Chat(ChatRequest::Typing { room: room() }),
+            Request::Chat(ChatRequest::Dm { to: "bob".into() }),
+            Request::Chat(ChatRequest::Dms {}),
+            Request::Chat(ChatRequest::Read {
+                room: room(),
+                seq: 7,
+            }),
+            Request::Chat(ChatRequest::Unread {
+                rooms: vec![room()],
+            }),
             Request::File(FileRequest::Put {
                 path: path(),
                 size: 3,
@@ -216,6 +225,13 @@ mod tests {
                 path: path(),
                 expires: Some(60),
                 downloads: None,
+                e2e: None,
+            }),
+            Request::Share(ShareRequest::Create {
+                path: path(),
+                expires: None,
+                downloads: Some(2),
+                e2e: Some("01ab".into()),
             }),
             Request::Share(ShareRequest::Ls {}),
             Request::Share(ShareRequest::Rm { share: "1".into() }),
@@ -233,14 +249,14 @@ mod tests {
     #[test]
     fn every_request_round_trips_into_its_family() {
         let all = every_request();
-        // Thirty types of protocol v1, each once.
+        // Thirty-four types of protocol v1, each once.
         let mut kinds: Vec<_> = all
             .iter()
             .map(|r| r.to_frame(None).kind().map(str::to_owned))
             .collect();
         kinds.sort();
         kinds.dedup();
-        assert_eq!(kinds.len(), 30);
+        assert_eq!(kinds.len(), 34);
         for req in all {
             let frame = req.to_frame(Some(4));
             assert_eq!(Request::family(&frame), Ok(req.family_of()), "{frame:?}");

@@ -22,6 +22,12 @@ pub enum ShareRequest {
         /// Downloads allowed; absent: the server's default.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         downloads: Option<u64>,
+        /// End to end: `path` holds ciphertext and this is its sealed
+        /// metadata (hex, at most 2048 bytes), which the server keeps
+        /// unread and hands to receivers (docs/PROTOCOL.md, end-to-end
+        /// encrypted shares).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        e2e: Option<String>,
     },
     /// `share.ls`: the user's shares, newest first.
     #[serde(rename = "share.ls")]
@@ -69,6 +75,9 @@ pub struct ShareEntry {
     pub downloads: u64,
     /// Downloads allowed.
     pub downloads_max: u64,
+    /// True for an end-to-end encrypted share (`path` holds ciphertext).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub e2e: bool,
 }
 
 /// A successful reply of the `share` family; failures are `error` frames.

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod changes;
 mod clients;
 mod conversations;
 mod guards;

@@ -1,10 +1,11 @@
 //! An in-process server: `sockit::server::run` on the test's own tokio
 //! runtime, on port 0 on loopback, so a test can move the server's clock.
 //!
-//! Timed rules (login lockout, web session idle) run on tokio's clock. A test
-//! jumps past one with [`InProc::skip`]: it pauses tokio's clock, advances it,
-//! and lets it run again, so the server sees the time pass at once while
-//! sockets and the hashing threads work in real time. (A test paused for its
+//! Timed rules (login lockout, web session idle) run on tokio's clock, and
+//! session expiry on the accounts' calendar (`UnixClock`). A test jumps past
+//! one with [`InProc::skip`]: it moves the calendar, pauses tokio's clock,
+//! advances it, and lets it run again, so the server sees the time pass at
+//! once while sockets and the hashing threads work in real time. (A test paused for its
 //! whole length would let tokio jump its clock whenever the runtime waits on
 //! those threads.) Needs a current-thread runtime: the default `#[tokio::test]`.
 #![allow(dead_code, clippy::unwrap_used)]
@@ -15,7 +16,7 @@ use std::time::Duration;
 use sockit::net::Endpoint;
 use sockit::server::{self, Accepts, RunSummary, ServerOpts, Service};
 use sockit::service::Services;
-use sockit::service::accounts::{Accounts, AccountsConfig, HashParams};
+use sockit::service::accounts::{Accounts, AccountsConfig, HashParams, UnixClock};
 use sockit::service::chat::{ChatConfig, ChatHub, LocalHub};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +34,8 @@ pub struct InProc {
     pub endpoints: Vec<(Service, Endpoint)>,
     /// The account store the server uses (add users with it directly).
     pub accounts: Accounts,
+    /// The accounts' calendar, moved by [`InProc::skip`].
+    clock: UnixClock,
     shutdown: CancellationToken,
     task: Option<JoinHandle<RunSummary>>,
     _dir: tempfile::TempDir,
@@ -53,6 +56,7 @@ impl InProc {
             ..AccountsConfig::default()
         };
         accounts(&mut cfg);
+        let clock = cfg.clock.clone();
         let path = dir.path().to_owned();
         let (store, hub) = tokio::task::spawn_blocking(move || {
             let store = Accounts::open(&path, cfg).unwrap();
@@ -90,6 +94,7 @@ impl InProc {
         InProc {
             endpoints,
             accounts: store,
+            clock,
             shutdown,
             task: Some(task),
             _dir: dir,
@@ -116,11 +121,18 @@ impl InProc {
             .unwrap();
     }
 
-    /// Moves the server's clock `by` forward at once (see the module doc).
+    /// Moves the server's clocks `by` forward at once (see the module doc).
     pub async fn skip(&self, by: Duration) {
+        self.clock.advance(by);
         tokio::time::pause();
         tokio::time::advance(by).await;
         tokio::time::resume();
+    }
+
+    /// Moves only the accounts' calendar `by` forward: sessions age, while
+    /// tokio's timers (idle timeouts of open connections) do not fire.
+    pub fn skip_calendar(&self, by: Duration) {
+        self.clock.advance(by);
     }
 
     /// Stops the server and waits for it to finish.

@@ -135,6 +135,49 @@ try {
   await page.waitForSelector("#messages li:has-text('hello from the terminal')");
   await page.waitForSelector("#who li:has-text('bob')");
 
+  // Edit and delete in the page: the CLI sees each change live and in
+  // history; the page shows them in place.
+  await page.fill("#text", "the plan has a typo");
+  await page.click("#send-form button");
+  const planned = await cli.waitFor((v) => v.type === "chat.message" && v.text === "the plan has a typo", "the message to edit");
+  const mine = page.locator("#messages li", { hasText: "the plan has a typo" });
+  await mine.hover();
+  await mine.locator("button", { hasText: "Edit" }).click();
+  await page.waitForSelector("#editing:not([hidden])");
+  await page.fill("#text", "the plan is fixed");
+  await page.click("#send-form button");
+  await cli.waitFor((v) => v.type === "chat.message" && v.kind === "edit" && v.target === planned.seq && v.text === "the plan is fixed", "the edit");
+  await page.waitForSelector("#messages li:has-text('the plan is fixed') .edited");
+  if (sockit(["history", framed, "--room", "lobby", "-n", "50"]).includes("typo")) throw new Error("history kept the text before the edit");
+  const fixed = page.locator("#messages li", { hasText: "the plan is fixed" });
+  await fixed.hover();
+  await fixed.locator("button", { hasText: "Delete" }).click();
+  await cli.waitFor((v) => v.type === "chat.message" && v.kind === "delete" && v.target === planned.seq, "the delete");
+  await page.waitForSelector(`#messages li[data-seq="${planned.seq}"] .deleted`);
+  const afterDelete = sockit(["history", framed, "--room", "lobby", "-n", "50"]);
+  if (afterDelete.includes("the plan") || !afterDelete.includes(`* alice deleted #${planned.seq}`)) {
+    throw new Error(`the CLI's history after the delete: ${afterDelete}`);
+  }
+
+  // A topic set from the terminal shows in the page's header.
+  cli.say("/topic ship it friday");
+  await page.waitForSelector("#room-topic:text-is('ship it friday')");
+  await page.waitForSelector("#messages li.notice:has-text('bob set the topic: ship it friday')");
+
+  // Search: a message said long ago in a room the page has not joined is
+  // found, and clicking it joins the room and scrolls back to it.
+  const archive = ["needle in the archive", ...Array.from({ length: 180 }, (_, i) => `hay ${i}`)];
+  sockit(["chat", framed, "--room", "archive"], archive.join("\n") + "\n");
+  await page.fill("#search-q", "NEEDLE arch");
+  await page.click("#search-form button");
+  await page.click("#search-results li:has-text('needle in the archive') button");
+  await page.waitForSelector("#messages li.found:has-text('needle in the archive')");
+  await page.waitForSelector("#room-name:has-text('#archive')");
+  await page.fill("#search-q", "typo");
+  await page.click("#search-form button");
+  await page.waitForSelector("#search-results li:has-text('No messages found')");
+  await page.click("#rooms button:has-text('#lobby')");
+
   // A hostile message is shown as text, never run as HTML.
   cli.say("<img src=x onerror=alert(1)>");
   await page.waitForSelector("#messages li:has-text('<img src=x onerror=alert(1)>')");
@@ -260,6 +303,35 @@ try {
   await page.waitForSelector("#messages li.day:text-is('Today')");
   await page.click("#rooms button:has-text('#lobby')");
 
+  // Direct messages: the CLI (bob) writes to alice, who never opened the
+  // conversation; it appears in the sidebar with an unread badge and a
+  // notification; opening it clears the badge and moves alice's read
+  // marker on the server (her CLI counts 0 unread); her reply reaches
+  // bob's running `sockit chat`.
+  sockit(["dm", "--server", framed, "alice", "psst from the terminal"]);
+  await page.waitForSelector("#rooms button:has-text('@bob') .badge:text-is('1')");
+  await page.waitForFunction(() => window.__notes.some((n) => n.includes("psst from the terminal")));
+  await page.click("#rooms button:has-text('@bob')");
+  await page.waitForSelector("#messages li:has-text('psst from the terminal')");
+  await page.waitForSelector("#rooms button:has-text('@bob') .badge", { state: "detached" });
+  for (const started = Date.now(); ; await new Promise((r) => setTimeout(r, 100))) {
+    const dms = sockit(["dm", "--server", framed, "--json"], "", aliceEnv).trim().split("\n").map((l) => JSON.parse(l));
+    if (dms.length === 1 && dms[0].with === "bob" && dms[0].unread === 0) break;
+    if (Date.now() - started > LIMIT) throw new Error(`alice's marker never moved: ${JSON.stringify(dms)}`);
+  }
+  await page.fill("#text", "hi bob, from the page");
+  await page.click("#send-form button");
+  await cli.waitFor((v) => v.type === "chat.message" && v.room === "@alice+bob" && v.text === "hi bob, from the page", "the page's direct message");
+  // A third conversation's unread count rises while alice looks elsewhere.
+  await page.click("#rooms button:has-text('#lobby')");
+  sockit(["dm", "--server", framed, "alice", "one more"]);
+  sockit(["dm", "--server", framed, "alice", "and another"]);
+  await page.waitForSelector("#rooms button:has-text('@bob') .badge:text-is('2')");
+  await page.click("#rooms button:has-text('@bob')");
+  await page.waitForSelector("#messages li.new-divider + li:has-text('one more')");
+  await page.waitForSelector("#rooms button:has-text('@bob') .badge", { state: "detached" });
+  await page.click("#rooms button:has-text('#lobby')");
+
   // Scroll-back: 250 messages said before the page opens the room; it
   // loads the last 50, and scrolling up fetches the rest (before=), each
   // once, in order.
@@ -338,7 +410,7 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
+  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, a direct message both ways with its unread count and read marker, scroll-back past 200, edit/delete seen by the CLI, search and jump, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
 } catch (e) {
   failed = true;
   console.error("e2e web: FAILED:", e);

@@ -166,11 +166,18 @@ def prepare(scenario, cmd):
         if sub not in ("serve", "listen"):
             step(f"sockit serve --echo unix://{path}")
     if sub in {"chat", "say", "history", "put", "get", "ls", "rm", "whoami", "logout", "login",
-               "share", "mkdir", "mv"}:
+               "share", "mkdir", "mv", "dm", "edit", "delete", "search"}:
         step("sockit serve")
         step("sockit user add alice")
         if sub != "login":
             step("sockit login --user alice")
+    if sub == "dm":
+        # Someone to write to.
+        step("sockit user add bob")
+    if sub in {"edit", "delete"}:
+        # Message 1 of the room, alice's, to change.
+        room = words[words.index("--room") + 1] if "--room" in words else "lobby"
+        step(f"sockit say --room {room} 'first draft'")
     if sub == "bench" and "ws://" in cmd:
         # The web door's WebSocket starts logged in: an account to log in as.
         step("sockit serve")
@@ -182,6 +189,11 @@ def prepare(scenario, cmd):
         step(f"sockit put --force seed.txt :{operands[0].lstrip(':')}")
         if operands[-1].endswith("/"):
             step(f"sockit mkdir -p :{operands[-1].strip(':/')}")
+    if sub == "share" and "--e2e" in words:
+        # An end-to-end share seals a LOCAL file.
+        local = [w for w in words[2:] if not w.startswith("-") and not w.isdigit()][0]
+        (scenario.work / local).write_text("seed\n")
+        return
     if sub in {"get", "ls", "rm"} or (sub == "share" and words[2:3] not in (["ls"], ["rm"])):
         operands = [w for w in words[2:] if not w.startswith("-")]
         remote = operands[:-1] if sub == "get" and len(operands) > 1 else operands

@@ -303,6 +303,56 @@ class Client:
         return self.request("chat.send", room=room, text=text,
                             key=key if key is not None else secrets.token_hex(16)).header
 
+    def chat_dm(self, to: str) -> Header:
+        """Opens (joins) the direct conversation with the account ``to``;
+        the reply has ``room`` (``@a+b``), ``with``, ``last_seq`` and
+        ``epoch``. Send to it with ``chat_send("@" + to, text)``. Only the
+        two accounts may read it; guests have none."""
+        return self.request("chat.dm", to=to).header
+
+    def chat_dms(self) -> List[Header]:
+        """Your direct conversations, newest first, each with ``room``,
+        ``with``, ``last_seq``, ``ts``, ``read``, ``unread`` and
+        ``mentions`` (counts stop at 100: "99+")."""
+        return self.request("chat.dms").header["dms"]
+
+    def chat_read(self, room: str, seq: int) -> int:
+        """Moves your read marker in ``room`` forward to ``seq`` (never
+        back); returns the marker now. Your other connections get a
+        ``chat.read`` event."""
+        return self.request("chat.read", room=room, seq=seq).header["seq"]
+
+    def chat_unread(self, rooms: List[str]) -> List[Header]:
+        """Your marker and counts in each of ``rooms`` (at most 64)."""
+        return self.request("chat.unread", rooms=rooms).header["rooms"]
+
+    def chat_edit(self, room: str, seq: int, text: str) -> Header:
+        """Replaces the text of your message ``seq`` in ``room`` (joined),
+        within the server's edit window (10 minutes by default). The reply
+        is the edit entry: its own ``seq``, ``kind`` "edit", ``target`` =
+        ``seq``. Others raise ServerError: ``not_author``, ``edit_window``,
+        ``message_deleted``, ``no_such_message``."""
+        return self.request("chat.edit", room=room, seq=seq, text=text).header
+
+    def chat_delete(self, room: str, seq: int) -> Header:
+        """Deletes your message ``seq`` in ``room`` (joined), within the
+        edit window; its text leaves history and search. The reply is the
+        delete entry (``kind`` "delete", ``target`` = ``seq``)."""
+        return self.request("chat.delete", room=room, seq=seq).header
+
+    def chat_search(self, q: str, room: Optional[str] = None,
+                    before: Optional[int] = None, limit: Optional[int] = None) -> Header:
+        """Messages holding every word of ``q`` (the last also as a
+        prefix), newest first, in the rooms you may read (or ``room``). The
+        reply has ``results`` (``room``, ``seq``, ``ts``, ``name``,
+        ``text``, ``edited``) and, when more exist, ``before``: pass it
+        back for the next page."""
+        fields: Dict[str, Any] = {"q": q}
+        for name, value in (("room", room), ("before", before), ("limit", limit)):
+            if value is not None:
+                fields[name] = value
+        return self.request("chat.search", **fields).header
+
     # -- the file family (feature "file"), in files.py --------------------
 
     def put(self, local: str, remote: str, force: bool = False) -> Header:

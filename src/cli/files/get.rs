@@ -28,16 +28,22 @@ name the server sends is checked to be what was asked for, inside DEST.
 {}
 
 LINK is a share link (http://HOST:PORT/s/ID, from `sockit share`): fetched with
-no account, resumable and verified the same way.
+no account, resumable and verified the same way. An end-to-end encrypted link
+(`sockit share --e2e`, ending in #KEY) is never taken from the command line,
+where other users see it (ps): put it in the environment, as
+SOCKIT_LINK='http://HOST:PORT/s/ID#KEY' sockit get [http://HOST:PORT/s/ID DEST],
+or give the link without its #KEY and paste the whole link at the prompt. It is
+decrypted here, every record authenticated and the SHA-256 checked; resumable.
 
 Examples:
   sockit get report.pdf
   sockit get :docs/a.txt /tmp/a.txt
   sockit get -r tcp://10.0.0.5:7878:photos ~/backup", super::EXIT_HELP))]
 pub struct GetArgs {
-    /// The remote file or directory.
-    #[arg(value_name = "[[ADDR]:]PATH")]
-    path: String,
+    /// The remote file or directory, or a share LINK [default: the link
+    /// in $SOCKIT_LINK].
+    #[arg(value_name = "[[ADDR]:]PATH|LINK")]
+    path: Option<String>,
     /// Local file or directory [default: .].
     #[arg(value_name = "DEST")]
     dest: Option<PathBuf>,
@@ -57,12 +63,16 @@ pub struct GetArgs {
 /// Runs `sockit get`.
 pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
-    if a.path.starts_with("http://") || a.path.starts_with("https://") {
-        let dest = a.dest.clone().unwrap_or_else(|| PathBuf::from("."));
-        return crate::cli::share_get::run(&a.path, &dest, a.force, c).await;
-    }
-    let remote = c.remote(&a.path)?;
     let dest = a.dest.clone().unwrap_or_else(|| PathBuf::from("."));
+    let path = match a.path.as_deref() {
+        Some(p) if p.starts_with("http://") || p.starts_with("https://") => {
+            return crate::cli::share_get::run(Some(p), &dest, a.force, c).await;
+        }
+        Some(p) => p.to_owned(),
+        None => return crate::cli::share_get::run(None, &dest, a.force, c).await,
+    };
+    let path = &path;
+    let remote = c.remote(path)?;
     let mut failures = Failures::default();
     let mut session = match connect(c, &remote.server).await {
         Ok(s) => s,
@@ -83,7 +93,7 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
         Some(p) if a.recursive => match stat(&mut session.client, p).await {
             Ok(e) => e.kind == EntryKind::Dir,
             Err(e) => {
-                failures.add(&a.path, e.into(), c.json);
+                failures.add(path, e.into(), c.json);
                 return Ok(failures.exit());
             }
         },
@@ -92,7 +102,7 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
     if is_dir {
         if !a.recursive {
             failures.add(
-                &a.path,
+                path,
                 super::Failure {
                     code: 5,
                     message: "is a directory; use -r".into(),
@@ -110,7 +120,7 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
         })
         .await;
         if let Err(e) = walked {
-            failures.add(&a.path, e.into(), c.json);
+            failures.add(path, e.into(), c.json);
             return Ok(failures.exit());
         }
         let base = remote.path.clone();
@@ -126,7 +136,7 @@ pub async fn run(a: GetArgs) -> anyhow::Result<ExitCode> {
         match placed {
             Ok(p) => jobs = p,
             Err(e) => {
-                failures.add(&a.path, e.into(), c.json);
+                failures.add(path, e.into(), c.json);
                 return Ok(failures.exit());
             }
         }

@@ -6,6 +6,7 @@ use sockit::client::transfer::{cancel, list, partials, remove, stat, walk};
 use sockit::wire::path::escape_name;
 use sockit::wire::{EntryInfo, EntryKind};
 
+use super::each::{PerPath, each_path};
 use super::{Common, Failures, connect};
 
 /// Arguments of `sockit ls`.
@@ -203,51 +204,26 @@ async fn ls_partial(
 /// Runs `sockit rm`.
 pub async fn rm(a: RmArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
-    let mut failures = Failures::default();
-    let mut done = Vec::new();
-    for op in &a.paths {
-        let remote = c.remote(op)?;
-        let Some(path) = remote.path else {
-            anyhow::bail!("{op:?}: name a file or directory; your root itself cannot be removed");
-        };
-        let mut s = match connect(c, &remote.server).await {
-            Ok(s) => s,
-            Err(f) => {
-                failures.add(&remote.server.to_string(), f, c.json);
-                continue;
-            }
-        };
+    let what = PerPath {
+        command: "rm",
+        key: "removed",
+        not_root: "name a file or directory; your root itself cannot be removed",
+    };
+    each_path(c, &a.paths, what, async |client, path| {
         if a.partial {
-            match cancel(&mut s.client, &path).await {
-                Ok(bytes) => {
-                    if !c.json {
-                        println!(
-                            "cancelled the unfinished upload of {path} ({bytes} bytes of quota freed)"
-                        );
-                    }
-                    done.push(serde_json::json!({"path": path.as_str(), "partial": true,
-                                                 "bytes": bytes}));
-                }
-                Err(e) => failures.add(&path.to_string(), e.into(), c.json),
+            let bytes = cancel(client, path).await?;
+            if !c.json {
+                println!(
+                    "cancelled the unfinished upload of {path} ({bytes} bytes of quota freed)"
+                );
             }
-            continue;
+            return Ok(serde_json::json!({"path": path.as_str(), "partial": true, "bytes": bytes}));
         }
-        match remove(&mut s.client, &path, a.recursive).await {
-            Ok((files, dirs, bytes)) => {
-                if !c.json {
-                    println!("removed {path} ({files} files, {dirs} directories, {bytes} bytes)");
-                }
-                done.push(serde_json::json!({"path": path.as_str(), "files": files,
-                                             "dirs": dirs, "bytes": bytes}));
-            }
-            Err(e) => failures.add(&path.to_string(), e.into(), c.json),
+        let (files, dirs, bytes) = remove(client, path, a.recursive).await?;
+        if !c.json {
+            println!("removed {path} ({files} files, {dirs} directories, {bytes} bytes)");
         }
-    }
-    if c.json {
-        println!(
-            "{}",
-            serde_json::json!({"command": "rm", "removed": done, "failures": failures.list})
-        );
-    }
-    Ok(failures.exit())
+        Ok(serde_json::json!({"path": path.as_str(), "files": files, "dirs": dirs, "bytes": bytes}))
+    })
+    .await
 }

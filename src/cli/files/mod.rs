@@ -8,10 +8,11 @@
 //! `put`'s last operand is the destination only when it has the colon,
 //! which keeps `sockit put a b` meaning "upload a and b".
 
+mod each;
 mod get;
 mod ls;
 mod organize;
-mod progress;
+pub(super) mod progress;
 mod put;
 
 pub use get::{GetArgs, run as get};

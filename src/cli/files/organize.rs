@@ -7,6 +7,7 @@ use sockit::client::transfer::{mkdir, rename, stat};
 use sockit::wire::EntryKind;
 use sockit::wire::path::RelPath;
 
+use super::each::{PerPath, each_path};
 use super::{Common, Failures, connect};
 
 /// Arguments of `sockit mkdir`.
@@ -57,37 +58,19 @@ pub struct MvArgs {
 /// Runs `sockit mkdir`.
 pub async fn run_mkdir(a: MkdirArgs) -> anyhow::Result<ExitCode> {
     let c = &a.common;
-    let mut failures = Failures::default();
-    let mut done = Vec::new();
-    for op in &a.paths {
-        let remote = c.remote(op)?;
-        let Some(path) = remote.path else {
-            anyhow::bail!("{op:?}: name the directory to create below your root");
-        };
-        let mut s = match connect(c, &remote.server).await {
-            Ok(s) => s,
-            Err(f) => {
-                failures.add(&remote.server.to_string(), f, c.json);
-                continue;
-            }
-        };
-        match mkdir(&mut s.client, &path, a.parents).await {
-            Ok(dirs) => {
-                if !c.json {
-                    println!("created {path}/ ({dirs} directories new)");
-                }
-                done.push(serde_json::json!({"path": path.as_str(), "dirs": dirs}));
-            }
-            Err(e) => failures.add(&path.to_string(), e.into(), c.json),
+    let what = PerPath {
+        command: "mkdir",
+        key: "created",
+        not_root: "name the directory to create below your root",
+    };
+    each_path(c, &a.paths, what, async |client, path| {
+        let dirs = mkdir(client, path, a.parents).await?;
+        if !c.json {
+            println!("created {path}/ ({dirs} directories new)");
         }
-    }
-    if c.json {
-        println!(
-            "{}",
-            serde_json::json!({"command": "mkdir", "created": done, "failures": failures.list})
-        );
-    }
-    Ok(failures.exit())
+        Ok(serde_json::json!({"path": path.as_str(), "dirs": dirs}))
+    })
+    .await
 }
 
 /// Runs `sockit mv`.

@@ -63,6 +63,10 @@ pub struct ChatArgs {
     /// rooms), run in the background [default: 60].
     #[arg(long, value_name = "SECS")]
     chat_prune_every: Option<f64>,
+    /// Seconds after sending during which an account may edit or delete
+    /// its message; 0 turns editing off [default: 600, Zulip's].
+    #[arg(long, value_name = "SECS")]
+    chat_edit_window: Option<f64>,
 }
 
 fn parse_rule(s: &str) -> Result<FilterRule, String> {
@@ -133,6 +137,9 @@ impl ChatArgs {
         }
         if let Some(s) = self.chat_prune_every {
             cfg.prune_every = crate::cli::seconds("--chat-prune-every", s, true)?;
+        }
+        if let Some(s) = self.chat_edit_window {
+            cfg.edit_window = crate::cli::seconds("--chat-edit-window", s, false)?;
         }
         Ok(())
     }

@@ -15,8 +15,10 @@ mod put;
 mod remote;
 
 pub use get::{GetOptions, GetOutcome, PART_META_SUFFIX, PART_SUFFIX, get_file, local_target};
+pub(crate) use local::Digests;
 pub use local::fingerprint;
 pub use put::{PutOptions, PutOutcome, put_file};
+pub(crate) use put::{Source, open_local, put_from};
 pub use remote::{cancel, file_call, list, mkdir, partials, remove, rename, stat, walk};
 
 use std::path::PathBuf;

@@ -19,6 +19,7 @@ use super::{Progress, TransferError, TransferResult, WINDOW};
 use crate::client::Client;
 use crate::wire::path::RelPath;
 use crate::wire::{ErrorCode, FileReply, FileRequest};
+use tokio::task::JoinHandle;
 
 /// How a put behaves.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,25 +61,59 @@ pub async fn put_file(
     opts: PutOptions,
     progress: &dyn Progress,
 ) -> TransferResult<PutOutcome> {
-    let path = local.to_path_buf();
-    let (file, meta) = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&path)?;
-        let m = f.metadata()?;
-        Ok::<_, std::io::Error>((f, m))
-    })
-    .await
-    .map_err(|e| TransferError::local(local)(std::io::Error::other(e)))?
-    .map_err(TransferError::local(local))?;
+    let (file, meta) = open_local(local).await?;
     if !meta.is_file() {
         return Err(TransferError::local(local)(std::io::Error::other(
             "not a regular file (use -r for directories)",
         )));
     }
     let size = meta.len();
+    let local = local.to_path_buf();
+    let source =
+        move |offset, chunk, tx| spawn_reader(file, local, (offset, size, chunk), opts.md5, tx);
+    put_from(
+        client,
+        remote,
+        (size, fingerprint(&meta)),
+        opts,
+        source,
+        progress,
+    )
+    .await
+}
+
+/// Opens a local file and reads its metadata, on the blocking pool.
+pub(crate) async fn open_local(local: &Path) -> TransferResult<(std::fs::File, std::fs::Metadata)> {
+    let path = local.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path)?;
+        let m = f.metadata()?;
+        Ok::<_, std::io::Error>((f, m))
+    })
+    .await
+    .map_err(|e| TransferError::local(local)(std::io::Error::other(e)))?
+    .map_err(TransferError::local(local))
+}
+
+/// Where an upload's bytes come from: given the offset the server already
+/// holds, the chunk size and the channel, a blocking task that sends
+/// `[offset, size)` in chunks and returns the whole content's digests.
+pub(crate) type Source = JoinHandle<TransferResult<Digests>>;
+
+/// Uploads `size` bytes from `source` to `remote`; `fingerprint` names the
+/// source's version (a partial upload resumes only onto the same one).
+pub(crate) async fn put_from(
+    client: &mut Client,
+    remote: &RelPath,
+    (size, fingerprint): (u64, String),
+    opts: PutOptions,
+    source: impl FnOnce(u64, usize, mpsc::Sender<Bytes>) -> Source,
+    progress: &dyn Progress,
+) -> TransferResult<PutOutcome> {
     let begin = FileRequest::Put {
         path: remote.as_str().to_owned(),
         size,
-        fingerprint: fingerprint(&meta),
+        fingerprint,
         force: opts.force,
         md5: opts.md5,
     };
@@ -88,14 +123,7 @@ pub async fn put_file(
     };
     progress.begin(&remote.to_string(), size, offset);
     let (tx, rx) = mpsc::channel(WINDOW);
-    let chunk = opts.chunk.max(1);
-    let reader = spawn_reader(
-        file,
-        local.to_path_buf(),
-        (offset, size, chunk),
-        opts.md5,
-        tx,
-    );
+    let reader = source(offset, opts.chunk.max(1), tx);
     let sent = stream(client, handle, offset, size, rx, progress).await;
     let digests = match (sent, reader.await) {
         (Ok(()), Ok(Ok(d))) => d,
@@ -103,7 +131,9 @@ pub async fn put_file(
         (_, Ok(Err(e))) => return Err(e),
         (Err(e), _) => return Err(e),
         (Ok(()), Err(e)) => {
-            return Err(TransferError::local(local)(std::io::Error::other(e)));
+            return Err(TransferError::Protocol(format!(
+                "the upload's reader failed: {e}"
+            )));
         }
     };
     finish(client, handle, digests, offset, progress).await

@@ -32,6 +32,26 @@ pub enum Command<'a> {
     Quit,
     /// `/help`: list the commands.
     Help,
+    /// `/msg NAME TEXT`: a direct message to the account NAME, staying
+    /// where one is.
+    Msg {
+        /// The account.
+        to: &'a str,
+        /// The message.
+        text: &'a str,
+    },
+    /// `/query NAME`: move to the direct conversation with NAME, so plain
+    /// lines go there (`/join ROOM` goes back).
+    Query(&'a str),
+    /// `/search WORDS`: messages holding the words, in every room.
+    Search(&'a str),
+    /// `/edit SEQ TEXT`: replace the text of one's own message SEQ here.
+    Edit(u64, &'a str),
+    /// `/delete SEQ`: delete one's own message SEQ here.
+    Delete(u64),
+    /// `/topic [TEXT]`: show this room's topic, or set it (`/topic -`
+    /// clears it).
+    Topic(&'a str),
 }
 
 /// Which N messages `/history` shows.
@@ -58,8 +78,14 @@ pub const HELP: &[&str] = &[
     "  /history [N]          the last N messages here (default 20)",
     "  /history [N] more     the N before those shown last (scroll back)",
     "  /history [N] before SEQ  the N numbered below SEQ",
+    "  /msg NAME TEXT        a direct message to the account NAME (shown *NAME* text)",
+    "  /query NAME           talk with NAME: plain lines go to them until /join",
     "  /nick NAME            change your guest name (shown ~NAME)",
     "  /login NAME PASSWORD  speak as a registered user (sent in clear: use a trusted network)",
+    "  /search WORDS         find messages in every room (newest first)",
+    "  /edit SEQ TEXT        change your message SEQ here (logged in, 10 minutes)",
+    "  /delete SEQ           delete your message SEQ here (logged in, 10 minutes)",
+    "  /topic [TEXT]         show this room's topic, or set it (logged in; - clears)",
     "  /quit                 leave",
     "  //text                send a line that starts with /",
     "any other line is a message to the room you are in",
@@ -102,8 +128,28 @@ pub fn parse(line: &str) -> Result<Command<'_>, String> {
             }),
             _ => Err("usage: /login NAME PASSWORD".to_owned()),
         },
+        "msg" | "m" => match args.split_once(char::is_whitespace) {
+            Some((to, text)) if !text.trim().is_empty() => Ok(Command::Msg {
+                to,
+                text: text.trim_start(),
+            }),
+            _ => Err("usage: /msg NAME TEXT".to_owned()),
+        },
+        "query" | "q" => one_arg("/query NAME").map(Command::Query),
         "quit" | "exit" | "bye" => Ok(Command::Quit),
         "help" | "?" => Ok(Command::Help),
+        "search" | "find" if !args.trim().is_empty() => Ok(Command::Search(args.trim_end())),
+        "search" | "find" => Err("usage: /search WORDS".to_owned()),
+        "edit" => match args.split_once(char::is_whitespace) {
+            Some((seq, text)) if !text.trim().is_empty() => seq_arg(seq)
+                .map(|seq| Command::Edit(seq, text.trim()))
+                .ok_or_else(|| "usage: /edit SEQ NEW TEXT".to_owned()),
+            _ => Err("usage: /edit SEQ NEW TEXT".to_owned()),
+        },
+        "topic" => Ok(Command::Topic(args.trim_end())),
+        "delete" => seq_arg(args.trim_end())
+            .map(Command::Delete)
+            .ok_or_else(|| "usage: /delete SEQ".to_owned()),
         _ => Err(format!(
             "unknown command /{}; /help lists the commands (//text sends a line starting with /)",
             shorten(word)
@@ -132,6 +178,11 @@ fn history_args(args: &str) -> Result<Command<'static>, String> {
     Ok(Command::History(n, scroll))
 }
 
+/// A message number, as `/history` shows them (`12` or `#12`).
+fn seq_arg(s: &str) -> Option<u64> {
+    s.strip_prefix('#').unwrap_or(s).parse().ok()
+}
+
 /// The start of a word, so an unknown 4 KiB "command" is not echoed whole.
 fn shorten(word: &str) -> String {
     const SHOWN: usize = 20;
@@ -145,6 +196,23 @@ fn shorten(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_messages() {
+        assert_eq!(
+            parse("/msg bob hi there").unwrap(),
+            Command::Msg {
+                to: "bob",
+                text: "hi there"
+            }
+        );
+        assert_eq!(parse("/query bob").unwrap(), Command::Query("bob"));
+        assert_eq!(parse("/q bob").unwrap(), Command::Query("bob"));
+        assert!(parse("/msg bob").is_err());
+        assert!(parse("/msg bob   ").is_err());
+        assert!(parse("/query").is_err());
+        assert!(parse("/query a b").is_err());
+    }
 
     #[test]
     fn messages_and_commands() {
@@ -178,6 +246,12 @@ mod tests {
                 password: "open sesame"
             })
         );
+        assert_eq!(parse("/search disk full"), Ok(Command::Search("disk full")));
+        assert_eq!(
+            parse("/edit #12 fixed it"),
+            Ok(Command::Edit(12, "fixed it"))
+        );
+        assert_eq!(parse("/delete 12"), Ok(Command::Delete(12)));
         for q in ["/quit", "/rooms", "/who", "/help"] {
             assert!(parse(q).is_ok(), "{q}");
         }
@@ -195,6 +269,11 @@ mod tests {
             "/history 3 more 4",
             "/login alice",
             "/frob",
+            "/search ",
+            "/edit 12",
+            "/edit x text",
+            "/delete",
+            "/delete 1 2",
         ] {
             let e = parse(bad).unwrap_err();
             assert!(e.starts_with("usage") || e.starts_with("unknown"), "{e}");

@@ -1,5 +1,6 @@
 //! The line door's rendering of chat events: `<name> text\r\n` for a
-//! message, `* notice\r\n` for a presence change.
+//! message (`*name* text\r\n` for a direct one), `* notice\r\n` for a
+//! presence change.
 //!
 //! Runs of blank characters are shown as one space (see
 //! [`collapse_blanks`]): on a terminal, a message padded to the screen's
@@ -10,7 +11,7 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 
-use crate::service::chat::{Message, Presence, RenderSlot, Renderer};
+use crate::service::chat::{Message, Presence, RenderSlot, Renderer, is_dm};
 
 /// The line door's renderer; its slot is claimed on first use.
 pub static LINES: LazyLock<Lines> = LazyLock::new(|| Lines {
@@ -29,7 +30,16 @@ impl Renderer for Lines {
     }
 
     fn message(&self, m: &Message) -> Bytes {
-        let (name, text) = (collapse_blanks(&m.name), collapse_blanks(&m.text));
+        let shown = m.display_text();
+        let (name, text) = (collapse_blanks(&m.name), collapse_blanks(&shown));
+        if m.revision.is_entry() {
+            // An edit or delete reads as a notice: "* ann edited #12: ...".
+            return Bytes::from(format!("* {name} {text}\r\n"));
+        }
+        if is_dm(&m.room) {
+            // A direct message, as IRC shows a private one.
+            return Bytes::from(format!("*{name}* {text}\r\n"));
+        }
         Bytes::from(format!("<{name}> {text}\r\n"))
     }
 

@@ -1,6 +1,7 @@
 //! A named member of the line door: carrying out commands, sending
 //! messages, and writing what the hub delivers.
 
+mod changes;
 mod history;
 
 use std::collections::VecDeque;
@@ -14,7 +15,9 @@ use super::io::{LineIo, Wake, notice};
 use super::reader::Input;
 use super::render::LINES;
 use crate::service::accounts::{Accounts, RevokeWatch, revoked};
-use crate::service::chat::{ChatError, DEFAULT_ROOM, Event, Identity, Inbox, Session, Ticket};
+use crate::service::chat::{
+    Amend, ChatError, DEFAULT_ROOM, DM_MARK, Event, Identity, Inbox, Session, Ticket,
+};
 
 /// Events written in one write when several are queued: amortises the
 /// system call in a busy room while bounding what one write holds (at
@@ -153,6 +156,8 @@ impl Chat {
                 // A terminal would scroll with them: typing is not shown.
                 Event::Presence(p) if p.typist().is_some() => {}
                 Event::Presence(p) => out.extend_from_slice(&p.render(&*LINES)),
+                // Read markers are for clients that show counts.
+                Event::Read(_) => {}
                 Event::Dropped => {
                     tracing::info!(name = %self.session.name(), "line chat member cut off");
                     self.io.write(&out).await?;
@@ -208,9 +213,15 @@ impl Chat {
             }
             Command::Help => Ok(Some(notices(HELP))),
             Command::Join(room) => self.join(room).await.map(|()| None),
+            Command::Query(to) => self.join(&format!("{DM_MARK}{to}")).await.map(|()| None),
+            Command::Msg { to, text } => self.direct(to, text).await,
             Command::Rooms => self.rooms().await.map(Some),
             Command::Who => self.who().await.map(Some),
             Command::History(n, scroll) => self.history(n, scroll).await.map(Some),
+            Command::Search(words) => self.search(words).await.map(Some),
+            Command::Edit(seq, text) => self.amend(seq, Amend::Edit(text.to_owned())).await,
+            Command::Delete(seq) => self.amend(seq, Amend::Delete).await,
+            Command::Topic(text) => self.topic(text).await,
             Command::Nick(name) => {
                 let r = self
                     .session
@@ -328,6 +339,15 @@ impl Chat {
         Ok(())
     }
 
+    /// `/msg`: opens the conversation with `to` (staying in the current
+    /// room) and says `text` there, confirmed before the next line.
+    async fn direct(&mut self, to: &str, text: &str) -> Result<Option<BytesMut>, ChatError> {
+        let room = self.session.join(&format!("{DM_MARK}{to}")).await?.room;
+        let m = self.session.publish(&room, text).await?;
+        let name = super::render::collapse_blanks(&m.text).into_owned();
+        Ok(Some(notices(&[format!("-> *{to}* {name}")])))
+    }
+
     async fn rooms(&self) -> Result<BytesMut, ChatError> {
         let rooms = self.session.hub().rooms().await?;
         let mut lines = vec![format!("{} rooms:", rooms.len())];
@@ -346,7 +366,7 @@ impl Chat {
     }
 
     async fn who(&self) -> Result<BytesMut, ChatError> {
-        let members = self.session.hub().who(&self.room).await?;
+        let members = self.session.who(&self.room).await?;
         let names: Vec<String> = members
             .iter()
             .map(|m| format!("{} ({})", m.name, m.door))

@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::render::DATAGRAMS;
 use super::request::{Request, error_reply};
+use super::transmit::{Transmit, send_to};
 use crate::service::chat::{
     ChatError, ChatHub, DEFAULT_ROOM, DoorKind, Event, Identity, Session, room_name,
 };
@@ -55,7 +55,7 @@ pub struct Started {
 /// is free to take.
 pub fn spawn(
     hub: Arc<dyn ChatHub>,
-    socket: Arc<UdpSocket>,
+    socket: Arc<dyn Transmit>,
     peer: SocketAddr,
     lease: Duration,
     tracker: &tokio_util::task::TaskTracker,
@@ -82,7 +82,7 @@ pub fn spawn(
 
 /// The way back to the member.
 struct Out {
-    socket: Arc<UdpSocket>,
+    socket: Arc<dyn Transmit>,
     peer: SocketAddr,
 }
 
@@ -91,7 +91,7 @@ struct SendFailed;
 
 impl Out {
     async fn send(&self, bytes: &[u8]) -> Result<(), SendFailed> {
-        match tokio::time::timeout(SEND_STALL, self.socket.send_to(bytes, self.peer)).await {
+        match tokio::time::timeout(SEND_STALL, send_to(&*self.socket, bytes, self.peer)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "send failed; dropping the member");
@@ -210,6 +210,8 @@ impl Member {
             // Typing notices are for clients that show them; not sent here.
             Event::Presence(p) if p.typist().is_some() => return Ok(()),
             Event::Presence(p) => p.render(&*DATAGRAMS),
+            // Read markers belong to accounts, which this door has not.
+            Event::Read(_) => return Ok(()),
             Event::Dropped => {
                 tracing::info!(name = %self.session.name(), "udp chat member cut off");
                 let reply = error_reply(

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::service::chat::{Message, Presence, RenderSlot, Renderer};
+use crate::wire::MessageKind;
 
 /// The datagram door's renderer; its slot is claimed on first use.
 pub static DATAGRAMS: LazyLock<Datagrams> = LazyLock::new(|| Datagrams {
@@ -19,7 +20,9 @@ pub struct Datagrams {
     slot: RenderSlot,
 }
 
-/// A message: `{"name","msg","room","id","ts","guest"}`.
+/// A message: `{"name","msg","room","id","ts","guest"}`; an edit or
+/// delete entry adds `"kind"` (`edit`, `delete`) and `"target"` (the id it
+/// changes), and `msg` reads as the line door's notice ("edited #12: ...").
 #[derive(Serialize)]
 struct MessageJson<'a> {
     name: &'a str,
@@ -28,6 +31,10 @@ struct MessageJson<'a> {
     id: u64,
     ts: u64,
     guest: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<MessageKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<u64>,
 }
 
 /// A presence change; `from` only for a rename.
@@ -52,11 +59,13 @@ impl Renderer for Datagrams {
     fn message(&self, m: &Message) -> Bytes {
         let j = MessageJson {
             name: &m.name,
-            msg: &m.text,
+            msg: &m.display_text(),
             room: &m.room,
             id: m.id,
             ts: m.ts,
             guest: m.guest,
+            kind: m.revision.wire_kind(),
+            target: m.revision.target(),
         };
         // Serialising strings and integers cannot fail.
         Bytes::from(serde_json::to_vec(&j).unwrap_or_default())

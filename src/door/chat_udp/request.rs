@@ -9,7 +9,8 @@
 //! `lobby`); `msg` is optional: without it the datagram asks to join the
 //! room or renews the lease. `cookie` carries the return-routability
 //! cookie (see [`cookie`](super::cookie)); `{"leave": true}` ends the
-//! membership at once. Other fields are ignored, so clients written for
+//! membership at once. A `to` (a direct message) is refused: this door's
+//! members are guests, and direct messages are between accounts. Other fields are ignored, so clients written for
 //! the classic exercise (which may add a `time` or `type`) work unchanged.
 
 use bytes::Bytes;
@@ -43,6 +44,10 @@ pub struct Request {
     /// True to leave: the member leaves every room and frees its name.
     #[serde(default)]
     pub leave: bool,
+    /// A direct message's recipient: refused, since this door's members
+    /// are guests, and direct messages are between accounts.
+    #[serde(default)]
+    pub to: Option<serde_json::Value>,
 }
 
 /// Why a datagram was refused: the text and code of the error reply.
@@ -78,6 +83,12 @@ pub fn parse(datagram: &[u8]) -> Result<Request, Refusal> {
         });
     }
     let req = Request::deserialize(value).map_err(bad)?;
+    if req.to.is_some() {
+        return Err(Refusal {
+            code: "unauthenticated",
+            error: "direct messages need an account; use sockit chat or the web page".to_owned(),
+        });
+    }
     if req.name.is_empty() && !req.leave {
         return Err(Refusal {
             code: "bad_request",

@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::net::UdpSocket;
 
 use super::budget::Budgets;
 use super::request::{Request, error_reply};
+use super::transmit::Transmit;
 use crate::service::chat::{ChatError, ChatHub, DEFAULT_ROOM, HistoryQuery, Message};
 
 /// Posting tasks for unverified sources at once, across all of them: each
@@ -29,8 +29,8 @@ pub const VISITOR_TASKS: usize = 32;
 
 /// What unverified replies need: the way out and the budget table.
 pub struct Out {
-    /// The door's socket.
-    pub socket: Arc<UdpSocket>,
+    /// The door's way out.
+    pub socket: Arc<dyn Transmit>,
     /// Credit per unverified source.
     pub budgets: Arc<Mutex<Budgets>>,
 }

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use super::render::FRAMES;
 use crate::service::chat::Event;
 use crate::session::Session;
-use crate::wire::{SLOW_CONSUMER, encode_to_vec, error_frame};
+use crate::wire::{ChatEvent, SLOW_CONSUMER, encode_to_vec, error_frame};
 
 /// What the door does after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,14 @@ pub fn push_event(session: &mut Session, ev: Option<Event>, wbuf: &mut BytesMut)
         Some(Event::Presence(p)) if session.is_own_typing(&p) => Pushed::Continue,
         Some(Event::Presence(p)) => {
             wbuf.extend_from_slice(&p.render(&*FRAMES));
+            Pushed::Continue
+        }
+        Some(Event::Read(r)) => {
+            let ev = ChatEvent::Read {
+                room: r.room.to_string(),
+                seq: r.seq,
+            };
+            wbuf.extend_from_slice(&ev.encoded());
             Pushed::Continue
         }
         // Cut off for falling behind (or the hub went away): say so,

@@ -7,6 +7,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
 
 use super::*;
+use crate::net::{Gate, MemBudget};
+use crate::service::Services;
+use crate::wire::ServerInfo;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 const IDLE: Duration = Duration::from_secs(300);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);

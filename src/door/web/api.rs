@@ -12,6 +12,9 @@ use serde_json::json;
 
 use super::{WebState, check_origin, session_token};
 use crate::service::accounts::{Accounts, AuthError};
+use crate::service::files::FileError;
+use crate::service::shares::ShareError;
+use crate::session::Failure;
 use crate::wire::ErrorCode;
 
 /// The body of `POST /api/login`.
@@ -71,24 +74,52 @@ pub fn status(code: ErrorCode) -> StatusCode {
         IoError | InternalError | Store | Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ServerBusy | ShuttingDown | SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
         DiskFull => StatusCode::INSUFFICIENT_STORAGE,
+        BadQuery => StatusCode::BAD_REQUEST,
+        NoSuchMessage => StatusCode::NOT_FOUND,
+        NotAuthor => StatusCode::FORBIDDEN,
+        EditWindow | MessageDeleted => StatusCode::CONFLICT,
+    }
+}
+
+impl From<Failure> for ApiError {
+    /// The one failure -> code mapping (the session's), then the code's
+    /// status ([`status`]), with the message in the page's terms.
+    fn from(f: Failure) -> Self {
+        let code = f.code();
+        let message = match &f {
+            // The store speaks the CLI's flags; say what a web client does.
+            Failure::Files(FileError::Exists { path }) => {
+                format!("{path} already exists; upload with replace to overwrite it")
+            }
+            Failure::Files(FileError::NotEmpty { path }) => {
+                format!("{path} is a non-empty directory; delete it recursively")
+            }
+            _ => f.public_message(),
+        };
+        Self {
+            status: status(code),
+            code,
+            message,
+            retry_after: f.retry_after(),
+        }
     }
 }
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        let status = status(e.code());
-        let retry_after = match &e {
-            AuthError::TooManyAttempts { retry_after } => {
-                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
-            }
-            _ => None,
-        };
-        Self {
-            status,
-            code: e.code(),
-            message: e.to_string(),
-            retry_after,
-        }
+        Failure::Auth(e).into()
+    }
+}
+
+impl From<FileError> for ApiError {
+    fn from(e: FileError) -> Self {
+        Failure::Files(e).into()
+    }
+}
+
+impl From<ShareError> for ApiError {
+    fn from(e: ShareError) -> Self {
+        Failure::Shares(e).into()
     }
 }
 

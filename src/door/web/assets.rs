@@ -23,6 +23,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/share.js"),
     ),
     (
+        "e2e.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/e2e.js"),
+    ),
+    (
+        "share_e2e.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/share_e2e.js"),
+    ),
+    (
         "uploads.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/uploads.js"),
@@ -31,6 +41,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "chat.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/chat.js"),
+    ),
+    (
+        "dm.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/dm.js"),
     ),
     (
         "style.css",

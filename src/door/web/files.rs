@@ -1,6 +1,8 @@
 //! The logged-in user's files over HTTP: list a directory, upload
-//! (`upload.rs`), download and delete, through the same file store and
-//! rules as the framed door's `file` family.
+//! (`upload.rs`, through the session's transfer table like a frame
+//! client's `file.put`), download and delete, through the same file store
+//! and rules as the framed door's `file` family; every failure reaches
+//! HTTP through the session's one failure -> code mapping.
 //!
 //! ```text
 //! GET    /api/files?dir=DIR[&after=NAME]        listing (JSON, a page), usage, limits
@@ -72,25 +74,10 @@ fn bad_request(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-/// The store's error as an HTTP answer: its code, the code's status
-/// ([`status`](super::api::status)), and a message in the page's terms.
+/// The store's error as an HTTP answer, through the session's one
+/// failure mapping (see `ApiError`'s `From<Failure>`).
 pub(super) fn file_error(e: FileError) -> ApiError {
-    let message = match &e {
-        // Server paths and OS details stay in our log.
-        FileError::Internal { .. } => {
-            tracing::warn!(error = %e, door = "web", "file request failed");
-            "internal error on the server; its log has the details".to_owned()
-        }
-        // The store speaks the CLI's flags; say what a web client does.
-        FileError::Exists { path } => {
-            format!("{path} already exists; upload with replace to overwrite it")
-        }
-        FileError::NotEmpty { path } => {
-            format!("{path} is a non-empty directory; delete it recursively")
-        }
-        _ => e.to_string(),
-    };
-    ApiError::new(super::api::status(e.code()), e.code(), message)
+    e.into()
 }
 
 /// The file store and the user id the session cookie speaks for.

@@ -3,7 +3,9 @@
 //! ```text
 //! GET /s/ID          the page (web/share.html + share.js): name, size,
 //!                    BLAKE3, expiry, downloads left, a download button
-//! GET /s/ID/info     the same as JSON
+//! GET /s/ID/info     the same as JSON (an end-to-end encrypted share
+//!                    adds its sealed metadata, `e2e`; web/e2e.js opens it
+//!                    with the key from the page's #fragment)
 //! GET /s/ID/file     the content (share_file.rs): Range, attachment
 //! ```
 //! An ID never issued (or malformed, or past its tombstone) is 404; an
@@ -41,19 +43,25 @@ pub(super) fn shares(state: &WebState) -> Result<Shares, ApiError> {
     })
 }
 
-/// A shares error as an HTTP answer: 404, 410 with the state, 429, 500.
+/// A shares error as an HTTP answer (404, 410 with the state, 429,
+/// 500), through the session's one failure mapping.
 pub(super) fn share_error(e: ShareError) -> ApiError {
-    if let ShareError::Internal { .. } = &e {
-        tracing::warn!(error = %e, door = "web", "share request failed");
-    }
-    ApiError::new(super::api::status(e.code()), e.code(), e.to_string())
+    e.into()
 }
 
 /// The available share behind `id` (blocking lookup on the pool).
 pub(super) async fn lookup(state: &WebState, id: &str) -> Result<ShareInfo, ApiError> {
     let shares = shares(state)?;
+    let files = state.services.files.clone();
     let id = id.to_owned();
-    match tokio::task::spawn_blocking(move || shares.open_link(&id, unix_now())).await {
+    let open = move || {
+        // Ended end-to-end shares' ciphertext goes (service::shares::e2e).
+        if let Some(Err(e)) = files.map(|f| shares.purge_ended_e2e(&f, unix_now())) {
+            tracing::warn!(error = %e, door = "web", "removing ended shares' ciphertext");
+        }
+        shares.open_link(&id, unix_now())
+    };
+    match tokio::task::spawn_blocking(open).await {
         Ok(r) => r.map_err(share_error),
         Err(e) => Err(share_error(ShareError::Internal {
             doing: "looking up a share",
@@ -121,6 +129,7 @@ pub async fn info(
                 "blake3": s.blake3,
                 "expires": s.expires,
                 "downloads_left": s.downloads_left(),
+                "e2e": s.e2e,
             }))
             .into_response(),
         ),

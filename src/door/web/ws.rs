@@ -201,6 +201,13 @@ fn web_event(session: &mut Session, ev: Option<Event>) -> (Option<Bytes>, bool) 
         Some(Event::Message(m)) => (Some(m.render(&*WEB_EVENTS)), false),
         Some(Event::Presence(p)) if session.is_own_typing(&p) => (None, false),
         Some(Event::Presence(p)) => (Some(p.render(&*WEB_EVENTS)), false),
+        Some(Event::Read(r)) => {
+            let ev = crate::wire::ChatEvent::Read {
+                room: r.room.to_string(),
+                seq: r.seq,
+            };
+            (Some(ev.header_json()), false)
+        }
         Some(Event::Dropped) | None => {
             session.end_chat();
             let msg = "you fell too far behind the room's messages; reload to catch up";

@@ -3,7 +3,6 @@
 
 use super::password::check_new_password;
 use super::store::Store;
-use super::token::unix_now;
 use super::{Accounts, AccountsError, UserInfo, name_key, validate_name};
 
 impl Accounts {
@@ -20,7 +19,7 @@ impl Accounts {
             .hasher
             .hash(password)
             .map_err(AccountsError::Internal)?;
-        let now = unix_now();
+        let now = self.inner.now_unix();
         let inserted = self
             .inner
             .with_conn(|c| c.insert_user(&name, &key, &phc, now))?;
@@ -52,7 +51,7 @@ impl Accounts {
             .map_err(AccountsError::Internal)?;
         if !self
             .inner
-            .with_conn(|c| c.set_phc(&key, &phc, unix_now()))?
+            .with_conn(|c| c.set_phc(&key, &phc, self.inner.now_unix()))?
         {
             return Err(AccountsError::NoSuchUser(name));
         }
@@ -66,7 +65,10 @@ impl Accounts {
     /// file store). Returns the deleted account's id.
     pub fn delete_user(&self, name: &str) -> Result<i64, AccountsError> {
         let (name, key) = checked_name(name)?;
-        let Some(id) = self.inner.with_conn(|c| c.delete_user(&key, unix_now()))? else {
+        let Some(id) = self
+            .inner
+            .with_conn(|c| c.delete_user(&key, self.inner.now_unix()))?
+        else {
             return Err(AccountsError::NoSuchUser(name));
         };
         self.inner.throttle().forget_account(&key);
@@ -99,6 +101,14 @@ impl Accounts {
         Ok(self.inner.with_conn(|c| c.name_of(&key))?)
     }
 
+    /// Whether an account holds this name, and if so whether it is locked
+    /// by the operator (chat asks before delivering a direct message).
+    pub fn account_state(&self, name: &str) -> Result<Option<bool>, AccountsError> {
+        let (_, key) = checked_name(name)?;
+        let row = self.inner.with_conn(|c| c.find_user(&key))?;
+        Ok(row.map(|r| r.locked))
+    }
+
     /// Reads one row of the account table: the store answers (the
     /// readiness probe of `/readyz`; blocking).
     pub fn check_store(&self) -> Result<(), crate::store::StoreError> {
@@ -107,7 +117,7 @@ impl Accounts {
 
     /// Every account, ordered by name.
     pub fn list_users(&self) -> Result<Vec<UserInfo>, AccountsError> {
-        let now = unix_now();
+        let now = self.inner.now_unix();
         Ok(self.inner.with_conn(|c| c.list_users(now))?)
     }
 
@@ -117,7 +127,7 @@ impl Accounts {
         let (name, key) = checked_name(name)?;
         if !self
             .inner
-            .with_conn(|c| c.set_locked(&key, true, unix_now()))?
+            .with_conn(|c| c.set_locked(&key, true, self.inner.now_unix()))?
         {
             return Err(AccountsError::NoSuchUser(name));
         }
@@ -133,7 +143,7 @@ impl Accounts {
         let (name, key) = checked_name(name)?;
         if !self
             .inner
-            .with_conn(|c| c.set_locked(&key, false, unix_now()))?
+            .with_conn(|c| c.set_locked(&key, false, self.inner.now_unix()))?
         {
             return Err(AccountsError::NoSuchUser(name));
         }

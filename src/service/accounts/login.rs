@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::password::MAX_PASSWORD_BYTES;
 use super::store::Store;
 use super::throttle::{Blocked, SPIKE_DELAY};
-use super::token::{new_token, token_hash, unix_now, well_formed};
+use super::token::{new_token, token_hash, well_formed};
 use super::{Accounts, AuthError, Identity, Inner, Login, name_key, validate_name};
 
 /// The throttle's clock: tokio's, which is the real time except in a test
@@ -102,7 +102,7 @@ impl Accounts {
             return Err(AuthError::InvalidToken);
         }
         let hash = token_hash(token);
-        let now = unix_now();
+        let now = self.inner.now_unix();
         let found = self
             .blocking(move |c| match c.find_session(&hash)? {
                 Some(s) if s.expires > now => Ok(Some(Identity {
@@ -123,7 +123,7 @@ impl Accounts {
             return Err(AuthError::InvalidToken);
         }
         let hash = token_hash(token);
-        let now = unix_now();
+        let now = self.inner.now_unix();
         match self.blocking(move |c| c.delete_session(&hash, now)).await? {
             Some(user_id) => {
                 // The connections still using this token end now.
@@ -238,7 +238,7 @@ fn login_job(
         None
     };
     let token = new_token().map_err(|e| AuthError::internal("OS random generator failed", &e))?;
-    let now = unix_now();
+    let now = inner.now_unix();
     let expires = now.saturating_add(inner.cfg.session_ttl.as_secs());
     inner
         .with_conn(|c| {
@@ -274,7 +274,7 @@ pub(super) fn failed(
     peer: Option<IpAddr>,
     clock: Clock,
 ) {
-    let now_unix = unix_now();
+    let now_unix = inner.now_unix();
     let started = inner
         .throttle()
         .failure(key, exists, peer, clock.now(), now_unix);
@@ -311,7 +311,9 @@ fn lifted(unlocked_at: Option<u64>, since_unix: u64) -> bool {
 /// a no-op on one node). A store error only delays what the others learn.
 fn share_outcome(inner: &Inner, key: &str, peer: Option<IpAddr>, known: bool, ok: bool) {
     let node = inner.node.as_str();
-    if let Err(e) = inner.with_conn(|c| c.log_throttle(node, key, peer, known, ok, unix_now())) {
+    if let Err(e) =
+        inner.with_conn(|c| c.log_throttle(node, key, peer, known, ok, inner.now_unix()))
+    {
         tracing::warn!(error = %e, "cannot share a login outcome with the other nodes");
     }
 }

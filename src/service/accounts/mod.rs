@@ -14,6 +14,7 @@
 //! in memory, on the caller, before anything costly.
 
 mod admin;
+mod clock;
 mod db;
 mod db_pg;
 mod db_pg_logs;
@@ -40,6 +41,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use clock::UnixClock;
 pub use error::{AccountsError, AuthError};
 pub use migrate::{AccountsCopied, copy_to_pg};
 pub use names::{MAX_NAME_CHARS, NameError, name_key, validate_name};
@@ -87,6 +89,9 @@ pub struct AccountsConfig {
     /// rather than failing; a queued login costs a few hundred bytes, and
     /// the hashing itself stays capped by `hash_threads`).
     pub hash_queue: usize,
+    /// Unix time for sessions and the store's records: the real time,
+    /// which a test may move forward ([`UnixClock::advance`]).
+    pub clock: UnixClock,
 }
 
 impl Default for AccountsConfig {
@@ -102,6 +107,7 @@ impl Default for AccountsConfig {
             lockout_cap: Duration::from_secs(3600),
             hash_threads: (cpus / 2).max(1),
             hash_queue: 1024,
+            clock: UnixClock::default(),
         }
     }
 }
@@ -230,7 +236,7 @@ impl Accounts {
                 Store::Pg(Box::new(c))
             }
         };
-        conn.purge_expired(token::unix_now())?;
+        conn.purge_expired(cfg.clock.now())?;
         let node = token::new_token()
             .map_err(|e| AccountsError::Internal(format!("OS random generator: {e}")))?;
         let dummy = token::new_token()
@@ -280,6 +286,11 @@ impl Inner {
     ) -> Result<T, StoreError> {
         let mut c = lock(&self.conn);
         f(&mut c)
+    }
+
+    /// Unix seconds now, on the configured clock.
+    fn now_unix(&self) -> u64 {
+        self.cfg.clock.now()
     }
 
     fn throttle(&self) -> MutexGuard<'_, Throttle> {

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use super::login::{Clock, failed};
 use super::password::MAX_PASSWORD_BYTES;
-use super::token::{token_hash, unix_now};
+use super::token::token_hash;
 use super::{Accounts, AuthError, Identity, Inner, check_new_password, name_key};
 
 impl Accounts {
@@ -93,7 +93,7 @@ impl Job<'_> {
         }
         let phc = self.inner.hasher.hash(new).map_err(AuthError::Internal)?;
         self.inner
-            .with_conn(|c| c.set_phc_keeping(self.user_id, &phc, keep, unix_now()))
+            .with_conn(|c| c.set_phc_keeping(self.user_id, &phc, keep, self.inner.now_unix()))
             .map_err(store_err)?
             .ok_or(AuthError::InvalidToken)
     }

@@ -196,7 +196,7 @@ impl Accounts {
         match self.blocking(move |c| c.throttle_since(seen, &node)).await {
             Ok((last, events)) => {
                 let now = tokio::time::Instant::now().into_std();
-                let now_unix = super::token::unix_now();
+                let now_unix = self.inner.now_unix();
                 let mut t = self.inner.throttle();
                 for e in events {
                     if e.ok {

@@ -1,8 +1,30 @@
-//! Tests of lockouts through the service: the throttle wired to the store.
+//! Tests of the rules bound to time through the service: lockouts (the
+//! throttle wired to the store) and session expiry (the calendar).
 
 use std::time::Duration;
 
-use super::{AuthError, IP, open};
+use super::{Accounts, AuthError, IP, open};
+
+#[tokio::test]
+async fn a_session_ends_when_the_calendar_passes_its_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = super::cfg();
+    let clock = c.clock.clone();
+    let ttl = c.session_ttl;
+    let a = Accounts::open(dir.path(), c).unwrap();
+    a.add_user("alice", "correct horse").unwrap();
+    let l = a.login("alice", "correct horse", IP).await.unwrap();
+    clock.advance(ttl - Duration::from_secs(60));
+    assert_eq!(a.resume(&l.token).await.unwrap().name, "alice");
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        a.resume(&l.token).await.unwrap_err(),
+        AuthError::InvalidToken
+    );
+    // A login now is valid for a whole ttl from the calendar's now.
+    let l = a.login("alice", "correct horse", IP).await.unwrap();
+    assert!(l.identity.expires >= clock.now() + ttl.as_secs() - 1);
+}
 
 #[tokio::test]
 async fn repeated_failures_lock_out_known_and_unknown_names_alike() {

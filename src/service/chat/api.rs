@@ -16,11 +16,14 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::edit::Amend;
 use super::error::ChatError;
 use super::event::{DoorKind, MemberInfo, Message, RoomInfo, SessionId};
 use super::history::{HistoryPage, HistoryQuery};
 use super::inbox::Inbox;
 use super::names::Identity;
+use super::reads::Conversation;
+use super::search::{SearchPage, SearchQuery};
 
 /// What the hub's async methods return.
 pub type HubFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChatError>> + Send + 'a>>;
@@ -123,6 +126,53 @@ pub trait ChatHub: Send + Sync {
     /// Lets the member go: it leaves every room and frees its name. Not
     /// async, so that it can run from `Drop`.
     fn disconnect(&self, id: SessionId);
+    /// One page of a conversation's history for member `id`: a room, or
+    /// its own direct conversation (`@other` or `@a+b`), which
+    /// [`ChatHub::history`] never reads.
+    fn history_for<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        query: HistoryQuery,
+    ) -> HubFuture<'a, HistoryPage>;
+    /// [`ChatHub::who`] for member `id`, which may name its own direct
+    /// conversations.
+    fn who_for<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, Vec<MemberInfo>>;
+    /// The member's direct conversations with messages, newest activity
+    /// first, with its read marker and counts in each (accounts only).
+    fn dms(&self, id: SessionId) -> HubFuture<'_, Vec<Conversation>>;
+    /// The member's read marker and counts in each of `rooms` (the first
+    /// [`UNREAD_ROOMS_MAX`](super::UNREAD_ROOMS_MAX); accounts only).
+    fn unread(&self, id: SessionId, rooms: Vec<String>) -> HubFuture<'_, Vec<Conversation>>;
+    /// Moves the member's account's read marker in `room` forward to
+    /// `seq` (never back, never past the last message); its other
+    /// sessions, on every node, get an [`Event::Read`](super::Event::Read).
+    /// Returns the room's canonical name and the marker now.
+    fn mark_read<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        seq: u64,
+    ) -> HubFuture<'a, (Arc<str>, u64)>;
+    /// Edits or deletes message `seq` of `room`, which the member is in:
+    /// only the message's author (an account, not a guest), within the
+    /// edit window, and not once deleted. An edit's text goes through every
+    /// check a message does, and each attempt costs a flood token. The
+    /// change is a log entry of its own (see [`Revision`](super::Revision)):
+    /// the ticket gives it, once committed and fanned out.
+    fn amend<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        seq: u64,
+        change: Amend,
+    ) -> HubFuture<'a, Ticket>;
+    /// Searches the history of the rooms `user` may read (see
+    /// [`may_read`](super::may_read)), newest first.
+    fn search<'a>(&'a self, user: &'a str, query: SearchQuery) -> HubFuture<'a, SearchPage>;
+    /// The topic of `room` (empty when it has none); set it with
+    /// [`ChatHub::amend`] and [`Amend::Topic`].
+    fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String>;
 }
 
 /// A message accepted by [`ChatHub::submit`]: checked, cleaned and queued
@@ -217,9 +267,53 @@ impl Session {
         self.hub.join(self.id, room).await
     }
 
+    /// See [`ChatHub::history_for`].
+    pub async fn history(&self, room: &str, query: HistoryQuery) -> Result<HistoryPage, ChatError> {
+        self.hub.history_for(self.id, room, query).await
+    }
+
+    /// See [`ChatHub::who_for`].
+    pub async fn who(&self, room: &str) -> Result<Vec<MemberInfo>, ChatError> {
+        self.hub.who_for(self.id, room).await
+    }
+
+    /// See [`ChatHub::dms`].
+    pub async fn dms(&self) -> Result<Vec<Conversation>, ChatError> {
+        self.hub.dms(self.id).await
+    }
+
+    /// See [`ChatHub::unread`].
+    pub async fn unread(&self, rooms: Vec<String>) -> Result<Vec<Conversation>, ChatError> {
+        self.hub.unread(self.id, rooms).await
+    }
+
+    /// See [`ChatHub::mark_read`].
+    pub async fn mark_read(&self, room: &str, seq: u64) -> Result<(Arc<str>, u64), ChatError> {
+        self.hub.mark_read(self.id, room, seq).await
+    }
+
     /// See [`ChatHub::typing`].
     pub async fn typing(&self, room: &str) -> Result<(), ChatError> {
         self.hub.typing(self.id, room).await
+    }
+
+    /// See [`ChatHub::amend`]; waits for the commit.
+    pub async fn amend(
+        &self,
+        room: &str,
+        seq: u64,
+        change: Amend,
+    ) -> Result<Arc<Message>, ChatError> {
+        self.hub
+            .amend(self.id, room, seq, change)
+            .await?
+            .ack()
+            .await
+    }
+
+    /// See [`ChatHub::search`], as this member.
+    pub async fn search(&self, query: SearchQuery) -> Result<SearchPage, ChatError> {
+        self.hub.search(&self.name, query).await
     }
 
     /// See [`ChatHub::leave`].

@@ -161,6 +161,8 @@ pub struct ChatConfig {
     pub history_max_bytes: u64,
     /// Time between pruning passes, run on a thread of their own.
     pub prune_every: Duration,
+    /// How long after sending its author may edit or delete a message.
+    pub edit_window: Duration,
 }
 
 impl Default for ChatConfig {
@@ -183,6 +185,7 @@ impl Default for ChatConfig {
             history_room_max: DEFAULT_HISTORY_ROOM_MAX,
             history_max_bytes: DEFAULT_HISTORY_MAX_BYTES,
             prune_every: DEFAULT_PRUNE_EVERY,
+            edit_window: super::edit::DEFAULT_EDIT_WINDOW,
         }
     }
 }

@@ -16,6 +16,9 @@ use super::error::ChatError;
 use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::history_pg;
+use super::reads::Conversation;
+use super::search::{self, SearchPage, SearchQuery};
+use super::{reads_db, reads_pg, search_pg};
 
 /// How long a node's members stay listed by `who` on the other nodes after
 /// its last heartbeat (sent every second, see `local::cluster`): a node
@@ -105,8 +108,16 @@ impl Db {
         Ok(())
     }
 
-    /// The first `max` rooms with history, with their last ids.
-    pub(super) fn list_rooms(&mut self, max: usize) -> Result<Vec<(String, u64)>, DbError> {
+    /// The topic of `room` (empty when none).
+    pub(super) fn topic(&mut self, room: &str) -> Result<String, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => history::topic(c, room)?,
+            Db::Pg(c) => c.with(|c| history_pg::topic(c, room))?,
+        })
+    }
+
+    /// The first `max` rooms with history, with their last ids and topics.
+    pub(super) fn list_rooms(&mut self, max: usize) -> Result<Vec<history::StoredRoom>, DbError> {
         Ok(match self {
             Db::Sqlite(c) => history::list_rooms(c, max)?,
             Db::Pg(c) => c.with(|c| history_pg::list_rooms(c, max))?,
@@ -123,6 +134,14 @@ impl Db {
         Ok(match self {
             Db::Sqlite(c) => history::query(c, room, q, page_max)?,
             Db::Pg(c) => c.with(|c| history_pg::query(c, room, q, page_max))?,
+        })
+    }
+
+    /// One page of `user`'s search.
+    pub(super) fn search(&mut self, q: &SearchQuery, user: &str) -> Result<SearchPage, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => search::query(c, q, user)?,
+            Db::Pg(c) => c.with(|c| search_pg::search(c, q, user))?,
         })
     }
 
@@ -173,6 +192,52 @@ impl Db {
         Ok(match self {
             Db::Sqlite(c) => history::delete_room_upto(c, room, upto, chunk)?,
             Db::Pg(c) => c.with(|c| history_pg::delete_room_upto(c, room, upto, chunk))?,
+        })
+    }
+
+    /// Moves `user`'s read marker in `room` forward to `seq` (announced to
+    /// the cluster's other nodes from `node`); the marker now.
+    pub(super) fn set_read(
+        &mut self,
+        (user, node): (&str, &str),
+        room: &str,
+        seq: u64,
+    ) -> Result<u64, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => reads_db::set_read(c, user, room, seq)?,
+            Db::Pg(c) => c.with(|c| reads_pg::set_read_pg(c, (user, node), room, seq))?,
+        })
+    }
+
+    /// Account `user`'s (display name `me`) place in each of `rooms`.
+    pub(super) fn conversations(
+        &mut self,
+        (user, me): (&str, &str),
+        rooms: &[String],
+    ) -> Result<Vec<Conversation>, DbError> {
+        let mut out = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            out.push(match self {
+                Db::Sqlite(c) => reads_db::conversation(c, (user, me), room)?,
+                Db::Pg(c) => c.with(|c| reads_pg::conversation_pg(c, (user, me), room))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `user`'s direct conversations with messages, newest first, at most `max`.
+    pub(super) fn dm_rooms(&mut self, user: &str, max: usize) -> Result<Vec<String>, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => reads_db::dm_rooms(c, user, max)?,
+            Db::Pg(c) => c.with(|c| reads_pg::dm_rooms_pg(c, user, max))?,
+        })
+    }
+
+    /// How many direct conversations `user` is in.
+    pub(super) fn dm_count(&mut self, user: &str) -> Result<usize, DbError> {
+        Ok(match self {
+            Db::Sqlite(c) => reads_db::dm_count(c, user)?,
+            Db::Pg(c) => c.with(|c| reads_pg::dm_count_pg(c, user))?,
         })
     }
 }

@@ -86,6 +86,51 @@ pub enum ChatError {
          (ask for the last messages, without after or epoch)"
     )]
     StaleEpoch(String),
+    /// A guest asked for a direct message (see `dm`).
+    #[error(
+        "direct messages and read markers belong to accounts; log in first (sockit login, or the page's login)"
+    )]
+    DmNeedsAccount,
+    /// A direct message to a name no account holds.
+    #[error("no account is called {0}; check the name (sockit chat, /who lists who is online)")]
+    DmNoAccount(String),
+    /// A direct message to an account its operator locked.
+    #[error("the account {0} is locked; your message was not sent")]
+    DmLocked(String),
+    /// The account started as many direct conversations as allowed.
+    #[error("you started {0} direct conversations, the most allowed; write in one you have")]
+    DmQuota(usize),
+    /// An edit or delete of a message the room's history does not hold
+    /// (never sent, pruned, or an edit entry rather than a message).
+    #[error("room {0} has no message #{1} to change; check the seq in its history")]
+    NoSuchMessage(String, u64),
+    /// An edit or delete by someone other than the message's author (or
+    /// by a guest: guest names are not identities).
+    #[error(
+        "message #{0} is not yours to change; only its author, logged in, may edit or delete it"
+    )]
+    NotAuthor(u64),
+    /// An edit or delete after the edit window.
+    #[error(
+        "message #{seq} is older than the {}-minute edit window; send a new message instead",
+        .window.as_secs().div_ceil(60)
+    )]
+    EditWindow {
+        /// The message.
+        seq: u64,
+        /// The window the server allows.
+        window: Duration,
+    },
+    /// An edit or delete of a deleted message.
+    #[error("message #{0} was deleted; it cannot be changed any more")]
+    MessageDeleted(u64),
+    /// A search query with nothing to search for or over a limit; the
+    /// text names which and the fix.
+    #[error("bad search: {0}")]
+    BadQuery(String),
+    /// A guest tried to set a room's topic.
+    #[error("guests cannot set a room's topic; log in to an account first")]
+    TopicNeedsAccount,
 }
 
 impl ChatError {
@@ -110,6 +155,16 @@ impl ChatError {
             ChatError::Store(_) => ErrorCode::Store,
             ChatError::ShuttingDown => ErrorCode::ShuttingDown,
             ChatError::StaleEpoch(_) => ErrorCode::StaleEpoch,
+            ChatError::DmNeedsAccount => ErrorCode::Unauthenticated,
+            ChatError::DmNoAccount(_) => ErrorCode::NotFound,
+            ChatError::DmLocked(_) => ErrorCode::AccountLocked,
+            ChatError::DmQuota(_) => ErrorCode::RoomQuota,
+            ChatError::NoSuchMessage(..) => ErrorCode::NoSuchMessage,
+            ChatError::NotAuthor(_) => ErrorCode::NotAuthor,
+            ChatError::EditWindow { .. } => ErrorCode::EditWindow,
+            ChatError::MessageDeleted(_) => ErrorCode::MessageDeleted,
+            ChatError::BadQuery(_) => ErrorCode::BadQuery,
+            ChatError::TopicNeedsAccount => ErrorCode::NotAuthor,
         }
     }
 }

@@ -63,6 +63,9 @@ pub enum Event {
     /// The member fell too far behind and was cut off: nothing more comes.
     /// The door tells the client why and disconnects it.
     Dropped,
+    /// The member's account moved its read marker in a conversation, from
+    /// another session (see `reads`): doors that show counts update them.
+    Read(Arc<super::reads::ReadMark>),
 }
 
 /// A committed chat message.
@@ -83,7 +86,76 @@ pub struct Message {
     /// The session that sent it, when it was sent live on this hub (`None`
     /// for history), so a door can skip echoing a member's own message.
     pub origin: Option<SessionId>,
+    /// What it is in the room's log: a message (as first said, edited or
+    /// deleted since), or an edit or delete of an earlier one.
+    pub revision: Revision,
     pub(super) cache: RenderCache,
+}
+
+/// What one entry of a room's log is. Edits and deletes are entries of
+/// their own (a seq each), so catch-up after a seq replays them in order;
+/// the entry they change is rewritten in the same transaction, so history
+/// shows it as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Revision {
+    /// A message, never changed.
+    #[default]
+    Original,
+    /// A message whose text a later edit replaced (history shows the new text).
+    Edited,
+    /// A message deleted since: its text is gone.
+    Deleted,
+    /// An edit of the message with this seq; the text is its new text.
+    Edit(u64),
+    /// The deletion of the message with this seq; no text.
+    Delete(u64),
+    /// The room's topic set to the text (cleared when empty).
+    Topic,
+}
+
+impl Revision {
+    /// How the stores keep it: a kind number and a target seq (0 for the
+    /// first three).
+    pub fn to_row(self) -> (i16, u64) {
+        match self {
+            Revision::Original => (0, 0),
+            Revision::Edited => (1, 0),
+            Revision::Deleted => (2, 0),
+            Revision::Edit(t) => (3, t),
+            Revision::Delete(t) => (4, t),
+            Revision::Topic => (5, 0),
+        }
+    }
+
+    /// Reads a stored kind and target back (an unknown kind, written by a
+    /// newer node, reads as an original message).
+    pub fn from_row(kind: i64, target: u64) -> Revision {
+        match kind {
+            1 => Revision::Edited,
+            2 => Revision::Deleted,
+            3 => Revision::Edit(target),
+            4 => Revision::Delete(target),
+            5 => Revision::Topic,
+            _ => Revision::Original,
+        }
+    }
+
+    /// True for an entry that is not a message (an edit, a delete, a
+    /// topic): text doors show it as a notice.
+    pub fn is_entry(self) -> bool {
+        matches!(
+            self,
+            Revision::Edit(_) | Revision::Delete(_) | Revision::Topic
+        )
+    }
+
+    /// The seq this entry edits or deletes, if it is an edit or a delete.
+    pub fn target(self) -> Option<u64> {
+        match self {
+            Revision::Edit(t) | Revision::Delete(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 impl Message {
@@ -105,8 +177,25 @@ impl Message {
             guest,
             text,
             origin,
+            revision: Revision::Original,
             cache: RenderCache::default(),
         }
+    }
+
+    /// The same message as another kind of log entry (see [`Revision`]).
+    pub fn with_revision(mut self, revision: Revision) -> Message {
+        self.revision = revision;
+        self
+    }
+
+    /// The line a text door shows for it, without the sender (see
+    /// [`shown_text`](crate::wire::shown_text)).
+    pub fn display_text(&self) -> std::borrow::Cow<'_, str> {
+        crate::wire::shown_text(
+            self.revision.wire_kind(),
+            self.revision.target(),
+            &self.text,
+        )
     }
 }
 
@@ -247,4 +336,6 @@ pub struct RoomInfo {
     pub members: usize,
     /// Id of its last committed message (0 when it has none).
     pub last_id: u64,
+    /// Its topic (empty when none).
+    pub topic: String,
 }

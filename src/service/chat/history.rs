@@ -18,7 +18,7 @@ use rusqlite::{Connection, params};
 
 use crate::store::{self, Durability, Migration, StoreError};
 
-use super::event::Message;
+use super::event::{Message, Revision};
 
 /// The history database's file name inside the data directory.
 pub const DB_FILE: &str = "chat.db";
@@ -65,6 +65,21 @@ const MIGRATIONS: &[Migration] = &[
         name: "chat room epochs",
         sql: "ALTER TABLE rooms ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
           UPDATE rooms SET epoch = lower(hex(randomblob(8)));",
+    },
+    Migration {
+        version: 5,
+        name: "chat read markers",
+        sql: super::reads_db::SQLITE_READS,
+    },
+    Migration {
+        version: 6,
+        name: "chat edits, deletes and full-text search",
+        sql: super::search::SQLITE_MIGRATION,
+    },
+    Migration {
+        version: 7,
+        name: "chat room topics",
+        sql: "ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';",
     },
 ];
 
@@ -154,14 +169,25 @@ pub(super) fn create_room(conn: &Connection, room: &str) -> rusqlite::Result<()>
         .map(drop)
 }
 
-/// The first `max` rooms with history by name, with their last ids.
-pub(super) fn list_rooms(conn: &Connection, max: usize) -> rusqlite::Result<Vec<(String, u64)>> {
+/// The first `max` rooms with history by name, with their last ids and
+/// topics.
+pub(super) fn list_rooms(conn: &Connection, max: usize) -> rusqlite::Result<Vec<StoredRoom>> {
     let mut st = conn.prepare_cached(
-        "SELECT name, last_id FROM rooms WHERE last_id > 0 ORDER BY name LIMIT ?1",
+        "SELECT name, last_id, topic FROM rooms WHERE last_id > 0 AND name NOT LIKE '@%' ORDER BY name LIMIT ?1",
     )?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    let rows = st.query_map([limit], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?;
+    let rows = st.query_map([limit], |r| Ok((r.get(0)?, get_u64(r, 1)?, r.get(2)?)))?;
     rows.collect()
+}
+
+/// A room as the stores list it: name, last id, topic.
+pub(super) type StoredRoom = (String, u64, String);
+
+/// The topic of `room` (empty when it has none, or no row).
+pub(super) fn topic(conn: &Connection, room: &str) -> rusqlite::Result<String> {
+    let mut st = conn.prepare_cached("SELECT topic FROM rooms WHERE name = ?1")?;
+    let mut rows = st.query_map([room], |r| r.get(0))?;
+    Ok(rows.next().transpose()?.unwrap_or_default())
 }
 
 /// Bytes the database's live pages take (its file, less free pages).
@@ -236,8 +262,14 @@ pub(super) fn delete_rooms(conn: &mut Connection, names: &[String]) -> rusqlite:
             "DELETE FROM rooms WHERE name = ?1 AND NOT EXISTS
              (SELECT 1 FROM messages WHERE messages.room = ?1)",
         )?;
+        // A forgotten room's read markers go with it.
+        let mut marks = tx.prepare_cached(
+            "DELETE FROM chat_reads WHERE room = ?1 AND NOT EXISTS
+             (SELECT 1 FROM rooms WHERE name = ?1)",
+        )?;
         for name in names {
             n += del.execute([name])?;
+            marks.execute([name])?;
         }
     }
     tx.commit()?;
@@ -261,8 +293,10 @@ pub(super) fn insert_batch(
         for (room, name, k, id) in keys {
             key.execute(params![room, name, k, sql_int(*id), sql_int(expires)])?;
         }
+        // `doc` numbers the message for the search index (see `search`).
         let mut ins = tx.prepare_cached(
-            "INSERT INTO messages (room, id, ts, name, guest, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO messages (room, id, ts, name, guest, text, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(doc), 0) + 1 FROM messages))",
         )?;
         let mut last = tx.prepare_cached(
             "INSERT INTO rooms (name, last_id, epoch) VALUES (?1, ?2, ?3)
@@ -295,19 +329,19 @@ pub(super) fn query(
 ) -> rusqlite::Result<HistoryPage> {
     let (sql, key, want) = match q {
         HistoryQuery::Last(n) => (
-            "SELECT id, ts, name, guest, text FROM messages WHERE room = ?1
+            "SELECT id, ts, name, guest, text, kind, target FROM messages WHERE room = ?1
              ORDER BY id DESC LIMIT ?3",
             0,
             n.min(page_max),
         ),
         HistoryQuery::After(id) => (
-            "SELECT id, ts, name, guest, text FROM messages WHERE room = ?1 AND id > ?2
+            "SELECT id, ts, name, guest, text, kind, target FROM messages WHERE room = ?1 AND id > ?2
              ORDER BY id ASC LIMIT ?3",
             id,
             page_max,
         ),
         HistoryQuery::Before(id, n) => (
-            "SELECT id, ts, name, guest, text FROM messages WHERE room = ?1 AND id < ?2
+            "SELECT id, ts, name, guest, text, kind, target FROM messages WHERE room = ?1 AND id < ?2
              ORDER BY id DESC LIMIT ?3",
             id,
             n.min(page_max),
@@ -320,15 +354,18 @@ pub(super) fn query(
     // One row more than asked tells whether there is more.
     let limit = i64::try_from(want.saturating_add(1)).unwrap_or(i64::MAX);
     let rows = st.query_map(params![&**room, sql_int(key), limit], |r| {
-        Ok(Arc::new(Message::new(
-            room.clone(),
-            get_u64(r, 0)?,
-            get_u64(r, 1)?,
-            Arc::from(r.get::<_, String>(2)?),
-            r.get(3)?,
-            r.get(4)?,
-            None,
-        )))
+        Ok(Arc::new(
+            Message::new(
+                room.clone(),
+                get_u64(r, 0)?,
+                get_u64(r, 1)?,
+                Arc::from(r.get::<_, String>(2)?),
+                r.get(3)?,
+                r.get(4)?,
+                None,
+            )
+            .with_revision(Revision::from_row(r.get(5)?, get_u64(r, 6)?)),
+        ))
     })?;
     let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     let more = messages.len() > want;
@@ -346,12 +383,12 @@ pub(super) fn query(
 }
 
 /// SQLite integers are signed; ids and timestamps stay far below 2^63.
-fn sql_int(v: u64) -> i64 {
+pub(super) fn sql_int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Reads an id or timestamp column; a negative value (never written by
 /// sockit) reads as 0.
-fn get_u64(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
+pub(super) fn get_u64(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
     Ok(u64::try_from(row.get::<_, i64>(i)?).unwrap_or(0))
 }

@@ -19,8 +19,8 @@ use postgres::Client;
 
 use crate::store::Migration;
 
-use super::event::{DoorKind, MemberInfo, Message};
-use super::history::{HistoryPage, HistoryQuery, new_epoch};
+use super::event::{DoorKind, MemberInfo, Message, Revision};
+use super::history::{HistoryPage, HistoryQuery, StoredRoom, new_epoch};
 
 /// The LISTEN/NOTIFY channel commits wake the other nodes on. Only a
 /// wake-up: notifications sent while a node reconnects are lost, so nodes
@@ -85,6 +85,21 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "chat messages name the node that committed them",
         sql: "ALTER TABLE chat_messages ADD COLUMN node TEXT NOT NULL DEFAULT '';",
+    },
+    Migration {
+        version: 5,
+        name: "chat read markers",
+        sql: super::reads_db::PG_READS,
+    },
+    Migration {
+        version: 6,
+        name: "chat edits, deletes and full-text search",
+        sql: super::search_pg::MIGRATION,
+    },
+    Migration {
+        version: 7,
+        name: "chat room topics",
+        sql: "ALTER TABLE chat_rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';",
     },
 ];
 
@@ -341,16 +356,22 @@ pub(super) fn tops(c: &mut Client, rooms: &[&str]) -> Result<Vec<(String, u64)>,
 }
 
 /// The first `max` rooms by name, with their top seqs.
-pub(super) fn list_rooms(
-    c: &mut Client,
-    max: usize,
-) -> Result<Vec<(String, u64)>, postgres::Error> {
+pub(super) fn list_rooms(c: &mut Client, max: usize) -> Result<Vec<StoredRoom>, postgres::Error> {
     let limit = sql_int(max as u64);
     let rows = c.query(
-        "SELECT name, top FROM chat_rooms WHERE top > 0 ORDER BY name LIMIT $1",
+        "SELECT name, top, topic FROM chat_rooms WHERE top > 0 AND name NOT LIKE '@%' ORDER BY name LIMIT $1",
         &[&limit],
     )?;
-    Ok(rows.iter().map(|r| (r.get(0), get_u64(r.get(1)))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), get_u64(r.get(1)), r.get(2)))
+        .collect())
+}
+
+/// The topic of `room` (empty when none).
+pub(super) fn topic(c: &mut Client, room: &str) -> Result<String, postgres::Error> {
+    let row = c.query_opt("SELECT topic FROM chat_rooms WHERE name = $1", &[&room])?;
+    Ok(row.map(|r| r.get(0)).unwrap_or_default())
 }
 
 /// The outbox's current end: the highest message id committed.
@@ -370,7 +391,7 @@ pub(super) fn outbox_after(
     max: usize,
 ) -> Result<Vec<(i64, Message)>, postgres::Error> {
     let rows = c.query(
-        "SELECT id, room, seq, ts, name, guest, text FROM chat_messages
+        "SELECT id, room, seq, ts, name, guest, text, kind, target FROM chat_messages
          WHERE id > $1 AND node <> $2 ORDER BY id LIMIT $3",
         &[&cursor, &node, &sql_int(max as u64)],
     )?;
@@ -386,7 +407,8 @@ pub(super) fn outbox_after(
                 r.get(5),
                 r.get(6),
                 None,
-            );
+            )
+            .with_revision(revision(r.get(7), r.get(8)));
             (r.get(0), m)
         })
         .collect())
@@ -401,19 +423,19 @@ pub(super) fn query(
 ) -> Result<HistoryPage, postgres::Error> {
     let (sql, key, want) = match q {
         HistoryQuery::Last(n) => (
-            "SELECT seq, ts, name, guest, text FROM chat_messages WHERE room = $1 AND $2::bigint >= 0
+            "SELECT seq, ts, name, guest, text, kind, target FROM chat_messages WHERE room = $1 AND $2::bigint >= 0
              ORDER BY seq DESC LIMIT $3",
             0,
             n.min(page_max),
         ),
         HistoryQuery::After(id) => (
-            "SELECT seq, ts, name, guest, text FROM chat_messages WHERE room = $1 AND seq > $2
+            "SELECT seq, ts, name, guest, text, kind, target FROM chat_messages WHERE room = $1 AND seq > $2
              ORDER BY seq ASC LIMIT $3",
             id,
             page_max,
         ),
         HistoryQuery::Before(id, n) => (
-            "SELECT seq, ts, name, guest, text FROM chat_messages WHERE room = $1 AND seq < $2
+            "SELECT seq, ts, name, guest, text, kind, target FROM chat_messages WHERE room = $1 AND seq < $2
              ORDER BY seq DESC LIMIT $3",
             id,
             n.min(page_max),
@@ -434,15 +456,18 @@ pub(super) fn query(
     let mut messages: Vec<Arc<Message>> = rows
         .iter()
         .map(|r| {
-            Arc::new(Message::new(
-                room.clone(),
-                get_u64(r.get(0)),
-                get_u64(r.get(1)),
-                Arc::from(r.get::<_, String>(2)),
-                r.get(3),
-                r.get(4),
-                None,
-            ))
+            Arc::new(
+                Message::new(
+                    room.clone(),
+                    get_u64(r.get(0)),
+                    get_u64(r.get(1)),
+                    Arc::from(r.get::<_, String>(2)),
+                    r.get(3),
+                    r.get(4),
+                    None,
+                )
+                .with_revision(revision(r.get(5), r.get(6))),
+            )
         })
         .collect();
     let more = messages.len() > want;
@@ -495,12 +520,17 @@ pub(super) fn delete_room_upto(
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
+/// A stored kind and target as the entry's [`Revision`].
+pub(super) fn revision(kind: i16, target: i64) -> Revision {
+    Revision::from_row(i64::from(kind), get_u64(target))
+}
+
 /// PostgreSQL integers are signed; seqs and timestamps stay far below 2^63.
-fn sql_int(v: u64) -> i64 {
+pub(super) fn sql_int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// A seq or timestamp column; a negative value (never written) reads as 0.
-fn get_u64(v: i64) -> u64 {
+pub(super) fn get_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }

@@ -70,7 +70,9 @@ impl Outbox {
         }
         // Presence only while a quarter of the queue is free, so messages
         // always have room and a presence storm never cuts anyone off.
-        if matches!(event, Event::Presence(_)) && self.tx.capacity() * 4 <= self.tx.max_capacity() {
+        if matches!(event, Event::Presence(_) | Event::Read(_))
+            && self.tx.capacity() * 4 <= self.tx.max_capacity()
+        {
             return Offer::Skipped;
         }
         match self.tx.try_send(event) {

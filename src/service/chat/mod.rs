@@ -25,6 +25,7 @@
 //!         Event::Message(m) => println!("<{}> {}", m.name, m.text),
 //!         Event::Presence(p) => println!("* {}", p.notice()),
 //!         Event::Dropped => break, // cut off: tell the client and hang up
+//!         Event::Read(_) => {}      // a read marker moved elsewhere
 //!     }
 //! }
 //! # Ok(()) }
@@ -35,12 +36,16 @@
 mod api;
 mod config;
 mod db;
+mod directory;
+mod dm;
+mod edit;
 mod error;
 mod event;
 mod filter;
 mod flood;
 mod fold;
 mod history;
+mod history_edit;
 mod history_pg;
 mod inbox;
 mod keys;
@@ -48,11 +53,17 @@ mod local;
 mod merge;
 mod migrate;
 mod names;
+mod reads;
+mod reads_db;
+mod reads_pg;
 mod render;
 mod room;
 mod sanitize;
+mod search;
+mod search_pg;
 mod wire;
 mod writer;
+mod writer_edit;
 mod writer_pg;
 
 #[cfg(test)]
@@ -68,9 +79,14 @@ pub use config::{
     TYPING_EVERY, WRITE_QUEUE_CAPACITY,
 };
 pub use db::{OpenStoreError, PRESENCE_TTL};
+pub use dm::{
+    DM_MARK, DM_MAX_PER_ACCOUNT, Recipient, conversation, dm_parties, dm_peer, dm_room, is_dm,
+    may_read,
+};
+pub use edit::{Amend, DEFAULT_EDIT_WINDOW, TOPIC_MAX_BYTES};
 pub use error::ChatError;
 pub use event::{
-    Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, RoomInfo, SessionId,
+    Change, DoorKind, Event, MemberInfo, Message, Presence, Renderer, Revision, RoomInfo, SessionId,
 };
 pub use filter::{FilterAction, FilterRule, FilterRuleError, WordFilter};
 pub use flood::TokenBucket;
@@ -84,6 +100,13 @@ pub use names::{
     GUEST_MARK, Identity, NAME_MAX_CHARS, NameRegistry, NoAccounts, ROOM_MAX_CHARS, account_name,
     guest_name, name_key, room_name,
 };
+pub use reads::{
+    COUNT_CAP, Conversation, MENTION_SCAN, ReadMark, UNREAD_ROOMS_MAX, account_key, mentions,
+};
 pub use render::{RENDER_SLOTS, RenderSlot};
 pub use room::{HubStats, PRESENCE_ROOM_MAX};
 pub use sanitize::sanitize;
+pub use search::{
+    DEFAULT_SEARCH_LIMIT, QUERY_MAX_BYTES, QUERY_MAX_WORDS, SEARCH_LIMIT_MAX, SNIPPET_MAX_CHARS,
+    SearchHit, SearchPage, SearchQuery,
+};

@@ -43,6 +43,16 @@ pub trait NameRegistry: Send + Sync {
     /// True when `name` (without `~`) is an account's name, compared the way
     /// the accounts service compares names.
     fn is_registered(&self, name: &str) -> bool;
+
+    /// Whether a direct message may go to the account `name`: by default,
+    /// any registered name (a registry that knows locks says so).
+    fn recipient(&self, name: &str) -> super::dm::Recipient {
+        if self.is_registered(name) {
+            super::dm::Recipient::Open
+        } else {
+            super::dm::Recipient::Unknown
+        }
+    }
 }
 
 impl<F: Fn(&str) -> bool + Send + Sync> NameRegistry for F {

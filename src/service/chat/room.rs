@@ -119,6 +119,9 @@ pub(super) struct RoomState {
     /// Since when the room has had no members (`None` while it has some):
     /// rooms idle longer than the configured time are evicted.
     pub idle_since: Option<tokio::time::Instant>,
+    /// For a direct conversation: where its parties' other sessions are,
+    /// so each message also reaches those that have not opened it.
+    pub dm: Option<Arc<super::directory::Directory>>,
 }
 
 impl Room {
@@ -161,6 +164,9 @@ impl RoomState {
             }
             if matches!(ev, Event::Message(_)) {
                 crate::ops::metrics::chat_delivered(queued);
+                if let Some(dir) = &self.dm {
+                    dir.offer_dm(room, &ev, &self.members);
+                }
             }
             if cut.is_empty() && !dead {
                 continue;

@@ -2,8 +2,9 @@
 //! `chat.message` and `chat.presence`), which the frame door, the web door
 //! and history replies all send. Each door still renders the bytes itself.
 
-use super::event::{Message, Presence};
-use crate::wire::{ChatEvent, ChatMessage};
+use super::event::{Message, Presence, Revision};
+use super::search::SearchHit;
+use crate::wire::{ChatEvent, ChatMessage, MessageKind, SearchResult};
 
 impl From<&Message> for ChatMessage {
     fn from(m: &Message) -> ChatMessage {
@@ -14,6 +15,22 @@ impl From<&Message> for ChatMessage {
             name: m.name.to_string(),
             guest: m.guest,
             text: m.text.clone(),
+            kind: m.revision.wire_kind(),
+            target: m.revision.target(),
+        }
+    }
+}
+
+impl Revision {
+    /// Its `kind` on the wire (absent for a message as first said).
+    pub fn wire_kind(self) -> Option<MessageKind> {
+        match self {
+            Revision::Original => None,
+            Revision::Edited => Some(MessageKind::Edited),
+            Revision::Deleted => Some(MessageKind::Deleted),
+            Revision::Edit(_) => Some(MessageKind::Edit),
+            Revision::Delete(_) => Some(MessageKind::Delete),
+            Revision::Topic => Some(MessageKind::Topic),
         }
     }
 }
@@ -35,6 +52,20 @@ impl From<&Presence> for ChatEvent {
             event: p.event_name().to_owned(),
             from: p.renamed_from().map(str::to_owned),
             notice: p.notice(),
+        }
+    }
+}
+
+impl From<&SearchHit> for SearchResult {
+    fn from(h: &SearchHit) -> SearchResult {
+        SearchResult {
+            room: h.room.to_string(),
+            seq: h.seq,
+            ts: h.ts,
+            name: h.name.to_string(),
+            guest: h.guest,
+            text: h.snippet.clone(),
+            edited: h.edited,
         }
     }
 }

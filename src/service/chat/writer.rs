@@ -18,17 +18,20 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::db::Db;
+use super::edit::Amend;
 use super::error::ChatError;
 use super::event::{Event, Message, SessionId};
 use super::history;
 use super::keys;
 use super::room::{Counters, Room, lock};
+use super::writer_edit::{amend_pg, amend_sqlite};
 use super::writer_pg::commit_pg;
 
 /// A publish waiting for the writer.
@@ -40,6 +43,9 @@ pub(super) struct Pending {
     pub origin: SessionId,
     /// The sender's idempotency key (see `keys`).
     pub key: Option<String>,
+    /// An edit or delete of the message with this seq, instead of a new
+    /// message (see `edit`); `text` is then unused.
+    pub amend: Option<(u64, Amend)>,
     pub ack: oneshot::Sender<Result<Arc<Message>, ChatError>>,
 }
 
@@ -47,14 +53,22 @@ pub(super) struct Pending {
 pub(super) fn spawn(
     conn: Db,
     rx: mpsc::Receiver<Pending>,
-    limits: (usize, usize),
+    limits: (usize, usize, Duration),
     node: Arc<str>,
     counters: Arc<Counters>,
 ) -> io::Result<JoinHandle<()>> {
-    let (max_batch, page_max) = limits;
+    let (max_batch, page_max, window) = limits;
     std::thread::Builder::new()
         .name("chat-writer".into())
-        .spawn(move || run(conn, rx, (max_batch.max(1), page_max), &node, &counters))
+        .spawn(move || {
+            run(
+                conn,
+                rx,
+                (max_batch.max(1), page_max, window),
+                &node,
+                &counters,
+            )
+        })
 }
 
 /// `node` names this node in the cluster (empty on SQLite): its commits
@@ -62,11 +76,11 @@ pub(super) fn spawn(
 fn run(
     mut conn: Db,
     mut rx: mpsc::Receiver<Pending>,
-    limits: (usize, usize),
+    limits: (usize, usize, Duration),
     node: &str,
     c: &Counters,
 ) {
-    let (max_batch, page_max) = limits;
+    let (max_batch, page_max, window) = limits;
     let mut batch = Vec::with_capacity(max_batch);
     let mut last_ts = 0;
     while let Some(first) = rx.blocking_recv() {
@@ -79,9 +93,26 @@ fn run(
         }
         // Timestamps never go backwards, even if the wall clock does.
         last_ts = now_millis().max(last_ts);
-        match &mut conn {
-            Db::Sqlite(conn) => commit(conn, &mut batch, last_ts, c),
-            Db::Pg(conn) => commit_pg(conn, &mut batch, (last_ts, node), page_max, c),
+        // Edits and deletes are committed alone, in their place: runs of
+        // messages between them go as one commit each.
+        while !batch.is_empty() {
+            let first_amend = batch.iter().position(|p| p.amend.is_some());
+            let mut run = match first_amend {
+                Some(0) => {
+                    let p = batch.remove(0);
+                    match &mut conn {
+                        Db::Sqlite(conn) => amend_sqlite(conn, p, (last_ts, window), c),
+                        Db::Pg(conn) => amend_pg(conn, p, (last_ts, window, node), page_max, c),
+                    }
+                    continue;
+                }
+                Some(k) => batch.drain(..k).collect(),
+                None => std::mem::take(&mut batch),
+            };
+            match &mut conn {
+                Db::Sqlite(conn) => commit(conn, &mut run, last_ts, c),
+                Db::Pg(conn) => commit_pg(conn, &mut run, (last_ts, node), page_max, c),
+            }
         }
     }
 }

@@ -193,6 +193,12 @@ impl Upload {
         each!(Upload, self, u => u.reserved())
     }
 
+    /// The BLAKE3 of everything written so far, as the store hashed it
+    /// (what publishing records when the sender gave no hash of its own).
+    pub fn content_blake3(&self) -> blake3::Hash {
+        each!(Upload, self, u => u.content_blake3())
+    }
+
     /// Appends `bytes` at `offset`; returns the new offset.
     pub fn write(&mut self, offset: u64, bytes: &[u8]) -> FileResult<u64> {
         each!(Upload, self, u => u.write(offset, bytes))

@@ -214,6 +214,11 @@ impl DiskUpload {
         self.meta.size
     }
 
+    /// The BLAKE3 of everything written so far, as the store hashed it.
+    pub fn content_blake3(&self) -> blake3::Hash {
+        self.blake3.finalize()
+    }
+
     /// The destination path.
     pub fn path(&self) -> &RelPath {
         &self.path

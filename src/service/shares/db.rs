@@ -9,13 +9,16 @@ use crate::store::Migration;
 /// Name of the database file in the data directory.
 pub const SHARES_DB: &str = "shares.db";
 
-/// The schema, one step so far. `num` is the owner-facing number of a
-/// share (not secret: only its owner can act on it by number); the link's
-/// ID and the revoke token are kept as hashes only.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "shares: links",
-    sql: "CREATE TABLE shares (
+/// The schema. `num` is the owner-facing number of a share (not secret:
+/// only its owner can act on it by number); the link's ID and the revoke
+/// token are kept as hashes only. `e2e` is an end-to-end encrypted share's
+/// sealed metadata, opaque to the server (NULL for a plain share);
+/// `e2e_purged` is 1 once its ciphertext was removed after it ended.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "shares: links",
+        sql: "CREATE TABLE shares (
               num           INTEGER PRIMARY KEY AUTOINCREMENT,
               id_hash       BLOB    NOT NULL UNIQUE,
               revoke_hash   BLOB    NOT NULL UNIQUE,
@@ -32,10 +35,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
           );
           CREATE INDEX shares_owner ON shares (owner, created);
           CREATE INDEX shares_state ON shares (state, expires);",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "shares: end-to-end encrypted metadata",
+        sql: "ALTER TABLE shares ADD COLUMN e2e BLOB;
+              ALTER TABLE shares ADD COLUMN e2e_purged INTEGER NOT NULL DEFAULT 0;",
+    },
+];
 
 const COLUMNS: &str =
-    "num, owner, path, size, blake3, created, expires, downloads_max, downloads, state, ended";
+    "num, owner, path, size, blake3, created, expires, downloads_max, downloads, state, ended, e2e";
 
 fn info(r: &Row<'_>) -> rusqlite::Result<ShareInfo> {
     let b3: Vec<u8> = r.get(4)?;
@@ -52,6 +62,7 @@ fn info(r: &Row<'_>) -> rusqlite::Result<ShareInfo> {
         downloads: from_sql(r.get(8)?),
         state: ShareState::parse(&state),
         ended: r.get::<_, Option<i64>>(10)?.map(from_sql),
+        e2e: r.get::<_, Option<Vec<u8>>>(11)?.map(hex::encode),
     })
 }
 
@@ -91,10 +102,11 @@ pub(crate) fn insert(
     now: u64,
     expires: u64,
     downloads_max: u64,
+    e2e: Option<&[u8]>,
 ) -> rusqlite::Result<i64> {
     c.prepare_cached(
-        "INSERT INTO shares (id_hash, revoke_hash, owner, path, size, blake3, created, expires, downloads_max)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO shares (id_hash, revoke_hash, owner, path, size, blake3, created, expires, downloads_max, e2e)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         id_hash.as_slice(),
@@ -106,6 +118,7 @@ pub(crate) fn insert(
         to_sql(now),
         to_sql(expires),
         to_sql(downloads_max),
+        e2e,
     ])?;
     Ok(c.last_insert_rowid())
 }
@@ -187,4 +200,22 @@ pub(crate) fn end_owner(c: &Connection, owner: i64, now: u64) -> rusqlite::Resul
         "UPDATE shares SET state = 'revoked', ended = ?2 WHERE owner = ?1 AND state = 'available'",
     )?
     .execute(params![owner, to_sql(now)])
+}
+
+/// Ended end-to-end shares whose ciphertext is still in the owner's
+/// store: `(num, owner, path)`.
+pub(crate) fn ended_e2e(c: &Connection) -> rusqlite::Result<Vec<(i64, i64, String)>> {
+    c.prepare_cached(
+        "SELECT num, owner, path FROM shares
+         WHERE e2e IS NOT NULL AND state != 'available' AND e2e_purged = 0",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .collect()
+}
+
+/// Records that share `num`'s ciphertext is gone.
+pub(crate) fn mark_purged(c: &Connection, num: i64) -> rusqlite::Result<()> {
+    c.prepare_cached("UPDATE shares SET e2e_purged = 1 WHERE num = ?1")?
+        .execute(params![num])?;
+    Ok(())
 }

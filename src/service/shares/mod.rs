@@ -22,6 +22,11 @@
 //! - A download counts once, when the bytes sent to one client address
 //!   cover the whole file (`coverage`): resumes and ranges inside one
 //!   download do not count again, a 1-byte range never burns one.
+//! - An end-to-end encrypted share (`--e2e`) is a share of a file of
+//!   ciphertext the sender uploaded, with sealed metadata the server keeps
+//!   unread (`e2e`): the server never holds the key, the name or a byte
+//!   of plaintext. All the rules above apply to it, and since that file
+//!   exists only to be shared, it is removed when the share ends.
 //! - Limits the server forces ([`SharesConfig`]): longest expiry, most
 //!   downloads (defaults 1 day and 1 download), creates per user per hour,
 //!   and the bytes of a user's available shares within their file quota.
@@ -29,6 +34,7 @@
 mod config;
 mod coverage;
 mod db;
+mod e2e;
 mod error;
 pub mod ids;
 #[cfg(test)]
@@ -43,6 +49,11 @@ pub use coverage::{MAX_RANGES, MAX_TRACKED};
 pub use db::SHARES_DB;
 pub use error::{ShareError, ShareResult};
 pub use types::{Created, NewShare, ShareInfo, ShareState};
+
+/// Largest sealed metadata of an end-to-end encrypted share, in bytes:
+/// the server stores it unread, so it is only bounded (the sender's
+/// format stays well under it: `client::e2e::MAX_SEALED_META`).
+pub const MAX_E2E_META: usize = 2048;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -150,6 +161,15 @@ impl Shares {
                 cfg.max_downloads
             )));
         }
+        if new
+            .e2e
+            .as_ref()
+            .is_some_and(|m| m.is_empty() || m.len() > MAX_E2E_META)
+        {
+            return Err(ShareError::Limit(format!(
+                "sealed metadata of 1 to {MAX_E2E_META} bytes only; a name that long cannot be shared end to end"
+            )));
+        }
         let id = ids::new_id().map_err(rng_error)?;
         let revoke = ids::new_id().map_err(rng_error)?;
         let mut c = self.conn(now)?;
@@ -184,6 +204,7 @@ impl Shares {
             now,
             expires,
             downloads,
+            new.e2e.as_deref(),
         )
         .map_err(ShareError::db("recording a share"))?;
         let info = db::by_num(&tx, num)

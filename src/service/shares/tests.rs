@@ -20,6 +20,7 @@ fn new(owner: i64, size: u64) -> NewShare {
         expires_in: None,
         downloads: None,
         quota: 1 << 30,
+        e2e: None,
     }
 }
 
@@ -191,4 +192,34 @@ fn a_deleted_owner_ends_every_share() {
         s.open_link(&a.id, T0),
         Err(ShareError::Ended(ShareState::Revoked))
     ));
+}
+
+#[test]
+fn sealed_metadata_is_kept_as_given_and_bounded() {
+    let (_d, s) = open(SharesConfig::default());
+    let meta = vec![1u8, 2, 3, 0xff];
+    let c = s
+        .create(
+            NewShare {
+                e2e: Some(meta.clone()),
+                ..new(1, 10)
+            },
+            T0,
+        )
+        .unwrap();
+    assert_eq!(
+        s.open_link(&c.id, T0).unwrap().e2e,
+        Some(hex::encode(&meta))
+    );
+    assert_eq!(s.create(new(1, 10), T0).unwrap().info.e2e, None);
+    for bad in [Vec::new(), vec![0u8; MAX_E2E_META + 1]] {
+        let r = s.create(
+            NewShare {
+                e2e: Some(bad),
+                ..new(1, 10)
+            },
+            T0,
+        );
+        assert!(matches!(r, Err(ShareError::Limit(_))), "{r:?}");
+    }
 }

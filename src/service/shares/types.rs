@@ -66,6 +66,9 @@ pub struct ShareInfo {
     pub state: ShareState,
     /// When it left `available`, Unix seconds.
     pub ended: Option<u64>,
+    /// An end-to-end encrypted share's sealed metadata (hex), which only
+    /// the link's key opens; `None` for a plain share.
+    pub e2e: Option<String>,
 }
 
 impl ShareInfo {
@@ -92,6 +95,9 @@ pub struct NewShare {
     pub downloads: Option<u64>,
     /// The owner's file quota, which the bytes of their shares stay within.
     pub quota: u64,
+    /// An end-to-end encrypted share's sealed metadata (at most
+    /// [`MAX_E2E_META`](super::MAX_E2E_META) bytes); `None` for a plain share.
+    pub e2e: Option<Vec<u8>>,
 }
 
 /// A share just created: the only time its ID and revoke token exist in

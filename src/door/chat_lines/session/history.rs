@@ -26,7 +26,7 @@ impl Chat {
                 ]));
             }
         };
-        let page = self.session.hub().history(&self.room, query).await?;
+        let page = self.session.history(&self.room, query).await?;
         let Some(first) = page.messages.first() else {
             return Ok(notices(&[format!("no older messages in {}", self.room)]));
         };

@@ -1,19 +1,19 @@
 //! `PUT /api/files/PATH`: the request body streamed into the file store a
-//! chunk at a time, never held whole in memory.
+//! chunk at a time, never held whole in memory, through the session's
+//! transfer table (`session::FilesState`): the same limits, verification
+//! and failures as a frame client's `file.put`.
 //!
-//! Integrity: the door hashes the bytes with BLAKE3 as they come off the
-//! connection and `finish_with` verifies the store's own hash of what it
-//! wrote against it, so a file is published only if every byte the
-//! browser sent reached the disk in order. A browser cannot compute
-//! BLAKE3 cheaply, and WebCrypto's SHA-256 needs the whole file in memory,
-//! so the page adds `X-Sockit-Sha256` for small files only; when present
-//! it is checked end to end (the browser's bytes, not just ours). The
-//! length is the declared `Content-Length`; a body that ends short is
-//! refused and its partial removed.
+//! Integrity: the store hashes what it writes and publishes only a body
+//! whose length is the declared `Content-Length`, written in order. A
+//! browser cannot compute BLAKE3 cheaply, and WebCrypto's SHA-256 needs
+//! the whole file in memory, so the page adds `X-Sockit-Sha256` for small
+//! files only; when present the session hashes SHA-256 as the chunks pass
+//! and checks it end to end (the browser's bytes, not just ours).
 //!
 //! An interrupted web upload is not resumable (the browser has no way to
 //! ask where to continue), so its partial is removed rather than kept to
-//! hold quota: every failure, and a dropped connection, aborts it.
+//! hold quota ([`Unfinished::Remove`]): every failure, and a dropped
+//! connection, removes it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,16 +24,16 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::super::WebState;
 use super::super::api::ApiError;
-use super::{bad_request, check_mutation, file_error, session};
-use crate::service::files::{FileError, Upload, UploadRequest, run_blocking};
+use super::{bad_request, check_mutation, session};
+use crate::service::files::UploadRequest;
+use crate::session::{Expected, FilesState, Unfinished};
 use crate::wire::ErrorCode;
 
 /// The optional request header with the SHA-256 (hex) of the whole body.
@@ -54,87 +54,6 @@ const BODY_IDLE: Duration = Duration::from_secs(60);
 pub struct PutQuery {
     #[serde(default)]
     replace: bool,
-}
-
-/// An upload that is removed (partial and quota reservation) unless it is
-/// taken out to be finished: covers errors and a handler dropped
-/// mid-upload when the browser goes away.
-struct Abort(Option<Upload>);
-
-impl Drop for Abort {
-    fn drop(&mut self) {
-        let Some(up) = self.0.take() else { return };
-        let abort = move || {
-            if let Err(e) = up.abort() {
-                tracing::warn!(error = %e, "could not remove an unfinished web upload");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => drop(rt.spawn_blocking(abort)),
-            Err(_) => abort(),
-        }
-    }
-}
-
-/// The upload, moved to the blocking pool and back for each chunk, with
-/// the door's own hashes of what came off the wire.
-struct Sink {
-    upload: Abort,
-    blake3: blake3::Hasher,
-    sha256: Option<Sha256>,
-}
-
-impl Sink {
-    /// Writes one chunk on the blocking pool; on error the partial is
-    /// removed there and then.
-    async fn write(mut self, bytes: Bytes) -> Result<Sink, FileError> {
-        run_blocking(move || match self.put(&bytes) {
-            Ok(()) => Ok(self),
-            Err(e) => {
-                self.discard();
-                Err(e)
-            }
-        })
-        .await
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> Result<(), FileError> {
-        let up = self
-            .upload
-            .0
-            .as_mut()
-            .ok_or_else(|| FileError::io("writing an upload", gone()))?;
-        up.write(up.offset(), bytes)?;
-        self.blake3.update(bytes);
-        if let Some(s) = self.sha256.as_mut() {
-            s.update(bytes);
-        }
-        Ok(())
-    }
-
-    /// Removes the partial (blocking).
-    fn discard(&mut self) {
-        if let Some(up) = self.upload.0.take() {
-            if let Err(e) = up.abort() {
-                tracing::warn!(error = %e, "could not remove an unfinished web upload");
-            }
-        }
-    }
-
-    /// Removes the partial before answering, so the quota it reserved is
-    /// free when the browser sees the error.
-    async fn abort(mut self, e: ApiError) -> ApiError {
-        let _ = run_blocking(move || {
-            self.discard();
-            Ok(())
-        })
-        .await;
-        e
-    }
-}
-
-fn gone() -> std::io::Error {
-    std::io::Error::other("the upload was already finished")
 }
 
 /// A fingerprint no earlier partial has: a web upload always starts at 0
@@ -195,6 +114,7 @@ pub async fn upload(
     let size = content_length(&headers)?;
     let want_sha = expected_sha256(&headers)?;
     let chunk = UPLOAD_CHUNK.min(store.config().max_chunk).max(1);
+    let mut files = FilesState::ending(store, Unfinished::Remove);
     // Path, size, quota, conflict and busy are all checked here, before
     // the first byte of the body is read.
     let req = UploadRequest {
@@ -204,55 +124,92 @@ pub async fn upload(
         force: q.replace,
         md5: false,
     };
-    let upload = run_blocking(move || store.begin_upload(user, &req))
-        .await
-        .map_err(file_error)?;
-    let sink = Sink {
-        upload: Abort(Some(upload)),
-        blake3: blake3::Hasher::new(),
-        sha256: want_sha.map(|_| Sha256::new()),
+    let (handle, _) = files.begin_upload(user, req, want_sha.is_some()).await?;
+    let mut up = WebUpload {
+        files,
+        user,
+        handle,
     };
-    let sink = receive(sink, body, chunk, size).await?;
-    finish(sink, want_sha).await
+    match up.run(body, chunk, size, want_sha).await {
+        Ok(res) => Ok(res),
+        Err(e) => {
+            // The partial goes before the answer, so the quota it held is
+            // free when the browser sees the error.
+            up.files.close().await;
+            Err(e)
+        }
+    }
 }
 
-/// Reads the body into the sink, `chunk` bytes per write.
-async fn receive(mut sink: Sink, body: Body, chunk: usize, size: u64) -> Result<Sink, ApiError> {
-    let mut stream = body.into_data_stream();
-    let mut pending = BytesMut::new();
-    let mut received = 0u64;
-    loop {
-        let next = match tokio::time::timeout(BODY_IDLE, stream.next()).await {
-            Ok(n) => n,
-            Err(_) => {
-                let e = cut_short(received, size, "the browser went quiet");
-                return Err(sink.abort(e).await);
-            }
+/// One browser upload: its own transfer table with its one handle.
+struct WebUpload {
+    files: FilesState,
+    user: i64,
+    handle: u64,
+}
+
+impl WebUpload {
+    async fn run(
+        &mut self,
+        body: Body,
+        chunk: usize,
+        size: u64,
+        want_sha: Option<[u8; 32]>,
+    ) -> Result<Response, ApiError> {
+        self.receive(body, chunk, size).await?;
+        let expected = Expected {
+            sha256: want_sha,
+            ..Expected::default()
         };
-        match next {
-            None => break,
-            Some(Err(e)) => {
-                return Err(sink.abort(cut_short(received, size, &e.to_string())).await);
-            }
-            Some(Ok(bytes)) => {
-                received = received.saturating_add(bytes.len() as u64);
-                pending.extend_from_slice(&bytes);
-                while pending.len() >= chunk {
-                    let c = pending.split_to(chunk).freeze();
-                    sink = sink.write(c).await.map_err(file_error)?;
+        let p = self
+            .files
+            .finish_upload(self.user, self.handle, expected)
+            .await?;
+        let status = if p.replaced {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        let body = json!({
+            "path": p.path.as_str(),
+            "size": p.size,
+            "blake3": p.hashes.blake3.to_hex().to_string(),
+            "replaced": p.replaced,
+        });
+        Ok((status, Json(body)).into_response())
+    }
+
+    /// Reads the body into the upload, `chunk` bytes per write.
+    async fn receive(&mut self, body: Body, chunk: usize, size: u64) -> Result<(), ApiError> {
+        let mut stream = body.into_data_stream();
+        let mut pending = BytesMut::new();
+        let (mut received, mut offset) = (0u64, 0u64);
+        loop {
+            let next = tokio::time::timeout(BODY_IDLE, stream.next())
+                .await
+                .map_err(|_| cut_short(received, size, "the browser went quiet"))?;
+            match next {
+                None => break,
+                Some(Err(e)) => return Err(cut_short(received, size, &e.to_string())),
+                Some(Ok(bytes)) => {
+                    received = received.saturating_add(bytes.len() as u64);
+                    pending.extend_from_slice(&bytes);
+                    while pending.len() >= chunk {
+                        let c = pending.split_to(chunk).freeze();
+                        offset = self.files.write(self.user, self.handle, offset, c).await?;
+                    }
                 }
             }
         }
+        if !pending.is_empty() {
+            let c = pending.freeze();
+            self.files.write(self.user, self.handle, offset, c).await?;
+        }
+        if received != size {
+            return Err(cut_short(received, size, "the body ended early"));
+        }
+        Ok(())
     }
-    if !pending.is_empty() {
-        sink = sink.write(pending.freeze()).await.map_err(file_error)?;
-    }
-    if received != size {
-        return Err(sink
-            .abort(cut_short(received, size, "the body ended early"))
-            .await);
-    }
-    Ok(sink)
 }
 
 fn cut_short(received: u64, size: u64, why: &str) -> ApiError {
@@ -261,40 +218,4 @@ fn cut_short(received: u64, size: u64, why: &str) -> ApiError {
         ErrorCode::BadRequest,
         format!("upload cut short after {received} of {size} bytes ({why}); nothing was kept"),
     )
-}
-
-/// Verifies and publishes.
-async fn finish(mut sink: Sink, want_sha: Option<[u8; 32]>) -> Result<Response, ApiError> {
-    if let (Some(want), Some(s)) = (want_sha, sink.sha256.take()) {
-        let got: [u8; 32] = s.finalize().into();
-        if got != want {
-            let e = file_error(FileError::VerifyFailed {
-                expected: hex::encode(want),
-                actual: hex::encode(got),
-            });
-            return Err(sink.abort(e).await);
-        }
-    }
-    let ours = sink.blake3.finalize();
-    let upload = sink
-        .upload
-        .0
-        .take()
-        .ok_or_else(|| file_error(FileError::io("finishing an upload", gone())))?;
-    let p = run_blocking(move || upload.finish_with(Some(&ours), None))
-        .await
-        .map_err(file_error)?;
-    tracing::info!(path = %p.path, size = p.size, replaced = p.replaced, door = "web", "file published");
-    let status = if p.replaced {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    let body = json!({
-        "path": p.path.as_str(),
-        "size": p.size,
-        "blake3": p.hashes.blake3.to_hex().to_string(),
-        "replaced": p.replaced,
-    });
-    Ok((status, Json(body)).into_response())
 }

@@ -11,11 +11,13 @@
 //! left out: its writer delivers them, with their sender, so that a
 //! member is never sent its own message back.
 //!
-//! A room is in this node's map (subscribed) before its last seq is read
-//! at a join, and every [`CHECK_EVERY`] the feed compares each room's last
-//! delivered seq with the room's top in PostgreSQL and catches up from
-//! history: that catches a row the outbox read missed while the room was
-//! loading, or the last message of a burst whose wake-up was lost.
+//! At a join the room's last seq is read first and the room goes into
+//! this node's map (subscribed) after, so a row committed in between is
+//! not fed to it by the outbox read. It is not lost: the room's next row
+//! shows a gap, read from history before it is delivered, and every
+//! [`CHECK_EVERY`] the feed compares each room's last delivered seq with
+//! the room's top in PostgreSQL and catches up from history, which also
+//! covers the last message of a burst whose wake-up was lost.
 //!
 //! Presence: with the same period the feed sends this node's heartbeat
 //! and, when they changed, its members per room (`chat_presence`); `who`
@@ -35,9 +37,11 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config};
 
 use super::LocalHub;
-use crate::service::chat::event::Message;
+use crate::service::chat::dm::is_dm;
+use crate::service::chat::event::{Event, Message};
 use crate::service::chat::history_pg::{self, NOTIFY_CHANNEL, PresenceRow};
 use crate::service::chat::merge;
+use crate::service::chat::reads_db::READ_CHANNEL;
 use crate::service::chat::room::{Room, lock};
 use crate::store::pg::PgConn;
 
@@ -85,7 +89,7 @@ fn run(hub: &Weak<LocalHub>, cfg: Config, node: &str) {
         }
         let r = conn.with(|c| {
             if !listening {
-                c.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))?;
+                c.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}; LISTEN {READ_CHANNEL}"))?;
                 listening = true;
             }
             let start = match cursor {
@@ -102,8 +106,13 @@ fn run(hub: &Weak<LocalHub>, cfg: Config, node: &str) {
                 // Wait for a wake-up or the poll period, whichever first;
                 // then take every other wake-up already queued.
                 let mut n = c.notifications();
-                let _ = n.timeout_iter(POLL_EVERY).next()?;
-                while n.iter().next()?.is_some() {}
+                let mut woken = n.timeout_iter(POLL_EVERY).next()?;
+                while let Some(note) = woken {
+                    if note.channel() == READ_CHANNEL {
+                        remote_read(hub, node, note.payload());
+                    }
+                    woken = n.iter().next()?;
+                }
             }
             Ok(())
         });
@@ -186,6 +195,14 @@ fn round(
     }
     for (name, msgs) in by_room {
         let room = lock(&hub.rooms).get(&name).cloned();
+        if room.is_none() && is_dm(&name) {
+            // A direct message no session here opened: its parties'
+            // sessions here still learn of it.
+            for m in &msgs {
+                hub.directory
+                    .offer_dm(&name, &Event::Message(m.clone()), &[]);
+            }
+        }
         if let Some(room) = room {
             merge::deliver_in_order(
                 c,
@@ -199,6 +216,25 @@ fn round(
     }
     *cursor = Some(end);
     Ok(full)
+}
+
+/// Delivers a read marker another node announced (`{"node","user","room",
+/// "seq"}`) to the account's sessions here; this node's own are skipped
+/// (delivered when set), and an unreadable payload is ignored.
+fn remote_read(hub: &Weak<LocalHub>, node: &str, payload: &str) {
+    #[derive(serde::Deserialize)]
+    struct Note {
+        node: String,
+        user: String,
+        room: String,
+        seq: u64,
+    }
+    let Ok(n) = serde_json::from_str::<Note>(payload) else {
+        return;
+    };
+    if let (false, Some(hub)) = (n.node == node, hub.upgrade()) {
+        hub.remote_read(&n.user, &n.room, n.seq);
+    }
 }
 
 /// Catches up every room in memory whose top in PostgreSQL is past its

@@ -60,7 +60,9 @@ impl LocalHub {
         if let Some(ip) = peer {
             self.addresses.attach(ip);
         }
-        lock(&self.members).insert(id, Arc::new(member));
+        let member = Arc::new(member);
+        self.list_account(&member);
+        lock(&self.members).insert(id, member);
         tracing::debug!(session = %id, name = %name, door = %door, "chat member connected");
         Ok(Connected { id, name, inbox })
     }
@@ -80,11 +82,14 @@ impl LocalHub {
         }
         let (old, old_key, rooms) = {
             let mut p = lock(&member.profile);
+            self.unlist_account(&p.name, p.guest, id);
             let old = std::mem::replace(&mut p.name, name.clone());
             p.guest = guest;
             let old_key = std::mem::replace(&mut p.guest_key, key.clone());
             (old, old_key, p.rooms.clone())
         };
+        self.list_account(&member);
+        self.leave_foreign_dms(&member);
         if old_key.is_some() && old_key != key {
             self.release(old_key, id);
         }
@@ -113,6 +118,7 @@ impl LocalHub {
         };
         let (key, rooms, announce) = {
             let mut p = lock(&m.profile);
+            self.unlist_account(&p.name, p.guest, id);
             // Leaving always works; over the flood limit it is not told.
             let announce = Self::charge(&mut p).is_ok();
             (p.guest_key.take(), std::mem::take(&mut p.rooms), announce)

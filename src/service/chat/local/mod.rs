@@ -10,6 +10,7 @@
 
 mod addresses;
 mod cluster;
+mod dm;
 mod members;
 mod prune;
 mod publish;
@@ -32,12 +33,16 @@ use super::api::Ticket;
 use super::api::{ChatHub, Connected, HubFuture, Joined};
 use super::config::{ChatConfig, WRITE_QUEUE_CAPACITY};
 use super::db::{Db, DbError, OpenStoreError};
+use super::directory::Directory;
+use super::edit::Amend;
 use super::error::ChatError;
 use super::event::{DoorKind, MemberInfo, RoomInfo, SessionId};
 use super::filter::WordFilter;
 use super::history::{HistoryPage, HistoryQuery};
 use super::names::{Identity, NameRegistry};
+use super::reads::Conversation;
 use super::room::{Counters, HubStats, Member, Room, lock};
+use super::search::{SearchPage, SearchQuery};
 use super::writer::{self, Pending};
 use crate::store::Backend;
 
@@ -48,6 +53,8 @@ pub struct LocalHub {
     registry: Arc<dyn NameRegistry>,
     rooms: Mutex<HashMap<Arc<str>, Arc<Room>>>,
     members: Mutex<HashMap<SessionId, Arc<Member>>>,
+    /// Sessions by account, for direct messages and read markers.
+    directory: Arc<Directory>,
     /// Online guests' name keys (see `names::name_key`).
     guests: Mutex<HashMap<String, SessionId>>,
     writer: mpsc::Sender<Pending>,
@@ -128,7 +135,11 @@ impl LocalHub {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_CAPACITY);
         // Detached: the thread ends when the hub (the last sender) is
         // dropped, after committing whatever was still queued.
-        let limits = (config.max_batch, config.history_page_max);
+        let limits = (
+            config.max_batch,
+            config.history_page_max,
+            config.edit_window,
+        );
         let node: Option<Arc<str>> = store.is_shared().then(|| {
             let mut b = [0u8; 8];
             let _ = getrandom::fill(&mut b);
@@ -145,6 +156,7 @@ impl LocalHub {
             rooms: Mutex::new(HashMap::new()),
             members: Mutex::new(HashMap::new()),
             guests: Mutex::new(HashMap::new()),
+            directory: Arc::new(Directory::default()),
             writer: tx,
             reader: Arc::new(Mutex::new(reader)),
             pruner: Mutex::new(pruner),
@@ -269,5 +281,47 @@ impl ChatHub for LocalHub {
     }
     fn disconnect(&self, id: SessionId) {
         self.disconnect_member(id);
+    }
+    fn history_for<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        query: HistoryQuery,
+    ) -> HubFuture<'a, HistoryPage> {
+        Box::pin(self.history_for(id, room, query))
+    }
+    fn who_for<'a>(&'a self, id: SessionId, room: &'a str) -> HubFuture<'a, Vec<MemberInfo>> {
+        Box::pin(self.who_for(id, room))
+    }
+    fn dms(&self, id: SessionId) -> HubFuture<'_, Vec<Conversation>> {
+        Box::pin(self.list_dms(id))
+    }
+    fn unread(&self, id: SessionId, rooms: Vec<String>) -> HubFuture<'_, Vec<Conversation>> {
+        Box::pin(self.unread_in(id, rooms))
+    }
+    fn mark_read<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        seq: u64,
+    ) -> HubFuture<'a, (Arc<str>, u64)> {
+        Box::pin(self.mark_read(id, room, seq))
+    }
+    fn amend<'a>(
+        &'a self,
+        id: SessionId,
+        room: &'a str,
+        seq: u64,
+        change: Amend,
+    ) -> HubFuture<'a, Ticket> {
+        Box::pin(self.amend_message(id, room, seq, change))
+    }
+    fn search<'a>(&'a self, user: &'a str, query: SearchQuery) -> HubFuture<'a, SearchPage> {
+        let user = user.to_owned();
+        Box::pin(self.read(move |db| db.search(&query, &user)))
+    }
+    fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String> {
+        let room = room.to_owned();
+        Box::pin(self.read(move |db| db.topic(&room)))
     }
 }

@@ -9,6 +9,8 @@ use tokio::sync::oneshot;
 use super::LocalHub;
 use crate::service::chat::api::Ticket;
 use crate::service::chat::config::DEFAULT_ROOM;
+use crate::service::chat::dm::is_dm;
+use crate::service::chat::edit::{Amend, TOPIC_MAX_BYTES};
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
@@ -55,6 +57,13 @@ pub(crate) fn message_text(
     Ok(text)
 }
 
+/// What `submit_entry` queues: a message, or a change (of message
+/// `seq`, or of the room's topic).
+enum Entry<'a> {
+    Message(&'a str),
+    Change(u64, Amend),
+}
+
 impl LocalHub {
     /// Checks, cleans and queues a message for the writer; the ticket
     /// resolves once it is committed and fanned out.
@@ -65,12 +74,38 @@ impl LocalHub {
         text: &str,
         key: Option<&str>,
     ) -> Result<Ticket, ChatError> {
-        let max = self.config.max_message_bytes;
         if let Some(k) = key {
             keys::check(k)?;
         }
+        self.submit_entry(id, room, Entry::Message(text), key).await
+    }
+
+    /// See [`ChatHub::amend`](crate::service::chat::ChatHub::amend): an
+    /// edit goes through every check a message does, a topic the same
+    /// with its own length limit; the writer then checks the rules of
+    /// `edit` against the stored message.
+    pub(super) async fn amend_message(
+        &self,
+        id: SessionId,
+        room: &str,
+        seq: u64,
+        change: Amend,
+    ) -> Result<Ticket, ChatError> {
+        self.submit_entry(id, room, Entry::Change(seq, change), None)
+            .await
+    }
+
+    /// A message or a change, checked, cleaned and queued.
+    async fn submit_entry(
+        &self,
+        id: SessionId,
+        room: &str,
+        entry: Entry<'_>,
+        key: Option<&str>,
+    ) -> Result<Ticket, ChatError> {
+        let max = self.config.max_message_bytes;
         let member = self.member(id)?;
-        let room = room_name(room)?;
+        let room = self.conversation_of(&member, room)?;
         let (room, name, guest) = {
             let mut p = lock(&member.profile);
             let r = p.rooms.iter().find(|r| *r.name == *room).cloned();
@@ -80,7 +115,27 @@ impl LocalHub {
             self.charge_message(&member, &mut p)?;
             (r, p.name.clone(), p.guest)
         };
-        let text = message_text(text, max, &self.filter)?;
+        let (text, amend) = match entry {
+            Entry::Message(t) => (message_text(t, max, &self.filter)?, None),
+            Entry::Change(seq, Amend::Edit(t)) => {
+                let clean = message_text(&t, max, &self.filter)?;
+                (String::new(), Some((seq, Amend::Edit(clean))))
+            }
+            Entry::Change(seq, Amend::Delete) => (String::new(), Some((seq, Amend::Delete))),
+            Entry::Change(seq, Amend::Topic(t)) => {
+                // An empty topic clears it.
+                let clean = if sanitize(&t).is_empty() {
+                    String::new()
+                } else {
+                    message_text(&t, TOPIC_MAX_BYTES, &self.filter)?
+                };
+                (String::new(), Some((seq, Amend::Topic(clean))))
+            }
+        };
+        if is_dm(&room.name) {
+            // The other party may have been deleted or locked since.
+            self.check_recipient(&member, &room.name).await?;
+        }
         {
             // Membership is checked where the writer will look, and the
             // pending count keeps the room (and its ids) alive until commit.
@@ -90,8 +145,8 @@ impl LocalHub {
             }
             st.pending += 1;
         }
-        self.queue(room, (name, guest), text, id, key.map(str::to_owned))
-            .await
+        let key = key.map(str::to_owned);
+        self.queue(room, (name, guest), text, id, key, amend).await
     }
 
     /// See [`ChatHub::post_unjoined`](crate::service::chat::ChatHub::post_unjoined).
@@ -135,19 +190,21 @@ impl LocalHub {
         // An id no member has: every member, the poster's namesakes
         // included, is sent the message.
         let origin = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
-        self.queue(room, (name, guest), text, origin, None).await
+        self.queue(room, (name, guest), text, origin, None, None)
+            .await
     }
 
     /// Hands a checked message to the writer; the caller has counted it in
     /// the room's `pending` (which keeps the room alive until the commit),
     /// and this takes it back if the writer is gone.
-    async fn queue(
+    pub(super) async fn queue(
         &self,
         room: Arc<Room>,
         (name, guest): (Arc<str>, bool),
         text: String,
         origin: SessionId,
         key: Option<String>,
+        amend: Option<(u64, Amend)>,
     ) -> Result<Ticket, ChatError> {
         let (ack, done) = oneshot::channel();
         let pending = Pending {
@@ -157,6 +214,7 @@ impl LocalHub {
             text,
             origin,
             key,
+            amend,
             ack,
         };
         if self.writer.send(pending).await.is_err() {
@@ -172,6 +230,8 @@ impl LocalHub {
         room: &str,
         query: HistoryQuery,
     ) -> Result<HistoryPage, ChatError> {
+        // Direct conversations only through `history_for`, which knows
+        // who asks: `room_name` refuses their names.
         let room: Arc<str> = Arc::from(room_name(room)?);
         let page_max = self.config.history_page_max;
         self.read(move |db| db.query(&room, query, page_max)).await

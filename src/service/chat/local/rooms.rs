@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use super::LocalHub;
 use crate::service::chat::api::Joined;
 use crate::service::chat::config::{DEFAULT_ROOM, MAX_ROOMS_PER_MEMBER, ROOM_LIST_MAX};
+use crate::service::chat::dm::is_dm;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::{Change, Event, MemberInfo, Presence, RoomInfo, SessionId};
 use crate::service::chat::names::room_name;
@@ -24,8 +25,11 @@ const JOIN_TRIES: usize = 16;
 
 impl LocalHub {
     pub(super) async fn join_room(&self, id: SessionId, room: &str) -> Result<Joined, ChatError> {
-        let name = room_name(room)?;
         let member = self.member(id)?;
+        let name = self.conversation_of(&member, room)?;
+        if is_dm(&name) && !lock(&member.profile).rooms.iter().any(|r| *r.name == *name) {
+            self.admit_dm(&member, &name).await?;
+        }
         let already = {
             let mut p = lock(&member.profile);
             let found = p.rooms.iter().find(|r| *r.name == *name).cloned();
@@ -80,8 +84,8 @@ impl LocalHub {
     }
 
     pub(super) fn leave_room(&self, id: SessionId, room: &str) -> Result<(), ChatError> {
-        let name = room_name(room)?;
         let member = self.member(id)?;
+        let name = self.conversation_of(&member, room)?;
         let (room, announce) = {
             let mut p = lock(&member.profile);
             let pos = p.rooms.iter().position(|r| *r.name == *name);
@@ -141,9 +145,8 @@ impl LocalHub {
         }
     }
 
-    pub(super) fn list_members(&self, room: &str) -> Result<Vec<MemberInfo>, ChatError> {
-        let name = room_name(room)?;
-        let Some(room) = lock(&self.rooms).get(name.as_str()).cloned() else {
+    pub(super) fn list_members(&self, name: &str) -> Result<Vec<MemberInfo>, ChatError> {
+        let Some(room) = lock(&self.rooms).get(name).cloned() else {
             return Ok(Vec::new());
         };
         let mut list: Vec<MemberInfo> =
@@ -155,9 +158,18 @@ impl LocalHub {
     /// The members of `room` on this node and, in a cluster, on every
     /// other live node, sorted by name.
     pub(super) async fn list_all_members(&self, room: &str) -> Result<Vec<MemberInfo>, ChatError> {
+        // Direct conversations are listed to their parties only (`who_for`).
+        self.list_all_members_of(&room_name(room)?).await
+    }
+
+    /// [`LocalHub::list_all_members`] of a canonical room name.
+    pub(super) async fn list_all_members_of(
+        &self,
+        room: &str,
+    ) -> Result<Vec<MemberInfo>, ChatError> {
         let mut list = self.list_members(room)?;
         if let Some(node) = self.node.clone() {
-            let name = room_name(room)?;
+            let name = room.to_owned();
             let remote = self.read(move |db| db.remote_members(&node, &name)).await?;
             list.extend(remote);
             list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -172,13 +184,15 @@ impl LocalHub {
         let live: Vec<Arc<Room>> = lock(&self.rooms).values().cloned().collect();
         let mut list: Vec<RoomInfo> = stored
             .into_iter()
-            .map(|(name, last_id)| RoomInfo {
+            .filter(|(name, _, _)| !is_dm(name))
+            .map(|(name, last_id, topic)| RoomInfo {
                 name: Arc::from(name),
                 members: 0,
                 last_id,
+                topic,
             })
             .collect();
-        for r in live {
+        for r in live.into_iter().filter(|r| !is_dm(&r.name)) {
             let (members, last_id) = {
                 let st = lock(&r.state);
                 (st.members.len(), st.last_id)
@@ -192,6 +206,7 @@ impl LocalHub {
                     name: r.name.clone(),
                     members,
                     last_id,
+                    topic: String::new(),
                 }),
                 None => {}
             }
@@ -233,12 +248,14 @@ impl LocalHub {
                 let historyless = stored.as_ref().is_none_or(|(last, _)| *last == 0);
                 // The default room is where every door puts a newcomer: it
                 // is always there to join, whatever the limits.
+                // A direct conversation is bounded per account instead
+                // (`admit_dm`): talking to people spends no room budget.
                 if historyless && !charged && name != DEFAULT_ROOM {
                     let max = self.config.rooms_max;
                     if max > 0 && self.room_total.load(Ordering::Relaxed) >= max {
                         return Err(ChatError::RoomsFull(max));
                     }
-                    if let Some(ip) = peer {
+                    if let Some(ip) = peer.filter(|_| !is_dm(name)) {
                         self.addresses
                             .take_creation(ip)
                             .map_err(|retry_after| ChatError::RoomQuota { retry_after })?;
@@ -252,6 +269,9 @@ impl LocalHub {
                         }
                         let name: Arc<str> = Arc::from(name);
                         let room = Arc::new(Room::new(name.clone(), last_id, Arc::from(epoch)));
+                        if is_dm(&name) {
+                            lock(&room.state).dm = Some(self.directory.clone());
+                        }
                         rooms.insert(name, room.clone());
                         return Ok(room);
                     }

@@ -7,7 +7,6 @@ use super::LocalHub;
 use crate::service::chat::config::TYPING_EVERY;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::{Change, SessionId};
-use crate::service::chat::names::room_name;
 use crate::service::chat::room::lock;
 
 impl LocalHub {
@@ -17,8 +16,8 @@ impl LocalHub {
     /// must be in the room. Costs no flood token: it is paced here, and a
     /// full queue leaves it out (it travels as presence).
     pub(super) fn typing_in(&self, id: SessionId, room: &str) -> Result<(), ChatError> {
-        let name = room_name(room)?;
         let member = self.member(id)?;
+        let name = self.conversation_of(&member, room)?;
         let now = tokio::time::Instant::now();
         let room = {
             let mut p = lock(&member.profile);

@@ -1,6 +1,8 @@
 //! Hub tests: a real `LocalHub` on a temporary data directory, no sockets.
 
+mod dm;
 mod durability;
+mod edits;
 mod fanout;
 mod limits;
 mod members;
@@ -55,7 +57,7 @@ async fn next_message(inbox: &mut Inbox) -> Arc<Message> {
     loop {
         match next(inbox).await {
             Event::Message(m) => return m,
-            Event::Presence(_) => {}
+            Event::Presence(_) | Event::Read(_) => {}
             Event::Dropped => panic!("cut off"),
         }
     }
@@ -66,7 +68,7 @@ async fn next_presence(inbox: &mut Inbox) -> Arc<Presence> {
     loop {
         match next(inbox).await {
             Event::Presence(p) => return p,
-            Event::Message(_) => {}
+            Event::Message(_) | Event::Read(_) => {}
             Event::Dropped => panic!("cut off"),
         }
     }

@@ -1,0 +1,103 @@
+//! Direct messages and read markers on a cluster: two nodes sharing one
+//! throw-away PostgreSQL (tests/common/pg.rs).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::Server;
+use common::chat::{ask, next_event, next_message, refusal};
+use common::pg::Pg;
+use sockit::client::Client;
+use sockit::wire::{ChatEvent, ChatReply, ChatRequest};
+
+const IO_LIMIT: Duration = Duration::from_secs(30);
+const PASS: &str = "correct horse battery";
+
+fn node(pg: &Pg) -> Server {
+    let url = pg.url();
+    let srv = Server::start(&[
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        common::CHEAP_ARGON2,
+        "--store",
+        &url,
+    ]);
+    for name in ["ann", "bob", "cid"] {
+        pg.add_user(name, PASS);
+    }
+    srv
+}
+
+async fn member(srv: &Server, name: &str) -> Client {
+    common::framed_member(srv, name, PASS, IO_LIMIT).await
+}
+
+#[tokio::test]
+async fn a_direct_message_and_its_read_marker_cross_nodes() {
+    let pg = Pg::start();
+    let (one, two) = (node(&pg), node(&pg));
+    let mut ann = member(&one, "ann").await;
+    // Bob is on the other node, in the lobby only, with two clients.
+    let mut bob = member(&two, "bob").await;
+    let mut bob2 = member(&one, "bob").await;
+    let lobby = || ChatRequest::Join {
+        room: "lobby".into(),
+    };
+    ask(&mut bob, lobby()).await.unwrap();
+    ask(&mut bob2, lobby()).await.unwrap();
+    let dm = ChatRequest::Dm { to: "bob".into() };
+    ask(&mut ann, dm).await.unwrap();
+    let send = ChatRequest::Send {
+        room: "@bob".into(),
+        text: "across nodes, @bob".into(),
+        key: Some("k1".into()),
+    };
+    let ChatReply::Send { seq, .. } = ask(&mut ann, send).await.unwrap() else {
+        panic!()
+    };
+    let m = next_message(&mut bob).await;
+    assert_eq!(
+        (m.room.as_str(), m.seq, m.text.as_str()),
+        ("@ann+bob", seq, "across nodes, @bob")
+    );
+
+    // Counts on node two, the marker set there reaches bob's client on
+    // node one.
+    let ChatReply::Dms { dms } = ask(&mut bob, ChatRequest::Dms {}).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((dms[0].unread, dms[0].mentions), (1, 1));
+    let read = ChatRequest::Read {
+        room: "@ann".into(),
+        seq,
+    };
+    ask(&mut bob, read).await.unwrap();
+    loop {
+        if let ChatEvent::Read { room, seq: at } = next_event(&mut bob2).await {
+            assert_eq!((room.as_str(), at), ("@ann+bob", seq));
+            break;
+        }
+    }
+    let ChatReply::Dms { dms } = ask(&mut bob2, ChatRequest::Dms {}).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((dms[0].read, dms[0].unread), (seq, 0));
+
+    // A third account on either node reads nothing.
+    let mut cid = member(&two, "cid").await;
+    let history = ChatRequest::History {
+        room: "@ann+bob".into(),
+        last: Some(5),
+        after: None,
+        before: None,
+        epoch: None,
+    };
+    assert_eq!(refusal(ask(&mut cid, history).await), "not_in_room");
+    let ChatReply::Rooms { rooms } = ask(&mut cid, ChatRequest::Rooms {}).await.unwrap() else {
+        panic!()
+    };
+    assert!(rooms.iter().all(|r| !r.name.starts_with('@')));
+}
