@@ -207,12 +207,14 @@ async fn accept_loop<F, Fut>(
         // capped nor checked; the client its header names is, in the task.
         let trusted = ip.is_some_and(|ip| shared.gate.trusts(ip));
         let (place, proxied) = if trusted {
-            let proxied = Proxied {
+            // Boxed: most connections come from no proxy, and their task
+            // should not carry room for one.
+            let proxied = Box::new(Proxied {
                 door,
                 busy: busy.clone(),
                 shared: shared.clone(),
                 mode,
-            };
+            });
             (None, Some(proxied))
         } else {
             match shared.gate.admit(ip) {
@@ -234,7 +236,9 @@ async fn accept_loop<F, Fut>(
         let open = move |conn: Conn| async move {
             let (conn, _place) = match (place, proxied) {
                 (Some(place), _) => (conn, place),
-                (None, Some(p)) => match p.open(conn).await {
+                // Boxed: reading a PROXY header (its buffer, its timer)
+                // happens once, and must not enlarge every task for its life.
+                (None, Some(p)) => match Box::pin(p.open(conn)).await {
                     Some(opened) => opened,
                     None => return Ok(()),
                 },

@@ -211,8 +211,9 @@ pub async fn linger_close<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
-    // Boxed: the drain's state must not enlarge every caller's future.
-    let _ = tokio::time::timeout(linger, Box::pin(drain)).await;
+    // Boxed with its timer: a lingering close happens once per connection,
+    // and its state must not enlarge every caller's future for its life.
+    let _ = Box::pin(tokio::time::timeout(linger, drain)).await;
     Ok(())
 }
 

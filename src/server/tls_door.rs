@@ -32,7 +32,9 @@ where
     Fut: Future<Output = io::Result<()>>,
 {
     let stream = match tls {
-        Some(t) => Stream::Tls(Box::new(t.accept(conn).await?)),
+        // Boxed: the handshake's state (rustls's, kilobytes) is needed once,
+        // and must not be room in every connection's future, TLS or not.
+        Some(t) => Stream::Tls(Box::new(Box::pin(t.accept(conn)).await?)),
         None => Stream::Plain(conn),
     };
     Box::pin(door(stream)).await

@@ -124,12 +124,14 @@ async fn serve<S: AsyncStream>(
             ) {
                 Step::NeedMore => break None,
                 Step::Failed(e) => break Some(e),
+                // Boxed, as the answer is: these two frames and their
+                // writes must not be room in an idle connection's future.
                 Step::Stateful(req) => {
                     let reply = Box::pin(session.answer(&req, &opts.info)).await;
-                    write_reply(s, opts, &mut codec, reply, &req, &mut wbuf).await?;
+                    Box::pin(write_reply(s, opts, &mut codec, reply, &req, &mut wbuf)).await?;
                 }
                 Step::Large(reply, req) => {
-                    write_reply(s, opts, &mut codec, reply, &req, &mut wbuf).await?;
+                    Box::pin(write_reply(s, opts, &mut codec, reply, &req, &mut wbuf)).await?;
                 }
             }
         };
@@ -208,7 +210,7 @@ async fn serve<S: AsyncStream>(
             Woke::Input(r) => {
                 let n = r?;
                 if n == 0 {
-                    return eof(&mut codec, &mut rbuf, s).await;
+                    return Box::pin(eof(&mut codec, &mut rbuf, s)).await;
                 }
                 idle.touch();
                 // A read that filled the buffer may have left more behind:
