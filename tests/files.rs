@@ -598,14 +598,12 @@ fn put_follows_scps_destination_rule() {
     assert!(err.contains("notes is a file, not a directory"), "{err}");
 }
 
-/// An unfinished upload idle past `--partial-retention` is deleted while
-/// the server runs (not only at its next start), and its quota freed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_running_server_sweeps_unfinished_uploads_past_their_retention() {
-    let env = Env::start_with(&["alice"], &["--partial-retention", "2s"]);
+/// Starts alice's upload of 100 bytes to `path` and sends the first 40:
+/// the client and the upload's handle, left unfinished.
+async fn start_partial(env: &Env, path: &str) -> (Client, u64) {
     let mut c = env.raw(Some("alice")).await;
     let begin = FileRequest::Put {
-        path: "stale.bin".into(),
+        path: path.into(),
         size: 100,
         fingerprint: "v1".into(),
         force: false,
@@ -620,7 +618,16 @@ async fn the_running_server_sweeps_unfinished_uploads_past_their_retention() {
         .to_frame(None)
         .with_body(&[7u8; 40][..]);
     c.request(w).await.unwrap();
-    drop(c); // the client went away mid-upload
+    (c, handle)
+}
+
+/// An unfinished upload idle past `--partial-retention` is deleted while
+/// the server runs (not only at its next start), and its quota freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_server_sweeps_unfinished_uploads_past_their_retention() {
+    let env = Env::start_with(&["alice"], &["--partial-retention", "2s"]);
+    // The client goes away mid-upload.
+    drop(start_partial(&env, "stale.bin").await);
     let out = ok(&env.as_user("alice", &["ls", "--partial"], b""));
     assert!(out.contains("stale.bin (40 bytes held)"), "{out}");
     // Swept within a period (1 s) of expiring; the bound only catches a
@@ -642,23 +649,7 @@ async fn the_running_server_sweeps_unfinished_uploads_past_their_retention() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ls_and_rm_partial_show_and_cancel_unfinished_uploads() {
     let env = Env::start(&["alice"]);
-    let mut c = env.raw(Some("alice")).await;
-    let begin = FileRequest::Put {
-        path: "isos/big.iso".into(),
-        size: 100,
-        fingerprint: "v1".into(),
-        force: false,
-        md5: false,
-    };
-    let FileReply::Put { handle, .. } =
-        FileReply::from_frame(&c.request(begin.to_frame(None)).await.unwrap()).unwrap()
-    else {
-        panic!()
-    };
-    let w = FileRequest::Write { handle, offset: 0 }
-        .to_frame(None)
-        .with_body(&[7u8; 40][..]);
-    c.request(w).await.unwrap();
+    let (mut c, handle) = start_partial(&env, "isos/big.iso").await;
     c.request(FileRequest::Close { handle }.to_frame(None))
         .await
         .unwrap();
