@@ -211,7 +211,7 @@ fn two_stores(pg: &Pg, quota: u64) -> (FileStore, FileStore) {
         quota,
         ..FilesConfig::default()
     };
-    let url: postgres::Config = pg.url().parse().unwrap();
+    let url = sockit::store::pg::PgTarget::parse(&pg.url()).unwrap();
     let (a, _) = FileStore::open_pg(url.clone(), cfg.clone()).unwrap();
     let (b, _) = FileStore::open_pg(url, cfg).unwrap();
     (a, b)
@@ -351,7 +351,7 @@ fn quota_holds_across_nodes_and_the_sweep_runs_on_one() {
         partial_retention: Duration::ZERO,
         ..FilesConfig::default()
     };
-    let url: postgres::Config = pg.url().parse().unwrap();
+    let url = sockit::store::pg::PgTarget::parse(&pg.url()).unwrap();
     let running = a.begin_upload(
         1,
         &UploadRequest {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::accounts::{self, AccountsCopied};
 use super::chat::{self, ChatCopied};
 use super::files::{FileError, FileStore, FilesConfig, import_dir};
-use crate::store::pg::{PgConn, PgError};
+use crate::store::pg::{PgConn, PgError, PgTarget};
 
 /// Everything one run copied.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -72,7 +72,7 @@ pub enum MigrateError {
 }
 
 /// Copies `data_dir` into the PostgreSQL `cfg` names. Blocking.
-pub fn migrate(data_dir: &Path, cfg: &postgres::Config) -> Result<Copied, MigrateError> {
+pub fn migrate(data_dir: &Path, cfg: &PgTarget) -> Result<Copied, MigrateError> {
     let mut conn = PgConn::open(cfg.clone())?;
     let accounts = accounts::copy_to_pg(data_dir, &mut conn)?;
     let chat = chat::copy_to_pg(data_dir, &mut conn)?;
@@ -89,7 +89,7 @@ pub fn migrate(data_dir: &Path, cfg: &postgres::Config) -> Result<Copied, Migrat
 /// accounts part, so each tree lands under the same owner. The store is
 /// opened without quota or size limits: what the node held is copied
 /// whole, and the nodes apply their limits to what comes after.
-pub fn migrate_files(data_dir: &Path, cfg: &postgres::Config) -> Result<FilesCopied, MigrateError> {
+pub fn migrate_files(data_dir: &Path, cfg: &PgTarget) -> Result<FilesCopied, MigrateError> {
     let config = FilesConfig {
         quota: u64::MAX,
         max_file: u64::MAX,

@@ -30,7 +30,7 @@ pub enum Backend {
     /// SQLite files in the data directory: one node, nothing to set up.
     Sqlite,
     /// A PostgreSQL shared by every node of a cluster.
-    Postgres(Box<postgres::Config>),
+    Postgres(Box<pg::PgTarget>),
 }
 
 impl Backend {
@@ -42,7 +42,7 @@ impl Backend {
         if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
             return Err(pg::PgError::BadUrl(s.to_owned()));
         }
-        Ok(Backend::Postgres(Box::new(pg::config(s)?)))
+        Ok(Backend::Postgres(Box::new(pg::PgTarget::parse(s)?)))
     }
 
     /// True for the cluster's store.

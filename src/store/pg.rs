@@ -10,11 +10,12 @@
 //! synchronous face of `tokio-postgres`): callers run it on their own
 //! thread or in `spawn_blocking`, never on the async workers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::{Client, Config};
+use rustls::ClientConfig;
 
-pub use super::pg_tls::connect;
 use super::{Migration, pg_tls};
 
 /// How long connecting may take before the caller gets an error: a client
@@ -58,27 +59,53 @@ pub enum PgError {
     },
 }
 
-/// Parses a `postgres://` URL (or key=value string), sets the timeouts,
-/// and keeps its TLS policy for every connection to that server
-/// (`store::pg_tls`: `sslmode`, including `verify-ca` and `verify-full`, and
-/// `sslrootcert=FILE`, which is read now).
-pub fn config(url: &str) -> Result<Config, PgError> {
-    let split = pg_tls::split(url).map_err(PgError::Tls)?;
-    let mut cfg: Config = split
-        .url
-        .parse()
-        .map_err(|_| PgError::BadUrl(url.to_owned()))?;
-    pg_tls::register(&cfg, &split.check).map_err(PgError::Tls)?;
-    cfg.connect_timeout(CONNECT_TIMEOUT);
-    cfg.application_name("sockit");
-    Ok(cfg)
+/// A PostgreSQL server to connect to: the parsed URL with its timeouts,
+/// and the TLS policy its `sslmode` and `sslrootcert` asked for
+/// (`store::pg_tls`). Every connection a node opens is made from this one
+/// value, so no connection can miss the policy.
+#[derive(Clone)]
+pub struct PgTarget {
+    cfg: Config,
+    tls: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `Config`'s own Debug hides the password.
+        f.debug_struct("PgTarget")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgTarget {
+    /// Parses a `postgres://` URL (or key=value string), sets the timeouts,
+    /// and builds its TLS policy (`sslmode`, including `verify-ca` and
+    /// `verify-full`, and `sslrootcert=FILE`, which is read now, so a bad
+    /// file is reported at start).
+    pub fn parse(url: &str) -> Result<PgTarget, PgError> {
+        let split = pg_tls::split(url).map_err(PgError::Tls)?;
+        let mut cfg: Config = split
+            .url
+            .parse()
+            .map_err(|_| PgError::BadUrl(url.to_owned()))?;
+        let tls = pg_tls::policy(&split.check).map_err(PgError::Tls)?;
+        cfg.connect_timeout(CONNECT_TIMEOUT);
+        cfg.application_name("sockit");
+        Ok(PgTarget { cfg, tls })
+    }
+
+    /// Opens a connection to the server, with its TLS policy.
+    pub fn connect(&self) -> Result<Client, postgres::Error> {
+        pg_tls::connect(&self.cfg, &self.tls)
+    }
 }
 
 /// One connection that is opened on first use and opened again after it
 /// broke (PostgreSQL restarted, network cut): the caller's current request
 /// fails, the next one reconnects.
 pub struct PgConn {
-    cfg: Config,
+    target: PgTarget,
     client: Option<Client>,
 }
 
@@ -110,15 +137,18 @@ fn close(client: Option<Client>) {
 }
 
 impl PgConn {
-    /// A connection to `cfg`, not yet opened.
-    pub fn new(cfg: Config) -> PgConn {
-        PgConn { cfg, client: None }
+    /// A connection to `target`, not yet opened.
+    pub fn new(target: PgTarget) -> PgConn {
+        PgConn {
+            target,
+            client: None,
+        }
     }
 
     /// Opens it now, so that a wrong URL or a server that is down is
     /// reported at start rather than at the first message.
-    pub fn open(cfg: Config) -> Result<PgConn, PgError> {
-        let mut c = PgConn::new(cfg);
+    pub fn open(target: PgTarget) -> Result<PgConn, PgError> {
+        let mut c = PgConn::new(target);
         c.client()?;
         Ok(c)
     }
@@ -131,7 +161,7 @@ impl PgConn {
         match &mut self.client {
             Some(c) => Ok(c),
             slot @ None => {
-                let mut c = connect(&self.cfg)?;
+                let mut c = self.target.connect()?;
                 let ms = STATEMENT_TIMEOUT.as_millis();
                 c.batch_execute(&format!("SET statement_timeout = {ms}"))?;
                 Ok(slot.insert(c))

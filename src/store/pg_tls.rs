@@ -15,16 +15,16 @@
 //! (PostgreSQL does not offer it there).
 //!
 //! The `postgres` crate's [`Config`] knows neither `verify-*` nor
-//! `sslrootcert`, so [`split`] takes them out of the URL, and the policy is
-//! kept beside the parsed config, keyed by its hosts, ports, user and
-//! database: every connection a node opens to that server (pooled,
-//! listening, migrating) then uses it.
+//! `sslrootcert`, so [`split`] takes them out of the URL, and the policy
+//! travels beside the parsed config in one value, `store::pg::PgTarget`:
+//! every connection a node opens to that server (pooled, listening,
+//! migrating) is made from it, so none can miss the policy.
 
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use postgres::config::SslMode;
@@ -128,59 +128,19 @@ fn decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Each server's ([`key`]) client configuration.
-type Policies = Vec<(String, Arc<ClientConfig>)>;
-
-/// The policies of the servers this process was given.
-fn policies() -> &'static Mutex<Policies> {
-    static P: OnceLock<Mutex<Policies>> = OnceLock::new();
-    P.get_or_init(Mutex::default)
+/// Builds the client configuration `check` asks for (reads the CA file:
+/// at start, so a bad file is reported then).
+pub(super) fn policy(check: &CertCheck) -> Result<Arc<ClientConfig>, String> {
+    client_config(check).map_err(|e| format!("--store TLS: {e}"))
 }
 
-/// What identifies one server and database in a parsed config.
-fn key(cfg: &Config) -> String {
-    format!(
-        "{:?} {:?} {:?} {:?}",
-        cfg.get_hosts(),
-        cfg.get_ports(),
-        cfg.get_user(),
-        cfg.get_dbname()
-    )
-}
-
-/// Builds the client configuration `check` asks for and keeps it for the
-/// connections to `cfg`'s server (reads the CA file: at start, so a bad
-/// file is reported then).
-pub(super) fn register(cfg: &Config, check: &CertCheck) -> Result<(), String> {
-    let tls = client_config(check).map_err(|e| format!("--store TLS: {e}"))?;
-    let k = key(cfg);
-    let mut p = policies().lock().unwrap_or_else(|e| e.into_inner());
-    p.retain(|(have, _)| *have != k);
-    p.push((k, tls));
-    Ok(())
-}
-
-/// Opens a connection to `cfg`'s server with its TLS policy.
-pub fn connect(cfg: &Config) -> Result<Client, postgres::Error> {
+/// Opens a connection to `cfg`'s server, with TLS as `tls` says unless
+/// the URL turned it off (`sslmode=disable`).
+pub(super) fn connect(cfg: &Config, tls: &Arc<ClientConfig>) -> Result<Client, postgres::Error> {
     if cfg.get_ssl_mode() == SslMode::Disable {
         return cfg.connect(NoTls);
     }
-    let k = key(cfg);
-    let found = {
-        let p = policies().lock().unwrap_or_else(|e| e.into_inner());
-        p.iter()
-            .find(|(have, _)| *have == k)
-            .map(|(_, c)| c.clone())
-    };
-    let tls = match found {
-        Some(tls) => tls,
-        None => match client_config(&CertCheck::EncryptOnly) {
-            Ok(tls) => tls,
-            // No TLS configuration can be built at all: plain, as before.
-            Err(_) => return cfg.connect(NoTls),
-        },
-    };
-    cfg.connect(Rustls(tls))
+    cfg.connect(Rustls(tls.clone()))
 }
 
 /// The connector the `postgres` crate asks for one TLS session per

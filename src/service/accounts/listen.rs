@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use postgres::Config;
+use crate::store::pg::PgTarget;
 use postgres::fallible_iterator::FallibleIterator;
 use tokio::sync::Notify;
 
@@ -38,7 +38,7 @@ impl Drop for Listener {
 
 /// Starts a thread that wakes `wake` on each notification (and after
 /// each reconnect).
-pub(super) fn spawn(cfg: Config, wake: Arc<Notify>) -> std::io::Result<Listener> {
+pub(super) fn spawn(cfg: PgTarget, wake: Arc<Notify>) -> std::io::Result<Listener> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     std::thread::Builder::new()
@@ -47,9 +47,9 @@ pub(super) fn spawn(cfg: Config, wake: Arc<Notify>) -> std::io::Result<Listener>
     Ok(Listener { stop })
 }
 
-fn run(cfg: &Config, wake: &Notify, stop: &AtomicBool) {
+fn run(cfg: &PgTarget, wake: &Notify, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
-        let mut client = match crate::store::pg::connect(cfg) {
+        let mut client = match cfg.connect() {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "revocation listener cannot connect; retrying");

@@ -23,6 +23,7 @@ use super::sweep::SweepReport;
 use super::tree::{Entry, Listing, Removed};
 use super::unfinished::PartialInfo;
 use super::upload::{DiskUpload, UploadRequest};
+use crate::store::pg::PgTarget;
 
 /// The per-user file store, on disk or on PostgreSQL. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -78,10 +79,7 @@ impl FileStore {
     }
 
     /// Opens the PostgreSQL store; see [`PgStore::open`].
-    pub fn open_pg(
-        cfg: postgres::Config,
-        config: FilesConfig,
-    ) -> FileResult<(FileStore, SweepReport)> {
+    pub fn open_pg(cfg: PgTarget, config: FilesConfig) -> FileResult<(FileStore, SweepReport)> {
         PgStore::open(cfg, config).map(|(s, r)| (FileStore::Pg(s), r))
     }
 

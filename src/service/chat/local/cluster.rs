@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
+use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config};
 
 use super::LocalHub;
 use crate::service::chat::dm::is_dm;
@@ -43,7 +43,7 @@ use crate::service::chat::history_pg::{self, NOTIFY_CHANNEL, PresenceRow};
 use crate::service::chat::merge;
 use crate::service::chat::reads_db::READ_CHANNEL;
 use crate::service::chat::room::{Room, lock};
-use crate::store::pg::PgConn;
+use crate::store::pg::{PgConn, PgTarget};
 
 /// Longest a committed message waits for the feed when its wake-up is
 /// lost: Centrifugo's default outbox poll.
@@ -67,14 +67,14 @@ const FORGET_NODE_AFTER: Duration = Duration::from_secs(3600);
 const OUTBOX_BATCH: usize = 1000;
 
 /// Starts the feed thread; it ends when the hub is dropped.
-pub(super) fn spawn(hub: Weak<LocalHub>, cfg: Config, node: Arc<str>) -> std::io::Result<()> {
+pub(super) fn spawn(hub: Weak<LocalHub>, cfg: PgTarget, node: Arc<str>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("chat-cluster".into())
         .spawn(move || run(&hub, cfg, &node))?;
     Ok(())
 }
 
-fn run(hub: &Weak<LocalHub>, cfg: Config, node: &str) {
+fn run(hub: &Weak<LocalHub>, cfg: PgTarget, node: &str) {
     let mut conn = PgConn::new(cfg);
     let mut presence = Presence::default();
     let mut cursor: Option<i64> = None;

@@ -42,7 +42,7 @@ use postgres::Transaction;
 use super::config::FilesConfig;
 use super::error::{FileError, FileResult};
 use super::sweep::SweepReport;
-use crate::store::pg::PgConn;
+use crate::store::pg::{PgConn, PgTarget};
 
 pub use download::PgDownload;
 pub use pool::{MAX_CONNS, WAIT};
@@ -87,7 +87,7 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects, creates or upgrades the tables, and sweeps expired
     /// unfinished uploads (unless another node is sweeping).
-    pub fn open(cfg: postgres::Config, config: FilesConfig) -> FileResult<(PgStore, SweepReport)> {
+    pub fn open(cfg: PgTarget, config: FilesConfig) -> FileResult<(PgStore, SweepReport)> {
         let mut first = PgConn::open(cfg.clone()).map_err(|e| FileError::Internal {
             doing: "connecting to PostgreSQL for files",
             source: std::io::Error::other(e),

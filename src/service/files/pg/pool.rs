@@ -9,7 +9,7 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::store::pg::PgConn;
+use crate::store::pg::{PgConn, PgTarget};
 
 use super::super::error::{FileError, FileResult};
 
@@ -24,7 +24,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// The pool: idle connections and how many exist.
 pub(crate) struct Pool {
-    cfg: postgres::Config,
+    cfg: PgTarget,
     state: Mutex<PoolState>,
     freed: Condvar,
 }
@@ -43,7 +43,7 @@ pub(crate) struct Conn<'a> {
 
 impl Pool {
     /// A pool that connects on first use.
-    pub(crate) fn new(cfg: postgres::Config) -> Pool {
+    pub(crate) fn new(cfg: PgTarget) -> Pool {
         Pool {
             cfg,
             state: Mutex::new(PoolState::default()),
