@@ -167,9 +167,11 @@ pub trait ChatHub: Send + Sync {
         seq: u64,
         change: Amend,
     ) -> HubFuture<'a, Ticket>;
-    /// Searches the history of the rooms `user` may read (see
-    /// [`may_read`](super::may_read)), newest first.
-    fn search<'a>(&'a self, user: &'a str, query: SearchQuery) -> HubFuture<'a, SearchPage>;
+    /// Searches the history of the rooms `who` may read (see
+    /// [`may_read`](super::may_read)), newest first: access is decided
+    /// from the identity the member connected as, never from a display
+    /// name (a guest called `ann` is not the account `ann`).
+    fn search<'a>(&'a self, who: &'a Identity, query: SearchQuery) -> HubFuture<'a, SearchPage>;
     /// The topic of `room` (empty when it has none); set it with
     /// [`ChatHub::amend`] and [`Amend::Topic`].
     fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String>;
@@ -208,6 +210,9 @@ pub struct Session {
     hub: Arc<dyn ChatHub>,
     id: SessionId,
     name: Arc<str>,
+    /// Who the member connected (or last renamed) as: what decides which
+    /// rooms its searches may read.
+    who: Identity,
 }
 
 impl std::fmt::Debug for Session {
@@ -238,11 +243,12 @@ impl Session {
         door: DoorKind,
         peer: Option<IpAddr>,
     ) -> Result<(Session, Inbox), ChatError> {
-        let c = hub.connect(who, door, peer).await?;
+        let c = hub.connect(who.clone(), door, peer).await?;
         let s = Session {
             hub,
             id: c.id,
             name: c.name,
+            who,
         };
         Ok((s, c.inbox))
     }
@@ -313,7 +319,7 @@ impl Session {
 
     /// See [`ChatHub::search`], as this member.
     pub async fn search(&self, query: SearchQuery) -> Result<SearchPage, ChatError> {
-        self.hub.search(&self.name, query).await
+        self.hub.search(&self.who, query).await
     }
 
     /// See [`ChatHub::leave`].
@@ -349,8 +355,9 @@ impl Session {
 
     /// See [`ChatHub::rename`]; the handle's name follows.
     pub async fn rename(&mut self, who: Identity) -> Result<Arc<str>, ChatError> {
-        let name = self.hub.rename(self.id, who).await?;
+        let name = self.hub.rename(self.id, who.clone()).await?;
         self.name = name.clone();
+        self.who = who;
         Ok(name)
     }
 }

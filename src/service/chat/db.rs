@@ -16,6 +16,7 @@ use super::error::ChatError;
 use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::history_pg;
+use super::names::Identity;
 use super::reads::Conversation;
 use super::search::{self, SearchPage, SearchQuery};
 use super::{reads_db, reads_pg, search_pg};
@@ -137,11 +138,15 @@ impl Db {
         })
     }
 
-    /// One page of `user`'s search.
-    pub(super) fn search(&mut self, q: &SearchQuery, user: &str) -> Result<SearchPage, DbError> {
+    /// One page of `who`'s search.
+    pub(super) fn search(
+        &mut self,
+        q: &SearchQuery,
+        who: &Identity,
+    ) -> Result<SearchPage, DbError> {
         Ok(match self {
-            Db::Sqlite(c) => search::query(c, q, user)?,
-            Db::Pg(c) => c.with(|c| search_pg::search(c, q, user))?,
+            Db::Sqlite(c) => search::query(c, q, who)?,
+            Db::Pg(c) => c.with(|c| search_pg::search(c, q, who))?,
         })
     }
 

@@ -19,8 +19,10 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, params};
 
+use super::dm::may_read;
 use super::error::ChatError;
 use super::history::{get_u64, sql_int};
+use super::names::Identity;
 
 /// Longest query, in bytes: a sentence; a 10 KB paste is refused, not
 /// run.
@@ -177,16 +179,6 @@ pub struct SearchPage {
     pub next: Option<u64>,
 }
 
-/// Whether the member called `user` (`~name` for a guest) may read
-/// `room`'s messages: the direct-message rule, [`may_read`](super::may_read).
-pub(crate) fn readable(user: &str, room: &str) -> bool {
-    let who = match user.strip_prefix('~') {
-        Some(guest) => super::names::Identity::Guest(guest.to_owned()),
-        None => super::names::Identity::Registered(user.to_owned()),
-    };
-    super::dm::may_read(&who, room)
-}
-
 /// The snippet shown for `text`: up to [`SNIPPET_MAX_CHARS`] characters
 /// around the first of `words` it contains (case-insensitively), with an
 /// ellipsis where text was cut.
@@ -221,15 +213,16 @@ pub(super) fn snippet(text: &str, words: &[String]) -> String {
     out
 }
 
-/// Keeps the rows `user` may read, up to the page's limit; the cursor
-/// goes on after the last row looked at when the scan was cut short.
-pub(super) fn page(rows: Vec<(u64, SearchHit)>, q: &SearchQuery, user: &str) -> SearchPage {
+/// Keeps the rows `who` may read (the direct-message rule,
+/// [`may_read`](super::may_read)), up to the page's limit; the cursor goes
+/// on after the last row looked at when the scan was cut short.
+pub(super) fn page(rows: Vec<(u64, SearchHit)>, q: &SearchQuery, who: &Identity) -> SearchPage {
     let full = rows.len() >= q.scan();
     let mut hits = Vec::new();
     let mut last = None;
     for (doc, hit) in rows {
         last = Some(doc);
-        if !readable(user, &hit.room) {
+        if !may_read(who, &hit.room) {
             continue;
         }
         hits.push(hit);
@@ -243,11 +236,11 @@ pub(super) fn page(rows: Vec<(u64, SearchHit)>, q: &SearchQuery, user: &str) -> 
     }
 }
 
-/// Runs `q` for `user` on SQLite.
+/// Runs `q` for `who` on SQLite.
 pub(super) fn query(
     conn: &Connection,
     q: &SearchQuery,
-    user: &str,
+    who: &Identity,
 ) -> rusqlite::Result<SearchPage> {
     let mut st = conn.prepare_cached(
         "SELECT f.rowid, m.room, m.id, m.ts, m.name, m.guest, m.text, m.kind
@@ -276,5 +269,5 @@ pub(super) fn query(
         },
     )?;
     let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(page(rows, q, user))
+    Ok(page(rows, q, who))
 }

@@ -17,6 +17,7 @@ use postgres::Client;
 use super::edit::{self, Amend, Target};
 use super::error::ChatError;
 use super::history_pg::{NOTIFY_CHANNEL, get_u64, revision, sql_int};
+use super::names::Identity;
 use super::search::{SearchHit, SearchPage, SearchQuery, page, snippet};
 
 /// The schema step (PostgreSQL migration 5).
@@ -129,11 +130,11 @@ pub(super) fn amend(
     Ok(Ok(get_u64(seq)))
 }
 
-/// Runs `q` for `user` (newest first, by outbox id).
+/// Runs `q` for `who` (newest first, by outbox id).
 pub(super) fn search(
     c: &mut Client,
     q: &SearchQuery,
-    user: &str,
+    who: &Identity,
 ) -> Result<SearchPage, postgres::Error> {
     // Words are letters and digits only (see `SearchQuery::parse`), so
     // quoting them is enough to keep them lexemes; the last is a prefix.
@@ -170,5 +171,5 @@ pub(super) fn search(
             )
         })
         .collect();
-    Ok(page(rows, q, user))
+    Ok(page(rows, q, who))
 }

@@ -316,9 +316,9 @@ impl ChatHub for LocalHub {
     ) -> HubFuture<'a, Ticket> {
         Box::pin(self.amend_message(id, room, seq, change))
     }
-    fn search<'a>(&'a self, user: &'a str, query: SearchQuery) -> HubFuture<'a, SearchPage> {
-        let user = user.to_owned();
-        Box::pin(self.read(move |db| db.search(&query, &user)))
+    fn search<'a>(&'a self, who: &'a Identity, query: SearchQuery) -> HubFuture<'a, SearchPage> {
+        let who = who.clone();
+        Box::pin(self.read(move |db| db.search(&query, &who)))
     }
     fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String> {
         let room = room.to_owned();

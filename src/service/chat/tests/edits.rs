@@ -240,18 +240,44 @@ async fn search_pages_newest_first_within_a_room_and_takes_hostile_queries() {
     assert!(SearchQuery::parse(&many, None, None, None).is_err());
 }
 
-#[test]
-fn direct_conversations_are_readable_by_their_participants_only() {
-    use crate::service::chat::search::readable;
-    assert!(readable("ann", "lobby"));
-    assert!(readable("ann", "@ann+bob"));
-    assert!(readable("Bob", "@ann+bob"));
-    assert!(!readable("eve", "@ann+bob"));
-    assert!(!readable("ann+bob", "@ann+bob"));
-    assert!(
-        !readable("~ann", "@ann+bob"),
-        "a guest called ann is not ann"
-    );
+/// Three open accounts: direct conversations between them.
+struct Three;
+
+impl NameRegistry for Three {
+    fn is_registered(&self, name: &str) -> bool {
+        ["ann", "bob", "eve"].contains(&account_key(name).as_str())
+    }
+    fn recipient(&self, name: &str) -> Recipient {
+        match self.is_registered(name) {
+            true => Recipient::Open,
+            false => Recipient::Unknown,
+        }
+    }
+}
+
+#[tokio::test]
+async fn search_shows_a_direct_conversation_to_its_two_accounts_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = LocalHub::open(dir.path(), unlimited(), Arc::new(Three)).unwrap();
+    let (ann, _a) = user_in(&hub, "ann", "lobby").await;
+    ann.join("@bob").await.unwrap();
+    let m = ann.publish("@bob", "the vault code is 1234").await.unwrap();
+    let (bob, _b) = user_in(&hub, "Bob", "lobby").await;
+    let (eve, _e) = user_in(&hub, "eve", "lobby").await;
+    assert_eq!(seqs(&ann.search(search("vault")).await.unwrap()), [m.id]);
+    assert_eq!(seqs(&bob.search(search("vault")).await.unwrap()), [m.id]);
+    assert!(eve.search(search("vault")).await.unwrap().hits.is_empty());
+    let (guest, _g) = guest_in(&hub, "zed", "lobby").await;
+    assert!(guest.search(search("vault")).await.unwrap().hits.is_empty());
+    // Access follows the identity, not a name: a guest called bob is
+    // not the account bob.
+    let hit = |who: Identity| {
+        let hub = hub.clone();
+        async move { hub.search(&who, search("vault")).await.unwrap().hits.len() }
+    };
+    assert_eq!(hit(Identity::Registered("ANN".into())).await, 1);
+    assert_eq!(hit(Identity::Guest("bob".into())).await, 0);
+    assert_eq!(hit(Identity::Registered("ann+bob".into())).await, 0);
 }
 
 #[tokio::test]
