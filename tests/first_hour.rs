@@ -138,19 +138,7 @@ fn the_banner_says_when_defaults_were_dropped_and_how_to_add_an_account() {
 
     // user add says which store it wrote; the next start has an account.
     let data = srv.data();
-    let out = run(
-        &[
-            "user",
-            "add",
-            "ann",
-            "--password-stdin",
-            "--argon2",
-            common::CHEAP_ARGON2,
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        format!("{PASS}\n").as_bytes(),
-    );
+    let out = common::user_add(common::Accounts::Data(&data), "ann", PASS);
     assert!(out.status.success(), "{out:?}");
     let said = text(&out.stdout);
     let db = std::fs::canonicalize(data.join("sockit.db")).unwrap();

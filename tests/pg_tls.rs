@@ -15,7 +15,7 @@ mod common;
 use std::path::Path;
 
 use common::pg::Pg;
-use common::{CHEAP_ARGON2, Server, run, strip_scheme};
+use common::{Accounts, CHEAP_ARGON2, Server, strip_scheme};
 use sockit::client::Client;
 use sockit::net::Conn;
 use sockit::wire::{ChatReply, ChatRequest};
@@ -36,17 +36,7 @@ fn verify(mode: &str, ca: &Path) -> String {
 
 /// `sockit user add NAME --store URL`: its exit and its stderr.
 fn user_add(store: &str, name: &str) -> (bool, String) {
-    let args = [
-        "user",
-        "add",
-        name,
-        "--password-stdin",
-        "--argon2",
-        CHEAP_ARGON2,
-        "--store",
-        store,
-    ];
-    let out = run(&args, format!("{PASS}\n").as_bytes());
+    let out = common::user_add(Accounts::Store(store), name, PASS);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -201,10 +201,22 @@ pub fn strip_scheme(a: &str) -> &str {
 /// the suite hashes cheaply.
 pub const CHEAP_ARGON2: &str = "m=256,t=1,p=1";
 
-/// Creates the account `name` in the data directory `data` with
-/// `sockit user add --password-stdin`, as an operator would.
-pub fn add_user(data: &Path, name: &str, pass: &str) {
-    let data = data.to_str().unwrap();
+/// Where `sockit user add` writes the account.
+#[derive(Debug, Clone, Copy)]
+pub enum Accounts<'a> {
+    /// A node's data directory (`--data`).
+    Data(&'a Path),
+    /// A shared store (`--store URL`).
+    Store(&'a str),
+}
+
+/// Runs `sockit user add NAME --password-stdin` against `at`, with the
+/// cheap test hash, as an operator would; the caller judges the output.
+pub fn user_add(at: Accounts<'_>, name: &str, pass: &str) -> std::process::Output {
+    let (flag, place) = match at {
+        Accounts::Data(dir) => ("--data", dir.to_str().unwrap()),
+        Accounts::Store(url) => ("--store", url),
+    };
     let args = [
         "user",
         "add",
@@ -212,10 +224,15 @@ pub fn add_user(data: &Path, name: &str, pass: &str) {
         "--password-stdin",
         "--argon2",
         CHEAP_ARGON2,
-        "--data",
-        data,
+        flag,
+        place,
     ];
-    let out = run(&args, format!("{pass}\n").as_bytes());
+    run(&args, format!("{pass}\n").as_bytes())
+}
+
+/// Creates the account `name` in the data directory `data` ([`user_add`]).
+pub fn add_user(data: &Path, name: &str, pass: &str) {
+    let out = user_add(Accounts::Data(data), name, pass);
     assert!(out.status.success(), "user add {name}: {out:?}");
 }
 

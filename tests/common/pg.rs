@@ -339,18 +339,7 @@ impl Pg {
     /// user add --store`); one already there (added for an earlier node)
     /// is kept as it is.
     pub fn add_user(&self, name: &str, pass: &str) {
-        let url = self.url();
-        let args = [
-            "user",
-            "add",
-            name,
-            "--password-stdin",
-            "--argon2",
-            super::CHEAP_ARGON2,
-            "--store",
-            &url,
-        ];
-        let out = super::run(&args, format!("{pass}\n").as_bytes());
+        let out = super::user_add(super::Accounts::Store(&self.url()), name, pass);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success() || err.contains("already exists"),
