@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::StreamOpts;
 use crate::net::usage::{cpu_percent, process_cpu, tcp_retransmits};
-use crate::net::{Conn, Stream};
+use crate::net::{AsyncStream, Conn, Stream};
 use crate::wire::perf::{
     CHUNK_LEN, MAX_HEADER_LINE, PerfHeader, PerfMode, PerfResult, parse_header,
 };
@@ -29,9 +29,29 @@ const CHUNKS_PER_TURN: usize = 16;
 /// The length prefix of every full chunk.
 const CHUNK_PREFIX: [u8; 4] = (CHUNK_LEN as u32).to_be_bytes();
 
-/// Serves one perf test on `conn` (plain or TLS).
+/// Serves one perf test on `conn` (plain or TLS); the result carries the
+/// TCP socket's retransmissions.
 pub async fn perf_stream(mut conn: Stream, opts: StreamOpts) -> io::Result<()> {
-    let (header, extra) = match read_header(&mut conn, opts.idle).await? {
+    run(&mut conn, &opts, |c: &Stream| match c.conn() {
+        Conn::Tcp(s) | Conn::Proxied(s, _) => tcp_retransmits(s),
+        _ => None,
+    })
+    .await
+}
+
+/// [`perf_stream`] on any byte stream (no retransmission count).
+pub async fn perf_on<S: AsyncStream>(mut s: S, opts: StreamOpts) -> io::Result<()> {
+    run(&mut s, &opts, |_: &S| None).await
+}
+
+/// One test: the header, the data both ways, the result line;
+/// `retransmits` reads the socket's count once the data is done.
+async fn run<S: AsyncStream>(
+    conn: &mut S,
+    opts: &StreamOpts,
+    retransmits: impl Fn(&S) -> Option<u64>,
+) -> io::Result<()> {
+    let (header, extra) = match read_header(conn, opts.idle).await? {
         Some((Ok(h), extra)) => (h, extra),
         Some((Err(msg), _)) => {
             let mut line = serde_json::json!({ "error": msg }).to_string().into_bytes();
@@ -46,10 +66,10 @@ pub async fn perf_stream(mut conn: Stream, opts: StreamOpts) -> io::Result<()> {
     let (cpu0, t0) = (process_cpu(), Instant::now());
     let received = AtomicU64::new(extra);
     let (drained, sent) = {
-        let (mut rx, mut tx) = tokio::io::split(&mut conn);
+        let (mut rx, mut tx) = tokio::io::split(&mut *conn);
         tokio::join!(
-            drain(&mut rx, &header, &opts, &received),
-            send_chunks(&mut tx, &header, &opts)
+            drain(&mut rx, &header, opts, &received),
+            send_chunks(&mut tx, &header, opts)
         )
     };
     drained?;
@@ -59,10 +79,7 @@ pub async fn perf_stream(mut conn: Stream, opts: StreamOpts) -> io::Result<()> {
         received: received.load(Ordering::Relaxed),
         sent,
         secs: wall.as_secs_f64(),
-        retransmits: match conn.conn() {
-            Conn::Tcp(s) | Conn::Proxied(s, _) => tcp_retransmits(s),
-            _ => None,
-        },
+        retransmits: retransmits(conn),
         cpu_percent: cpu_percent(cpu0, process_cpu(), wall),
     };
     let mut tail = 0u32.to_be_bytes().to_vec();
@@ -153,3 +170,7 @@ async fn send_chunks<W: AsyncWrite + Unpin>(
     conn.flush().await?;
     Ok(sent)
 }
+
+#[cfg(test)]
+#[path = "perf_tests.rs"]
+mod tests;
