@@ -5,22 +5,22 @@
 //! and no duplicate. Given several servers (the nodes of a cluster), it
 //! connects to the first that answers, and reconnects the same way, so a
 //! node that dies hands its clients to the next.
+//!
+//! Requests and replies go through the typed client ([`Client`]): one
+//! request loop, and what the server pushes while a request waits is held
+//! there, bounded ([`MAX_HELD_FRAMES`](crate::client::typed::MAX_HELD_FRAMES),
+//! the oldest dropped first), so a server that floods events at a client
+//! busy with a request cannot make it hold more.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::Duration;
-
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-use tokio_util::codec::Framed;
 
 use super::credentials::{Credentials, CredentialsError, LoggedIn, connect_logged_in_any};
 use super::failover::{Skipped, fell_over};
-use crate::client::ClientError;
+use crate::client::{Client, ClientError};
+use crate::net::Endpoint;
 use crate::net::tls::Trust;
-use crate::net::{Endpoint, Stream};
-use crate::wire::{
-    ChatEvent, ChatMessage, ChatReply, ChatRequest, ErrorCode, Frame, FrameCodec, MessageError,
-};
+use crate::wire::{ChatEvent, ChatMessage, ChatReply, ChatRequest, ErrorCode, Frame, MessageError};
 
 /// What arrives on a chat connection.
 #[derive(Debug, Clone)]
@@ -60,16 +60,13 @@ pub struct ChatConn {
     creds: Credentials,
     timeout: Duration,
     user: String,
-    sink: SplitSink<Framed<Stream, FrameCodec>, Frame>,
-    stream: SplitStream<Framed<Stream, FrameCodec>>,
-    next_id: u64,
+    /// The connection, with the frames pushed while a request waited.
+    client: Client,
     /// Rooms joined, with the number of the last message seen in each.
     joined: BTreeMap<String, u64>,
     /// The epoch of each joined room's history as last seen: a catch-up
     /// in another epoch re-reads the latest page instead.
     epochs: BTreeMap<String, String>,
-    /// Events that arrived while a reconnect waited for its replies.
-    backlog: VecDeque<Incoming>,
 }
 
 /// What a reconnect found: the messages said meanwhile, oldest first per
@@ -93,39 +90,34 @@ impl ChatConn {
         servers: &[(Endpoint, Trust)],
         timeout: Duration,
     ) -> Result<Self, CredentialsError> {
+        let logged_in = connect_logged_in_any(creds, servers, timeout).await?;
+        Ok(Self::on(logged_in, creds, servers, timeout))
+    }
+
+    /// A chat connection on a logged-in client; `creds`, `servers` and
+    /// `timeout` are what a reconnect uses.
+    fn on(
+        logged_in: LoggedIn,
+        creds: &Credentials,
+        servers: &[(Endpoint, Trust)],
+        timeout: Duration,
+    ) -> Self {
         let LoggedIn {
             client,
             user,
             server,
             skipped,
-        } = connect_logged_in_any(creds, servers, timeout).await?;
-        let (framed, held) = client.into_parts();
-        let (sink, stream) = framed.split();
-        let mut conn = Self {
+        } = logged_in;
+        Self {
             servers: servers.to_vec(),
             server,
             skipped,
             creds: creds.clone(),
             timeout,
             user,
-            sink,
-            stream,
-            next_id: 1,
+            client,
             joined: BTreeMap::new(),
             epochs: BTreeMap::new(),
-            backlog: VecDeque::new(),
-        };
-        conn.keep_pushed(held);
-        Ok(conn)
-    }
-
-    /// Frames the server pushed while the login was answered, kept for
-    /// [`Self::next`] like those a request holds back.
-    fn keep_pushed(&mut self, held: VecDeque<Frame>) {
-        for f in held.iter().filter(|f| f.id().is_none()) {
-            if let Some(event) = self.classify(f) {
-                self.backlog.push_back(event);
-            }
         }
     }
 
@@ -157,19 +149,16 @@ impl ChatConn {
 
     /// Sends any frame with a fresh id (a keepalive `ping`, say).
     pub async fn send_frame(&mut self, frame: Frame) -> Result<u64, ClientError> {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.sink.send(frame.with_id(id)).await?;
+        let id = self.client.next_id();
+        self.client.send(frame.with_id(id)).await?;
         Ok(id)
     }
 
-    /// The next reply or event; `Ok(None)` when the server closed.
+    /// The next reply or event (first those pushed while a request
+    /// waited); `Ok(None)` when the server closed.
     pub async fn next(&mut self) -> Result<Option<Incoming>, ClientError> {
-        if let Some(held) = self.backlog.pop_front() {
-            return Ok(Some(held));
-        }
         loop {
-            let Some(frame) = self.stream.next().await.transpose()? else {
+            let Some(frame) = self.client.recv().await? else {
                 return Ok(None);
             };
             if let Some(incoming) = self.classify(&frame) {
@@ -259,12 +248,8 @@ impl ChatConn {
             server,
             skipped,
         } = connect_logged_in_any(&self.creds, &self.servers, self.timeout).await?;
-        let (framed, held) = client.into_parts();
-        let (sink, stream) = framed.split();
-        (self.sink, self.stream, self.user) = (sink, stream, user);
+        (self.client, self.user) = (client, user);
         (self.server, self.skipped) = (server, skipped);
-        self.backlog.clear();
-        self.keep_pushed(held);
         let mut caught = CatchUp::default();
         for (room, seen) in self.joined.clone() {
             let (last_seq, epoch) = match self
@@ -331,33 +316,15 @@ impl ChatConn {
         Ok(caught)
     }
 
-    /// Sends a request and waits for its reply; events that arrive
-    /// meanwhile (in rooms already rejoined) are held for [`Self::next`].
+    /// Sends a request and waits for its reply ([`Client::request`]);
+    /// events that arrive meanwhile (in rooms already rejoined) are held,
+    /// bounded, for [`Self::next`].
     pub async fn request(&mut self, req: ChatRequest) -> Result<ChatReply, ClientError> {
-        let id = self.send(&req).await?;
-        loop {
-            let f = self
-                .stream
-                .next()
-                .await
-                .transpose()?
-                .ok_or(ClientError::Closed)?;
-            if f.id() != Some(id) {
-                if f.id().is_none() {
-                    if let Some(event) = self.classify(&f) {
-                        self.backlog.push_back(event);
-                    }
-                }
-                continue;
-            }
-            if f.kind() == Some("error") {
-                return Err(crate::client::server_error(&f));
-            }
-            let reply =
-                ChatReply::from_frame(&f).map_err(|e| ClientError::Unexpected(e.to_string()))?;
-            self.track(&reply);
-            return Ok(reply);
-        }
+        let f = self.client.request(req.to_frame(None)).await?;
+        let reply =
+            ChatReply::from_frame(&f).map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        self.track(&reply);
+        Ok(reply)
     }
 }
 
@@ -367,3 +334,7 @@ fn text(f: &Frame, key: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+#[cfg(test)]
+#[path = "chat_tests.rs"]
+mod tests;

@@ -33,6 +33,8 @@ pub mod ping;
 pub mod pipe;
 pub mod probe;
 pub mod probe_format;
+#[cfg(test)]
+mod scripted;
 pub mod share_link;
 pub mod sticky;
 pub mod track;

@@ -2,21 +2,15 @@
 //! frames pushed while a request waits for its reply are kept, in order.
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpListener;
-use tokio_util::codec::Framed;
 
 use super::{Client, MAX_HELD_FRAMES};
-use crate::net::Conn;
-use crate::wire::{Frame, FrameCodec};
+use crate::client::scripted::scripted as script;
+use crate::wire::Frame;
 
 /// A client connected to a server that answers the first request after
 /// pushing `events` frames `event` (with `n` = 0, 1, ...).
 async fn scripted(events: usize) -> (Client, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.unwrap();
-        let mut framed = Framed::new(sock, FrameCodec::new());
+    script(move |mut framed| async move {
         let req = framed.next().await.unwrap().unwrap();
         for n in 0..events {
             framed.feed(Frame::new("event").set("n", n)).await.unwrap();
@@ -25,9 +19,8 @@ async fn scripted(events: usize) -> (Client, tokio::task::JoinHandle<()>) {
         framed.send(reply).await.unwrap();
         // The client may be gone by now (the flood test stops reading).
         let _ = framed.send(Frame::new("event").set("n", "after")).await;
-    });
-    let sock = tokio::net::TcpStream::connect(addr).await.unwrap();
-    (Client::from_conn(Conn::from(sock).into()), server)
+    })
+    .await
 }
 
 fn n(f: &Frame) -> serde_json::Value {
