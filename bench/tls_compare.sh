@@ -4,12 +4,14 @@
 #   bench --proto frame, 1 connection with 16 requests in flight
 #   bench --proto frame, 50 connections with 16 in flight each
 #   put and get of SIZE bytes (verified, fsynced)
-# Prints msg/s or MB/s for each and the ratio tls/tcp.
-# Usage: [SIZE=256M] [DUR=5] [SOCKIT=path/to/sockit] bench/tls_compare.sh
+# Each round runs every measure on tcp:// and at once on tls://, so load that
+# comes and goes on a shared machine hits both alike; REPS rounds, then the
+# median [min-max] of each, and the median [min-max] of the per-round tls/tcp.
+# Usage: [SIZE=256M] [DUR=5] [REPS=5] [SOCKIT=path/to/sockit] bench/tls_compare.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/bench/out/tls"; rm -rf "$OUT"; mkdir -p "$OUT"
-SIZE="${SIZE:-256M}"; DUR="${DUR:-5}"
+SIZE="${SIZE:-256M}"; DUR="${DUR:-5}"; REPS="${REPS:-5}"
 if [ -z "${SOCKIT:-}" ]; then
   (cd "$ROOT" && cargo build --release --quiet)
   SOCKIT="$ROOT/target/release/sockit"
@@ -45,20 +47,40 @@ transfer() { # addr put|get -> MB/s
   fi
   python3 -c "print($BYTES / ($t1 - $t0) / 1e6)"
 }
-declare -A R
-for t in tcp tls; do
-  addr=$TCP; [ $t = tls ] && addr=$TLS
-  R[$t,b1]=$(bench "$addr" 1)
-  R[$t,b50]=$(bench "$addr" 50)
-  R[$t,put]=$(transfer "$addr" put)
-  R[$t,get]=$(transfer "$addr" get)
+RES="$OUT/results.txt"; : > "$RES"
+for rep in $(seq "$REPS"); do
+  for m in b1 b50 put get; do
+    for t in tcp tls; do
+      addr=$TCP; [ $t = tls ] && addr=$TLS
+      case $m in
+        b1) v=$(bench "$addr" 1) ;;
+        b50) v=$(bench "$addr" 50) ;;
+        *) v=$(transfer "$addr" $m) ;;
+      esac
+      echo "$rep $m $t $v" >> "$RES"
+    done
+  done
 done
-python3 - <<PY
-rows = [("bench frame, 1 conn x 16", "msg/s", ${R[tcp,b1]}, ${R[tls,b1]}),
-        ("bench frame, 50 conns x 16", "msg/s", ${R[tcp,b50]}, ${R[tls,b50]}),
-        ("put $SIZE", "MB/s", ${R[tcp,put]}, ${R[tls,put]}),
-        ("get $SIZE", "MB/s", ${R[tcp,get]}, ${R[tls,get]})]
-print(f"{'':28} {'unit':>6} {'tcp://':>12} {'tls://':>12} {'tls/tcp':>8}")
-for name, unit, tcp, tls in rows:
-    print(f"{name:28} {unit:>6} {tcp:12.0f} {tls:12.0f} {tls/tcp:8.2f}")
+rm -f "$SRC" "$OUT/got.bin"
+python3 - "$RES" "$SIZE" "$REPS" <<'PY'
+import statistics, sys
+res, size, reps = sys.argv[1], sys.argv[2], sys.argv[3]
+got = {}
+for line in open(res):
+    rep, m, t, v = line.split()
+    got.setdefault((m, t), {})[rep] = float(v)
+rows = [("b1", "bench frame, 1 conn x 16", "msg/s"),
+        ("b50", "bench frame, 50 conns x 16", "msg/s"),
+        ("put", f"put {size}", "MB/s"), ("get", f"get {size}", "MB/s")]
+def span(xs, fmt):
+    return f"{fmt(statistics.median(xs))} [{fmt(min(xs))}-{fmt(max(xs))}]"
+num = lambda x: f"{x:.0f}"
+rat = lambda x: f"{x:.2f}"
+print(f"{reps} rounds; median [min-max]")
+print(f"{'':28} {'unit':>6} {'tcp://':>24} {'tls://':>24} {'tls/tcp per round':>20}")
+for m, name, unit in rows:
+    tcp, tls = got[(m, "tcp")], got[(m, "tls")]
+    ratios = [tls[r] / tcp[r] for r in tcp if r in tls and tcp[r] > 0]
+    print(f"{name:28} {unit:>6} {span(list(tcp.values()), num):>24} "
+          f"{span(list(tls.values()), num):>24} {span(ratios, rat):>20}")
 PY

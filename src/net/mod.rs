@@ -32,6 +32,8 @@ pub use serve::{
     Busy, Shared, StreamListener, serve_datagrams, serve_stream, serve_stream_http,
     serve_stream_with,
 };
-pub use stream::{AsyncStream, Stream, linger_close, poll_read_pooled, write_all_within};
+pub use stream::{
+    AsyncStream, Stream, linger_close, poll_read_pooled, write_all_within, write_buf_within,
+};
 pub use tuning::shard::Shards;
 pub use watched::{Activity, Watched, watch};

@@ -17,10 +17,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::conn::Conn;
+use super::tls::{ClientStream, ServerStream};
 use super::tuning::bufpool;
 
 /// What a door runs on: any byte stream, in memory or a socket (`Sync`
@@ -36,10 +37,10 @@ pub enum Stream {
     Plain(Conn),
     /// TLS over an accepted connection, after the handshake (boxed: the
     /// rustls state is kilobytes, the plain variant a few words).
-    Tls(Box<tokio_rustls::server::TlsStream<Conn>>),
+    Tls(Box<ServerStream>),
     /// TLS over a dialed connection, after the handshake checked the
     /// server's certificate.
-    TlsClient(Box<tokio_rustls::client::TlsStream<Conn>>),
+    TlsClient(Box<ClientStream>),
 }
 
 impl Stream {
@@ -47,8 +48,8 @@ impl Stream {
     pub fn conn(&self) -> &Conn {
         match self {
             Stream::Plain(c) => c,
-            Stream::Tls(t) => t.get_ref().0,
-            Stream::TlsClient(t) => t.get_ref().0,
+            Stream::Tls(t) => t.get_ref().0.get_ref(),
+            Stream::TlsClient(t) => t.get_ref().0.get_ref(),
         }
     }
 
@@ -103,8 +104,39 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        either!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => poll_read_records(&mut **s, cx, buf),
+            Stream::TlsClient(s) => poll_read_records(&mut **s, cx, buf),
+        }
     }
+}
+
+/// Reads a TLS stream into `buf` until it is full or no whole record is
+/// left to open without waiting. tokio-rustls hands out one record (at
+/// most 16 KiB) per read, so a door reading 64 KiB would otherwise go
+/// round its loop four times where plaintext takes one, and a pipelining
+/// peer's requests, one record per write, would be answered a record at
+/// a time instead of as one batch.
+fn poll_read_records<R: AsyncRead + Unpin>(
+    r: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let start = buf.filled().len();
+    std::task::ready!(Pin::new(&mut *r).poll_read(cx, buf))?;
+    let mut had = buf.filled().len();
+    // Nothing came: EOF, said as is.
+    while had > start && buf.remaining() > 0 {
+        // Pending (the waker is set; a spurious wake costs one poll), EOF
+        // or an error end the loop with what came; the next read meets
+        // the EOF or the error again (rustls keeps both).
+        match Pin::new(&mut *r).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() > had => had = buf.filled().len(),
+            _ => break,
+        }
+    }
+    Poll::Ready(Ok(()))
 }
 
 impl AsyncWrite for Stream {
@@ -171,8 +203,19 @@ pub async fn write_all_within<S: AsyncWrite + Unpin>(
     buf: &[u8],
     within: Duration,
 ) -> io::Result<()> {
+    write_buf_within(s, buf, within).await
+}
+
+/// [`write_all_within`] for bytes in several pieces (a frame's head and
+/// its body): vectored writes, so no piece is copied to join them and, on
+/// TLS, the records are filled across the pieces.
+pub async fn write_buf_within<S: AsyncWrite + Unpin, B: Buf>(
+    s: &mut S,
+    mut buf: B,
+    within: Duration,
+) -> io::Result<()> {
     let mut write = std::pin::pin!(async {
-        s.write_all(buf).await?;
+        s.write_all_buf(&mut buf).await?;
         s.flush().await
     });
     // Boxed, and only once the peer stalls: an idle connection's future

@@ -12,7 +12,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::chat::{Pushed, push_event};
 use super::opts::{CHARGE_FROM, DIRECT_BODY, FLUSH_AT, FramedOpts};
-use crate::net::{AsyncStream, Charge, write_all_within};
+use crate::net::{AsyncStream, Charge, write_all_within, write_buf_within};
 use crate::session::Session;
 use crate::wire::{Frame, FrameCodec, FrameError, ServerInfo, answer_ping, error_frame, respond};
 
@@ -57,7 +57,8 @@ pub(super) async fn send<S: AsyncStream>(
 }
 
 /// Queues `reply` to `req`, or writes a large body straight from its own
-/// buffer (after what is queued) instead of copying it.
+/// buffer (in one vectored write after what is queued and its head)
+/// instead of copying it.
 pub(super) async fn write_reply<S: AsyncStream>(
     s: &mut S,
     opts: &FramedOpts,
@@ -67,9 +68,10 @@ pub(super) async fn write_reply<S: AsyncStream>(
     wbuf: &mut BytesMut,
 ) -> io::Result<()> {
     if reply.body.len() >= DIRECT_BODY && codec.encode_head(&reply, wbuf).is_ok() {
-        send(s, wbuf, opts).await?;
+        let out = (&wbuf[..]).chain(&reply.body[..]);
+        write_buf_within(s, out, opts.write_timeout).await?;
         wbuf.clear();
-        return send(s, &reply.body, opts).await;
+        return Ok(());
     }
     encode_reply(codec, reply, req, wbuf);
     if wbuf.len() >= FLUSH_AT {

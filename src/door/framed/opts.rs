@@ -19,8 +19,9 @@ use crate::wire::{ErrorCode, FrameCodec, ServerInfo, error_frame};
 pub(super) const FLUSH_AT: usize = 256 * 1024;
 
 /// Reply bodies from this size on are written straight from their own
-/// buffer (one more write call, one less copy of the body): a 64 KiB copy
-/// costs more than the system call it saves.
+/// buffer, beside the queued replies and the head in one vectored write,
+/// rather than copied into the write buffer: a 64 KiB copy costs more
+/// than handing the kernel (or rustls) one more piece.
 pub(super) const DIRECT_BODY: usize = 64 * 1024;
 
 /// Read reservation of a connection that just woke: a request frame (a

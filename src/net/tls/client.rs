@@ -9,10 +9,9 @@ use rustls::ClientConfig;
 use rustls::RootCertStore;
 use rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
 use super::verify::FingerprintVerifier;
-use super::{Fingerprint, TlsError, provider};
+use super::{ClientStream, Fingerprint, ReadAhead, TlsError, provider};
 use crate::net::{Conn, HostPort};
 
 /// A store of server fingerprints trusted on first use, as ssh's
@@ -90,8 +89,8 @@ pub async fn handshake(
     tcp: impl Into<Conn>,
     hp: &HostPort,
     trust: &Trust,
-) -> Result<(TlsStream<Conn>, Fingerprint), HandshakeError> {
-    let tcp = tcp.into();
+) -> Result<(ClientStream, Fingerprint), HandshakeError> {
+    let tcp = ReadAhead::new(tcp.into());
     let name = ServerName::try_from(hp.host.clone()).map_err(|e| {
         let hint = format!("{:?} is not a host name TLS can use ({e})", hp.host);
         fail(io::Error::new(io::ErrorKind::InvalidInput, e), hint)
@@ -141,10 +140,10 @@ pub async fn handshake(
 }
 
 async fn roots_handshake(
-    tcp: Conn,
+    tcp: ReadAhead<Conn>,
     name: ServerName<'static>,
     config: Arc<ClientConfig>,
-) -> Result<(TlsStream<Conn>, Fingerprint), HandshakeError> {
+) -> Result<(ClientStream, Fingerprint), HandshakeError> {
     match TlsConnector::from(config).connect(name, tcp).await {
         Ok(tls) => {
             let got = tls

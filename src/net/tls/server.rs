@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
-use super::{Identity, TlsError, provider};
+use super::{Identity, ReadAhead, ServerStream, TlsError, provider};
 use crate::net::conn::Conn;
 use crate::net::stream::Stream;
 
@@ -50,10 +49,11 @@ impl ServerTls {
     }
 
     /// The handshake on an accepted connection, within the timeout.
-    pub async fn accept(&self, conn: Conn) -> io::Result<TlsStream<Conn>> {
+    pub async fn accept(&self, conn: Conn) -> io::Result<ServerStream> {
         // Records leave whole; Nagle would only hold back the last one.
         let _ = conn.set_nodelay();
-        match tokio::time::timeout(self.handshake_timeout, self.acceptor.accept(conn)).await {
+        let accept = self.acceptor.accept(ReadAhead::new(conn));
+        match tokio::time::timeout(self.handshake_timeout, accept).await {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
