@@ -10,7 +10,7 @@
 //! ([`crate::net::Stream::TlsClient`], from `net::dial_with`), as on any
 //! other stream: no relay, no socket pair. Under rustls the socket is
 //! read in large chunks ([`ReadAhead`]), and AES-128-GCM is offered first
-//! (see [`provider`]).
+//! (see `provider`).
 
 mod client;
 mod fingerprint;
