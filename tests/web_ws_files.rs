@@ -38,8 +38,7 @@ async fn socket(host: &str, name: &str) -> Ws {
         })
         .unwrap();
     let mut req = format!("ws://{host}/ws").into_client_request().unwrap();
-    req.headers_mut()
-        .insert("Cookie", cookie.parse().unwrap());
+    req.headers_mut().insert("Cookie", cookie.parse().unwrap());
     tokio_tungstenite::connect_async(req).await.unwrap().0
 }
 
@@ -140,7 +139,11 @@ async fn a_browser_uploads_with_binary_frames_and_reads_back_a_binary_reply() {
     assert_eq!(field(&end, "file_size"), data.len());
 
     // Read back: the reply with a body is one binary frame.
-    let get = ask(&mut ws, json!({"type": "file.get", "id": 5, "path": "up/a.bin"})).await;
+    let get = ask(
+        &mut ws,
+        json!({"type": "file.get", "id": 5, "path": "up/a.bin"}),
+    )
+    .await;
     let rh = field(&get, "handle").as_u64().unwrap();
     let mut back = Vec::new();
     while back.len() < data.len() {
@@ -175,7 +178,11 @@ async fn a_wrong_blake3_publishes_nothing() {
     )
     .await;
     assert_eq!(end.kind(), Some("error"));
-    let stat = ask(&mut ws, json!({"type": "file.stat", "id": 4, "path": "bad.bin"})).await;
+    let stat = ask(
+        &mut ws,
+        json!({"type": "file.stat", "id": 4, "path": "bad.bin"}),
+    )
+    .await;
     assert_eq!(field(&stat, "code"), "not_found", "{:?}", stat.header);
 }
 
@@ -187,10 +194,26 @@ async fn a_malformed_binary_message_is_answered_and_the_socket_stays_open() {
         unreachable!()
     };
     let cases: [(&str, Vec<u8>, &str); 4] = [
-        ("one byte short", whole[..whole.len() - 1].to_vec(), "bad_header"),
-        ("a byte after the body", [&whole[..], b"x"].concat(), "bad_header"),
-        ("a header_len past 64 KiB", vec![0, 1, 0, 1, b'{'], "header_too_large"),
-        ("a body past 1 MiB", raw(r#"{"type":"echo","size":2097152}"#), "body_too_large"),
+        (
+            "one byte short",
+            whole[..whole.len() - 1].to_vec(),
+            "bad_header",
+        ),
+        (
+            "a byte after the body",
+            [&whole[..], b"x"].concat(),
+            "bad_header",
+        ),
+        (
+            "a header_len past 64 KiB",
+            vec![0, 1, 0, 1, b'{'],
+            "header_too_large",
+        ),
+        (
+            "a body past 1 MiB",
+            raw(r#"{"type":"echo","size":2097152}"#),
+            "body_too_large",
+        ),
     ];
     for (what, bytes, code) in cases {
         ws.send(Message::Binary(bytes.into())).await.unwrap();
