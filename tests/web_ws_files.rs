@@ -10,7 +10,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::web::{IO_LIMIT, http, web_server};
+use common::web::{IO_LIMIT, login_as, web_server};
 use common::{Server, add_user, strip_scheme};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -25,18 +25,7 @@ const PASS: &str = "correct horse battery";
 
 /// A logged-in WebSocket of `name` to the server at `host`.
 async fn socket(host: &str, name: &str) -> Ws {
-    let body = json!({"name": name, "password": PASS}).to_string();
-    let headers = [("Content-Type", "application/json")];
-    let (status, head, _) = http(host, "POST", "/api/login", &headers, &body).await;
-    assert_eq!(status, 200, "{head}");
-    let cookie = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .starts_with("set-cookie:")
-                .then(|| l[11..].trim().split(';').next().unwrap().to_owned())
-        })
-        .unwrap();
+    let cookie = login_as(host, name, PASS).await;
     let mut req = format!("ws://{host}/ws").into_client_request().unwrap();
     req.headers_mut().insert("Cookie", cookie.parse().unwrap());
     tokio_tungstenite::connect_async(req).await.unwrap().0

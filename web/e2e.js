@@ -237,5 +237,5 @@
     if (sha.hex() !== meta.sha256) throw new E2eError("The decrypted file's SHA-256 does not match the link's; nothing was saved.");
   }
 
-  window.sockitE2E = { E2eError, RECORD, keyFromFragment, openMeta, sealMeta, sealer, sealAll, openAll, download, fromHex, toHex };
+  window.sockitE2E = { E2eError, RECORD, keyFromFragment, openMeta, sealMeta, sealer, sealAll, openAll, download, concat, fromHex, toHex };
 })();

@@ -201,7 +201,7 @@ async function e2eUpload(ch, file, key, opts) {
   let offset = 0;
   const send = async (all) => {
     while (outLen >= e2eSend.CHUNK || (all && outLen > 0)) {
-      const joined = out.length === 1 ? out[0] : concatBytes(out);
+      const joined = out.length === 1 ? out[0] : E.concat(out);
       const piece = joined.subarray(0, Math.min(e2eSend.CHUNK, joined.length));
       const rest = joined.subarray(piece.length);
       out = rest.length ? [rest] : [];
@@ -253,15 +253,10 @@ async function sendE2e(file, opts) {
   }
 }
 
-function concatBytes(parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
-
 window.sockitE2eSend = { sealFile, e2eChannel, e2eUpload, sendE2e };
 
+// The same expiry choices as the Share form's, from its one list.
+e2eSend.el("e2e-expires").replaceChildren(...Array.from(e2eSend.el("share-expires").options, (o) => o.cloneNode(true)));
 e2eSend.el("e2e-pick").addEventListener("click", () => e2eSend.pick());
 e2eSend.el("e2e-file").addEventListener("change", (ev) => {
   if (ev.target.files.length) e2eSend.chosen(ev.target.files[0]);

@@ -13,20 +13,13 @@
 // Also checks the page's sealing path (sealFile, which the sender uses)
 // against tests/vectors/e2e.json, and web/hash.js against node's SHA-256
 // and BLAKE3's published vectors.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { BIN, ROOT, launch, saveFailure, startServer, walk } from "./harness.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..", "..");
-const BIN = process.env.SOCKIT_BIN || join(ROOT, "target", "debug", "sockit");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const ARTIFACTS = join(HERE, "artifacts");
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
 const LIMIT = 60_000; // ms: a bound on a hang, not a sleep
@@ -58,31 +51,6 @@ function sockit(args, input = "", extraEnv = {}) {
   return r.stdout;
 }
 
-function startServer(log) {
-  const proc = spawn(BIN, ["serve", "--web", "tcp://127.0.0.1:0", ...CHEAP, "--data", data],
-    { env, stdio: ["ignore", "pipe", "pipe"] });
-  proc.stderr.on("data", (b) => log.push(b));
-  const addrs = {};
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server printed no `ready`")), LIMIT);
-    createInterface({ input: proc.stdout }).on("line", (line) => {
-      log.push(Buffer.from(line + "\n"));
-      const m = line.match(/^(\S+) listening on (\S+)$/);
-      if (m) addrs[m[1]] = m[2];
-      if (line.startsWith("ready")) { clearTimeout(timer); resolve({ proc, addrs }); }
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited ${code}`)));
-  });
-}
-
-/** Every file under `dir`. */
-function walk(dir) {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
-
 /** Fails if any stored file or the log holds one of `needles`. */
 function assertNowhere(needles, log) {
   const places = walk(data).map((f) => [f, readFileSync(f)]);
@@ -95,18 +63,14 @@ function assertNowhere(needles, log) {
 }
 
 const log = [];
-const { proc: server, addrs } = await startServer(log);
+const { proc: server, addrs } = await startServer(["--web", "tcp://127.0.0.1:0", ...CHEAP, "--data", data], env, LIMIT, log);
 const web = addrs.web.replace(/^tcp:\/\//, "http://");
 let browser;
 let page;
 let failed = false;
 try {
   sockit(["user", "add", "alice", "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launch();
   const ctx = await browser.newContext({ acceptDownloads: true });
   page = await ctx.newPage();
   page.setDefaultTimeout(LIMIT);
@@ -255,11 +219,7 @@ try {
 } catch (e) {
   failed = true;
   console.error("e2e send web: FAILED:", e);
-  if (page) {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, "e2e-send-failure.png"), fullPage: true }).catch(() => {});
-    writeFileSync(join(ARTIFACTS, "e2e-send-failure.html"), await page.content().catch(() => ""));
-  }
+  await saveFailure(page, "e2e-send-failure");
 } finally {
   if (browser) await browser.close();
   server.kill("SIGTERM");
