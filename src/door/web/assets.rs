@@ -28,6 +28,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/e2e.js"),
     ),
     (
+        "hash.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/hash.js"),
+    ),
+    (
+        "e2e_send.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/e2e_send.js"),
+    ),
+    (
         "share_e2e.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/share_e2e.js"),
