@@ -5,7 +5,7 @@
 use super::{Failure, Session};
 use crate::service::files::{EntryKind, FileError, FileStore, RelPath, run_blocking};
 use crate::service::shares::dir::snapshot;
-use crate::service::shares::{NewShare, ShareInfo, Shares};
+use crate::service::shares::{NewShare, NewUploadLink, ShareInfo, Shares};
 use crate::service::unix_now;
 use crate::wire::{ShareEntry, ShareReply, ShareRequest};
 
@@ -23,6 +23,7 @@ pub fn entry(s: &ShareInfo) -> ShareEntry {
         downloads_max: s.downloads_max,
         e2e: s.e2e.is_some(),
         files: s.files,
+        upload: s.upload,
     }
 }
 
@@ -104,6 +105,43 @@ impl Session {
                     url: shares.link(&c.id),
                     share_id: c.id,
                     revoke: c.revoke,
+                })
+            }
+            ShareRequest::Upload {
+                path,
+                expires,
+                max_bytes,
+                max_files,
+            } => {
+                let s = shares.clone();
+                let dir = run_blocking(move || {
+                    let rel = RelPath::parse(&path).map_err(|e| FileError::bad_path(&path, e))?;
+                    // Made (as `mkdir -p`) if missing; a file there is refused.
+                    files.mkdir(user, rel.as_str(), true)?;
+                    Ok(rel.as_str().to_owned())
+                })
+                .await?;
+                let new = NewUploadLink {
+                    owner: user,
+                    dir,
+                    expires_in: expires,
+                    max_bytes,
+                    max_files,
+                };
+                let c = blocking(move || s.create_upload(new, now)).await?;
+                tracing::info!(share = c.info.num, path = %crate::service::files::escape_name(&c.info.path), "upload link created");
+                Ok(ShareReply::Create {
+                    share: entry(&c.info),
+                    url: shares.upload_link(&c.id),
+                    share_id: c.id,
+                    revoke: c.revoke,
+                })
+            }
+            ShareRequest::Log { share } => {
+                let (s, uploads) = blocking(move || shares.upload_log(user, &share, now)).await?;
+                Ok(ShareReply::Log {
+                    share: entry(&s),
+                    uploads,
                 })
             }
             ShareRequest::Ls {} => {
