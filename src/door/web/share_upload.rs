@@ -120,6 +120,9 @@ fn store_error(f: Failure) -> ApiError {
             ErrorCode::RateLimited,
             "too many unfinished uploads wait in the link owner's store; finish one or try later",
         ),
+        Failure::Files(FileError::Busy { .. }) => conflict(
+            "this file is being sent by another connection right now; try again in a moment",
+        ),
         f => f.into(),
     }
 }
