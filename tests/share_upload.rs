@@ -26,7 +26,11 @@ fn local(env: &Env, name: &str, len: usize, seed: u64) -> std::path::PathBuf {
 
 /// `sockit send URL FILE --json` as no one; (exit code, stdout JSON or text).
 fn send(env: &Env, url: &str, file: &std::path::Path) -> (Option<i32>, serde_json::Value, String) {
-    let out = env.as_user("nobody", &["send", url, file.to_str().unwrap(), "--json"], b"");
+    let out = env.as_user(
+        "nobody",
+        &["send", url, file.to_str().unwrap(), "--json"],
+        b"",
+    );
     let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.status.code(), v, text(&out))
 }
@@ -36,7 +40,12 @@ fn fetched(env: &Env, path: &str) -> std::path::PathBuf {
     let dest = env.work().join(format!("got-{}", path.replace('/', "_")));
     let out = env.as_user(
         "alice",
-        &["get", "--force", &format!(":{path}"), dest.to_str().unwrap()],
+        &[
+            "get",
+            "--force",
+            &format!(":{path}"),
+            dest.to_str().unwrap(),
+        ],
         b"",
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -74,7 +83,13 @@ async fn http(
 }
 
 /// `POST /u/ID/files`: (status, JSON answer).
-async fn begin(env: &Env, url: &str, name: &str, size: usize, b3: &str) -> (u16, serde_json::Value) {
+async fn begin(
+    env: &Env,
+    url: &str,
+    name: &str,
+    size: usize,
+    b3: &str,
+) -> (u16, serde_json::Value) {
     let body = serde_json::json!({"name": name, "file_size": size, "blake3": b3}).to_string();
     let (status, _, out) = http(
         &env.web,
@@ -89,7 +104,14 @@ async fn begin(env: &Env, url: &str, name: &str, size: usize, b3: &str) -> (u16,
 
 /// A PUT that sends the head and `part` of a `size`-byte body, then
 /// stops: the connection stays open (the caller drops it, or holds it).
-async fn put_part(env: &Env, url: &str, name: &str, size: usize, b3: &str, part: &[u8]) -> tokio::net::TcpStream {
+async fn put_part(
+    env: &Env,
+    url: &str,
+    name: &str,
+    size: usize,
+    b3: &str,
+    part: &[u8],
+) -> tokio::net::TcpStream {
     let mut s = tokio::net::TcpStream::connect(&env.web).await.unwrap();
     let head = format!(
         "PUT {}/files/{name} HTTP/1.1\r\nHost: {}\r\nContent-Length: {size}\r\nX-Sockit-Offset: 0\r\nX-Sockit-Size: {size}\r\nX-Sockit-Blake3: {b3}\r\n\r\n",
@@ -103,7 +125,9 @@ async fn put_part(env: &Env, url: &str, name: &str, size: usize, b3: &str, part:
 }
 
 fn blake3_of(p: &std::path::Path) -> String {
-    blake3::hash(&std::fs::read(p).unwrap()).to_hex().to_string()
+    blake3::hash(&std::fs::read(p).unwrap())
+        .to_hex()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,11 +141,17 @@ async fn anyone_sends_files_into_the_folder_and_the_owner_sees_who() {
     let (status, head, _) = get(&env.web, &path_of(&url), &[]).await;
     assert_eq!(status, 200, "{head}");
     let h = head.to_ascii_lowercase();
-    assert!(h.contains("script-src 'self'") && h.contains("referrer-policy: no-referrer"), "{h}");
+    assert!(
+        h.contains("script-src 'self'") && h.contains("referrer-policy: no-referrer"),
+        "{h}"
+    );
     let (status, _, info) = get(&env.web, &format!("{}/info", path_of(&url)), &[]).await;
     assert_eq!(status, 200);
     let info: serde_json::Value = serde_json::from_slice(&info).unwrap();
-    assert_eq!((info["name"].as_str(), info["files_left"].as_u64()), (Some("inbox"), Some(5)));
+    assert_eq!(
+        (info["name"].as_str(), info["files_left"].as_u64()),
+        (Some("inbox"), Some(5))
+    );
     // An upload link is not a share to download: /s/ID is 404, `get` says why.
     let id = url.rsplit('/').next().unwrap();
     let (status, _, _) = get(&env.web, &format!("/s/{id}/info"), &[]).await;
@@ -144,7 +174,10 @@ async fn anyone_sends_files_into_the_folder_and_the_owner_sees_who() {
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(v["name"], "report (1).pdf");
     assert_eq!(sha256(&fetched(&env, "inbox/report.pdf")), sha256(&src));
-    assert_eq!(sha256(&fetched(&env, "inbox/report (1).pdf")), sha256(&clash));
+    assert_eq!(
+        sha256(&fetched(&env, "inbox/report (1).pdf")),
+        sha256(&clash)
+    );
 
     // The owner's log: names, sizes, BLAKE3s, the sender's address, times.
     let num = link["num"].to_string();
@@ -161,10 +194,16 @@ async fn anyone_sends_files_into_the_folder_and_the_owner_sees_who() {
     assert_eq!(ls["shares"][0]["upload"]["bytes"], 300_000 + 18);
     let out = env.as_user("alice", &["share", "ls"], b"");
     let lines = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(lines.contains("upload into inbox/, 2 of 5 files"), "{lines}");
+    assert!(
+        lines.contains("upload into inbox/, 2 of 5 files"),
+        "{lines}"
+    );
     let out = env.as_user("alice", &["share", "log", &num], b"");
     let lines = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(lines.contains("inbox/report (1).pdf") && lines.contains("from 127.0.0.1"), "{lines}");
+    assert!(
+        lines.contains("inbox/report (1).pdf") && lines.contains("from 127.0.0.1"),
+        "{lines}"
+    );
     // Bob sees neither the log nor the link.
     let out = env.as_user("bob", &["share", "log", &num], b"");
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
@@ -178,7 +217,8 @@ async fn a_send_cut_short_resumes_where_the_server_copy_ends() {
     let env = Env::start(&[]);
     let link = upload_link(&env, &[":drop"]);
     let url = link["url"].as_str().unwrap().to_owned();
-    let src = local(&env, "big.bin", 3 << 20, 5);
+    // A third of it is no whole number of the server's 1 MiB writes.
+    let src = local(&env, "big.bin", (3 << 20) + 12_345, 5);
     let bytes = std::fs::read(&src).unwrap();
     let b3 = blake3_of(&src);
     let (status, v) = begin(&env, &url, "big.bin", bytes.len(), &b3).await;
@@ -202,16 +242,34 @@ async fn a_send_cut_short_resumes_where_the_server_copy_ends() {
     }
     // Nothing is published before the end.
     let out = env.as_user("alice", &["ls", ":drop"], b"");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("big.bin"), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("big.bin"),
+        "{}",
+        text(&out)
+    );
     let (code, v, out) = send(&env, &url, &src);
     assert_eq!(code, Some(0), "{out}");
-    assert_eq!(v["sent"], (bytes.len() - third) as u64, "resumed, not restarted: {v}");
+    assert_eq!(
+        v["sent"],
+        (bytes.len() - third) as u64,
+        "resumed, not restarted: {v}"
+    );
     assert_eq!(sha256(&fetched(&env, "drop/big.bin")), sha256(&src));
     // Other content under the same name never resumes (or discards) a
     // partial: a half-sent file B is left alone while C lands elsewhere.
     let b = local(&env, "same.txt", 100_000, 6);
     let bb = std::fs::read(&b).unwrap();
-    drop(put_part(&env, &url, "same.txt", bb.len(), &blake3_of(&b), &bb[..1000]).await);
+    drop(
+        put_part(
+            &env,
+            &url,
+            "same.txt",
+            bb.len(),
+            &blake3_of(&b),
+            &bb[..1000],
+        )
+        .await,
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, v) = begin(&env, &url, "same.txt", bb.len(), &blake3_of(&b)).await;
@@ -235,7 +293,11 @@ async fn a_send_cut_short_resumes_where_the_server_copy_ends() {
 async fn limits_end_the_link_and_refuse_what_does_not_fit() {
     let env = Env::start(&["--share-upload-max-size", "1M", "--quota", "600K"]);
     // The server's maxima are forced.
-    let out = env.as_user("alice", &["share", "--upload", ":in", "--max-size", "2M"], b"");
+    let out = env.as_user(
+        "alice",
+        &["share", "--upload", ":in", "--max-size", "2M"],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("limit"), "{}", text(&out));
     let link = upload_link(&env, &[":in", "--max-files", "2", "--max-size", "500K"]);
@@ -251,7 +313,10 @@ async fn limits_end_the_link_and_refuse_what_does_not_fit() {
     let url2 = link2["url"].as_str().unwrap().to_owned();
     let (code, _, out) = send(&env, &url2, &big);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("no room left") && !out.contains("614400"), "{out}");
+    assert!(
+        out.contains("no room left") && !out.contains("614400"),
+        "{out}"
+    );
     // Two files fill the first link: it ends as consumed, then 410.
     for (i, n) in ["a.txt", "b.txt"].iter().enumerate() {
         let f = local(&env, n, 1000, i as u64);
@@ -263,7 +328,13 @@ async fn limits_end_the_link_and_refuse_what_does_not_fit() {
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("consumed"), "{out}");
     let ls = env.share(&["ls"]);
-    let first = ls["shares"].as_array().unwrap().iter().find(|s| s["num"] == link["num"]).unwrap().clone();
+    let first = ls["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["num"] == link["num"])
+        .unwrap()
+        .clone();
     assert_eq!(first["state"], "consumed");
 }
 
@@ -292,7 +363,12 @@ async fn expiry_and_revoke_answer_gone() {
     let link = upload_link(&env, &[":r"]);
     let url = link["url"].as_str().unwrap().to_owned();
     let out = env.as_user("bob", &["share", "rm", &link["num"].to_string()], b"");
-    assert_eq!(out.status.code(), Some(4), "bob cannot revoke it: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "bob cannot revoke it: {}",
+        text(&out)
+    );
     let out = env.as_user("alice", &["share", "rm", &link["num"].to_string()], b"");
     assert!(out.status.success(), "{}", text(&out));
     let (status, _, body) = get(&env.web, &path_of(&url), &[]).await;
@@ -321,7 +397,11 @@ async fn names_stay_inside_the_link_folder() {
             &env.web,
             "PUT",
             &format!("{}/files/{name}", path_of(&url_b)),
-            &[("X-Sockit-Offset", "0"), ("X-Sockit-Size", "1"), ("X-Sockit-Blake3", &b3)],
+            &[
+                ("X-Sockit-Offset", "0"),
+                ("X-Sockit-Size", "1"),
+                ("X-Sockit-Blake3", &b3),
+            ],
             b"x",
         )
         .await;
@@ -329,7 +409,12 @@ async fn names_stay_inside_the_link_folder() {
     }
     // Nothing landed in a's folder, or anywhere.
     let out = env.as_user("alice", &["ls", ":a"], b"");
-    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty() || !String::from_utf8_lossy(&out.stdout).contains('x'), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty()
+            || !String::from_utf8_lossy(&out.stdout).contains('x'),
+        "{}",
+        text(&out)
+    );
     let log = env.share(&["log", &a["num"].to_string()]);
     assert!(log["uploads"].as_array().unwrap().is_empty(), "{log}");
     // A bad hash is refused and nothing is published.
@@ -342,7 +427,11 @@ async fn names_stay_inside_the_link_folder() {
         &env.web,
         "PUT",
         &format!("{}/files/h.txt", path_of(&url_b)),
-        &[("X-Sockit-Offset", "0"), ("X-Sockit-Size", "100"), ("X-Sockit-Blake3", &wrong)],
+        &[
+            ("X-Sockit-Offset", "0"),
+            ("X-Sockit-Size", "100"),
+            ("X-Sockit-Blake3", &wrong),
+        ],
         &bytes,
     )
     .await;
@@ -353,7 +442,14 @@ async fn names_stay_inside_the_link_folder() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sender_that_never_finishes_holds_one_place_only() {
-    let env = Env::start(&["--share-uploads-per-ip", "1"]);
+    // A rate far above what the loop below can ask: only the cap on
+    // running uploads answers 429.
+    let env = Env::start(&[
+        "--share-uploads-per-ip",
+        "1",
+        "--share-upload-rate",
+        "100000",
+    ]);
     let link = upload_link(&env, &[":slow"]);
     let url = link["url"].as_str().unwrap().to_owned();
     let b3 = blake3::hash(&[0u8; 10_000]).to_hex().to_string();
@@ -366,7 +462,11 @@ async fn a_sender_that_never_finishes_holds_one_place_only() {
             &env.web,
             "PUT",
             &format!("{}/files/other.bin", path_of(&url)),
-            &[("X-Sockit-Offset", "0"), ("X-Sockit-Size", "1"), ("X-Sockit-Blake3", &b3)],
+            &[
+                ("X-Sockit-Offset", "0"),
+                ("X-Sockit-Size", "1"),
+                ("X-Sockit-Blake3", &b3),
+            ],
             b"x",
         )
         .await;
@@ -375,7 +475,11 @@ async fn a_sender_that_never_finishes_holds_one_place_only() {
             break;
         }
         // Until the server has read the first PUT's head.
-        assert!(Instant::now() < deadline, "never limited: {head}");
+        assert!(
+            Instant::now() < deadline,
+            "never limited: {head}\n{}",
+            String::from_utf8_lossy(&body)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Once it goes away, its place is free again.
@@ -387,7 +491,10 @@ async fn a_sender_that_never_finishes_holds_one_place_only() {
         if code == Some(0) {
             break;
         }
-        assert!(Instant::now() < deadline, "the place never came back: {out}");
+        assert!(
+            Instant::now() < deadline,
+            "the place never came back: {out}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -24,8 +24,8 @@ it expires; `sockit share log` shows them who sent what, from which address.
 {}
 
 Examples:
-  sockit send http://files.example/u/0123456789abcdef0123456789abcdef report.pdf
-  sockit send http://files.example/u/0123456789abcdef0123456789abcdef a.jpg b.jpg --json", super::files::EXIT_HELP))]
+  sockit send http://files.example:8080/u/0123456789abcdef0123456789abcdef report.pdf
+  sockit send http://files.example:8080/u/0123456789abcdef0123456789abcdef a.jpg b.jpg --json", super::files::EXIT_HELP))]
 pub struct SendArgs {
     /// The upload link.
     #[arg(value_name = "LINK")]

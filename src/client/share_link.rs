@@ -22,8 +22,8 @@ mod send;
 
 pub use dir::fetch_dir;
 pub use fetch::{One, fetch, fetch_one, part_of, target};
-pub use send::{Sent, send};
 pub(crate) use http::{refusal, request};
+pub use send::{Sent, send};
 
 /// Largest `/info` body read: a folder share lists up to 10,000 files
 /// with their paths (at most a few hundred bytes each in practice).

@@ -202,4 +202,3 @@ pub struct UploadRecord {
     /// When it was published, Unix seconds.
     pub at: u64,
 }
-

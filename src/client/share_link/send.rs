@@ -124,7 +124,8 @@ pub async fn send(
         .and_then(|n| n.to_str())
         .ok_or_else(|| local(file)(std::io::Error::other("not a file name sockit can send")))?
         .to_owned();
-    crate::wire::path::check_entry_name(&name).map_err(|e| local(file)(std::io::Error::other(e)))?;
+    crate::wire::path::check_entry_name(&name)
+        .map_err(|e| local(file)(std::io::Error::other(e)))?;
     let (size, blake3) = hash_file(file).await?;
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
@@ -132,7 +133,8 @@ pub async fn send(
             // connection still holds the file): give it a moment.
             tokio::time::sleep(Duration::from_millis(300 << attempt)).await;
         }
-        let body = serde_json::json!({"name": name, "file_size": size, "blake3": blake3}).to_string();
+        let body =
+            serde_json::json!({"name": name, "file_size": size, "blake3": blake3}).to_string();
         let extra = format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
             body.len()

@@ -120,6 +120,9 @@ fn store_error(f: Failure) -> ApiError {
             ErrorCode::RateLimited,
             "too many unfinished uploads wait in the link owner's store; finish one or try later",
         ),
+        Failure::Files(FileError::Exists { .. }) => {
+            conflict("a file of that name is there now; begin again (POST) for a free name")
+        }
         Failure::Files(FileError::Busy { .. }) => conflict(
             "this file is being sent by another connection right now; try again in a moment",
         ),
@@ -186,10 +189,21 @@ fn place(
             break;
         }
         if let Some(p) = partials.iter().find(|p| p.path == path) {
-            if p.resumes(fp) {
-                return Ok((cand, p.held));
+            if !p.resumes(fp) {
+                continue;
             }
-            continue;
+            match store.stat(owner, &path) {
+                Err(FileError::NotFound { .. }) => return Ok((cand, p.held)),
+                Ok(_) => {
+                    // A file took the name after this partial began (the
+                    // publish refused it): the partial can never land here.
+                    if let Err(e) = store.cancel_upload(owner, &path) {
+                        tracing::warn!(error = %e, "removing an upload whose name was taken");
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         }
         match store.stat(owner, &path) {
             Err(FileError::NotFound { .. }) => return Ok((cand, 0)),
@@ -273,7 +287,12 @@ pub async fn begin(
         let (shares, share) = lookup(&state, &id).await?;
         admit(&shares, peer, false).await?;
         let Json(b) = body.map_err(|e| bad(e.body_text()))?;
-        check_entry_name(&b.name).map_err(|e| bad(format!("{}: {e}", crate::service::files::escape_name(&b.name))))?;
+        check_entry_name(&b.name).map_err(|e| {
+            bad(format!(
+                "{}: {e}",
+                crate::service::files::escape_name(&b.name)
+            ))
+        })?;
         let blake3 = blake3_hex(&b.blake3)?;
         shares.check_room(&share, b.file_size).map_err(link_error)?;
         let store = store(&state)?;
@@ -288,7 +307,7 @@ pub async fn begin(
         let (owner, dir) = (share.owner, share.path.clone());
         let (name, offset) = run_blocking(move || place(&store, owner, &dir, &b.name, &fp))
             .await
-        .map_err(|e| store_error(Failure::Files(e)))?;
+            .map_err(|e| store_error(Failure::Files(e)))?;
         Ok::<_, ApiError>(Json(json!({"name": name, "offset": offset})).into_response())
     }
     .await;
@@ -317,7 +336,12 @@ pub async fn put(
         let Path((id, name)) = params.map_err(|_| share_error(ShareError::NotFound))?;
         let (shares, share) = lookup(&state, &id).await?;
         let _pass = admit(&shares, peer, true).await?;
-        check_entry_name(&name).map_err(|e| bad(format!("{}: {e}", crate::service::files::escape_name(&name))))?;
+        check_entry_name(&name).map_err(|e| {
+            bad(format!(
+                "{}: {e}",
+                crate::service::files::escape_name(&name)
+            ))
+        })?;
         let size = header_u64(&headers, SIZE_HEADER)?;
         let offset = header_u64(&headers, OFFSET_HEADER)?;
         let blake3 = blake3_hex(
@@ -339,7 +363,10 @@ pub async fn put(
         // discarded: the sender begins again and gets another name.
         let (s2, o2, p2, f2) = (store.clone(), share.owner, path.clone(), fp.clone());
         let theirs = run_blocking(move || {
-            Ok(s2.partials(o2, &p2)?.iter().any(|p| p.path == p2 && !p.resumes(&f2)))
+            Ok(s2
+                .partials(o2, &p2)?
+                .iter()
+                .any(|p| p.path == p2 && !p.resumes(&f2)))
         })
         .await
         .map_err(|e| store_error(Failure::Files(e)))?;
@@ -377,7 +404,10 @@ pub async fn put(
             with_offset(&mut res, held);
             return Ok(res);
         }
-        let r = receive_and_publish(&mut up, &shares, &share, body, chunk, offset, size, &path, &blake3, peer).await;
+        let r = receive_and_publish(
+            &mut up, &shares, &share, body, chunk, offset, size, &path, &blake3, peer,
+        )
+        .await;
         up.files.close().await;
         r
     }
@@ -423,7 +453,12 @@ async fn receive_and_publish(
             if let Err(e) = blocking(move || s.settle_upload(num, unix_now())).await {
                 tracing::warn!(error = %e, share = num, "ending a full upload link");
             }
-            tracing::info!(share = num, size = p.size, door = "web", "file uploaded through a link");
+            tracing::info!(
+                share = num,
+                size = p.size,
+                door = "web",
+                "file uploaded through a link"
+            );
             Ok((
                 StatusCode::CREATED,
                 Json(json!({

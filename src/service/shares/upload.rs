@@ -297,18 +297,16 @@ pub(super) fn insert_link(c: &Connection, num: i64, u: &UploadStats) -> rusqlite
 
 /// Link `num`'s limits and counts; `None` for a download share.
 fn stats(c: &Connection, num: i64) -> rusqlite::Result<Option<UploadStats>> {
-    c.prepare_cached(
-        "SELECT max_bytes, max_files, bytes, files FROM upload_links WHERE num = ?1",
-    )?
-    .query_row(params![num], |r| {
-        Ok(UploadStats {
-            max_bytes: from_sql(r.get(0)?),
-            max_files: from_sql(r.get(1)?),
-            bytes: from_sql(r.get(2)?),
-            files: from_sql(r.get(3)?),
+    c.prepare_cached("SELECT max_bytes, max_files, bytes, files FROM upload_links WHERE num = ?1")?
+        .query_row(params![num], |r| {
+            Ok(UploadStats {
+                max_bytes: from_sql(r.get(0)?),
+                max_files: from_sql(r.get(1)?),
+                bytes: from_sql(r.get(2)?),
+                files: from_sql(r.get(3)?),
+            })
         })
-    })
-    .optional()
+        .optional()
 }
 
 /// Whether share `num` is an upload link.

@@ -198,12 +198,21 @@ impl WebUpload {
         let resumable = self.resumable;
         let short = |received, why: &str| cut_short(received, size, why, resumable);
         loop {
-            let next = tokio::time::timeout(BODY_IDLE, stream.next())
-                .await
-                .map_err(|_| short(received, "the sender went quiet"))?;
+            let next = match tokio::time::timeout(BODY_IDLE, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => Some(Err(axum::Error::new("the sender went quiet"))),
+            };
             match next {
                 None => break,
-                Some(Err(e)) => return Err(short(received, &e.to_string())),
+                Some(Err(e)) => {
+                    if resumable && !pending.is_empty() {
+                        // What arrived is kept for the resume, to the byte.
+                        self.files
+                            .write(self.user, self.handle, offset, pending.freeze())
+                            .await?;
+                    }
+                    return Err(short(received, &e.to_string()));
+                }
                 Some(Ok(bytes)) => {
                     received = received.saturating_add(bytes.len() as u64);
                     pending.extend_from_slice(&bytes);
