@@ -7,8 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::share::{Env, get, path_of, sha256, text};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::share::{Env, get, path_of, request as http, sha256, text};
+use tokio::io::AsyncWriteExt;
 
 /// `sockit share --upload ARGS --json` as alice; the reply.
 fn upload_link(env: &Env, args: &[&str]) -> serde_json::Value {
@@ -50,36 +50,6 @@ fn fetched(env: &Env, path: &str) -> std::path::PathBuf {
     );
     assert!(out.status.success(), "{}", text(&out));
     dest
-}
-
-/// One raw HTTP request with a body; (status, head, body).
-async fn http(
-    host: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String, Vec<u8>) {
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    s.write_all(body).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&out[..at]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, out[at + 4..].to_vec())
 }
 
 /// `POST /u/ID/files`: (status, JSON answer).

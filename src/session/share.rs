@@ -5,7 +5,7 @@
 use super::{Failure, Session};
 use crate::service::files::{EntryKind, FileError, FileStore, RelPath, run_blocking};
 use crate::service::shares::dir::snapshot;
-use crate::service::shares::{NewShare, NewUploadLink, ShareInfo, Shares};
+use crate::service::shares::{Created, NewShare, NewUploadLink, ShareInfo, Shares};
 use crate::service::unix_now;
 use crate::wire::{ShareEntry, ShareReply, ShareRequest};
 
@@ -99,13 +99,8 @@ impl Session {
                     None => s.create(new, now),
                 })
                 .await?;
-                tracing::info!(share = c.info.num, path = %crate::service::files::escape_name(&c.info.path), "share created");
-                Ok(ShareReply::Create {
-                    share: entry(&c.info),
-                    url: shares.link(&c.id),
-                    share_id: c.id,
-                    revoke: c.revoke,
-                })
+                let url = shares.link(&c.id);
+                Ok(created(c, url, "share created"))
             }
             ShareRequest::Upload {
                 path,
@@ -129,13 +124,8 @@ impl Session {
                     max_files,
                 };
                 let c = blocking(move || s.create_upload(new, now)).await?;
-                tracing::info!(share = c.info.num, path = %crate::service::files::escape_name(&c.info.path), "upload link created");
-                Ok(ShareReply::Create {
-                    share: entry(&c.info),
-                    url: shares.upload_link(&c.id),
-                    share_id: c.id,
-                    revoke: c.revoke,
-                })
+                let url = shares.upload_link(&c.id);
+                Ok(created(c, url, "upload link created"))
             }
             ShareRequest::Log { share } => {
                 let (s, uploads) = blocking(move || shares.upload_log(user, &share, now)).await?;
@@ -165,6 +155,17 @@ impl Session {
                 Ok(ShareReply::Rm(entry(&s)))
             }
         }
+    }
+}
+
+/// The reply to a create: the link and its revoke token, shown this once.
+fn created(c: Created, url: Option<String>, what: &'static str) -> ShareReply {
+    tracing::info!(share = c.info.num, path = %crate::service::files::escape_name(&c.info.path), "{what}");
+    ShareReply::Create {
+        share: entry(&c.info),
+        url,
+        share_id: c.id,
+        revoke: c.revoke,
     }
 }
 

@@ -32,7 +32,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -40,7 +40,7 @@ use serde_json::json;
 use super::WebState;
 use super::api::ApiError;
 use super::files::upload::{UPLOAD_CHUNK, WebUpload, content_length};
-use super::share::{file_name, private, share_error, shares};
+use super::share::{file_name, page_or_error, private, share_error, shares};
 use crate::service::files::{
     FileError, FileStore, RelPath, UploadRequest, check_entry_name, run_blocking,
 };
@@ -58,10 +58,6 @@ pub const BLAKE3_HEADER: &str = "x-sockit-blake3";
 
 /// Names tried for one file: `name`, then `name (1).ext` to `name (99).ext`.
 const MAX_RENAMES: u32 = 99;
-
-/// The page's policy, as the share page's.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-                   img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// The available upload link behind `id` (blocking lookup on the pool).
 async fn lookup(state: &WebState, id: &str) -> Result<(Shares, ShareInfo), ApiError> {
@@ -224,19 +220,10 @@ pub async fn page(
     let Ok(Path(id)) = id else {
         return private((StatusCode::NOT_FOUND, "no such share").into_response());
     };
-    match lookup(&state, &id).await {
-        Ok(_) => private(
-            (
-                [
-                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                    (header::CONTENT_SECURITY_POLICY, CSP),
-                ],
-                include_str!("../../../web/upload.html"),
-            )
-                .into_response(),
-        ),
-        Err(e) => private(e.into_response()),
-    }
+    page_or_error(
+        lookup(&state, &id).await.map(drop),
+        include_str!("../../../web/upload.html"),
+    )
 }
 
 /// `GET /u/ID/info`: the folder's name and what the link still takes.
