@@ -425,33 +425,31 @@ async fn a_sender_that_never_finishes_holds_one_place_only() {
     let b3 = blake3::hash(&[0u8; 10_000]).to_hex().to_string();
     // Holds its PUT open, 100 bytes of 10,000 sent.
     let held = put_part(&env, &url, "slow.bin", 10_000, &b3, &[0u8; 100]).await;
-    // Its address's one place is taken: another PUT is 429 at once.
+    // Once the server has begun it (its partial shows in alice's store;
+    // polled, bounded), its address's one place is taken.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, head, body) = http(
-            &env.web,
-            "PUT",
-            &format!("{}/files/other.bin", path_of(&url)),
-            &[
-                ("X-Sockit-Offset", "0"),
-                ("X-Sockit-Size", "1"),
-                ("X-Sockit-Blake3", &b3),
-            ],
-            b"x",
-        )
-        .await;
-        if status == 429 {
-            assert!(String::from_utf8_lossy(&body).contains("running"), "{head}");
+        let out = env.as_user("alice", &["ls", "--partial", ":slow"], b"");
+        if String::from_utf8_lossy(&out.stdout).contains("slow.bin") {
             break;
         }
-        // Until the server has read the first PUT's head.
-        assert!(
-            Instant::now() < deadline,
-            "never limited: {head}\n{}",
-            String::from_utf8_lossy(&body)
-        );
+        assert!(Instant::now() < deadline, "never begun: {}", text(&out));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (status, head, body) = http(
+        &env.web,
+        "PUT",
+        &format!("{}/files/other.bin", path_of(&url)),
+        &[
+            ("X-Sockit-Offset", "0"),
+            ("X-Sockit-Size", "1"),
+            ("X-Sockit-Blake3", &b3),
+        ],
+        b"x",
+    )
+    .await;
+    assert_eq!(status, 429, "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("running"), "{head}");
     // Once it goes away, its place is free again.
     drop(held);
     let f = local(&env, "ok.txt", 10, 1);
