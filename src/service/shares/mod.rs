@@ -30,6 +30,12 @@
 //! - Limits the server forces ([`SharesConfig`]): longest expiry, most
 //!   downloads (defaults 1 day and 1 download), creates per user per hour,
 //!   and the bytes of a user's available shares within their file quota.
+//! - Upload links (`/u/ID`, `upload.rs`) are shares the other way: anyone
+//!   holding one adds files to one folder of the owner's store. They live
+//!   in the same table (IDs, states, expiry, tombstones, revoking and the
+//!   creates per hour are shared) with their limits, counts and log in
+//!   their own tables; the gate (`gate.rs`) bounds anonymous senders per
+//!   address and in total.
 
 mod config;
 mod coverage;
