@@ -53,6 +53,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/uploads.js"),
     ),
     (
+        "blake3.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/blake3.js"),
+    ),
+    (
+        "upload.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/upload.js"),
+    ),
+    (
         "chat.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/chat.js"),
