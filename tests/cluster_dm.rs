@@ -1,5 +1,5 @@
-//! Direct messages and read markers on a cluster: two nodes sharing one
-//! throw-away PostgreSQL (tests/common/pg.rs).
+//! Direct messages, read markers and typing notices on a cluster: two
+//! nodes sharing one throw-away PostgreSQL (tests/common/pg.rs).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -100,4 +100,78 @@ async fn a_direct_message_and_its_read_marker_cross_nodes() {
         panic!()
     };
     assert!(rooms.iter().all(|r| !r.name.starts_with('@')));
+}
+
+async fn member_in_dev(srv: &Server, name: &str) -> Client {
+    let mut c = member(srv, name).await;
+    ask(&mut c, ChatRequest::Join { room: "dev".into() })
+        .await
+        .unwrap();
+    c
+}
+
+async fn say(c: &mut Client, text: &str) -> u64 {
+    let send = ChatRequest::Send {
+        room: "dev".into(),
+        text: text.into(),
+        key: None,
+    };
+    let ChatReply::Send { seq, .. } = ask(c, send).await.unwrap() else {
+        panic!()
+    };
+    seq
+}
+
+/// A typing notice crosses to the other node's members of the room,
+/// never comes back to its own node, and is never stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_crosses_nodes_once_and_is_never_stored() {
+    let pg = Pg::start();
+    let (one, two) = (node(&pg), node(&pg));
+    // Ann and cid on node one, bob on node two.
+    let mut ann = member_in_dev(&one, "ann").await;
+    let mut cid = member_in_dev(&one, "cid").await;
+    let mut bob = member_in_dev(&two, "bob").await;
+    // A message that reached bob went through node two's cluster feed,
+    // which listens for notices before it first reads.
+    assert_eq!(say(&mut ann, "hello").await, 1);
+    assert_eq!(next_message(&mut bob).await.text, "hello");
+    assert_eq!(next_message(&mut cid).await.text, "hello");
+
+    let typing = ChatRequest::Typing { room: "dev".into() };
+    ask(&mut ann, typing).await.unwrap();
+    let typed = ChatEvent::Typing {
+        room: "dev".into(),
+        name: "ann".into(),
+        guest: false,
+    };
+    assert_eq!(next_event(&mut bob).await, typed);
+    assert_eq!(next_event(&mut cid).await, typed);
+
+    // Bob's next message reaches node one after the notice did (one
+    // feed, notifications in commit order): had node one taken its own
+    // notice back from PostgreSQL, cid would see it twice before this.
+    let seq = say(&mut bob, "after typing").await;
+    for c in [&mut cid, &mut ann] {
+        // Nor does the typist get it: her next event is the message.
+        let next = next_event(c).await;
+        assert!(
+            matches!(next, ChatEvent::Message(ref m) if m.text == "after typing"),
+            "{next:?}"
+        );
+    }
+    // Nothing stored: the seqs went on from the message before.
+    assert_eq!(seq, 2);
+    let history = ChatRequest::History {
+        room: "dev".into(),
+        last: Some(10),
+        after: None,
+        before: None,
+        epoch: None,
+    };
+    let ChatReply::History { messages, .. } = ask(&mut bob, history).await.unwrap() else {
+        panic!()
+    };
+    let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["hello", "after typing"]);
 }

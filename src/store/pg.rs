@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use postgres::{Client, Config};
+use postgres::{Client, Config, Statement};
 use rustls::ClientConfig;
 
 use super::{Migration, pg_tls};
@@ -107,6 +107,10 @@ impl PgTarget {
 pub struct PgConn {
     target: PgTarget,
     client: Option<Client>,
+    /// Statements prepared on this connection, by their text: a hot
+    /// statement costs one round trip (bind and execute) instead of two
+    /// (parse, then bind and execute). Emptied with the connection.
+    prepared: Vec<(&'static str, Statement)>,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -142,6 +146,7 @@ impl PgConn {
         PgConn {
             target,
             client: None,
+            prepared: Vec::new(),
         }
     }
 
@@ -156,7 +161,7 @@ impl PgConn {
     /// The client, connecting first if there is none or it broke.
     pub fn client(&mut self) -> Result<&mut Client, postgres::Error> {
         if self.client.as_ref().is_some_and(Client::is_closed) {
-            close(self.client.take());
+            self.reset();
         }
         match &mut self.client {
             Some(c) => Ok(c),
@@ -177,7 +182,37 @@ impl PgConn {
     ) -> Result<T, postgres::Error> {
         let r = f(self.client()?);
         if r.is_err() && self.client.as_ref().is_some_and(Client::is_closed) {
-            close(self.client.take());
+            self.reset();
+        }
+        r
+    }
+
+    /// Runs `f` with `sql` prepared on this connection (once per
+    /// connection: see `prepared`), for statements run at every commit or
+    /// wake-up. After an error the statement is prepared again next time
+    /// (the schema may have changed under it), and the connection dropped
+    /// if it broke.
+    pub fn with_prepared<T>(
+        &mut self,
+        sql: &'static str,
+        f: impl FnOnce(&mut Client, &Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let found = self
+            .prepared
+            .iter()
+            .find(|(s, _)| *s == sql)
+            .map(|(_, st)| st.clone());
+        let st = match found {
+            Some(st) => st,
+            None => {
+                let st = self.with(|c| c.prepare(sql))?;
+                self.prepared.push((sql, st.clone()));
+                st
+            }
+        };
+        let r = self.with(|c| f(c, &st));
+        if r.is_err() {
+            self.prepared.retain(|(s, _)| *s != sql);
         }
         r
     }
@@ -191,6 +226,7 @@ impl PgConn {
     /// Forgets the connection (after an error that may have left it in an
     /// unknown state).
     pub fn reset(&mut self) {
+        self.prepared.clear();
         close(self.client.take());
     }
 }

@@ -22,6 +22,12 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 /// while typing); sooner ones are dropped, so a client cannot flood.
 pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// How long a typing notice stands: clients are told it expires after 6
+/// seconds (twice [`TYPING_EVERY`], so one lost notice does not blink the
+/// indicator off); a notice that reaches another node of a cluster later
+/// than this after it was sent is dropped there.
+pub const TYPING_EXPIRES: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// Default largest history page: enough to fill a terminal several times,
 /// small enough that one request cannot make the server build megabytes.
 pub const DEFAULT_HISTORY_PAGE_MAX: usize = 500;

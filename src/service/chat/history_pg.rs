@@ -2,9 +2,10 @@
 //! and queries, the counterpart of `history` (SQLite).
 //!
 //! Each room has a meta row in `chat_rooms` (its top seq and epoch). A
-//! commit locks the outbox row, then each room's meta row (`UPDATE ...
-//! RETURNING`), takes the next seqs, inserts the messages and sends an
-//! empty `pg_notify` as a wake-up, all in one transaction: so a room's
+//! commit (`publish_pg`, one call of a server-side function) locks the
+//! outbox row, then each room's meta row (an upsert `RETURNING` the top),
+//! takes the next seqs, inserts the messages and sends a `pg_notify`
+//! naming the node as a wake-up, all in one transaction: so a room's
 //! seqs are contiguous and commit in seq order, and the messages' global
 //! `id` (a sequence) commits in id order too, which is what lets every
 //! node read the table as an outbox (`id > cursor`) without missing a row
@@ -101,118 +102,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "chat room topics",
         sql: "ALTER TABLE chat_rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';",
     },
+    Migration {
+        version: 8,
+        name: "chat publish in one call",
+        sql: super::publish_pg::MIGRATION,
+    },
 ];
-
-/// One message to commit: who said what.
-pub(super) struct NewMessage<'a> {
-    pub name: &'a str,
-    pub guest: bool,
-    pub text: &'a str,
-    /// The sender's idempotency key (see `keys`).
-    pub key: Option<&'a str>,
-}
-
-/// What became of one message of a commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outcome {
-    /// Posted with this seq.
-    Fresh(u64),
-    /// A resend: its key was already given this seq.
-    Stored(u64),
-}
-
-/// One room's part of a commit.
-pub(super) struct Published {
-    /// Per message, in the order given.
-    pub outcomes: Vec<Outcome>,
-}
-
-/// Commits the messages of several rooms in one transaction (keys kept
-/// until `expires`, unix millis); per room in the order given, what became
-/// of each message.
-pub(super) fn publish(
-    c: &mut Client,
-    rooms: &[(&str, Vec<NewMessage<'_>>)],
-    (ts, expires): (u64, u64),
-    node: &str,
-) -> Result<Vec<Published>, postgres::Error> {
-    let mut tx = c.transaction()?;
-    tx.execute(
-        "SELECT 1 FROM chat_outbox_lock WHERE id = 1 FOR UPDATE",
-        &[],
-    )?;
-    let mut out = Vec::with_capacity(rooms.len());
-    let ts_sql = sql_int(ts);
-    for (room, msgs) in rooms {
-        // Keys are looked up under the outbox lock: no other node can be
-        // committing the same key meanwhile.
-        let mut stored: Vec<Option<u64>> = Vec::with_capacity(msgs.len());
-        for m in msgs {
-            let seq = match m.key {
-                Some(k) => tx
-                    .query_opt(
-                        "SELECT seq FROM chat_keys
-                         WHERE room = $1 AND name = $2 AND key = $3 AND expires > $4",
-                        &[room, &m.name, &k, &ts_sql],
-                    )?
-                    .map(|r| get_u64(r.get(0))),
-                None => None,
-            };
-            stored.push(seq);
-        }
-        let fresh: Vec<&NewMessage<'_>> = msgs
-            .iter()
-            .zip(&stored)
-            .filter(|(_, s)| s.is_none())
-            .map(|(m, _)| m)
-            .collect();
-        let n = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
-        let row = tx.query_one(
-            "INSERT INTO chat_rooms AS r (name, top, epoch) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO UPDATE SET top = r.top + excluded.top
-             RETURNING r.top, r.epoch",
-            &[room, &n, &new_epoch()],
-        )?;
-        let top: i64 = row.get(0);
-        let first = top - n + 1;
-        let seqs: Vec<i64> = (first..=top).collect();
-        let names: Vec<&str> = fresh.iter().map(|m| m.name).collect();
-        let guests: Vec<bool> = fresh.iter().map(|m| m.guest).collect();
-        let texts: Vec<&str> = fresh.iter().map(|m| m.text).collect();
-        if n > 0 {
-            tx.execute(
-                "INSERT INTO chat_messages (room, seq, ts, name, guest, text, node)
-                 SELECT $1, s, $2, n, g, t, $7
-                 FROM unnest($3::bigint[], $4::text[], $5::boolean[], $6::text[])
-                 AS u(s, n, g, t)",
-                &[room, &ts_sql, &seqs, &names, &guests, &texts, &node],
-            )?;
-        }
-        let mut next = first;
-        let mut outcomes = Vec::with_capacity(msgs.len());
-        for (m, s) in msgs.iter().zip(stored) {
-            if let Some(seq) = s {
-                outcomes.push(Outcome::Stored(seq));
-                continue;
-            }
-            if let Some(k) = m.key {
-                tx.execute(
-                    "INSERT INTO chat_keys (room, name, key, seq, expires)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (room, name, key)
-                     DO UPDATE SET seq = excluded.seq, expires = excluded.expires",
-                    &[room, &m.name, &k, &next, &sql_int(expires)],
-                )?;
-            }
-            outcomes.push(Outcome::Fresh(get_u64(next)));
-            next += 1;
-        }
-        out.push(Published { outcomes });
-    }
-    tx.execute("SELECT pg_notify($1, '')", &[&NOTIFY_CHANNEL])?;
-    tx.commit()?;
-    Ok(out)
-}
 
 /// The time and text of message `seq` of `room`, if still in history.
 pub(super) fn message_at(
@@ -305,7 +200,7 @@ pub(super) fn remote_members(
 
 /// A door's name as stored back to its kind (an unknown one, written by a
 /// newer node, shows as a frame member).
-fn door_kind(s: &str) -> DoorKind {
+pub(super) fn door_kind(s: &str) -> DoorKind {
     [DoorKind::Line, DoorKind::Datagram, DoorKind::Web]
         .into_iter()
         .find(|d| d.as_str() == s)

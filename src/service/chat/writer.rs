@@ -83,14 +83,14 @@ fn run(
     let (max_batch, page_max, window) = limits;
     let mut batch = Vec::with_capacity(max_batch);
     let mut last_ts = 0;
+    let mut last_size = 0;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
+        take_queued(&mut rx, &mut batch, max_batch);
+        if matches!(conn, Db::Pg(_)) {
+            linger(&mut rx, &mut batch, (last_size, max_batch));
         }
+        last_size = batch.len();
         // Timestamps never go backwards, even if the wall clock does.
         last_ts = now_millis().max(last_ts);
         // Edits and deletes are committed alone, in their place: runs of
@@ -113,6 +113,50 @@ fn run(
                 Db::Sqlite(conn) => commit(conn, &mut run, last_ts, c),
                 Db::Pg(conn) => commit_pg(conn, &mut run, (last_ts, node), page_max, c),
             }
+        }
+    }
+}
+
+/// Longest the writer waits, on PostgreSQL, for a batch to grow back to
+/// the size of the one before: a fraction of one WAL flush (about 4 ms on
+/// this machine's disk, see docs/SCALING.md), which each message that
+/// joins the batch instead of the next one saves.
+const LINGER_MAX: Duration = Duration::from_micros(1000);
+
+/// How often the writer looks for more publishes while it lingers; a look
+/// that finds none ends the wait (the burst is over).
+const LINGER_STEP: Duration = Duration::from_micros(100);
+
+/// Moves publishes already queued into `batch`, up to `max` in all.
+fn take_queued(rx: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>, max: usize) {
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Group commit under load, on PostgreSQL: when the batch is smaller than
+/// `target` (the size of the one before; never more than `max`), waits up to [`LINGER_MAX`] for
+/// the publishers acked by the last commit to send their next messages,
+/// so that one flush carries them rather than two. Publishers have a
+/// bounded number of messages in flight (64 per line connection), so a
+/// commit started the moment the first of them came back would carry a
+/// few and leave the rest to wait a whole flush. At idle (`target` 1 or
+/// less) there is no wait.
+fn linger(
+    rx: &mut mpsc::Receiver<Pending>,
+    batch: &mut Vec<Pending>,
+    (target, max): (usize, usize),
+) {
+    let started = std::time::Instant::now();
+    while batch.len() < target.min(max) && started.elapsed() < LINGER_MAX {
+        std::thread::sleep(LINGER_STEP);
+        let before = batch.len();
+        take_queued(rx, batch, max);
+        if batch.len() == before {
+            return;
         }
     }
 }

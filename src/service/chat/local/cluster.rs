@@ -2,8 +2,8 @@
 //! node's members, when the history is in PostgreSQL.
 //!
 //! Modelled on Centrifugo's PostgreSQL stream broker: `chat_messages` is
-//! read as an outbox, every [`POLL_EVERY`] and whenever a `pg_notify`
-//! wakes the feed (LISTEN/NOTIFY is only a wake-up: notifications sent
+//! read as an outbox, every [`POLL_EVERY`] and whenever another node's
+//! `pg_notify` wakes the feed (LISTEN/NOTIFY is only a wake-up: notifications sent
 //! while the feed reconnects are lost, the poll is not). Rows come in id
 //! order, which is commit order (see `history_pg`); each one for a room
 //! this node holds in memory is merged by seq (see `merge`): duplicates
@@ -37,12 +37,14 @@ use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
 
 use super::LocalHub;
+use super::typing::TYPING_CHANNEL;
 use crate::service::chat::dm::is_dm;
 use crate::service::chat::event::{Event, Message};
 use crate::service::chat::history_pg::{self, NOTIFY_CHANNEL, PresenceRow};
 use crate::service::chat::merge;
 use crate::service::chat::reads_db::READ_CHANNEL;
 use crate::service::chat::room::{Room, lock};
+use crate::service::chat::writer::now_millis;
 use crate::store::pg::{PgConn, PgTarget};
 
 /// Longest a committed message waits for the feed when its wake-up is
@@ -89,7 +91,9 @@ fn run(hub: &Weak<LocalHub>, cfg: PgTarget, node: &str) {
         }
         let r = conn.with(|c| {
             if !listening {
-                c.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}; LISTEN {READ_CHANNEL}"))?;
+                c.batch_execute(&format!(
+                    "LISTEN {NOTIFY_CHANNEL}; LISTEN {READ_CHANNEL}; LISTEN {TYPING_CHANNEL}"
+                ))?;
                 listening = true;
             }
             let start = match cursor {
@@ -103,16 +107,7 @@ fn run(hub: &Weak<LocalHub>, cfg: PgTarget, node: &str) {
                 presence.beat(hub, c, node)?;
             }
             if !full {
-                // Wait for a wake-up or the poll period, whichever first;
-                // then take every other wake-up already queued.
-                let mut n = c.notifications();
-                let mut woken = n.timeout_iter(POLL_EVERY).next()?;
-                while let Some(note) = woken {
-                    if note.channel() == READ_CHANNEL {
-                        remote_read(hub, node, note.payload());
-                    }
-                    woken = n.iter().next()?;
-                }
+                wait(hub, c, node)?;
             }
             Ok(())
         });
@@ -134,6 +129,42 @@ fn run(hub: &Weak<LocalHub>, cfg: PgTarget, node: &str) {
             }
         }
     }
+}
+
+/// Waits for another node's commit to wake the feed, or for the poll
+/// period, whichever comes first; read markers and typing notices that
+/// arrive meanwhile are passed on as they come. A commit's wake-up carries
+/// the committing node's name (see `publish_pg`), and this node's own do
+/// not wake it: its writer delivered those, and the outbox read would
+/// leave them out. An empty payload (an edit's) wakes every node.
+fn wait(hub: &Weak<LocalHub>, c: &mut Client, node: &str) -> Result<(), postgres::Error> {
+    let until = Instant::now() + POLL_EVERY;
+    let mut n = c.notifications();
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let Some(note) = n.timeout_iter(left).next()? else {
+            return Ok(());
+        };
+        let mut woken = pass_on(hub, node, &note);
+        // Then every other notification already here.
+        while let Some(note) = n.iter().next()? {
+            woken |= pass_on(hub, node, &note);
+        }
+        if woken {
+            return Ok(());
+        }
+    }
+}
+
+/// Passes a read marker or typing notice on; true for another node's
+/// commit (a reason to read the outbox now).
+fn pass_on(hub: &Weak<LocalHub>, node: &str, note: &postgres::Notification) -> bool {
+    match note.channel() {
+        READ_CHANNEL => remote_read(hub, node, note.payload()),
+        TYPING_CHANNEL => remote_typing(hub, node, note.payload()),
+        _ => return note.payload() != node,
+    }
+    false
 }
 
 /// This node's side of presence: its members, written to PostgreSQL with
@@ -234,6 +265,14 @@ fn remote_read(hub: &Weak<LocalHub>, node: &str, payload: &str) {
     };
     if let (false, Some(hub)) = (n.node == node, hub.upgrade()) {
         hub.remote_read(&n.user, &n.room, n.seq);
+    }
+}
+
+/// Passes a typing notice another node sent to the room's members here
+/// (see `typing`).
+fn remote_typing(hub: &Weak<LocalHub>, node: &str, payload: &str) {
+    if let Some(hub) = hub.upgrade() {
+        hub.remote_typing(node, payload, now_millis());
     }
 }
 

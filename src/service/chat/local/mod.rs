@@ -76,6 +76,9 @@ pub struct LocalHub {
     /// This node's name in the cluster's presence table (random, new at
     /// each start); `None` on SQLite.
     node: Option<Arc<str>>,
+    /// This node's typing notices on their way to the other nodes (see
+    /// `typing`); `None` on SQLite.
+    typing_out: Option<std::sync::mpsc::SyncSender<String>>,
     /// Dropped with the hub, which wakes the pruning thread to end.
     _stop_pruner: std::sync::mpsc::SyncSender<()>,
 }
@@ -148,6 +151,10 @@ impl LocalHub {
         let writer_node = node.clone().unwrap_or_else(|| Arc::from(""));
         writer::spawn(conn, rx, limits, writer_node, counters.clone())?;
         let (stop, stopped) = std::sync::mpsc::sync_channel(1);
+        let typing_out = match &store {
+            Backend::Postgres(cfg) => Some(typing::spawn((**cfg).clone())?),
+            Backend::Sqlite => None,
+        };
         let hub = Arc::new(LocalHub {
             filter: WordFilter::new(&config.filter),
             addresses: addresses::Addresses::new(&config),
@@ -165,6 +172,7 @@ impl LocalHub {
             room_total: AtomicUsize::new(total),
             evictions: AtomicU64::new(0),
             node,
+            typing_out,
             _stop_pruner: stop,
         });
         prune::spawn(Arc::downgrade(&hub), stopped)?;
