@@ -17,6 +17,7 @@ use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::history_pg;
 use super::reads::Conversation;
+use super::dm::is_dm;
 use super::search::{self, SearchPage, SearchQuery};
 use super::{reads_db, reads_pg, search_pg};
 
@@ -138,10 +139,15 @@ impl Db {
     }
 
     /// One page of `user`'s search.
-    pub(super) fn search(&mut self, q: &SearchQuery, user: &str) -> Result<SearchPage, DbError> {
+    /// `from`: when `user` began to read direct messages (see `dm_floor`).
+    pub(super) fn search(
+        &mut self,
+        q: &SearchQuery,
+        (user, from): (&str, u64),
+    ) -> Result<SearchPage, DbError> {
         Ok(match self {
-            Db::Sqlite(c) => search::query(c, q, user)?,
-            Db::Pg(c) => c.with(|c| search_pg::search(c, q, user))?,
+            Db::Sqlite(c) => search::query(c, q, (user, from))?,
+            Db::Pg(c) => c.with(|c| search_pg::search(c, q, (user, from)))?,
         })
     }
 
@@ -210,16 +216,25 @@ impl Db {
     }
 
     /// Account `user`'s (display name `me`) place in each of `rooms`.
+    /// In a direct conversation, nothing at or below its floor for an
+    /// account reading `from` (unix millis; see `dm_floor`) counts.
     pub(super) fn conversations(
         &mut self,
         (user, me): (&str, &str),
         rooms: &[String],
+        from: u64,
     ) -> Result<Vec<Conversation>, DbError> {
         let mut out = Vec::with_capacity(rooms.len());
         for room in rooms {
+            let floor = match is_dm(room) {
+                true => self.dm_floor(room, from)?,
+                false => 0,
+            };
             out.push(match self {
-                Db::Sqlite(c) => reads_db::conversation(c, (user, me), room)?,
-                Db::Pg(c) => c.with(|c| reads_pg::conversation_pg(c, (user, me), room))?,
+                Db::Sqlite(c) => reads_db::conversation(c, (user, me), (room, floor))?,
+                Db::Pg(c) => {
+                    c.with(|c| reads_pg::conversation_pg(c, (user, me), (room, floor)))?
+                }
             });
         }
         Ok(out)

@@ -122,6 +122,8 @@ pub(super) struct RoomState {
     /// For a direct conversation: where its parties' other sessions are,
     /// so each message also reaches those that have not opened it.
     pub dm: Option<Arc<super::directory::Directory>>,
+    /// Who the room heard come, and the joins and leaves not told yet.
+    pub herald: super::herald::Herald,
 }
 
 impl Room {
@@ -181,6 +183,9 @@ impl RoomState {
                     room = %room, member = %info.name, session = %m.id, door = %m.door,
                     "chat member cut off: outgoing queue full"
                 );
+                if !self.herald.cut(m.id) {
+                    continue; // the room never heard it come
+                }
                 let p = Presence::new(room.clone(), info.name, info.guest, m.door, Change::CutOff);
                 queue.push_back(Event::Presence(Arc::new(p)));
             }

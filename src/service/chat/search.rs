@@ -222,14 +222,20 @@ pub(super) fn snippet(text: &str, words: &[String]) -> String {
 }
 
 /// Keeps the rows `user` may read, up to the page's limit; the cursor
-/// goes on after the last row looked at when the scan was cut short.
-pub(super) fn page(rows: Vec<(u64, SearchHit)>, q: &SearchQuery, user: &str) -> SearchPage {
+/// goes on after the last row looked at when the scan was cut short. In
+/// direct conversations, `user` reads only what was said from `from` on
+/// (unix millis; see `dm_floor`).
+pub(super) fn page(
+    rows: Vec<(u64, SearchHit)>,
+    q: &SearchQuery,
+    (user, from): (&str, u64),
+) -> SearchPage {
     let full = rows.len() >= q.scan();
     let mut hits = Vec::new();
     let mut last = None;
     for (doc, hit) in rows {
         last = Some(doc);
-        if !readable(user, &hit.room) {
+        if !readable(user, &hit.room) || (super::dm::is_dm(&hit.room) && hit.ts < from) {
             continue;
         }
         hits.push(hit);
@@ -247,7 +253,7 @@ pub(super) fn page(rows: Vec<(u64, SearchHit)>, q: &SearchQuery, user: &str) -> 
 pub(super) fn query(
     conn: &Connection,
     q: &SearchQuery,
-    user: &str,
+    user: (&str, u64),
 ) -> rusqlite::Result<SearchPage> {
     let mut st = conn.prepare_cached(
         "SELECT f.rowid, m.room, m.id, m.ts, m.name, m.guest, m.text, m.kind

@@ -133,7 +133,7 @@ pub(super) fn amend(
 pub(super) fn search(
     c: &mut Client,
     q: &SearchQuery,
-    user: &str,
+    user: (&str, u64),
 ) -> Result<SearchPage, postgres::Error> {
     // Words are letters and digits only (see `SearchQuery::parse`), so
     // quoting them is enough to keep them lexemes; the last is a prefix.

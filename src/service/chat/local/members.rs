@@ -101,7 +101,8 @@ impl LocalHub {
         if old != name {
             for room in rooms {
                 let mut st = lock(&room.state);
-                if st.members.iter().any(|m| m.id == id) {
+                // A member the room has not heard come is renamed quietly.
+                if st.members.iter().any(|m| m.id == id) && st.herald.is_announced(id) {
                     let change = Change::Renamed(old.clone());
                     let p =
                         Presence::new(room.name.clone(), name.clone(), guest, member.door, change);

@@ -11,6 +11,7 @@
 mod addresses;
 mod cluster;
 mod dm;
+mod herald;
 mod members;
 mod prune;
 mod publish;
@@ -317,8 +318,11 @@ impl ChatHub for LocalHub {
         Box::pin(self.amend_message(id, room, seq, change))
     }
     fn search<'a>(&'a self, user: &'a str, query: SearchQuery) -> HubFuture<'a, SearchPage> {
-        let user = user.to_owned();
-        Box::pin(self.read(move |db| db.search(&query, &user)))
+        let (user, registry) = (user.to_owned(), self.registry.clone());
+        Box::pin(self.read(move |db| {
+            let from = super::dm_floor::reads_from(&*registry, &user);
+            db.search(&query, (&user, from))
+        }))
     }
     fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String> {
         let room = room.to_owned();
