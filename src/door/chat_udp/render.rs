@@ -112,7 +112,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::service::chat::{Change, DoorKind};
+    use crate::service::chat::{Change, DoorKind, Summary};
 
     #[test]
     fn message_json_keeps_the_text_as_stored() {
@@ -161,5 +161,18 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&p.render(&*DATAGRAMS)).unwrap();
         assert_eq!(v["event"], "join");
         assert!(v.get("from").is_none());
+        let s = Summary {
+            joined: vec![Arc::from("ann"), Arc::from("~bob")],
+            left_more: 2,
+            ..Summary::default()
+        };
+        let p = Presence::summary("dev".into(), s);
+        let v: serde_json::Value = serde_json::from_slice(&p.render(&*DATAGRAMS)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"event": "summary", "room": "dev", "guest": false,
+                "joined": ["ann", "~bob"], "others_left": 2,
+                "notice": "ann and ~bob joined dev; 2 others left"})
+        );
     }
 }
