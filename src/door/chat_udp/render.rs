@@ -94,7 +94,11 @@ impl Renderer for Datagrams {
             event: p.event_name(),
             name: &p.name,
             room: &p.room,
-            door: if summary.is_some() { "" } else { p.door.as_str() },
+            door: if summary.is_some() {
+                ""
+            } else {
+                p.door.as_str()
+            },
             guest: p.guest,
             from: p.renamed_from(),
             joined: summary.map_or(Vec::new(), |s| s.joined.iter().map(|n| &**n).collect()),

@@ -12,12 +12,12 @@ use rusqlite::Connection;
 use crate::store::pg::{self, PgConn, PgError};
 use crate::store::{Backend, Durability, StoreError};
 
+use super::dm::is_dm;
 use super::error::ChatError;
 use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
 use super::history_pg;
 use super::reads::Conversation;
-use super::dm::is_dm;
 use super::search::{self, SearchPage, SearchQuery};
 use super::{reads_db, reads_pg, search_pg};
 
@@ -232,9 +232,7 @@ impl Db {
             };
             out.push(match self {
                 Db::Sqlite(c) => reads_db::conversation(c, (user, me), (room, floor))?,
-                Db::Pg(c) => {
-                    c.with(|c| reads_pg::conversation_pg(c, (user, me), (room, floor)))?
-                }
+                Db::Pg(c) => c.with(|c| reads_pg::conversation_pg(c, (user, me), (room, floor)))?,
             });
         }
         Ok(out)

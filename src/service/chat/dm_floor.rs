@@ -17,9 +17,9 @@ use std::sync::Arc;
 use rusqlite::{Connection, params};
 
 use super::db::{Db, DbError};
+use super::history::sql_int;
 use super::history::{HistoryPage, HistoryQuery};
 use super::names::NameRegistry;
-use super::history::sql_int;
 
 impl Db {
     /// The last seq of `room` committed before `from` (unix millis): what

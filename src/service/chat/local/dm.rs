@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::LocalHub;
-use crate::service::chat::dm::{DM_MAX_PER_ACCOUNT, Recipient, conversation, dm_peer, may_read};
 use crate::service::chat::dm::is_dm;
+use crate::service::chat::dm::{DM_MAX_PER_ACCOUNT, Recipient, conversation, dm_peer, may_read};
 use crate::service::chat::dm_floor::reads_from;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::{MemberInfo, SessionId};

@@ -14,9 +14,7 @@ impl LocalHub {
     /// Tells `room` (its state locked as `st`) that `member` joined.
     pub(super) fn herald_join(&self, room: &Arc<Room>, st: &mut RoomState, member: &Member) {
         let grace = self.config.presence_grace;
-        let step = st
-            .herald
-            .joined(&room.name, member, Instant::now(), grace);
+        let step = st.herald.joined(&room.name, member, Instant::now(), grace);
         self.herald_step(room, st, step);
     }
 

@@ -265,8 +265,15 @@ async fn a_name_registered_again_does_not_read_the_old_holders_messages() {
         .store(old.ts + 60_000, std::sync::atomic::Ordering::Relaxed);
     let (bob, _b) = account(&hub, "bob").await;
     let page = bob.history("@ann", HistoryQuery::Last(50)).await.unwrap();
-    assert!(page.messages.is_empty() && !page.more, "{:?}", page.messages);
-    let page = bob.history("@ann+bob", HistoryQuery::After(0)).await.unwrap();
+    assert!(
+        page.messages.is_empty() && !page.more,
+        "{:?}",
+        page.messages
+    );
+    let page = bob
+        .history("@ann+bob", HistoryQuery::After(0))
+        .await
+        .unwrap();
     assert!(page.messages.is_empty());
     let page = bob
         .history("@ann", HistoryQuery::Before(100, 50))

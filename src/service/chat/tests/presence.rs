@@ -61,7 +61,10 @@ async fn a_member_who_stays_is_announced_once_and_its_leave_too() {
 
     let (mut bob, _bob_in) = guest_in(&hub, "bob", "lobby").await;
     pass(GRACE - Duration::from_millis(10)).await;
-    assert!(notices(&mut ann_in).is_empty(), "announced before the grace");
+    assert!(
+        notices(&mut ann_in).is_empty(),
+        "announced before the grace"
+    );
     pass(Duration::from_millis(10)).await;
     let p = next_presence(&mut ann_in).await;
     assert_eq!(
@@ -138,5 +141,9 @@ async fn a_crowd_is_named_up_to_the_limit_and_counted_past_it() {
     let p = next_presence(&mut ann_in).await;
     let s = p.summary_of().unwrap();
     assert_eq!((s.joined.len(), s.joined_more), (FOLD_NAMES_MAX, 3));
-    assert!(p.notice().ends_with(" and 3 others joined lobby"), "{}", p.notice());
+    assert!(
+        p.notice().ends_with(" and 3 others joined lobby"),
+        "{}",
+        p.notice()
+    );
 }
