@@ -96,6 +96,18 @@ pub(super) enum Step {
     Quiet,
 }
 
+/// What one flush announces.
+#[derive(Debug)]
+pub(super) struct Flushed {
+    /// The event for the room, if anything fell due.
+    pub event: Option<Event>,
+    /// When to flush again (`None`: nothing waits, the task ends).
+    pub next: Option<Instant>,
+    /// The member whose join alone it announces: it was told its own
+    /// join when it came, so it is not sent the event again.
+    pub told: Vec<SessionId>,
+}
+
 /// One room's presence bookkeeping (see the module doc).
 #[derive(Debug, Default)]
 pub(super) struct Herald {
@@ -172,16 +184,16 @@ impl Herald {
 
     /// Ends the window at `now`: announces the members of `members` who
     /// have stayed the grace period and the departures queued, as one
-    /// event. Returns it, and when to flush again (`None`: nothing waits,
-    /// the task ends).
+    /// event.
     pub fn flush(
         &mut self,
         room: &Arc<str>,
         members: &[Arc<Member>],
         now: Instant,
         grace: Duration,
-    ) -> (Option<Event>, Option<Instant>) {
+    ) -> Flushed {
         let mut arrived: Vec<MemberInfo> = Vec::new();
+        let mut told = Vec::new();
         let mut fold = Summary::default();
         let announced = &mut self.announced;
         self.waiting.retain(|&(id, since)| {
@@ -190,6 +202,7 @@ impl Herald {
             }
             if let Some(m) = members.iter().find(|m| m.id == id) {
                 announced.insert(id);
+                told.push(id);
                 if arrived.len() < FOLD_NAMES_MAX {
                     arrived.push(m.info());
                 } else {
@@ -201,21 +214,28 @@ impl Herald {
         let departed = std::mem::take(&mut self.leaves);
         fold.left_more = std::mem::take(&mut self.leaves_more);
         self.due = self.waiting.iter().map(|(_, t)| *t + grace).min();
+        let mut out = Flushed {
+            event: None,
+            next: self.due,
+            told,
+        };
         if departed.len() + arrived.len() == 1 && fold.changes() == 0 {
-            let ev = match (arrived.pop(), departed.into_iter().next()) {
-                (Some(a), _) => event_in(room, a, Change::Joined),
-                (None, Some(d)) => event_in(room, d, Change::Left),
-                (None, None) => return (None, self.due),
+            out.event = match (arrived.pop(), departed.into_iter().next()) {
+                (Some(a), _) => Some(event_in(room, a, Change::Joined)),
+                (None, Some(d)) => Some(event_in(room, d, Change::Left)),
+                (None, None) => None,
             };
-            return (Some(ev), self.due);
+            return out;
         }
+        // A line naming others too is news to those it names as well.
+        out.told.clear();
         fold.joined = arrived.into_iter().map(|i| i.name).collect();
         fold.left = departed.into_iter().map(|i| i.name).collect();
-        if fold.changes() == 0 {
-            return (None, self.due);
+        if fold.changes() > 0 {
+            let p = Presence::summary(room.clone(), fold);
+            out.event = Some(Event::Presence(Arc::new(p)));
         }
-        let p = Presence::summary(room.clone(), fold);
-        (Some(Event::Presence(Arc::new(p))), self.due)
+        out
     }
 
     /// A flush at `at` unless one is already due (it will take this change).

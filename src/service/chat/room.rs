@@ -145,6 +145,18 @@ impl RoomState {
     /// off, removed from the room, logged and counted, and the others are
     /// told (which may cut off more; each member is cut at most once).
     pub fn deliver(&mut self, room: &Arc<str>, event: Event, counters: &Counters) {
+        self.deliver_skipping(room, event, counters, &[]);
+    }
+
+    /// [`RoomState::deliver`], leaving out the members `skip` (who were
+    /// told already); the cut-off notices it causes go to everyone.
+    pub fn deliver_skipping(
+        &mut self,
+        room: &Arc<str>,
+        event: Event,
+        counters: &Counters,
+        mut skip: &[SessionId],
+    ) {
         let mut queue = VecDeque::from([event]);
         while let Some(ev) = queue.pop_front() {
             if matches!(ev, Event::Presence(_)) && self.members.len() > PRESENCE_ROOM_MAX {
@@ -154,7 +166,7 @@ impl RoomState {
             let mut cut = Vec::new();
             let mut dead = false;
             let mut queued = 0;
-            for m in &self.members {
+            for m in self.members.iter().filter(|m| !skip.contains(&m.id)) {
                 match m.outbox.offer(ev.clone()) {
                     Offer::Queued => queued += 1,
                     Offer::Skipped => {
@@ -170,6 +182,7 @@ impl RoomState {
                     dir.offer_dm(room, &ev, &self.members);
                 }
             }
+            skip = &[];
             if cut.is_empty() && !dead {
                 continue;
             }

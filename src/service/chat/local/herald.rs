@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::LocalHub;
+use crate::service::chat::event::Change;
 use crate::service::chat::herald::Step;
 use crate::service::chat::room::{Counters, Member, Room, RoomState, lock};
 
@@ -15,6 +16,12 @@ impl LocalHub {
     pub(super) fn herald_join(&self, room: &Arc<Room>, st: &mut RoomState, member: &Member) {
         let grace = self.config.presence_grace;
         let step = st.herald.joined(&room.name, member, Instant::now(), grace);
+        if !matches!(step, Step::Now(_)) {
+            // The member is told its own join at once; the room later.
+            let _ = member
+                .outbox
+                .offer(self.presence(room, member, Change::Joined));
+        }
         self.herald_step(room, st, step);
     }
 
@@ -67,13 +74,13 @@ async fn flush_at(
             return;
         }
         let st = &mut *st;
-        let (ev, next) = st
+        let out = st
             .herald
             .flush(&room.name, &st.members, Instant::now(), grace);
-        if let Some(ev) = ev {
-            st.deliver(&room.name, ev, &counters);
+        if let Some(ev) = out.event {
+            st.deliver_skipping(&room.name, ev, &counters, &out.told);
         }
-        match next {
+        match out.next {
             Some(t) => at = t,
             None => return,
         }

@@ -38,8 +38,10 @@ async fn say_and_leave_within_the_grace_period_is_not_announced() {
     let dir = tempfile::tempdir().unwrap();
     let hub = graceful(dir.path());
     let (_ann, mut ann_in) = guest_in(&hub, "ann", "lobby").await;
-    pass(GRACE).await;
+    // A member is told its own join at once, and not again.
     assert_eq!(notices(&mut ann_in), ["~ann joined lobby"]);
+    pass(GRACE).await;
+    assert_eq!(notices(&mut ann_in), Vec::<String>::new());
 
     // What `sockit say` does: connect, join, (post,) go. (Posting waits
     // on the writer thread, which lets a paused clock jump ahead; the door
@@ -89,7 +91,11 @@ async fn joins_and_leaves_in_one_window_fold_into_one_line() {
     let (_ann, mut ann_in) = guest_in(&hub, "ann", "lobby").await;
     let (dan, _dan_in) = guest_in(&hub, "dan", "lobby").await;
     pass(GRACE).await;
-    assert_eq!(notices(&mut ann_in), ["~ann and ~dan joined lobby"]);
+    // Each is told its own join at once; the room, when the window ends.
+    assert_eq!(
+        notices(&mut ann_in),
+        ["~ann joined lobby", "~ann and ~dan joined lobby"]
+    );
 
     let (_bob, _b) = guest_in(&hub, "bob", "lobby").await;
     let (_cid, _c) = guest_in(&hub, "cid", "lobby").await;
