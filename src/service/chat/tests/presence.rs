@@ -22,6 +22,14 @@ async fn pass(d: Duration) {
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
+/// A guest in the lobby whose join the room has heard, its inbox read.
+async fn settled(hub: &Arc<LocalHub>, name: &str) -> (Session, Inbox) {
+    let (s, mut inbox) = guest_in(hub, name, "lobby").await;
+    pass(GRACE).await;
+    notices(&mut inbox);
+    (s, inbox)
+}
+
 /// Every presence event in the inbox now, as notices.
 fn notices(inbox: &mut Inbox) -> Vec<String> {
     let mut out = Vec::new();
@@ -57,9 +65,7 @@ async fn say_and_leave_within_the_grace_period_is_not_announced() {
 async fn a_member_who_stays_is_announced_once_and_its_leave_too() {
     let dir = tempfile::tempdir().unwrap();
     let hub = graceful(dir.path());
-    let (_ann, mut ann_in) = guest_in(&hub, "ann", "lobby").await;
-    pass(GRACE).await;
-    notices(&mut ann_in);
+    let (_ann, mut ann_in) = settled(&hub, "ann").await;
 
     let (mut bob, _bob_in) = guest_in(&hub, "bob", "lobby").await;
     pass(GRACE - Duration::from_millis(10)).await;
@@ -121,10 +127,9 @@ async fn joins_and_leaves_in_one_window_fold_into_one_line() {
 async fn a_reconnect_within_the_window_is_neither_a_leave_nor_a_join() {
     let dir = tempfile::tempdir().unwrap();
     let hub = graceful(dir.path());
-    let (_ann, mut ann_in) = guest_in(&hub, "ann", "lobby").await;
-    let (bob, _b) = guest_in(&hub, "bob", "lobby").await;
-    pass(GRACE).await;
-    notices(&mut ann_in);
+    let (_ann, mut ann_in) = settled(&hub, "ann").await;
+    let (bob, _b) = settled(&hub, "bob").await;
+    assert_eq!(notices(&mut ann_in), ["~bob joined lobby"]);
     drop(bob);
     pass(Duration::from_secs(1)).await;
     let (_bob, _b) = guest_in(&hub, "bob", "lobby").await;
@@ -136,9 +141,7 @@ async fn a_reconnect_within_the_window_is_neither_a_leave_nor_a_join() {
 async fn a_crowd_is_named_up_to_the_limit_and_counted_past_it() {
     let dir = tempfile::tempdir().unwrap();
     let hub = graceful(dir.path());
-    let (_ann, mut ann_in) = guest_in(&hub, "ann", "lobby").await;
-    pass(GRACE).await;
-    notices(&mut ann_in);
+    let (_ann, mut ann_in) = settled(&hub, "ann").await;
     let mut crowd = Vec::new();
     for i in 0..FOLD_NAMES_MAX + 3 {
         crowd.push(guest_in(&hub, &format!("g{i:02}"), "lobby").await);
