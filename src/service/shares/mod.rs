@@ -30,6 +30,12 @@
 //! - Limits the server forces ([`SharesConfig`]): longest expiry, most
 //!   downloads (defaults 1 day and 1 download), creates per user per hour,
 //!   and the bytes of a user's available shares within their file quota.
+//! - Upload links (`/u/ID`, `upload.rs`) are shares the other way: anyone
+//!   holding one adds files to one folder of the owner's store. They live
+//!   in the same table (IDs, states, expiry, tombstones, revoking and the
+//!   creates per hour are shared) with their limits, counts and log in
+//!   their own tables; the gate (`gate.rs`) bounds anonymous senders per
+//!   address and in total.
 
 mod config;
 mod coverage;
@@ -37,20 +43,26 @@ mod db;
 pub mod dir;
 mod e2e;
 mod error;
+mod gate;
 pub mod ids;
 #[cfg(test)]
 mod tests;
 mod types;
+mod upload;
 
 pub use config::{
     DEFAULT_CREATES_PER_HOUR, DEFAULT_DOWNLOADS, DEFAULT_EXPIRY, DEFAULT_MAX_DOWNLOADS,
-    DEFAULT_MAX_EXPIRY, DEFAULT_TOMBSTONE, SharesConfig, parse_duration,
+    DEFAULT_MAX_EXPIRY, DEFAULT_TOMBSTONE, DEFAULT_UPLOAD_MAX_BYTES, DEFAULT_UPLOAD_MAX_FILES,
+    DEFAULT_UPLOAD_RATE, DEFAULT_UPLOADS_PER_IP, DEFAULT_UPLOADS_TOTAL, SharesConfig,
+    parse_duration,
 };
 pub use coverage::{MAX_RANGES, MAX_TRACKED};
 pub use db::SHARES_DB;
 pub use dir::{MAX_DIR_FILES, SharedFile};
 pub use error::{ShareError, ShareResult};
+pub use gate::{MAX_TRACKED_UPLOADERS, UploaderPass};
 pub use types::{Created, NewShare, ShareInfo, ShareState};
+pub use upload::{NewUploadLink, UploadRecord, UploadStats, fingerprint as upload_fingerprint};
 
 /// Largest sealed metadata of an end-to-end encrypted share, in bytes:
 /// the server stores it unread, so it is only bounded (the sender's
@@ -77,6 +89,8 @@ struct Inner {
     /// `http(s)://HOST[:PORT]` that links start with, once the web door
     /// is bound (or as the operator set it).
     base_url: RwLock<Option<String>>,
+    /// Anonymous uploaders through upload links, per address.
+    gate: Mutex<gate::Gate>,
 }
 
 impl std::fmt::Debug for Shares {
@@ -110,6 +124,7 @@ impl Shares {
                 coverage: Mutex::new(Coverage::default()),
                 config: config.normalized(),
                 base_url: RwLock::new(None),
+                gate: Mutex::new(gate::Gate::default()),
             }),
         })
     }
@@ -132,12 +147,18 @@ impl Shares {
 
     /// The full link of `id`, when the server has a web door.
     pub fn link(&self, id: &str) -> Option<String> {
+        self.link_under("s", id)
+    }
+
+    /// The full link of `id` under `/ROUTE/` (`s`: a download share, `u`:
+    /// an upload link).
+    fn link_under(&self, route: &str, id: &str) -> Option<String> {
         let b = self
             .inner
             .base_url
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        b.as_ref().map(|b| format!("{b}/s/{id}"))
+        b.as_ref().map(|b| format!("{b}/{route}/{id}"))
     }
 
     fn conn(&self, now: u64) -> ShareResult<MutexGuard<'_, Connection>> {
@@ -148,16 +169,11 @@ impl Shares {
 
     /// Creates a share of a file, within the server's limits.
     pub fn create(&self, new: NewShare, now: u64) -> ShareResult<Created> {
-        self.create_with(new, None, now)
+        self.create_with(new, Kind::File, now)
     }
 
-    /// Creates a share, of a folder when `files` is its snapshot.
-    fn create_with(
-        &self,
-        new: NewShare,
-        files: Option<&[SharedFile]>,
-        now: u64,
-    ) -> ShareResult<Created> {
+    /// Creates a share of `kind`.
+    fn create_with(&self, new: NewShare, kind: Kind<'_>, now: u64) -> ShareResult<Created> {
         let cfg = &self.inner.config;
         let expires_in = new.expires_in.unwrap_or(cfg.default_expiry);
         if expires_in == 0 || expires_in > cfg.max_expiry {
@@ -166,8 +182,13 @@ impl Shares {
                 cfg.max_expiry
             )));
         }
-        let downloads = new.downloads.unwrap_or(cfg.default_downloads);
-        if downloads == 0 || downloads > cfg.max_downloads {
+        let downloads = match kind {
+            // An upload link is never downloaded.
+            Kind::Upload(_) => 0,
+            _ => new.downloads.unwrap_or(cfg.default_downloads),
+        };
+        let upload = matches!(kind, Kind::Upload(_));
+        if !upload && (downloads == 0 || downloads > cfg.max_downloads) {
             return Err(ShareError::Limit(format!(
                 "{downloads} downloads is outside this server's limit of 1 to {}; ask for fewer (--downloads)",
                 cfg.max_downloads
@@ -219,12 +240,18 @@ impl Shares {
             new.e2e.as_deref(),
         )
         .map_err(ShareError::db("recording a share"))?;
-        if let Some(files) = files {
-            dir::insert(&tx, num, files).map_err(ShareError::db("recording a folder share"))?;
+        match kind {
+            Kind::File => {}
+            Kind::Dir(files) => {
+                dir::insert(&tx, num, files).map_err(ShareError::db("recording a folder share"))?
+            }
+            Kind::Upload(stats) => upload::insert_link(&tx, num, &stats)
+                .map_err(ShareError::db("recording an upload link"))?,
         }
-        let info = db::by_num(&tx, num)
+        let mut info = db::by_num(&tx, num)
             .map_err(ShareError::db("reading a share"))?
             .ok_or(ShareError::NotFound)?;
+        upload::fill(&tx, &mut info).map_err(ShareError::db("reading an upload link"))?;
         tx.commit().map_err(ShareError::db("committing a share"))?;
         Ok(Created { id, revoke, info })
     }
@@ -232,7 +259,12 @@ impl Shares {
     /// The owner's shares still on record (ended ones until their
     /// tombstone goes), newest first.
     pub fn list(&self, owner: i64, now: u64) -> ShareResult<Vec<ShareInfo>> {
-        db::list(&*self.conn(now)?, owner).map_err(ShareError::db("listing shares"))
+        let c = self.conn(now)?;
+        let mut list = db::list(&c, owner).map_err(ShareError::db("listing shares"))?;
+        for s in &mut list {
+            upload::fill(&c, s).map_err(ShareError::db("reading an upload link"))?;
+        }
+        Ok(list)
     }
 
     /// Revokes a share named by `which`: its number or its link ID (only
@@ -254,9 +286,10 @@ impl Shares {
         } else {
             Ok(None)
         };
-        let share = found
+        let mut share = found
             .map_err(ShareError::db("finding a share"))?
             .ok_or(ShareError::NotFound)?;
+        upload::fill(&c, &mut share).map_err(ShareError::db("reading an upload link"))?;
         if share.state != ShareState::Available {
             return Err(ShareError::Ended(share.state));
         }
@@ -281,6 +314,10 @@ impl Shares {
         let share = db::by_id(&c, &ids::id_hash(id))
             .map_err(ShareError::db("finding a share"))?
             .ok_or(ShareError::NotFound)?;
+        // An upload link is not downloaded: /s/ID of one is "no such share".
+        if upload::is_upload(&c, share.num).map_err(ShareError::db("finding a share"))? {
+            return Err(ShareError::NotFound);
+        }
         match share.state {
             ShareState::Available => Ok(share),
             s => Err(ShareError::Ended(s)),
@@ -320,6 +357,16 @@ impl Shares {
         }
         Ok(complete)
     }
+}
+
+/// What a share is of, with what its kind records besides the row.
+enum Kind<'a> {
+    /// One file.
+    File,
+    /// A folder: the snapshot of its files.
+    Dir(&'a [SharedFile]),
+    /// An upload link: its limits.
+    Upload(UploadStats),
 }
 
 fn rng_error(e: getrandom::Error) -> ShareError {
