@@ -80,7 +80,7 @@ step "python tests (every documented example, the exercise clients and the stdli
 cargo build --locked --quiet
 SOCKIT_BIN="$PWD/target/debug/sockit" python3 -m pytest -q tests/python clients/python/tests
 
-step "web page end to end (headless Chromium; screenshots in tests/e2e/artifacts on failure)"
+step "web page end to end (headless Chromium; screenshots at 1440x900 and 390x844 kept in tests/e2e/artifacts, and the failing page on failure)"
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/web.mjs
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_share.mjs
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_send.mjs

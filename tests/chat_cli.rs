@@ -361,3 +361,57 @@ fn edit_delete_and_search_from_the_cli_show_live_and_in_history() {
     assert!(!history.contains("deploy"), "{history}");
     assert_eq!(run(&["search", &addr, "deploy", "--json"]), "");
 }
+
+/// `sockit say` (connect, join, post, leave at once) shows nobody coming
+/// or going; a member who stays is announced after the grace period, and
+/// only then: what a watcher sees between is the messages alone.
+#[test]
+fn say_adds_no_join_and_leave_pair_and_a_stayer_is_announced() {
+    let srv = Server::start(&[
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--chat-lines",
+        "tcp://127.0.0.1:0",
+        "--chat-presence-grace",
+        "3",
+        "--argon2",
+        CHEAP,
+    ]);
+    let addr = srv.addr("framed", "tcp://");
+    let lines = common::strip_scheme(&srv.addr("chat-lines", "tcp://")).to_owned();
+    let s = setup(srv, addr.clone());
+    let bob_cfg = tempfile::tempdir().unwrap();
+    s.login("bob", bob_cfg.path());
+    let bob = Live::start(&addr, bob_cfg.path(), "ops");
+    assert_eq!(bob.next("chat.join")["room"], "ops");
+
+    for word in ["one", "two"] {
+        let out = s.sockit(&["say", "--server", &addr, "--room", "ops", word]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    // A guest on the line door joins ops after them, and stays.
+    let mut cid = std::net::TcpStream::connect(&lines).unwrap();
+    cid.write_all(b"cid\r\n/join ops\r\n").unwrap();
+
+    let mut said = Vec::new();
+    loop {
+        let v = bob
+            .lines
+            .recv_timeout(LIMIT)
+            .expect("sockit chat printed nothing in time");
+        match v["type"].as_str() {
+            Some("chat.message") => said.push(v["text"].as_str().unwrap().to_owned()),
+            Some("chat.presence") => {
+                let notice = v["notice"].as_str().unwrap();
+                assert!(!notice.contains("ann"), "{notice}");
+                if notice.contains("~cid") {
+                    assert!(notice.ends_with("~cid joined ops"), "{notice}");
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(said, ["one", "two"]);
+    drop(cid);
+}

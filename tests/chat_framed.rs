@@ -16,7 +16,15 @@ const CHEAP: &str = "m=256,t=1,p=1";
 const PASS: &str = "correct horse battery";
 
 fn chat_server(extra: &[&str]) -> Server {
-    let mut args = vec!["--listen", "tcp://127.0.0.1:0", "--argon2", CHEAP];
+    // Joins told at once: tests read them to know who is in.
+    let mut args = vec![
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        CHEAP,
+        "--chat-presence-grace",
+        "0",
+    ];
     args.extend_from_slice(extra);
     let srv = Server::start(&args);
     for name in ["ann", "bob", "cid"] {

@@ -326,6 +326,25 @@ async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_los
     assert_eq!(say(&mut c, "ops", "one", None).await, 1);
     assert_eq!(say(&mut c, "ops", "two", Some("k-2")).await, 2);
     assert_eq!(say(&mut c, "ops", "three", None).await, 3);
+    // What chat has beside messages: an edit (entry 4), a topic (entry
+    // 5), a read marker.
+    use sockit::wire::{ChatReply, ChatRequest};
+    let edit = ChatRequest::Edit {
+        room: "ops".into(),
+        seq: 1,
+        text: "uno".into(),
+    };
+    assert!(matches!(chat(&mut c, edit).await, ChatReply::Edit(_)));
+    let topic = ChatRequest::Topic {
+        room: "ops".into(),
+        topic: Some("deploys".into()),
+    };
+    chat(&mut c, topic).await;
+    let read = ChatRequest::Read {
+        room: "ops".into(),
+        seq: 2,
+    };
+    chat(&mut c, read).await;
     drop((c, token_conn));
     // And a file, put through the CLI.
     let home = tempfile::tempdir().unwrap();
@@ -364,8 +383,9 @@ async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_los
         "{first}"
     );
     assert_eq!(first["chat"]["rooms"], 1, "{first}");
-    assert_eq!(first["chat"]["messages"], 3, "{first}");
+    assert_eq!(first["chat"]["messages"], 5, "{first}");
     assert_eq!(first["chat"]["keys"], 1, "{first}");
+    assert_eq!(first["chat"]["reads"], 1, "{first}");
     assert_eq!(first["files"]["files"], 1, "{first}");
     assert_eq!(first["files"]["bytes"], content.len(), "{first}");
     // The second run copies nothing, and says so.
@@ -399,9 +419,38 @@ async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_los
     assert_eq!(resume(&mut d, &token).await.unwrap(), "ann");
     let mut e = connect_from(DIRECT, framed(&n)).await;
     login(&mut e, "ann", PASS).await.unwrap();
-    assert_eq!(join(&mut e, "ops").await, (3, epoch));
+    assert_eq!(join(&mut e, "ops").await, (5, epoch));
     assert_eq!(say(&mut e, "ops", "two", Some("k-2")).await, 2);
-    assert_eq!(say(&mut e, "ops", "four", None).await, 4);
+    assert_eq!(say(&mut e, "ops", "four", None).await, 6);
+    // The edit, the topic and the read marker came along.
+    let history = ChatRequest::History {
+        room: "ops".into(),
+        last: Some(10),
+        after: None,
+        before: None,
+        epoch: None,
+    };
+    let ChatReply::History { messages, .. } = chat(&mut e, history).await else {
+        panic!("no history")
+    };
+    assert_eq!(
+        (messages[0].text.as_str(), messages[0].kind),
+        ("uno", Some(sockit::wire::MessageKind::Edited))
+    );
+    let topic = ChatRequest::Topic {
+        room: "ops".into(),
+        topic: None,
+    };
+    assert!(
+        matches!(chat(&mut e, topic).await, ChatReply::Topic { topic, .. } if topic == "deploys")
+    );
+    let unread = ChatRequest::Unread {
+        rooms: vec!["ops".into()],
+    };
+    let ChatReply::Unread { rooms } = chat(&mut e, unread).await else {
+        panic!("no counts")
+    };
+    assert_eq!(rooms[0].read, 2);
     // A new account gets a fresh id, not one the single node gave out.
     pg.add_user("bob", PASS);
     let ids = pg.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM acct_users");

@@ -288,17 +288,19 @@ const chat = {
     }
   },
 
-  note(room, text) {
+  /** A notice line; `quiet` for presence (comings and goings), shown
+   * smaller and greyed so it never competes with what people say. */
+  note(room, text, quiet) {
     const r = this.rooms.get(room);
     if (!r) return;
-    r.lines.push({ notice: text });
-    if (room === this.current) this.renderNotice(text);
+    r.lines.push({ notice: text, quiet });
+    if (room === this.current) this.renderNotice(text, quiet);
   },
 
   event(f) {
     if (f.type === "chat.message") this.add(f);
     else if (f.type === "chat.presence") {
-      this.note(f.room, f.notice);
+      this.note(f.room, f.notice, true);
       if (f.room === this.current) this.who();
     } else if (f.type === "error") $("chat-error").textContent = f.message;
   },
@@ -314,7 +316,7 @@ const chat = {
     this.last = null;
     (r ? r.lines : []).forEach((l) => {
       if (l.m) this.render(l.m);
-      else if (l.notice) this.renderNotice(l.notice);
+      else if (l.notice) this.renderNotice(l.notice, l.quiet);
     });
     const box = $("messages");
     box.scrollTop = fromBottom === undefined ? box.scrollHeight : box.scrollHeight - fromBottom;
@@ -408,10 +410,10 @@ const chat = {
     this.append(li);
   },
 
-  renderNotice(text) {
+  renderNotice(text, quiet) {
     const li = document.createElement("li");
-    li.className = "notice";
-    li.textContent = `* ${text}`;
+    li.className = quiet ? "notice presence" : "notice";
+    li.textContent = quiet ? text : `* ${text}`;
     this.last = this.last && { ...this.last, name: null };
     this.append(li);
   },

@@ -95,8 +95,8 @@ fn print_report(data: &std::path::Path, c: &Copied) {
         a.accounts, a.accounts_present, a.sessions
     );
     println!(
-        "  chat: {} rooms copied, {} already there; {} messages, {} idempotency keys copied",
-        h.rooms, h.rooms_present, h.messages, h.keys
+        "  chat: {} rooms copied, {} already there; {} messages, {} idempotency keys, {} read markers copied",
+        h.rooms, h.rooms_present, h.messages, h.keys, h.reads
     );
     let f = &c.files;
     println!(

@@ -114,6 +114,16 @@ impl chat::NameRegistry for accounts::Accounts {
             Ok(None) | Err(_) => chat::Recipient::Unknown,
         }
     }
+
+    fn reads_from(&self, name: &str) -> u64 {
+        match self.created(name) {
+            // Creation times are kept in seconds: from the start of that
+            // second (see SECURITY.md for the one edge this leaves).
+            Ok(Some(created)) => created.saturating_mul(1000),
+            // No such account reads nothing; a store error shows nothing.
+            Ok(None) | Err(_) => u64::MAX,
+        }
+    }
 }
 
 /// Seconds since the Unix epoch: the time unit of every expiry and

@@ -324,17 +324,34 @@ pub enum ChatEvent {
     Presence {
         /// The room.
         room: String,
-        /// The member's name (the new one, for a rename).
+        /// The member's name (the new one, for a rename); absent in a
+        /// `summary`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         name: String,
-        /// True for a guest.
+        /// True for a guest (false in a `summary`).
+        #[serde(default)]
         guest: bool,
-        /// The door they use.
+        /// The door they use; absent in a `summary`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         door: String,
-        /// `join`, `leave`, `cutoff` or `rename`.
+        /// `join`, `leave`, `cutoff`, `rename`, or `summary` (several joins
+        /// and leaves folded into one line).
         event: String,
         /// The old name, for a rename.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<String>,
+        /// For a `summary`: who joined (at most 20 names).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        joined: Vec<String>,
+        /// For a `summary`: how many more joined than `joined` names.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        others_joined: usize,
+        /// For a `summary`: who left (at most 20 names).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        left: Vec<String>,
+        /// For a `summary`: how many more left than `left` names.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        others_left: usize,
         /// The change as a sentence: "alice joined lobby".
         notice: String,
     },
@@ -385,4 +402,9 @@ impl ChatEvent {
     pub fn header_json(&self) -> Bytes {
         Bytes::from(serde_json::Value::Object(self.to_frame().header).to_string())
     }
+}
+
+/// True for zero, which a count on the wire leaves out.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

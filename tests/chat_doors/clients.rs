@@ -186,6 +186,11 @@ pub fn server(extra: &[&str]) -> Server {
         "--argon2",
         CHEAP,
     ];
+    // Joins and leaves told at once: these tests wait for them to know who
+    // is in (`presence` tests the grace period itself).
+    if !extra.contains(&"--chat-presence-grace") {
+        args.extend_from_slice(&["--chat-presence-grace", "0"]);
+    }
     args.extend_from_slice(extra);
     Server::start(&args)
 }

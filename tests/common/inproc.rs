@@ -60,8 +60,12 @@ impl InProc {
         let path = dir.path().to_owned();
         let (store, hub) = tokio::task::spawn_blocking(move || {
             let store = Accounts::open(&path, cfg).unwrap();
-            let hub =
-                LocalHub::open(&path, ChatConfig::default(), Arc::new(store.clone())).unwrap();
+            // Joins and leaves told at once: tests read them to know who is in.
+            let chat = ChatConfig {
+                presence_grace: Duration::ZERO,
+                ..ChatConfig::default()
+            };
+            let hub = LocalHub::open(&path, chat, Arc::new(store.clone())).unwrap();
             (store, hub)
         })
         .await

@@ -3,7 +3,8 @@
 //
 //   node tests/e2e/web.mjs          (SOCKIT_BIN, CHROMIUM override the paths)
 //
-// On failure a screenshot and the page's HTML go to tests/e2e/artifacts/.
+// Screenshots at 1440x900 and 390x844 go to tests/e2e/artifacts/ on every run
+// (git ignores it, CI keeps it); on failure also the failing page and its HTML.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

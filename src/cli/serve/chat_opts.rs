@@ -67,6 +67,12 @@ pub struct ChatArgs {
     /// its message; 0 turns editing off [default: 600, Zulip's].
     #[arg(long, value_name = "SECS")]
     chat_edit_window: Option<f64>,
+    /// Seconds a chat member must stay in a room before its join is
+    /// announced (a leave is told only if the join was); the joins and
+    /// leaves of one such window are shown as one quiet line; 0 announces
+    /// each at once [default: 5].
+    #[arg(long, value_name = "SECS")]
+    chat_presence_grace: Option<f64>,
 }
 
 fn parse_rule(s: &str) -> Result<FilterRule, String> {
@@ -140,6 +146,9 @@ impl ChatArgs {
         }
         if let Some(s) = self.chat_edit_window {
             cfg.edit_window = crate::cli::seconds("--chat-edit-window", s, false)?;
+        }
+        if let Some(s) = self.chat_presence_grace {
+            cfg.presence_grace = crate::cli::seconds("--chat-presence-grace", s, false)?;
         }
         Ok(())
     }

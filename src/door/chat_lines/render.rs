@@ -92,7 +92,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::service::chat::{Change, DoorKind};
+    use crate::service::chat::{Change, DoorKind, Summary};
 
     #[test]
     fn blank_runs_collapse() {
@@ -151,5 +151,15 @@ mod tests {
             Change::Left,
         );
         assert_eq!(&p.render(&*LINES)[..], b"* root left lobby\r\n");
+        let s = Summary {
+            joined: vec![Arc::from("ann")],
+            left: vec![Arc::from("~bob"), Arc::from("cid")],
+            ..Summary::default()
+        };
+        let p = Presence::summary("lobby".into(), s);
+        assert_eq!(
+            &p.render(&*LINES)[..],
+            b"* ann joined lobby; ~bob and cid left\r\n"
+        );
     }
 }

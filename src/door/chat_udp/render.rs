@@ -37,17 +37,34 @@ struct MessageJson<'a> {
     target: Option<u64>,
 }
 
-/// A presence change; `from` only for a rename.
+/// A presence change; `from` only for a rename; a `summary` (joins and
+/// leaves folded into one line) has `joined`, `left` and the counts past
+/// them instead of `name` and `door`.
 #[derive(Serialize)]
 struct PresenceJson<'a> {
     event: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     name: &'a str,
     room: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     door: &'a str,
     guest: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    joined: Vec<&'a str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    others_joined: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    left: Vec<&'a str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    others_left: usize,
     notice: &'a str,
+}
+
+/// True for zero, which a count leaves out.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Renderer for Datagrams {
@@ -72,13 +89,22 @@ impl Renderer for Datagrams {
     }
 
     fn presence(&self, p: &Presence) -> Bytes {
+        let summary = p.summary_of();
         let j = PresenceJson {
             event: p.event_name(),
             name: &p.name,
             room: &p.room,
-            door: p.door.as_str(),
+            door: if summary.is_some() {
+                ""
+            } else {
+                p.door.as_str()
+            },
             guest: p.guest,
             from: p.renamed_from(),
+            joined: summary.map_or(Vec::new(), |s| s.joined.iter().map(|n| &**n).collect()),
+            others_joined: summary.map_or(0, |s| s.joined_more),
+            left: summary.map_or(Vec::new(), |s| s.left.iter().map(|n| &**n).collect()),
+            others_left: summary.map_or(0, |s| s.left_more),
             notice: &p.notice(),
         };
         Bytes::from(serde_json::to_vec(&j).unwrap_or_default())
@@ -90,7 +116,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::service::chat::{Change, DoorKind};
+    use crate::service::chat::{Change, DoorKind, Summary};
 
     #[test]
     fn message_json_keeps_the_text_as_stored() {
@@ -139,5 +165,18 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&p.render(&*DATAGRAMS)).unwrap();
         assert_eq!(v["event"], "join");
         assert!(v.get("from").is_none());
+        let s = Summary {
+            joined: vec![Arc::from("ann"), Arc::from("~bob")],
+            left_more: 2,
+            ..Summary::default()
+        };
+        let p = Presence::summary("dev".into(), s);
+        let v: serde_json::Value = serde_json::from_slice(&p.render(&*DATAGRAMS)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"event": "summary", "room": "dev", "guest": false,
+                "joined": ["ann", "~bob"], "others_left": 2,
+                "notice": "ann and ~bob joined dev; 2 others left"})
+        );
     }
 }

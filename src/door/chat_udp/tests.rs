@@ -85,7 +85,12 @@ impl Transmit for Recorder {
 }
 
 fn door(dir: &std::path::Path, out: Arc<Recorder>) -> Door {
-    let hub = LocalHub::open(dir, ChatConfig::default(), Arc::new(NoAccounts)).unwrap();
+    // Joins and leaves told at once: these tests read them as they happen.
+    let config = ChatConfig {
+        presence_grace: std::time::Duration::ZERO,
+        ..ChatConfig::default()
+    };
+    let hub = LocalHub::open(dir, config, Arc::new(NoAccounts)).unwrap();
     let opts = ChatUdpOpts {
         hub: hub as Arc<dyn ChatHub>,
         lease: DEFAULT_LEASE,

@@ -109,6 +109,15 @@ impl Accounts {
         Ok(row.map(|r| r.locked))
     }
 
+    /// When the account called `name` was created (unix seconds), if
+    /// there is one: what was said to the name before is not its own
+    /// (see chat's direct messages).
+    pub fn created(&self, name: &str) -> Result<Option<u64>, AccountsError> {
+        let (_, key) = checked_name(name)?;
+        let row = self.inner.with_conn(|c| c.find_user(&key))?;
+        Ok(row.map(|r| r.created))
+    }
+
     /// Reads one row of the account table: the store answers (the
     /// readiness probe of `/readyz`; blocking).
     pub fn check_store(&self) -> Result<(), crate::store::StoreError> {

@@ -22,6 +22,8 @@ pub struct UserRow {
     pub phc: String,
     /// Operator lock.
     pub locked: bool,
+    /// Creation time, unix seconds.
+    pub created: u64,
 }
 
 /// A session found by its token hash.
@@ -48,7 +50,7 @@ pub fn from_sql(t: i64) -> u64 {
 /// The account whose key is `key`.
 pub fn find_user(c: &Connection, key: &str) -> rusqlite::Result<Option<UserRow>> {
     c.query_row(
-        "SELECT id, name, phc, locked FROM users WHERE name_key = ?1",
+        "SELECT id, name, phc, locked, created FROM users WHERE name_key = ?1",
         [key],
         |r| {
             Ok(UserRow {
@@ -56,6 +58,7 @@ pub fn find_user(c: &Connection, key: &str) -> rusqlite::Result<Option<UserRow>>
                 name: r.get(1)?,
                 phc: r.get(2)?,
                 locked: r.get(3)?,
+                created: from_sql(r.get(4)?),
             })
         },
     )

@@ -82,13 +82,14 @@ fn user_row(r: &postgres::Row) -> UserRow {
         name: r.get(1),
         phc: r.get(2),
         locked: r.get(3),
+        created: u64::try_from(r.get::<_, i64>(4)).unwrap_or(0),
     }
 }
 
 /// The account whose key is `key`.
 pub fn find_user(c: &mut Client, key: &str) -> Result<Option<UserRow>, postgres::Error> {
     let r = c.query_opt(
-        "SELECT id, name, phc, locked FROM acct_users WHERE name_key = $1",
+        "SELECT id, name, phc, locked, created FROM acct_users WHERE name_key = $1",
         &[&key],
     )?;
     Ok(r.as_ref().map(user_row))

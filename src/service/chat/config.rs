@@ -169,6 +169,10 @@ pub struct ChatConfig {
     pub prune_every: Duration,
     /// How long after sending its author may edit or delete a message.
     pub edit_window: Duration,
+    /// How long a member must stay in a room before its join is
+    /// announced; joins and leaves within one such window are folded into
+    /// one line (see `herald`). Zero announces each at once.
+    pub presence_grace: Duration,
 }
 
 impl Default for ChatConfig {
@@ -192,6 +196,7 @@ impl Default for ChatConfig {
             history_max_bytes: DEFAULT_HISTORY_MAX_BYTES,
             prune_every: DEFAULT_PRUNE_EVERY,
             edit_window: super::edit::DEFAULT_EDIT_WINDOW,
+            presence_grace: super::herald::DEFAULT_PRESENCE_GRACE,
         }
     }
 }

@@ -12,6 +12,7 @@ use rusqlite::Connection;
 use crate::store::pg::{self, PgConn, PgError};
 use crate::store::{Backend, Durability, StoreError};
 
+use super::dm::is_dm;
 use super::error::ChatError;
 use super::event::MemberInfo;
 use super::history::{self, HistoryPage, HistoryQuery};
@@ -139,10 +140,11 @@ impl Db {
     }
 
     /// One page of `who`'s search.
+    /// `from`: when `who` began to read direct messages (see `dm_floor`).
     pub(super) fn search(
         &mut self,
         q: &SearchQuery,
-        who: &Identity,
+        who: (&Identity, u64),
     ) -> Result<SearchPage, DbError> {
         Ok(match self {
             Db::Sqlite(c) => search::query(c, q, who)?,
@@ -215,16 +217,23 @@ impl Db {
     }
 
     /// Account `user`'s (display name `me`) place in each of `rooms`.
+    /// In a direct conversation, nothing at or below its floor for an
+    /// account reading `from` (unix millis; see `dm_floor`) counts.
     pub(super) fn conversations(
         &mut self,
         (user, me): (&str, &str),
         rooms: &[String],
+        from: u64,
     ) -> Result<Vec<Conversation>, DbError> {
         let mut out = Vec::with_capacity(rooms.len());
         for room in rooms {
+            let floor = match is_dm(room) {
+                true => self.dm_floor(room, from)?,
+                false => 0,
+            };
             out.push(match self {
-                Db::Sqlite(c) => reads_db::conversation(c, (user, me), room)?,
-                Db::Pg(c) => c.with(|c| reads_pg::conversation_pg(c, (user, me), room))?,
+                Db::Sqlite(c) => reads_db::conversation(c, (user, me), (room, floor))?,
+                Db::Pg(c) => c.with(|c| reads_pg::conversation_pg(c, (user, me), (room, floor)))?,
             });
         }
         Ok(out)

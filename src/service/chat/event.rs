@@ -255,6 +255,27 @@ impl Presence {
 }
 
 impl Presence {
+    /// Joins and leaves folded into one event (see `herald`): it names no
+    /// one member, so `name` is empty and `door` means nothing.
+    pub fn summary(room: Arc<str>, fold: super::herald::Summary) -> Presence {
+        let name: Arc<str> = Arc::from("");
+        Presence::new(
+            room,
+            name,
+            false,
+            DoorKind::Frame,
+            Change::Summary(Arc::new(fold)),
+        )
+    }
+
+    /// The folded joins and leaves, if this is a `summary`.
+    pub fn summary_of(&self) -> Option<&super::herald::Summary> {
+        match &self.change {
+            Change::Summary(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// The presence change as `renderer` encodes it, the first time only.
     pub fn render<R: Renderer + ?Sized>(&self, renderer: &R) -> Bytes {
         self.cache
@@ -269,6 +290,7 @@ impl Presence {
             Change::CutOff => format!("{} was cut off from {} (too slow)", self.name, self.room),
             Change::Renamed(from) => format!("{from} is now known as {}", self.name),
             Change::Typing(_) => format!("{} is typing in {}", self.name, self.room),
+            Change::Summary(f) => f.notice(&self.room),
         }
     }
 
@@ -280,7 +302,8 @@ impl Presence {
         }
     }
 
-    /// Its name on the wire: `join`, `leave`, `cutoff` or `rename`.
+    /// Its name on the wire: `join`, `leave`, `cutoff`, `rename` or
+    /// `summary`.
     pub fn event_name(&self) -> &'static str {
         match self.change {
             Change::Joined => "join",
@@ -288,6 +311,7 @@ impl Presence {
             Change::CutOff => "cutoff",
             Change::Renamed(_) => "rename",
             Change::Typing(_) => "typing",
+            Change::Summary(_) => "summary",
         }
     }
 
@@ -314,6 +338,9 @@ pub enum Change {
     /// The member (this session) is typing: ephemeral, never stored, not
     /// shown by the line and datagram doors, nor to the typist.
     Typing(SessionId),
+    /// Several joins and leaves in one window, folded into one quiet line
+    /// (see `herald`).
+    Summary(Arc<super::herald::Summary>),
 }
 
 /// One member as `who` lists it.

@@ -1,6 +1,8 @@
 //! `sockit admin migrate`, the chat part: copies `DATA/chat.db` (rooms
-//! with their seq and epoch, messages, idempotency keys) into the
-//! cluster's PostgreSQL, idempotently.
+//! with their seq, epoch and topic; messages with their edits and deletes,
+//! direct conversations among them; idempotency keys; read markers) into
+//! the cluster's PostgreSQL, idempotently. The search index needs no copy:
+//! PostgreSQL's is built from the messages (see `search_pg`).
 //!
 //! A room PostgreSQL does not have yet is copied whole, keeping its epoch,
 //! so clients that knew it see no change. A room it has under the same
@@ -34,6 +36,8 @@ pub struct ChatCopied {
     pub messages: u64,
     /// Idempotency keys copied (a resend after the move still posts once).
     pub keys: u64,
+    /// Read markers copied or moved forward (unread counts stay as they were).
+    pub reads: u64,
 }
 
 /// Why the chat history could not be copied.
@@ -70,17 +74,17 @@ pub fn copy_to_pg(data_dir: &Path, conn: &mut PgConn) -> Result<ChatCopied, Copy
     let lite = history::open(data_dir, Durability::Full)?;
     let le = lite_err(&path);
     pg::migrate(conn, history_pg::MIGRATIONS)?;
-    let rooms: Vec<(String, i64, String)> = {
+    let rooms: Vec<(String, i64, String, String)> = {
         let mut st = lite
-            .prepare("SELECT name, last_id, epoch FROM rooms ORDER BY name")
+            .prepare("SELECT name, last_id, epoch, topic FROM rooms ORDER BY name")
             .map_err(&le)?;
         let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(&le)?;
         rows.collect::<rusqlite::Result<_>>().map_err(&le)?
     };
     let mut out = ChatCopied::default();
-    for (room, last, epoch) in rooms {
+    for (room, last, epoch, topic) in rooms {
         let c = conn.client().map_err(pg_err)?;
         let mut tx = c.transaction().map_err(pg_err)?;
         // Commits of live nodes wait: ids stay in commit order.
@@ -99,9 +103,9 @@ pub fn copy_to_pg(data_dir: &Path, conn: &mut PgConn) -> Result<ChatCopied, Copy
             }
         }
         tx.execute(
-            "INSERT INTO chat_rooms (name, top, epoch) VALUES ($1, $2, $3)
+            "INSERT INTO chat_rooms (name, top, epoch, topic) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO UPDATE SET top = greatest(chat_rooms.top, excluded.top)",
-            &[&room, &last, &epoch],
+            &[&room, &last, &epoch, &topic],
         )
         .map_err(pg_err)?;
         out.messages += copy_messages(&lite, &mut tx, &room).map_err(|e| match e {
@@ -109,6 +113,10 @@ pub fn copy_to_pg(data_dir: &Path, conn: &mut PgConn) -> Result<ChatCopied, Copy
             Either::Pg(e) => pg_err(e),
         })?;
         out.keys += copy_keys(&lite, &mut tx, &room).map_err(|e| match e {
+            Either::Lite(e) => le(e),
+            Either::Pg(e) => pg_err(e),
+        })?;
+        out.reads += copy_reads(&lite, &mut tx, &room).map_err(|e| match e {
             Either::Lite(e) => le(e),
             Either::Pg(e) => pg_err(e),
         })?;
@@ -134,8 +142,9 @@ impl From<postgres::Error> for Either {
     }
 }
 
-/// One message row: seq, ts, name, guest, text.
-type Row = (i64, i64, String, bool, String);
+/// One message row: seq, ts, name, guest, text, kind, target (see
+/// `Revision::to_row`).
+type Row = (i64, i64, String, bool, String, i16, i64);
 
 fn copy_messages(
     lite: &rusqlite::Connection,
@@ -143,15 +152,24 @@ fn copy_messages(
     room: &str,
 ) -> Result<u64, Either> {
     let mut st = lite.prepare(
-        "SELECT id, ts, name, guest, text FROM messages WHERE room = ?1 AND id > ?2
-         ORDER BY id LIMIT ?3",
+        "SELECT id, ts, name, guest, text, kind, target FROM messages
+         WHERE room = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     )?;
     let mut after = 0i64;
     let mut copied = 0;
     loop {
         let rows: Vec<Row> = st
             .query_map(rusqlite::params![room, after, CHUNK], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                let kind = i16::try_from(r.get::<_, i64>(5)?).unwrap_or(0);
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    kind,
+                    r.get(6)?,
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?;
         let Some(last) = rows.last() else {
@@ -163,11 +181,14 @@ fn copy_messages(
         let names: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
         let guests: Vec<bool> = rows.iter().map(|r| r.3).collect();
         let texts: Vec<&str> = rows.iter().map(|r| r.4.as_str()).collect();
+        let kinds: Vec<i16> = rows.iter().map(|r| r.5).collect();
+        let targets: Vec<i64> = rows.iter().map(|r| r.6).collect();
         copied += tx.execute(
-            "INSERT INTO chat_messages (room, seq, ts, name, guest, text)
-             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bool[], $6::text[])
+            "INSERT INTO chat_messages (room, seq, ts, name, guest, text, kind, target)
+             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bool[],
+                                      $6::text[], $7::smallint[], $8::bigint[])
              ON CONFLICT (room, seq) DO NOTHING",
-            &[&room, &seqs, &ts, &names, &guests, &texts],
+            &[&room, &seqs, &ts, &names, &guests, &texts, &kinds, &targets],
         )?;
     }
 }
@@ -187,6 +208,29 @@ fn copy_keys(
             "INSERT INTO chat_keys (room, name, key, seq, expires) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT DO NOTHING",
             &[&room, &name, &key, &seq, &expires],
+        )?;
+    }
+    Ok(copied)
+}
+
+/// Copies `room`'s read markers; one already in PostgreSQL for the same
+/// epoch moves forward only (a marker never goes back).
+fn copy_reads(
+    lite: &rusqlite::Connection,
+    tx: &mut postgres::Transaction<'_>,
+    room: &str,
+) -> Result<u64, Either> {
+    let mut st = lite.prepare("SELECT user, seq, epoch FROM chat_reads WHERE room = ?1")?;
+    let rows: Vec<(String, i64, String)> = st
+        .query_map([room], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut copied = 0;
+    for (user, seq, epoch) in rows {
+        copied += tx.execute(
+            "INSERT INTO chat_reads (user_key, room, seq, epoch) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_key, room) DO UPDATE SET seq = excluded.seq
+             WHERE chat_reads.epoch = excluded.epoch AND chat_reads.seq < excluded.seq",
+            &[&user, &room, &seq, &epoch],
         )?;
     }
     Ok(copied)

@@ -53,6 +53,14 @@ pub trait NameRegistry: Send + Sync {
             super::dm::Recipient::Unknown
         }
     }
+
+    /// From when (Unix milliseconds) the account `name` may read its
+    /// direct messages: an account deleted and its name registered again
+    /// must not read what was said to the old one. By default, everything
+    /// (a registry that knows creation times says so).
+    fn reads_from(&self, _name: &str) -> u64 {
+        0
+    }
 }
 
 impl<F: Fn(&str) -> bool + Send + Sync> NameRegistry for F {

@@ -87,7 +87,7 @@ pub(super) fn set_read(c: &Connection, user: &str, room: &str, seq: u64) -> rusq
 pub(super) fn conversation(
     c: &Connection,
     (user, me): (&str, &str),
-    room: &str,
+    (room, floor): (&str, u64),
 ) -> rusqlite::Result<Conversation> {
     let tx = c.unchecked_transaction()?;
     let (top, epoch) = meta(&tx, room)?.unwrap_or_default();
@@ -98,7 +98,8 @@ pub(super) fn conversation(
             |r| r.get::<_, i64>(0),
         )
         .optional()?
-        .map_or(0, nat);
+        .map_or(0, nat)
+        .max(floor);
     let unread: i64 = tx.query_row(
         "SELECT count(*) FROM (SELECT 1 FROM messages
          WHERE room = ?1 AND id > ?2 AND name <> ?3 LIMIT ?4)",

@@ -49,7 +49,7 @@ pub(super) fn set_read_pg(
 pub(super) fn conversation_pg(
     c: &mut Client,
     (user, me): (&str, &str),
-    room: &str,
+    (room, floor): (&str, u64),
 ) -> Result<Conversation, postgres::Error> {
     let mut tx = c.build_transaction().read_only(true).start()?;
     let meta = tx.query_opt(
@@ -62,7 +62,8 @@ pub(super) fn conversation_pg(
             "SELECT seq FROM chat_reads WHERE user_key = $1 AND room = $2 AND epoch = $3",
             &[&user, &room, &epoch],
         )?
-        .map_or(0, |r| r.get::<_, i64>(0));
+        .map_or(0, |r| r.get::<_, i64>(0))
+        .max(int(floor));
     let unread: i64 = tx
         .query_one(
             "SELECT count(*) FROM (SELECT 1 FROM chat_messages

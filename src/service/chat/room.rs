@@ -122,6 +122,8 @@ pub(super) struct RoomState {
     /// For a direct conversation: where its parties' other sessions are,
     /// so each message also reaches those that have not opened it.
     pub dm: Option<Arc<super::directory::Directory>>,
+    /// Who the room heard come, and the joins and leaves not told yet.
+    pub herald: super::herald::Herald,
 }
 
 impl Room {
@@ -143,6 +145,18 @@ impl RoomState {
     /// off, removed from the room, logged and counted, and the others are
     /// told (which may cut off more; each member is cut at most once).
     pub fn deliver(&mut self, room: &Arc<str>, event: Event, counters: &Counters) {
+        self.deliver_skipping(room, event, counters, &[]);
+    }
+
+    /// [`RoomState::deliver`], leaving out the members `skip` (who were
+    /// told already); the cut-off notices it causes go to everyone.
+    pub fn deliver_skipping(
+        &mut self,
+        room: &Arc<str>,
+        event: Event,
+        counters: &Counters,
+        mut skip: &[SessionId],
+    ) {
         let mut queue = VecDeque::from([event]);
         while let Some(ev) = queue.pop_front() {
             if matches!(ev, Event::Presence(_)) && self.members.len() > PRESENCE_ROOM_MAX {
@@ -152,7 +166,7 @@ impl RoomState {
             let mut cut = Vec::new();
             let mut dead = false;
             let mut queued = 0;
-            for m in &self.members {
+            for m in self.members.iter().filter(|m| !skip.contains(&m.id)) {
                 match m.outbox.offer(ev.clone()) {
                     Offer::Queued => queued += 1,
                     Offer::Skipped => {
@@ -168,6 +182,7 @@ impl RoomState {
                     dir.offer_dm(room, &ev, &self.members);
                 }
             }
+            skip = &[];
             if cut.is_empty() && !dead {
                 continue;
             }
@@ -181,6 +196,9 @@ impl RoomState {
                     room = %room, member = %info.name, session = %m.id, door = %m.door,
                     "chat member cut off: outgoing queue full"
                 );
+                if !self.herald.cut(m.id) {
+                    continue; // the room never heard it come
+                }
                 let p = Presence::new(room.clone(), info.name, info.guest, m.door, Change::CutOff);
                 queue.push_back(Event::Presence(Arc::new(p)));
             }

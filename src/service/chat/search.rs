@@ -215,14 +215,20 @@ pub(super) fn snippet(text: &str, words: &[String]) -> String {
 
 /// Keeps the rows `who` may read (the direct-message rule,
 /// [`may_read`](super::may_read)), up to the page's limit; the cursor goes
-/// on after the last row looked at when the scan was cut short.
-pub(super) fn page(rows: Vec<(u64, SearchHit)>, q: &SearchQuery, who: &Identity) -> SearchPage {
+/// on after the last row looked at when the scan was cut short. In direct
+/// conversations, `who` reads only what was said from `from` on (unix
+/// millis; see `dm_floor`).
+pub(super) fn page(
+    rows: Vec<(u64, SearchHit)>,
+    q: &SearchQuery,
+    (who, from): (&Identity, u64),
+) -> SearchPage {
     let full = rows.len() >= q.scan();
     let mut hits = Vec::new();
     let mut last = None;
     for (doc, hit) in rows {
         last = Some(doc);
-        if !may_read(who, &hit.room) {
+        if !may_read(who, &hit.room) || (super::dm::is_dm(&hit.room) && hit.ts < from) {
             continue;
         }
         hits.push(hit);
@@ -240,7 +246,7 @@ pub(super) fn page(rows: Vec<(u64, SearchHit)>, q: &SearchQuery, who: &Identity)
 pub(super) fn query(
     conn: &Connection,
     q: &SearchQuery,
-    who: &Identity,
+    who: (&Identity, u64),
 ) -> rusqlite::Result<SearchPage> {
     let mut st = conn.prepare_cached(
         "SELECT f.rowid, m.room, m.id, m.ts, m.name, m.guest, m.text, m.kind

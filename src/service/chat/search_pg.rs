@@ -134,7 +134,7 @@ pub(super) fn amend(
 pub(super) fn search(
     c: &mut Client,
     q: &SearchQuery,
-    who: &Identity,
+    who: (&Identity, u64),
 ) -> Result<SearchPage, postgres::Error> {
     // Words are letters and digits only (see `SearchQuery::parse`), so
     // quoting them is enough to keep them lexemes; the last is a prefix.

@@ -44,13 +44,22 @@ impl From<&Presence> for ChatEvent {
                 guest: p.guest,
             };
         }
+        let summary = p.summary_of();
+        let names = |v: &[std::sync::Arc<str>]| v.iter().map(|n| n.to_string()).collect();
         ChatEvent::Presence {
             room: p.room.to_string(),
             name: p.name.to_string(),
             guest: p.guest,
-            door: p.door.as_str().to_owned(),
+            door: match summary {
+                Some(_) => String::new(),
+                None => p.door.as_str().to_owned(),
+            },
             event: p.event_name().to_owned(),
             from: p.renamed_from().map(str::to_owned),
+            joined: summary.map(|s| names(&s.joined)).unwrap_or_default(),
+            others_joined: summary.map_or(0, |s| s.joined_more),
+            left: summary.map(|s| names(&s.left)).unwrap_or_default(),
+            others_left: summary.map_or(0, |s| s.left_more),
             notice: p.notice(),
         }
     }

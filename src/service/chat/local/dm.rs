@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use super::LocalHub;
+use crate::service::chat::dm::is_dm;
 use crate::service::chat::dm::{DM_MAX_PER_ACCOUNT, Recipient, conversation, dm_peer, may_read};
+use crate::service::chat::dm_floor::reads_from;
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::{MemberInfo, SessionId};
 use crate::service::chat::history::{HistoryPage, HistoryQuery};
@@ -87,9 +89,18 @@ impl LocalHub {
         room: &str,
         query: HistoryQuery,
     ) -> Result<HistoryPage, ChatError> {
-        let room: Arc<str> = Arc::from(self.conversation_of(&*self.member(id)?, room)?);
+        let member = self.member(id)?;
+        let room: Arc<str> = Arc::from(self.conversation_of(&member, room)?);
         let page_max = self.config.history_page_max;
-        self.read(move |db| db.query(&room, query, page_max)).await
+        if !is_dm(&room) {
+            return self.read(move |db| db.query(&room, query, page_max)).await;
+        }
+        let (registry, me) = (self.registry.clone(), member.info().name);
+        self.read(move |db| {
+            let floor = db.dm_floor(&room, reads_from(&*registry, &me))?;
+            db.query_above(&room, query, (page_max, floor))
+        })
+        .await
     }
 
     /// Who is in `room`, for member `id`, who must be allowed to read it.
@@ -106,9 +117,18 @@ impl LocalHub {
     /// its counts in each (at most [`UNREAD_ROOMS_MAX`]).
     pub(super) async fn list_dms(&self, id: SessionId) -> Result<Vec<Conversation>, ChatError> {
         let (_, (key, name)) = self.account(id)?;
+        let registry = self.registry.clone();
         self.read(move |db| {
-            let rooms = db.dm_rooms(&key, UNREAD_ROOMS_MAX)?;
-            db.conversations((&key, &name), &rooms)
+            let from = reads_from(&*registry, &name);
+            let mut rooms = Vec::new();
+            for room in db.dm_rooms(&key, UNREAD_ROOMS_MAX)? {
+                // One all said before this account existed is not its own.
+                let top = db.meta(&room)?.map_or(0, |(top, _)| top);
+                if top > db.dm_floor(&room, from)? {
+                    rooms.push(room);
+                }
+            }
+            db.conversations((&key, &name), &rooms, from)
         })
         .await
     }
@@ -128,8 +148,12 @@ impl LocalHub {
                 names.push(c);
             }
         }
-        self.read(move |db| db.conversations((&key, &name), &names))
-            .await
+        let registry = self.registry.clone();
+        self.read(move |db| {
+            let from = reads_from(&*registry, &name);
+            db.conversations((&key, &name), &names, from)
+        })
+        .await
     }
 
     /// Moves the member's read marker in `room` forward to `seq`; tells

@@ -105,7 +105,13 @@ impl LocalHub {
                     let change = Change::Renamed(old.clone());
                     let p =
                         Presence::new(room.name.clone(), name.clone(), guest, member.door, change);
-                    st.deliver(&room.name, Event::Presence(Arc::new(p)), &self.counters);
+                    let ev = Event::Presence(Arc::new(p));
+                    if st.herald.is_announced(id) {
+                        st.deliver(&room.name, ev, &self.counters);
+                    } else {
+                        // The room has not heard it come: only it is told.
+                        let _ = member.outbox.offer(ev);
+                    }
                 }
             }
         }

@@ -11,6 +11,7 @@
 mod addresses;
 mod cluster;
 mod dm;
+mod herald;
 mod members;
 mod prune;
 mod publish;
@@ -325,8 +326,15 @@ impl ChatHub for LocalHub {
         Box::pin(self.amend_message(id, room, seq, change))
     }
     fn search<'a>(&'a self, who: &'a Identity, query: SearchQuery) -> HubFuture<'a, SearchPage> {
-        let who = who.clone();
-        Box::pin(self.read(move |db| db.search(&query, &who)))
+        let (who, registry) = (who.clone(), self.registry.clone());
+        Box::pin(self.read(move |db| {
+            // A guest reads no direct message; an account from its creation on.
+            let from = match &who {
+                Identity::Guest(_) => u64::MAX,
+                Identity::Registered(name) => registry.reads_from(name),
+            };
+            db.search(&query, (&who, from))
+        }))
     }
     fn topic<'a>(&'a self, room: &'a str) -> HubFuture<'a, String> {
         let room = room.to_owned();

@@ -74,8 +74,7 @@ impl LocalHub {
             }
             st.members.push(member.clone());
             st.idle_since = None;
-            let ev = self.presence(&room, &member, Change::Joined);
-            st.deliver(&room.name, ev, &self.counters);
+            self.herald_join(&room, &mut st, &member);
             return Ok(joined);
         }
         Err(ChatError::Store(Arc::from(
@@ -114,19 +113,14 @@ impl LocalHub {
             let Some(pos) = st.members.iter().position(|m| Arc::ptr_eq(m, member)) else {
                 return; // already cut off, which removed it and told the room
             };
-            let ev = self.presence(room, member, Change::Left);
             if tell_self {
-                if announce {
-                    st.deliver(&room.name, ev, &self.counters);
-                }
+                self.herald_leave(room, &mut st, member, announce);
                 if let Some(pos) = st.members.iter().position(|m| Arc::ptr_eq(m, member)) {
                     st.members.swap_remove(pos);
                 }
             } else {
                 st.members.swap_remove(pos);
-                if announce {
-                    st.deliver(&room.name, ev, &self.counters);
-                }
+                self.herald_leave(room, &mut st, member, announce);
             }
             if st.members.is_empty() {
                 st.idle_since = Some(tokio::time::Instant::now());

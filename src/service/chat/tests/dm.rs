@@ -225,3 +225,86 @@ async fn a_session_renamed_away_from_the_account_leaves_its_conversations() {
     // The guest gets the lobby's message, never the conversation's.
     assert_eq!(next_message(&mut ann_in).await.text, "public");
 }
+
+/// Accounts where `bob` was deleted and registered again at `since`
+/// (unix millis): the new `bob` reads direct messages from then on.
+struct Reregistered {
+    since: std::sync::atomic::AtomicU64,
+}
+
+impl NameRegistry for Reregistered {
+    fn is_registered(&self, name: &str) -> bool {
+        ["ann", "bob"].contains(&account_key(name).as_str())
+    }
+    fn reads_from(&self, name: &str) -> u64 {
+        match account_key(name).as_str() {
+            "bob" => self.since.load(std::sync::atomic::Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_name_registered_again_does_not_read_the_old_holders_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Arc::new(Reregistered {
+        since: std::sync::atomic::AtomicU64::new(0),
+    });
+    let hub = LocalHub::open(dir.path(), unlimited(), accounts.clone()).unwrap();
+    let (ann, _a) = account(&hub, "ann").await;
+    ann.join("@bob").await.unwrap();
+    let old = ann.publish("@bob", "the old secret").await.unwrap();
+    {
+        let (bob, _b) = account(&hub, "bob").await;
+        bob.join("@ann").await.unwrap();
+        bob.publish("@ann", "old reply").await.unwrap();
+    }
+    // bob is deleted; a new bob registers after the last message.
+    accounts
+        .since
+        .store(old.ts + 60_000, std::sync::atomic::Ordering::Relaxed);
+    let (bob, _b) = account(&hub, "bob").await;
+    let page = bob.history("@ann", HistoryQuery::Last(50)).await.unwrap();
+    assert!(
+        page.messages.is_empty() && !page.more,
+        "{:?}",
+        page.messages
+    );
+    let page = bob
+        .history("@ann+bob", HistoryQuery::After(0))
+        .await
+        .unwrap();
+    assert!(page.messages.is_empty());
+    let page = bob
+        .history("@ann", HistoryQuery::Before(100, 50))
+        .await
+        .unwrap();
+    assert!(page.messages.is_empty());
+    assert!(bob.dms().await.unwrap().is_empty(), "old DM listed");
+    let counts = bob.unread(vec!["@ann".into()]).await.unwrap();
+    assert_eq!((counts[0].unread, counts[0].mentions), (0, 0));
+    let found = bob
+        .search(SearchQuery::parse("secret", None, None, None).unwrap())
+        .await
+        .unwrap();
+    assert!(found.hits.is_empty(), "{:?}", found.hits);
+    // ann keeps her whole history, and finds it.
+    let page = ann.history("@bob", HistoryQuery::Last(50)).await.unwrap();
+    let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["the old secret", "old reply"]);
+    let found = ann
+        .search(SearchQuery::parse("secret", None, None, None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found.hits.len(), 1);
+    assert_eq!(ann.dms().await.unwrap().len(), 1);
+
+    // What is said to the new bob is his.
+    accounts
+        .since
+        .store(old.ts + 1, std::sync::atomic::Ordering::Relaxed);
+    let page = bob.history("@ann", HistoryQuery::Last(50)).await.unwrap();
+    let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["old reply"]);
+    assert_eq!(bob.unread(vec!["@ann".into()]).await.unwrap()[0].unread, 0);
+}

@@ -31,7 +31,7 @@ async fn joins_renames_and_leaves_count_against_the_flood_limit() {
     let config = ChatConfig {
         rate_per_sec: 1.0,
         burst: 4,
-        ..ChatConfig::default()
+        ..unlimited()
     };
     let hub = open(dir.path(), config);
     let (_ann, mut seen) = guest_in(&hub, "ann", "lobby").await;
@@ -93,7 +93,7 @@ async fn guests_from_one_address_share_one_message_budget() {
         burst: 10,
         guest_ip_rate: 1.0,
         guest_ip_burst: 10,
-        ..ChatConfig::default()
+        ..unlimited()
     };
     let hub = open(dir.path(), config);
     let mut guests = Vec::new();

@@ -6,6 +6,7 @@ mod edits;
 mod fanout;
 mod limits;
 mod members;
+mod presence;
 mod rules;
 mod typing;
 
@@ -19,10 +20,13 @@ use super::*;
 /// expected promptly, and a test only takes this long when it fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// Settings with flood control off, so tests can publish freely.
+/// Settings with flood control off, so tests can publish freely, and
+/// every join and leave announced at once (as tests of other features
+/// read them; `presence` tests the grace period).
 fn unlimited() -> ChatConfig {
     ChatConfig {
         rate_per_sec: 0.0,
+        presence_grace: Duration::ZERO,
         ..ChatConfig::default()
     }
 }

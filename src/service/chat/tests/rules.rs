@@ -88,7 +88,7 @@ async fn flood_control_refuses_and_does_not_store() {
     let config = ChatConfig {
         rate_per_sec: 1.0,
         burst: 3,
-        ..ChatConfig::default()
+        ..unlimited()
     };
     let hub = open(dir.path(), config);
     // The join takes one of the three tokens.
