@@ -103,6 +103,11 @@ fn print_report(data: &std::path::Path, c: &Copied) {
         "  files: {} copied ({} bytes), {} already there, {} skipped (links, special files, bad names, empty folders)",
         f.files, f.bytes, f.present, f.skipped
     );
+    let s = &c.shares;
+    println!(
+        "  shares: {} copied ({} renumbered, their number was taken), {} already there; {} folder-share files",
+        s.shares, s.renumbered, s.present, s.files
+    );
     if !a.conflicts.is_empty() {
         println!(
             "  left alone, PostgreSQL holds other accounts under these names or ids: {}",
