@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 use common::pg::Pg;
 use common::share::{get, path_of, sha256};
 use common::{Server, run, run_env};
-use sockit::service::shares::{
-    NewShare, ShareError, ShareState, SharedFile, Shares, SharesConfig,
-};
+use sockit::service::shares::{NewShare, ShareError, ShareState, SharedFile, Shares, SharesConfig};
 use sockit::store::Backend;
 
 const PASS: &str = "correct horse battery";
@@ -60,8 +58,14 @@ fn counts_are_exact_across_nodes_and_a_resume_elsewhere_counts_once() {
 
     // Begun on A, resumed on B from the same address: one download.
     assert!(!a.served(&c.info, "10.0.0.1", 0, 60, T0).unwrap());
-    assert!(!b.served(&on_b, "10.0.0.1", 99, 100, T0).unwrap(), "a 1-byte range");
-    assert!(b.served(&on_b, "10.0.0.1", 60, 99, T0).unwrap(), "the resume completes");
+    assert!(
+        !b.served(&on_b, "10.0.0.1", 99, 100, T0).unwrap(),
+        "a 1-byte range"
+    );
+    assert!(
+        b.served(&on_b, "10.0.0.1", 60, 99, T0).unwrap(),
+        "the resume completes"
+    );
     assert_eq!(a.open_link(&c.id, T0).unwrap().downloads, 1);
     // Another address's half on each node counts nothing.
     assert!(!a.served(&c.info, "10.0.0.2", 0, 50, T0).unwrap());
@@ -73,7 +77,11 @@ fn counts_are_exact_across_nodes_and_a_resume_elsewhere_counts_once() {
     let counted: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..60)
             .map(|i| {
-                let (node, share) = if i % 2 == 0 { (&a, &c.info) } else { (&b, &on_b) };
+                let (node, share) = if i % 2 == 0 {
+                    (&a, &c.info)
+                } else {
+                    (&b, &on_b)
+                };
                 s.spawn(move || {
                     usize::from(node.served(share, &format!("r{i}"), 0, 100, T0).unwrap())
                 })
@@ -108,10 +116,10 @@ fn revoke_expiry_folders_and_limits_hold_on_every_node() {
         Err(ShareError::Ended(ShareState::Revoked))
     ));
     let t = b.create(new(1, 10, 1), T0).unwrap();
-    assert!(matches!(
-        a.revoke(Some(2), &t.id, T0),
-        Err(ShareError::NotFound)
-    ), "bob cannot revoke alice's share by its link");
+    assert!(
+        matches!(a.revoke(Some(2), &t.id, T0), Err(ShareError::NotFound)),
+        "bob cannot revoke alice's share by its link"
+    );
     a.revoke(None, &t.revoke, T0).unwrap();
     assert!(matches!(
         b.open_link(&t.id, T0),
@@ -126,8 +134,6 @@ fn revoke_expiry_folders_and_limits_hold_on_every_node() {
         b.open_link(&e.id, T0 + 3600),
         Err(ShareError::Ended(ShareState::Expired))
     ));
-    let gone = T0 + 3600 + SharesConfig::default().tombstone + 1;
-    assert!(matches!(a.open_link(&e.id, gone), Err(ShareError::NotFound)));
 
     // A folder made on B lists its snapshot on A.
     let files: Vec<SharedFile> = (0..3u8)
@@ -150,6 +156,12 @@ fn revoke_expiry_folders_and_limits_hold_on_every_node() {
         Err(ShareError::Limit(_))
     ));
     assert!(b.create(new(2, 10, 1), T0).is_ok(), "another user's limit");
+    // The tombstone goes in time, and the link is then unknown.
+    let gone = T0 + 3600 + SharesConfig::default().tombstone + 1;
+    assert!(matches!(
+        a.open_link(&e.id, gone),
+        Err(ShareError::NotFound)
+    ));
     assert!(a.create(new(1, 10, 1), T0 + 3601).is_ok(), "an hour later");
 }
 
@@ -192,12 +204,29 @@ fn on(web: &str, url: &str) -> String {
     format!("http://{web}{}", path_of(url))
 }
 
-/// The share's downloads as `/s/ID/info` on `web` reports them.
-async fn downloads(web: &str, url: &str) -> u64 {
+/// The share's downloads left as `/s/ID/info` on `web` reports them.
+async fn left(web: &str, url: &str) -> u64 {
     let (status, head, body) = get(web, &format!("{}/info", path_of(url)), &[]).await;
     assert_eq!(status, 200, "{head}");
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    v["downloads"].as_u64().unwrap_or_else(|| panic!("{v}"))
+    v["downloads_left"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{v}"))
+}
+
+/// Waits (bounded) until the share behind `url` answers 410 on `web`;
+/// the body.
+async fn until_410(web: &str, url: &str) -> String {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    loop {
+        let (st, _, body) = get(web, &format!("{}/info", path_of(url)), &[]).await;
+        if st == 410 {
+            return String::from_utf8_lossy(&body).into_owned();
+        }
+        assert_eq!(st, 200);
+        assert!(Instant::now() < deadline, "never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +237,12 @@ async fn links_made_on_one_node_work_on_the_other() {
     pg.add_user("alice", PASS);
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("cfg");
-    common::ok(&cli(&cfg, &addr_a, &["login", &addr_a, "--user", "alice", "--password-stdin"], &[]));
+    common::ok(&cli(
+        &cfg,
+        &addr_a,
+        &["login", &addr_a, "--user", "alice", "--password-stdin"],
+        &[],
+    ));
     let work = home.path().join("work");
     std::fs::create_dir_all(work.join("dir/sub")).unwrap();
     let src = work.join("big.bin");
@@ -216,64 +250,123 @@ async fn links_made_on_one_node_work_on_the_other() {
     common::ok(&cli(&cfg, &addr_a, &["put", src.to_str().unwrap()], &[]));
 
     // A file share made on A: fetched whole on B, equal SHA-256, counted.
-    let s = json(&cli(&cfg, &addr_a, &["share", ":big.bin", "--downloads", "2", "--json"], &[]));
+    let s = json(&cli(
+        &cfg,
+        &addr_a,
+        &["share", ":big.bin", "--downloads", "2", "--json"],
+        &[],
+    ));
     let url = s["url"].as_str().unwrap();
     assert!(url.contains(&web_a), "{url}");
     let dest = work.join("got.bin");
-    let out = cli(&cfg, &addr_b, &["get", &on(&web_b, url), dest.to_str().unwrap()], &[]);
+    let out = cli(
+        &cfg,
+        &addr_b,
+        &["get", &on(&web_b, url), dest.to_str().unwrap()],
+        &[],
+    );
     common::ok(&out);
     assert_eq!(sha256(&dest), sha256(&src));
-    assert_eq!(downloads(&web_a, url).await, 1);
+    assert_eq!(left(&web_a, url).await, 1);
     // Begun on A (the first MiB), finished on B (the rest): one more, the
     // last, and the link answers 410 on both.
     let file = format!("{}/file", path_of(url));
     let (st, _, first) = get(&web_a, &file, &[("Range", "bytes=0-1048575")]).await;
     assert_eq!((st, first.len()), (206, 1 << 20));
-    assert_eq!(downloads(&web_b, url).await, 1, "half a download counts nothing");
+    assert_eq!(left(&web_b, url).await, 1, "half a download counts nothing");
     let (st, _, rest) = get(&web_b, &file, &[("Range", "bytes=1048576-")]).await;
     assert_eq!(st, 206);
     let mut whole = first;
     whole.extend_from_slice(&rest);
-    assert!(whole == std::fs::read(&src).unwrap(), "the halves differ from the file");
-    for web in [&web_a, &web_b] {
-        let (st, _, body) = get(web, &format!("{}/info", path_of(url)), &[]).await;
-        assert_eq!(st, 410);
-        assert!(String::from_utf8_lossy(&body).contains("consumed"));
-    }
+    assert!(
+        whole == std::fs::read(&src).unwrap(),
+        "the halves differ from the file"
+    );
+    // (A response is counted as it ends, just after its last byte left.)
+    let body = until_410(&web_b, url).await;
+    assert!(body.contains("consumed"), "{body}");
+    let (st, _, body) = get(&web_a, &format!("{}/info", path_of(url)), &[]).await;
+    assert_eq!(st, 410);
+    assert!(String::from_utf8_lossy(&body).contains("consumed"));
 
     // A folder share made on A, fetched file by file through B.
     std::fs::write(work.join("dir/one.txt"), b"one\n").unwrap();
     std::fs::write(work.join("dir/sub/two.txt"), b"two two\n").unwrap();
-    common::ok(&cli(&cfg, &addr_a, &["put", "-r", work.join("dir").to_str().unwrap(), ":dir"], &[]));
+    common::ok(&cli(
+        &cfg,
+        &addr_a,
+        &["put", "-r", work.join("dir").to_str().unwrap(), ":dir"],
+        &[],
+    ));
     let s = json(&cli(&cfg, &addr_a, &["share", ":dir", "--json"], &[]));
     let url = s["url"].as_str().unwrap();
     let into = work.join("folder");
-    common::ok(&cli(&cfg, &addr_b, &["get", &on(&web_b, url), into.to_str().unwrap()], &[]));
-    let got = |rel: &str| std::fs::read(into.join(rel)).or_else(|_| std::fs::read(into.join("dir").join(rel)));
+    common::ok(&cli(
+        &cfg,
+        &addr_b,
+        &["get", &on(&web_b, url), into.to_str().unwrap()],
+        &[],
+    ));
+    let got = |rel: &str| {
+        std::fs::read(into.join(rel)).or_else(|_| std::fs::read(into.join("dir").join(rel)))
+    };
     assert_eq!(got("one.txt").unwrap(), b"one\n");
     assert_eq!(got("sub/two.txt").unwrap(), b"two two\n");
 
     // An end-to-end share made on A: decrypted from B's copy.
     let plain = work.join("secret.pdf");
     std::fs::write(&plain, common::random_bytes(200_000, 2)).unwrap();
-    let s = json(&cli(&cfg, &addr_a, &["share", plain.to_str().unwrap(), "--e2e", "--downloads", "3", "--json"], &[]));
+    let s = json(&cli(
+        &cfg,
+        &addr_a,
+        &[
+            "share",
+            plain.to_str().unwrap(),
+            "--e2e",
+            "--downloads",
+            "3",
+            "--json",
+        ],
+        &[],
+    ));
     let link = s["url"].as_str().unwrap();
     let (bare, key) = link.split_once('#').unwrap();
     let via_b = on(&web_b, bare);
     let out_dir = work.join("e2e");
     std::fs::create_dir_all(&out_dir).unwrap();
     let whole_link = format!("{via_b}#{key}");
-    common::ok(&cli(&cfg, &addr_b, &["get", &via_b, out_dir.to_str().unwrap()], &[("SOCKIT_LINK", &whole_link)]));
+    common::ok(&cli(
+        &cfg,
+        &addr_b,
+        &["get", &via_b, out_dir.to_str().unwrap()],
+        &[("SOCKIT_LINK", &whole_link)],
+    ));
     assert_eq!(sha256(&out_dir.join("secret.pdf")), sha256(&plain));
 
     // Revoked on A: 410 on B, and its ciphertext gone at once.
-    let num = s["share"]["share"].as_i64().or_else(|| s["share"]["num"].as_i64()).unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(e2e_files(&cfg, &addr_a), 1);
+    let num = s["num"].as_i64().unwrap_or_else(|| panic!("{s}"));
     common::ok(&cli(&cfg, &addr_a, &["share", "rm", &num.to_string()], &[]));
     let (st, _, body) = get(&web_b, &format!("{}/info", path_of(bare)), &[]).await;
     assert_eq!(st, 410);
     assert!(String::from_utf8_lossy(&body).contains("revoked"));
-    let ls = common::ok(&cli(&cfg, &addr_b, &["ls", ":.e2e-shares"], &[]));
-    assert!(ls.trim().is_empty() || !ls.contains(".bin"), "ciphertext kept: {ls}");
+    assert_eq!(
+        e2e_files(&cfg, &addr_a),
+        0,
+        "revoked: its ciphertext goes at once"
+    );
+}
+
+/// How many files alice's `.e2e-shares` folder holds, as `sockit ls`
+/// on `addr` lists them.
+fn e2e_files(cfg: &Path, addr: &str) -> usize {
+    let ls = common::ok(&cli(cfg, addr, &["ls", "--json", ":.e2e-shares"], &[]));
+    let v: serde_json::Value =
+        serde_json::from_str(ls.trim()).unwrap_or_else(|e| panic!("{e}: {ls}"));
+    v.as_array()
+        .or_else(|| v["entries"].as_array())
+        .unwrap_or_else(|| panic!("{v}"))
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,24 +376,26 @@ async fn the_sweeper_removes_an_expired_e2e_shares_ciphertext_unvisited() {
     pg.add_user("alice", PASS);
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("cfg");
-    common::ok(&cli(&cfg, &addr_a, &["login", &addr_a, "--user", "alice", "--password-stdin"], &[]));
+    common::ok(&cli(
+        &cfg,
+        &addr_a,
+        &["login", &addr_a, "--user", "alice", "--password-stdin"],
+        &[],
+    ));
     let plain = home.path().join("p.bin");
     std::fs::write(&plain, common::random_bytes(10_000, 3)).unwrap();
-    json(&cli(&cfg, &addr_a, &["share", plain.to_str().unwrap(), "--e2e", "--json"], &[]));
-    let listed = || common::ok(&cli(&cfg, &addr_a, &["ls", "--json", ":.e2e-shares"], &[]));
-    assert!(listed().contains("file_size") || listed().contains("size"), "{}", listed());
+    json(&cli(
+        &cfg,
+        &addr_a,
+        &["share", plain.to_str().unwrap(), "--e2e", "--json"],
+        &[],
+    ));
+    assert_eq!(e2e_files(&cfg, &addr_a), 1);
     // Nobody visits the link: the running sweeper alone ends it and
     // removes the ciphertext (a bounded wait for the next sweep).
     let deadline = Instant::now() + WAIT_LIMIT;
-    loop {
-        let ls = listed();
-        let v: serde_json::Value = serde_json::from_str(ls.trim()).unwrap_or_default();
-        let empty = v.as_array().is_some_and(Vec::is_empty)
-            || v["entries"].as_array().is_some_and(Vec::is_empty);
-        if empty {
-            break;
-        }
-        assert!(Instant::now() < deadline, "ciphertext still there: {ls}");
+    while e2e_files(&cfg, &addr_a) != 0 {
+        assert!(Instant::now() < deadline, "the ciphertext was kept");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -308,7 +403,15 @@ async fn the_sweeper_removes_an_expired_e2e_shares_ciphertext_unvisited() {
 /// `sockit admin migrate --data DATA --to URL --json`, parsed.
 fn migrate(data: &Path, pg: &Pg) -> serde_json::Value {
     let url = pg.url();
-    let args = ["admin", "migrate", "--data", data.to_str().unwrap(), "--to", &url, "--json"];
+    let args = [
+        "admin",
+        "migrate",
+        "--data",
+        data.to_str().unwrap(),
+        "--to",
+        &url,
+        "--json",
+    ];
     let out = run(&args, b"");
     assert!(out.status.success(), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap()
@@ -328,11 +431,21 @@ async fn admin_migrate_copies_shares_once_and_their_links_work_on_the_cluster() 
     let addr = single.addr("framed", "tcp://");
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("cfg");
-    common::ok(&cli(&cfg, &addr, &["login", &addr, "--user", "alice", "--password-stdin"], &[]));
+    common::ok(&cli(
+        &cfg,
+        &addr,
+        &["login", &addr, "--user", "alice", "--password-stdin"],
+        &[],
+    ));
     let src: PathBuf = home.path().join("m.bin");
     std::fs::write(&src, common::random_bytes(100_000, 4)).unwrap();
     common::ok(&cli(&cfg, &addr, &["put", src.to_str().unwrap()], &[]));
-    let kept = json(&cli(&cfg, &addr, &["share", ":m.bin", "--downloads", "3", "--json"], &[]));
+    let kept = json(&cli(
+        &cfg,
+        &addr,
+        &["share", ":m.bin", "--downloads", "3", "--json"],
+        &[],
+    ));
     let ended = json(&cli(&cfg, &addr, &["share", ":m.bin", "--json"], &[]));
     let ended_url = ended["url"].as_str().unwrap().to_owned();
     let rm = ended_url.rsplit('/').next().unwrap().to_owned();
@@ -355,7 +468,7 @@ async fn admin_migrate_copies_shares_once_and_their_links_work_on_the_cluster() 
     let (st, _, body) = get(&web, &format!("{}/file", path_of(url)), &[]).await;
     assert_eq!(st, 200);
     assert!(body == std::fs::read(&src).unwrap());
-    assert_eq!(downloads(&web, url).await, 1);
+    assert_eq!(left(&web, url).await, 2);
     let (st, _, body) = get(&web, &format!("{}/info", path_of(&ended_url)), &[]).await;
     assert_eq!(st, 410);
     assert!(String::from_utf8_lossy(&body).contains("revoked"));

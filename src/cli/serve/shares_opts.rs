@@ -97,7 +97,9 @@ async fn sweep_every(shares: Shares, files: FileStore) {
         match tokio::task::spawn_blocking(move || s.purge_ended_e2e(&f, unix_now())).await {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!(removed = n, "ended end-to-end shares' ciphertext removed"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "sweeping ended shares failed; retrying later"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "sweeping ended shares failed; retrying later")
+            }
             Err(e) => tracing::warn!(error = %e, "the shares sweep stopped"),
         }
     }

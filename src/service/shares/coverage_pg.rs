@@ -113,6 +113,10 @@ mod tests {
     fn spans_round_trip_through_the_array() {
         let spans = vec![(0, 5), (9, 1 << 40)];
         assert_eq!(unflatten(&flatten(&spans)), spans);
-        assert_eq!(unflatten(&[1, 2, 3]), vec![(1, 2)], "an odd tail is dropped");
+        assert_eq!(
+            unflatten(&[1, 2, 3]),
+            vec![(1, 2)],
+            "an odd tail is dropped"
+        );
     }
 }

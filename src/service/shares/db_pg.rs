@@ -169,7 +169,10 @@ pub(crate) fn insert_files(c: &mut impl GenericClient, num: i64, files: &[Shared
     )?;
     for (i, f) in files.iter().enumerate() {
         let b3 = hex::decode(&f.blake3).unwrap_or_default();
-        c.execute(&st, &[&num, &to_sql(i as u64), &f.path, &to_sql(f.size), &b3])?;
+        c.execute(
+            &st,
+            &[&num, &to_sql(i as u64), &f.path, &to_sql(f.size), &b3],
+        )?;
     }
     c.execute(
         "UPDATE share_links SET files = $2 WHERE num = $1",
@@ -195,11 +198,18 @@ pub(crate) fn files(c: &mut Client, num: i64) -> R<Vec<SharedFile>> {
     .collect()
 }
 
-fn one(c: &mut impl GenericClient, sql: &str, key: &(dyn postgres::types::ToSql + Sync)) -> R<Option<ShareInfo>> {
-    c.query_opt(&format!("SELECT {COLUMNS} FROM share_links WHERE {sql}"), &[key])?
-        .as_ref()
-        .map(info)
-        .transpose()
+fn one(
+    c: &mut impl GenericClient,
+    sql: &str,
+    key: &(dyn postgres::types::ToSql + Sync),
+) -> R<Option<ShareInfo>> {
+    c.query_opt(
+        &format!("SELECT {COLUMNS} FROM share_links WHERE {sql}"),
+        &[key],
+    )?
+    .as_ref()
+    .map(info)
+    .transpose()
 }
 
 /// As `db::by_id`.

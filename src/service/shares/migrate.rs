@@ -107,7 +107,8 @@ fn read_rows(c: &rusqlite::Connection) -> rusqlite::Result<Vec<Row>> {
 }
 
 fn read_files(c: &rusqlite::Connection) -> rusqlite::Result<Vec<FileRow>> {
-    let mut st = c.prepare("SELECT num, idx, path, size, blake3 FROM share_files ORDER BY num, idx")?;
+    let mut st =
+        c.prepare("SELECT num, idx, path, size, blake3 FROM share_files ORDER BY num, idx")?;
     let rows = st.query_map(params![], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })?;

@@ -251,9 +251,9 @@ impl Shares {
             }
             Ok(())
         };
-        let info =
-            self.store(now)?
-                .create(&row, files, now.saturating_sub(3600), check)?;
+        let info = self
+            .store(now)?
+            .create(&row, files, now.saturating_sub(3600), check)?;
         Ok(Created { id, revoke, info })
     }
 

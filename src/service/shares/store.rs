@@ -87,15 +87,13 @@ impl Store {
                 let tx = conn
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                     .map_err(e("starting a create"))?;
-                let recent = db::created_since(&tx, row.owner, since)
-                    .map_err(e("counting creates"))?;
-                let shared =
-                    db::shared_bytes(&tx, row.owner).map_err(e("summing shared bytes"))?;
+                let recent =
+                    db::created_since(&tx, row.owner, since).map_err(e("counting creates"))?;
+                let shared = db::shared_bytes(&tx, row.owner).map_err(e("summing shared bytes"))?;
                 check(recent, shared)?;
                 let num = db::insert(&tx, row).map_err(e("recording a share"))?;
                 if let Some(files) = files {
-                    super::dir::insert(&tx, num, files)
-                        .map_err(e("recording a folder share"))?;
+                    super::dir::insert(&tx, num, files).map_err(e("recording a folder share"))?;
                 }
                 let info = db::by_num(&tx, num).map_err(e("reading a share"))?;
                 tx.commit().map_err(e("committing a share"))?;
@@ -105,10 +103,13 @@ impl Store {
                 let e = pg_err;
                 let client = c.client().map_err(e("connecting to PostgreSQL"))?;
                 let mut tx = client.transaction().map_err(e("starting a create"))?;
-                let key = i32::try_from(row.owner.rem_euclid(i64::from(i32::MAX)))
-                    .unwrap_or_default();
-                tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&CREATE_LOCK, &key])
-                    .map_err(e("locking the owner's shares"))?;
+                let key =
+                    i32::try_from(row.owner.rem_euclid(i64::from(i32::MAX))).unwrap_or_default();
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock($1, $2)",
+                    &[&CREATE_LOCK, &key],
+                )
+                .map_err(e("locking the owner's shares"))?;
                 let recent = db_pg::created_since(&mut tx, row.owner, since)
                     .map_err(e("counting creates"))?;
                 let shared =
