@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use common::pg::Pg;
 use common::share::{get, path_of, sha256};
 use common::{Server, run, run_env};
-use sockit::service::shares::{NewShare, ShareError, ShareState, SharedFile, Shares, SharesConfig};
+use sockit::service::shares::{
+    MAX_RANGES, MAX_TRACKED, NewShare, ShareError, ShareState, SharedFile, Shares, SharesConfig,
+};
 use sockit::store::Backend;
 
 const PASS: &str = "correct horse battery";
@@ -163,6 +165,51 @@ fn revoke_expiry_folders_and_limits_hold_on_every_node() {
         Err(ShareError::NotFound)
     ));
     assert!(a.create(new(1, 10, 1), T0 + 3601).is_ok(), "an hour later");
+}
+
+#[test]
+fn coverage_rows_are_bounded_and_go_with_their_share() {
+    let pg = Pg::start();
+    let a = shares(&pg, SharesConfig::default());
+    let c = a.create(new(1, 100, 5), T0).unwrap();
+    let Backend::Postgres(cfg) = Backend::parse(&pg.url()).unwrap() else {
+        unreachable!()
+    };
+    let mut db = sockit::store::pg::connect(&cfg).unwrap();
+    let rows = |db: &mut postgres::Client| -> i64 {
+        db.query_one("SELECT count(*) FROM share_coverage", &[])
+            .unwrap()
+            .get(0)
+    };
+    // The table at its bound (as 10,000 receivers' half downloads would
+    // leave it): one more receiver evicts the least recent, no more.
+    let full = i64::try_from(MAX_TRACKED).unwrap();
+    db.execute(
+        "INSERT INTO share_coverage (num, who, spans, touched)
+         SELECT $1, 'r' || g, ARRAY[0, 1]::BIGINT[], nextval('share_coverage_ticks')
+         FROM generate_series(1, $2::BIGINT) g",
+        &[&c.info.num, &full],
+    )
+    .unwrap();
+    assert!(!a.served(&c.info, "newcomer", 0, 10, T0).unwrap());
+    assert_eq!(rows(&mut db), full);
+    let oldest = db
+        .query_opt("SELECT 1 FROM share_coverage WHERE who = 'r1'", &[])
+        .unwrap();
+    assert!(oldest.is_none(), "the least recent receiver is forgotten");
+    // A receiver fragmenting its ranges past the bound is counted.
+    let counted = (0..=MAX_RANGES as u64)
+        .filter(|i| a.served(&c.info, "frag", i * 2, i * 2 + 1, T0).unwrap())
+        .count();
+    assert_eq!(counted, 1);
+    assert_eq!(a.open_link(&c.id, T0).unwrap().downloads, 1);
+    // The share ends: its rows go with it.
+    a.revoke(Some(1), &c.id, T0).unwrap();
+    assert_eq!(rows(&mut db), 0);
+    assert!(
+        !a.served(&c.info, "late", 0, 100, T0).unwrap(),
+        "an ended share counts nothing"
+    );
 }
 
 /// A node with a web door on `pg`: (server, framed address, web HOST:PORT).
