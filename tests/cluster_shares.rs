@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::pg::Pg;
 use common::share::{get, path_of, sha256};
-use common::{Server, run, run_env};
+use common::{Server, run_env};
 use sockit::service::shares::{
     MAX_RANGES, MAX_TRACKED, NewShare, ShareError, ShareState, SharedFile, Shares, SharesConfig,
 };
@@ -246,6 +246,12 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(&common::ok(out)).unwrap()
 }
 
+/// Logs alice in to `addr` with the CLI configuration `cfg`.
+fn login(cfg: &Path, addr: &str) {
+    let args = ["login", addr, "--user", "alice", "--password-stdin"];
+    common::ok(&cli(cfg, addr, &args, &[]));
+}
+
 /// `url` (a link naming node A's web door) pointed at `web` instead.
 fn on(web: &str, url: &str) -> String {
     format!("http://{web}{}", path_of(url))
@@ -284,12 +290,7 @@ async fn links_made_on_one_node_work_on_the_other() {
     pg.add_user("alice", PASS);
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("cfg");
-    common::ok(&cli(
-        &cfg,
-        &addr_a,
-        &["login", &addr_a, "--user", "alice", "--password-stdin"],
-        &[],
-    ));
+    login(&cfg, &addr_a);
     let work = home.path().join("work");
     std::fs::create_dir_all(work.join("dir/sub")).unwrap();
     let src = work.join("big.bin");
@@ -423,12 +424,7 @@ async fn the_sweeper_removes_an_expired_e2e_shares_ciphertext_unvisited() {
     pg.add_user("alice", PASS);
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("cfg");
-    common::ok(&cli(
-        &cfg,
-        &addr_a,
-        &["login", &addr_a, "--user", "alice", "--password-stdin"],
-        &[],
-    ));
+    login(&cfg, &addr_a);
     let plain = home.path().join("p.bin");
     std::fs::write(&plain, common::random_bytes(10_000, 3)).unwrap();
     json(&cli(
@@ -447,23 +443,6 @@ async fn the_sweeper_removes_an_expired_e2e_shares_ciphertext_unvisited() {
     }
 }
 
-/// `sockit admin migrate --data DATA --to URL --json`, parsed.
-fn migrate(data: &Path, pg: &Pg) -> serde_json::Value {
-    let url = pg.url();
-    let args = [
-        "admin",
-        "migrate",
-        "--data",
-        data.to_str().unwrap(),
-        "--to",
-        &url,
-        "--json",
-    ];
-    let out = run(&args, b"");
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_migrate_copies_shares_once_and_their_links_work_on_the_cluster() {
     let single = Server::start(&[
@@ -478,12 +457,7 @@ async fn admin_migrate_copies_shares_once_and_their_links_work_on_the_cluster() 
     let addr = single.addr("framed", "tcp://");
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("cfg");
-    common::ok(&cli(
-        &cfg,
-        &addr,
-        &["login", &addr, "--user", "alice", "--password-stdin"],
-        &[],
-    ));
+    login(&cfg, &addr);
     let src: PathBuf = home.path().join("m.bin");
     std::fs::write(&src, common::random_bytes(100_000, 4)).unwrap();
     common::ok(&cli(&cfg, &addr, &["put", src.to_str().unwrap()], &[]));
@@ -501,10 +475,10 @@ async fn admin_migrate_copies_shares_once_and_their_links_work_on_the_cluster() 
     let data = dir.path().join("data");
 
     let pg = Pg::start();
-    let first = migrate(&data, &pg);
+    let first = pg.migrate(&data);
     assert_eq!(first["shares"]["shares"], 2, "{first}");
     assert_eq!(first["shares"]["present"], 0, "{first}");
-    let second = migrate(&data, &pg);
+    let second = pg.migrate(&data);
     assert_eq!(second["shares"]["shares"], 0, "{second}");
     assert_eq!(second["shares"]["present"], 2, "{second}");
 
