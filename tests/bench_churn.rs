@@ -102,8 +102,10 @@ fn a_connect_rate_paces_the_ramp() {
             "10",
             "--connect-rate",
             "20",
+            // 2 s, not 1: on a loaded machine the ramp (0.45 s) plus a slow
+            // first round trip left a 1 s window with no message at all.
             "--duration",
-            "1",
+            "2",
             "--warmup",
             "0",
             &addr,
