@@ -69,8 +69,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::store::Backend;
-use crate::store::pg::{self, PgConn};
-use coverage::Coverage;
 use store::Store;
 
 /// The shares service. Cheap to clone; every method blocks (SQLite or
@@ -116,33 +114,7 @@ impl Shares {
         backend: &Backend,
         config: SharesConfig,
     ) -> ShareResult<Shares> {
-        let store = match backend {
-            Backend::Sqlite => {
-                let conn = crate::store::open(
-                    &data_dir.join(SHARES_DB),
-                    db::MIGRATIONS,
-                    crate::store::Durability::Full,
-                )
-                .map_err(|e| ShareError::Internal {
-                    doing: "opening shares.db",
-                    source: Box::new(e),
-                })?;
-                Store::Sqlite {
-                    conn,
-                    coverage: Coverage::default(),
-                }
-            }
-            Backend::Postgres(cfg) => {
-                let internal = |e: pg::PgError| ShareError::Internal {
-                    doing: "opening the shares tables in PostgreSQL",
-                    source: Box::new(e),
-                };
-                let mut c = PgConn::open((**cfg).clone()).map_err(internal)?;
-                pg::migrate_in(&mut c, db_pg::MIGRATIONS_TABLE, db_pg::MIGRATIONS)
-                    .map_err(internal)?;
-                Store::Pg(Box::new(c))
-            }
-        };
+        let store = Store::open(data_dir, backend)?;
         Ok(Shares {
             inner: Arc::new(Inner {
                 store: Mutex::new(store),

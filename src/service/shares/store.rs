@@ -6,12 +6,17 @@
 //!
 //! Blocking, like both drivers: called from `spawn_blocking`.
 
+use std::path::Path;
+
 use rusqlite::Connection;
 
 use super::coverage::Coverage;
 use super::db::NewRow;
-use super::{ShareError, ShareInfo, ShareResult, ShareState, SharedFile, coverage_pg, db, db_pg};
-use crate::store::pg::PgConn;
+use super::{
+    SHARES_DB, ShareError, ShareInfo, ShareResult, ShareState, SharedFile, coverage_pg, db, db_pg,
+};
+use crate::store::Backend;
+use crate::store::pg::{self, PgConn};
 
 /// Advisory lock class ("shar" in ASCII) that a create holds for its
 /// owner on PostgreSQL, so two nodes' creates for one user count each
@@ -49,6 +54,39 @@ fn pg_err(doing: &'static str) -> impl Fn(postgres::Error) -> ShareError {
 }
 
 impl Store {
+    /// Opens the store `backend` names: `DATA/shares.db` (created 0600),
+    /// or the cluster's PostgreSQL, migrating its tables (`data_dir` is
+    /// then not touched).
+    pub(super) fn open(data_dir: &Path, backend: &Backend) -> ShareResult<Store> {
+        match backend {
+            Backend::Sqlite => {
+                let conn = crate::store::open(
+                    &data_dir.join(SHARES_DB),
+                    db::MIGRATIONS,
+                    crate::store::Durability::Full,
+                )
+                .map_err(|e| ShareError::Internal {
+                    doing: "opening shares.db",
+                    source: Box::new(e),
+                })?;
+                Ok(Store::Sqlite {
+                    conn,
+                    coverage: Coverage::default(),
+                })
+            }
+            Backend::Postgres(cfg) => {
+                let internal = |e: pg::PgError| ShareError::Internal {
+                    doing: "opening the shares tables in PostgreSQL",
+                    source: Box::new(e),
+                };
+                let mut c = PgConn::open((**cfg).clone()).map_err(internal)?;
+                pg::migrate_in(&mut c, db_pg::MIGRATIONS_TABLE, db_pg::MIGRATIONS)
+                    .map_err(internal)?;
+                Ok(Store::Pg(Box::new(c)))
+            }
+        }
+    }
+
     /// Runs the SQLite or the PostgreSQL form of one step; `doing` names
     /// it for the error.
     fn run<T>(
