@@ -12,13 +12,13 @@
 #   socket only, default durability: fsync and synchronous commit on).
 # Usage: [SIZE=64M] [COUNTS="1 10"] [SOCKIT=path/to/sockit] bench/share_pg_compare.sh
 #        (needs PostgreSQL 15 under /usr/lib/postgresql, curl, python3;
-#        ports 39351-39356)
+#        ports 39351-39355)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/bench/out/share_pg"; rm -rf "$OUT"; mkdir -p "$OUT"
 SIZE="${SIZE:-64M}"
 COUNTS="${COUNTS:-1 10}"
-P_DISK=39351; W_DISK=39352; P_A=39353; W_A=39354; W_B=39355; P_B=39356
+P_DISK=39351; W_DISK=39352; P_A=39353; W_A=39354; W_B=39355
 if [ -z "${SOCKIT:-}" ]; then
   (cd "$ROOT" && cargo build --release --quiet)
   SOCKIT="${CARGO_TARGET_DIR:-$ROOT/target}/release/sockit"
@@ -54,7 +54,8 @@ head -c "$SIZE" /dev/urandom > "$SRC"
 BYTES=$(stat -c %s "$SRC")
 LIMITS=(--quota 1T --max-file 1T --share-max-downloads 1000 --share-creates-per-hour 1000)
 
-# The single node, and the two PostgreSQL nodes.
+# The single node, and the two PostgreSQL nodes (B has no framed door:
+# only its web door serves links).
 printf '%s\n' "$PASS" | "$SOCKIT" user add bench --password-stdin --data "$OUT/disk" >/dev/null
 "$SOCKIT" serve --listen "tcp://127.0.0.1:$P_DISK" --web "tcp://127.0.0.1:$W_DISK" \
   --data "$OUT/disk" "${LIMITS[@]}" >"$OUT/disk.log" 2>&1 & PIDS+=($!)
