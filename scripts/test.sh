@@ -83,5 +83,7 @@ SOCKIT_BIN="$PWD/target/debug/sockit" python3 -m pytest -q tests/python clients/
 step "web page end to end (headless Chromium; screenshots in tests/e2e/artifacts on failure)"
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/web.mjs
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_share.mjs
+SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_send.mjs
+SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_upload.mjs
 
 printf '\nall tests passed\n'

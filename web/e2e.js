@@ -3,7 +3,8 @@
 // the sealed metadata and then each record as it streams in. The format is
 // docs/PROTOCOL.md, "End-to-end encrypted shares" (tests/vectors/e2e.json
 // is checked against this file in tests/e2e/e2e_share.mjs). No inline
-// script; the plaintext is only ever saved, never rendered.
+// script; the plaintext is only ever saved, never rendered. Needs
+// web/hash.js (streaming SHA-256).
 "use strict";
 
 (function () {
@@ -12,6 +13,8 @@
   const HEADER_LEN = 28;
   const TAG_LEN = 16;
   const MAX_RECORD = 1 << 20;
+  /** The record size sockit writes (docs/PROTOCOL.md, section 13). */
+  const RECORD = 65536;
   const text = new TextEncoder();
 
   /** A user-facing failure: its message is the whole line to show. */
@@ -59,7 +62,8 @@
     return JSON.parse(new TextDecoder().decode(json));
   }
 
-  /** Seals metadata under a given 12-byte nonce (vectors; the web sender). */
+  /** Seals metadata under a 12-byte nonce (the web sender draws it at
+   * random; the vectors give it). */
   async function sealMeta(key, meta, nonce) {
     const k = await aesKey(await hkdf(key, new Uint8Array(0), "sockit-e2e/1 metadata key", 256));
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: text.encode("sockit-e2e/1 metadata") }, k, text.encode(JSON.stringify({ name: meta.name, size: meta.size, sha256: meta.sha256 }))));
@@ -119,14 +123,31 @@
     }
   }
 
-  /** Seals a whole plaintext in memory (vectors; the web sender). */
-  async function sealAll(key, header, plain) {
+  /** Seals record by record: `seal(i, plain)` for i = 0, 1, .. in order
+   * gives record i's ciphertext and tag; `header` is the file's first 28
+   * bytes. The web sender (web/e2e_send.js) and `sealAll` both use it. */
+  async function sealer(key, header, size) {
     const ck = await contentKeys(key, header);
-    const n = records(plain.length, header.record);
-    const parts = [encodeHeader(header)];
-    for (let i = 0; i < n; i++) {
-      const chunk = plain.subarray(i * header.record, i * header.record + plainLen(plain.length, header.record, i));
-      parts.push(new Uint8Array(await crypto.subtle.encrypt(recordParams(ck, i, chunk.length, i + 1 === n), ck.key, chunk)));
+    const n = records(size, header.record);
+    return {
+      header: encodeHeader(header),
+      records: n,
+      plainLen: (i) => plainLen(size, header.record, i),
+      sealedSize: sealedSize(size, header.record),
+      async seal(i, chunk) {
+        if (chunk.length !== plainLen(size, header.record, i)) throw new E2eError("record " + i + " has the wrong length");
+        return new Uint8Array(await crypto.subtle.encrypt(recordParams(ck, i, chunk.length, i + 1 === n), ck.key, chunk));
+      },
+    };
+  }
+
+  /** Seals a whole plaintext in memory (the vectors). */
+  async function sealAll(key, header, plain) {
+    const s = await sealer(key, header, plain.length);
+    const parts = [s.header];
+    for (let i = 0; i < s.records; i++) {
+      const at = i * header.record;
+      parts.push(await s.seal(i, plain.subarray(at, at + s.plainLen(i))));
     }
     return concat(parts);
   }
@@ -181,31 +202,40 @@
     };
   }
 
-  /** Downloads `base + "/file"`, decrypting as it streams; resolves to the
-   * plaintext as a Blob after its size and SHA-256 are checked. */
-  async function download(base, info, key, meta, progress) {
+  /** Downloads `base + "/file"`, decrypting as it streams: each
+   * authenticated record's plaintext goes to `sink.write` in order (a file
+   * on disk, or parts of a Blob), never the whole file into memory here.
+   * Resolves once the size and the streamed SHA-256 are checked; on any
+   * failure rejects, and the caller discards what the sink holds. */
+  async function download(base, info, key, meta, progress, sink) {
     const r = await fetch(base + "/file", { cache: "no-store" });
     if (!r.ok || !r.body) {
       const body = await r.json().catch(() => ({}));
       throw new E2eError(body.message || ("error " + r.status));
     }
-    const parts = [];
+    const sha = window.sockitHash.sha256();
+    const queue = [];
     let got = 0;
-    const rd = reader(key, meta.size, (p) => { parts.push(p); got += p.length; progress(got); });
+    const rd = reader(key, meta.size, (p) => { sha.update(p); queue.push(p); });
     const stream = r.body.getReader();
     for (;;) {
       const { done, value } = await stream.read();
       if (done) break;
       await rd.push(value);
+      // Written in order, each before the next network read: the sink's
+      // pace (a disk) holds the download back rather than memory.
+      while (queue.length) {
+        const p = queue.shift();
+        await sink.write(p);
+        got += p.length;
+        progress(got);
+      }
     }
     await rd.end();
     const h = rd.header();
     if (info.file_size !== sealedSize(meta.size, h.record)) throw new E2eError("The server's copy has the wrong size for this share; nothing was saved.");
-    const blob = new Blob(parts, { type: "application/octet-stream" });
-    const sum = toHex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
-    if (sum !== meta.sha256) throw new E2eError("The decrypted file's SHA-256 does not match the link's; nothing was saved.");
-    return blob;
+    if (sha.hex() !== meta.sha256) throw new E2eError("The decrypted file's SHA-256 does not match the link's; nothing was saved.");
   }
 
-  window.sockitE2E = { E2eError, keyFromFragment, openMeta, sealMeta, sealAll, openAll, download, fromHex, toHex };
+  window.sockitE2E = { E2eError, RECORD, keyFromFragment, openMeta, sealMeta, sealer, sealAll, openAll, download, concat, fromHex, toHex };
 })();

@@ -78,8 +78,18 @@ const shares = {
       td.textContent = text;
       return td;
     };
-    const what = s.files === undefined ? s.path : `${s.path}/ (${s.files} files)`;
+    const up = s.upload;
+    const what = up ? `upload into ${s.path}/` : s.files === undefined ? s.path : `${s.path}/ (${s.files} files)`;
     const act = document.createElement("td");
+    if (up) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "quiet";
+      b.textContent = "Log";
+      b.setAttribute("aria-label", `What upload link ${s.num} took in`);
+      b.onclick = () => this.log(s, tr);
+      act.append(b);
+    }
     if (s.state === "available") {
       const b = document.createElement("button");
       b.type = "button";
@@ -89,9 +99,34 @@ const shares = {
       b.onclick = () => this.revoke(s);
       act.append(b);
     }
-    tr.append(cell(what, "fname"), cell(s.state), cell(`${s.downloads} of ${s.downloads_max}`, "num"),
-      cell(when(s.expires), "date"), act);
+    const count = up ? `${up.files} of ${up.max_files} files` : `${s.downloads} of ${s.downloads_max}`;
+    tr.append(cell(what, "fname"), cell(s.state), cell(count, "num"), cell(when(s.expires), "date"), act);
     return tr;
+  },
+
+  /** An upload link's log under its row: each file's name, size, sender, time. */
+  async log(s, tr) {
+    let r;
+    try {
+      r = await link.request({ type: "share.log", share: String(s.num) });
+    } catch (e) {
+      this.el("share-error").textContent = e.message || String(e);
+      return;
+    }
+    for (const old of this.el("share-rows").querySelectorAll(`tr[data-log="${s.num}"]`)) old.remove();
+    const rows = r.uploads.length ? r.uploads : [null];
+    let after = tr;
+    for (const u of rows) {
+      const row = document.createElement("tr");
+      row.dataset.log = String(s.num);
+      const td = document.createElement("td");
+      td.colSpan = 5;
+      td.className = "fname";
+      td.textContent = u ? `${u.path} \u2014 ${u.file_size} bytes from ${u.addr}, ${when(u.at)}, BLAKE3 ${u.blake3}` : "nothing uploaded yet";
+      row.append(td);
+      after.after(row);
+      after = row;
+    }
   },
 
   async revoke(s) {

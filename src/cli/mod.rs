@@ -31,6 +31,7 @@ mod share_e2e;
 mod share_get;
 mod share_key;
 mod share_qr;
+mod share_send;
 mod tls_opts;
 mod user;
 
@@ -136,6 +137,8 @@ pub enum Command {
     Admin(admin::AdminArgs),
     /// Share a file by link with people who have no account; list and revoke shares.
     Share(share::ShareArgs),
+    /// Send files into an upload link (http://HOST/u/ID), with no account.
+    Send(share_send::SendArgs),
     /// Create directories in your files on a server.
     Mkdir(files::MkdirArgs),
     /// Move or rename one of your files or directories on a server.
@@ -220,6 +223,7 @@ pub async fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Ex
         Command::Cert(a) => cert::run(a).await,
         Command::Admin(a) => admin::run(a).await,
         Command::Share(a) => share::run(a).await,
+        Command::Send(a) => share_send::run(a).await,
         Command::Mkdir(a) => files::mkdir(a).await,
         Command::Mv(a) => files::mv(a).await,
         Command::Edit(a) => chat_edit::edit(a).await,

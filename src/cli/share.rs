@@ -38,9 +38,20 @@ each file or all of it as one .tar stream; `sockit get LINK` fetches it file by
 file, each verified, into DEST/NAME/. The download counts once, when one
 address has been sent every file (in one archive, file by file, or resumed).
 
+With --upload, DIR is a folder of yours (made if missing) and the link is an
+upload link, http://HOST:PORT/u/ID: anyone holding it drops files into DIR
+from a browser (drag and drop) or with `sockit send LINK FILE...`, no account
+needed; each file is resumable, verified (BLAKE3) before it appears, counts
+within YOUR quota, and never overwrites one already there (it lands as
+`name (1).ext`). --max-size and --max-files cap what the link takes in (the
+server caps both: serve --share-upload-max-size, --share-upload-max-files);
+once full it ends as consumed. `share log NUM|LINK` lists what it took in:
+name, size, BLAKE3, the sender's address and the time.
+
 `share ls` lists your shares with their number, state (available, consumed,
-revoked, expired), downloads and expiry; `share rm NUM|LINK|TOKEN` revokes one.
---json prints the server's reply.
+revoked, expired), downloads and expiry (an upload link: files and bytes
+taken in); `share rm NUM|LINK|TOKEN` revokes one. --json prints the server's
+reply.
 
 {}
 
@@ -49,6 +60,8 @@ Examples:
   sockit share :docs/a.txt --expires 3d --downloads 5
   sockit share ./secret.pdf --e2e --downloads 3
   sockit share :photos --downloads 3
+  sockit share --upload :inbox --expires 3d --max-size 1G --max-files 20
+  sockit share log 7
   sockit share ls
   sockit share ls --json", super::files::EXIT_HELP)
 )]
@@ -66,8 +79,19 @@ pub struct ShareArgs {
     downloads: Option<u64>,
     /// End to end: PATH is a LOCAL file, encrypted here while it is
     /// uploaded; the key travels only in the link's #fragment.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "upload")]
     e2e: bool,
+    /// An upload link into the folder PATH (made if missing): anyone
+    /// holding it sends files there.
+    #[arg(long, conflicts_with = "downloads")]
+    upload: bool,
+    /// Most bytes the upload link takes in (K, M, G, T are binary)
+    /// [default: the server's maximum, 1G].
+    #[arg(long, value_name = "SIZE", requires = "upload", value_parser = super::serve::filestore::parse_size)]
+    max_size: Option<u64>,
+    /// Most files the upload link takes in [default: the server's maximum, 100].
+    #[arg(long, value_name = "N", requires = "upload")]
+    max_files: Option<u64>,
     #[command(flatten)]
     common: Common,
 }
@@ -77,6 +101,14 @@ pub struct ShareArgs {
 enum Action {
     /// List your shares.
     Ls {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// What an upload link took in: name, size, BLAKE3, sender, time.
+    Log {
+        /// NUM or LINK.
+        #[arg(value_name = "SHARE")]
+        share: String,
         #[command(flatten)]
         common: Common,
     },
@@ -99,6 +131,13 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
             let server = common.remote(":")?.server;
             (common, ShareRequest::Ls {}, "share ls".to_owned(), server)
         }
+        Some(Action::Log { share, common }) => {
+            let server = common.remote(":")?.server;
+            let req = ShareRequest::Log {
+                share: share.clone(),
+            };
+            (common, req, share, server)
+        }
         Some(Action::Rm { share, common }) => {
             let server = common.remote(":")?.server;
             let req = ShareRequest::Rm {
@@ -119,11 +158,20 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
             let Some(p) = remote.path else {
                 anyhow::bail!("{path}: give a file or a folder, not your whole root");
             };
-            let req = ShareRequest::Create {
-                path: p.as_str().to_owned(),
-                expires: a.expires,
-                downloads: a.downloads,
-                e2e: None,
+            let req = if a.upload {
+                ShareRequest::Upload {
+                    path: p.as_str().to_owned(),
+                    expires: a.expires,
+                    max_bytes: a.max_size,
+                    max_files: a.max_files,
+                }
+            } else {
+                ShareRequest::Create {
+                    path: p.as_str().to_owned(),
+                    expires: a.expires,
+                    downloads: a.downloads,
+                    e2e: None,
+                }
             };
             (a.common, req, path, remote.server)
         }
@@ -183,13 +231,41 @@ pub async fn run(a: ShareArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Ok(ShareReply::Rm(s)) => println!("revoked share {}: {}", s.num, describe(&s)),
+        Ok(ShareReply::Log { share, uploads }) => {
+            println!("{:>5}  {:<9}  {}", share.num, share.state, describe(&share));
+            if uploads.is_empty() {
+                println!("  nothing uploaded yet");
+            }
+            for u in &uploads {
+                println!(
+                    "  {}  {}  {} bytes  {}  from {}",
+                    super::utc(u.at),
+                    sockit::wire::path::escape_name(&u.path),
+                    u.size,
+                    u.blake3,
+                    u.addr
+                );
+            }
+        }
         Err(e) => anyhow::bail!("unexpected reply from the server: {e}"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `PATH, SIZE bytes, D of N downloads, expires DATE`.
+/// `PATH, SIZE bytes, D of N downloads, expires DATE`; for an upload
+/// link `upload into DIR/, F of N files, B of M bytes, expires DATE`.
 fn describe(s: &ShareEntry) -> String {
+    if let Some(u) = &s.upload {
+        return format!(
+            "upload into {}/, {} of {} files, {} of {} bytes, expires {}",
+            sockit::wire::path::escape_name(&s.path),
+            u.files,
+            u.max_files,
+            u.bytes,
+            u.max_bytes,
+            super::utc(s.expires)
+        );
+    }
     let files = s
         .files
         .map(|n| format!("/ ({n} files)"))

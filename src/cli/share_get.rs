@@ -14,7 +14,7 @@ use sockit::client::share_link::{self, LinkError};
 use super::files::{Common, Failure, Failures};
 
 /// The exit status of each failure (the table of `sockit --help`).
-fn status(e: &LinkError) -> u8 {
+pub(super) fn status(e: &LinkError) -> u8 {
     match e {
         LinkError::BadLink(_) => crate::cli::exit::USAGE,
         LinkError::Status {

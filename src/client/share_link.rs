@@ -18,10 +18,12 @@ use crate::net::{Conn, Endpoint};
 mod dir;
 mod fetch;
 mod http;
+mod send;
 
 pub use dir::fetch_dir;
 pub use fetch::{One, fetch, fetch_one, part_of, target};
 pub(crate) use http::{refusal, request};
+pub use send::{Sent, send};
 
 /// Largest `/info` body read: a folder share lists up to 10,000 files
 /// with their paths (at most a few hundred bytes each in practice).
@@ -85,6 +87,9 @@ pub struct Link {
     pub authority: String,
     /// The share's ID.
     pub id: String,
+    /// An upload link (`/u/ID`), which `sockit send` writes to, rather
+    /// than a share (`/s/ID`) to fetch.
+    pub upload: bool,
     /// The `#fragment`, when there is one (an end-to-end link's key).
     pub fragment: Option<String>,
     /// An `https://` link: TLS, its certificate checked as `trust` says.
@@ -96,8 +101,8 @@ pub struct Link {
 }
 
 impl Link {
-    /// Parses `http(s)://HOST[:PORT]/s/ID` (a trailing `/` or query is
-    /// ignored; a `#fragment` is kept apart).
+    /// Parses `http(s)://HOST[:PORT]/s/ID`, or `/u/ID` for an upload link
+    /// (a trailing `/` or query is ignored; a `#fragment` is kept apart).
     pub fn parse(s: &str) -> Result<Link, LinkError> {
         let (rest, tls) = match (s.strip_prefix("http://"), s.strip_prefix("https://")) {
             (Some(r), _) => (r, false),
@@ -114,7 +119,12 @@ impl Link {
         };
         let rest = rest.split('?').next().unwrap_or(rest);
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let id = path.trim_end_matches('/').strip_prefix("s/").unwrap_or("");
+        let path = path.trim_end_matches('/');
+        let (id, upload) = match (path.strip_prefix("s/"), path.strip_prefix("u/")) {
+            (Some(id), _) => (id, false),
+            (_, Some(id)) => (id, true),
+            _ => ("", false),
+        };
         if host.is_empty() || !crate::service::shares::ids::well_formed(id) {
             return Err(LinkError::BadLink(format!(
                 "{s}: not a share link (http://HOST/s/ID with a 32-digit hex ID)"
@@ -129,6 +139,7 @@ impl Link {
             authority,
             id: id.to_owned(),
             fragment: fragment.filter(|f| !f.is_empty()),
+            upload,
             tls,
             trust: Trust::Unset,
         })
@@ -199,6 +210,11 @@ impl LinkInfo {
 
 /// `/s/ID/info`.
 pub async fn info(link: &Link, timeout: Duration) -> Result<LinkInfo, LinkError> {
+    if link.upload {
+        return Err(LinkError::BadLink(
+            "this is an upload link, which takes files rather than giving one: `sockit send LINK FILE...`".into(),
+        ));
+    }
     let mut r = request(link, "/info", 0, timeout).await?;
     if r.status != 200 {
         return Err(refusal(r).await);
@@ -246,6 +262,10 @@ mod tests {
             "[::1]:80"
         );
         assert!(Link::parse("http://h/s/../etc").is_err());
+        let l = Link::parse(&format!("http://h:1/u/{id}/")).unwrap();
+        assert!(l.upload && l.id == id);
+        assert!(!Link::parse(&format!("http://h:1/s/{id}")).unwrap().upload);
+        assert!(Link::parse(&format!("http://h/x/{id}")).is_err());
         assert!(Link::parse(&format!("ftp://h/s/{id}")).is_err());
         let l = Link::parse(&format!("https://files.example/s/{id}")).unwrap();
         assert_eq!((l.authority.as_str(), l.tls), ("files.example:443", true));

@@ -5,7 +5,7 @@
 use super::{Failure, Session};
 use crate::service::files::{EntryKind, FileError, FileStore, RelPath, run_blocking};
 use crate::service::shares::dir::snapshot;
-use crate::service::shares::{NewShare, ShareInfo, Shares};
+use crate::service::shares::{Created, NewShare, NewUploadLink, ShareInfo, Shares};
 use crate::service::unix_now;
 use crate::wire::{ShareEntry, ShareReply, ShareRequest};
 
@@ -23,6 +23,7 @@ pub fn entry(s: &ShareInfo) -> ShareEntry {
         downloads_max: s.downloads_max,
         e2e: s.e2e.is_some(),
         files: s.files,
+        upload: s.upload,
     }
 }
 
@@ -98,12 +99,39 @@ impl Session {
                     None => s.create(new, now),
                 })
                 .await?;
-                tracing::info!(share = c.info.num, path = %crate::service::files::escape_name(&c.info.path), "share created");
-                Ok(ShareReply::Create {
-                    share: entry(&c.info),
-                    url: shares.link(&c.id),
-                    share_id: c.id,
-                    revoke: c.revoke,
+                let url = shares.link(&c.id);
+                Ok(created(c, url, "share created"))
+            }
+            ShareRequest::Upload {
+                path,
+                expires,
+                max_bytes,
+                max_files,
+            } => {
+                let s = shares.clone();
+                let dir = run_blocking(move || {
+                    let rel = RelPath::parse(&path).map_err(|e| FileError::bad_path(&path, e))?;
+                    // Made (as `mkdir -p`) if missing; a file there is refused.
+                    files.mkdir(user, rel.as_str(), true)?;
+                    Ok(rel.as_str().to_owned())
+                })
+                .await?;
+                let new = NewUploadLink {
+                    owner: user,
+                    dir,
+                    expires_in: expires,
+                    max_bytes,
+                    max_files,
+                };
+                let c = blocking(move || s.create_upload(new, now)).await?;
+                let url = shares.upload_link(&c.id);
+                Ok(created(c, url, "upload link created"))
+            }
+            ShareRequest::Log { share } => {
+                let (s, uploads) = blocking(move || shares.upload_log(user, &share, now)).await?;
+                Ok(ShareReply::Log {
+                    share: entry(&s),
+                    uploads,
                 })
             }
             ShareRequest::Ls {} => {
@@ -123,6 +151,17 @@ impl Session {
                 Ok(ShareReply::Rm(entry(&s)))
             }
         }
+    }
+}
+
+/// The reply to a create: the link and its revoke token, shown this once.
+fn created(c: Created, url: Option<String>, what: &'static str) -> ShareReply {
+    tracing::info!(share = c.info.num, path = %crate::service::files::escape_name(&c.info.path), "{what}");
+    ShareReply::Create {
+        share: entry(&c.info),
+        url,
+        share_id: c.id,
+        revoke: c.revoke,
     }
 }
 

@@ -152,6 +152,12 @@ impl PgConn {
         r
     }
 
+    /// Whether a connection is open (it may still turn out dead at its
+    /// next use: a PostgreSQL restart is only noticed then).
+    pub fn is_open(&self) -> bool {
+        self.client.is_some()
+    }
+
     /// Forgets the connection (after an error that may have left it in an
     /// unknown state).
     pub fn reset(&mut self) {

@@ -66,4 +66,4 @@ pub use message::{
 };
 pub use request::{Family, Request};
 pub use respond::{MIN_PROTOCOL_VERSION, ServerInfo, answer_core, respond};
-pub use share::{ShareEntry, ShareReply, ShareRequest};
+pub use share::{ShareEntry, ShareReply, ShareRequest, UploadRecord, UploadStats};

@@ -30,9 +30,31 @@ pub enum ShareRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         e2e: Option<String>,
     },
+    /// `share.upload`: an upload link into one of the user's folders
+    /// (created if missing), through which anyone holding it drops files.
+    #[serde(rename = "share.upload")]
+    Upload {
+        /// The folder, relative to the user's root.
+        path: String,
+        /// Seconds until the link expires; absent: the server's default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires: Option<u64>,
+        /// Most bytes it takes in; absent: the server's maximum.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bytes: Option<u64>,
+        /// Most files it takes in; absent: the server's maximum.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_files: Option<u64>,
+    },
     /// `share.ls`: the user's shares, newest first.
     #[serde(rename = "share.ls")]
     Ls {},
+    /// `share.log`: what one of the user's upload links took in.
+    #[serde(rename = "share.log")]
+    Log {
+        /// Its number (from `share.ls`) or its link or ID.
+        share: String,
+    },
     /// `share.rm`: revoke a share.
     #[serde(rename = "share.rm")]
     Rm {
@@ -84,6 +106,10 @@ pub struct ShareEntry {
     /// file share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<u64>,
+    /// For an upload link, its limits and what it took in (`path` is the
+    /// folder uploads land in); absent for a download share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadStats>,
 }
 
 /// A successful reply of the `share` family; failures are `error` frames.
@@ -114,6 +140,14 @@ pub enum ShareReply {
     /// `share.rm`: the share, now revoked.
     #[serde(rename = "share.rm")]
     Rm(ShareEntry),
+    /// `share.log`: an upload link and the files it took in, oldest first.
+    #[serde(rename = "share.log")]
+    Log {
+        /// The link.
+        share: ShareEntry,
+        /// Its files.
+        uploads: Vec<UploadRecord>,
+    },
 }
 
 impl ShareReply {
@@ -126,4 +160,45 @@ impl ShareReply {
     pub fn to_frame(&self, id: Option<u64>) -> Frame {
         to_frame(self, id)
     }
+}
+
+/// An upload link's limits and what it took in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadStats {
+    /// Most bytes it takes in.
+    pub max_bytes: u64,
+    /// Most files it takes in.
+    pub max_files: u64,
+    /// Bytes taken in.
+    pub bytes: u64,
+    /// Files taken in.
+    pub files: u64,
+}
+
+impl UploadStats {
+    /// Bytes it still takes.
+    pub fn bytes_left(&self) -> u64 {
+        self.max_bytes.saturating_sub(self.bytes)
+    }
+
+    /// Files it still takes.
+    pub fn files_left(&self) -> u64 {
+        self.max_files.saturating_sub(self.files)
+    }
+}
+
+/// One file an upload link took in, as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// Where it landed, relative to the owner's root.
+    pub path: String,
+    /// Its size.
+    #[serde(rename = "file_size")]
+    pub size: u64,
+    /// Its BLAKE3 (hex), as the store verified it.
+    pub blake3: String,
+    /// The uploader's address.
+    pub addr: String,
+    /// When it was published, Unix seconds.
+    pub at: u64,
 }

@@ -122,13 +122,28 @@ pub fn text(out: &Output) -> String {
 
 /// One raw HTTP GET; (status, head, body bytes).
 pub async fn get(host: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    request(host, "GET", path, headers, b"").await
+}
+
+/// One raw HTTP request with a body of bytes; (status, head, body bytes).
+pub async fn request(
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if method != "GET" {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
     let mut out = Vec::new();
     tokio::time::timeout(IO_LIMIT, s.read_to_end(&mut out))
         .await

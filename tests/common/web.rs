@@ -59,12 +59,18 @@ pub async fn http(
 
 /// Logs alice in; returns the `name=value` of her session cookie.
 pub async fn login_cookie(host: &str) -> String {
+    login_as(host, "alice", "correct horse battery").await
+}
+
+/// Logs `name` in; returns the `name=value` of the session cookie.
+pub async fn login_as(host: &str, name: &str, password: &str) -> String {
+    let login = serde_json::json!({"name": name, "password": password}).to_string();
     let (status, head, body) = http(
         host,
         "POST",
         "/api/login",
         &[("Content-Type", "application/json")],
-        r#"{"name":"alice","password":"correct horse battery"}"#,
+        &login,
     )
     .await;
     assert_eq!(status, 200, "{head}\n{body}");

@@ -7,20 +7,13 @@
 // Also checks web/e2e.js against tests/vectors/e2e.json (the same vectors
 // the Rust code checks), and that a missing key, a wrong key, altered,
 // truncated and reordered ciphertext each give a clear message and no file.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { BIN, ROOT, launch, saveFailure, startServer, walk } from "./harness.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..", "..");
-const BIN = process.env.SOCKIT_BIN || join(ROOT, "target", "debug", "sockit");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const ARTIFACTS = join(HERE, "artifacts");
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
 const LIMIT = 20_000; // ms: a bound on a hang, not a sleep
@@ -37,30 +30,8 @@ function sockit(args, input = "") {
   return r.stdout;
 }
 
-function startServer() {
-  const proc = spawn(BIN, ["serve", "--web", "tcp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
-    ...CHEAP, "--data", data], { env, stdio: ["ignore", "pipe", "inherit"] });
-  const addrs = {};
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server printed no `ready`")), LIMIT);
-    createInterface({ input: proc.stdout }).on("line", (line) => {
-      const m = line.match(/^(\S+) listening on (\S+)$/);
-      if (m) addrs[m[1]] = m[2];
-      if (line.startsWith("ready")) { clearTimeout(timer); resolve({ proc, addrs }); }
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited ${code}`)));
-  });
-}
-
-/** Every file under `dir`. */
-function walk(dir) {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
-
-const { proc: server, addrs } = await startServer();
+const { proc: server, addrs } = await startServer(["--web", "tcp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
+  ...CHEAP, "--data", data], env, LIMIT);
 const framed = addrs.framed;
 let browser;
 let page;
@@ -85,11 +56,7 @@ try {
     }
   }
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launch();
   const ctx = await browser.newContext({ acceptDownloads: true });
   page = await ctx.newPage();
   page.setDefaultTimeout(LIMIT);
@@ -163,11 +130,7 @@ try {
 } catch (e) {
   failed = true;
   console.error("e2e share web: FAILED:", e);
-  if (page) {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, "e2e-share-failure.png"), fullPage: true }).catch(() => {});
-    writeFileSync(join(ARTIFACTS, "e2e-share-failure.html"), await page.content().catch(() => ""));
-  }
+  await saveFailure(page, "e2e-share-failure");
 } finally {
   if (browser) await browser.close();
   server.kill("SIGTERM");

@@ -145,7 +145,9 @@ def not_on_loopback(cmd, desc):
              (r"\bcert (forget|show)\b|\$PW\b|\bcat\b", "needs state from an earlier step"),
              (r"Ctrl-C", "runs until stopped"),
              (r"\brm --partial\b", "needs an upload interrupted in an earlier step "
-              "(tests/files.rs cancels one)")]
+              "(tests/files.rs cancels one)"),
+             (r"\bshare log\b", "needs an upload link made in an earlier step "
+              "(tests/share_upload.rs reads one's log)")]
     for pattern, why in rules:
         if re.search(pattern, cmd + "  " + desc):
             return why

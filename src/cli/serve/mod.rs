@@ -11,7 +11,7 @@
 mod chat_opts;
 mod config;
 mod data_lock;
-mod filestore;
+pub(crate) mod filestore;
 mod guard_opts;
 mod limits;
 mod listeners;

@@ -30,6 +30,24 @@ pub struct SharesArgs {
     /// Shares one user may create in any hour [default: 60].
     #[arg(long, value_name = "N")]
     share_creates_per_hour: Option<u64>,
+    /// Most bytes an upload link may take in, and what one that names no
+    /// --max-size gets (K, M, G, T are binary) [default: 1G].
+    #[arg(long, value_name = "SIZE", value_parser = super::filestore::parse_size)]
+    share_upload_max_size: Option<u64>,
+    /// Most files an upload link may take in, and its default [default: 100].
+    #[arg(long, value_name = "N")]
+    share_upload_max_files: Option<u64>,
+    /// Uploads one client address may run at once through upload links
+    /// [default: 4].
+    #[arg(long, value_name = "N")]
+    share_uploads_per_ip: Option<u32>,
+    /// Upload requests one client address may make through upload links
+    /// per minute [default: 120].
+    #[arg(long, value_name = "N")]
+    share_upload_rate: Option<u32>,
+    /// Uploads running at once through all upload links [default: 64].
+    #[arg(long, value_name = "N")]
+    share_uploads_total: Option<u32>,
     /// What share links start with, as receivers reach this server
     /// (https://files.example.com) [default: the first --web listener's
     /// address].
@@ -61,6 +79,11 @@ impl SharesArgs {
             max_downloads: self.share_max_downloads.unwrap_or(d.max_downloads),
             creates_per_hour: self.share_creates_per_hour.unwrap_or(d.creates_per_hour),
             tombstone: d.tombstone,
+            upload_max_bytes: self.share_upload_max_size.unwrap_or(d.upload_max_bytes),
+            upload_max_files: self.share_upload_max_files.unwrap_or(d.upload_max_files),
+            uploads_per_ip: self.share_uploads_per_ip.unwrap_or(d.uploads_per_ip),
+            upload_rate_per_ip: self.share_upload_rate.unwrap_or(d.upload_rate_per_ip),
+            uploads_total: self.share_uploads_total.unwrap_or(d.uploads_total),
         };
         let dir = data.to_path_buf();
         let b = backend.clone();

@@ -1,5 +1,6 @@
-//! The little HTTP/1.1 a link needs: one `GET /s/ID...` per connection
-//! (`Connection: close`), an optional `Range: bytes=N-`, a bounded head
+//! The little HTTP/1.1 a link needs: one request per connection
+//! (`Connection: close`; a `GET /s/ID...` with an optional
+//! `Range: bytes=N-`, or an upload link's `POST`/`PUT`), a bounded head
 //! read for the status and `Content-Length`, and an error body read
 //! (bounded) for its one-line `message`.
 
@@ -23,29 +24,58 @@ pub(crate) struct Response {
     pub(crate) body: BufReader<Stream>,
 }
 
+/// `GET /s/ID{path}` (or `/u/ID{path}` of an upload link), from byte
+/// `range_from` on.
 pub(crate) async fn request(
     link: &Link,
     path: &str,
     range_from: u64,
     timeout: Duration,
 ) -> Result<Response, LinkError> {
-    let net = |doing| move |source| LinkError::Net { doing, source };
-    let mut conn = BufReader::new(link.connect(timeout).await?);
     let range = if range_from > 0 {
         format!("Range: bytes={range_from}-\r\n")
     } else {
         String::new()
     };
-    let head = format!(
-        "GET /s/{}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sockit/{}\r\n{range}Connection: close\r\n\r\n",
+    let conn = open(link, &head(link, "GET", path, &range), timeout).await?;
+    read_head(conn, timeout).await
+}
+
+/// A request head for `METHOD /s/ID{path}` (`/u/` for an upload link)
+/// with the `extra` header lines (each ending in CRLF).
+pub(crate) fn head(link: &Link, method: &str, path: &str, extra: &str) -> String {
+    format!(
+        "{method} /{}/{}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sockit/{}\r\n{extra}Connection: close\r\n\r\n",
+        if link.upload { "u" } else { "s" },
         link.id,
         link.authority,
         env!("CARGO_PKG_VERSION")
-    );
+    )
+}
+
+/// Connects and sends `head`; the caller may send a body next.
+pub(crate) async fn open(
+    link: &Link,
+    head: &str,
+    timeout: Duration,
+) -> Result<BufReader<Stream>, LinkError> {
+    let mut conn = BufReader::new(link.connect(timeout).await?);
     conn.get_mut()
         .write_all(head.as_bytes())
         .await
-        .map_err(net("sending the request"))?;
+        .map_err(|source| LinkError::Net {
+            doing: "sending the request",
+            source,
+        })?;
+    Ok(conn)
+}
+
+/// Reads the response head (status, `Content-Length`); the body follows.
+pub(crate) async fn read_head(
+    mut conn: BufReader<Stream>,
+    timeout: Duration,
+) -> Result<Response, LinkError> {
+    let net = |doing| move |source| LinkError::Net { doing, source };
     let mut status = 0u16;
     let mut length = None;
     let mut read = 0usize;

@@ -28,6 +28,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../web/e2e.js"),
     ),
     (
+        "hash.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/hash.js"),
+    ),
+    (
+        "e2e_send.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/e2e_send.js"),
+    ),
+    (
         "share_e2e.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/share_e2e.js"),
@@ -41,6 +51,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "uploads.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/uploads.js"),
+    ),
+    (
+        "blake3.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/blake3.js"),
+    ),
+    (
+        "upload.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/upload.js"),
     ),
     (
         "chat.js",

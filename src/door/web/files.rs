@@ -17,7 +17,7 @@
 
 #[cfg(test)]
 mod tests;
-mod upload;
+pub(super) mod upload;
 
 pub use upload::upload;
 

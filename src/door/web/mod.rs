@@ -26,6 +26,7 @@ mod share_dir;
 mod share_file;
 mod share_range;
 mod share_tar;
+mod share_upload;
 mod ws;
 
 pub use render::{WEB_EVENTS, WebEvents};
@@ -152,6 +153,14 @@ pub fn router(state: WebState) -> Router {
         .route("/s/{id}/file", get(share_file::file))
         .route("/s/{id}/files/{n}", get(share_dir::file))
         .route("/s/{id}/archive", get(share_dir::archive))
+        .route("/u/{id}", get(share_upload::page))
+        .route("/u/{id}/info", get(share_upload::info))
+        .route("/u/{id}/files", post(share_upload::begin))
+        .route(
+            "/u/{id}/files/{name}",
+            // Streamed with the link's and the store's own size checks.
+            put(share_upload::put.layer(DefaultBodyLimit::disable())),
+        )
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .with_state(state)
 }

@@ -94,14 +94,23 @@ pub async fn page(
     let Ok(Path(id)) = id else {
         return private((StatusCode::NOT_FOUND, "no such share").into_response());
     };
-    match lookup(&state, &id).await {
-        Ok(_) => private(
+    page_or_error(
+        lookup(&state, &id).await.map(drop),
+        include_str!("../../../web/share.html"),
+    )
+}
+
+/// A link's page (`html`, under the pages' CSP) when its lookup
+/// succeeded, else the lookup's error; with the `/s/` headers either way.
+pub(super) fn page_or_error(found: Result<(), ApiError>, html: &'static str) -> Response {
+    match found {
+        Ok(()) => private(
             (
                 [
                     (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                     (header::CONTENT_SECURITY_POLICY, CSP),
                 ],
-                include_str!("../../../web/share.html"),
+                html,
             )
                 .into_response(),
         ),

@@ -1,5 +1,9 @@
 //! `GET /ws`: the frame protocol over a WebSocket. Each text message is one
 //! frame header (a JSON object); each reply goes back as one text message.
+//! A binary message is one whole frame as on the framed door (length
+//! prefix, header, body): that carries `file.write` chunks, so the page
+//! uploads as the CLI does (the end-to-end sender seals in the browser and
+//! streams through here), and a reply with a body goes back the same way.
 //! The connection starts logged in as the cookie's account, and requests
 //! are answered by the shared [`Session`], as on every door; chat events
 //! are rendered here, as JSON text messages.
@@ -21,10 +25,26 @@ use super::render::WEB_EVENTS;
 use super::{Lease, WebState, check_origin};
 use crate::service::chat::{DoorKind, Event};
 use crate::session::{Session, revoked};
-use crate::wire::{ErrorCode, Frame, SLOW_CONSUMER, error_frame};
+use crate::wire::{self, ErrorCode, Frame, Limits, SLOW_CONSUMER, error_frame};
 
-/// Largest WebSocket message read: the frame protocol's header limit.
+/// Largest text message read: the frame protocol's header limit.
 const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Largest body of a binary message (a `file.write` chunk). 1 MiB keeps
+/// what one socket can make the server buffer near the framed door's
+/// per-connection figure while a browser still sends few, large messages;
+/// the page writes 256 KiB.
+pub const MAX_WS_BODY: usize = 1 << 20;
+
+/// Largest WebSocket message read: a binary frame with the largest header
+/// and body. A text message over [`MAX_MESSAGE`] still ends the socket.
+const MAX_BINARY: usize = wire::PREFIX_LEN + MAX_MESSAGE + MAX_WS_BODY;
+
+/// The limits a binary message's frame is decoded under.
+const BINARY_LIMITS: Limits = Limits {
+    max_header: MAX_MESSAGE,
+    max_body: MAX_WS_BODY,
+};
 
 /// Pings a socket may leave unanswered (with nothing else heard either)
 /// before it counts as gone. Browsers answer pings on their own (RFC 6455),
@@ -64,8 +84,8 @@ pub async fn upgrade(
     // Both limits: a message limit alone still lets a peer send one huge
     // frame (the default frame limit is 16 MiB), buffered whole before
     // the message limit is looked at.
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
+    ws.max_message_size(MAX_BINARY)
+        .max_frame_size(MAX_BINARY)
         .on_upgrade(move |socket| async move {
             let idle = state.idle.clone();
             serve(socket, session, state, lease).await;
@@ -161,6 +181,9 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lea
                 // Anything heard, a pong included, shows the peer is there.
                 unanswered = 0;
                 match msg {
+                    // Past the header limit: as a framed peer's oversized
+                    // header, the socket ends.
+                    Some(Ok(Message::Text(t))) if t.len() > MAX_MESSAGE => break,
                     Some(Ok(msg)) => match answer(&mut session, msg, &state).await {
                         Some(reply) => reply,
                         None => continue,
@@ -182,8 +205,7 @@ async fn serve(mut socket: WebSocket, mut session: Session, state: WebState, lea
                 continue;
             }
         };
-        let text = Bytes::from(Value::Object(reply.header).to_string());
-        if send_text(&mut socket, text).await.is_err() {
+        if send_reply(&mut socket, reply).await.is_err() {
             break;
         }
     }
@@ -223,15 +245,32 @@ async fn answer(session: &mut Session, msg: Message, state: &WebState) -> Option
             Ok(req) => session.answer(&req, &state.info).await,
             Err(e) => e,
         },
-        Message::Binary(_) => error_frame(
-            ErrorCode::BadHeader,
-            "send each frame header as a JSON text message",
-            None,
-        ),
+        Message::Binary(bytes) => match parse_binary(&bytes) {
+            Ok(req) => session.answer(&req, &state.info).await,
+            Err(e) => e,
+        },
         // Close is handled by recv() returning None next; pings are
         // answered by the library; pongs need nothing.
         Message::Close(_) | Message::Ping(_) | Message::Pong(_) => return None,
     })
+}
+
+/// A reply as one text message (its header), or, when it carries a body,
+/// as one binary message holding the whole frame.
+async fn send_reply(socket: &mut WebSocket, reply: Frame) -> Result<(), axum::Error> {
+    if reply.body.is_empty() {
+        let text = Bytes::from(Value::Object(reply.header).to_string());
+        return send_text(socket, text).await;
+    }
+    let id = reply.id();
+    let bytes = match wire::encode_to_vec(&reply) {
+        Ok(b) => b,
+        Err(e) => {
+            let f = e.to_frame_with_id(id);
+            return send_text(socket, Bytes::from(Value::Object(f.header).to_string())).await;
+        }
+    };
+    socket.send(Message::Binary(Bytes::from(bytes))).await
 }
 
 async fn send_text(socket: &mut WebSocket, text: Bytes) -> Result<(), axum::Error> {
@@ -239,6 +278,25 @@ async fn send_text(socket: &mut WebSocket, text: Bytes) -> Result<(), axum::Erro
     match axum::extract::ws::Utf8Bytes::try_from(text) {
         Ok(t) => socket.send(Message::Text(t)).await,
         Err(_) => Ok(()),
+    }
+}
+
+/// A binary message as the one frame it must hold exactly, or the error
+/// frame to answer (the socket stays open: the message was read whole).
+fn parse_binary(bytes: &[u8]) -> Result<Frame, Frame> {
+    match wire::decode_from_slice(bytes, &BINARY_LIMITS) {
+        Ok(Some((frame, used))) if used == bytes.len() => Ok(frame),
+        Ok(Some((frame, _))) => Err(error_frame(
+            ErrorCode::BadHeader,
+            "a binary message holds exactly one frame; bytes follow its body",
+            frame.id(),
+        )),
+        Ok(None) => Err(error_frame(
+            ErrorCode::BadHeader,
+            "the binary message ends inside its frame; send the whole frame in one message",
+            None,
+        )),
+        Err(e) => Err(e.to_frame()),
     }
 }
 

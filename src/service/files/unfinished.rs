@@ -26,6 +26,16 @@ pub struct PartialInfo {
     pub mtime: i64,
     /// True while a connection is uploading it.
     pub running: bool,
+    /// The BLAKE3 (hex) of the source fingerprint it was begun with.
+    pub fingerprint: String,
+}
+
+impl PartialInfo {
+    /// Whether an upload begun with `fingerprint` would resume this
+    /// partial (rather than discard it).
+    pub fn resumes(&self, fingerprint: &str) -> bool {
+        !fingerprint.is_empty() && self.fingerprint == super::partial::fingerprint_key(fingerprint)
+    }
 }
 
 impl DiskStore {
@@ -61,6 +71,7 @@ impl DiskStore {
                 reserved: m.reserved(),
                 mtime,
                 running,
+                fingerprint: m.fingerprint.clone(),
             });
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));

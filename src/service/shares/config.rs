@@ -25,6 +25,25 @@ pub const DEFAULT_CREATES_PER_HOUR: u64 = 60;
 /// least an hour, so the per-hour count of creates sees every row.
 pub const DEFAULT_TOMBSTONE: u64 = 7 * 24 * 3600;
 
+/// Default most bytes one upload link takes in: 1 GiB, a folder of
+/// photos or a few videos; more only when the operator says so.
+pub const DEFAULT_UPLOAD_MAX_BYTES: u64 = 1 << 30;
+
+/// Default most files one upload link takes in: 100.
+pub const DEFAULT_UPLOAD_MAX_FILES: u64 = 100;
+
+/// Default uploads one client address may run at once through upload
+/// links: 4, enough for a browser's parallel drops.
+pub const DEFAULT_UPLOADS_PER_IP: u32 = 4;
+
+/// Default upload requests (a begin or a send) one client address may
+/// make through upload links per minute: 120.
+pub const DEFAULT_UPLOAD_RATE: u32 = 120;
+
+/// Default uploads running at once through all upload links: 64. Each
+/// holds about one chunk (1 MiB) of memory and a hasher.
+pub const DEFAULT_UPLOADS_TOTAL: u32 = 64;
+
 /// The shares service's limits; [`Default`] gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharesConfig {
@@ -40,6 +59,17 @@ pub struct SharesConfig {
     pub creates_per_hour: u64,
     /// Seconds an ended share keeps answering 410.
     pub tombstone: u64,
+    /// Most bytes an upload link may take in (and what one that asks for
+    /// no `--max-size` gets).
+    pub upload_max_bytes: u64,
+    /// Most files an upload link may take in (and its default).
+    pub upload_max_files: u64,
+    /// Uploads one client address may run at once through upload links.
+    pub uploads_per_ip: u32,
+    /// Upload requests one client address may make per minute.
+    pub upload_rate_per_ip: u32,
+    /// Uploads running at once through all upload links.
+    pub uploads_total: u32,
 }
 
 impl Default for SharesConfig {
@@ -51,6 +81,11 @@ impl Default for SharesConfig {
             max_downloads: DEFAULT_MAX_DOWNLOADS,
             creates_per_hour: DEFAULT_CREATES_PER_HOUR,
             tombstone: DEFAULT_TOMBSTONE,
+            upload_max_bytes: DEFAULT_UPLOAD_MAX_BYTES,
+            upload_max_files: DEFAULT_UPLOAD_MAX_FILES,
+            uploads_per_ip: DEFAULT_UPLOADS_PER_IP,
+            upload_rate_per_ip: DEFAULT_UPLOAD_RATE,
+            uploads_total: DEFAULT_UPLOADS_TOTAL,
         }
     }
 }
@@ -64,6 +99,10 @@ impl SharesConfig {
         self.default_expiry = self.default_expiry.clamp(1, self.max_expiry);
         self.default_downloads = self.default_downloads.clamp(1, self.max_downloads);
         self.tombstone = self.tombstone.max(3600);
+        self.upload_max_files = self.upload_max_files.max(1);
+        self.uploads_per_ip = self.uploads_per_ip.max(1);
+        self.upload_rate_per_ip = self.upload_rate_per_ip.max(1);
+        self.uploads_total = self.uploads_total.max(1);
         self
     }
 }

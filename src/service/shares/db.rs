@@ -63,6 +63,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
               CREATE TRIGGER share_files_gone AFTER DELETE ON shares
                   BEGIN DELETE FROM share_files WHERE num = OLD.num; END;",
     },
+    Migration {
+        version: 4,
+        name: "shares: upload links",
+        sql: super::upload::MIGRATION,
+    },
 ];
 
 const COLUMNS: &str = "num, owner, path, size, blake3, created, expires, downloads_max, downloads, state, ended, e2e, files";
@@ -84,6 +89,7 @@ fn info(r: &Row<'_>) -> rusqlite::Result<ShareInfo> {
         ended: r.get::<_, Option<i64>>(10)?.map(from_sql),
         e2e: r.get::<_, Option<Vec<u8>>>(11)?.map(hex::encode),
         files: r.get::<_, Option<i64>>(12)?.map(from_sql),
+        upload: None,
     })
 }
 

@@ -99,6 +99,8 @@ fn info(r: &Row) -> R<ShareInfo> {
         ended: r.try_get::<_, Option<i64>>(10)?.map(from_sql),
         e2e: r.try_get::<_, Option<Vec<u8>>>(11)?.map(hex::encode),
         files: r.try_get::<_, Option<i64>>(12)?.map(from_sql),
+        // Upload links are kept in `shares.db` only so far.
+        upload: None,
     })
 }
 

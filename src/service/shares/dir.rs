@@ -169,7 +169,7 @@ impl Shares {
         }
         new.size = files.iter().fold(0u64, |a, f| a.saturating_add(f.size));
         new.blake3 = manifest_hash(&files);
-        self.create_with(new, Some(&files), now)
+        self.create_with(new, super::Kind::Dir(&files), now)
     }
 
     /// The snapshot of a directory share (empty for a file share or one

@@ -32,6 +32,12 @@
 //! - Limits the server forces ([`SharesConfig`]): longest expiry, most
 //!   downloads (defaults 1 day and 1 download), creates per user per hour,
 //!   and the bytes of a user's available shares within their file quota.
+//! - Upload links (`/u/ID`, `upload.rs`) are shares the other way: anyone
+//!   holding one adds files to one folder of the owner's store. They live
+//!   in the same table (IDs, states, expiry, tombstones, revoking and the
+//!   creates per hour are shared) with their limits, counts and log in
+//!   their own tables; the gate (`gate.rs`) bounds anonymous senders per
+//!   address and in total.
 
 mod config;
 mod coverage;
@@ -41,24 +47,30 @@ mod db_pg;
 pub mod dir;
 mod e2e;
 mod error;
+mod gate;
 pub mod ids;
 mod migrate;
 mod store;
 #[cfg(test)]
 mod tests;
 mod types;
+mod upload;
 
 pub use config::{
     DEFAULT_CREATES_PER_HOUR, DEFAULT_DOWNLOADS, DEFAULT_EXPIRY, DEFAULT_MAX_DOWNLOADS,
-    DEFAULT_MAX_EXPIRY, DEFAULT_TOMBSTONE, SharesConfig, parse_duration,
+    DEFAULT_MAX_EXPIRY, DEFAULT_TOMBSTONE, DEFAULT_UPLOAD_MAX_BYTES, DEFAULT_UPLOAD_MAX_FILES,
+    DEFAULT_UPLOAD_RATE, DEFAULT_UPLOADS_PER_IP, DEFAULT_UPLOADS_TOTAL, SharesConfig,
+    parse_duration,
 };
 pub use coverage::{MAX_RANGES, MAX_TRACKED};
 pub use db::SHARES_DB;
 pub use dir::{MAX_DIR_FILES, SharedFile};
 pub use e2e::SWEEP_PERIOD;
 pub use error::{ShareError, ShareResult};
+pub use gate::{MAX_TRACKED_UPLOADERS, UploaderPass};
 pub use migrate::{SharesCopied, copy_to_pg};
 pub use types::{Created, NewShare, ShareInfo, ShareState};
+pub use upload::{NewUploadLink, UploadRecord, UploadStats, fingerprint as upload_fingerprint};
 
 /// Largest sealed metadata of an end-to-end encrypted share, in bytes:
 /// the server stores it unread, so it is only bounded (the sender's
@@ -86,6 +98,8 @@ struct Inner {
     /// `http(s)://HOST[:PORT]` that links start with, once the web door
     /// is bound (or as the operator set it).
     base_url: RwLock<Option<String>>,
+    /// Anonymous uploaders through upload links, per address.
+    gate: Mutex<gate::Gate>,
 }
 
 impl std::fmt::Debug for Shares {
@@ -120,6 +134,7 @@ impl Shares {
                 store: Mutex::new(store),
                 config: config.normalized(),
                 base_url: RwLock::new(None),
+                gate: Mutex::new(gate::Gate::default()),
             }),
         })
     }
@@ -142,12 +157,18 @@ impl Shares {
 
     /// The full link of `id`, when the server has a web door.
     pub fn link(&self, id: &str) -> Option<String> {
+        self.link_under("s", id)
+    }
+
+    /// The full link of `id` under `/ROUTE/` (`s`: a download share, `u`:
+    /// an upload link).
+    fn link_under(&self, route: &str, id: &str) -> Option<String> {
         let b = self
             .inner
             .base_url
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        b.as_ref().map(|b| format!("{b}/s/{id}"))
+        b.as_ref().map(|b| format!("{b}/{route}/{id}"))
     }
 
     /// The store, with what ran out by `now` expired and old tombstones
@@ -158,18 +179,19 @@ impl Shares {
         Ok(s)
     }
 
-    /// Creates a share of a file, within the server's limits.
-    pub fn create(&self, new: NewShare, now: u64) -> ShareResult<Created> {
-        self.create_with(new, None, now)
+    /// `shares.db`'s connection, tidied, for what only it keeps yet
+    /// (upload links); refused on PostgreSQL.
+    fn conn(&self, now: u64) -> ShareResult<store::Lite<'_>> {
+        store::Lite::new(self.store(now)?)
     }
 
-    /// Creates a share, of a folder when `files` is its snapshot.
-    fn create_with(
-        &self,
-        new: NewShare,
-        files: Option<&[SharedFile]>,
-        now: u64,
-    ) -> ShareResult<Created> {
+    /// Creates a share of a file, within the server's limits.
+    pub fn create(&self, new: NewShare, now: u64) -> ShareResult<Created> {
+        self.create_with(new, Kind::File, now)
+    }
+
+    /// Creates a share of `kind`.
+    fn create_with(&self, new: NewShare, kind: Kind<'_>, now: u64) -> ShareResult<Created> {
         let cfg = &self.inner.config;
         let expires_in = new.expires_in.unwrap_or(cfg.default_expiry);
         if expires_in == 0 || expires_in > cfg.max_expiry {
@@ -178,8 +200,13 @@ impl Shares {
                 cfg.max_expiry
             )));
         }
-        let downloads = new.downloads.unwrap_or(cfg.default_downloads);
-        if downloads == 0 || downloads > cfg.max_downloads {
+        let downloads = match kind {
+            // An upload link is never downloaded.
+            Kind::Upload(_) => 0,
+            _ => new.downloads.unwrap_or(cfg.default_downloads),
+        };
+        let upload = matches!(kind, Kind::Upload(_));
+        if !upload && (downloads == 0 || downloads > cfg.max_downloads) {
             return Err(ShareError::Limit(format!(
                 "{downloads} downloads is outside this server's limit of 1 to {}; ask for fewer (--downloads)",
                 cfg.max_downloads
@@ -225,7 +252,7 @@ impl Shares {
         };
         let info = self
             .store(now)?
-            .create(&row, files, now.saturating_sub(3600), check)?;
+            .create(&row, &kind, now.saturating_sub(3600), check)?;
         Ok(Created { id, revoke, info })
     }
 
@@ -253,7 +280,8 @@ impl Shares {
         } else {
             None
         };
-        let share = found.ok_or(ShareError::NotFound)?;
+        let mut share = found.ok_or(ShareError::NotFound)?;
+        st.fill(&mut share)?;
         if share.state != ShareState::Available {
             return Err(ShareError::Ended(share.state));
         }
@@ -271,10 +299,12 @@ impl Shares {
         if !ids::well_formed(id) {
             return Err(ShareError::NotFound);
         }
-        let share = self
-            .store(now)?
-            .by_id(&ids::id_hash(id))?
-            .ok_or(ShareError::NotFound)?;
+        let mut st = self.store(now)?;
+        let share = st.by_id(&ids::id_hash(id))?.ok_or(ShareError::NotFound)?;
+        // An upload link is not downloaded: /s/ID of one is "no such share".
+        if st.is_upload(share.num)? {
+            return Err(ShareError::NotFound);
+        }
         match share.state {
             ShareState::Available => Ok(share),
             s => Err(ShareError::Ended(s)),
@@ -309,6 +339,16 @@ impl Shares {
         self.store(now)?
             .served(share.num, who, (start, end), share.size, now)
     }
+}
+
+/// What a share is of, with what its kind records besides the row.
+pub(super) enum Kind<'a> {
+    /// One file.
+    File,
+    /// A folder: the snapshot of its files.
+    Dir(&'a [SharedFile]),
+    /// An upload link: its limits.
+    Upload(UploadStats),
 }
 
 fn rng_error(e: getrandom::Error) -> ShareError {

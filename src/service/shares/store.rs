@@ -13,7 +13,8 @@ use rusqlite::Connection;
 use super::coverage::Coverage;
 use super::db::NewRow;
 use super::{
-    SHARES_DB, ShareError, ShareInfo, ShareResult, ShareState, SharedFile, coverage_pg, db, db_pg,
+    Kind, SHARES_DB, ShareError, ShareInfo, ShareResult, ShareState, SharedFile, coverage_pg, db,
+    db_pg, upload,
 };
 use crate::store::Backend;
 use crate::store::pg::{self, PgConn};
@@ -23,6 +24,11 @@ use crate::store::pg::{self, PgConn};
 /// other (the per-hour limit, the shared bytes) as SQLite's immediate
 /// transaction does on one node.
 const CREATE_LOCK: i32 = 0x7368_6172;
+
+/// Why an upload link is refused on a cluster: its tables are in
+/// `shares.db` only so far (a port of `upload`'s SQL to `db_pg` is next).
+const UPLOAD_ON_PG: &str =
+    "upload links are not available yet with --store postgres://; use a single node for them";
 
 /// One node's connection to the shares store.
 pub(super) enum Store {
@@ -115,7 +121,7 @@ impl Store {
     pub(super) fn create(
         &mut self,
         row: &NewRow<'_>,
-        files: Option<&[SharedFile]>,
+        kind: &Kind<'_>,
         since: u64,
         check: impl FnOnce(u64, u64) -> ShareResult<()>,
     ) -> ShareResult<ShareInfo> {
@@ -130,12 +136,22 @@ impl Store {
                 let shared = db::shared_bytes(&tx, row.owner).map_err(e("summing shared bytes"))?;
                 check(recent, shared)?;
                 let num = db::insert(&tx, row).map_err(e("recording a share"))?;
-                if let Some(files) = files {
-                    super::dir::insert(&tx, num, files).map_err(e("recording a folder share"))?;
+                match kind {
+                    Kind::File => {}
+                    Kind::Dir(files) => super::dir::insert(&tx, num, files)
+                        .map_err(e("recording a folder share"))?,
+                    Kind::Upload(stats) => upload::insert_link(&tx, num, stats)
+                        .map_err(e("recording an upload link"))?,
                 }
-                let info = db::by_num(&tx, num).map_err(e("reading a share"))?;
+                let mut info = db::by_num(&tx, num)
+                    .map_err(e("reading a share"))?
+                    .ok_or(ShareError::NotFound)?;
+                upload::fill(&tx, &mut info).map_err(e("reading an upload link"))?;
                 tx.commit().map_err(e("committing a share"))?;
-                info.ok_or(ShareError::NotFound)
+                Ok(info)
+            }
+            Store::Pg(_) if matches!(kind, Kind::Upload(_)) => {
+                Err(ShareError::Limit(UPLOAD_ON_PG.to_owned()))
             }
             Store::Pg(c) => {
                 let e = pg_err;
@@ -154,7 +170,7 @@ impl Store {
                     db_pg::shared_bytes(&mut tx, row.owner).map_err(e("summing shared bytes"))?;
                 check(recent, shared)?;
                 let num = db_pg::insert(&mut tx, row).map_err(e("recording a share"))?;
-                if let Some(files) = files {
+                if let Kind::Dir(files) = kind {
                     db_pg::insert_files(&mut tx, num, files)
                         .map_err(e("recording a folder share"))?;
                 }
@@ -168,9 +184,45 @@ impl Store {
     pub(super) fn list(&mut self, owner: i64) -> ShareResult<Vec<ShareInfo>> {
         self.run(
             "listing shares",
-            |c| db::list(c, owner),
+            |c| {
+                let mut list = db::list(c, owner)?;
+                for s in &mut list {
+                    upload::fill(c, s)?;
+                }
+                Ok(list)
+            },
             |c| db_pg::list(c, owner),
         )
+    }
+
+    /// Adds an upload link's details to `share` (upload links live in
+    /// `shares.db` only, so there is nothing to add on PostgreSQL).
+    pub(super) fn fill(&mut self, share: &mut ShareInfo) -> ShareResult<()> {
+        match self {
+            Store::Sqlite { conn, .. } => {
+                upload::fill(conn, share).map_err(ShareError::db("reading an upload link"))
+            }
+            Store::Pg(_) => Ok(()),
+        }
+    }
+
+    /// Whether share `num` is an upload link (never one on PostgreSQL yet).
+    pub(super) fn is_upload(&mut self, num: i64) -> ShareResult<bool> {
+        match self {
+            Store::Sqlite { conn, .. } => {
+                upload::is_upload(conn, num).map_err(ShareError::db("finding a share"))
+            }
+            Store::Pg(_) => Ok(false),
+        }
+    }
+
+    /// The SQLite connection, for what only `shares.db` keeps yet
+    /// (upload links); on PostgreSQL a refusal naming why.
+    pub(super) fn sqlite(&mut self) -> ShareResult<&mut Connection> {
+        match self {
+            Store::Sqlite { conn, .. } => Ok(conn),
+            Store::Pg(_) => Err(ShareError::Limit(UPLOAD_ON_PG.to_owned())),
+        }
     }
 
     pub(super) fn by_num(&mut self, num: i64) -> ShareResult<Option<ShareInfo>> {
@@ -261,5 +313,36 @@ impl Store {
             |c| db::mark_purged(c, num),
             |c| db_pg::mark_purged(c, num),
         )
+    }
+}
+
+/// The store locked, known to be SQLite: what upload links take as their
+/// connection (`Shares::conn`).
+pub(super) struct Lite<'a>(std::sync::MutexGuard<'a, Store>);
+
+impl<'a> Lite<'a> {
+    /// `store` as SQLite, or the refusal [`Store::sqlite`] gives.
+    pub(super) fn new(mut store: std::sync::MutexGuard<'a, Store>) -> ShareResult<Lite<'a>> {
+        store.sqlite()?;
+        Ok(Lite(store))
+    }
+}
+
+impl std::ops::Deref for Lite<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match &*self.0 {
+            Store::Sqlite { conn, .. } => conn,
+            Store::Pg(_) => unreachable!("Lite::new admits SQLite only"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Lite<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match &mut *self.0 {
+            Store::Sqlite { conn, .. } => conn,
+            Store::Pg(_) => unreachable!("Lite::new admits SQLite only"),
+        }
     }
 }

@@ -223,3 +223,149 @@ fn sealed_metadata_is_kept_as_given_and_bounded() {
         assert!(matches!(r, Err(ShareError::Limit(_))), "{r:?}");
     }
 }
+
+fn upload_link(owner: i64, max_bytes: Option<u64>, max_files: Option<u64>) -> NewUploadLink {
+    NewUploadLink {
+        owner,
+        dir: "inbox".into(),
+        expires_in: None,
+        max_bytes,
+        max_files,
+    }
+}
+
+fn record(path: &str, size: u64) -> UploadRecord {
+    UploadRecord {
+        path: path.into(),
+        size,
+        blake3: "ab".repeat(32),
+        addr: "192.0.2.7".into(),
+        at: T0,
+    }
+}
+
+#[test]
+fn an_upload_link_counts_what_it_takes_and_ends_when_full() {
+    let cfg = SharesConfig {
+        upload_max_bytes: 1000,
+        upload_max_files: 3,
+        ..SharesConfig::default()
+    };
+    let (_d, s) = open(cfg);
+    // Over the server's maxima: refused, naming the limit.
+    for (b, f) in [(Some(1001), None), (None, Some(4)), (Some(0), None)] {
+        assert!(matches!(
+            s.create_upload(upload_link(1, b, f), T0),
+            Err(ShareError::Limit(_))
+        ));
+    }
+    let c = s.create_upload(upload_link(1, None, Some(2)), T0).unwrap();
+    let u = c.info.upload.unwrap();
+    assert_eq!((u.max_bytes, u.max_files, u.files), (1000, 2, 0));
+    // It is no download share, and a download share is no upload link.
+    assert!(matches!(s.open_link(&c.id, T0), Err(ShareError::NotFound)));
+    let d = s.create(new(1, 10), T0).unwrap();
+    assert!(matches!(
+        s.open_upload(&d.id, T0),
+        Err(ShareError::NotFound)
+    ));
+    let link = s.open_upload(&c.id, T0).unwrap();
+    assert!(s.check_room(&link, 1001).is_err());
+    // A claimed place that was not published is given back.
+    let seq = s
+        .claim_upload(link.num, &record("inbox/a", 600), T0)
+        .unwrap();
+    assert!(matches!(
+        s.claim_upload(link.num, &record("inbox/b", 500), T0),
+        Err(ShareError::Limit(_))
+    ));
+    s.release_upload(link.num, seq, T0).unwrap();
+    s.claim_upload(link.num, &record("inbox/b", 500), T0)
+        .unwrap();
+    s.settle_upload(link.num, T0).unwrap();
+    assert!(
+        s.open_upload(&c.id, T0).is_ok(),
+        "one file of two: still open"
+    );
+    s.claim_upload(link.num, &record("inbox/c", 1), T0).unwrap();
+    s.settle_upload(link.num, T0).unwrap();
+    assert!(matches!(
+        s.open_upload(&c.id, T0),
+        Err(ShareError::Ended(ShareState::Consumed))
+    ));
+    // The owner's log; another owner's is "no such share".
+    let (info, log) = s.upload_log(1, &link.num.to_string(), T0).unwrap();
+    assert_eq!(info.upload.unwrap().files, 2);
+    let names: Vec<_> = log.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(names, ["inbox/b", "inbox/c"]);
+    assert_eq!(log[0].addr, "192.0.2.7");
+    assert!(matches!(
+        s.upload_log(2, &c.id, T0),
+        Err(ShareError::NotFound)
+    ));
+    assert!(matches!(
+        s.upload_log(1, &d.info.num.to_string(), T0),
+        Err(ShareError::Limit(_))
+    ));
+    // Its tombstone goes with its log.
+    let later = T0 + 30 * 24 * 3600;
+    assert!(matches!(
+        s.upload_log(1, &link.num.to_string(), later),
+        Err(ShareError::NotFound)
+    ));
+}
+
+#[test]
+fn upload_links_count_within_the_creates_per_hour() {
+    let cfg = SharesConfig {
+        creates_per_hour: 2,
+        ..SharesConfig::default()
+    };
+    let (_d, s) = open(cfg);
+    s.create(new(1, 1), T0).unwrap();
+    s.create_upload(upload_link(1, None, None), T0).unwrap();
+    assert!(matches!(
+        s.create_upload(upload_link(1, None, None), T0),
+        Err(ShareError::Limit(_))
+    ));
+    assert!(
+        s.create_upload(upload_link(1, None, None), T0 + 3601)
+            .is_ok()
+    );
+    // Revoked like any share; listed with its counts.
+    let list = s.list(1, T0 + 3601).unwrap();
+    assert!(list[0].upload.is_some() && list.iter().any(|x| x.upload.is_none()));
+    let r = s
+        .revoke(Some(1), &list[0].num.to_string(), T0 + 3601)
+        .unwrap();
+    assert_eq!(r.state, ShareState::Revoked);
+    assert!(r.upload.is_some());
+}
+
+#[test]
+fn the_gate_caps_each_address_and_the_total() {
+    let cfg = SharesConfig {
+        uploads_per_ip: 2,
+        upload_rate_per_ip: 5,
+        uploads_total: 3,
+        ..SharesConfig::default()
+    };
+    let (_d, s) = open(cfg);
+    let a: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+    let b: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+    let p1 = s.admit_uploader(Some(a), true, T0).unwrap();
+    let _p2 = s.admit_uploader(Some(a), true, T0).unwrap();
+    assert!(
+        s.admit_uploader(Some(a), true, T0).is_err(),
+        "a third at once"
+    );
+    let _p3 = s.admit_uploader(Some(b), true, T0).unwrap();
+    assert!(s.admit_uploader(None, true, T0).is_err(), "the total");
+    drop(p1);
+    let _p4 = s.admit_uploader(Some(a), true, T0).unwrap();
+    // The rate: 5 requests a minute from a (3 so far plus 2 more).
+    assert!(s.admit_uploader(Some(a), false, T0).is_ok());
+    assert!(s.admit_uploader(Some(a), false, T0).is_ok());
+    assert!(s.admit_uploader(Some(a), false, T0).is_err());
+    assert!(s.admit_uploader(Some(a), false, T0 + 60).is_ok());
+}

@@ -73,6 +73,10 @@ pub struct ShareInfo {
     /// is then the directory, `size` their total and `blake3` the hash of
     /// the snapshot, see `shares::dir`); `None` for a file share.
     pub files: Option<u64>,
+    /// For an upload link, its limits and what it took in (`path` is then
+    /// the folder uploads land in; `size`, `blake3` and the download
+    /// counts are unused); `None` for a download share.
+    pub upload: Option<super::UploadStats>,
 }
 
 impl ShareInfo {

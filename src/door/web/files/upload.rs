@@ -42,7 +42,7 @@ pub const SHA256_HEADER: &str = "x-sockit-sha256";
 /// Bytes handed to the store per write: 1 MiB amortises the hop to the
 /// blocking pool (hyper delivers frames of a few KiB) while one upload
 /// holds about one chunk of memory. Capped by the store's chunk limit.
-const UPLOAD_CHUNK: usize = 1 << 20;
+pub(in crate::door::web) const UPLOAD_CHUNK: usize = 1 << 20;
 
 /// Longest wait for the next piece of a body: a stalled browser must not
 /// hold the path's upload slot (and quota) forever; a minute rides out a
@@ -73,7 +73,7 @@ fn fresh_fingerprint() -> String {
     format!("web:{}:{n}", hex::encode(r))
 }
 
-fn content_length(headers: &HeaderMap) -> Result<u64, ApiError> {
+pub(in crate::door::web) fn content_length(headers: &HeaderMap) -> Result<u64, ApiError> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -129,6 +129,7 @@ pub async fn upload(
         files,
         user,
         handle,
+        resumable: false,
     };
     match up.run(body, chunk, size, want_sha).await {
         Ok(res) => Ok(res),
@@ -141,11 +142,14 @@ pub async fn upload(
     }
 }
 
-/// One browser upload: its own transfer table with its one handle.
-struct WebUpload {
-    files: FilesState,
-    user: i64,
-    handle: u64,
+/// One HTTP upload: its own transfer table with its one handle (also an
+/// upload link's, `share_upload.rs`).
+pub(in crate::door::web) struct WebUpload {
+    pub(in crate::door::web) files: FilesState,
+    pub(in crate::door::web) user: i64,
+    pub(in crate::door::web) handle: u64,
+    /// Whether what arrived is kept for a resume when the body breaks off.
+    pub(in crate::door::web) resumable: bool,
 }
 
 impl WebUpload {
@@ -156,7 +160,7 @@ impl WebUpload {
         size: u64,
         want_sha: Option<[u8; 32]>,
     ) -> Result<Response, ApiError> {
-        self.receive(body, chunk, size).await?;
+        self.receive(body, chunk, 0, size).await?;
         let expected = Expected {
             sha256: want_sha,
             ..Expected::default()
@@ -179,18 +183,36 @@ impl WebUpload {
         Ok((status, Json(body)).into_response())
     }
 
-    /// Reads the body into the upload, `chunk` bytes per write.
-    async fn receive(&mut self, body: Body, chunk: usize, size: u64) -> Result<(), ApiError> {
+    /// Reads the body (the bytes from `start` to `size`) into the upload,
+    /// `chunk` bytes per write.
+    pub(in crate::door::web) async fn receive(
+        &mut self,
+        body: Body,
+        chunk: usize,
+        start: u64,
+        size: u64,
+    ) -> Result<(), ApiError> {
         let mut stream = body.into_data_stream();
         let mut pending = BytesMut::new();
-        let (mut received, mut offset) = (0u64, 0u64);
+        let (mut received, mut offset) = (start, start);
+        let resumable = self.resumable;
+        let short = |received, why: &str| cut_short(received, size, why, resumable);
         loop {
-            let next = tokio::time::timeout(BODY_IDLE, stream.next())
-                .await
-                .map_err(|_| cut_short(received, size, "the browser went quiet"))?;
+            let next = match tokio::time::timeout(BODY_IDLE, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => Some(Err(axum::Error::new("the sender went quiet"))),
+            };
             match next {
                 None => break,
-                Some(Err(e)) => return Err(cut_short(received, size, &e.to_string())),
+                Some(Err(e)) => {
+                    if resumable && !pending.is_empty() {
+                        // What arrived is kept for the resume, to the byte.
+                        self.files
+                            .write(self.user, self.handle, offset, pending.freeze())
+                            .await?;
+                    }
+                    return Err(short(received, &e.to_string()));
+                }
                 Some(Ok(bytes)) => {
                     received = received.saturating_add(bytes.len() as u64);
                     pending.extend_from_slice(&bytes);
@@ -206,16 +228,21 @@ impl WebUpload {
             self.files.write(self.user, self.handle, offset, c).await?;
         }
         if received != size {
-            return Err(cut_short(received, size, "the body ended early"));
+            return Err(short(received, "the body ended early"));
         }
         Ok(())
     }
 }
 
-fn cut_short(received: u64, size: u64, why: &str) -> ApiError {
+fn cut_short(received: u64, size: u64, why: &str, resumable: bool) -> ApiError {
+    let then = if resumable {
+        "send again to resume"
+    } else {
+        "nothing was kept"
+    };
     ApiError::new(
         StatusCode::BAD_REQUEST,
         ErrorCode::BadRequest,
-        format!("upload cut short after {received} of {size} bytes ({why}); nothing was kept"),
+        format!("upload cut short after {received} of {size} bytes ({why}); {then}"),
     )
 }

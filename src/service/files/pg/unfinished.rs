@@ -24,7 +24,7 @@ impl PgStore {
         let rows = conn.run("listing unfinished uploads", |c| {
             c.query(
                 "SELECT path, size, held, dirs, extract(epoch FROM updated)::BIGINT,
-                        coalesce(lease_until > now(), false)
+                        coalesce(lease_until > now(), false), fingerprint
                  FROM files_uploads WHERE user_id = $1 ORDER BY path",
                 &[&user],
             )
@@ -47,6 +47,7 @@ impl PgStore {
                 reserved: charge(size).saturating_add(uint(r.get(3)).saturating_mul(ENTRY_CHARGE)),
                 mtime: r.get(4),
                 running: r.get(5),
+                fingerprint: r.get(6),
             });
         }
         Ok(out)
