@@ -294,25 +294,6 @@ async fn say(c: &mut Client, room: &str, text: &str, key: Option<&str>) -> u64 {
     }
 }
 
-/// `sockit admin migrate --data DATA --to URL --json`, parsed.
-fn migrate_json(data: &Path, pg: &Pg) -> serde_json::Value {
-    let url = pg.url();
-    let out = run(
-        &[
-            "admin",
-            "migrate",
-            "--data",
-            data.to_str().unwrap(),
-            "--to",
-            &url,
-            "--json",
-        ],
-        b"",
-    );
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_lost() {
     // A single node on SQLite: an account, a session, a room with history
@@ -376,7 +357,7 @@ async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_los
     let data = dir.path().join("data");
 
     let pg = Pg::start();
-    let first = migrate_json(&data, &pg);
+    let first = pg.migrate(&data);
     assert_eq!(first["accounts"]["accounts"], 1, "{first}");
     assert!(
         first["accounts"]["sessions"].as_u64().unwrap() >= 2,
@@ -389,7 +370,7 @@ async fn admin_migrate_moves_a_single_node_into_postgres_once_and_nothing_is_los
     assert_eq!(first["files"]["files"], 1, "{first}");
     assert_eq!(first["files"]["bytes"], content.len(), "{first}");
     // The second run copies nothing, and says so.
-    let second = migrate_json(&data, &pg);
+    let second = pg.migrate(&data);
     assert_eq!(second["accounts"]["accounts"], 0, "{second}");
     assert_eq!(second["accounts"]["accounts_present"], 1, "{second}");
     assert_eq!(second["chat"]["messages"], 0, "{second}");

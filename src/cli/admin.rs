@@ -20,8 +20,9 @@ pub struct AdminArgs {
 #[derive(Debug, clap::Subcommand)]
 enum Action {
     /// Copy a single node's data directory (accounts, sessions, chat
-    /// history with its seqs and epochs, idempotency keys, files) into the
-    /// PostgreSQL a cluster shares; run it again and it copies nothing.
+    /// history with its seqs and epochs, idempotency keys, files, share
+    /// links) into the PostgreSQL a cluster shares; run it again and it
+    /// copies nothing.
     #[command(after_help = "Examples:
   sockit admin migrate --to postgres://sockit@db.internal:5432/sockit
                               copy ./sockit-data, then start the nodes with --store
@@ -30,7 +31,9 @@ enum Action {
 Run it before the nodes start on PostgreSQL. What PostgreSQL already holds
 is left alone (a room it knows under another epoch, or an account name it
 gives another id, is reported as a conflict, never overwritten). Files keep
-their owner, path and hashes; unfinished uploads are not copied.")]
+their owner, path and hashes; unfinished uploads are not copied. Share links
+keep their state and counts, and their number unless PostgreSQL gave it to
+another share (then reported as renumbered).")]
     Migrate {
         /// The single node's data directory: the same as `sockit serve --data`.
         #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
@@ -102,6 +105,11 @@ fn print_report(data: &std::path::Path, c: &Copied) {
     println!(
         "  files: {} copied ({} bytes), {} already there, {} skipped (links, special files, bad names, empty folders)",
         f.files, f.bytes, f.present, f.skipped
+    );
+    let s = &c.shares;
+    println!(
+        "  shares: {} copied ({} renumbered, their number was taken), {} already there; {} folder-share files",
+        s.shares, s.renumbered, s.present, s.files
     );
     if !a.conflicts.is_empty() {
         println!(

@@ -1,6 +1,7 @@
 //! `sockit admin migrate`: moves a single node's data directory into the
 //! cluster's PostgreSQL, so a team goes from one node to several without
-//! losing an account, a session, a message or an idempotency key.
+//! losing an account, a session, a message, an idempotency key, a file or
+//! a share link.
 //!
 //! Idempotent throughout: what PostgreSQL already holds is left alone and
 //! counted as present, so running it twice copies nothing the second time
@@ -13,6 +14,7 @@ use serde::Serialize;
 use super::accounts::{self, AccountsCopied};
 use super::chat::{self, ChatCopied};
 use super::files::{FileError, FileStore, FilesConfig, import_dir};
+use super::shares::{self, SharesCopied};
 use crate::store::pg::{PgConn, PgError, PgTarget};
 
 /// Everything one run copied.
@@ -24,6 +26,8 @@ pub struct Copied {
     pub chat: ChatCopied,
     /// Files: their index and content.
     pub files: FilesCopied,
+    /// Share links and folder shares' snapshots.
+    pub shares: SharesCopied,
 }
 
 impl Copied {
@@ -37,6 +41,7 @@ impl Copied {
             && c.messages == 0
             && c.keys == 0
             && self.files.files == 0
+            && self.shares.shares == 0
     }
 }
 
@@ -69,6 +74,9 @@ pub enum MigrateError {
     /// The files could not be read or written.
     #[error("copying files: {0}")]
     Files(#[from] FileError),
+    /// The share links could not be read or written.
+    #[error("copying share links: {0}")]
+    Shares(crate::store::StoreError),
 }
 
 /// Copies `data_dir` into the PostgreSQL `cfg` names. Blocking.
@@ -77,10 +85,12 @@ pub fn migrate(data_dir: &Path, cfg: &PgTarget) -> Result<Copied, MigrateError> 
     let accounts = accounts::copy_to_pg(data_dir, &mut conn)?;
     let chat = chat::copy_to_pg(data_dir, &mut conn)?;
     let files = migrate_files(data_dir, cfg)?;
+    let shares = shares::copy_to_pg(data_dir, &mut conn).map_err(MigrateError::Shares)?;
     Ok(Copied {
         accounts,
         chat,
         files,
+        shares,
     })
 }
 

@@ -135,11 +135,7 @@ impl Session {
                 })
             }
             ShareRequest::Ls {} => {
-                let list = blocking(move || {
-                    purge(&shares, &files, now);
-                    shares.list(user, now)
-                })
-                .await?;
+                let list = blocking(move || shares.list(user, now)).await?;
                 Ok(ShareReply::Ls {
                     shares: list.iter().map(entry).collect(),
                 })
@@ -179,8 +175,9 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Removes ended end-to-end shares' ciphertext; a failure is logged and
-/// retried on the next request, never in the way of this one.
+/// Removes ended end-to-end shares' ciphertext at once (a revoked one's
+/// content goes with it; the sweeper catches the rest); a failure is
+/// logged and left to the sweeper, never in the way of this request.
 fn purge(shares: &Shares, files: &FileStore, now: u64) {
     if let Err(e) = shares.purge_ended_e2e(files, now) {
         tracing::warn!(error = %e, "removing ended shares' ciphertext");

@@ -335,6 +335,24 @@ impl Pg {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// `sockit admin migrate --data DATA --to URL --json` into this
+    /// PostgreSQL, parsed.
+    pub fn migrate(&self, data: &Path) -> serde_json::Value {
+        let url = self.url();
+        let args = [
+            "admin",
+            "migrate",
+            "--data",
+            &data.to_string_lossy(),
+            "--to",
+            &url,
+            "--json",
+        ];
+        let out = super::run(&args, b"");
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+    }
+
     /// Adds an account every node sharing this PostgreSQL sees (`sockit
     /// user add --store`); one already there (added for an earlier node)
     /// is kept as it is.

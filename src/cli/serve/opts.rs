@@ -81,7 +81,10 @@ pub(super) async fn open_services(
         .files
         .open(&a.data, &a.store.backend(), a.max_body)
         .await?;
-    let shares = a.shares.open(&a.data, files.is_some()).await?;
+    let shares = a
+        .shares
+        .open(&a.data, &a.store.backend(), files.as_ref())
+        .await?;
     let services = sockit::service::Services {
         accounts: Some(accounts),
         chat: Some(chat),

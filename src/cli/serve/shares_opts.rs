@@ -1,10 +1,15 @@
 //! Share-link flags of `sockit serve`: the limits the server forces on
-//! every share, and the address links start with.
+//! every share, and the address links start with; and the sweeper that
+//! ends what ran out and removes ended end-to-end shares' ciphertext
+//! while the server runs.
 
 use std::path::Path;
 
 use anyhow::Context;
-use sockit::service::shares::{self, Shares, SharesConfig, parse_duration};
+use sockit::service::files::FileStore;
+use sockit::service::shares::{self, SWEEP_PERIOD, Shares, SharesConfig, parse_duration};
+use sockit::service::unix_now;
+use sockit::store::Backend;
 
 /// Flags that configure share links.
 #[derive(Debug, Clone, clap::Args)]
@@ -54,12 +59,18 @@ pub struct SharesArgs {
 }
 
 impl SharesArgs {
-    /// Opens `DATA/shares.db` (unless --no-shares or there is no file
-    /// store to share from).
-    pub async fn open(&self, data: &Path, has_files: bool) -> anyhow::Result<Option<Shares>> {
-        if self.no_shares || !has_files {
+    /// Opens `DATA/shares.db`, or the shares tables in the PostgreSQL of
+    /// `--store` (unless --no-shares or there is no file store to share
+    /// from), and starts the sweeper.
+    pub async fn open(
+        &self,
+        data: &Path,
+        backend: &Backend,
+        files: Option<&FileStore>,
+    ) -> anyhow::Result<Option<Shares>> {
+        let Some(files) = files.filter(|_| !self.no_shares) else {
             return Ok(None);
-        }
+        };
         let d = SharesConfig::default();
         let cfg = SharesConfig {
             default_expiry: self.share_expiry.unwrap_or(d.default_expiry),
@@ -75,19 +86,45 @@ impl SharesArgs {
             uploads_total: self.share_uploads_total.unwrap_or(d.uploads_total),
         };
         let dir = data.to_path_buf();
-        let s = tokio::task::spawn_blocking(move || Shares::open(&dir, cfg))
+        let b = backend.clone();
+        let s = tokio::task::spawn_blocking(move || Shares::open_store(&dir, &b, cfg))
             .await
             .context("opening the shares store")?
-            .with_context(|| format!("opening {} in {}", shares::SHARES_DB, data.display()))?;
+            .with_context(|| match backend {
+                Backend::Sqlite => format!("opening {} in {}", shares::SHARES_DB, data.display()),
+                Backend::Postgres(_) => "opening the shares in PostgreSQL (--store)".to_owned(),
+            })?;
         if let Some(url) = &self.share_url {
             s.set_base_url(url);
         }
+        tokio::spawn(sweep_every(s.clone(), files.clone()));
         Ok(Some(s))
     }
 
     /// True when the operator set the links' address.
     pub fn has_url(&self) -> bool {
         self.share_url.is_some()
+    }
+}
+
+/// Every [`SWEEP_PERIOD`] for as long as the server runs, starting now:
+/// shares past their expiry end, and ended end-to-end shares' ciphertext
+/// is removed, whether or not anyone visits a link (on a cluster every
+/// node sweeps; what one removed the others find gone).
+async fn sweep_every(shares: Shares, files: FileStore) {
+    let mut tick = tokio::time::interval(SWEEP_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (s, f) = (shares.clone(), files.clone());
+        match tokio::task::spawn_blocking(move || s.purge_ended_e2e(&f, unix_now())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(removed = n, "ended end-to-end shares' ciphertext removed"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "sweeping ended shares failed; retrying later")
+            }
+            Err(e) => tracing::warn!(error = %e, "the shares sweep stopped"),
+        }
     }
 }
 

@@ -54,15 +54,9 @@ pub(super) fn share_error(e: ShareError) -> ApiError {
 /// The available share behind `id` (blocking lookup on the pool).
 pub(super) async fn lookup(state: &WebState, id: &str) -> Result<ShareInfo, ApiError> {
     let shares = shares(state)?;
-    let files = state.services.files.clone();
     let id = id.to_owned();
-    let open = move || {
-        // Ended end-to-end shares' ciphertext goes (service::shares::e2e).
-        if let Some(Err(e)) = files.map(|f| shares.purge_ended_e2e(&f, unix_now())) {
-            tracing::warn!(error = %e, door = "web", "removing ended shares' ciphertext");
-        }
-        shares.open_link(&id, unix_now())
-    };
+    // Ended end-to-end shares' ciphertext is the sweeper's (shares::e2e).
+    let open = move || shares.open_link(&id, unix_now());
     match tokio::task::spawn_blocking(open).await {
         Ok(r) => r.map_err(share_error),
         Err(e) => Err(share_error(ShareError::Internal {

@@ -23,6 +23,28 @@ pub const MAX_RANGES: usize = 64;
 /// Downloaders tracked across all shares: a few MB at most.
 pub const MAX_TRACKED: usize = 10_000;
 
+/// Adds `[start, end)` to `spans` (merged, sorted, half-open intervals of
+/// a file of `size` bytes) and merges them; true when they now cover the
+/// whole file, or hold more than [`MAX_RANGES`] intervals (a client that
+/// fragments on purpose is counted). The one rule both stores keep to:
+/// in memory here on one node, in `share_coverage` rows on a cluster
+/// (`coverage_pg`).
+pub(crate) fn merge(spans: &mut Vec<(u64, u64)>, start: u64, end: u64, size: u64) -> bool {
+    spans.push((start, end));
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(spans.len());
+    for &(s, e) in spans.iter() {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    let complete =
+        merged.first().is_some_and(|&(s, e)| s == 0 && e >= size) || merged.len() > MAX_RANGES;
+    *spans = merged;
+    complete
+}
+
 /// A downloader's merged, sorted half-open intervals, and when last
 /// touched (a tick).
 type Spans = (Vec<(u64, u64)>, u64);
@@ -51,19 +73,7 @@ impl Coverage {
         let tick = self.tick;
         let entry = self.seen.entry(key.clone()).or_default();
         entry.1 = tick;
-        let ranges = &mut entry.0;
-        ranges.push((start, end));
-        ranges.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-        for &(s, e) in ranges.iter() {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        let complete =
-            merged.first().is_some_and(|&(s, e)| s == 0 && e >= size) || merged.len() > MAX_RANGES;
-        *ranges = merged;
+        let complete = merge(&mut entry.0, start, end, size);
         if complete {
             self.seen.remove(&key);
         }

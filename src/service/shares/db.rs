@@ -116,36 +116,48 @@ pub(crate) fn tidy(c: &Connection, now: u64, keep: u64) -> rusqlite::Result<()> 
     Ok(())
 }
 
+/// A share's row as created (both stores take it).
+#[derive(Debug)]
+pub(crate) struct NewRow<'a> {
+    /// BLAKE3 of the link's ID.
+    pub(crate) id_hash: [u8; 32],
+    /// BLAKE3 of the revoke token.
+    pub(crate) revoke_hash: [u8; 32],
+    /// The owner's account id.
+    pub(crate) owner: i64,
+    /// The file or folder, relative to the owner's root.
+    pub(crate) path: &'a str,
+    /// Its size (a folder's total).
+    pub(crate) size: u64,
+    /// Its BLAKE3 (a folder's snapshot hash).
+    pub(crate) blake3: [u8; 32],
+    /// Created, Unix seconds.
+    pub(crate) created: u64,
+    /// Expires, Unix seconds.
+    pub(crate) expires: u64,
+    /// Downloads allowed.
+    pub(crate) downloads_max: u64,
+    /// Sealed end-to-end metadata.
+    pub(crate) e2e: Option<&'a [u8]>,
+}
+
 /// Inserts a share; returns its number.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn insert(
-    c: &Connection,
-    id_hash: &[u8; 32],
-    revoke_hash: &[u8; 32],
-    owner: i64,
-    path: &str,
-    size: u64,
-    blake3: &[u8; 32],
-    now: u64,
-    expires: u64,
-    downloads_max: u64,
-    e2e: Option<&[u8]>,
-) -> rusqlite::Result<i64> {
+pub(crate) fn insert(c: &Connection, row: &NewRow<'_>) -> rusqlite::Result<i64> {
     c.prepare_cached(
         "INSERT INTO shares (id_hash, revoke_hash, owner, path, size, blake3, created, expires, downloads_max, e2e)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
-        id_hash.as_slice(),
-        revoke_hash.as_slice(),
-        owner,
-        path,
-        to_sql(size),
-        blake3.as_slice(),
-        to_sql(now),
-        to_sql(expires),
-        to_sql(downloads_max),
-        e2e,
+        row.id_hash.as_slice(),
+        row.revoke_hash.as_slice(),
+        row.owner,
+        row.path,
+        to_sql(row.size),
+        row.blake3.as_slice(),
+        to_sql(row.created),
+        to_sql(row.expires),
+        to_sql(row.downloads_max),
+        row.e2e,
     ])?;
     Ok(c.last_insert_rowid())
 }

@@ -133,7 +133,7 @@ pub(super) fn insert(c: &Connection, num: i64, files: &[SharedFile]) -> rusqlite
     Ok(())
 }
 
-fn load(c: &Connection, num: i64) -> rusqlite::Result<Vec<SharedFile>> {
+pub(super) fn load(c: &Connection, num: i64) -> rusqlite::Result<Vec<SharedFile>> {
     c.prepare_cached("SELECT path, size, blake3 FROM share_files WHERE num = ?1 ORDER BY idx")?
         .query_map(params![num], |r| {
             Ok(SharedFile {
@@ -178,7 +178,7 @@ impl Shares {
         if share.files.is_none() {
             return Ok(Vec::new());
         }
-        load(&*self.conn(now)?, share.num).map_err(ShareError::db("reading a folder share"))
+        self.store(now)?.files(share.num)
     }
 }
 

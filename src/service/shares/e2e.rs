@@ -1,18 +1,29 @@
 //! End-to-end encrypted shares own their content: the ciphertext the
 //! sender uploaded (under `.e2e-shares/`) exists only to be shared, so it
 //! is removed from the owner's store once the share ends (consumed,
-//! revoked or expired), by the next share request or link visit.
+//! revoked or expired): at once when its owner revokes it, and otherwise
+//! by the server's sweeper every [`SWEEP_PERIOD`], whether or not anyone
+//! visits a link. On a cluster the ciphertext is a file of the owner's
+//! store in PostgreSQL (`files_chunks`), so every node serves it; every
+//! node sweeps, and a file another node removed first counts as removed.
 
-use super::{ShareError, ShareResult, Shares, db, lock};
+use std::time::Duration;
+
+use super::{ShareResult, Shares, lock};
 use crate::service::files::{FileError, FileStore};
+
+/// How often the running server looks for ended shares to clean up: an
+/// ended end-to-end share's ciphertext is gone within this. Each sweep is
+/// three indexed statements (expire, drop old tombstones, find ended
+/// end-to-end shares), so a few seconds costs nothing measurable.
+pub const SWEEP_PERIOD: Duration = Duration::from_secs(5);
 
 impl Shares {
     /// Removes the ciphertext of every ended end-to-end share that still
     /// has it; returns how many were removed. A file already gone (the
     /// owner removed it, or the account was deleted) counts as removed.
     pub fn purge_ended_e2e(&self, files: &FileStore, now: u64) -> ShareResult<usize> {
-        let ended =
-            db::ended_e2e(&*self.conn(now)?).map_err(ShareError::db("finding ended shares"))?;
+        let ended = self.store(now)?.ended_e2e()?;
         let mut removed = 0;
         for (num, owner, path) in ended {
             match files.remove(owner, &path, false) {
@@ -22,8 +33,7 @@ impl Shares {
                     continue;
                 }
             }
-            db::mark_purged(&lock(&self.inner.conn), num)
-                .map_err(ShareError::db("recording a removal"))?;
+            lock(&self.inner.store).mark_purged(num)?;
             removed += 1;
         }
         Ok(removed)

@@ -4,7 +4,9 @@
 //!
 //! The rules only, with no sockets and no clock: every method takes `now`
 //! (Unix seconds), so tests move time by hand. Doors and the session call
-//! them through `spawn_blocking` (SQLite).
+//! them through `spawn_blocking`. The rows live in `DATA/shares.db` on one
+//! node, or in the cluster's PostgreSQL (`--store postgres://...`), where
+//! a link made on one node opens, counts and ends on every node (`store`).
 //!
 //! # Rules
 //! - IDs and revoke tokens are 128 random bits ([`ids`]); only their
@@ -39,12 +41,16 @@
 
 mod config;
 mod coverage;
+mod coverage_pg;
 mod db;
+mod db_pg;
 pub mod dir;
 mod e2e;
 mod error;
 mod gate;
 pub mod ids;
+mod migrate;
+mod store;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -59,8 +65,10 @@ pub use config::{
 pub use coverage::{MAX_RANGES, MAX_TRACKED};
 pub use db::SHARES_DB;
 pub use dir::{MAX_DIR_FILES, SharedFile};
+pub use e2e::SWEEP_PERIOD;
 pub use error::{ShareError, ShareResult};
 pub use gate::{MAX_TRACKED_UPLOADERS, UploaderPass};
+pub use migrate::{SharesCopied, copy_to_pg};
 pub use types::{Created, NewShare, ShareInfo, ShareState};
 pub use upload::{NewUploadLink, UploadRecord, UploadStats, fingerprint as upload_fingerprint};
 
@@ -72,19 +80,20 @@ pub const MAX_E2E_META: usize = 2048;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use rusqlite::Connection;
+use crate::store::Backend;
+use store::Store;
 
-use coverage::Coverage;
-
-/// The shares service. Cheap to clone; every method blocks (SQLite).
+/// The shares service. Cheap to clone; every method blocks (SQLite or
+/// PostgreSQL).
 #[derive(Clone)]
 pub struct Shares {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    conn: Mutex<Connection>,
-    coverage: Mutex<Coverage>,
+    /// One connection per node: every call is a statement or two (a
+    /// response records its span once, when it ends), not a stream.
+    store: Mutex<Store>,
     config: SharesConfig,
     /// `http(s)://HOST[:PORT]` that links start with, once the web door
     /// is bound (or as the operator set it).
@@ -109,19 +118,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shares {
     /// Opens (creating, 0600) `DATA/shares.db`.
     pub fn open(data_dir: &Path, config: SharesConfig) -> ShareResult<Shares> {
-        let conn = crate::store::open(
-            &data_dir.join(SHARES_DB),
-            db::MIGRATIONS,
-            crate::store::Durability::Full,
-        )
-        .map_err(|e| ShareError::Internal {
-            doing: "opening shares.db",
-            source: Box::new(e),
-        })?;
+        Self::open_store(data_dir, &Backend::Sqlite, config)
+    }
+
+    /// Opens the store `backend` names: `DATA/shares.db`, or the cluster's
+    /// PostgreSQL (migrating its tables; `data_dir` is then not touched).
+    pub fn open_store(
+        data_dir: &Path,
+        backend: &Backend,
+        config: SharesConfig,
+    ) -> ShareResult<Shares> {
+        let store = Store::open(data_dir, backend)?;
         Ok(Shares {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
-                coverage: Mutex::new(Coverage::default()),
+                store: Mutex::new(store),
                 config: config.normalized(),
                 base_url: RwLock::new(None),
                 gate: Mutex::new(gate::Gate::default()),
@@ -161,10 +171,18 @@ impl Shares {
         b.as_ref().map(|b| format!("{b}/{route}/{id}"))
     }
 
-    fn conn(&self, now: u64) -> ShareResult<MutexGuard<'_, Connection>> {
-        let c = lock(&self.inner.conn);
-        db::tidy(&c, now, self.inner.config.tombstone).map_err(ShareError::db("tidying"))?;
-        Ok(c)
+    /// The store, with what ran out by `now` expired and old tombstones
+    /// dropped.
+    fn store(&self, now: u64) -> ShareResult<MutexGuard<'_, Store>> {
+        let mut s = lock(&self.inner.store);
+        s.tidy(now, self.inner.config.tombstone)?;
+        Ok(s)
+    }
+
+    /// `shares.db`'s connection, tidied, for what only it keeps yet
+    /// (upload links); refused on PostgreSQL.
+    fn conn(&self, now: u64) -> ShareResult<store::Lite<'_>> {
+        store::Lite::new(self.store(now)?)
     }
 
     /// Creates a share of a file, within the server's limits.
@@ -205,98 +223,69 @@ impl Shares {
         }
         let id = ids::new_id().map_err(rng_error)?;
         let revoke = ids::new_id().map_err(rng_error)?;
-        let mut c = self.conn(now)?;
-        let tx = c
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(ShareError::db("starting a create"))?;
-        let recent = db::created_since(&tx, new.owner, now.saturating_sub(3600))
-            .map_err(ShareError::db("counting creates"))?;
-        if recent >= cfg.creates_per_hour {
-            return Err(ShareError::Limit(format!(
-                "you created {recent} shares in the last hour, this server's limit; try again later"
-            )));
-        }
-        let shared =
-            db::shared_bytes(&tx, new.owner).map_err(ShareError::db("summing shared bytes"))?;
-        if shared.saturating_add(new.size) > new.quota {
-            return Err(ShareError::Quota {
-                size: new.size,
-                shared,
-                quota: new.quota,
-            });
-        }
-        let expires = now.saturating_add(expires_in);
-        let num = db::insert(
-            &tx,
-            &ids::id_hash(&id),
-            &ids::id_hash(&revoke),
-            new.owner,
-            &new.path,
-            new.size,
-            &new.blake3,
-            now,
-            expires,
-            downloads,
-            new.e2e.as_deref(),
-        )
-        .map_err(ShareError::db("recording a share"))?;
-        match kind {
-            Kind::File => {}
-            Kind::Dir(files) => {
-                dir::insert(&tx, num, files).map_err(ShareError::db("recording a folder share"))?
+        let row = db::NewRow {
+            id_hash: ids::id_hash(&id),
+            revoke_hash: ids::id_hash(&revoke),
+            owner: new.owner,
+            path: &new.path,
+            size: new.size,
+            blake3: new.blake3,
+            created: now,
+            expires: now.saturating_add(expires_in),
+            downloads_max: downloads,
+            e2e: new.e2e.as_deref(),
+        };
+        let check = |recent: u64, shared: u64| {
+            if recent >= cfg.creates_per_hour {
+                return Err(ShareError::Limit(format!(
+                    "you created {recent} shares in the last hour, this server's limit; try again later"
+                )));
             }
-            Kind::Upload(stats) => upload::insert_link(&tx, num, &stats)
-                .map_err(ShareError::db("recording an upload link"))?,
-        }
-        let mut info = db::by_num(&tx, num)
-            .map_err(ShareError::db("reading a share"))?
-            .ok_or(ShareError::NotFound)?;
-        upload::fill(&tx, &mut info).map_err(ShareError::db("reading an upload link"))?;
-        tx.commit().map_err(ShareError::db("committing a share"))?;
+            if shared.saturating_add(new.size) > new.quota {
+                return Err(ShareError::Quota {
+                    size: new.size,
+                    shared,
+                    quota: new.quota,
+                });
+            }
+            Ok(())
+        };
+        let info = self
+            .store(now)?
+            .create(&row, &kind, now.saturating_sub(3600), check)?;
         Ok(Created { id, revoke, info })
     }
 
     /// The owner's shares still on record (ended ones until their
     /// tombstone goes), newest first.
     pub fn list(&self, owner: i64, now: u64) -> ShareResult<Vec<ShareInfo>> {
-        let c = self.conn(now)?;
-        let mut list = db::list(&c, owner).map_err(ShareError::db("listing shares"))?;
-        for s in &mut list {
-            upload::fill(&c, s).map_err(ShareError::db("reading an upload link"))?;
-        }
-        Ok(list)
+        self.store(now)?.list(owner)
     }
 
     /// Revokes a share named by `which`: its number or its link ID (only
     /// by its owner: another user gets the same "no such share" as for a
     /// number never issued), or its revoke token (by anyone holding it).
     pub fn revoke(&self, owner: Option<i64>, which: &str, now: u64) -> ShareResult<ShareInfo> {
-        let c = self.conn(now)?;
+        let mut st = self.store(now)?;
         let which = which.trim();
         let which = which.rsplit('/').next().unwrap_or(which);
         let found = if let Ok(num) = which.parse::<i64>() {
-            db::by_num(&c, num).map(|s| s.filter(|s| Some(s.owner) == owner))
+            st.by_num(num)?.filter(|s| Some(s.owner) == owner)
         } else if ids::well_formed(which) {
             let h = ids::id_hash(which);
-            match db::by_id(&c, &h) {
-                Ok(Some(s)) if Some(s.owner) == owner => Ok(Some(s)),
-                Ok(_) => db::by_revoke(&c, &h),
-                Err(e) => Err(e),
+            match st.by_id(&h)? {
+                Some(s) if Some(s.owner) == owner => Some(s),
+                _ => st.by_revoke(&h)?,
             }
         } else {
-            Ok(None)
+            None
         };
-        let mut share = found
-            .map_err(ShareError::db("finding a share"))?
-            .ok_or(ShareError::NotFound)?;
-        upload::fill(&c, &mut share).map_err(ShareError::db("reading an upload link"))?;
+        let mut share = found.ok_or(ShareError::NotFound)?;
+        st.fill(&mut share)?;
         if share.state != ShareState::Available {
             return Err(ShareError::Ended(share.state));
         }
-        db::end(&c, share.num, ShareState::Revoked, now)
-            .map_err(ShareError::db("revoking a share"))?;
-        drop(c);
-        lock(&self.inner.coverage).forget(share.num);
+        st.end(share.num, ShareState::Revoked, now)?;
         Ok(ShareInfo {
             state: ShareState::Revoked,
             ended: Some(now),
@@ -310,12 +299,10 @@ impl Shares {
         if !ids::well_formed(id) {
             return Err(ShareError::NotFound);
         }
-        let c = self.conn(now)?;
-        let share = db::by_id(&c, &ids::id_hash(id))
-            .map_err(ShareError::db("finding a share"))?
-            .ok_or(ShareError::NotFound)?;
+        let mut st = self.store(now)?;
+        let share = st.by_id(&ids::id_hash(id))?.ok_or(ShareError::NotFound)?;
         // An upload link is not downloaded: /s/ID of one is "no such share".
-        if upload::is_upload(&c, share.num).map_err(ShareError::db("finding a share"))? {
+        if st.is_upload(share.num)? {
             return Err(ShareError::NotFound);
         }
         match share.state {
@@ -326,16 +313,13 @@ impl Shares {
 
     /// Ends a share whose file changed or went away since it was shared.
     pub fn file_gone(&self, num: i64, now: u64) -> ShareResult<()> {
-        let c = self.conn(now)?;
-        db::end(&c, num, ShareState::Revoked, now).map_err(ShareError::db("ending a share"))?;
-        drop(c);
-        lock(&self.inner.coverage).forget(num);
+        self.store(now)?.end(num, ShareState::Revoked, now)?;
         Ok(())
     }
 
     /// Ends every share of a deleted account.
     pub fn forget_owner(&self, owner: i64, now: u64) -> ShareResult<usize> {
-        db::end_owner(&*self.conn(now)?, owner, now).map_err(ShareError::db("ending shares"))
+        self.store(now)?.end_owner(owner, now)
     }
 
     /// Records that bytes `[start, end)` of `share` were sent to `who` (a
@@ -349,18 +333,16 @@ impl Shares {
         end: u64,
         now: u64,
     ) -> ShareResult<bool> {
-        let complete = lock(&self.inner.coverage).record(share.num, who, start, end, share.size);
-        if complete {
-            let c = self.conn(now)?;
-            db::count_download(&c, share.num, now)
-                .map_err(ShareError::db("counting a download"))?;
+        if end <= start && share.size > 0 {
+            return Ok(false);
         }
-        Ok(complete)
+        self.store(now)?
+            .served(share.num, who, (start, end), share.size, now)
     }
 }
 
 /// What a share is of, with what its kind records besides the row.
-enum Kind<'a> {
+pub(super) enum Kind<'a> {
     /// One file.
     File,
     /// A folder: the snapshot of its files.

@@ -1,0 +1,496 @@
+//! Share links on a cluster: nodes sharing one throw-away PostgreSQL
+//! (tests/common/pg.rs). Through the library, two `Shares` on the same
+//! database stand for two nodes, with time moved by hand: counts exact
+//! across nodes, a download begun on one node and finished on the other
+//! counts once, revoke and expiry seen everywhere, the per-hour limit
+//! shared. End to end, real `sockit serve` nodes on port 0: a file, a
+//! folder and an end-to-end share made on node A download from node B,
+//! revoke on A answers 410 on B, an ended end-to-end share's ciphertext is
+//! removed by the sweeper with no one visiting; and `admin migrate`
+//! copies a single node's shares (once) so its links work on the cluster.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use common::pg::Pg;
+use common::share::{get, path_of, sha256};
+use common::{Server, run_env};
+use sockit::service::shares::{
+    MAX_RANGES, MAX_TRACKED, NewShare, ShareError, ShareState, SharedFile, Shares, SharesConfig,
+};
+use sockit::store::Backend;
+
+const PASS: &str = "correct horse battery";
+const T0: u64 = 1_700_000_000;
+/// Bound on waiting for the sweeper (a hang, not a sleep for readiness).
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// One node's shares service on `pg`.
+fn shares(pg: &Pg, cfg: SharesConfig) -> Shares {
+    let backend = Backend::parse(&pg.url()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    Shares::open_store(dir.path(), &backend, cfg).unwrap()
+}
+
+fn new(owner: i64, size: u64, downloads: u64) -> NewShare {
+    NewShare {
+        owner,
+        path: "a.bin".into(),
+        size,
+        blake3: [7; 32],
+        expires_in: Some(3600),
+        downloads: Some(downloads),
+        quota: 1 << 30,
+        e2e: None,
+    }
+}
+
+#[test]
+fn counts_are_exact_across_nodes_and_a_resume_elsewhere_counts_once() {
+    let pg = Pg::start();
+    let a = shares(&pg, SharesConfig::default());
+    let b = shares(&pg, SharesConfig::default());
+    let c = a.create(new(1, 100, 40), T0).unwrap();
+    let on_b = b.open_link(&c.id, T0).unwrap();
+    assert_eq!(on_b.num, c.info.num);
+
+    // Begun on A, resumed on B from the same address: one download.
+    assert!(!a.served(&c.info, "10.0.0.1", 0, 60, T0).unwrap());
+    assert!(
+        !b.served(&on_b, "10.0.0.1", 99, 100, T0).unwrap(),
+        "a 1-byte range"
+    );
+    assert!(
+        b.served(&on_b, "10.0.0.1", 60, 99, T0).unwrap(),
+        "the resume completes"
+    );
+    assert_eq!(a.open_link(&c.id, T0).unwrap().downloads, 1);
+    // Another address's half on each node counts nothing.
+    assert!(!a.served(&c.info, "10.0.0.2", 0, 50, T0).unwrap());
+    assert!(!b.served(&on_b, "10.0.0.3", 50, 100, T0).unwrap());
+    assert_eq!(b.open_link(&c.id, T0).unwrap().downloads, 1);
+
+    // 60 whole downloads race on both nodes for the 39 left: exactly 39
+    // count, and the share ends consumed.
+    let counted: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..60)
+            .map(|i| {
+                let (node, share) = if i % 2 == 0 {
+                    (&a, &c.info)
+                } else {
+                    (&b, &on_b)
+                };
+                s.spawn(move || {
+                    usize::from(node.served(share, &format!("r{i}"), 0, 100, T0).unwrap())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(counted, 39);
+    assert!(matches!(
+        b.open_link(&c.id, T0),
+        Err(ShareError::Ended(ShareState::Consumed))
+    ));
+    let listed = &a.list(1, T0).unwrap()[0];
+    assert_eq!((listed.downloads, listed.state), (40, ShareState::Consumed));
+}
+
+#[test]
+fn revoke_expiry_folders_and_limits_hold_on_every_node() {
+    let pg = Pg::start();
+    let cfg = SharesConfig {
+        creates_per_hour: 4,
+        ..SharesConfig::default()
+    };
+    let a = shares(&pg, cfg.clone());
+    let b = shares(&pg, cfg);
+
+    // Revoked on A: 410 (revoked) on B, by number, by link and by token.
+    let r = a.create(new(1, 10, 1), T0).unwrap();
+    a.revoke(Some(1), &r.info.num.to_string(), T0).unwrap();
+    assert!(matches!(
+        b.open_link(&r.id, T0),
+        Err(ShareError::Ended(ShareState::Revoked))
+    ));
+    let t = b.create(new(1, 10, 1), T0).unwrap();
+    assert!(
+        matches!(a.revoke(Some(2), &t.id, T0), Err(ShareError::NotFound)),
+        "bob cannot revoke alice's share by its link"
+    );
+    a.revoke(None, &t.revoke, T0).unwrap();
+    assert!(matches!(
+        b.open_link(&t.id, T0),
+        Err(ShareError::Ended(ShareState::Revoked))
+    ));
+
+    // Expiry with moved time, seen on the other node; then the tombstone
+    // goes and the link is unknown.
+    let e = a.create(new(1, 10, 1), T0).unwrap();
+    assert!(b.open_link(&e.id, T0 + 3599).is_ok());
+    assert!(matches!(
+        b.open_link(&e.id, T0 + 3600),
+        Err(ShareError::Ended(ShareState::Expired))
+    ));
+
+    // A folder made on B lists its snapshot on A.
+    let files: Vec<SharedFile> = (0..3u8)
+        .map(|i| SharedFile {
+            path: format!("d/{i}.bin"),
+            size: u64::from(i) * 10,
+            blake3: hex::encode([i; 32]),
+        })
+        .collect();
+    let mut folder = new(1, 0, 1);
+    folder.path = "d".into();
+    let d = b.create_dir(folder, files.clone(), T0).unwrap();
+    let on_a = a.open_link(&d.id, T0).unwrap();
+    assert_eq!(on_a.files, Some(3));
+    assert_eq!(a.dir_files(&on_a, T0).unwrap(), files);
+
+    // Four creates in the hour across both nodes, the fifth refused.
+    assert!(matches!(
+        a.create(new(1, 10, 1), T0),
+        Err(ShareError::Limit(_))
+    ));
+    assert!(b.create(new(2, 10, 1), T0).is_ok(), "another user's limit");
+    // The tombstone goes in time, and the link is then unknown.
+    let gone = T0 + 3600 + SharesConfig::default().tombstone + 1;
+    assert!(matches!(
+        a.open_link(&e.id, gone),
+        Err(ShareError::NotFound)
+    ));
+    assert!(a.create(new(1, 10, 1), T0 + 3601).is_ok(), "an hour later");
+}
+
+#[test]
+fn coverage_rows_are_bounded_and_go_with_their_share() {
+    let pg = Pg::start();
+    let a = shares(&pg, SharesConfig::default());
+    let c = a.create(new(1, 100, 5), T0).unwrap();
+    let Backend::Postgres(cfg) = Backend::parse(&pg.url()).unwrap() else {
+        unreachable!()
+    };
+    let mut db = sockit::store::pg::connect(&cfg).unwrap();
+    let rows = |db: &mut postgres::Client| -> i64 {
+        db.query_one("SELECT count(*) FROM share_coverage", &[])
+            .unwrap()
+            .get(0)
+    };
+    // The table at its bound (as 10,000 receivers' half downloads would
+    // leave it): one more receiver evicts the least recent, no more.
+    let full = i64::try_from(MAX_TRACKED).unwrap();
+    db.execute(
+        "INSERT INTO share_coverage (num, who, spans, touched)
+         SELECT $1, 'r' || g, ARRAY[0, 1]::BIGINT[], nextval('share_coverage_ticks')
+         FROM generate_series(1, $2::BIGINT) g",
+        &[&c.info.num, &full],
+    )
+    .unwrap();
+    assert!(!a.served(&c.info, "newcomer", 0, 10, T0).unwrap());
+    assert_eq!(rows(&mut db), full);
+    let oldest = db
+        .query_opt("SELECT 1 FROM share_coverage WHERE who = 'r1'", &[])
+        .unwrap();
+    assert!(oldest.is_none(), "the least recent receiver is forgotten");
+    // A receiver fragmenting its ranges past the bound is counted.
+    let counted = (0..=MAX_RANGES as u64)
+        .filter(|i| a.served(&c.info, "frag", i * 2, i * 2 + 1, T0).unwrap())
+        .count();
+    assert_eq!(counted, 1);
+    assert_eq!(a.open_link(&c.id, T0).unwrap().downloads, 1);
+    // The share ends: its rows go with it.
+    a.revoke(Some(1), &c.id, T0).unwrap();
+    assert_eq!(rows(&mut db), 0);
+    assert!(
+        !a.served(&c.info, "late", 0, 100, T0).unwrap(),
+        "an ended share counts nothing"
+    );
+}
+
+/// A node with a web door on `pg`: (server, framed address, web HOST:PORT).
+fn node(pg: &Pg, extra: &[&str]) -> (Server, String, String) {
+    let url = pg.url();
+    let mut args = vec![
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--web",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        common::CHEAP_ARGON2,
+        "--store",
+        &url,
+    ];
+    args.extend_from_slice(extra);
+    let srv = Server::start(&args);
+    let addr = srv.addr("framed", "tcp://");
+    let web = srv.sock("web", "tcp://");
+    (srv, addr, web)
+}
+
+/// Runs `sockit ARGS` with the CLI configuration `cfg` against `addr`.
+fn cli(cfg: &Path, addr: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
+    let mut env: Vec<(&str, &Path)> = vec![
+        ("SOCKIT_CONFIG_DIR", cfg),
+        ("SOCKIT_SERVER", Path::new(addr)),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, Path::new(v))));
+    run_env(args, format!("{PASS}\n").as_bytes(), &env)
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&common::ok(out)).unwrap()
+}
+
+/// Logs alice in to `addr` with the CLI configuration `cfg`.
+fn login(cfg: &Path, addr: &str) {
+    let args = ["login", addr, "--user", "alice", "--password-stdin"];
+    common::ok(&cli(cfg, addr, &args, &[]));
+}
+
+/// `url` (a link naming node A's web door) pointed at `web` instead.
+fn on(web: &str, url: &str) -> String {
+    format!("http://{web}{}", path_of(url))
+}
+
+/// The share's downloads left as `/s/ID/info` on `web` reports them.
+async fn left(web: &str, url: &str) -> u64 {
+    let (status, head, body) = get(web, &format!("{}/info", path_of(url)), &[]).await;
+    assert_eq!(status, 200, "{head}");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["downloads_left"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{v}"))
+}
+
+/// Waits (bounded) until the share behind `url` answers 410 on `web`;
+/// the body.
+async fn until_410(web: &str, url: &str) -> String {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    loop {
+        let (st, _, body) = get(web, &format!("{}/info", path_of(url)), &[]).await;
+        if st == 410 {
+            return String::from_utf8_lossy(&body).into_owned();
+        }
+        assert_eq!(st, 200);
+        assert!(Instant::now() < deadline, "never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_made_on_one_node_work_on_the_other() {
+    let pg = Pg::start();
+    let (_a, addr_a, web_a) = node(&pg, &[]);
+    let (_b, addr_b, web_b) = node(&pg, &[]);
+    pg.add_user("alice", PASS);
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("cfg");
+    login(&cfg, &addr_a);
+    let work = home.path().join("work");
+    std::fs::create_dir_all(work.join("dir/sub")).unwrap();
+    let src = work.join("big.bin");
+    std::fs::write(&src, common::random_bytes(3 << 20 | 777, 1)).unwrap();
+    common::ok(&cli(&cfg, &addr_a, &["put", src.to_str().unwrap()], &[]));
+
+    // A file share made on A: fetched whole on B, equal SHA-256, counted.
+    let s = json(&cli(
+        &cfg,
+        &addr_a,
+        &["share", ":big.bin", "--downloads", "2", "--json"],
+        &[],
+    ));
+    let url = s["url"].as_str().unwrap();
+    assert!(url.contains(&web_a), "{url}");
+    let dest = work.join("got.bin");
+    let out = cli(
+        &cfg,
+        &addr_b,
+        &["get", &on(&web_b, url), dest.to_str().unwrap()],
+        &[],
+    );
+    common::ok(&out);
+    assert_eq!(sha256(&dest), sha256(&src));
+    assert_eq!(left(&web_a, url).await, 1);
+    // Begun on A (the first MiB), finished on B (the rest): one more, the
+    // last, and the link answers 410 on both.
+    let file = format!("{}/file", path_of(url));
+    let (st, _, first) = get(&web_a, &file, &[("Range", "bytes=0-1048575")]).await;
+    assert_eq!((st, first.len()), (206, 1 << 20));
+    assert_eq!(left(&web_b, url).await, 1, "half a download counts nothing");
+    let (st, _, rest) = get(&web_b, &file, &[("Range", "bytes=1048576-")]).await;
+    assert_eq!(st, 206);
+    let mut whole = first;
+    whole.extend_from_slice(&rest);
+    assert!(
+        whole == std::fs::read(&src).unwrap(),
+        "the halves differ from the file"
+    );
+    // (A response is counted as it ends, just after its last byte left.)
+    let body = until_410(&web_b, url).await;
+    assert!(body.contains("consumed"), "{body}");
+    let (st, _, body) = get(&web_a, &format!("{}/info", path_of(url)), &[]).await;
+    assert_eq!(st, 410);
+    assert!(String::from_utf8_lossy(&body).contains("consumed"));
+
+    // A folder share made on A, fetched file by file through B.
+    std::fs::write(work.join("dir/one.txt"), b"one\n").unwrap();
+    std::fs::write(work.join("dir/sub/two.txt"), b"two two\n").unwrap();
+    common::ok(&cli(
+        &cfg,
+        &addr_a,
+        &["put", "-r", work.join("dir").to_str().unwrap(), ":dir"],
+        &[],
+    ));
+    let s = json(&cli(&cfg, &addr_a, &["share", ":dir", "--json"], &[]));
+    let url = s["url"].as_str().unwrap();
+    let into = work.join("folder");
+    common::ok(&cli(
+        &cfg,
+        &addr_b,
+        &["get", &on(&web_b, url), into.to_str().unwrap()],
+        &[],
+    ));
+    let got = |rel: &str| {
+        std::fs::read(into.join(rel)).or_else(|_| std::fs::read(into.join("dir").join(rel)))
+    };
+    assert_eq!(got("one.txt").unwrap(), b"one\n");
+    assert_eq!(got("sub/two.txt").unwrap(), b"two two\n");
+
+    // An end-to-end share made on A: decrypted from B's copy.
+    let plain = work.join("secret.pdf");
+    std::fs::write(&plain, common::random_bytes(200_000, 2)).unwrap();
+    let s = json(&cli(
+        &cfg,
+        &addr_a,
+        &[
+            "share",
+            plain.to_str().unwrap(),
+            "--e2e",
+            "--downloads",
+            "3",
+            "--json",
+        ],
+        &[],
+    ));
+    let link = s["url"].as_str().unwrap();
+    let (bare, key) = link.split_once('#').unwrap();
+    let via_b = on(&web_b, bare);
+    let out_dir = work.join("e2e");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let whole_link = format!("{via_b}#{key}");
+    common::ok(&cli(
+        &cfg,
+        &addr_b,
+        &["get", &via_b, out_dir.to_str().unwrap()],
+        &[("SOCKIT_LINK", &whole_link)],
+    ));
+    assert_eq!(sha256(&out_dir.join("secret.pdf")), sha256(&plain));
+
+    // Revoked on A: 410 on B, and its ciphertext gone at once.
+    assert_eq!(e2e_files(&cfg, &addr_a), 1);
+    let num = s["num"].as_i64().unwrap_or_else(|| panic!("{s}"));
+    common::ok(&cli(&cfg, &addr_a, &["share", "rm", &num.to_string()], &[]));
+    let (st, _, body) = get(&web_b, &format!("{}/info", path_of(bare)), &[]).await;
+    assert_eq!(st, 410);
+    assert!(String::from_utf8_lossy(&body).contains("revoked"));
+    assert_eq!(
+        e2e_files(&cfg, &addr_a),
+        0,
+        "revoked: its ciphertext goes at once"
+    );
+}
+
+/// How many files alice's `.e2e-shares` folder holds, as `sockit ls`
+/// on `addr` lists them.
+fn e2e_files(cfg: &Path, addr: &str) -> usize {
+    let ls = common::ok(&cli(cfg, addr, &["ls", "--json", ":.e2e-shares"], &[]));
+    let v: serde_json::Value =
+        serde_json::from_str(ls.trim()).unwrap_or_else(|e| panic!("{e}: {ls}"));
+    v.as_array()
+        .or_else(|| v["entries"].as_array())
+        .unwrap_or_else(|| panic!("{v}"))
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_removes_an_expired_e2e_shares_ciphertext_unvisited() {
+    let pg = Pg::start();
+    let (_a, addr_a, _) = node(&pg, &["--share-max-expiry", "1"]);
+    pg.add_user("alice", PASS);
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("cfg");
+    login(&cfg, &addr_a);
+    let plain = home.path().join("p.bin");
+    std::fs::write(&plain, common::random_bytes(10_000, 3)).unwrap();
+    json(&cli(
+        &cfg,
+        &addr_a,
+        &["share", plain.to_str().unwrap(), "--e2e", "--json"],
+        &[],
+    ));
+    assert_eq!(e2e_files(&cfg, &addr_a), 1);
+    // Nobody visits the link: the running sweeper alone ends it and
+    // removes the ciphertext (a bounded wait for the next sweep).
+    let deadline = Instant::now() + WAIT_LIMIT;
+    while e2e_files(&cfg, &addr_a) != 0 {
+        assert!(Instant::now() < deadline, "the ciphertext was kept");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_migrate_copies_shares_once_and_their_links_work_on_the_cluster() {
+    let single = Server::start(&[
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--web",
+        "tcp://127.0.0.1:0",
+        "--argon2",
+        common::CHEAP_ARGON2,
+    ]);
+    common::add_user(&single.data(), "alice", PASS);
+    let addr = single.addr("framed", "tcp://");
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("cfg");
+    login(&cfg, &addr);
+    let src: PathBuf = home.path().join("m.bin");
+    std::fs::write(&src, common::random_bytes(100_000, 4)).unwrap();
+    common::ok(&cli(&cfg, &addr, &["put", src.to_str().unwrap()], &[]));
+    let kept = json(&cli(
+        &cfg,
+        &addr,
+        &["share", ":m.bin", "--downloads", "3", "--json"],
+        &[],
+    ));
+    let ended = json(&cli(&cfg, &addr, &["share", ":m.bin", "--json"], &[]));
+    let ended_url = ended["url"].as_str().unwrap().to_owned();
+    let rm = ended_url.rsplit('/').next().unwrap().to_owned();
+    common::ok(&cli(&cfg, &addr, &["share", "rm", &rm], &[]));
+    let dir = single.stop_keep_dir();
+    let data = dir.path().join("data");
+
+    let pg = Pg::start();
+    let first = pg.migrate(&data);
+    assert_eq!(first["shares"]["shares"], 2, "{first}");
+    assert_eq!(first["shares"]["present"], 0, "{first}");
+    let second = pg.migrate(&data);
+    assert_eq!(second["shares"]["shares"], 0, "{second}");
+    assert_eq!(second["shares"]["present"], 2, "{second}");
+
+    // The same links on a cluster node: the live one downloads, the
+    // revoked one is still a tombstone.
+    let (_n, _, web) = node(&pg, &[]);
+    let url = kept["url"].as_str().unwrap();
+    let (st, _, body) = get(&web, &format!("{}/file", path_of(url)), &[]).await;
+    assert_eq!(st, 200);
+    assert!(body == std::fs::read(&src).unwrap());
+    assert_eq!(left(&web, url).await, 2);
+    let (st, _, body) = get(&web, &format!("{}/info", path_of(&ended_url)), &[]).await;
+    assert_eq!(st, 410);
+    assert!(String::from_utf8_lossy(&body).contains("revoked"));
+}
