@@ -175,7 +175,7 @@ fn coverage_rows_are_bounded_and_go_with_their_share() {
     let Backend::Postgres(cfg) = Backend::parse(&pg.url()).unwrap() else {
         unreachable!()
     };
-    let mut db = sockit::store::pg::connect(&cfg).unwrap();
+    let mut db = cfg.connect().unwrap();
     let rows = |db: &mut postgres::Client| -> i64 {
         db.query_one("SELECT count(*) FROM share_coverage", &[])
             .unwrap()
