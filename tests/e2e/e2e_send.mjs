@@ -13,12 +13,11 @@
 // Also checks the page's sealing path (sealFile, which the sender uses)
 // against tests/vectors/e2e.json, and web/hash.js against node's SHA-256
 // and BLAKE3's published vectors.
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, ROOT, launch, saveFailure, startServer, walk } from "./harness.mjs";
+import { ROOT, launch, saveFailure, sockitCli, startServer, walk } from "./harness.mjs";
 
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
@@ -45,11 +44,7 @@ const data = join(tmp, "data");
 const env = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg"), RUST_LOG: "sockit=debug,info" };
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
 
-function sockit(args, input = "", extraEnv = {}) {
-  const r = spawnSync(BIN, args, { input, env: { ...env, ...extraEnv }, encoding: "utf8", timeout: LIMIT });
-  if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
+const sockit = sockitCli(env, LIMIT);
 
 /** Fails if any stored file or the log holds one of `needles`. */
 function assertNowhere(needles, log) {
@@ -165,7 +160,7 @@ try {
   // The CLI fetches it with the key from the environment, never argv.
   const out = join(tmp, "cli");
   mkdirSync(out);
-  const got = JSON.parse(sockit(["get", bare, out, "--json"], "", { SOCKIT_LINK: link }));
+  const got = JSON.parse(sockit(["get", bare, out, "--json"], "", { ...env, SOCKIT_LINK: link }));
   if (got.sha256 !== sha256(bytes)) throw new Error(`sockit get: ${JSON.stringify(got)}`);
   if (sha256(readFileSync(join(out, name))) !== sha256(bytes)) throw new Error("sockit get saved other bytes");
 

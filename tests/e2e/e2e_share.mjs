@@ -7,12 +7,11 @@
 // Also checks web/e2e.js against tests/vectors/e2e.json (the same vectors
 // the Rust code checks), and that a missing key, a wrong key, altered,
 // truncated and reordered ciphertext each give a clear message and no file.
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, ROOT, launch, saveFailure, startServer, walk } from "./harness.mjs";
+import { ROOT, launch, saveFailure, sockitCli, startServer, walk } from "./harness.mjs";
 
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
@@ -24,11 +23,7 @@ const data = join(tmp, "data");
 const env = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg") };
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
 
-function sockit(args, input = "") {
-  const r = spawnSync(BIN, args, { input, env, encoding: "utf8", timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
+const sockit = sockitCli(env);
 
 const { proc: server, addrs } = await startServer(["--web", "tcp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
   ...CHEAP, "--data", data], env, LIMIT);

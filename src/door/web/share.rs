@@ -30,9 +30,11 @@ use crate::service::unix_now;
 use crate::wire::ErrorCode;
 
 /// The page's policy: its own script and style only, no framing, no
-/// forms anywhere, no referrer.
+/// forms anywhere, no referrer; a worker only from this origin (the
+/// download service worker, web/sw.js, which the share page registers).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-                   img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+                   img-src 'self' data:; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+                   form-action 'none'";
 
 /// The shares service, or 404 on a server without it.
 pub(super) fn shares(state: &WebState) -> Result<Shares, ApiError> {
@@ -96,7 +98,7 @@ pub async fn page(
     };
     page_or_error(
         lookup(&state, &id).await.map(drop),
-        include_str!("../../../web/share.html"),
+        super::assets::SHARE_PAGE,
     )
 }
 
