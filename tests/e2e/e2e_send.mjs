@@ -14,10 +14,10 @@
 // against tests/vectors/e2e.json, and web/hash.js against node's SHA-256
 // and BLAKE3's published vectors.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, launch, saveFailure, sockitCli, startServer, walk } from "./harness.mjs";
+import { launch, ROOT, runTest, sockitCli, startServer, walk } from "./harness.mjs";
 
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
@@ -62,8 +62,7 @@ const { proc: server, addrs } = await startServer(["--web", "tcp://127.0.0.1:0",
 const web = addrs.web.replace(/^tcp:\/\//, "http://");
 let browser;
 let page;
-let failed = false;
-try {
+await runTest("e2e send web", "e2e-send-failure", tmp, () => ({ browser, page, procs: [server] }), async () => {
   sockit(["user", "add", "alice", "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
   browser = await launch();
   const ctx = await browser.newContext({ acceptDownloads: true });
@@ -215,14 +214,5 @@ try {
   if (left.length) throw new Error(`a consumed share's ciphertext stays 30 s on: ${left}`);
   assertNowhere([MARKER, name, key], log);
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log("e2e send web: ok (page seals and shares; sockit get, Blob and streamed browser downloads equal SHA-256; store and log hold ciphertext only; vectors and hashes)");
-} catch (e) {
-  failed = true;
-  console.error("e2e send web: FAILED:", e);
-  await saveFailure(page, "e2e-send-failure");
-} finally {
-  if (browser) await browser.close();
-  server.kill("SIGTERM");
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+  return "page seals and shares; sockit get, Blob and streamed browser downloads equal SHA-256; store and log hold ciphertext only; vectors and hashes";
+});

@@ -8,10 +8,10 @@
 // the Rust code checks), and that a missing key, a wrong key, altered,
 // truncated and reordered ciphertext each give a clear message and no file.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, launch, saveFailure, sockitCli, startServer, walk } from "./harness.mjs";
+import { launch, ROOT, runTest, sockitCli, startServer, walk } from "./harness.mjs";
 
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
@@ -30,8 +30,7 @@ const { proc: server, addrs } = await startServer(["--web", "tcp://127.0.0.1:0",
 const framed = addrs.framed;
 let browser;
 let page;
-let failed = false;
-try {
+await runTest("e2e share web", "e2e-share-failure", tmp, () => ({ browser, page, procs: [server] }), async () => {
   sockit(["user", "add", "alice", "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
   sockit(["login", framed, "--user", "alice", "--password-stdin"], PASS + "\n");
   // Several records and a short last one, with a marker to look for.
@@ -121,14 +120,5 @@ try {
   await page.goto(bare);
   await page.waitForSelector("#share-status:has-text('its key is missing')");
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log("e2e share web: ok (CLI seals, page decrypts equal SHA-256, vectors, store holds ciphertext only, altered/truncated/reordered refused, wrong and missing key)");
-} catch (e) {
-  failed = true;
-  console.error("e2e share web: FAILED:", e);
-  await saveFailure(page, "e2e-share-failure");
-} finally {
-  if (browser) await browser.close();
-  server.kill("SIGTERM");
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+  return "CLI seals, page decrypts equal SHA-256, vectors, store holds ciphertext only, altered/truncated/reordered refused, wrong and missing key";
+});

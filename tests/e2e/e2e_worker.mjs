@@ -13,7 +13,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sockitCli, launch, saveFailure, startServer } from "./harness.mjs";
+import { launch, runTest, sockitCli, startServer } from "./harness.mjs";
 
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
@@ -32,8 +32,7 @@ const framed = addrs.framed;
 const web = addrs.web.replace(/^tcp:\/\//, "http://");
 let browser;
 let page;
-let failed = false;
-try {
+await runTest("e2e worker", "e2e-worker-failure", tmp, () => ({ browser, page, procs: [server] }), async () => {
   sockit(["user", "add", "alice", "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
   sockit(["login", framed, "--user", "alice", "--password-stdin"], PASS + "\n");
   // 64 MiB and a short last record: over the page's 64 MiB Blob limit.
@@ -116,15 +115,6 @@ try {
   const gone = await page.goto(share.url);
   if (gone.status() !== 410 || !(await page.content()).includes("revoked")) throw new Error(`a revoked link's page: ${gone.status()}`);
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log("e2e worker: ok (64 MiB e2e share without showSaveFilePicker: streamed through the download worker with equal SHA-256, "
-    + "404 from the worker for a used or unknown token, 204 from the server, two tabs at once, revoked page)");
-} catch (e) {
-  failed = true;
-  console.error("e2e worker: FAILED:", e);
-  await saveFailure(page, "e2e-worker-failure");
-} finally {
-  if (browser) await browser.close();
-  server.kill("SIGTERM");
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+  return "64 MiB e2e share without showSaveFilePicker: streamed through the download worker with equal SHA-256, "
+    + "404 from the worker for a used or unknown token, 204 from the server, two tabs at once, revoked page";
+});

@@ -3,7 +3,7 @@
 // directory, the browser, the screenshots kept as artifacts and the page
 // left behind when a test fails.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -81,4 +81,26 @@ export async function saveFailure(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true }).catch(() => {});
   writeFileSync(join(ARTIFACTS, `${name}.html`), await page.content().catch(() => ""));
   console.error(`screenshot and HTML in ${ARTIFACTS}`);
+}
+
+/** Runs a test's `body` and ends the process: `NAME: ok (WHAT)` with
+ * what `body` returns, or `NAME: FAILED` and the page left as ARTIFACT.*
+ * (`saveFailure`). Then it closes the browser, kills the processes (the
+ * server first) and removes `tmp`. `live()` gives what is running now:
+ * `{ browser, page, procs }`. Exits 0 or 1. */
+export async function runTest(name, artifact, tmp, live, body) {
+  let failed = false;
+  try {
+    console.log(`${name}: ok (${await body()})`);
+  } catch (e) {
+    failed = true;
+    console.error(`${name}: FAILED:`, e);
+    await saveFailure(live().page, artifact);
+  } finally {
+    const { browser, procs } = live();
+    if (browser) await browser.close();
+    for (const p of procs) if (p) p.kill("SIGTERM");
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  process.exit(failed ? 1 : 0);
 }

@@ -7,11 +7,11 @@
 // (git ignores it, CI keeps it); on failure also the failing page and its HTML.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { BIN, sockitCli, launch, saveFailure, screenshots, startServer } from "./harness.mjs";
+import { BIN, launch, runTest, screenshots, sockitCli, startServer } from "./harness.mjs";
 
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
@@ -78,8 +78,7 @@ let { proc: server, addrs } = await serve();
 const web = addrs.web.replace("tcp://", "http://");
 const framed = addrs.framed;
 let browser, page, cli;
-let failed = false;
-try {
+await runTest("e2e web", "failure", tmp, () => ({ browser, page, procs: [server, cli && cli.proc] }), async () => {
   for (const name of ["alice", "bob"]) sockit(["user", "add", name, "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
   sockit(["login", framed, "--user", "bob", "--password-stdin"], PASS + "\n");
   cli = cliChat(framed, "lobby");
@@ -456,15 +455,5 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), the Share action and My shares, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, a direct message both ways with its unread count and read marker, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
-} catch (e) {
-  failed = true;
-  console.error("e2e web: FAILED:", e);
-  await saveFailure(page, "failure");
-} finally {
-  if (browser) await browser.close();
-  if (cli) cli.proc.kill();
-  server.kill("SIGTERM");
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+  return "login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), the Share action and My shares, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, a direct message both ways with its unread count and read marker, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts";
+});
