@@ -105,11 +105,11 @@ const shares = {
    * copy and revoke buttons, and moves the focus to it. */
   show(r, what) {
     const url = r.url || `${location.origin}/${r.upload ? "u" : "s"}/${r.share_id}`;
-    this.made = r.num;
+    this.made = r.num === undefined ? null : r.num;
     this.el("share-link").value = url;
     this.el("share-made-what").textContent = what;
     this.el("share-copied").textContent = "";
-    this.el("share-made-revoke").hidden = false;
+    this.el("share-made-revoke").hidden = this.made === null;
     this.el("share-made").hidden = false;
     this.el("share-link").focus();
     this.el("share-link").select();

@@ -178,6 +178,8 @@ async function fromThePage() {
     const box = await page.locator(`#${id}`).boundingBox();
     if (!box || box.x < 0 || box.x + box.width > 390) throw new Error(`#${id} at 390 px: ${JSON.stringify(box)}`);
   }
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (wide > 390) throw new Error(`the page is ${wide} px wide at 390`);
   // Over the server's limit: its refusal is shown, nothing is made.
   await page.fill("#uplink-files", "51");
   await page.evaluate(() => { document.getElementById("uplink-files").removeAttribute("max"); });

@@ -112,6 +112,7 @@ await runTest("e2e worker", "e2e-worker-failure", tmp, () => ({ browser, page, p
 
   // Revoked: the page says so, and offers nothing.
   sockit(["share", "rm", String(share.num), "--server", framed]);
+  await page.goto("about:blank"); // else only the #fragment would change
   const gone = await page.goto(share.url);
   if (gone.status() !== 410 || !(await page.content()).includes("revoked")) throw new Error(`a revoked link's page: ${gone.status()}`);
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
