@@ -46,7 +46,7 @@ async function e2eSink(meta, save) {
 
 /** How long the page waits for the worker to take the download's
  * navigation before it falls back to a Blob. */
-const WORKER_WAIT_MS = 15000;
+const WORKER_WAIT_MS = 30000;
 
 /** The download service worker, registered (scope /dl/) and active; null
  * where there is none (an insecure context, an old browser, a refusal). */
@@ -100,18 +100,20 @@ async function workerSink(meta) {
     wake();
   };
   worker.postMessage({ type: "sockit-download", token, name: meta.name, size: meta.size }, [ch.port2]);
-  // The worker answers this navigation with the stream, as an attachment:
-  // the browser saves it and this page stays.
-  const a = document.createElement("a");
-  a.href = "/dl/" + token;
-  a.rel = "noopener";
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
+  // The worker answers this navigation with the stream, as an attachment,
+  // and the browser saves it. A hidden frame navigates, not this page: an
+  // answer that is not the download (the worker had no stream for it, or
+  // none took it and the server said 204) leaves this page as it is.
+  const frame = document.createElement("iframe");
+  frame.hidden = true;
+  frame.title = "download";
+  frame.src = "/dl/" + token;
+  document.body.appendChild(frame);
   const timer = setTimeout(() => started(false), WORKER_WAIT_MS);
   const ok = await begun;
   clearTimeout(timer);
   if (!ok) {
+    frame.remove();
     port.postMessage({ type: "abort" });
     port.close();
     return null;
@@ -125,7 +127,8 @@ async function workerSink(meta) {
     credits--;
     port.postMessage({ type: "chunk", bytes });
   };
-  const close = (type) => { clearInterval(keepAlive); port.postMessage({ type }); port.close(); };
+  // The frame goes once the browser has the whole download (or none).
+  const close = (type) => { clearInterval(keepAlive); port.postMessage({ type }); port.close(); setTimeout(() => frame.remove(), 60000); };
   return {
     write: async (b) => { if (held) await send(held); held = b; },
     done: async () => {

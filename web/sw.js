@@ -3,8 +3,9 @@
 // System Access API. The share page decrypts record by record and hands
 // the plaintext here through a MessageChannel; this worker answers the
 // page's navigation to /dl/TOKEN with a ReadableStream of it, as an
-// attachment, so the browser writes it to its downloads folder while it
-// is decrypted and nothing holds the whole file.
+// attachment (the page navigates a hidden frame there), so the browser
+// writes it to its downloads folder while it is decrypted and nothing
+// holds the whole file.
 //
 // Back-pressure: the stream asks the page for one piece at a time (a
 // "pull" message when the browser has read what it had), so at most one

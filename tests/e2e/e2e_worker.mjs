@@ -65,7 +65,9 @@ await runTest("e2e worker", "e2e-worker-failure", tmp, () => ({ browser, page, p
   /** Clicks Download; gives the download, and how far the page had
    * decrypted when the browser began saving it. */
   const download = async (p) => {
-    const [dl] = await Promise.all([p.waitForEvent("download"), p.click("#share-download")]);
+    const [dl] = await Promise.all([p.waitForEvent("download"), p.click("#share-download")]).catch(async (e) => {
+      throw new Error(`no download (the page says: ${await p.textContent("#share-status").catch(() => "?")}): ${e}`);
+    });
     const progress = await p.evaluate(() => document.getElementById("share-progress").value);
     return { dl, progress };
   };

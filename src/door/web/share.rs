@@ -29,12 +29,13 @@ use crate::service::shares::{ShareError, ShareInfo, Shares};
 use crate::service::unix_now;
 use crate::wire::ErrorCode;
 
-/// The page's policy: its own script and style only, no framing, no
-/// forms anywhere, no referrer; a worker only from this origin (the
-/// download service worker, web/sw.js, which the share page registers).
+/// The page's policy: its own script and style only, not framed by
+/// anyone, no forms anywhere, no referrer; a worker and a frame only from
+/// this origin (the download service worker, web/sw.js, which the share
+/// page registers, and the hidden frame whose navigation it answers).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-                   img-src 'self' data:; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
-                   form-action 'none'";
+                   img-src 'self' data:; worker-src 'self'; frame-src 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'; form-action 'none'";
 
 /// The shares service, or 404 on a server without it.
 pub(super) fn shares(state: &WebState) -> Result<Shares, ApiError> {
