@@ -126,7 +126,11 @@ pub async fn worker() -> Response {
 /// stays on the share page, which then falls back to a Blob. The server
 /// never has the bytes of such a download.
 pub async fn worker_miss() -> Response {
-    (StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "no-store")]).into_response()
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "no-store")],
+    )
+        .into_response()
 }
 
 /// The `<head>` the link pages (share.html, upload.html) have in common:

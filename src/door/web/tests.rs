@@ -315,14 +315,23 @@ async fn the_download_worker_is_served_from_its_scope_and_a_miss_stays_on_the_pa
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let h = res.headers();
-    assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     assert_eq!(h[header::CONTENT_SECURITY_POLICY], "default-src 'none'");
     assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     // Served from /dl/, so no wider scope is possible without a
     // Service-Worker-Allowed header, which it never sends.
     assert!(h.get("service-worker-allowed").is_none());
     let js = res.into_body().collect().await.unwrap().to_bytes();
-    assert!(std::str::from_utf8(&js).unwrap().contains("sockit-download"));
+    assert!(
+        std::str::from_utf8(&js)
+            .unwrap()
+            .contains("sockit-download")
+    );
     // A download the worker did not take reaches the server: no content,
     // so the browser stays on the page (and the server has no bytes).
     let (status, headers, body) = send(
@@ -341,7 +350,14 @@ async fn the_download_worker_is_served_from_its_scope_and_a_miss_stays_on_the_pa
 fn the_link_pages_share_one_head() {
     for page in [super::assets::SHARE_PAGE, super::assets::UPLOAD_PAGE] {
         assert!(page.starts_with("<!doctype html>"));
-        for once in ["<head>", "</head>", "/assets/style.css", "/assets/blake3.js", "no-referrer", "<title>"] {
+        for once in [
+            "<head>",
+            "</head>",
+            "/assets/style.css",
+            "/assets/blake3.js",
+            "no-referrer",
+            "<title>",
+        ] {
             assert_eq!(page.matches(once).count(), 1, "{once} in {page}");
         }
         assert!(page.find("</head>") < page.find("<body>"));
