@@ -6,7 +6,9 @@
 // decrypts it; the saved file's SHA-256 equals the sender's. Also: the
 // worker answers a URL it has no stream for with 404 (a used token, a made
 // up one), the server never has the bytes of /dl/ (204), two tabs stream
-// at once without mixing, and a revoked link's page says "revoked".
+// at once without mixing, an altered last record fails the browser's
+// download (never a complete-looking file), and a revoked link's page
+// says "revoked".
 //
 //   node tests/e2e/e2e_worker.mjs     (SOCKIT_BIN, CHROMIUM override the paths)
 import { createHash, randomBytes } from "node:crypto";
@@ -112,6 +114,32 @@ await runTest("e2e worker", "e2e-worker-failure", tmp, () => ({ browser, page, p
   const [ha, hb] = await Promise.all([saved(da.dl, "a.bin"), saved(db.dl, "b.bin")]);
   if (ha !== sha256(bytes) || hb !== sha256(bytes)) throw new Error("a download in two tabs at once has another SHA-256");
 
+  // The last record altered on the way, the download streaming through
+  // the worker: the page says which record failed, and the browser's
+  // download fails instead of completing (the page held that record back
+  // and aborted the stream), so no complete-looking file is left.
+  const small = randomBytes(5 * 65536 + 999);
+  writeFileSync(join(tmp, "small.bin"), small);
+  const second = JSON.parse(sockit(["share", join(tmp, "small.bin"), "--e2e", "--json", "--server", framed]));
+  const t = await ctx.newPage();
+  t.setDefaultTimeout(LIMIT);
+  t.on("pageerror", (e) => errors.push(String(e)));
+  await t.route("**/file", async (route) => {
+    const r = await route.fetch();
+    const body = Buffer.from(await r.body());
+    body[body.length - 20] ^= 1;
+    await route.fulfill({ status: 200, headers: r.headers(), body });
+  });
+  await t.goto(second.url);
+  await t.waitForSelector(`#share-name:text-is("small.bin")`);
+  await t.evaluate(() => { window.sockitE2eLimits.blobMax = 0; });
+  const bad = await download(t);
+  await t.waitForSelector("#share-status:has-text('Record 5 failed authentication')");
+  if (!bad.dl.url().startsWith(web + "/dl/")) throw new Error(`the altered download came from ${bad.dl.url()}`);
+  const why = await bad.dl.failure();
+  if (!why) throw new Error("the browser completed a download whose last record failed");
+  await t.close();
+
   // Revoked: the page says so, and offers nothing.
   sockit(["share", "rm", String(share.num), "--server", framed]);
   await page.goto("about:blank"); // else only the #fragment would change
@@ -119,5 +147,6 @@ await runTest("e2e worker", "e2e-worker-failure", tmp, () => ({ browser, page, p
   if (gone.status() !== 410 || !(await page.content()).includes("revoked")) throw new Error(`a revoked link's page: ${gone.status()}`);
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   return "64 MiB e2e share without showSaveFilePicker: streamed through the download worker with equal SHA-256, "
-    + "404 from the worker for a used or unknown token, 204 from the server, two tabs at once, revoked page";
+    + "404 from the worker for a used or unknown token, 204 from the server, two tabs at once, "
+    + "an altered last record fails the browser's download, revoked page";
 });
