@@ -454,6 +454,9 @@ async fn a_name_registered_again_reads_none_of_the_old_accounts_direct_messages(
         .await
         .unwrap();
     say(&mut bob, "@ann", "secret plan for ann").await;
+    ask(&mut ann, ChatRequest::Dm { to: "bob".into() })
+        .await
+        .unwrap();
     say(&mut ann, "@bob", "secret answer to bob").await;
     let old = ["secret plan for ann", "secret answer to bob"].map(String::from);
     let bobs = Reading {
@@ -467,6 +470,9 @@ async fn a_name_registered_again_reads_none_of_the_old_accounts_direct_messages(
 
     register_again(&srv, "ann");
     let mut ann = member(&srv, "ann").await;
+    ask(&mut ann, ChatRequest::Dm { to: "bob".into() })
+        .await
+        .unwrap();
     let none = Reading {
         history: vec![],
         listed: false,

@@ -191,6 +191,9 @@ async fn a_name_registered_again_reads_none_of_the_old_direct_messages_on_any_no
         .await
         .unwrap();
     common::chat::say(&mut bob, "@ann", "secret plan for ann").await;
+    ask(&mut ann, ChatRequest::Dm { to: "bob".into() })
+        .await
+        .unwrap();
     common::chat::say(&mut ann, "@bob", "secret answer to bob").await;
     let bobs = Reading {
         history: vec!["secret plan for ann".into(), "secret answer to bob".into()],
@@ -211,8 +214,15 @@ async fn a_name_registered_again_reads_none_of_the_old_direct_messages_on_any_no
         unread: 0,
         found: vec![],
     };
-    for srv in [&one, &two] {
+    let ann_on = async |srv| {
         let mut ann = member(srv, "ann").await;
+        ask(&mut ann, ChatRequest::Dm { to: "bob".into() })
+            .await
+            .unwrap();
+        ann
+    };
+    for srv in [&one, &two] {
+        let mut ann = ann_on(srv).await;
         assert_eq!(reading(&mut ann, "@ann+bob", "secret").await, none);
     }
     assert_eq!(reading(&mut bob, "@ann+bob", "secret").await, bobs);
@@ -225,7 +235,7 @@ async fn a_name_registered_again_reads_none_of_the_old_direct_messages_on_any_no
         found: vec!["secret welcome, new ann".into()],
     };
     for srv in [&one, &two] {
-        let mut ann = member(srv, "ann").await;
+        let mut ann = ann_on(srv).await;
         assert_eq!(reading(&mut ann, "@ann+bob", "secret").await, news);
     }
 }

@@ -105,8 +105,9 @@ fn one(event: &str, name: &str) -> Heard {
     }
 }
 
-/// Ann and cid in the room on `a`, each told of the other's arrival (so
-/// node `a` has looked at the other nodes for the room by then).
+/// Ann and cid in the room on `a`, ann told of cid's arrival (so node `a`
+/// has looked at the other nodes for the room by then), and each with
+/// nothing more to hear.
 async fn settled(a: &Server) -> (Client, Client) {
     let mut ann = member_in(a, "ann").await;
     assert_eq!(
@@ -117,6 +118,15 @@ async fn settled(a: &Server) -> (Client, Client) {
     let mut cid = member_in(a, "cid").await;
     assert_eq!(heard(&mut cid).await, one("join", "cid"));
     assert_eq!(heard(&mut ann).await, one("join", "cid"));
+    // Cid heard of ann's arrival if he came before its grace was over.
+    say(&mut ann, ROOM, "settled").await;
+    loop {
+        match next(&mut cid).await {
+            ChatEvent::Message(m) if m.text == "settled" => break,
+            ChatEvent::Presence { name, .. } if name == "ann" => {}
+            ev => panic!("{ev:?}"),
+        }
+    }
     (ann, cid)
 }
 
