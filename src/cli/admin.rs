@@ -111,6 +111,10 @@ fn print_report(data: &std::path::Path, c: &Copied) {
         "  shares: {} copied ({} renumbered, their number was taken), {} already there; {} folder-share files",
         s.shares, s.renumbered, s.present, s.files
     );
+    println!(
+        "  upload links: {} copied with {} logged uploads",
+        s.upload_links, s.uploads
+    );
     if !a.conflicts.is_empty() {
         println!(
             "  left alone, PostgreSQL holds other accounts under these names or ids: {}",
