@@ -723,10 +723,20 @@ async fn an_upload_begun_on_one_node_finishes_on_the_other_verified_once() {
         ("X-Sockit-Blake3", b3.as_str()),
     ];
     let last = &bytes[short..];
-    let (ra, rb) = tokio::join!(
-        request(web_a, "PUT", &put_path, &headers, last),
-        request(web_b, "PUT", &put_path, &headers, last),
-    );
+    // (A releases its claim on the partial just after making it durable:
+    // while it holds it both are told "busy", 409, and send again.)
+    let deadline = Instant::now() + WAIT_LIMIT;
+    let (ra, rb) = loop {
+        let (ra, rb) = tokio::join!(
+            request(web_a, "PUT", &put_path, &headers, last),
+            request(web_b, "PUT", &put_path, &headers, last),
+        );
+        if ra.0 != 409 || rb.0 != 409 {
+            break (ra, rb);
+        }
+        assert!(Instant::now() < deadline, "never taken");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let statuses = [ra.0, rb.0];
     assert_eq!(
         statuses.iter().filter(|&&s| s == 201).count(),

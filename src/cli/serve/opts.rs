@@ -89,7 +89,7 @@ pub(super) async fn open_services(
         // A locked owner's links stop on every node at once: each lookup
         // asks the (shared) account store, as a login would.
         let acc = accounts.clone();
-        s.set_owner_locked(std::sync::Arc::new(move |id| {
+        s.set_owner_locked(std::sync::Arc::new(move |id: i64| {
             acc.owner_locked(id).map_err(|e| e.to_string())
         }));
     }

@@ -134,9 +134,11 @@ fn a_locked_owners_links_stop_and_come_back_unlocked() {
     let (_d, s) = open(SharesConfig::default());
     let locked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let l = locked.clone();
-    s.set_owner_locked(std::sync::Arc::new(move |owner| {
-        Ok(owner == 1 && l.load(std::sync::atomic::Ordering::SeqCst))
-    }));
+    s.set_owner_locked(std::sync::Arc::new(
+        move |owner: i64| -> Result<bool, String> {
+            Ok(owner == 1 && l.load(std::sync::atomic::Ordering::SeqCst))
+        },
+    ));
     let d = s.create(new(1, 10), T0).unwrap();
     let u = s.create_upload(upload_link(1, None, None), T0).unwrap();
     let other = s.create(new(2, 10), T0).unwrap();
@@ -166,7 +168,9 @@ fn a_locked_owners_links_stop_and_come_back_unlocked() {
     assert!(s.open_link(&d.id, T0).is_ok());
     assert!(s.open_upload(&u.id, T0).is_ok());
     // A store failure refuses the link rather than serve it.
-    s.set_owner_locked(std::sync::Arc::new(|_| Err("down".into())));
+    s.set_owner_locked(std::sync::Arc::new(|_: i64| -> Result<bool, String> {
+        Err("down".into())
+    }));
     assert!(matches!(
         s.open_link(&d.id, T0),
         Err(ShareError::Internal { .. })
