@@ -260,11 +260,17 @@ impl Home {
     fn login(addr: &str) -> Home {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("cfg");
-        let args = ["login", addr, "--user", "alice", "--password-stdin"];
-        common::ok(&cli(&cfg, addr, &args, &[]));
         let home = Home { dir, cfg };
+        home.login_to(addr);
         std::fs::create_dir_all(home.work()).unwrap();
         home
+    }
+
+    /// Logs alice in through `addr` too (the CLI keeps a session per
+    /// server address).
+    fn login_to(&self, addr: &str) {
+        let args = ["login", addr, "--user", "alice", "--password-stdin"];
+        common::ok(&self.run(addr, &args));
     }
 
     /// Where local files go.
@@ -550,7 +556,11 @@ async fn admin_migrate_copies_shares_once_and_their_links_work_on_the_cluster() 
     // The upload link takes files on the cluster, and its log came along.
     let more = home.work().join("more.txt");
     std::fs::write(&more, b"sent after the move\n").unwrap();
-    common::ok(&send(&home, &format!("http://{web}{}", path_of(&up_url)), &more));
+    common::ok(&send(
+        &home,
+        &format!("http://{web}{}", path_of(&up_url)),
+        &more,
+    ));
     let on_cluster = Home::login(&n_addr);
     let log = on_cluster.json(&n_addr, &["share", "log", &up["num"].to_string(), "--json"]);
     let names: Vec<_> = log["uploads"]
@@ -684,6 +694,7 @@ async fn an_upload_begun_on_one_node_finishes_on_the_other_verified_once() {
     let (nodes, home) = cluster(&pg, 2, &["--quota", "3M"]);
     let (addr_a, web_a) = (nodes[0].1.as_str(), nodes[0].2.as_str());
     let (addr_b, web_b) = (nodes[1].1.as_str(), nodes[1].2.as_str());
+    home.login_to(addr_b);
     let link = home.json(addr_a, &["share", "--upload", ":inbox", "--json"]);
     let url = link["url"].as_str().unwrap().to_owned();
     let num = link["num"].to_string();
@@ -708,7 +719,10 @@ async fn an_upload_begun_on_one_node_finishes_on_the_other_verified_once() {
             assert_eq!(v["name"], "big.bin", "its own partial, not a new name");
             break;
         }
-        assert!(Instant::now() < deadline, "the partial never showed on B: {v}");
+        assert!(
+            Instant::now() < deadline,
+            "the partial never showed on B: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(log(addr_b).is_empty());

@@ -465,7 +465,10 @@ async fn a_locked_owners_links_stop_and_unlocking_brings_them_back() {
         let (status, _, body) = get(&env.web, &path, &[]).await;
         let body = String::from_utf8_lossy(&body);
         assert_eq!(status, 403, "{path}: {body}");
-        assert!(body.contains("the owner's account is locked"), "{path}: {body}");
+        assert!(
+            body.contains("the owner's account is locked"),
+            "{path}: {body}"
+        );
     }
     let dest = env.work().join("got.bin");
     let out = env.as_user("nobody", &["get", &s_url, dest.to_str().unwrap()], b"");
@@ -493,5 +496,6 @@ async fn a_locked_owners_links_stop_and_unlocking_brings_them_back() {
     let (code, v, t) = send(&env, &u_url, &f);
     assert_eq!(code, Some(0), "{t}");
     assert_eq!(v["name"], "drop.txt");
+    env.login("alice"); // the lock ended her session
     assert_eq!(sha256(&fetched(&env, "inbox/drop.txt")), sha256(&f));
 }

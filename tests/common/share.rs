@@ -47,14 +47,19 @@ impl Env {
         };
         for u in ["alice", "bob"] {
             super::add_user(&env.srv.data(), u, PASS);
-            let out = env.as_user(
-                u,
-                &["login", &env.addr, "--user", u, "--password-stdin"],
-                format!("{PASS}\n").as_bytes(),
-            );
-            assert!(out.status.success(), "login: {out:?}");
+            env.login(u);
         }
         env
+    }
+
+    /// Logs `user` in (again: a lock or a new password ended the session).
+    pub fn login(&self, user: &str) {
+        let out = self.as_user(
+            user,
+            &["login", &self.addr, "--user", user, "--password-stdin"],
+            format!("{PASS}\n").as_bytes(),
+        );
+        assert!(out.status.success(), "login: {out:?}");
     }
 
     /// Runs `sockit ARGS` as `user` (`anon`: no login at all).

@@ -143,9 +143,8 @@ fn read_files(c: &rusqlite::Connection) -> rusqlite::Result<Vec<FileRow>> {
 }
 
 fn read_links(c: &rusqlite::Connection) -> rusqlite::Result<Vec<LinkRow>> {
-    let mut st = c.prepare(
-        "SELECT num, max_bytes, max_files, bytes, files FROM upload_links ORDER BY num",
-    )?;
+    let mut st =
+        c.prepare("SELECT num, max_bytes, max_files, bytes, files FROM upload_links ORDER BY num")?;
     let rows = st.query_map(params![], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })?;
@@ -153,8 +152,7 @@ fn read_links(c: &rusqlite::Connection) -> rusqlite::Result<Vec<LinkRow>> {
 }
 
 fn read_log(c: &rusqlite::Connection) -> rusqlite::Result<Vec<LogRow>> {
-    let mut st =
-        c.prepare("SELECT num, path, size, blake3, addr, at FROM uploads ORDER BY seq")?;
+    let mut st = c.prepare("SELECT num, path, size, blake3, addr, at FROM uploads ORDER BY seq")?;
     let rows = st.query_map(params![], |r| {
         Ok((
             r.get(0)?,

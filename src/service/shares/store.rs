@@ -240,7 +240,9 @@ impl Store {
             Store::Pg(c) => {
                 let e = pg_err;
                 let client = c.client().map_err(e("connecting to PostgreSQL"))?;
-                let mut tx = client.transaction().map_err(e("starting an upload's claim"))?;
+                let mut tx = client
+                    .transaction()
+                    .map_err(e("starting an upload's claim"))?;
                 upload_pg::lock_link(&mut tx, num).map_err(e("locking an upload link"))?;
                 let mut share = db_pg::by_num(&mut tx, num)
                     .map_err(e("finding an upload link"))?
@@ -248,8 +250,7 @@ impl Store {
                 share.upload =
                     upload_pg::stats(&mut tx, num).map_err(e("reading an upload link"))?;
                 check(&share)?;
-                let seq =
-                    upload_pg::take(&mut tx, num, rec, b3).map_err(e("logging an upload"))?;
+                let seq = upload_pg::take(&mut tx, num, rec, b3).map_err(e("logging an upload"))?;
                 tx.commit().map_err(e("committing an upload's claim"))?;
                 Ok(seq)
             }

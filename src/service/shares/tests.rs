@@ -155,7 +155,10 @@ fn a_locked_owners_links_stop_and_come_back_unlocked() {
         s.claim_upload(u.info.num, &record("inbox/a", 1), T0),
         Err(ShareError::OwnerLocked)
     ));
-    assert_eq!(ShareError::OwnerLocked.code(), crate::wire::ErrorCode::Forbidden);
+    assert_eq!(
+        ShareError::OwnerLocked.code(),
+        crate::wire::ErrorCode::Forbidden
+    );
     assert!(s.open_link(&other.id, T0).is_ok(), "a second user's link");
     // An ended share still says how it ended.
     let e = s.create(new(1, 10), T0).unwrap();

@@ -306,15 +306,17 @@ pub(super) fn release(c: &Connection, num: i64, seq: i64) -> rusqlite::Result<()
 
 /// What link `num` took in, oldest first.
 pub(super) fn records(c: &Connection, num: i64) -> rusqlite::Result<Vec<UploadRecord>> {
-    c.prepare_cached("SELECT path, size, blake3, addr, at FROM uploads WHERE num = ?1 ORDER BY seq")?
-        .query_map(params![num], |r| {
-            Ok(UploadRecord {
-                path: r.get(0)?,
-                size: from_sql(r.get(1)?),
-                blake3: hex::encode(r.get::<_, Vec<u8>>(2)?),
-                addr: r.get(3)?,
-                at: from_sql(r.get(4)?),
-            })
-        })?
-        .collect()
+    c.prepare_cached(
+        "SELECT path, size, blake3, addr, at FROM uploads WHERE num = ?1 ORDER BY seq",
+    )?
+    .query_map(params![num], |r| {
+        Ok(UploadRecord {
+            path: r.get(0)?,
+            size: from_sql(r.get(1)?),
+            blake3: hex::encode(r.get::<_, Vec<u8>>(2)?),
+            addr: r.get(3)?,
+            at: from_sql(r.get(4)?),
+        })
+    })?
+    .collect()
 }
