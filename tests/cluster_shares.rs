@@ -339,34 +339,34 @@ async fn links_made_on_one_node_work_on_the_other() {
     std::fs::create_dir_all(work.join("dir/sub")).unwrap();
     let src = work.join("big.bin");
     std::fs::write(&src, common::random_bytes(3 << 20 | 777, 1)).unwrap();
-    common::ok(&cli(&cfg, &addr_a, &["put", src.to_str().unwrap()], &[]));
+    common::ok(&cli(&cfg, addr_a, &["put", src.to_str().unwrap()], &[]));
 
     // A file share made on A: fetched whole on B, equal SHA-256, counted.
     let s = json(&cli(
         &cfg,
-        &addr_a,
+        addr_a,
         &["share", ":big.bin", "--downloads", "2", "--json"],
         &[],
     ));
     let url = s["url"].as_str().unwrap();
-    assert!(url.contains(&web_a), "{url}");
+    assert!(url.contains(web_a), "{url}");
     let dest = work.join("got.bin");
     let out = cli(
         &cfg,
-        &addr_b,
-        &["get", &on(&web_b, url), dest.to_str().unwrap()],
+        addr_b,
+        &["get", &on(web_b, url), dest.to_str().unwrap()],
         &[],
     );
     common::ok(&out);
     assert_eq!(sha256(&dest), sha256(&src));
-    assert_eq!(left(&web_a, url).await, 1);
+    assert_eq!(left(web_a, url).await, 1);
     // Begun on A (the first MiB), finished on B (the rest): one more, the
     // last, and the link answers 410 on both.
     let file = format!("{}/file", path_of(url));
-    let (st, _, first) = get(&web_a, &file, &[("Range", "bytes=0-1048575")]).await;
+    let (st, _, first) = get(web_a, &file, &[("Range", "bytes=0-1048575")]).await;
     assert_eq!((st, first.len()), (206, 1 << 20));
-    assert_eq!(left(&web_b, url).await, 1, "half a download counts nothing");
-    let (st, _, rest) = get(&web_b, &file, &[("Range", "bytes=1048576-")]).await;
+    assert_eq!(left(web_b, url).await, 1, "half a download counts nothing");
+    let (st, _, rest) = get(web_b, &file, &[("Range", "bytes=1048576-")]).await;
     assert_eq!(st, 206);
     let mut whole = first;
     whole.extend_from_slice(&rest);
@@ -375,9 +375,9 @@ async fn links_made_on_one_node_work_on_the_other() {
         "the halves differ from the file"
     );
     // (A response is counted as it ends, just after its last byte left.)
-    let body = until_410(&web_b, url).await;
+    let body = until_410(web_b, url).await;
     assert!(body.contains("consumed"), "{body}");
-    let (st, _, body) = get(&web_a, &format!("{}/info", path_of(url)), &[]).await;
+    let (st, _, body) = get(web_a, &format!("{}/info", path_of(url)), &[]).await;
     assert_eq!(st, 410);
     assert!(String::from_utf8_lossy(&body).contains("consumed"));
 
@@ -386,17 +386,17 @@ async fn links_made_on_one_node_work_on_the_other() {
     std::fs::write(work.join("dir/sub/two.txt"), b"two two\n").unwrap();
     common::ok(&cli(
         &cfg,
-        &addr_a,
+        addr_a,
         &["put", "-r", work.join("dir").to_str().unwrap(), ":dir"],
         &[],
     ));
-    let s = json(&cli(&cfg, &addr_a, &["share", ":dir", "--json"], &[]));
+    let s = json(&cli(&cfg, addr_a, &["share", ":dir", "--json"], &[]));
     let url = s["url"].as_str().unwrap();
     let into = work.join("folder");
     common::ok(&cli(
         &cfg,
-        &addr_b,
-        &["get", &on(&web_b, url), into.to_str().unwrap()],
+        addr_b,
+        &["get", &on(web_b, url), into.to_str().unwrap()],
         &[],
     ));
     let got = |rel: &str| {
@@ -410,7 +410,7 @@ async fn links_made_on_one_node_work_on_the_other() {
     std::fs::write(&plain, common::random_bytes(200_000, 2)).unwrap();
     let s = json(&cli(
         &cfg,
-        &addr_a,
+        addr_a,
         &[
             "share",
             plain.to_str().unwrap(),
@@ -423,27 +423,27 @@ async fn links_made_on_one_node_work_on_the_other() {
     ));
     let link = s["url"].as_str().unwrap();
     let (bare, key) = link.split_once('#').unwrap();
-    let via_b = on(&web_b, bare);
+    let via_b = on(web_b, bare);
     let out_dir = work.join("e2e");
     std::fs::create_dir_all(&out_dir).unwrap();
     let whole_link = format!("{via_b}#{key}");
     common::ok(&cli(
         &cfg,
-        &addr_b,
+        addr_b,
         &["get", &via_b, out_dir.to_str().unwrap()],
         &[("SOCKIT_LINK", &whole_link)],
     ));
     assert_eq!(sha256(&out_dir.join("secret.pdf")), sha256(&plain));
 
     // Revoked on A: 410 on B, and its ciphertext gone at once.
-    assert_eq!(e2e_files(&cfg, &addr_a), 1);
+    assert_eq!(e2e_files(&cfg, addr_a), 1);
     let num = s["num"].as_i64().unwrap_or_else(|| panic!("{s}"));
-    common::ok(&cli(&cfg, &addr_a, &["share", "rm", &num.to_string()], &[]));
-    let (st, _, body) = get(&web_b, &format!("{}/info", path_of(bare)), &[]).await;
+    common::ok(&cli(&cfg, addr_a, &["share", "rm", &num.to_string()], &[]));
+    let (st, _, body) = get(web_b, &format!("{}/info", path_of(bare)), &[]).await;
     assert_eq!(st, 410);
     assert!(String::from_utf8_lossy(&body).contains("revoked"));
     assert_eq!(
-        e2e_files(&cfg, &addr_a),
+        e2e_files(&cfg, addr_a),
         0,
         "revoked: its ciphertext goes at once"
     );
@@ -471,15 +471,15 @@ async fn the_sweeper_removes_an_expired_e2e_shares_ciphertext_unvisited() {
     std::fs::write(&plain, common::random_bytes(10_000, 3)).unwrap();
     json(&cli(
         &cfg,
-        &addr_a,
+        addr_a,
         &["share", plain.to_str().unwrap(), "--e2e", "--json"],
         &[],
     ));
-    assert_eq!(e2e_files(&cfg, &addr_a), 1);
+    assert_eq!(e2e_files(&cfg, addr_a), 1);
     // Nobody visits the link: the running sweeper alone ends it and
     // removes the ciphertext (a bounded wait for the next sweep).
     let deadline = Instant::now() + WAIT_LIMIT;
-    while e2e_files(&cfg, &addr_a) != 0 {
+    while e2e_files(&cfg, addr_a) != 0 {
         assert!(Instant::now() < deadline, "the ciphertext was kept");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
