@@ -81,6 +81,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "chat room topics",
         sql: "ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';",
     },
+    Migration {
+        version: 8,
+        name: "chat search index filled once per commit, not per message",
+        sql: super::search::SQLITE_BATCH_INDEX,
+    },
 ];
 
 /// A fresh epoch for a room whose history starts (again): 16 random hex
@@ -285,6 +290,13 @@ pub(super) fn insert_batch(
     expires: u64,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    // The search index is filled once for the whole batch, after its
+    // messages: a trigger per row made FTS5 flush its pending postings at
+    // every statement (one index segment per message, then merges): the
+    // largest single cost of a commit (see `search::SQLITE_BATCH_INDEX`).
+    let first_doc: i64 = tx.query_row("SELECT coalesce(max(doc), 0) FROM messages", [], |r| {
+        r.get(0)
+    })?;
     {
         let mut key = tx.prepare_cached(
             "INSERT OR REPLACE INTO chat_keys (room, name, key, id, expires)
@@ -316,6 +328,10 @@ pub(super) fn insert_batch(
                 last.execute(params![&*m.room, sql_int(m.id), new_epoch()])?;
             }
         }
+        tx.prepare_cached(
+            "INSERT INTO messages_fts (rowid, text) SELECT doc, text FROM messages WHERE doc > ?1",
+        )?
+        .execute([first_doc])?;
     }
     tx.commit()
 }

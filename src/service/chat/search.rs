@@ -3,8 +3,9 @@
 //!
 //! The SQLite index is a contentless FTS5 table keyed by each message's
 //! `doc` number (a column of `messages`, unique, in commit order): it
-//! holds the words' postings, never a copy of the text, and triggers keep
-//! it in step with every insert, edit, delete and retention sweep.
+//! holds the words' postings, never a copy of the text. The writer indexes
+//! each commit's new messages in one statement; triggers keep it in step
+//! with every edit, delete and retention sweep.
 //! `secure-delete` makes a removed message's words leave the index itself,
 //! not only its results. Only messages are indexed (not edit or delete
 //! entries); an edit re-indexes the message under its new text, a delete
@@ -70,6 +71,17 @@ pub(super) const SQLITE_MIGRATION: &str = "
         DELETE FROM messages_fts WHERE rowid = old.doc;
         INSERT INTO messages_fts (rowid, text) SELECT new.doc, new.text WHERE new.kind <> 2;
     END;";
+
+/// The schema step (SQLite migration 8): new messages are indexed by the
+/// writer, one `INSERT ... SELECT` per commit (`history::insert_batch`),
+/// rather than by a trigger per row. FTS5 flushes its in-memory postings
+/// at the end of every statement that writes it, so the trigger wrote one
+/// index segment per message and FTS5 then spent the commit merging them:
+/// with it a single writer committed about 20,000 messages/s here and the
+/// index's flushes and merges were the largest part of the writer's time
+/// (`perf`; figures in docs/SCALING.md).
+/// Deletes and edits still go through their triggers (one row each).
+pub(super) const SQLITE_BATCH_INDEX: &str = "DROP TRIGGER messages_fts_insert;";
 
 /// A search, as checked: its words, where, and which page.
 #[derive(Debug, Clone, PartialEq, Eq)]
