@@ -66,7 +66,10 @@ printf '%s\n' "$PASS" | "$SOCKIT" login "$SOCKIT_SERVER" --user bench --password
 # nginx: WebDAV PUT into a directory on the same file system, one worker
 # per CPU, no access log (sockit keeps none), no body size limit.
 mkdir -p "$OUT/nginx" "$OUT/www"
+# Workers run as this user (as root nginx would drop to nobody, who
+# cannot write into this private directory).
 cat > "$OUT/nginx/nginx.conf" <<CONF
+user $(id -un) $(id -gn);
 worker_processes auto;
 pid $OUT/nginx/nginx.pid;
 error_log $OUT/nginx/error.log;
