@@ -85,5 +85,6 @@ SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/web.mjs
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_share.mjs
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_send.mjs
 SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_upload.mjs
+SOCKIT_BIN="$PWD/target/debug/sockit" node tests/e2e/e2e_worker.mjs
 
 printf '\nall tests passed\n'

@@ -1,13 +1,14 @@
 //! Direct messages and read markers over real sockets: the frame protocol,
 //! the line door, the datagram door and the web door's WebSocket, on one
-//! server with accounts ann, bob and cid.
+//! server with accounts ann, bob and cid; and what a name deleted and
+//! registered again (`sockit user del`, `user add`) may read and change.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::time::Duration;
 
-use common::chat::{ask, next_event, next_message, refusal};
+use common::chat::{Reading, ask, next_event, next_message, reading, refusal, say};
 use common::{Server, add_user, run, strip_scheme};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -430,4 +431,126 @@ async fn over_the_websocket_a_third_user_cannot_read_a_conversation() {
         (Some("ann"), Some(1)),
         "{r}"
     );
+}
+
+/// `sockit user del NAME` then `sockit user add NAME` on `srv`'s data, as
+/// an operator giving a name to someone new.
+fn register_again(srv: &Server, name: &str) {
+    let data = srv.data();
+    let del = run(
+        &["user", "del", name, "--data", data.to_str().unwrap()],
+        b"",
+    );
+    assert!(del.status.success(), "{del:?}");
+    add_user(&data, name, PASS);
+}
+
+#[tokio::test]
+async fn a_name_registered_again_reads_none_of_the_old_accounts_direct_messages() {
+    let srv = server();
+    let mut ann = member(&srv, "ann").await;
+    let mut bob = member(&srv, "bob").await;
+    ask(&mut bob, ChatRequest::Dm { to: "ann".into() })
+        .await
+        .unwrap();
+    say(&mut bob, "@ann", "secret plan for ann").await;
+    ask(&mut ann, ChatRequest::Dm { to: "bob".into() })
+        .await
+        .unwrap();
+    say(&mut ann, "@bob", "secret answer to bob").await;
+    let old = ["secret plan for ann", "secret answer to bob"].map(String::from);
+    let bobs = Reading {
+        history: old.to_vec(),
+        listed: true,
+        unread: 1,
+        found: vec![old[1].clone(), old[0].clone()],
+    };
+    assert_eq!(reading(&mut bob, "@ann+bob", "secret").await, bobs);
+    drop(ann);
+
+    register_again(&srv, "ann");
+    let mut ann = member(&srv, "ann").await;
+    ask(&mut ann, ChatRequest::Dm { to: "bob".into() })
+        .await
+        .unwrap();
+    let none = Reading {
+        history: vec![],
+        listed: false,
+        unread: 0,
+        found: vec![],
+    };
+    assert_eq!(reading(&mut ann, "@ann+bob", "secret").await, none);
+    // Bob keeps the whole conversation.
+    assert_eq!(reading(&mut bob, "@ann+bob", "secret").await, bobs);
+    // What is said to the new account from now on is its own, at once.
+    say(&mut bob, "@ann", "secret welcome, new ann").await;
+    let news = Reading {
+        history: vec!["secret welcome, new ann".into()],
+        listed: true,
+        unread: 1,
+        found: vec!["secret welcome, new ann".into()],
+    };
+    assert_eq!(reading(&mut ann, "@ann+bob", "secret").await, news);
+}
+
+#[tokio::test]
+async fn a_name_registered_again_may_not_edit_or_delete_the_old_accounts_messages() {
+    let srv = server();
+    let join = || ChatRequest::Join {
+        room: "lobby".into(),
+    };
+    let mut ann = member(&srv, "ann").await;
+    ask(&mut ann, join()).await.unwrap();
+    let said = say(&mut ann, "lobby", "the old ann said this").await;
+    // Cid, whose account stays, said something too, just after its
+    // account was made (the same second, most likely).
+    let mut cid = member(&srv, "cid").await;
+    ask(&mut cid, join()).await.unwrap();
+    let cids = say(&mut cid, "lobby", "cid said this").await;
+    drop(ann);
+
+    register_again(&srv, "ann");
+    let mut ann = member(&srv, "ann").await;
+    ask(&mut ann, join()).await.unwrap();
+    let edit = |seq, text: &str| ChatRequest::Edit {
+        room: "lobby".into(),
+        seq,
+        text: text.into(),
+    };
+    let delete = |seq| ChatRequest::Delete {
+        room: "lobby".into(),
+        seq,
+    };
+    for req in [edit(said, "rewritten by the new ann"), delete(said)] {
+        match ask(&mut ann, req).await {
+            Err(ClientError::Server { code, message }) => {
+                assert_eq!(code, "not_author");
+                assert!(message.contains("earlier account"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The old message is as it was.
+    let ChatReply::History { messages, .. } = ask(&mut cid, history("lobby")).await.unwrap() else {
+        panic!()
+    };
+    let old = messages.iter().find(|m| m.seq == said).unwrap();
+    assert_eq!(
+        (old.text.as_str(), old.kind),
+        ("the old ann said this", None)
+    );
+    // An account that stayed changes its own; the new ann hers.
+    assert!(matches!(
+        ask(&mut cid, edit(cids, "cid fixed this")).await,
+        Ok(ChatReply::Edit(_))
+    ));
+    let mine = say(&mut ann, "lobby", "the new ann said this").await;
+    assert!(matches!(
+        ask(&mut ann, edit(mine, "the new ann fixed this")).await,
+        Ok(ChatReply::Edit(_))
+    ));
+    assert!(matches!(
+        ask(&mut ann, delete(mine)).await,
+        Ok(ChatReply::Delete(_))
+    ));
 }

@@ -1,5 +1,7 @@
 //! Direct messages, read markers and typing notices on a cluster: two
-//! nodes sharing one throw-away PostgreSQL (tests/common/pg.rs).
+//! nodes sharing one throw-away PostgreSQL (tests/common/pg.rs); and a
+//! name deleted and registered again, which reads none of the old
+//! account's direct messages on any node.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -7,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::Server;
-use common::chat::{ask, next_event, next_message, refusal};
+use common::chat::{Reading, ask, next_event, next_message, reading, refusal};
 use common::pg::Pg;
 use sockit::client::Client;
 use sockit::wire::{ChatEvent, ChatReply, ChatRequest};
@@ -174,4 +176,66 @@ async fn typing_crosses_nodes_once_and_is_never_stored() {
     };
     let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["hello", "after typing"]);
+}
+
+/// `sockit user del ann --store` then `user add ann --store`: on any node,
+/// the new ann reads none of what the old one said or was told, and bob,
+/// on the other node, keeps it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_registered_again_reads_none_of_the_old_direct_messages_on_any_node() {
+    let pg = Pg::start();
+    let (one, two) = (node(&pg), node(&pg));
+    let mut ann = member(&one, "ann").await;
+    let mut bob = member(&two, "bob").await;
+    ask(&mut bob, ChatRequest::Dm { to: "ann".into() })
+        .await
+        .unwrap();
+    common::chat::say(&mut bob, "@ann", "secret plan for ann").await;
+    ask(&mut ann, ChatRequest::Dm { to: "bob".into() })
+        .await
+        .unwrap();
+    common::chat::say(&mut ann, "@bob", "secret answer to bob").await;
+    let bobs = Reading {
+        history: vec!["secret plan for ann".into(), "secret answer to bob".into()],
+        listed: true,
+        unread: 1,
+        found: vec!["secret answer to bob".into(), "secret plan for ann".into()],
+    };
+    assert_eq!(reading(&mut bob, "@ann+bob", "secret").await, bobs);
+    drop(ann);
+
+    let url = pg.url();
+    let del = common::run(&["user", "del", "ann", "--store", &url], b"");
+    assert!(del.status.success(), "{del:?}");
+    pg.add_user("ann", PASS);
+    let none = Reading {
+        history: vec![],
+        listed: false,
+        unread: 0,
+        found: vec![],
+    };
+    let ann_on = async |srv| {
+        let mut ann = member(srv, "ann").await;
+        ask(&mut ann, ChatRequest::Dm { to: "bob".into() })
+            .await
+            .unwrap();
+        ann
+    };
+    for srv in [&one, &two] {
+        let mut ann = ann_on(srv).await;
+        assert_eq!(reading(&mut ann, "@ann+bob", "secret").await, none);
+    }
+    assert_eq!(reading(&mut bob, "@ann+bob", "secret").await, bobs);
+    // Bob's next message is the new ann's, on either node.
+    common::chat::say(&mut bob, "@ann", "secret welcome, new ann").await;
+    let news = Reading {
+        history: vec!["secret welcome, new ann".into()],
+        listed: true,
+        unread: 1,
+        found: vec!["secret welcome, new ann".into()],
+    };
+    for srv in [&one, &two] {
+        let mut ann = ann_on(srv).await;
+        assert_eq!(reading(&mut ann, "@ann+bob", "secret").await, news);
+    }
 }

@@ -175,3 +175,61 @@ async fn an_edit_and_a_delete_on_one_node_show_on_the_other_live_in_history_and_
     let left = pg.psql("SELECT count(*) FROM chat_messages WHERE text LIKE '%rollout%'");
     assert_eq!(left, "0");
 }
+
+/// A name deleted and registered again (`sockit user del ann --store`,
+/// `user add ann --store`) within the edit window changes nothing the old
+/// account said, on either node; an account that stayed still changes
+/// its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_registered_again_may_not_edit_or_delete_the_old_accounts_messages() {
+    let pg = Pg::start();
+    let (a, b) = (node(&pg), node(&pg));
+    let mut ann = member_in(&a, "ann", "ops").await;
+    let mut bob = member_in(&b, "bob", "ops").await;
+    let send = |text: &str| ChatRequest::Send {
+        room: "ops".into(),
+        text: text.into(),
+        key: None,
+    };
+    let seq_of = |r: ChatReply| match r {
+        ChatReply::Send { seq, .. } => seq,
+        other => panic!("{other:?}"),
+    };
+    let said = seq_of(ask(&mut ann, send("the old ann said this")).await.unwrap());
+    let bobs = seq_of(ask(&mut bob, send("bob said this")).await.unwrap());
+    drop(ann);
+    let url = pg.url();
+    let del = common::run(&["user", "del", "ann", "--store", &url], b"");
+    assert!(del.status.success(), "{del:?}");
+    pg.add_user("ann", PASS);
+
+    let edit = |seq| ChatRequest::Edit {
+        room: "ops".into(),
+        seq,
+        text: "rewritten".into(),
+    };
+    let delete = |seq| ChatRequest::Delete {
+        room: "ops".into(),
+        seq,
+    };
+    for srv in [&a, &b] {
+        let mut ann = member_in(srv, "ann", "ops").await;
+        for req in [edit(said), delete(said)] {
+            match ask(&mut ann, req).await {
+                Err(ClientError::Server { code, message }) => {
+                    assert_eq!(code.parse::<ErrorCode>().unwrap(), ErrorCode::NotAuthor);
+                    assert!(message.contains("earlier account"), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let left = pg.psql(&format!(
+        "SELECT text || kind FROM chat_messages WHERE room = 'ops' AND seq = {said}"
+    ));
+    assert_eq!(left, "the old ann said this0");
+    assert!(matches!(
+        ask(&mut bob, edit(bobs)).await,
+        Ok(ChatReply::Edit(_))
+    ));
+}

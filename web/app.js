@@ -117,7 +117,10 @@ function showLogin() {
   $("name").focus();
 }
 
-function showHome(user) {
+/** Shows the logged-in page for `me` (login's or whoami's answer). */
+function showHome(me) {
+  const user = me.user;
+  if (me.shares) shares.limits = me.shares;
   chat.me = user;
   $("whoami").textContent = user;
   $("account").hidden = false;
@@ -135,7 +138,8 @@ $("login-form").addEventListener("submit", async (ev) => {
   try {
     const me = await api("/api/login", { name: $("name").value, password: $("password").value });
     $("password").value = "";
-    showHome(me.user);
+    // Login's answer has no share limits; whoami's has.
+    showHome(await api("/api/whoami").catch(() => me));
   } catch (e) {
     $("login-error").textContent = e.message;
   } finally {
@@ -210,4 +214,4 @@ document.addEventListener("keydown", (ev) => {
   }
 });
 
-api("/api/whoami").then((me) => showHome(me.user), () => showLogin());
+api("/api/whoami").then((me) => showHome(me), () => showLogin());

@@ -70,11 +70,7 @@ const e2eSend = {
     try {
       const made = await sendE2e(file, opts);
       this.el("e2e-form").hidden = true;
-      this.el("share-link").value = made.link;
-      this.el("share-made-what").textContent = `${file.name}, end-to-end encrypted (the key is the part after #; the server never sees it): ${made.share.downloads_max} download${made.share.downloads_max === 1 ? "" : "s"}, until ${when(made.share.expires)}`;
-      this.el("share-copied").textContent = "";
-      this.el("share-made").hidden = false;
-      this.el("share-link").select();
+      shares.show({ url: made.link, num: made.share.num }, `${file.name}, end-to-end encrypted (the key is the part after #; the server never sees it): ${made.share.downloads_max} download${made.share.downloads_max === 1 ? "" : "s"}, until ${when(made.share.expires)}`);
       if (this.el("my-shares").open) await shares.refresh();
       await files.refresh();
     } catch (e) {

@@ -141,6 +141,7 @@ const files = {
       pick.append(box);
       act.append(
         this.button("Share", `Share ${e.name}`, "quiet", () => shares.ask(path, e.kind === "dir")),
+        ...(e.kind === "dir" ? [this.button("Upload link…", `Upload link into ${e.name}`, "quiet", (ev) => shares.askUpload(path, ev.target))] : []),
         this.button("Rename", `Rename ${e.name}`, "quiet", () => this.askRename(e)),
         this.button("Delete", `Delete ${e.name}`, "danger", () => this.remove([e])),
       );

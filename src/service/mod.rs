@@ -116,10 +116,10 @@ impl chat::NameRegistry for accounts::Accounts {
     }
 
     fn reads_from(&self, name: &str) -> u64 {
-        match self.created(name) {
-            // Creation times are kept in seconds: from the start of that
-            // second (see SECURITY.md for the one edge this leaves).
-            Ok(Some(created)) => created.saturating_mul(1000),
+        match self.created_ms(name) {
+            // To the millisecond (an account made before those were kept:
+            // from the start of its second).
+            Ok(Some(created)) => created,
             // No such account reads nothing; a store error shows nothing.
             Ok(None) | Err(_) => u64::MAX,
         }

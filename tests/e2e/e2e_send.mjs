@@ -13,12 +13,11 @@
 // Also checks the page's sealing path (sealFile, which the sender uses)
 // against tests/vectors/e2e.json, and web/hash.js against node's SHA-256
 // and BLAKE3's published vectors.
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, ROOT, launch, saveFailure, startServer, walk } from "./harness.mjs";
+import { launch, ROOT, runTest, sockitCli, startServer, walk } from "./harness.mjs";
 
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
@@ -45,11 +44,7 @@ const data = join(tmp, "data");
 const env = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg"), RUST_LOG: "sockit=debug,info" };
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
 
-function sockit(args, input = "", extraEnv = {}) {
-  const r = spawnSync(BIN, args, { input, env: { ...env, ...extraEnv }, encoding: "utf8", timeout: LIMIT });
-  if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
+const sockit = sockitCli(env, LIMIT);
 
 /** Fails if any stored file or the log holds one of `needles`. */
 function assertNowhere(needles, log) {
@@ -67,8 +62,7 @@ const { proc: server, addrs } = await startServer(["--web", "tcp://127.0.0.1:0",
 const web = addrs.web.replace(/^tcp:\/\//, "http://");
 let browser;
 let page;
-let failed = false;
-try {
+await runTest("e2e send web", "e2e-send-failure", tmp, () => ({ browser, page, procs: [server] }), async () => {
   sockit(["user", "add", "alice", "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
   browser = await launch();
   const ctx = await browser.newContext({ acceptDownloads: true });
@@ -165,7 +159,7 @@ try {
   // The CLI fetches it with the key from the environment, never argv.
   const out = join(tmp, "cli");
   mkdirSync(out);
-  const got = JSON.parse(sockit(["get", bare, out, "--json"], "", { SOCKIT_LINK: link }));
+  const got = JSON.parse(sockit(["get", bare, out, "--json"], "", { ...env, SOCKIT_LINK: link }));
   if (got.sha256 !== sha256(bytes)) throw new Error(`sockit get: ${JSON.stringify(got)}`);
   if (sha256(readFileSync(join(out, name))) !== sha256(bytes)) throw new Error("sockit get saved other bytes");
 
@@ -220,14 +214,5 @@ try {
   if (left.length) throw new Error(`a consumed share's ciphertext stays 30 s on: ${left}`);
   assertNowhere([MARKER, name, key], log);
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log("e2e send web: ok (page seals and shares; sockit get, Blob and streamed browser downloads equal SHA-256; store and log hold ciphertext only; vectors and hashes)");
-} catch (e) {
-  failed = true;
-  console.error("e2e send web: FAILED:", e);
-  await saveFailure(page, "e2e-send-failure");
-} finally {
-  if (browser) await browser.close();
-  server.kill("SIGTERM");
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+  return "page seals and shares; sockit get, Blob and streamed browser downloads equal SHA-256; store and log hold ciphertext only; vectors and hashes";
+});

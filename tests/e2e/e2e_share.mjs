@@ -7,12 +7,11 @@
 // Also checks web/e2e.js against tests/vectors/e2e.json (the same vectors
 // the Rust code checks), and that a missing key, a wrong key, altered,
 // truncated and reordered ciphertext each give a clear message and no file.
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, ROOT, launch, saveFailure, startServer, walk } from "./harness.mjs";
+import { launch, ROOT, runTest, sockitCli, startServer, walk } from "./harness.mjs";
 
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
@@ -24,19 +23,14 @@ const data = join(tmp, "data");
 const env = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg") };
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
 
-function sockit(args, input = "") {
-  const r = spawnSync(BIN, args, { input, env, encoding: "utf8", timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
+const sockit = sockitCli(env);
 
 const { proc: server, addrs } = await startServer(["--web", "tcp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
   ...CHEAP, "--data", data], env, LIMIT);
 const framed = addrs.framed;
 let browser;
 let page;
-let failed = false;
-try {
+await runTest("e2e share web", "e2e-share-failure", tmp, () => ({ browser, page, procs: [server] }), async () => {
   sockit(["user", "add", "alice", "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
   sockit(["login", framed, "--user", "alice", "--password-stdin"], PASS + "\n");
   // Several records and a short last one, with a marker to look for.
@@ -126,14 +120,5 @@ try {
   await page.goto(bare);
   await page.waitForSelector("#share-status:has-text('its key is missing')");
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log("e2e share web: ok (CLI seals, page decrypts equal SHA-256, vectors, store holds ciphertext only, altered/truncated/reordered refused, wrong and missing key)");
-} catch (e) {
-  failed = true;
-  console.error("e2e share web: FAILED:", e);
-  await saveFailure(page, "e2e-share-failure");
-} finally {
-  if (browser) await browser.close();
-  server.kill("SIGTERM");
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+  return "CLI seals, page decrypts equal SHA-256, vectors, store holds ciphertext only, altered/truncated/reordered refused, wrong and missing key";
+});

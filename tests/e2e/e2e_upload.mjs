@@ -1,28 +1,25 @@
 // Upload links in a real headless Chromium: the owner makes one with the
 // CLI (`sockit share --upload DIR`), a visitor with no account drops files
 // on the page, and the owner fetches them with equal SHA-256 and sees them
-// in `sockit share log`.
+// in `sockit share log`. Then the owner makes one in the web page ("Upload
+// link…" on a folder whose name is markup), `sockit send` drops a file
+// through it, the page shows the file and the log, revokes the link, and
+// `sockit send` gets "revoked" (410); screenshots of the page at 1440x900
+// and 390x844 stay in tests/e2e/artifacts.
 //
 //   node tests/e2e/e2e_upload.mjs     (SOCKIT_BIN, CHROMIUM override the paths)
 //
 // Also checks web/blake3.js against reference BLAKE3 values (inputs of
 // byte i = i % 251, as in the BLAKE3 test vectors) across chunk and tree
 // boundaries, fed whole and in odd slices.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { BIN, launch, ROOT, runTest, screenshots, sockitCli, startServer } from "./harness.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..", "..");
-const BIN = process.env.SOCKIT_BIN || join(ROOT, "target", "debug", "sockit");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const ARTIFACTS = join(HERE, "artifacts");
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
 const LIMIT = 30_000; // ms: a bound on a hang, not a sleep
@@ -60,33 +57,17 @@ const data = join(tmp, "data");
 const env = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg") };
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
 
-function sockit(args, input = "") {
-  const r = spawnSync(BIN, args, { input, env, encoding: "utf8", timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
+const sockit = sockitCli(env);
 
-function startServer() {
-  const proc = spawn(BIN, ["serve", "--web", "tcp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
-    ...CHEAP, "--data", data], { env, stdio: ["ignore", "pipe", "inherit"] });
-  const addrs = {};
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server printed no `ready`")), LIMIT);
-    createInterface({ input: proc.stdout }).on("line", (line) => {
-      const m = line.match(/^(\S+) listening on (\S+)$/);
-      if (m) addrs[m[1]] = m[2];
-      if (line.startsWith("ready")) { clearTimeout(timer); resolve({ proc, addrs }); }
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited ${code}`)));
-  });
-}
-
-const { proc: server, addrs } = await startServer();
+// Upload links of at most 64 MiB and 50 files: the page's form must start
+// from these, not from the built-in 1 GiB and 100.
+const { proc: server, addrs } = await startServer(["--web", "tcp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0",
+  ...CHEAP, "--share-upload-max-size", "64M", "--share-upload-max-files", "50", "--data", data], env, LIMIT);
 const framed = addrs.framed;
+const web = addrs.web.replace(/^tcp:\/\//, "http://");
 let browser;
 let page;
-let failed = false;
-try {
+await runTest("e2e upload web", "e2e-upload-failure", tmp, () => ({ browser, page, procs: [server] }), async () => {
   sockit(["user", "add", "alice", "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
   sockit(["login", framed, "--user", "alice", "--password-stdin"], PASS + "\n");
   const link = JSON.parse(sockit(["share", "--upload", ":inbox", "--max-files", "3", "--json", "--server", framed]));
@@ -102,11 +83,7 @@ try {
   writeFileSync(join(tmp, "notes.txt"), "the owner's own notes\n");
   sockit(["put", join(tmp, "notes.txt"), ":inbox/notes.txt", "--server", framed]);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launch();
   page = await (await browser.newContext()).newPage();
   page.setDefaultTimeout(LIMIT);
   const errors = [];
@@ -140,19 +117,111 @@ try {
   await page.goto(link.url);
   const res = await page.request.get(link.url + "/info");
   if (res.status() !== 410) throw new Error(`a revoked link answers ${res.status()}`);
+  const gonePage = await page.goto(link.url);
+  if (gonePage.status() !== 410 || !(await page.content()).includes("revoked")) throw new Error(`a revoked link's page: ${gonePage.status()}`);
+
+  await fromThePage();
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log("e2e upload web: ok (blake3.js vectors, page drops two files, owner gets equal SHA-256, clash renamed, log, revoke 410)");
-} catch (e) {
-  failed = true;
-  console.error("e2e upload web: FAILED:", e);
-  if (page) {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, "e2e-upload-failure.png"), fullPage: true }).catch(() => {});
-    writeFileSync(join(ARTIFACTS, "e2e-upload-failure.html"), await page.content().catch(() => ""));
+  return "blake3.js vectors, page drops two files, owner gets equal SHA-256, clash renamed, log, revoke 410; "
+    + "an upload link made in the page from the server's limits, sockit send through it, the file and the log in the page, "
+    + "a folder name of markup shown as text, revoked in the page, sockit send then refused 410; screenshots";
+});
+
+/** The owner's side in the page: "Upload link…" on a folder, the link
+ * used by `sockit send`, the file and the log seen in the page, the link
+ * revoked in the page. */
+async function fromThePage() {
+  page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+  page.setDefaultTimeout(LIMIT);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("dialog", (d) => d.accept());
+  await page.goto(web + "/");
+  await page.fill("#name", "alice");
+  await page.fill("#password", PASS);
+  await page.click("#login-form button");
+  await page.waitForSelector("#home-view:visible");
+  await page.waitForSelector("#link:has-text('connected')");
+
+  // A folder whose name is markup (entities, as `<` and `>` are refused
+  // in names; innerHTML would decode them into a live element) and an
+  // attribute break-out: it is only ever text in the page.
+  const folder = "&lt;img src=x onerror=window.__xss=1&gt; ' onfocus='window.__xss=2";
+  await page.click("#new-folder");
+  await page.fill("#file-action-input", folder);
+  await page.click("#file-action-go");
+  const opener = `button[aria-label="Upload link into ${folder}"]`;
+  await page.click(opener);
+  await page.waitForSelector("#uplink-form:visible");
+  // The form starts from what the server allows, and has the focus.
+  const form = await page.evaluate(() => ({
+    expires: document.getElementById("uplink-expires").value,
+    size: document.getElementById("uplink-size").value,
+    files: document.getElementById("uplink-files").value,
+    focus: document.activeElement && document.activeElement.id,
+    limits: document.getElementById("uplink-limits").textContent,
+    what: document.getElementById("uplink-what").textContent,
+  }));
+  if (!form.what.includes(`into ${folder}/`)) throw new Error(`the form names the folder as ${form.what}`);
+  if (form.expires !== "86400" || form.size !== "64" || form.files !== "50" || form.focus !== "uplink-expires") {
+    throw new Error(`the upload-link form starts at ${JSON.stringify(form)}`);
   }
-} finally {
-  if (browser) await browser.close();
-  server.kill("SIGTERM");
-  rmSync(tmp, { recursive: true, force: true });
+  if (!form.limits.includes("64 MiB") || !form.limits.includes("50 files")) throw new Error(`limits shown: ${form.limits}`);
+  // Escape closes it and gives the focus back to the button that opened it.
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#uplink-form", { state: "hidden" });
+  if (!(await page.evaluate((sel) => document.activeElement === document.querySelector(sel), opener))) throw new Error("the focus did not go back");
+  // At phone width every field of the form is on screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.click(opener);
+  for (const id of ["uplink-expires", "uplink-size", "uplink-files", "uplink-go"]) {
+    const box = await page.locator(`#${id}`).boundingBox();
+    if (!box || box.x < 0 || box.x + box.width > 390) throw new Error(`#${id} at 390 px: ${JSON.stringify(box)}`);
+  }
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (wide > 390) throw new Error(`the page is ${wide} px wide at 390`);
+  // Over the server's limit: its refusal is shown, nothing is made.
+  await page.fill("#uplink-files", "51");
+  await page.evaluate(() => { document.getElementById("uplink-files").removeAttribute("max"); });
+  await page.click("#uplink-go");
+  await page.waitForSelector("#uplink-error:not(:empty)");
+  await page.fill("#uplink-files", "2");
+  await page.fill("#uplink-size", "1");
+  await page.click("#uplink-go");
+  await page.waitForSelector("#share-made:visible");
+  const url = await page.inputValue("#share-link");
+  if (!url.startsWith(web + "/u/")) throw new Error(`the page made ${url}`);
+  const made = await page.textContent("#share-made-what");
+  if (!made.includes("2 files") || !made.includes("1.0 MiB")) throw new Error(`the page says ${made}`);
+  await page.click("#share-copy");
+  await page.waitForSelector("#share-copied:text-is('copied')");
+
+  // `sockit send` (no account) drops a file through it.
+  const sent = join(tmp, "sent by cli.txt");
+  writeFileSync(sent, "sent through the page's link\n");
+  sockit(["send", url, sent], "", { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg-nobody") });
+
+  // The page shows the file in the folder, and the link's log.
+  await page.click(`#file-rows button.link:text-is("${folder}/")`);
+  await page.waitForSelector('#file-rows a:text-is("sent by cli.txt")');
+  await page.click("#my-shares summary");
+  const row = `#share-rows tr[data-state="available"]:has(td:text-is("upload into ${folder}/"))`;
+  await page.waitForSelector(`${row}:has(td:text-is("1 of 2 files"))`);
+  await page.click(`${row} button:text-is("Log")`);
+  await page.waitForSelector(`#share-rows tr[data-log]:has-text("${folder}/sent by cli.txt"):has-text("from 127.0.0.1")`);
+  if (await page.evaluate(() => window.__xss !== undefined || document.querySelector("#file-rows img, #share-rows img, #uplink-what img") !== null)) {
+    throw new Error("a folder's name was rendered as HTML");
+  }
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await screenshots(page, "upload-link");
+
+  // Revoked in the page: `sockit send` is refused (410 "revoked").
+  await page.click("#share-made-revoke");
+  await page.waitForSelector("#share-copied:text-is('revoked')");
+  await page.waitForSelector(`#share-rows tr[data-state="revoked"]:has(td:text-is("upload into ${folder}/"))`);
+  const again = spawnSync(BIN, ["send", url, sent, "--json"], { env: { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg-nobody") }, encoding: "utf8", timeout: LIMIT });
+  if (again.status !== 4 || !(again.stdout + again.stderr).includes("revoked")) throw new Error(`sockit send after the revoke: ${again.status} ${again.stdout} ${again.stderr}`);
+  const info = await fetch(url + "/info");
+  if (info.status !== 410) throw new Error(`the revoked link's /info answers ${info.status}`);
+  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
 }
-process.exit(failed ? 1 : 0);

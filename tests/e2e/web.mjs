@@ -7,18 +7,12 @@
 // (git ignores it, CI keeps it); on failure also the failing page and its HTML.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { BIN, launch, runTest, screenshots, sockitCli, startServer } from "./harness.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..", "..");
-const BIN = process.env.SOCKIT_BIN || join(ROOT, "target", "debug", "sockit");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const ARTIFACTS = join(HERE, "artifacts");
 const CHEAP = ["--argon2", "m=256,t=1,p=1"];
 const PASS = "correct horse battery";
 const LIMIT = 20_000; // ms: a bound on a hang, not a sleep
@@ -31,7 +25,6 @@ const env = { ...process.env, SOCKIT_CONFIG_DIR: cfg };
 // Alice's CLI keeps its session apart from bob's.
 const aliceEnv = { ...process.env, SOCKIT_CONFIG_DIR: join(tmp, "cfg-alice") };
 
-/** Runs the CLI to completion; throws on a non-zero exit. */
 // The members of a ustar archive (no pax: the test's names are short).
 function untar(buf) {
   const out = {};
@@ -46,30 +39,14 @@ function untar(buf) {
   return out;
 }
 
-function sockit(args, input = "", runEnv = env) {
-  const r = spawnSync(BIN, args, { input, env: runEnv, encoding: "utf8", timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`sockit ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
+/** Runs the CLI to completion; throws on a non-zero exit. */
+const sockit = sockitCli(env);
 
 /** Starts the server (on port 0 unless given its old addresses, to come
- * back where the page left it) and reads its addresses from its output. */
-function startServer(webAddr = "tcp://127.0.0.1:0", framedAddr = "tcp://127.0.0.1:0") {
-  const proc = spawn(BIN, ["serve", "--web", webAddr, "--listen", framedAddr,
-    ...CHEAP, "--chat-rate", "1000", "--chat-burst", "1000", "--data", data], { env, stdio: ["ignore", "pipe", "inherit"] });
-  const addrs = {};
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server printed no `ready`")), LIMIT);
-    createInterface({ input: proc.stdout }).on("line", (line) => {
-      const m = line.match(/^(\S+) listening on (\S+)$/);
-      if (m) addrs[m[1]] = m[2];
-      if (line.startsWith("ready")) {
-        clearTimeout(timer);
-        resolve({ proc, addrs });
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited ${code}`)));
-  });
+ * back where the page left it). */
+function serve(webAddr = "tcp://127.0.0.1:0", framedAddr = "tcp://127.0.0.1:0") {
+  return startServer(["--web", webAddr, "--listen", framedAddr,
+    ...CHEAP, "--chat-rate", "1000", "--chat-burst", "1000", "--data", data], env, LIMIT);
 }
 
 /** A `sockit chat --json --stay` process; resolves lines matching a test. */
@@ -97,22 +74,17 @@ function cliChat(addr, room) {
   };
 }
 
-let { proc: server, addrs } = await startServer();
+let { proc: server, addrs } = await serve();
 const web = addrs.web.replace("tcp://", "http://");
 const framed = addrs.framed;
 let browser, page, cli;
-let failed = false;
-try {
+await runTest("e2e web", "failure", tmp, () => ({ browser, page, procs: [server, cli && cli.proc] }), async () => {
   for (const name of ["alice", "bob"]) sockit(["user", "add", name, "--password-stdin", ...CHEAP, "--data", data], PASS + "\n");
   sockit(["login", framed, "--user", "bob", "--password-stdin"], PASS + "\n");
   cli = cliChat(framed, "lobby");
   await cli.waitFor((v) => v.type === "chat.join", "its join");
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launch(["--disable-quic"]);
   // Phone-sized; notifications granted, and recorded as the page raises them.
   page = await browser.newPage({ viewport: { width: 390, height: 844 }, permissions: ["notifications"] });
   await page.addInitScript(() => {
@@ -428,11 +400,7 @@ try {
   await page.click("#rooms button:has-text('#lobby')");
 
   // Screenshots at desktop and phone sizes, kept as artifacts.
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.setViewportSize({ width: 1440, height: 900 });
-  await page.screenshot({ path: join(ARTIFACTS, "page-1440x900.png") });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: join(ARTIFACTS, "page-390x844.png"), fullPage: true });
+  await screenshots(page, "page");
 
   // The server dies (kill -9) or stops (SIGTERM) and comes back on the same
   // ports: the page stays logged in, says it is reconnecting, reconnects by
@@ -446,7 +414,7 @@ try {
     server.kill(signal);
     await exited;
     await page.waitForSelector("#offline:not([hidden])");
-    ({ proc: server } = await startServer(addrs.web, framed));
+    ({ proc: server } = await serve(addrs.web, framed));
     sockit(["say", framed, "--room", "lobby", after]);
     await page.waitForSelector(`#messages li:has-text('${after}')`);
     await page.waitForSelector("#offline", { state: "hidden" });
@@ -487,20 +455,5 @@ try {
   const res = await page.request.get(`${web}/api/whoami`);
   if (res.status() !== 401) throw new Error(`whoami after logout: ${res.status()}`);
   if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("; ")}`);
-  console.log("e2e web: ok (login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), the Share action and My shares, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, a direct message both ways with its unread count and read marker, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts)");
-} catch (e) {
-  failed = true;
-  console.error("e2e web: FAILED:", e);
-  if (page) {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, "failure.png"), fullPage: true }).catch(() => {});
-    writeFileSync(join(ARTIFACTS, "failure.html"), await page.content().catch(() => ""));
-    console.error(`screenshot and HTML in ${ARTIFACTS}`);
-  }
-} finally {
-  if (browser) await browser.close();
-  if (cli) cli.proc.kill();
-  server.kill("SIGTERM");
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+  return "login, chat both ways, escaping, files up/down/delete, a share link, a folder share (page, file, tar, CLI), the Share action and My shares, folder/rename/move, multi-select, cancel, rooms sidebar, mention notification, links, a direct message both ways with its unread count and read marker, scroll-back past 200, kill -9 and SIGTERM restarts, password change, logout; screenshots in tests/e2e/artifacts";
+});

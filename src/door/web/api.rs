@@ -209,12 +209,25 @@ pub async fn logout(
         .into_response())
 }
 
-/// `GET /api/whoami`: the account the cookie speaks for.
+/// `GET /api/whoami`: the account the cookie speaks for, and the limits
+/// the server forces on the share links it may create (the page's forms
+/// start from them).
 pub async fn whoami(
     State(state): State<WebState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (identity, _) = super::resume(&state, &headers).await?;
-    let body = json!({"user": identity.name, "expires": identity.expires});
+    let mut body = json!({"user": identity.name, "expires": identity.expires});
+    if let Some(shares) = &state.services.shares {
+        let c = shares.config();
+        body["shares"] = json!({
+            "default_expiry": c.default_expiry,
+            "max_expiry": c.max_expiry,
+            "default_downloads": c.default_downloads,
+            "max_downloads": c.max_downloads,
+            "upload_max_bytes": c.upload_max_bytes,
+            "upload_max_files": c.upload_max_files,
+        });
+    }
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }

@@ -148,6 +148,8 @@ pub fn router(state: WebState) -> Router {
                 // (`--max-file`, quota); the JSON body limit must not cap them.
                 .merge(put(files::upload.layer(DefaultBodyLimit::disable()))),
         )
+        .route("/dl/sw.js", get(assets::worker))
+        .route("/dl/{token}", get(assets::worker_miss))
         .route("/s/{id}", get(share::page))
         .route("/s/{id}/info", get(share::info))
         .route("/s/{id}/file", get(share_file::file))

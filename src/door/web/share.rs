@@ -29,10 +29,13 @@ use crate::service::shares::{ShareError, ShareInfo, Shares};
 use crate::service::unix_now;
 use crate::wire::ErrorCode;
 
-/// The page's policy: its own script and style only, no framing, no
-/// forms anywhere, no referrer.
+/// The page's policy: its own script and style only, not framed by
+/// anyone, no forms anywhere, no referrer; a worker and a frame only from
+/// this origin (the download service worker, web/sw.js, which the share
+/// page registers, and the hidden frame whose navigation it answers).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-                   img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+                   img-src 'self' data:; worker-src 'self'; frame-src 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'; form-action 'none'";
 
 /// The shares service, or 404 on a server without it.
 pub(super) fn shares(state: &WebState) -> Result<Shares, ApiError> {
@@ -96,7 +99,7 @@ pub async fn page(
     };
     page_or_error(
         lookup(&state, &id).await.map(drop),
-        include_str!("../../../web/share.html"),
+        super::assets::SHARE_PAGE,
     )
 }
 

@@ -223,7 +223,7 @@ pub async fn page(
     };
     page_or_error(
         lookup(&state, &id).await.map(drop),
-        include_str!("../../../web/upload.html"),
+        super::assets::UPLOAD_PAGE,
     )
 }
 

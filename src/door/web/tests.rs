@@ -303,3 +303,65 @@ async fn websocket_upgrade_needs_a_session_and_the_same_origin() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_download_worker_is_served_from_its_scope_and_a_miss_stays_on_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = router(state(dir.path()));
+    let res = app
+        .clone()
+        .oneshot(req("GET", "/dl/sw.js", None).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers();
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(h[header::CONTENT_SECURITY_POLICY], "default-src 'none'");
+    assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    // Served from /dl/, so no wider scope is possible without a
+    // Service-Worker-Allowed header, which it never sends.
+    assert!(h.get("service-worker-allowed").is_none());
+    let js = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        std::str::from_utf8(&js)
+            .unwrap()
+            .contains("sockit-download")
+    );
+    // A download the worker did not take reaches the server: no content,
+    // so the browser stays on the page (and the server has no bytes).
+    let (status, headers, body) = send(
+        &app,
+        req("GET", "/dl/0123456789abcdef0123456789abcdef", None)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(body, serde_json::Value::Null);
+}
+
+#[test]
+fn the_link_pages_share_one_head() {
+    for page in [super::assets::SHARE_PAGE, super::assets::UPLOAD_PAGE] {
+        assert!(page.starts_with("<!doctype html>"));
+        for once in [
+            "<head>",
+            "</head>",
+            "/assets/style.css",
+            "/assets/blake3.js",
+            "no-referrer",
+            "<title>",
+        ] {
+            assert_eq!(page.matches(once).count(), 1, "{once} in {page}");
+        }
+        assert!(page.find("</head>") < page.find("<body>"));
+    }
+    assert!(super::assets::SHARE_PAGE.contains("/assets/share.js"));
+    assert!(super::assets::UPLOAD_PAGE.contains("/assets/upload.js"));
+}

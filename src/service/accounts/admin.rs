@@ -19,10 +19,10 @@ impl Accounts {
             .hasher
             .hash(password)
             .map_err(AccountsError::Internal)?;
-        let now = self.inner.now_unix();
+        let now_ms = self.inner.cfg.clock.now_millis();
         let inserted = self
             .inner
-            .with_conn(|c| c.insert_user(&name, &key, &phc, now))?;
+            .with_conn(|c| c.insert_user(&name, &key, &phc, now_ms))?;
         if !inserted {
             let existing = self.inner.with_conn(|c| c.name_of(&key))?;
             return Err(AccountsError::NameTaken(existing.unwrap_or(name)));
@@ -30,7 +30,7 @@ impl Accounts {
         tracing::debug!(name, "user added");
         Ok(UserInfo {
             name,
-            created: now,
+            created: now_ms / 1000,
             last_login: None,
             locked: false,
             locked_until: None,
@@ -109,13 +109,13 @@ impl Accounts {
         Ok(row.map(|r| r.locked))
     }
 
-    /// When the account called `name` was created (unix seconds), if
+    /// When the account called `name` was created (unix milliseconds), if
     /// there is one: what was said to the name before is not its own
-    /// (see chat's direct messages).
-    pub fn created(&self, name: &str) -> Result<Option<u64>, AccountsError> {
+    /// (see chat's direct messages and edits).
+    pub fn created_ms(&self, name: &str) -> Result<Option<u64>, AccountsError> {
         let (_, key) = checked_name(name)?;
         let row = self.inner.with_conn(|c| c.find_user(&key))?;
-        Ok(row.map(|r| r.created))
+        Ok(row.map(|r| r.created_ms))
     }
 
     /// Reads one row of the account table: the store answers (the

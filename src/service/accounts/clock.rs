@@ -21,6 +21,16 @@ impl UnixClock {
         super::token::unix_now().saturating_add(self.ahead.load(Ordering::Relaxed))
     }
 
+    /// Milliseconds since the Unix epoch, now on this clock (an account's
+    /// creation is kept to the millisecond: see `schema::V5_CREATED_MS`).
+    pub fn now_millis(&self) -> u64 {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let ahead = self.ahead.load(Ordering::Relaxed).saturating_mul(1000);
+        real.saturating_add(ahead)
+    }
+
     /// Moves this clock (and every clone) forward by `by`, whole seconds.
     pub fn advance(&self, by: Duration) {
         self.ahead.fetch_add(by.as_secs(), Ordering::Relaxed);

@@ -22,8 +22,9 @@ pub struct UserRow {
     pub phc: String,
     /// Operator lock.
     pub locked: bool,
-    /// Creation time, unix seconds.
-    pub created: u64,
+    /// Creation time, unix milliseconds (the start of its second for an
+    /// account made before they were kept).
+    pub created_ms: u64,
 }
 
 /// A session found by its token hash.
@@ -50,7 +51,8 @@ pub fn from_sql(t: i64) -> u64 {
 /// The account whose key is `key`.
 pub fn find_user(c: &Connection, key: &str) -> rusqlite::Result<Option<UserRow>> {
     c.query_row(
-        "SELECT id, name, phc, locked, created FROM users WHERE name_key = ?1",
+        "SELECT id, name, phc, locked, coalesce(created_ms, created * 1000)
+         FROM users WHERE name_key = ?1",
         [key],
         |r| {
             Ok(UserRow {
@@ -58,21 +60,21 @@ pub fn find_user(c: &Connection, key: &str) -> rusqlite::Result<Option<UserRow>>
                 name: r.get(1)?,
                 phc: r.get(2)?,
                 locked: r.get(3)?,
-                created: from_sql(r.get(4)?),
+                created_ms: from_sql(r.get(4)?),
             })
         },
     )
     .optional()
 }
 
-/// Inserts an account under the next never-used id; `Ok(false)` when the
-/// key is taken.
+/// Inserts an account under the next never-used id, created at `now_ms`
+/// (unix milliseconds); `Ok(false)` when the key is taken.
 pub fn insert_user(
     c: &mut Connection,
     name: &str,
     key: &str,
     phc: &str,
-    now: u64,
+    now_ms: u64,
 ) -> rusqlite::Result<bool> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // `max(..)` as well: a row inserted by an older sockit (which knew no
@@ -83,9 +85,9 @@ pub fn insert_user(
         |r| r.get(0),
     )?;
     let n = tx.execute(
-        "INSERT INTO users (id, name, name_key, phc, created) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (name_key) DO NOTHING",
-        params![id, name, key, phc, to_sql(now)],
+        "INSERT INTO users (id, name, name_key, phc, created, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name_key) DO NOTHING",
+        params![id, name, key, phc, to_sql(now_ms / 1000), to_sql(now_ms)],
     )?;
     if n == 1 {
         tx.execute("UPDATE user_ids SET next = ?1", [id.saturating_add(1)])?;

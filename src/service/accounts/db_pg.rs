@@ -30,10 +30,11 @@ pub const MIGRATIONS_TABLE: &str = "sockit_migrations_accounts";
 /// The schema, one step per version (`sockit_migrations_accounts`). The
 /// same tables as SQLite's `sockit.db` (prefixed `acct_`), plus the shared
 /// throttle log.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts, sessions, revocations, purges, throttle log",
-    sql: "CREATE TABLE acct_users (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts, sessions, revocations, purges, throttle log",
+        sql: "CREATE TABLE acct_users (
               id           BIGINT PRIMARY KEY,
               name         TEXT NOT NULL,
               name_key     TEXT NOT NULL UNIQUE,
@@ -74,7 +75,14 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
               ok       BOOLEAN NOT NULL,
               at       BIGINT NOT NULL
           );",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "accounts' creation in milliseconds",
+        // See SQLite's step 5 (`schema::V5_CREATED_MS`).
+        sql: "ALTER TABLE acct_users ADD COLUMN created_ms BIGINT;",
+    },
+];
 
 fn user_row(r: &postgres::Row) -> UserRow {
     UserRow {
@@ -82,27 +90,29 @@ fn user_row(r: &postgres::Row) -> UserRow {
         name: r.get(1),
         phc: r.get(2),
         locked: r.get(3),
-        created: u64::try_from(r.get::<_, i64>(4)).unwrap_or(0),
+        created_ms: u64::try_from(r.get::<_, i64>(4)).unwrap_or(0),
     }
 }
 
 /// The account whose key is `key`.
 pub fn find_user(c: &mut Client, key: &str) -> Result<Option<UserRow>, postgres::Error> {
     let r = c.query_opt(
-        "SELECT id, name, phc, locked, created FROM acct_users WHERE name_key = $1",
+        "SELECT id, name, phc, locked, coalesce(created_ms, created * 1000)
+         FROM acct_users WHERE name_key = $1",
         &[&key],
     )?;
     Ok(r.as_ref().map(user_row))
 }
 
-/// Inserts an account under the next never-used id; `Ok(false)` when the
-/// key is taken (the id is then not used up).
+/// Inserts an account under the next never-used id, created at `now_ms`
+/// (unix milliseconds); `Ok(false)` when the key is taken (the id is then
+/// not used up).
 pub fn insert_user(
     c: &mut Client,
     name: &str,
     key: &str,
     phc: &str,
-    now: u64,
+    now_ms: u64,
 ) -> Result<bool, postgres::Error> {
     let mut tx = c.transaction()?;
     // The row lock serialises id allocation across nodes.
@@ -115,9 +125,16 @@ pub fn insert_user(
         )?
         .get(0);
     let n = tx.execute(
-        "INSERT INTO acct_users (id, name, name_key, phc, created) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (name_key) DO NOTHING",
-        &[&id, &name, &key, &phc, &to_sql(now)],
+        "INSERT INTO acct_users (id, name, name_key, phc, created, created_ms)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name_key) DO NOTHING",
+        &[
+            &id,
+            &name,
+            &key,
+            &phc,
+            &to_sql(now_ms / 1000),
+            &to_sql(now_ms),
+        ],
     )?;
     if n == 1 {
         tx.commit()?;

@@ -58,6 +58,7 @@ struct UserRow {
     key: String,
     phc: String,
     created: i64,
+    created_ms: Option<i64>,
     locked: bool,
     last_login: Option<i64>,
     locked_until: Option<i64>,
@@ -66,7 +67,8 @@ struct UserRow {
 
 fn read_users(c: &rusqlite::Connection) -> rusqlite::Result<Vec<UserRow>> {
     let mut st = c.prepare(
-        "SELECT id, name, name_key, phc, created, locked, last_login, locked_until, unlocked_at
+        "SELECT id, name, name_key, phc, created, locked, last_login, locked_until, unlocked_at,
+                created_ms
          FROM users ORDER BY id",
     )?;
     let rows = st.query_map([], |r| {
@@ -80,6 +82,7 @@ fn read_users(c: &rusqlite::Connection) -> rusqlite::Result<Vec<UserRow>> {
             last_login: r.get(6)?,
             locked_until: r.get(7)?,
             unlocked_at: r.get(8)?,
+            created_ms: r.get(9)?,
         })
     })?;
     rows.collect()
@@ -118,8 +121,8 @@ fn write(
     for u in users {
         let n = tx.execute(
             "INSERT INTO acct_users (id, name, name_key, phc, created, locked, last_login,
-                                     locked_until, unlocked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                                     locked_until, unlocked_at, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
             &[
                 &u.id,
                 &u.name,
@@ -130,6 +133,7 @@ fn write(
                 &u.last_login,
                 &u.locked_until,
                 &u.unlocked_at,
+                &u.created_ms,
             ],
         )?;
         if n == 1 {

@@ -80,10 +80,23 @@ pub const V4_IDS_AND_REVOCATIONS: Migration = Migration {
           );",
 };
 
+/// Step 5: an account's creation time in milliseconds. A deleted name
+/// may be registered again, and chat tells the new account from the old
+/// one by it (direct messages it may read, messages it may edit): whole
+/// seconds left the second of the re-registration ambiguous. Accounts
+/// made before this step have none and read as the start of their
+/// `created` second.
+pub const V5_CREATED_MS: Migration = Migration {
+    version: 5,
+    name: "users.created_ms",
+    sql: "ALTER TABLE users ADD COLUMN created_ms INTEGER;",
+};
+
 /// Every step, in order.
 pub const MIGRATIONS: &[Migration] = &[
     V1_USERS,
     V2_SESSIONS,
     V3_LOGIN_TRACKING,
     V4_IDS_AND_REVOCATIONS,
+    V5_CREATED_MS,
 ];

@@ -56,10 +56,10 @@ impl Store {
         self.run(|c| db::find_user(c, key), |c| db_pg::find_user(c, key))
     }
 
-    pub(super) fn insert_user(&mut self, name: &str, key: &str, phc: &str, now: u64) -> R<bool> {
+    pub(super) fn insert_user(&mut self, name: &str, key: &str, phc: &str, now_ms: u64) -> R<bool> {
         self.run(
-            |c| db::insert_user(c, name, key, phc, now),
-            |c| db_pg::insert_user(c, name, key, phc, now),
+            |c| db::insert_user(c, name, key, phc, now_ms),
+            |c| db_pg::insert_user(c, name, key, phc, now_ms),
         )
     }
 

@@ -218,7 +218,7 @@ async fn a_database_from_the_first_schema_step_upgrades_and_logs_in() {
     let u = &a.list_users().unwrap()[0];
     assert_eq!((u.created, u.locked), (1_700_000_000, false));
     assert!(u.last_login.is_some());
-    assert_eq!(crate::store::schema_version(&raw(&dir)).unwrap(), 4);
+    assert_eq!(crate::store::schema_version(&raw(&dir)).unwrap(), 5);
     // The id counter starts above the rows already there.
     a.add_user("bob", "correct horse").unwrap();
     let bob = a.login("bob", "correct horse", None).await.unwrap();

@@ -110,6 +110,14 @@ pub enum ChatError {
         "message #{0} is not yours to change; only its author, logged in, may edit or delete it"
     )]
     NotAuthor(u64),
+    /// An edit or delete of a message said under the asker's name by an
+    /// earlier account of that name (deleted since, the name registered
+    /// again): the same code as [`ChatError::NotAuthor`].
+    #[error(
+        "message #{0} was said by an earlier account of your name, deleted since; \
+         only the account that said it may edit or delete it"
+    )]
+    EarlierAccount(u64),
     /// An edit or delete after the edit window.
     #[error(
         "message #{seq} is older than the {}-minute edit window; send a new message instead",
@@ -160,7 +168,7 @@ impl ChatError {
             ChatError::DmLocked(_) => ErrorCode::AccountLocked,
             ChatError::DmQuota(_) => ErrorCode::RoomQuota,
             ChatError::NoSuchMessage(..) => ErrorCode::NoSuchMessage,
-            ChatError::NotAuthor(_) => ErrorCode::NotAuthor,
+            ChatError::NotAuthor(_) | ChatError::EarlierAccount(_) => ErrorCode::NotAuthor,
             ChatError::EditWindow { .. } => ErrorCode::EditWindow,
             ChatError::MessageDeleted(_) => ErrorCode::MessageDeleted,
             ChatError::BadQuery(_) => ErrorCode::BadQuery,

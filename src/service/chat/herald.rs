@@ -18,6 +18,14 @@
 //! window ends. Memory: one entry per member waiting or announced, and at
 //! most [`FOLD_NAMES_MAX`] names per direction per window (the rest are
 //! counted).
+//!
+//! On a cluster the herald also hears of the room's members on the other
+//! nodes, by name, as the cluster feed reads them (see `remote`): the
+//! same rules apply to them, and a person counts as here while any
+//! session of theirs is, on any node, so moving from one node to another
+//! within the window is news to nobody.
+
+mod remote;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -121,6 +129,8 @@ pub(super) struct Herald {
     leaves_more: usize,
     /// When the flush task wakes next; `None` while none runs.
     due: Option<Instant>,
+    /// The room's members on the other nodes of a cluster.
+    far: remote::Far,
 }
 
 impl Herald {
@@ -131,10 +141,9 @@ impl Herald {
             return Step::Now(event_in(room, m.info(), Change::Joined));
         }
         let info = m.info();
-        if let Some(pos) = self.leaves.iter().position(|l| same(l, &info)) {
-            // Back under the same name within the window (a reconnect):
-            // neither the leave nor this join is news.
-            self.leaves.swap_remove(pos);
+        if self.take_leave(&info) || self.far.announced(&info) {
+            // Back under the same name within the window (a reconnect), or
+            // here already on another node: neither is news.
             self.announced.insert(m.id);
             return Step::Quiet;
         }
@@ -156,7 +165,8 @@ impl Herald {
             self.waiting.swap_remove(pos);
             return Step::Quiet;
         }
-        if !self.announced.remove(&m.id) || !announce {
+        // Still here on another node: not gone.
+        if !self.announced.remove(&m.id) || !announce || self.far.announced(&m.info()) {
             return Step::Quiet;
         }
         if grace.is_zero() {
@@ -195,25 +205,48 @@ impl Herald {
         let mut arrived: Vec<MemberInfo> = Vec::new();
         let mut told = Vec::new();
         let mut fold = Summary::default();
-        let announced = &mut self.announced;
+        let mut arrive = |info: MemberInfo, fold: &mut Summary| {
+            // One line names a person once, however many sessions came.
+            if arrived.iter().any(|a| same(a, &info)) {
+                return false;
+            }
+            if arrived.len() < FOLD_NAMES_MAX {
+                arrived.push(info);
+            } else {
+                fold.joined_more += 1;
+            }
+            true
+        };
+        let (announced, far) = (&mut self.announced, &self.far);
         self.waiting.retain(|&(id, since)| {
             if since + grace > now {
                 return true;
             }
             if let Some(m) = members.iter().find(|m| m.id == id) {
                 announced.insert(id);
-                told.push(id);
-                if arrived.len() < FOLD_NAMES_MAX {
-                    arrived.push(m.info());
-                } else {
-                    fold.joined_more += 1;
+                let info = m.info();
+                // Announced already as here on another node: not news.
+                if !far.announced(&info) && arrive(info, &mut fold) {
+                    told.push(id);
                 }
             }
             false
         });
+        for info in self.far.due(now) {
+            let here = members
+                .iter()
+                .any(|m| self.announced.contains(&m.id) && same(&m.info(), &info));
+            if !here {
+                arrive(info, &mut fold);
+            }
+        }
         let departed = std::mem::take(&mut self.leaves);
         fold.left_more = std::mem::take(&mut self.leaves_more);
-        self.due = self.waiting.iter().map(|(_, t)| *t + grace).min();
+        let near = self.waiting.iter().map(|(_, t)| *t + grace).min();
+        self.due = match (near, self.far.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let mut out = Flushed {
             event: None,
             next: self.due,
@@ -250,6 +283,18 @@ impl Herald {
     /// Forgets that a flush is due (its task could not be started).
     pub fn unschedule(&mut self) {
         self.due = None;
+    }
+
+    /// Takes back a leave queued for someone of `info`'s name: they are
+    /// back within the window (a reconnect, on this node or another).
+    fn take_leave(&mut self, info: &MemberInfo) -> bool {
+        match self.leaves.iter().position(|l| same(l, info)) {
+            Some(pos) => {
+                self.leaves.swap_remove(pos);
+                true
+            }
+            None => false,
+        }
     }
 }
 

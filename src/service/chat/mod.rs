@@ -55,6 +55,7 @@ mod local;
 mod merge;
 mod migrate;
 mod names;
+mod presence_pg;
 mod publish_pg;
 mod reads;
 mod reads_db;

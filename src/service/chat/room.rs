@@ -9,10 +9,11 @@ use super::event::{Change, DoorKind, Event, MemberInfo, Presence, SessionId};
 use super::flood::TokenBucket;
 use super::inbox::{Offer, Outbox};
 
-/// Rooms with more members than this do not announce joins, leaves and
-/// renames, as large IRC channels and chat platforms do: with N members,
-/// announcing every arrival costs N² deliveries (50 million for a room of
-/// 10,000 filling up). `who` still lists everyone.
+/// Rooms with more members than this (on all nodes of a cluster) do not
+/// announce joins, leaves and renames, as large IRC channels and chat
+/// platforms do: with N members, announcing every arrival costs N²
+/// deliveries (50 million for a room of 10,000 filling up). `who` still
+/// lists everyone.
 pub const PRESENCE_ROOM_MAX: usize = 500;
 
 /// Counters the hub exposes (see [`HubStats`]).
@@ -124,6 +125,9 @@ pub(super) struct RoomState {
     pub dm: Option<Arc<super::directory::Directory>>,
     /// Who the room heard come, and the joins and leaves not told yet.
     pub herald: super::herald::Herald,
+    /// Sessions in the room on the other nodes of a cluster, as last read
+    /// (0 on one node): they count towards [`PRESENCE_ROOM_MAX`] too.
+    pub remote: usize,
 }
 
 impl Room {
@@ -159,7 +163,8 @@ impl RoomState {
     ) {
         let mut queue = VecDeque::from([event]);
         while let Some(ev) = queue.pop_front() {
-            if matches!(ev, Event::Presence(_)) && self.members.len() > PRESENCE_ROOM_MAX {
+            let everyone = self.members.len() + self.remote;
+            if matches!(ev, Event::Presence(_)) && everyone > PRESENCE_ROOM_MAX {
                 counters.presence_skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }

@@ -27,11 +27,13 @@ pub(super) const MIGRATION: &str = "
     CREATE INDEX chat_messages_search ON chat_messages
         USING GIN (to_tsvector('simple', text)) WHERE kind IN (0, 1);";
 
-/// Who asks for a change, and which: the sender's display name and guest
-/// flag, the target seq and the change.
+/// Who asks for a change, and which: the sender's display name, guest
+/// flag and account creation (unix millis, see `edit`), the target seq
+/// and the change.
 pub(super) struct AmendRequest<'a> {
     pub name: &'a str,
     pub guest: bool,
+    pub since: u64,
     pub target: u64,
     pub amend: &'a Amend,
 }
@@ -69,7 +71,7 @@ pub(super) fn amend(
         _ => edit::check(
             target.as_ref(),
             (room, req.target),
-            (req.name, req.guest),
+            (req.name, req.guest, req.since),
             ts,
             window,
         ),

@@ -25,7 +25,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::db::Db;
-use super::edit::Amend;
+use super::edit::Change;
 use super::error::ChatError;
 use super::event::{Event, Message, SessionId};
 use super::history;
@@ -43,9 +43,9 @@ pub(super) struct Pending {
     pub origin: SessionId,
     /// The sender's idempotency key (see `keys`).
     pub key: Option<String>,
-    /// An edit or delete of the message with this seq, instead of a new
-    /// message (see `edit`); `text` is then unused.
-    pub amend: Option<(u64, Amend)>,
+    /// An edit, delete or topic change instead of a new message (see
+    /// `edit`); `text` is then unused.
+    pub amend: Option<Change>,
     pub ack: oneshot::Sender<Result<Arc<Message>, ChatError>>,
 }
 

@@ -25,7 +25,12 @@ pub(super) fn amend_sqlite(
     (ts, window): (u64, Duration),
     c: &Counters,
 ) {
-    let Some((target, amend)) = p.amend.clone() else {
+    let Some(edit::Change {
+        target,
+        amend,
+        since,
+    }) = p.amend.clone()
+    else {
         return;
     };
     let room = p.room.clone();
@@ -34,7 +39,7 @@ pub(super) fn amend_sqlite(
     } else {
         match history_edit::target(conn, &room.name, target) {
             Ok(found) => {
-                let who = (&*p.name, p.guest);
+                let who = (&*p.name, p.guest, since);
                 edit::check(found.as_ref(), (&room.name, target), who, ts, window)
             }
             Err(e) => Err(ChatError::Store(Arc::from(e.to_string()))),
@@ -72,13 +77,15 @@ pub(super) fn amend_pg(
     page_max: usize,
     c: &Counters,
 ) {
-    let Some((target, amend)) = p.amend.clone() else {
+    let Some(change) = p.amend.clone() else {
         return;
     };
+    let (target, amend) = (change.target, change.amend);
     let room = p.room.clone();
     let req = AmendRequest {
         name: &p.name,
         guest: p.guest,
+        since: change.since,
         target,
         amend: &amend,
     };

@@ -24,6 +24,9 @@
 //! adds the members of nodes heard from within
 //! [`PRESENCE_TTL`](crate::service::chat::PRESENCE_TTL), so a node killed
 //! with `kill -9` vanishes from every list within that, plus a second.
+//! Then it reads the other nodes' members of the rooms held here, from
+//! which each room's herald announces their joins and leaves to the
+//! members here (`herald::remote`).
 //!
 //! When PostgreSQL goes away the feed reconnects every [`RETRY_EVERY`]
 //! and goes on from its cursor, so nothing committed meanwhile is missed.
@@ -105,6 +108,7 @@ fn run(hub: &Weak<LocalHub>, cfg: PgTarget, node: &str) {
                 last_check = Instant::now();
                 check_tops(hub, c)?;
                 presence.beat(hub, c, node)?;
+                super::herald::look_around(hub, c, node)?;
             }
             if !full {
                 wait(hub, c, node)?;

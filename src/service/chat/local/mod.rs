@@ -80,6 +80,9 @@ pub struct LocalHub {
     /// This node's typing notices on their way to the other nodes (see
     /// `typing`); `None` on SQLite.
     typing_out: Option<std::sync::mpsc::SyncSender<String>>,
+    /// The runtime the hub was opened in, if any: the cluster feed's
+    /// thread starts the heralds' flush tasks on it.
+    runtime: Option<tokio::runtime::Handle>,
     /// Dropped with the hub, which wakes the pruning thread to end.
     _stop_pruner: std::sync::mpsc::SyncSender<()>,
 }
@@ -174,6 +177,7 @@ impl LocalHub {
             evictions: AtomicU64::new(0),
             node,
             typing_out,
+            runtime: tokio::runtime::Handle::try_current().ok(),
             _stop_pruner: stop,
         });
         prune::spawn(Arc::downgrade(&hub), stopped)?;

@@ -10,7 +10,7 @@ use super::LocalHub;
 use crate::service::chat::api::Ticket;
 use crate::service::chat::config::DEFAULT_ROOM;
 use crate::service::chat::dm::is_dm;
-use crate::service::chat::edit::{Amend, TOPIC_MAX_BYTES};
+use crate::service::chat::edit::{Amend, Change, TOPIC_MAX_BYTES};
 use crate::service::chat::error::ChatError;
 use crate::service::chat::event::SessionId;
 use crate::service::chat::filter::WordFilter;
@@ -132,6 +132,17 @@ impl LocalHub {
                 (String::new(), Some((seq, Amend::Topic(clean))))
             }
         };
+        let amend = match amend {
+            Some((target, amend)) => {
+                let since = self.author_since(&name, guest, &amend).await?;
+                Some(Change {
+                    target,
+                    amend,
+                    since,
+                })
+            }
+            None => None,
+        };
         if is_dm(&room.name) {
             // The other party may have been deleted or locked since.
             self.check_recipient(&member, &room.name).await?;
@@ -147,6 +158,19 @@ impl LocalHub {
         }
         let key = key.map(str::to_owned);
         self.queue(room, (name, guest), text, id, key, amend).await
+    }
+
+    /// When the account `name` asking for `amend` was created (unix
+    /// millis; see `edit`): read for edits and deletes by accounts only,
+    /// on the blocking pool (the registry may query its store).
+    async fn author_since(&self, name: &str, guest: bool, amend: &Amend) -> Result<u64, ChatError> {
+        if guest || matches!(amend, Amend::Topic(_)) {
+            return Ok(0); // refused for guests, and no author to check
+        }
+        let (registry, name) = (self.registry.clone(), name.to_owned());
+        tokio::task::spawn_blocking(move || registry.reads_from(&name))
+            .await
+            .map_err(|_| ChatError::Store(Arc::from("the account registry failed")))
     }
 
     /// See [`ChatHub::post_unjoined`](crate::service::chat::ChatHub::post_unjoined).
@@ -204,7 +228,7 @@ impl LocalHub {
         text: String,
         origin: SessionId,
         key: Option<String>,
-        amend: Option<(u64, Amend)>,
+        amend: Option<Change>,
     ) -> Result<Ticket, ChatError> {
         let (ack, done) = oneshot::channel();
         let pending = Pending {

@@ -156,3 +156,83 @@ async fn a_crowd_is_named_up_to_the_limit_and_counted_past_it() {
         p.notice()
     );
 }
+
+/// What the cluster feed reads of the other nodes: `names` (guests), in
+/// `sessions` sessions.
+fn far(names: &[&str], sessions: usize) -> crate::service::chat::presence_pg::RemoteView {
+    crate::service::chat::presence_pg::RemoteView {
+        members: names
+            .iter()
+            .map(|n| MemberInfo {
+                name: Arc::from(format!("~{n}")),
+                door: DoorKind::Frame,
+                guest: true,
+            })
+            .collect(),
+        sessions,
+    }
+}
+
+/// The lag a member of another node is seen with (two heartbeats).
+const LAG: Duration = Duration::from_secs(2);
+
+#[tokio::test(start_paused = true)]
+async fn a_member_of_another_node_is_announced_after_the_grace_and_the_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = graceful(dir.path());
+    let (_ann, mut ann_in) = settled(&hub, "ann").await;
+    // Whoever is there at the first look was there before: no news.
+    hub.seen_far_in("lobby", far(&["old"], 1));
+    hub.seen_far_in("lobby", far(&["old", "bob"], 2));
+    pass(GRACE).await;
+    assert!(notices(&mut ann_in).is_empty(), "before the lag");
+    pass(LAG).await;
+    assert_eq!(notices(&mut ann_in), ["~bob joined lobby"]);
+    hub.seen_far_in("lobby", far(&["old"], 1));
+    pass(GRACE).await;
+    assert_eq!(notices(&mut ann_in), ["~bob left lobby"]);
+    // Come and gone on another node within the grace: nothing, anywhere.
+    hub.seen_far_in("lobby", far(&["old", "cid"], 2));
+    pass(Duration::from_secs(1)).await;
+    hub.seen_far_in("lobby", far(&["old"], 1));
+    pass(GRACE * 3).await;
+    assert!(notices(&mut ann_in).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn moving_from_a_dead_node_to_this_one_within_the_window_is_no_news() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = graceful(dir.path());
+    let (_ann, mut ann_in) = settled(&hub, "ann").await;
+    hub.seen_far_in("lobby", far(&[], 0));
+    hub.seen_far_in("lobby", far(&["bob", "eve"], 2));
+    pass(GRACE + LAG).await;
+    assert_eq!(notices(&mut ann_in), ["~bob and ~eve joined lobby"]);
+    // Their node dies; bob is back here at once. When the dead node's
+    // presence expires, only eve is gone.
+    let (bob, _b) = guest_in(&hub, "bob", "lobby").await;
+    pass(Duration::from_secs(4)).await;
+    hub.seen_far_in("lobby", far(&[], 0));
+    pass(GRACE * 3).await;
+    assert_eq!(notices(&mut ann_in), ["~eve left lobby"]);
+    // And the other way: bob leaves here and is back on another node
+    // within the window.
+    drop(bob);
+    pass(Duration::from_secs(1)).await;
+    hub.seen_far_in("lobby", far(&["bob"], 1));
+    pass(GRACE * 3).await;
+    assert!(notices(&mut ann_in).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_room_large_across_nodes_announces_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = graceful(dir.path());
+    let (_ann, mut ann_in) = settled(&hub, "ann").await;
+    hub.seen_far_in("lobby", far(&[], 0));
+    // 499 sessions elsewhere, ann and now bob here: 501 in all.
+    hub.seen_far_in("lobby", far(&["x"], 499));
+    let (_bob, _b) = guest_in(&hub, "bob", "lobby").await;
+    pass(GRACE * 3).await;
+    assert!(notices(&mut ann_in).is_empty());
+}
