@@ -7,8 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::share::{Env, get, path_of, request as http, sha256, text};
-use tokio::io::AsyncWriteExt;
+use common::share::{Env, begin, get, path_of, put_part, request as http, sha256, text};
 
 /// `sockit share --upload ARGS --json` as alice; the reply.
 fn upload_link(env: &Env, args: &[&str]) -> serde_json::Value {
@@ -50,48 +49,6 @@ fn fetched(env: &Env, path: &str) -> std::path::PathBuf {
     );
     assert!(out.status.success(), "{}", text(&out));
     dest
-}
-
-/// `POST /u/ID/files`: (status, JSON answer).
-async fn begin(
-    env: &Env,
-    url: &str,
-    name: &str,
-    size: usize,
-    b3: &str,
-) -> (u16, serde_json::Value) {
-    let body = serde_json::json!({"name": name, "file_size": size, "blake3": b3}).to_string();
-    let (status, _, out) = http(
-        &env.web,
-        "POST",
-        &format!("{}/files", path_of(url)),
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    )
-    .await;
-    (status, serde_json::from_slice(&out).unwrap_or_default())
-}
-
-/// A PUT that sends the head and `part` of a `size`-byte body, then
-/// stops: the connection stays open (the caller drops it, or holds it).
-async fn put_part(
-    env: &Env,
-    url: &str,
-    name: &str,
-    size: usize,
-    b3: &str,
-    part: &[u8],
-) -> tokio::net::TcpStream {
-    let mut s = tokio::net::TcpStream::connect(&env.web).await.unwrap();
-    let head = format!(
-        "PUT {}/files/{name} HTTP/1.1\r\nHost: {}\r\nContent-Length: {size}\r\nX-Sockit-Offset: 0\r\nX-Sockit-Size: {size}\r\nX-Sockit-Blake3: {b3}\r\n\r\n",
-        path_of(url),
-        env.web
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(part).await.unwrap();
-    s.flush().await.unwrap();
-    s
 }
 
 fn blake3_of(p: &std::path::Path) -> String {
@@ -191,17 +148,17 @@ async fn a_send_cut_short_resumes_where_the_server_copy_ends() {
     let src = local(&env, "big.bin", (3 << 20) + 12_345, 5);
     let bytes = std::fs::read(&src).unwrap();
     let b3 = blake3_of(&src);
-    let (status, v) = begin(&env, &url, "big.bin", bytes.len(), &b3).await;
+    let (status, v) = begin(&env.web, &url, "big.bin", bytes.len(), &b3).await;
     assert_eq!((status, v["offset"].as_u64()), (200, Some(0)), "{v}");
     // A sender that stops a third of the way and goes away.
     let third = bytes.len() / 3;
-    let s = put_part(&env, &url, "big.bin", bytes.len(), &b3, &bytes[..third]).await;
+    let s = put_part(&env.web, &url, "big.bin", bytes.len(), &b3, &bytes[..third]).await;
     drop(s);
     // The server pauses the upload (everything received made durable);
     // a begin then says where to continue. Bounded: not a readiness sleep.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, v) = begin(&env, &url, "big.bin", bytes.len(), &b3).await;
+        let (status, v) = begin(&env.web, &url, "big.bin", bytes.len(), &b3).await;
         assert_eq!(status, 200, "{v}");
         if v["offset"].as_u64() == Some(third as u64) {
             assert_eq!(v["name"], "big.bin", "its own partial, not a new name");
@@ -231,7 +188,7 @@ async fn a_send_cut_short_resumes_where_the_server_copy_ends() {
     let bb = std::fs::read(&b).unwrap();
     drop(
         put_part(
-            &env,
+            &env.web,
             &url,
             "same.txt",
             bb.len(),
@@ -242,7 +199,7 @@ async fn a_send_cut_short_resumes_where_the_server_copy_ends() {
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, v) = begin(&env, &url, "same.txt", bb.len(), &blake3_of(&b)).await;
+        let (_, v) = begin(&env.web, &url, "same.txt", bb.len(), &blake3_of(&b)).await;
         if v["offset"].as_u64() == Some(1000) {
             break;
         }
@@ -255,7 +212,7 @@ async fn a_send_cut_short_resumes_where_the_server_copy_ends() {
     let (code, v, out) = send(&env, &url, &c.join("same.txt"));
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(v["name"], "same (1).txt");
-    let (_, v) = begin(&env, &url, "same.txt", bb.len(), &blake3_of(&b)).await;
+    let (_, v) = begin(&env.web, &url, "same.txt", bb.len(), &blake3_of(&b)).await;
     assert_eq!(v["offset"], 1000, "B's partial is intact: {v}");
 }
 
@@ -347,7 +304,7 @@ async fn expiry_and_revoke_answer_gone() {
     let (code, _, out) = send(&env, &url, &f);
     assert_eq!(code, Some(4), "{out}");
     let b3 = blake3_of(&f);
-    let (status, _) = begin(&env, &url, "f.txt", 10, &b3).await;
+    let (status, _) = begin(&env.web, &url, "f.txt", 10, &b3).await;
     assert_eq!(status, 410);
 }
 
@@ -359,7 +316,7 @@ async fn names_stay_inside_the_link_folder() {
     let url_b = b["url"].as_str().unwrap().to_owned();
     let b3 = blake3::hash(b"x").to_hex().to_string();
     for name in ["../a/x", "..", ".", "a/b", "", "x\\y", "/etc/passwd"] {
-        let (status, v) = begin(&env, &url_b, name, 1, &b3).await;
+        let (status, v) = begin(&env.web, &url_b, name, 1, &b3).await;
         assert_eq!(status, 400, "{name}: {v}");
     }
     for name in ["..%2Fa%2Fx", "%2e%2e", "a%2Fb"] {
@@ -391,7 +348,7 @@ async fn names_stay_inside_the_link_folder() {
     let f = local(&env, "h.txt", 100, 3);
     let bytes = std::fs::read(&f).unwrap();
     let wrong = blake3::hash(b"not it").to_hex().to_string();
-    let (status, v) = begin(&env, &url_b, "h.txt", 100, &wrong).await;
+    let (status, v) = begin(&env.web, &url_b, "h.txt", 100, &wrong).await;
     assert_eq!(status, 200, "{v}");
     let (status, _, body) = http(
         &env.web,
@@ -424,7 +381,7 @@ async fn a_sender_that_never_finishes_holds_one_place_only() {
     let url = link["url"].as_str().unwrap().to_owned();
     let b3 = blake3::hash(&[0u8; 10_000]).to_hex().to_string();
     // Holds its PUT open, 100 bytes of 10,000 sent.
-    let held = put_part(&env, &url, "slow.bin", 10_000, &b3, &[0u8; 100]).await;
+    let held = put_part(&env.web, &url, "slow.bin", 10_000, &b3, &[0u8; 100]).await;
     // Once the server has begun it (its partial shows in alice's store;
     // polled, bounded), its address's one place is taken.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -465,4 +422,80 @@ async fn a_sender_that_never_finishes_holds_one_place_only() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `sockit user ARGS --data DATA` against the running server's data
+/// directory, as its operator would.
+fn operator(env: &Env, args: &[&str]) {
+    let data = env.srv.data();
+    let mut all = vec!["user"];
+    all.extend_from_slice(args);
+    all.extend(["--data", data.to_str().unwrap()]);
+    let out = common::run(&all, b"");
+    assert!(out.status.success(), "user {args:?}: {}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locked_owners_links_stop_and_unlocking_brings_them_back() {
+    let env = Env::start(&[]);
+    let src = env.put("doc.bin", 50_000, 11);
+    let share = env.share(&[":doc.bin", "--downloads", "5"]);
+    let s_url = share["url"].as_str().unwrap().to_owned();
+    let link = upload_link(&env, &[":inbox"]);
+    let u_url = link["url"].as_str().unwrap().to_owned();
+    // Bob's link, which alice's lock must not touch.
+    let bob_src = local(&env, "bob.txt", 1000, 12);
+    let out = env.as_user("bob", &["put", bob_src.to_str().unwrap(), ":bob.txt"], b"");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.as_user("bob", &["share", ":bob.txt", "--json"], b"");
+    assert!(out.status.success(), "{}", text(&out));
+    let bob: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b_url = bob["url"].as_str().unwrap().to_owned();
+
+    operator(&env, &["lock", "alice"]);
+    // At once, with no sweep: the page, the details and the bytes are 403
+    // with one line naming why, and so are the upload link's.
+    for path in [
+        path_of(&s_url),
+        format!("{}/info", path_of(&s_url)),
+        format!("{}/file", path_of(&s_url)),
+        path_of(&u_url),
+        format!("{}/info", path_of(&u_url)),
+    ] {
+        let (status, _, body) = get(&env.web, &path, &[]).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(
+            body.contains("the owner's account is locked"),
+            "{path}: {body}"
+        );
+    }
+    let dest = env.work().join("got.bin");
+    let out = env.as_user("nobody", &["get", &s_url, dest.to_str().unwrap()], b"");
+    let t = text(&out);
+    assert!(!out.status.success() && !dest.exists(), "{t}");
+    assert!(t.contains("the owner's account is locked"), "{t}");
+    assert_eq!(t.trim().lines().count(), 1, "one line: {t}");
+    let f = local(&env, "drop.txt", 2000, 13);
+    let out = env.as_user("nobody", &["send", &u_url, f.to_str().unwrap()], b"");
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("the owner's account is locked"), "{t}");
+    assert_eq!(t.trim().lines().count(), 1, "one line: {t}");
+    // A second user's link is not alice's: it still serves.
+    let bob_dest = env.work().join("bob-got.txt");
+    let out = env.as_user("nobody", &["get", &b_url, bob_dest.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sha256(&bob_dest), sha256(&bob_src));
+
+    // Unlocked, both work again: nothing was used up meanwhile.
+    operator(&env, &["unlock", "alice"]);
+    let out = env.as_user("nobody", &["get", &s_url, dest.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sha256(&dest), sha256(&src));
+    let (code, v, t) = send(&env, &u_url, &f);
+    assert_eq!(code, Some(0), "{t}");
+    assert_eq!(v["name"], "drop.txt");
+    env.login("alice"); // the lock ended her session
+    assert_eq!(sha256(&fetched(&env, "inbox/drop.txt")), sha256(&f));
 }

@@ -32,8 +32,8 @@ Run it before the nodes start on PostgreSQL. What PostgreSQL already holds
 is left alone (a room it knows under another epoch, or an account name it
 gives another id, is reported as a conflict, never overwritten). Files keep
 their owner, path and hashes; unfinished uploads are not copied. Share links
-keep their state and counts, and their number unless PostgreSQL gave it to
-another share (then reported as renumbered).")]
+(upload links with their log) keep their state and counts, and their number
+unless PostgreSQL gave it to another share (then reported as renumbered).")]
     Migrate {
         /// The single node's data directory: the same as `sockit serve --data`.
         #[arg(long, value_name = "DIR", default_value = "./sockit-data")]
@@ -110,6 +110,10 @@ fn print_report(data: &std::path::Path, c: &Copied) {
     println!(
         "  shares: {} copied ({} renumbered, their number was taken), {} already there; {} folder-share files",
         s.shares, s.renumbered, s.present, s.files
+    );
+    println!(
+        "  upload links: {} copied with {} logged uploads",
+        s.upload_links, s.uploads
     );
     if !a.conflicts.is_empty() {
         println!(

@@ -25,8 +25,10 @@ use super::utc;
   sockit user passwd alice                    new password; alice's sessions end
   sockit user list                            name, created, last login, status
   sockit user list --json                     the same as a JSON array
-  sockit user lock alice                      refuse her logins, end her sessions
-  sockit user unlock alice                    undo a lock or a lockout after failed logins
+  sockit user lock alice                      refuse her logins, end her sessions,
+                                              stop her share and upload links (403)
+  sockit user unlock alice                    undo a lock or a lockout after failed
+                                              logins; her unexpired links work again
   sockit user del alice --data /srv/sockit    in another data directory;
                                               also removes alice's files
   sockit user lock alice --store postgres://sockit@db.internal:5432/sockit

@@ -143,7 +143,7 @@ impl Session {
             ShareRequest::Rm { share } => {
                 let s = blocking(move || {
                     let s = shares.revoke(Some(user), &share, now)?;
-                    purge(&shares, &files, now);
+                    purge(&shares, &files);
                     Ok(s)
                 })
                 .await?;
@@ -178,8 +178,8 @@ async fn blocking<T: Send + 'static>(
 /// Removes ended end-to-end shares' ciphertext at once (a revoked one's
 /// content goes with it; the sweeper catches the rest); a failure is
 /// logged and left to the sweeper, never in the way of this request.
-fn purge(shares: &Shares, files: &FileStore, now: u64) {
-    if let Err(e) = shares.purge_ended_e2e(files, now) {
+fn purge(shares: &Shares, files: &FileStore) {
+    if let Err(e) = shares.purge_ended_e2e(files) {
         tracing::warn!(error = %e, "removing ended shares' ciphertext");
     }
 }

@@ -47,14 +47,19 @@ impl Env {
         };
         for u in ["alice", "bob"] {
             super::add_user(&env.srv.data(), u, PASS);
-            let out = env.as_user(
-                u,
-                &["login", &env.addr, "--user", u, "--password-stdin"],
-                format!("{PASS}\n").as_bytes(),
-            );
-            assert!(out.status.success(), "login: {out:?}");
+            env.login(u);
         }
         env
+    }
+
+    /// Logs `user` in (again: a lock or a new password ended the session).
+    pub fn login(&self, user: &str) {
+        let out = self.as_user(
+            user,
+            &["login", &self.addr, "--user", user, "--password-stdin"],
+            format!("{PASS}\n").as_bytes(),
+        );
+        assert!(out.status.success(), "login: {out:?}");
     }
 
     /// Runs `sockit ARGS` as `user` (`anon`: no login at all).
@@ -153,6 +158,48 @@ pub async fn request(
     let head = String::from_utf8_lossy(&out[..at]).into_owned();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     (status, head, out[at + 4..].to_vec())
+}
+
+/// `POST /u/ID/files` of upload link `url` on `web`: (status, JSON answer).
+pub async fn begin(
+    web: &str,
+    url: &str,
+    name: &str,
+    size: usize,
+    b3: &str,
+) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({"name": name, "file_size": size, "blake3": b3}).to_string();
+    let (status, _, out) = request(
+        web,
+        "POST",
+        &format!("{}/files", path_of(url)),
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await;
+    (status, serde_json::from_slice(&out).unwrap_or_default())
+}
+
+/// A PUT to upload link `url` on `web` that sends the head and `part` of
+/// a `size`-byte body from offset 0, then stops: the connection stays
+/// open (the caller drops it, or holds it).
+pub async fn put_part(
+    web: &str,
+    url: &str,
+    name: &str,
+    size: usize,
+    b3: &str,
+    part: &[u8],
+) -> tokio::net::TcpStream {
+    let mut s = tokio::net::TcpStream::connect(web).await.unwrap();
+    let head = format!(
+        "PUT {}/files/{name} HTTP/1.1\r\nHost: {web}\r\nContent-Length: {size}\r\nX-Sockit-Offset: 0\r\nX-Sockit-Size: {size}\r\nX-Sockit-Blake3: {b3}\r\n\r\n",
+        path_of(url),
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(part).await.unwrap();
+    s.flush().await.unwrap();
+    s
 }
 
 pub fn path_of(url: &str) -> String {

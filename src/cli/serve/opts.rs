@@ -89,6 +89,14 @@ pub(super) async fn open_services(
         .shares
         .open(&a.data, &a.store.backend(), files.as_ref())
         .await?;
+    if let Some(s) = &shares {
+        // A locked owner's links stop on every node at once: each lookup
+        // asks the (shared) account store, as a login would.
+        let acc = accounts.clone();
+        s.set_owner_locked(std::sync::Arc::new(move |id: i64| {
+            acc.owner_locked(id).map_err(|e| e.to_string())
+        }));
+    }
     let services = sockit::service::Services {
         accounts: Some(accounts),
         chat: Some(chat),

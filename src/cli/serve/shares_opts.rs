@@ -108,7 +108,8 @@ impl SharesArgs {
 }
 
 /// Every [`SWEEP_PERIOD`] for as long as the server runs, starting now:
-/// shares past their expiry end, and ended end-to-end shares' ciphertext
+/// shares past their expiry end, old tombstones go (lookups never do this
+/// housekeeping), and ended end-to-end shares' ciphertext
 /// is removed, whether or not anyone visits a link (on a cluster every
 /// node sweeps; what one removed the others find gone).
 async fn sweep_every(shares: Shares, files: FileStore) {
@@ -117,7 +118,7 @@ async fn sweep_every(shares: Shares, files: FileStore) {
     loop {
         tick.tick().await;
         let (s, f) = (shares.clone(), files.clone());
-        match tokio::task::spawn_blocking(move || s.purge_ended_e2e(&f, unix_now())).await {
+        match tokio::task::spawn_blocking(move || s.sweep(&f, unix_now())).await {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!(removed = n, "ended end-to-end shares' ciphertext removed"),
             Ok(Err(e)) => {

@@ -22,7 +22,8 @@
 //! address and of a total. Unfinished uploads are the owner's partials:
 //! they hold the owner's quota, count within the store's partials per
 //! user, and are swept after the store's partial retention.
-//! Statuses: 404 no such link, 410 ended (state in the message), 409 the
+//! Statuses: 404 no such link, 403 its owner's account is locked, 410
+//! ended (state in the message), 409 the
 //! offset or name moved (begin again), 413 no room in the link, 429 the
 //! gate, 507 the owner's quota; every answer carries the `/s/` headers.
 
@@ -458,7 +459,7 @@ async fn receive_and_publish(
         }
         Err(f) => {
             let s = shares.clone();
-            if let Err(e) = blocking(move || s.release_upload(num, seq, unix_now())).await {
+            if let Err(e) = blocking(move || s.release_upload(num, seq)).await {
                 tracing::warn!(error = %e, share = num, "releasing an upload's place");
             }
             Err(store_error(f))

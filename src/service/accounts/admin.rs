@@ -130,6 +130,16 @@ impl Accounts {
         Ok(self.inner.with_conn(|c| c.list_users(now))?)
     }
 
+    /// Whether account `user_id` is locked by the operator (or gone, until
+    /// its shares are ended with its files): its share links are refused
+    /// meanwhile (`shares::Shares::set_owner_locked`). One indexed read of
+    /// the store every node shares, so a lock holds everywhere at once.
+    pub fn owner_locked(&self, user_id: i64) -> Result<bool, AccountsError> {
+        Ok(self
+            .inner
+            .with_conn(|c| c.revoked_since(user_id, u64::MAX))?)
+    }
+
     /// Operator lock: logins are refused (with [`super::AuthError::AccountLocked`]
     /// once the password is right) and every session ends.
     pub fn lock_user(&self, name: &str) -> Result<(), AccountsError> {

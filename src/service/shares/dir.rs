@@ -173,12 +173,12 @@ impl Shares {
     }
 
     /// The snapshot of a directory share (empty for a file share or one
-    /// that ended: its rows go when it ends).
+    /// that ended, or ran out by `now`: its rows go when it ends).
     pub fn dir_files(&self, share: &ShareInfo, now: u64) -> ShareResult<Vec<SharedFile>> {
-        if share.files.is_none() {
+        if share.files.is_none() || share.expires <= now {
             return Ok(Vec::new());
         }
-        self.store(now)?.files(share.num)
+        self.store().files(share.num)
     }
 }
 

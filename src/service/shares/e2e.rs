@@ -19,11 +19,19 @@ use crate::service::files::{FileError, FileStore};
 pub const SWEEP_PERIOD: Duration = Duration::from_secs(5);
 
 impl Shares {
+    /// One sweep: [`Shares::tidy`] (expire what ran out by `now`, drop
+    /// old tombstones), then [`Shares::purge_ended_e2e`]; how many
+    /// ciphertexts were removed.
+    pub fn sweep(&self, files: &FileStore, now: u64) -> ShareResult<usize> {
+        self.tidy(now)?;
+        self.purge_ended_e2e(files)
+    }
+
     /// Removes the ciphertext of every ended end-to-end share that still
     /// has it; returns how many were removed. A file already gone (the
     /// owner removed it, or the account was deleted) counts as removed.
-    pub fn purge_ended_e2e(&self, files: &FileStore, now: u64) -> ShareResult<usize> {
-        let ended = self.store(now)?.ended_e2e()?;
+    pub fn purge_ended_e2e(&self, files: &FileStore) -> ShareResult<usize> {
+        let ended = self.store().ended_e2e()?;
         let mut removed = 0;
         for (num, owner, path) in ended {
             match files.remove(owner, &path, false) {

@@ -15,6 +15,13 @@ pub enum ShareError {
     /// The share ended; its tombstone says how.
     #[error("this share is {}; ask its owner for a new link", .0.as_str())]
     Ended(ShareState),
+    /// The owner's account is locked by the operator: the link is
+    /// refused while it is, and works again (if still unexpired) once it
+    /// is unlocked, so this is "forbidden for now" (403), not "gone" (410).
+    #[error(
+        "the owner's account is locked; this link works again only if the server's operator unlocks it"
+    )]
+    OwnerLocked,
     /// A limit the server forces.
     #[error("{0}")]
     Limit(String),
@@ -47,6 +54,7 @@ impl ShareError {
         match self {
             ShareError::NotFound => ErrorCode::NotFound,
             ShareError::Ended(_) => ErrorCode::Gone,
+            ShareError::OwnerLocked => ErrorCode::Forbidden,
             ShareError::Limit(_) => ErrorCode::RateLimited,
             ShareError::Quota { .. } => ErrorCode::QuotaExceeded,
             ShareError::Internal { .. } => ErrorCode::Internal,

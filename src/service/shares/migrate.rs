@@ -9,8 +9,14 @@
 //! Download coverage is not copied: a download in progress during the
 //! move starts its count afresh, in the receivers' favour.
 //!
+//! Upload links go with their share's row: their limits and counts
+//! (`upload_links`) and their log of what they took in (`uploads`, in
+//! order), so the owner's `share log` reads the same on the cluster. A
+//! link already there is left alone with its log.
+//!
 //! The ciphertext of end-to-end shares is a file of its owner's store
-//! (`.e2e-shares/`), copied by the files part.
+//! (`.e2e-shares/`), copied by the files part, as are the files upload
+//! links took in.
 
 use std::path::Path;
 
@@ -33,6 +39,10 @@ pub struct SharesCopied {
     pub present: usize,
     /// Files of copied folder shares' snapshots.
     pub files: usize,
+    /// Of the shares copied, how many are upload links.
+    pub upload_links: usize,
+    /// Rows of copied upload links' logs.
+    pub uploads: usize,
 }
 
 /// One `shares` row as `shares.db` has it, in `db::MIGRATIONS`' columns.
@@ -58,6 +68,19 @@ struct Row {
 /// (num, idx, path, size, blake3) of one snapshot file.
 type FileRow = (i64, i64, String, i64, Vec<u8>);
 
+/// (num, max_bytes, max_files, bytes, files) of one upload link.
+type LinkRow = (i64, i64, i64, i64, i64);
+
+/// (num, path, size, blake3, addr, at) of one upload log row, in order.
+type LogRow = (i64, String, i64, Vec<u8>, String, i64);
+
+/// What `shares.db` holds besides the shares' rows.
+struct Extra {
+    files: Vec<FileRow>,
+    links: Vec<LinkRow>,
+    log: Vec<LogRow>,
+}
+
 /// Copies the shares of `data_dir` into `conn` (migrating its tables
 /// first). A data directory without `shares.db` copies nothing.
 pub fn copy_to_pg(data_dir: &Path, conn: &mut PgConn) -> Result<SharesCopied, StoreError> {
@@ -71,9 +94,13 @@ pub fn copy_to_pg(data_dir: &Path, conn: &mut PgConn) -> Result<SharesCopied, St
         source,
     };
     let rows = read_rows(&lite).map_err(err)?;
-    let files = read_files(&lite).map_err(err)?;
+    let extra = Extra {
+        files: read_files(&lite).map_err(err)?,
+        links: read_links(&lite).map_err(err)?,
+        log: read_log(&lite).map_err(err)?,
+    };
     pg::migrate_in(conn, db_pg::MIGRATIONS_TABLE, db_pg::MIGRATIONS)?;
-    conn.with(|c| write(c, &rows, &files))
+    conn.with(|c| write(c, &rows, &extra))
         .map_err(|e| StoreError::Pg(pg::PgError::Db(e)))
 }
 
@@ -115,13 +142,37 @@ fn read_files(c: &rusqlite::Connection) -> rusqlite::Result<Vec<FileRow>> {
     rows.collect()
 }
 
+fn read_links(c: &rusqlite::Connection) -> rusqlite::Result<Vec<LinkRow>> {
+    let mut st =
+        c.prepare("SELECT num, max_bytes, max_files, bytes, files FROM upload_links ORDER BY num")?;
+    let rows = st.query_map(params![], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?;
+    rows.collect()
+}
+
+fn read_log(c: &rusqlite::Connection) -> rusqlite::Result<Vec<LogRow>> {
+    let mut st = c.prepare("SELECT num, path, size, blake3, addr, at FROM uploads ORDER BY seq")?;
+    let rows = st.query_map(params![], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })?;
+    rows.collect()
+}
+
 const INSERT: &str = "INSERT INTO share_links (num, id_hash, revoke_hash, owner, path, size,
         blake3, created, expires, downloads_max, downloads, state, ended, e2e, e2e_purged, files)
     VALUES (COALESCE($1, nextval(pg_get_serial_sequence('share_links', 'num'))),
             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
     ON CONFLICT DO NOTHING RETURNING num";
 
-fn write(c: &mut Client, rows: &[Row], files: &[FileRow]) -> Result<SharesCopied, postgres::Error> {
+fn write(c: &mut Client, rows: &[Row], extra: &Extra) -> Result<SharesCopied, postgres::Error> {
     let mut tx = c.transaction()?;
     let mut out = SharesCopied::default();
     // Numbers a copied folder share has in PostgreSQL, by its number here.
@@ -184,12 +235,30 @@ fn write(c: &mut Client, rows: &[Row], files: &[FileRow]) -> Result<SharesCopied
         }
         moved.insert(r.num, num);
     }
-    for (num, idx, path, size, blake3) in files {
+    for (num, idx, path, size, blake3) in &extra.files {
         let Some(to) = moved.get(num) else { continue };
         out.files += usize::try_from(tx.execute(
             "INSERT INTO share_files (num, idx, path, size, blake3) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT DO NOTHING",
             &[to, idx, path, size, blake3],
+        )?)
+        .unwrap_or(0);
+    }
+    for (num, max_bytes, max_files, bytes, files) in &extra.links {
+        let Some(to) = moved.get(num) else { continue };
+        out.upload_links += usize::try_from(tx.execute(
+            "INSERT INTO share_upload_links (num, max_bytes, max_files, bytes, files)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[to, max_bytes, max_files, bytes, files],
+        )?)
+        .unwrap_or(0);
+    }
+    for (num, path, size, blake3, addr, at) in &extra.log {
+        let Some(to) = moved.get(num) else { continue };
+        out.uploads += usize::try_from(tx.execute(
+            "INSERT INTO share_uploads (num, path, size, blake3, addr, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[to, path, size, blake3, addr, at],
         )?)
         .unwrap_or(0);
     }

@@ -55,6 +55,7 @@ mod store;
 mod tests;
 mod types;
 mod upload;
+mod upload_pg;
 
 pub use config::{
     DEFAULT_CREATES_PER_HOUR, DEFAULT_DOWNLOADS, DEFAULT_EXPIRY, DEFAULT_MAX_DOWNLOADS,
@@ -100,7 +101,14 @@ struct Inner {
     base_url: RwLock<Option<String>>,
     /// Anonymous uploaders through upload links, per address.
     gate: Mutex<gate::Gate>,
+    /// Whether an owner's account is locked (set by the server, from the
+    /// accounts store); without it no owner is.
+    owner_locked: RwLock<Option<OwnerLocked>>,
 }
+
+/// Answers whether account `id` is locked by the operator (`Err`: the
+/// accounts store failed, and the link is refused, not served).
+pub type OwnerLocked = Arc<dyn Fn(i64) -> Result<bool, String> + Send + Sync>;
 
 impl std::fmt::Debug for Shares {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,6 +143,7 @@ impl Shares {
                 config: config.normalized(),
                 base_url: RwLock::new(None),
                 gate: Mutex::new(gate::Gate::default()),
+                owner_locked: RwLock::new(None),
             }),
         })
     }
@@ -171,18 +180,54 @@ impl Shares {
         b.as_ref().map(|b| format!("{b}/{route}/{id}"))
     }
 
-    /// The store, with what ran out by `now` expired and old tombstones
-    /// dropped.
-    fn store(&self, now: u64) -> ShareResult<MutexGuard<'_, Store>> {
-        let mut s = lock(&self.inner.store);
-        s.tidy(now, self.inner.config.tombstone)?;
-        Ok(s)
+    /// The store. No housekeeping runs here: a lookup sees a share past
+    /// its expiry as expired itself ([`ShareInfo::seen_at`]), and the
+    /// sweeper ([`Shares::tidy`]) records it and drops old tombstones.
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.inner.store)
     }
 
-    /// `shares.db`'s connection, tidied, for what only it keeps yet
-    /// (upload links); refused on PostgreSQL.
-    fn conn(&self, now: u64) -> ShareResult<store::Lite<'_>> {
-        store::Lite::new(self.store(now)?)
+    /// Housekeeping, for the sweeper (every [`SWEEP_PERIOD`] on every
+    /// node): shares past their expiry by `now` end as expired, and
+    /// tombstones older than the configured time go.
+    pub fn tidy(&self, now: u64) -> ShareResult<()> {
+        self.store().tidy(now, self.inner.config.tombstone)
+    }
+
+    /// Sets how to tell whether an owner's account is locked: while it
+    /// is, its download shares and upload links answer
+    /// [`ShareError::OwnerLocked`], and once unlocked the unexpired ones
+    /// work again.
+    pub fn set_owner_locked(&self, check: OwnerLocked) {
+        let mut g = self
+            .inner
+            .owner_locked
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *g = Some(check);
+    }
+
+    /// Refuses a link whose owner is locked.
+    fn check_owner(&self, owner: i64) -> ShareResult<()> {
+        let check = self
+            .inner
+            .owner_locked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match check.map(|f| f(owner)) {
+            None | Some(Ok(false)) => Ok(()),
+            Some(Ok(true)) => Err(ShareError::OwnerLocked),
+            Some(Err(e)) => Err(ShareError::Internal {
+                doing: "checking the owner's account",
+                source: e.into(),
+            }),
+        }
+    }
+
+    /// `share` if its owner is not locked.
+    fn owner_open(&self, share: ShareInfo) -> ShareResult<ShareInfo> {
+        self.check_owner(share.owner).map(|()| share)
     }
 
     /// Creates a share of a file, within the server's limits.
@@ -250,23 +295,26 @@ impl Shares {
             }
             Ok(())
         };
-        let info = self
-            .store(now)?
-            .create(&row, &kind, now.saturating_sub(3600), check)?;
+        // A create is no lookup: it brings the store up to date first, so
+        // its counts never include a share that just ran out.
+        let mut st = self.store();
+        st.tidy(now, cfg.tombstone)?;
+        let info = st.create(&row, &kind, now.saturating_sub(3600), check)?;
         Ok(Created { id, revoke, info })
     }
 
     /// The owner's shares still on record (ended ones until their
     /// tombstone goes), newest first.
     pub fn list(&self, owner: i64, now: u64) -> ShareResult<Vec<ShareInfo>> {
-        self.store(now)?.list(owner)
+        let list = self.store().list(owner)?;
+        Ok(list.into_iter().map(|s| s.seen_at(now)).collect())
     }
 
     /// Revokes a share named by `which`: its number or its link ID (only
     /// by its owner: another user gets the same "no such share" as for a
     /// number never issued), or its revoke token (by anyone holding it).
     pub fn revoke(&self, owner: Option<i64>, which: &str, now: u64) -> ShareResult<ShareInfo> {
-        let mut st = self.store(now)?;
+        let mut st = self.store();
         let which = which.trim();
         let which = which.rsplit('/').next().unwrap_or(which);
         let found = if let Ok(num) = which.parse::<i64>() {
@@ -280,7 +328,7 @@ impl Shares {
         } else {
             None
         };
-        let mut share = found.ok_or(ShareError::NotFound)?;
+        let mut share = found.ok_or(ShareError::NotFound)?.seen_at(now);
         st.fill(&mut share)?;
         if share.state != ShareState::Available {
             return Err(ShareError::Ended(share.state));
@@ -299,27 +347,31 @@ impl Shares {
         if !ids::well_formed(id) {
             return Err(ShareError::NotFound);
         }
-        let mut st = self.store(now)?;
-        let share = st.by_id(&ids::id_hash(id))?.ok_or(ShareError::NotFound)?;
+        let mut st = self.store();
+        let share = st
+            .by_id(&ids::id_hash(id))?
+            .ok_or(ShareError::NotFound)?
+            .seen_at(now);
         // An upload link is not downloaded: /s/ID of one is "no such share".
         if st.is_upload(share.num)? {
             return Err(ShareError::NotFound);
         }
+        drop(st);
         match share.state {
-            ShareState::Available => Ok(share),
+            ShareState::Available => self.owner_open(share),
             s => Err(ShareError::Ended(s)),
         }
     }
 
     /// Ends a share whose file changed or went away since it was shared.
     pub fn file_gone(&self, num: i64, now: u64) -> ShareResult<()> {
-        self.store(now)?.end(num, ShareState::Revoked, now)?;
+        self.store().end(num, ShareState::Revoked, now)?;
         Ok(())
     }
 
     /// Ends every share of a deleted account.
     pub fn forget_owner(&self, owner: i64, now: u64) -> ShareResult<usize> {
-        self.store(now)?.end_owner(owner, now)
+        self.store().end_owner(owner, now)
     }
 
     /// Records that bytes `[start, end)` of `share` were sent to `who` (a
@@ -333,10 +385,11 @@ impl Shares {
         end: u64,
         now: u64,
     ) -> ShareResult<bool> {
-        if end <= start && share.size > 0 {
+        // A share past its expiry counts nothing, swept or not.
+        if (end <= start && share.size > 0) || share.expires <= now {
             return Ok(false);
         }
-        self.store(now)?
+        self.store()
             .served(share.num, who, (start, end), share.size, now)
     }
 }

@@ -13,8 +13,8 @@ use rusqlite::Connection;
 use super::coverage::Coverage;
 use super::db::NewRow;
 use super::{
-    Kind, SHARES_DB, ShareError, ShareInfo, ShareResult, ShareState, SharedFile, coverage_pg, db,
-    db_pg, upload,
+    Kind, SHARES_DB, ShareError, ShareInfo, ShareResult, ShareState, SharedFile, UploadRecord,
+    UploadStats, coverage_pg, db, db_pg, upload, upload_pg,
 };
 use crate::store::Backend;
 use crate::store::pg::{self, PgConn};
@@ -24,11 +24,6 @@ use crate::store::pg::{self, PgConn};
 /// other (the per-hour limit, the shared bytes) as SQLite's immediate
 /// transaction does on one node.
 const CREATE_LOCK: i32 = 0x7368_6172;
-
-/// Why an upload link is refused on a cluster: its tables are in
-/// `shares.db` only so far (a port of `upload`'s SQL to `db_pg` is next).
-const UPLOAD_ON_PG: &str =
-    "upload links are not available yet with --store postgres://; use a single node for them";
 
 /// One node's connection to the shares store.
 pub(super) enum Store {
@@ -146,12 +141,9 @@ impl Store {
                 let mut info = db::by_num(&tx, num)
                     .map_err(e("reading a share"))?
                     .ok_or(ShareError::NotFound)?;
-                upload::fill(&tx, &mut info).map_err(e("reading an upload link"))?;
+                info.upload = upload::stats(&tx, num).map_err(e("reading an upload link"))?;
                 tx.commit().map_err(e("committing a share"))?;
                 Ok(info)
-            }
-            Store::Pg(_) if matches!(kind, Kind::Upload(_)) => {
-                Err(ShareError::Limit(UPLOAD_ON_PG.to_owned()))
             }
             Store::Pg(c) => {
                 let e = pg_err;
@@ -170,59 +162,117 @@ impl Store {
                     db_pg::shared_bytes(&mut tx, row.owner).map_err(e("summing shared bytes"))?;
                 check(recent, shared)?;
                 let num = db_pg::insert(&mut tx, row).map_err(e("recording a share"))?;
-                if let Kind::Dir(files) = kind {
-                    db_pg::insert_files(&mut tx, num, files)
-                        .map_err(e("recording a folder share"))?;
+                match kind {
+                    Kind::File => {}
+                    Kind::Dir(files) => db_pg::insert_files(&mut tx, num, files)
+                        .map_err(e("recording a folder share"))?,
+                    Kind::Upload(stats) => upload_pg::insert_link(&mut tx, num, stats)
+                        .map_err(e("recording an upload link"))?,
                 }
-                let info = db_pg::by_num(&mut tx, num).map_err(e("reading a share"))?;
+                let mut info = db_pg::by_num(&mut tx, num)
+                    .map_err(e("reading a share"))?
+                    .ok_or(ShareError::NotFound)?;
+                info.upload =
+                    upload_pg::stats(&mut tx, num).map_err(e("reading an upload link"))?;
                 tx.commit().map_err(e("committing a share"))?;
-                info.ok_or(ShareError::NotFound)
+                Ok(info)
             }
         }
     }
 
     pub(super) fn list(&mut self, owner: i64) -> ShareResult<Vec<ShareInfo>> {
-        self.run(
+        let mut list = self.run(
             "listing shares",
-            |c| {
-                let mut list = db::list(c, owner)?;
-                for s in &mut list {
-                    upload::fill(c, s)?;
-                }
-                Ok(list)
-            },
+            |c| db::list(c, owner),
             |c| db_pg::list(c, owner),
+        )?;
+        for s in &mut list {
+            self.fill(s)?;
+        }
+        Ok(list)
+    }
+
+    /// Link `num`'s limits and counts; `None` for a download share.
+    pub(super) fn upload_stats(&mut self, num: i64) -> ShareResult<Option<UploadStats>> {
+        self.run(
+            "reading an upload link",
+            |c| upload::stats(c, num),
+            |c| upload_pg::stats(c, num),
         )
     }
 
-    /// Adds an upload link's details to `share` (upload links live in
-    /// `shares.db` only, so there is nothing to add on PostgreSQL).
+    /// Adds an upload link's details to `share`.
     pub(super) fn fill(&mut self, share: &mut ShareInfo) -> ShareResult<()> {
-        match self {
-            Store::Sqlite { conn, .. } => {
-                upload::fill(conn, share).map_err(ShareError::db("reading an upload link"))
-            }
-            Store::Pg(_) => Ok(()),
-        }
+        share.upload = self.upload_stats(share.num)?;
+        Ok(())
     }
 
-    /// Whether share `num` is an upload link (never one on PostgreSQL yet).
+    /// Whether share `num` is an upload link.
     pub(super) fn is_upload(&mut self, num: i64) -> ShareResult<bool> {
+        Ok(self.upload_stats(num)?.is_some())
+    }
+
+    /// In one transaction, with link `num`'s row locked: reads it (its
+    /// `upload` filled in), lets `check` refuse, then counts `rec` in its
+    /// limits and logs it; the log row's `seq`.
+    pub(super) fn claim_upload(
+        &mut self,
+        num: i64,
+        rec: &UploadRecord,
+        b3: &[u8; 32],
+        check: impl FnOnce(&ShareInfo) -> ShareResult<()>,
+    ) -> ShareResult<i64> {
         match self {
             Store::Sqlite { conn, .. } => {
-                upload::is_upload(conn, num).map_err(ShareError::db("finding a share"))
+                let e = ShareError::db;
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(e("starting an upload's claim"))?;
+                let mut share = db::by_num(&tx, num)
+                    .map_err(e("finding an upload link"))?
+                    .ok_or(ShareError::NotFound)?;
+                share.upload = upload::stats(&tx, num).map_err(e("reading an upload link"))?;
+                check(&share)?;
+                let seq = upload::take(&tx, num, rec, b3).map_err(e("logging an upload"))?;
+                tx.commit().map_err(e("committing an upload's claim"))?;
+                Ok(seq)
             }
-            Store::Pg(_) => Ok(false),
+            Store::Pg(c) => {
+                let e = pg_err;
+                let client = c.client().map_err(e("connecting to PostgreSQL"))?;
+                let mut tx = client
+                    .transaction()
+                    .map_err(e("starting an upload's claim"))?;
+                upload_pg::lock_link(&mut tx, num).map_err(e("locking an upload link"))?;
+                let mut share = db_pg::by_num(&mut tx, num)
+                    .map_err(e("finding an upload link"))?
+                    .ok_or(ShareError::NotFound)?;
+                share.upload =
+                    upload_pg::stats(&mut tx, num).map_err(e("reading an upload link"))?;
+                check(&share)?;
+                let seq = upload_pg::take(&mut tx, num, rec, b3).map_err(e("logging an upload"))?;
+                tx.commit().map_err(e("committing an upload's claim"))?;
+                Ok(seq)
+            }
         }
     }
 
-    /// The SQLite connection, for what only `shares.db` keeps yet
-    /// (upload links); on PostgreSQL a refusal naming why.
-    pub(super) fn sqlite(&mut self) -> ShareResult<&mut Connection> {
-        match self {
-            Store::Sqlite { conn, .. } => Ok(conn),
-            Store::Pg(_) => Err(ShareError::Limit(UPLOAD_ON_PG.to_owned())),
-        }
+    /// Deletes log row `seq` of link `num` and gives its place back.
+    pub(super) fn release_upload(&mut self, num: i64, seq: i64) -> ShareResult<()> {
+        self.run(
+            "releasing an upload",
+            |c| upload::release(c, num, seq),
+            |c| upload_pg::release(c, num, seq),
+        )
+    }
+
+    /// What link `num` took in, oldest first.
+    pub(super) fn upload_records(&mut self, num: i64) -> ShareResult<Vec<UploadRecord>> {
+        self.run(
+            "reading an upload log",
+            |c| upload::records(c, num),
+            |c| upload_pg::records(c, num),
+        )
     }
 
     pub(super) fn by_num(&mut self, num: i64) -> ShareResult<Option<ShareInfo>> {
@@ -313,36 +363,5 @@ impl Store {
             |c| db::mark_purged(c, num),
             |c| db_pg::mark_purged(c, num),
         )
-    }
-}
-
-/// The store locked, known to be SQLite: what upload links take as their
-/// connection (`Shares::conn`).
-pub(super) struct Lite<'a>(std::sync::MutexGuard<'a, Store>);
-
-impl<'a> Lite<'a> {
-    /// `store` as SQLite, or the refusal [`Store::sqlite`] gives.
-    pub(super) fn new(mut store: std::sync::MutexGuard<'a, Store>) -> ShareResult<Lite<'a>> {
-        store.sqlite()?;
-        Ok(Lite(store))
-    }
-}
-
-impl std::ops::Deref for Lite<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        match &*self.0 {
-            Store::Sqlite { conn, .. } => conn,
-            Store::Pg(_) => unreachable!("Lite::new admits SQLite only"),
-        }
-    }
-}
-
-impl std::ops::DerefMut for Lite<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        match &mut *self.0 {
-            Store::Sqlite { conn, .. } => conn,
-            Store::Pg(_) => unreachable!("Lite::new admits SQLite only"),
-        }
     }
 }

@@ -86,16 +86,98 @@ fn expiry_leaves_a_tombstone_then_nothing() {
         )
         .unwrap();
     assert!(s.open_link(&c.id, T0 + 59).is_ok());
+    // Past its expiry, before any sweep: the lookup itself says expired.
     assert!(matches!(
         s.open_link(&c.id, T0 + 60),
         Err(ShareError::Ended(ShareState::Expired))
     ));
+    assert_eq!(s.list(1, T0 + 60).unwrap()[0].state, ShareState::Expired);
+    assert!(matches!(
+        s.revoke(Some(1), &c.id, T0 + 60),
+        Err(ShareError::Ended(ShareState::Expired))
+    ));
     let later = T0 + 60 + DEFAULT_TOMBSTONE + 1;
+    // Lookups do no housekeeping: the tombstone stays until a sweep.
+    assert!(matches!(
+        s.open_link(&c.id, later),
+        Err(ShareError::Ended(ShareState::Expired))
+    ));
+    s.tidy(later).unwrap();
     assert!(matches!(
         s.open_link(&c.id, later),
         Err(ShareError::NotFound)
     ));
     assert!(s.list(1, later).unwrap().is_empty());
+}
+
+#[test]
+fn a_share_past_its_expiry_counts_nothing_before_the_sweep() {
+    let (_d, s) = open(SharesConfig::default());
+    let c = s
+        .create(
+            NewShare {
+                expires_in: Some(60),
+                downloads: Some(2),
+                ..new(1, 100)
+            },
+            T0,
+        )
+        .unwrap();
+    let share = s.open_link(&c.id, T0).unwrap();
+    assert!(!s.served(&share, "10.0.0.1", 0, 100, T0 + 60).unwrap());
+    s.tidy(T0 + 60).unwrap();
+    assert_eq!(s.list(1, T0 + 60).unwrap()[0].downloads, 0);
+}
+
+#[test]
+fn a_locked_owners_links_stop_and_come_back_unlocked() {
+    let (_d, s) = open(SharesConfig::default());
+    let locked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let l = locked.clone();
+    s.set_owner_locked(std::sync::Arc::new(
+        move |owner: i64| -> Result<bool, String> {
+            Ok(owner == 1 && l.load(std::sync::atomic::Ordering::SeqCst))
+        },
+    ));
+    let d = s.create(new(1, 10), T0).unwrap();
+    let u = s.create_upload(upload_link(1, None, None), T0).unwrap();
+    let other = s.create(new(2, 10), T0).unwrap();
+    locked.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        s.open_link(&d.id, T0),
+        Err(ShareError::OwnerLocked)
+    ));
+    assert!(matches!(
+        s.open_upload(&u.id, T0),
+        Err(ShareError::OwnerLocked)
+    ));
+    assert!(matches!(
+        s.claim_upload(u.info.num, &record("inbox/a", 1), T0),
+        Err(ShareError::OwnerLocked)
+    ));
+    assert_eq!(
+        ShareError::OwnerLocked.code(),
+        crate::wire::ErrorCode::Forbidden
+    );
+    assert!(s.open_link(&other.id, T0).is_ok(), "a second user's link");
+    // An ended share still says how it ended.
+    let e = s.create(new(1, 10), T0).unwrap();
+    s.revoke(Some(1), &e.id, T0).unwrap();
+    assert!(matches!(
+        s.open_link(&e.id, T0),
+        Err(ShareError::Ended(ShareState::Revoked))
+    ));
+    locked.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(s.open_link(&d.id, T0).is_ok());
+    assert!(s.open_upload(&u.id, T0).is_ok());
+    // A store failure refuses the link rather than serve it.
+    s.set_owner_locked(std::sync::Arc::new(|_: i64| -> Result<bool, String> {
+        Err("down".into())
+    }));
+    assert!(matches!(
+        s.open_link(&d.id, T0),
+        Err(ShareError::Internal { .. })
+    ));
 }
 
 #[test]
@@ -279,7 +361,7 @@ fn an_upload_link_counts_what_it_takes_and_ends_when_full() {
         s.claim_upload(link.num, &record("inbox/b", 500), T0),
         Err(ShareError::Limit(_))
     ));
-    s.release_upload(link.num, seq, T0).unwrap();
+    s.release_upload(link.num, seq).unwrap();
     s.claim_upload(link.num, &record("inbox/b", 500), T0)
         .unwrap();
     s.settle_upload(link.num, T0).unwrap();
@@ -307,8 +389,9 @@ fn an_upload_link_counts_what_it_takes_and_ends_when_full() {
         s.upload_log(1, &d.info.num.to_string(), T0),
         Err(ShareError::Limit(_))
     ));
-    // Its tombstone goes with its log.
+    // Its tombstone goes with its log (at the sweep).
     let later = T0 + 30 * 24 * 3600;
+    s.tidy(later).unwrap();
     assert!(matches!(
         s.upload_log(1, &link.num.to_string(), later),
         Err(ShareError::NotFound)

@@ -80,6 +80,17 @@ pub struct ShareInfo {
 }
 
 impl ShareInfo {
+    /// The share as it stands at `now`: one still recorded available past
+    /// its expiry is expired (ended at its expiry), whether or not the
+    /// sweeper recorded that yet; lookups never wait for it.
+    pub fn seen_at(mut self, now: u64) -> ShareInfo {
+        if self.state == ShareState::Available && self.expires <= now {
+            self.state = ShareState::Expired;
+            self.ended = Some(self.expires);
+        }
+        self
+    }
+
     /// Downloads left.
     pub fn downloads_left(&self) -> u64 {
         self.downloads_max.saturating_sub(self.downloads)

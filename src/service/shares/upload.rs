@@ -20,7 +20,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::db::{self, from_sql, to_sql};
+use super::db::{from_sql, to_sql};
 use super::{Created, Kind, NewShare, ShareError, ShareInfo, ShareResult, ShareState, Shares, ids};
 pub use crate::wire::{UploadRecord, UploadStats};
 
@@ -117,19 +117,22 @@ impl Shares {
 
     /// The available upload link behind `id` (its `upload` filled in):
     /// `NotFound` for an ID never issued or a download share's, `Ended`
-    /// for a tombstone.
+    /// for a tombstone (or a link past its expiry the sweeper has not
+    /// reached yet), `OwnerLocked` while its owner's account is locked.
     pub fn open_upload(&self, id: &str, now: u64) -> ShareResult<ShareInfo> {
         if !ids::well_formed(id) {
             return Err(ShareError::NotFound);
         }
-        let c = self.conn(now)?;
-        let mut share = db::by_id(&c, &ids::id_hash(id))
-            .map_err(ShareError::db("finding an upload link"))?
-            .ok_or(ShareError::NotFound)?;
-        fill(&c, &mut share).map_err(ShareError::db("reading an upload link"))?;
+        let mut st = self.store();
+        let mut share = st
+            .by_id(&ids::id_hash(id))?
+            .ok_or(ShareError::NotFound)?
+            .seen_at(now);
+        st.fill(&mut share)?;
+        drop(st);
         match (share.state, share.upload) {
             (_, None) => Err(ShareError::NotFound),
-            (ShareState::Available, Some(_)) => Ok(share),
+            (ShareState::Available, Some(_)) => self.owner_open(share),
             (s, Some(_)) => Err(ShareError::Ended(s)),
         }
     }
@@ -145,77 +148,44 @@ impl Shares {
 
     /// Takes the place of one file of `rec.size` bytes in link `num`'s
     /// limits and logs it; returns the log row to release if the publish
-    /// fails. Refused when the link ended or has no room left.
+    /// fails. Refused when the link ended (or expired by `now`), its
+    /// owner is locked, or it has no room left. On a cluster the link's
+    /// row is locked for the claim, so two nodes never both take its last
+    /// place.
     pub fn claim_upload(&self, num: i64, rec: &UploadRecord, now: u64) -> ShareResult<i64> {
-        let mut c = self.conn(now)?;
-        let tx = c
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(ShareError::db("starting an upload's claim"))?;
-        let mut share = db::by_num(&tx, num)
-            .map_err(ShareError::db("finding an upload link"))?
-            .ok_or(ShareError::NotFound)?;
-        fill(&tx, &mut share).map_err(ShareError::db("reading an upload link"))?;
-        let Some(u) = share.upload else {
-            return Err(ShareError::NotFound);
-        };
-        if share.state != ShareState::Available {
-            return Err(ShareError::Ended(share.state));
-        }
-        room(&u, rec.size)?;
         let mut b3 = [0u8; 32];
         hex::decode_to_slice(&rec.blake3, &mut b3).map_err(|e| ShareError::Internal {
             doing: "logging an upload",
             source: Box::new(e),
         })?;
-        let seq = (|| {
-            tx.prepare_cached(
-                "UPDATE upload_links SET bytes = bytes + ?2, files = files + 1 WHERE num = ?1",
-            )?
-            .execute(params![num, to_sql(rec.size)])?;
-            tx.prepare_cached(
-                "INSERT INTO uploads (num, path, size, blake3, addr, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                num,
-                rec.path,
-                to_sql(rec.size),
-                b3.as_slice(),
-                rec.addr,
-                to_sql(rec.at)
-            ])?;
-            Ok(tx.last_insert_rowid())
-        })()
-        .map_err(ShareError::db("logging an upload"))?;
-        tx.commit()
-            .map_err(ShareError::db("committing an upload's claim"))?;
-        Ok(seq)
+        let owner = self.store().by_num(num)?.map(|s| s.owner);
+        if let Some(owner) = owner {
+            self.check_owner(owner)?;
+        }
+        self.store().claim_upload(num, rec, &b3, |share| {
+            let share = share.clone().seen_at(now);
+            let Some(u) = share.upload else {
+                return Err(ShareError::NotFound);
+            };
+            if share.state != ShareState::Available {
+                return Err(ShareError::Ended(share.state));
+            }
+            room(&u, rec.size)
+        })
     }
 
     /// Gives back the place [`Shares::claim_upload`] took (`seq`), when
     /// the file was not published after all.
-    pub fn release_upload(&self, num: i64, seq: i64, now: u64) -> ShareResult<()> {
-        let c = self.conn(now)?;
-        let size: Option<i64> = c
-            .prepare_cached("DELETE FROM uploads WHERE seq = ?1 AND num = ?2 RETURNING size")
-            .and_then(|mut s| s.query_row(params![seq, num], |r| r.get(0)).optional())
-            .map_err(ShareError::db("releasing an upload"))?;
-        if let Some(size) = size {
-            c.prepare_cached(
-                "UPDATE upload_links SET bytes = MAX(bytes - ?2, 0), files = MAX(files - 1, 0) WHERE num = ?1",
-            )
-            .and_then(|mut s| s.execute(params![num, size]))
-            .map_err(ShareError::db("releasing an upload"))?;
-        }
-        Ok(())
+    pub fn release_upload(&self, num: i64, seq: i64) -> ShareResult<()> {
+        self.store().release_upload(num, seq)
     }
 
     /// Ends link `num` as `consumed` once it has no room for another file.
     pub fn settle_upload(&self, num: i64, now: u64) -> ShareResult<()> {
-        let c = self.conn(now)?;
-        let u = stats(&c, num).map_err(ShareError::db("reading an upload link"))?;
+        let mut st = self.store();
+        let u = st.upload_stats(num)?;
         if u.is_some_and(|u| u.files_left() == 0 || u.bytes_left() == 0) {
-            db::end(&c, num, ShareState::Consumed, now)
-                .map_err(ShareError::db("ending an upload link"))?;
+            st.end(num, ShareState::Consumed, now)?;
         }
         Ok(())
     }
@@ -229,44 +199,28 @@ impl Shares {
         which: &str,
         now: u64,
     ) -> ShareResult<(ShareInfo, Vec<UploadRecord>)> {
-        let c = self.conn(now)?;
+        let mut st = self.store();
         let which = which.trim();
         let which = which.rsplit('/').next().unwrap_or(which);
         let found = if let Ok(num) = which.parse::<i64>() {
-            db::by_num(&c, num)
+            st.by_num(num)?
         } else if ids::well_formed(which) {
-            db::by_id(&c, &ids::id_hash(which))
+            st.by_id(&ids::id_hash(which))?
         } else {
-            Ok(None)
+            None
         };
         let mut share = found
-            .map_err(ShareError::db("finding a share"))?
             .filter(|s| s.owner == owner)
-            .ok_or(ShareError::NotFound)?;
-        fill(&c, &mut share).map_err(ShareError::db("reading an upload link"))?;
+            .ok_or(ShareError::NotFound)?
+            .seen_at(now);
+        st.fill(&mut share)?;
         if share.upload.is_none() {
             return Err(ShareError::Limit(format!(
                 "share {} is a download share; `sockit share log` lists what an upload link took in",
                 share.num
             )));
         }
-        let log = c
-            .prepare_cached(
-                "SELECT path, size, blake3, addr, at FROM uploads WHERE num = ?1 ORDER BY seq",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![share.num], |r| {
-                    Ok(UploadRecord {
-                        path: r.get(0)?,
-                        size: from_sql(r.get(1)?),
-                        blake3: hex::encode(r.get::<_, Vec<u8>>(2)?),
-                        addr: r.get(3)?,
-                        at: from_sql(r.get(4)?),
-                    })
-                })?
-                .collect()
-            })
-            .map_err(ShareError::db("reading an upload log"))?;
+        let log = st.upload_records(share.num)?;
         Ok((share, log))
     }
 }
@@ -296,7 +250,7 @@ pub(super) fn insert_link(c: &Connection, num: i64, u: &UploadStats) -> rusqlite
 }
 
 /// Link `num`'s limits and counts; `None` for a download share.
-fn stats(c: &Connection, num: i64) -> rusqlite::Result<Option<UploadStats>> {
+pub(super) fn stats(c: &Connection, num: i64) -> rusqlite::Result<Option<UploadStats>> {
     c.prepare_cached("SELECT max_bytes, max_files, bytes, files FROM upload_links WHERE num = ?1")?
         .query_row(params![num], |r| {
             Ok(UploadStats {
@@ -309,13 +263,60 @@ fn stats(c: &Connection, num: i64) -> rusqlite::Result<Option<UploadStats>> {
         .optional()
 }
 
-/// Whether share `num` is an upload link.
-pub(super) fn is_upload(c: &Connection, num: i64) -> rusqlite::Result<bool> {
-    stats(c, num).map(|s| s.is_some())
+/// Counts one file in link `num` and logs it (in the claim's
+/// transaction); its log row's `seq`.
+pub(super) fn take(
+    c: &Connection,
+    num: i64,
+    rec: &UploadRecord,
+    b3: &[u8; 32],
+) -> rusqlite::Result<i64> {
+    c.prepare_cached(
+        "UPDATE upload_links SET bytes = bytes + ?2, files = files + 1 WHERE num = ?1",
+    )?
+    .execute(params![num, to_sql(rec.size)])?;
+    c.prepare_cached(
+        "INSERT INTO uploads (num, path, size, blake3, addr, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        num,
+        rec.path,
+        to_sql(rec.size),
+        b3.as_slice(),
+        rec.addr,
+        to_sql(rec.at)
+    ])?;
+    Ok(c.last_insert_rowid())
 }
 
-/// Fills in `share.upload` when it is an upload link.
-pub(super) fn fill(c: &Connection, share: &mut ShareInfo) -> rusqlite::Result<()> {
-    share.upload = stats(c, share.num)?;
+/// Deletes log row `seq` of link `num` and gives its place back.
+pub(super) fn release(c: &Connection, num: i64, seq: i64) -> rusqlite::Result<()> {
+    let size: Option<i64> = c
+        .prepare_cached("DELETE FROM uploads WHERE seq = ?1 AND num = ?2 RETURNING size")?
+        .query_row(params![seq, num], |r| r.get(0))
+        .optional()?;
+    if let Some(size) = size {
+        c.prepare_cached(
+            "UPDATE upload_links SET bytes = MAX(bytes - ?2, 0), files = MAX(files - 1, 0) WHERE num = ?1",
+        )?
+        .execute(params![num, size])?;
+    }
     Ok(())
+}
+
+/// What link `num` took in, oldest first.
+pub(super) fn records(c: &Connection, num: i64) -> rusqlite::Result<Vec<UploadRecord>> {
+    c.prepare_cached(
+        "SELECT path, size, blake3, addr, at FROM uploads WHERE num = ?1 ORDER BY seq",
+    )?
+    .query_map(params![num], |r| {
+        Ok(UploadRecord {
+            path: r.get(0)?,
+            size: from_sql(r.get(1)?),
+            blake3: hex::encode(r.get::<_, Vec<u8>>(2)?),
+            addr: r.get(3)?,
+            at: from_sql(r.get(4)?),
+        })
+    })?
+    .collect()
 }
