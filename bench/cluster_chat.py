@@ -14,8 +14,11 @@ through the line door, the way bench/chat_fanout.sh does:
              with one node); LAT messages one at a time, each sent when
              the previous one arrived: publish-to-receive p50/p99 (ms).
 
-Usage: bench/cluster_chat.py SOCKIT_BIN [--store URL] [--nodes 1|2]
-       [--pubs 4] [--msgs 2000] [--lat 300]
+With --store, --sync-commit off starts the nodes with
+`--store-sync-commit off` (synchronous_commit=off on the chat writer).
+
+Usage: bench/cluster_chat.py SOCKIT_BIN [--store URL [--sync-commit on|off]]
+       [--nodes 1|2] [--pubs 4] [--msgs 2000] [--lat 300]
 """
 import argparse
 import os
@@ -27,13 +30,13 @@ import threading
 import time
 
 
-def start_node(binary, store, tmp, n):
+def start_node(binary, store, sync_commit, tmp, n):
     args = [binary, "serve", "--chat-lines", "tcp://127.0.0.1:0", "--data",
             os.path.join(tmp, f"data{n}"), "--chat-rate", "1000000", "--chat-burst",
             "1000000", "--chat-guest-ip-rate", "1000000", "--chat-guest-ip-burst", "1000000",
             "--max-conns-per-ip", "0", "--chat-queue", "1000000"]
     if store:
-        args += ["--store", store]
+        args += ["--store", store, "--store-sync-commit", sync_commit]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     addr = None
     for line in proc.stdout:
@@ -124,18 +127,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--store")
+    ap.add_argument("--sync-commit", choices=["on", "off"], default="on")
     ap.add_argument("--nodes", type=int, default=1)
     ap.add_argument("--pubs", type=int, default=4)
     ap.add_argument("--msgs", type=int, default=2000)
     ap.add_argument("--lat", type=int, default=300)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        nodes = [start_node(a.binary, a.store, tmp, n) for n in range(a.nodes)]
+        nodes = [start_node(a.binary, a.store, a.sync_commit, tmp, n) for n in range(a.nodes)]
         try:
             addrs = [addr for _, addr in nodes]
             rate = committed(addrs, a.pubs, a.msgs)
             p50, p99 = latency(addrs, a.lat)
-            store = "postgres" if a.store else "sqlite"
+            store = "sqlite"
+            if a.store:
+                store = "postgres" if a.sync_commit == "on" else "postgres_async"
             print(f"store={store} nodes={a.nodes} pubs={a.pubs} msgs={a.pubs * a.msgs} "
                   f"committed_msgs_per_s={rate:.0f} latency_ms_p50={p50:.2f} p99={p99:.2f}")
         finally:

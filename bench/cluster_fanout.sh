@@ -27,30 +27,22 @@ REPS="${REPS:-3}"; DURATION="${DURATION:-2}"; SUBS_LIST="${SUBS_LIST:-100 1000}"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 if [ -z "${SOCKIT:-}" ]; then
   (cd "$ROOT" && cargo build --release --quiet)
-  SOCKIT="$ROOT/target/release/sockit"
+  SOCKIT="${CARGO_TARGET_DIR:-$ROOT/target}/release/sockit"
 fi
 
+. "$ROOT/bench/pg_lib.sh"
 PIDS=()
 TMP="$(mktemp -d)"
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  [ -n "${PGPID:-}" ] && { kill -INT "$PGPID" 2>/dev/null || true; wait "$PGPID" 2>/dev/null || true; }
+  pg_stop
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# --- a throw-away PostgreSQL
-PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-[ -x "$PGBIN/postgres" ] || { echo "PostgreSQL not found: apt-get install -y postgresql-15" >&2; exit 2; }
-as_pg() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; else "$@"; fi; }
-PGDATA="$TMP/pgdata"; mkdir "$PGDATA"
-if [ "$(id -u)" = 0 ]; then chmod 755 "$TMP"; chown nobody "$PGDATA"; fi
-as_pg "$PGBIN/initdb" -D "$PGDATA" -A trust -U sockit -E UTF8 >"$OUT/initdb.log"
-as_pg "$PGBIN/postgres" -D "$PGDATA" -k "$PGDATA" -c listen_addresses= -c max_connections=200 \
-  2>"$OUT/postgres.log" & PGPID=$!
-for _ in $(seq 200); do grep -q 'ready to accept connections' "$OUT/postgres.log" && break; sleep 0.05; done
-grep -q 'ready to accept connections' "$OUT/postgres.log" || { echo "postgres did not start" >&2; exit 1; }
-URL="postgres://sockit@localhost/postgres?host=$PGDATA"
+# --- a throw-away PostgreSQL (bench/pg_lib.sh)
+pg_start "$TMP" "$OUT" -c max_connections=200
+URL="$PGURL"
 
 # --- sockit nodes (port 0; the address is read from the node's output)
 node() { # name [--store URL]

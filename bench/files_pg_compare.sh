@@ -23,10 +23,12 @@ fi
 PASS="bench password $$"
 export SOCKIT_SERVER="tcp://127.0.0.1:$PORT"
 
+. "$ROOT/bench/pg_lib.sh"
 PIDS=()
 PGTMP="$(mktemp -d)"
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pg_stop
   rm -rf "$PGTMP"
 }
 trap cleanup EXIT
@@ -34,19 +36,8 @@ wait_tcp() { for _ in $(seq 400); do [ -n "$(ss -Hltn "sport = :$1")" ] && retur
 now() { date +%s.%N; }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; } # peak RSS, KiB
 
-# A throw-away PostgreSQL; as root it runs as nobody (it refuses root).
-PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-PGDATA="$PGTMP/pgdata"; mkdir "$PGDATA"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then
-  chmod 755 "$PGTMP"; chown nobody "$PGDATA"
-  as_pg=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
-fi
-"${as_pg[@]}" "$PGBIN/initdb" -D "$PGDATA" -A trust -U sockit -E UTF8 >"$OUT/initdb.log"
-"${as_pg[@]}" "$PGBIN/postgres" -D "$PGDATA" -k "$PGDATA" -c listen_addresses= \
-  >"$OUT/postgres.log" 2>&1 & PIDS+=($!)
-for _ in $(seq 400); do grep -q "ready to accept connections" "$OUT/postgres.log" && break; sleep 0.05; done
-PGURL="postgres://sockit@localhost/postgres?host=$PGDATA"
+# A throw-away PostgreSQL (bench/pg_lib.sh).
+pg_start "$PGTMP" "$OUT"
 
 SRC="$OUT/src.bin"
 head -c "$SIZE" /dev/urandom > "$SRC"
@@ -76,8 +67,7 @@ for backend in disk pg; do
   run $backend get "${store[@]}" -- get --force :src.bin "$OUT/$backend.got"
   cmp -s "$SRC" "$OUT/$backend.got" || { echo "$backend: get returned different bytes" >&2; exit 1; }
 done
-PGBYTES=$("${as_pg[@]}" "$PGBIN/psql" -h "$PGDATA" -U sockit -d postgres -Atc \
-  "SELECT pg_total_relation_size('files_chunks')")
+PGBYTES=$(pg_psql "SELECT pg_total_relation_size('files_chunks')")
 
 python3 - "$BYTES" "$SIZE" "$PGBYTES" <<PY
 import sys

@@ -25,29 +25,20 @@ if [ -z "${SOCKIT:-}" ]; then
 fi
 PASS="bench password $$"
 
+. "$ROOT/bench/pg_lib.sh"
 PIDS=()
 PGTMP="$(mktemp -d)"
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pg_stop
   rm -rf "$PGTMP" "$OUT"
 }
 trap cleanup EXIT
 wait_tcp() { for _ in $(seq 400); do [ -n "$(ss -Hltn "sport = :$1")" ] && return 0; sleep 0.05; done; return 1; }
 now() { date +%s.%N; }
 
-# A throw-away PostgreSQL; as root it runs as nobody (it refuses root).
-PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-PGDATA="$PGTMP/pgdata"; mkdir "$PGDATA"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then
-  chmod 755 "$PGTMP"; chown nobody "$PGDATA"
-  as_pg=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
-fi
-"${as_pg[@]}" "$PGBIN/initdb" -D "$PGDATA" -A trust -U sockit -E UTF8 >"$OUT/initdb.log"
-"${as_pg[@]}" "$PGBIN/postgres" -D "$PGDATA" -k "$PGDATA" -c listen_addresses= \
-  >"$OUT/postgres.log" 2>&1 & PIDS+=($!)
-for _ in $(seq 400); do grep -q "ready to accept connections" "$OUT/postgres.log" && break; sleep 0.05; done
-PGURL="postgres://sockit@localhost/postgres?host=$PGDATA"
+# A throw-away PostgreSQL (bench/pg_lib.sh).
+pg_start "$PGTMP" "$OUT"
 
 SRC="$OUT/file.bin"
 head -c "$SIZE" /dev/urandom > "$SRC"

@@ -11,7 +11,7 @@
 //! thread or in `spawn_blocking`, never on the async workers.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, Statement};
 use rustls::ClientConfig;
@@ -102,8 +102,17 @@ impl PgTarget {
 }
 
 /// One connection that is opened on first use and opened again after it
-/// broke (PostgreSQL restarted, network cut): the caller's current request
-/// fails, the next one reconnects.
+/// broke.
+///
+/// The one stale-connection rule of every PostgreSQL user (chat, accounts,
+/// shares, files): a connection that sat idle for [`IDLE_CHECK`] or
+/// longer is checked with an empty query before it is handed out, and
+/// replaced if it is dead (a PostgreSQL restart ends every session, and
+/// the old connection would fail its first use afterwards). So the call
+/// runs on a live connection, and nothing is ever run twice, which makes
+/// the rule safe for writes too. A connection that breaks during a call
+/// fails that call (its transaction did not commit, or its outcome is
+/// unknown: the caller decides), and the next call reconnects.
 pub struct PgConn {
     target: PgTarget,
     client: Option<Client>,
@@ -111,7 +120,20 @@ pub struct PgConn {
     /// statement costs one round trip (bind and execute) instead of two
     /// (parse, then bind and execute). Emptied with the connection.
     prepared: Vec<(&'static str, Statement)>,
+    /// `synchronous_commit` for this connection's transactions (`on`,
+    /// PostgreSQL's default, unless [`PgConn::set_sync_commit`] said off).
+    sync_commit: bool,
+    /// When the client was last handed out (see [`IDLE_CHECK`]).
+    used: Instant,
+    /// Whether the idle check is skipped (see [`PgConn::listening`]).
+    listens: bool,
 }
+
+/// How long a connection may sit unused before it is checked (one empty
+/// query) before its next use. A busy connection (a writer under load)
+/// rarely pays for the check; PostgreSQL cannot restart in less (a stop
+/// and start of a small idle one was seen to take under 100 ms here).
+pub const IDLE_CHECK: Duration = Duration::from_millis(10);
 
 impl std::fmt::Debug for PgConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,6 +153,15 @@ impl Drop for PgConn {
     }
 }
 
+/// The statement that sets `synchronous_commit` for a session.
+fn sync_commit_sql(on: bool) -> &'static str {
+    if on {
+        "SET synchronous_commit = on"
+    } else {
+        "SET synchronous_commit = off"
+    }
+}
+
 /// Closes `client`, off the runtime when called on one (see `Drop`).
 fn close(client: Option<Client>) {
     if let Some(client) = client {
@@ -147,6 +178,33 @@ impl PgConn {
             target,
             client: None,
             prepared: Vec::new(),
+            sync_commit: true,
+            used: Instant::now(),
+            listens: false,
+        }
+    }
+
+    /// A connection, not yet opened, on which the caller will LISTEN and
+    /// wait: it is never idle for long, the wait itself finds a dead
+    /// server, and the caller reconnects by itself, so it is handed out
+    /// without the idle check.
+    pub fn listening(target: PgTarget) -> PgConn {
+        let mut c = PgConn::new(target);
+        c.listens = true;
+        c
+    }
+
+    /// Sets `synchronous_commit` for this connection's transactions, now
+    /// and after every reconnect. Off, a commit returns before its WAL
+    /// record is flushed: much cheaper per commit, and a commit that was
+    /// acknowledged can be lost if PostgreSQL itself crashes (at most
+    /// `wal_writer_delay` x 3 of them); a crash of this process loses
+    /// nothing (docs/OPERATIONS.md).
+    pub fn set_sync_commit(&mut self, on: bool) -> Result<(), postgres::Error> {
+        self.sync_commit = on;
+        match &mut self.client {
+            Some(c) => c.batch_execute(sync_commit_sql(on)),
+            None => Ok(()),
         }
     }
 
@@ -158,10 +216,18 @@ impl PgConn {
         Ok(c)
     }
 
-    /// The client, connecting first if there is none or it broke.
+    /// The client, connecting first if there is none, it broke, or it sat
+    /// idle for [`IDLE_CHECK`] and no longer answers (see [`PgConn`]).
     pub fn client(&mut self) -> Result<&mut Client, postgres::Error> {
-        if self.client.as_ref().is_some_and(Client::is_closed) {
-            self.reset();
+        let check = !self.listens && self.used.elapsed() >= IDLE_CHECK;
+        self.used = Instant::now();
+        if let Some(c) = &mut self.client {
+            if c.is_closed() {
+                self.reset();
+            } else if check && let Err(e) = c.is_valid(CONNECT_TIMEOUT) {
+                tracing::debug!(error = %e, "an idle PostgreSQL connection is dead (a restart?); reconnecting");
+                self.reset();
+            }
         }
         match &mut self.client {
             Some(c) => Ok(c),
@@ -169,6 +235,9 @@ impl PgConn {
                 let mut c = self.target.connect()?;
                 let ms = STATEMENT_TIMEOUT.as_millis();
                 c.batch_execute(&format!("SET statement_timeout = {ms}"))?;
+                if !self.sync_commit {
+                    c.batch_execute(sync_commit_sql(false))?;
+                }
                 Ok(slot.insert(c))
             }
         }
@@ -180,7 +249,17 @@ impl PgConn {
         &mut self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, postgres::Error> {
-        let r = f(self.client()?);
+        self.run(|e| e, f)
+    }
+
+    /// [`PgConn::with`] for a caller with errors of its own: `connecting`
+    /// turns a failure to (re)connect into one.
+    pub fn run<T, E>(
+        &mut self,
+        connecting: impl FnOnce(postgres::Error) -> E,
+        f: impl FnOnce(&mut Client) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let r = f(self.client().map_err(connecting)?);
         if r.is_err() && self.client.as_ref().is_some_and(Client::is_closed) {
             self.reset();
         }
@@ -197,6 +276,8 @@ impl PgConn {
         sql: &'static str,
         f: impl FnOnce(&mut Client, &Statement) -> Result<T, postgres::Error>,
     ) -> Result<T, postgres::Error> {
+        // The connection first: replacing a dead one forgets its statements.
+        self.client()?;
         let found = self
             .prepared
             .iter()

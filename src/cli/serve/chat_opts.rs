@@ -158,10 +158,13 @@ impl ChatArgs {
     pub async fn open(
         &self,
         data: &Path,
-        store: Backend,
+        (store, sync_commit): (Backend, bool),
         accounts: Accounts,
     ) -> anyhow::Result<Arc<dyn ChatHub>> {
-        let cfg = self.config()?;
+        let cfg = ChatConfig {
+            sync_commit,
+            ..self.config()?
+        };
         let dir = data.to_owned();
         let shared = store.is_shared();
         let hub = tokio::task::spawn_blocking(move || {

@@ -75,7 +75,11 @@ pub(super) async fn open_services(
     };
     let chat = a
         .chat
-        .open(&a.data, a.store.backend(), accounts.clone())
+        .open(
+            &a.data,
+            (a.store.backend(), a.store.sync_commit()?),
+            accounts.clone(),
+        )
         .await?;
     let files = a
         .files

@@ -18,6 +18,26 @@ pub struct StoreArgs {
     /// verify-ca, verify-full).
     #[arg(long, alias = "chat-store", value_name = "URL", value_parser = parse_store)]
     store: Option<Backend>,
+    /// With a PostgreSQL --store: `on` acknowledges a chat message once
+    /// PostgreSQL has flushed its commit to disk; `off` sets
+    /// synchronous_commit=off on this node's chat writer only, so a commit
+    /// returns without waiting for the flush. Off, an acknowledged message
+    /// can be lost if PostgreSQL itself crashes (at most wal_writer_delay
+    /// x 3, 600 ms by default, of messages); a crash of the node loses
+    /// nothing. Accounts, shares and files always commit synchronously.
+    /// See docs/OPERATIONS.md.
+    #[arg(long, value_name = "on|off", value_enum, default_value_t = SyncCommit::On)]
+    store_sync_commit: SyncCommit,
+}
+
+/// Whether the chat writer waits for PostgreSQL's WAL flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncCommit {
+    /// Acknowledge once the commit is on PostgreSQL's disk.
+    On,
+    /// Acknowledge once committed; the flush follows within
+    /// wal_writer_delay x 3.
+    Off,
 }
 
 fn parse_store(s: &str) -> Result<Backend, String> {
@@ -28,5 +48,17 @@ impl StoreArgs {
     /// The store chosen, SQLite when none is.
     pub fn backend(&self) -> Backend {
         self.store.clone().unwrap_or(Backend::Sqlite)
+    }
+
+    /// Whether the chat writer's commits wait for PostgreSQL's flush; off
+    /// is refused without a PostgreSQL store, where it would mean nothing.
+    pub fn sync_commit(&self) -> anyhow::Result<bool> {
+        let on = self.store_sync_commit == SyncCommit::On;
+        anyhow::ensure!(
+            on || self.backend().is_shared(),
+            "--store-sync-commit off needs a PostgreSQL --store: it sets PostgreSQL's \
+             synchronous_commit for the chat writer"
+        );
+        Ok(on)
     }
 }

@@ -144,6 +144,12 @@ pub struct ChatConfig {
     /// lose the last commits, and skipping the fsync per commit is what lets
     /// one writer keep up with hundreds of thousands of messages a second.
     pub durability: Durability,
+    /// On PostgreSQL, whether the writer's commits wait for the WAL flush
+    /// (`synchronous_commit`, on by default). Off, a commit that was
+    /// acknowledged can be lost if PostgreSQL itself crashes (at most
+    /// `wal_writer_delay` x 3 of them); a crash of this node loses nothing.
+    /// Only the writer's connection is affected.
+    pub sync_commit: bool,
     /// Messages per second shared by all guests from one address (an IPv4
     /// address or IPv6 /64), on top of each member's own limit; not
     /// positive turns it off.
@@ -186,6 +192,7 @@ impl Default for ChatConfig {
             filter: Vec::new(),
             max_batch: DEFAULT_MAX_BATCH,
             durability: Durability::Normal,
+            sync_commit: true,
             guest_ip_rate: DEFAULT_GUEST_IP_RATE,
             guest_ip_burst: DEFAULT_GUEST_IP_BURST,
             rooms_max: DEFAULT_ROOMS_MAX,

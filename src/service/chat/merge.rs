@@ -190,6 +190,66 @@ mod tests {
         assert_eq!(seen(&mut inbox), [285, 286, 287]);
     }
 
+    /// The history `(1..=top)` as a reader over pages of `page` rows.
+    fn pages(top: u64, page: usize) -> impl Fn(u64) -> Result<Vec<Arc<Message>>, ()> {
+        move |after| Ok((after + 1..=top).take(page).map(msg).collect())
+    }
+
+    /// Recovery of N+1 in flight on one thread (the feed read N+2 with a
+    /// hole before it, this node's own N+1, and is reading the hole from
+    /// history) while the live N+2 reaches the room on another (the
+    /// writer, or the next outbox read): the live N+2 waits for N+1, and
+    /// neither is delivered twice. Each place the other thread can come
+    /// in: before the recovering thread reads its page, and after it read
+    /// the page but before it takes the room's lock to apply it.
+    #[test]
+    fn a_live_message_two_ahead_while_recovery_of_the_one_before_is_in_flight() {
+        for other_first in [true, false] {
+            let (room, mut inbox) = room_with_member(10);
+            let counters = Counters::default();
+            let mut other_ran = false;
+            let recovering = |after: u64| -> Result<_, ()> {
+                let other = |r: &Arc<Room>| merge(pages(12, 100), r, &[msg(12)], 0, &counters);
+                if other_first && !other_ran {
+                    other_ran = true;
+                    other(&room)?;
+                }
+                let page = pages(12, 100)(after)?;
+                if !other_ran {
+                    other_ran = true;
+                    other(&room)?;
+                }
+                Ok(page)
+            };
+            merge(recovering, &room, &[msg(12)], 0, &counters).unwrap();
+            assert_eq!(
+                seen(&mut inbox),
+                [11, 12],
+                "other thread first: {other_first}"
+            );
+            assert_eq!(lock(&room.state).last_id, 12);
+        }
+    }
+
+    /// The periodic top check recovering N+1..=N+3 while the writer merges
+    /// its own N+2 (whose predecessor it must read itself): each message
+    /// once, in order, whichever thread delivers it.
+    #[test]
+    fn the_top_check_and_the_writer_recovering_the_same_gap_deliver_each_once_in_order() {
+        let (room, mut inbox) = room_with_member(10);
+        let counters = Counters::default();
+        let mut other_ran = false;
+        let checking = |after: u64| -> Result<_, ()> {
+            if !other_ran {
+                other_ran = true;
+                merge(pages(13, 1), &room, &[msg(12)], 0, &counters)?;
+            }
+            pages(13, 1)(after)
+        };
+        merge(checking, &room, &[], 13, &counters).unwrap();
+        assert_eq!(seen(&mut inbox), [11, 12, 13]);
+    }
+
     #[test]
     fn a_gap_history_no_longer_holds_is_skipped_and_the_rest_delivered() {
         let read = |_after: u64| -> Result<Vec<Arc<Message>>, ()> { Ok(Vec::new()) };

@@ -80,7 +80,8 @@ pub(super) fn spawn(hub: Weak<LocalHub>, cfg: PgTarget, node: Arc<str>) -> std::
 }
 
 fn run(hub: &Weak<LocalHub>, cfg: PgTarget, node: &str) {
-    let mut conn = PgConn::new(cfg);
+    // LISTENs: it finds a restart in its own wait, and reconnects below.
+    let mut conn = PgConn::listening(cfg);
     let mut presence = Presence::default();
     let mut cursor: Option<i64> = None;
     let mut listening = false;

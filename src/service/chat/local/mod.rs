@@ -46,6 +46,7 @@ use super::room::{Counters, HubStats, Member, Room, lock};
 use super::search::{SearchPage, SearchQuery};
 use super::writer::{self, Pending};
 use crate::store::Backend;
+use crate::store::pg::PgError;
 
 /// The one-node chat hub.
 pub struct LocalHub {
@@ -132,6 +133,12 @@ impl LocalHub {
         registry: Arc<dyn NameRegistry>,
     ) -> Result<Arc<LocalHub>, OpenError> {
         let mut conn = Db::open(&store, dir, config.durability)?;
+        if let Db::Pg(c) = &mut conn {
+            // The writer's commits only: reads and other services keep
+            // PostgreSQL's default.
+            c.set_sync_commit(config.sync_commit)
+                .map_err(|e| OpenStoreError::Pg(PgError::Db(e)))?;
+        }
         let reader = Db::open(&store, dir, config.durability)?;
         let pruner = Db::open(&store, dir, config.durability)?;
         // Rooms are loaded when joined, not here: only their number.

@@ -93,34 +93,17 @@ impl Pool {
 impl Conn<'_> {
     /// Runs `f` on the client (connecting first if needed); a broken
     /// connection is reopened by the next call. `doing` names the step for
-    /// the error.
-    ///
-    /// A connection that sat in the pool across a PostgreSQL restart is
-    /// only found dead when used: its first statement fails and the
-    /// connection closes. That failure is ours, not the caller's, so `f`
-    /// runs once more on a fresh connection. Its transaction never ran (a
-    /// closed connection's transaction is rolled back), so running it again
-    /// is safe; a failure on a fresh connection goes to the caller.
+    /// the error. A connection that sat in the pool across a PostgreSQL
+    /// restart is replaced before use (`PgConn`'s stale-connection rule).
     pub(crate) fn run<T>(
         &mut self,
         doing: &'static str,
-        mut f: impl FnMut(&mut postgres::Client) -> FileResult<T>,
+        f: impl FnOnce(&mut postgres::Client) -> FileResult<T>,
     ) -> FileResult<T> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(FileError::io(doing, std::io::Error::other("no connection")));
         };
-        let mut reused = conn.is_open();
-        loop {
-            let client = conn.client().map_err(db(doing))?;
-            let r = f(client);
-            if r.is_err() && client.is_closed() {
-                conn.reset();
-                if std::mem::take(&mut reused) {
-                    continue;
-                }
-            }
-            return r;
-        }
+        conn.run(db(doing), f)
     }
 }
 
