@@ -214,26 +214,6 @@ fn coverage_rows_are_bounded_and_go_with_their_share() {
     );
 }
 
-/// A node with a web door on `pg`: (server, framed address, web HOST:PORT).
-fn node(pg: &Pg, extra: &[&str]) -> (Server, String, String) {
-    let url = pg.url();
-    let mut args = vec![
-        "--listen",
-        "tcp://127.0.0.1:0",
-        "--web",
-        "tcp://127.0.0.1:0",
-        "--argon2",
-        common::CHEAP_ARGON2,
-        "--store",
-        &url,
-    ];
-    args.extend_from_slice(extra);
-    let srv = Server::start(&args);
-    let addr = srv.addr("framed", "tcp://");
-    let web = srv.sock("web", "tcp://");
-    (srv, addr, web)
-}
-
 /// Runs `sockit ARGS` with the CLI configuration `cfg` against `addr`.
 fn cli(cfg: &Path, addr: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
     let mut env: Vec<(&str, &Path)> = vec![
@@ -292,7 +272,7 @@ impl Home {
 /// `n` nodes with web doors on one PostgreSQL, each started with `extra`,
 /// and alice's account there, logged in through the first node.
 fn cluster(pg: &Pg, n: usize, extra: &[&str]) -> (Vec<(Server, String, String)>, Home) {
-    let nodes: Vec<_> = (0..n).map(|_| node(pg, extra)).collect();
+    let nodes: Vec<_> = (0..n).map(|_| pg.node_with_web(extra)).collect();
     pg.add_user("alice", PASS);
     let home = Home::login(&nodes[0].1);
     (nodes, home)
@@ -544,7 +524,7 @@ async fn admin_migrate_copies_shares_once_and_their_links_work_on_the_cluster() 
 
     // The same links on a cluster node: the live one downloads, the
     // revoked one is still a tombstone.
-    let (_n, n_addr, web) = node(&pg, &[]);
+    let (_n, n_addr, web) = pg.node_with_web(&[]);
     let url = kept["url"].as_str().unwrap();
     let (st, _, body) = get(&web, &format!("{}/file", path_of(url)), &[]).await;
     assert_eq!(st, 200);
